@@ -1,0 +1,183 @@
+"""The context handed to tools, prompts and output functions, and the injection markers.
+
+A parameter is injected (and never shown to the model) when it is annotated ``Context`` or
+``ToolCall``, or when it carries one of these markers, either as ``Annotated[T, marker]`` or as
+its default value:
+
+- ``Inject(key)``: a value from the agent's (or the ask's) ``dependencies``, looked up by ``key``
+  (a name or a type); with no key, by the parameter's type, then by its name.
+- ``Variable(name, default=...)``: a per-conversation variable (``context.variables``).
+- ``Depends(fn)``: the result of calling ``fn``, whose own parameters are injected the same way;
+  solved once per call even when several parameters depend on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .events import Event, Usage
+
+if TYPE_CHECKING:
+    from .history import HistoryView
+    from .stream import MemoryStream
+
+__all__ = ["Context", "Depends", "Inject", "Variable"]
+
+_NO_DEFAULT: Any = object()
+
+
+class InjectMarker:
+    __slots__ = ("key",)
+
+    def __init__(self, key: str | type | None) -> None:
+        self.key = key
+
+    def __repr__(self) -> str:
+        return f"Inject({self.key!r})"
+
+
+class VariableMarker:
+    __slots__ = ("default", "name")
+
+    def __init__(self, name: str | None, default: Any) -> None:
+        self.name = name
+        self.default = default
+
+    def __repr__(self) -> str:
+        return f"Variable({self.name!r})"
+
+
+class DependsMarker:
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        if not callable(fn):
+            raise TypeError(f"Depends() takes a callable, got {fn!r}")
+        self.fn = fn
+
+    def __repr__(self) -> str:
+        return f"Depends({getattr(self.fn, '__qualname__', self.fn)!r})"
+
+
+def Inject(key: str | type | None = None) -> Any:
+    """Inject a dependency by name or type (default: the parameter's type, then its name)."""
+    return InjectMarker(key)
+
+
+def Variable(name: str | None = None, *, default: Any = _NO_DEFAULT) -> Any:
+    """Inject a conversation variable (default: the parameter's name)."""
+    return VariableMarker(name, default)
+
+
+def Depends(fn: Callable[..., Any]) -> Any:
+    """Inject the result of ``fn`` (sync or async), whose parameters are injected too."""
+    return DependsMarker(fn)
+
+
+class UsageCounter:
+    """A mutable running total, turned into a ``Usage`` record when asked."""
+
+    __slots__ = (
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "input_tokens",
+        "output_tokens",
+        "reasoning_tokens",
+        "requests",
+        "tool_calls",
+    )
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.cache_read_tokens = 0
+        self.cache_write_tokens = 0
+        self.reasoning_tokens = 0
+        self.tool_calls = 0
+
+    def add(self, usage: Usage) -> None:
+        self.requests += usage.requests
+        self.input_tokens += usage.input_tokens
+        self.output_tokens += usage.output_tokens
+        self.cache_read_tokens += usage.cache_read_tokens
+        self.cache_write_tokens += usage.cache_write_tokens
+        self.reasoning_tokens += usage.reasoning_tokens
+        self.tool_calls += usage.tool_calls
+
+    def snapshot(self) -> Usage:
+        return Usage(
+            self.requests,
+            self.input_tokens,
+            self.output_tokens,
+            self.cache_read_tokens,
+            self.cache_write_tokens,
+            self.reasoning_tokens,
+            self.tool_calls,
+        )
+
+
+class Context:
+    """What tools, prompts and output functions can see of the ask they run in.
+
+    ``variables`` belong to the conversation and persist across its asks; ``dependencies`` are
+    the agent's plus the ask's. ``usage`` is the ask's running total so far.
+    """
+
+    __slots__ = (
+        "_counter",
+        "_events",
+        "_send",
+        "agent_name",
+        "conversation_id",
+        "dependencies",
+        "run_id",
+        "stream",
+        "turn",
+        "variables",
+    )
+
+    def __init__(
+        self,
+        *,
+        agent_name: str,
+        conversation_id: str,
+        run_id: str,
+        stream: MemoryStream,
+        events: list[Event],
+        variables: dict[str, Any],
+        dependencies: Mapping[Any, Any],
+        counter: UsageCounter,
+        send: Callable[[Event], Any],
+    ) -> None:
+        self.agent_name = agent_name
+        self.conversation_id = conversation_id
+        self.run_id = run_id
+        self.stream = stream
+        self._events = events
+        self.variables = variables
+        self.dependencies = dependencies
+        self._counter = counter
+        self._send = send
+        self.turn = 0
+
+    @property
+    def events(self) -> HistoryView:
+        """The conversation's events so far (a read-only view)."""
+        from .history import HistoryView
+
+        return HistoryView(self._events)
+
+    @property
+    def usage(self) -> Usage:
+        """Usage of the current ask so far."""
+        return self._counter.snapshot()
+
+    def add_usage(self, usage: Usage) -> None:
+        """Count usage spent on this ask's behalf elsewhere (e.g. by a sub-agent)."""
+        self._counter.add(usage)
+
+    async def emit(self, event: Event) -> None:
+        """Publish an event on the conversation's stream (kept in history unless transient)."""
+        await self._send(event)

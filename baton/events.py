@@ -1,0 +1,524 @@
+"""The event vocabulary: everything an agent does is one of these.
+
+Events are frozen, slotted dataclasses. They serialize to plain JSON-able dicts (``to_dict``) and
+back (``from_dict``) through an explicit registry: a payload can only ever build one of the classes
+registered here, never an arbitrary class named in the data.
+
+Events whose class sets ``transient = True`` (text and reasoning chunks, the per-call ``ToolCall``
+notice) are delivered live on the stream but are not part of a conversation's history.
+"""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin
+
+from pydantic_core import to_jsonable_python
+
+from .errors import EventDecodeError
+
+__all__ = [
+    "ApprovalRequest",
+    "Audio",
+    "Data",
+    "Document",
+    "Event",
+    "FileUrl",
+    "HumanInputRequest",
+    "HumanMessage",
+    "Image",
+    "Media",
+    "ModelRequest",
+    "ModelResponse",
+    "ObserverAlert",
+    "OutputRejected",
+    "Part",
+    "ReasoningChunk",
+    "RunFailed",
+    "RunFinished",
+    "RunStarted",
+    "SubscriberFailed",
+    "Text",
+    "TextChunk",
+    "ToolCall",
+    "ToolCallError",
+    "ToolCallResult",
+    "Usage",
+    "UsageReport",
+    "event_types",
+    "from_dict",
+    "register",
+    "to_dict",
+]
+
+
+class Record:
+    """Base of every serializable value in the vocabulary (events, message parts, usage)."""
+
+    __slots__ = ()
+
+
+class Event(Record):
+    """Base class of all events. ``transient`` events are streamed live but not kept in history."""
+
+    __slots__ = ()
+    transient: ClassVar[bool] = False
+
+
+class Part(Record):
+    """One piece of a user's input: text, data, or media."""
+
+    __slots__ = ()
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry and JSON codec
+# ---------------------------------------------------------------------------------------------
+
+_REGISTRY: dict[str, type[Record]] = {}
+# Per class: (field name, decoder) pairs, computed once at registration.
+_DECODERS: dict[type[Record], tuple[tuple[str, Callable[[Any], Any]], ...]] = {}
+_FIELD_NAMES: dict[type[Record], tuple[str, ...]] = {}
+
+R = TypeVar("R", bound=type[Record])
+
+
+def register(cls: R) -> R:
+    """Add a record class to the registry that ``from_dict`` is allowed to construct."""
+    name = cls.__name__
+    if name in _REGISTRY and _REGISTRY[name] is not cls:
+        raise ValueError(f"Event type name {name!r} is already registered by another class")
+    _REGISTRY[name] = cls
+    _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    _DECODERS.pop(cls, None)
+    return cls
+
+
+def event_types() -> Mapping[str, type[Record]]:
+    """The registered record classes by type name (read-only view)."""
+    return types.MappingProxyType(_REGISTRY)
+
+
+def _encode(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, Record):
+        return to_dict(value)
+    if isinstance(value, tuple | list):
+        return [_encode(v) for v in value]
+    if isinstance(value, bytes):
+        return {"$bytes": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, dict):
+        return {str(k): _encode(v) for k, v in value.items()}
+    return to_jsonable_python(value, fallback=repr)
+
+
+def to_dict(record: Record) -> dict[str, Any]:
+    """Encode a registered record as a JSON-able dict with a ``"type"`` key."""
+    cls = type(record)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        raise TypeError(f"{cls.__name__} is not a registered event type")
+    out: dict[str, Any] = {"type": cls.__name__}
+    for name in names:
+        out[name] = _encode(getattr(record, name))
+    return out
+
+
+def from_dict(data: Mapping[str, Any]) -> Any:
+    """Decode a dict made by ``to_dict``. Only registered classes can be built."""
+    if not isinstance(data, Mapping):
+        raise EventDecodeError(f"expected an object with a 'type' key, got {type(data).__name__}")
+    type_name = data.get("type")
+    cls = _REGISTRY.get(type_name) if isinstance(type_name, str) else None
+    if cls is None:
+        raise EventDecodeError(
+            f"unknown event type {type_name!r}: only registered event types can be decoded "
+            "(register custom events with baton.events.register)"
+        )
+    decoders = _DECODERS.get(cls)
+    if decoders is None:
+        decoders = _DECODERS[cls] = _decoders_of(cls)
+    kwargs: dict[str, Any] = {}
+    for name, decode in decoders:
+        if name in data:
+            try:
+                kwargs[name] = decode(data[name])
+            except EventDecodeError:
+                raise
+            except (TypeError, ValueError) as exc:
+                raise EventDecodeError(f"{type_name}.{name}: {exc}") from None
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise EventDecodeError(f"{type_name}: {exc}") from None
+
+
+def _plain(value: Any) -> Any:
+    return value
+
+
+def _decode_record(value: Any) -> Any:
+    return None if value is None else from_dict(value)
+
+
+def _decode_bytes(value: Any) -> bytes | None:
+    if value is None:
+        return None
+    if isinstance(value, Mapping) and isinstance(value.get("$bytes"), str):
+        return base64.b64decode(value["$bytes"])
+    raise EventDecodeError("expected {'$bytes': <base64>}")
+
+
+def _decode_record_tuple(value: Any) -> tuple[Any, ...]:
+    if not isinstance(value, list | tuple):
+        raise EventDecodeError("expected a list")
+    return tuple(from_dict(v) for v in value)
+
+
+def _decode_tuple(value: Any) -> tuple[Any, ...]:
+    if not isinstance(value, list | tuple):
+        raise EventDecodeError("expected a list")
+    return tuple(value)
+
+
+def _is_record_type(tp: Any) -> bool:
+    candidates = get_args(tp) if get_origin(tp) in (Union, types.UnionType) else (tp,)
+    return any(isinstance(c, type) and issubclass(c, Record) for c in candidates)
+
+
+def _decoder_for(tp: Any) -> Callable[[Any], Any]:
+    """Pick a decoder from a field's annotation. ``Any`` fields stay plain JSON on purpose."""
+    origin = get_origin(tp)
+    if origin is tuple:
+        args = get_args(tp)
+        return _decode_record_tuple if args and _is_record_type(args[0]) else _decode_tuple
+    if _is_record_type(tp):
+        return _decode_record
+    if tp is bytes or (origin in (Union, types.UnionType) and bytes in get_args(tp)):
+        return _decode_bytes
+    return _plain
+
+
+def _decoders_of(cls: type[Record]) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+    # Resolved lazily, on first decode, so that annotations may name classes defined later.
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, _decoder_for(hints[f.name])) for f in fields(cls))  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------
+# Usage
+# ---------------------------------------------------------------------------------------------
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Usage(Record):
+    """Token and request counts. Add two with ``+``."""
+
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    tool_calls: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.requests + other.requests,
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cache_read_tokens + other.cache_read_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
+            self.reasoning_tokens + other.reasoning_tokens,
+            self.tool_calls + other.tool_calls,
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Input parts
+# ---------------------------------------------------------------------------------------------
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Text(Part):
+    """Plain text input."""
+
+    text: str
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Data(Part):
+    """JSON-able structured data given to the model as input."""
+
+    value: Any
+
+
+class Media(Part):
+    """Binary media given inline (``data``) or by reference (``url``); exactly one of them."""
+
+    __slots__ = ()
+    default_media_type: ClassVar[str] = "application/octet-stream"
+    data: bytes | None
+    url: str | None
+    media_type: str | None
+
+    def __post_init__(self) -> None:
+        if (self.data is None) == (self.url is None):
+            raise ValueError(f"{type(self).__name__} needs exactly one of data= or url=")
+
+    @classmethod
+    def from_path(cls, path: str | Path, media_type: str | None = None) -> Any:
+        """Read a file into an inline part, guessing its media type from the file name."""
+        p = Path(path)
+        guessed = media_type or mimetypes.guess_type(p.name)[0] or cls.default_media_type
+        return cls(data=p.read_bytes(), media_type=guessed)  # type: ignore[call-arg]
+
+    @classmethod
+    def from_url(cls, url: str, media_type: str | None = None) -> Any:
+        """Reference media by URL; the provider fetches it (or Baton does, if it must)."""
+        return cls(url=url, media_type=media_type or mimetypes.guess_type(url)[0])  # type: ignore[call-arg]
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Image(Media):
+    """An image input (PNG, JPEG, WebP, GIF)."""
+
+    data: bytes | None = None
+    url: str | None = None
+    media_type: str | None = "image/png"
+    default_media_type: ClassVar[str] = "image/png"
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Audio(Media):
+    """An audio input (WAV, MP3, ...)."""
+
+    data: bytes | None = None
+    url: str | None = None
+    media_type: str | None = "audio/wav"
+    default_media_type: ClassVar[str] = "audio/wav"
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Document(Media):
+    """A document input, typically a PDF."""
+
+    data: bytes | None = None
+    url: str | None = None
+    media_type: str | None = "application/pdf"
+    default_media_type: ClassVar[str] = "application/pdf"
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class FileUrl(Part):
+    """A file the provider fetches by URL, of any media type."""
+
+    url: str
+    media_type: str | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# The loop's events
+# ---------------------------------------------------------------------------------------------
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class RunStarted(Event):
+    """An ask began on a conversation."""
+
+    run_id: str
+    agent: str
+    conversation_id: str
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class ModelRequest(Event):
+    """The user's input for one ask."""
+
+    parts: tuple[Part, ...]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(p.text for p in self.parts if isinstance(p, Text))
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class ToolCall(Event):
+    """A call the model asked for. ``arguments`` is the raw JSON text the model produced.
+
+    Tool calls live inside ``ModelResponse.tool_calls``; each is also announced on the stream,
+    transiently, when it starts running.
+    """
+
+    id: str
+    name: str
+    arguments: str = "{}"
+    transient: ClassVar[bool] = True
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class ModelResponse(Event):
+    """One complete answer of the model: text and/or tool calls, with usage and metadata."""
+
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    usage: Usage = Usage()
+    finish_reason: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    reasoning: str = ""
+    # Opaque provider data that must be replayed verbatim (e.g. signed reasoning blocks).
+    provider_data: Any = None
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class TextChunk(Event):
+    """A piece of model text as it streams."""
+
+    text: str
+    transient: ClassVar[bool] = True
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class ReasoningChunk(Event):
+    """A piece of model reasoning as it streams."""
+
+    text: str
+    transient: ClassVar[bool] = True
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class ToolCallResult(Event):
+    """A tool finished. ``content`` is what the model sees; ``value`` what the function returned."""
+
+    call_id: str
+    name: str
+    content: str
+    value: Any = None
+    final: bool = False
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class ToolCallError(Event):
+    """A tool call failed; ``message`` is the short, model-readable explanation sent back."""
+
+    call_id: str
+    name: str
+    message: str
+    error_type: str = "ToolError"
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class OutputRejected(Event):
+    """A final answer failed structured-output validation and was sent back to be corrected."""
+
+    message: str
+    text: str = ""
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class HumanInputRequest(Event):
+    """The agent asks a human for input."""
+
+    request_id: str
+    prompt: str
+    call_id: str | None = None
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class ApprovalRequest(Event):
+    """A tool call waits for a human's approval before it runs."""
+
+    request_id: str
+    call: ToolCall
+    reason: str = ""
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class HumanMessage(Event):
+    """A human's message: an answer to a request (``request_id``), an approval, or a remark."""
+
+    text: str = ""
+    request_id: str | None = None
+    approved: bool | None = None
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class UsageReport(Event):
+    """The usage of one whole ask, emitted just before it finishes."""
+
+    usage: Usage
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class RunFinished(Event):
+    """An ask ended with a final answer."""
+
+    run_id: str
+    text: str
+    output: Any = None
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class RunFailed(Event):
+    """An ask ended with an error (or was cancelled)."""
+
+    run_id: str
+    error_type: str
+    message: str
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class ObserverAlert(Event):
+    """An observer noticed something; a ``fatal`` alert halts the ask."""
+
+    observer: str
+    message: str
+    severity: str = "warning"
+    fatal: bool = False
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class SubscriberFailed(Event):
+    """A stream subscriber raised; it was isolated and the loop went on."""
+
+    subscriber: str
+    event_type: str
+    error_type: str
+    message: str
+    transient: ClassVar[bool] = True

@@ -1,0 +1,131 @@
+"""Where conversations are kept: the History and Storage protocols and their in-memory versions.
+
+Agents are stateless; a conversation's events live in a ``History`` and any other durable state
+(suspended runs, knowledge) in a ``Storage``. Other backends (Redis, SQL) implement the same
+protocols.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol, overload, runtime_checkable
+
+from .events import Event
+
+__all__ = ["History", "HistoryView", "MemoryHistory", "MemoryStorage", "Storage"]
+
+
+class HistoryView(Sequence[Event]):
+    """A read-only view of the first ``length`` events of a growing list.
+
+    Making one is O(1): model calls and replies hand out views instead of copies, so a long
+    conversation costs nothing extra per call. The view never sees events appended after it.
+    """
+
+    __slots__ = ("_events", "_length")
+
+    def __init__(self, events: list[Event], length: int | None = None) -> None:
+        self._events = events
+        self._length = len(events) if length is None else length
+
+    def __len__(self) -> int:
+        return self._length
+
+    @overload
+    def __getitem__(self, index: int) -> Event: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Event]: ...
+
+    def __getitem__(self, index: int | slice) -> Event | list[Event]:
+        if isinstance(index, slice):
+            return self._events[: self._length][index]
+        if index < 0:
+            index += self._length
+        if not 0 <= index < self._length:
+            raise IndexError("history index out of range")
+        return self._events[index]
+
+    def __iter__(self) -> Iterator[Event]:
+        return itertools.islice(self._events, self._length)
+
+    def __repr__(self) -> str:
+        return f"HistoryView({self._length} events)"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return len(other) == self._length and all(
+                a == b for a, b in zip(self, other, strict=False)
+            )
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@runtime_checkable
+class History(Protocol):
+    """Append-only event log per conversation."""
+
+    async def load(self, conversation_id: str) -> list[Event]:
+        """All persisted events of a conversation, oldest first (empty if unknown)."""
+        ...
+
+    async def append(self, conversation_id: str, events: Sequence[Event]) -> None:
+        """Append events, in order, to the end of a conversation."""
+        ...
+
+
+class MemoryHistory:
+    """History kept in this process's memory: fast, and gone when the process exits."""
+
+    __slots__ = ("_conversations",)
+
+    def __init__(self) -> None:
+        self._conversations: dict[str, list[Event]] = {}
+
+    async def load(self, conversation_id: str) -> list[Event]:
+        return list(self._conversations.get(conversation_id, ()))
+
+    async def append(self, conversation_id: str, events: Sequence[Event]) -> None:
+        stored = self._conversations.get(conversation_id)
+        if stored is None:
+            stored = self._conversations[conversation_id] = []
+        stored.extend(events)
+
+    def conversation_ids(self) -> list[str]:
+        return list(self._conversations)
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """A small key-value store for JSON-able values."""
+
+    async def get(self, key: str) -> Any | None: ...
+
+    async def put(self, key: str, value: Any) -> None: ...
+
+    async def delete(self, key: str) -> bool: ...
+
+    async def keys(self, prefix: str = "") -> list[str]: ...
+
+
+class MemoryStorage:
+    """Storage kept in this process's memory."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self) -> None:
+        self._data: dict[str, Any] = {}
+
+    async def get(self, key: str) -> Any | None:
+        return self._data.get(key)
+
+    async def put(self, key: str, value: Any) -> None:
+        self._data[key] = value
+
+    async def delete(self, key: str) -> bool:
+        return self._data.pop(key, None) is not None
+
+    async def keys(self, prefix: str = "") -> list[str]:
+        return sorted(k for k in self._data if k.startswith(prefix))

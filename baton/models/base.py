@@ -1,0 +1,124 @@
+"""What the agent loop needs from a model provider, and the shared request/settings types.
+
+A ``ModelConfig`` describes a model (provider, name, settings) and owns one ``ModelClient`` (one
+SDK client, one connection pool), created on first use and reused by every ask of every agent that
+shares the config object.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from ..events import Event, ModelResponse
+from ..history import HistoryView
+from ..output import OutputSpec
+from ..tools.tool import ToolSpec
+
+__all__ = ["EmitChunk", "ModelCall", "ModelClient", "ModelConfig", "ModelSettings"]
+
+EmitChunk = Callable[[Event], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSettings:
+    """Provider-independent generation settings; ``None`` means the provider's default.
+
+    ``extra`` is passed through to the provider untouched.
+    """
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: tuple[str, ...] | None = None
+    seed: int | None = None
+    tool_choice: Literal["auto", "required", "none"] | str | None = None
+    parallel_tool_calls: bool | None = None
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
+    thinking_budget: int | None = None
+    stream: bool = True
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def merge(self, override: ModelSettings | None) -> ModelSettings:
+        """These settings with every field that ``override`` sets taken from it."""
+        if override is None:
+            return self
+        changes: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(override, f.name)
+            if f.name == "extra":
+                if value:
+                    changes["extra"] = {**self.extra, **value}
+            elif f.name == "stream":
+                if value is not True:
+                    changes["stream"] = value
+            elif value is not None:
+                changes[f.name] = value
+        return replace(self, **changes) if changes else self
+
+
+@dataclass(slots=True)
+class ModelCall:
+    """Everything one model call needs. ``messages`` is a view of the conversation (no copy)."""
+
+    agent: str
+    conversation_id: str
+    run_id: str
+    instructions: str | None
+    messages: HistoryView
+    tools: tuple[ToolSpec, ...]
+    output: OutputSpec | None
+    settings: ModelSettings
+
+    @property
+    def last(self) -> Event | None:
+        """The most recent event the model sees (handy in scripted turns)."""
+        return self.messages[-1] if len(self.messages) else None
+
+    @property
+    def tool_names(self) -> list[str]:
+        return [t.name for t in self.tools]
+
+
+@runtime_checkable
+class ModelClient(Protocol):
+    """Talks to one provider. ``emit`` receives streamed chunks as they arrive."""
+
+    async def respond(self, call: ModelCall, emit: EmitChunk) -> ModelResponse: ...
+
+    async def aclose(self) -> None: ...
+
+
+class ModelConfig(ABC):
+    """Base of every model configuration (``OpenAIConfig``, ..., ``ScriptedModel``)."""
+
+    settings: ModelSettings = ModelSettings()
+
+    @property
+    @abstractmethod
+    def provider(self) -> str:
+        """Provider name, e.g. ``"openai"``."""
+
+    @property
+    @abstractmethod
+    def model_name(self) -> str:
+        """The model's name at the provider."""
+
+    @abstractmethod
+    def create_client(self) -> ModelClient:
+        """Build the client; called once per config instance."""
+
+    def client(self) -> ModelClient:
+        """The config's one client, created on first use."""
+        existing = self.__dict__.get("_baton_client")
+        if existing is None:
+            existing = self.__dict__["_baton_client"] = self.create_client()
+        return existing  # type: ignore[no-any-return,unused-ignore]
+
+    async def aclose(self) -> None:
+        """Close the client (and its connection pool) if one was made."""
+        existing = self.__dict__.pop("_baton_client", None)
+        if existing is not None:
+            await existing.aclose()

@@ -1,0 +1,167 @@
+"""Structured output: what shape the final answer must have, and how it is checked.
+
+``response_schema`` may be any type pydantic can validate (a model, dataclass, TypedDict,
+primitive, union, list, ...), a function (the model fills its parameters, its return value is the
+output), or ``Prompted(X)`` for models without native JSON-schema support, where the schema is
+put in the instructions instead.
+
+Roots that are not JSON objects (``int``, ``list[Item]``, unions) are wrapped as
+``{"result": ...}`` because several providers only accept object schemas; ``parse`` accepts both
+the wrapped and the bare form.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from typing import Any, Literal
+
+from pydantic import TypeAdapter, ValidationError
+from pydantic.errors import (
+    PydanticInvalidForJsonSchema,
+    PydanticSchemaGenerationError,
+    PydanticUserError,
+)
+from pydantic_core import from_json
+
+from .context import Context
+from .errors import ConfigError, Retry
+from .tools.injection import Signature, read_signature, resolve_injections
+from .tools.schema import ArgsSchema, describe_validation_error, parse_docstring
+
+__all__ = ["OutputInvalid", "OutputSpec", "Prompted", "build_output_spec"]
+
+OutputMode = Literal["native", "prompted"]
+
+
+class Prompted:
+    """Use the prompted mode for this schema: the JSON schema goes into the instructions."""
+
+    __slots__ = ("schema",)
+
+    def __init__(self, schema: Any) -> None:
+        self.schema = schema
+
+
+class OutputInvalid(Exception):
+    """A final answer did not validate; ``message`` is what the model is told."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _strip_fences(text: str) -> str:
+    stripped = text.strip()
+    if stripped.startswith("```"):
+        first_newline = stripped.find("\n")
+        if first_newline != -1 and stripped.endswith("```"):
+            return stripped[first_newline + 1 : -3].strip()
+    return stripped
+
+
+class OutputSpec:
+    """A compiled response schema."""
+
+    __slots__ = ("_adapter", "_args", "_signature", "json_schema", "mode", "name", "wrapped")
+
+    def __init__(self, schema: Any, mode: OutputMode) -> None:
+        self.mode: OutputMode = mode
+        self._adapter: TypeAdapter[Any] | None = None
+        self._args: ArgsSchema | None = None
+        self._signature: Signature | None = None
+        if inspect.isfunction(schema) or inspect.ismethod(schema):
+            self.name = schema.__name__
+            self._signature = read_signature(schema)
+            _, docs = parse_docstring(schema)
+            self._args = ArgsSchema(f"output function {self.name!r}", self._signature.params, docs)
+            self.json_schema = self._args.json_schema
+            self.wrapped = False
+            return
+        self.name = getattr(schema, "__name__", None) or "result"
+        try:
+            self._adapter = TypeAdapter(schema)
+            raw = self._adapter.json_schema()
+        except (
+            PydanticSchemaGenerationError,
+            PydanticInvalidForJsonSchema,
+            PydanticUserError,
+        ) as exc:
+            raise ConfigError(
+                f"response_schema {schema!r} cannot be described as a JSON schema ({exc}); use a "
+                "pydantic model, dataclass, TypedDict, primitive, list or union of those"
+            ) from None
+        self.wrapped = raw.get("type") != "object"
+        if self.wrapped:
+            defs = raw.pop("$defs", None)
+            raw = {"type": "object", "properties": {"result": raw}, "required": ["result"]}
+            if defs:
+                raw["$defs"] = defs
+        self.json_schema = raw
+
+    @property
+    def instructions(self) -> str | None:
+        """Extra instructions for the prompted mode (None in native mode)."""
+        if self.mode != "prompted":
+            return None
+        return (
+            "Reply with only a JSON object that matches this JSON schema, and no other text:\n"
+            + json.dumps(self.json_schema, separators=(",", ":"))
+        )
+
+    async def parse(self, text: str, context: Context) -> Any:
+        """Validate a final answer; raise ``OutputInvalid`` with a model-readable message."""
+        raw = _strip_fences(text)
+        try:
+            if self._args is not None:
+                return await self._call_function(raw, context)
+            assert self._adapter is not None
+            if not self.wrapped:
+                return self._adapter.validate_json(raw)
+            try:
+                data = from_json(raw)
+            except ValueError as exc:
+                raise OutputInvalid(
+                    self._explain(f"the answer is not valid JSON ({exc})")
+                ) from None
+            if isinstance(data, dict) and len(data) == 1 and "result" in data:
+                data = data["result"]
+            return self._adapter.validate_python(data)
+        except ValidationError as exc:
+            raise OutputInvalid(self._explain(describe_validation_error(exc))) from None
+        except Retry as exc:
+            raise OutputInvalid(exc.message) from None
+
+    async def _call_function(self, raw: str, context: Context) -> Any:
+        assert self._args is not None and self._signature is not None
+        kwargs = self._args.validate_json(raw)
+        sig = self._signature
+        if sig.injections:
+            await resolve_injections(sig, context, None, kwargs)
+        result = sig.fn(**kwargs)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    def validate_value(self, value: Any) -> Any:
+        """Check a value a tool returned as final output (functions' results pass through)."""
+        if self._adapter is None:
+            return value
+        return self._adapter.validate_python(value)
+
+    def _explain(self, problem: str) -> str:
+        return (
+            f"Your answer does not match the required output schema: {problem}. "
+            "Reply again with only JSON that matches the schema."
+        )
+
+
+def build_output_spec(schema: Any) -> OutputSpec | None:
+    """Compile a ``response_schema``; ``None`` or ``str`` mean plain text (no spec)."""
+    if schema is None or schema is str:
+        return None
+    if isinstance(schema, OutputSpec):
+        return schema
+    if isinstance(schema, Prompted):
+        return OutputSpec(schema.schema, "prompted")
+    return OutputSpec(schema, "native")

@@ -1,0 +1,245 @@
+"""Replies (the result of an ask, and the handle to continue it) and Runs (a live view of one)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import TYPE_CHECKING, Any, Generic
+
+from typing_extensions import TypeVar, Unpack
+
+from .events import Event, ModelResponse, Usage
+from .history import HistoryView
+from .stream import Subscription
+
+if TYPE_CHECKING:
+    from .agent import Agent, AskOptions, PromptInput, _Job
+    from .conversation import Conversation
+
+__all__ = ["Reply", "Run"]
+
+OutputT = TypeVar("OutputT", default=str)
+
+
+class Reply(Generic[OutputT]):
+    """The outcome of one ask.
+
+    ``text`` is the final answer's text, ``output`` the validated structured result (the text
+    itself when there is no response schema), ``usage`` what the whole ask cost, and ``events``
+    the conversation up to and including this reply. ``await reply.ask(...)`` continues it.
+    """
+
+    __slots__ = (
+        "_agent",
+        "_conversation",
+        "_length",
+        "output",
+        "response",
+        "run_id",
+        "text",
+        "usage",
+    )
+
+    def __init__(
+        self,
+        agent: Agent[Any],
+        conversation: Conversation,
+        run_id: str,
+        text: str,
+        output: OutputT,
+        usage: Usage,
+        response: ModelResponse,
+    ) -> None:
+        self._agent = agent
+        self._conversation = conversation
+        self._length = len(conversation.events)
+        self.run_id = run_id
+        self.text = text
+        self.output: OutputT = output
+        self.usage = usage
+        self.response = response
+
+    @property
+    def events(self) -> HistoryView:
+        """The conversation's events up to this reply (later asks don't change it)."""
+        return HistoryView(self._conversation.events, self._length)
+
+    @property
+    def conversation_id(self) -> str:
+        return self._conversation.id
+
+    @property
+    def variables(self) -> dict[str, Any]:
+        """The conversation's variables (shared with later asks)."""
+        return self._conversation.variables
+
+    def _conversation_for_next(self) -> Conversation:
+        conversation = self._conversation
+        if len(conversation.events) == self._length:
+            return conversation
+        # The conversation moved on after this reply: continue on a branch from here.
+        return conversation.fork(self._length)
+
+    async def ask(self, prompt: PromptInput, **options: Unpack[AskOptions]) -> Reply[OutputT]:
+        """Continue the conversation with another message."""
+        return await self._agent._continue(self._conversation_for_next(), prompt, options)
+
+    def ask_sync(self, prompt: PromptInput, **options: Unpack[AskOptions]) -> Reply[OutputT]:
+        """Blocking ``ask``."""
+        from .agent import _run_sync
+
+        return _run_sync(self.ask(prompt, **options))
+
+    def run(self, prompt: PromptInput, **options: Unpack[AskOptions]) -> Run[OutputT]:
+        """A live view of the next ask in this conversation."""
+        return Run(self._agent, prompt, self._conversation_for_next(), options)
+
+    def __repr__(self) -> str:
+        return f"Reply({self.text[:60]!r}, usage={self.usage})"
+
+
+class _RunQueue:
+    """The run's own event buffer. When full, the agent waits for the reader (back-pressure):
+    a run's reader is its owner. Once the owner stops reading, events are no longer buffered."""
+
+    __slots__ = ("_buffer", "_closed", "_discard", "_limit", "_reader", "_space")
+
+    def __init__(self, limit: int) -> None:
+        self._buffer: deque[Event] = deque()
+        self._reader: asyncio.Future[None] | None = None
+        self._space: asyncio.Future[None] | None = None
+        self._closed = False
+        self._discard = False
+        self._limit = limit
+
+    def push(self, event: Event) -> asyncio.Future[None] | None:
+        if self._discard:
+            return None
+        self._buffer.append(event)
+        reader = self._reader
+        if reader is not None and not reader.done():
+            reader.set_result(None)
+        if len(self._buffer) >= self._limit:
+            self._space = asyncio.get_running_loop().create_future()
+            return self._space
+        return None
+
+    def _release(self) -> None:
+        space = self._space
+        if space is not None and not space.done():
+            space.set_result(None)
+        self._space = None
+
+    def close(self) -> None:
+        self._closed = True
+        reader = self._reader
+        if reader is not None and not reader.done():
+            reader.set_result(None)
+
+    def stop_reading(self) -> None:
+        self._discard = True
+        self._buffer.clear()
+        self._release()
+
+    async def get(self) -> Event | None:
+        while not self._buffer:
+            if self._closed:
+                return None
+            self._reader = asyncio.get_running_loop().create_future()
+            try:
+                await self._reader
+            finally:
+                self._reader = None
+        event = self._buffer.popleft()
+        if self._space is not None and len(self._buffer) < self._limit // 2:
+            self._release()
+        return event
+
+
+class Run(Generic[OutputT]):
+    """A live ask. Iterate it for every event as it happens (chunks included), then
+    ``await run.result()`` for the ``Reply``.
+
+    Leaving the ``async with`` block before the ask finished cancels it (the conversation's
+    history stays valid). If the ask failed and ``result()`` was never awaited, the error is
+    raised when the block exits, so failures are never silent.
+    """
+
+    def __init__(
+        self,
+        agent: Agent[Any],
+        prompt: PromptInput,
+        conversation: Conversation | None,
+        options: AskOptions,
+        *,
+        buffer: int = 4096,
+    ) -> None:
+        self._agent = agent
+        self._prompt = prompt
+        self._conversation = conversation
+        self._options = options
+        self._queue = _RunQueue(buffer)
+        self._task: asyncio.Task[Any] | None = None
+        self._subscription: Subscription | None = None
+        self._result_taken = False
+
+    async def __aenter__(self) -> Run[OutputT]:
+        conversation = self._conversation
+        if conversation is None:
+            conversation = await self._agent._open_conversation(self._options)
+        job: _Job = self._agent._prepare(self._prompt, conversation, self._options)
+        self._subscription = conversation.stream.subscribe(self._queue.push)
+        self._task = asyncio.create_task(self._agent._execute(job))
+        self._task.add_done_callback(self._finished)
+        return self
+
+    def _finished(self, _: asyncio.Task[Any]) -> None:
+        if self._subscription is not None:
+            self._subscription.unsubscribe()
+        self._queue.close()
+
+    def __aiter__(self) -> Run[OutputT]:
+        return self
+
+    async def __anext__(self) -> Event:
+        if self._task is None:
+            raise RuntimeError("use the run inside 'async with agent.run(...) as run:'")
+        event = await self._queue.get()
+        if event is None:
+            raise StopAsyncIteration
+        return event
+
+    @property
+    def done(self) -> bool:
+        return self._task is not None and self._task.done()
+
+    async def result(self) -> Reply[OutputT]:
+        """Wait for the ask to finish and return its reply (or raise its error)."""
+        if self._task is None:
+            raise RuntimeError("use the run inside 'async with agent.run(...) as run:'")
+        self._result_taken = True
+        self._queue.stop_reading()
+        return await self._task  # type: ignore[no-any-return]
+
+    async def cancel(self) -> None:
+        """Stop the ask now; its history is left valid."""
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+            # wait() rather than `await task`: it never raises, so a cancellation aimed at the
+            # caller itself is not swallowed here.
+            await asyncio.wait({task})
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        task = self._task
+        if task is None:
+            return
+        self._queue.stop_reading()
+        if not task.done():
+            await self.cancel()
+            return
+        if task.cancelled():
+            return
+        error = task.exception()  # also marks the error as retrieved
+        if error is not None and exc_type is None and not self._result_taken:
+            raise error

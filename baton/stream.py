@@ -1,0 +1,407 @@
+"""The event stream: how the world watches (and steps into) a conversation.
+
+``MemoryStream`` delivers every event, in the order it was sent, to its subscribers:
+
+- ``stream.subscribe(fn)`` calls ``fn(event)`` for each event (sync or async ``fn``);
+- ``stream.where(TextChunk | ToolCall, name="add")`` narrows by type, fields or a predicate;
+- ``async for event in stream.where(...)`` iterates live events;
+- ``await stream.where(HumanMessage, request_id=rid).next(timeout=30)`` waits for one event.
+
+Delivery is inline: ``send`` returns once every subscriber has seen the event, so subscribers see
+events in causal order (a request before the response it caused) and may act before the loop moves
+on. A subscriber that raises is isolated: the error is logged and reported to the other subscribers
+as a ``SubscriberFailed`` event; the agent's loop never sees it.
+
+Back-pressure policy for iterators: each ``async for`` watcher buffers at most ``max_buffer``
+events (default 10,000). A watcher that falls further behind is detached: it yields what it had
+buffered and then raises ``StreamOverflow``. The agent never waits for a watcher, so a stalled
+consumer can neither block an agent nor grow memory without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import types
+import weakref
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Generic, Protocol, TypeVar, Union, get_args, get_origin, runtime_checkable
+
+from .errors import StreamClosed, StreamOverflow
+from .events import Event, SubscriberFailed
+
+__all__ = [
+    "DEFAULT_MAX_BUFFER",
+    "EventFilter",
+    "MemoryStream",
+    "Stream",
+    "StreamView",
+    "Subscription",
+    "Watcher",
+]
+
+log = logging.getLogger("baton.stream")
+
+E = TypeVar("E", bound=Event)
+Subscriber = Callable[[Any], Any]
+DEFAULT_MAX_BUFFER = 10_000
+
+
+class EventFilter:
+    """Which events a subscriber wants: a set of types, field values, and/or a predicate."""
+
+    __slots__ = ("fields", "predicate", "types")
+
+    def __init__(
+        self,
+        types_: tuple[type, ...] = (Event,),
+        fields: dict[str, Any] | None = None,
+        predicate: Callable[[Any], bool] | None = None,
+    ) -> None:
+        self.types = types_
+        self.fields = fields or None
+        self.predicate = predicate
+
+    @classmethod
+    def build(
+        cls, spec: tuple[Any, ...], predicate: Callable[[Any], bool] | None, fields: dict[str, Any]
+    ) -> EventFilter:
+        flat: list[type] = []
+        for item in spec:
+            for candidate in _flatten_types(item):
+                if not (isinstance(candidate, type) and issubclass(candidate, Event)):
+                    raise TypeError(f"where() takes event classes, got {candidate!r}")
+                flat.append(candidate)
+        return cls(tuple(flat) or (Event,), dict(fields), predicate)
+
+    def narrow(self, other: EventFilter) -> EventFilter:
+        """Both filters must match."""
+        types_ = tuple(
+            t for t in other.types if any(issubclass(t, mine) for mine in self.types)
+        ) + tuple(t for t in self.types if any(issubclass(t, theirs) for theirs in other.types))
+        merged_fields = {**(self.fields or {}), **(other.fields or {})}
+        preds = [p for p in (self.predicate, other.predicate) if p is not None]
+        predicate: Callable[[Any], bool] | None
+        if len(preds) == 2:
+            first, second = preds
+            predicate = lambda e: first(e) and second(e)  # noqa: E731
+        else:
+            predicate = preds[0] if preds else None
+        return EventFilter(tuple(dict.fromkeys(types_)) or (Event,), merged_fields, predicate)
+
+    def accepts(self, event: Any) -> bool:
+        """Field and predicate checks (the type was already matched by the stream's index)."""
+        if self.fields is not None:
+            for name, expected in self.fields.items():
+                if getattr(event, name, _MISSING) != expected:
+                    return False
+        return self.predicate is None or bool(self.predicate(event))
+
+
+_MISSING = object()
+
+
+def _flatten_types(item: Any) -> tuple[Any, ...]:
+    if isinstance(item, tuple):
+        return tuple(t for sub in item for t in _flatten_types(sub))
+    if isinstance(item, types.UnionType) or get_origin(item) is Union:
+        return get_args(item)
+    return (item,)
+
+
+class _Sub:
+    __slots__ = ("check", "filter", "fn", "is_async", "name")
+
+    def __init__(self, fn: Subscriber, filter_: EventFilter | None, name: str) -> None:
+        self.fn = fn
+        self.filter = filter_
+        # Types are matched by the stream's index; only field/predicate filters need a check.
+        has_checks = filter_ is not None and (filter_.fields or filter_.predicate)
+        self.check = filter_ if has_checks else None
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self.name = name
+
+
+class Subscription:
+    """Handle returned by ``subscribe``; call ``unsubscribe()`` (or use ``with``) to stop."""
+
+    __slots__ = ("_stream", "_sub")
+
+    def __init__(self, stream: MemoryStream, sub: _Sub) -> None:
+        self._stream = stream
+        self._sub = sub
+
+    def unsubscribe(self) -> None:
+        self._stream._remove(self._sub)
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.unsubscribe()
+
+
+@runtime_checkable
+class Stream(Protocol):
+    """What an agent needs from a stream; backends (memory, Redis) implement it."""
+
+    async def send(self, event: Event) -> None:
+        """Deliver an event to every matching subscriber, in order."""
+        ...
+
+    def subscribe(self, fn: Subscriber, *, where: EventFilter | None = None) -> Subscription: ...
+
+    def where(
+        self, *types: Any, predicate: Callable[[Any], bool] | None = None, **fields: Any
+    ) -> StreamView[Any]: ...
+
+    def close(self) -> None: ...
+
+
+class MemoryStream:
+    """An in-process stream with subscribers indexed by event type."""
+
+    __slots__ = ("__weakref__", "_closed", "_index", "_subs", "max_buffer")
+
+    def __init__(self, *, max_buffer: int = DEFAULT_MAX_BUFFER) -> None:
+        if max_buffer < 1:
+            raise ValueError("max_buffer must be at least 1")
+        self._subs: list[_Sub] = []
+        # Concrete event class -> the subscribers whose types match it; rebuilt lazily after
+        # (un)subscribe, so sending costs one dict lookup when nobody listens.
+        self._index: dict[type, tuple[_Sub, ...]] = {}
+        self._closed = False
+        self.max_buffer = max_buffer
+
+    # -- sending -----------------------------------------------------------------------------
+
+    async def send(self, event: Event) -> None:
+        subs = self._index.get(event.__class__)
+        if subs is None:
+            subs = self._resolve(event.__class__)
+        if not subs:
+            return
+        for sub in subs:
+            if sub.check is not None and not sub.check.accepts(event):
+                continue
+            try:
+                if sub.is_async:
+                    await sub.fn(event)
+                else:
+                    result = sub.fn(event)
+                    if result is not None and inspect.isawaitable(result):
+                        await result
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await self._report_failure(sub, event, exc)
+
+    async def _report_failure(self, sub: _Sub, event: Event, exc: Exception) -> None:
+        log.warning(
+            "stream subscriber %s failed on %s", sub.name, type(event).__name__, exc_info=exc
+        )
+        if isinstance(event, SubscriberFailed):
+            return  # never report failures about failure reports: no loops
+        await self.send(
+            SubscriberFailed(sub.name, type(event).__name__, type(exc).__name__, str(exc))
+        )
+
+    def _resolve(self, cls: type) -> tuple[_Sub, ...]:
+        subs = tuple(s for s in self._subs if s.filter is None or issubclass(cls, s.filter.types))
+        self._index[cls] = subs
+        return subs
+
+    # -- subscribing -------------------------------------------------------------------------
+
+    def subscribe(self, fn: Subscriber, *, where: EventFilter | None = None) -> Subscription:
+        """Call ``fn(event)`` for every event (matching ``where``). ``fn`` may be async."""
+        name = getattr(fn, "__qualname__", None) or repr(fn)
+        return Subscription(self, self._add(_Sub(fn, where, name)))
+
+    def where(
+        self, *types: Any, predicate: Callable[[Any], bool] | None = None, **fields: Any
+    ) -> StreamView[Any]:
+        """A filtered view: by event types (``A | B``), field values, and/or a predicate."""
+        return StreamView(self, EventFilter.build(types, predicate, fields))
+
+    def __aiter__(self) -> Watcher[Event]:
+        return Watcher(self, None)
+
+    def close(self) -> None:
+        """End every watcher's iteration; pending ``next()`` waits raise ``StreamClosed``."""
+        self._closed = True
+        for sub in list(self._subs):
+            closer = getattr(sub.fn, "close_stream", None)
+            if closer is not None:
+                closer()
+        self._subs.clear()
+        self._index.clear()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subs)
+
+    def _add(self, sub: _Sub) -> _Sub:
+        if self._closed:
+            raise StreamClosed("cannot subscribe to a closed stream")
+        self._subs.append(sub)
+        self._index.clear()
+        return sub
+
+    def _remove(self, sub: _Sub) -> None:
+        try:
+            self._subs.remove(sub)
+        except ValueError:
+            return
+        self._index.clear()
+
+
+class StreamView(Generic[E]):
+    """A filtered window on a stream: subscribe to it, iterate it, or await its next event."""
+
+    __slots__ = ("_filter", "_stream")
+
+    def __init__(self, stream: MemoryStream, filter_: EventFilter) -> None:
+        self._stream = stream
+        self._filter = filter_
+
+    def where(
+        self, *types: Any, predicate: Callable[[Any], bool] | None = None, **fields: Any
+    ) -> StreamView[Any]:
+        """Narrow further; both filters apply."""
+        return StreamView(
+            self._stream, self._filter.narrow(EventFilter.build(types, predicate, fields))
+        )
+
+    def subscribe(self, fn: Subscriber) -> Subscription:
+        return self._stream.subscribe(fn, where=self._filter)
+
+    def __aiter__(self) -> Watcher[E]:
+        return Watcher(self._stream, self._filter)
+
+    def next(self, timeout: float | None = None) -> Awaitable[E]:
+        """Wait for the next matching event. Listening starts now, at the call, not at the await."""
+        future: asyncio.Future[E] = asyncio.get_running_loop().create_future()
+
+        def deliver(event: Any) -> None:
+            if not future.done():
+                future.set_result(event)
+
+        def close_stream() -> None:
+            if not future.done():
+                future.set_exception(StreamClosed("the stream closed before a matching event"))
+
+        deliver.close_stream = close_stream  # type: ignore[attr-defined]
+        sub = self._stream._add(_Sub(deliver, self._filter, "next()"))
+        return self._wait(future, sub, timeout)
+
+    async def _wait(self, future: asyncio.Future[E], sub: _Sub, timeout: float | None) -> E:  # noqa: ASYNC109
+        try:
+            if timeout is None:
+                return await future
+            async with asyncio.timeout(timeout):
+                return await future
+        finally:
+            self._stream._remove(sub)
+
+
+class Watcher(Generic[E]):
+    """An ``async for`` iterator over live events with a bounded buffer (see module docs)."""
+
+    __slots__ = ("__weakref__", "_buffer", "_done", "_error", "_max", "_stream", "_sub", "_waiter")
+
+    def __init__(self, stream: MemoryStream, filter_: EventFilter | None) -> None:
+        self._buffer: deque[Any] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._done = False
+        self._error: BaseException | None = None
+        self._max = stream.max_buffer
+        self._stream = stream
+        ref = weakref.ref(self)
+
+        # The stream holds only a weak reference: a watcher abandoned by `break` is collected and
+        # unsubscribes itself instead of buffering forever.
+        def push(event: Any) -> None:
+            watcher = ref()
+            if watcher is not None:
+                watcher._push(event)
+
+        def close_stream() -> None:
+            watcher = ref()
+            if watcher is not None:
+                watcher._finish(None)
+
+        push.close_stream = close_stream  # type: ignore[attr-defined]
+        self._sub = stream._add(_Sub(push, filter_, "watcher"))
+        weakref.finalize(self, stream._remove, self._sub)
+
+    def _push(self, event: Any) -> None:
+        if self._done:
+            return
+        if len(self._buffer) >= self._max:
+            self._finish(
+                StreamOverflow(
+                    f"stream watcher fell more than {self._max} events behind and was detached; "
+                    "consume faster, or create the stream with a larger max_buffer"
+                )
+            )
+            return
+        self._buffer.append(event)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _finish(self, error: BaseException | None) -> None:
+        self._done = True
+        self._error = error
+        self._stream._remove(self._sub)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def __aiter__(self) -> Watcher[E]:
+        return self
+
+    async def __anext__(self) -> E:
+        while not self._buffer:
+            if self._done:
+                if self._error is not None:
+                    error, self._error = self._error, None
+                    raise error
+                raise StopAsyncIteration
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._buffer.popleft()  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        """Stop watching; iteration ends after the events already buffered."""
+        if not self._done:
+            self._finish(None)
+
+    async def aclose(self) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Watcher[E]:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+
+async def collect(iterator: AsyncIterator[E], limit: int) -> list[E]:
+    """Gather up to ``limit`` events from an iterator (handy in scripts and tests)."""
+    out: list[E] = []
+    async for event in iterator:
+        out.append(event)
+        if len(out) >= limit:
+            break
+    return out

@@ -1,0 +1,282 @@
+"""Test agents with no network: a model that follows a script, and helpers to write one.
+
+    model = ScriptedModel(call("add", a=2, b=3), "5")
+    agent = Agent("calc", config=model, tools=[add])
+    reply = await agent.ask("2 + 3?")
+    assert reply.text == "5"
+    assert model.requests[1].messages[-1].content == "5"   # the tool result the model saw
+
+A turn is one model answer:
+
+- ``"text"``: a final text answer;
+- ``call(name, **arguments)``: one tool call; a list of calls (and text) answers several at once;
+- ``chunks("He", "llo", call(...))``: a streamed answer, emitted piece by piece;
+- an exception (instance or class): the model call raises it;
+- a ``ModelResponse``: returned as is;
+- a function of the ``ModelCall`` (sync or async) returning any of the above.
+
+Each ScriptedModel is its own script, so every agent (a sub-agent too) can have its own. By
+default the script is one tape shared by all asks; ``per_conversation=True`` replays it for each
+conversation, ``repeat=True`` starts over when it runs out.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic_core import to_json
+
+from .errors import ScriptExhausted
+from .events import (
+    Data,
+    Event,
+    ModelRequest,
+    ModelResponse,
+    ReasoningChunk,
+    Text,
+    TextChunk,
+    ToolCall,
+    ToolCallError,
+    ToolCallResult,
+    Usage,
+)
+from .models.base import EmitChunk, ModelCall, ModelClient, ModelConfig
+
+__all__ = ["ScriptedCall", "ScriptedModel", "call", "chunks", "reasoning"]
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedCall:
+    """A tool call in a script; it gets a fresh call id each time it is played."""
+
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reasoning:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Chunks:
+    pieces: tuple[Any, ...]
+
+
+def call(name: str, /, arguments: str | None = None, **kwargs: Any) -> ScriptedCall:
+    """A scripted tool call. ``arguments`` gives raw JSON text (even malformed, for tests)."""
+    if arguments is not None:
+        return ScriptedCall(name, arguments)
+    return ScriptedCall(name, to_json(kwargs).decode())
+
+
+def reasoning(text: str) -> Reasoning:
+    """A piece of scripted reasoning, for ``chunks(...)``."""
+    return Reasoning(text)
+
+
+def chunks(*pieces: str | ScriptedCall | Reasoning) -> Chunks:
+    """A streamed turn: text pieces, reasoning pieces and tool calls, emitted one by one."""
+    return Chunks(pieces)
+
+
+def estimate_tokens(text: str) -> int:
+    """A rough, deterministic token count (about four characters a token)."""
+    return (len(text) + 3) // 4
+
+
+def _event_tokens(event: Event) -> int:
+    if isinstance(event, ModelRequest):
+        return sum(
+            estimate_tokens(p.text)
+            if isinstance(p, Text)
+            else estimate_tokens(str(p.value))
+            if isinstance(p, Data)
+            else 256
+            for p in event.parts
+        )
+    if isinstance(event, ModelResponse):
+        return estimate_tokens(event.text) + sum(
+            estimate_tokens(c.arguments) + 4 for c in event.tool_calls
+        )
+    if isinstance(event, ToolCallResult):
+        return estimate_tokens(event.content) + 4
+    if isinstance(event, ToolCallError):
+        return estimate_tokens(event.message) + 4
+    return 0
+
+
+class _ConversationState:
+    __slots__ = ("cursor", "seen", "tokens")
+
+    def __init__(self) -> None:
+        self.cursor = 0
+        self.seen = 0
+        self.tokens = 0
+
+
+class ScriptedModel(ModelConfig, ModelClient):
+    """A model config whose answers come from a script. See the module docs for turn kinds."""
+
+    def __init__(
+        self,
+        *turns: Any,
+        model: str = "scripted",
+        per_conversation: bool = False,
+        repeat: bool = False,
+        record: bool = True,
+    ) -> None:
+        self.turns: tuple[Any, ...] = turns
+        self._model = model
+        self.per_conversation = per_conversation
+        self.repeat = repeat
+        self.record = record
+        self.requests: list[ModelCall] = []
+        self._shared = _ConversationState()
+        self._states: dict[str, _ConversationState] = {}
+        self._ids = itertools.count(1)
+
+    # -- ModelConfig -------------------------------------------------------------------------
+
+    @property
+    def provider(self) -> str:
+        return "scripted"
+
+    @property
+    def model_name(self) -> str:
+        return self._model
+
+    def create_client(self) -> ModelClient:
+        return self
+
+    def client(self) -> ModelClient:
+        return self
+
+    async def aclose(self) -> None:
+        return None
+
+    # -- inspection --------------------------------------------------------------------------
+
+    @property
+    def calls_made(self) -> int:
+        return len(self.requests)
+
+    @property
+    def last_request(self) -> ModelCall:
+        if not self.requests:
+            raise AssertionError("the ScriptedModel has not been called (record=True is needed)")
+        return self.requests[-1]
+
+    @property
+    def remaining(self) -> int:
+        """Turns left on the shared tape."""
+        return max(0, len(self.turns) - self._shared.cursor)
+
+    # -- ModelClient -------------------------------------------------------------------------
+
+    async def respond(self, call: ModelCall, emit: EmitChunk) -> ModelResponse:
+        if self.record:
+            self.requests.append(call)
+        state = self._state(call.conversation_id)
+        turn = self._next_turn(state if self.per_conversation else self._shared)
+        while callable(turn) and not isinstance(turn, type):
+            turn = turn(call)
+            if inspect.isawaitable(turn):
+                turn = await turn
+        if isinstance(turn, BaseException) or (
+            isinstance(turn, type) and issubclass(turn, BaseException)
+        ):
+            raise turn
+        input_tokens = self._input_tokens(state, call.messages)
+        if isinstance(turn, ModelResponse):
+            return turn
+        stream = call.settings.stream
+        if isinstance(turn, Chunks):
+            return await self._play_chunks(turn, emit, stream, input_tokens)
+        text_parts: list[str] = []
+        tool_calls: list[ToolCall] = []
+        for item in turn if isinstance(turn, list | tuple) else (turn,):
+            if isinstance(item, str):
+                text_parts.append(item)
+            elif isinstance(item, ScriptedCall):
+                tool_calls.append(self._tool_call(item))
+            else:
+                raise TypeError(f"ScriptedModel cannot play turn item {item!r}")
+        text = "".join(text_parts)
+        if text and stream:
+            await emit(TextChunk(text))
+        return self._response(text, "", tool_calls, input_tokens)
+
+    def _state(self, conversation_id: str) -> _ConversationState:
+        state = self._states.get(conversation_id)
+        if state is None:
+            state = self._states[conversation_id] = _ConversationState()
+        return state
+
+    def _next_turn(self, state: _ConversationState) -> Any:
+        if state.cursor >= len(self.turns):
+            if not self.repeat or not self.turns:
+                raise ScriptExhausted(
+                    f"ScriptedModel({self._model!r}) was called {state.cursor + 1} times but its "
+                    f"script has {len(self.turns)} turns; add turns or pass repeat=True"
+                )
+            state.cursor = 0
+        turn = self.turns[state.cursor]
+        state.cursor += 1
+        return turn
+
+    def _input_tokens(self, state: _ConversationState, messages: Sequence[Event]) -> int:
+        # Count only what is new since the last call: O(new events), like a real adapter.
+        if state.seen > len(messages):  # a forked conversation: start over
+            state.seen = state.tokens = 0
+        for i in range(state.seen, len(messages)):
+            state.tokens += _event_tokens(messages[i])
+        state.seen = len(messages)
+        return state.tokens
+
+    def _tool_call(self, scripted: ScriptedCall) -> ToolCall:
+        return ToolCall(f"call_{next(self._ids)}", scripted.name, scripted.arguments)
+
+    async def _play_chunks(
+        self, turn: Chunks, emit: EmitChunk, stream: bool, input_tokens: int
+    ) -> ModelResponse:
+        text: list[str] = []
+        thoughts: list[str] = []
+        tool_calls: list[ToolCall] = []
+        for piece in turn.pieces:
+            if isinstance(piece, str):
+                text.append(piece)
+                if stream:
+                    await emit(TextChunk(piece))
+            elif isinstance(piece, Reasoning):
+                thoughts.append(piece.text)
+                if stream:
+                    await emit(ReasoningChunk(piece.text))
+            elif isinstance(piece, ScriptedCall):
+                tool_calls.append(self._tool_call(piece))
+            else:
+                raise TypeError(f"chunks() cannot play {piece!r}")
+        return self._response("".join(text), "".join(thoughts), tool_calls, input_tokens)
+
+    def _response(
+        self, text: str, thoughts: str, tool_calls: list[ToolCall], input_tokens: int
+    ) -> ModelResponse:
+        output_tokens = estimate_tokens(text) + estimate_tokens(thoughts)
+        for c in tool_calls:
+            output_tokens += estimate_tokens(c.arguments) + 4
+        return ModelResponse(
+            text,
+            tuple(tool_calls),
+            Usage(1, input_tokens, output_tokens, reasoning_tokens=estimate_tokens(thoughts)),
+            "tool_calls" if tool_calls else "stop",
+            self._model,
+            "scripted",
+            thoughts,
+        )
+
+
+TurnFunction = Callable[[ModelCall], Any]

@@ -1,0 +1,15 @@
+"""Tools: typed functions the model can call, toolkits, and how calls are run."""
+
+from .execution import execute_tool_call, execute_tool_calls
+from .tool import Tool, ToolResult, ToolSpec, tool
+from .toolkit import Toolkit
+
+__all__ = [
+    "Tool",
+    "ToolResult",
+    "ToolSpec",
+    "Toolkit",
+    "execute_tool_call",
+    "execute_tool_calls",
+    "tool",
+]

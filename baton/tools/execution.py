@@ -1,0 +1,174 @@
+"""Running the tool calls of one model response.
+
+Every failure the model can act on (unknown tool, bad arguments, a tool that raises or times out)
+becomes a short ``ToolCallError`` that goes back to the model. Configuration mistakes (a missing
+dependency) are the developer's to fix and propagate as exceptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+from pydantic import ValidationError
+
+from ..context import Context
+from ..errors import ConfigError, Retry
+from ..events import Event, ToolCall, ToolCallError, ToolCallResult
+from .injection import resolve_injections
+from .schema import describe_validation_error
+from .tool import Tool, ToolResult, to_content
+
+__all__ = ["execute_tool_call", "execute_tool_calls"]
+
+log = logging.getLogger("baton.tools")
+
+_MAX_ERROR_CHARS = 800
+
+Record = Callable[[Event], Awaitable[None]]
+
+
+def _unknown_tool(call: ToolCall, table: Mapping[str, Tool]) -> ToolCallError:
+    names = ", ".join(sorted(table)) or "(none: answer without tools)"
+    return ToolCallError(
+        call.id,
+        call.name,
+        f"Unknown tool {call.name!r}. Available tools: {names}. "
+        "Call one of these by its exact name.",
+        "UnknownTool",
+    )
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 3] + "..."
+
+
+async def execute_tool_call(
+    call: ToolCall, table: Mapping[str, Tool], context: Context, default_timeout: float | None
+) -> ToolCallResult | ToolCallError:
+    """Validate, inject, run and wrap one call."""
+    tool = table.get(call.name)
+    if tool is None:
+        return _unknown_tool(call, table)
+    try:
+        kwargs = tool.schema.validate_json(call.arguments)
+    except ValidationError as exc:
+        return ToolCallError(
+            call.id,
+            call.name,
+            f"Invalid arguments for tool {call.name!r}: {describe_validation_error(exc)}. "
+            "Call the tool again with corrected arguments.",
+            "InvalidArguments",
+        )
+    signature = tool.signature
+    if signature.injections:
+        await resolve_injections(signature, context, call, kwargs)
+    fn = tool.function
+    if tool._bound_to is not None:
+        fn = functools.partial(fn, tool._bound_to)
+    timeout = tool.timeout if tool.timeout is not None else default_timeout
+    try:
+        if signature.is_async:
+            if timeout is None:
+                value = await fn(**kwargs)
+            else:
+                async with asyncio.timeout(timeout):
+                    value = await fn(**kwargs)
+        elif tool.inline:
+            value = fn(**kwargs)
+        elif timeout is None:
+            value = await asyncio.to_thread(fn, **kwargs)
+        else:
+            async with asyncio.timeout(timeout):
+                value = await asyncio.to_thread(fn, **kwargs)
+    except Retry as exc:
+        return ToolCallError(call.id, call.name, _short(exc.message), "Retry")
+    except TimeoutError:
+        if timeout is None:
+            return _failed(call, TimeoutError("timed out"))
+        return ToolCallError(
+            call.id,
+            call.name,
+            f"Tool {call.name!r} did not finish within {timeout:g} seconds and was stopped.",
+            "ToolTimeout",
+        )
+    except ConfigError:
+        raise
+    except Exception as exc:
+        log.info("tool %s raised %s", call.name, type(exc).__name__, exc_info=exc)
+        return _failed(call, exc)
+    if isinstance(value, ToolResult):
+        content = value.content if value.content is not None else to_content(value.value)
+        return ToolCallResult(call.id, call.name, content, value.value, value.final)
+    return ToolCallResult(call.id, call.name, to_content(value), value)
+
+
+def _failed(call: ToolCall, exc: BaseException) -> ToolCallError:
+    detail = str(exc) or "(no message)"
+    return ToolCallError(
+        call.id,
+        call.name,
+        _short(f"Tool {call.name!r} failed: {type(exc).__name__}: {detail}"),
+        type(exc).__name__,
+    )
+
+
+async def execute_tool_calls(
+    calls: Sequence[ToolCall],
+    table: Mapping[str, Tool],
+    context: Context,
+    *,
+    concurrency: int,
+    default_timeout: float | None,
+    record: Record,
+) -> list[ToolCallResult | ToolCallError]:
+    """Run the calls of one response; ``record`` is awaited with each outcome as it completes.
+
+    Calls run concurrently (at most ``concurrency`` at once); a tool marked ``sequential`` runs
+    alone, after the calls before it and before the calls after it.
+    """
+    outcomes: list[ToolCallResult | ToolCallError] = []
+
+    async def one(call: ToolCall) -> None:
+        await context.emit(call)  # transient notice: this call starts now
+        outcome = await execute_tool_call(call, table, context, default_timeout)
+        outcomes.append(outcome)
+        await record(outcome)
+
+    if len(calls) == 1:
+        await one(calls[0])
+        return outcomes
+
+    limit = asyncio.Semaphore(concurrency)
+
+    async def bounded(call: ToolCall) -> None:
+        async with limit:
+            await one(call)
+
+    async def together(group: list[ToolCall]) -> None:
+        if len(group) == 1:
+            await one(group[0])
+            return
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                for call in group:
+                    tasks.create_task(bounded(call))
+        except BaseExceptionGroup as group_error:
+            # Surface the first real error, not an ExceptionGroup the caller never asked for.
+            raise group_error.exceptions[0] from None
+
+    group: list[ToolCall] = []
+    for call in calls:
+        tool = table.get(call.name)
+        if tool is not None and tool.sequential:
+            if group:
+                await together(group)
+                group = []
+            await one(call)
+        else:
+            group.append(call)
+    if group:
+        await together(group)
+    return outcomes

@@ -1,0 +1,191 @@
+"""Reading a function's signature once: which parameters the model fills and which are injected.
+
+The result (a ``Signature``) is computed when a tool, prompt or output function is made, so that a
+call only walks a short tuple of precomputed injections.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, get_args, get_origin
+
+from ..context import _NO_DEFAULT, Context, DependsMarker, InjectMarker, VariableMarker
+from ..errors import MissingDependency, ToolDefinitionError
+from ..events import ToolCall
+
+__all__ = ["Injection", "ModelParam", "Signature", "read_signature", "resolve_injections"]
+
+CONTEXT, CALL, INJECT, VARIABLE, DEPENDS = range(5)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelParam:
+    """A parameter the model fills in."""
+
+    name: str
+    annotation: Any
+    default: Any  # inspect.Parameter.empty when required
+
+
+@dataclass(frozen=True, slots=True)
+class Injection:
+    """A parameter Baton fills in."""
+
+    name: str
+    kind: int
+    key: Any = None
+    annotation: Any = None
+    default: Any = _NO_DEFAULT
+    depends: Signature | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    fn: Callable[..., Any]
+    is_async: bool
+    params: tuple[ModelParam, ...]
+    injections: tuple[Injection, ...]
+    has_depends: bool
+
+    @property
+    def label(self) -> str:
+        return getattr(self.fn, "__qualname__", repr(self.fn))
+
+
+def _marker_of(annotation: Any, default: Any) -> tuple[Any, Any]:
+    """Split ``Annotated[T, marker]`` / ``= marker`` into (T, marker or None)."""
+    marker = None
+    if get_origin(annotation) is Annotated:
+        base, *extras = get_args(annotation)
+        for extra in extras:
+            if isinstance(extra, InjectMarker | VariableMarker | DependsMarker):
+                marker = extra
+        if marker is not None:
+            annotation = base
+    if isinstance(default, InjectMarker | VariableMarker | DependsMarker):
+        marker = default
+    return annotation, marker
+
+
+def _is_class(annotation: Any, cls: type) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, cls)
+
+
+def read_signature(
+    fn: Callable[..., Any], *, skip_first: bool = False, allow_model_params: bool = True
+) -> Signature:
+    """Classify every parameter of ``fn``; raise ``ToolDefinitionError`` for what can't work."""
+    label = getattr(fn, "__qualname__", repr(fn))
+    try:
+        sig = inspect.signature(fn)
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except (NameError, TypeError) as exc:
+        raise ToolDefinitionError(f"cannot read the signature of {label}: {exc}") from exc
+    params: list[ModelParam] = []
+    injections: list[Injection] = []
+    parameters = list(sig.parameters.values())
+    if skip_first and parameters:
+        parameters = parameters[1:]
+    for p in parameters:
+        if p.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            raise ToolDefinitionError(
+                f"{label} takes *{p.name}: tools need named parameters so the model knows what "
+                "to send; replace it with explicit parameters"
+            )
+        if p.kind is inspect.Parameter.POSITIONAL_ONLY:
+            raise ToolDefinitionError(
+                f"{label}: parameter {p.name!r} is positional-only; tools are called by keyword"
+            )
+        annotation, marker = _marker_of(hints.get(p.name, Any), p.default)
+        if marker is None and _is_class(annotation, Context):
+            injections.append(Injection(p.name, CONTEXT))
+        elif marker is None and _is_class(annotation, ToolCall):
+            injections.append(Injection(p.name, CALL))
+        elif isinstance(marker, InjectMarker):
+            injections.append(Injection(p.name, INJECT, marker.key, annotation))
+        elif isinstance(marker, VariableMarker):
+            injections.append(
+                Injection(p.name, VARIABLE, marker.name or p.name, annotation, marker.default)
+            )
+        elif isinstance(marker, DependsMarker):
+            inner = read_signature(marker.fn, allow_model_params=False)
+            injections.append(Injection(p.name, DEPENDS, marker.fn, annotation, depends=inner))
+        elif not allow_model_params:
+            raise ToolDefinitionError(
+                f"{label}: parameter {p.name!r} is neither injected nor allowed here; annotate it "
+                "with Context, Inject(...), Variable(...) or Depends(...)"
+            )
+        else:
+            params.append(ModelParam(p.name, annotation, p.default))
+    return Signature(
+        fn=fn,
+        is_async=inspect.iscoroutinefunction(fn),
+        params=tuple(params),
+        injections=tuple(injections),
+        has_depends=any(i.kind == DEPENDS for i in injections),
+    )
+
+
+def _lookup_dependency(deps: Mapping[Any, Any], inj: Injection, owner: str) -> Any:
+    if inj.key is not None:
+        if inj.key in deps:
+            return deps[inj.key]
+    else:
+        if isinstance(inj.annotation, type) and inj.annotation in deps:
+            return deps[inj.annotation]
+        if inj.name in deps:
+            return deps[inj.name]
+    wanted = (
+        inj.key
+        if inj.key is not None
+        else f"{inj.name!r} or {getattr(inj.annotation, '__name__', inj.annotation)}"
+    )
+    raise MissingDependency(
+        f"{owner} needs dependency {wanted!r} for parameter {inj.name!r}, but it was not provided; "
+        f"pass it as Agent(..., dependencies={{...}}) or ask(..., dependencies={{...}})"
+    )
+
+
+async def resolve_injections(
+    sig: Signature,
+    context: Context,
+    call: ToolCall | None,
+    into: dict[str, Any],
+    cache: dict[Any, Any] | None = None,
+) -> dict[str, Any]:
+    """Fill ``into`` with the injected arguments of ``sig`` and return it."""
+    for inj in sig.injections:
+        kind = inj.kind
+        if kind == CONTEXT:
+            into[inj.name] = context
+        elif kind == CALL:
+            into[inj.name] = call
+        elif kind == INJECT:
+            into[inj.name] = _lookup_dependency(context.dependencies, inj, sig.label)
+        elif kind == VARIABLE:
+            value = context.variables.get(inj.key, inj.default)
+            if value is _NO_DEFAULT:
+                raise MissingDependency(
+                    f"{sig.label} needs conversation variable {inj.key!r}, which is not set; pass "
+                    f"ask(..., variables={{{inj.key!r}: ...}}), set context.variables, or give "
+                    "Variable(...) a default"
+                )
+            into[inj.name] = value
+        else:
+            if cache is None:
+                cache = {}
+            fn = inj.key
+            if fn in cache:
+                into[inj.name] = cache[fn]
+                continue
+            assert inj.depends is not None
+            kwargs = await resolve_injections(inj.depends, context, call, {}, cache)
+            value = fn(**kwargs)
+            if inj.depends.is_async or inspect.isawaitable(value):
+                value = await value
+            cache[fn] = value
+            into[inj.name] = value
+    return into

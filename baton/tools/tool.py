@@ -1,0 +1,225 @@
+"""``@tool``: plain typed functions as tools the model can call.
+
+Everything derivable from the function (its JSON schema, argument validator and injection plan) is
+computed once, here, when the tool is made.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, overload
+
+from pydantic_core import to_json
+
+from ..errors import ToolDefinitionError
+from .injection import Signature, read_signature
+from .schema import ArgsSchema, parse_docstring
+
+__all__ = ["Tool", "ToolResult", "ToolSpec", "as_tool", "to_content", "tool"]
+
+_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """What a model is told about a tool (providers turn it into their own format)."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    strict: bool = False
+
+
+class ToolResult:
+    """Return this from a tool to control what happens with its value.
+
+    ``final=True`` ends the ask with ``value`` as its output (validated against the response
+    schema, if any). ``content`` overrides the text the model sees (default: ``value`` as text or
+    JSON).
+    """
+
+    __slots__ = ("content", "final", "value")
+
+    def __init__(
+        self, value: Any = None, *, final: bool = False, content: str | None = None
+    ) -> None:
+        self.value = value
+        self.final = final
+        self.content = content
+
+    def __repr__(self) -> str:
+        return f"ToolResult({self.value!r}, final={self.final})"
+
+
+def to_content(value: Any) -> str:
+    """The text a model sees for a tool's return value: strings as they are, the rest as JSON."""
+    if isinstance(value, str):
+        return value
+    try:
+        return to_json(value, fallback=str).decode()
+    except Exception:
+        return str(value)
+
+
+class Tool:
+    """A function the model can call. Make one with ``@tool`` (or ``Tool(fn, ...)``)."""
+
+    __slots__ = (
+        "_bound_to",
+        "_schema",
+        "_signature",
+        "description",
+        "function",
+        "inline",
+        "is_method",
+        "name",
+        "sequential",
+        "spec",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        function: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        timeout: float | None = None,
+        sequential: bool = False,
+        inline: bool = False,
+        strict: bool = False,
+    ) -> None:
+        if not callable(function):
+            raise ToolDefinitionError(f"@tool needs a function, got {function!r}")
+        tool_name = name or getattr(function, "__name__", None) or type(function).__name__
+        if not _NAME_PATTERN.match(tool_name):
+            raise ToolDefinitionError(
+                f"tool name {tool_name!r} is not allowed: use 1-64 letters, digits, '_' or '-' "
+                "(set one with @tool(name=...))"
+            )
+        if timeout is not None and timeout <= 0:
+            raise ToolDefinitionError(
+                f"tool {tool_name!r}: timeout must be positive, got {timeout}"
+            )
+        params = list(inspect.signature(function).parameters)
+        self.is_method = bool(params) and params[0] == "self"
+        self._signature: Signature = read_signature(function, skip_first=self.is_method)
+        doc, param_docs = parse_docstring(function)
+        self._schema = ArgsSchema(f"tool {tool_name!r}", self._signature.params, param_docs)
+        self.function = function
+        self.name = tool_name
+        self.description = description if description is not None else doc
+        self.timeout = timeout
+        self.sequential = sequential
+        self.inline = inline
+        self.spec = ToolSpec(tool_name, self.description, self._schema.json_schema, strict)
+        self._bound_to: object | None = None
+
+    @property
+    def signature(self) -> Signature:
+        return self._signature
+
+    @property
+    def schema(self) -> ArgsSchema:
+        return self._schema
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The JSON schema of the arguments."""
+        return self._schema.json_schema
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the underlying function directly (tools stay usable as plain functions)."""
+        if self._bound_to is not None:
+            return self.function(self._bound_to, *args, **kwargs)
+        return self.function(*args, **kwargs)
+
+    def __get__(self, instance: object | None, owner: type | None = None) -> Tool:
+        if instance is None or not self.is_method:
+            return self
+        bound = object.__new__(Tool)
+        for slot in Tool.__slots__:
+            object.__setattr__(bound, slot, getattr(self, slot))
+        bound._bound_to = instance
+        return bound
+
+    def with_name(self, name: str) -> Tool:
+        """A copy of this tool under another name (e.g. a toolkit prefix)."""
+        if not _NAME_PATTERN.match(name):
+            raise ToolDefinitionError(
+                f"tool name {name!r} is not allowed: use 1-64 letters, digits, '_' or '-'"
+            )
+        copy = object.__new__(Tool)
+        for slot in Tool.__slots__:
+            object.__setattr__(copy, slot, getattr(self, slot))
+        copy.name = name
+        copy.spec = ToolSpec(name, self.spec.description, self.spec.parameters, self.spec.strict)
+        return copy
+
+    def __repr__(self) -> str:
+        return f"Tool({self.name!r})"
+
+
+@overload
+def tool(function: Callable[..., Any], /) -> Tool: ...
+
+
+@overload
+def tool(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float | None = None,
+    sequential: bool = False,
+    inline: bool = False,
+    strict: bool = False,
+) -> Callable[[Callable[..., Any]], Tool]: ...
+
+
+def tool(
+    function: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float | None = None,
+    sequential: bool = False,
+    inline: bool = False,
+    strict: bool = False,
+) -> Tool | Callable[[Callable[..., Any]], Tool]:
+    """Make a tool from a typed function, sync or async.
+
+    The model sees the function's name, docstring and parameters (types from the annotations,
+    descriptions from the docstring's Google, NumPy or Sphinx parameter section). Parameters
+    annotated ``Context``/``ToolCall`` or marked ``Inject``/``Variable``/``Depends`` are injected.
+
+    Options: ``timeout`` (seconds), ``sequential`` (never run alongside other tool calls),
+    ``inline`` (run a sync function on the event loop instead of a worker thread: only for quick,
+    non-blocking functions), ``strict`` (ask providers for strict schemas).
+    """
+
+    def make(fn: Callable[..., Any]) -> Tool:
+        return Tool(
+            fn,
+            name=name,
+            description=description,
+            timeout=timeout,
+            sequential=sequential,
+            inline=inline,
+            strict=strict,
+        )
+
+    if function is not None:
+        return make(function)
+    return make
+
+
+def as_tool(item: Tool | Callable[..., Any]) -> Tool:
+    """A ``Tool`` for ``item``: tools pass through, plain functions are wrapped."""
+    return item if isinstance(item, Tool) else Tool(item)
+
+
+AsyncToolFunction = Callable[..., Awaitable[Any]]
