@@ -156,7 +156,7 @@ def from_dict(data: Mapping[str, Any]) -> Any:
                 raise EventDecodeError(f"{type_name}.{name}: {exc}") from None
     try:
         return cls(**kwargs)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise EventDecodeError(f"{type_name}: {exc}") from None
 
 
@@ -164,8 +164,28 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _decode_record(value: Any) -> Any:
-    return None if value is None else from_dict(value)
+def _record_decoder(allowed: tuple[type, ...]) -> Callable[[Any], Any]:
+    def decode(value: Any) -> Any:
+        if value is None:
+            return None
+        record = from_dict(value)
+        if not isinstance(record, allowed):
+            names = " or ".join(t.__name__ for t in allowed)
+            raise EventDecodeError(f"expected {names}, got {type(record).__name__}")
+        return record
+
+    return decode
+
+
+def _record_tuple_decoder(allowed: tuple[type, ...]) -> Callable[[Any], Any]:
+    decode_one = _record_decoder(allowed)
+
+    def decode(value: Any) -> tuple[Any, ...]:
+        if not isinstance(value, list | tuple):
+            raise EventDecodeError("expected a list")
+        return tuple(decode_one(v) for v in value)
+
+    return decode
 
 
 def _decode_bytes(value: Any) -> bytes | None:
@@ -176,31 +196,28 @@ def _decode_bytes(value: Any) -> bytes | None:
     raise EventDecodeError("expected {'$bytes': <base64>}")
 
 
-def _decode_record_tuple(value: Any) -> tuple[Any, ...]:
-    if not isinstance(value, list | tuple):
-        raise EventDecodeError("expected a list")
-    return tuple(from_dict(v) for v in value)
-
-
 def _decode_tuple(value: Any) -> tuple[Any, ...]:
     if not isinstance(value, list | tuple):
         raise EventDecodeError("expected a list")
     return tuple(value)
 
 
-def _is_record_type(tp: Any) -> bool:
+def _record_types(tp: Any) -> tuple[type, ...]:
     candidates = get_args(tp) if get_origin(tp) in (Union, types.UnionType) else (tp,)
-    return any(isinstance(c, type) and issubclass(c, Record) for c in candidates)
+    return tuple(c for c in candidates if isinstance(c, type) and issubclass(c, Record))
 
 
 def _decoder_for(tp: Any) -> Callable[[Any], Any]:
-    """Pick a decoder from a field's annotation. ``Any`` fields stay plain JSON on purpose."""
+    """Pick a decoder from a field's annotation. ``Any`` fields stay plain JSON on purpose;
+    record fields accept only the record classes the annotation names."""
     origin = get_origin(tp)
     if origin is tuple:
         args = get_args(tp)
-        return _decode_record_tuple if args and _is_record_type(args[0]) else _decode_tuple
-    if _is_record_type(tp):
-        return _decode_record
+        allowed = _record_types(args[0]) if args else ()
+        return _record_tuple_decoder(allowed) if allowed else _decode_tuple
+    allowed = _record_types(tp)
+    if allowed:
+        return _record_decoder(allowed)
     if tp is bytes or (origin in (Union, types.UnionType) and bytes in get_args(tp)):
         return _decode_bytes
     return _plain

@@ -75,6 +75,10 @@ class History(Protocol):
         """Append events, in order, to the end of a conversation."""
         ...
 
+    async def length(self, conversation_id: str) -> int:
+        """How many events a conversation holds (0 if unknown)."""
+        ...
+
 
 class MemoryHistory:
     """History kept in this process's memory: fast, and gone when the process exits."""
@@ -92,6 +96,9 @@ class MemoryHistory:
         if stored is None:
             stored = self._conversations[conversation_id] = []
         stored.extend(events)
+
+    async def length(self, conversation_id: str) -> int:
+        return len(self._conversations.get(conversation_id, ()))
 
     def conversation_ids(self) -> list[str]:
         return list(self._conversations)
@@ -125,7 +132,10 @@ class MemoryStorage:
         self._data[key] = value
 
     async def delete(self, key: str) -> bool:
-        return self._data.pop(key, None) is not None
+        if key in self._data:
+            del self._data[key]
+            return True
+        return False
 
     async def keys(self, prefix: str = "") -> list[str]:
         return sorted(k for k in self._data if k.startswith(prefix))

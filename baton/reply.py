@@ -73,16 +73,19 @@ class Reply(Generic[OutputT]):
         """The conversation's variables (shared with later asks)."""
         return self._conversation.variables
 
-    def _conversation_for_next(self) -> Conversation:
+    async def _conversation_for_next(self) -> Conversation:
         conversation = self._conversation
-        if len(conversation.events) == self._length:
-            return conversation
-        # The conversation moved on after this reply: continue on a branch from here.
-        return conversation.fork(self._length)
+        moved_on = len(conversation.events) != self._length
+        if not moved_on and conversation.history is not None:
+            # Another ask (maybe in another process) may have continued the stored conversation.
+            moved_on = await conversation.history.length(conversation.id) != conversation.saved
+        # If the conversation moved on after this reply, continue on a branch from here.
+        return conversation.fork(self._length) if moved_on else conversation
 
     async def ask(self, prompt: PromptInput, **options: Unpack[AskOptions]) -> Reply[OutputT]:
         """Continue the conversation with another message."""
-        return await self._agent._continue(self._conversation_for_next(), prompt, options)
+        conversation = await self._conversation_for_next()
+        return await self._agent._continue(conversation, prompt, options)
 
     def ask_sync(self, prompt: PromptInput, **options: Unpack[AskOptions]) -> Reply[OutputT]:
         """Blocking ``ask``."""
@@ -92,7 +95,7 @@ class Reply(Generic[OutputT]):
 
     def run(self, prompt: PromptInput, **options: Unpack[AskOptions]) -> Run[OutputT]:
         """A live view of the next ask in this conversation."""
-        return Run(self._agent, prompt, self._conversation_for_next(), options)
+        return Run(self._agent, prompt, self, options)
 
     def __repr__(self) -> str:
         return f"Reply({self.text[:60]!r}, usage={self.usage})"
@@ -169,14 +172,14 @@ class Run(Generic[OutputT]):
         self,
         agent: Agent[Any],
         prompt: PromptInput,
-        conversation: Conversation | None,
+        continues: Reply[Any] | None,
         options: AskOptions,
         *,
         buffer: int = 4096,
     ) -> None:
         self._agent = agent
         self._prompt = prompt
-        self._conversation = conversation
+        self._continues = continues
         self._options = options
         self._queue = _RunQueue(buffer)
         self._task: asyncio.Task[Any] | None = None
@@ -184,8 +187,9 @@ class Run(Generic[OutputT]):
         self._result_taken = False
 
     async def __aenter__(self) -> Run[OutputT]:
-        conversation = self._conversation
-        if conversation is None:
+        if self._continues is not None:
+            conversation = await self._continues._conversation_for_next()
+        else:
             conversation = await self._agent._open_conversation(self._options)
         job: _Job = self._agent._prepare(self._prompt, conversation, self._options)
         self._subscription = conversation.stream.subscribe(self._queue.push)

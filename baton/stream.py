@@ -57,10 +57,11 @@ class EventFilter:
     def __init__(
         self,
         types_: tuple[type, ...] = (Event,),
-        fields: dict[str, Any] | None = None,
+        fields: tuple[tuple[str, Any], ...] = (),
         predicate: Callable[[Any], bool] | None = None,
     ) -> None:
-        self.types = types_
+        self.types = types_  # empty: matches nothing
+        # (name, value) pairs, all of which must hold; a name may repeat after narrowing.
         self.fields = fields or None
         self.predicate = predicate
 
@@ -74,14 +75,14 @@ class EventFilter:
                 if not (isinstance(candidate, type) and issubclass(candidate, Event)):
                     raise TypeError(f"where() takes event classes, got {candidate!r}")
                 flat.append(candidate)
-        return cls(tuple(flat) or (Event,), dict(fields), predicate)
+        return cls(tuple(flat) or (Event,), tuple(fields.items()), predicate)
 
     def narrow(self, other: EventFilter) -> EventFilter:
-        """Both filters must match."""
+        """Both filters must match (disjoint types or conflicting fields match nothing)."""
         types_ = tuple(
             t for t in other.types if any(issubclass(t, mine) for mine in self.types)
         ) + tuple(t for t in self.types if any(issubclass(t, theirs) for theirs in other.types))
-        merged_fields = {**(self.fields or {}), **(other.fields or {})}
+        merged_fields = (*(self.fields or ()), *(other.fields or ()))
         preds = [p for p in (self.predicate, other.predicate) if p is not None]
         predicate: Callable[[Any], bool] | None
         if len(preds) == 2:
@@ -89,12 +90,12 @@ class EventFilter:
             predicate = lambda e: first(e) and second(e)  # noqa: E731
         else:
             predicate = preds[0] if preds else None
-        return EventFilter(tuple(dict.fromkeys(types_)) or (Event,), merged_fields, predicate)
+        return EventFilter(tuple(dict.fromkeys(types_)), merged_fields, predicate)
 
     def accepts(self, event: Any) -> bool:
         """Field and predicate checks (the type was already matched by the stream's index)."""
         if self.fields is not None:
-            for name, expected in self.fields.items():
+            for name, expected in self.fields:
                 if getattr(event, name, _MISSING) != expected:
                     return False
         return self.predicate is None or bool(self.predicate(event))
@@ -183,6 +184,7 @@ class MemoryStream:
             subs = self._resolve(event.__class__)
         if not subs:
             return
+        failures: list[tuple[_Sub, Exception]] | None = None
         for sub in subs:
             if sub.check is not None and not sub.check.accepts(event):
                 continue
@@ -196,17 +198,23 @@ class MemoryStream:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                await self._report_failure(sub, event, exc)
+                if failures is None:
+                    failures = []
+                failures.append((sub, exc))
+        if failures is not None:
+            # Reported after everyone has seen the event, so reports never precede their cause.
+            await self._report_failures(event, failures)
 
-    async def _report_failure(self, sub: _Sub, event: Event, exc: Exception) -> None:
-        log.warning(
-            "stream subscriber %s failed on %s", sub.name, type(event).__name__, exc_info=exc
-        )
-        if isinstance(event, SubscriberFailed):
-            return  # never report failures about failure reports: no loops
-        await self.send(
-            SubscriberFailed(sub.name, type(event).__name__, type(exc).__name__, str(exc))
-        )
+    async def _report_failures(self, event: Event, failures: list[tuple[_Sub, Exception]]) -> None:
+        for sub, exc in failures:
+            log.warning(
+                "stream subscriber %s failed on %s", sub.name, type(event).__name__, exc_info=exc
+            )
+            if isinstance(event, SubscriberFailed):
+                continue  # never report failures about failure reports: no loops
+            await self.send(
+                SubscriberFailed(sub.name, type(event).__name__, type(exc).__name__, str(exc))
+            )
 
     def _resolve(self, cls: type) -> tuple[_Sub, ...]:
         subs = tuple(s for s in self._subs if s.filter is None or issubclass(cls, s.filter.types))

@@ -187,9 +187,12 @@ class ScriptedModel(ModelConfig, ModelClient):
             turn = turn(call)
             if inspect.isawaitable(turn):
                 turn = await turn
-        if isinstance(turn, BaseException) or (
-            isinstance(turn, type) and issubclass(turn, BaseException)
-        ):
+        if isinstance(turn, type) and issubclass(turn, BaseException):
+            try:
+                turn = turn()
+            except TypeError:  # e.g. ModelError needs a message
+                turn = turn(f"{turn.__name__} raised by the ScriptedModel script")
+        if isinstance(turn, BaseException):
             raise turn
         input_tokens = self._input_tokens(state, call.messages)
         if isinstance(turn, ModelResponse):

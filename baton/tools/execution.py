@@ -63,31 +63,33 @@ async def execute_tool_call(
             "InvalidArguments",
         )
     signature = tool.signature
-    if signature.injections:
-        await resolve_injections(signature, context, call, kwargs)
     fn = tool.function
     if tool._bound_to is not None:
         fn = functools.partial(fn, tool._bound_to)
     timeout = tool.timeout if tool.timeout is not None else default_timeout
+    deadline: asyncio.Timeout | None = None
     try:
+        # Injection runs inside the try: a Depends() function that fails is the tool failing.
+        if signature.injections:
+            await resolve_injections(signature, context, call, kwargs)
         if signature.is_async:
             if timeout is None:
                 value = await fn(**kwargs)
             else:
-                async with asyncio.timeout(timeout):
+                async with asyncio.timeout(timeout) as deadline:
                     value = await fn(**kwargs)
         elif tool.inline:
             value = fn(**kwargs)
         elif timeout is None:
             value = await asyncio.to_thread(fn, **kwargs)
         else:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(timeout) as deadline:
                 value = await asyncio.to_thread(fn, **kwargs)
     except Retry as exc:
         return ToolCallError(call.id, call.name, _short(exc.message), "Retry")
-    except TimeoutError:
-        if timeout is None:
-            return _failed(call, TimeoutError("timed out"))
+    except TimeoutError as exc:
+        if deadline is None or not deadline.expired():
+            return _failed(call, exc)  # the tool's own timeout, not ours
         return ToolCallError(
             call.id,
             call.name,
