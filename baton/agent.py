@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Generic, TypedDict
@@ -94,7 +95,8 @@ class _Plan:
 
 
 class _Job:
-    """One prepared ask, ready to execute."""
+    """One prepared ask, and the one path its events take: history, stream, and the ask's tap
+    (a ``Run``'s own reader, which sees this ask's events and nobody else's)."""
 
     __slots__ = (
         "config",
@@ -106,12 +108,12 @@ class _Job:
         "request",
         "run_id",
         "settings",
+        "tap",
     )
 
     def __init__(
         self,
         config: ModelConfig,
-        context: Context,
         conversation: Conversation,
         max_turns: int,
         output_retries: int,
@@ -121,7 +123,6 @@ class _Job:
         settings: ModelSettings,
     ) -> None:
         self.config = config
-        self.context = context
         self.conversation = conversation
         self.max_turns = max_turns
         self.output_retries = output_retries
@@ -129,6 +130,33 @@ class _Job:
         self.request = request
         self.run_id = run_id
         self.settings = settings
+        self.tap: Callable[[Event], Any] | None = None
+        self.context: Context  # set right after construction (it needs `emit`)
+
+    async def record(self, event: Event) -> None:
+        """Append a persistent event to history, then deliver it."""
+        conversation = self.conversation
+        conversation.events.append(event)
+        if conversation.history is not None:
+            await conversation.history.append(conversation.id, (event,))
+            conversation.saved += 1
+        await self.deliver(event)
+
+    async def deliver(self, event: Event) -> None:
+        """Deliver an event live (stream and tap) without keeping it in history."""
+        await self.conversation.stream.send(event)
+        tap = self.tap
+        if tap is not None:
+            waiting = tap(event)
+            if waiting is not None:
+                await waiting
+
+    async def emit(self, event: Event) -> None:
+        """Publish any event: transient ones live only, the rest into history too."""
+        if event.transient:
+            await self.deliver(event)
+        else:
+            await self.record(event)
 
 
 def _as_parts(prompt: PromptInput) -> tuple[Part, ...]:
@@ -187,8 +215,14 @@ class Agent(Generic[OutputT]):
         self.max_turns = _check_positive("max_turns", max_turns)
         self.output_retries = _check_positive("output_retries", output_retries, 0)
         self.tool_concurrency = _check_positive("tool_concurrency", tool_concurrency)
-        if tool_timeout is not None and tool_timeout <= 0:
-            raise ConfigError(f"tool_timeout must be positive seconds, got {tool_timeout!r}")
+        if tool_timeout is not None and (
+            isinstance(tool_timeout, bool)
+            or not isinstance(tool_timeout, int | float)
+            or tool_timeout <= 0
+        ):
+            raise ConfigError(
+                f"tool_timeout must be a positive number of seconds, got {tool_timeout!r}"
+            )
         self.tool_timeout = tool_timeout
         self.settings = settings
         self.dependencies: dict[Any, Any] = dict(dependencies or {})
@@ -248,14 +282,28 @@ class Agent(Generic[OutputT]):
                     "to continue in memory, call reply.ask(...)"
                 )
             return Conversation(stream=stream, variables=dict(self.variables), history=self.history)
-        events = await self.history.load(conversation_id)
-        return Conversation(
+        history = self.history
+        key = (id(history), conversation_id)
+        live = _LIVE_CONVERSATIONS.get(key)
+        # One object per stored conversation in this process, so that its asks take turns
+        # (ConversationBusy) instead of interleaving; reloaded if it changed elsewhere.
+        if (
+            live is not None
+            and (stream is None or stream is live.stream)
+            and await history.length(conversation_id) == live.saved
+        ):
+            return live
+        events = await history.load(conversation_id)
+        conversation = Conversation(
             id=conversation_id,
             events=events,
-            stream=stream,
-            variables=dict(self.variables),
-            history=self.history,
+            stream=stream if stream is not None else (live.stream if live is not None else None),
+            variables=dict(live.variables) if live is not None else dict(self.variables),
+            history=history,
         )
+        if live is None or not live.busy:
+            _LIVE_CONVERSATIONS[key] = conversation
+        return conversation
 
     def _prepare(
         self, prompt: PromptInput, conversation: Conversation, options: AskOptions
@@ -273,40 +321,30 @@ class Agent(Generic[OutputT]):
         dependencies: Mapping[Any, Any] = self.dependencies
         if "dependencies" in options:
             dependencies = {**self.dependencies, **options["dependencies"]}
-        run_id = new_id()
-        counter = UsageCounter()
-        plan = self._plan_for(options)
-
-        async def emit(event: Event) -> None:
-            if event.transient:
-                await conversation.stream.send(event)
-            else:
-                await _record(conversation, event)
-
-        context = Context(
+        max_turns = options.get("max_turns", self.max_turns)
+        output_retries = options.get("output_retries", self.output_retries)
+        job = _Job(
+            config=config,
+            conversation=conversation,
+            max_turns=_check_positive("max_turns", max_turns),
+            output_retries=_check_positive("output_retries", output_retries, 0),
+            plan=self._plan_for(options),
+            request=ModelRequest(_as_parts(prompt)),
+            run_id=new_id(),
+            settings=self._settings_for(config, options.get("settings")),
+        )
+        job.context = Context(
             agent_name=self.name,
             conversation_id=conversation.id,
-            run_id=run_id,
+            run_id=job.run_id,
             stream=conversation.stream,
             events=conversation.events,
             variables=conversation.variables,
             dependencies=dependencies,
-            counter=counter,
-            send=emit,
+            counter=UsageCounter(),
+            send=job.emit,
         )
-        max_turns = options.get("max_turns", self.max_turns)
-        output_retries = options.get("output_retries", self.output_retries)
-        return _Job(
-            config=config,
-            context=context,
-            conversation=conversation,
-            max_turns=_check_positive("max_turns", max_turns),
-            output_retries=_check_positive("output_retries", output_retries, 0),
-            plan=plan,
-            request=ModelRequest(_as_parts(prompt)),
-            run_id=run_id,
-            settings=self._settings_for(config, options.get("settings")),
-        )
+        return job
 
     def _plan_for(self, options: AskOptions) -> _Plan:
         extra_tools = options.get("tools")
@@ -355,15 +393,15 @@ class Agent(Generic[OutputT]):
         context: Context = job.context
         plan: _Plan = job.plan
         counter = context._counter
-        stream = conversation.stream
         response_at = -1  # index in history of the last response that asked for tools
         try:
             if conversation.history is not None and conversation.saved < len(conversation.events):
                 await _save_backlog(conversation)
-            await _record(conversation, RunStarted(job.run_id, self.name, conversation.id))
-            await _record(conversation, job.request)
+            await job.record(RunStarted(job.run_id, self.name, conversation.id))
+            await job.record(job.request)
             client = job.config.client()
             retries_left: int = job.output_retries
+            rejected = {"empty": 0, "invalid": 0}
             output: Any = None
             text = ""
             for turn in range(job.max_turns):
@@ -378,9 +416,9 @@ class Agent(Generic[OutputT]):
                     plan.output,
                     job.settings,
                 )
-                response: ModelResponse = await client.respond(call, stream.send)
+                response: ModelResponse = await client.respond(call, job.deliver)
                 counter.add(response.usage)
-                await _record(conversation, response)
+                await job.record(response)
                 if response.tool_calls:
                     response_at = len(conversation.events) - 1
                     counter.tool_calls += len(response.tool_calls)
@@ -390,7 +428,7 @@ class Agent(Generic[OutputT]):
                         context,
                         concurrency=self.tool_concurrency,
                         default_timeout=self.tool_timeout,
-                        record=context._send,
+                        record=job.record,
                     )
                     response_at = -1
                     final = _final_result(outcomes)
@@ -400,13 +438,14 @@ class Agent(Generic[OutputT]):
                     output = _validate_final(plan.output, final)
                     break
                 if not response.text.strip():
+                    rejected["empty"] += 1
                     if retries_left == 0:
                         raise EmptyResponseError(
-                            f"the model gave agent {self.name!r} an empty answer "
-                            f"{job.output_retries + 1} times in a row; check the model and prompt"
+                            f"agent {self.name!r} got no usable final answer in "
+                            f"{_attempts(rejected)}, the last one empty; check the model and prompt"
                         )
                     retries_left -= 1
-                    await _record(conversation, OutputRejected(_EMPTY_ANSWER))
+                    await job.record(OutputRejected(_EMPTY_ANSWER))
                     continue
                 text = response.text
                 if plan.output is None:
@@ -416,17 +455,18 @@ class Agent(Generic[OutputT]):
                     output = await plan.output.parse(text, context)
                     break
                 except OutputInvalid as invalid:
+                    rejected["invalid"] += 1
                     if retries_left == 0:
                         raise OutputValidationError(
-                            f"agent {self.name!r}: the model's answer failed output validation "
-                            f"{job.output_retries + 1} times; last problem: {invalid.message} "
+                            f"agent {self.name!r} got no valid final answer in "
+                            f"{_attempts(rejected)}; last problem: {invalid.message} "
                             "(raise output_retries, simplify the schema, or use Prompted(...) "
                             "for models without native structured output)",
                             text=text,
                             errors=invalid.message,
                         ) from None
                     retries_left -= 1
-                    await _record(conversation, OutputRejected(invalid.message, text))
+                    await job.record(OutputRejected(invalid.message, text))
             else:
                 raise MaxTurnsExceeded(
                     f"agent {self.name!r} made {job.max_turns} model calls without a final "
@@ -434,11 +474,11 @@ class Agent(Generic[OutputT]):
                     "or ask(..., max_turns=N), or check whether the model keeps calling tools"
                 )
             usage = counter.snapshot()
-            await _record(conversation, UsageReport(usage))
-            await _record(conversation, RunFinished(job.run_id, text, output))
+            await job.record(UsageReport(usage))
+            await job.record(RunFinished(job.run_id, text, output))
             return Reply(self, conversation, job.run_id, text, output, usage, response)
         except BaseException as error:
-            await _close_failed_run(conversation, job.run_id, response_at, error)
+            await _close_failed_run(job, response_at, error)
             raise
         finally:
             conversation.busy = False
@@ -472,21 +512,17 @@ class Agent(Generic[OutputT]):
         )
 
 
-async def _record(conversation: Conversation, event: Event) -> None:
-    """Append a persistent event to the conversation's history, then deliver it on its stream."""
-    conversation.events.append(event)
-    history = conversation.history
-    if history is not None:
-        await history.append(conversation.id, (event,))
-        conversation.saved += 1
-    await conversation.stream.send(event)
-
-
 async def _save_backlog(conversation: Conversation) -> None:
     assert conversation.history is not None
     backlog = conversation.events[conversation.saved :]
     await conversation.history.append(conversation.id, backlog)
     conversation.saved += len(backlog)
+
+
+def _attempts(rejected: dict[str, int]) -> str:
+    total = rejected["empty"] + rejected["invalid"]
+    kinds = ", ".join(f"{n} {kind}" for kind, n in rejected.items() if n)
+    return f"{total} attempt{'s' if total != 1 else ''} ({kinds})"
 
 
 def _final_result(outcomes: Sequence[Event]) -> ToolCallResult | None:
@@ -509,10 +545,9 @@ def _validate_final(spec: OutputSpec | None, final: ToolCallResult) -> Any:
         ) from None
 
 
-async def _close_failed_run(
-    conversation: Conversation, run_id: str, response_at: int, error: BaseException
-) -> None:
+async def _close_failed_run(job: _Job, response_at: int, error: BaseException) -> None:
     """Leave a valid history after a failure: every tool call answered, then ``RunFailed``."""
+    conversation = job.conversation
     try:
         if response_at >= 0:
             response = conversation.events[response_at]
@@ -525,8 +560,7 @@ async def _close_failed_run(
             reason = "cancelled" if isinstance(error, asyncio.CancelledError) else "interrupted"
             for call in response.tool_calls:
                 if call.id not in answered:
-                    await _record(
-                        conversation,
+                    await job.record(
                         ToolCallError(
                             call.id,
                             call.name,
@@ -535,10 +569,16 @@ async def _close_failed_run(
                         ),
                     )
         kind = "Cancelled" if isinstance(error, asyncio.CancelledError) else type(error).__name__
-        await _record(conversation, RunFailed(run_id, kind, str(error) or kind))
+        await job.record(RunFailed(job.run_id, kind, str(error) or kind))
     except Exception:
         pass
 
+
+# Stored conversations open in this process, keyed by (id(history), conversation id). A live
+# Conversation holds its history, so the history's id cannot be reused while the entry exists.
+_LIVE_CONVERSATIONS: weakref.WeakValueDictionary[tuple[int, str], Conversation] = (
+    weakref.WeakValueDictionary()
+)
 
 _sync_pool: ThreadPoolExecutor | None = None
 

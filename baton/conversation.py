@@ -20,7 +20,7 @@ def new_id() -> str:
 class Conversation:
     """The state of one conversation, shared by its successive asks (and their replies)."""
 
-    __slots__ = ("busy", "events", "history", "id", "saved", "stream", "variables")
+    __slots__ = ("__weakref__", "busy", "events", "history", "id", "saved", "stream", "variables")
 
     def __init__(
         self,

@@ -89,7 +89,8 @@ class OutputSpec:
         ) as exc:
             raise ConfigError(
                 f"response_schema {schema!r} cannot be described as a JSON schema ({exc}); use a "
-                "pydantic model, dataclass, TypedDict, primitive, list or union of those"
+                "pydantic model, dataclass, TypedDict (from typing_extensions before Python 3.12), "
+                "primitive, list or union of those"
             ) from None
         self.wrapped = raw.get("type") != "object"
         if self.wrapped:

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any, Generic
 
 from typing_extensions import TypeVar, Unpack
 
+from .errors import ConfigError
 from .events import Event, ModelResponse, Usage
 from .history import HistoryView
-from .stream import Subscription
+from .stream import MemoryStream
 
 if TYPE_CHECKING:
     from .agent import Agent, AskOptions, PromptInput, _Job
@@ -69,11 +70,23 @@ class Reply(Generic[OutputT]):
         return self._conversation.id
 
     @property
+    def stream(self) -> MemoryStream:
+        """The conversation's stream: subscribe here to watch its later asks."""
+        return self._conversation.stream
+
+    @property
     def variables(self) -> dict[str, Any]:
         """The conversation's variables (shared with later asks)."""
         return self._conversation.variables
 
-    async def _conversation_for_next(self) -> Conversation:
+    async def _conversation_for_next(self, options: AskOptions) -> Conversation:
+        for key in ("stream", "conversation_id"):
+            if key in options:
+                raise ConfigError(
+                    f"reply.ask() continues this reply's conversation, so {key}= can't be given "
+                    "here; watch later asks through reply.stream, or start a new conversation "
+                    f"with agent.ask(..., {key}=...)"
+                )
         conversation = self._conversation
         moved_on = len(conversation.events) != self._length
         if not moved_on and conversation.history is not None:
@@ -84,7 +97,7 @@ class Reply(Generic[OutputT]):
 
     async def ask(self, prompt: PromptInput, **options: Unpack[AskOptions]) -> Reply[OutputT]:
         """Continue the conversation with another message."""
-        conversation = await self._conversation_for_next()
+        conversation = await self._conversation_for_next(options)
         return await self._agent._continue(conversation, prompt, options)
 
     def ask_sync(self, prompt: PromptInput, **options: Unpack[AskOptions]) -> Reply[OutputT]:
@@ -183,23 +196,20 @@ class Run(Generic[OutputT]):
         self._options = options
         self._queue = _RunQueue(buffer)
         self._task: asyncio.Task[Any] | None = None
-        self._subscription: Subscription | None = None
         self._result_taken = False
 
     async def __aenter__(self) -> Run[OutputT]:
         if self._continues is not None:
-            conversation = await self._continues._conversation_for_next()
+            conversation = await self._continues._conversation_for_next(self._options)
         else:
             conversation = await self._agent._open_conversation(self._options)
         job: _Job = self._agent._prepare(self._prompt, conversation, self._options)
-        self._subscription = conversation.stream.subscribe(self._queue.push)
+        job.tap = self._queue.push  # this ask's events only, even on a shared stream
         self._task = asyncio.create_task(self._agent._execute(job))
         self._task.add_done_callback(self._finished)
         return self
 
     def _finished(self, _: asyncio.Task[Any]) -> None:
-        if self._subscription is not None:
-            self._subscription.unsubscribe()
         self._queue.close()
 
     def __aiter__(self) -> Run[OutputT]:

@@ -179,6 +179,8 @@ class MemoryStream:
     # -- sending -----------------------------------------------------------------------------
 
     async def send(self, event: Event) -> None:
+        if not self._subs:
+            return
         subs = self._index.get(event.__class__)
         if subs is None:
             subs = self._resolve(event.__class__)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -122,6 +123,8 @@ class _ConversationState:
 class ScriptedModel(ModelConfig, ModelClient):
     """A model config whose answers come from a script. See the module docs for turn kinds."""
 
+    max_tracked_conversations = 100_000
+
     def __init__(
         self,
         *turns: Any,
@@ -137,7 +140,10 @@ class ScriptedModel(ModelConfig, ModelClient):
         self.record = record
         self.requests: list[ModelCall] = []
         self._shared = _ConversationState()
-        self._states: dict[str, _ConversationState] = {}
+        # Per conversation: script cursor (per_conversation=True) and input-token tally. Only the
+        # newest `max_tracked_conversations` are kept, so a long-lived model doesn't grow without
+        # bound; a forgotten tally is simply recounted.
+        self._states: OrderedDict[str, _ConversationState] = OrderedDict()
         self._ids = itertools.count(1)
 
     # -- ModelConfig -------------------------------------------------------------------------
@@ -215,9 +221,12 @@ class ScriptedModel(ModelConfig, ModelClient):
         return self._response(text, "", tool_calls, input_tokens)
 
     def _state(self, conversation_id: str) -> _ConversationState:
-        state = self._states.get(conversation_id)
+        states = self._states
+        state = states.get(conversation_id)
         if state is None:
-            state = self._states[conversation_id] = _ConversationState()
+            state = states[conversation_id] = _ConversationState()
+            if len(states) > self.max_tracked_conversations:
+                states.popitem(last=False)
         return state
 
     def _next_turn(self, state: _ConversationState) -> Any:
