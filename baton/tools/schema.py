@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 from collections.abc import Callable
-from typing import Annotated, Any, NotRequired
+from typing import Annotated, Any, NotRequired, cast
 
 import docstring_parser
 from pydantic import ConfigDict, Field, PydanticSchemaGenerationError, TypeAdapter, ValidationError
@@ -53,7 +53,7 @@ class ArgsSchema:
         typed = TypedDict(f"{owner}_arguments", fields)  # type: ignore[misc]
         typed.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
         try:
-            self.adapter: TypeAdapter[dict[str, Any]] = TypeAdapter(typed)
+            self.adapter: TypeAdapter[dict[str, Any]] = TypeAdapter(cast(Any, typed))
             schema = self.adapter.json_schema()
         except (
             PydanticSchemaGenerationError,
