@@ -74,6 +74,8 @@ class AskOptions(TypedDict, total=False):
     variables: Mapping[str, Any]
     max_turns: int
     output_retries: int
+    tool_concurrency: int
+    tool_timeout: float | None
     settings: ModelSettings
     config: ModelConfig | str
     stream: MemoryStream
@@ -109,6 +111,8 @@ class _Job:
         "run_id",
         "settings",
         "tap",
+        "tool_concurrency",
+        "tool_timeout",
     )
 
     def __init__(
@@ -121,9 +125,13 @@ class _Job:
         request: ModelRequest,
         run_id: str,
         settings: ModelSettings,
+        tool_concurrency: int,
+        tool_timeout: float | None,
     ) -> None:
         self.config = config
         self.conversation = conversation
+        self.tool_concurrency = tool_concurrency
+        self.tool_timeout = tool_timeout
         self.max_turns = max_turns
         self.output_retries = output_retries
         self.plan = plan
@@ -181,6 +189,14 @@ def _check_positive(name: str, value: int, minimum: int = 1) -> int:
     return value
 
 
+def _check_timeout(value: float | None) -> float | None:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int | float) or value <= 0
+    ):
+        raise ConfigError(f"tool_timeout must be a positive number of seconds, got {value!r}")
+    return value
+
+
 class Agent(Generic[OutputT]):
     """An LLM agent: a prompt, a model config, tools and an output schema. It keeps no state
     between asks; conversations live in ``Reply`` objects (and in a ``History`` if given).
@@ -215,15 +231,7 @@ class Agent(Generic[OutputT]):
         self.max_turns = _check_positive("max_turns", max_turns)
         self.output_retries = _check_positive("output_retries", output_retries, 0)
         self.tool_concurrency = _check_positive("tool_concurrency", tool_concurrency)
-        if tool_timeout is not None and (
-            isinstance(tool_timeout, bool)
-            or not isinstance(tool_timeout, int | float)
-            or tool_timeout <= 0
-        ):
-            raise ConfigError(
-                f"tool_timeout must be a positive number of seconds, got {tool_timeout!r}"
-            )
-        self.tool_timeout = tool_timeout
+        self.tool_timeout = _check_timeout(tool_timeout)
         self.settings = settings
         self.dependencies: dict[Any, Any] = dict(dependencies or {})
         self.variables: dict[str, Any] = dict(variables or {})
@@ -332,6 +340,10 @@ class Agent(Generic[OutputT]):
             request=ModelRequest(_as_parts(prompt)),
             run_id=new_id(),
             settings=self._settings_for(config, options.get("settings")),
+            tool_concurrency=_check_positive(
+                "tool_concurrency", options.get("tool_concurrency", self.tool_concurrency)
+            ),
+            tool_timeout=_check_timeout(options.get("tool_timeout", self.tool_timeout)),
         )
         job.context = Context(
             agent_name=self.name,
@@ -426,8 +438,8 @@ class Agent(Generic[OutputT]):
                         response.tool_calls,
                         plan.table,
                         context,
-                        concurrency=self.tool_concurrency,
-                        default_timeout=self.tool_timeout,
+                        concurrency=job.tool_concurrency,
+                        default_timeout=job.tool_timeout,
                         record=job.record,
                     )
                     response_at = -1

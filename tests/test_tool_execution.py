@@ -20,7 +20,7 @@ from baton import (
     ToolResult,
     tool,
 )
-from baton.errors import ToolConflictError
+from baton.errors import ConfigError, ToolConflictError
 from baton.testing import ScriptedModel, call, estimate_tokens
 
 # A guard against hangs: a test that fails must fail, not wait forever.
@@ -544,6 +544,32 @@ async def test_tool_concurrency_one_serializes_calls():
     for i in range(0, 6, 2):
         assert tracker.log[i].startswith("start")
         assert tracker.log[i + 1] == tracker.log[i].replace("start", "end")
+
+
+async def test_per_ask_tool_concurrency_and_timeout_override_the_agents():
+    tracker = Tracker()
+    never = asyncio.Event()
+
+    @tool
+    async def work(n: int) -> str:
+        return await tracker.run(f"w{n}")
+
+    @tool
+    async def hang() -> str:
+        await never.wait()
+        return "unreachable"
+
+    model = ScriptedModel(
+        [call("work", n=1), call("work", n=2), call("work", n=3)], "done", call("hang"), "late"
+    )
+    agent = Agent("a", config=model, tools=[work, hang], tool_concurrency=8)
+    reply = await agent.ask("go", tool_concurrency=1)
+    assert tracker.peak == 1
+    second = await reply.ask("again", tool_timeout=0.05)
+    err = [e for e in second.events if isinstance(e, ToolCallError)][-1]
+    assert "did not finish within 0.05 seconds" in err.message
+    with pytest.raises(ConfigError, match="tool_concurrency"):
+        await agent.ask("go", tool_concurrency=0)
 
 
 async def test_tool_concurrency_bounds_parallel_calls():

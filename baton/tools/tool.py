@@ -6,6 +6,7 @@ computed once, here, when the tool is made.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import re
 from collections.abc import Awaitable, Callable
@@ -140,9 +141,7 @@ class Tool:
     def __get__(self, instance: object | None, owner: type | None = None) -> Tool:
         if instance is None or not self.is_method:
             return self
-        bound = object.__new__(Tool)
-        for slot in Tool.__slots__:
-            object.__setattr__(bound, slot, getattr(self, slot))
+        bound = copy.copy(self)
         bound._bound_to = instance
         return bound
 
@@ -152,12 +151,10 @@ class Tool:
             raise ToolDefinitionError(
                 f"tool name {name!r} is not allowed: use 1-64 letters, digits, '_' or '-'"
             )
-        copy = object.__new__(Tool)
-        for slot in Tool.__slots__:
-            object.__setattr__(copy, slot, getattr(self, slot))
-        copy.name = name
-        copy.spec = ToolSpec(name, self.spec.description, self.spec.parameters, self.spec.strict)
-        return copy
+        renamed = copy.copy(self)
+        renamed.name = name
+        renamed.spec = ToolSpec(name, self.spec.description, self.spec.parameters, self.spec.strict)
+        return renamed
 
     def __repr__(self) -> str:
         return f"Tool({self.name!r})"
