@@ -13,7 +13,7 @@ import re
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Generic, TypedDict
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, overload
 
 from typing_extensions import TypeVar, Unpack
 
@@ -43,7 +43,7 @@ from .events import (
 from .history import History, HistoryView
 from .models.base import ModelCall, ModelConfig, ModelSettings
 from .models.registry import resolve_config
-from .output import OutputInvalid, OutputSpec, build_output_spec
+from .output import OutputInvalid, OutputSpec, Prompted, build_output_spec
 from .prompt import Instructions
 from .stream import MemoryStream
 from .tools.execution import execute_tool_calls
@@ -53,7 +53,7 @@ from .tools.toolkit import build_tool_table
 if TYPE_CHECKING:
     from .reply import Reply, Run
 
-__all__ = ["Agent", "AskOptions", "PromptInput"]
+__all__ = ["Agent", "AgentOptions", "AskOptions", "PromptInput"]
 
 OutputT = TypeVar("OutputT", default=str)
 T = TypeVar("T")
@@ -197,18 +197,69 @@ def _check_timeout(value: float | None) -> float | None:
     return value
 
 
+class AgentOptions(TypedDict, total=False):
+    """The keyword options of ``Agent(...)`` besides ``response_schema`` (see ``Agent``)."""
+
+    config: ModelConfig | str | None
+    tools: Iterable[Any]
+    output_retries: int
+    dependencies: Mapping[Any, Any] | None
+    variables: Mapping[str, Any] | None
+    max_turns: int
+    tool_concurrency: int
+    tool_timeout: float | None
+    settings: ModelSettings | None
+    history: History | None
+    description: str | None
+
+
+PromptSource = str | Callable[..., str | Awaitable[str]] | None
+
+
 class Agent(Generic[OutputT]):
     """An LLM agent: a prompt, a model config, tools and an output schema. It keeps no state
     between asks; conversations live in ``Reply`` objects (and in a ``History`` if given).
 
     ``prompt`` is a string, or a function (sync or async, parameters injected like a tool's)
-    re-evaluated before every model call.
+    re-evaluated before every model call. ``reply.output`` is typed by ``response_schema``
+    (a class, ``Prompted(cls)`` or an output function); for other schemas (``list[X]``,
+    unions, ``Literal``) annotate the agent: ``agent: Agent[list[X]] = Agent(...)``.
     """
+
+    @overload
+    def __init__(
+        self: Agent[str],
+        name: str,
+        prompt: PromptSource = None,
+        *,
+        response_schema: None = None,
+        **options: Unpack[AgentOptions],
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: Agent[T],
+        name: str,
+        prompt: PromptSource = None,
+        *,
+        response_schema: type[T] | Prompted[T] | Callable[..., Awaitable[T]] | Callable[..., T],
+        **options: Unpack[AgentOptions],
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: Agent[Any],
+        name: str,
+        prompt: PromptSource = None,
+        *,
+        response_schema: Any,
+        **options: Unpack[AgentOptions],
+    ) -> None: ...
 
     def __init__(
         self,
         name: str,
-        prompt: str | Callable[..., str | Awaitable[str]] | None = None,
+        prompt: PromptSource = None,
         *,
         config: ModelConfig | str | None = None,
         tools: Iterable[Any] = (),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar, overload
 
 from pydantic import TypeAdapter, ValidationError
 from pydantic.errors import (
@@ -32,12 +32,19 @@ from .tools.schema import ArgsSchema, describe_validation_error, parse_docstring
 __all__ = ["OutputInvalid", "OutputSpec", "Prompted", "build_output_spec"]
 
 OutputMode = Literal["native", "prompted"]
+T = TypeVar("T")
 
 
-class Prompted:
+class Prompted(Generic[T]):
     """Use the prompted mode for this schema: the JSON schema goes into the instructions."""
 
     __slots__ = ("schema",)
+
+    @overload
+    def __init__(self: Prompted[T], schema: type[T]) -> None: ...
+
+    @overload
+    def __init__(self: Prompted[Any], schema: Any) -> None: ...
 
     def __init__(self, schema: Any) -> None:
         self.schema = schema
