@@ -50,6 +50,10 @@ class HistoryView(Sequence[Event]):
     def __iter__(self) -> Iterator[Event]:
         return itertools.islice(self._events, self._length)
 
+    def tail(self, start: int) -> list[Event]:
+        """The events from index ``start`` on: O(len - start), for incremental consumers."""
+        return self._events[start : self._length]
+
     def __repr__(self) -> str:
         return f"HistoryView({self._length} events)"
 

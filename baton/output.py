@@ -110,8 +110,10 @@ class OutputSpec:
     @property
     def instructions(self) -> str | None:
         """Extra instructions for the prompted mode (None in native mode)."""
-        if self.mode != "prompted":
-            return None
+        return self.prompt_text() if self.mode == "prompted" else None
+
+    def prompt_text(self) -> str:
+        """The schema as instructions, for models that can't take it natively."""
         return (
             "Reply with only a JSON object that matches this JSON schema, and no other text:\n"
             + json.dumps(self.json_schema, separators=(",", ":"))

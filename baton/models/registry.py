@@ -11,7 +11,15 @@ from .base import ModelConfig
 __all__ = ["register_provider", "resolve_config"]
 
 # provider prefix -> (module path, factory name, extra to install)
-_PROVIDERS: dict[str, tuple[str, str, str]] = {}
+_PROVIDERS: dict[str, tuple[str, str, str]] = {
+    "openai": ("baton.providers.openai", "OpenAIConfig", "openai"),
+    "openai-responses": ("baton.providers.openai_responses", "OpenAIResponsesConfig", "openai"),
+    "anthropic": ("baton.providers.anthropic", "AnthropicConfig", "anthropic"),
+    "gemini": ("baton.providers.gemini", "GeminiConfig", "gemini"),
+    "vertex": ("baton.providers.vertex", "VertexConfig", "gemini"),
+    "ollama": ("baton.providers.ollama", "OllamaConfig", "ollama"),
+    "dashscope": ("baton.providers.dashscope", "DashScopeConfig", "dashscope"),
+}
 _FACTORIES: dict[str, Callable[[str], ModelConfig]] = {}
 
 

@@ -1,0 +1,85 @@
+"""Incremental conversion of a conversation's events into a provider's messages.
+
+A model call hands the adapter a view of the whole conversation. Converting all of it on every
+call would make a conversation of n calls cost O(n²); instead the converted messages of each
+conversation are kept, and each call converts only the events added since the previous one.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from ..events import Event
+from ..history import HistoryView
+
+__all__ = ["MessageCache"]
+
+M = TypeVar("M")
+
+
+class _Entry(Generic[M]):
+    __slots__ = ("count", "last", "messages")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.last: Event | None = None
+        self.messages: list[M] = []
+
+
+class MessageCache(Generic[M]):
+    """Per conversation, the provider messages of its first ``count`` events.
+
+    ``append(messages, event)`` converts one event and adds it to the list (merging into the
+    last message where the provider needs that). The cache checks that the events it converted
+    are still the conversation's (a forked or edited history is converted afresh).
+    """
+
+    def __init__(self, append: Callable[[list[M], Event], None], *, max_conversations: int = 1024):
+        self._append = append
+        self._entries: OrderedDict[str, _Entry[M]] = OrderedDict()
+        self._max = max_conversations
+
+    def messages(self, conversation_id: str, events: HistoryView) -> list[M]:
+        """The converted messages for all of ``events`` (a list owned by the cache: copy it
+        before changing it)."""
+        entry = self._entries.get(conversation_id)
+        total = len(events)
+        if (
+            entry is None
+            or entry.count > total
+            or (entry.count and events[entry.count - 1] is not entry.last)
+        ):
+            entry = _Entry()
+            self._entries[conversation_id] = entry
+            if len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+        else:
+            self._entries.move_to_end(conversation_id)
+        if entry.count < total:
+            append = self._append
+            for event in events.tail(entry.count):
+                append(entry.messages, event)
+            entry.count = total
+            entry.last = events[total - 1]
+        return entry.messages
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+def merge_or_append(messages: list[dict[str, Any]], message: dict[str, Any]) -> None:
+    """Append ``message``, merging its content into the previous message when both have the
+    same role (providers that require alternating roles)."""
+    if messages and messages[-1]["role"] == message["role"]:
+        previous = messages[-1]
+        content = previous["content"]
+        if isinstance(content, str):
+            content = [{"type": "text", "text": content}]
+        addition = message["content"]
+        if isinstance(addition, str):
+            addition = [{"type": "text", "text": addition}]
+        previous["content"] = [*content, *addition]
+        return
+    messages.append(message)

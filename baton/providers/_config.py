@@ -1,0 +1,99 @@
+"""What every provider config shares: model, credentials, endpoint, timeouts and the settings
+vocabulary, mapped per provider by its adapter."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import KW_ONLY, dataclass, field
+from typing import Any, ClassVar, Literal
+
+from ..errors import AuthenticationFailed, ConfigError
+from ..models.base import ModelConfig, ModelSettings
+
+__all__ = ["ProviderConfig", "missing_extra"]
+
+
+def missing_extra(provider: str, extra: str, error: ImportError) -> ConfigError:
+    """The error raised when a provider's SDK is not installed."""
+    return ConfigError(
+        f"the {provider} provider needs its SDK: pip install 'baton-agents[{extra}]' ({error})"
+    )
+
+
+@dataclass(eq=False)
+class ProviderConfig(ModelConfig):
+    """Base of the provider configs. Generation settings may be given directly
+    (``OpenAIConfig("gpt-5", temperature=0.2)``) or as ``settings=ModelSettings(...)``; direct
+    ones win. ``extra`` is passed to the provider's API untouched."""
+
+    model: str
+    _: KW_ONLY
+    api_key: str | None = None
+    base_url: str | None = None
+    timeout: float | None = 120.0
+    max_retries: int = 2
+    headers: Mapping[str, str] | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: tuple[str, ...] | None = None
+    seed: int | None = None
+    tool_choice: Literal["auto", "required", "none"] | str | None = None
+    parallel_tool_calls: bool | None = None
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
+    thinking_budget: int | None = None
+    stream: bool = True
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    settings: ModelSettings = field(default_factory=ModelSettings)
+
+    provider_name: ClassVar[str] = "provider"
+    env_keys: ClassVar[tuple[str, ...]] = ()
+    extra_name: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, str) or not self.model:
+            raise ConfigError(f"{type(self).__name__} needs a model name, e.g. model='...'")
+        if self.timeout is not None and self.timeout <= 0:
+            raise ConfigError(f"timeout must be positive seconds or None, got {self.timeout!r}")
+        if self.max_retries < 0:
+            raise ConfigError(f"max_retries must be 0 or more, got {self.max_retries!r}")
+        direct = ModelSettings(
+            temperature=self.temperature,
+            top_p=self.top_p,
+            max_tokens=self.max_tokens,
+            stop=tuple(self.stop) if self.stop is not None else None,
+            seed=self.seed,
+            tool_choice=self.tool_choice,
+            parallel_tool_calls=self.parallel_tool_calls,
+            reasoning_effort=self.reasoning_effort,
+            thinking_budget=self.thinking_budget,
+            stream=self.stream,
+            extra=dict(self.extra),
+        )
+        self.settings = self.settings.merge(direct)
+
+    @property
+    def provider(self) -> str:
+        return self.provider_name
+
+    @property
+    def model_name(self) -> str:
+        return self.model
+
+    def resolved_api_key(self, *, required: bool = True) -> str | None:
+        """The api key given, or the first of the provider's environment variables that is set."""
+        if self.api_key:
+            return self.api_key
+        for name in self.env_keys:
+            value = os.environ.get(name)
+            if value:
+                return value
+        if required:
+            names = " or ".join(self.env_keys) or "api_key"
+            raise AuthenticationFailed(
+                f"no API key for {self.provider_name}: set {names}, or pass "
+                f"{type(self).__name__}(..., api_key=...)",
+                provider=self.provider_name,
+            )
+        return None

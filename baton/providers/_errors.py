@@ -1,0 +1,78 @@
+"""Provider failures mapped onto Baton's exceptions, with ``retryable`` and ``retry_after``."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import (
+    AuthenticationFailed,
+    ContentFiltered,
+    ContextLengthExceeded,
+    InvalidRequest,
+    ModelError,
+    ProviderUnavailable,
+    RateLimited,
+)
+
+__all__ = ["error_for_status", "retry_after_seconds"]
+
+_CONTEXT_MARKERS = (
+    "context_length",
+    "context length",
+    "maximum context",
+    "too many tokens",
+    "prompt is too long",
+    "input is too long",
+    "exceeds the context",
+)
+_FILTER_MARKERS = ("content_filter", "content filter", "content_policy", "safety")
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` / ``retry-after`` (seconds or an HTTP date)."""
+    if not headers:
+        return None
+    lowered = {k.lower(): v for k, v in headers.items()}
+    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = lowered.get(name)
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value) / divisor)
+        except ValueError:
+            parsed = email.utils.parsedate_to_datetime(value) if name == "retry-after" else None
+            if parsed is not None:
+                return max(0.0, parsed.timestamp() - time.time())
+    return None
+
+
+def error_for_status(
+    provider: str,
+    status: int,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    body: Any = None,
+) -> ModelError:
+    """The Baton error for an HTTP error answer from a provider."""
+    text = f"{provider} answered HTTP {status}: {message}"
+    retry_after = retry_after_seconds(headers)
+    lowered = f"{message} {body!r}".lower()
+    kwargs: dict[str, Any] = {"provider": provider, "status": status, "retry_after": retry_after}
+    if status in (401, 403):
+        return AuthenticationFailed(
+            f"{text} (check the API key and its access to this model)", **kwargs
+        )
+    if status == 429:
+        return RateLimited(text, **kwargs)
+    if status in (408, 409) or status >= 500:
+        return ProviderUnavailable(text, **kwargs)
+    if any(marker in lowered for marker in _CONTEXT_MARKERS):
+        return ContextLengthExceeded(
+            f"{text} (shorten the conversation: a history limit or compaction helps)", **kwargs
+        )
+    if any(marker in lowered for marker in _FILTER_MARKERS):
+        return ContentFiltered(text, **kwargs)
+    return InvalidRequest(text, **kwargs)

@@ -1,0 +1,33 @@
+"""Media inputs encoded the ways providers want them."""
+
+from __future__ import annotations
+
+import base64
+
+from ..errors import InvalidRequest
+from ..events import Audio, Document, FileUrl, Image, Media, Part
+
+__all__ = ["b64", "data_url", "unsupported"]
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def data_url(part: Media) -> str:
+    """A ``data:`` URL for inline media, or the part's own URL."""
+    if part.url is not None:
+        return part.url
+    assert part.data is not None
+    return f"data:{part.media_type or part.default_media_type};base64,{b64(part.data)}"
+
+
+def unsupported(provider: str, part: Part, hint: str = "") -> InvalidRequest:
+    kind = {Image: "images", Audio: "audio", Document: "documents", FileUrl: "files by URL"}.get(
+        type(part), type(part).__name__
+    )
+    how = "from a URL" if isinstance(part, Media) and part.url is not None else "this way"
+    return InvalidRequest(
+        f"{provider} does not accept {kind} {how}" + (f": {hint}" if hint else ""),
+        provider=provider,
+    )

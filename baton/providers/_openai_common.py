@@ -1,0 +1,109 @@
+"""What the OpenAI-SDK-based adapters share: the client, error mapping and strict schemas."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from ..errors import BatonError, ConnectionLost, ModelError, ModelTimeout
+from ._config import ProviderConfig, missing_extra
+from ._errors import error_for_status
+
+__all__ = ["make_openai_client", "mapped_errors", "strict_schema"]
+
+T = TypeVar("T")
+
+
+def make_openai_client(config: ProviderConfig) -> Any:
+    """An ``openai.AsyncOpenAI`` for a config (one per config: one connection pool)."""
+    try:
+        import openai
+    except ImportError as exc:
+        raise missing_extra(config.provider_name, config.extra_name or "openai", exc) from None
+    return openai.AsyncOpenAI(
+        api_key=config.resolved_api_key(),
+        base_url=config.base_url,
+        timeout=config.timeout,
+        max_retries=config.max_retries,
+        default_headers=dict(config.headers) if config.headers else None,
+    )
+
+
+@asynccontextmanager
+async def mapped_errors(provider: str) -> AsyncIterator[None]:
+    """Translate the OpenAI SDK's (and its HTTP layer's) exceptions into Baton's."""
+    import openai
+
+    try:
+        yield
+    except BatonError:
+        raise
+    except openai.APITimeoutError as exc:
+        raise ModelTimeout(f"{provider} did not answer in time ({exc})", provider=provider) from exc
+    except openai.APIStatusError as exc:
+        raise error_for_status(
+            provider, exc.status_code, exc.message, exc.response.headers, exc.body
+        ) from exc
+    except openai.APIConnectionError as exc:
+        raise ConnectionLost(f"connection to {provider} failed: {exc}", provider=provider) from exc
+    except openai.APIError as exc:
+        # An error event inside a stream (no HTTP status): usually the provider giving up.
+        raise ModelError(f"{provider} reported an error: {exc}", provider=provider) from exc
+    except Exception as exc:
+        if _is_transport_error(exc):
+            raise ConnectionLost(
+                f"the connection to {provider} dropped mid-answer ({type(exc).__name__}: {exc})",
+                provider=provider,
+            ) from exc
+        raise
+
+
+def _is_transport_error(exc: BaseException) -> bool:
+    module = type(exc).__module__.split(".")[0]
+    return module in ("httpx", "httpx2", "httpcore", "h11", "anyio") or isinstance(
+        exc, ConnectionError
+    )
+
+
+async def call_mapped(provider: str, fn: Callable[[], Awaitable[T]]) -> T:
+    async with mapped_errors(provider):
+        return await fn()
+
+
+def strict_schema(schema: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """A copy of ``schema`` prepared for OpenAI's strict mode, and whether strict mode can be
+    used: every object closed (``additionalProperties: false``) with all properties required.
+    Schemas with optional fields are sent non-strict rather than changed in meaning."""
+    result = copy.deepcopy(schema)
+    compatible = True
+
+    def visit(node: Any) -> None:
+        # Walks schema positions only, so a property named "title" or "default" is left alone.
+        nonlocal compatible
+        if not isinstance(node, dict):
+            return
+        node.pop("title", None)
+        if "default" in node:
+            compatible = False
+        properties = node.get("properties")
+        if node.get("type") == "object" or isinstance(properties, dict):
+            properties = properties or {}
+            if node.get("additionalProperties") not in (None, False):
+                compatible = False
+            node["additionalProperties"] = False
+            if set(node.get("required", [])) != set(properties):
+                compatible = False
+            for child in properties.values():
+                visit(child)
+        for key in ("items", "not"):
+            visit(node.get(key))
+        for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
+            for child in node.get(key) or ():
+                visit(child)
+        for child in (node.get("$defs") or {}).values():
+            visit(child)
+
+    visit(result)
+    return result, compatible

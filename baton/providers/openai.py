@@ -1,0 +1,293 @@
+"""OpenAI Chat Completions, and every endpoint that speaks it (vLLM, LM Studio, OpenRouter,
+Azure OpenAI's v1 API, ...) through ``base_url`` and ``headers``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pydantic_core import to_json
+
+from ..events import (
+    Audio,
+    Data,
+    Document,
+    Event,
+    FileUrl,
+    HumanMessage,
+    Image,
+    ModelRequest,
+    ModelResponse,
+    OutputRejected,
+    Part,
+    ReasoningChunk,
+    Text,
+    TextChunk,
+    ToolCall,
+    ToolCallError,
+    ToolCallResult,
+    Usage,
+)
+from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings
+from ._cache import MessageCache
+from ._config import ProviderConfig
+from ._media import b64, data_url, unsupported
+from ._openai_common import make_openai_client, mapped_errors, strict_schema
+
+__all__ = ["OpenAIChatClient", "OpenAIConfig"]
+
+Message = dict[str, Any]
+
+
+@dataclass(eq=False)
+class OpenAIConfig(ProviderConfig):
+    """OpenAI's Chat Completions API. ``OPENAI_API_KEY`` is read when ``api_key`` is not given.
+
+    ``native_output=False`` is for compatible servers without JSON-schema output: the schema is
+    then put in the instructions (Baton's prompted mode) instead.
+    """
+
+    native_output: bool = True
+
+    provider_name: ClassVar[str] = "openai"
+    env_keys: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
+    extra_name: ClassVar[str] = "openai"
+
+    def create_client(self) -> ModelClient:
+        return OpenAIChatClient(self)
+
+
+def _user_content(provider: str, parts: tuple[Part, ...]) -> str | list[dict[str, Any]]:
+    if len(parts) == 1 and isinstance(parts[0], Text):
+        return parts[0].text
+    content: list[dict[str, Any]] = []
+    for part in parts:
+        if isinstance(part, Text):
+            content.append({"type": "text", "text": part.text})
+        elif isinstance(part, Data):
+            content.append({"type": "text", "text": to_json(part.value).decode()})
+        elif isinstance(part, Image):
+            content.append({"type": "image_url", "image_url": {"url": data_url(part)}})
+        elif isinstance(part, Audio):
+            if part.data is None:
+                raise unsupported(provider, part, "pass the audio bytes (Audio(data=...))")
+            audio_format = (part.media_type or "audio/wav").rsplit("/", 1)[-1]
+            audio_format = "mp3" if audio_format in ("mpeg", "mp3") else audio_format
+            content.append(
+                {
+                    "type": "input_audio",
+                    "input_audio": {"data": b64(part.data), "format": audio_format},
+                }
+            )
+        elif isinstance(part, Document):
+            if part.data is None:
+                raise unsupported(provider, part, "pass the document bytes (Document(data=...))")
+            content.append(
+                {"type": "file", "file": {"filename": "document.pdf", "file_data": data_url(part)}}
+            )
+        elif isinstance(part, FileUrl):
+            if (part.media_type or "").startswith("image/"):
+                content.append({"type": "image_url", "image_url": {"url": part.url}})
+            else:
+                raise unsupported(provider, part, "only images can be given by URL")
+        else:
+            raise unsupported(provider, part)
+    return content
+
+
+def append_chat_message(provider: str, messages: list[Message], event: Event) -> None:
+    """Convert one conversation event to Chat Completions messages (most convert to none)."""
+    if isinstance(event, ModelRequest):
+        messages.append({"role": "user", "content": _user_content(provider, event.parts)})
+    elif isinstance(event, ModelResponse):
+        message: Message = {"role": "assistant", "content": event.text or None}
+        if event.tool_calls:
+            message["tool_calls"] = [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments},
+                }
+                for c in event.tool_calls
+            ]
+        messages.append(message)
+    elif isinstance(event, ToolCallResult):
+        messages.append({"role": "tool", "tool_call_id": event.call_id, "content": event.content})
+    elif isinstance(event, ToolCallError):
+        messages.append({"role": "tool", "tool_call_id": event.call_id, "content": event.message})
+    elif isinstance(event, OutputRejected):
+        messages.append({"role": "user", "content": event.message})
+    elif isinstance(event, HumanMessage) and event.request_id is None and event.text:
+        messages.append({"role": "user", "content": event.text})
+
+
+def chat_usage(usage: Any) -> Usage:
+    if usage is None:
+        return Usage(requests=1)
+    prompt_details = getattr(usage, "prompt_tokens_details", None)
+    completion_details = getattr(usage, "completion_tokens_details", None)
+    return Usage(
+        requests=1,
+        input_tokens=usage.prompt_tokens or 0,
+        output_tokens=usage.completion_tokens or 0,
+        cache_read_tokens=getattr(prompt_details, "cached_tokens", 0) or 0,
+        reasoning_tokens=getattr(completion_details, "reasoning_tokens", 0) or 0,
+    )
+
+
+def _tool_choice(choice: str | None, has_tools: bool) -> Any:
+    if choice is None or not has_tools:
+        return None
+    if choice in ("auto", "required", "none"):
+        return choice
+    return {"type": "function", "function": {"name": choice}}
+
+
+class OpenAIChatClient:
+    """Talks to a Chat Completions endpoint through the official ``openai`` SDK."""
+
+    def __init__(self, config: OpenAIConfig) -> None:
+        self.config = config
+        self.sdk = make_openai_client(config)
+        provider = config.provider_name
+        self._cache: MessageCache[Message] = MessageCache(
+            lambda messages, event: append_chat_message(provider, messages, event)
+        )
+
+    async def aclose(self) -> None:
+        await self.sdk.close()
+
+    def build_request(self, call: ModelCall) -> dict[str, Any]:
+        """The keyword arguments for ``chat.completions.create`` (without ``stream``)."""
+        config = self.config
+        settings: ModelSettings = call.settings
+        history = self._cache.messages(call.conversation_id, call.messages)
+        instructions = call.instructions
+        output = call.output
+        if output is not None and output.mode == "native" and not config.native_output:
+            instructions = (
+                f"{instructions}\n\n{output.prompt_text()}"
+                if instructions
+                else output.prompt_text()
+            )
+        messages = (
+            [{"role": "system", "content": instructions}, *history]
+            if instructions
+            else list(history)
+        )
+        request: dict[str, Any] = {"model": config.model, "messages": messages}
+        if call.tools:
+            request["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": t.name,
+                        "description": t.description,
+                        "parameters": t.parameters,
+                        **({"strict": True} if t.strict else {}),
+                    },
+                }
+                for t in call.tools
+            ]
+            if settings.parallel_tool_calls is not None:
+                request["parallel_tool_calls"] = settings.parallel_tool_calls
+        tool_choice = _tool_choice(settings.tool_choice, bool(call.tools))
+        if tool_choice is not None:
+            request["tool_choice"] = tool_choice
+        if output is not None and output.mode == "native" and config.native_output:
+            schema, strict = strict_schema(output.json_schema)
+            request["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": output.name[:64], "schema": schema, "strict": strict},
+            }
+        for key, value in (
+            ("temperature", settings.temperature),
+            ("top_p", settings.top_p),
+            ("max_completion_tokens", settings.max_tokens),
+            ("stop", list(settings.stop) if settings.stop else None),
+            ("seed", settings.seed),
+            ("reasoning_effort", settings.reasoning_effort),
+        ):
+            if value is not None:
+                request[key] = value
+        if settings.extra:
+            request["extra_body"] = dict(settings.extra)
+        return request
+
+    async def respond(self, call: ModelCall, emit: EmitChunk) -> ModelResponse:
+        request = self.build_request(call)
+        provider = self.config.provider_name
+        async with mapped_errors(provider):
+            if not call.settings.stream:
+                completion = await self.sdk.chat.completions.create(**request)
+                return self._from_completion(completion)
+            stream = await self.sdk.chat.completions.create(
+                **request, stream=True, stream_options={"include_usage": True}
+            )
+            return await self._from_stream(stream, emit)
+
+    def _from_completion(self, completion: Any) -> ModelResponse:
+        choice = completion.choices[0] if completion.choices else None
+        message = choice.message if choice is not None else None
+        tool_calls = tuple(
+            ToolCall(c.id, c.function.name, c.function.arguments or "{}")
+            for c in (getattr(message, "tool_calls", None) or ())
+        )
+        extra = getattr(message, "model_extra", None) or {}
+        return ModelResponse(
+            text=(message.content if message is not None else None) or "",
+            tool_calls=tool_calls,
+            usage=chat_usage(completion.usage),
+            finish_reason=choice.finish_reason if choice is not None else None,
+            model=completion.model,
+            provider=self.config.provider_name,
+            reasoning=extra.get("reasoning_content") or "",
+        )
+
+    async def _from_stream(self, stream: Any, emit: EmitChunk) -> ModelResponse:
+        text: list[str] = []
+        thoughts: list[str] = []
+        calls: dict[int, list[Any]] = {}  # index -> [id, name, argument pieces]
+        usage = None
+        finish_reason = None
+        model = None
+        async for chunk in stream:
+            model = chunk.model or model
+            if chunk.usage is not None:
+                usage = chunk.usage
+            for choice in chunk.choices:
+                delta = choice.delta
+                if choice.finish_reason:
+                    finish_reason = choice.finish_reason
+                if delta is None:
+                    continue
+                extra = delta.model_extra or {}
+                thought = extra.get("reasoning_content") or extra.get("reasoning")
+                if thought:
+                    thoughts.append(thought)
+                    await emit(ReasoningChunk(thought))
+                if delta.content:
+                    text.append(delta.content)
+                    await emit(TextChunk(delta.content))
+                for piece in delta.tool_calls or ():
+                    slot = calls.setdefault(piece.index, [None, None, []])
+                    if piece.id:
+                        slot[0] = piece.id
+                    if piece.function is not None:
+                        if piece.function.name:
+                            slot[1] = piece.function.name
+                        if piece.function.arguments:
+                            slot[2].append(piece.function.arguments)
+        tool_calls = tuple(
+            ToolCall(slot[0] or f"call_{index}", slot[1] or "", "".join(slot[2]) or "{}")
+            for index, slot in sorted(calls.items())
+        )
+        return ModelResponse(
+            text="".join(text),
+            tool_calls=tool_calls,
+            usage=chat_usage(usage),
+            finish_reason=finish_reason,
+            model=model,
+            provider=self.config.provider_name,
+            reasoning="".join(thoughts),
+        )
