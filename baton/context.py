@@ -81,6 +81,7 @@ class UsageCounter:
     __slots__ = (
         "cache_read_tokens",
         "cache_write_tokens",
+        "cost",
         "input_tokens",
         "output_tokens",
         "reasoning_tokens",
@@ -96,6 +97,7 @@ class UsageCounter:
         self.cache_write_tokens = 0
         self.reasoning_tokens = 0
         self.tool_calls = 0
+        self.cost = 0.0
 
     def add(self, usage: Usage) -> None:
         self.requests += usage.requests
@@ -105,6 +107,7 @@ class UsageCounter:
         self.cache_write_tokens += usage.cache_write_tokens
         self.reasoning_tokens += usage.reasoning_tokens
         self.tool_calls += usage.tool_calls
+        self.cost += usage.cost
 
     def snapshot(self) -> Usage:
         return Usage(
@@ -115,6 +118,7 @@ class UsageCounter:
             self.cache_write_tokens,
             self.reasoning_tokens,
             self.tool_calls,
+            self.cost,
         )
 
 

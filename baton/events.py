@@ -237,7 +237,8 @@ def _decoders_of(cls: type[Record]) -> tuple[tuple[str, Callable[[Any], Any]], .
 @register
 @dataclass(frozen=True, slots=True)
 class Usage(Record):
-    """Token and request counts. Add two with ``+``."""
+    """Token and request counts, and their cost in USD when the model has a price. Add two
+    with ``+``. ``input_tokens`` includes cached ones; ``output_tokens`` includes reasoning."""
 
     requests: int = 0
     input_tokens: int = 0
@@ -246,6 +247,7 @@ class Usage(Record):
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
     tool_calls: int = 0
+    cost: float = 0.0
 
     @property
     def total_tokens(self) -> int:
@@ -260,6 +262,7 @@ class Usage(Record):
             self.cache_write_tokens + other.cache_write_tokens,
             self.reasoning_tokens + other.reasoning_tokens,
             self.tool_calls + other.tool_calls,
+            self.cost + other.cost,
         )
 
 

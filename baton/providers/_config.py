@@ -9,7 +9,9 @@ from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, ClassVar, Literal
 
 from ..errors import AuthenticationFailed, ConfigError
+from ..events import Usage
 from ..models.base import ModelConfig, ModelSettings
+from ..models.pricing import Price
 
 __all__ = ["ProviderConfig", "missing_extra"]
 
@@ -46,6 +48,7 @@ class ProviderConfig(ModelConfig):
     stream: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict)
     settings: ModelSettings = field(default_factory=ModelSettings)
+    price: Price | None = None
 
     provider_name: ClassVar[str] = "provider"
     env_keys: ClassVar[tuple[str, ...]] = ()
@@ -80,6 +83,10 @@ class ProviderConfig(ModelConfig):
     @property
     def model_name(self) -> str:
         return self.model
+
+    def priced(self, usage: Usage) -> Usage:
+        """``usage`` with its cost, when this config has a price."""
+        return usage if self.price is None else self.price.apply(usage)
 
     def resolved_api_key(self, *, required: bool = True) -> str | None:
         """The api key given, or the first of the provider's environment variables that is set."""

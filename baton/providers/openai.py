@@ -237,7 +237,7 @@ class OpenAIChatClient:
         return ModelResponse(
             text=(message.content if message is not None else None) or "",
             tool_calls=tool_calls,
-            usage=chat_usage(completion.usage),
+            usage=self.config.priced(chat_usage(completion.usage)),
             finish_reason=choice.finish_reason if choice is not None else None,
             model=completion.model,
             provider=self.config.provider_name,
@@ -285,7 +285,7 @@ class OpenAIChatClient:
         return ModelResponse(
             text="".join(text),
             tool_calls=tool_calls,
-            usage=chat_usage(usage),
+            usage=self.config.priced(chat_usage(usage)),
             finish_reason=finish_reason,
             model=model,
             provider=self.config.provider_name,

@@ -418,3 +418,23 @@ async def test_compatible_endpoint_with_custom_headers(wire: WireServer) -> None
     await Agent("a", config=cfg).ask("hi")
     assert wire.last.headers["x-title"] == "baton"
     assert wire.last.json["model"] == "local-model"
+
+
+async def test_price_table_states_the_cost(wire: WireServer) -> None:
+    from baton.models.pricing import Price
+
+    wire.reply_json(
+        completion(
+            "hi",
+            usage={
+                "prompt_tokens": 1_000_000,
+                "completion_tokens": 500_000,
+                "total_tokens": 1_500_000,
+                "prompt_tokens_details": {"cached_tokens": 400_000},
+            },
+        )
+    )
+    cfg = config(wire, stream=False, price=Price(input=2.0, output=8.0, cached_input=0.5))
+    reply = await Agent("a", config=cfg).ask("hi")
+    # 600k fresh x $2 + 400k cached x $0.5 + 500k out x $8 per million
+    assert reply.usage.cost == pytest.approx(1.2 + 0.2 + 4.0)

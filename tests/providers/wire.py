@@ -179,7 +179,7 @@ class WireServer:
             async def main() -> None:
                 assert self._server is not None
                 task = loop.create_task(self._server.serve(sockets=[sock]))
-                while not self._server.started:
+                while not self._server.started:  # noqa: ASYNC110 - uvicorn offers only a flag
                     await asyncio.sleep(0.01)
                 started.set()
                 await task

@@ -1,0 +1,23 @@
+"""Model providers. Each module needs its SDK (an optional extra) only when its client is made,
+so importing a config class is always cheap; ``"provider:model"`` strings resolve here too."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .openai import OpenAIConfig
+
+__all__ = ["OpenAIConfig"]
+
+_LAZY = {
+    "OpenAIConfig": ".openai",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'baton.providers' has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)
