@@ -35,6 +35,26 @@ def _build_app() -> Any:
         raise typer.Exit(code)
 
     @app.command()
+    def chat(
+        config: str = typer.Option(
+            "scripted",
+            "--config",
+            "-c",
+            help="Model shorthand, e.g. openai:gpt-5 or anthropic:claude-sonnet-4-5; 'scripted' "
+            "echoes offline.",
+        ),
+        tools: list[str] = typer.Option(
+            [], "--tools", "-t", help="Tools from a module: 'pkg.module' or 'pkg.module:name'."
+        ),
+        prompt: str | None = typer.Option(None, "--prompt", "-p", help="System prompt."),
+        base_url: str | None = typer.Option(None, "--base-url", help="Override the endpoint."),
+    ) -> None:
+        """Chat with any provider in the terminal, streaming, with tools from Python modules."""
+        from .chat import run_chat
+
+        raise typer.Exit(asyncio.run(run_chat(config, tools, prompt, base_url)))
+
+    @app.command()
     def version() -> None:
         """Print Baton's version."""
         from . import __version__
@@ -49,17 +69,9 @@ async def _run_demo(requested_model: str | None) -> int:
     from rich.panel import Panel
     from rich.table import Table
 
+    from .console import EventPrinter, describe_usage
     from .demo import QUESTION, build_agent, choose_model
     from .errors import BatonError
-    from .events import (
-        ModelResponse,
-        ReasoningChunk,
-        RunFailed,
-        TextChunk,
-        ToolCall,
-        ToolCallError,
-        ToolCallResult,
-    )
     from .testing import ScriptedModel
 
     console = Console(highlight=False)
@@ -73,43 +85,17 @@ async def _run_demo(requested_model: str | None) -> int:
         )
     agent = build_agent(config)
     console.print(f"\n[bold]You:[/bold] {QUESTION}\n")
-    streaming = False  # whether a line of streamed text is open
-
-    def end_line() -> None:
-        nonlocal streaming
-        if streaming:
-            console.print()
-            streaming = False
-
+    printer = EventPrinter(console)
     try:
         async with agent.run(QUESTION) as run:
             async for event in run:
-                if isinstance(event, TextChunk):
-                    if not streaming:
-                        console.print("[bold cyan]Agent:[/bold cyan] ", end="")
-                        streaming = True
-                    console.print(event.text, end="", markup=False)
-                elif isinstance(event, ReasoningChunk):
-                    end_line()
-                    console.print(f"[dim italic]thinking: {event.text}[/dim italic]")
-                elif isinstance(event, ModelResponse):
-                    end_line()
-                elif isinstance(event, ToolCall):
-                    end_line()
-                    console.print(f"  [magenta]→ {event.name}[/magenta]({event.arguments})")
-                elif isinstance(event, ToolCallResult):
-                    console.print(f"  [green]← {event.name}[/green] {event.content}")
-                elif isinstance(event, ToolCallError):
-                    console.print(f"  [red]✗ {event.name}[/red] {event.message}")
-                elif isinstance(event, RunFailed):
-                    end_line()
-                    console.print(f"[red]run failed: {event.error_type}: {event.message}[/red]")
+                printer(event)
             reply = await run.result()
     except BatonError as exc:
-        end_line()
+        printer.end_line()
         console.print(f"[red]{type(exc).__name__}: {exc}[/red]")
         return 1
-    end_line()
+    printer.end_line()
     advice = reply.output
     table = Table(title=f"Structured answer ({type(advice).__name__})")
     for column in ("city", "°C", "°F", "conditions"):
@@ -119,11 +105,8 @@ async def _run_demo(requested_model: str | None) -> int:
     console.print()
     console.print(table)
     console.print(f"[bold]Best city:[/bold] {advice.best_city} — {advice.reason}")
-    usage = reply.usage
     console.print(
-        f"\n[dim]usage: {usage.requests} model calls, {usage.tool_calls} tool calls, "
-        f"{usage.input_tokens} input + {usage.output_tokens} output tokens "
-        f"({usage.reasoning_tokens} reasoning); "
+        f"\n[dim]usage: {describe_usage(reply.usage)}; "
         f"{len(reply.events)} events in the conversation[/dim]"
     )
     return 0
