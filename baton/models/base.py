@@ -7,6 +7,8 @@ shares the config object.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -111,14 +113,24 @@ class ModelConfig(ABC):
         """Build the client; called once per config instance."""
 
     def client(self) -> ModelClient:
-        """The config's one client, created on first use."""
-        existing = self.__dict__.get("_baton_client")
-        if existing is None:
-            existing = self.__dict__["_baton_client"] = self.create_client()
-        return existing  # type: ignore[no-any-return,unused-ignore]
+        """The config's client (one connection pool), created on first use and reused.
+
+        Connection pools belong to an event loop, so a config used from several loops (e.g.
+        successive ``ask_sync`` calls, each running its own loop) gets one client per loop.
+        """
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        cached = self.__dict__.get("_baton_client")
+        if cached is not None and cached[0]() is loop:
+            return cached[1]  # type: ignore[no-any-return]
+        client = self.create_client()
+        self.__dict__["_baton_client"] = (weakref.ref(loop) if loop else lambda: None, client)
+        return client
 
     async def aclose(self) -> None:
         """Close the client (and its connection pool) if one was made."""
-        existing = self.__dict__.pop("_baton_client", None)
-        if existing is not None:
-            await existing.aclose()
+        cached = self.__dict__.pop("_baton_client", None)
+        if cached is not None:
+            await cached[1].aclose()

@@ -438,3 +438,15 @@ async def test_price_table_states_the_cost(wire: WireServer) -> None:
     reply = await Agent("a", config=cfg).ask("hi")
     # 600k fresh x $2 + 400k cached x $0.5 + 500k out x $8 per million
     assert reply.usage.cost == pytest.approx(1.2 + 0.2 + 4.0)
+
+
+def test_ask_sync_repeatedly_with_a_real_sdk_client(wire: WireServer) -> None:
+    # Each ask_sync runs its own event loop; the config must not reuse a pool bound to a closed
+    # loop.
+    for text in ("one", "two", "three"):
+        wire.reply_json(completion(text))
+    agent = Agent("a", config=config(wire, stream=False))
+    first = agent.ask_sync("1")
+    second = first.ask_sync("2")
+    third = agent.ask_sync("3")
+    assert [first.text, second.text, third.text] == ["one", "two", "three"]
