@@ -7,12 +7,32 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .anthropic import AnthropicConfig
+    from .dashscope import DashScopeConfig
+    from .gemini import GeminiConfig
+    from .ollama import OllamaConfig
     from .openai import OpenAIConfig
+    from .openai_responses import OpenAIResponsesConfig
+    from .vertex import VertexConfig
 
-__all__ = ["OpenAIConfig"]
+__all__ = [
+    "AnthropicConfig",
+    "DashScopeConfig",
+    "GeminiConfig",
+    "OllamaConfig",
+    "OpenAIConfig",
+    "OpenAIResponsesConfig",
+    "VertexConfig",
+]
 
 _LAZY = {
+    "GeminiConfig": ".gemini",
+    "VertexConfig": ".vertex",
+    "AnthropicConfig": ".anthropic",
     "OpenAIConfig": ".openai",
+    "OllamaConfig": ".ollama",
+    "DashScopeConfig": ".dashscope",
+    "OpenAIResponsesConfig": ".openai_responses",
 }
 
 

@@ -59,8 +59,13 @@ class MessageCache(Generic[M]):
             self._entries.move_to_end(conversation_id)
         if entry.count < total:
             append = self._append
-            for event in events.tail(entry.count):
-                append(entry.messages, event)
+            try:
+                for event in events.tail(entry.count):
+                    append(entry.messages, event)
+            except BaseException:
+                # A half-converted batch must not be mistaken for a converted one.
+                del self._entries[conversation_id]
+                raise
             entry.count = total
             entry.last = events[total - 1]
         return entry.messages

@@ -1,0 +1,118 @@
+"""How the google-genai SDK's failures (and its HTTP and auth layers') become Baton's errors;
+used by the Gemini and Vertex AI adapters."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from ..errors import (
+    AuthenticationFailed,
+    BatonError,
+    ConnectionLost,
+    ContextLengthExceeded,
+    ModelError,
+    ModelTimeout,
+)
+from ._errors import error_for_status
+
+if TYPE_CHECKING:
+    from google.genai.errors import APIError
+
+__all__ = ["mapped_errors"]
+
+
+def _is_transport_error(exc: BaseException) -> bool:
+    module = type(exc).__module__.split(".")[0]
+    return module in ("httpx", "httpx2", "httpcore", "h11", "anyio", "aiohttp") or isinstance(
+        exc, ConnectionError
+    )
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    if isinstance(exc, TimeoutError):
+        return True
+    return _is_transport_error(exc) and any(
+        cls.__name__ in ("TimeoutException", "ServerTimeoutError") for cls in type(exc).__mro__
+    )
+
+
+def _retry_delay(details: Any) -> str | None:
+    """Seconds from a ``google.rpc.RetryInfo`` detail (``"retryDelay": "7s"``), as text."""
+    error = details.get("error", details) if isinstance(details, dict) else None
+    items = error.get("details") if isinstance(error, dict) else None
+    for item in items if isinstance(items, list) else ():
+        delay = item.get("retryDelay") if isinstance(item, dict) else None
+        if isinstance(delay, str) and delay.endswith("s"):
+            try:
+                return str(float(delay[:-1]))
+            except ValueError:
+                return None
+    return None
+
+
+def _api_error(provider: str, exc: APIError) -> ModelError:
+    status = exc.code if isinstance(exc.code, int) else None
+    message = exc.message or str(exc)
+    if status is None or status < 400:
+        return ModelError(f"{provider} reported an error: {message}", provider=provider)
+    raw_headers = getattr(exc.response, "headers", None)
+    headers = dict(raw_headers.items()) if isinstance(raw_headers, Mapping) else {}
+    delay = _retry_delay(exc.details)
+    if delay is not None and not {"retry-after", "retry-after-ms"} & {k.lower() for k in headers}:
+        headers["retry-after"] = delay
+    body = repr(exc.details)
+    if status == 400 and ("API_KEY_INVALID" in body or "API key not valid" in message):
+        return AuthenticationFailed(
+            f"{provider} answered HTTP 400: {message} (check the API key)",
+            provider=provider,
+            status=status,
+        )
+    if status == 400 and "input token count" in message.lower():
+        return ContextLengthExceeded(
+            f"{provider} answered HTTP 400: {message} (shorten the conversation: a history "
+            "limit or compaction helps)",
+            provider=provider,
+            status=status,
+        )
+    return error_for_status(provider, status, message, headers, exc.details)
+
+
+@asynccontextmanager
+async def mapped_errors(provider: str) -> AsyncIterator[None]:
+    """Translate the google-genai SDK's (and its HTTP and auth layers') exceptions."""
+    from google.auth import exceptions as auth_errors
+    from google.genai import errors as genai_errors
+
+    try:
+        yield
+    except BatonError:
+        raise
+    except genai_errors.APIError as exc:
+        raise _api_error(provider, exc) from exc
+    except genai_errors.UnknownApiResponseError as exc:
+        raise ModelError(
+            f"{provider} answered something that is not JSON ({exc})",
+            provider=provider,
+            retryable=True,
+        ) from exc
+    except (auth_errors.DefaultCredentialsError, auth_errors.RefreshError) as exc:
+        raise AuthenticationFailed(
+            f"no usable Google credentials for {provider} ({exc}): run `gcloud auth "
+            "application-default login`, or pass credentials=...",
+            provider=provider,
+        ) from exc
+    except Exception as exc:
+        if _is_timeout(exc):
+            raise ModelTimeout(
+                f"{provider} did not answer in time ({type(exc).__name__}: {exc})",
+                provider=provider,
+            ) from exc
+        if _is_transport_error(exc) or isinstance(exc, auth_errors.TransportError):
+            raise ConnectionLost(
+                f"the connection to {provider} failed or dropped mid-answer "
+                f"({type(exc).__name__}: {exc})",
+                provider=provider,
+            ) from exc
+        raise

@@ -1,0 +1,579 @@
+"""Anthropic's Messages API through the official ``anthropic`` SDK.
+
+Structured output is native: this SDK's ``messages.create`` takes
+``output_config={"format": {"type": "json_schema", "schema": ...}}``, so the response schema is
+sent there (adapted by the SDK's own ``transform_schema``: objects closed, constraints the API
+does not enforce moved into descriptions) and the answer's text is the JSON that Baton
+validates. ``native_output=False`` is for models without structured outputs: the schema then goes
+into the system prompt (Baton's prompted mode). A forced tool is not used, since Anthropic
+refuses forced tool choice together with extended thinking.
+
+Settings: ``temperature`` and ``top_p`` (through ``extra_body``: this SDK's ``create`` no longer
+takes them, as the newest models refuse them; older ones still honour them), ``stop``
+(``stop_sequences``), ``tool_choice`` ("auto",
+"required" -> "any", "none", or a tool's name), ``parallel_tool_calls=False``
+(``disable_parallel_tool_use``), ``extra`` (``extra_body``). ``max_tokens`` is required by
+Anthropic: the settings' value, else 4096 (plus the thinking budget when thinking is on).
+``thinking_budget=N`` enables extended thinking with ``budget_tokens=N`` (0 disables it); without
+a budget, ``reasoning_effort`` picks one: minimal 1024, low 2048, medium 8192, high 24576 tokens.
+``seed`` has no Anthropic counterpart and is not sent.
+
+Signed thinking blocks (``thinking`` with its ``signature``, ``redacted_thinking``) are kept as
+raw dicts in ``ModelResponse.provider_data`` and replayed verbatim ahead of the text and tool_use
+blocks, as Anthropic requires across tool rounds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import KW_ONLY, dataclass
+from typing import Any, ClassVar
+
+from pydantic_core import from_json, to_json
+
+from ..errors import (
+    AuthenticationFailed,
+    BatonError,
+    ConnectionLost,
+    InvalidRequest,
+    ModelError,
+    ModelTimeout,
+    ProviderUnavailable,
+    RateLimited,
+)
+from ..events import (
+    Data,
+    Document,
+    Event,
+    FileUrl,
+    HumanMessage,
+    Image,
+    ModelRequest,
+    ModelResponse,
+    OutputRejected,
+    Part,
+    ReasoningChunk,
+    Text,
+    TextChunk,
+    ToolCall,
+    ToolCallError,
+    ToolCallResult,
+    Usage,
+)
+from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings
+from ..output import OutputSpec
+from ._cache import MessageCache, merge_or_append
+from ._config import ProviderConfig, missing_extra
+from ._errors import error_for_status
+from ._media import b64, unsupported
+
+__all__ = ["AnthropicClient", "AnthropicConfig"]
+
+Message = dict[str, Any]
+Block = dict[str, Any]
+
+DEFAULT_MAX_TOKENS = 4096
+EFFORT_BUDGETS: dict[str, int] = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576}
+_THINKING_TYPES = ("thinking", "redacted_thinking")
+# Error types Anthropic can send inside a stream (an ``error`` event after HTTP 200) -> the
+# Baton error for them.
+_STREAM_ERRORS: dict[str, type[ModelError]] = {
+    "overloaded_error": ProviderUnavailable,
+    "api_error": ProviderUnavailable,
+    "rate_limit_error": RateLimited,
+    "timeout_error": ModelTimeout,
+    "authentication_error": AuthenticationFailed,
+    "permission_error": AuthenticationFailed,
+    "invalid_request_error": InvalidRequest,
+    "request_too_large": InvalidRequest,
+}
+
+
+@dataclass(eq=False)
+class AnthropicConfig(ProviderConfig):
+    """Anthropic's Messages API. ``ANTHROPIC_API_KEY`` is read when ``api_key`` is not given.
+
+    ``native_output=False`` puts a response schema into the system prompt (prompted mode)
+    instead of Anthropic's JSON-schema output, for models without structured outputs.
+    """
+
+    _: KW_ONLY
+    native_output: bool = True
+
+    provider_name: ClassVar[str] = "anthropic"
+    env_keys: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
+    extra_name: ClassVar[str] = "anthropic"
+
+    def create_client(self) -> ModelClient:
+        return AnthropicClient(self)
+
+
+# ---------------------------------------------------------------------------------------------
+# Events -> Messages API params
+# ---------------------------------------------------------------------------------------------
+
+
+def _source(part: Image | Document) -> dict[str, Any]:
+    if part.url is not None:
+        return {"type": "url", "url": part.url}
+    assert part.data is not None
+    media_type = part.media_type or part.default_media_type
+    return {"type": "base64", "media_type": media_type, "data": b64(part.data)}
+
+
+def _part_block(provider: str, part: Part) -> Block | None:
+    if isinstance(part, Text):
+        return {"type": "text", "text": part.text} if part.text else None
+    if isinstance(part, Data):
+        return {"type": "text", "text": to_json(part.value).decode()}
+    if isinstance(part, Image):
+        return {"type": "image", "source": _source(part)}
+    if isinstance(part, Document):
+        media_type = part.media_type or part.default_media_type
+        if part.data is not None and media_type == "text/plain":
+            text = part.data.decode("utf-8", errors="replace")
+            return {
+                "type": "document",
+                "source": {"type": "text", "media_type": "text/plain", "data": text},
+            }
+        if media_type != "application/pdf":
+            raise unsupported(provider, part, f"only PDF and plain-text documents ({media_type})")
+        return {"type": "document", "source": _source(part)}
+    if isinstance(part, FileUrl):
+        media_type = part.media_type or ""
+        if media_type.startswith("image/"):
+            return {"type": "image", "source": {"type": "url", "url": part.url}}
+        if media_type == "application/pdf":
+            return {"type": "document", "source": {"type": "url", "url": part.url}}
+        raise unsupported(provider, part, "only images and PDFs can be given by URL")
+    raise unsupported(provider, part)
+
+
+def _user_content(provider: str, parts: tuple[Part, ...]) -> str | list[Block]:
+    if len(parts) == 1 and isinstance(parts[0], Text) and parts[0].text:
+        return parts[0].text
+    return [block for part in parts if (block := _part_block(provider, part)) is not None]
+
+
+def thinking_blocks(provider_data: Any) -> list[Block]:
+    """The signed thinking blocks kept in a response's ``provider_data`` (none if it holds
+    something else, e.g. another provider's data)."""
+    if not isinstance(provider_data, list):
+        return []
+    return [
+        block
+        for block in provider_data
+        if isinstance(block, dict) and block.get("type") in _THINKING_TYPES
+    ]
+
+
+def _tool_input(arguments: str) -> dict[str, Any]:
+    try:
+        value = from_json(arguments or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _assistant_content(response: ModelResponse) -> list[Block]:
+    content = thinking_blocks(response.provider_data)
+    if response.text:
+        content.append({"type": "text", "text": response.text})
+    for call in response.tool_calls:
+        content.append(
+            {
+                "type": "tool_use",
+                "id": call.id,
+                "name": call.name,
+                "input": _tool_input(call.arguments),
+            }
+        )
+    return content
+
+
+def _tool_result(call_id: str, content: str, *, error: bool = False) -> Block:
+    block: Block = {"type": "tool_result", "tool_use_id": call_id, "content": content}
+    if error:
+        block["is_error"] = True
+    return block
+
+
+def append_anthropic_message(provider: str, messages: list[Message], event: Event) -> None:
+    """Convert one conversation event to Messages API messages. User-side items in a row (tool
+    results, then a user's text) merge into one user message, as the API needs roles to
+    alternate."""
+    if isinstance(event, ModelRequest):
+        content: str | list[Block] = _user_content(provider, event.parts)
+        role = "user"
+    elif isinstance(event, ModelResponse):
+        if not event.text and not event.tool_calls:
+            return  # an empty answer: nothing the API would accept, and nothing to replay
+        content, role = _assistant_content(event), "assistant"
+    elif isinstance(event, ToolCallResult):
+        content, role = [_tool_result(event.call_id, event.content)], "user"
+    elif isinstance(event, ToolCallError):
+        content, role = [_tool_result(event.call_id, event.message, error=True)], "user"
+    elif isinstance(event, OutputRejected):
+        content, role = event.message, "user"
+    elif isinstance(event, HumanMessage) and event.request_id is None and event.text:
+        content, role = event.text, "user"
+    else:
+        return
+    if content:
+        merge_or_append(messages, {"role": role, "content": content})
+
+
+_USAGE_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+    "output_tokens_details",
+)
+
+
+def merge_usage(into: dict[str, Any], usage: Any) -> dict[str, Any]:
+    """Fold one of Anthropic's usage reports into ``into``: later ones (a stream's
+    ``message_delta``) are cumulative and win where they give a value."""
+    for name in _USAGE_FIELDS:
+        value = getattr(usage, name, None)
+        if value is not None:
+            into[name] = value
+    return into
+
+
+def anthropic_usage(values: dict[str, Any]) -> Usage:
+    """Baton's usage from Anthropic's (whose ``input_tokens`` excludes cached tokens)."""
+    cache_read = values.get("cache_read_input_tokens") or 0
+    cache_write = values.get("cache_creation_input_tokens") or 0
+    details = values.get("output_tokens_details")
+    return Usage(
+        requests=1,
+        input_tokens=(values.get("input_tokens") or 0) + cache_read + cache_write,
+        output_tokens=values.get("output_tokens") or 0,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        reasoning_tokens=getattr(details, "thinking_tokens", None) or 0,
+    )
+
+
+def _tool_choice(settings: ModelSettings, has_tools: bool) -> dict[str, Any] | None:
+    if not has_tools:
+        return None
+    choice = settings.tool_choice
+    if choice == "none":
+        return {"type": "none"}
+    if choice is None:
+        result: dict[str, Any] | None = (
+            {"type": "auto"} if settings.parallel_tool_calls is False else None
+        )
+    elif choice in ("auto", "required"):
+        result = {"type": "any" if choice == "required" else "auto"}
+    else:
+        result = {"type": "tool", "name": choice}
+    if result is not None and settings.parallel_tool_calls is False:
+        result["disable_parallel_tool_use"] = True
+    return result
+
+
+def _thinking(settings: ModelSettings) -> dict[str, Any] | None:
+    budget = settings.thinking_budget
+    if budget is None and settings.reasoning_effort is not None:
+        budget = EFFORT_BUDGETS[settings.reasoning_effort]
+    if budget is None:
+        return None
+    if budget <= 0:
+        return {"type": "disabled"}
+    return {"type": "enabled", "budget_tokens": budget}
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------------------------
+
+
+def _is_transport_error(exc: BaseException) -> bool:
+    module = type(exc).__module__.split(".")[0]
+    return module in ("httpx", "httpx2", "httpcore", "h11", "anyio") or isinstance(
+        exc, ConnectionError
+    )
+
+
+def _stream_error(provider: str, body: Any, fallback: str) -> ModelError:
+    """The Baton error for an ``error`` event sent inside a stream."""
+    error = body.get("error") if isinstance(body, dict) else None
+    kind = error.get("type") if isinstance(error, dict) else None
+    message = (error.get("message") if isinstance(error, dict) else None) or fallback
+    cls = _STREAM_ERRORS.get(kind or "", ModelError)
+    return cls(f"{provider} reported {kind or 'an error'} mid-answer: {message}", provider=provider)
+
+
+@asynccontextmanager
+async def mapped_errors(provider: str) -> AsyncIterator[None]:
+    """Translate the Anthropic SDK's (and its HTTP layer's) exceptions into Baton's."""
+    import anthropic
+
+    try:
+        yield
+    except BatonError:
+        raise
+    except anthropic.APITimeoutError as exc:
+        raise ModelTimeout(f"{provider} did not answer in time ({exc})", provider=provider) from exc
+    except anthropic.APIStatusError as exc:
+        if exc.status_code < 400:  # an error event inside a stream that began with HTTP 200
+            raise _stream_error(provider, exc.body, exc.message) from exc
+        message = getattr(exc, "api_message", None) or exc.message
+        raise error_for_status(
+            provider, exc.status_code, message, exc.response.headers, exc.body
+        ) from exc
+    except anthropic.APIConnectionError as exc:
+        raise ConnectionLost(f"connection to {provider} failed: {exc}", provider=provider) from exc
+    except anthropic.APIError as exc:
+        raise ModelError(f"{provider} reported an error: {exc}", provider=provider) from exc
+    except Exception as exc:
+        if _is_transport_error(exc):
+            raise ConnectionLost(
+                f"the connection to {provider} dropped mid-answer ({type(exc).__name__}: {exc})",
+                provider=provider,
+            ) from exc
+        raise
+
+
+# ---------------------------------------------------------------------------------------------
+# The client
+# ---------------------------------------------------------------------------------------------
+
+
+def make_anthropic_client(config: ProviderConfig) -> Any:
+    """An ``anthropic.AsyncAnthropic`` for a config (one per config: one connection pool)."""
+    try:
+        import anthropic
+    except ImportError as exc:
+        raise missing_extra(config.provider_name, config.extra_name or "anthropic", exc) from None
+    return anthropic.AsyncAnthropic(
+        api_key=config.resolved_api_key(),
+        base_url=config.base_url,
+        timeout=config.timeout,
+        max_retries=config.max_retries,
+        default_headers=dict(config.headers) if config.headers else None,
+    )
+
+
+class _StreamBlock:
+    """One content block being assembled from a stream."""
+
+    __slots__ = ("data", "id", "input", "kind", "name", "pieces", "signature")
+
+    def __init__(self, block: Any) -> None:
+        self.kind: str = block.type
+        self.pieces: list[str] = []
+        self.id: str = getattr(block, "id", "") or ""
+        self.name: str = getattr(block, "name", "") or ""
+        self.signature: str = getattr(block, "signature", "") or ""
+        self.data: str = getattr(block, "data", "") or ""
+        self.input: Any = getattr(block, "input", None)
+        initial = getattr(block, "text", None) or getattr(block, "thinking", None)
+        if initial:
+            self.pieces.append(initial)
+
+
+class AnthropicClient:
+    """Talks to the Messages API through the official ``anthropic`` SDK."""
+
+    def __init__(self, config: AnthropicConfig) -> None:
+        self.config = config
+        self.sdk = make_anthropic_client(config)
+        provider = config.provider_name
+        self._cache: MessageCache[Message] = MessageCache(
+            lambda messages, event: append_anthropic_message(provider, messages, event)
+        )
+        self._schema: tuple[OutputSpec, dict[str, Any]] | None = None
+
+    async def aclose(self) -> None:
+        await self.sdk.close()
+
+    def _output_schema(self, output: OutputSpec) -> dict[str, Any]:
+        if self._schema is None or self._schema[0] is not output:
+            from anthropic import transform_schema
+
+            self._schema = (output, transform_schema(output.json_schema))
+        return self._schema[1]
+
+    def build_request(self, call: ModelCall) -> dict[str, Any]:
+        """The keyword arguments for ``messages.create`` (without ``stream``)."""
+        config = self.config
+        settings = call.settings
+        output = call.output
+        native = output is not None and output.mode == "native" and config.native_output
+        instructions = call.instructions
+        if output is not None and output.mode == "native" and not config.native_output:
+            prompt = output.prompt_text()
+            instructions = f"{instructions}\n\n{prompt}" if instructions else prompt
+        thinking = _thinking(settings)
+        max_tokens = settings.max_tokens
+        if max_tokens is None:
+            max_tokens = DEFAULT_MAX_TOKENS + (
+                thinking["budget_tokens"] if thinking and thinking["type"] == "enabled" else 0
+            )
+        request: dict[str, Any] = {
+            "model": config.model,
+            "max_tokens": max_tokens,
+            "messages": list(self._cache.messages(call.conversation_id, call.messages)),
+        }
+        if instructions:
+            request["system"] = instructions
+        if call.tools:
+            request["tools"] = [
+                {
+                    "name": t.name,
+                    "description": t.description,
+                    "input_schema": t.parameters,
+                    **({"strict": True} if t.strict else {}),
+                }
+                for t in call.tools
+            ]
+        tool_choice = _tool_choice(settings, bool(call.tools))
+        if tool_choice is not None:
+            request["tool_choice"] = tool_choice
+        if thinking is not None:
+            request["thinking"] = thinking
+        if native:
+            assert output is not None
+            schema = self._output_schema(output)
+            request["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
+        if settings.stop:
+            request["stop_sequences"] = list(settings.stop)
+        # This SDK's create() has no sampling parameters (newer models refuse them): when set,
+        # they travel in the body untyped, and a model that refuses them answers with a 400.
+        extra_body = {
+            key: value
+            for key, value in (("temperature", settings.temperature), ("top_p", settings.top_p))
+            if value is not None
+        }
+        extra_body.update(settings.extra)
+        if extra_body:
+            request["extra_body"] = extra_body
+        return request
+
+    async def respond(self, call: ModelCall, emit: EmitChunk) -> ModelResponse:
+        request = self.build_request(call)
+        async with mapped_errors(self.config.provider_name):
+            if not call.settings.stream:
+                message = await self.sdk.messages.create(**request)
+                return self._from_message(message)
+            stream = await self.sdk.messages.create(**request, stream=True)
+            async with stream:
+                return await self._from_stream(stream, emit)
+
+    def _response(
+        self,
+        blocks: list[Block],
+        usage: Usage,
+        finish_reason: str | None,
+        model: str | None,
+    ) -> ModelResponse:
+        thinking = [b for b in blocks if b["type"] in _THINKING_TYPES]
+        return ModelResponse(
+            text="".join(b["text"] for b in blocks if b["type"] == "text"),
+            tool_calls=tuple(
+                ToolCall(b["id"], b["name"], b["arguments"])
+                for b in blocks
+                if b["type"] == "tool_use"
+            ),
+            usage=self.config.priced(usage),
+            finish_reason=finish_reason,
+            model=model,
+            provider=self.config.provider_name,
+            reasoning="".join(b.get("thinking", "") for b in thinking),
+            provider_data=thinking or None,
+        )
+
+    def _from_message(self, message: Any) -> ModelResponse:
+        blocks: list[Block] = []
+        for block in message.content or ():
+            kind = block.type
+            if kind == "text":
+                blocks.append({"type": "text", "text": block.text})
+            elif kind == "thinking":
+                blocks.append(
+                    {"type": "thinking", "thinking": block.thinking, "signature": block.signature}
+                )
+            elif kind == "redacted_thinking":
+                blocks.append({"type": "redacted_thinking", "data": block.data})
+            elif kind == "tool_use":
+                arguments = to_json(block.input if block.input is not None else {}).decode()
+                blocks.append(
+                    {"type": "tool_use", "id": block.id, "name": block.name, "arguments": arguments}
+                )
+        return self._response(
+            blocks,
+            anthropic_usage(merge_usage({}, message.usage)),
+            message.stop_reason,
+            message.model,
+        )
+
+    async def _from_stream(self, stream: Any, emit: EmitChunk) -> ModelResponse:
+        open_blocks: dict[int, _StreamBlock] = {}
+        usage: dict[str, Any] = {}
+        finish_reason: str | None = None
+        model: str | None = None
+        stopped = False
+        async for event in stream:
+            kind = event.type
+            if kind == "content_block_delta":
+                slot = open_blocks.get(event.index)
+                delta = event.delta
+                if slot is None:
+                    continue
+                if delta.type == "text_delta" and delta.text:
+                    slot.pieces.append(delta.text)
+                    await emit(TextChunk(delta.text))
+                elif delta.type == "thinking_delta" and delta.thinking:
+                    slot.pieces.append(delta.thinking)
+                    await emit(ReasoningChunk(delta.thinking))
+                elif delta.type == "input_json_delta" and delta.partial_json:
+                    slot.pieces.append(delta.partial_json)
+                elif delta.type == "signature_delta":
+                    slot.signature += delta.signature
+            elif kind == "content_block_start":
+                slot = _StreamBlock(event.content_block)
+                open_blocks[event.index] = slot
+                if slot.pieces and slot.kind in ("text", "thinking"):
+                    chunk_type = TextChunk if slot.kind == "text" else ReasoningChunk
+                    await emit(chunk_type(slot.pieces[0]))
+            elif kind == "message_start":
+                model = event.message.model
+                merge_usage(usage, event.message.usage)
+            elif kind == "message_delta":
+                finish_reason = event.delta.stop_reason or finish_reason
+                merge_usage(usage, event.usage)
+            elif kind == "message_stop":
+                stopped = True
+        if not stopped:
+            provider = self.config.provider_name
+            raise ConnectionLost(
+                f"the stream from {provider} ended before the answer was complete",
+                provider=provider,
+            )
+        blocks = [_finished(slot) for _, slot in sorted(open_blocks.items())]
+        return self._response(
+            [b for b in blocks if b is not None],
+            anthropic_usage(usage),
+            finish_reason,
+            model,
+        )
+
+
+def _finished(slot: _StreamBlock) -> Block | None:
+    text = "".join(slot.pieces)
+    if slot.kind == "text":
+        return {"type": "text", "text": text}
+    if slot.kind == "thinking":
+        return {"type": "thinking", "thinking": text, "signature": slot.signature}
+    if slot.kind == "redacted_thinking":
+        return {"type": "redacted_thinking", "data": slot.data}
+    if slot.kind == "tool_use":
+        arguments = text or (to_json(slot.input).decode() if slot.input else "{}")
+        return {"type": "tool_use", "id": slot.id, "name": slot.name, "arguments": arguments}
+    return None

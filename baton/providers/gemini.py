@@ -1,0 +1,548 @@
+"""Google's Gemini API through the official ``google-genai`` SDK (``VertexConfig`` in
+``vertex.py`` reuses this client for Vertex AI)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Mapping
+from dataclasses import KW_ONLY, dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic_core import from_json, to_json
+
+from ..errors import ConfigError, ConnectionLost, ContentFiltered, InvalidRequest
+from ..events import (
+    Data,
+    Event,
+    FileUrl,
+    HumanMessage,
+    Media,
+    ModelRequest,
+    ModelResponse,
+    OutputRejected,
+    Part,
+    ReasoningChunk,
+    Text,
+    TextChunk,
+    ToolCall,
+    ToolCallError,
+    ToolCallResult,
+    Usage,
+)
+from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings
+from ..tools.tool import ToolSpec
+from ._cache import MessageCache
+from ._config import ProviderConfig, missing_extra
+from ._gemini_errors import mapped_errors
+from ._media import b64, unsupported
+
+if TYPE_CHECKING:
+    from google.genai import types as gt
+
+__all__ = ["REASONING_BUDGETS", "GeminiClient", "GeminiConfig"]
+
+#: Thinking budgets (tokens) used for ``reasoning_effort`` when no ``thinking_budget`` is given.
+#: Every value lies inside the ranges the 2.5 models accept (Pro 128-32768, Flash 0-24576,
+#: Flash-Lite 512-24576); Gemini 3 models take budgets too.
+REASONING_BUDGETS: dict[str, int] = {"minimal": 512, "low": 2048, "medium": 8192, "high": 24576}
+
+# Finish reasons meaning the answer was withheld under a content policy.
+_BLOCKED = frozenset(
+    {
+        "SAFETY",
+        "RECITATION",
+        "BLOCKLIST",
+        "PROHIBITED_CONTENT",
+        "SPII",
+        "IMAGE_SAFETY",
+        "IMAGE_PROHIBITED_CONTENT",
+        "MODEL_ARMOR",
+    }
+)
+
+
+@dataclass(eq=False)
+class GeminiConfig(ProviderConfig):
+    """The Gemini API (Google AI Studio). ``GEMINI_API_KEY``, then ``GOOGLE_API_KEY``, is read
+    when ``api_key`` is not given.
+
+    Settings map onto Gemini's generation config: ``max_tokens`` is ``max_output_tokens``,
+    ``stop`` is ``stop_sequences``, ``tool_choice="required"`` is function-calling mode ``ANY``
+    and a tool's name restricts ``allowed_function_names`` to it. ``thinking_budget`` is sent as
+    is (0 turns thinking off, -1 lets the model decide); without it, ``reasoning_effort`` picks a
+    budget from ``REASONING_BUDGETS``. Whenever thinking is asked for, thought summaries are
+    requested too (``include_thoughts``) and streamed as ``ReasoningChunk``s.
+    ``parallel_tool_calls`` has no Gemini equivalent and is ignored. ``extra`` keys that
+    ``GenerateContentConfig`` knows (``top_k``, ``safety_settings``, ...) are set on it; any
+    other key is merged into the request's ``generationConfig`` untouched.
+
+    Structured output is sent as ``response_json_schema``. Gemini models before 3 refuse JSON
+    output together with function calling: for an agent with tools and a response schema on
+    those models, pass ``native_output=False`` (the schema then goes in the instructions).
+    """
+
+    _: KW_ONLY
+    native_output: bool = True
+
+    provider_name: ClassVar[str] = "gemini"
+    env_keys: ClassVar[tuple[str, ...]] = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+    extra_name: ClassVar[str] = "gemini"
+
+    def create_client(self) -> ModelClient:
+        return GeminiClient(self)
+
+    def sdk_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``genai.Client`` besides ``http_options``."""
+        return {"vertexai": False, "api_key": self.resolved_api_key()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Events -> contents
+# ---------------------------------------------------------------------------------------------
+
+
+def _user_part(provider: str, part: Part) -> gt.Part:
+    from google.genai import types
+
+    if isinstance(part, Text):
+        return types.Part(text=part.text)
+    if isinstance(part, Data):
+        return types.Part(text=to_json(part.value).decode())
+    if isinstance(part, Media):
+        mime_type = part.media_type or part.default_media_type
+        if part.data is not None:
+            return types.Part(inline_data=types.Blob(data=part.data, mime_type=mime_type))
+        return types.Part(file_data=types.FileData(file_uri=part.url, mime_type=mime_type))
+    if isinstance(part, FileUrl):
+        return types.Part(file_data=types.FileData(file_uri=part.url, mime_type=part.media_type))
+    raise unsupported(provider, part)
+
+
+def _arguments(arguments: str) -> dict[str, Any]:
+    try:
+        value = from_json(arguments or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _signature(value: Any) -> bytes | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _layout(event: ModelResponse) -> list[dict[str, Any]] | None:
+    """The part layout an earlier answer kept in ``provider_data`` (see ``_Answer``), if it
+    still describes the event's text and calls."""
+    data = event.provider_data
+    gemini = data.get("gemini") if isinstance(data, Mapping) else None
+    parts = gemini.get("parts") if isinstance(gemini, Mapping) else None
+    if not isinstance(parts, list):
+        return None
+    texts: list[str] = []
+    calls: list[int] = []
+    for entry in parts:
+        if not isinstance(entry, dict):
+            return None
+        if isinstance(entry.get("call"), int):
+            calls.append(entry["call"])
+        elif isinstance(entry.get("text"), str):
+            if not entry.get("thought"):
+                texts.append(entry["text"])
+        else:
+            return None
+    if "".join(texts) != event.text or sorted(calls) != list(range(len(event.tool_calls))):
+        return None
+    return parts
+
+
+def _call_part(call: ToolCall, api_id: bool, signature: bytes | None) -> gt.Part:
+    from google.genai import types
+
+    function_call = types.FunctionCall(
+        name=call.name, args=_arguments(call.arguments), id=call.id if api_id else None
+    )
+    return types.Part(function_call=function_call, thought_signature=signature)
+
+
+def _model_parts(event: ModelResponse) -> list[gt.Part]:
+    """The model turn of an answer, with its thought signatures where Gemini gave them."""
+    from google.genai import types
+
+    layout = _layout(event)
+    if layout is None:
+        parts = [types.Part(text=event.text)] if event.text else []
+        parts.extend(_call_part(call, False, None) for call in event.tool_calls)
+        return parts
+    parts = []
+    for entry in layout:
+        signature = _signature(entry.get("signature"))
+        if "call" in entry:
+            call = event.tool_calls[entry["call"]]
+            parts.append(_call_part(call, bool(entry.get("api_id")), signature))
+        else:
+            thought = True if entry.get("thought") else None
+            parts.append(
+                types.Part(text=entry["text"], thought=thought, thought_signature=signature)
+            )
+    return parts
+
+
+def _api_call_id(contents: list[gt.Content], call_id: str) -> str | None:
+    """``call_id`` when the latest model turn sent it (ids Baton made up are not sent)."""
+    for content in reversed(contents):
+        if content.role == "model":
+            for part in content.parts or ():
+                if part.function_call is not None and part.function_call.id == call_id:
+                    return call_id
+            return None
+    return None
+
+
+def _add(contents: list[gt.Content], role: str, parts: list[gt.Part]) -> None:
+    """Append a turn, merging it into the previous one of the same role (Gemini wants the
+    function responses of one turn, and any user text after them, in one content)."""
+    from google.genai import types
+
+    if not parts:
+        return
+    last = contents[-1] if contents else None
+    if last is not None and last.role == role and last.parts is not None:
+        last.parts.extend(parts)
+    else:
+        contents.append(types.Content(role=role, parts=parts))
+
+
+def append_gemini_content(provider: str, contents: list[gt.Content], event: Event) -> None:
+    """Convert one conversation event to Gemini contents (most convert to none)."""
+    from google.genai import types
+
+    if isinstance(event, ModelRequest):
+        _add(contents, "user", [_user_part(provider, p) for p in event.parts])
+    elif isinstance(event, ModelResponse):
+        _add(contents, "model", _model_parts(event))
+    elif isinstance(event, ToolCallResult | ToolCallError):
+        response = (
+            {"result": event.content}
+            if isinstance(event, ToolCallResult)
+            else {"error": event.message}
+        )
+        function_response = types.FunctionResponse(
+            name=event.name, response=response, id=_api_call_id(contents, event.call_id)
+        )
+        _add(contents, "user", [types.Part(function_response=function_response)])
+    elif isinstance(event, OutputRejected):
+        _add(contents, "user", [types.Part(text=event.message)])
+    elif isinstance(event, HumanMessage) and event.request_id is None and event.text:
+        _add(contents, "user", [types.Part(text=event.text)])
+
+
+# ---------------------------------------------------------------------------------------------
+# Answers
+# ---------------------------------------------------------------------------------------------
+
+
+def gemini_usage(metadata: Any) -> Usage:
+    """Baton's usage from ``usage_metadata``: output includes the thinking tokens."""
+    if metadata is None:
+        return Usage(requests=1)
+    thoughts = metadata.thoughts_token_count or 0
+    return Usage(
+        requests=1,
+        input_tokens=(metadata.prompt_token_count or 0)
+        + (metadata.tool_use_prompt_token_count or 0),
+        output_tokens=(metadata.candidates_token_count or 0) + thoughts,
+        cache_read_tokens=metadata.cached_content_token_count or 0,
+        reasoning_tokens=thoughts,
+    )
+
+
+class _Answer:
+    """One answer assembled from a response or the chunks of a stream.
+
+    Gemini gives function calls no ids on its own API, so calls get ids that are stable and
+    unique in the conversation (``call_<history length>_<n>``). The parts are remembered with
+    their thought signatures (base64) in ``provider_data["gemini"]["parts"]`` when there are
+    signatures or API call ids to replay: text and thought parts verbatim (unsigned pieces
+    merged), calls as ``{"call": index}`` into ``tool_calls``.
+    """
+
+    def __init__(self, id_prefix: str) -> None:
+        self.id_prefix = id_prefix
+        self.text: list[str] = []
+        self.thoughts: list[str] = []
+        self.calls: list[ToolCall] = []
+        # [kind ("text" | "thought" | "call"), text pieces or call index, signature, api id]
+        self.parts: list[list[Any]] = []
+        self.keep = False
+        self.metadata: Any = None
+        self.model: str | None = None
+        self.finish_reason: str | None = None
+        self.blocked: str | None = None
+
+    def observe(self, response: gt.GenerateContentResponse) -> list[gt.Part]:
+        """Take a response's metadata; return its candidate's parts."""
+        if response.usage_metadata is not None:
+            self.metadata = response.usage_metadata
+        self.model = response.model_version or self.model
+        feedback = response.prompt_feedback
+        if feedback is not None and feedback.block_reason is not None:
+            reason = str(feedback.block_reason.value)
+            detail = feedback.block_reason_message
+            self.blocked = f"the prompt was blocked ({reason})" + (f": {detail}" if detail else "")
+        candidate = response.candidates[0] if response.candidates else None
+        if candidate is None:
+            return []
+        if candidate.finish_reason is not None:
+            self.finish_reason = str(candidate.finish_reason.value)
+            if self.finish_reason in _BLOCKED:
+                flagged = [
+                    str(r.category.value)
+                    for r in candidate.safety_ratings or ()
+                    if r.blocked and r.category is not None
+                ]
+                self.blocked = f"the answer was stopped ({self.finish_reason})" + (
+                    f": {', '.join(flagged)}" if flagged else ""
+                )
+        return list(candidate.content.parts or ()) if candidate.content is not None else []
+
+    def add(self, part: gt.Part) -> Event | None:
+        """Take one part; return the chunk to stream for it, if any."""
+        signature = b64(part.thought_signature) if part.thought_signature else None
+        self.keep = self.keep or signature is not None
+        call = part.function_call
+        if call is not None:
+            index = len(self.calls)
+            self.calls.append(
+                ToolCall(
+                    call.id or f"{self.id_prefix}{index}",
+                    call.name or "",
+                    to_json(call.args or {}).decode(),
+                )
+            )
+            self.keep = self.keep or bool(call.id)
+            self.parts.append(["call", index, signature, bool(call.id)])
+            return None
+        text = part.text or ""
+        if not text and signature is None:
+            return None  # empty, or a kind of part Baton does not use (code execution, ...)
+        kind = "thought" if part.thought else "text"
+        (self.thoughts if part.thought else self.text).append(text)
+        last = self.parts[-1] if self.parts else None
+        if signature is None and last is not None and last[0] == kind and last[2] is None:
+            last[1].append(text)
+        else:
+            self.parts.append([kind, [text], signature, False])
+        if not text:
+            return None
+        return ReasoningChunk(text) if part.thought else TextChunk(text)
+
+    def provider_data(self) -> dict[str, Any] | None:
+        if not self.keep:
+            return None
+        parts: list[dict[str, Any]] = []
+        for kind, value, signature, api_id in self.parts:
+            entry: dict[str, Any] = {"call": value} if kind == "call" else {"text": "".join(value)}
+            if kind == "thought":
+                entry["thought"] = True
+            if signature is not None:
+                entry["signature"] = signature
+            if api_id:
+                entry["api_id"] = True
+            parts.append(entry)
+        return {"gemini": {"parts": parts}}
+
+    def response(self, config: ProviderConfig) -> ModelResponse:
+        provider = config.provider_name
+        if self.blocked is not None:
+            raise ContentFiltered(f"{provider}: {self.blocked}", provider=provider)
+        return ModelResponse(
+            text="".join(self.text),
+            tool_calls=tuple(self.calls),
+            usage=config.priced(gemini_usage(self.metadata)),
+            finish_reason=self.finish_reason,
+            model=self.model or config.model,
+            provider=provider,
+            reasoning="".join(self.thoughts),
+            provider_data=self.provider_data(),
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# The client
+# ---------------------------------------------------------------------------------------------
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _thinking(settings: ModelSettings) -> gt.ThinkingConfig | None:
+    from google.genai import types
+
+    budget = settings.thinking_budget
+    if budget is None and settings.reasoning_effort is not None:
+        budget = REASONING_BUDGETS[settings.reasoning_effort]
+    if budget is None:
+        return None
+    return types.ThinkingConfig(thinking_budget=budget, include_thoughts=True if budget else None)
+
+
+def _tool_config(choice: str | None) -> gt.ToolConfig | None:
+    from google.genai import types
+
+    if choice is None:
+        return None
+    modes = types.FunctionCallingConfigMode
+    mode = {"auto": modes.AUTO, "required": modes.ANY, "none": modes.NONE}.get(choice)
+    calling = (
+        types.FunctionCallingConfig(mode=mode)
+        if mode is not None
+        else types.FunctionCallingConfig(mode=modes.ANY, allowed_function_names=[choice])
+    )
+    return types.ToolConfig(function_calling_config=calling)
+
+
+class GeminiClient:
+    """Talks to the Gemini API (or Vertex AI) through ``genai.Client(...).aio``."""
+
+    def __init__(self, config: GeminiConfig) -> None:
+        provider = config.provider_name
+        try:
+            from google import genai
+            from google.genai import types
+        except ImportError as exc:
+            raise missing_extra(provider, config.extra_name or "gemini", exc) from None
+        self.config = config
+        options = config.sdk_options()
+        http_options = types.HttpOptions(
+            base_url=config.base_url,
+            headers=dict(config.headers) if config.headers else None,
+            timeout=None if config.timeout is None else max(1, round(config.timeout * 1000)),
+            retry_options=(
+                types.HttpRetryOptions(attempts=config.max_retries + 1)
+                if config.max_retries
+                else None
+            ),
+        )
+        try:
+            self.google = genai.Client(**options, http_options=http_options)
+        except ValueError as exc:
+            raise ConfigError(f"cannot make the {provider} client: {exc}") from None
+        self.sdk = self.google.aio
+        self._fields = frozenset(types.GenerateContentConfig.model_fields)
+        self._tools: tuple[tuple[ToolSpec, ...], gt.Tool] | None = None
+        self._cache: MessageCache[gt.Content] = MessageCache(
+            lambda contents, event: append_gemini_content(provider, contents, event)
+        )
+
+    async def aclose(self) -> None:
+        close = getattr(self.sdk, "aclose", None)  # not in older google-genai releases
+        if close is not None:
+            await close()
+        self.google.close()
+
+    def _tool(self, specs: tuple[ToolSpec, ...]) -> gt.Tool:
+        from google.genai import types
+
+        if self._tools is None or self._tools[0] is not specs:
+            declarations = [
+                types.FunctionDeclaration(
+                    name=t.name, description=t.description, parameters_json_schema=t.parameters
+                )
+                for t in specs
+            ]
+            self._tools = (specs, types.Tool(function_declarations=declarations))
+        return self._tools[1]
+
+    def build_request(self, call: ModelCall) -> dict[str, Any]:
+        """The keyword arguments for ``models.generate_content(_stream)``."""
+        from google.genai import types
+
+        config = self.config
+        settings = call.settings
+        instructions = call.instructions
+        output = call.output
+        if output is not None and output.mode == "native" and not config.native_output:
+            prompt = output.prompt_text()
+            instructions = f"{instructions}\n\n{prompt}" if instructions else prompt
+        options: dict[str, Any] = {
+            "automatic_function_calling": types.AutomaticFunctionCallingConfig(disable=True)
+        }
+        if instructions:
+            options["system_instruction"] = instructions
+        if call.tools:
+            options["tools"] = [self._tool(call.tools)]
+            tool_config = _tool_config(settings.tool_choice)
+            if tool_config is not None:
+                options["tool_config"] = tool_config
+        if output is not None and output.mode == "native" and config.native_output:
+            options["response_mime_type"] = "application/json"
+            # JSON Schema as is; SDKs without response_json_schema only take response_schema.
+            schema_key = (
+                "response_json_schema"
+                if "response_json_schema" in self._fields
+                else "response_schema"
+            )
+            options[schema_key] = output.json_schema
+        for key, value in (
+            ("temperature", settings.temperature),
+            ("top_p", settings.top_p),
+            ("max_output_tokens", settings.max_tokens),
+            ("stop_sequences", list(settings.stop) if settings.stop else None),
+            ("seed", settings.seed),
+            ("thinking_config", _thinking(settings)),
+        ):
+            if value is not None:
+                options[key] = value
+        raw: dict[str, Any] = {}
+        for key, value in settings.extra.items():
+            if _snake(key) in self._fields:
+                options[_snake(key)] = value
+            else:
+                raw[key] = value
+        if raw:
+            options["http_options"] = types.HttpOptions(extra_body={"generationConfig": raw})
+        try:
+            generation = types.GenerateContentConfig(**options)
+        except ValueError as exc:  # pydantic's ValidationError
+            raise InvalidRequest(
+                f"{config.provider_name} settings were rejected: {exc}",
+                provider=config.provider_name,
+            ) from None
+        contents = self._cache.messages(call.conversation_id, call.messages)
+        return {"model": config.model, "contents": list(contents), "config": generation}
+
+    async def respond(self, call: ModelCall, emit: EmitChunk) -> ModelResponse:
+        request = self.build_request(call)
+        provider = self.config.provider_name
+        answer = _Answer(f"call_{len(call.messages)}_")
+        async with mapped_errors(provider):
+            if not call.settings.stream:
+                response = await self.sdk.models.generate_content(**request)
+                for part in answer.observe(response):
+                    answer.add(part)
+                return answer.response(self.config)
+            stream = await self.sdk.models.generate_content_stream(**request)
+            try:
+                async for chunk in stream:
+                    for part in answer.observe(chunk):
+                        piece = answer.add(part)
+                        if piece is not None:
+                            await emit(piece)
+            finally:
+                close = getattr(stream, "aclose", None)
+                if close is not None:
+                    await close()
+            if answer.finish_reason is None and answer.blocked is None:
+                raise ConnectionLost(
+                    f"the stream from {provider} ended before the answer was finished",
+                    provider=provider,
+                )
+            return answer.response(self.config)

@@ -1,0 +1,375 @@
+"""Ollama's native chat API (``/api/chat``), local or hosted, through the official ``ollama`` SDK.
+
+The SDK's ``AsyncClient`` is the transport (host parsing, headers, newline-delimited JSON
+streaming, ``ResponseError``), but the request body is sent as Baton builds it, through the
+client's request method, rather than through ``AsyncClient.chat``. ``chat`` re-validates every
+argument through its pydantic models, and those lose information Baton relies on: tool parameter
+schemas are cut down to ``type``/``items``/``description``/``enum`` per property (nested objects,
+``anyOf`` for optional parameters, defaults and ``$ref`` are dropped; ollama-python #724), tool
+call ids in answers are dropped, and the whole history (images included) is re-validated on every
+call. Answers are read as plain JSON objects for the same reasons.
+
+Structured output uses Ollama's ``format`` (the JSON schema, enforced by constrained sampling)
+when the call offers no tools. With tools on offer, ``format`` would keep the model from ever
+calling one (ollama/ollama#11037), so the schema is put in the instructions instead (Baton's
+prompted mode) and the answer is validated as usual.
+
+Ollama has no API for ``tool_choice`` other than sending no tools (``"none"``), and none for
+``parallel_tool_calls``; both are otherwise ignored. ``max_retries`` is applied here (the SDK has
+no retries): a retryable failure before any chunk was streamed is tried again with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import KW_ONLY, dataclass
+from typing import Any, ClassVar, Literal
+
+from pydantic_core import from_json, to_json
+
+from ..errors import BatonError, ConnectionLost, ModelError, ModelTimeout
+from ..events import (
+    Data,
+    Event,
+    FileUrl,
+    HumanMessage,
+    Image,
+    ModelRequest,
+    ModelResponse,
+    OutputRejected,
+    Part,
+    ReasoningChunk,
+    Text,
+    TextChunk,
+    ToolCall,
+    ToolCallError,
+    ToolCallResult,
+    Usage,
+)
+from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings
+from ._cache import MessageCache
+from ._config import ProviderConfig, missing_extra
+from ._errors import error_for_status
+from ._media import b64, unsupported
+
+__all__ = ["OllamaChatClient", "OllamaConfig"]
+
+DEFAULT_HOST = "http://127.0.0.1:11434"
+
+Message = dict[str, Any]
+ThinkValue = bool | Literal["low", "medium", "high"]
+
+
+@dataclass(eq=False)
+class OllamaConfig(ProviderConfig):
+    """A model served by Ollama. ``base_url`` defaults to ``OLLAMA_HOST`` (else
+    ``http://127.0.0.1:11434``). No API key is needed locally; for hosted Ollama, ``api_key``
+    (or ``OLLAMA_API_KEY``) is sent as a bearer token.
+
+    ``think`` sets Ollama's ``think`` explicitly (``True``/``False``, or a level for models with
+    levels, such as gpt-oss); otherwise ``reasoning_effort`` turns it on (as the level, for
+    gpt-oss models) and ``thinking_budget`` turns it on or, when 0, off.
+    ``num_ctx`` is the context window to load the model with (Ollama's default is small and
+    silently truncates long conversations). ``keep_alive`` is how long the model stays loaded
+    (seconds, or a duration such as ``"10m"``). ``extra`` is merged into Ollama's ``options``.
+    """
+
+    _: KW_ONLY
+    think: ThinkValue | None = None
+    num_ctx: int | None = None
+    keep_alive: float | str | None = None
+
+    provider_name: ClassVar[str] = "ollama"
+    env_keys: ClassVar[tuple[str, ...]] = ("OLLAMA_API_KEY",)
+    extra_name: ClassVar[str] = "ollama"
+
+    def __post_init__(self) -> None:
+        if self.base_url is None:
+            self.base_url = os.environ.get("OLLAMA_HOST") or DEFAULT_HOST
+        super().__post_init__()
+
+    def create_client(self) -> ModelClient:
+        return OllamaChatClient(self)
+
+
+def _user_message(provider: str, parts: tuple[Part, ...]) -> Message:
+    texts: list[str] = []
+    images: list[str] = []
+    for part in parts:
+        if isinstance(part, Text):
+            texts.append(part.text)
+        elif isinstance(part, Data):
+            texts.append(to_json(part.value).decode())
+        elif isinstance(part, Image):
+            if part.data is None:
+                raise unsupported(provider, part, "pass the image bytes (Image(data=...))")
+            images.append(b64(part.data))
+        elif isinstance(part, FileUrl):
+            raise unsupported(provider, part, "pass images inline (Image(data=...))")
+        else:
+            raise unsupported(provider, part)
+    message: Message = {"role": "user", "content": "\n".join(texts)}
+    if images:
+        message["images"] = images
+    return message
+
+
+def _arguments(raw: str) -> Any:
+    """Tool call arguments as the JSON object Ollama wants back."""
+    try:
+        value = from_json(raw) if raw else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def append_ollama_message(provider: str, messages: list[Message], event: Event) -> None:
+    """Convert one conversation event to ``/api/chat`` messages (most convert to none)."""
+    if isinstance(event, ModelRequest):
+        messages.append(_user_message(provider, event.parts))
+    elif isinstance(event, ModelResponse):
+        message: Message = {"role": "assistant", "content": event.text}
+        if event.reasoning:
+            message["thinking"] = event.reasoning
+        if event.tool_calls:
+            message["tool_calls"] = [
+                {"function": {"name": c.name, "arguments": _arguments(c.arguments)}}
+                for c in event.tool_calls
+            ]
+        messages.append(message)
+    elif isinstance(event, ToolCallResult):
+        messages.append({"role": "tool", "content": event.content, "tool_name": event.name})
+    elif isinstance(event, ToolCallError):
+        messages.append({"role": "tool", "content": event.message, "tool_name": event.name})
+    elif isinstance(event, OutputRejected):
+        messages.append({"role": "user", "content": event.message})
+    elif isinstance(event, HumanMessage) and event.request_id is None and event.text:
+        messages.append({"role": "user", "content": event.text})
+
+
+def _think(config: OllamaConfig, settings: ModelSettings) -> ThinkValue | None:
+    if config.think is not None:
+        return config.think
+    if settings.thinking_budget is not None:
+        return settings.thinking_budget > 0
+    effort = settings.reasoning_effort
+    if effort is None:
+        return None
+    if config.model.startswith("gpt-oss"):  # takes levels and ignores booleans
+        return "low" if effort == "minimal" else effort
+    return True
+
+
+def _usage(final: Mapping[str, Any]) -> Usage:
+    return Usage(
+        requests=1,
+        input_tokens=final.get("prompt_eval_count") or 0,
+        output_tokens=final.get("eval_count") or 0,
+    )
+
+
+@asynccontextmanager
+async def _mapped_errors(provider: str) -> AsyncIterator[None]:
+    """Translate the ollama SDK's (and httpx's) exceptions into Baton's."""
+    import httpx
+    import ollama
+
+    try:
+        yield
+    except BatonError:
+        raise
+    except ollama.ResponseError as exc:
+        message = str(exc.error)
+        if exc.status_code < 0:  # an error object inside the stream, not an HTTP status
+            raise ModelError(f"{provider} reported an error: {message}", provider=provider) from exc
+        if exc.status_code == 404 and "not found" in message:
+            message += " (pull it first: ollama pull <model>)"
+        # The SDK raises ResponseError from httpx's HTTPStatusError, which keeps the headers.
+        response = getattr(exc.__context__, "response", None)
+        headers = getattr(response, "headers", None)
+        raise error_for_status(provider, exc.status_code, message, headers, exc.error) from exc
+    except httpx.TimeoutException as exc:
+        raise ModelTimeout(
+            f"{provider} did not answer in time ({exc!r})", provider=provider
+        ) from exc
+    except (httpx.TransportError, ConnectionError) as exc:
+        raise ConnectionLost(
+            f"the connection to {provider} failed or dropped ({type(exc).__name__}: {exc})",
+            provider=provider,
+        ) from exc
+
+
+def _make_sdk(config: OllamaConfig) -> Any:
+    try:
+        import ollama
+    except ImportError as exc:
+        raise missing_extra(config.provider_name, config.extra_name, exc) from None
+    headers = dict(config.headers or {})
+    api_key = config.resolved_api_key(required=False)
+    if api_key and not any(k.lower() == "authorization" for k in headers):
+        headers["Authorization"] = f"Bearer {api_key}"
+    return ollama.AsyncClient(host=config.base_url, timeout=config.timeout, headers=headers)
+
+
+class OllamaChatClient:
+    """Talks to Ollama's ``/api/chat`` through the official ``ollama`` SDK's ``AsyncClient``."""
+
+    def __init__(self, config: OllamaConfig) -> None:
+        self.config = config
+        self.sdk = _make_sdk(config)
+        provider = config.provider_name
+        self._cache: MessageCache[Message] = MessageCache(
+            lambda messages, event: append_ollama_message(provider, messages, event)
+        )
+        self._ids = itertools.count()
+
+    async def aclose(self) -> None:
+        await self.sdk.close()
+
+    def build_request(self, call: ModelCall) -> dict[str, Any]:
+        """The JSON body for ``/api/chat``."""
+        config = self.config
+        settings = call.settings
+        history = self._cache.messages(call.conversation_id, call.messages)
+        request: dict[str, Any] = {"model": config.model, "messages": [], "stream": settings.stream}
+        if call.tools and settings.tool_choice != "none":
+            request["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": t.name,
+                        "description": t.description,
+                        "parameters": t.parameters,
+                    },
+                }
+                for t in call.tools
+            ]
+        instructions = call.instructions
+        output = call.output
+        if output is not None and output.mode == "native":
+            if "tools" in request:
+                # ``format`` constrains every token, so the model could never call a tool:
+                # with tools on offer the schema goes into the instructions instead.
+                prompt = output.prompt_text()
+                instructions = f"{instructions}\n\n{prompt}" if instructions else prompt
+            else:
+                request["format"] = output.json_schema
+        request["messages"] = (
+            [{"role": "system", "content": instructions}, *history]
+            if instructions
+            else list(history)
+        )
+        think = _think(config, settings)
+        if think is not None:
+            request["think"] = think
+        options: dict[str, Any] = {}
+        for key, value in (
+            ("num_ctx", config.num_ctx),
+            ("temperature", settings.temperature),
+            ("top_p", settings.top_p),
+            ("num_predict", settings.max_tokens),
+            ("stop", list(settings.stop) if settings.stop else None),
+            ("seed", settings.seed),
+        ):
+            if value is not None:
+                options[key] = value
+        options.update(settings.extra)
+        if options:
+            request["options"] = options
+        if config.keep_alive is not None:
+            request["keep_alive"] = config.keep_alive
+        return request
+
+    async def respond(self, call: ModelCall, emit: EmitChunk) -> ModelResponse:
+        request = self.build_request(call)
+        emitted = False
+
+        async def tracked(event: Event) -> None:
+            nonlocal emitted
+            emitted = True
+            await emit(event)
+
+        attempt = 0
+        while True:
+            try:
+                return await self._respond_once(request, tracked)
+            except ModelError as exc:
+                if not exc.retryable or emitted or attempt >= self.config.max_retries:
+                    raise
+                wait = exc.retry_after
+                await asyncio.sleep(
+                    wait if wait is not None and wait <= 60 else min(0.5 * 2**attempt, 8.0)
+                )
+                attempt += 1
+
+    async def _respond_once(self, request: dict[str, Any], emit: EmitChunk) -> ModelResponse:
+        provider = self.config.provider_name
+        async with _mapped_errors(provider):
+            # ``_request(dict, ...)``: the SDK's transport, with answers left as plain JSON
+            # objects (see the module docstring for why ``chat()`` is not used).
+            answer = await self.sdk._request(
+                dict, "POST", "/api/chat", json=request, stream=request["stream"]
+            )
+            if not request["stream"]:
+                message = answer.get("message") or {}
+                return self._response(
+                    message.get("content") or "",
+                    message.get("thinking") or "",
+                    [self._tool_call(c) for c in message.get("tool_calls") or ()],
+                    answer,
+                )
+            return await self._from_stream(answer, emit)
+
+    async def _from_stream(
+        self, parts: AsyncIterator[dict[str, Any]], emit: EmitChunk
+    ) -> ModelResponse:
+        text: list[str] = []
+        thoughts: list[str] = []
+        calls: list[ToolCall] = []
+        final: dict[str, Any] | None = None
+        async for part in parts:
+            message = part.get("message") or {}
+            thought = message.get("thinking")
+            if thought:
+                thoughts.append(thought)
+                await emit(ReasoningChunk(thought))
+            content = message.get("content")
+            if content:
+                text.append(content)
+                await emit(TextChunk(content))
+            # Ollama sends each tool call whole, possibly spread over several chunks.
+            for raw in message.get("tool_calls") or ():
+                calls.append(self._tool_call(raw))
+            if part.get("done"):
+                final = part
+        if final is None:
+            raise ConnectionLost(
+                f"the {self.config.provider_name} stream ended before its final chunk",
+                provider=self.config.provider_name,
+            )
+        return self._response("".join(text), "".join(thoughts), calls, final)
+
+    def _tool_call(self, raw: Mapping[str, Any]) -> ToolCall:
+        function = raw.get("function") or {}
+        arguments = function.get("arguments")
+        if not isinstance(arguments, str):
+            arguments = to_json(arguments or {}).decode()
+        call_id = raw.get("id") or f"call_{next(self._ids)}"
+        return ToolCall(call_id, function.get("name") or "", arguments or "{}")
+
+    def _response(
+        self, text: str, reasoning: str, calls: list[ToolCall], final: Mapping[str, Any]
+    ) -> ModelResponse:
+        return ModelResponse(
+            text=text,
+            tool_calls=tuple(calls),
+            usage=self.config.priced(_usage(final)),
+            finish_reason=final.get("done_reason"),
+            model=final.get("model"),
+            provider=self.config.provider_name,
+            reasoning=reasoning,
+        )

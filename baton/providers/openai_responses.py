@@ -1,0 +1,440 @@
+"""OpenAI's Responses API (``/v1/responses``): reasoning items carried across turns, typed
+stream events, and every endpoint that speaks it through ``base_url`` and ``headers``."""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from dataclasses import KW_ONLY, dataclass
+from typing import Any, ClassVar
+
+from pydantic_core import to_json
+
+from ..errors import (
+    ConfigError,
+    ConnectionLost,
+    ContentFiltered,
+    ContextLengthExceeded,
+    InvalidRequest,
+    ModelError,
+    ProviderUnavailable,
+    RateLimited,
+)
+from ..events import (
+    Audio,
+    Data,
+    Document,
+    Event,
+    FileUrl,
+    HumanMessage,
+    Image,
+    ModelRequest,
+    ModelResponse,
+    OutputRejected,
+    Part,
+    ReasoningChunk,
+    Text,
+    TextChunk,
+    ToolCall,
+    ToolCallError,
+    ToolCallResult,
+    Usage,
+)
+from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings
+from ._cache import MessageCache
+from ._config import ProviderConfig
+from ._media import data_url, unsupported
+from ._openai_common import make_openai_client, mapped_errors, strict_schema
+
+__all__ = ["OpenAIResponsesClient", "OpenAIResponsesConfig"]
+
+Item = dict[str, Any]
+
+# Where a ModelResponse keeps the raw reasoning items to replay (in ``provider_data``).
+REASONING_KEY = "openai_reasoning_items"
+
+
+@dataclass(eq=False)
+class OpenAIResponsesConfig(ProviderConfig):
+    """OpenAI's Responses API. ``OPENAI_API_KEY`` is read when ``api_key`` is not given.
+
+    Nothing is stored at OpenAI by default (``store=False``): the whole conversation is sent on
+    every call, and reasoning models' reasoning comes back encrypted
+    (``include_encrypted_reasoning``) so that it can be replayed on the next call. Models without
+    reasoning may reject that request: set ``include_encrypted_reasoning=False`` for them.
+    ``native_output=False`` puts a response schema in the instructions instead of ``text.format``.
+    """
+
+    _: KW_ONLY
+    native_output: bool = True
+    store: bool = False
+    include_encrypted_reasoning: bool = True
+
+    provider_name: ClassVar[str] = "openai"
+    env_keys: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
+    extra_name: ClassVar[str] = "openai"
+
+    def create_client(self) -> ModelClient:
+        return OpenAIResponsesClient(self)
+
+
+# ---------------------------------------------------------------------------------------------
+# Events -> input items
+# ---------------------------------------------------------------------------------------------
+
+
+def _file_name(media_type: str | None) -> str:
+    media_type = media_type or "application/pdf"
+    extension = ".pdf" if media_type == "application/pdf" else mimetypes.guess_extension(media_type)
+    return f"document{extension or ''}"
+
+
+def _user_content(provider: str, parts: tuple[Part, ...]) -> str | list[Item]:
+    if len(parts) == 1 and isinstance(parts[0], Text):
+        return parts[0].text
+    content: list[Item] = []
+    for part in parts:
+        if isinstance(part, Text):
+            content.append({"type": "input_text", "text": part.text})
+        elif isinstance(part, Data):
+            content.append({"type": "input_text", "text": to_json(part.value).decode()})
+        elif isinstance(part, Image):
+            content.append({"type": "input_image", "image_url": data_url(part), "detail": "auto"})
+        elif isinstance(part, Document):
+            if part.url is not None:
+                content.append({"type": "input_file", "file_url": part.url})
+            else:
+                content.append(
+                    {
+                        "type": "input_file",
+                        "filename": _file_name(part.media_type),
+                        "file_data": data_url(part),
+                    }
+                )
+        elif isinstance(part, FileUrl):
+            if (part.media_type or "").startswith("image/"):
+                content.append({"type": "input_image", "image_url": part.url, "detail": "auto"})
+            else:
+                content.append({"type": "input_file", "file_url": part.url})
+        elif isinstance(part, Audio):
+            raise unsupported(provider, part, "use OpenAIConfig (Chat Completions) for audio")
+        else:
+            raise unsupported(provider, part)
+    return content
+
+
+def _reasoning_items(event: ModelResponse, provider: str, store: bool) -> list[Item]:
+    """The raw reasoning items of one of our responses that can be sent back. Without storage
+    at OpenAI an item is only usable with its encrypted content."""
+    data = event.provider_data
+    if event.provider != provider or not isinstance(data, dict):
+        return []
+    items = data.get(REASONING_KEY) or ()
+    return [
+        dict(item)
+        for item in items
+        if isinstance(item, dict) and (store or item.get("encrypted_content"))
+    ]
+
+
+def append_input_items(provider: str, store: bool, items: list[Item], event: Event) -> None:
+    """Convert one conversation event to Responses input items (most convert to none)."""
+    if isinstance(event, ModelRequest):
+        items.append({"role": "user", "content": _user_content(provider, event.parts)})
+    elif isinstance(event, ModelResponse):
+        if not event.text and not event.tool_calls:
+            return  # a reasoning item must be followed by the output it led to
+        # Reasoning comes first, as the API emits it: before the message and calls it led to.
+        items.extend(_reasoning_items(event, provider, store))
+        if event.text:
+            items.append(
+                {
+                    "type": "message",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": event.text}],
+                }
+            )
+        items.extend(
+            {"type": "function_call", "call_id": c.id, "name": c.name, "arguments": c.arguments}
+            for c in event.tool_calls
+        )
+    elif isinstance(event, ToolCallResult):
+        items.append(
+            {"type": "function_call_output", "call_id": event.call_id, "output": event.content}
+        )
+    elif isinstance(event, ToolCallError):
+        items.append(
+            {"type": "function_call_output", "call_id": event.call_id, "output": event.message}
+        )
+    elif isinstance(event, OutputRejected):
+        items.append({"role": "user", "content": event.message})
+    elif isinstance(event, HumanMessage) and event.request_id is None and event.text:
+        items.append({"role": "user", "content": event.text})
+
+
+# ---------------------------------------------------------------------------------------------
+# Answers -> Baton
+# ---------------------------------------------------------------------------------------------
+
+
+def responses_usage(usage: Any) -> Usage:
+    if usage is None:
+        return Usage(requests=1)
+    input_details = getattr(usage, "input_tokens_details", None)
+    output_details = getattr(usage, "output_tokens_details", None)
+    return Usage(
+        requests=1,
+        input_tokens=usage.input_tokens or 0,
+        output_tokens=usage.output_tokens or 0,
+        cache_read_tokens=getattr(input_details, "cached_tokens", 0) or 0,
+        cache_write_tokens=getattr(input_details, "cache_write_tokens", 0) or 0,
+        reasoning_tokens=getattr(output_details, "reasoning_tokens", 0) or 0,
+    )
+
+
+def response_error(provider: str, code: str | None, message: str | None) -> ModelError:
+    """The Baton error for a failure reported inside an answer (``response.failed``, an
+    ``error`` stream event, or a non-streamed response whose status is ``failed``)."""
+    text = f"{provider} reported an error: {message or 'no details given'}"
+    text += f" ({code})" if code else ""
+    lowered = f"{code or ''} {message or ''}".lower()
+    kwargs: dict[str, Any] = {"provider": provider}
+    if code in ("rate_limit_exceeded", "rate_limit_error"):
+        return RateLimited(text, **kwargs)
+    if code in ("server_error", "internal_error", "vector_store_timeout", "overloaded"):
+        return ProviderUnavailable(text, **kwargs)
+    if "context_length" in lowered or "context window" in lowered:
+        return ContextLengthExceeded(text, **kwargs)
+    if "policy" in lowered or "content_filter" in lowered:
+        return ContentFiltered(text, **kwargs)
+    if code and (code.startswith(("invalid", "image", "unsupported", "empty", "failed_to"))):
+        return InvalidRequest(text, **kwargs)
+    return ModelError(text, **kwargs)
+
+
+def _raw(item: Any) -> Item:
+    """An SDK item as the plain dict sent back verbatim (absent and null fields left out)."""
+    if isinstance(item, dict):
+        return {k: v for k, v in item.items() if v is not None}
+    raw: Item = item.to_dict(mode="json", exclude_none=True)
+    return raw
+
+
+class _Streamed:
+    """What a stream delivered piece by piece, for when the final response omits it."""
+
+    __slots__ = ("calls", "done", "text", "thoughts")
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.thoughts: list[str] = []
+        self.calls: dict[int, list[Any]] = {}  # output_index -> [call_id, name, argument pieces]
+        self.done: dict[int, Any] = {}  # output_index -> item from response.output_item.done
+
+    def call(self, index: int) -> list[Any]:
+        return self.calls.setdefault(index, [None, None, []])
+
+
+def _finish_reason(response: Any, has_calls: bool, refused: bool) -> str:
+    if getattr(response, "status", None) == "incomplete":
+        reason = getattr(getattr(response, "incomplete_details", None), "reason", None)
+        return {"max_output_tokens": "length"}.get(reason or "", reason or "incomplete")
+    if refused:
+        return "refusal"
+    return "tool_calls" if has_calls else "stop"
+
+
+# ---------------------------------------------------------------------------------------------
+# The client
+# ---------------------------------------------------------------------------------------------
+
+
+def _tool_choice(choice: str | None, has_tools: bool) -> Any:
+    if choice is None or not has_tools:
+        return None
+    if choice in ("auto", "required", "none"):
+        return choice
+    return {"type": "function", "name": choice}
+
+
+class OpenAIResponsesClient:
+    """Talks to a Responses endpoint through the official ``openai`` SDK."""
+
+    def __init__(self, config: OpenAIResponsesConfig) -> None:
+        self.config = config
+        self.sdk = make_openai_client(config)
+        provider, store = config.provider_name, config.store
+        self._cache: MessageCache[Item] = MessageCache(
+            lambda items, event: append_input_items(provider, store, items, event)
+        )
+
+    async def aclose(self) -> None:
+        await self.sdk.close()
+
+    def build_request(self, call: ModelCall) -> dict[str, Any]:
+        """The keyword arguments for ``responses.create`` (without ``stream``)."""
+        config = self.config
+        settings: ModelSettings = call.settings
+        for name in ("stop", "seed"):
+            if getattr(settings, name) is not None:
+                raise ConfigError(
+                    f"the OpenAI Responses API has no {name!r} setting: remove it, or use "
+                    "OpenAIConfig (Chat Completions)"
+                )
+        instructions = call.instructions
+        output = call.output
+        native = output is not None and output.mode == "native"
+        if output is not None and native and not config.native_output:
+            prompt = output.prompt_text()
+            instructions = f"{instructions}\n\n{prompt}" if instructions else prompt
+        request: dict[str, Any] = {
+            "model": config.model,
+            "input": list(self._cache.messages(call.conversation_id, call.messages)),
+            "store": config.store,
+        }
+        if instructions:
+            request["instructions"] = instructions
+        if not config.store and config.include_encrypted_reasoning:
+            request["include"] = ["reasoning.encrypted_content"]
+        if call.tools:
+            request["tools"] = [
+                {
+                    "type": "function",
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": t.parameters,
+                    "strict": bool(t.strict),
+                }
+                for t in call.tools
+            ]
+            if settings.parallel_tool_calls is not None:
+                request["parallel_tool_calls"] = settings.parallel_tool_calls
+        tool_choice = _tool_choice(settings.tool_choice, bool(call.tools))
+        if tool_choice is not None:
+            request["tool_choice"] = tool_choice
+        if output is not None and native and config.native_output:
+            schema, strict = strict_schema(output.json_schema)
+            name = re.sub(r"[^a-zA-Z0-9_-]", "_", output.name)[:64]
+            request["text"] = {
+                "format": {"type": "json_schema", "name": name, "schema": schema, "strict": strict}
+            }
+        if settings.reasoning_effort is not None:
+            request["reasoning"] = {"effort": settings.reasoning_effort, "summary": "auto"}
+        for key, value in (
+            ("temperature", settings.temperature),
+            ("top_p", settings.top_p),
+            ("max_output_tokens", settings.max_tokens),
+        ):
+            if value is not None:
+                request[key] = value
+        if settings.extra:
+            request["extra_body"] = dict(settings.extra)
+        return request
+
+    async def respond(self, call: ModelCall, emit: EmitChunk) -> ModelResponse:
+        request = self.build_request(call)
+        async with mapped_errors(self.config.provider_name):
+            if not call.settings.stream:
+                response = await self.sdk.responses.create(**request)
+                return self._from_response(response, None)
+            stream = await self.sdk.responses.create(**request, stream=True)
+            async with stream:  # the connection is released even when an event ends the answer
+                return await self._from_stream(stream, emit)
+
+    async def _from_stream(self, stream: Any, emit: EmitChunk) -> ModelResponse:
+        provider = self.config.provider_name
+        streamed = _Streamed()
+        final: Any = None
+        async for event in stream:
+            kind = getattr(event, "type", None)
+            if kind in ("response.output_text.delta", "response.refusal.delta"):
+                if event.delta:
+                    streamed.text.append(event.delta)
+                    await emit(TextChunk(event.delta))
+            elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
+                if event.delta:
+                    streamed.thoughts.append(event.delta)
+                    await emit(ReasoningChunk(event.delta))
+            elif kind == "response.output_item.added":
+                item = event.item
+                if getattr(item, "type", None) == "function_call":
+                    slot = streamed.call(event.output_index)
+                    slot[0], slot[1] = item.call_id, item.name
+                    if item.arguments:
+                        slot[2] = [item.arguments]
+            elif kind == "response.function_call_arguments.delta":
+                streamed.call(event.output_index)[2].append(event.delta or "")
+            elif kind == "response.function_call_arguments.done":
+                streamed.call(event.output_index)[2] = [event.arguments or ""]
+            elif kind == "response.output_item.done":
+                streamed.done[event.output_index] = event.item
+            elif kind in ("response.completed", "response.incomplete"):
+                final = event.response
+            elif kind == "response.failed":
+                error = getattr(event.response, "error", None)
+                raise response_error(
+                    provider, getattr(error, "code", None), getattr(error, "message", None)
+                )
+            elif kind == "error":
+                raise response_error(
+                    provider, getattr(event, "code", None), getattr(event, "message", None)
+                )
+        if final is None:
+            raise ConnectionLost(
+                f"the {provider} stream ended before the response was complete", provider=provider
+            )
+        return self._from_response(final, streamed)
+
+    def _from_response(self, response: Any, streamed: _Streamed | None) -> ModelResponse:
+        """A ModelResponse from a finished response object. Its ``output`` is authoritative;
+        what a stream delivered fills in whatever it left out."""
+        provider = self.config.provider_name
+        if getattr(response, "status", None) == "failed":
+            error = getattr(response, "error", None)
+            raise response_error(
+                provider, getattr(error, "code", None), getattr(error, "message", None)
+            )
+        output = list(getattr(response, "output", None) or ())
+        if not output and streamed is not None:
+            output = [streamed.done[index] for index in sorted(streamed.done)]
+        text: list[str] = []
+        summaries: list[str] = []
+        calls: list[ToolCall] = []
+        reasoning: list[Item] = []
+        has_message = refused = False
+        for item in output:
+            kind = getattr(item, "type", None)
+            if kind == "message":
+                has_message = True
+                for part in getattr(item, "content", None) or ():
+                    if part.type == "output_text":
+                        text.append(part.text)
+                    elif part.type == "refusal":
+                        text.append(part.refusal)
+                        refused = True
+            elif kind == "reasoning":
+                reasoning.append(_raw(item))
+                summaries.extend(s.text for s in getattr(item, "summary", None) or ())
+                summaries.extend(c.text for c in getattr(item, "content", None) or ())
+            elif kind == "function_call":
+                calls.append(ToolCall(item.call_id, item.name, item.arguments or "{}"))
+        if streamed is not None:
+            if not has_message:
+                text = streamed.text
+            if not calls:
+                calls = [
+                    ToolCall(slot[0] or f"call_{index}", slot[1] or "", "".join(slot[2]) or "{}")
+                    for index, slot in sorted(streamed.calls.items())
+                ]
+            if not summaries and streamed.thoughts:
+                summaries = ["".join(streamed.thoughts)]
+        return ModelResponse(
+            text="".join(text),
+            tool_calls=tuple(calls),
+            usage=self.config.priced(responses_usage(getattr(response, "usage", None))),
+            finish_reason=_finish_reason(response, bool(calls), refused),
+            model=getattr(response, "model", None),
+            provider=provider,
+            reasoning="\n\n".join(summaries),
+            provider_data={REASONING_KEY: reasoning} if reasoning else None,
+        )
