@@ -9,6 +9,7 @@ from typing import Any
 
 from ..errors import (
     AuthenticationFailed,
+    ConnectionLost,
     ContentFiltered,
     ContextLengthExceeded,
     InvalidRequest,
@@ -17,7 +18,7 @@ from ..errors import (
     RateLimited,
 )
 
-__all__ = ["error_for_status", "retry_after_seconds"]
+__all__ = ["connection_dropped", "error_for_status", "is_transport_error", "retry_after_seconds"]
 
 _CONTEXT_MARKERS = (
     "context_length",
@@ -76,3 +77,20 @@ def error_for_status(
     if any(marker in lowered for marker in _FILTER_MARKERS):
         return ContentFiltered(text, **kwargs)
     return InvalidRequest(text, **kwargs)
+
+
+_TRANSPORT_MODULES = ("httpx", "httpx2", "httpcore", "h11", "anyio", "aiohttp")
+
+
+def is_transport_error(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from the HTTP layer under an SDK (a dropped or refused
+    connection), which SDKs sometimes let through unwrapped, e.g. mid-stream."""
+    module = type(exc).__module__.split(".")[0]
+    return module in _TRANSPORT_MODULES or isinstance(exc, ConnectionError)
+
+
+def connection_dropped(provider: str, exc: BaseException) -> ConnectionLost:
+    return ConnectionLost(
+        f"the connection to {provider} dropped mid-answer ({type(exc).__name__}: {exc})",
+        provider=provider,
+    )

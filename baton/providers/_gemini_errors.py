@@ -15,7 +15,7 @@ from ..errors import (
     ModelError,
     ModelTimeout,
 )
-from ._errors import error_for_status
+from ._errors import error_for_status, is_transport_error
 
 if TYPE_CHECKING:
     from google.genai.errors import APIError
@@ -23,17 +23,10 @@ if TYPE_CHECKING:
 __all__ = ["mapped_errors"]
 
 
-def _is_transport_error(exc: BaseException) -> bool:
-    module = type(exc).__module__.split(".")[0]
-    return module in ("httpx", "httpx2", "httpcore", "h11", "anyio", "aiohttp") or isinstance(
-        exc, ConnectionError
-    )
-
-
 def _is_timeout(exc: BaseException) -> bool:
     if isinstance(exc, TimeoutError):
         return True
-    return _is_transport_error(exc) and any(
+    return is_transport_error(exc) and any(
         cls.__name__ in ("TimeoutException", "ServerTimeoutError") for cls in type(exc).__mro__
     )
 
@@ -109,7 +102,7 @@ async def mapped_errors(provider: str) -> AsyncIterator[None]:
                 f"{provider} did not answer in time ({type(exc).__name__}: {exc})",
                 provider=provider,
             ) from exc
-        if _is_transport_error(exc) or isinstance(exc, auth_errors.TransportError):
+        if is_transport_error(exc) or isinstance(exc, auth_errors.TransportError):
             raise ConnectionLost(
                 f"the connection to {provider} failed or dropped mid-answer "
                 f"({type(exc).__name__}: {exc})",

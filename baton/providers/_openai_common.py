@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from ..errors import BatonError, ConnectionLost, ModelError, ModelTimeout
 from ._config import ProviderConfig, missing_extra
-from ._errors import error_for_status
+from ._errors import connection_dropped, error_for_status, is_transport_error
 
 __all__ = ["make_openai_client", "mapped_errors", "strict_schema"]
 
@@ -52,19 +52,9 @@ async def mapped_errors(provider: str) -> AsyncIterator[None]:
         # An error event inside a stream (no HTTP status): usually the provider giving up.
         raise ModelError(f"{provider} reported an error: {exc}", provider=provider) from exc
     except Exception as exc:
-        if _is_transport_error(exc):
-            raise ConnectionLost(
-                f"the connection to {provider} dropped mid-answer ({type(exc).__name__}: {exc})",
-                provider=provider,
-            ) from exc
+        if is_transport_error(exc):
+            raise connection_dropped(provider, exc) from exc
         raise
-
-
-def _is_transport_error(exc: BaseException) -> bool:
-    module = type(exc).__module__.split(".")[0]
-    return module in ("httpx", "httpx2", "httpcore", "h11", "anyio") or isinstance(
-        exc, ConnectionError
-    )
 
 
 async def call_mapped(provider: str, fn: Callable[[], Awaitable[T]]) -> T:

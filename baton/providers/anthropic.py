@@ -65,7 +65,7 @@ from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings
 from ..output import OutputSpec
 from ._cache import MessageCache, merge_or_append
 from ._config import ProviderConfig, missing_extra
-from ._errors import error_for_status
+from ._errors import connection_dropped, error_for_status, is_transport_error
 from ._media import b64, unsupported
 
 __all__ = ["AnthropicClient", "AnthropicConfig"]
@@ -293,13 +293,6 @@ def _thinking(settings: ModelSettings) -> dict[str, Any] | None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _is_transport_error(exc: BaseException) -> bool:
-    module = type(exc).__module__.split(".")[0]
-    return module in ("httpx", "httpx2", "httpcore", "h11", "anyio") or isinstance(
-        exc, ConnectionError
-    )
-
-
 def _stream_error(provider: str, body: Any, fallback: str) -> ModelError:
     """The Baton error for an ``error`` event sent inside a stream."""
     error = body.get("error") if isinstance(body, dict) else None
@@ -332,11 +325,8 @@ async def mapped_errors(provider: str) -> AsyncIterator[None]:
     except anthropic.APIError as exc:
         raise ModelError(f"{provider} reported an error: {exc}", provider=provider) from exc
     except Exception as exc:
-        if _is_transport_error(exc):
-            raise ConnectionLost(
-                f"the connection to {provider} dropped mid-answer ({type(exc).__name__}: {exc})",
-                provider=provider,
-            ) from exc
+        if is_transport_error(exc):
+            raise connection_dropped(provider, exc) from exc
         raise
 
 
