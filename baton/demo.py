@@ -12,7 +12,7 @@ import os
 from pydantic import BaseModel, Field
 
 from .agent import Agent
-from .errors import ConfigError
+from .errors import AuthenticationFailed, ConfigError
 from .models.base import ModelConfig
 from .models.registry import resolve_config
 from .testing import ScriptedModel, call, chunks, reasoning
@@ -116,8 +116,10 @@ def choose_model(requested: str | None = None) -> tuple[ModelConfig, str]:
     for shorthand in candidates:
         assert shorthand is not None
         try:
-            return resolve_config(shorthand), f"Running on {shorthand}."
-        except ConfigError as exc:
+            config = resolve_config(shorthand)
+            config.client()  # fails here, clearly, if the provider's SDK is not installed
+            return config, f"Running on {shorthand}."
+        except (ConfigError, AuthenticationFailed) as exc:
             problems.append(f"{shorthand}: {exc}")
     reason = "No provider key is set" if not problems else "; ".join(problems)
     return scripted_model(), (
