@@ -1,10 +1,6 @@
-"""The Agent and its loop.
-
-One ask: the user's ``ModelRequest`` -> model call -> ``ModelResponse`` -> if it asked for tools,
-run them (concurrently, bounded) and call the model again with their results -> ... -> a final
-answer, validated against the response schema -> ``Reply``. Every step is an event on the
-conversation's stream, in causal order; ``_execute`` below is that loop, top to bottom.
-"""
+"""The Agent: a prompt, a model config, tools, an output schema and the opt-in layers
+(middleware, policies, observers), compiled once into a ``Plan``. The loop itself is in
+``loop.py``."""
 
 from __future__ import annotations
 
@@ -22,32 +18,23 @@ from .conversation import Conversation, new_id
 from .errors import (
     ConfigError,
     ConversationBusy,
-    EmptyResponseError,
-    MaxTurnsExceeded,
-    OutputValidationError,
 )
 from .events import (
-    Event,
     ModelRequest,
-    ModelResponse,
-    OutputRejected,
     Part,
-    RunFailed,
-    RunFinished,
-    RunStarted,
     Text,
-    ToolCallError,
-    ToolCallResult,
-    UsageReport,
 )
-from .history import History, HistoryView
-from .models.base import ModelCall, ModelConfig, ModelSettings
+from .harness.observers import Observer
+from .harness.policies import ContextPolicy
+from .history import History
+from .loop import Job, Plan, run_ask
+from .middleware.base import Middleware
+from .models.base import ModelConfig, ModelSettings
 from .models.registry import resolve_config
-from .output import OutputInvalid, OutputSpec, Prompted, build_output_spec
+from .output import OutputSpec, Prompted, build_output_spec
 from .prompt import Instructions
 from .stream import MemoryStream
-from .tools.execution import execute_tool_calls
-from .tools.tool import Tool, ToolSpec
+from .tools.tool import Tool
 from .tools.toolkit import build_tool_table
 
 if TYPE_CHECKING:
@@ -80,91 +67,9 @@ class AskOptions(TypedDict, total=False):
     config: ModelConfig | str
     stream: MemoryStream
     conversation_id: str
-
-
-class _Plan:
-    """What an agent derives once (and once per distinct per-ask override): tools and output."""
-
-    __slots__ = ("instructions", "output", "specs", "table")
-
-    def __init__(
-        self, table: dict[str, Tool], output: OutputSpec | None, instructions: Instructions
-    ) -> None:
-        self.table = table
-        self.specs: tuple[ToolSpec, ...] = tuple(t.spec for t in table.values())
-        self.output = output
-        self.instructions = instructions.with_output(output)
-
-
-class _Job:
-    """One prepared ask, and the one path its events take: history, stream, and the ask's tap
-    (a ``Run``'s own reader, which sees this ask's events and nobody else's)."""
-
-    __slots__ = (
-        "config",
-        "context",
-        "conversation",
-        "max_turns",
-        "output_retries",
-        "plan",
-        "request",
-        "run_id",
-        "settings",
-        "tap",
-        "tool_concurrency",
-        "tool_timeout",
-    )
-
-    def __init__(
-        self,
-        config: ModelConfig,
-        conversation: Conversation,
-        max_turns: int,
-        output_retries: int,
-        plan: _Plan,
-        request: ModelRequest,
-        run_id: str,
-        settings: ModelSettings,
-        tool_concurrency: int,
-        tool_timeout: float | None,
-    ) -> None:
-        self.config = config
-        self.conversation = conversation
-        self.tool_concurrency = tool_concurrency
-        self.tool_timeout = tool_timeout
-        self.max_turns = max_turns
-        self.output_retries = output_retries
-        self.plan = plan
-        self.request = request
-        self.run_id = run_id
-        self.settings = settings
-        self.tap: Callable[[Event], Any] | None = None
-        self.context: Context  # set right after construction (it needs `emit`)
-
-    async def record(self, event: Event) -> None:
-        """Append a persistent event to history, then deliver it."""
-        conversation = self.conversation
-        conversation.events.append(event)
-        if conversation.history is not None:
-            await conversation.history.append(conversation.id, (event,))
-            conversation.saved += 1
-        await self.deliver(event)
-
-    async def deliver(self, event: Event) -> None:
-        """Deliver an event live (stream and tap) without keeping it in history."""
-        await self.conversation.stream.send(event)
-        tap = self.tap
-        if tap is not None:
-            waiting = tap(event)
-            if waiting is not None:
-                await waiting
-
-    async def emit(self, event: Event) -> None:
-        """Publish any event: transient ones live only, the rest into history too."""
-        if event.transient:
-            await self.deliver(event)
-        else:
-            await self.record(event)
+    middleware: Sequence[Middleware]
+    policies: Sequence[ContextPolicy]
+    observers: Sequence[Observer]
 
 
 def _as_parts(prompt: PromptInput) -> tuple[Part, ...]:
@@ -211,6 +116,9 @@ class AgentOptions(TypedDict, total=False):
     settings: ModelSettings | None
     history: History | None
     description: str | None
+    middleware: Sequence[Middleware]
+    policies: Sequence[ContextPolicy]
+    observers: Sequence[Observer]
 
 
 PromptSource = str | Callable[..., str | Awaitable[str]] | None
@@ -273,6 +181,9 @@ class Agent(Generic[OutputT]):
         settings: ModelSettings | None = None,
         history: History | None = None,
         description: str | None = None,
+        middleware: Sequence[Middleware] = (),
+        policies: Sequence[ContextPolicy] = (),
+        observers: Sequence[Observer] = (),
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise ConfigError("an Agent needs a non-empty name, e.g. Agent('assistant', ...)")
@@ -289,12 +200,18 @@ class Agent(Generic[OutputT]):
         self.history = history
         self._instructions = Instructions(prompt, owner=f"agent {name!r}")
         self._tool_sources: tuple[Any, ...] = tuple(tools)
-        self._plan = _Plan(
+        self.middleware: tuple[Middleware, ...] = tuple(middleware)
+        self.policies: tuple[ContextPolicy, ...] = tuple(policies)
+        self.observers: tuple[Observer, ...] = tuple(observers)
+        self._plan = Plan(
             build_tool_table(self._tool_sources, f"agent {name!r}"),
             build_output_spec(response_schema),
             self._instructions,
+            self.middleware,
+            self.policies,
+            self.observers,
         )
-        self._plans: dict[tuple[Any, ...], _Plan] = {}
+        self._plans: dict[tuple[Any, ...], Plan] = {}
         self._settings_cache: dict[int, tuple[ModelConfig, ModelSettings]] = {}
 
     def __repr__(self) -> str:
@@ -364,9 +281,7 @@ class Agent(Generic[OutputT]):
             _LIVE_CONVERSATIONS[key] = conversation
         return conversation
 
-    def _prepare(
-        self, prompt: PromptInput, conversation: Conversation, options: AskOptions
-    ) -> _Job:
+    def _prepare(self, prompt: PromptInput, conversation: Conversation, options: AskOptions) -> Job:
         config = options.get("config") or self.config
         if config is None:
             raise ConfigError(
@@ -382,7 +297,7 @@ class Agent(Generic[OutputT]):
             dependencies = {**self.dependencies, **options["dependencies"]}
         max_turns = options.get("max_turns", self.max_turns)
         output_retries = options.get("output_retries", self.output_retries)
-        job = _Job(
+        job = Job(
             config=config,
             conversation=conversation,
             max_turns=_check_positive("max_turns", max_turns),
@@ -406,17 +321,24 @@ class Agent(Generic[OutputT]):
             dependencies=dependencies,
             counter=UsageCounter(),
             send=job.emit,
+            states=conversation.states,
         )
+        job.context._job = job
         return job
 
-    def _plan_for(self, options: AskOptions) -> _Plan:
+    def _plan_for(self, options: AskOptions) -> Plan:
         extra_tools = options.get("tools")
         has_schema = "response_schema" in options
-        if not extra_tools and not has_schema:
+        layers: tuple[tuple[Any, ...], ...] = (
+            tuple(options.get("middleware") or ()),
+            tuple(options.get("policies") or ()),
+            tuple(options.get("observers") or ()),
+        )
+        if not extra_tools and not has_schema and not any(layers):
             return self._plan
         tools_key = tuple(extra_tools) if extra_tools else ()
         schema = options.get("response_schema")
-        key: tuple[Any, ...] = (tools_key, has_schema, schema if has_schema else None)
+        key: tuple[Any, ...] = (tools_key, has_schema, schema if has_schema else None, layers)
         try:
             plan = self._plans.get(key)
         except TypeError:  # an unhashable schema: build without caching
@@ -424,7 +346,15 @@ class Agent(Generic[OutputT]):
         if plan is None:
             table = build_tool_table((*self._tool_sources, *tools_key), f"agent {self.name!r}")
             output = build_output_spec(schema) if has_schema else self._plan.output
-            plan = _Plan(table, output, self._instructions)
+            middleware, policies, observers = layers
+            plan = Plan(
+                table,
+                output,
+                self._instructions,
+                (*self.middleware, *middleware),
+                (*self.policies, *policies),
+                (*self.observers, *observers),
+            )
             if key:
                 if len(self._plans) >= 64:
                     self._plans.pop(next(iter(self._plans)))
@@ -443,106 +373,16 @@ class Agent(Generic[OutputT]):
 
     # -- the loop ----------------------------------------------------------------------------
 
-    async def _execute(self, job: _Job) -> Reply[OutputT]:
-        from .reply import Reply
-
-        conversation: Conversation = job.conversation
+    async def _execute(self, job: Job) -> Reply[OutputT]:
+        conversation = job.conversation
         if conversation.busy:
             raise ConversationBusy(
                 f"conversation {conversation.id} is still answering an earlier ask; await that "
                 "reply before asking again (or start a new conversation)"
             )
         conversation.busy = True
-        context: Context = job.context
-        plan: _Plan = job.plan
-        counter = context._counter
-        response_at = -1  # index in history of the last response that asked for tools
         try:
-            if conversation.history is not None and conversation.saved < len(conversation.events):
-                await _save_backlog(conversation)
-            await job.record(RunStarted(job.run_id, self.name, conversation.id))
-            await job.record(job.request)
-            client = job.config.client()
-            retries_left: int = job.output_retries
-            rejected = {"empty": 0, "invalid": 0}
-            output: Any = None
-            text = ""
-            for turn in range(job.max_turns):
-                context.turn = turn
-                call = ModelCall(
-                    self.name,
-                    conversation.id,
-                    job.run_id,
-                    await plan.instructions.render(context),
-                    HistoryView(conversation.events),
-                    plan.specs,
-                    plan.output,
-                    job.settings,
-                )
-                response: ModelResponse = await client.respond(call, job.deliver)
-                counter.add(response.usage)
-                await job.record(response)
-                if response.tool_calls:
-                    response_at = len(conversation.events) - 1
-                    counter.tool_calls += len(response.tool_calls)
-                    outcomes = await execute_tool_calls(
-                        response.tool_calls,
-                        plan.table,
-                        context,
-                        concurrency=job.tool_concurrency,
-                        default_timeout=job.tool_timeout,
-                        record=job.record,
-                    )
-                    response_at = -1
-                    final = _final_result(outcomes)
-                    if final is None:
-                        continue
-                    text = final.content
-                    output = _validate_final(plan.output, final)
-                    break
-                if not response.text.strip():
-                    rejected["empty"] += 1
-                    if retries_left == 0:
-                        raise EmptyResponseError(
-                            f"agent {self.name!r} got no usable final answer in "
-                            f"{_attempts(rejected)}, the last one empty; check the model and prompt"
-                        )
-                    retries_left -= 1
-                    await job.record(OutputRejected(_EMPTY_ANSWER))
-                    continue
-                text = response.text
-                if plan.output is None:
-                    output = text
-                    break
-                try:
-                    output = await plan.output.parse(text, context)
-                    break
-                except OutputInvalid as invalid:
-                    rejected["invalid"] += 1
-                    if retries_left == 0:
-                        raise OutputValidationError(
-                            f"agent {self.name!r} got no valid final answer in "
-                            f"{_attempts(rejected)}; last problem: {invalid.message} "
-                            "(raise output_retries, simplify the schema, or use Prompted(...) "
-                            "for models without native structured output)",
-                            text=text,
-                            errors=invalid.message,
-                        ) from None
-                    retries_left -= 1
-                    await job.record(OutputRejected(invalid.message, text))
-            else:
-                raise MaxTurnsExceeded(
-                    f"agent {self.name!r} made {job.max_turns} model calls without a final "
-                    f"answer (max_turns={job.max_turns}); raise it with Agent(..., max_turns=N) "
-                    "or ask(..., max_turns=N), or check whether the model keeps calling tools"
-                )
-            usage = counter.snapshot()
-            await job.record(UsageReport(usage))
-            await job.record(RunFinished(job.run_id, text, output))
-            return Reply(self, conversation, job.run_id, text, output, usage, response)
-        except BaseException as error:
-            await _close_failed_run(job, response_at, error)
-            raise
+            return await run_ask(self, job)
         finally:
             conversation.busy = False
 
@@ -573,68 +413,6 @@ class Agent(Generic[OutputT]):
             or self.description
             or f"Ask the {self.name!r} agent to handle a task and return its answer.",
         )
-
-
-async def _save_backlog(conversation: Conversation) -> None:
-    assert conversation.history is not None
-    backlog = conversation.events[conversation.saved :]
-    await conversation.history.append(conversation.id, backlog)
-    conversation.saved += len(backlog)
-
-
-def _attempts(rejected: dict[str, int]) -> str:
-    total = rejected["empty"] + rejected["invalid"]
-    kinds = ", ".join(f"{n} {kind}" for kind, n in rejected.items() if n)
-    return f"{total} attempt{'s' if total != 1 else ''} ({kinds})"
-
-
-def _final_result(outcomes: Sequence[Event]) -> ToolCallResult | None:
-    for outcome in outcomes:
-        if isinstance(outcome, ToolCallResult) and outcome.final:
-            return outcome
-    return None
-
-
-def _validate_final(spec: OutputSpec | None, final: ToolCallResult) -> Any:
-    if spec is None:
-        return final.value
-    try:
-        return spec.validate_value(final.value)
-    except ValueError as exc:
-        raise OutputValidationError(
-            f"tool {final.name!r} returned ToolResult(final=True) with a value that does not "
-            f"match the response schema: {exc}",
-            text=final.content,
-        ) from None
-
-
-async def _close_failed_run(job: _Job, response_at: int, error: BaseException) -> None:
-    """Leave a valid history after a failure: every tool call answered, then ``RunFailed``."""
-    conversation = job.conversation
-    try:
-        if response_at >= 0:
-            response = conversation.events[response_at]
-            assert isinstance(response, ModelResponse)
-            answered = {
-                e.call_id
-                for e in conversation.events[response_at + 1 :]
-                if isinstance(e, ToolCallResult | ToolCallError)
-            }
-            reason = "cancelled" if isinstance(error, asyncio.CancelledError) else "interrupted"
-            for call in response.tool_calls:
-                if call.id not in answered:
-                    await job.record(
-                        ToolCallError(
-                            call.id,
-                            call.name,
-                            f"The call was {reason} before it finished; no result is available.",
-                            "Cancelled",
-                        ),
-                    )
-        kind = "Cancelled" if isinstance(error, asyncio.CancelledError) else type(error).__name__
-        await job.record(RunFailed(job.run_id, kind, str(error) or kind))
-    except Exception:
-        pass
 
 
 # Stored conversations open in this process, keyed by (id(history), conversation id). A live

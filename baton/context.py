@@ -14,17 +14,19 @@ its default value:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .events import Event, Usage
+from .events import Event, Usage, UsageLine
 
 if TYPE_CHECKING:
     from .history import HistoryView
+    from .loop import Job
     from .stream import MemoryStream
 
 __all__ = ["Context", "Depends", "Inject", "Variable"]
 
 _NO_DEFAULT: Any = object()
+T = TypeVar("T")
 
 
 class InjectMarker:
@@ -76,9 +78,11 @@ def Depends(fn: Callable[..., Any]) -> Any:
 
 
 class UsageCounter:
-    """A mutable running total, turned into a ``Usage`` record when asked."""
+    """A mutable running total, turned into a ``Usage`` record when asked. Each addition is
+    also noted by kind, provider and model, and summed only when a breakdown is asked for."""
 
     __slots__ = (
+        "_lines",
         "cache_read_tokens",
         "cache_write_tokens",
         "cost",
@@ -98,8 +102,10 @@ class UsageCounter:
         self.reasoning_tokens = 0
         self.tool_calls = 0
         self.cost = 0.0
+        self._lines: list[tuple[str, str, str, Usage]] = []
 
-    def add(self, usage: Usage) -> None:
+    def add(self, usage: Usage, kind: str = "model", provider: str = "", model: str = "") -> None:
+        self._lines.append((kind, provider, model, usage))
         self.requests += usage.requests
         self.input_tokens += usage.input_tokens
         self.output_tokens += usage.output_tokens
@@ -108,6 +114,21 @@ class UsageCounter:
         self.reasoning_tokens += usage.reasoning_tokens
         self.tool_calls += usage.tool_calls
         self.cost += usage.cost
+
+    def breakdown(self, total: Usage | None = None) -> tuple[UsageLine, ...]:
+        """Usage summed per (kind, provider, model), in order of first appearance. ``total``
+        (this counter's snapshot) saves the sums in the common case of a single line."""
+        lines = self._lines
+        if total is not None and lines:
+            kind, provider, model, _ = lines[0]
+            if all(line[0] == kind and line[1] == provider and line[2] == model for line in lines):
+                return (UsageLine(kind, provider, model, total),)
+        totals: dict[tuple[str, str, str], Usage] = {}
+        for kind, provider, model, usage in self._lines:
+            key = (kind, provider, model)
+            previous = totals.get(key)
+            totals[key] = usage if previous is None else previous + usage
+        return tuple(UsageLine(k, p, m, u) for (k, p, m), u in totals.items())
 
     def snapshot(self) -> Usage:
         return Usage(
@@ -132,7 +153,9 @@ class Context:
     __slots__ = (
         "_counter",
         "_events",
+        "_job",
         "_send",
+        "_states",
         "agent_name",
         "conversation_id",
         "dependencies",
@@ -154,6 +177,7 @@ class Context:
         dependencies: Mapping[Any, Any],
         counter: UsageCounter,
         send: Callable[[Event], Any],
+        states: dict[int, tuple[object, Any]] | None = None,
     ) -> None:
         self.agent_name = agent_name
         self.conversation_id = conversation_id
@@ -164,7 +188,9 @@ class Context:
         self.dependencies = dependencies
         self._counter = counter
         self._send = send
+        self._states: dict[int, tuple[object, Any]] = states if states is not None else {}
         self.turn = 0
+        self._job: Job
 
     @property
     def events(self) -> HistoryView:
@@ -178,9 +204,22 @@ class Context:
         """Usage of the current ask so far."""
         return self._counter.snapshot()
 
-    def add_usage(self, usage: Usage) -> None:
-        """Count usage spent on this ask's behalf elsewhere (e.g. by a sub-agent)."""
-        self._counter.add(usage)
+    def add_usage(
+        self, usage: Usage, kind: str = "subtask", provider: str = "", model: str = ""
+    ) -> None:
+        """Count usage spent on this ask's behalf elsewhere (a sub-agent, a compaction...)."""
+        self._counter.add(usage, kind, provider, model)
+
+    def state(self, owner: object, factory: Callable[[], T]) -> T:
+        """Per-conversation state of ``owner`` (a middleware, observer or policy), made by
+        ``factory`` on first use. Owners are shared by all conversations of an agent, so this is
+        where their state lives."""
+        states = self._states
+        key = id(owner)
+        entry = states.get(key)
+        if entry is None or entry[0] is not owner:
+            entry = states[key] = (owner, factory())
+        return entry[1]
 
     async def emit(self, event: Event) -> None:
         """Publish an event on the conversation's stream (kept in history unless transient)."""

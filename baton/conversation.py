@@ -20,7 +20,17 @@ def new_id() -> str:
 class Conversation:
     """The state of one conversation, shared by its successive asks (and their replies)."""
 
-    __slots__ = ("__weakref__", "busy", "events", "history", "id", "saved", "stream", "variables")
+    __slots__ = (
+        "__weakref__",
+        "busy",
+        "events",
+        "history",
+        "id",
+        "saved",
+        "states",
+        "stream",
+        "variables",
+    )
 
     def __init__(
         self,
@@ -39,6 +49,8 @@ class Conversation:
         # How many of `events` the history backend already holds (a fork starts unsaved).
         self.saved = len(self.events) if history is not None else 0
         self.busy = False
+        # Per-conversation state of middleware, observers and policies (see Context.state).
+        self.states: dict[int, tuple[object, Any]] = {}
 
     def fork(self, length: int) -> Conversation:
         """A new conversation that starts with this one's first ``length`` events.

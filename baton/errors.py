@@ -17,6 +17,7 @@ __all__ = [
     "MissingDependency",
     "ModelError",
     "ModelTimeout",
+    "ObserverHalt",
     "OutputValidationError",
     "ProviderUnavailable",
     "RateLimited",
@@ -68,6 +69,14 @@ class OutputValidationError(BatonError):
 
 class EmptyResponseError(BatonError):
     """The model kept answering with neither text nor tool calls."""
+
+
+class ObserverHalt(BatonError):
+    """A fatal observer alert stopped the ask."""
+
+    def __init__(self, message: str, *, observer: str = "") -> None:
+        super().__init__(message)
+        self.observer = observer
 
 
 class ConversationBusy(BatonError):

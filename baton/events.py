@@ -50,6 +50,7 @@ __all__ = [
     "ToolCallError",
     "ToolCallResult",
     "Usage",
+    "UsageLine",
     "UsageReport",
     "event_types",
     "from_dict",
@@ -495,10 +496,23 @@ class HumanMessage(Event):
 
 @register
 @dataclass(frozen=True, slots=True)
+class UsageLine(Record):
+    """Usage of one kind of work (``model``, ``subtask``, ``compaction``, ...) on one model."""
+
+    kind: str
+    provider: str
+    model: str
+    usage: Usage
+
+
+@register
+@dataclass(frozen=True, slots=True)
 class UsageReport(Event):
-    """The usage of one whole ask, emitted just before it finishes."""
+    """The usage of one whole ask, emitted just before it finishes: the total, and the same
+    broken down by kind of work, provider and model."""
 
     usage: Usage
+    breakdown: tuple[UsageLine, ...] = ()
 
 
 @register

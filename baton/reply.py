@@ -14,8 +14,9 @@ from .history import HistoryView
 from .stream import MemoryStream
 
 if TYPE_CHECKING:
-    from .agent import Agent, AskOptions, PromptInput, _Job
+    from .agent import Agent, AskOptions, PromptInput
     from .conversation import Conversation
+    from .loop import Job
 
 __all__ = ["Reply", "Run"]
 
@@ -203,7 +204,7 @@ class Run(Generic[OutputT]):
             conversation = await self._continues._conversation_for_next(self._options)
         else:
             conversation = await self._agent._open_conversation(self._options)
-        job: _Job = self._agent._prepare(self._prompt, conversation, self._options)
+        job: Job = self._agent._prepare(self._prompt, conversation, self._options)
         job.tap = self._queue.push  # this ask's events only, even on a shared stream
         self._task = asyncio.create_task(self._agent._execute(job))
         self._task.add_done_callback(self._finished)

@@ -123,19 +123,20 @@ async def execute_tool_calls(
     context: Context,
     *,
     concurrency: int,
-    default_timeout: float | None,
+    run_call: Callable[[ToolCall, Context], Awaitable[ToolCallResult | ToolCallError]],
     record: Record,
 ) -> list[ToolCallResult | ToolCallError]:
     """Run the calls of one response; ``record`` is awaited with each outcome as it completes.
 
     Calls run concurrently (at most ``concurrency`` at once); a tool marked ``sequential`` runs
-    alone, after the calls before it and before the calls after it.
+    alone, after the calls before it and before the calls after it. ``run_call`` runs one call
+    (``execute_tool_call`` wrapped in the agent's tool middleware).
     """
     outcomes: list[ToolCallResult | ToolCallError] = []
 
     async def one(call: ToolCall) -> None:
         await context.emit(call)  # transient notice: this call starts now
-        outcome = await execute_tool_call(call, table, context, default_timeout)
+        outcome = await run_call(call, context)
         outcomes.append(outcome)
         await record(outcome)
 
