@@ -26,6 +26,7 @@ from .errors import EventDecodeError
 __all__ = [
     "ApprovalRequest",
     "Audio",
+    "CompactionSummary",
     "Data",
     "Document",
     "Event",
@@ -34,6 +35,7 @@ __all__ = [
     "HumanMessage",
     "Image",
     "Media",
+    "ModelCallRetry",
     "ModelRequest",
     "ModelResponse",
     "ObserverAlert",
@@ -44,6 +46,10 @@ __all__ = [
     "RunFinished",
     "RunStarted",
     "SubscriberFailed",
+    "TaskCompleted",
+    "TaskFailed",
+    "TaskProgress",
+    "TaskStarted",
     "Text",
     "TextChunk",
     "ToolCall",
@@ -544,6 +550,70 @@ class ObserverAlert(Event):
     message: str
     severity: str = "warning"
     fatal: bool = False
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class ModelCallRetry(Event):
+    """A model call failed with a retryable error and will be tried again after ``delay``
+    seconds. Text streamed by the failed attempt should be discarded by UIs."""
+
+    attempt: int
+    delay: float
+    error_type: str
+    message: str
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class CompactionSummary(Event):
+    """A summary standing in for the ``covers`` events before it when the model is called
+    (the events themselves stay in history)."""
+
+    summary: str
+    covers: int
+    strategy: str = "summary"
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class TaskStarted(Event):
+    """A sub-task began in a child agent."""
+
+    task_id: str
+    agent: str
+    task: str
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class TaskProgress(Event):
+    """Something happened inside a running sub-task (a tool call, a piece of text...)."""
+
+    task_id: str
+    kind: str
+    detail: str = ""
+    transient: ClassVar[bool] = True
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class TaskCompleted(Event):
+    """A sub-task finished."""
+
+    task_id: str
+    text: str
+    usage: Usage = Usage()
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class TaskFailed(Event):
+    """A sub-task failed or was cancelled."""
+
+    task_id: str
+    error_type: str
+    message: str
 
 
 @register

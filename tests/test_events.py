@@ -14,6 +14,7 @@ from baton.errors import EventDecodeError
 from baton.events import (
     ApprovalRequest,
     Audio,
+    CompactionSummary,
     Data,
     Document,
     Event,
@@ -21,6 +22,7 @@ from baton.events import (
     HumanInputRequest,
     HumanMessage,
     Image,
+    ModelCallRetry,
     ModelRequest,
     ModelResponse,
     ObserverAlert,
@@ -31,6 +33,10 @@ from baton.events import (
     RunFinished,
     RunStarted,
     SubscriberFailed,
+    TaskCompleted,
+    TaskFailed,
+    TaskProgress,
+    TaskStarted,
     Text,
     TextChunk,
     ToolCall,
@@ -115,6 +121,12 @@ def samples() -> dict[str, Record]:
         "HumanMessage": HumanMessage("yes", "req_2", True),
         "UsageReport": UsageReport(USAGE, (UsageLine("model", "openai", "gpt-5", USAGE),)),
         "UsageLine": UsageLine("subtask", "anthropic", "claude", USAGE),
+        "ModelCallRetry": ModelCallRetry(2, 1.5, "RateLimited", "slow down"),
+        "CompactionSummary": CompactionSummary("earlier: the user asked about Lisbon", 12),
+        "TaskStarted": TaskStarted("t1", "researcher", "find sources"),
+        "TaskProgress": TaskProgress("t1", "tool", "search"),
+        "TaskCompleted": TaskCompleted("t1", "done", USAGE),
+        "TaskFailed": TaskFailed("t2", "RateLimited", "slow down"),
         "RunFinished": RunFinished("run_1", "5", output={"type": "Text", "text": "5"}),
         "RunFailed": RunFailed("run_1", "MaxTurnsExceeded", "too many turns"),
         "ObserverAlert": ObserverAlert("loop-detector", "same call 3 times", "error", True),
@@ -455,13 +467,13 @@ def test_records_are_slotted(name):
     assert not hasattr(record, "extra_attribute")
 
 
-TRANSIENT = {"TextChunk", "ReasoningChunk", "ToolCall", "SubscriberFailed"}
+TRANSIENT = {"TextChunk", "ReasoningChunk", "ToolCall", "SubscriberFailed", "TaskProgress"}
 
 
 @pytest.mark.parametrize(
     "name", sorted(n for n, c in BUILTIN_TYPES.items() if issubclass(c, Event))
 )
-def test_only_chunks_tool_call_notices_and_subscriber_failures_are_transient(name):
+def test_only_live_notices_are_transient(name):
     cls = BUILTIN_TYPES[name]
     assert cls.transient is (name in TRANSIENT)
     assert SAMPLES[name].transient is (name in TRANSIENT)
