@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from pydantic_core import to_json
 
+from ..errors import ConnectionLost
 from ..events import (
     Audio,
     Data,
@@ -101,6 +102,10 @@ def append_chat_message(provider: str, messages: list[Message], event: Event) ->
         messages.append({"role": "user", "content": _user_content(provider, event.parts)})
     elif isinstance(event, ModelResponse):
         message: Message = {"role": "assistant", "content": event.text or None}
+        if event.tool_calls and event.reasoning and event.provider == provider:
+            # Thinking models behind this API (DeepSeek, Qwen, Kimi...) need their reasoning
+            # back across a tool round; other providers' reasoning is never sent here.
+            message["reasoning_content"] = event.reasoning
         if event.tool_calls:
             message["tool_calls"] = [
                 {
@@ -278,6 +283,12 @@ class OpenAIChatClient:
                             slot[1] = piece.function.name
                         if piece.function.arguments:
                             slot[2].append(piece.function.arguments)
+        if finish_reason is None:
+            raise ConnectionLost(
+                f"the stream from {self.config.provider_name} ended before the answer was "
+                "finished (no finish reason)",
+                provider=self.config.provider_name,
+            )
         tool_calls = tuple(
             ToolCall(slot[0] or f"call_{index}", slot[1] or "", "".join(slot[2]) or "{}")
             for index, slot in sorted(calls.items())

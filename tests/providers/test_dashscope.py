@@ -11,8 +11,14 @@ from pydantic import BaseModel
 from wire import WireServer
 
 from baton import Agent, Image, tool
-from baton.errors import AuthenticationFailed, RateLimited
-from baton.events import ReasoningChunk, TextChunk, ToolCallResult
+from baton.errors import (
+    AuthenticationFailed,
+    ConnectionLost,
+    ModelTimeout,
+    ProviderUnavailable,
+    RateLimited,
+)
+from baton.events import ModelResponse, ReasoningChunk, TextChunk, ToolCallResult
 from baton.providers.dashscope import (
     DASHSCOPE_BASE_URL,
     DASHSCOPE_INTL_BASE_URL,
@@ -96,6 +102,12 @@ async def add(a: int, b: int) -> int:
     return a + b
 
 
+@tool
+async def mul(a: int, b: int) -> int:
+    """Multiply two integers."""
+    return a * b
+
+
 async def test_plain_reply_non_streaming(wire: WireServer) -> None:
     wire.reply_json(completion("Hello there"))
     cfg = config(wire, stream=False, temperature=0.3, seed=7, max_tokens=64)
@@ -170,6 +182,62 @@ async def test_one_tool_round_sends_schema_and_results(wire: WireServer) -> None
     assert [(r.call_id, r.value) for r in results] == [("call_a", 5)]
 
 
+def call_start(index: int, call_id: str, name: str) -> dict[str, Any]:
+    return {
+        "index": index,
+        "id": call_id,
+        "type": "function",
+        "function": {"name": name, "arguments": ""},
+    }
+
+
+def call_piece(index: int, arguments: str) -> dict[str, Any]:
+    # DashScope repeats an empty id and the type on every continuation chunk of a call.
+    return {"index": index, "id": "", "type": "function", "function": {"arguments": arguments}}
+
+
+async def test_parallel_tool_calls_streamed_interleaved(wire: WireServer) -> None:
+    # Two calls whose argument pieces arrive interleaved across chunks.
+    wire.reply_sse(
+        [
+            chunk(
+                {"role": "assistant", "content": None, "tool_calls": [call_start(0, "c1", "add")]}
+            ),
+            chunk({"tool_calls": [call_start(1, "c2", "mul")]}),
+            chunk({"tool_calls": [call_piece(0, '{"a": 2,')]}),
+            chunk({"tool_calls": [call_piece(1, '{"a": 4,')]}),
+            chunk({"tool_calls": [call_piece(1, ' "b": 5}')]}),
+            chunk({"tool_calls": [call_piece(0, ' "b": 3}')]}),
+            chunk({}, finish="tool_calls"),
+            usage_chunk(),
+        ]
+    )
+    wire.reply_sse([chunk({"content": "5 and 20"}), chunk({}, finish="stop"), usage_chunk()])
+    agent = Agent("a", config=config(wire, parallel_tool_calls=True), tools=[add, mul])
+    reply = await agent.ask("compute")
+    assert reply.text == "5 and 20"
+    results = {e.name: (e.call_id, e.value) for e in reply.events if isinstance(e, ToolCallResult)}
+    assert results == {"add": ("c1", 5), "mul": ("c2", 20)}
+    assert reply.usage.requests == 2
+    first, second = wire.requests
+    assert first.path == PATH and second.path == PATH
+    assert first.json["parallel_tool_calls"] is True
+    assert [t["function"]["name"] for t in first.json["tools"]] == ["add", "mul"]
+    messages = second.json["messages"]
+    assert messages[1] == {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            fn_call("c1", "add", {"a": 2, "b": 3}),
+            fn_call("c2", "mul", {"a": 4, "b": 5}),
+        ],
+    }
+    assert sorted((m["tool_call_id"], m["content"]) for m in messages if m["role"] == "tool") == [
+        ("c1", "5"),
+        ("c2", "20"),
+    ]
+
+
 class City(BaseModel):
     name: str
     population: int
@@ -219,6 +287,50 @@ async def test_reasoning_content_is_streamed_with_thinking_enabled(wire: WireSer
     body = wire.last.json
     assert body["enable_thinking"] is True and body["thinking_budget"] == 500
     assert "reasoning_effort" not in body
+
+
+async def test_reasoning_content_is_streamed_and_replayed_across_a_tool_round(
+    wire: WireServer,
+) -> None:
+    wire.reply_sse(
+        [
+            chunk({"role": "assistant", "content": None, "reasoning_content": "I should "}),
+            chunk({"content": None, "reasoning_content": "add."}),
+            chunk({"tool_calls": [call_start(0, "c1", "add")]}),
+            chunk({"tool_calls": [call_piece(0, '{"a": 1, "b": 1}')]}),
+            chunk({}, finish="tool_calls"),
+            usage_chunk(10, 4, completion_tokens_details={"reasoning_tokens": 3}),
+        ]
+    )
+    wire.reply_sse(
+        [
+            chunk({"role": "assistant", "content": None, "reasoning_content": "Done."}),
+            chunk({"content": "2"}),
+            chunk({}, finish="stop"),
+            usage_chunk(12, 2, completion_tokens_details={"reasoning_tokens": 1}),
+        ]
+    )
+    agent = Agent("a", config=config(wire, reasoning_effort="high"), tools=[add])
+    async with agent.run("1+1") as run:
+        thoughts = [e.text async for e in run if isinstance(e, ReasoningChunk)]
+        reply = await run.result()
+    assert thoughts == ["I should ", "add.", "Done."]
+    assert reply.text == "2"
+    assert reply.usage.requests == 2 and reply.usage.input_tokens == 22
+    assert reply.usage.reasoning_tokens == 4
+    first_response = next(e for e in reply.events if isinstance(e, ModelResponse))
+    assert first_response.reasoning == "I should add."
+    first, second = (r.json for r in wire.requests)
+    assert first["enable_thinking"] is True and second["enable_thinking"] is True
+    assert "reasoning_effort" not in first and "reasoning_effort" not in second
+    assistant, result = second["messages"][-2:]
+    assert assistant["role"] == "assistant" and assistant["content"] is None
+    assert assistant["tool_calls"] == [fn_call("c1", "add", {"a": 1, "b": 1})]
+    assert result == {"role": "tool", "tool_call_id": "c1", "content": "2"}
+    # The thinking that led to the call goes back with it: models served here with interleaved
+    # thinking (Qwen3's template, deepseek-v3.2, kimi-k2-thinking) read it from the assistant
+    # message of a tool round.
+    assert assistant.get("reasoning_content") == "I should add."
 
 
 async def test_thinking_switches(wire: WireServer) -> None:
@@ -271,6 +383,57 @@ async def test_rate_limit_with_retry_after(wire: WireServer) -> None:
     assert caught.value.status == 429
     assert caught.value.provider == "dashscope"
     assert "rate limit exceeded" in str(caught.value)
+
+
+async def test_server_error_is_retryable_unavailable(wire: WireServer) -> None:
+    wire.reply_error(
+        500,
+        {
+            "error": {
+                "message": "An internal error has occured, please try again later.",
+                "type": "internal_error",
+                "code": "internal_error",
+            }
+        },
+    )
+    with pytest.raises(ProviderUnavailable) as caught:
+        await Agent("a", config=config(wire)).ask("hi")
+    assert caught.value.retryable is True and caught.value.status == 500
+    assert caught.value.provider == "dashscope"
+    assert "internal error" in str(caught.value)
+    assert wire.last.path == PATH and wire.last.json["stream"] is True
+    assert len(wire.requests) == 1  # max_retries=0: the SDK does not retry by itself
+
+
+async def test_stream_cut_off_midway_is_connection_lost(wire: WireServer) -> None:
+    wire.reply_sse(
+        [chunk({"content": "Hel"}), chunk({"content": "lo"}), chunk({"content": "!"})], cut_after=2
+    )
+    agent = Agent("a", config=config(wire))
+    pieces: list[str] = []
+    with pytest.raises(ConnectionLost) as caught:
+        async with agent.run("hi") as run:
+            pieces.extend([e.text async for e in run if isinstance(e, TextChunk)])
+    assert pieces == ["Hel", "lo"]
+    assert caught.value.retryable is True and caught.value.provider == "dashscope"
+    assert wire.last.path == PATH and wire.last.json["stream"] is True
+
+
+async def test_stream_ending_without_a_finish_reason_is_connection_lost(wire: WireServer) -> None:
+    # The connection closes cleanly (no finish_reason, no [DONE]): the answer is truncated, as
+    # the Anthropic, Responses, Gemini and Ollama adapters report it, not a finished reply.
+    wire.reply_sse([chunk({"content": "Hel"}), chunk({"content": "lo"})], done=False)
+    with pytest.raises(ConnectionLost) as caught:
+        await Agent("a", config=config(wire)).ask("hi")
+    assert caught.value.retryable is True and caught.value.provider == "dashscope"
+
+
+async def test_timeout_is_model_timeout(wire: WireServer) -> None:
+    wire.reply_hang(2.0, completion("late"))
+    with pytest.raises(ModelTimeout) as caught:
+        await Agent("a", config=config(wire, stream=False, timeout=0.2)).ask("hi")
+    assert caught.value.retryable is True and caught.value.provider == "dashscope"
+    assert wire.last.path == PATH and wire.last.json["messages"][-1]["content"] == "hi"
 
 
 async def test_missing_api_key_names_the_variable(wire: WireServer) -> None:

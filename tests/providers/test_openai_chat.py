@@ -19,7 +19,7 @@ from baton.errors import (
     ProviderUnavailable,
     RateLimited,
 )
-from baton.events import ReasoningChunk, TextChunk, ToolCallResult
+from baton.events import ModelResponse, ReasoningChunk, TextChunk, ToolCallResult
 from baton.providers.openai import OpenAIConfig
 
 pytest.importorskip("openai")
@@ -292,6 +292,18 @@ async def test_reasoning_content_is_streamed_and_kept_across_a_tool_round(wire: 
     assert reply.text == "2"
     assert reply.usage.reasoning_tokens == 3
     assert reply.usage.requests == 2 and reply.usage.input_tokens == 22
+    first_response = next(e for e in reply.events if isinstance(e, ModelResponse))
+    assert first_response.reasoning == "I should add."
+    second = wire.requests[1].json
+    assistant, result = second["messages"][-2:]
+    assert assistant["role"] == "assistant" and assistant["content"] is None
+    assert assistant["tool_calls"] == [
+        {"id": "c1", "type": "function", "function": {"name": "add", "arguments": '{"a":1,"b":1}'}}
+    ]
+    assert result == {"role": "tool", "tool_call_id": "c1", "content": "2"}
+    # Servers that stream reasoning_content (DeepSeek, Qwen, Kimi) want it back on the
+    # assistant message of a tool round; DeepSeek's thinking mode answers 400 without it.
+    assert assistant.get("reasoning_content") == "I should add."
 
 
 async def test_settings_vocabulary_is_mapped(wire: WireServer) -> None:
@@ -360,6 +372,15 @@ async def test_stream_cut_off_midway_is_connection_lost(wire: WireServer) -> Non
     with pytest.raises(ConnectionLost) as caught:
         await agent.ask("hi")
     assert caught.value.retryable is True
+
+
+async def test_stream_ending_without_a_finish_reason_is_connection_lost(wire: WireServer) -> None:
+    # The connection closes cleanly (no finish_reason, no [DONE]): the answer is truncated, as
+    # the Anthropic, Responses, Gemini and Ollama adapters report it, not a finished reply.
+    wire.reply_sse([chunk({"content": "Hel"}), chunk({"content": "lo"})], done=False)
+    with pytest.raises(ConnectionLost) as caught:
+        await Agent("a", config=config(wire)).ask("hi")
+    assert caught.value.retryable is True and caught.value.provider == "openai"
 
 
 async def test_timeout_is_model_timeout(wire: WireServer) -> None:
