@@ -20,13 +20,15 @@ from .errors import (
     ConversationBusy,
 )
 from .events import (
+    HumanMessage,
     ModelRequest,
     Part,
     Text,
 )
 from .harness.observers import Observer
 from .harness.policies import ContextPolicy
-from .history import History
+from .history import History, Storage
+from .hitl import HumanHandler
 from .loop import Job, Plan, run_ask
 from .middleware.base import Middleware
 from .models.base import ModelConfig, ModelSettings
@@ -119,6 +121,8 @@ class AgentOptions(TypedDict, total=False):
     middleware: Sequence[Middleware]
     policies: Sequence[ContextPolicy]
     observers: Sequence[Observer]
+    hitl: HumanHandler | None
+    storage: Storage | None
 
 
 PromptSource = str | Callable[..., str | Awaitable[str]] | None
@@ -184,6 +188,8 @@ class Agent(Generic[OutputT]):
         middleware: Sequence[Middleware] = (),
         policies: Sequence[ContextPolicy] = (),
         observers: Sequence[Observer] = (),
+        hitl: HumanHandler | None = None,
+        storage: Storage | None = None,
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise ConfigError("an Agent needs a non-empty name, e.g. Agent('assistant', ...)")
@@ -198,6 +204,8 @@ class Agent(Generic[OutputT]):
         self.dependencies: dict[Any, Any] = dict(dependencies or {})
         self.variables: dict[str, Any] = dict(variables or {})
         self.history = history
+        self.hitl = hitl  # answers human-input requests and approvals (baton.hitl)
+        self.storage = storage  # keeps suspended asks (baton.hitl)
         self._instructions = Instructions(prompt, owner=f"agent {name!r}")
         self._tool_sources: tuple[Any, ...] = tuple(tools)
         self.middleware: tuple[Middleware, ...] = tuple(middleware)
@@ -210,6 +218,8 @@ class Agent(Generic[OutputT]):
             self.middleware,
             self.policies,
             self.observers,
+            hitl=hitl,
+            storage=storage,
         )
         self._plans: dict[tuple[Any, ...], Plan] = {}
         self._settings_cache: dict[int, tuple[ModelConfig, ModelSettings]] = {}
@@ -241,6 +251,17 @@ class Agent(Generic[OutputT]):
         from .reply import Run
 
         return Run(self, prompt, None, options)
+
+    async def resume(
+        self, conversation_id: str, /, *answers: HumanMessage, **options: Unpack[AskOptions]
+    ) -> Reply[OutputT]:
+        """Continue an ask that was suspended waiting for approval (``AskSuspended``), maybe in
+        another process: record the ``answers`` (``HumanMessage(request_id=..., approved=...)``),
+        run the calls that had not finished, and carry on to the reply. Needs the same
+        ``history=``, ``storage=``, tools and middleware as the agent that was suspended."""
+        from .hitl import resume
+
+        return await resume(self, conversation_id, answers, options)
 
     async def _continue(
         self, conversation: Conversation, prompt: PromptInput, options: AskOptions
@@ -354,6 +375,8 @@ class Agent(Generic[OutputT]):
                 (*self.middleware, *middleware),
                 (*self.policies, *policies),
                 (*self.observers, *observers),
+                hitl=self.hitl,
+                storage=self.storage,
             )
             if key:
                 if len(self._plans) >= 64:
@@ -391,8 +414,13 @@ class Agent(Generic[OutputT]):
     def as_tool(self, name: str | None = None, description: str | None = None) -> Tool:
         """This agent as a tool another agent can call with a task in plain words.
 
-        The sub-agent runs its own conversation; its usage counts toward the caller's ask.
+        The sub-agent runs its own conversation and stream; the caller's stream sees it as
+        ``TaskStarted``, ``TaskProgress`` and ``TaskCompleted``/``TaskFailed`` events, and its
+        usage counts toward the caller's ask (kind ``"subtask"``). If it fails, the calling model
+        reads a short tool error instead of an answer; cancelling the caller cancels it.
         """
+        from .harness.subtasks import Subtask, run_subtask
+
         agent = self
         tool_name = name or re.sub(r"[^a-zA-Z0-9_-]", "_", self.name)[:64]
 
@@ -402,9 +430,7 @@ class Agent(Generic[OutputT]):
             Args:
                 task: The task for the agent, in plain words, with everything it needs to know.
             """
-            reply = await agent.ask(task)
-            context.add_usage(reply.usage)
-            return reply.output
+            return (await run_subtask(context, Subtask(agent, task))).unwrap()
 
         return Tool(
             delegate,

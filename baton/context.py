@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .events import Event, Usage, UsageLine
 
 if TYPE_CHECKING:
+    from .events import ToolCall
     from .history import HistoryView
     from .loop import Job
     from .stream import MemoryStream
@@ -224,3 +225,40 @@ class Context:
     async def emit(self, event: Event) -> None:
         """Publish an event on the conversation's stream (kept in history unless transient)."""
         await self._send(event)
+
+    async def input(
+        self,
+        prompt: str,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109
+        default: str | None = None,
+    ) -> str:
+        """Ask a human for text and wait for the answer (see ``baton.hitl``).
+
+        The ``HumanInputRequest`` goes through the ``around_human_input`` middleware to the
+        agent's ``hitl=`` handler or, without one, to whoever answers on the stream with a
+        ``HumanMessage`` carrying its ``request_id``. Past ``timeout`` seconds it raises
+        ``HumanInputTimeout`` (in a tool: a tool error the model reads), or returns ``default``
+        if one is given.
+        """
+        from .hitl import ask_input
+
+        return await ask_input(self, prompt, timeout, default)
+
+    async def approve(
+        self,
+        reason: str,
+        *,
+        call: ToolCall | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109
+        default: bool | None = None,
+    ) -> bool:
+        """Ask a human to approve an action; ``True`` only for an answer with ``approved=True``.
+
+        Like ``input``, but the request is an ``ApprovalRequest`` for ``call`` (default: the
+        tool call running this code). Past ``timeout`` seconds it raises ``HumanInputTimeout``,
+        or returns ``default`` if one is given.
+        """
+        from .hitl import ask_approval
+
+        return await ask_approval(self, reason, call, timeout, default)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .events import ApprovalRequest
+
 __all__ = [
+    "AskSuspended",
     "AuthenticationFailed",
     "BatonError",
     "ConfigError",
@@ -12,11 +18,13 @@ __all__ = [
     "ConversationBusy",
     "EmptyResponseError",
     "EventDecodeError",
+    "HumanInputTimeout",
     "InvalidRequest",
     "MaxTurnsExceeded",
     "MissingDependency",
     "ModelError",
     "ModelTimeout",
+    "NotSuspended",
     "ObserverHalt",
     "OutputValidationError",
     "ProviderUnavailable",
@@ -27,6 +35,7 @@ __all__ = [
     "StreamOverflow",
     "ToolConflictError",
     "ToolDefinitionError",
+    "UsageLimitExceeded",
 ]
 
 
@@ -163,3 +172,55 @@ class ContextLengthExceeded(InvalidRequest):
 
 class ContentFiltered(ModelError):
     """The provider refused the content under its safety policy."""
+
+
+class UsageLimitExceeded(BatonError):
+    """An ask reached one of its ``UsageLimits``; it stops, keeping what was done so far.
+
+    ``limit`` names the limit (``"requests"``, ``"tool_calls"``, ``"input_tokens"``,
+    ``"output_tokens"``, ``"total_tokens"`` or ``"cost"``), ``value`` is what the ask reached and
+    ``maximum`` the limit's setting.
+    """
+
+    def __init__(self, message: str, *, limit: str, value: float, maximum: float) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.value = value
+        self.maximum = maximum
+
+
+class HumanInputTimeout(BatonError, TimeoutError):
+    """Nobody answered a request for human input or approval within its ``timeout``."""
+
+    def __init__(self, message: str, *, request_id: str, timeout: float) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+        self.timeout = timeout
+
+
+class AskSuspended(BatonError):
+    """An ask stopped to wait for approval (``ApprovalPolicy(suspend=True)``). Its state is
+    saved; answer ``request_ids`` with ``agent.resume(conversation_id, HumanMessage(...))``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        conversation_id: str,
+        run_id: str,
+        requests: tuple[ApprovalRequest, ...],
+    ) -> None:
+        super().__init__(message)
+        self.conversation_id = conversation_id
+        self.run_id = run_id
+        self.requests = requests
+        self.request_ids = tuple(r.request_id for r in requests)
+
+    @property
+    def request_id(self) -> str:
+        """The first (usually the only) request waiting for an answer."""
+        return self.request_ids[0]
+
+
+class NotSuspended(BatonError):
+    """``agent.resume`` found no suspended ask to continue on the conversation."""

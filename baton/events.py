@@ -574,6 +574,11 @@ class CompactionSummary(Event):
     covers: int
     strategy: str = "summary"
 
+    @property
+    def message(self) -> str:
+        """The text providers send in place of the covered events (as a user message)."""
+        return f"Summary of the earlier conversation: {self.summary}"
+
 
 @register
 @dataclass(frozen=True, slots=True)

@@ -15,11 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from .context import Context
 from .conversation import Conversation
-from .errors import EmptyResponseError, MaxTurnsExceeded, ObserverHalt, OutputValidationError
+from .errors import (
+    AskSuspended,
+    EmptyResponseError,
+    MaxTurnsExceeded,
+    ObserverHalt,
+    OutputValidationError,
+)
 from .events import (
     Event,
-    HumanInputRequest,
-    HumanMessage,
     ModelRequest,
     ModelResponse,
     ObserverAlert,
@@ -34,7 +38,17 @@ from .events import (
 )
 from .harness.observers import Observer
 from .harness.policies import ContextPolicy
-from .history import HistoryView
+from .history import HistoryView, Storage
+from .hitl import (
+    HumanHandler,
+    Humans,
+    Resumed,
+    check_not_suspended,
+    human_terminal,
+    keep_suspended,
+    with_approval_policy,
+    with_current_call,
+)
 from .middleware.base import Chains, Middleware
 from .models.base import ModelCall, ModelConfig, ModelSettings
 from .output import OutputInvalid, OutputSpec
@@ -63,20 +77,22 @@ async def _call_tool(call: ToolCall, context: Context) -> ToolCallResult | ToolC
     return await execute_tool_call(call, job.plan.table, context, job.tool_timeout)
 
 
-async def _no_human(request: HumanInputRequest, context: Context) -> HumanMessage:
-    from .errors import ConfigError
-
-    raise ConfigError(
-        f"agent {context.agent_name!r} asked for human input but has no way to get it: give it "
-        "a hitl= handler, or answer on the stream with a HumanMessage"
-    )
-
-
 class Plan:
     """What an agent derives once (and once per distinct per-ask override): the tool table and
-    specs, output, instructions, the composed middleware chains, policies and observers."""
+    specs, output, instructions, the composed middleware chains, policies and observers. The
+    human-input chain ends in the agent's ``hitl`` handler (or the stream); ``storage`` keeps
+    suspended asks (see ``hitl.py``)."""
 
-    __slots__ = ("chains", "instructions", "observers", "output", "policies", "specs", "table")
+    __slots__ = (
+        "chains",
+        "instructions",
+        "observers",
+        "output",
+        "policies",
+        "specs",
+        "storage",
+        "table",
+    )
 
     def __init__(
         self,
@@ -86,12 +102,18 @@ class Plan:
         middleware: Sequence[Middleware] = (),
         policies: Sequence[ContextPolicy] = (),
         observers: Sequence[Observer] = (),
+        hitl: HumanHandler | None = None,
+        storage: Storage | None = None,
     ) -> None:
         self.table = table
         self.specs: tuple[ToolSpec, ...] = tuple(t.spec for t in table.values())
         self.output = output
         self.instructions = instructions.with_output(output)
-        self.chains = Chains(middleware, _call_model, _call_tool, _no_human)
+        middleware = with_approval_policy(middleware, table)  # for requires_approval tools
+        self.chains = Chains(
+            middleware, _call_model, with_current_call(_call_tool), human_terminal(hitl)
+        )
+        self.storage = storage
         self.policies = tuple(policies)
         self.observers = tuple(observers)
 
@@ -107,10 +129,12 @@ class Job:
         "context",
         "conversation",
         "halt",
+        "humans",
         "max_turns",
         "output_retries",
         "plan",
         "request",
+        "resumed",
         "run_id",
         "settings",
         "tap",
@@ -145,22 +169,26 @@ class Job:
         self.tap: Callable[[Event], Any] | None = None
         self.alerts: list[ObserverAlert] = []
         self.halt: ObserverAlert | None = None
+        self.humans: Humans | None = None  # this ask's human requests (hitl.py)
+        self.resumed: Resumed | None = None  # set when a suspended ask continues (hitl.resume)
         self.context: Context  # set right after construction (it needs `emit`)
 
-    async def record(self, event: Event) -> None:
-        """Append a persistent event to history, then deliver it."""
+    async def record(self, event: Event, *, to_stream: bool = True) -> None:
+        """Append a persistent event to history, then deliver it (``to_stream=False``: it came
+        from the stream, e.g. a human's answer, so only history and this ask's readers get it)."""
         conversation = self.conversation
         conversation.events.append(event)
         if conversation.history is not None:
             await conversation.history.append(conversation.id, (event,))
             conversation.saved += 1
-        await self.deliver(event)
+        await self.deliver(event, to_stream=to_stream)
         if self.alerts:
             await self._record_alerts()
 
-    async def deliver(self, event: Event) -> None:
+    async def deliver(self, event: Event, *, to_stream: bool = True) -> None:
         """Deliver an event live (stream, tap, observers) without keeping it in history."""
-        await self.conversation.stream.send(event)
+        if to_stream:
+            await self.conversation.stream.send(event)
         tap = self.tap
         if tap is not None:
             waiting = tap(event)
@@ -213,38 +241,50 @@ async def _loop(agent: Agent[Any], job: Job) -> Reply[Any]:
     model_chain = plan.chains.model
     provider, model_name = job.config.provider, job.config.model_name
     response_at = -1  # index in history of the last response whose tool calls are running
+    resumed = job.resumed  # a suspended ask continuing (hitl.resume) in its unfinished turn
+    if resumed is None:
+        await check_not_suspended(job)
     try:
         if conversation.history is not None and conversation.saved < len(conversation.events):
             await _save_backlog(conversation)
-        await job.record(RunStarted(job.run_id, agent.name, conversation.id))
-        await job.record(job.request)
+        if resumed is None:
+            await job.record(RunStarted(job.run_id, agent.name, conversation.id))
+            await job.record(job.request)
         retries_left = job.output_retries
         rejected = {"empty": 0, "invalid": 0}
         output: Any = None
         text = ""
-        for turn in range(job.max_turns):
+        for turn in range(resumed.turn if resumed else 0, job.max_turns):
             context.turn = turn
-            call = ModelCall(
-                agent.name,
-                conversation.id,
-                job.run_id,
-                await plan.instructions.render(context),
-                HistoryView(conversation.events),
-                plan.specs,
-                plan.output,
-                job.settings,
-            )
-            for policy in plan.policies:
-                call = await policy.apply(call, context)
-            response: ModelResponse = await model_chain(call, context)
-            counter.add(response.usage, "model", provider, response.model or model_name)
-            await job.record(response)
-            job.check_halt()
-            if response.tool_calls:
-                response_at = len(conversation.events) - 1
+            if resumed is None:
+                call = ModelCall(
+                    agent.name,
+                    conversation.id,
+                    job.run_id,
+                    await plan.instructions.render(context),
+                    HistoryView(conversation.events),
+                    plan.specs,
+                    plan.output,
+                    job.settings,
+                )
+                for policy in plan.policies:
+                    call = await policy.apply(call, context)
+                response: ModelResponse = await model_chain(call, context)
+                counter.add(response.usage, "model", provider, response.model or model_name)
                 counter.tool_calls += len(response.tool_calls)
-                outcomes = await execute_tool_calls(
-                    response.tool_calls,
+                await job.record(response)
+                job.check_halt()
+                response_at = len(conversation.events) - 1
+                calls: Sequence[ToolCall] = response.tool_calls
+                finished: list[ToolCallResult | ToolCallError] = []
+            else:
+                # The turn the ask was suspended in: its response and the outcomes of the calls
+                # that finished then are in history; only the other calls run now.
+                response, response_at = resumed.response, resumed.response_at
+                calls, finished, resumed = resumed.pending, list(resumed.finished), None
+            if response.tool_calls:
+                outcomes = finished + await execute_tool_calls(
+                    calls,
                     plan.table,
                     context,
                     concurrency=job.tool_concurrency,
@@ -299,6 +339,15 @@ async def _loop(agent: Agent[Any], job: Job) -> Reply[Any]:
         await job.record(UsageReport(usage, counter.breakdown(usage)))
         await job.record(RunFinished(job.run_id, text, output))
         return Reply(agent, conversation, job.run_id, text, output, usage, response)
+    except AskSuspended as suspended:
+        # The run stays open (no stand-in results, no RunFailed) for agent.resume to continue;
+        # if it can't be saved, the ask fails like any other.
+        try:
+            await keep_suspended(job, suspended, response_at)
+        except BaseException as error:
+            await _close_failed_run(job, response_at, error)
+            raise
+        raise
     except BaseException as error:
         await _close_failed_run(job, response_at, error)
         raise

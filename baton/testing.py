@@ -33,6 +33,7 @@ from pydantic_core import to_json
 
 from .errors import ScriptExhausted
 from .events import (
+    CompactionSummary,
     Data,
     Event,
     ModelRequest,
@@ -108,16 +109,20 @@ def _event_tokens(event: Event) -> int:
         return estimate_tokens(event.content) + 4
     if isinstance(event, ToolCallError):
         return estimate_tokens(event.message) + 4
+    if isinstance(event, CompactionSummary):
+        return estimate_tokens(event.message) + 4
     return 0
 
 
 class _ConversationState:
-    __slots__ = ("cursor", "seen", "tokens")
+    __slots__ = ("cursor", "first", "last", "seen", "tokens")
 
     def __init__(self) -> None:
         self.cursor = 0
         self.seen = 0
         self.tokens = 0
+        self.first: Event | None = None
+        self.last: Event | None = None
 
 
 class ScriptedModel(ModelConfig, ModelClient):
@@ -243,11 +248,18 @@ class ScriptedModel(ModelConfig, ModelClient):
 
     def _input_tokens(self, state: _ConversationState, messages: Sequence[Event]) -> int:
         # Count only what is new since the last call: O(new events), like a real adapter.
-        if state.seen > len(messages):  # a forked conversation: start over
+        seen = state.seen
+        if seen and (
+            seen > len(messages)
+            or messages[seen - 1] is not state.last
+            or messages[0] is not state.first
+        ):  # a forked conversation, or a window a context policy slid: start over
             state.seen = state.tokens = 0
         for i in range(state.seen, len(messages)):
             state.tokens += _event_tokens(messages[i])
         state.seen = len(messages)
+        if messages:
+            state.first, state.last = messages[0], messages[-1]
         return state.tokens
 
     def _tool_call(self, scripted: ScriptedCall) -> ToolCall:

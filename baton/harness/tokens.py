@@ -95,8 +95,7 @@ def event_tokens(event: Event, model: str | None = None) -> int:
     if isinstance(event, ToolCallError):
         return MESSAGE_OVERHEAD + count(event.message)
     if isinstance(event, OutputRejected | CompactionSummary):
-        text = event.message if isinstance(event, OutputRejected) else event.summary
-        return MESSAGE_OVERHEAD + count(text)
+        return MESSAGE_OVERHEAD + count(event.message)
     if isinstance(event, HumanMessage) and event.request_id is None:
         return MESSAGE_OVERHEAD + count(event.text)
     return 0

@@ -8,8 +8,9 @@ after calling ``proceed`` (or not call it at all):
   ``ModelResponse``;
 - ``around_tool_call(call, context, proceed)``: each tool call; ``proceed(call)`` returns its
   ``ToolCallResult`` or ``ToolCallError``;
-- ``around_human_input(request, context, proceed)``: each request for human input or approval;
-  ``proceed(request)`` returns the ``HumanMessage``.
+- ``around_human_input(request, context, proceed)``: each request for human input
+  (``HumanInputRequest``) or approval (``ApprovalRequest``); ``proceed(request)`` returns the
+  ``HumanMessage`` that answers it (see ``baton.hitl``).
 
 Order: ``middleware=[a, b]`` means ``a`` wraps ``b``: ``a`` sees a call first and its result
 last. The agent's middleware wraps the ask's (``ask(..., middleware=[...])``). A chain is
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from ..context import Context
     from ..events import (
+        ApprovalRequest,
         HumanInputRequest,
         HumanMessage,
         ModelResponse,
@@ -45,12 +47,14 @@ T = TypeVar("T")
 ProceedAsk = Callable[[], Awaitable["Reply[Any]"]]
 ProceedModel = Callable[["ModelCall"], Awaitable["ModelResponse"]]
 ProceedTool = Callable[["ToolCall"], Awaitable["ToolCallResult | ToolCallError"]]
-ProceedInput = Callable[["HumanInputRequest"], Awaitable["HumanMessage"]]
+ProceedInput = Callable[["HumanInputRequest | ApprovalRequest"], Awaitable["HumanMessage"]]
 
 AskHandler = Callable[["Context", ProceedAsk], Awaitable["Reply[Any]"]]
 ModelHandler = Callable[["ModelCall", "Context"], Awaitable["ModelResponse"]]
 ToolHandler = Callable[["ToolCall", "Context"], Awaitable["ToolCallResult | ToolCallError"]]
-InputHandler = Callable[["HumanInputRequest", "Context"], Awaitable["HumanMessage"]]
+InputHandler = Callable[
+    ["HumanInputRequest | ApprovalRequest", "Context"], Awaitable["HumanMessage"]
+]
 
 
 class Middleware:
@@ -70,7 +74,10 @@ class Middleware:
         return await proceed(call)
 
     async def around_human_input(
-        self, request: HumanInputRequest, context: Context, proceed: ProceedInput
+        self,
+        request: HumanInputRequest | ApprovalRequest,
+        context: Context,
+        proceed: ProceedInput,
     ) -> HumanMessage:
         return await proceed(request)
 
@@ -104,7 +111,9 @@ def _wrap_tool(mw: Middleware, inner: ToolHandler) -> ToolHandler:
 
 
 def _wrap_input(mw: Middleware, inner: InputHandler) -> InputHandler:
-    async def handler(request: HumanInputRequest, context: Context) -> HumanMessage:
+    async def handler(
+        request: HumanInputRequest | ApprovalRequest, context: Context
+    ) -> HumanMessage:
         return await mw.around_human_input(request, context, lambda r: inner(r, context))
 
     return handler

@@ -20,10 +20,11 @@ M = TypeVar("M")
 
 
 class _Entry(Generic[M]):
-    __slots__ = ("count", "last", "messages")
+    __slots__ = ("count", "first", "last", "messages")
 
     def __init__(self) -> None:
         self.count = 0
+        self.first: Event | None = None
         self.last: Event | None = None
         self.messages: list[M] = []
 
@@ -33,7 +34,8 @@ class MessageCache(Generic[M]):
 
     ``append(messages, event)`` converts one event and adds it to the list (merging into the
     last message where the provider needs that). The cache checks that the events it converted
-    are still the conversation's (a forked or edited history is converted afresh).
+    are still the conversation's, by the identity of the first and the last converted event (a
+    forked or edited history, or a window a context policy slid, is converted afresh).
     """
 
     def __init__(self, append: Callable[[list[M], Event], None], *, max_conversations: int = 1024):
@@ -49,7 +51,10 @@ class MessageCache(Generic[M]):
         if (
             entry is None
             or entry.count > total
-            or (entry.count and events[entry.count - 1] is not entry.last)
+            or (
+                entry.count
+                and (events[entry.count - 1] is not entry.last or events[0] is not entry.first)
+            )
         ):
             entry = _Entry()
             self._entries[conversation_id] = entry
@@ -67,6 +72,7 @@ class MessageCache(Generic[M]):
                 del self._entries[conversation_id]
                 raise
             entry.count = total
+            entry.first = events[0]
             entry.last = events[total - 1]
         return entry.messages
 

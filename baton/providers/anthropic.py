@@ -43,6 +43,7 @@ from ..errors import (
     RateLimited,
 )
 from ..events import (
+    CompactionSummary,
     Data,
     Document,
     Event,
@@ -218,6 +219,8 @@ def append_anthropic_message(provider: str, messages: list[Message], event: Even
         content, role = event.message, "user"
     elif isinstance(event, HumanMessage) and event.request_id is None and event.text:
         content, role = event.text, "user"
+    elif isinstance(event, CompactionSummary):
+        content, role = event.message, "user"
     else:
         return
     if content:

@@ -14,6 +14,7 @@ from pydantic_core import from_json, to_json
 
 from ..errors import ConfigError, ConnectionLost, ContentFiltered, InvalidRequest
 from ..events import (
+    CompactionSummary,
     Data,
     Event,
     FileUrl,
@@ -241,6 +242,8 @@ def append_gemini_content(provider: str, contents: list[gt.Content], event: Even
         _add(contents, "user", [types.Part(text=event.message)])
     elif isinstance(event, HumanMessage) and event.request_id is None and event.text:
         _add(contents, "user", [types.Part(text=event.text)])
+    elif isinstance(event, CompactionSummary):
+        _add(contents, "user", [types.Part(text=event.message)])
 
 
 # ---------------------------------------------------------------------------------------------

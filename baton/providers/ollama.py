@@ -33,6 +33,7 @@ from pydantic_core import from_json, to_json
 
 from ..errors import BatonError, ConnectionLost, ModelError, ModelTimeout
 from ..events import (
+    CompactionSummary,
     Data,
     Event,
     FileUrl,
@@ -149,6 +150,8 @@ def append_ollama_message(provider: str, messages: list[Message], event: Event) 
         messages.append({"role": "user", "content": event.message})
     elif isinstance(event, HumanMessage) and event.request_id is None and event.text:
         messages.append({"role": "user", "content": event.text})
+    elif isinstance(event, CompactionSummary):
+        messages.append({"role": "user", "content": event.message})
 
 
 def _think(config: OllamaConfig, settings: ModelSettings) -> ThinkValue | None:

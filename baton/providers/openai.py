@@ -11,6 +11,7 @@ from pydantic_core import to_json
 from ..errors import ConnectionLost
 from ..events import (
     Audio,
+    CompactionSummary,
     Data,
     Document,
     Event,
@@ -124,6 +125,8 @@ def append_chat_message(provider: str, messages: list[Message], event: Event) ->
         messages.append({"role": "user", "content": event.message})
     elif isinstance(event, HumanMessage) and event.request_id is None and event.text:
         messages.append({"role": "user", "content": event.text})
+    elif isinstance(event, CompactionSummary):
+        messages.append({"role": "user", "content": event.message})
 
 
 def chat_usage(usage: Any) -> Usage:

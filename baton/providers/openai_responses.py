@@ -22,6 +22,7 @@ from ..errors import (
 )
 from ..events import (
     Audio,
+    CompactionSummary,
     Data,
     Document,
     Event,
@@ -170,6 +171,8 @@ def append_input_items(provider: str, store: bool, items: list[Item], event: Eve
         items.append({"role": "user", "content": event.message})
     elif isinstance(event, HumanMessage) and event.request_id is None and event.text:
         items.append({"role": "user", "content": event.text})
+    elif isinstance(event, CompactionSummary):
+        items.append({"role": "user", "content": event.message})
 
 
 # ---------------------------------------------------------------------------------------------

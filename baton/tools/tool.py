@@ -77,6 +77,7 @@ class Tool:
         "inline",
         "is_method",
         "name",
+        "requires_approval",
         "sequential",
         "spec",
         "timeout",
@@ -92,6 +93,7 @@ class Tool:
         sequential: bool = False,
         inline: bool = False,
         strict: bool = False,
+        requires_approval: bool = False,
     ) -> None:
         if not callable(function):
             raise ToolDefinitionError(f"@tool needs a function, got {function!r}")
@@ -116,6 +118,7 @@ class Tool:
         self.timeout = timeout
         self.sequential = sequential
         self.inline = inline
+        self.requires_approval = requires_approval
         self.spec = ToolSpec(tool_name, self.description, self._schema.json_schema, strict)
         self._bound_to: object | None = None
 
@@ -173,6 +176,7 @@ def tool(
     sequential: bool = False,
     inline: bool = False,
     strict: bool = False,
+    requires_approval: bool = False,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -186,6 +190,7 @@ def tool(
     sequential: bool = False,
     inline: bool = False,
     strict: bool = False,
+    requires_approval: bool = False,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Make a tool from a typed function, sync or async.
 
@@ -195,7 +200,8 @@ def tool(
 
     Options: ``timeout`` (seconds), ``sequential`` (never run alongside other tool calls),
     ``inline`` (run a sync function on the event loop instead of a worker thread: only for quick,
-    non-blocking functions), ``strict`` (ask providers for strict schemas).
+    non-blocking functions), ``strict`` (ask providers for strict schemas),
+    ``requires_approval`` (each call waits for a human's approval first: see ``baton.hitl``).
     """
 
     def make(fn: Callable[..., Any]) -> Tool:
@@ -207,6 +213,7 @@ def tool(
             sequential=sequential,
             inline=inline,
             strict=strict,
+            requires_approval=requires_approval,
         )
 
     if function is not None:

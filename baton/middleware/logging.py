@@ -1,0 +1,300 @@
+"""Logging through the standard ``logging`` module, with secrets never written.
+
+    logging.basicConfig(level=logging.INFO)
+    agent = Agent("a", config=..., middleware=[LoggingMiddleware()])
+
+One record per ask start and end, per model call (model, tokens, duration) and per tool call
+(name, duration, ok or the error type), on the ``baton`` logger by default; failures at
+``error_level``. Each record also carries its fields as ``record.baton`` (a dict) for structured
+handlers. Content (prompts, answers, tool arguments and results) is logged only with
+``include_content=True``.
+
+Everything taken from the conversation or an error is passed through ``redact`` first: values
+under keys like ``api_key``, ``authorization``, ``token``, ``secret`` or ``password``, bearer
+tokens, and strings shaped like provider API keys are replaced by ``[REDACTED]``. Tracebacks are
+not logged (their messages would bypass the redaction); ``SecretFilter`` redacts records other
+code logs, tracebacks included. When the logger is disabled for ``level``, the middleware only
+checks that and proceeds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..events import ToolCallError
+from .base import Middleware, ProceedAsk, ProceedModel, ProceedTool
+
+if TYPE_CHECKING:
+    from ..context import Context
+    from ..events import ModelResponse, ToolCall, ToolCallResult
+    from ..models.base import ModelCall
+    from ..reply import Reply
+
+__all__ = [
+    "REDACTED",
+    "LoggingMiddleware",
+    "SecretFilter",
+    "is_secret_key",
+    "redact",
+    "redact_text",
+]
+
+REDACTED = "[REDACTED]"
+
+_SECRET_WORDS = (
+    r"api[-_ ]?key|apikey|secret|password|passwd|authorization|credential|cookie|"
+    r"private[-_]?key|signature|token(?!s|_count|izer)"
+)
+_SECRET_KEY = re.compile(_SECRET_WORDS, re.IGNORECASE)
+_KEY = r"[\w.-]*(?:" + _SECRET_WORDS + r")[\w.-]*"
+# `key: value`, `key=value`, `"key": "value"`, `Authorization: Bearer value`, `?key=value`.
+_ASSIGNMENT = re.compile(
+    r"(?P<key>[\"']?(?:" + _KEY + r"|(?<=[?&])key)[\"']?\s*[:=]\s*)"
+    r"(?P<value>(?:bearer|basic|token)\s+[^\s,;'\"}\]]+|\"[^\"]*\"|'[^']*'|[^\s,;&'\"}\]]+)",
+    re.IGNORECASE,
+)
+# Secrets recognisable by their shape, wherever they appear.
+_SHAPES = re.compile(
+    r"\bbearer\s+[A-Za-z0-9._~+/=-]{8,}"
+    r"|\bsk-[A-Za-z0-9_-]{16,}"  # OpenAI, Anthropic (sk-ant-...), DashScope
+    r"|\bAIza[0-9A-Za-z_-]{30,}"  # Google API keys
+    r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"  # AWS access key ids
+    r"|\bgh[pousr]_[A-Za-z0-9]{30,}"  # GitHub tokens
+    r"|\bxox[abprs]-[A-Za-z0-9-]{10,}"  # Slack tokens
+    r"|\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]+",  # JWTs
+    re.IGNORECASE,
+)
+_MAX_DEPTH = 20
+
+
+def is_secret_key(key: object) -> bool:
+    """Whether a mapping key names a secret (``api_key``, ``Authorization``, ``access_token``,
+    ``client_secret``, ``password``...; not ``max_tokens`` or ``input_tokens``)."""
+    return isinstance(key, str) and _SECRET_KEY.search(key) is not None
+
+
+def _mask_assignment(match: re.Match[str]) -> str:
+    value = match["value"]
+    if value[:1] in "\"'":
+        return f"{match['key']}{value[0]}{REDACTED}{value[0]}"
+    return f"{match['key']}{REDACTED}"
+
+
+def redact_text(text: str) -> str:
+    """``text`` with secrets replaced by ``[REDACTED]``: values assigned to secret-named keys
+    (``api_key=...``, ``"token": "..."``, ``Authorization: Bearer ...``) and strings shaped
+    like API keys and bearer tokens."""
+    text = _ASSIGNMENT.sub(_mask_assignment, text)
+    return _SHAPES.sub(REDACTED, text)
+
+
+def redact(value: Any, _depth: int = 0) -> Any:
+    """A copy of ``value`` safe to log: mappings keep their keys but secret-named keys lose
+    their values; strings go through ``redact_text`` (a JSON object or array inside a string is
+    redacted as data); other objects become their redacted ``repr``."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if _depth > _MAX_DEPTH:
+        return REDACTED
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped[:1] in ("{", "["):
+            try:
+                data = json.loads(stripped)
+            except ValueError:
+                pass
+            else:
+                return json.dumps(redact(data, _depth + 1), ensure_ascii=False)
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {
+            k: REDACTED if is_secret_key(k) else redact(v, _depth + 1) for k, v in value.items()
+        }
+    if isinstance(value, list | tuple | set | frozenset):
+        return [redact(v, _depth + 1) for v in value]
+    return redact_text(repr(value))
+
+
+class SecretFilter(logging.Filter):
+    """A ``logging.Filter`` that redacts whole records (message, arguments and traceback text)
+    on their way out, for records that other code logs: attach it to a handler,
+    ``handler.addFilter(SecretFilter())``, to cover every logger that handler serves."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact_text(record.getMessage())
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info)
+        return True
+
+
+def _error_text(error: BaseException) -> str:
+    return f"{type(error).__name__}: {redact_text(str(error))}"
+
+
+class LoggingMiddleware(Middleware):
+    """Log asks, model calls and tool calls through ``logging``, secrets redacted.
+
+    ``logger`` is a ``logging.Logger`` or a logger name (default ``"baton"``); records go out at
+    ``level``, failures at ``error_level``; ``include_content`` adds prompts, answers, tool
+    arguments and results (redacted, and cut to ``max_content`` characters).
+    """
+
+    def __init__(
+        self,
+        logger: logging.Logger | str | None = None,
+        *,
+        level: int = logging.INFO,
+        error_level: int = logging.WARNING,
+        include_content: bool = False,
+        max_content: int = 2000,
+    ) -> None:
+        if logger is None or isinstance(logger, str):
+            logger = logging.getLogger(logger or "baton")
+        self.logger = logger
+        self.level = level
+        self.error_level = error_level
+        self.include_content = include_content
+        self.max_content = max_content
+        self._threshold = min(level, error_level)
+
+    def __repr__(self) -> str:
+        return (
+            f"LoggingMiddleware(logger={self.logger.name!r}, "
+            f"level={logging.getLevelName(self.level)}, include_content={self.include_content})"
+        )
+
+    def _content(self, value: Any) -> Any:
+        safe = redact(value)
+        if isinstance(safe, str) and len(safe) > self.max_content:
+            return safe[: self.max_content] + f"... ({len(safe)} characters)"
+        return safe
+
+    def _log(self, level: int, message: str, fields: dict[str, Any]) -> None:
+        parts = " ".join(f"{k}={v}" for k, v in fields.items() if not isinstance(v, dict))
+        self.logger.log(level, "%s %s", message, parts, extra={"baton": fields})
+
+    async def around_ask(self, context: Context, proceed: ProceedAsk) -> Reply[Any]:
+        if not self.logger.isEnabledFor(self._threshold):
+            return await proceed()
+        fields: dict[str, Any] = {
+            "agent": context.agent_name,
+            "conversation": context.conversation_id,
+            "run": context.run_id,
+        }
+        if self.include_content:
+            fields["prompt"] = repr(self._content(context._job.request.text))
+        self._log(self.level, "ask started", fields)
+        start = time.perf_counter()
+        try:
+            reply = await proceed()
+        except BaseException as error:
+            fields = {**fields, "duration": f"{time.perf_counter() - start:.3f}s"}
+            fields.pop("prompt", None)
+            fields["error"] = repr(_error_text(error))
+            self._log(self.error_level, "ask failed", fields)
+            raise
+        usage = reply.usage
+        fields = {
+            "agent": context.agent_name,
+            "conversation": context.conversation_id,
+            "run": context.run_id,
+            "duration": f"{time.perf_counter() - start:.3f}s",
+            "requests": usage.requests,
+            "tool_calls": usage.tool_calls,
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cost": f"{usage.cost:.6f}",
+        }
+        if self.include_content:
+            fields["answer"] = repr(self._content(reply.text))
+        self._log(self.level, "ask finished", fields)
+        return reply
+
+    async def around_model_call(
+        self, call: ModelCall, context: Context, proceed: ProceedModel
+    ) -> ModelResponse:
+        if not self.logger.isEnabledFor(self._threshold):
+            return await proceed(call)
+        config = context._job.config
+        start = time.perf_counter()
+        try:
+            response = await proceed(call)
+        except BaseException as error:
+            self._log(
+                self.error_level,
+                "model call failed",
+                {
+                    "agent": call.agent,
+                    "run": call.run_id,
+                    "model": f"{config.provider}:{config.model_name}",
+                    "messages": len(call.messages),
+                    "duration": f"{time.perf_counter() - start:.3f}s",
+                    "error": repr(_error_text(error)),
+                },
+            )
+            raise
+        usage = response.usage
+        fields: dict[str, Any] = {
+            "agent": call.agent,
+            "run": call.run_id,
+            "model": f"{response.provider or config.provider}:"
+            f"{response.model or config.model_name}",
+            "messages": len(call.messages),
+            "duration": f"{time.perf_counter() - start:.3f}s",
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "finish": response.finish_reason,
+            "tool_calls": len(response.tool_calls),
+        }
+        if self.include_content:
+            fields["text"] = repr(self._content(response.text))
+            if response.tool_calls:
+                fields["calls"] = repr(
+                    [(c.name, self._content(c.arguments)) for c in response.tool_calls]
+                )
+        self._log(self.level, "model call", fields)
+        return response
+
+    async def around_tool_call(
+        self, call: ToolCall, context: Context, proceed: ProceedTool
+    ) -> ToolCallResult | ToolCallError:
+        if not self.logger.isEnabledFor(self._threshold):
+            return await proceed(call)
+        fields: dict[str, Any] = {
+            "agent": context.agent_name,
+            "run": context.run_id,
+            "tool": call.name,
+            "call_id": call.id,
+        }
+        if self.include_content:
+            fields["arguments"] = repr(self._content(call.arguments))
+        start = time.perf_counter()
+        try:
+            outcome = await proceed(call)
+        except BaseException as error:
+            fields["duration"] = f"{time.perf_counter() - start:.3f}s"
+            fields["error"] = repr(_error_text(error))
+            self._log(self.error_level, "tool call failed", fields)
+            raise
+        fields["duration"] = f"{time.perf_counter() - start:.3f}s"
+        if isinstance(outcome, ToolCallError):
+            fields["outcome"] = f"error ({outcome.error_type})"
+            if self.include_content:
+                fields["message"] = repr(self._content(outcome.message))
+            self._log(self.error_level, "tool call", fields)
+        else:
+            fields["outcome"] = "ok"
+            if self.include_content:
+                fields["result"] = repr(self._content(outcome.content))
+            self._log(self.level, "tool call", fields)
+        return outcome
