@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .events import ToolCall
     from .history import HistoryView
     from .loop import Job
+    from .models.base import ModelConfig
     from .stream import MemoryStream
 
 __all__ = ["Context", "Depends", "Inject", "Variable"]
@@ -103,10 +104,19 @@ class UsageCounter:
         self.reasoning_tokens = 0
         self.tool_calls = 0
         self.cost = 0.0
-        self._lines: list[tuple[str, str, str, Usage]] = []
+        self._lines: list[tuple[str, str, str, Usage, int]] = []
 
-    def add(self, usage: Usage, kind: str = "model", provider: str = "", model: str = "") -> None:
-        self._lines.append((kind, provider, model, usage))
+    def add(
+        self,
+        usage: Usage,
+        kind: str = "model",
+        provider: str = "",
+        model: str = "",
+        tool_calls: int = 0,
+    ) -> None:
+        """Count ``usage`` (and ``tool_calls`` made on its behalf) under kind/provider/model."""
+        self._lines.append((kind, provider, model, usage, tool_calls))
+        self.tool_calls += tool_calls
         self.requests += usage.requests
         self.input_tokens += usage.input_tokens
         self.output_tokens += usage.output_tokens
@@ -121,12 +131,14 @@ class UsageCounter:
         (this counter's snapshot) saves the sums in the common case of a single line."""
         lines = self._lines
         if total is not None and lines:
-            kind, provider, model, _ = lines[0]
+            kind, provider, model = lines[0][:3]
             if all(line[0] == kind and line[1] == provider and line[2] == model for line in lines):
                 return (UsageLine(kind, provider, model, total),)
         totals: dict[tuple[str, str, str], Usage] = {}
-        for kind, provider, model, usage in self._lines:
+        for kind, provider, model, usage, tool_calls in lines:
             key = (kind, provider, model)
+            if tool_calls:
+                usage = usage + Usage(tool_calls=tool_calls)
             previous = totals.get(key)
             totals[key] = usage if previous is None else previous + usage
         return tuple(UsageLine(k, p, m, u) for (k, p, m), u in totals.items())
@@ -204,6 +216,11 @@ class Context:
     def usage(self) -> Usage:
         """Usage of the current ask so far."""
         return self._counter.snapshot()
+
+    @property
+    def model_config(self) -> ModelConfig:
+        """The model config this ask runs on."""
+        return self._job.config
 
     def add_usage(
         self, usage: Usage, kind: str = "subtask", provider: str = "", model: str = ""

@@ -614,11 +614,12 @@ class TaskCompleted(Event):
 @register
 @dataclass(frozen=True, slots=True)
 class TaskFailed(Event):
-    """A sub-task failed or was cancelled."""
+    """A sub-task failed or was cancelled; ``usage`` is what it spent before that."""
 
     task_id: str
     error_type: str
     message: str
+    usage: Usage = Usage()
 
 
 @register

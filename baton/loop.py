@@ -256,6 +256,7 @@ async def _loop(agent: Agent[Any], job: Job) -> Reply[Any]:
         text = ""
         for turn in range(resumed.turn if resumed else 0, job.max_turns):
             context.turn = turn
+            job.check_halt()  # e.g. a budget an observer saw exceeded since the last step
             if resumed is None:
                 call = ModelCall(
                     agent.name,
@@ -266,15 +267,25 @@ async def _loop(agent: Agent[Any], job: Job) -> Reply[Any]:
                     plan.specs,
                     plan.output,
                     job.settings,
+                    provider,
+                    model_name,
                 )
                 for policy in plan.policies:
                     call = await policy.apply(call, context)
                 response: ModelResponse = await model_chain(call, context)
-                counter.add(response.usage, "model", provider, response.model or model_name)
-                counter.tool_calls += len(response.tool_calls)
+                counter.add(
+                    response.usage,
+                    "model",
+                    provider,
+                    response.model or model_name,
+                    len(response.tool_calls),
+                )
+                if response.tool_calls:
+                    # Set before recording: whatever stops the ask from here on (an observer's
+                    # fatal alert included) finds these calls and answers them.
+                    response_at = len(conversation.events)
                 await job.record(response)
                 job.check_halt()
-                response_at = len(conversation.events) - 1
                 calls: Sequence[ToolCall] = response.tool_calls
                 finished: list[ToolCallResult | ToolCallError] = []
             else:

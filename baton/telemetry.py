@@ -337,10 +337,7 @@ def _histogram(
 
 def _model_of(context: Context) -> tuple[str, str]:
     """The ask's provider (by its semantic-convention name) and model."""
-    job = getattr(context, "_job", None)  # no public accessor for the ask's config yet
-    if job is None:
-        return "", ""
-    config: ModelConfig = job.config
+    config: ModelConfig = context.model_config
     return _PROVIDERS.get(config.provider, config.provider), config.model_name
 
 

@@ -315,3 +315,35 @@ def test_token_monitor_checks_its_options():
         TokenMonitor(warn_at=0)
     with pytest.raises(ConfigError, match="scope"):
         TokenMonitor(100, scope="week")  # type: ignore[arg-type]
+
+
+async def test_fatal_alert_on_a_response_with_tool_calls_answers_every_call() -> None:
+    from baton.harness import Observer
+
+    ran: list[str] = []
+
+    @tool
+    def act(x: str) -> str:
+        """Act."""
+        ran.append(x)
+        return x
+
+    class StopOnCalls(Observer):
+        name = "stop-on-calls"
+
+        def observe(self, event, context):  # type: ignore[no-untyped-def]
+            if isinstance(event, ModelResponse) and event.tool_calls:
+                return ObserverAlert(self.name, "no tools today", "error", fatal=True)
+            return None
+
+    model = ScriptedModel([call("act", x="a"), call("act", x="b")], "never")
+    history = MemoryHistory()
+    agent = Agent("a", config=model, tools=[act], observers=[StopOnCalls()], history=history)
+    with pytest.raises(ObserverHalt, match="no tools today"):
+        await agent.ask("go")
+    assert ran == []  # halted before the calls ran
+    (conversation_id,) = history.conversation_ids()
+    events = await history.load(conversation_id)
+    assert_every_call_answered(events)
+    assert isinstance(events[-1], RunFailed)
+    assert events[-1].error_type == "ObserverHalt"

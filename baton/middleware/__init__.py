@@ -4,10 +4,11 @@ Order is explicit: ``middleware=[a, b]`` means ``a`` wraps ``b`` (``a`` sees a c
 its result last), and an agent's middleware wraps the ask's. A sensible order for the built-ins,
 outermost first::
 
-    [LoggingMiddleware(), UsageLimits(...), RetryMiddleware(), HistoryLimit(...), limiter]
+    [UsageLimits(...), RetryMiddleware(), LoggingMiddleware(), HistoryLimit(...), limiter]
 
-logging sees every attempt's outcome once; usage limits stop an ask before any retry starts;
-each retry waits for the rate limiter again, which estimates the tokens of the trimmed call.
+usage limits stop an ask before a call is tried at all; logging inside the retries logs each
+attempt (and the ask's start and end wherever it is); each attempt waits for the rate limiter,
+which sees, and estimates, the call as trimmed by the history limit.
 For falling back to another model on failure, see ``baton.models.fallback.FallbackModel``.
 """
 

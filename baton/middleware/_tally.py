@@ -13,7 +13,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from ..events import ModelRequest, ModelResponse, Text
+from ..events import (
+    CompactionSummary,
+    HumanMessage,
+    ModelRequest,
+    ModelResponse,
+    OutputRejected,
+    Text,
+    ToolCallError,
+    ToolCallResult,
+)
 from ..harness.tokens import event_tokens
 
 if TYPE_CHECKING:
@@ -21,7 +30,25 @@ if TYPE_CHECKING:
     from ..events import Event
     from ..history import HistoryView
 
-__all__ = ["ConversationTokens", "TokensKind"]
+__all__ = ["ConversationTokens", "TokensKind", "sent_to_model"]
+
+# The events providers send to the model (``event_tokens`` is 0 for all others).
+_SENT = (
+    ModelRequest,
+    ModelResponse,
+    ToolCallResult,
+    ToolCallError,
+    OutputRejected,
+    CompactionSummary,
+    HumanMessage,
+)
+
+
+def sent_to_model(event: Event) -> bool:
+    """Whether providers send ``event`` to the model (human answers to requests are not)."""
+    if isinstance(event, HumanMessage):
+        return event.request_id is None
+    return isinstance(event, _SENT)
 
 
 class ConversationTokens:
@@ -66,27 +93,25 @@ class ConversationTokens:
     def estimate(self, messages: HistoryView, instructions: str | None = None) -> int:
         """The input tokens of a call on ``messages``; ``instructions`` are added while no
         response has reported a count (a reported count includes them)."""
-        if messages is self.view:  # asked again for the same call (views never change)
-            anchor, since = self.view_anchor, self.view_since
-        else:
-            anchor, since = self._figures(messages)
-            self.view, self.view_anchor, self.view_since = messages, anchor, since
+        if messages is not self.view:  # else asked again for the same call (views never change)
+            self.view = messages
+            seen = self.seen
+            # From the last event estimated on, if this view continues the events seen so far.
+            tail = messages.tail(seen - 1) if seen else messages.tail(0)
+            skip = 1 if seen else 0
+            if seen and not (tail and tail[0] is self.last):
+                # Not a continuation (e.g. a window): this view alone.
+                self.view_anchor, self.view_since = self._view(messages)
+            else:
+                if len(tail) > skip:
+                    self.anchor, self.since = self._add(tail, skip, self.anchor, self.since)
+                    self.seen = seen + len(tail) - skip
+                    self.last = tail[-1]
+                self.view_anchor, self.view_since = self.anchor, self.since
+        anchor, since = self.view_anchor, self.view_since
         if anchor == 0 and instructions:
             since += self._instructions(instructions)
         return anchor + since
-
-    def _figures(self, messages: HistoryView) -> tuple[int, int]:
-        seen = self.seen
-        # From the last event estimated on, if this view continues the events seen so far.
-        tail = messages.tail(seen - 1) if seen else messages.tail(0)
-        skip = 1 if seen else 0
-        if seen and not (tail and tail[0] is self.last):
-            return self._view(messages)  # not a continuation (e.g. a window): this view alone
-        if len(tail) > skip:
-            self.anchor, self.since = self._add(tail, skip, self.anchor, self.since)
-            self.seen = seen + len(tail) - skip
-            self.last = tail[-1]
-        return self.anchor, self.since
 
     def _add(self, events: list[Event], start: int, anchor: int, since: int) -> tuple[int, int]:
         model = self.model
@@ -95,7 +120,7 @@ class ConversationTokens:
             if isinstance(event, ModelResponse) and event.usage.input_tokens:
                 usage = event.usage
                 anchor, since = usage.input_tokens + usage.output_tokens, 0
-            else:
+            elif isinstance(event, _SENT):
                 since += event_tokens(event, model)
         return anchor, since
 
@@ -127,7 +152,7 @@ class ConversationTokens:
                 model = self.model
                 added = 0
                 for event in messages.tail(seen):
-                    tokens = event_tokens(event, model)
+                    tokens = event_tokens(event, model) if isinstance(event, _SENT) else 0
                     per_event.append(tokens)
                     added += tokens
                 self.total += added

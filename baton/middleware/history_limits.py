@@ -23,17 +23,14 @@ from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from ..events import (
-    CompactionSummary,
     Event,
-    HumanMessage,
     ModelRequest,
     ModelResponse,
-    OutputRejected,
     ToolCallError,
     ToolCallResult,
 )
 from ..history import HistoryView
-from ._tally import TokensKind
+from ._tally import TokensKind, sent_to_model
 from .base import Middleware, ProceedModel
 
 if TYPE_CHECKING:
@@ -42,22 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HistoryLimit"]
 
-_SEEN = (
-    ModelRequest,
-    ModelResponse,
-    ToolCallResult,
-    ToolCallError,
-    OutputRejected,
-    CompactionSummary,
-)
 _RESULTS = (ToolCallResult, ToolCallError)
-
-
-def _visible(event: Event) -> bool:
-    """Whether providers send ``event`` to the model (the events ``event_tokens`` counts)."""
-    if isinstance(event, _SEEN):
-        return True
-    return isinstance(event, HumanMessage) and event.request_id is None
 
 
 class _Shape:
@@ -86,7 +68,7 @@ class _Shape:
             return self
         visible = self.visible
         for event in messages.tail(index):
-            shown = _visible(event)
+            shown = sent_to_model(event)
             visible.append(shown)
             if shown:
                 self.events += 1

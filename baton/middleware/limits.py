@@ -67,9 +67,8 @@ class UsageLimits(Middleware):
         self.output_tokens = output_tokens
         self.total_tokens = total_tokens
         self.cost = cost
-        self._tokens = (input_tokens, output_tokens, total_tokens, cost) != (None,) * 4
-        # Lower bounds for a quick "nothing reached" test: no token limit can be reached while
-        # input and output tokens are each below the smallest token limit halved (total is
+        # Bounds for a quick "nothing reached" test: no token limit is reached while input and
+        # output tokens are each below the smallest token limit (total's halved, as it is
         # their sum), nor the cost limit while the cost is below it.
         token_limits = [n for n in (input_tokens, output_tokens) if n is not None]
         if total_tokens is not None:
@@ -105,7 +104,12 @@ class UsageLimits(Middleware):
                 limit,
                 f"made {counter.requests} model requests, the most it may make",
             )
-        if self._tokens and self._reached(counter):
+        floor = self._token_floor
+        if (
+            counter.input_tokens >= floor
+            or counter.output_tokens >= floor
+            or counter.cost >= self._cost_floor
+        ):
             self._check_tokens(context, counter, "a model call")
         return await proceed(call)
 
@@ -124,18 +128,14 @@ class UsageLimits(Middleware):
                 limit,
                 f"asked for {counter.tool_calls} tool calls, more than the {limit} it may run",
             )
-        if self._tokens and self._reached(counter):
+        floor = self._token_floor
+        if (
+            counter.input_tokens >= floor
+            or counter.output_tokens >= floor
+            or counter.cost >= self._cost_floor
+        ):
             self._check_tokens(context, counter, f"tool call {call.name!r}")
         return await proceed(call)
-
-    def _reached(self, counter: UsageCounter) -> bool:
-        """Whether a token or cost limit is reached (``_check_tokens`` then says which)."""
-        limit = self._token_floor
-        return (
-            counter.input_tokens >= limit
-            or counter.output_tokens >= limit
-            or counter.cost >= self._cost_floor
-        )
 
     def _check_tokens(self, context: Context, counter: UsageCounter, before: str) -> None:
         limit: float | None = self.input_tokens

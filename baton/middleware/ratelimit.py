@@ -78,7 +78,8 @@ class TokenBucket:
 
     def give(self, amount: float) -> None:
         """Return ``amount`` (negative: take more), never above capacity."""
-        self.level = min(self.capacity, self.level + amount)
+        level = self.level + amount
+        self.level = level if level < self.capacity else self.capacity
 
 
 class RateLimit(Middleware):
@@ -172,7 +173,9 @@ class RateLimiter(RateLimit):
         self, call: ModelCall, context: Context, proceed: ProceedModel
     ) -> ModelResponse:
         # RateLimit's steps with the limiter's own synchronous fast paths (no extra awaits).
-        tokens = self.estimate(call, context) if self.tokens is not None else 0
+        tokens = 0
+        if self.tokens is not None:
+            tokens = context.state(_TOKENS, _TOKENS).estimate(call.messages, call.instructions)
         wait = self.reserve(1, tokens)
         if wait > 0:
             await self._wait(wait, 1, tokens)
@@ -184,7 +187,9 @@ class RateLimiter(RateLimit):
             raise
         if tokens:
             usage = response.usage
-            self._settle(tokens, usage.input_tokens + usage.output_tokens)
+            actual = usage.input_tokens + usage.output_tokens
+            if actual != tokens:
+                self._settle(tokens, actual)
         return response
 
     async def acquire(self, requests: int = 1, tokens: int = 0) -> None:
@@ -205,10 +210,12 @@ class RateLimiter(RateLimit):
         with self._lock:
             now = self._clock()
             wait = 0.0
-            if requests and self.requests is not None:
-                wait = self.requests.take(requests, now)
-            if tokens and self.tokens is not None:
-                token_wait = self.tokens.take(tokens, now)
+            bucket = self.requests
+            if requests and bucket is not None:
+                wait = bucket.take(requests, now)
+            bucket = self.tokens
+            if tokens and bucket is not None:
+                token_wait = bucket.take(tokens, now)
                 if token_wait > wait:
                     wait = token_wait
             return wait
@@ -217,9 +224,10 @@ class RateLimiter(RateLimit):
         self._settle(reserved, actual)
 
     def _settle(self, reserved: int, actual: int) -> None:
-        if self.tokens is not None and actual != reserved:
+        bucket = self.tokens
+        if bucket is not None and actual != reserved:
             with self._lock:
-                self.tokens.give(reserved - actual)
+                bucket.give(reserved - actual)
 
     def _give(self, requests: int, tokens: int) -> None:
         with self._lock:

@@ -73,6 +73,8 @@ class ModelCall:
     tools: tuple[ToolSpec, ...]
     output: OutputSpec | None
     settings: ModelSettings
+    provider: str = ""
+    model: str = ""
 
     @property
     def last(self) -> Event | None:
