@@ -276,7 +276,7 @@ async def _loop(agent: Agent[Any], job: Job) -> Reply[Any]:
                 counter.add(
                     response.usage,
                     "model",
-                    provider,
+                    response.provider or provider,  # a FallbackModel may have answered
                     response.model or model_name,
                     len(response.tool_calls),
                 )
@@ -347,9 +347,10 @@ async def _loop(agent: Agent[Any], job: Job) -> Reply[Any]:
                 "or ask(..., max_turns=N), or check whether the model keeps calling tools"
             )
         usage = counter.snapshot()
-        await job.record(UsageReport(usage, counter.breakdown(usage)))
+        report = UsageReport(usage, counter.breakdown(usage))
+        await job.record(report)
         await job.record(RunFinished(job.run_id, text, output))
-        return Reply(agent, conversation, job.run_id, text, output, usage, response)
+        return Reply(agent, conversation, job.run_id, text, output, usage, response, report)
     except AskSuspended as suspended:
         # The run stays open (no stand-in results, no RunFailed) for agent.resume to continue;
         # if it can't be saved, the ask fails like any other.

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Generic
 from typing_extensions import TypeVar, Unpack
 
 from .errors import ConfigError
-from .events import Event, ModelResponse, Usage
+from .events import Event, ModelResponse, Usage, UsageReport
 from .history import HistoryView
 from .stream import MemoryStream
 
@@ -40,6 +40,7 @@ class Reply(Generic[OutputT]):
         "run_id",
         "text",
         "usage",
+        "usage_report",
     )
 
     def __init__(
@@ -51,6 +52,7 @@ class Reply(Generic[OutputT]):
         output: OutputT,
         usage: Usage,
         response: ModelResponse,
+        usage_report: UsageReport | None = None,
     ) -> None:
         self._agent = agent
         self._conversation = conversation
@@ -60,6 +62,8 @@ class Reply(Generic[OutputT]):
         self.output: OutputT = output
         self.usage = usage
         self.response = response
+        # The same total broken down by kind (model, subtask, compaction), provider and model.
+        self.usage_report = usage_report or UsageReport(usage)
 
     @property
     def events(self) -> HistoryView:

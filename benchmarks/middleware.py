@@ -60,8 +60,7 @@ def idle_middleware() -> dict[str, Middleware]:
     """Each built-in, configured so that it never acts on scenario B."""
     quiet = logging.getLogger("baton.bench.middleware")
     quiet.setLevel(logging.ERROR)  # LoggingMiddleware logs at INFO (failures at WARNING)
-    return {
-        "logging": LoggingMiddleware(quiet),
+    return {  # in the order middleware/__init__.py recommends, outermost first
         "usage limits": UsageLimits(
             requests=HUGE,
             tool_calls=HUGE,
@@ -71,6 +70,7 @@ def idle_middleware() -> dict[str, Middleware]:
             cost=float(HUGE),
         ),
         "retry": RetryMiddleware(),
+        "logging": LoggingMiddleware(quiet),
         "history limit": HistoryLimit(max_events=HUGE, max_tokens=HUGE),
         "rate limiter": RateLimiter(requests_per_minute=HUGE, tokens_per_minute=HUGE),
     }

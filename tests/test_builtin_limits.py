@@ -313,18 +313,29 @@ async def test_logging_writes_calls_and_never_a_secret(caplog: pytest.LogCapture
 async def test_secret_filter_redacts_what_other_code_logs_tracebacks_included(
     caplog: pytest.LogCaptureFixture,
 ):
-    # baton.tools logs a failing tool's traceback, whose message holds the password.
+    # At DEBUG, baton.tools logs a failing tool's traceback, whose message holds the password.
     model = ScriptedModel(call("login", user="ann", password=SECRETS[3]), "no")
     agent = Agent("a", config=model, tools=[login])
     caplog.handler.addFilter(SecretFilter())
 
-    with caplog.at_level(logging.INFO, logger="baton.tools"):
+    with caplog.at_level(logging.DEBUG, logger="baton.tools"):
         await agent.ask("log in")
 
     assert "PermissionError" in caplog.text and "Traceback" in caplog.text
     assert SECRETS[3] not in caplog.text
     logging.getLogger("baton.x").warning("token=%s", "abc-123")
     assert "abc-123" not in caplog.text and f"token={REDACTED}" in caplog.text
+
+
+async def test_failing_tools_are_logged_without_their_message_at_info(
+    caplog: pytest.LogCaptureFixture,
+):
+    model = ScriptedModel(call("login", user="ann", password=SECRETS[3]), "no")
+    agent = Agent("a", config=model, tools=[login])
+    with caplog.at_level(logging.INFO, logger="baton.tools"):
+        await agent.ask("log in")
+    assert "PermissionError" in caplog.text
+    assert SECRETS[3] not in caplog.text and "Traceback" not in caplog.text
 
 
 async def test_logging_without_content_logs_no_content(caplog: pytest.LogCaptureFixture):

@@ -7,7 +7,16 @@ from typing import Any
 
 import pytest
 
-from baton import Agent, ConfigError, Event, MemoryHistory, ModelRequest, ModelResponse, tool
+from baton import (
+    Agent,
+    ConfigError,
+    Event,
+    MemoryHistory,
+    ModelRequest,
+    ModelResponse,
+    ToolCallResult,
+    tool,
+)
 from baton.errors import (
     AuthenticationFailed,
     InvalidRequest,
@@ -358,3 +367,42 @@ def test_rate_limiter_options_are_checked(options: dict[str, Any]):
         RateLimiter(**options)
     with pytest.raises(ConfigError, match="acquire"):
         RateLimit(object())  # type: ignore[arg-type]
+
+
+# -- all of them together ---------------------------------------------------------------------
+
+
+async def test_the_recommended_stack_works_together(caplog: pytest.LogCaptureFixture):
+    import logging
+
+    from baton.middleware import HistoryLimit, LoggingMiddleware, UsageLimits
+
+    time = FakeTime()
+    limiter = RateLimiter(
+        requests_per_minute=2, tokens_per_minute=10_000, clock=time.clock, sleep=time.sleep
+    )
+    stack = [
+        UsageLimits(requests=5, total_tokens=10_000),
+        retrying(time),
+        LoggingMiddleware("baton.stack"),
+        HistoryLimit(max_events=2),
+        limiter,
+    ]
+    model = ScriptedModel(call("add", a=1, b=2), RateLimited("busy"), "3")
+    agent = Agent("a", config=model, tools=[add], middleware=stack)
+
+    with caplog.at_level(logging.INFO, logger="baton.stack"):
+        reply = await agent.ask("1 + 2?")
+
+    assert reply.text == "3"
+    # the backoff, then the third request of the minute waits for its slot
+    assert time.sleeps == [0.5, pytest.approx(29.5)]
+    assert [r.getMessage().split(" agent=")[0] for r in caplog.records] == [
+        "ask started",
+        "model call",
+        "tool call",
+        "model call failed",  # each attempt is logged: logging is inside the retries
+        "model call",
+        "ask finished",
+    ]
+    assert kinds(model.last_request.messages) == [ModelRequest, ModelResponse, ToolCallResult]

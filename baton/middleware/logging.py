@@ -225,7 +225,9 @@ class LoggingMiddleware(Middleware):
     ) -> ModelResponse:
         if not self.logger.isEnabledFor(self._threshold):
             return await proceed(call)
-        config = context._job.config
+        config = context.model_config
+        provider = call.provider or config.provider
+        model = call.model or config.model_name
         start = time.perf_counter()
         try:
             response = await proceed(call)
@@ -236,7 +238,7 @@ class LoggingMiddleware(Middleware):
                 {
                     "agent": call.agent,
                     "run": call.run_id,
-                    "model": f"{config.provider}:{config.model_name}",
+                    "model": f"{provider}:{model}",
                     "messages": len(call.messages),
                     "duration": f"{time.perf_counter() - start:.3f}s",
                     "error": repr(_error_text(error)),
@@ -247,8 +249,7 @@ class LoggingMiddleware(Middleware):
         fields: dict[str, Any] = {
             "agent": call.agent,
             "run": call.run_id,
-            "model": f"{response.provider or config.provider}:"
-            f"{response.model or config.model_name}",
+            "model": f"{response.provider or provider}:{response.model or model}",
             "messages": len(call.messages),
             "duration": f"{time.perf_counter() - start:.3f}s",
             "input_tokens": usage.input_tokens,

@@ -99,7 +99,10 @@ async def execute_tool_call(
     except ConfigError:
         raise
     except Exception as exc:
-        log.info("tool %s raised %s", call.name, type(exc).__name__, exc_info=exc)
+        # The message may carry secrets the tool handled: only its type is logged by default;
+        # the traceback is there for whoever turns on DEBUG for baton.tools.
+        log.info("tool %s raised %s", call.name, type(exc).__name__)
+        log.debug("tool %s failure", call.name, exc_info=exc)
         return _failed(call, exc)
     if isinstance(value, ToolResult):
         content = value.content if value.content is not None else to_content(value.value)
