@@ -34,7 +34,7 @@ from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings
 from ._cache import MessageCache
 from ._config import ProviderConfig
 from ._media import b64, data_url, unsupported
-from ._openai_common import make_openai_client, mapped_errors, strict_schema
+from ._openai_common import make_openai_client, mapped_errors, post_prepared, strict_schema
 
 __all__ = ["OpenAIChatClient", "OpenAIConfig"]
 
@@ -225,12 +225,29 @@ class OpenAIChatClient:
     async def respond(self, call: ModelCall, emit: EmitChunk) -> ModelResponse:
         request = self.build_request(call)
         provider = self.config.provider_name
+        from openai import AsyncStream
+        from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
         async with mapped_errors(provider):
             if not call.settings.stream:
-                completion = await self.sdk.chat.completions.create(**request)
+                completion = await post_prepared(
+                    self.sdk,
+                    "/chat/completions",
+                    request,
+                    cast_to=ChatCompletion,
+                    stream=False,
+                    stream_cls=None,
+                )
                 return self._from_completion(completion)
-            stream = await self.sdk.chat.completions.create(
-                **request, stream=True, stream_options={"include_usage": True}
+            request["stream"] = True
+            request["stream_options"] = {"include_usage": True}
+            stream = await post_prepared(
+                self.sdk,
+                "/chat/completions",
+                request,
+                cast_to=ChatCompletion,
+                stream=True,
+                stream_cls=AsyncStream[ChatCompletionChunk],
             )
             return await self._from_stream(stream, emit)
 

@@ -45,7 +45,7 @@ from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings
 from ._cache import MessageCache
 from ._config import ProviderConfig
 from ._media import data_url, unsupported
-from ._openai_common import make_openai_client, mapped_errors, strict_schema
+from ._openai_common import make_openai_client, mapped_errors, post_prepared, strict_schema
 
 __all__ = ["OpenAIResponsesClient", "OpenAIResponsesConfig"]
 
@@ -336,11 +336,24 @@ class OpenAIResponsesClient:
 
     async def respond(self, call: ModelCall, emit: EmitChunk) -> ModelResponse:
         request = self.build_request(call)
+        from openai import AsyncStream
+        from openai.types.responses import Response, ResponseStreamEvent
+
         async with mapped_errors(self.config.provider_name):
             if not call.settings.stream:
-                response = await self.sdk.responses.create(**request)
+                response = await post_prepared(
+                    self.sdk, "/responses", request, cast_to=Response, stream=False, stream_cls=None
+                )
                 return self._from_response(response, None)
-            stream = await self.sdk.responses.create(**request, stream=True)
+            request["stream"] = True
+            stream = await post_prepared(
+                self.sdk,
+                "/responses",
+                request,
+                cast_to=Response,
+                stream=True,
+                stream_cls=AsyncStream[ResponseStreamEvent],
+            )
             async with stream:  # the connection is released even when an event ends the answer
                 return await self._from_stream(stream, emit)
 

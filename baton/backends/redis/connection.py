@@ -1,0 +1,107 @@
+"""Redis connections: configuration by URL, one connection pool per URL, closed cleanly.
+
+Every Redis backend takes ``redis=``: a URL (``"redis://host:6379/0"``, ``"rediss://..."``,
+``"unix:///path/redis.sock"``), an existing ``redis.asyncio.Redis`` client (its owner closes it),
+or nothing (the ``BATON_REDIS_URL`` environment variable, else ``redis://127.0.0.1:6379/0``).
+
+Backends given the same URL share one connection pool (per event loop, since asyncio
+connections belong to the loop that opened them). ``await close_pools()`` disconnects them, e.g.
+at the end of a program or a test; a backend used afterwards transparently opens a new pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import weakref
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from ...errors import ConfigError
+
+if TYPE_CHECKING:
+    from redis.asyncio import ConnectionPool, Redis
+
+__all__ = ["DEFAULT_URL", "RedisSource", "close_pools", "connect", "require_redis", "resolve_url"]
+
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
+
+RedisSource: TypeAlias = "str | Redis | None"
+"""What backends accept as ``redis=``: a URL, a client, or ``None`` (the default URL)."""
+
+# One pool per (event loop, URL); forgotten with its loop.
+_POOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, ConnectionPool]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def require_redis() -> Any:
+    """The ``redis.asyncio`` module, or a ``ConfigError`` naming the extra to install."""
+    try:
+        import redis.asyncio
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ConfigError(
+            "the Redis backends need the redis package: pip install 'baton-agents[redis]' "
+            f"({exc})"
+        ) from None
+    return redis.asyncio
+
+
+def resolve_url(url: str | None = None) -> str:
+    """``url``, else ``$BATON_REDIS_URL``, else the local default; checked for a Redis scheme."""
+    resolved = url or os.environ.get("BATON_REDIS_URL") or DEFAULT_URL
+    if not resolved.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(
+            f"a Redis URL starts with redis://, rediss:// or unix://, got {resolved!r} "
+            "(e.g. redis://127.0.0.1:6379/0)"
+        )
+    return resolved
+
+
+def connect(url: str | None = None) -> Redis:
+    """A client on the shared pool for ``url`` in the running event loop (cheap to call)."""
+    aioredis = require_redis()
+    resolved = resolve_url(url)
+    loop = asyncio.get_running_loop()
+    pools = _POOLS.get(loop)
+    if pools is None:
+        pools = _POOLS[loop] = {}
+    pool = pools.get(resolved)
+    if pool is None:
+        pool = pools[resolved] = aioredis.ConnectionPool.from_url(resolved)
+    client: Redis = aioredis.Redis(connection_pool=pool)
+    return client
+
+
+async def close_pools(url: str | None = None) -> None:
+    """Disconnect the shared pools of this event loop (only ``url``'s when given)."""
+    pools = _POOLS.get(asyncio.get_running_loop())
+    if not pools:
+        return
+    names = [resolve_url(url)] if url is not None else list(pools)
+    for name in names:
+        pool = pools.pop(name, None)
+        if pool is not None:
+            await pool.disconnect()
+
+
+class Connector:
+    """How a backend reaches Redis: its own client, or the shared pool of a URL (per loop)."""
+
+    __slots__ = ("_client", "url")
+
+    def __init__(self, source: RedisSource) -> None:
+        if source is None or isinstance(source, str):
+            self._client: Redis | None = None
+            self.url: str | None = resolve_url(source)
+        else:
+            require_redis()
+            self._client = source
+            self.url = None
+
+    def client(self) -> Redis:
+        if self._client is not None:
+            return self._client
+        return connect(self.url)
+
+    def __repr__(self) -> str:
+        return self.url or repr(self._client)
