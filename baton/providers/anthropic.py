@@ -68,6 +68,7 @@ from ._cache import MessageCache, merge_or_append
 from ._config import ProviderConfig, missing_extra
 from ._errors import connection_dropped, error_for_status, is_transport_error
 from ._media import b64, unsupported
+from ._sdk import post_prepared
 
 __all__ = ["AnthropicClient", "AnthropicConfig"]
 
@@ -451,11 +452,29 @@ class AnthropicClient:
 
     async def respond(self, call: ModelCall, emit: EmitChunk) -> ModelResponse:
         request = self.build_request(call)
+        from anthropic import AsyncStream
+        from anthropic.types import Message, RawMessageStreamEvent
+
         async with mapped_errors(self.config.provider_name):
             if not call.settings.stream:
-                message = await self.sdk.messages.create(**request)
+                message = await post_prepared(
+                    self.sdk,
+                    "/v1/messages",
+                    request,
+                    cast_to=Message,
+                    stream=False,
+                    stream_cls=None,
+                )
                 return self._from_message(message)
-            stream = await self.sdk.messages.create(**request, stream=True)
+            request["stream"] = True
+            stream = await post_prepared(
+                self.sdk,
+                "/v1/messages",
+                request,
+                cast_to=Message,
+                stream=True,
+                stream_cls=AsyncStream[RawMessageStreamEvent],
+            )
             async with stream:
                 return await self._from_stream(stream, emit)
 

@@ -45,7 +45,8 @@ from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings
 from ._cache import MessageCache
 from ._config import ProviderConfig
 from ._media import data_url, unsupported
-from ._openai_common import make_openai_client, mapped_errors, post_prepared, strict_schema
+from ._openai_common import make_openai_client, mapped_errors, strict_schema
+from ._sdk import post_prepared
 
 __all__ = ["OpenAIResponsesClient", "OpenAIResponsesConfig"]
 

@@ -40,8 +40,7 @@ def require_redis() -> Any:
         import redis.asyncio
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ConfigError(
-            "the Redis backends need the redis package: pip install 'baton-agents[redis]' "
-            f"({exc})"
+            f"the Redis backends need the redis package: pip install 'baton-agents[redis]' ({exc})"
         ) from None
     return redis.asyncio
 

@@ -1,0 +1,45 @@
+"""Events to and from the bytes kept in Redis: JSON made by ``events.to_dict``, read back only
+through ``events.from_dict`` (so a payload can only ever build a registered event class)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ...errors import EventDecodeError
+from ...events import Event, from_dict, to_dict
+
+__all__ = ["decode_event", "encode_event", "id_key"]
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def encode_event(event: Event) -> bytes:
+    """The event as compact UTF-8 JSON (``TypeError`` for an unregistered class)."""
+    return _dumps(to_dict(event)).encode()
+
+
+def decode_event(payload: bytes | str | None, where: str = "") -> Event:
+    """Decode one stored event; ``EventDecodeError`` (nothing constructed) if the payload is not
+    JSON, names an unknown type, or is a registered record that is not an event."""
+    suffix = f" ({where})" if where else ""
+    if payload is None:
+        raise EventDecodeError(f"a stored entry has no event payload{suffix}")
+    try:
+        data: Any = json.loads(payload)
+    except ValueError as exc:
+        raise EventDecodeError(f"a stored event is not valid JSON{suffix}: {exc}") from None
+    try:
+        record = from_dict(data)
+    except EventDecodeError as exc:
+        raise EventDecodeError(f"{exc}{suffix}") from None
+    if not isinstance(record, Event):
+        raise EventDecodeError(f"expected an event, got a {type(record).__name__}{suffix}")
+    return record
+
+
+def id_key(entry_id: bytes | str) -> tuple[int, int]:
+    """A stream entry id (``b"1700000000000-3"``) as a comparable pair."""
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)

@@ -1,0 +1,345 @@
+"""One database per URL: a pool of connections (PostgreSQL, asyncpg) or a single connection
+(SQLite, aiosqlite), opened on first use, with Baton's schema created or upgraded then.
+
+Stores given a URL share one ``Database`` per URL in the process (counted: the last store to
+close it closes the pool). SQL is written once with ``$1``-style parameters; for SQLite they
+become ``?1``. Drivers are imported only when a database is first used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import re
+import zlib
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import lru_cache
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ClassVar, Protocol, Self
+
+from ...errors import BatonError, ConfigError
+from .url import DatabaseURL, Dialect, parse_url
+
+__all__ = ["Database", "DatabaseUnavailable", "Session"]
+
+_DRIVERS: dict[Dialect, tuple[str, str]] = {
+    "sqlite": ("aiosqlite", "sqlite"),
+    "postgresql": ("asyncpg", "postgres"),
+}
+
+
+class DatabaseUnavailable(BatonError, ConnectionError):
+    """The database server could not be reached."""
+
+
+class Session(Protocol):
+    """One connection, for one unit of work (inside a transaction or not)."""
+
+    async def fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]: ...
+
+    async def fetchval(self, sql: str, *args: Any) -> Any: ...
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run a statement; the number of rows it changed."""
+        ...
+
+    async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None: ...
+
+
+@lru_cache(maxsize=256)
+def _qmark(sql: str) -> str:
+    return re.sub(r"\$(\d+)", r"?\1", sql)
+
+
+class _SQLiteSession:
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    async def fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]:
+        return list(await self._conn.execute_fetchall(_qmark(sql), args))
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        rows = await self._conn.execute_fetchall(_qmark(sql), args)
+        return rows[0][0] if rows else None
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        async with self._conn.execute(_qmark(sql), args) as cursor:
+            return int(cursor.rowcount)
+
+    async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None:
+        await self._conn.executemany(_qmark(sql), args)
+
+
+class _PostgresSession:
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    async def fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]:
+        return list(await self._conn.fetch(sql, *args))
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        return await self._conn.fetchval(sql, *args)
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        status = str(await self._conn.execute(sql, *args))
+        count = status.rsplit(" ", 1)[-1]
+        return int(count) if count.isdigit() else 0
+
+    async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None:
+        await self._conn.executemany(sql, args)
+
+
+class Engine(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def session(self, transaction: bool) -> AbstractAsyncContextManager[Session]: ...
+
+    def migration(self) -> AbstractAsyncContextManager[Session]: ...
+
+
+class _SQLite:
+    """One aiosqlite connection; an asyncio lock gives it to one unit of work at a time, and
+    ``BEGIN IMMEDIATE`` serializes writers across processes."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.conn: Any = None
+        self.lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        aiosqlite = importlib.import_module("aiosqlite")
+        if self.path != ":memory:":
+            await asyncio.to_thread(Path(self.path).parent.mkdir, parents=True, exist_ok=True)
+        self.lock = asyncio.Lock()
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        try:
+            await conn.execute("PRAGMA busy_timeout = 30000")
+            if self.path != ":memory:":
+                await conn.execute("PRAGMA journal_mode = WAL")
+                await conn.execute("PRAGMA synchronous = NORMAL")
+        except BaseException:
+            await conn.close()
+            raise
+        self.conn = conn
+
+    async def close(self) -> None:
+        if self.conn is not None:
+            async with self.lock:
+                conn, self.conn = self.conn, None
+                await conn.close()
+
+    @asynccontextmanager
+    async def session(self, transaction: bool) -> AsyncIterator[Session]:
+        async with self.lock:
+            conn = self.conn
+            if conn is None:
+                raise RuntimeError("the SQLite database is closed")
+            if conn.in_transaction:  # left open by a cancelled unit of work
+                await conn.rollback()
+            if not transaction:
+                yield _SQLiteSession(conn)
+                return
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield _SQLiteSession(conn)
+            except BaseException:
+                await asyncio.shield(conn.rollback())
+                raise
+            await asyncio.shield(conn.commit())
+
+    def migration(self) -> AbstractAsyncContextManager[Session]:
+        return self.session(True)
+
+
+class _Postgres:
+    """An asyncpg pool; the schema step holds a transaction-scoped advisory lock."""
+
+    def __init__(self, dsn: str, schema: str | None, pool_size: int) -> None:
+        self.dsn = dsn
+        self.schema = schema
+        self.pool_size = pool_size
+        self.pool: Any = None
+
+    async def open(self) -> None:
+        asyncpg = importlib.import_module("asyncpg")
+        settings = {"search_path": f'"{self.schema}"'} if self.schema else None
+        try:
+            self.pool = await asyncpg.create_pool(
+                self.dsn, min_size=1, max_size=self.pool_size, server_settings=settings
+            )
+        except (TimeoutError, OSError) as exc:
+            raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+
+    async def close(self) -> None:
+        if self.pool is not None:
+            pool, self.pool = self.pool, None
+            await pool.close()
+
+    @asynccontextmanager
+    async def session(self, transaction: bool) -> AsyncIterator[Session]:
+        if self.pool is None:
+            raise RuntimeError("the PostgreSQL pool is closed")
+        async with self.pool.acquire() as conn:
+            if not transaction:
+                yield _PostgresSession(conn)
+                return
+            async with conn.transaction():
+                yield _PostgresSession(conn)
+
+    @asynccontextmanager
+    async def migration(self) -> AsyncIterator[Session]:
+        async with self.session(True) as session:
+            key = zlib.crc32(f"baton-schema:{self.schema or ''}".encode()) - 2**31
+            await session.execute("SELECT pg_advisory_xact_lock($1::bigint)", key)
+            if self.schema:
+                await session.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            yield session
+
+
+class Database:
+    """Baton's tables in one database, reached through a pool (or SQLite connection).
+
+    ``migrate=True`` (the default) creates or upgrades the schema on first use; with ``False``
+    the schema must already be at this code's version (see ``baton.backends.sql.migrate``).
+    A database newer than the code is always refused. Close with ``await db.aclose()`` or use
+    ``async with``. ``Database.shared(url)`` hands out one counted instance per URL.
+    """
+
+    _shared: ClassVar[dict[DatabaseURL, Database]] = {}
+
+    def __init__(
+        self, url: str | DatabaseURL, *, migrate: bool = True, pool_size: int = 10
+    ) -> None:
+        self.url = url if isinstance(url, DatabaseURL) else parse_url(url)
+        module, extra = _DRIVERS[self.url.dialect]
+        if importlib.util.find_spec(module) is None:
+            raise ConfigError(
+                f"{self.url.redacted} needs the {module} driver: "
+                f"pip install 'baton-agents[{extra}]'"
+            )
+        self.migrate = migrate
+        self._engine: Engine = (
+            _SQLite(self.url.target)
+            if self.url.dialect == "sqlite"
+            else _Postgres(self.url.target, self.url.schema, pool_size)
+        )
+        self._state = "new"  # new -> open -> ready -> closed
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._opening: asyncio.Lock | None = None
+        self._users = 1
+        self._is_shared = False
+
+    @classmethod
+    def shared(cls, url: str | DatabaseURL) -> Database:
+        """The process's database for ``url``, opened by the first user, closed by the last."""
+        parsed = url if isinstance(url, DatabaseURL) else parse_url(url)
+        db = cls._shared.get(parsed)
+        if db is None:
+            db = cls._shared[parsed] = cls(parsed)
+            db._is_shared = True
+        else:
+            db._users += 1
+        return db
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.url.dialect
+
+    def __repr__(self) -> str:
+        return f"Database({self.url.redacted!r}, {self._state})"
+
+    # -- units of work -----------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[Session]:
+        """A connection for several statements, outside any transaction."""
+        engine = await self._ready()
+        async with engine.session(False) as session:
+            yield session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Session]:
+        """A connection inside a transaction (committed at the end, rolled back on error)."""
+        engine = await self._ready()
+        async with engine.session(True) as session:
+            yield session
+
+    async def fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]:
+        async with self.session() as session:
+            return await session.fetch(sql, *args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        async with self.session() as session:
+            return await session.fetchval(sql, *args)
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        async with self.session() as session:
+            return await session.execute(sql, *args)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Give up this reference; the last one closes the pool (closing twice is fine)."""
+        if self._state == "closed":
+            return
+        self._users -= 1
+        if self._users > 0:
+            return
+        self._state = "closed"
+        if self._is_shared and self._shared.get(self.url) is self:
+            del self._shared[self.url]
+        loop = asyncio.get_running_loop()
+        if self._loop is None or self._loop is loop:
+            await self._engine.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _connected(self) -> Engine:
+        """The engine, connected (the schema untouched): for the schema step itself."""
+        loop = asyncio.get_running_loop()
+        if self._state == "closed":
+            raise RuntimeError(f"{self!r} is closed")
+        if self._loop is not loop:
+            if self._loop is not None and not self._loop.is_closed():
+                raise ConfigError(
+                    f"{self!r} is in use by another event loop; make one per loop (or close it "
+                    "before the loop ends)"
+                )
+            self._loop, self._state, self._opening = loop, "new", asyncio.Lock()
+        assert self._opening is not None
+        async with self._opening:
+            if self._state == "new":
+                await self._engine.open()
+                self._state = "open"
+        return self._engine
+
+    async def _ready(self) -> Engine:
+        if self._state == "ready" and self._loop is asyncio.get_running_loop():
+            return self._engine
+        engine = await self._connected()
+        assert self._opening is not None
+        async with self._opening:
+            if self._state == "open":
+                from .schema import prepare
+
+                await prepare(engine, self.dialect, upgrade=self.migrate)
+                self._state = "ready"
+        return engine
