@@ -9,7 +9,7 @@ from typing import Any
 from ...errors import EventDecodeError
 from ...events import Event, from_dict, to_dict
 
-__all__ = ["decode_event", "encode_event", "id_key"]
+__all__ = ["decode_event", "decode_events", "encode_event", "id_key"]
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -36,6 +36,31 @@ def decode_event(payload: bytes | str | None, where: str = "") -> Event:
     if not isinstance(record, Event):
         raise EventDecodeError(f"expected an event, got a {type(record).__name__}{suffix}")
     return record
+
+
+def decode_events(payloads: list[bytes] | list[bytes | str], where: str = "") -> list[Event]:
+    """Decode many stored events at once (one JSON parse for all of them when they are well
+    formed; else entry by entry, so the error names the bad one)."""
+    try:
+        items: Any = json.loads(b"[" + b",".join(_as_bytes(p) for p in payloads) + b"]")
+    except ValueError:
+        return [decode_event(p, f"{where}[{i}]") for i, p in enumerate(payloads)]
+    out: list[Event] = []
+    for i, data in enumerate(items):
+        try:
+            record = from_dict(data)
+        except EventDecodeError as exc:
+            raise EventDecodeError(f"{exc} ({where}[{i}])") from None
+        if not isinstance(record, Event):
+            raise EventDecodeError(
+                f"expected an event, got a {type(record).__name__} ({where}[{i}])"
+            )
+        out.append(record)
+    return out
+
+
+def _as_bytes(payload: bytes | str) -> bytes:
+    return payload if isinstance(payload, bytes) else payload.encode()
 
 
 def id_key(entry_id: bytes | str) -> tuple[int, int]:

@@ -89,11 +89,11 @@ class Connector:
     __slots__ = ("_client", "url")
 
     def __init__(self, source: RedisSource) -> None:
+        require_redis()  # fail at construction, naming the extra, rather than at first use
         if source is None or isinstance(source, str):
             self._client: Redis | None = None
             self.url: str | None = resolve_url(source)
         else:
-            require_redis()
             self._client = source
             self.url = None
 

@@ -361,9 +361,7 @@ class RedisWatcher:
         client = self._connector.client()
 
         async def read() -> Any:
-            return await client.xread(
-                {self.key: cursor}, count=self.batch, block=self.block_ms
-            )
+            return await client.xread({self.key: cursor}, count=self.batch, block=self.block_ms)
 
         response = await retrying("watch", read, self.patience)
         for _key, entries in response or ():

@@ -12,6 +12,7 @@ import asyncio
 import importlib
 import importlib.util
 import re
+import weakref
 import zlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -120,11 +121,17 @@ class _SQLite:
         if self.path != ":memory:":
             await asyncio.to_thread(Path(self.path).parent.mkdir, parents=True, exist_ok=True)
         self.lock = asyncio.Lock()
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn = aiosqlite.connect(self.path, isolation_level=None)
+        # aiosqlite's worker thread is not a daemon: a connection never closed would keep the
+        # process from exiting. Killing it at exit is safe: SQLite rolls back what was open.
+        thread = getattr(conn, "_thread", None)
+        if thread is not None:
+            thread.daemon = True
+        await conn
         try:
             await conn.execute("PRAGMA busy_timeout = 30000")
             if self.path != ":memory:":
-                await conn.execute("PRAGMA journal_mode = WAL")
+                await _wal(conn)
                 await conn.execute("PRAGMA synchronous = NORMAL")
         except BaseException:
             await conn.close()
@@ -158,6 +165,19 @@ class _SQLite:
 
     def migration(self) -> AbstractAsyncContextManager[Session]:
         return self.session(True)
+
+
+async def _wal(conn: Any) -> None:
+    """Switch to WAL. Two connections doing so on a new file at once can get "database is
+    locked" without SQLite's busy handler being consulted, so retry that for a while."""
+    for attempt in range(200):
+        try:
+            await conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except Exception as exc:
+            if "locked" not in str(exc) or attempt == 199:
+                raise
+            await asyncio.sleep(0.005 * min(attempt + 1, 20))
 
 
 class _Postgres:
@@ -214,7 +234,9 @@ class Database:
     ``async with``. ``Database.shared(url)`` hands out one counted instance per URL.
     """
 
-    _shared: ClassVar[dict[DatabaseURL, Database]] = {}
+    _shared: ClassVar[weakref.WeakValueDictionary[DatabaseURL, Database]] = (
+        weakref.WeakValueDictionary()
+    )
 
     def __init__(
         self, url: str | DatabaseURL, *, migrate: bool = True, pool_size: int = 10
@@ -340,6 +362,6 @@ class Database:
             if self._state == "open":
                 from .schema import prepare
 
-                await prepare(engine, self.dialect, upgrade=self.migrate)
+                await prepare(engine, self.dialect, allow_upgrade=self.migrate)
                 self._state = "ready"
         return engine

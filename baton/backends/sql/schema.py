@@ -80,9 +80,16 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE TABLE baton_notes_state (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
         ),
         postgresql=(
+            # English stemming without a stopword list (the search ranks like Baton's other
+            # stores do: a note about "doing it again" is found by "again").
+            "CREATE TEXT SEARCH DICTIONARY baton_english_stem (TEMPLATE = snowball, "
+            "LANGUAGE = english)",
+            "CREATE TEXT SEARCH CONFIGURATION baton_english (COPY = english)",
+            "ALTER TEXT SEARCH CONFIGURATION baton_english ALTER MAPPING FOR asciiword, "
+            "asciihword, hword_asciipart, word, hword, hword_part WITH baton_english_stem",
             'CREATE TABLE baton_notes (key TEXT COLLATE "C" PRIMARY KEY, text TEXT NOT NULL, '
             "metadata TEXT NOT NULL DEFAULT '{}', updated_at TIMESTAMPTZ NOT NULL DEFAULT now(), "
-            "search TSVECTOR GENERATED ALWAYS AS (to_tsvector('english'::regconfig, "
+            "search TSVECTOR GENERATED ALWAYS AS (to_tsvector('baton_english'::regconfig, "
             "regexp_replace(key, '[^[:alnum:]]+', ' ', 'g') || ' ' || text)) STORED)",
             "CREATE INDEX baton_notes_search ON baton_notes USING GIN (search)",
         ),
@@ -141,15 +148,15 @@ async def upgrade(engine: Engine, dialect: Dialect, target: int = LATEST) -> int
         return max(found, target)
 
 
-async def prepare(engine: Engine, dialect: Dialect, *, upgrade: bool) -> None:
-    """Make the schema usable: upgrade it (``upgrade=True``) or check it is current."""
+async def prepare(engine: Engine, dialect: Dialect, *, allow_upgrade: bool) -> None:
+    """Make the schema usable: upgrade it (``allow_upgrade``) or check that it is current."""
     async with engine.session(False) as session:
         found = await _current(session, dialect)
     if found > LATEST:
         raise _too_new(found)
     if found == LATEST:
         return
-    if not upgrade:
+    if not allow_upgrade:
         raise SchemaVersionError(
             f"the database holds Baton schema version {found}; this code needs {LATEST}. "
             "Upgrade it with `await baton.backends.sql.migrate(url)` (or open it with "
@@ -157,10 +164,7 @@ async def prepare(engine: Engine, dialect: Dialect, *, upgrade: bool) -> None:
             found=found,
             supported=LATEST,
         )
-    await _upgrade(engine, dialect)
-
-
-_upgrade = upgrade
+    await upgrade(engine, dialect)
 
 
 async def migrate(database: Database | str, *, target: int | None = None) -> int:

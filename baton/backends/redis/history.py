@@ -1,0 +1,101 @@
+"""``RedisHistory`` and ``RedisStorage``: a conversation's events and small durable values in
+Redis, shared by every process that uses the same URL and prefix.
+
+History: one Redis list per conversation (``<prefix>history:<conversation id>``) of the events'
+JSON (``events.to_dict``); ``append`` is one ``RPUSH`` of all the events given (O(1) per event),
+``load`` one ``LRANGE`` decoded only through the event registry (an unknown type raises
+``EventDecodeError``), ``length`` one ``LLEN``.
+
+Storage: one Redis string per key (``<prefix>kv:<key>``) holding the value's JSON; ``delete``
+is atomic, so two processes resuming the same suspended ask can't both claim it; ``keys`` scans.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ...events import Event
+from .codec import decode_events, encode_event
+from .connection import Connector, RedisSource
+
+__all__ = ["RedisHistory", "RedisStorage"]
+
+_GLOB_SPECIAL = str.maketrans({c: "\\" + c for c in "*?[]\\"})
+
+
+class RedisHistory:
+    """A ``History`` in Redis lists (see the module docs)."""
+
+    __slots__ = ("_connector", "prefix")
+
+    def __init__(self, redis: RedisSource = None, *, prefix: str = "baton:") -> None:
+        self._connector = Connector(redis)
+        self.prefix = prefix
+
+    def __repr__(self) -> str:
+        return f"RedisHistory({self._connector!r}, prefix={self.prefix!r})"
+
+    def key(self, conversation_id: str) -> str:
+        return f"{self.prefix}history:{conversation_id}"
+
+    async def load(self, conversation_id: str) -> list[Event]:
+        key = self.key(conversation_id)
+        payloads = await self._connector.client().lrange(key, 0, -1)
+        return decode_events(payloads, key)
+
+    async def append(self, conversation_id: str, events: Sequence[Event]) -> None:
+        if events:
+            payloads = [encode_event(e) for e in events]
+            await self._connector.client().rpush(self.key(conversation_id), *payloads)
+
+    async def length(self, conversation_id: str) -> int:
+        return int(await self._connector.client().llen(self.key(conversation_id)))
+
+    async def delete(self, conversation_id: str) -> bool:
+        """Forget a conversation's events; ``True`` if there were any."""
+        return bool(await self._connector.client().delete(self.key(conversation_id)))
+
+    async def conversation_ids(self) -> list[str]:
+        """The ids of the conversations kept under this prefix, sorted."""
+        start = len(self.key(""))
+        pattern = self.key("").translate(_GLOB_SPECIAL) + "*"
+        found = [k[start:].decode() async for k in self._connector.client().scan_iter(pattern)]
+        return sorted(found)
+
+
+class RedisStorage:
+    """A ``Storage`` of JSON values in Redis strings (see the module docs)."""
+
+    __slots__ = ("_connector", "prefix")
+
+    def __init__(self, redis: RedisSource = None, *, prefix: str = "baton:") -> None:
+        self._connector = Connector(redis)
+        self.prefix = prefix
+
+    def __repr__(self) -> str:
+        return f"RedisStorage({self._connector!r}, prefix={self.prefix!r})"
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}kv:{key}"
+
+    async def get(self, key: str) -> Any | None:
+        raw = await self._connector.client().get(self._key(key))
+        return None if raw is None else json.loads(raw)
+
+    async def put(self, key: str, value: Any) -> None:
+        try:
+            payload = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"RedisStorage keeps JSON values; {key!r}: {exc}") from None
+        await self._connector.client().set(self._key(key), payload.encode())
+
+    async def delete(self, key: str) -> bool:
+        return bool(await self._connector.client().delete(self._key(key)))
+
+    async def keys(self, prefix: str = "") -> list[str]:
+        start = len(self._key(""))
+        pattern = self._key(prefix).translate(_GLOB_SPECIAL) + "*"
+        found = [k[start:].decode() async for k in self._connector.client().scan_iter(pattern)]
+        return sorted(found)

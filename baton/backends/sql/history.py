@@ -1,0 +1,143 @@
+"""``SQLHistory``: conversations' events in SQLite or PostgreSQL.
+
+Each event is one row of ``baton_events`` (conversation id, ``seq``, type name, JSON payload,
+time). ``baton_conversations`` holds one counter row per conversation: an append bumps it with
+an upsert that locks the row, and numbers its events from the old length, in the same statement
+or transaction. Concurrent writers to one conversation (tasks or processes) therefore take turns
+and ``seq`` runs 0, 1, 2, ... with no gap or duplicate; ``length`` is a single-row read.
+
+Rows are decoded only through ``baton.events.from_dict``: a row naming a type that is not a
+registered event raises ``EventDecodeError`` before any event of the load is built.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ...errors import EventDecodeError
+from ...events import Event, event_types, from_dict, to_dict
+from ._base import SQLStore
+from .database import Database
+
+__all__ = ["SQLHistory"]
+
+_BUMP = (
+    "INSERT INTO baton_conversations AS c (conversation_id, length) VALUES ($1, $2) "
+    "ON CONFLICT (conversation_id) DO UPDATE SET length = c.length + excluded.length, "
+    "updated_at = {now} RETURNING length"
+)
+_APPEND_SQLITE = _BUMP.format(now="strftime('%Y-%m-%dT%H:%M:%fZ', 'now')")
+_INSERT_SQLITE = (
+    "INSERT INTO baton_events (conversation_id, seq, type, payload) VALUES ($1, $2, $3, $4)"
+)
+# PostgreSQL: one statement (one round trip) bumps the counter and inserts the batch.
+_APPEND_POSTGRES = (
+    f"WITH c AS ({_BUMP.format(now='now()')}) "
+    "INSERT INTO baton_events (conversation_id, seq, type, payload) "
+    "SELECT $1, c.length - $2 + e.n - 1, e.type, e.payload "
+    "FROM c, unnest($3::text[], $4::json[]) WITH ORDINALITY AS e(type, payload, n)"
+)
+_LOAD = "SELECT seq, type, payload FROM baton_events WHERE conversation_id = $1 ORDER BY seq"
+_LENGTH = "SELECT length FROM baton_conversations WHERE conversation_id = $1"
+
+
+def _encode(event: Event) -> tuple[str, str]:
+    if not isinstance(event, Event):
+        raise TypeError(f"a history holds events, got {type(event).__name__}")
+    data = to_dict(event)
+    try:
+        payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError as exc:
+        raise ValueError(f"{data['type']} cannot be stored as JSON: {exc}") from None
+    return data["type"], payload
+
+
+class SQLHistory(SQLStore):
+    """A ``History`` in SQLite or PostgreSQL: ``SQLHistory("sqlite:///baton.db")``,
+    ``SQLHistory("postgresql://user@host/db")`` or ``SQLHistory(database)``.
+
+    The schema is created or upgraded on first use. Close with ``await history.aclose()`` (or
+    ``async with``) when it was made from a URL.
+    """
+
+    def __init__(self, database: Database | str) -> None:
+        super().__init__(database)
+
+    async def append(self, conversation_id: str, events: Sequence[Event]) -> None:
+        """Append ``events``, in order and contiguously, to the end of a conversation."""
+        if not events:
+            return
+        encoded = [_encode(e) for e in events]
+        if self.db.dialect == "postgresql":
+            await self.db.execute(
+                _APPEND_POSTGRES,
+                conversation_id,
+                len(encoded),
+                [t for t, _ in encoded],
+                [p for _, p in encoded],
+            )
+            return
+        async with self.db.transaction() as session:
+            end = int(await session.fetchval(_APPEND_SQLITE, conversation_id, len(encoded)))
+            start = end - len(encoded)
+            await session.executemany(
+                _INSERT_SQLITE,
+                [(conversation_id, start + i, t, p) for i, (t, p) in enumerate(encoded)],
+            )
+
+    async def load(self, conversation_id: str) -> list[Event]:
+        """All events of a conversation, oldest first (empty if unknown)."""
+        rows = await self.db.fetch(_LOAD, conversation_id)
+        registry = event_types()
+        for seq, type_name, _ in rows:  # check every row before building any event
+            cls = registry.get(type_name)
+            if cls is None or not issubclass(cls, Event):
+                raise EventDecodeError(
+                    f"conversation {conversation_id!r}, event {seq}: {type_name!r} is not a "
+                    "registered event type, so nothing was loaded (register custom events "
+                    "with baton.events.register before loading)"
+                )
+        return [_decode(conversation_id, seq, t, p) for seq, t, p in rows]
+
+    async def length(self, conversation_id: str) -> int:
+        """How many events a conversation holds (0 if unknown)."""
+        value = await self.db.fetchval(_LENGTH, conversation_id)
+        return 0 if value is None else int(value)
+
+    async def conversation_ids(self) -> list[str]:
+        """The stored conversations' ids, sorted."""
+        rows = await self.db.fetch(
+            "SELECT conversation_id FROM baton_conversations ORDER BY conversation_id"
+        )
+        return [str(r[0]) for r in rows]
+
+    async def delete(self, conversation_id: str) -> bool:
+        """Remove a conversation and its events; ``True`` if there was one."""
+        async with self.db.transaction() as session:
+            await session.execute(
+                "DELETE FROM baton_events WHERE conversation_id = $1", conversation_id
+            )
+            removed = await session.execute(
+                "DELETE FROM baton_conversations WHERE conversation_id = $1", conversation_id
+            )
+        return removed > 0
+
+
+def _decode(conversation_id: str, seq: Any, type_name: str, payload: Any) -> Event:
+    where = f"conversation {conversation_id!r}, event {seq}"
+    try:
+        data = json.loads(payload)
+    except ValueError as exc:
+        raise EventDecodeError(f"{where}: the stored payload is not JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("type") != type_name:
+        found = data.get("type") if isinstance(data, dict) else type(data).__name__
+        raise EventDecodeError(f"{where}: the payload's type {found!r} is not {type_name!r}")
+    try:
+        event = from_dict(data)
+    except EventDecodeError as exc:
+        raise EventDecodeError(f"{where}: {exc}") from exc
+    if not isinstance(event, Event):
+        raise EventDecodeError(f"{where}: {type_name!r} is not an event")
+    return event

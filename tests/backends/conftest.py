@@ -1,0 +1,15 @@
+"""Fixtures of the backend tests (Redis: see ``redis_support.py``; SQL: ``sql_support.py``)."""
+
+from __future__ import annotations
+
+from redis_support import prefix, redis_url
+from sql_support import postgres_server, postgresql_url, sql_url, sqlite_url
+
+__all__ = [
+    "postgres_server",
+    "postgresql_url",
+    "prefix",
+    "redis_url",
+    "sql_url",
+    "sqlite_url",
+]
