@@ -73,7 +73,7 @@ from .middleware.base import Middleware, ProceedTool
 if TYPE_CHECKING:
     from .agent import Agent, AskOptions
     from .loop import Job
-    from .middleware.base import InputHandler, ToolHandler
+    from .middleware.base import InputHandler
     from .reply import Reply
     from .stream import MemoryStream, Subscription
     from .tools.tool import Tool
@@ -96,25 +96,12 @@ HumanHandler: TypeAlias = Callable[[HumanRequest, Context], HumanAnswer | Awaita
 
 _STORAGE_PREFIX = "baton:suspended:"
 _NO_CALL = ToolCall("", "", "{}")
-_CURRENT_CALL: ContextVar[ToolCall | None] = ContextVar("baton_current_call", default=None)
+CURRENT_CALL: ContextVar[ToolCall | None] = ContextVar("baton_current_call", default=None)
 
 
 def current_call() -> ToolCall | None:
     """The tool call whose function is running in this task, if any."""
-    return _CURRENT_CALL.get()
-
-
-def with_current_call(run: ToolHandler) -> ToolHandler:
-    """Wrap the tool chain's terminal so that ``current_call()`` works inside tools."""
-
-    async def handler(call: ToolCall, context: Context) -> ToolCallResult | ToolCallError:
-        token = _CURRENT_CALL.set(call)
-        try:
-            return await run(call, context)
-        finally:
-            _CURRENT_CALL.reset(token)
-
-    return handler
+    return CURRENT_CALL.get()
 
 
 # -- one ask's human requests ----------------------------------------------------------------
@@ -281,7 +268,7 @@ async def ask_input(
     context: Context, prompt: str, seconds: float | None, default: str | None
 ) -> str:
     """``Context.input``: the text of a human's answer to ``prompt``."""
-    call = _CURRENT_CALL.get()
+    call = CURRENT_CALL.get()
     request = HumanInputRequest(new_id(), prompt, call.id if call is not None else None)
     hint = "context.input(..., timeout=N)"
     message = await _ask_or_default(context, request, seconds, hint, default is not None)
@@ -296,7 +283,7 @@ async def ask_approval(
     default: bool | None,
 ) -> bool:
     """``Context.approve``: whether a human approved (``approved=True``) the action."""
-    request = ApprovalRequest(new_id(), call or _CURRENT_CALL.get() or _NO_CALL, reason)
+    request = ApprovalRequest(new_id(), call or CURRENT_CALL.get() or _NO_CALL, reason)
     hint = "context.approve(..., timeout=N)"
     message = await _ask_or_default(context, request, seconds, hint, default is not None)
     return bool(default) if message is None else message.approved is True

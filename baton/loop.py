@@ -40,6 +40,7 @@ from .harness.observers import Observer
 from .harness.policies import ContextPolicy
 from .history import HistoryView, Storage
 from .hitl import (
+    CURRENT_CALL,
     HumanHandler,
     Humans,
     Resumed,
@@ -47,7 +48,6 @@ from .hitl import (
     human_terminal,
     keep_suspended,
     with_approval_policy,
-    with_current_call,
 )
 from .middleware.base import Chains, Middleware
 from .models.base import ModelCall, ModelConfig, ModelSettings
@@ -74,7 +74,11 @@ async def _call_model(call: ModelCall, context: Context) -> ModelResponse:
 
 async def _call_tool(call: ToolCall, context: Context) -> ToolCallResult | ToolCallError:
     job = context._job
-    return await execute_tool_call(call, job.plan.table, context, job.tool_timeout)
+    token = CURRENT_CALL.set(call)  # what hitl.current_call() reads inside the tool
+    try:
+        return await execute_tool_call(call, job.plan.table, context, job.tool_timeout)
+    finally:
+        CURRENT_CALL.reset(token)
 
 
 class Plan:
@@ -110,9 +114,7 @@ class Plan:
         self.output = output
         self.instructions = instructions.with_output(output)
         middleware = with_approval_policy(middleware, table)  # for requires_approval tools
-        self.chains = Chains(
-            middleware, _call_model, with_current_call(_call_tool), human_terminal(hitl)
-        )
+        self.chains = Chains(middleware, _call_model, _call_tool, human_terminal(hitl))
         self.storage = storage
         self.policies = tuple(policies)
         self.observers = tuple(observers)

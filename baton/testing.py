@@ -46,6 +46,7 @@ from .events import (
     ToolCallResult,
     Usage,
 )
+from .history import HistoryView
 from .models.base import EmitChunk, ModelCall, ModelClient, ModelConfig
 
 __all__ = ["ScriptedCall", "ScriptedModel", "call", "chunks", "reasoning"]
@@ -255,8 +256,13 @@ class ScriptedModel(ModelConfig, ModelClient):
             or messages[0] is not state.first
         ):  # a forked conversation, or a window a context policy slid: start over
             state.seen = state.tokens = 0
-        for i in range(state.seen, len(messages)):
-            state.tokens += _event_tokens(messages[i])
+        new = (
+            messages.tail(state.seen)
+            if isinstance(messages, HistoryView)
+            else list(messages)[state.seen :]
+        )
+        for event in new:
+            state.tokens += _event_tokens(event)
         state.seen = len(messages)
         if messages:
             state.first, state.last = messages[0], messages[-1]
