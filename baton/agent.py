@@ -282,6 +282,11 @@ class Agent(Generic[OutputT]):
         history = self.history
         key = (id(history), conversation_id)
         live = _LIVE_CONVERSATIONS.get(key)
+        if live is not None and live.busy:
+            raise ConversationBusy(
+                f"conversation {conversation_id} is still answering an earlier ask; await that "
+                "reply before asking again"
+            )
         # One object per stored conversation in this process, so that its asks take turns
         # (ConversationBusy) instead of interleaving; reloaded if it changed elsewhere.
         if (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections import deque
 from typing import TYPE_CHECKING, Any, Generic
 
@@ -141,7 +142,10 @@ class _RunQueue:
         if reader is not None and not reader.done():
             reader.set_result(None)
         if len(self._buffer) >= self._limit:
-            self._space = asyncio.get_running_loop().create_future()
+            # One future for every producer that finds the buffer full (concurrent tool calls
+            # emit too): replacing it would leave earlier waiters blocked forever.
+            if self._space is None or self._space.done():
+                self._space = asyncio.get_running_loop().create_future()
             return self._space
         return None
 
@@ -156,6 +160,11 @@ class _RunQueue:
         reader = self._reader
         if reader is not None and not reader.done():
             reader.set_result(None)
+
+    def unbounded(self) -> None:
+        """Stop back-pressure but keep what is buffered (e.g. while the ask is cancelled)."""
+        self._limit = sys.maxsize
+        self._release()
 
     def stop_reading(self) -> None:
         self._discard = True
@@ -244,6 +253,8 @@ class Run(Generic[OutputT]):
         """Stop the ask now; its history is left valid."""
         task = self._task
         if task is not None and not task.done():
+            # The cancelled loop still records its clean-up events; nobody is reading now.
+            self._queue.unbounded()
             task.cancel()
             # wait() rather than `await task`: it never raises, so a cancellation aimed at the
             # caller itself is not swallowed here.

@@ -402,3 +402,40 @@ async def test_history_keeps_media_inputs_intact():
     await agent.ask("sure?", conversation_id=first.conversation_id)
     request = next(e for e in model.requests[-1].messages if isinstance(e, ModelRequest))
     assert request.parts == (Text("what is this?"), image)
+
+
+async def test_a_second_ask_on_a_busy_stored_conversation_is_refused_even_with_its_own_stream():
+    import asyncio
+
+    from baton.errors import ConversationBusy
+    from baton.events import ToolCallResult
+    from baton.stream import MemoryStream
+    from baton.testing import call as scripted_call
+    from baton.tools import tool
+
+    release = asyncio.Event()
+    release.set()  # the first ask runs straight through
+    started = asyncio.Event()
+
+    @tool
+    async def slow() -> str:
+        """Wait until released."""
+        started.set()
+        await release.wait()
+        return "ok"
+
+    def turn(c):
+        return "done" if isinstance(c.messages[-1], ToolCallResult) else scripted_call("slow")
+
+    history = MemoryHistory()
+    agent = Agent("a", config=ScriptedModel(turn, repeat=True), tools=[slow], history=history)
+    await agent.ask("first", conversation_id="c1")
+    release.clear()
+    started.clear()
+    second = asyncio.create_task(agent.ask("second", conversation_id="c1"))
+    await started.wait()
+    with pytest.raises(ConversationBusy):
+        await agent.ask("third", conversation_id="c1", stream=MemoryStream())
+    release.set()
+    await second
+    assert [type(e).__name__ for e in await history.load("c1")].count("RunStarted") == 2

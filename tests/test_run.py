@@ -285,3 +285,52 @@ async def test_run_on_a_shared_stream_yields_only_its_own_asks_events():
     assert [e.text for e in events if isinstance(e, TextChunk)] == ["A1", "A2"]
     assert [e.agent for e in events if isinstance(e, RunStarted)] == ["mine"]
     assert [e for e in events if not e.transient] == list(reply.events)
+
+
+async def _let_the_ask_run(steps: int = 50) -> None:
+    # Yield to the event loop without reading the run: no clock involved.
+    for _ in range(steps):
+        await asyncio.sleep(0)
+
+
+async def test_concurrent_tools_blocked_on_a_full_run_buffer_all_resume() -> None:
+    from baton import Context, tool
+    from baton.events import TaskProgress
+
+    @tool
+    async def spam(n: int, context: Context) -> str:
+        for half in range(2):
+            for i in range(2500):
+                await context.emit(TaskProgress(f"t{n}", "x", f"{half}-{i}"))
+            await asyncio.sleep(0)
+        return "ok"
+
+    agent = Agent(
+        "a", config=ScriptedModel([call("spam", n=1), call("spam", n=2)], "done"), tools=[spam]
+    )
+    async with asyncio.timeout(10), agent.run("go") as run:
+        await _let_the_ask_run()  # both tools now wait for room in the run's buffer
+        progress = 0
+        async for event in run:
+            progress += isinstance(event, TaskProgress)
+        reply = await run.result()
+    assert progress == 10_000
+    assert reply.text == "done"
+
+
+async def test_cancel_returns_while_the_run_buffer_is_full() -> None:
+    from baton import Context, tool
+    from baton.events import RunFailed, TaskProgress
+
+    @tool
+    async def spam(context: Context) -> str:
+        for i in range(6000):
+            await context.emit(TaskProgress("t", "x", str(i)))
+        return "ok"
+
+    agent = Agent("a", config=ScriptedModel(call("spam"), "done"), tools=[spam])
+    async with asyncio.timeout(10), agent.run("go") as run:
+        await _let_the_ask_run()  # nobody reads: the buffer fills and the tool waits
+        await run.cancel()
+        events = [e async for e in run]
+    assert isinstance(events[-1], RunFailed) and events[-1].error_type == "Cancelled"

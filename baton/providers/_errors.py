@@ -44,7 +44,10 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
         try:
             return max(0.0, float(value) / divisor)
         except ValueError:
-            parsed = email.utils.parsedate_to_datetime(value) if name == "retry-after" else None
+            try:
+                parsed = email.utils.parsedate_to_datetime(value) if name == "retry-after" else None
+            except (TypeError, ValueError):  # neither seconds nor a date: ignore the header
+                parsed = None
             if parsed is not None:
                 return max(0.0, parsed.timestamp() - time.time())
     return None

@@ -81,8 +81,9 @@ def strict_schema(schema: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         if node.get("type") == "object" or isinstance(properties, dict):
             properties = properties or {}
             if node.get("additionalProperties") not in (None, False):
-                compatible = False
-            node["additionalProperties"] = False
+                compatible = False  # e.g. dict[str, int]: keep its meaning, send it non-strict
+            else:
+                node["additionalProperties"] = False
             if set(node.get("required", [])) != set(properties):
                 compatible = False
             for child in properties.values():

@@ -325,7 +325,13 @@ class OllamaChatClient:
                     [self._tool_call(c) for c in message.get("tool_calls") or ()],
                     answer,
                 )
-            return await self._from_stream(answer, emit)
+            try:
+                return await self._from_stream(answer, emit)
+            finally:
+                # Release the connection now, even when the answer is abandoned mid-stream.
+                closer = getattr(answer, "aclose", None)
+                if closer is not None:
+                    await closer()
 
     async def _from_stream(
         self, parts: AsyncIterator[dict[str, Any]], emit: EmitChunk

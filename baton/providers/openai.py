@@ -250,7 +250,8 @@ class OpenAIChatClient:
                 stream=True,
                 stream_cls=AsyncStream[ChatCompletionChunk],
             )
-            return await self._from_stream(stream, emit)
+            async with stream:  # the connection is released even when the answer is abandoned
+                return await self._from_stream(stream, emit)
 
     def _from_completion(self, completion: Any) -> ModelResponse:
         choice = completion.choices[0] if completion.choices else None

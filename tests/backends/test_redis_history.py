@@ -101,3 +101,12 @@ async def test_a_suspended_ask_resumes_from_redis(redis_url: str, prefix: str) -
     reply = await resumer.resume("c1", HumanMessage(request_id=request.request_id, approved=True))
     assert reply.text == "Launched."
     assert await RedisStorage(redis_url, prefix=prefix).keys() == []
+
+
+async def test_ids_and_keys_under_a_non_ascii_prefix(redis_url: str, prefix: str) -> None:
+    history = RedisHistory(redis_url, prefix=f"{prefix}bätön:")
+    storage = RedisStorage(redis_url, prefix=f"{prefix}bätön:")
+    await history.append("conv-1", [ModelRequest((Text("hi"),))])
+    await storage.put("notes/a", {"x": 1})
+    assert await history.conversation_ids() == ["conv-1"]
+    assert await storage.keys("notes/") == ["notes/a"]

@@ -473,3 +473,22 @@ async def test_price_table_states_the_cost(wire: WireServer) -> None:
     reply = await Agent("a", config=cfg).ask("hi")
     # 600k fresh x $2 + 400k cached x $0.5 + 500k out x $8 per million
     assert reply.usage.cost == pytest.approx(1.2 + 0.2 + 4.0)
+
+
+async def test_unparseable_retry_after_is_ignored(wire: WireServer) -> None:
+    wire.reply_error(429, {"error": {"message": "Slow down"}}, headers={"retry-after": "soon"})
+    with pytest.raises(RateLimited) as caught:
+        await Agent("a", config=config(wire, stream=False)).ask("hi")
+    assert caught.value.retry_after is None
+
+
+def test_strict_schema_keeps_the_meaning_of_dict_fields() -> None:
+    from baton.providers._openai_common import strict_schema
+
+    class Scores(BaseModel):
+        scores: dict[str, int]
+
+    schema, strict = strict_schema(Scores.model_json_schema())
+    assert strict is False
+    assert schema["properties"]["scores"]["additionalProperties"] == {"type": "integer"}
+    assert schema["additionalProperties"] is False

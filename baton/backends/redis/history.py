@@ -59,7 +59,7 @@ class RedisHistory:
 
     async def conversation_ids(self) -> list[str]:
         """The ids of the conversations kept under this prefix, sorted."""
-        start = len(self.key(""))
+        start = len(self.key("").encode())
         pattern = self.key("").translate(_GLOB_SPECIAL) + "*"
         found = [k[start:].decode() async for k in self._connector.client().scan_iter(pattern)]
         return sorted(found)
@@ -95,7 +95,7 @@ class RedisStorage:
         return bool(await self._connector.client().delete(self._key(key)))
 
     async def keys(self, prefix: str = "") -> list[str]:
-        start = len(self._key(""))
+        start = len(self._key("").encode())
         pattern = self._key(prefix).translate(_GLOB_SPECIAL) + "*"
         found = [k[start:].decode() async for k in self._connector.client().scan_iter(pattern)]
         return sorted(found)

@@ -36,6 +36,7 @@ if now == nil then
 end
 local period = tonumber(ARGV[2])
 local wait = 0
+local refill = 0  -- the longest time a bucket needs to be full again: the key must outlive it
 local function bucket(name, capacity, amount)
   if capacity == nil or amount == 0 then return end
   local state = redis.call('HMGET', KEYS[1], name .. ':level', name .. ':at')
@@ -55,10 +56,11 @@ local function bucket(name, capacity, amount)
   end
   redis.call('HSET', KEYS[1], name .. ':level', string.format('%.17g', level),
              name .. ':at', string.format('%.17g', at))
+  if (capacity - level) / rate > refill then refill = (capacity - level) / rate end
 end
 bucket('requests', tonumber(ARGV[3]), tonumber(ARGV[5]))
 bucket('tokens', tonumber(ARGV[4]), tonumber(ARGV[6]))
-redis.call('PEXPIRE', KEYS[1], math.ceil(period * 2000))
+redis.call('PEXPIRE', KEYS[1], math.ceil((refill + period) * 1000))
 return string.format('%.17g', wait)
 """
 

@@ -93,6 +93,7 @@ class RedisStream(MemoryStream):
         "_cursor",
         "_early",
         "_follower",
+        "_remote_seen",
         "_seq",
         "_transient_ids",
         "conversation_id",
@@ -132,6 +133,8 @@ class RedisStream(MemoryStream):
         self._follower: asyncio.Task[None] | None = None
         self._cursor: bytes | None = None
         self._early: bytes | None = None
+        # (origin, seq) of remote entries already delivered: a retried XADD can land twice.
+        self._remote_seen: OrderedDict[tuple[bytes, bytes], None] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"RedisStream({self.conversation_id!r}, {self._connector!r})"
@@ -239,8 +242,16 @@ class RedisStream(MemoryStream):
                 for _key, entries in response or ():
                     for entry_id, fields in entries:
                         self._cursor = entry_id
-                        if fields.get(_ORIGIN) == self.origin:
+                        origin = fields.get(_ORIGIN)
+                        if origin == self.origin:
                             continue  # delivered locally when it was sent
+                        if origin:
+                            sender = (origin, fields.get(_SEQ, b""))
+                            if sender in self._remote_seen:
+                                continue  # a retried send that landed twice
+                            self._remote_seen[sender] = None
+                            if len(self._remote_seen) > _DEDUP_WINDOW:
+                                self._remote_seen.popitem(last=False)
                         try:
                             event = decode_event(fields.get(_EVENT), f"entry {entry_id!r}")
                         except EventDecodeError as exc:
