@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from pydantic import BaseModel
+from test_openai_chat import chunk, completion, fn_call, usage_chunk
 from wire import WireServer
 
 from baton import Agent, Image, tool
@@ -52,62 +52,6 @@ def config(wire: WireServer, **kwargs: Any) -> DashScopeConfig:
     )
     _made.append(made)
     return made
-
-
-def completion(
-    content: str | None = "Hello",
-    *,
-    tool_calls: list[dict[str, Any]] | None = None,
-    finish: str = "stop",
-    usage: dict[str, Any] | None = None,
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": content, **(extra or {})}
-    if tool_calls:
-        message["tool_calls"] = tool_calls
-    return {
-        "id": "chatcmpl-ds",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "qwen-test",
-        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-        "usage": usage or {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14},
-    }
-
-
-def fn_call(call_id: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": call_id,
-        "type": "function",
-        "function": {"name": name, "arguments": json.dumps(arguments)},
-    }
-
-
-def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-ds",
-        "object": "chat.completion.chunk",
-        "created": 0,
-        "model": "qwen-test",
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-    }
-
-
-def usage_chunk(prompt: int = 20, completion_tokens: int = 5, **details: Any) -> dict[str, Any]:
-    usage: dict[str, Any] = {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion_tokens,
-        "total_tokens": prompt + completion_tokens,
-    }
-    usage.update(details)
-    return {
-        "id": "chatcmpl-ds",
-        "object": "chat.completion.chunk",
-        "created": 0,
-        "model": "qwen-test",
-        "choices": [],
-        "usage": usage,
-    }
 
 
 @tool
