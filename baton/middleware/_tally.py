@@ -14,15 +14,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from ..events import (
-    CompactionSummary,
-    HumanMessage,
     ModelRequest,
     ModelResponse,
-    OutputRejected,
     Text,
-    ToolCallError,
-    ToolCallResult,
 )
+from ..harness._window import sent_to_model
 from ..harness.tokens import event_tokens
 
 if TYPE_CHECKING:
@@ -31,24 +27,6 @@ if TYPE_CHECKING:
     from ..history import HistoryView
 
 __all__ = ["ConversationTokens", "TokensKind", "sent_to_model"]
-
-# The events providers send to the model (``event_tokens`` is 0 for all others).
-_SENT = (
-    ModelRequest,
-    ModelResponse,
-    ToolCallResult,
-    ToolCallError,
-    OutputRejected,
-    CompactionSummary,
-    HumanMessage,
-)
-
-
-def sent_to_model(event: Event) -> bool:
-    """Whether providers send ``event`` to the model (human answers to requests are not)."""
-    if isinstance(event, HumanMessage):
-        return event.request_id is None
-    return isinstance(event, _SENT)
 
 
 class ConversationTokens:
@@ -120,7 +98,7 @@ class ConversationTokens:
             if isinstance(event, ModelResponse) and event.usage.input_tokens:
                 usage = event.usage
                 anchor, since = usage.input_tokens + usage.output_tokens, 0
-            elif isinstance(event, _SENT):
+            elif sent_to_model(event):
                 since += event_tokens(event, model)
         return anchor, since
 
@@ -152,7 +130,7 @@ class ConversationTokens:
                 model = self.model
                 added = 0
                 for event in messages.tail(seen):
-                    tokens = event_tokens(event, model) if isinstance(event, _SENT) else 0
+                    tokens = event_tokens(event, model) if sent_to_model(event) else 0
                     per_event.append(tokens)
                     added += tokens
                 self.total += added
