@@ -6,36 +6,27 @@ from __future__ import annotations
 
 import asyncio
 import re
-import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Generic, TypedDict, overload
 
 from typing_extensions import TypeVar, Unpack
 
-from .context import Context, UsageCounter
-from .conversation import Conversation, new_id
-from .errors import (
-    ConfigError,
-    ConversationBusy,
-)
-from .events import (
-    HumanMessage,
-    ModelRequest,
-    Part,
-    Text,
-)
-from .harness.observers import Observer
-from .harness.policies import ContextPolicy
+from .context import Context
+from .conversation import Conversation, claim, claim_stored, new_id
+from .errors import ConfigError, ConversationBusy, NotSuspended
+from .events import HumanMessage, ModelRequest, Part, Text
 from .history import History, Storage
-from .hitl import HumanHandler
-from .loop import Job, Plan, run_ask
-from .middleware.base import Middleware
+from .hitl import with_approval_policy
+from .hooks import ContextPolicy, Middleware, Observer
+from .humans import HumanHandler, HumanRelay, HumanState
+from .loop import Plan, run_loop
 from .models.base import ModelConfig, ModelSettings
 from .models.registry import resolve_config
 from .output import OutputSpec, Prompted, build_output_spec
 from .prompt import Instructions
-from .stream import MemoryStream
+from .run import LiveRun, RunState, close_open_run, delete_run_state, load_run_state, open_run_index
+from .stream import Stream
 from .tools.tool import Tool
 from .tools.toolkit import build_tool_table
 
@@ -48,10 +39,6 @@ OutputT = TypeVar("OutputT", default=str)
 T = TypeVar("T")
 
 PromptInput = str | Part | Sequence[str | Part]
-
-_EMPTY_ANSWER = (
-    "Your reply was empty. Answer the user's request, or call one of the available tools."
-)
 
 
 class AskOptions(TypedDict, total=False):
@@ -67,11 +54,14 @@ class AskOptions(TypedDict, total=False):
     tool_timeout: float | None
     settings: ModelSettings
     config: ModelConfig | str
-    stream: MemoryStream
+    stream: Stream
     conversation_id: str
     middleware: Sequence[Middleware]
     policies: Sequence[ContextPolicy]
     observers: Sequence[Observer]
+    suspend_on_human: bool
+    wait_busy: float | None
+    relay: HumanRelay
 
 
 def _as_parts(prompt: PromptInput) -> tuple[Part, ...]:
@@ -88,6 +78,10 @@ def _as_parts(prompt: PromptInput) -> tuple[Part, ...]:
         else:
             raise TypeError(f"an ask takes text and input parts (Text, Image, ...), got {item!r}")
     return tuple(parts)
+
+
+def paused_ids(state: RunState) -> list[str]:
+    return [r.request_id for r in state.requests]
 
 
 def _check_positive(name: str, value: int, minimum: int = 1) -> int:
@@ -123,6 +117,7 @@ class AgentOptions(TypedDict, total=False):
     observers: Sequence[Observer]
     hitl: HumanHandler | None
     storage: Storage | None
+    suspend_on_human: bool
 
 
 PromptSource = str | Callable[..., str | Awaitable[str]] | None
@@ -190,6 +185,7 @@ class Agent(Generic[OutputT]):
         observers: Sequence[Observer] = (),
         hitl: HumanHandler | None = None,
         storage: Storage | None = None,
+        suspend_on_human: bool = False,
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise ConfigError("an Agent needs a non-empty name, e.g. Agent('assistant', ...)")
@@ -205,21 +201,20 @@ class Agent(Generic[OutputT]):
         self.variables: dict[str, Any] = dict(variables or {})
         self.history = history
         self.hitl = hitl  # answers human-input requests and approvals (baton.hitl)
-        self.storage = storage  # keeps suspended asks (baton.hitl)
+        self.storage = storage  # keeps paused runs (baton.run.RunState)
+        # context.input pauses the ask (saved for agent.resume) instead of waiting
+        self.suspend_on_human = suspend_on_human
         self._instructions = Instructions(prompt, owner=f"agent {name!r}")
         self._tool_sources: tuple[Any, ...] = tuple(tools)
         self.middleware: tuple[Middleware, ...] = tuple(middleware)
         self.policies: tuple[ContextPolicy, ...] = tuple(policies)
         self.observers: tuple[Observer, ...] = tuple(observers)
-        self._plan = Plan(
+        self._plan = self._build_plan(
             build_tool_table(self._tool_sources, f"agent {name!r}"),
             build_output_spec(response_schema),
-            self._instructions,
             self.middleware,
             self.policies,
             self.observers,
-            hitl=hitl,
-            storage=storage,
         )
         self._plans: dict[tuple[Any, ...], Plan] = {}
         self._settings_cache: dict[int, tuple[ModelConfig, ModelSettings]] = {}
@@ -239,8 +234,7 @@ class Agent(Generic[OutputT]):
 
     async def ask(self, prompt: PromptInput, **options: Unpack[AskOptions]) -> Reply[OutputT]:
         """Start a conversation (or continue one by ``conversation_id``) and get the reply."""
-        conversation = await self._open_conversation(options)
-        return await self._execute(self._prepare(prompt, conversation, options))
+        return await run_loop(await self.open_run(prompt, options))
 
     def ask_sync(self, prompt: PromptInput, **options: Unpack[AskOptions]) -> Reply[OutputT]:
         """Blocking ``ask`` for scripts and notebooks (works inside a running event loop too)."""
@@ -255,102 +249,183 @@ class Agent(Generic[OutputT]):
     async def resume(
         self, conversation_id: str, /, *answers: HumanMessage, **options: Unpack[AskOptions]
     ) -> Reply[OutputT]:
-        """Continue an ask that was suspended waiting for approval (``AskSuspended``), maybe in
-        another process: record the ``answers`` (``HumanMessage(request_id=..., approved=...)``),
-        run the calls that had not finished, and carry on to the reply. Needs the same
-        ``history=``, ``storage=``, tools and middleware as the agent that was suspended."""
-        from .hitl import resume
+        """Continue a paused ask (``AskSuspended``), maybe in another process: record the
+        ``answers`` (``HumanMessage(request_id=..., approved=... or text)``), run the calls that
+        had not finished (never those that had) and carry on to the reply. Needs the same
+        ``history=``, ``storage=``, tools and middleware as the agent that paused."""
+        return await run_loop(await self.open_resumed(conversation_id, answers, options))
 
-        return await resume(self, conversation_id, answers, options)
+    async def open_run(
+        self, prompt: PromptInput, options: AskOptions, *, after: Reply[Any] | None = None
+    ) -> LiveRun:
+        """Claim the conversation and make the run of one new ask, ready for
+        ``baton.loop.run_loop`` (``ask``, ``reply.ask`` and ``run`` are built on these two).
+        ``after``: the reply this ask continues. The claim is given back if this fails."""
+        request = ModelRequest(_as_parts(prompt))
+        config, plan = self._config_for(options), self._plan_for(options)
+        if after is not None:
+            conversation = await after.claim_next(options)
+        else:
+            conversation = await self._claim(options)
+        try:
+            history = conversation.history
+            if history is not None and conversation.events:
+                paused = await close_open_run(conversation, self.storage)
+                if paused is not None:
+                    raise ConversationBusy(
+                        f"conversation {conversation.id} has an ask paused while waiting for "
+                        f"a human (request {', '.join(paused_ids(paused))}); finish it first "
+                        f"with agent.resume({conversation.id!r}, HumanMessage(request_id=..., "
+                        "approved=... or text=...))"
+                    )
+            variables = options.get("variables")
+            if variables:
+                conversation.variables.update(variables)
+            state = RunState(conversation.id, new_id(), self.name, request)
+            return self._live(state, conversation, config, plan, options)
+        except BaseException:
+            await conversation.release()
+            raise
 
-    async def _continue(
-        self, conversation: Conversation, prompt: PromptInput, options: AskOptions
-    ) -> Reply[OutputT]:
-        return await self._execute(self._prepare(prompt, conversation, options))
-
-    async def _open_conversation(self, options: AskOptions) -> Conversation:
-        stream = options.get("stream")
-        conversation_id = options.get("conversation_id")
-        if conversation_id is None or self.history is None:
-            if conversation_id is not None:
-                raise ConfigError(
-                    "ask(conversation_id=...) continues a stored conversation and needs a "
-                    "history backend: Agent(..., history=MemoryHistory()) or another History; "
-                    "to continue in memory, call reply.ask(...)"
-                )
-            return Conversation(stream=stream, variables=dict(self.variables), history=self.history)
-        history = self.history
-        key = (id(history), conversation_id)
-        live = _LIVE_CONVERSATIONS.get(key)
-        if live is not None and live.busy:
-            raise ConversationBusy(
-                f"conversation {conversation_id} is still answering an earlier ask; await that "
-                "reply before asking again"
+    async def open_resumed(
+        self, conversation_id: str, answers: Sequence[HumanMessage], options: AskOptions
+    ) -> LiveRun:
+        """Claim a conversation whose ask is paused and make its run continue where it
+        stood, with ``answers`` to its open requests (see ``resume``)."""
+        storage, history = self.storage, self.history
+        if storage is None or history is None:
+            raise ConfigError(
+                "agent.resume() continues an ask saved in a history and a storage: build the "
+                "agent with the same history= and storage= as the one that paused"
             )
-        # One object per stored conversation in this process, so that its asks take turns
-        # (ConversationBusy) instead of interleaving; reloaded if it changed elsewhere.
-        if (
-            live is not None
-            and (stream is None or stream is live.stream)
-            and await history.length(conversation_id) == live.saved
-        ):
-            return live
-        events = await history.load(conversation_id)
-        conversation = Conversation(
-            id=conversation_id,
-            events=events,
-            stream=stream if stream is not None else (live.stream if live is not None else None),
-            variables=dict(live.variables) if live is not None else dict(self.variables),
-            history=history,
+        config, plan = self._config_for(options), self._plan_for(options)
+        conversation = await claim_stored(
+            history,
+            conversation_id,
+            stream=options.get("stream"),
+            variables=self.variables,
+            wait=options.get("wait_busy", 0),
         )
-        if live is None or not live.busy:
-            _LIVE_CONVERSATIONS[key] = conversation
-        return conversation
+        try:
+            state = await load_run_state(storage, conversation_id)
+            if state is None:
+                raise NotSuspended(
+                    f"conversation {conversation_id} has no paused ask (it was never paused, "
+                    "or it was resumed already)"
+                )
+            start = open_run_index(conversation.events)
+            started = conversation.events[start] if start >= 0 else None
+            if started is None or getattr(started, "run_id", None) != state.run_id:
+                raise NotSuspended(
+                    f"the paused ask of conversation {conversation_id} does not match its "
+                    "history (was the history changed, or a different history given?)"
+                )
+            by_id = {r.request_id for r in state.requests}
+            for answer in answers:
+                if not isinstance(answer, HumanMessage) or answer.request_id not in by_id:
+                    raise ConfigError(
+                        f"agent.resume() takes HumanMessage answers to the paused requests "
+                        f"({', '.join(by_id)}), got {answer!r}"
+                    )
+            if not await delete_run_state(storage, conversation_id):
+                raise NotSuspended(f"the paused ask of conversation {conversation_id} was resumed")
+            if isinstance(state.variables, dict):
+                conversation.variables.update(state.variables)
+            live = self._live(state, conversation, config, plan, options)
+            reopened: dict[str, list[Any]] = {}
+            for request, call_id in zip(state.requests, state.asked_in, strict=False):
+                reopened.setdefault(call_id, []).append(request)
+            live.humans = HumanState(
+                answers={a.request_id: a for a in answers if a.request_id is not None},
+                reopened=reopened,
+            )
+            return live
+        except BaseException:
+            await conversation.release()
+            raise
 
-    def _prepare(self, prompt: PromptInput, conversation: Conversation, options: AskOptions) -> Job:
+    def _config_for(self, options: AskOptions) -> ModelConfig:
         config = options.get("config") or self.config
         if config is None:
             raise ConfigError(
                 f"agent {self.name!r} has no model: pass config=... to Agent(...) or to ask(...), "
                 "e.g. config=ScriptedModel('hi') for tests or config='openai:gpt-5'"
             )
-        config = resolve_config(config)
-        variables = options.get("variables")
-        if variables:
-            conversation.variables.update(variables)
+        return resolve_config(config)
+
+    async def _claim(self, options: AskOptions) -> Conversation:
+        stream = options.get("stream")
+        conversation_id = options.get("conversation_id")
+        history = self.history
+        if conversation_id is None:
+            conversation = Conversation(
+                stream=stream, variables=dict(self.variables), history=history
+            )
+            await claim(conversation, 0)
+            return conversation
+        if history is None:
+            raise ConfigError(
+                "ask(conversation_id=...) continues a stored conversation and needs a "
+                "history backend: Agent(..., history=MemoryHistory()) or another History; "
+                "to continue in memory, call reply.ask(...)"
+            )
+        return await claim_stored(
+            history,
+            conversation_id,
+            stream=stream,
+            variables=self.variables,
+            wait=options.get("wait_busy", 0),
+        )
+
+    def _live(
+        self,
+        state: RunState,
+        conversation: Conversation,
+        config: ModelConfig,
+        plan: Plan,
+        options: AskOptions,
+    ) -> LiveRun:
         dependencies: Mapping[Any, Any] = self.dependencies
         if "dependencies" in options:
             dependencies = {**self.dependencies, **options["dependencies"]}
-        max_turns = options.get("max_turns", self.max_turns)
-        output_retries = options.get("output_retries", self.output_retries)
-        job = Job(
-            config=config,
+        return LiveRun(
+            state,
             conversation=conversation,
-            max_turns=_check_positive("max_turns", max_turns),
-            output_retries=_check_positive("output_retries", output_retries, 0),
-            plan=self._plan_for(options),
-            request=ModelRequest(_as_parts(prompt)),
-            run_id=new_id(),
+            plan=plan,
+            config=config,
             settings=self._settings_for(config, options.get("settings")),
+            dependencies=dependencies,
+            max_turns=_check_positive("max_turns", options.get("max_turns", self.max_turns)),
+            output_retries=_check_positive(
+                "output_retries", options.get("output_retries", self.output_retries), 0
+            ),
             tool_concurrency=_check_positive(
                 "tool_concurrency", options.get("tool_concurrency", self.tool_concurrency)
             ),
             tool_timeout=_check_timeout(options.get("tool_timeout", self.tool_timeout)),
+            storage=self.storage,
+            suspend_on_human=options.get("suspend_on_human", self.suspend_on_human),
+            relay=options.get("relay"),
+            owner=self,
         )
-        job.context = Context(
-            agent_name=self.name,
-            conversation_id=conversation.id,
-            run_id=job.run_id,
-            stream=conversation.stream,
-            events=conversation.events,
-            variables=conversation.variables,
-            dependencies=dependencies,
-            counter=UsageCounter(),
-            send=job.emit,
-            states=conversation.states,
+
+    def _build_plan(
+        self,
+        table: dict[str, Tool],
+        output: OutputSpec | None,
+        middleware: Sequence[Middleware],
+        policies: Sequence[ContextPolicy],
+        observers: Sequence[Observer],
+    ) -> Plan:
+        return Plan(
+            table,
+            output,
+            self._instructions,
+            with_approval_policy(middleware, table),  # for requires_approval tools
+            policies,
+            observers,
+            hitl=self.hitl,
         )
-        job.context._job = job
-        return job
 
     def _plan_for(self, options: AskOptions) -> Plan:
         extra_tools = options.get("tools")
@@ -373,15 +448,12 @@ class Agent(Generic[OutputT]):
             table = build_tool_table((*self._tool_sources, *tools_key), f"agent {self.name!r}")
             output = build_output_spec(schema) if has_schema else self._plan.output
             middleware, policies, observers = layers
-            plan = Plan(
+            plan = self._build_plan(
                 table,
                 output,
-                self._instructions,
                 (*self.middleware, *middleware),
                 (*self.policies, *policies),
                 (*self.observers, *observers),
-                hitl=self.hitl,
-                storage=self.storage,
             )
             if key:
                 if len(self._plans) >= 64:
@@ -399,21 +471,6 @@ class Agent(Generic[OutputT]):
             self._settings_cache[id(config)] = (config, merged)
         return merged
 
-    # -- the loop ----------------------------------------------------------------------------
-
-    async def _execute(self, job: Job) -> Reply[OutputT]:
-        conversation = job.conversation
-        if conversation.busy:
-            raise ConversationBusy(
-                f"conversation {conversation.id} is still answering an earlier ask; await that "
-                "reply before asking again (or start a new conversation)"
-            )
-        conversation.busy = True
-        try:
-            return await run_ask(self, job)
-        finally:
-            conversation.busy = False
-
     # -- composition -------------------------------------------------------------------------
 
     def as_tool(self, name: str | None = None, description: str | None = None) -> Tool:
@@ -424,7 +481,7 @@ class Agent(Generic[OutputT]):
         usage counts toward the caller's ask (kind ``"subtask"``). If it fails, the calling model
         reads a short tool error instead of an answer; cancelling the caller cancels it.
         """
-        from .harness.subtasks import Subtask, run_subtask
+        from .harness.subtasks import Subtask, run_subtask  # a feature: loaded when used
 
         agent = self
         tool_name = name or re.sub(r"[^a-zA-Z0-9_-]", "_", self.name)[:64]
@@ -445,12 +502,6 @@ class Agent(Generic[OutputT]):
             or f"Ask the {self.name!r} agent to handle a task and return its answer.",
         )
 
-
-# Stored conversations open in this process, keyed by (id(history), conversation id). A live
-# Conversation holds its history, so the history's id cannot be reused while the entry exists.
-_LIVE_CONVERSATIONS: weakref.WeakValueDictionary[tuple[int, str], Conversation] = (
-    weakref.WeakValueDictionary()
-)
 
 _sync_pool: ThreadPoolExecutor | None = None
 

@@ -14,16 +14,17 @@ its default value:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from .events import Event, Usage, UsageLine
 
 if TYPE_CHECKING:
-    from .events import ToolCall
+    from .events import ApprovalRequest, HumanInputRequest, HumanMessage, ModelRequest, ToolCall
     from .history import HistoryView
-    from .loop import Job
     from .models.base import ModelConfig
-    from .stream import MemoryStream
+    from .run import LiveRun
+    from .stream import Stream
+    from .tools.tool import Tool
 
 __all__ = ["Context", "Depends", "Inject", "Variable"]
 
@@ -157,60 +158,57 @@ class UsageCounter:
 
 
 class Context:
-    """What tools, prompts and output functions can see of the ask they run in.
+    """What tools, prompts, output functions and every hook can see of the ask they run in.
 
     ``variables`` belong to the conversation and persist across its asks; ``dependencies`` are
-    the agent's plus the ask's. ``usage`` is the ask's running total so far.
+    the agent's plus the ask's. ``usage`` is the ask's running total so far. Features reach
+    the run only through these members: its ids and request, usage, per-conversation state,
+    ``emit``, ``ask_human``/``input``/``approve`` and ``pause``.
     """
 
-    __slots__ = (
-        "_counter",
-        "_events",
-        "_job",
-        "_send",
-        "_states",
-        "agent_name",
-        "conversation_id",
-        "dependencies",
-        "run_id",
-        "stream",
-        "turn",
-        "variables",
-    )
+    __slots__ = ("_counter", "dependencies", "run", "turn")
 
     def __init__(
-        self,
-        *,
-        agent_name: str,
-        conversation_id: str,
-        run_id: str,
-        stream: MemoryStream,
-        events: list[Event],
-        variables: dict[str, Any],
-        dependencies: Mapping[Any, Any],
-        counter: UsageCounter,
-        send: Callable[[Event], Any],
-        states: dict[int, tuple[object, Any]] | None = None,
+        self, run: LiveRun, dependencies: Mapping[Any, Any], counter: UsageCounter
     ) -> None:
-        self.agent_name = agent_name
-        self.conversation_id = conversation_id
-        self.run_id = run_id
-        self.stream = stream
-        self._events = events
-        self.variables = variables
+        self.run = run  # the live run (baton.run): the core's handle on this ask
         self.dependencies = dependencies
         self._counter = counter
-        self._send = send
-        self._states: dict[int, tuple[object, Any]] = states if states is not None else {}
-        self.turn = 0
-        self._job: Job
+        self.turn = run.turn
+
+    @property
+    def agent_name(self) -> str:
+        return self.run.agent_name
+
+    @property
+    def conversation_id(self) -> str:
+        return self.run.conversation.id
+
+    @property
+    def run_id(self) -> str:
+        return self.run.run_id
+
+    @property
+    def request(self) -> ModelRequest:
+        """The user's message that started this ask."""
+        return self.run.request
+
+    @property
+    def stream(self) -> Stream:
+        """The conversation's stream."""
+        return self.run.conversation.stream
+
+    @property
+    def variables(self) -> dict[str, Any]:
+        """The conversation's variables (they persist across its asks)."""
+        return self.run.conversation.variables
 
     @property
     def events(self) -> HistoryView:
         """The conversation's events so far (a read-only view)."""
         from .history import HistoryView
 
-        return HistoryView(self._events)
+        return HistoryView(self.run.conversation.events)
 
     @property
     def usage(self) -> Usage:
@@ -218,9 +216,24 @@ class Context:
         return self._counter.snapshot()
 
     @property
+    def usage_counter(self) -> UsageCounter:
+        """The ask's running usage total, read without copying (don't change it: use
+        ``add_usage``)."""
+        return self._counter
+
+    @property
     def model_config(self) -> ModelConfig:
         """The model config this ask runs on."""
-        return self._job.config
+        return self.run.config
+
+    def tool(self, name: str) -> Tool | None:
+        """The ask's tool called ``name``, if it has one."""
+        return self.run.plan.table.get(name)
+
+    @property
+    def can_pause(self) -> bool:
+        """Whether this ask can pause (it has a history and a storage to be resumed from)."""
+        return self.run.can_pause()
 
     def add_usage(
         self, usage: Usage, kind: str = "subtask", provider: str = "", model: str = ""
@@ -232,7 +245,7 @@ class Context:
         """Per-conversation state of ``owner`` (a middleware, observer or policy), made by
         ``factory`` on first use. Owners are shared by all conversations of an agent, so this is
         where their state lives."""
-        states = self._states
+        states = self.run.conversation.states
         key = id(owner)
         entry = states.get(key)
         if entry is None or entry[0] is not owner:
@@ -241,7 +254,29 @@ class Context:
 
     async def emit(self, event: Event) -> None:
         """Publish an event on the conversation's stream (kept in history unless transient)."""
-        await self._send(event)
+        await self.run.emit(event)
+
+    async def ask_human(
+        self,
+        request: HumanInputRequest | ApprovalRequest,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109
+        hint: str = "a timeout",
+    ) -> HumanMessage:
+        """Send a request through the ``around_human_input`` middleware to whoever answers it
+        (see ``baton.humans``) and return the answer; both are recorded. ``timeout=0`` takes
+        only an answer that is already there. Raises ``HumanInputTimeout``."""
+        from .humans import ask_human
+
+        return await ask_human(self, request, timeout, hint)
+
+    def pause(self, *requests: HumanInputRequest | ApprovalRequest) -> NoReturn:
+        """Pause this ask until ``requests`` are answered: the run is saved and the ask raises
+        ``AskSuspended``; ``agent.resume(conversation_id, *answers)`` continues it (the tool
+        call that paused runs again, and asking the same request again gets the answer)."""
+        from .humans import pause_for
+
+        raise pause_for(self, *requests)
 
     async def input(
         self,
@@ -256,9 +291,10 @@ class Context:
         agent's ``hitl=`` handler or, without one, to whoever answers on the stream with a
         ``HumanMessage`` carrying its ``request_id``. Past ``timeout`` seconds it raises
         ``HumanInputTimeout`` (in a tool: a tool error the model reads), or returns ``default``
-        if one is given.
+        if one is given. With ``suspend_on_human=True`` (agent or ask) the ask pauses instead
+        of waiting (after ``timeout``, if one is given).
         """
-        from .hitl import ask_input
+        from .humans import ask_input
 
         return await ask_input(self, prompt, timeout, default)
 
@@ -276,6 +312,6 @@ class Context:
         tool call running this code). Past ``timeout`` seconds it raises ``HumanInputTimeout``,
         or returns ``default`` if one is given.
         """
-        from .hitl import ask_approval
+        from .humans import ask_approval
 
         return await ask_approval(self, reason, call, timeout, default)

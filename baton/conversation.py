@@ -1,15 +1,30 @@
-"""A conversation: its events, its stream and its variables. Agents hold none of this."""
+"""A conversation: its events, its stream and its variables (agents hold none of this), and
+how an ask opens one: an atomic claim, a load from the history, and the repair of a run that a
+dead process left open.
+
+Claims. One ask runs per conversation at a time, everywhere. In this process a conversation has
+one ``Conversation`` object, and claiming it is a check and a flag set with no ``await`` between
+them, so two tasks can never both pass. A history that keeps conversations for several processes
+(``RedisHistory``, ``SQLHistory``) also implements ``ClaimingHistory``: the claim is then a lease
+in the store, renewed while the ask runs and lost by a holder that dies, so two processes can't
+both run an ask on one conversation either. A second ask gets ``ConversationBusy``, or waits up
+to ``wait_busy`` seconds when the caller asked for that.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
+import weakref
 from typing import Any
 
+from .errors import ConversationBusy
 from .events import Event
-from .history import History
-from .stream import MemoryStream
+from .history import Claim, ClaimingHistory, History
+from .stream import MemoryStream, Stream
 
-__all__ = ["Conversation", "new_id"]
+__all__ = ["Conversation", "claim", "claim_stored", "new_id"]
 
 
 def new_id() -> str:
@@ -18,15 +33,23 @@ def new_id() -> str:
 
 
 class Conversation:
-    """The state of one conversation, shared by its successive asks (and their replies)."""
+    """The state of one conversation, shared by its successive asks (and their replies).
+
+    ``events`` holds exactly what the history accepted (store first, then memory); ``saved`` is
+    how many of them the history holds under this id (a fork starts with none saved). ``stale``
+    marks a conversation whose memory may differ from its store (a write failed): the next ask
+    reloads it.
+    """
 
     __slots__ = (
         "__weakref__",
         "busy",
+        "claim",
         "events",
         "history",
         "id",
         "saved",
+        "stale",
         "states",
         "stream",
         "variables",
@@ -37,18 +60,19 @@ class Conversation:
         *,
         id: str | None = None,
         events: list[Event] | None = None,
-        stream: MemoryStream | None = None,
+        stream: Stream | None = None,
         variables: dict[str, Any] | None = None,
         history: History | None = None,
     ) -> None:
         self.id = id or new_id()
         self.events: list[Event] = events if events is not None else []
-        self.stream = stream if stream is not None else MemoryStream()
+        self.stream: Stream = stream if stream is not None else MemoryStream()
         self.variables: dict[str, Any] = variables if variables is not None else {}
         self.history = history
-        # How many of `events` the history backend already holds (a fork starts unsaved).
         self.saved = len(self.events) if history is not None else 0
         self.busy = False
+        self.stale = False
+        self.claim: Claim | None = None  # the store's lease while an ask runs
         # Per-conversation state of middleware, observers and policies (see Context.state).
         self.states: dict[int, tuple[object, Any]] = {}
 
@@ -64,5 +88,121 @@ class Conversation:
         branch.saved = 0
         return branch
 
+    def free(self) -> bool:
+        """Whether no ask holds this conversation (in this process)."""
+        return not self.busy
+
+    def take(self) -> None:
+        """Claim this conversation in this process (``ConversationBusy`` if an ask runs)."""
+        if self.busy:
+            raise _busy(self.id)
+        self.busy = True
+
+    async def take_waiting(self, wait: float | None) -> None:
+        """``take``, waiting up to ``wait`` seconds (``None``: for ever) for the running ask."""
+        if not self.busy or wait == 0:
+            self.take()
+            return
+        deadline = None if wait is None else time.monotonic() + wait
+        delay = 0.002
+        while True:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise _busy(self.id)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+            if self.free():
+                self.busy = True
+                return
+
+    async def release(self) -> None:
+        """End this process's claim (and the store's lease, if one is held)."""
+        claim, self.claim = self.claim, None
+        try:
+            if claim is not None:
+                await claim.release()
+        finally:
+            self.busy = False
+
+    async def reload(self) -> None:
+        """Replace the events in memory with the store's (the same list object: views and
+        contexts holding it see the change)."""
+        assert self.history is not None
+        events = await self.history.load(self.id)
+        self.events[:] = events
+        self.saved = len(events)
+        self.stale = False
+
     def __repr__(self) -> str:
         return f"Conversation({self.id!r}, {len(self.events)} events)"
+
+
+def _busy(conversation_id: str) -> ConversationBusy:
+    return ConversationBusy(
+        f"conversation {conversation_id} is still answering an earlier ask; await that reply "
+        "before asking again, start a new conversation, or wait for it with "
+        "ask(..., wait_busy=SECONDS)"
+    )
+
+
+# Stored conversations open in this process, keyed by (id(history), conversation id). A live
+# Conversation holds its history, so the history's id cannot be reused while the entry exists.
+_OPEN: weakref.WeakValueDictionary[tuple[int, str], Conversation] = weakref.WeakValueDictionary()
+
+
+async def claim(conversation: Conversation, wait: float | None = 0) -> None:
+    """Claim ``conversation`` for one ask (see the module docs): in this process, then in the
+    store, bringing memory up to date with the store. On failure nothing stays claimed."""
+    history = conversation.history
+    if history is None:  # kept in memory only: this process's claim is all there is
+        if conversation.busy:
+            await conversation.take_waiting(wait)
+        else:
+            conversation.busy = True
+        return
+    _OPEN.setdefault((id(history), conversation.id), conversation)
+    await _claim_stored(conversation, history, wait)
+
+
+async def claim_stored(
+    history: History,
+    conversation_id: str,
+    *,
+    stream: Stream | None,
+    variables: dict[str, Any],
+    wait: float | None,
+) -> Conversation:
+    """Claim a stored conversation by id: this process's object for it (made, and loaded, on
+    first use), claimed and up to date. ``stream`` replaces its stream when given."""
+    key = (id(history), conversation_id)
+    conversation = _OPEN.get(key)
+    if conversation is None:
+        conversation = Conversation(
+            id=conversation_id, stream=stream, variables=dict(variables), history=history
+        )
+        conversation.saved = -1  # not loaded yet
+        _OPEN[key] = conversation
+    await _claim_stored(conversation, history, wait)
+    if stream is not None:
+        conversation.stream = stream
+    return conversation
+
+
+async def _claim_stored(conversation: Conversation, history: History, wait: float | None) -> None:
+    # The in-process claim is taken before the first await; the store's next; the events are
+    # (re)loaded only when the store holds a different number than memory knows of.
+    await conversation.take_waiting(wait)
+    try:
+        length = None
+        if isinstance(history, ClaimingHistory):
+            conversation.claim = await history.claim(conversation.id, wait=wait)
+            length = conversation.claim.length
+        if conversation.saved < 0 or conversation.stale:
+            await conversation.reload()
+        else:
+            if length is None:
+                length = await history.length(conversation.id)
+            if length != conversation.saved:
+                await conversation.reload()
+    except BaseException:
+        await conversation.release()
+        raise

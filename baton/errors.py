@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .events import ApprovalRequest
+    from .events import ApprovalRequest, HumanInputRequest
 
 __all__ = [
     "AskSuspended",
     "AuthenticationFailed",
+    "BackendUnavailable",
     "BatonError",
     "ConfigError",
     "ConnectionLost",
@@ -199,8 +200,9 @@ class HumanInputTimeout(BatonError, TimeoutError):
 
 
 class AskSuspended(BatonError):
-    """An ask stopped to wait for approval (``ApprovalPolicy(suspend=True)``). Its state is
-    saved; answer ``request_ids`` with ``agent.resume(conversation_id, HumanMessage(...))``."""
+    """An ask paused to wait for a human (an approval with ``ApprovalPolicy(suspend=True)``, or
+    ``context.input`` with ``suspend_on_human=True``). Its ``RunState`` is saved in the agent's
+    storage; answer ``requests`` with ``agent.resume(conversation_id, HumanMessage(...))``."""
 
     def __init__(
         self,
@@ -208,18 +210,36 @@ class AskSuspended(BatonError):
         *,
         conversation_id: str,
         run_id: str,
-        requests: tuple[ApprovalRequest, ...],
+        requests: tuple[ApprovalRequest | HumanInputRequest, ...],
+        asked_in: tuple[str, ...] = (),
     ) -> None:
         super().__init__(message)
         self.conversation_id = conversation_id
         self.run_id = run_id
         self.requests = requests
         self.request_ids = tuple(r.request_id for r in requests)
+        # The tool call each request was made in ("" outside a tool call): on resume, a
+        # request asked again in the same call gets the same id, and so its answer.
+        self.asked_in = asked_in or ("",) * len(requests)
 
     @property
     def request_id(self) -> str:
         """The first (usually the only) request waiting for an answer."""
         return self.request_ids[0]
+
+
+class BackendUnavailable(BatonError):
+    """A history or storage backend could not take a write (or a read) an ask needed.
+
+    The conversation is left exactly as the store holds it: memory never keeps an event the
+    store did not accept, and the next ask reloads it. ``retryable`` is true unless the store
+    refused the data itself (then retrying the same data fails again)."""
+
+    retryable: bool = True
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class NotSuspended(BatonError):

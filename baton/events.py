@@ -473,21 +473,25 @@ class OutputRejected(Event):
 @register
 @dataclass(frozen=True, slots=True)
 class HumanInputRequest(Event):
-    """The agent asks a human for input."""
+    """The agent asks a human for input (``call_id``: the tool call asking; ``task_id``: the
+    sub-task whose agent asked, when a sub-agent's request reached its parent)."""
 
     request_id: str
     prompt: str
     call_id: str | None = None
+    task_id: str | None = None
 
 
 @register
 @dataclass(frozen=True, slots=True)
 class ApprovalRequest(Event):
-    """A tool call waits for a human's approval before it runs."""
+    """A tool call waits for a human's approval before it runs (``task_id``: the sub-task
+    whose agent made the call, when a sub-agent's request reached its parent)."""
 
     request_id: str
     call: ToolCall
     reason: str = ""
+    task_id: str | None = None
 
 
 @register

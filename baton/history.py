@@ -7,13 +7,30 @@ protocols.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
-from collections.abc import Iterator, Sequence
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, Protocol, overload, runtime_checkable
 
+from .errors import ConfigError
 from .events import Event
 
-__all__ = ["History", "HistoryView", "MemoryHistory", "MemoryStorage", "Storage"]
+log = logging.getLogger("baton.history")
+
+__all__ = [
+    "Claim",
+    "ClaimingHistory",
+    "History",
+    "HistoryView",
+    "KeptClaim",
+    "MemoryHistory",
+    "MemoryStorage",
+    "Storage",
+    "lease_seconds",
+]
 
 
 class HistoryView(Sequence[Event]):
@@ -82,6 +99,95 @@ class History(Protocol):
     async def length(self, conversation_id: str) -> int:
         """How many events a conversation holds (0 if unknown)."""
         ...
+
+
+@runtime_checkable
+class Claim(Protocol):
+    """A held claim on a conversation (see ``ClaimingHistory``). ``length`` is the number of
+    events the store held when the claim was taken, when the backend read it in the same round
+    trip (``None`` otherwise: the ask then asks the history)."""
+
+    length: int | None
+
+    async def release(self) -> None:
+        """Give the conversation back (idempotent)."""
+        ...
+
+
+def lease_seconds(owner: str, lease: float) -> float:
+    """A claim's lease, checked: a number of seconds above 0.05."""
+    if isinstance(lease, bool) or not isinstance(lease, int | float) or not lease > 0.05:
+        raise ConfigError(f"{owner}(lease=...) must be more than 0.05 seconds, got {lease!r}")
+    return float(lease)
+
+
+class KeptClaim:
+    """A ``Claim`` whose lease is renewed in the background (every third of ``lease``
+    seconds) until it is released; backends build it from their own renew and release
+    statements. A claim that can't be renewed in time is lost: that is logged, and the holder
+    finds out when its next write meets the new holder's."""
+
+    __slots__ = ("_release", "_renewer", "length", "lost", "what")
+
+    def __init__(
+        self,
+        what: str,
+        lease: float,
+        renew: Callable[[], Awaitable[bool]],
+        release: Callable[[], Awaitable[object]],
+        length: int | None = None,
+    ) -> None:
+        self.what = what
+        self.length = length
+        self.lost = False
+        self._release = release
+        self._renewer: asyncio.Task[None] | None = asyncio.get_running_loop().create_task(
+            self._keep(lease, renew), name=f"baton-claim-{what}"
+        )
+
+    async def _keep(self, lease: float, renew: Callable[[], Awaitable[bool]]) -> None:
+        expires = time.monotonic() + lease
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                renewed = await renew()
+            except Exception as exc:  # the store is unreachable: try again within the lease
+                if time.monotonic() < expires:
+                    log.info("could not renew the claim on %s (%s)", self.what, exc)
+                    continue
+                renewed = False
+            if not renewed:
+                self.lost = True
+                log.error("lost the claim on %s: another process may take it over", self.what)
+                return
+            expires = time.monotonic() + lease
+
+    async def release(self) -> None:
+        renewer, self._renewer = self._renewer, None
+        if renewer is None:
+            return
+        renewer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewer
+        if not self.lost:
+            try:
+                await self._release()
+            except Exception as exc:  # it expires within its lease anyway
+                log.warning("could not release the claim on %s (%s)", self.what, exc)
+
+
+@runtime_checkable
+class ClaimingHistory(History, Protocol):
+    """A history shared by several processes that can hand out one claim per conversation.
+
+    ``claim`` returns once this process holds the conversation: a lease kept alive while the
+    claim is held and lost by a holder that dies (so a crashed process blocks nobody for longer
+    than its lease). It waits up to ``wait`` seconds (``None``: for ever) for another holder,
+    then raises ``ConversationBusy``. Asks claim before they load, so an ask always continues
+    the latest stored state.
+    """
+
+    async def claim(self, conversation_id: str, *, wait: float | None = 0) -> Claim: ...
 
 
 class MemoryHistory:

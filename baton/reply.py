@@ -9,15 +9,16 @@ from typing import TYPE_CHECKING, Any, Generic
 
 from typing_extensions import TypeVar, Unpack
 
+from .conversation import Conversation, claim
 from .errors import ConfigError
 from .events import Event, ModelResponse, Usage, UsageReport
 from .history import HistoryView
-from .stream import MemoryStream
+from .loop import run_loop
+from .stream import Stream
 
 if TYPE_CHECKING:
     from .agent import Agent, AskOptions, PromptInput
-    from .conversation import Conversation
-    from .loop import Job
+    from .run import LiveRun
 
 __all__ = ["Reply", "Run"]
 
@@ -76,7 +77,7 @@ class Reply(Generic[OutputT]):
         return self._conversation.id
 
     @property
-    def stream(self) -> MemoryStream:
+    def stream(self) -> Stream:
         """The conversation's stream: subscribe here to watch its later asks."""
         return self._conversation.stream
 
@@ -85,7 +86,9 @@ class Reply(Generic[OutputT]):
         """The conversation's variables (shared with later asks)."""
         return self._conversation.variables
 
-    async def _conversation_for_next(self, options: AskOptions) -> Conversation:
+    async def claim_next(self, options: AskOptions) -> Conversation:
+        """Claim the conversation the next ask continues: this reply's, or a branch from this
+        reply when the conversation moved on after it (here, or in another process)."""
         for key in ("stream", "conversation_id"):
             if key in options:
                 raise ConfigError(
@@ -93,18 +96,20 @@ class Reply(Generic[OutputT]):
                     "here; watch later asks through reply.stream, or start a new conversation "
                     f"with agent.ask(..., {key}=...)"
                 )
+        wait = options.get("wait_busy", 0)
         conversation = self._conversation
-        moved_on = len(conversation.events) != self._length
-        if not moved_on and conversation.history is not None:
-            # Another ask (maybe in another process) may have continued the stored conversation.
-            moved_on = await conversation.history.length(conversation.id) != conversation.saved
-        # If the conversation moved on after this reply, continue on a branch from here.
-        return conversation.fork(self._length) if moved_on else conversation
+        if len(conversation.events) == self._length:
+            await claim(conversation, wait)  # brings it up to date with the store
+            if len(conversation.events) == self._length:
+                return conversation
+            await conversation.release()
+        branch = conversation.fork(self._length)
+        await claim(branch, wait)
+        return branch
 
     async def ask(self, prompt: PromptInput, **options: Unpack[AskOptions]) -> Reply[OutputT]:
         """Continue the conversation with another message."""
-        conversation = await self._conversation_for_next(options)
-        return await self._agent._continue(conversation, prompt, options)
+        return await run_loop(await self._agent.open_run(prompt, options, after=self))
 
     def ask_sync(self, prompt: PromptInput, **options: Unpack[AskOptions]) -> Reply[OutputT]:
         """Blocking ``ask``."""
@@ -210,16 +215,14 @@ class Run(Generic[OutputT]):
         self._options = options
         self._queue = _RunQueue(buffer)
         self._task: asyncio.Task[Any] | None = None
+        self._live: LiveRun | None = None
         self._result_taken = False
 
     async def __aenter__(self) -> Run[OutputT]:
-        if self._continues is not None:
-            conversation = await self._continues._conversation_for_next(self._options)
-        else:
-            conversation = await self._agent._open_conversation(self._options)
-        job: Job = self._agent._prepare(self._prompt, conversation, self._options)
-        job.tap = self._queue.push  # this ask's events only, even on a shared stream
-        self._task = asyncio.create_task(self._agent._execute(job))
+        live = await self._agent.open_run(self._prompt, self._options, after=self._continues)
+        live.tap = self._queue.push  # this ask's events only, even on a shared stream
+        self._live = live
+        self._task = asyncio.create_task(run_loop(live))
         self._task.add_done_callback(self._finished)
         return self
 
@@ -259,6 +262,9 @@ class Run(Generic[OutputT]):
             # wait() rather than `await task`: it never raises, so a cancellation aimed at the
             # caller itself is not swallowed here.
             await asyncio.wait({task})
+            live = self._live
+            if live is not None and not live.entered:  # cancelled before it began
+                await live.conversation.release()
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         task = self._task

@@ -36,6 +36,7 @@ from baton.events import (
 )
 from baton.hitl import ApprovalPolicy
 from baton.middleware.base import Middleware
+from baton.run import load_run_state
 from baton.testing import ScriptedModel, call
 
 
@@ -490,11 +491,16 @@ async def test_suspend_then_resume_in_another_process_without_redoing_finished_w
     assert kinds(events)[:3] == [RunStarted, ModelRequest, ModelResponse]
     assert sorted(type(e).__name__ for e in events[3:]) == ["ApprovalRequest", "ToolCallResult"]
     assert not any(isinstance(e, RunFailed | RunFinished | ToolCallError) for e in events)
-    saved = await storage.get("baton:suspended:c1")
+    saved = await load_run_state(storage, "c1")
     response = events[2]
     assert saved is not None and isinstance(response, ModelResponse)
-    assert saved["pending"] == [c.id for c in response.tool_calls if c.name == "deploy"]
-    assert saved["finished"] == [c.id for c in response.tool_calls if c.name == "fetch"]
+    assert saved.status == "paused" and saved.run_id == suspended.run_id
+    assert saved.response == response
+    assert list(saved.pending) == [c.id for c in response.tool_calls if c.name == "deploy"]
+    assert [o.call_id for o in saved.finished] == [
+        c.id for c in response.tool_calls if c.name == "fetch"
+    ]
+    assert saved.requests == (request,)
 
     # another process: a fresh agent, the stored data only
     history2, storage2 = await copy_elsewhere(history, storage)
@@ -520,7 +526,7 @@ async def test_suspend_then_resume_in_another_process_without_redoing_finished_w
     assert reply.usage.requests == 2
     assert reply.usage.tool_calls == 2
     # the suspension was used up
-    assert await storage2.get("baton:suspended:c1") is None
+    assert await load_run_state(storage2, "c1") is None
     with pytest.raises(NotSuspended):
         await agent2.resume("c1", HumanMessage("again", request.request_id, True))
 
@@ -665,12 +671,12 @@ async def test_suspension_waits_for_calls_in_flight_and_resume_runs_calls_never_
         await agent_with(first).ask("release", conversation_id="c2", stream=stream)
 
     assert counter.calls == {"build": 1}
-    saved = await storage.get("baton:suspended:c2")
+    saved = await load_run_state(storage, "c2")
     assert saved is not None
     response = next(e for e in await history.load("c2") if isinstance(e, ModelResponse))
     names = {c.id: c.name for c in response.tool_calls}
-    assert [names[i] for i in saved["finished"]] == ["build"]
-    assert [names[i] for i in saved["pending"]] == ["deploy", "notify"]
+    assert [names[o.call_id] for o in saved.finished] == ["build"]
+    assert [names[i] for i in saved.pending] == ["deploy", "notify"]
 
     reply = await agent_with(ScriptedModel("Released.")).resume(
         "c2", HumanMessage(request_id=suspended.value.request_id, approved=True)

@@ -19,21 +19,12 @@ from typing import TYPE_CHECKING, Literal
 
 from ..errors import ConfigError
 from ..events import Event, ModelResponse, ObserverAlert, RunStarted, ToolCall, UsageReport
+from ..hooks import Observer
 
 if TYPE_CHECKING:
     from ..context import Context
 
 __all__ = ["LoopDetector", "Observer", "TokenMonitor"]
-
-
-class Observer:
-    """Base class: override ``observe``. It is called inline for every event, so keep it quick;
-    keep per-conversation state in ``context.state(self, ...)``."""
-
-    name: str = "observer"
-
-    def observe(self, event: Event, context: Context) -> ObserverAlert | None:
-        return None
 
 
 class LoopDetector(Observer):

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from ..history import HistoryView
+from ..hooks import ContextPolicy
 from ._window import EventIndex, sent_to_model, tail, window_start
 
 if TYPE_CHECKING:
@@ -42,13 +43,6 @@ if TYPE_CHECKING:
     from ..models.base import ModelCall
 
 __all__ = ["ContextPolicy", "ConversationalOnly", "SlidingWindow", "TokenBudget", "WorkingMemory"]
-
-
-class ContextPolicy:
-    """Base class: override ``apply``. Per-conversation state goes in ``context.state(...)``."""
-
-    async def apply(self, call: ModelCall, context: Context) -> ModelCall:
-        return call
 
 
 def _positive(name: str, value: int) -> int:

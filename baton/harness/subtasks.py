@@ -33,7 +33,7 @@ from typing_extensions import TypedDict, Unpack
 
 from ..context import Context
 from ..conversation import new_id
-from ..errors import BatonError, ConfigError
+from ..errors import AskSuspended, BatonError, ConfigError
 from ..events import (
     Event,
     ModelCallRetry,
@@ -47,6 +47,7 @@ from ..events import (
     ToolCallError,
     Usage,
 )
+from ..humans import HumanRelay
 from ..models.base import ModelConfig
 from ..tools.tool import Tool
 
@@ -152,8 +153,9 @@ async def run_subtask(context: Context, subtask: Subtask) -> SubtaskResult:
     agent, task_id = subtask.agent, subtask.task_id
     tally = _Tally(subtask)
     await context.emit(TaskStarted(task_id, agent.name, subtask.task))
+    options: AskOptions = {"relay": HumanRelay(context, task_id), **subtask.options}
     try:
-        async with agent.run(subtask.task, **subtask.options) as run:
+        async with agent.run(subtask.task, **options) as run:
             async for event in run:
                 tally.see(event)
                 progress = _progress(event)
@@ -163,6 +165,11 @@ async def run_subtask(context: Context, subtask: Subtask) -> SubtaskResult:
     except asyncio.CancelledError:
         tally.roll_up(context, tally.usage)
         await context.emit(TaskFailed(task_id, "Cancelled", "The sub-task was cancelled."))
+        raise
+    except AskSuspended:
+        # The parent pauses with the child's request; the child runs again on resume.
+        tally.roll_up(context, tally.usage)
+        await context.emit(TaskFailed(task_id, "Paused", "The ask paused for a human."))
         raise
     except Exception as error:
         error_type, message = type(error).__name__, _error_text(error)

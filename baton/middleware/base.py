@@ -1,161 +1,33 @@
-"""Middleware: code that wraps the loop's steps.
+"""Middleware: code that wraps the loop's steps (the contract lives in ``baton.hooks``).
 
-There are four hook points, each an ``async def around_...(…, proceed)`` that may act before and
-after calling ``proceed`` (or not call it at all):
-
-- ``around_ask(context, proceed)``: the whole ask; ``proceed()`` returns the ``Reply``;
-- ``around_model_call(call, context, proceed)``: each model call; ``proceed(call)`` returns the
-  ``ModelResponse``;
-- ``around_tool_call(call, context, proceed)``: each tool call; ``proceed(call)`` returns its
-  ``ToolCallResult`` or ``ToolCallError``;
-- ``around_human_input(request, context, proceed)``: each request for human input
-  (``HumanInputRequest``) or approval (``ApprovalRequest``); ``proceed(request)`` returns the
-  ``HumanMessage`` that answers it (see ``baton.hitl``).
-
-Order: ``middleware=[a, b]`` means ``a`` wraps ``b``: ``a`` sees a call first and its result
-last. The agent's middleware wraps the ask's (``ask(..., middleware=[...])``). A chain is
-composed once per agent (and per distinct per-ask list), and a hook a middleware doesn't override
-costs nothing.
-
-Middleware objects are shared by every conversation of an agent, so they keep per-conversation
-state in ``context.state(self, factory)``, never on ``self``.
+``Middleware`` is re-exported here, with the handler types built-in middleware annotate with, so
+``from baton.middleware import Middleware`` keeps working.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from ..hooks import (
+    AskHandler,
+    Chains,
+    InputHandler,
+    Middleware,
+    ModelHandler,
+    ProceedAsk,
+    ProceedInput,
+    ProceedModel,
+    ProceedTool,
+    ToolHandler,
+)
 
-if TYPE_CHECKING:
-    from ..context import Context
-    from ..events import (
-        ApprovalRequest,
-        HumanInputRequest,
-        HumanMessage,
-        ModelResponse,
-        ToolCall,
-        ToolCallError,
-        ToolCallResult,
-    )
-    from ..models.base import ModelCall
-    from ..reply import Reply
-
-__all__ = ["Chains", "Middleware"]
-
-T = TypeVar("T")
-
-ProceedAsk = Callable[[], Awaitable["Reply[Any]"]]
-ProceedModel = Callable[["ModelCall"], Awaitable["ModelResponse"]]
-ProceedTool = Callable[["ToolCall"], Awaitable["ToolCallResult | ToolCallError"]]
-ProceedInput = Callable[["HumanInputRequest | ApprovalRequest"], Awaitable["HumanMessage"]]
-
-AskHandler = Callable[["Context", ProceedAsk], Awaitable["Reply[Any]"]]
-ModelHandler = Callable[["ModelCall", "Context"], Awaitable["ModelResponse"]]
-ToolHandler = Callable[["ToolCall", "Context"], Awaitable["ToolCallResult | ToolCallError"]]
-InputHandler = Callable[
-    ["HumanInputRequest | ApprovalRequest", "Context"], Awaitable["HumanMessage"]
+__all__ = [
+    "AskHandler",
+    "Chains",
+    "InputHandler",
+    "Middleware",
+    "ModelHandler",
+    "ProceedAsk",
+    "ProceedInput",
+    "ProceedModel",
+    "ProceedTool",
+    "ToolHandler",
 ]
-
-
-class Middleware:
-    """Base class: override any of the ``around_*`` hooks (the defaults just proceed)."""
-
-    async def around_ask(self, context: Context, proceed: ProceedAsk) -> Reply[Any]:
-        return await proceed()
-
-    async def around_model_call(
-        self, call: ModelCall, context: Context, proceed: ProceedModel
-    ) -> ModelResponse:
-        return await proceed(call)
-
-    async def around_tool_call(
-        self, call: ToolCall, context: Context, proceed: ProceedTool
-    ) -> ToolCallResult | ToolCallError:
-        return await proceed(call)
-
-    async def around_human_input(
-        self,
-        request: HumanInputRequest | ApprovalRequest,
-        context: Context,
-        proceed: ProceedInput,
-    ) -> HumanMessage:
-        return await proceed(request)
-
-
-def _check_middleware(candidate: object) -> None:
-    if not isinstance(candidate, Middleware):
-        from ..errors import ConfigError
-
-        raise ConfigError(
-            "middleware must be instances of a baton.middleware.Middleware subclass, "
-            f"got {candidate!r}"
-        )
-
-
-def _overrides(middleware: Middleware, hook: str) -> bool:
-    return getattr(type(middleware), hook) is not getattr(Middleware, hook)
-
-
-def _wrap_model(mw: Middleware, inner: ModelHandler) -> ModelHandler:
-    async def handler(call: ModelCall, context: Context) -> ModelResponse:
-        return await mw.around_model_call(call, context, lambda c: inner(c, context))
-
-    return handler
-
-
-def _wrap_tool(mw: Middleware, inner: ToolHandler) -> ToolHandler:
-    async def handler(call: ToolCall, context: Context) -> ToolCallResult | ToolCallError:
-        return await mw.around_tool_call(call, context, lambda c: inner(c, context))
-
-    return handler
-
-
-def _wrap_input(mw: Middleware, inner: InputHandler) -> InputHandler:
-    async def handler(
-        request: HumanInputRequest | ApprovalRequest, context: Context
-    ) -> HumanMessage:
-        return await mw.around_human_input(request, context, lambda r: inner(r, context))
-
-    return handler
-
-
-def _wrap_ask(mw: Middleware, inner: AskHandler) -> AskHandler:
-    async def handler(context: Context, proceed: ProceedAsk) -> Reply[Any]:
-        return await mw.around_ask(context, lambda: inner(context, proceed))
-
-    return handler
-
-
-async def _ask_terminal(context: Context, proceed: ProceedAsk) -> Reply[Any]:
-    return await proceed()
-
-
-class Chains:
-    """The composed hook chains of one middleware list (built once, reused by every ask)."""
-
-    __slots__ = ("ask", "human_input", "middleware", "model", "tool")
-
-    def __init__(
-        self,
-        middleware: Sequence[Middleware],
-        model: ModelHandler,
-        tool: ToolHandler,
-        human_input: InputHandler,
-    ) -> None:
-        for mw in middleware:
-            _check_middleware(mw)
-        self.middleware = tuple(middleware)
-        self.model = self._compose(model, "around_model_call", _wrap_model)
-        self.tool = self._compose(tool, "around_tool_call", _wrap_tool)
-        self.human_input = self._compose(human_input, "around_human_input", _wrap_input)
-        self.ask: AskHandler | None = None
-        if any(_overrides(mw, "around_ask") for mw in self.middleware):
-            terminal: AskHandler = _ask_terminal
-            self.ask = self._compose(terminal, "around_ask", _wrap_ask)
-
-    def _compose(self, terminal: T, hook: str, wrap: Callable[[Middleware, T], T]) -> T:
-        handler = terminal
-        for mw in reversed(self.middleware):
-            if _overrides(mw, hook):
-                handler = wrap(mw, handler)
-        return handler

@@ -94,7 +94,7 @@ class UsageLimits(Middleware):
     async def around_model_call(
         self, call: ModelCall, context: Context, proceed: ProceedModel
     ) -> ModelResponse:
-        counter = context._counter
+        counter = context.usage_counter
         limit = self.requests
         if limit is not None and counter.requests >= limit:
             raise self._exceeded(
@@ -116,7 +116,7 @@ class UsageLimits(Middleware):
     async def around_tool_call(
         self, call: ToolCall, context: Context, proceed: ProceedTool
     ) -> ToolCallResult | ToolCallError:
-        counter = context._counter
+        counter = context.usage_counter
         limit = self.tool_calls
         # The loop counts a response's tool calls before running them: a response that asks
         # for more than are left is refused as a whole.

@@ -192,7 +192,7 @@ class LoggingMiddleware(Middleware):
             "run": context.run_id,
         }
         if self.include_content:
-            fields["prompt"] = repr(self._content(context._job.request.text))
+            fields["prompt"] = repr(self._content(context.request.text))
         self._log(self.level, "ask started", fields)
         start = time.perf_counter()
         try:

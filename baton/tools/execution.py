@@ -15,8 +15,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pydantic import ValidationError
 
 from ..context import Context
-from ..errors import ConfigError, Retry
-from ..events import Event, ToolCall, ToolCallError, ToolCallResult
+from ..errors import AskSuspended, ConfigError, Retry
+from ..events import ToolCall, ToolCallError, ToolCallResult
+from ..humans import CURRENT_CALL
 from .injection import resolve_injections
 from .schema import describe_validation_error
 from .tool import Tool, ToolResult, to_content
@@ -27,7 +28,7 @@ log = logging.getLogger("baton.tools")
 
 _MAX_ERROR_CHARS = 800
 
-Record = Callable[[Event], Awaitable[None]]
+Record = Callable[[ToolCallResult | ToolCallError], Awaitable[None]]
 
 
 def _unknown_tool(call: ToolCall, table: Mapping[str, Tool]) -> ToolCallError:
@@ -96,7 +97,7 @@ async def execute_tool_call(
             f"Tool {call.name!r} did not finish within {timeout:g} seconds and was stopped.",
             "ToolTimeout",
         )
-    except ConfigError:
+    except (ConfigError, AskSuspended):
         raise
     except Exception as exc:
         # The message may carry secrets the tool handled: only its type is logged by default;
@@ -134,47 +135,73 @@ async def execute_tool_calls(
     Calls run concurrently (at most ``concurrency`` at once); a tool marked ``sequential`` runs
     alone, after the calls before it and before the calls after it. ``run_call`` runs one call
     (``execute_tool_call`` wrapped in the agent's tool middleware).
+
+    A call that pauses the ask (``AskSuspended``) does not stop the others: they finish and
+    their outcomes are recorded, calls after a sequential boundary don't start, and then one
+    ``AskSuspended`` with every paused call's requests is raised.
     """
     outcomes: list[ToolCallResult | ToolCallError] = []
+    paused: list[tuple[str, AskSuspended]] = []
+    run_id = context.run_id
 
     async def one(call: ToolCall) -> None:
-        await context.emit(call)  # transient notice: this call starts now
-        outcome = await run_call(call, context)
+        token = CURRENT_CALL.set(call)  # what humans.current_call() reads, middleware included
+        try:
+            await context.emit(call)  # transient notice: this call starts now
+            outcome = await run_call(call, context)
+        except AskSuspended as suspended:
+            if suspended.run_id != run_id:
+                raise  # an outer ask pauses (a sub-agent's request went to its parent)
+            paused.append((call.id, suspended))
+            return
+        finally:
+            CURRENT_CALL.reset(token)
         outcomes.append(outcome)
         await record(outcome)
 
     if len(calls) == 1:
         await one(calls[0])
-        return outcomes
+    else:
+        limit = asyncio.Semaphore(concurrency)
 
-    limit = asyncio.Semaphore(concurrency)
+        async def bounded(call: ToolCall) -> None:
+            async with limit:
+                await one(call)
 
-    async def bounded(call: ToolCall) -> None:
-        async with limit:
-            await one(call)
+        async def together(group: list[ToolCall]) -> None:
+            if len(group) == 1:
+                await one(group[0])
+                return
+            try:
+                async with asyncio.TaskGroup() as tasks:
+                    for call in group:
+                        tasks.create_task(bounded(call))
+            except BaseExceptionGroup as group_error:
+                # Surface the first real error, not an ExceptionGroup the caller never asked for.
+                raise group_error.exceptions[0] from None
 
-    async def together(group: list[ToolCall]) -> None:
-        if len(group) == 1:
-            await one(group[0])
-            return
-        try:
-            async with asyncio.TaskGroup() as tasks:
-                for call in group:
-                    tasks.create_task(bounded(call))
-        except BaseExceptionGroup as group_error:
-            # Surface the first real error, not an ExceptionGroup the caller never asked for.
-            raise group_error.exceptions[0] from None
-
-    group: list[ToolCall] = []
-    for call in calls:
-        tool = table.get(call.name)
-        if tool is not None and tool.sequential:
-            if group:
-                await together(group)
-                group = []
-            await one(call)
-        else:
-            group.append(call)
-    if group:
-        await together(group)
+        group: list[ToolCall] = []
+        for call in calls:
+            tool = table.get(call.name)
+            if tool is not None and tool.sequential:
+                if group:
+                    await together(group)
+                    group = []
+                if paused:
+                    break
+                await one(call)
+            else:
+                if paused:
+                    break
+                group.append(call)
+        if group and not paused:
+            await together(group)
+    if paused:
+        raise AskSuspended(
+            "; ".join(str(s) for _, s in paused),
+            conversation_id=context.conversation_id,
+            run_id=run_id,
+            requests=tuple(r for _, s in paused for r in s.requests),
+            asked_in=tuple(call_id for call_id, s in paused for _ in s.requests),
+        )
     return outcomes

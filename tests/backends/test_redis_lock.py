@@ -9,7 +9,7 @@ import asyncio
 import pytest
 
 from baton import Agent
-from baton.backends.redis import ConversationLock, RedisHistory, TurnLock
+from baton.backends.redis import RedisHistory, TurnLock, connect
 from baton.errors import ConfigError, ConversationBusy
 from baton.events import ModelResponse
 from baton.testing import ScriptedModel
@@ -72,22 +72,20 @@ async def test_asks_on_one_conversation_take_turns_across_agents(
         await release.wait()
         return "first"
 
-    lock = TurnLock(redis_url, prefix=prefix, lease=5)
-
-    def make(answer: object, wait: float | None) -> Agent[str]:
+    # No ConversationLock: RedisHistory claims each conversation in Redis before loading it.
+    def make(answer: object) -> Agent[str]:
         return Agent(
             "a",
             config=ScriptedModel(answer),
             history=RedisHistory(redis_url, prefix=prefix),  # a new object: as another process
-            middleware=[ConversationLock(lock, wait=wait)],
         )
 
-    first = asyncio.create_task(make(slow, 0).ask("1", conversation_id="c1"))
+    first = asyncio.create_task(make(slow).ask("1", conversation_id="c1"))
     await started.wait()
     with pytest.raises(ConversationBusy, match="another process"):
-        await make("never", 0).ask("2", conversation_id="c1")
+        await make("never").ask("2", conversation_id="c1")
     # a patient second ask waits for the first, then continues the conversation it left
-    second = asyncio.create_task(make("second", 10).ask("2", conversation_id="c1"))
+    second = asyncio.create_task(make("second").ask("2", conversation_id="c1", wait_busy=10))
     await asyncio.sleep(0.1)
     assert not second.done()
     release.set()
@@ -98,4 +96,5 @@ async def test_asks_on_one_conversation_take_turns_across_agents(
     assert texts == ["first", "second"]  # it caught up with the first ask's events
     history = await RedisHistory(redis_url, prefix=prefix).load("c1")
     assert list(reply.events) == history
-    assert await lock.holder("c1") is None
+    assert await TurnLock(redis_url, prefix=prefix).holder("c1") is None
+    assert not await connect(redis_url).exists(f"{prefix}claim:c1")  # the claim was given back

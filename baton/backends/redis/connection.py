@@ -34,6 +34,21 @@ _POOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Connectio
 )
 
 
+# A lease held by a random token: renewed, or deleted, by its holder only.
+LEASE_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+LEASE_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
 def require_redis() -> Any:
     """The ``redis.asyncio`` module, or a ``ConfigError`` naming the extra to install."""
     try:

@@ -4,7 +4,8 @@ Redis, shared by every process that uses the same URL and prefix.
 History: one Redis list per conversation (``<prefix>history:<conversation id>``) of the events'
 JSON (``events.to_dict``); ``append`` is one ``RPUSH`` of all the events given (O(1) per event),
 ``load`` one ``LRANGE`` decoded only through the event registry (an unknown type raises
-``EventDecodeError``), ``length`` one ``LLEN``.
+``EventDecodeError``), ``length`` one ``LLEN``. ``claim`` takes a conversation for one ask,
+across processes: a lease key ``<prefix>claim:<conversation id>`` (see ``RedisHistory.claim``).
 
 Storage: one Redis string per key (``<prefix>kv:<key>``) holding the value's JSON; ``delete``
 is atomic, so two processes resuming the same suspended ask can't both claim it; ``keys`` scans.
@@ -12,13 +13,18 @@ is atomic, so two processes resuming the same suspended ask can't both claim it;
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import Sequence
 from typing import Any
 
+from ...conversation import new_id
+from ...errors import ConversationBusy
 from ...events import Event
+from ...history import Claim, KeptClaim, lease_seconds
 from .codec import decode_events, encode_event
-from .connection import Connector, RedisSource
+from .connection import LEASE_RELEASE, LEASE_RENEW, Connector, RedisSource
 
 __all__ = ["RedisHistory", "RedisStorage"]
 
@@ -26,13 +32,50 @@ _GLOB_SPECIAL = str.maketrans({c: "\\" + c for c in "*?[]\\"})
 
 
 class RedisHistory:
-    """A ``History`` in Redis lists (see the module docs)."""
+    """A ``History`` in Redis lists (see the module docs). ``lease``: how long (seconds) a
+    claim on a conversation outlives a process that died holding it."""
 
-    __slots__ = ("_connector", "prefix")
+    __slots__ = ("_connector", "lease", "prefix")
 
-    def __init__(self, redis: RedisSource = None, *, prefix: str = "baton:") -> None:
+    def __init__(
+        self, redis: RedisSource = None, *, prefix: str = "baton:", lease: float = 15.0
+    ) -> None:
         self._connector = Connector(redis)
         self.prefix = prefix
+        self.lease = lease_seconds("RedisHistory", lease)
+
+    async def claim(self, conversation_id: str, *, wait: float | None = 0) -> Claim:
+        """Claim a conversation for one ask (``baton.history.ClaimingHistory``): a key
+        ``<prefix>claim:<id>`` set with ``SET NX PX`` (read with the list's length in one round
+        trip), renewed every third of ``lease`` and deleted by its holder only."""
+        client = self._connector.client()
+        key, history_key = f"{self.prefix}claim:{conversation_id}", self.key(conversation_id)
+        token = new_id().encode()
+        ms = int(self.lease * 1000)
+        deadline = None if wait is None else time.monotonic() + wait
+        delay = 0.005
+        while True:
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.set(key, token, nx=True, px=ms)
+                pipe.llen(history_key)
+                taken, length = await pipe.execute()
+            if taken:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                raise ConversationBusy(
+                    f"conversation {conversation_id} is answering an ask in another process "
+                    "(or task); try again later, or wait for it with ask(..., wait_busy=SECONDS)"
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+        async def renew() -> bool:
+            return bool(await client.eval(LEASE_RENEW, 1, key, token, ms))
+
+        async def release() -> object:
+            return await client.eval(LEASE_RELEASE, 1, key, token)
+
+        return KeptClaim(f"conversation {conversation_id}", self.lease, renew, release, int(length))
 
     def __repr__(self) -> str:
         return f"RedisHistory({self._connector!r}, prefix={self.prefix!r})"

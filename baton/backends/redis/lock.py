@@ -8,8 +8,11 @@
 an ask, or a resumed ask (``agent.resume``), on a conversation runs only while its process holds
 that conversation's lock. Another process asking on the same conversation meanwhile waits up to
 ``wait`` seconds (``0``: not at all; ``None``: for ever) for the lock, then raises
-``ConversationBusy``. Once it has the lock, it reloads the conversation from the history if
-another process added to it in the meantime, so the ask continues the latest state.
+``ConversationBusy``.
+
+Asks on a ``RedisHistory`` or ``SQLHistory`` need none of this: those histories claim each
+conversation in the store themselves, before it is loaded (``baton.history.ClaimingHistory``).
+``ConversationLock`` is for histories that can't, and for a lock held around more than the ask.
 
 The lock is a Redis key ``<prefix>lock:<conversation id>`` set with ``SET NX PX`` to a random
 token. While held, it is renewed every third of its ``lease``; it is released by a Lua
@@ -31,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import ConfigError, ConversationBusy
 from ...middleware.base import Middleware, ProceedAsk
-from .connection import Connector, RedisSource
+from .connection import LEASE_RELEASE, LEASE_RENEW, Connector, RedisSource
 from .stream import _retryable, retrying
 
 if TYPE_CHECKING:
@@ -41,19 +44,6 @@ if TYPE_CHECKING:
 __all__ = ["ConversationLock", "Lease", "TurnLock"]
 
 log = logging.getLogger("baton.backends.redis")
-
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
 
 
 class Lease:
@@ -80,7 +70,7 @@ class Lease:
             await asyncio.sleep(every)
             client = lock.connector.client()
             try:
-                renewed = await client.eval(_RENEW, 1, self.key, self.token, ms)
+                renewed = await client.eval(LEASE_RENEW, 1, self.key, self.token, ms)
                 if not renewed:  # gone (e.g. Redis restarted): take it back if nobody else did
                     renewed = await client.set(self.key, self.token, nx=True, px=ms)
             except _retryable() as exc:
@@ -106,7 +96,7 @@ class Lease:
         client = self.lock.connector.client()
 
         async def release() -> Any:
-            return await client.eval(_RELEASE, 1, self.key, self.token)
+            return await client.eval(LEASE_RELEASE, 1, self.key, self.token)
 
         try:
             await retrying("release", release, self.lock.lease)
@@ -196,21 +186,4 @@ class ConversationLock(Middleware):
 
     async def around_ask(self, context: Context, proceed: ProceedAsk) -> Reply[Any]:
         async with self.lock.hold(context.conversation_id, wait=self.wait):
-            await _catch_up(context)
             return await proceed()
-
-
-async def _catch_up(context: Context) -> None:
-    """Reload the conversation if its history grew elsewhere since it was opened."""
-    job = context._job
-    conversation = job.conversation
-    history = conversation.history
-    if history is None or job.resumed is not None:
-        return  # a resumed ask: nobody could add to it while it was suspended
-    if conversation.saved != len(conversation.events):
-        return  # a new branch (fork) with events not yet saved: nothing stored to catch up
-    if await history.length(conversation.id) == conversation.saved:
-        return
-    events = await history.load(conversation.id)
-    conversation.events[:] = events  # the same list the context and views hold
-    conversation.saved = len(events)

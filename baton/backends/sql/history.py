@@ -6,18 +6,26 @@ an upsert that locks the row, and numbers its events from the old length, in the
 or transaction. Concurrent writers to one conversation (tasks or processes) therefore take turns
 and ``seq`` runs 0, 1, 2, ... with no gap or duplicate; ``length`` is a single-row read.
 
+Claims (``baton_claims``): an ask claims its conversation before loading it, with a row naming
+its holder and lease; the lease is renewed while the ask runs and taken over once it expired, so
+a process that died blocks the conversation for at most ``lease`` seconds.
+
 Rows are decoded only through ``baton.events.from_dict``: a row naming a type that is not a
 registered event raises ``EventDecodeError`` before any event of the load is built.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import Sequence
 from typing import Any
 
-from ...errors import EventDecodeError
+from ...conversation import new_id
+from ...errors import ConversationBusy, EventDecodeError
 from ...events import Event, event_types, from_dict, to_dict
+from ...history import Claim, KeptClaim, lease_seconds
 from ._base import SQLStore
 from .database import Database
 
@@ -39,6 +47,15 @@ _APPEND_POSTGRES = (
     "SELECT $1, c.length - $2 + e.n - 1, e.type, e.payload "
     "FROM c, unnest($3::text[], $4::json[]) WITH ORDINALITY AS e(type, payload, n)"
 )
+# A claim is a row naming its holder and when its lease ends (seconds since the epoch); taking
+# it succeeds when there is none or the last one expired, in one statement.
+_CLAIM = (
+    "INSERT INTO baton_claims AS c (conversation_id, holder, expires_at) VALUES ($1, $2, $3) "
+    "ON CONFLICT (conversation_id) DO UPDATE SET holder = excluded.holder, "
+    "expires_at = excluded.expires_at WHERE c.expires_at < $4 RETURNING holder"
+)
+_RENEW = "UPDATE baton_claims SET expires_at = $3 WHERE conversation_id = $1 AND holder = $2"
+_RELEASE = "DELETE FROM baton_claims WHERE conversation_id = $1 AND holder = $2"
 _LOAD = "SELECT seq, type, payload FROM baton_events WHERE conversation_id = $1 ORDER BY seq"
 _LENGTH = "SELECT length FROM baton_conversations WHERE conversation_id = $1"
 
@@ -62,8 +79,39 @@ class SQLHistory(SQLStore):
     ``async with``) when it was made from a URL.
     """
 
-    def __init__(self, database: Database | str) -> None:
+    def __init__(self, database: Database | str, *, lease: float = 15.0) -> None:
         super().__init__(database)
+        self.lease = lease_seconds("SQLHistory", lease)
+
+    async def claim(self, conversation_id: str, *, wait: float | None = 0) -> Claim:
+        """Claim a conversation for one ask (``baton.history.ClaimingHistory``): a row in
+        ``baton_claims`` renewed every third of ``lease`` seconds, taken over once expired."""
+        holder = new_id()
+        deadline = None if wait is None else time.monotonic() + wait
+        delay = 0.005
+        while True:
+            now = time.time()
+            taken = await self.db.fetchval(_CLAIM, conversation_id, holder, now + self.lease, now)
+            if taken == holder:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                raise ConversationBusy(
+                    f"conversation {conversation_id} is answering an ask in another process "
+                    "(or task); try again later, or wait for it with ask(..., wait_busy=SECONDS)"
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+        async def renew() -> bool:
+            updated = await self.db.execute(
+                _RENEW, conversation_id, holder, time.time() + self.lease
+            )
+            return updated > 0
+
+        async def release() -> object:
+            return await self.db.execute(_RELEASE, conversation_id, holder)
+
+        return KeptClaim(f"conversation {conversation_id}", self.lease, renew, release)
 
     async def append(self, conversation_id: str, events: Sequence[Event]) -> None:
         """Append ``events``, in order and contiguously, to the end of a conversation."""

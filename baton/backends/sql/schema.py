@@ -94,6 +94,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX baton_notes_search ON baton_notes USING GIN (search)",
         ),
     ),
+    Migration(
+        3,
+        "conversation claims (one ask per conversation across processes)",
+        sqlite=(
+            "CREATE TABLE baton_claims (conversation_id TEXT PRIMARY KEY, holder TEXT NOT NULL, "
+            "expires_at REAL NOT NULL)",
+        ),
+        postgresql=(
+            'CREATE TABLE baton_claims (conversation_id TEXT COLLATE "C" PRIMARY KEY, '
+            "holder TEXT NOT NULL, expires_at DOUBLE PRECISION NOT NULL)",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -1,0 +1,325 @@
+"""How a run asks a human: the end of the ``around_human_input`` chain, answers given to
+``resume``, requests relayed from a sub-agent to its parent, and pausing.
+
+A request (``HumanInputRequest`` or ``ApprovalRequest``) is answered, in this order, by an answer
+given to ``agent.resume`` for it, the agent's ``hitl=`` handler, the parent ask (when this ask is
+a sub-agent's: the parent's handler, stream or pause then decide), or the first ``HumanMessage``
+carrying its ``request_id`` on the conversation's stream. History keeps the request and the
+answer (an answer that came on the stream is not sent on it again).
+
+A request made inside a paused run is asked again when the run resumes and its tool call runs
+again; it then reuses the request id it had, so the answer given to ``resume`` finds it.
+``baton.hitl`` builds approvals and the user-facing helpers on top of this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
+
+from .conversation import new_id
+from .errors import AskSuspended, ConfigError, HumanInputTimeout, StreamClosed
+from .events import ApprovalRequest, HumanInputRequest, HumanMessage, ToolCall
+
+if TYPE_CHECKING:
+    from .context import Context
+    from .hooks import InputHandler
+    from .run import LiveRun
+    from .stream import Stream, Subscription
+
+__all__ = [
+    "CURRENT_CALL",
+    "HumanAnswer",
+    "HumanHandler",
+    "HumanRelay",
+    "HumanRequest",
+    "HumanState",
+    "ask_approval",
+    "ask_human",
+    "ask_input",
+    "current_call",
+    "human_terminal",
+    "pause_for",
+]
+
+HumanRequest: TypeAlias = HumanInputRequest | ApprovalRequest
+HumanAnswer: TypeAlias = HumanMessage | str | bool | None
+HumanHandler: TypeAlias = Callable[[HumanRequest, "Context"], HumanAnswer | Awaitable[HumanAnswer]]
+"""``Agent(hitl=...)``: answers a request, or returns ``None`` to leave it to the stream."""
+
+CURRENT_CALL: ContextVar[ToolCall | None] = ContextVar("baton_current_call", default=None)
+
+
+def current_call() -> ToolCall | None:
+    """The tool call whose function (or tool middleware) is running in this task, if any."""
+    return CURRENT_CALL.get()
+
+
+@dataclass(frozen=True, slots=True)
+class _Wait:
+    timeout: float | None  # None: wait forever; 0: only an answer already given
+    hint: str  # how to give more time, for the error message
+
+
+@dataclass(slots=True)
+class HumanState:
+    """The human requests of one run (``LiveRun.humans``)."""
+
+    answers: dict[str, HumanMessage] = field(default_factory=dict)  # given to resume()
+    reopened: dict[str, list[HumanRequest]] = field(default_factory=dict)  # by asking call id
+    published: set[str] = field(default_factory=set)
+    waits: dict[str, _Wait] = field(default_factory=dict)
+    received: dict[str, HumanMessage] = field(default_factory=dict)  # came on the stream
+
+
+def humans_of(run: LiveRun) -> HumanState:
+    humans = run.humans
+    if humans is None:
+        humans = run.humans = HumanState()
+    return humans
+
+
+def asking_call_id() -> str:
+    """The id of the tool call a request is made in ("" outside tool calls)."""
+    call = CURRENT_CALL.get()
+    return call.id if call is not None else ""
+
+
+class HumanRelay:
+    """Sends a sub-agent's human requests to the ask that started it (``run_subtask`` passes
+    one as ``ask(..., relay=...)``). The parent records them with the sub-task's id; its
+    handler answers, or its stream, or it pauses (and the sub-task runs again on resume)."""
+
+    __slots__ = ("call", "parent", "task_id")
+
+    def __init__(self, parent: Context, task_id: str) -> None:
+        self.parent = parent
+        self.task_id = task_id
+        self.call = CURRENT_CALL.get()  # the parent's tool call running the sub-task
+
+    async def ask(self, request: HumanRequest, wait: float | None) -> HumanMessage:
+        relayed: HumanRequest
+        if isinstance(request, HumanInputRequest):
+            call_id = self.call.id if self.call is not None else None
+            relayed = replace(request, call_id=call_id, task_id=self.task_id)
+        else:
+            relayed = replace(request, task_id=self.task_id)
+        token = CURRENT_CALL.set(self.call)
+        try:
+            return await self.parent.ask_human(relayed, timeout=wait)
+        finally:
+            CURRENT_CALL.reset(token)
+
+
+def _listen(stream: Stream, rid: str) -> tuple[asyncio.Future[HumanMessage], Subscription]:
+    """Start listening on the stream for the answer to request ``rid``."""
+    future: asyncio.Future[HumanMessage] = asyncio.get_running_loop().create_future()
+
+    def deliver(event: HumanMessage) -> None:
+        if not future.done():
+            future.set_result(event)
+
+    def close_stream() -> None:
+        if not future.done():
+            future.set_exception(StreamClosed("the stream closed before an answer came"))
+
+    deliver.close_stream = close_stream  # type: ignore[attr-defined]
+    return future, stream.where(HumanMessage, request_id=rid).subscribe(deliver)
+
+
+def _as_message(answer: HumanAnswer, request: HumanRequest) -> HumanMessage | None:
+    rid = request.request_id
+    if answer is None or isinstance(answer, HumanMessage):
+        if answer is not None and answer.request_id != rid:
+            answer = replace(answer, request_id=rid)
+        return answer
+    if isinstance(answer, bool):
+        return HumanMessage("", rid, answer)
+    if isinstance(answer, str):
+        return HumanMessage(answer, rid)
+    raise ConfigError(
+        f"the hitl handler answered request {rid} with {answer!r}; return a HumanMessage, a str "
+        "(a text answer), a bool (an approval) or None (leave it to the stream)"
+    )
+
+
+async def _from_hook(hook: HumanHandler, request: HumanRequest, context: Context) -> HumanAnswer:
+    function: Callable[..., Any] = hook
+    if inspect.iscoroutinefunction(function):
+        result = function(request, context)
+    else:  # a sync handler may block (a terminal prompt): keep it off the event loop
+        result = await asyncio.to_thread(function, request, context)
+    if inspect.isawaitable(result):
+        result = await result
+    return cast(HumanAnswer, result)
+
+
+def describe(request: HumanRequest) -> str:
+    if isinstance(request, ApprovalRequest):
+        return f"the approval of {request.call.name or 'an action'!r}"
+    prompt = request.prompt if len(request.prompt) <= 60 else request.prompt[:57] + "..."
+    return f"{prompt!r}"
+
+
+def human_terminal(hook: HumanHandler | None) -> InputHandler:
+    """The end of the ``around_human_input`` chain (see the module docs)."""
+
+    async def resolve(request: HumanRequest, context: Context) -> HumanMessage:
+        run = context.run
+        humans = humans_of(run)
+        rid = request.request_id
+        given = humans.answers.pop(rid, None)
+        if given is not None:
+            return given
+        wait = humans.waits.get(rid, _Wait(None, "a timeout"))
+        inbox, listening = _listen(context.stream, rid)  # before anyone can answer
+        try:
+            if rid in humans.published:
+                await run.deliver(request)  # asked before a pause: show it again, live
+            else:
+                humans.published.add(rid)
+                await run.record(request)
+            if hook is None and run.relay is not None:
+                return await run.relay.ask(request, wait.timeout)
+            message: HumanMessage | None = None
+            try:
+                async with asyncio.timeout(wait.timeout or None) as deadline:
+                    if hook is not None:
+                        answer = await _from_hook(hook, request, context)
+                        message = _as_message(answer, request)
+                    # with no wait (0), only an answer sent already, as the request was seen
+                    if message is None and (wait.timeout != 0 or inbox.done()):
+                        message = await inbox
+            except TimeoutError:
+                if not deadline.expired():
+                    raise
+            if message is None:
+                raise HumanInputTimeout(
+                    f"nobody answered {describe(request)} (request {rid}) within "
+                    f"{wait.timeout or 0:g} seconds; allow longer with {wait.hint}, answer it "
+                    "with Agent(hitl=...), or send HumanMessage(request_id=...) on the stream",
+                    request_id=rid,
+                    timeout=wait.timeout or 0,
+                )
+            if inbox.done() and not inbox.exception() and message is inbox.result():
+                humans.received[rid] = message  # it came on the stream: don't send it again
+            return message
+        finally:
+            listening.unsubscribe()
+
+    return resolve
+
+
+def _reopen(humans: HumanState, request: HumanRequest) -> HumanRequest:
+    """The request asked before a pause in the same tool call (same kind), if any: asking it
+    again reuses its id, so the answer given to ``resume`` reaches it."""
+    earlier = humans.reopened.get(asking_call_id())
+    if earlier:
+        for i, candidate in enumerate(earlier):
+            if type(candidate) is type(request):
+                del earlier[i]
+                humans.published.add(candidate.request_id)
+                return candidate
+    return request
+
+
+async def ask_human(
+    context: Context, request: HumanRequest, seconds: float | None, hint: str
+) -> HumanMessage:
+    """Send ``request`` through the ``around_human_input`` chain and record the answer."""
+    run = context.run
+    humans = humans_of(run)
+    if request.request_id not in humans.published:
+        request = _reopen(humans, request)
+    rid = request.request_id
+    humans.waits[rid] = _Wait(seconds, hint)
+    try:
+        message = await run.plan.chains.human_input(request, context)
+    finally:
+        del humans.waits[rid]
+    if rid not in humans.published:  # a middleware answered without asking anyone
+        humans.published.add(rid)
+        await run.record(request)
+    from_stream = humans.received.pop(rid, None) is message
+    await run.record(message, to_stream=not from_stream)
+    return message
+
+
+def pause_for(context: Context, *requests: HumanRequest) -> AskSuspended:
+    """The error that pauses ``context``'s run until ``requests`` are answered (raise it)."""
+    run = context.run
+    if not run.can_pause():
+        raise ConfigError(
+            "pausing an ask saves it for agent.resume: give the agent both history= and "
+            "storage=, e.g. Agent(..., history=MemoryHistory(), storage=MemoryStorage())"
+        )
+    ids = ", ".join(r.request_id for r in requests)
+    return AskSuspended(
+        f"the ask paused for request {ids}",
+        conversation_id=context.conversation_id,
+        run_id=context.run_id,
+        requests=tuple(requests),
+    )
+
+
+_NO_CALL = ToolCall("", "", "{}")
+
+
+async def ask_input(
+    context: Context, prompt: str, seconds: float | None, default: str | None
+) -> str:
+    """``Context.input``: the text of a human's answer to ``prompt``."""
+    call = CURRENT_CALL.get()
+    request: HumanRequest = HumanInputRequest(new_id(), prompt, call.id if call else None)
+    hint = "context.input(..., timeout=N)"
+    run = context.run
+    if run.suspend_on_human and run.relay is None:
+        # Pause instead of waiting: take an answer that is there already (or comes within
+        # the timeout), else save the run until agent.resume brings one.
+        request = _reopen(humans_of(run), request)
+        try:
+            message = await _ask_checked(context, request, seconds or 0, hint)
+        except HumanInputTimeout:
+            context.pause(request)
+        return message.text
+    answer = await _ask_or_default(context, request, seconds, hint, default is not None)
+    return (default or "") if answer is None else answer.text
+
+
+async def ask_approval(
+    context: Context,
+    reason: str,
+    call: ToolCall | None,
+    seconds: float | None,
+    default: bool | None,
+) -> bool:
+    """``Context.approve``: whether a human approved (``approved=True``) the action."""
+    request = ApprovalRequest(new_id(), call or CURRENT_CALL.get() or _NO_CALL, reason)
+    hint = "context.approve(..., timeout=N)"
+    message = await _ask_or_default(context, request, seconds, hint, default is not None)
+    return bool(default) if message is None else message.approved is True
+
+
+async def _ask_checked(
+    context: Context, request: HumanRequest, seconds: float | None, hint: str
+) -> HumanMessage:
+    if seconds is not None and (isinstance(seconds, bool) or not seconds >= 0):
+        raise ConfigError(f"timeout must be a positive number of seconds, got {seconds!r}")
+    return await ask_human(context, request, seconds, hint)
+
+
+async def _ask_or_default(
+    context: Context, request: HumanRequest, seconds: float | None, hint: str, fallback: bool
+) -> HumanMessage | None:
+    if seconds is not None and (isinstance(seconds, bool) or not seconds > 0):
+        raise ConfigError(f"timeout must be a positive number of seconds, got {seconds!r}")
+    try:
+        return await ask_human(context, request, seconds, hint)
+    except HumanInputTimeout:
+        if not fallback:
+            raise
+        return None

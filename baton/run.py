@@ -1,0 +1,492 @@
+"""Where one ask stands (``RunState``) and the live run that records its events store-first.
+
+``RunState`` is a plain record: the conversation and run ids, the agent, the user's request,
+the turn, the model response whose tool calls are running and the outcomes of those that
+finished, the usage so far, the human requests it waits for, and the conversation's variables.
+It encodes through the event registry (``events.to_dict``/``from_dict``, no arbitrary classes)
+and is kept in the agent's ``Storage`` while the run is paused. Every ask starts the loop from a
+new ``RunState`` or continues a stored one (``agent.resume``); nothing else enters the loop.
+
+``LiveRun`` is the running form of that state, and the one path every event of the ask takes:
+
+1. the history (when the conversation has one): the event is part of the conversation once,
+   and only once, the store accepted it. The write is shielded from cancellation; if it fails,
+   memory is left exactly as the store is (the conversation is marked stale and reloaded by
+   the next ask) and the ask raises ``BackendUnavailable``;
+2. memory (``conversation.events``), then the stream, the ask's own reader and the observers.
+
+When an ask fails, its run is closed with every tool call of its last response answered and
+one ``RunFailed``; when a process dies mid-run, the next ask that opens the conversation closes
+it the same way (``close_open_run``), so the model always sees a valid conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic_core import to_jsonable_python
+
+from .context import Context, UsageCounter
+from .conversation import Conversation
+from .errors import AskSuspended, BackendUnavailable, BatonError, ConfigError, ObserverHalt
+from .events import (
+    ApprovalRequest,
+    Event,
+    HumanInputRequest,
+    ModelRequest,
+    ModelResponse,
+    ObserverAlert,
+    Record,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    ToolCall,
+    ToolCallError,
+    ToolCallResult,
+    UsageLine,
+    from_dict,
+    register,
+    to_dict,
+)
+from .history import History, MemoryHistory, Storage
+
+if TYPE_CHECKING:
+    from .humans import HumanRelay, HumanState
+    from .loop import Plan
+    from .models.base import ModelClient, ModelConfig, ModelSettings
+
+__all__ = [
+    "LiveRun",
+    "RunState",
+    "close_open_run",
+    "delete_run_state",
+    "load_run_state",
+    "run_state_key",
+]
+
+log = logging.getLogger("baton.run")
+
+_STATE_PREFIX = "baton:run:"
+_WRITE_GRACE = 10.0  # seconds a cancelled ask waits for a store write already in flight
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class RunState(Record):
+    """Where one ask stands (see the module docs). ``status`` is ``"running"`` or
+    ``"paused"``; ``response`` is the model response whose tool calls were running, and
+    ``finished`` the outcomes of those that finished (the others run on resume)."""
+
+    conversation_id: str
+    run_id: str
+    agent: str
+    request: ModelRequest
+    turn: int = 0
+    status: str = "running"
+    response: ModelResponse | None = None
+    finished: tuple[ToolCallResult | ToolCallError, ...] = ()
+    usage: tuple[UsageLine, ...] = ()
+    tool_calls: int = 0
+    requests: tuple[ApprovalRequest | HumanInputRequest, ...] = ()
+    asked_in: tuple[str, ...] = ()  # the tool call each request was made in ("" outside)
+    variables: Any = None
+
+    @property
+    def pending(self) -> tuple[str, ...]:
+        """The ids of the response's tool calls that had not finished."""
+        if self.response is None:
+            return ()
+        done = {o.call_id for o in self.finished}
+        return tuple(c.id for c in self.response.tool_calls if c.id not in done)
+
+
+def run_state_key(conversation_id: str) -> str:
+    """The storage key of a conversation's paused run."""
+    return _STATE_PREFIX + conversation_id
+
+
+async def load_run_state(storage: Storage, conversation_id: str) -> RunState | None:
+    """The paused run of a conversation, if it has one."""
+    data = await storage.get(run_state_key(conversation_id))
+    if data is None:
+        return None
+    state = from_dict(data)
+    if not isinstance(state, RunState):
+        raise ConfigError(f"storage key {run_state_key(conversation_id)!r} holds no RunState")
+    return state
+
+
+async def delete_run_state(storage: Storage, conversation_id: str) -> bool:
+    """Forget a conversation's paused run; ``True`` if this call removed it (so, of two
+    processes resuming it at once, exactly one gets ``True``)."""
+    return await storage.delete(run_state_key(conversation_id))
+
+
+def open_run_index(events: Sequence[Event]) -> int:
+    """The index of the last run's ``RunStarted`` if that run never closed, else -1."""
+    for i in range(len(events) - 1, -1, -1):
+        event = events[i]
+        if isinstance(event, RunFinished | RunFailed):
+            return -1
+        if isinstance(event, RunStarted):
+            return i
+    return -1
+
+
+def _closing_events(
+    events: Sequence[Event], start: int, run_id: str, error_type: str, message: str, why: str
+) -> list[Event]:
+    """What closes the run that began at ``start``: an error for every unanswered tool call,
+    then its ``RunFailed``."""
+    answered: set[str] = set()
+    calls: list[ToolCall] = []
+    for event in events[start + 1 :]:
+        if isinstance(event, ModelResponse):
+            calls.extend(event.tool_calls)
+        elif isinstance(event, ToolCallResult | ToolCallError):
+            answered.add(event.call_id)
+    closing: list[Event] = [
+        ToolCallError(
+            c.id,
+            c.name,
+            f"The call was {why} before it finished; no result is available.",
+            "Interrupted" if why == "interrupted by a process exit" else "Cancelled",
+        )
+        for c in calls
+        if c.id not in answered
+    ]
+    closing.append(RunFailed(run_id, error_type, message))
+    return closing
+
+
+async def close_open_run(conversation: Conversation, storage: Storage | None) -> RunState | None:
+    """Repair a conversation whose last run never closed (its process died): answer its open
+    tool calls as interrupted and record its ``RunFailed``. A run that is paused (its
+    ``RunState`` is in ``storage``) is left open and returned instead."""
+    events = conversation.events
+    if not events or isinstance(events[-1], RunFinished | RunFailed):
+        return None
+    start = open_run_index(events)
+    if start < 0:
+        return None
+    started = events[start]
+    assert isinstance(started, RunStarted)
+    if storage is not None:
+        state = await load_run_state(storage, conversation.id)
+        if state is not None and state.run_id == started.run_id:
+            return state
+    closing = _closing_events(
+        events,
+        start,
+        started.run_id,
+        "Interrupted",
+        "The process running this ask stopped before it finished (it was closed when the "
+        "conversation was next opened).",
+        "interrupted by a process exit",
+    )
+    await store(conversation, closing)
+    return None
+
+
+async def store(conversation: Conversation, events: Sequence[Event]) -> None:
+    """Append ``events`` to the conversation: to its history first (with any backlog a fork has
+    not saved yet, in the same write), then to memory. See the module docs for failures."""
+    history = conversation.history
+    if history is None:
+        conversation.events.extend(events)
+        return
+    memory = conversation.events
+    batch = (
+        [*memory[conversation.saved :], *events] if conversation.saved != len(memory) else events
+    )
+    write = history.append(conversation.id, batch)
+    if type(history) is MemoryHistory:
+        await write  # no suspension point inside: a cancel can't tear it
+    else:
+        await _shielded_write(conversation, history, asyncio.ensure_future(write), events)
+    memory.extend(events)
+    conversation.saved = len(memory)
+
+
+async def _shielded_write(
+    conversation: Conversation,
+    history: History,
+    write: asyncio.Future[None],
+    events: Sequence[Event],
+) -> None:
+    try:
+        await asyncio.shield(write)
+    except asyncio.CancelledError:
+        # The write goes on; memory must end as the store does, so wait for it (bounded).
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait({write}, timeout=_WRITE_GRACE)
+        if write.done() and not write.cancelled() and write.exception() is None:
+            conversation.events.extend(events)
+            conversation.saved = len(conversation.events)
+        else:
+            conversation.stale = True
+            write.add_done_callback(_consume)
+        raise
+    except BatonError:
+        conversation.stale = True
+        raise
+    except Exception as exc:
+        conversation.stale = True
+        names = ", ".join(type(e).__name__ for e in events)
+        raise BackendUnavailable(
+            f"{type(history).__name__} could not store {names} of conversation "
+            f"{conversation.id}: {type(exc).__name__}: {exc}. Nothing was kept that the store "
+            "did not accept; check the backend and ask again (the conversation is reloaded "
+            "from the store)",
+            retryable=not isinstance(exc, ValueError | TypeError | UnicodeError),
+        ) from exc
+
+
+def _consume(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+class LiveRun:
+    """One running ask (see the module docs): its state, and the one path its events take."""
+
+    __slots__ = (
+        "agent_name",
+        "alerts",
+        "client",
+        "config",
+        "context",
+        "conversation",
+        "entered",
+        "finished",
+        "halt",
+        "humans",
+        "max_turns",
+        "output_retries",
+        "owner",
+        "plan",
+        "relay",
+        "request",
+        "response",
+        "resumed",
+        "run_id",
+        "settings",
+        "storage",
+        "suspend_on_human",
+        "tap",
+        "tool_concurrency",
+        "tool_timeout",
+        "turn",
+    )
+
+    def __init__(
+        self,
+        state: RunState,
+        *,
+        conversation: Conversation,
+        plan: Plan,
+        config: ModelConfig,
+        settings: ModelSettings,
+        dependencies: Mapping[Any, Any],
+        max_turns: int,
+        output_retries: int,
+        tool_concurrency: int,
+        tool_timeout: float | None,
+        storage: Storage | None,
+        suspend_on_human: bool = False,
+        relay: HumanRelay | None = None,
+        owner: Any = None,
+    ) -> None:
+        self.agent_name = state.agent
+        self.run_id = state.run_id
+        self.request = state.request
+        self.turn = state.turn
+        self.conversation = conversation
+        self.plan = plan
+        self.config = config
+        self.client: ModelClient = config.client()
+        self.settings = settings
+        self.max_turns = max_turns
+        self.output_retries = output_retries
+        self.tool_concurrency = tool_concurrency
+        self.tool_timeout = tool_timeout
+        self.storage = storage
+        self.suspend_on_human = suspend_on_human
+        self.relay = relay  # a parent ask that answers this one's human requests (sub-tasks)
+        self.owner = owner  # the agent asked (its replies continue through it)
+        self.entered = False  # run_loop started (and so will give the claim back)
+        self.tap: Callable[[Event], Any] | None = None
+        self.alerts: list[ObserverAlert] = []
+        self.halt: ObserverAlert | None = None
+        self.humans: HumanState | None = None  # this ask's human requests (humans.py)
+        self.response: ModelResponse | None = None  # whose tool calls are running
+        self.finished: list[ToolCallResult | ToolCallError] = []
+        self.resumed: RunState | None = state if state.status == "paused" else None
+        counter = UsageCounter()
+        for line in state.usage:
+            counter.add(line.usage, line.kind, line.provider, line.model)
+        counter.tool_calls = state.tool_calls
+        self.context = Context(self, dependencies, counter)
+
+    # -- recording ---------------------------------------------------------------------------
+
+    async def record(self, event: Event, *, to_stream: bool = True) -> None:
+        """Keep a persistent event (store first, then memory), then deliver it
+        (``to_stream=False``: it came from the stream, e.g. a human's answer)."""
+        conversation = self.conversation
+        if conversation.history is None:
+            conversation.events.append(event)
+        else:
+            await store(conversation, (event,))
+        await self.deliver(event, to_stream=to_stream)
+        if self.alerts:
+            await self._record_alerts()
+
+    async def record_many(self, events: Sequence[Event]) -> None:
+        """Keep the events of one step in one store write, then deliver each."""
+        await store(self.conversation, events)
+        for event in events:
+            await self.deliver(event)
+        if self.alerts:
+            await self._record_alerts()
+
+    async def record_outcome(self, outcome: ToolCallResult | ToolCallError) -> None:
+        """Keep a tool call's outcome; a paused or failed run knows it finished."""
+        await self.record(outcome)
+        self.finished.append(outcome)
+
+    async def deliver(self, event: Event, *, to_stream: bool = True) -> None:
+        """Deliver an event live (stream, tap, observers) without keeping it in history."""
+        if to_stream:
+            await self.conversation.stream.send(event)
+        tap = self.tap
+        if tap is not None:
+            waiting = tap(event)
+            if waiting is not None:
+                await waiting
+        observers = self.plan.observers
+        if observers and not isinstance(event, ObserverAlert):
+            for observer in observers:
+                alert = observer.observe(event, self.context)
+                if alert is not None:
+                    self.alerts.append(alert)
+
+    async def emit(self, event: Event) -> None:
+        """Publish any event: transient ones live only, the rest into history too."""
+        if event.transient:
+            await self.deliver(event)
+        else:
+            await self.record(event)
+
+    async def _record_alerts(self) -> None:
+        alerts, self.alerts = self.alerts, []
+        for alert in alerts:
+            await self.record(alert)
+            if alert.fatal and self.halt is None:
+                self.halt = alert
+
+    def check_halt(self) -> None:
+        if self.halt is not None:
+            raise ObserverHalt(
+                f"observer {self.halt.observer!r} stopped the ask: {self.halt.message}",
+                observer=self.halt.observer,
+            )
+
+    # -- state -------------------------------------------------------------------------------
+
+    def state(
+        self,
+        status: str = "running",
+        requests: Sequence[ApprovalRequest | HumanInputRequest] = (),
+        asked_in: Sequence[str] = (),
+    ) -> RunState:
+        """This run as a ``RunState`` record."""
+        counter = self.context.usage_counter
+        try:
+            variables = to_jsonable_python(self.conversation.variables)
+        except Exception:
+            log.warning("conversation variables are not JSON-able; a resumed ask starts without")
+            variables = {}
+        return RunState(
+            self.conversation.id,
+            self.run_id,
+            self.agent_name,
+            self.request,
+            self.turn,
+            status,
+            self.response,
+            tuple(self.finished),
+            counter.breakdown(),
+            counter.tool_calls,
+            tuple(requests),
+            tuple(asked_in),
+            variables,
+        )
+
+    def can_pause(self) -> bool:
+        return self.storage is not None and self.conversation.history is not None
+
+    async def pause(self, suspended: AskSuspended) -> AskSuspended:
+        """Save this run as paused (the finished calls' outcomes are already stored) and return
+        the error the ask raises. The history stays as it is: the run is open until resumed."""
+        if self.storage is None or self.conversation.history is None:
+            raise ConfigError(
+                "a paused ask is saved for agent.resume: give the agent both history= and "
+                "storage=, e.g. Agent(..., history=MemoryHistory(), storage=MemoryStorage())"
+            )
+        state = self.state("paused", suspended.requests, suspended.asked_in)
+        put = self.storage.put(run_state_key(self.conversation.id), to_dict(state))
+        await asyncio.shield(asyncio.ensure_future(put))
+        return AskSuspended(
+            _paused_message(self.conversation.id, suspended.requests),
+            conversation_id=self.conversation.id,
+            run_id=self.run_id,
+            requests=suspended.requests,
+            asked_in=suspended.asked_in,
+        )
+
+    async def close_failed(self, error: BaseException) -> None:
+        """Leave a valid history after a failure: every tool call of the run answered, then
+        one ``RunFailed``. If the store can't take it, the next ask's repair will."""
+        conversation = self.conversation
+        cancelled = isinstance(error, asyncio.CancelledError)
+        kind = "Cancelled" if cancelled else type(error).__name__
+        try:
+            if conversation.stale:
+                await conversation.reload()
+            start = open_run_index(conversation.events)
+            if start < 0:
+                return  # closed already, or (a failed write) never started in the store
+            closing = _closing_events(
+                conversation.events,
+                start,
+                self.run_id,
+                kind,
+                str(error) or kind,
+                "cancelled" if cancelled else "interrupted",
+            )
+            await self.record_many(closing)
+        except Exception as exc:  # the store is down: the next open repairs the run
+            conversation.stale = True
+            log.warning("could not close run %s: %s", self.run_id, type(exc).__name__)
+
+
+def _paused_message(conversation_id: str, requests: Sequence[Any]) -> str:
+    approvals = sorted({r.call.name for r in requests if isinstance(r, ApprovalRequest)})
+    inputs = [r.prompt for r in requests if isinstance(r, HumanInputRequest)]
+    waits = []
+    if approvals:
+        waits.append(f"approval of {', '.join(approvals)}")
+    if inputs:
+        waits.append("an answer to " + ", ".join(repr(p[:60]) for p in inputs))
+    ids = ", ".join(r.request_id for r in requests)
+    return (
+        f"the ask waits for {' and '.join(waits) or 'a human'} (request {ids}) and was "
+        f"suspended; continue it with agent.resume({conversation_id!r}, "
+        "HumanMessage(request_id=..., text=... or approved=True/False))"
+    )
