@@ -110,7 +110,10 @@ class HumanRelay:
             relayed = replace(request, task_id=self.task_id)
         token = CURRENT_CALL.set(self.call)
         try:
-            return await self.parent.ask_human(relayed, timeout=wait)
+            parent = self.parent
+            if parent.run.suspend_on_human and parent.run.relay is None:
+                return await ask_or_pause(parent, relayed, wait, "a timeout")
+            return await parent.ask_human(relayed, timeout=wait)
         finally:
             CURRENT_CALL.reset(token)
 
@@ -278,16 +281,21 @@ async def ask_input(
     hint = "context.input(..., timeout=N)"
     run = context.run
     if run.suspend_on_human and run.relay is None:
-        # Pause instead of waiting: take an answer that is there already (or comes within
-        # the timeout), else save the run until agent.resume brings one.
-        request = _reopen(humans_of(run), request)
-        try:
-            message = await _ask_checked(context, request, seconds or 0, hint)
-        except HumanInputTimeout:
-            context.pause(request)
-        return message.text
+        return (await ask_or_pause(context, request, seconds, hint)).text
     answer = await _ask_or_default(context, request, seconds, hint, default is not None)
     return (default or "") if answer is None else answer.text
+
+
+async def ask_or_pause(
+    context: Context, request: HumanRequest, seconds: float | None, hint: str
+) -> HumanMessage:
+    """Ask, taking only an answer that is there already (or comes within ``seconds``); else
+    pause the run until ``agent.resume`` brings one (``suspend_on_human=True``)."""
+    request = _reopen(humans_of(context.run), request)
+    try:
+        return await _ask_checked(context, request, seconds or 0, hint)
+    except HumanInputTimeout:
+        context.pause(request)
 
 
 async def ask_approval(

@@ -1,0 +1,76 @@
+"""Fixtures every test directory shares.
+
+``valid_history`` checks a stored conversation the way DESIGN.md asks after any failure, cancel
+or crash: every tool call answered exactly once before the model is called again, every request
+for a human answered once, and each run opened once (``RunStarted``) and closed once
+(``RunFinished`` or ``RunFailed``), except a run the caller says is paused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import pytest
+
+from baton.events import (
+    ApprovalRequest,
+    Event,
+    HumanInputRequest,
+    HumanMessage,
+    ModelRequest,
+    ModelResponse,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    ToolCallError,
+    ToolCallResult,
+)
+
+HistoryCheck = Callable[..., None]
+
+
+def check_history(events: Sequence[Event], *, paused: str | None = None) -> None:
+    """Raise ``AssertionError`` naming the first way ``events`` is not a valid conversation;
+    ``paused``: the id of a run that is paused (open, its open calls and requests allowed)."""
+    events = list(events)
+    runs: dict[str, list[type[Event]]] = {}
+    current: str | None = None
+    for i, event in enumerate(events):
+        if isinstance(event, RunStarted):
+            assert current is None, f"run {event.run_id} started inside run {current} (at {i})"
+            assert event.run_id not in runs, f"run {event.run_id} started twice"
+            runs[event.run_id] = []
+            current = event.run_id
+        elif isinstance(event, RunFinished | RunFailed):
+            assert current == event.run_id, f"{type(event).__name__} of a run not open (at {i})"
+            runs[event.run_id].append(type(event))
+            current = None
+        if current == paused and paused is not None:
+            continue
+        if isinstance(event, ModelResponse) and event.tool_calls:
+            answered: list[str] = []
+            for later in events[i + 1 :]:
+                if isinstance(later, ModelResponse | ModelRequest | RunStarted):
+                    break
+                if isinstance(later, ToolCallResult | ToolCallError):
+                    answered.append(later.call_id)
+            expected = sorted(c.id for c in event.tool_calls)
+            assert sorted(answered) == expected, f"calls {expected} answered {answered} (at {i})"
+        if isinstance(event, HumanInputRequest | ApprovalRequest):
+            answers = [
+                e
+                for e in events[i + 1 :]
+                if isinstance(e, HumanMessage) and e.request_id == event.request_id
+            ]
+            assert len(answers) == 1, f"request {event.request_id} answered {len(answers)} times"
+    for run_id, ends in runs.items():
+        if run_id == paused and not ends:
+            continue
+        assert len(ends) == 1, f"run {run_id} closed {len(ends)} times"
+    assert current is None or current == paused, f"run {current} never closed"
+
+
+@pytest.fixture
+def valid_history() -> HistoryCheck:
+    """``valid_history(events, paused=None)``: see ``check_history``."""
+    return check_history
