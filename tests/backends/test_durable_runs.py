@@ -75,7 +75,7 @@ async def test_a_process_killed_in_a_tool_call_is_repaired_by_the_next_process(
         dead = next(e for e in events if isinstance(e, RunFailed))
         assert dead.error_type == "Interrupted"
         # the model was sent a conversation whose every call is answered
-        valid_history(list(model.requests[0].messages) + [RunFailed(reply.run_id, "", "")])
+        valid_history([*model.requests[0].messages, RunFailed(reply.run_id, "", "")])
 
 
 async def test_two_processes_never_run_an_ask_on_one_conversation_at_once(
