@@ -28,7 +28,7 @@ from .prompt import Instructions
 from .run import LiveRun, RunState, close_open_run, delete_run_state, load_run_state, open_run_index
 from .stream import Stream
 from .tools.tool import Tool
-from .tools.toolkit import build_tool_table
+from .tools.toolkit import build_tool_table, split_sources
 
 if TYPE_CHECKING:
     from .reply import Reply, Run
@@ -210,7 +210,7 @@ class Agent(Generic[OutputT]):
         self.policies: tuple[ContextPolicy, ...] = tuple(policies)
         self.observers: tuple[Observer, ...] = tuple(observers)
         self._plan = self._build_plan(
-            build_tool_table(self._tool_sources, f"agent {name!r}"),
+            self._tool_sources,
             build_output_spec(response_schema),
             self.middleware,
             self.policies,
@@ -411,12 +411,15 @@ class Agent(Generic[OutputT]):
 
     def _build_plan(
         self,
-        table: dict[str, Tool],
+        tools: Iterable[Any],
         output: OutputSpec | None,
         middleware: Sequence[Middleware],
         policies: Sequence[ContextPolicy],
         observers: Sequence[Observer],
     ) -> Plan:
+        where = f"agent {self.name!r}"
+        static, sources = split_sources(tools)
+        table = build_tool_table(static, where)
         return Plan(
             table,
             output,
@@ -425,7 +428,15 @@ class Agent(Generic[OutputT]):
             policies,
             observers,
             hitl=self.hitl,
+            sources=sources,
+            where=where,
         )
+
+    async def aclose(self) -> None:
+        """Close the agent's tool sources (an MCP server's session, ...)."""
+        _, sources = split_sources(self._tool_sources)
+        for source in sources:
+            await source.aclose()
 
     def _plan_for(self, options: AskOptions) -> Plan:
         extra_tools = options.get("tools")
@@ -445,11 +456,10 @@ class Agent(Generic[OutputT]):
         except TypeError:  # an unhashable schema: build without caching
             plan, key = None, ()
         if plan is None:
-            table = build_tool_table((*self._tool_sources, *tools_key), f"agent {self.name!r}")
             output = build_output_spec(schema) if has_schema else self._plan.output
             middleware, policies, observers = layers
             plan = self._build_plan(
-                table,
+                (*self._tool_sources, *tools_key),
                 output,
                 (*self.middleware, *middleware),
                 (*self.policies, *policies),

@@ -228,7 +228,7 @@ class Context:
 
     def tool(self, name: str) -> Tool | None:
         """The ask's tool called ``name``, if it has one."""
-        return self.run.plan.table.get(name)
+        return self.run.table.get(name)
 
     @property
     def can_pause(self) -> bool:

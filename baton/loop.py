@@ -38,6 +38,7 @@ from .output import OutputInvalid, OutputSpec
 from .prompt import Instructions
 from .run import LiveRun
 from .tools.execution import execute_tool_call, execute_tool_calls
+from .tools.source import SourcedTables, ToolSource
 from .tools.tool import Tool, ToolSpec
 
 if TYPE_CHECKING:
@@ -58,15 +59,25 @@ async def _call_model(call: ModelCall, context: Context) -> ModelResponse:
 
 async def _call_tool(call: ToolCall, context: Context) -> ToolCallResult | ToolCallError:
     run = context.run
-    return await execute_tool_call(call, run.plan.table, context, run.tool_timeout)
+    return await execute_tool_call(call, run.table, context, run.tool_timeout)
 
 
 class Plan:
     """What an agent derives once (and once per distinct per-ask override): the tool table and
     specs, output, instructions, the composed middleware chains, policies and observers. The
-    human-input chain ends in the agent's ``hitl`` handler (or the stream, see ``humans.py``)."""
+    human-input chain ends in the agent's ``hitl`` handler (or the stream, see ``humans.py``).
+    Tool sources (``tools/source.py``) add to the table once per run."""
 
-    __slots__ = ("chains", "instructions", "observers", "output", "policies", "specs", "table")
+    __slots__ = (
+        "chains",
+        "instructions",
+        "observers",
+        "output",
+        "policies",
+        "sources",
+        "specs",
+        "table",
+    )
 
     def __init__(
         self,
@@ -77,8 +88,11 @@ class Plan:
         policies: Sequence[ContextPolicy] = (),
         observers: Sequence[Observer] = (),
         hitl: HumanHandler | None = None,
+        sources: Sequence[ToolSource] = (),
+        where: str = "the agent",
     ) -> None:
         self.table = table
+        self.sources = SourcedTables(table, sources, where) if sources else None
         self.specs: tuple[ToolSpec, ...] = tuple(t.spec for t in table.values())
         self.output = output
         self.instructions = instructions.with_output(output)
@@ -116,6 +130,8 @@ async def _loop(run: LiveRun) -> Reply[Any]:
     agent_name = run.agent_name
     resumed = run.resumed  # a paused run continuing in the turn it paused in
     try:
+        if plan.sources is not None:  # tool sources are listed once per run
+            run.table, run.specs = await plan.sources.table(context)
         if resumed is None:
             await run.record_many(
                 (RunStarted(run.run_id, agent_name, conversation.id), run.request)
@@ -145,7 +161,7 @@ async def _loop(run: LiveRun) -> Reply[Any]:
                     run.run_id,
                     await plan.instructions.render(context),
                     HistoryView(conversation.events),
-                    plan.specs,
+                    run.specs,
                     plan.output,
                     run.settings,
                     provider,
@@ -171,7 +187,7 @@ async def _loop(run: LiveRun) -> Reply[Any]:
             if response.tool_calls:
                 await execute_tool_calls(
                     calls,
-                    plan.table,
+                    run.table,
                     context,
                     concurrency=run.tool_concurrency,
                     run_call=plan.chains.tool,

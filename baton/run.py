@@ -276,8 +276,10 @@ class LiveRun:
         "resumed",
         "run_id",
         "settings",
+        "specs",
         "storage",
         "suspend_on_human",
+        "table",
         "tap",
         "tool_concurrency",
         "tool_timeout",
@@ -308,6 +310,8 @@ class LiveRun:
         self.turn = state.turn
         self.conversation = conversation
         self.plan = plan
+        self.table = plan.table  # this run's tools (tool sources add to it when it starts)
+        self.specs = plan.specs
         self.config = config
         self.client: ModelClient = config.client()
         self.settings = settings

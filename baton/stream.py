@@ -146,7 +146,8 @@ class Subscription:
 
 @runtime_checkable
 class Stream(Protocol):
-    """What an agent needs from a stream; backends (memory, Redis) implement it."""
+    """What an agent needs from a stream; backends (memory, Redis) implement it. Everything
+    that takes or holds a stream is typed against this protocol."""
 
     async def send(self, event: Event) -> None:
         """Deliver an event to every matching subscriber, in order."""
@@ -158,17 +159,27 @@ class Stream(Protocol):
         self, *types: Any, predicate: Callable[[Any], bool] | None = None, **fields: Any
     ) -> StreamView[Any]: ...
 
+    def __aiter__(self) -> Watcher[Event]: ...
+
     def close(self) -> None: ...
 
 
 class MemoryStream:
     """An in-process stream with subscribers indexed by event type."""
 
-    __slots__ = ("__weakref__", "_closed", "_index", "_subs", "max_buffer")
+    __slots__ = ("__weakref__", "_closed", "_index", "_on_subscribe", "_subs", "max_buffer")
 
-    def __init__(self, *, max_buffer: int = DEFAULT_MAX_BUFFER) -> None:
+    def __init__(
+        self,
+        *,
+        max_buffer: int = DEFAULT_MAX_BUFFER,
+        on_subscribe: Callable[[], None] | None = None,
+    ) -> None:
+        """``on_subscribe`` is called after each new subscriber (a stream backed by a store
+        starts following the store's other writers then)."""
         if max_buffer < 1:
             raise ValueError("max_buffer must be at least 1")
+        self._on_subscribe = on_subscribe
         self._subs: list[_Sub] = []
         # Concrete event class -> the subscribers whose types match it; rebuilt lazily after
         # (un)subscribe, so sending costs one dict lookup when nobody listens.
@@ -262,6 +273,8 @@ class MemoryStream:
             raise StreamClosed("cannot subscribe to a closed stream")
         self._subs.append(sub)
         self._index.clear()
+        if self._on_subscribe is not None:
+            self._on_subscribe()
         return sub
 
     def _remove(self, sub: _Sub) -> None:

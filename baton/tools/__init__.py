@@ -1,12 +1,14 @@
 """Tools: typed functions the model can call, toolkits, and how calls are run."""
 
 from .execution import execute_tool_call, execute_tool_calls
+from .source import ToolSource
 from .tool import Tool, ToolResult, ToolSpec, tool
 from .toolkit import Toolkit
 
 __all__ = [
     "Tool",
     "ToolResult",
+    "ToolSource",
     "ToolSpec",
     "Toolkit",
     "execute_tool_call",

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ToolConflictError, ToolDefinitionError
+from .source import ToolSource
 from .tool import Tool, as_tool
 
-__all__ = ["ToolSource", "Toolkit", "build_tool_table"]
+if TYPE_CHECKING:
+    from ..context import Context
+
+__all__ = ["Toolkit", "build_tool_table", "split_sources"]
 
 
 class Toolkit:
@@ -50,8 +54,25 @@ class Toolkit:
     def __repr__(self) -> str:
         return f"Toolkit({self.name!r}, {[t.name for t in self._tools]})"
 
+    async def list_tools(self, context: Context) -> tuple[Tool, ...]:
+        """A toolkit as a ``ToolSource``: the same tools for every run."""
+        return self._tools
 
-ToolSource = Tool | Callable[..., Any] | Toolkit
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+
+def split_sources(items: Iterable[Any]) -> tuple[list[Any], list[ToolSource]]:
+    """Separate what is known now (tools, functions, toolkits) from tool sources listed per
+    run."""
+    static: list[Any] = []
+    sources: list[ToolSource] = []
+    for item in items:
+        if isinstance(item, Toolkit | Tool) or not isinstance(item, ToolSource):
+            static.append(item)
+        else:
+            sources.append(item)
+    return static, sources
 
 
 def _expand(item: Any) -> list[Tool]:
@@ -59,7 +80,9 @@ def _expand(item: Any) -> list[Tool]:
         return list(item.tools)
     if isinstance(item, Tool) or callable(item):
         return [as_tool(item)]
-    raise ToolDefinitionError(f"not a tool, function or Toolkit: {item!r}")
+    raise ToolDefinitionError(
+        f"not a tool, function, Toolkit or tool source (list_tools/aclose): {item!r}"
+    )
 
 
 def build_tool_table(sources: Iterable[Any], where: str) -> dict[str, Tool]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio
 
-from baton import Agent
+from baton import Agent, MemoryStream
 from baton.backends.redis import RedisHistory, RedisStream, RedisWatcher, stream_key
 from baton.errors import ConfigError, EventDecodeError
 from baton.events import (
@@ -43,6 +43,7 @@ def texts(events: list[object]) -> list[str]:
 async def test_it_is_a_stream_delivering_locally_in_order(redis_url: str, prefix: str) -> None:
     stream = RedisStream("c1", redis_url, prefix=prefix)
     assert isinstance(stream, Stream)
+    assert not isinstance(stream, MemoryStream)  # by composition: the protocol is the contract
     got: list[str] = []
     stream.where(HumanMessage).subscribe(lambda e: got.append(e.text))
     for i in range(5):

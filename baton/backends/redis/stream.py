@@ -38,12 +38,20 @@ import logging
 import os
 import time
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ...errors import EventDecodeError, StreamClosed
 from ...events import Event
-from ...stream import DEFAULT_MAX_BUFFER, MemoryStream, _Sub
+from ...stream import (
+    DEFAULT_MAX_BUFFER,
+    EventFilter,
+    MemoryStream,
+    StreamView,
+    Subscriber,
+    Subscription,
+    Watcher,
+)
 from .codec import decode_event, encode_event, id_key
 from .connection import Connector, RedisSource, require_redis
 
@@ -85,14 +93,16 @@ async def retrying(what: str, attempt: Any, patience: float | None) -> Any:
             delay = min(delay * 2, 0.5)
 
 
-class RedisStream(MemoryStream):
-    """A ``Stream`` whose events are appended to a Redis Stream (see the module docs)."""
+class RedisStream:
+    """A ``Stream`` whose events are appended to a Redis Stream (see the module docs). Local
+    subscribers live on a ``MemoryStream`` it holds."""
 
     __slots__ = (
         "_connector",
         "_cursor",
         "_early",
         "_follower",
+        "_local",
         "_remote_seen",
         "_seq",
         "_transient_ids",
@@ -118,7 +128,7 @@ class RedisStream(MemoryStream):
         patience: float | None = 30.0,
         max_buffer: int = DEFAULT_MAX_BUFFER,
     ) -> None:
-        super().__init__(max_buffer=max_buffer)
+        self._local = MemoryStream(max_buffer=max_buffer, on_subscribe=self._subscribed)
         self._connector = Connector(redis)
         self.conversation_id = conversation_id
         self.prefix = prefix
@@ -161,10 +171,10 @@ class RedisStream(MemoryStream):
         self._sent(entry_id, event)
         if self._transient_ids and not event.transient:
             await self._prune()
-        if self._subs:
+        if self._local.subscriber_count:
             if self._follower is None:
                 self._start_follower()
-            await MemoryStream.send(self, event)
+            await self._local.send(event)
 
     async def send_many(self, events: Sequence[Event]) -> None:
         """Append several events in one pipelined round trip, then deliver them locally."""
@@ -184,9 +194,9 @@ class RedisStream(MemoryStream):
             self._sent(entry_id, event)
         if self._transient_ids:
             await self._prune()
-        if self._subs:
+        if self._local.subscriber_count:
             for event in events:
-                await MemoryStream.send(self, event)
+                await self._local.send(event)
 
     def _sent(self, entry_id: bytes, event: Event) -> None:
         if self._follower is not None and self._cursor is None and self._early is None:
@@ -205,13 +215,38 @@ class RedisStream(MemoryStream):
             with contextlib.suppress(*_retryable()):
                 await self._connector.client().xdel(self.key, *old)
 
+    # -- subscribing (local subscribers, as on a MemoryStream) ---------------------------------
+
+    def subscribe(self, fn: Subscriber, *, where: EventFilter | None = None) -> Subscription:
+        """Call ``fn(event)`` for every event sent here or by other senders (see the docs)."""
+        return self._local.subscribe(fn, where=where)
+
+    def where(
+        self, *types: Any, predicate: Callable[[Any], bool] | None = None, **fields: Any
+    ) -> StreamView[Any]:
+        """A filtered view (as ``MemoryStream.where``)."""
+        return self._local.where(*types, predicate=predicate, **fields)
+
+    def __aiter__(self) -> Watcher[Event]:
+        return self._local.__aiter__()
+
+    @property
+    def closed(self) -> bool:
+        return self._local.closed
+
+    @property
+    def subscriber_count(self) -> int:
+        return self._local.subscriber_count
+
+    @property
+    def max_buffer(self) -> int:
+        return self._local.max_buffer
+
     # -- following other senders -------------------------------------------------------------
 
-    def _add(self, sub: _Sub) -> _Sub:
-        added = super()._add(sub)
+    def _subscribed(self) -> None:
         if self._follower is None:
             self._start_follower()
-        return added
 
     def _start_follower(self) -> None:
         try:
@@ -233,7 +268,7 @@ class RedisStream(MemoryStream):
             if self._early is not None and id_key(self._early) < id_key(cursor):
                 cursor = self._early
             self._cursor = cursor
-            while self._subs and not self._closed:
+            while self._local.subscriber_count and not self._local.closed:
 
                 async def read() -> Any:
                     return await client.xread({self.key: self._cursor}, count=256, block=500)  # type: ignore[dict-item]
@@ -257,7 +292,7 @@ class RedisStream(MemoryStream):
                         except EventDecodeError as exc:
                             log.warning("skipped an undecodable entry on %s: %s", self.key, exc)
                             continue
-                        await MemoryStream.send(self, event)
+                        await self._local.send(event)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -283,7 +318,7 @@ class RedisStream(MemoryStream):
         follower, self._follower = self._follower, None
         if follower is not None:
             follower.cancel()
-        super().close()
+        self._local.close()
 
     async def aclose(self) -> None:
         """``close()``, waiting for the follower to stop and deleting pending transient entries
