@@ -17,7 +17,7 @@ import asyncio
 import os
 import time
 import weakref
-from typing import Any
+from typing import Any, cast
 
 from .errors import ConversationBusy
 from .events import Event
@@ -144,6 +144,19 @@ def _busy(conversation_id: str) -> ConversationBusy:
     )
 
 
+_CLAIMS: dict[type, bool] = {}
+
+
+def _claims(history: History) -> bool:
+    """Whether ``history`` is a ``ClaimingHistory`` (cached per class: a protocol check costs
+    tens of microseconds, more than the rest of opening a memory conversation)."""
+    cls = type(history)
+    known = _CLAIMS.get(cls)
+    if known is None:
+        known = _CLAIMS[cls] = isinstance(history, ClaimingHistory)
+    return known
+
+
 # Stored conversations open in this process, keyed by (id(history), conversation id). A live
 # Conversation holds its history, so the history's id cannot be reused while the entry exists.
 _OPEN: weakref.WeakValueDictionary[tuple[int, str], Conversation] = weakref.WeakValueDictionary()
@@ -193,8 +206,10 @@ async def _claim_stored(conversation: Conversation, history: History, wait: floa
     await conversation.take_waiting(wait)
     try:
         length = None
-        if isinstance(history, ClaimingHistory):
-            conversation.claim = await history.claim(conversation.id, wait=wait)
+        if _claims(history):
+            conversation.claim = await cast(ClaimingHistory, history).claim(
+                conversation.id, wait=wait
+            )
             length = conversation.claim.length
         if conversation.saved < 0 or conversation.stale:
             await conversation.reload()

@@ -141,6 +141,7 @@ async def _loop(run: LiveRun) -> Reply[Any]:
         output: Any = None
         text = ""
         response: ModelResponse | None = None
+        unrecorded: tuple[ModelResponse, ...] = ()  # a final text answer, kept with RunFinished
         for turn in range(run.turn, run.max_turns):
             run.turn = context.turn = turn
             run.check_halt()  # e.g. a budget an observer saw exceeded since the last step
@@ -181,6 +182,13 @@ async def _loop(run: LiveRun) -> Reply[Any]:
                     # Set before recording: whatever stops the run from here on finds these
                     # calls (a pause saves them; a failure answers them).
                     run.response, run.finished = response, []
+                elif plan.output is None and not plan.observers and response.text.strip():
+                    # The final answer: stored in one write with the run's end (one round trip
+                    # less on a durable history). Nothing runs in between (an observer could
+                    # halt on the answer, so with observers it is recorded on its own).
+                    unrecorded = (response,)
+                    text = output = response.text
+                    break
                 await run.record(response)
                 run.check_halt()
                 calls = response.tool_calls
@@ -241,7 +249,7 @@ async def _loop(run: LiveRun) -> Reply[Any]:
         assert response is not None
         usage = counter.snapshot()
         report = UsageReport(usage, counter.breakdown(usage))
-        await run.record_many((report, RunFinished(run.run_id, text, output)))
+        await run.record_many((*unrecorded, report, RunFinished(run.run_id, text, output)))
         return Reply(run.owner, conversation, run.run_id, text, output, usage, response, report)
     except AskSuspended as suspended:
         if suspended.run_id != run.run_id:

@@ -28,6 +28,13 @@ from .connection import LEASE_RELEASE, LEASE_RENEW, Connector, RedisSource
 
 __all__ = ["RedisHistory", "RedisStorage"]
 
+# Take the claim if nobody holds it, and read the history's length in the same round trip.
+_CLAIM = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return redis.call('LLEN', KEYS[2])
+end
+return -1
+"""
 _GLOB_SPECIAL = str.maketrans({c: "\\" + c for c in "*?[]\\"})
 
 
@@ -46,8 +53,8 @@ class RedisHistory:
 
     async def claim(self, conversation_id: str, *, wait: float | None = 0) -> Claim:
         """Claim a conversation for one ask (``baton.history.ClaimingHistory``): a key
-        ``<prefix>claim:<id>`` set with ``SET NX PX`` (read with the list's length in one round
-        trip), renewed every third of ``lease`` and deleted by its holder only."""
+        ``<prefix>claim:<id>`` set with ``SET NX PX`` (by a script that reads the list's length in
+        the same round trip), renewed every third of ``lease`` and deleted by its holder only."""
         client = self._connector.client()
         key, history_key = f"{self.prefix}claim:{conversation_id}", self.key(conversation_id)
         token = new_id().encode()
@@ -55,11 +62,8 @@ class RedisHistory:
         deadline = None if wait is None else time.monotonic() + wait
         delay = 0.005
         while True:
-            async with client.pipeline(transaction=False) as pipe:
-                pipe.set(key, token, nx=True, px=ms)
-                pipe.llen(history_key)
-                taken, length = await pipe.execute()
-            if taken:
+            length = int(await client.eval(_CLAIM, 2, key, history_key, token, ms))
+            if length >= 0:
                 break
             if deadline is not None and time.monotonic() >= deadline:
                 raise ConversationBusy(
@@ -75,7 +79,7 @@ class RedisHistory:
         async def release() -> object:
             return await client.eval(LEASE_RELEASE, 1, key, token)
 
-        return KeptClaim(f"conversation {conversation_id}", self.lease, renew, release, int(length))
+        return KeptClaim(f"conversation {conversation_id}", self.lease, renew, release, length)
 
     def __repr__(self) -> str:
         return f"RedisHistory({self._connector!r}, prefix={self.prefix!r})"
