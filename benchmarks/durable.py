@@ -10,8 +10,8 @@ Each ask names its stored conversation (``conversation_id=...``, a new one per a
 scripted model's per-conversation tally stays out of the figure): it claims it, checks it is
 current, and records every step store-first, as production asks do. For Redis the server's
 own command counter gives the commands per ask (``INFO commandstats``, this benchmark being the
-only client; a Lua script counts with the commands it runs, a pipeline with each command). The floor for a store is one round trip of its client doing nothing
-(``PING``, ``SELECT 1``), shown per store.
+only client; a Lua script counts with the commands it runs, a pipeline with each command). The
+floor for a store is one round trip of its client doing nothing (``PING``, ``SELECT 1``).
 
 Targets (issue 9): B with ``RedisHistory`` <= 400 us and on SQLite <= 1,500 us; at most one store
 round trip per recorded step.
@@ -158,9 +158,7 @@ async def main(quick: bool, stores: list[str], out: str | None) -> None:
     asks = 20 if quick else 200
     repeats = 1 if quick else 5
     results: dict[str, Any] = {}
-    print(
-        f"durable path: median of {repeats} x {asks} asks; commands per ask: Redis's own counter"
-    )
+    print(f"durable path: median of {repeats} x {asks} asks; commands per ask: Redis's own counter")
     header = ("store", "rounds", "us/ask", "spread", "cmds/ask", "store floor")
     print(
         f"{header[0]:<14}{header[1]:>7}{header[2]:>10}{header[3]:>18}{header[4]:>11}{header[5]:>13}"
