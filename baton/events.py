@@ -407,7 +407,9 @@ class ToolCall(Event):
 @register
 @dataclass(frozen=True, slots=True)
 class ModelResponse(Event):
-    """One complete answer of the model: text and/or tool calls, with usage and metadata."""
+    """One complete answer of the model: text and/or tool calls, with usage and metadata.
+    ``agent`` names the agent that was called (set by the loop): another agent reading the
+    conversation sees this as that agent's turn (``baton.transcript``)."""
 
     text: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
@@ -418,6 +420,7 @@ class ModelResponse(Event):
     reasoning: str = ""
     # Opaque provider data that must be replayed verbatim (e.g. signed reasoning blocks).
     provider_data: Any = None
+    agent: str | None = None
 
 
 @register

@@ -10,6 +10,7 @@ it runs a ``LiveRun`` made from a new ``RunState`` or from a paused one (``agent
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .context import Context
@@ -171,6 +172,8 @@ async def _loop(run: LiveRun) -> Reply[Any]:
                 for policy in plan.policies:
                     call = await policy.apply(call, context)
                 response = await model_chain(call, context)
+                if response.agent != agent_name:  # who wrote it, for other agents' transcripts
+                    response = replace(response, agent=agent_name)
                 counter.add(
                     response.usage,
                     "model",

@@ -65,6 +65,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
 from .events import (
+    CompactionSummary,
     Data,
     Event,
     FileUrl,
@@ -81,6 +82,7 @@ from .events import (
     Usage,
 )
 from .middleware.base import Middleware, ProceedAsk, ProceedModel, ProceedTool
+from .transcript import transcript
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import Histogram, Meter, MeterProvider
@@ -219,7 +221,9 @@ class Telemetry(Middleware):
                         "gen_ai.system_instructions",
                         _json([{"type": "text", "content": call.instructions}]),
                     )
-                span.set_attribute("gen_ai.input.messages", _json(_messages(call.messages)))
+                span.set_attribute(
+                    "gen_ai.input.messages", _json(_messages(call.messages, call.agent))
+                )
             began = time.perf_counter()
             try:
                 response = await proceed(call)
@@ -359,22 +363,24 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _messages(events: Iterable[Event]) -> list[dict[str, Any]]:
+def _messages(events: Iterable[Event], agent: str | None = None) -> list[dict[str, Any]]:
+    """The messages a model reads, as the transcript shows them (``baton.transcript``)."""
     messages: list[dict[str, Any]] = []
-    for event in events:
+    for role, event in transcript(events, agent):
         if isinstance(event, ModelRequest):
-            messages.append({"role": "user", "parts": [_part(p) for p in event.parts]})
+            parts = [_part(p) for p in event.parts]
         elif isinstance(event, ModelResponse):
-            messages.append({"role": "assistant", "parts": _response_parts(event)})
+            parts = _response_parts(event)
         elif isinstance(event, ToolCallResult | ToolCallError):
             part = {"type": "tool_call_response", "id": event.call_id}
-            messages.append(
-                {"role": "tool", "parts": [{**part, "response": _tool_response(event)}]}
-            )
-        elif isinstance(event, OutputRejected):
-            messages.append({"role": "user", "parts": [_text(event.message)]})
-        elif isinstance(event, HumanMessage) and event.request_id is None and event.text:
-            messages.append({"role": "user", "parts": [_text(event.text)]})
+            parts = [{**part, "response": _tool_response(event)}]
+        elif isinstance(event, HumanMessage):
+            parts = [_text(event.text)]
+        elif isinstance(event, OutputRejected | CompactionSummary):
+            parts = [_text(event.message)]
+        else:
+            continue
+        messages.append({"role": role, "parts": parts})
     return messages
 
 

@@ -48,6 +48,7 @@ from .events import (
 )
 from .history import HistoryView
 from .models.base import EmitChunk, ModelCall, ModelClient, ModelConfig
+from .transcript import sent_to_model
 
 __all__ = ["ScriptedCall", "ScriptedModel", "call", "chunks", "reasoning"]
 
@@ -93,6 +94,8 @@ def estimate_tokens(text: str) -> int:
 
 
 def _event_tokens(event: Event) -> int:
+    if not sent_to_model(event):  # what the model reads is the transcript's to say
+        return 0
     if isinstance(event, ModelRequest):
         return sum(
             estimate_tokens(p.text)
@@ -211,7 +214,7 @@ class ScriptedModel(ModelConfig, ModelClient):
             return turn
         stream = call.settings.stream
         if isinstance(turn, Chunks):
-            return await self._play_chunks(turn, emit, stream, input_tokens)
+            return await self._play_chunks(turn, emit, stream, input_tokens, call.agent)
         text_parts: list[str] = []
         tool_calls: list[ToolCall] = []
         for item in turn if isinstance(turn, list | tuple) else (turn,):
@@ -224,7 +227,7 @@ class ScriptedModel(ModelConfig, ModelClient):
         text = "".join(text_parts)
         if text and stream:
             await emit(TextChunk(text))
-        return self._response(text, "", tool_calls, input_tokens)
+        return self._response(text, "", tool_calls, input_tokens, call.agent)
 
     def _state(self, conversation_id: str) -> _ConversationState:
         states = self._states
@@ -272,7 +275,7 @@ class ScriptedModel(ModelConfig, ModelClient):
         return ToolCall(f"call_{next(self._ids)}", scripted.name, scripted.arguments)
 
     async def _play_chunks(
-        self, turn: Chunks, emit: EmitChunk, stream: bool, input_tokens: int
+        self, turn: Chunks, emit: EmitChunk, stream: bool, input_tokens: int, agent: str
     ) -> ModelResponse:
         text: list[str] = []
         thoughts: list[str] = []
@@ -290,10 +293,15 @@ class ScriptedModel(ModelConfig, ModelClient):
                 tool_calls.append(self._tool_call(piece))
             else:
                 raise TypeError(f"chunks() cannot play {piece!r}")
-        return self._response("".join(text), "".join(thoughts), tool_calls, input_tokens)
+        return self._response("".join(text), "".join(thoughts), tool_calls, input_tokens, agent)
 
     def _response(
-        self, text: str, thoughts: str, tool_calls: list[ToolCall], input_tokens: int
+        self,
+        text: str,
+        thoughts: str,
+        tool_calls: list[ToolCall],
+        input_tokens: int,
+        agent: str,
     ) -> ModelResponse:
         output_tokens = estimate_tokens(text) + estimate_tokens(thoughts)
         for c in tool_calls:
@@ -306,6 +314,7 @@ class ScriptedModel(ModelConfig, ModelClient):
             self._model,
             "scripted",
             thoughts,
+            agent=agent,
         )
 
 

@@ -119,7 +119,7 @@ async def test_a_middleware_can_answer_a_model_call_without_calling_the_model():
 
     assert reply.text == "from the cache"
     assert model.calls_made == 0
-    assert reply.events[-3] == ModelResponse("from the cache")
+    assert reply.events[-3] == ModelResponse("from the cache", agent="a")  # the loop names it
 
 
 async def test_a_middleware_can_answer_a_tool_call_without_running_the_tool():

@@ -36,6 +36,7 @@ from baton.events import (
     ToolCall,
     ToolCallError,
     ToolCallResult,
+    Usage,
     from_dict,
     to_dict,
 )
@@ -452,3 +453,44 @@ def test_no_module_reaches_into_a_runs_private_state() -> None:
         if needle in path.read_text() and path.name != "context.py"
     ]
     assert not offences, offences
+
+
+# -- the transcript -------------------------------------------------------------------------------
+
+
+def test_the_transcript_is_what_a_model_sees_and_names_other_agents() -> None:
+    from baton.events import CompactionSummary, OutputRejected, UsageReport
+    from baton.transcript import sent_to_model, transcript
+
+    call_ = ToolCall("w1", "add", "{}")
+    events: list[Event] = [
+        RunStarted("r", "writer", "c"),
+        ModelRequest((Text("hi"),)),
+        ModelResponse("", (call_,), agent="writer"),
+        ToolCallResult("w1", "add", "3"),
+        ModelResponse("three", agent="writer"),
+        HumanInputRequest("q", "?"),
+        HumanMessage("answer", "q"),  # an answer to a request: the tool reads it, not the model
+        HumanMessage("a remark"),
+        OutputRejected("try again"),
+        CompactionSummary("earlier", 2),
+        UsageReport(Usage()),
+        RunFinished("r", "three"),
+    ]
+    own = [(role, type(e).__name__) for role, e in transcript(events, "writer")]
+    assert own == [
+        ("user", "ModelRequest"),
+        ("assistant", "ModelResponse"),
+        ("tool", "ToolCallResult"),
+        ("assistant", "ModelResponse"),
+        ("user", "HumanMessage"),
+        ("user", "OutputRejected"),
+        ("user", "CompactionSummary"),
+    ]
+    other = [(role, getattr(e, "text", None)) for role, e in transcript(events, "critic")]
+    assert other[1:4] == [
+        ("user", "[writer] calls tool add({})"),
+        ("user", "[writer] tool add answered: 3"),
+        ("user", "[writer] three"),
+    ]
+    assert [sent_to_model(e) for e in events].count(True) == len(own)

@@ -1,5 +1,6 @@
-"""The machinery shared by windowing policies and compaction: which events a provider sends, an
-incremental index of a conversation's events, and the choice of a window's first event.
+"""The machinery shared by windowing policies and compaction: which events a provider sends
+(the transcript's rule, ``baton.transcript.sent_to_model``), an incremental index of a
+conversation's events, and the choice of a window's first event.
 
 An ``EventIndex`` is kept per conversation (in ``context.state``) and updated with only the
 events added since the previous call, so choosing a window costs O(new events + log n), plus
@@ -30,28 +31,13 @@ from ..events import (
     ToolCallResult,
 )
 from ..history import HistoryView
+from ..transcript import sent_to_model
 from .tokens import event_tokens
 
 __all__ = ["EventIndex", "sent_to_model", "tail", "window_start"]
 
-_SENT = (
-    ModelRequest,
-    ModelResponse,
-    ToolCallResult,
-    ToolCallError,
-    OutputRejected,
-    CompactionSummary,
-)
 _USER_SIDE = (ModelRequest, OutputRejected, CompactionSummary, HumanMessage)
 _RESULTS = (ToolCallResult, ToolCallError)
-
-
-def sent_to_model(event: Event) -> bool:
-    """Whether providers send ``event`` to the model (run, usage and alert bookkeeping, human
-    answers to requests and approvals are not sent)."""
-    if isinstance(event, _SENT):
-        return True
-    return isinstance(event, HumanMessage) and event.request_id is None and bool(event.text)
 
 
 def _user_side(event: Event) -> bool:

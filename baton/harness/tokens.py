@@ -25,6 +25,7 @@ from ..events import (
     ToolCallError,
     ToolCallResult,
 )
+from ..transcript import sent_to_model
 
 __all__ = ["count_tokens", "event_tokens", "events_tokens", "tokenizer"]
 
@@ -70,6 +71,8 @@ def count_tokens(text: str, model: str | None = None) -> int:
 
 def event_tokens(event: Event, model: str | None = None) -> int:
     """Tokens the model will read for one event (0 for events providers don't send)."""
+    if not sent_to_model(event):
+        return 0
     count = tokenizer(model)
     if isinstance(event, ModelRequest):
         total = MESSAGE_OVERHEAD

@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 
 from ..events import Event
 from ..history import HistoryView
+from ..transcript import TranscriptState, shown
 
 __all__ = ["MessageCache"]
 
@@ -20,9 +21,10 @@ M = TypeVar("M")
 
 
 class _Entry(Generic[M]):
-    __slots__ = ("count", "first", "last", "messages")
+    __slots__ = ("count", "first", "last", "messages", "transcript")
 
     def __init__(self) -> None:
+        self.transcript = TranscriptState()
         self.count = 0
         self.first: Event | None = None
         self.last: Event | None = None
@@ -30,23 +32,29 @@ class _Entry(Generic[M]):
 
 
 class MessageCache(Generic[M]):
-    """Per conversation, the provider messages of its first ``count`` events.
+    """Per conversation (and calling agent), the provider messages of its first ``count``
+    events.
 
-    ``append(messages, event)`` converts one event and adds it to the list (merging into the
-    last message where the provider needs that). The cache checks that the events it converted
+    Each event goes through the transcript first (``baton.transcript.shown``): events models
+    don't see are skipped, another agent's turns arrive as named user messages. Then
+    ``append(messages, event)`` converts it and adds it to the list (merging into the last
+    message where the provider needs that). The cache checks that the events it converted
     are still the conversation's, by the identity of the first and the last converted event (a
     forked or edited history, or a window a context policy slid, is converted afresh).
     """
 
     def __init__(self, append: Callable[[list[M], Event], None], *, max_conversations: int = 1024):
         self._append = append
-        self._entries: OrderedDict[str, _Entry[M]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str | None], _Entry[M]] = OrderedDict()
         self._max = max_conversations
 
-    def messages(self, conversation_id: str, events: HistoryView) -> list[M]:
-        """The converted messages for all of ``events`` (a list owned by the cache: copy it
-        before changing it)."""
-        entry = self._entries.get(conversation_id)
+    def messages(
+        self, conversation_id: str, events: HistoryView, agent: str | None = None
+    ) -> list[M]:
+        """The converted messages for all of ``events`` as ``agent`` sees them (a list owned by
+        the cache: copy it before changing it)."""
+        key = (conversation_id, agent)
+        entry = self._entries.get(key)
         total = len(events)
         if (
             entry is None
@@ -57,19 +65,22 @@ class MessageCache(Generic[M]):
             )
         ):
             entry = _Entry()
-            self._entries[conversation_id] = entry
+            self._entries[key] = entry
             if len(self._entries) > self._max:
                 self._entries.popitem(last=False)
         else:
-            self._entries.move_to_end(conversation_id)
+            self._entries.move_to_end(key)
         if entry.count < total:
             append = self._append
+            state = entry.transcript
             try:
                 for event in events.tail(entry.count):
-                    append(entry.messages, event)
+                    visible = shown(event, agent, state)
+                    if visible is not None:
+                        append(entry.messages, visible)
             except BaseException:
                 # A half-converted batch must not be mistaken for a converted one.
-                del self._entries[conversation_id]
+                del self._entries[key]
                 raise
             entry.count = total
             entry.first = events[0]

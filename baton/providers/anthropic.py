@@ -413,7 +413,7 @@ class AnthropicClient:
         request: dict[str, Any] = {
             "model": config.model,
             "max_tokens": max_tokens,
-            "messages": list(self._cache.messages(call.conversation_id, call.messages)),
+            "messages": list(self._cache.messages(call.conversation_id, call.messages, call.agent)),
         }
         if instructions:
             request["system"] = instructions

@@ -519,7 +519,7 @@ class GeminiClient:
                 f"{config.provider_name} settings were rejected: {exc}",
                 provider=config.provider_name,
             ) from None
-        contents = self._cache.messages(call.conversation_id, call.messages)
+        contents = self._cache.messages(call.conversation_id, call.messages, call.agent)
         return {"model": config.model, "contents": list(contents), "config": generation}
 
     async def respond(self, call: ModelCall, emit: EmitChunk) -> ModelResponse:

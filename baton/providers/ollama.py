@@ -237,7 +237,7 @@ class OllamaChatClient:
         """The JSON body for ``/api/chat``."""
         config = self.config
         settings = call.settings
-        history = self._cache.messages(call.conversation_id, call.messages)
+        history = self._cache.messages(call.conversation_id, call.messages, call.agent)
         request: dict[str, Any] = {"model": config.model, "messages": [], "stream": settings.stream}
         if call.tools and settings.tool_choice != "none":
             request["tools"] = [

@@ -170,7 +170,7 @@ class OpenAIChatClient:
         """The keyword arguments for ``chat.completions.create`` (without ``stream``)."""
         config = self.config
         settings: ModelSettings = call.settings
-        history = self._cache.messages(call.conversation_id, call.messages)
+        history = self._cache.messages(call.conversation_id, call.messages, call.agent)
         instructions = call.instructions
         output = call.output
         if output is not None and output.mode == "native" and not config.native_output:

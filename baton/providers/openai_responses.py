@@ -293,7 +293,7 @@ class OpenAIResponsesClient:
             instructions = f"{instructions}\n\n{prompt}" if instructions else prompt
         request: dict[str, Any] = {
             "model": config.model,
-            "input": list(self._cache.messages(call.conversation_id, call.messages)),
+            "input": list(self._cache.messages(call.conversation_id, call.messages, call.agent)),
             "store": config.store,
         }
         if instructions:

@@ -492,3 +492,35 @@ def test_strict_schema_keeps_the_meaning_of_dict_fields() -> None:
     assert strict is False
     assert schema["properties"]["scores"]["additionalProperties"] == {"type": "integer"}
     assert schema["additionalProperties"] is False
+
+
+async def test_another_agents_turns_are_sent_as_its_named_turns(wire: WireServer) -> None:
+    """Two agents on one stored conversation: the second reads the first's answer and tool
+    round as the first agent's named user turns, never as its own assistant turns."""
+    from baton import MemoryHistory
+
+    history = MemoryHistory()
+    wire.reply_json(
+        completion(
+            None, tool_calls=[fn_call("call_w", "add", {"a": 2, "b": 3})], finish="tool_calls"
+        )
+    )
+    wire.reply_json(completion("It is 5."))
+    wire.reply_json(completion("Agreed."))
+    writer = Agent("writer", config=config(wire, stream=False), tools=[add], history=history)
+    critic = Agent("critic", config=config(wire, stream=False), history=history)
+    await writer.ask("2+3?", conversation_id="team")
+    reply = await critic.ask("Check the answer.", conversation_id="team")
+    assert reply.text == "Agreed."
+    sent = wire.requests[2].json["messages"]
+    assert [m["role"] for m in sent] == ["user", "user", "user", "user", "user"]
+    assert sent[1]["content"] == '[writer] calls tool add({"a": 2, "b": 3})'
+    assert sent[2]["content"] == "[writer] tool add answered: 5"
+    assert sent[3]["content"] == "[writer] It is 5."
+    assert not any("tool_calls" in m or m["role"] == "tool" for m in sent)
+    # the writer itself still sees its own turns as assistant and tool messages
+    wire.reply_json(completion("Yes."))
+    await writer.ask("Sure?", conversation_id="team")
+    own = wire.requests[3].json["messages"]
+    assert [m["role"] for m in own][:4] == ["user", "assistant", "tool", "assistant"]
+    assert own[5]["content"] == "[critic] Agreed."
