@@ -238,7 +238,7 @@ class Agent(Generic[OutputT]):
 
     def ask_sync(self, prompt: PromptInput, **options: Unpack[AskOptions]) -> Reply[OutputT]:
         """Blocking ``ask`` for scripts and notebooks (works inside a running event loop too)."""
-        return _run_sync(self.ask(prompt, **options))
+        return run_sync(self.ask(prompt, **options))
 
     def run(self, prompt: PromptInput, **options: Unpack[AskOptions]) -> Run[OutputT]:
         """A live view of one ask: ``async with agent.run(...) as run: async for e in run``."""
@@ -516,7 +516,7 @@ class Agent(Generic[OutputT]):
 _sync_pool: ThreadPoolExecutor | None = None
 
 
-def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:

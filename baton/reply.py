@@ -113,9 +113,9 @@ class Reply(Generic[OutputT]):
 
     def ask_sync(self, prompt: PromptInput, **options: Unpack[AskOptions]) -> Reply[OutputT]:
         """Blocking ``ask``."""
-        from .agent import _run_sync
+        from .agent import run_sync
 
-        return _run_sync(self.ask(prompt, **options))
+        return run_sync(self.ask(prompt, **options))
 
     def run(self, prompt: PromptInput, **options: Unpack[AskOptions]) -> Run[OutputT]:
         """A live view of the next ask in this conversation."""

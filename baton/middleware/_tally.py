@@ -18,8 +18,8 @@ from ..events import (
     ModelResponse,
     Text,
 )
-from ..harness._window import sent_to_model
 from ..harness.tokens import event_tokens
+from ..transcript import sent_to_model
 
 if TYPE_CHECKING:
     from ..context import Context

@@ -65,8 +65,8 @@ async def execute_tool_call(
         )
     signature = tool.signature
     fn = tool.function
-    if tool._bound_to is not None:
-        fn = functools.partial(fn, tool._bound_to)
+    if tool.bound_to is not None:
+        fn = functools.partial(fn, tool.bound_to)
     timeout = tool.timeout if tool.timeout is not None else default_timeout
     deadline: asyncio.Timeout | None = None
     try:

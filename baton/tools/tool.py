@@ -69,9 +69,9 @@ class Tool:
     """A function the model can call. Make one with ``@tool`` (or ``Tool(fn, ...)``)."""
 
     __slots__ = (
-        "_bound_to",
         "_schema",
         "_signature",
+        "bound_to",
         "description",
         "function",
         "inline",
@@ -120,7 +120,7 @@ class Tool:
         self.inline = inline
         self.requires_approval = requires_approval
         self.spec = ToolSpec(tool_name, self.description, self._schema.json_schema, strict)
-        self._bound_to: object | None = None
+        self.bound_to: object | None = None
 
     @property
     def signature(self) -> Signature:
@@ -137,15 +137,15 @@ class Tool:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the underlying function directly (tools stay usable as plain functions)."""
-        if self._bound_to is not None:
-            return self.function(self._bound_to, *args, **kwargs)
+        if self.bound_to is not None:
+            return self.function(self.bound_to, *args, **kwargs)
         return self.function(*args, **kwargs)
 
     def __get__(self, instance: object | None, owner: type | None = None) -> Tool:
         if instance is None or not self.is_method:
             return self
         bound = copy.copy(self)
-        bound._bound_to = instance
+        bound.bound_to = instance
         return bound
 
     def with_name(self, name: str) -> Tool:

@@ -52,7 +52,7 @@ async def raw_execute(url: str, *statements: tuple[str, tuple[object, ...]]) -> 
 async def versions(url: str) -> list[int]:
     async with Database(url, migrate=False) as db:
         await schema_version(db)  # connects without touching the schema
-        engine = await db._connected()
+        engine = await db.connected()
         async with engine.session(False) as session:
             rows = await session.fetch("SELECT version FROM baton_schema_version ORDER BY 1")
     return [int(r[0]) for r in rows]

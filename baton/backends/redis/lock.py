@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from ...errors import ConfigError, ConversationBusy
 from ...middleware.base import Middleware, ProceedAsk
 from .connection import LEASE_RELEASE, LEASE_RENEW, Connector, RedisSource
-from .stream import _retryable, retrying
+from .stream import retryable_errors, retrying
 
 if TYPE_CHECKING:
     from ...context import Context
@@ -73,7 +73,7 @@ class Lease:
                 renewed = await client.eval(LEASE_RENEW, 1, self.key, self.token, ms)
                 if not renewed:  # gone (e.g. Redis restarted): take it back if nobody else did
                     renewed = await client.set(self.key, self.token, nx=True, px=ms)
-            except _retryable() as exc:
+            except retryable_errors() as exc:
                 if time.monotonic() < expires:
                     log.info("could not renew %s (%s); trying again", self.key, exc)
                     continue
@@ -100,7 +100,7 @@ class Lease:
 
         try:
             await retrying("release", release, self.lock.lease)
-        except _retryable():
+        except retryable_errors():
             log.warning("could not release %s; it expires within its lease", self.key)
 
 

@@ -68,7 +68,7 @@ def stream_key(conversation_id: str, prefix: str = "baton:") -> str:
     return f"{prefix}stream:{conversation_id}"
 
 
-def _retryable() -> tuple[type[BaseException], ...]:
+def retryable_errors() -> tuple[type[BaseException], ...]:
     """The errors that mean "Redis is unreachable right now" (worth retrying)."""
     require_redis()
     import redis.exceptions as rex
@@ -79,7 +79,7 @@ def _retryable() -> tuple[type[BaseException], ...]:
 async def retrying(what: str, attempt: Any, patience: float | None) -> Any:
     """Run ``attempt()`` until it succeeds, retrying connection failures with backoff for up
     to ``patience`` seconds (``None``: forever)."""
-    errors = _retryable()
+    errors = retryable_errors()
     deadline = None if patience is None else time.monotonic() + patience
     delay = 0.02
     while True:
@@ -212,7 +212,7 @@ class RedisStream:
         while ids and (everything or id_key(ids[0])[0] < horizon):
             old.append(ids.popleft())
         if old:
-            with contextlib.suppress(*_retryable()):
+            with contextlib.suppress(*retryable_errors()):
                 await self._connector.client().xdel(self.key, *old)
 
     # -- subscribing (local subscribers, as on a MemoryStream) ---------------------------------

@@ -334,7 +334,7 @@ class Database:
     ) -> None:
         await self.aclose()
 
-    async def _connected(self) -> Engine:
+    async def connected(self) -> Engine:
         """The engine, connected (the schema untouched): for the schema step itself."""
         loop = asyncio.get_running_loop()
         if self._state == "closed":
@@ -356,7 +356,7 @@ class Database:
     async def _ready(self) -> Engine:
         if self._state == "ready" and self._loop is asyncio.get_running_loop():
             return self._engine
-        engine = await self._connected()
+        engine = await self.connected()
         assert self._opening is not None
         async with self._opening:
             if self._state == "open":

@@ -183,7 +183,7 @@ async def migrate(database: Database | str, *, target: int | None = None) -> int
     """Bring a database's schema up to ``target`` (default: the latest); the version now."""
     db = Database(database, migrate=False) if isinstance(database, str) else database
     try:
-        engine = await db._connected()
+        engine = await db.connected()
         return await upgrade(engine, db.dialect, LATEST if target is None else target)
     finally:
         if isinstance(database, str):
@@ -194,7 +194,7 @@ async def schema_version(database: Database | str | DatabaseURL) -> int:
     """The schema version a database holds (0 if it has none)."""
     db = database if isinstance(database, Database) else Database(database, migrate=False)
     try:
-        engine = await db._connected()
+        engine = await db.connected()
         async with engine.session(False) as session:
             return await _current(session, db.dialect)
     finally:
