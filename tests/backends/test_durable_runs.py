@@ -187,3 +187,28 @@ async def cancel_after_each_event(
         reply = await agent.ask("go on", config=ScriptedModel("ok"), conversation_id=cid)
         assert reply.text == "ok"
         valid_history(await history.load(cid))
+
+
+async def test_two_asks_at_once_through_two_history_objects_never_interleave(
+    store: str, valid_history: HistoryCheck
+) -> None:
+    gate = asyncio.Event()
+
+    async def slow(_: object) -> str:
+        await gate.wait()
+        return "first"
+
+    async with stores(store) as (history_a, storage_a), stores(store) as (history_b, storage_b):
+        first_agent = Agent("a", config=ScriptedModel(slow), history=history_a, storage=storage_a)
+        second_agent = Agent(
+            "a", config=ScriptedModel("second"), history=history_b, storage=storage_b
+        )
+        first = asyncio.create_task(first_agent.ask("1", conversation_id="x"))
+        second = asyncio.create_task(second_agent.ask("2", conversation_id="x"))
+        await asyncio.wait({first, second}, return_when=asyncio.FIRST_COMPLETED)
+        gate.set()
+        outcomes = await asyncio.gather(first, second, return_exceptions=True)
+        assert sorted(type(o).__name__ for o in outcomes) == ["ConversationBusy", "Reply"]
+        events = await history_a.load("x")
+        assert [type(e) for e in events].count(RunFinished) == 1
+        valid_history(events)
