@@ -128,6 +128,11 @@ class Conversation:
         contexts holding it see the change)."""
         assert self.history is not None
         events = await self.history.load(self.id)
+        if not events and self.saved == 0:
+            # A branch whose first write failed: the store holds nothing of it, and memory
+            # holds only the prefix it was forked with (never stored under this id).
+            self.stale = False
+            return
         self.events[:] = events
         self.saved = len(events)
         self.stale = False

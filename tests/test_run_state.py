@@ -348,6 +348,26 @@ async def test_a_failed_write_leaves_memory_as_the_store_and_the_next_ask_works(
     valid_history(reply.events)
 
 
+async def test_a_branch_whose_first_write_fails_keeps_its_prefix(
+    valid_history: HistoryCheck,
+) -> None:
+    history = FlakyHistory()
+    agent = Agent(
+        "a",
+        config=ScriptedModel("one", "two", "branch", "again"),
+        history=history,
+    )
+    first = await agent.ask("1", conversation_id="c")
+    await first.ask("2")  # the conversation moves on: continuing `first` forks a branch
+    history.fail = {history.appends + 1}
+    with pytest.raises(BackendUnavailable):
+        await first.ask("3")
+    branch = await first.ask("3 again")
+    assert [e.text for e in branch.events if isinstance(e, ModelResponse)] == ["one", "branch"]
+    assert list(branch.events) == await history.inner.load(branch.conversation_id)
+    valid_history(branch.events)
+
+
 async def test_a_cancel_during_a_stalled_write_keeps_memory_and_store_equal(
     valid_history: HistoryCheck,
 ) -> None:
