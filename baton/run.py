@@ -352,10 +352,17 @@ class LiveRun:
             await self._record_alerts()
 
     async def record_many(self, events: Sequence[Event]) -> None:
-        """Keep the events of one step in one store write, then deliver each."""
+        """Keep the events of one step in one store write, then deliver each (to a stream
+        that can take a batch, such as ``RedisStream.send_many``, in one send)."""
         await store(self.conversation, events)
-        for event in events:
-            await self.deliver(event)
+        send_many = getattr(self.conversation.stream, "send_many", None)
+        if send_many is not None and len(events) > 1:
+            await send_many(events)
+            for event in events:
+                await self.deliver(event, to_stream=False)
+        else:
+            for event in events:
+                await self.deliver(event)
         if self.alerts:
             await self._record_alerts()
 
