@@ -8,12 +8,13 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Generic, TypedDict, overload
 
 from typing_extensions import TypeVar, Unpack
 
 from .context import Context
-from .conversation import Conversation, claim, claim_stored, new_id
+from .conversation import Conversation, claim_stored, new_conversation, new_id
 from .errors import ConfigError, ConversationBusy, NotSuspended
 from .events import HumanMessage, ModelRequest, Part, Text
 from .history import History, Storage
@@ -25,7 +26,15 @@ from .models.base import ModelConfig, ModelSettings
 from .models.registry import resolve_config
 from .output import OutputSpec, Prompted, build_output_spec
 from .prompt import Instructions
-from .run import LiveRun, RunState, close_open_run, delete_run_state, load_run_state, open_run_index
+from .run import (
+    LiveRun,
+    RunState,
+    close_open_run,
+    delete_run_state,
+    load_run_state,
+    open_run_index,
+    stored_outcomes,
+)
 from .stream import Stream
 from .tools.tool import Tool
 from .tools.toolkit import build_tool_table, split_sources
@@ -265,6 +274,11 @@ class Agent(Generic[OutputT]):
         config, plan = self._config_for(options), self._plan_for(options)
         if after is not None:
             conversation = await after.claim_next(options)
+        elif options.get("conversation_id") is None:
+            # A new id: nobody else can hold it, and the store has nothing under it yet.
+            conversation = new_conversation(
+                options.get("stream"), dict(self.variables), self.history
+            )
         else:
             conversation = await self._claim(options)
         try:
@@ -327,10 +341,8 @@ class Agent(Generic[OutputT]):
                         f"agent.resume() takes HumanMessage answers to the paused requests "
                         f"({', '.join(by_id)}), got {answer!r}"
                     )
-            if not await delete_run_state(storage, conversation_id):
-                raise NotSuspended(f"the paused ask of conversation {conversation_id} was resumed")
-            if isinstance(state.variables, dict):
-                conversation.variables.update(state.variables)
+            # Which calls finished is the history's to say (the store is the truth).
+            state = replace(state, finished=stored_outcomes(conversation.events, start, state))
             live = self._live(state, conversation, config, plan, options)
             reopened: dict[str, list[Any]] = {}
             for request, call_id in zip(state.requests, state.asked_in, strict=False):
@@ -339,6 +351,11 @@ class Agent(Generic[OutputT]):
                 answers={a.request_id: a for a in answers if a.request_id is not None},
                 reopened=reopened,
             )
+            # Taken last: once the paused state is gone, only this resume can continue it.
+            if not await delete_run_state(storage, conversation_id):
+                raise NotSuspended(f"the paused ask of conversation {conversation_id} was resumed")
+            if isinstance(state.variables, dict):
+                conversation.variables.update(state.variables)
             return live
         except BaseException:
             await conversation.release()
@@ -354,15 +371,8 @@ class Agent(Generic[OutputT]):
         return resolve_config(config)
 
     async def _claim(self, options: AskOptions) -> Conversation:
-        stream = options.get("stream")
-        conversation_id = options.get("conversation_id")
+        conversation_id = options["conversation_id"]
         history = self.history
-        if conversation_id is None:
-            conversation = Conversation(
-                stream=stream, variables=dict(self.variables), history=history
-            )
-            await claim(conversation, 0)
-            return conversation
         if history is None:
             raise ConfigError(
                 "ask(conversation_id=...) continues a stored conversation and needs a "
@@ -372,7 +382,7 @@ class Agent(Generic[OutputT]):
         return await claim_stored(
             history,
             conversation_id,
-            stream=stream,
+            stream=options.get("stream"),
             variables=self.variables,
             wait=options.get("wait_busy", 0),
         )

@@ -19,12 +19,12 @@ import time
 import weakref
 from typing import Any, cast
 
-from .errors import ConversationBusy
+from .errors import BackendUnavailable, ConversationBusy
 from .events import Event
 from .history import Claim, ClaimingHistory, History
 from .stream import MemoryStream, Stream
 
-__all__ = ["Conversation", "claim", "claim_stored", "new_id"]
+__all__ = ["Conversation", "claim", "claim_stored", "new_conversation", "new_id"]
 
 
 def new_id() -> str:
@@ -53,6 +53,7 @@ class Conversation:
         "states",
         "stream",
         "variables",
+        "writing",
     )
 
     def __init__(
@@ -73,6 +74,7 @@ class Conversation:
         self.busy = False
         self.stale = False
         self.claim: Claim | None = None  # the store's lease while an ask runs
+        self.writing: asyncio.Future[None] | None = None  # a write a cancel cut off
         # Per-conversation state of middleware, observers and policies (see Context.state).
         self.states: dict[int, tuple[object, Any]] = {}
 
@@ -149,6 +151,34 @@ def _busy(conversation_id: str) -> ConversationBusy:
     )
 
 
+_WRITE_GRACE = 10.0  # seconds an ask waits for a write an earlier, cancelled ask left in flight
+
+
+async def _settle(conversation: Conversation) -> None:
+    writing = conversation.writing
+    if writing is None:
+        return
+    if not writing.done():
+        await asyncio.wait({writing}, timeout=_WRITE_GRACE)
+        if not writing.done():
+            raise BackendUnavailable(
+                f"a write to conversation {conversation.id} from a cancelled ask has not "
+                "finished; the store is slow or stuck: try again later"
+            )
+    conversation.writing = None
+    conversation.stale = True  # reload: whatever that write did, the store has it now
+
+
+_RELEASING: set[asyncio.Task[None]] = set()  # releases of claims their ask no longer wants
+
+
+def _give_back(taking: asyncio.Future[Claim]) -> None:
+    if not taking.cancelled() and taking.exception() is None:
+        task = asyncio.ensure_future(taking.result().release())
+        _RELEASING.add(task)
+        task.add_done_callback(_RELEASING.discard)
+
+
 _CLAIMS: dict[type, bool] = {}
 
 
@@ -165,6 +195,18 @@ def _claims(history: History) -> bool:
 # Stored conversations open in this process, keyed by (id(history), conversation id). A live
 # Conversation holds its history, so the history's id cannot be reused while the entry exists.
 _OPEN: weakref.WeakValueDictionary[tuple[int, str], Conversation] = weakref.WeakValueDictionary()
+
+
+def new_conversation(
+    stream: Stream | None, variables: dict[str, Any], history: History | None
+) -> Conversation:
+    """A conversation with a new id, claimed for its first ask (a new id needs no claim in the
+    store: nobody else knows it yet, and the store holds nothing under it)."""
+    conversation = Conversation(stream=stream, variables=variables, history=history)
+    conversation.busy = True
+    if history is not None:
+        _OPEN[(id(history), conversation.id)] = conversation
+    return conversation
 
 
 async def claim(conversation: Conversation, wait: float | None = 0) -> None:
@@ -210,11 +252,17 @@ async def _claim_stored(conversation: Conversation, history: History, wait: floa
     # (re)loaded only when the store holds a different number than memory knows of.
     await conversation.take_waiting(wait)
     try:
+        await _settle(conversation)
         length = None
         if _claims(history):
-            conversation.claim = await cast(ClaimingHistory, history).claim(
-                conversation.id, wait=wait
+            taking = asyncio.ensure_future(
+                cast(ClaimingHistory, history).claim(conversation.id, wait=wait)
             )
+            try:
+                conversation.claim = await asyncio.shield(taking)
+            except asyncio.CancelledError:
+                taking.add_done_callback(_give_back)  # a claim taken after all is released
+                raise
             length = conversation.claim.length
         if conversation.saved < 0 or conversation.stale:
             await conversation.reload()

@@ -108,6 +108,7 @@ class Claim(Protocol):
     trip (``None`` otherwise: the ask then asks the history)."""
 
     length: int | None
+    lost: bool  # the lease could not be renewed in time: writes must stop
 
     async def release(self) -> None:
         """Give the conversation back (idempotent)."""
@@ -119,6 +120,9 @@ def lease_seconds(owner: str, lease: float) -> float:
     if isinstance(lease, bool) or not isinstance(lease, int | float) or not lease > 0.05:
         raise ConfigError(f"{owner}(lease=...) must be more than 0.05 seconds, got {lease!r}")
     return float(lease)
+
+
+_RELEASING: set[asyncio.Future[None]] = set()  # releases still on their way
 
 
 class KeptClaim:
@@ -167,13 +171,22 @@ class KeptClaim:
         if renewer is None:
             return
         renewer.cancel()
+        # Shielded: a cancelled ask still gives its conversation back (the caller's cancel is
+        # raised here all the same, once the release is on its way).
+        releasing = asyncio.ensure_future(self._give_back(renewer))
+        _RELEASING.add(releasing)
+        releasing.add_done_callback(_RELEASING.discard)
+        await asyncio.shield(releasing)
+
+    async def _give_back(self, renewer: asyncio.Task[None]) -> None:
         with contextlib.suppress(asyncio.CancelledError):
-            await renewer
-        if not self.lost:
-            try:
-                await self._release()
-            except Exception as exc:  # it expires within its lease anyway
-                log.warning("could not release the claim on %s (%s)", self.what, exc)
+            await renewer  # the renewer's own cancellation, asked for above
+        if self.lost:
+            return
+        try:
+            await self._release()
+        except Exception as exc:  # it expires within its lease anyway
+            log.warning("could not release the claim on %s (%s)", self.what, exc)
 
 
 @runtime_checkable

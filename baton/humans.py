@@ -112,10 +112,16 @@ class HumanRelay:
         try:
             parent = self.parent
             if parent.run.suspend_on_human and parent.run.relay is None:
-                return await ask_or_pause(parent, relayed, wait, "a timeout")
-            return await parent.ask_human(relayed, timeout=wait)
+                message = await ask_or_pause(parent, relayed, wait, "a timeout")
+            else:
+                message = await parent.ask_human(relayed, timeout=wait)
         finally:
             CURRENT_CALL.reset(token)
+        if message.request_id != request.request_id:
+            # The parent asked again after a pause, under the id it had then: this side
+            # records the answer under its own request's id.
+            message = replace(message, request_id=request.request_id)
+        return message
 
 
 def _listen(stream: Stream, rid: str) -> tuple[asyncio.Future[HumanMessage], Subscription]:
@@ -221,13 +227,27 @@ def _reopen(humans: HumanState, request: HumanRequest) -> HumanRequest:
     """The request asked before a pause in the same tool call (same kind), if any: asking it
     again reuses its id, so the answer given to ``resume`` reaches it."""
     earlier = humans.reopened.get(asking_call_id())
-    if earlier:
-        for i, candidate in enumerate(earlier):
-            if type(candidate) is type(request):
-                del earlier[i]
-                humans.published.add(candidate.request_id)
-                return candidate
+    if not earlier:
+        return request
+    same_kind = [i for i, c in enumerate(earlier) if type(c) is type(request)]
+    # The same question (prompt, or call approved) first; else the first of its kind in order.
+    same = [i for i in same_kind if _same_question(earlier[i], request)]
+    for i in same or same_kind[:1]:
+        candidate = earlier.pop(i)
+        humans.published.add(candidate.request_id)
+        return candidate
     return request
+
+
+def _same_question(earlier: HumanRequest, request: HumanRequest) -> bool:
+    if isinstance(earlier, HumanInputRequest) and isinstance(request, HumanInputRequest):
+        return earlier.prompt == request.prompt and earlier.task_id == request.task_id
+    if isinstance(earlier, ApprovalRequest) and isinstance(request, ApprovalRequest):
+        return (earlier.call.name, earlier.call.arguments) == (
+            request.call.name,
+            request.call.arguments,
+        )
+    return False
 
 
 async def ask_human(

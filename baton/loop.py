@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .context import Context
 from .errors import (
     AskSuspended,
+    ConfigError,
     EmptyResponseError,
     MaxTurnsExceeded,
     OutputValidationError,
@@ -111,6 +112,14 @@ async def run_loop(run: LiveRun) -> Reply[Any]:
         if around is None:
             return await _loop(run)
         return await around(run.context, lambda: _loop(run))
+    except AskSuspended as suspended:
+        if suspended.run_id == run.run_id and not run.pausing:
+            raise ConfigError(
+                "an ask can pause only while it runs (from a tool, a model-call, tool-call or "
+                "human-input middleware, a context policy or the instructions); around_ask "
+                "middleware runs before the run starts and after it ends"
+            ) from None
+        raise
     finally:
         conversation = run.conversation
         if conversation.claim is None:

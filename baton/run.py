@@ -67,6 +67,7 @@ __all__ = [
     "delete_run_state",
     "load_run_state",
     "run_state_key",
+    "stored_outcomes",
 ]
 
 log = logging.getLogger("baton.run")
@@ -125,6 +126,22 @@ async def delete_run_state(storage: Storage, conversation_id: str) -> bool:
     """Forget a conversation's paused run; ``True`` if this call removed it (so, of two
     processes resuming it at once, exactly one gets ``True``)."""
     return await storage.delete(run_state_key(conversation_id))
+
+
+def stored_outcomes(
+    events: Sequence[Event], start: int, state: RunState
+) -> tuple[ToolCallResult | ToolCallError, ...]:
+    """The outcomes the history holds of the calls of the response ``state`` paused in (in
+    call order), looked up after that response (in the run that began at ``start``)."""
+    if state.response is None:
+        return ()
+    at = next((i for i in range(len(events) - 1, start, -1) if events[i] == state.response), None)
+    if at is None:
+        return state.finished  # the response is not where it was: keep what the run saved
+    found = {
+        e.call_id: e for e in events[at + 1 :] if isinstance(e, ToolCallResult | ToolCallError)
+    }
+    return tuple(found[c.id] for c in state.response.tool_calls if c.id in found)
 
 
 def open_run_index(events: Sequence[Event]) -> int:
@@ -200,6 +217,14 @@ async def store(conversation: Conversation, events: Sequence[Event]) -> None:
     if history is None:
         conversation.events.extend(events)
         return
+    claim = conversation.claim
+    if claim is not None and claim.lost:
+        conversation.stale = True
+        raise BackendUnavailable(
+            f"this process lost its claim on conversation {conversation.id} (its lease could not "
+            "be renewed in time), so another process may be answering it; nothing more was "
+            "written. Ask again: the conversation is reloaded from the store"
+        )
     memory = conversation.events
     batch = (
         [*memory[conversation.saved :], *events] if conversation.saved != len(memory) else events
@@ -230,6 +255,7 @@ async def _shielded_write(
             conversation.saved = len(conversation.events)
         else:
             conversation.stale = True
+            conversation.writing = write  # the next claim waits for it before reloading
             write.add_done_callback(_consume)
         raise
     except BatonError:
@@ -269,6 +295,7 @@ class LiveRun:
         "max_turns",
         "output_retries",
         "owner",
+        "pausing",
         "plan",
         "relay",
         "request",
@@ -324,6 +351,7 @@ class LiveRun:
         self.relay = relay  # a parent ask that answers this one's human requests (sub-tasks)
         self.owner = owner  # the agent asked (its replies continue through it)
         self.entered = False  # run_loop started (and so will give the claim back)
+        self.pausing = False  # the run is being saved as paused
         self.tap: Callable[[Event], Any] | None = None
         self.alerts: list[ObserverAlert] = []
         self.halt: ObserverAlert | None = None
@@ -367,9 +395,17 @@ class LiveRun:
             await self._record_alerts()
 
     async def record_outcome(self, outcome: ToolCallResult | ToolCallError) -> None:
-        """Keep a tool call's outcome; a paused or failed run knows it finished."""
-        await self.record(outcome)
+        """Keep a tool call's outcome (as ``record``); a paused or failed run knows it
+        finished."""
+        conversation = self.conversation
+        if conversation.history is None:
+            conversation.events.append(outcome)
+        else:
+            await store(conversation, (outcome,))
         self.finished.append(outcome)
+        await self.deliver(outcome)
+        if self.alerts:
+            await self._record_alerts()
 
     async def deliver(self, event: Event, *, to_stream: bool = True) -> None:
         """Deliver an event live (stream, tap, observers) without keeping it in history."""
@@ -451,8 +487,12 @@ class LiveRun:
                 "storage=, e.g. Agent(..., history=MemoryHistory(), storage=MemoryStorage())"
             )
         state = self.state("paused", suspended.requests, suspended.asked_in)
-        put = self.storage.put(run_state_key(self.conversation.id), to_dict(state))
-        await asyncio.shield(asyncio.ensure_future(put))
+        self.pausing = True  # a cancel from here on may leave the state saved: see close_failed
+        put = asyncio.ensure_future(
+            self.storage.put(run_state_key(self.conversation.id), to_dict(state))
+        )
+        put.add_done_callback(_consume)
+        await asyncio.shield(put)
         return AskSuspended(
             _paused_message(self.conversation.id, suspended.requests),
             conversation_id=self.conversation.id,
@@ -467,21 +507,31 @@ class LiveRun:
         conversation = self.conversation
         cancelled = isinstance(error, asyncio.CancelledError)
         kind = "Cancelled" if cancelled else type(error).__name__
+        writing = conversation.writing
+        if writing is not None and not writing.done():
+            # A write cut off by a cancel is still in flight: closing now could put it after
+            # the run's end. The next ask that opens the conversation closes the run instead.
+            conversation.stale = True
+            return
         try:
-            if conversation.stale:
-                await conversation.reload()
-            start = open_run_index(conversation.events)
-            if start < 0:
-                return  # closed already, or (a failed write) never started in the store
-            closing = _closing_events(
-                conversation.events,
-                start,
-                self.run_id,
-                kind,
-                str(error) or kind,
-                "cancelled" if cancelled else "interrupted",
-            )
-            await self.record_many(closing)
+            # Bounded: a cancelled ask must not hang on a store that stopped answering.
+            async with asyncio.timeout(_WRITE_GRACE):
+                if self.pausing and self.storage is not None:
+                    await delete_run_state(self.storage, conversation.id)
+                if conversation.stale:
+                    await conversation.reload()
+                start = open_run_index(conversation.events)
+                if start < 0:
+                    return  # closed already, or (a failed write) never started in the store
+                closing = _closing_events(
+                    conversation.events,
+                    start,
+                    self.run_id,
+                    kind,
+                    str(error) or kind,
+                    "cancelled" if cancelled else "interrupted",
+                )
+                await self.record_many(closing)
         except Exception as exc:  # the store is down: the next open repairs the run
             conversation.stale = True
             log.warning("could not close run %s: %s", self.run_id, type(exc).__name__)

@@ -48,7 +48,7 @@ from .events import (
 )
 from .history import HistoryView
 from .models.base import EmitChunk, ModelCall, ModelClient, ModelConfig
-from .transcript import sent_to_model
+from .transcript import ALWAYS_SHOWN, sent_to_model
 
 __all__ = ["ScriptedCall", "ScriptedModel", "call", "chunks", "reasoning"]
 
@@ -94,8 +94,8 @@ def estimate_tokens(text: str) -> int:
 
 
 def _event_tokens(event: Event) -> int:
-    if not sent_to_model(event):  # what the model reads is the transcript's to say
-        return 0
+    if type(event) not in ALWAYS_SHOWN and not sent_to_model(event):
+        return 0  # what the model reads is the transcript's to say
     if isinstance(event, ModelRequest):
         return sum(
             estimate_tokens(p.text)

@@ -37,7 +37,15 @@ from .events import (
     ToolCallResult,
 )
 
-__all__ = ["Role", "TranscriptState", "role_of", "sent_to_model", "shown", "transcript"]
+__all__ = [
+    "ALWAYS_SHOWN",
+    "Role",
+    "TranscriptState",
+    "role_of",
+    "sent_to_model",
+    "shown",
+    "transcript",
+]
 
 Role: TypeAlias = Literal["user", "assistant", "tool"]
 
@@ -49,6 +57,9 @@ _ROLES: dict[type, Role] = {
     OutputRejected: "user",
     CompactionSummary: "user",
 }
+
+# The classes whose every event is shown (a set lookup for hot paths; others ask role_of).
+ALWAYS_SHOWN = frozenset(_ROLES)
 
 
 def role_of(event: Event) -> Role | None:

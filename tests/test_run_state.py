@@ -514,3 +514,97 @@ def test_the_transcript_is_what_a_model_sees_and_names_other_agents() -> None:
         ("user", "[writer] three"),
     ]
     assert [sent_to_model(e) for e in events].count(True) == len(own)
+
+
+# -- resume and pause edge cases ------------------------------------------------------------------
+
+
+async def test_a_resume_that_fails_before_it_starts_leaves_the_run_paused() -> None:
+    history, storage = MemoryHistory(), MemoryStorage()
+
+    @tool
+    async def ask(context: Context) -> str:
+        """Ask."""
+        return await context.input("Which city?")
+
+    def agent(model: ScriptedModel) -> Agent:
+        return Agent(
+            "a", config=model, tools=[ask], history=history, storage=storage, suspend_on_human=True
+        )
+
+    with pytest.raises(AskSuspended) as paused:
+        await agent(ScriptedModel(call("ask"))).ask("go", conversation_id="r")
+    answer = HumanMessage("Oslo", paused.value.request_id)
+    with pytest.raises(ConfigError, match="max_turns"):
+        await agent(ScriptedModel("x")).resume("r", answer, max_turns=0)
+    assert await load_run_state(storage, "r") is not None  # still paused
+    reply = await agent(ScriptedModel("Oslo it is.")).resume("r", answer)
+    assert reply.text == "Oslo it is."
+
+
+async def test_two_sub_agents_paused_in_one_call_each_get_their_own_answer(
+    valid_history: HistoryCheck,
+) -> None:
+    from baton.harness.subtasks import Subtask, run_subtasks
+
+    @tool
+    async def ask_colour(context: Context) -> str:
+        """Ask for a colour."""
+        return await context.input("Which colour?")
+
+    def helper(name: str, asking: Any) -> Agent:  # made per run: its script starts afresh
+        model = ScriptedModel(call(asking.name), lambda c: f"{name}={c.last.content}")
+        return Agent(name, config=model, tools=[asking])
+
+    @tool
+    async def plan(context: Context) -> str:
+        """Plan with both helpers."""
+        tasks = [
+            Subtask(helper("city", ask_city), "city?"),
+            Subtask(helper("colour", ask_colour), "?"),
+        ]
+        results = await run_subtasks(context, tasks)
+        return " ".join(r.message for r in results)
+
+    history, storage = MemoryHistory(), MemoryStorage()
+
+    def boss(model: ScriptedModel) -> Agent:
+        return Agent(
+            "boss",
+            config=model,
+            tools=[plan],
+            history=history,
+            storage=storage,
+            suspend_on_human=True,
+        )
+
+    with pytest.raises(AskSuspended) as paused:
+        await boss(ScriptedModel(call("plan"))).ask("go", conversation_id="two")
+    by_prompt = {r.prompt: r.request_id for r in paused.value.requests}  # type: ignore[union-attr]
+    assert set(by_prompt) == {"Which city?", "Which colour?"}
+    # given in the other order than they were asked: each still reaches its own question
+    reply = await boss(ScriptedModel("done")).resume(
+        "two",
+        HumanMessage("blue", by_prompt["Which colour?"]),
+        HumanMessage("Lisbon", by_prompt["Which city?"]),
+    )
+    assert results(reply.events) == {"plan": "city=Lisbon colour=blue"}
+    valid_history(reply.events)
+
+
+async def test_pausing_from_around_ask_is_a_clear_error() -> None:
+    from baton.middleware import Middleware
+
+    class Gate(Middleware):
+        async def around_ask(self, context: Context, proceed: Any) -> Any:
+            context.pause(HumanInputRequest("g", "May I start?"))
+
+    agent = Agent(
+        "a",
+        config=ScriptedModel("x"),
+        history=MemoryHistory(),
+        storage=MemoryStorage(),
+        middleware=[Gate()],
+    )
+    with pytest.raises(ConfigError, match="only while it runs"):
+        await agent.ask("go", conversation_id="g")

@@ -196,7 +196,9 @@ async def run_subtasks(
     """Run sub-tasks in parallel, at most ``concurrency`` at once; results in the given order.
 
     A child's failure is one failed result among the others. Cancelling the caller (the
-    parent's ask) cancels every child still running or waiting for its turn.
+    parent's ask) cancels every child still running or waiting for its turn. When children
+    ask for a human and the parent pauses, the others run on first, so that the pause carries
+    every child's request at once.
     """
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ConfigError(f"concurrency must be an integer of at least 1, got {concurrency!r}")
@@ -207,10 +209,14 @@ async def run_subtasks(
         return [await run_subtask(context, items[0])]
     results: list[SubtaskResult | None] = [None] * len(items)
     limit = asyncio.Semaphore(concurrency)
+    paused: list[AskSuspended] = []
 
     async def one(index: int, subtask: Subtask) -> None:
         async with limit:
-            results[index] = await run_subtask(context, subtask)
+            try:
+                results[index] = await run_subtask(context, subtask)
+            except AskSuspended as suspended:
+                paused.append(suspended)  # the others go on, so the pause asks everything once
 
     try:
         async with asyncio.TaskGroup() as group:
@@ -219,6 +225,15 @@ async def run_subtasks(
     except BaseExceptionGroup as errors:
         # Not a child's failure (those are results): e.g. the parent's stream raised.
         raise errors.exceptions[0] from None
+    if paused:
+        first = paused[0]
+        raise AskSuspended(
+            str(first),
+            conversation_id=first.conversation_id,
+            run_id=first.run_id,
+            requests=tuple(r for p in paused for r in p.requests),
+            asked_in=tuple(c for p in paused for c in p.asked_in),
+        )
     return [result for result in results if result is not None]
 
 
