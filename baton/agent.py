@@ -29,10 +29,10 @@ from .prompt import Instructions
 from .run import (
     LiveRun,
     RunState,
-    close_open_run,
     delete_run_state,
     load_run_state,
     open_run_index,
+    paused_run,
     stored_outcomes,
 )
 from .stream import Stream
@@ -282,9 +282,8 @@ class Agent(Generic[OutputT]):
         else:
             conversation = await self._claim(options)
         try:
-            history = conversation.history
-            if history is not None and conversation.events:
-                paused = await close_open_run(conversation, self.storage)
+            if conversation.history is not None and conversation.events:
+                paused = await paused_run(conversation, self.storage)
                 if paused is not None:
                     raise ConversationBusy(
                         f"conversation {conversation.id} has an ask paused while waiting for "

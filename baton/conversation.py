@@ -24,7 +24,14 @@ from .events import Event
 from .history import Claim, ClaimingHistory, History
 from .stream import MemoryStream, Stream
 
-__all__ = ["Conversation", "claim", "claim_stored", "new_conversation", "new_id"]
+__all__ = [
+    "Conversation",
+    "claim",
+    "claim_stored",
+    "claims_in_store",
+    "new_conversation",
+    "new_id",
+]
 
 
 def new_id() -> str:
@@ -182,7 +189,7 @@ def _give_back(taking: asyncio.Future[Claim]) -> None:
 _CLAIMS: dict[type, bool] = {}
 
 
-def _claims(history: History) -> bool:
+def claims_in_store(history: History) -> bool:
     """Whether ``history`` is a ``ClaimingHistory`` (cached per class: a protocol check costs
     tens of microseconds, more than the rest of opening a memory conversation)."""
     cls = type(history)
@@ -254,7 +261,7 @@ async def _claim_stored(conversation: Conversation, history: History, wait: floa
     try:
         await _settle(conversation)
         length = None
-        if _claims(history):
+        if claims_in_store(history):
             taking = asyncio.ensure_future(
                 cast(ClaimingHistory, history).claim(conversation.id, wait=wait)
             )

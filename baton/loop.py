@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .context import Context
+from .conversation import claims_in_store
 from .errors import (
     AskSuspended,
     ConfigError,
@@ -32,13 +33,13 @@ from .events import (
     ToolCallResult,
     UsageReport,
 )
-from .history import HistoryView
+from .history import HistoryView, MemoryHistory
 from .hooks import Chains, ContextPolicy, Middleware, Observer
 from .humans import HumanHandler, human_terminal
 from .models.base import ModelCall
 from .output import OutputInvalid, OutputSpec
 from .prompt import Instructions
-from .run import LiveRun
+from .run import LiveRun, close_open_run
 from .tools.execution import execute_tool_call, execute_tool_calls
 from .tools.source import SourcedTables, ToolSource
 from .tools.tool import Tool, ToolSpec
@@ -128,6 +129,23 @@ async def run_loop(run: LiveRun) -> Reply[Any]:
             await conversation.release()
 
 
+async def _open_cleanly(run: LiveRun) -> None:
+    """Inside ``around_ask`` (so inside a ``ConversationLock``): catch up with a history that
+    can't claim conversations, then close a run a dead process left open."""
+    conversation = run.conversation
+    history = conversation.history
+    assert history is not None
+    if (
+        run.plan.chains.ask is not None
+        and type(history) is not MemoryHistory
+        and not claims_in_store(history)
+        and await history.length(conversation.id) != conversation.saved
+    ):
+        await conversation.reload()
+    if conversation.events:
+        await close_open_run(conversation, run.storage)
+
+
 async def _loop(run: LiveRun) -> Reply[Any]:
     from .reply import Reply
 
@@ -140,6 +158,8 @@ async def _loop(run: LiveRun) -> Reply[Any]:
     agent_name = run.agent_name
     resumed = run.resumed  # a paused run continuing in the turn it paused in
     try:
+        if resumed is None and conversation.history is not None:
+            await _open_cleanly(run)
         if plan.sources is not None:  # tool sources are listed once per run
             run.table, run.specs = await plan.sources.table(context)
         if resumed is None:

@@ -66,6 +66,7 @@ __all__ = [
     "close_open_run",
     "delete_run_state",
     "load_run_state",
+    "paused_run",
     "run_state_key",
     "stored_outcomes",
 ]
@@ -181,6 +182,22 @@ def _closing_events(
     return closing
 
 
+async def paused_run(conversation: Conversation, storage: Storage | None) -> RunState | None:
+    """The conversation's last run if it is open and paused (its ``RunState`` is in
+    ``storage``). Reads only: a closed last run costs nothing."""
+    events = conversation.events
+    if storage is None or not events or isinstance(events[-1], RunFinished | RunFailed):
+        return None
+    start = open_run_index(events)
+    if start < 0:
+        return None
+    state = await load_run_state(storage, conversation.id)
+    started = events[start]
+    if state is not None and state.run_id == getattr(started, "run_id", None):
+        return state
+    return None
+
+
 async def close_open_run(conversation: Conversation, storage: Storage | None) -> RunState | None:
     """Repair a conversation whose last run never closed (its process died): answer its open
     tool calls as interrupted and record its ``RunFailed``. A run that is paused (its
@@ -193,10 +210,9 @@ async def close_open_run(conversation: Conversation, storage: Storage | None) ->
         return None
     started = events[start]
     assert isinstance(started, RunStarted)
-    if storage is not None:
-        state = await load_run_state(storage, conversation.id)
-        if state is not None and state.run_id == started.run_id:
-            return state
+    state = await paused_run(conversation, storage)
+    if state is not None:
+        return state
     closing = _closing_events(
         events,
         start,
@@ -521,7 +537,7 @@ class LiveRun:
                 if conversation.stale:
                     await conversation.reload()
                 start = open_run_index(conversation.events)
-                if start < 0:
+                if start < 0 or getattr(conversation.events[start], "run_id", None) != self.run_id:
                     return  # closed already, or (a failed write) never started in the store
                 closing = _closing_events(
                     conversation.events,

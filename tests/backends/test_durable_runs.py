@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from run_procs import ops_agent, stores
+from run_procs import LEASE, ops_agent, stores
 
 from baton import Agent, MemoryHistory, MemoryStorage, tool
 from baton.errors import AskSuspended, ConversationBusy
@@ -84,6 +84,7 @@ async def test_two_processes_never_run_an_ask_on_one_conversation_at_once(
     child = await spawn("hold", store, "h")
     try:
         assert await first_line(child) == "holding"
+        await asyncio.sleep(LEASE * 3)  # the holder's lease is renewed, not merely long
         async with stores(store) as (history, storage):
             agent = Agent("a", config=ScriptedModel("mine"), history=history, storage=storage)
             with pytest.raises(ConversationBusy, match="another process"):

@@ -47,14 +47,23 @@ _APPEND_POSTGRES = (
     "SELECT $1, c.length - $2 + e.n - 1, e.type, e.payload "
     "FROM c, unnest($3::text[], $4::json[]) WITH ORDINALITY AS e(type, payload, n)"
 )
-# A claim is a row naming its holder and when its lease ends (seconds since the epoch); taking
-# it succeeds when there is none or the last one expired, in one statement.
+# A claim is a row naming its holder and when its lease ends (seconds since the epoch, by the
+# database's clock, so processes on hosts whose clocks differ agree); taking it succeeds when
+# there is none or the last one expired, in one statement.
+_NOW = {
+    "sqlite": "((julianday('now') - 2440587.5) * 86400.0)",
+    "postgresql": "extract(epoch from clock_timestamp())::float8",
+}
 _CLAIM = (
-    "INSERT INTO baton_claims AS c (conversation_id, holder, expires_at) VALUES ($1, $2, $3) "
+    "INSERT INTO baton_claims AS c (conversation_id, holder, expires_at) "
+    "VALUES ($1, $2, {now} + CAST($3 AS DOUBLE PRECISION)) "
     "ON CONFLICT (conversation_id) DO UPDATE SET holder = excluded.holder, "
-    "expires_at = excluded.expires_at WHERE c.expires_at < $4 RETURNING holder"
+    "expires_at = excluded.expires_at WHERE c.expires_at < {now} RETURNING holder"
 )
-_RENEW = "UPDATE baton_claims SET expires_at = $3 WHERE conversation_id = $1 AND holder = $2"
+_RENEW = (
+    "UPDATE baton_claims SET expires_at = {now} + CAST($3 AS DOUBLE PRECISION) "
+    "WHERE conversation_id = $1 AND holder = $2"
+)
 _RELEASE = "DELETE FROM baton_claims WHERE conversation_id = $1 AND holder = $2"
 _LOAD = "SELECT seq, type, payload FROM baton_events WHERE conversation_id = $1 ORDER BY seq"
 _LENGTH = "SELECT length FROM baton_conversations WHERE conversation_id = $1"
@@ -87,11 +96,12 @@ class SQLHistory(SQLStore):
         """Claim a conversation for one ask (``baton.history.ClaimingHistory``): a row in
         ``baton_claims`` renewed every third of ``lease`` seconds, taken over once expired."""
         holder = new_id()
+        now = _NOW[self.db.dialect]
+        claim_sql, renew_sql = _CLAIM.format(now=now), _RENEW.format(now=now)
         deadline = None if wait is None else time.monotonic() + wait
         delay = 0.005
         while True:
-            now = time.time()
-            taken = await self.db.fetchval(_CLAIM, conversation_id, holder, now + self.lease, now)
+            taken = await self.db.fetchval(claim_sql, conversation_id, holder, self.lease)
             if taken == holder:
                 break
             if deadline is not None and time.monotonic() >= deadline:
@@ -103,9 +113,7 @@ class SQLHistory(SQLStore):
             delay = min(delay * 2, 0.1)
 
         async def renew() -> bool:
-            updated = await self.db.execute(
-                _RENEW, conversation_id, holder, time.time() + self.lease
-            )
+            updated = await self.db.execute(renew_sql, conversation_id, holder, self.lease)
             return updated > 0
 
         async def release() -> object:
