@@ -54,6 +54,7 @@ from .events import (
     to_dict,
 )
 from .history import History, MemoryHistory, Storage
+from .stream import MemoryStream
 
 if TYPE_CHECKING:
     from .humans import HumanRelay, HumanState
@@ -78,11 +79,13 @@ _WRITE_GRACE = 10.0  # seconds a cancelled ask waits for a store write already i
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RunState(Record):
     """Where one ask stands (see the module docs). ``status`` is ``"running"`` or
     ``"paused"``; ``response`` is the model response whose tool calls were running, and
-    ``finished`` the outcomes of those that finished (the others run on resume)."""
+    ``finished`` the outcomes of those that finished (the others run on resume). A plain
+    record: the live run makes a new one whenever it saves itself (not frozen only because
+    every ask makes one, and a frozen dataclass costs several times more to build)."""
 
     conversation_id: str
     run_id: str
@@ -398,9 +401,14 @@ class LiveRun:
     async def record_many(self, events: Sequence[Event]) -> None:
         """Keep the events of one step in one store write, then deliver each (to a stream
         that can take a batch, such as ``RedisStream.send_many``, in one send)."""
-        await store(self.conversation, events)
-        send_many = getattr(self.conversation.stream, "send_many", None)
-        if send_many is not None and len(events) > 1:
+        conversation = self.conversation
+        if conversation.history is None:
+            conversation.events.extend(events)
+        else:
+            await store(conversation, events)
+        stream = conversation.stream
+        send_many = None if type(stream) is MemoryStream else getattr(stream, "send_many", None)
+        if send_many is not None:
             await send_many(events)
             for event in events:
                 await self.deliver(event, to_stream=False)
@@ -426,7 +434,10 @@ class LiveRun:
     async def deliver(self, event: Event, *, to_stream: bool = True) -> None:
         """Deliver an event live (stream, tap, observers) without keeping it in history."""
         if to_stream:
-            await self.conversation.stream.send(event)
+            stream = self.conversation.stream
+            # A memory stream nobody listens to: nothing to await.
+            if type(stream) is not MemoryStream or stream.subscriber_count:
+                await stream.send(event)
         tap = self.tap
         if tap is not None:
             waiting = tap(event)

@@ -62,17 +62,27 @@ _ROLES: dict[type, Role] = {
 ALWAYS_SHOWN = frozenset(_ROLES)
 
 
+_HUMAN = "human"  # a HumanMessage: shown or not by its fields
+_BY_CLASS: dict[type, str | None] = {}  # every event class seen, resolved once
+
+
+def _class_role(cls: type) -> str | None:
+    if issubclass(cls, HumanMessage):
+        return _HUMAN
+    return next((role for base, role in _ROLES.items() if issubclass(cls, base)), None)
+
+
 def role_of(event: Event) -> Role | None:
     """The role ``event`` has in a transcript, or ``None`` when models never see it."""
-    role = _ROLES.get(type(event))
-    if role is not None:
-        return role
-    if isinstance(event, HumanMessage):
+    cls = type(event)
+    try:
+        role = _BY_CLASS[cls]
+    except KeyError:
+        role = _BY_CLASS[cls] = _class_role(cls)
+    if role == _HUMAN:
+        assert isinstance(event, HumanMessage)
         return "user" if event.request_id is None and event.text else None
-    for cls, found in _ROLES.items():  # subclasses of the visible events
-        if isinstance(event, cls):
-            return found
-    return None
+    return role  # type: ignore[return-value]
 
 
 def sent_to_model(event: Event) -> bool:
