@@ -475,6 +475,17 @@ def test_no_module_reaches_into_a_runs_private_state() -> None:
     assert not offences, offences
 
 
+def test_features_use_the_context_not_the_live_run_behind_it() -> None:
+    root = Path(__file__).resolve().parent.parent / "baton"
+    offences = [
+        str(path.relative_to(root.parent))
+        for path in sorted(root.rglob("*.py"))
+        if path.relative_to(root).parts[0] in FEATURES | {f"{f}.py" for f in FEATURES}
+        and "context.run." in path.read_text()
+    ]
+    assert not offences, offences
+
+
 # -- the transcript -------------------------------------------------------------------------------
 
 
