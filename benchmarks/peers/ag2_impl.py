@@ -26,8 +26,9 @@ class AG2(Framework):
     distributions = ("ag2",)
     notes = (
         "ag2.Agent with async tools; TestConfig(*turns) replays its script for every ask "
-        "(a fresh client per ask); E: TestConfig publishes ModelMessageChunk events mid-turn, "
-        "read through `agent.run()` + `run.stream.join()`.",
+        "(a fresh client per ask); E: TestConfig publishes ModelMessageChunk events mid-turn "
+        "(built once, the same events replayed for every ask), read through `agent.run()` + "
+        "`run.stream.join()`.",
     )
 
     def asker(self, tools: Sequence[ToolFn], script: Script) -> Asker:
@@ -54,6 +55,8 @@ class AG2(Framework):
         )
 
     def streamer(self, pieces: Sequence[str]) -> Streamer:
+        # The chunk events are built once, here: TestConfig's client publishes the events it
+        # was given, unchanged, on every ask.
         config = TestConfig(*[ModelMessageChunk(p) for p in pieces], "".join(pieces))
         agent = Agent("bench", config=config)
 

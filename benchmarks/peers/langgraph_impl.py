@@ -5,6 +5,11 @@ langchain-core's own fakes (``GenericFakeChatModel`` and friends) don't support 
 so the model is a small ``BaseChatModel`` subclass: ``bind_tools`` binds the tools' OpenAI schemas
 (as a provider's chat model does), ``_agenerate`` plays the script natively async (the base
 class would run ``_generate`` in a thread), and ``_astream`` yields the streamed pieces.
+
+Streamed (E), ``_astream`` builds one ``ChatGenerationChunk`` per piece as it goes, as
+langchain-core's own fakes (``GenericFakeChatModel``, ``FakeListChatModel``) and its provider chat
+models do: langchain-core writes into every chunk it is handed (the message id, the response
+metadata), so chunks built ahead of time could not be replayed for another ask.
 """
 
 from __future__ import annotations
@@ -84,7 +89,9 @@ class ScriptChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        for piece in self.pieces:  # BaseChatModel.astream reports each one to the callbacks
+        # One fresh chunk per piece, as langchain-core's fakes build them: the framework sets
+        # each chunk's message id and metadata, then reports it to the callbacks.
+        for piece in self.pieces:
             yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
 
 
@@ -95,7 +102,10 @@ class LangGraph(Framework):
         "langgraph.prebuilt.create_react_agent (model node + ToolNode) with async "
         "@langchain_core.tools.tool tools, `graph.ainvoke`, recursion_limit raised for C100; "
         "a BaseChatModel subclass playing the script (bind_tools supported, native async); "
-        "E: `graph.astream(stream_mode=['messages', 'values'])`, counting the AIMessageChunks.",
+        "E: `graph.astream(stream_mode=['messages', 'values'])`, counting the AIMessageChunks; "
+        "`_astream` builds a fresh ChatGenerationChunk per piece, as langchain-core's "
+        "GenericFakeChatModel does (the framework writes into each chunk, so they can't be "
+        "prebuilt).",
     )
 
     def asker(self, tools: Sequence[ToolFn], script: Script) -> Asker:

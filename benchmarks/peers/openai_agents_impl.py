@@ -5,6 +5,10 @@ that deep-copies every call's input into a growing record: fine for a test, not 
 asks (its per-call copy alone would make C100 quadratic). So the model here is a small ``Model``
 subclass built with the SDK's own item helpers (``agents.testing.function_call`` and
 ``assistant_message``) that plays the script per conversation, in O(1) per call.
+
+Streamed (E), it does what the SDK's own test double does with ``ModelStep.stream(events)``: the
+``ResponseTextDeltaEvent``s are built once, ahead of the asks, and handed over one by one, so the
+time measured is the SDK's handling of each delta and not this module building it.
 """
 
 from __future__ import annotations
@@ -58,7 +62,23 @@ class ScriptModel(Model):
 
     def __init__(self, script: Script | None = None, pieces: Sequence[str] = ()) -> None:
         self.script = script
-        self.pieces = tuple(pieces)
+        self.text = "".join(pieces)
+        self.item_id = f"msg_{next(_ids)}"
+        # Built once, without validation (as the openai SDK builds the events it parses off the
+        # wire), and replayed for every ask: the deltas of ScriptedModel's
+        # ModelStep.stream(events), which yields the events it was given.
+        self.deltas = tuple(
+            ResponseTextDeltaEvent.model_construct(
+                type="response.output_text.delta",
+                content_index=0,
+                delta=piece,
+                item_id=self.item_id,
+                logprobs=[],
+                output_index=0,
+                sequence_number=i,
+            )
+            for i, piece in enumerate(pieces)
+        )
 
     async def get_response(
         self,
@@ -81,24 +101,15 @@ class ScriptModel(Model):
     async def stream_response(  # type: ignore[override]
         self, *args: Any, **kwargs: Any
     ) -> AsyncIterator[Any]:
-        # Built without validation, as the openai SDK builds the events it parses off the wire.
-        item_id = f"msg_{next(_ids)}"
-        for i, piece in enumerate(self.pieces):
-            yield ResponseTextDeltaEvent.model_construct(
-                type="response.output_text.delta",
-                content_index=0,
-                delta=piece,
-                item_id=item_id,
-                logprobs=[],
-                output_index=0,
-                sequence_number=i,
-            )
+        for delta in self.deltas:
+            yield delta
+        # the closing event carries this ask's own response (once per ask, not per chunk)
         response = Response.model_construct(
             id=f"resp_{next(_ids)}",
             created_at=0,
             model="scripted",
             object="response",
-            output=[assistant_message("".join(self.pieces), item_id=item_id)],
+            output=[assistant_message(self.text, item_id=self.item_id)],
             tool_choice="none",
             tools=[],
             top_p=None,
@@ -107,7 +118,7 @@ class ScriptModel(Model):
             usage=None,
         )
         yield ResponseCompletedEvent.model_construct(
-            type="response.completed", response=response, sequence_number=len(self.pieces)
+            type="response.completed", response=response, sequence_number=len(self.deltas)
         )
 
 
@@ -118,7 +129,8 @@ class OpenAIAgents(Framework):
         "agents.Agent with async @function_tool tools, run by `Runner.run` with tracing "
         "disabled; a scripted `Model` subclass (O(1) per call, script position read from the "
         "last tool output's call id); E: `Runner.run_streamed()` + `stream_events()`, counting "
-        "the raw ResponseTextDeltaEvents.",
+        "the raw ResponseTextDeltaEvents, which the model builds once and replays for every ask "
+        "(as the SDK's ScriptedModel does with ModelStep.stream(events)).",
     )
 
     def asker(self, tools: Sequence[ToolFn], script: Script) -> Asker:

@@ -46,7 +46,8 @@ class PydanticAI(Framework):
     notes = (
         "pydantic_ai.Agent with async tools (Tool(fn, takes_ctx=False)); FunctionModel with an "
         "async function playing the script (its position read from the last tool call's id); "
-        "E: FunctionModel(stream_function=...) yielding the pieces, read through "
+        "E: FunctionModel(stream_function=...) yielding the prebuilt piece strings (pydantic-ai "
+        "builds each part delta itself, as for TestModel's streamed words), read through "
         "`agent.run_stream()` + `stream_text(delta=True, debounce_by=None)` (the default "
         "debounce would merge chunks).",
     )
@@ -82,6 +83,8 @@ class PydanticAI(Framework):
         )
 
     def streamer(self, pieces: Sequence[str]) -> Streamer:
+        # The pieces are the harness's prebuilt strings: pydantic-ai turns each into its
+        # PartDeltaEvent itself (FunctionStreamedResponse), as it does with TestModel's words.
         async def stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str]:
             for piece in pieces:
                 yield piece
