@@ -58,7 +58,9 @@ _CLAIM = (
     "INSERT INTO baton_claims AS c (conversation_id, holder, expires_at) "
     "VALUES ($1, $2, {now} + CAST($3 AS DOUBLE PRECISION)) "
     "ON CONFLICT (conversation_id) DO UPDATE SET holder = excluded.holder, "
-    "expires_at = excluded.expires_at WHERE c.expires_at < {now} RETURNING holder"
+    "expires_at = excluded.expires_at WHERE c.expires_at < {now} "
+    # the conversation's length comes back in the same round trip
+    "RETURNING holder, (SELECT length FROM baton_conversations WHERE conversation_id = $1)"
 )
 _RENEW = (
     "UPDATE baton_claims SET expires_at = {now} + CAST($3 AS DOUBLE PRECISION) "
@@ -101,8 +103,9 @@ class SQLHistory(SQLStore):
         deadline = None if wait is None else time.monotonic() + wait
         delay = 0.005
         while True:
-            taken = await self.db.fetchval(claim_sql, conversation_id, holder, self.lease)
-            if taken == holder:
+            rows = await self.db.fetch(claim_sql, conversation_id, holder, self.lease)
+            if rows and rows[0][0] == holder:
+                length = int(rows[0][1] or 0)
                 break
             if deadline is not None and time.monotonic() >= deadline:
                 raise ConversationBusy(
@@ -119,7 +122,7 @@ class SQLHistory(SQLStore):
         async def release() -> object:
             return await self.db.execute(_RELEASE, conversation_id, holder)
 
-        return KeptClaim(f"conversation {conversation_id}", self.lease, renew, release)
+        return KeptClaim(f"conversation {conversation_id}", self.lease, renew, release, length)
 
     async def append(self, conversation_id: str, events: Sequence[Event]) -> None:
         """Append ``events``, in order and contiguously, to the end of a conversation."""
