@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import time
 import uuid
-from collections.abc import AsyncIterator
-from urllib.parse import urlparse
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -66,16 +69,70 @@ async def prefix(redis_url: str) -> AsyncIterator[str]:
         await close_pools()
 
 
-def can_restart_redis(url: str = REDIS_URL) -> str | None:
-    """Why this test process cannot restart the Redis server (``None``: it can)."""
-    parsed = urlparse(url)
-    if parsed.hostname not in ("127.0.0.1", "localhost") or (parsed.port or 6379) != 6379:
-        return f"the tests restart only the local Redis on port 6379, not {url}"
-    if not shutil.which("redis-server") or not shutil.which("redis-cli"):
-        return "redis-server and redis-cli are not on PATH"
-    for path in ("/var/lib/redis", "/var/log/redis"):
-        if not os.access(path, os.W_OK):
-            return f"no write access to {path} (needed to start redis-server)"
-    if os.environ.get("BATON_NO_REDIS_RESTART"):
-        return "BATON_NO_REDIS_RESTART is set"
-    return None
+class OwnRedis:
+    """A ``redis-server`` of one test's own, for tests that stop Redis: a free loopback port and
+    a temporary directory, started and stopped by this object (by pid), never the shared one."""
+
+    def __init__(self, directory: Path) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.directory = directory
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        import redis
+
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        try:
+            for _ in range(100):
+                try:
+                    if client.ping():
+                        return
+                except redis.exceptions.ConnectionError:
+                    time.sleep(0.05)
+        finally:
+            client.close()
+        raise RuntimeError(f"redis-server on port {self.port} did not start")
+
+    def stop(self) -> None:
+        """Kill this server (SIGKILL, by pid) and wait for it to be gone."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    """A started ``OwnRedis``; killed after the test."""
+    if not shutil.which("redis-server"):
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true needs redis-server on PATH", pytrace=False)
+        pytest.skip("redis-server is not on PATH")
+    server = OwnRedis(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

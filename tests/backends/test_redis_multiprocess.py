@@ -8,13 +8,12 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from redis_support import START_REDIS, can_restart_redis
+from redis_support import OwnRedis
 
 from baton.backends.redis import (
     RedisHistory,
@@ -181,23 +180,10 @@ async def test_a_rate_limit_shared_by_processes_grants_one_budget(
     assert sum([int(await finish(p)) for p in processes]) == 3
 
 
-async def _wait_for_redis(up: bool) -> None:
-    for _ in range(200):
-        ping = await asyncio.to_thread(
-            subprocess.run, ["redis-cli", "ping"], capture_output=True, text=True, check=False
-        )
-        if (ping.stdout.strip() == "PONG") == up:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"Redis did not come {'up' if up else 'down'}")
-
-
 async def test_a_watcher_catches_up_after_redis_restarts_mid_stream(
-    redis_url: str, prefix: str
+    own_redis: OwnRedis, prefix: str
 ) -> None:
-    reason = can_restart_redis(redis_url)
-    if reason is not None:
-        pytest.skip(f"cannot restart Redis here: {reason}")
+    redis_url = own_redis.url  # a server of this test's own: the shared one is never stopped
     total, restart_at = 120, 50
     producer = RedisStream("c1", redis_url, prefix=prefix, patience=60)
     watcher = RedisWatcher("c1", redis_url, prefix=prefix, from_id="0", block=0.2)
@@ -226,14 +212,10 @@ async def test_a_watcher_catches_up_after_redis_restarts_mid_stream(
     try:
         async with asyncio.timeout(60):
             await caught_up.wait()  # the watcher has everything Redis had: restart it now
-            await asyncio.to_thread(
-                subprocess.run, ["redis-cli", "shutdown", "nosave"], capture_output=True
-            )
-            await _wait_for_redis(up=False)
+            await asyncio.to_thread(own_redis.stop)
             go_on.set()  # the producer sends while Redis is down (its sends wait and retry)
             await asyncio.sleep(0.3)
-            await asyncio.to_thread(subprocess.run, START_REDIS, shell=True, check=True)
-            await _wait_for_redis(up=True)
+            await asyncio.to_thread(own_redis.start)  # empty again, on the same port
             await asyncio.gather(*tasks)
     finally:
         for task in tasks:
