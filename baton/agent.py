@@ -101,9 +101,13 @@ def _check_positive(name: str, value: int, minimum: int = 1) -> int:
 
 def _check_timeout(value: float | None) -> float | None:
     if value is not None and (
-        isinstance(value, bool) or not isinstance(value, int | float) or value <= 0
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value < float("inf")  # NaN fails this too
     ):
-        raise ConfigError(f"tool_timeout must be a positive number of seconds, got {value!r}")
+        raise ConfigError(
+            f"tool_timeout must be a finite, positive number of seconds, got {value!r}"
+        )
     return value
 
 

@@ -872,3 +872,57 @@ async def test_context_is_available_to_delegating_tools():
     reply = await Agent("a", config=model, tools=[consult]).ask("go")
     assert single_outcome(reply).content == "sub answer"
     assert reply.usage.requests == 3
+
+
+# -- bad outcomes that must still reach the model (issue 10) -----------------------------------
+
+
+async def test_a_tool_raising_cancelled_error_itself_is_a_tool_error_and_the_ask_goes_on() -> None:
+    @tool
+    async def flaky() -> str:
+        """Fails in an odd way."""
+        raise asyncio.CancelledError()
+
+    @tool
+    def fine() -> str:
+        """Works."""
+        return "ok"
+
+    model = ScriptedModel([call("flaky"), call("fine")], "done")
+    reply = await Agent("a", config=model, tools=[flaky, fine]).ask("go")
+    assert reply.text == "done"
+    outcomes = {e.name: e for e in reply.events if isinstance(e, ToolCallResult | ToolCallError)}
+    assert isinstance(outcomes["flaky"], ToolCallError)
+    assert outcomes["flaky"].error_type == "CancelledError"
+    assert isinstance(outcomes["fine"], ToolCallResult)
+
+
+async def test_a_result_that_cannot_be_shown_is_a_tool_error_naming_the_tool() -> None:
+    class Opaque:
+        def __str__(self) -> str:
+            raise RuntimeError("no text for you")
+
+        __repr__ = __str__
+
+    @tool
+    def weird() -> Any:
+        """Returns something odd."""
+        return Opaque()
+
+    model = ScriptedModel(call("weird"), "done")
+    reply = await Agent("a", config=model, tools=[weird]).ask("go")
+    assert reply.text == "done"
+    [error] = [e for e in reply.events if isinstance(e, ToolCallError)]
+    assert error.error_type == "UnconvertibleResult" and "'weird'" in error.message
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), 0, -1])
+def test_timeouts_must_be_finite_and_positive(bad: float) -> None:
+    with pytest.raises(ConfigError, match="finite, positive"):
+        Agent("a", tool_timeout=bad)
+
+    def f() -> None:
+        """F."""
+
+    with pytest.raises(ConfigError, match="finite, positive"):
+        tool(timeout=bad)(f)

@@ -99,16 +99,35 @@ async def execute_tool_call(
         )
     except (ConfigError, AskSuspended):
         raise
+    except asyncio.CancelledError as exc:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # the ask (or this call's task) is being cancelled: let it go
+        # The tool raised CancelledError itself (e.g. it awaited something another task
+        # cancelled): a failure like any other, which the model reads.
+        return _failed(call, exc)
     except Exception as exc:
         # The message may carry secrets the tool handled: only its type is logged by default;
         # the traceback is there for whoever turns on DEBUG for baton.tools.
         log.info("tool %s raised %s", call.name, type(exc).__name__)
         log.debug("tool %s failure", call.name, exc_info=exc)
         return _failed(call, exc)
-    if isinstance(value, ToolResult):
-        content = value.content if value.content is not None else to_content(value.value)
-        return ToolCallResult(call.id, call.name, content, value.value, value.final)
-    return ToolCallResult(call.id, call.name, to_content(value), value)
+    try:
+        if isinstance(value, ToolResult):
+            content = value.content if value.content is not None else to_content(value.value)
+            return ToolCallResult(call.id, call.name, content, value.value, value.final)
+        return ToolCallResult(call.id, call.name, to_content(value), value)
+    except Exception as exc:  # a value that can't be shown (its __str__ raises, ...)
+        return ToolCallError(
+            call.id,
+            call.name,
+            _short(
+                f"Tool {call.name!r} returned a value that cannot be converted to text "
+                f"({type(exc).__name__}: {exc}); the tool should return text, numbers, lists, "
+                "dicts or pydantic models."
+            ),
+            "UnconvertibleResult",
+        )
 
 
 def _failed(call: ToolCall, exc: BaseException) -> ToolCallError:

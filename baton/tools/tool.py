@@ -103,9 +103,14 @@ class Tool:
                 f"tool name {tool_name!r} is not allowed: use 1-64 letters, digits, '_' or '-' "
                 "(set one with @tool(name=...))"
             )
-        if timeout is not None and timeout <= 0:
+        if timeout is not None and (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not 0 < timeout < float("inf")  # NaN fails this too
+        ):
             raise ToolDefinitionError(
-                f"tool {tool_name!r}: timeout must be positive, got {timeout}"
+                f"tool {tool_name!r}: timeout must be a finite, positive number of seconds, "
+                f"got {timeout!r}"
             )
         params = list(inspect.signature(function).parameters)
         self.is_method = bool(params) and params[0] == "self"
