@@ -54,6 +54,7 @@ from .events import (
     to_dict,
 )
 from .history import History, MemoryHistory, Storage
+from .redaction import redact_text
 from .stream import MemoryStream
 
 if TYPE_CHECKING:
@@ -555,7 +556,7 @@ class LiveRun:
                     start,
                     self.run_id,
                     kind,
-                    str(error) or kind,
+                    redact_text(str(error)) or kind,
                     "cancelled" if cancelled else "interrupted",
                 )
                 await self.record_many(closing)

@@ -49,6 +49,7 @@ from ..events import (
 )
 from ..humans import HumanRelay
 from ..models.base import ModelConfig
+from ..redaction import redact_text
 from ..tools.tool import Tool
 
 if TYPE_CHECKING:
@@ -341,7 +342,7 @@ def _progress(event: Event) -> tuple[str, str] | None:
 
 
 def _error_text(error: BaseException) -> str:
-    return _clip(str(error) or type(error).__name__, _ERROR_CHARS)
+    return _clip(redact_text(str(error)) or type(error).__name__, _ERROR_CHARS)
 
 
 def _report(agent: str, result: SubtaskResult) -> dict[str, str]:

@@ -31,11 +31,12 @@ class ProviderConfig(ModelConfig):
 
     model: str
     _: KW_ONLY
-    api_key: str | None = None
+    # Secrets stay out of repr() and str(): a config is often logged or printed.
+    api_key: str | None = field(default=None, repr=False)
     base_url: str | None = None
     timeout: float | None = 120.0
     max_retries: int = 2
-    headers: Mapping[str, str] | None = None
+    headers: Mapping[str, str] | None = field(default=None, repr=False)
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = None
@@ -57,8 +58,11 @@ class ProviderConfig(ModelConfig):
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model:
             raise ConfigError(f"{type(self).__name__} needs a model name, e.g. model='...'")
-        if self.timeout is not None and self.timeout <= 0:
-            raise ConfigError(f"timeout must be positive seconds or None, got {self.timeout!r}")
+        if self.timeout is not None and not 0 < self.timeout < float("inf"):  # NaN included
+            raise ConfigError(
+                f"timeout must be a finite, positive number of seconds or None, got "
+                f"{self.timeout!r}"
+            )
         if self.max_retries < 0:
             raise ConfigError(f"max_retries must be 0 or more, got {self.max_retries!r}")
         direct = ModelSettings(

@@ -17,6 +17,7 @@ from ..errors import (
     ProviderUnavailable,
     RateLimited,
 )
+from ..redaction import redact_text
 
 __all__ = ["connection_dropped", "error_for_status", "is_transport_error", "retry_after_seconds"]
 
@@ -60,8 +61,9 @@ def error_for_status(
     headers: Mapping[str, str] | None = None,
     body: Any = None,
 ) -> ModelError:
-    """The Baton error for an HTTP error answer from a provider."""
-    text = f"{provider} answered HTTP {status}: {message}"
+    """The Baton error for an HTTP error answer from a provider (secrets an error body echoes,
+    such as "Incorrect API key provided: sk-...", are redacted)."""
+    text = redact_text(f"{provider} answered HTTP {status}: {message}")
     retry_after = retry_after_seconds(headers)
     lowered = f"{message} {body!r}".lower()
     kwargs: dict[str, Any] = {"provider": provider, "status": status, "retry_after": retry_after}
@@ -94,6 +96,8 @@ def is_transport_error(exc: BaseException) -> bool:
 
 def connection_dropped(provider: str, exc: BaseException) -> ConnectionLost:
     return ConnectionLost(
-        f"the connection to {provider} dropped mid-answer ({type(exc).__name__}: {exc})",
+        redact_text(
+            f"the connection to {provider} dropped mid-answer ({type(exc).__name__}: {exc})"
+        ),
         provider=provider,
     )

@@ -4,7 +4,7 @@ Gemini API (``gemini.py``): only how the client is made differs."""
 from __future__ import annotations
 
 import os
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import ConfigError
@@ -27,7 +27,7 @@ class VertexConfig(GeminiConfig):
     _: KW_ONLY
     project: str | None = None
     location: str | None = None
-    credentials: Credentials | None = None
+    credentials: Credentials | None = field(default=None, repr=False)
 
     provider_name: ClassVar[str] = "vertex"
     env_keys: ClassVar[tuple[str, ...]] = ()

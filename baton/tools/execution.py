@@ -18,6 +18,7 @@ from ..context import Context
 from ..errors import AskSuspended, ConfigError, Retry
 from ..events import ToolCall, ToolCallError, ToolCallResult
 from ..humans import CURRENT_CALL
+from ..redaction import redact_text
 from .injection import resolve_injections
 from .schema import describe_validation_error
 from .tool import Tool, ToolResult, to_content
@@ -135,7 +136,7 @@ def _failed(call: ToolCall, exc: BaseException) -> ToolCallError:
     return ToolCallError(
         call.id,
         call.name,
-        _short(f"Tool {call.name!r} failed: {type(exc).__name__}: {detail}"),
+        _short(redact_text(f"Tool {call.name!r} failed: {type(exc).__name__}: {detail}")),
         type(exc).__name__,
     )
 

@@ -524,3 +524,35 @@ async def test_another_agents_turns_are_sent_as_its_named_turns(wire: WireServer
     own = wire.requests[3].json["messages"]
     assert [m["role"] for m in own][:4] == ["user", "assistant", "tool", "assistant"]
     assert own[5]["content"] == "[critic] Agreed."
+
+
+async def test_a_key_never_leaks_into_errors_events_or_reprs(wire: WireServer) -> None:
+    """An error body echoing the key, a config's repr, the run's RunFailed and a sub-agent's
+    tool error read by the parent's model: none shows the key (issue 10, point 9)."""
+    from baton import MemoryHistory
+    from baton.events import RunFailed, ToolCallError
+
+    key = "sk-proj-Abc123Def456Ghi789Jkl012"
+    leaky = OpenAIConfig("gpt-test", api_key=key, base_url=f"{wire.url}/v1", max_retries=0)
+    _made.append(leaky)
+    assert key not in repr(leaky) and key not in str(leaky)
+    body = {"error": {"message": f"Incorrect API key provided: {key}.", "type": "invalid_key"}}
+    wire.reply_error(401, body)
+    history = MemoryHistory()
+    with pytest.raises(AuthenticationFailed) as caught:
+        await Agent("a", config=leaky, history=history).ask("hi", conversation_id="k")
+    assert key not in str(caught.value) and "[REDACTED]" in str(caught.value)
+    [failed] = [e for e in await history.load("k") if isinstance(e, RunFailed)]
+    assert key not in failed.message
+
+    wire.reply_json(
+        completion(None, tool_calls=[fn_call("c1", "helper", {"task": "x"})], finish="tool_calls")
+    )
+    wire.reply_error(401, body)  # the sub-agent's own call
+    wire.reply_json(completion("The helper could not help."))
+    helper = Agent("helper", config=leaky)
+    boss = Agent("boss", config=config(wire, stream=False), tools=[helper.as_tool()])
+    reply = await boss.ask("delegate")
+    [error] = [e for e in reply.events if isinstance(e, ToolCallError)]
+    assert key not in error.message
+    assert key not in json.dumps(wire.requests[-1].json)  # what the parent's model read
