@@ -8,7 +8,6 @@ protocols.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import time
@@ -128,10 +127,11 @@ _RELEASING: set[asyncio.Future[None]] = set()  # releases still on their way
 class KeptClaim:
     """A ``Claim`` whose lease is renewed in the background (every third of ``lease``
     seconds) until it is released; backends build it from their own renew and release
-    statements. A claim that can't be renewed in time is lost: that is logged, and the holder
-    finds out when its next write meets the new holder's."""
+    statements. Most asks end before the first renewal: until then the claim costs one timer,
+    not a task. A claim that can't be renewed in time is lost: that is logged, and the holder's
+    next write refuses to go on (``lost``)."""
 
-    __slots__ = ("_release", "_renewer", "length", "lost", "what")
+    __slots__ = ("_lease", "_release", "_renew", "_renewer", "_timer", "length", "lost", "what")
 
     def __init__(
         self,
@@ -144,20 +144,27 @@ class KeptClaim:
         self.what = what
         self.length = length
         self.lost = False
-        self._release = release
-        self._renewer: asyncio.Task[None] | None = asyncio.get_running_loop().create_task(
-            self._keep(lease, renew), name=f"baton-claim-{what}"
+        self._lease = lease
+        self._renew = renew
+        self._release: Callable[[], Awaitable[object]] | None = release
+        self._renewer: asyncio.Task[None] | None = None
+        self._timer = asyncio.get_running_loop().call_later(lease / 3, self._start_renewing)
+
+    def _start_renewing(self) -> None:
+        self._renewer = asyncio.get_running_loop().create_task(
+            self._keep(), name=f"baton-claim-{self.what}"
         )
 
-    async def _keep(self, lease: float, renew: Callable[[], Awaitable[bool]]) -> None:
-        expires = time.monotonic() + lease
+    async def _keep(self) -> None:
+        lease = self._lease
+        expires = time.monotonic() + lease * 2 / 3  # a third of it went by before the first
         while True:
-            await asyncio.sleep(lease / 3)
             try:
-                renewed = await renew()
+                renewed = await self._renew()
             except Exception as exc:  # the store is unreachable: try again within the lease
                 if time.monotonic() < expires:
                     log.info("could not renew the claim on %s (%s)", self.what, exc)
+                    await asyncio.sleep(lease / 10)
                     continue
                 renewed = False
             if not renewed:
@@ -165,28 +172,35 @@ class KeptClaim:
                 log.error("lost the claim on %s: another process may take it over", self.what)
                 return
             expires = time.monotonic() + lease
+            await asyncio.sleep(lease / 3)
 
     async def release(self) -> None:
-        renewer, self._renewer = self._renewer, None
-        if renewer is None:
-            return
-        renewer.cancel()
-        # Shielded: a cancelled ask still gives its conversation back (the caller's cancel is
-        # raised here all the same, once the release is on its way).
-        releasing = asyncio.ensure_future(self._give_back(renewer))
-        _RELEASING.add(releasing)
-        releasing.add_done_callback(_RELEASING.discard)
-        await asyncio.shield(releasing)
-
-    async def _give_back(self, renewer: asyncio.Task[None]) -> None:
-        with contextlib.suppress(asyncio.CancelledError):
-            await renewer  # the renewer's own cancellation, asked for above
+        release, self._release = self._release, None
+        if release is None:
+            return  # released already
+        self._timer.cancel()
+        if self._renewer is not None:
+            self._renewer.cancel()  # racing the release is harmless: both check the holder
         if self.lost:
             return
         try:
-            await self._release()
+            await release()
+        except asyncio.CancelledError:
+            # The ask was cancelled mid-release: give the conversation back all the same (the
+            # release is idempotent: it deletes only this holder's claim).
+            releasing = asyncio.ensure_future(_quietly(release, self.what))
+            _RELEASING.add(releasing)
+            releasing.add_done_callback(_RELEASING.discard)
+            raise
         except Exception as exc:  # it expires within its lease anyway
             log.warning("could not release the claim on %s (%s)", self.what, exc)
+
+
+async def _quietly(release: Callable[[], Awaitable[object]], what: str) -> None:
+    try:
+        await release()
+    except Exception as exc:
+        log.warning("could not release the claim on %s (%s)", what, exc)
 
 
 @runtime_checkable
