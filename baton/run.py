@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -253,19 +253,40 @@ async def store(conversation: Conversation, events: Sequence[Event]) -> None:
     if type(history) is MemoryHistory:
         await write  # no suspension point inside: a cancel can't tear it
     else:
-        await _shielded_write(conversation, history, asyncio.ensure_future(write), events)
+        loop = asyncio.get_running_loop()
+        written = loop.create_future()
+        task = loop.create_task(_write_then_notify(write, written))
+        task.add_done_callback(_consume)
+        await _shielded_write(conversation, history, task, written, events)
     memory.extend(events)
     conversation.saved = len(memory)
+
+
+async def _write_then_notify(write: Awaitable[None], written: asyncio.Future[None]) -> None:
+    """Run a store write in a task of its own (so a cancel of the ask can't tear it) and wake
+    the ask through ``written`` directly (one loop iteration less than ``asyncio.shield``)."""
+    try:
+        await write
+    except BaseException as exc:
+        if not written.done():
+            if isinstance(exc, asyncio.CancelledError):
+                written.cancel()
+            else:
+                written.set_exception(exc)
+        raise
+    if not written.done():
+        written.set_result(None)
 
 
 async def _shielded_write(
     conversation: Conversation,
     history: History,
-    write: asyncio.Future[None],
+    write: asyncio.Task[None],
+    written: asyncio.Future[None],
     events: Sequence[Event],
 ) -> None:
     try:
-        await asyncio.shield(write)
+        await written  # a cancel of the ask cancels this future, never the write
     except asyncio.CancelledError:
         # The write goes on; memory must end as the store does, so wait for it (bounded).
         with contextlib.suppress(asyncio.CancelledError):
@@ -276,7 +297,6 @@ async def _shielded_write(
         else:
             conversation.stale = True
             conversation.writing = write  # the next claim waits for it before reloading
-            write.add_done_callback(_consume)
         raise
     except BatonError:
         conversation.stale = True
