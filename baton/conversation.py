@@ -21,10 +21,11 @@ from typing import Any, cast
 
 from .errors import BackendUnavailable, ConversationBusy
 from .events import Event
-from .history import Claim, ClaimingHistory, History
+from .history import Claim, ClaimingHistory, History, keep_running
 from .stream import MemoryStream, Stream
 
 __all__ = [
+    "WRITE_GRACE",
     "Conversation",
     "claim",
     "claim_stored",
@@ -158,7 +159,9 @@ def _busy(conversation_id: str) -> ConversationBusy:
     )
 
 
-_WRITE_GRACE = 10.0  # seconds an ask waits for a write an earlier, cancelled ask left in flight
+WRITE_GRACE = 10.0
+"""Seconds a cancelled ask waits for its store write in flight, and the next claim for a write
+a cancelled ask left behind."""
 
 
 async def _settle(conversation: Conversation) -> None:
@@ -166,7 +169,7 @@ async def _settle(conversation: Conversation) -> None:
     if writing is None:
         return
     if not writing.done():
-        await asyncio.wait({writing}, timeout=_WRITE_GRACE)
+        await asyncio.wait({writing}, timeout=WRITE_GRACE)
         if not writing.done():
             raise BackendUnavailable(
                 f"a write to conversation {conversation.id} from a cancelled ask has not "
@@ -176,14 +179,10 @@ async def _settle(conversation: Conversation) -> None:
     conversation.stale = True  # reload: whatever that write did, the store has it now
 
 
-_RELEASING: set[asyncio.Task[None]] = set()  # releases of claims their ask no longer wants
-
-
 def _give_back(taking: asyncio.Future[Claim]) -> None:
+    """A claim taken for an ask that was cancelled meanwhile: release it."""
     if not taking.cancelled() and taking.exception() is None:
-        task = asyncio.ensure_future(taking.result().release())
-        _RELEASING.add(task)
-        task.add_done_callback(_RELEASING.discard)
+        keep_running(taking.result().release())
 
 
 _CLAIMS: dict[type, bool] = {}

@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, Protocol, overload, runtime_checkable
 
-from .errors import ConfigError
+from .errors import ConfigError, ConversationBusy
 from .events import Event
 
 log = logging.getLogger("baton.history")
@@ -28,7 +28,9 @@ __all__ = [
     "MemoryHistory",
     "MemoryStorage",
     "Storage",
+    "keep_running",
     "lease_seconds",
+    "take_claim",
 ]
 
 
@@ -114,6 +116,27 @@ class Claim(Protocol):
         ...
 
 
+async def take_claim(
+    conversation_id: str, wait: float | None, attempt: Callable[[], Awaitable[int | None]]
+) -> int:
+    """Try ``attempt`` (it returns the conversation's stored length once the claim is taken,
+    ``None`` while another holder has it) with backoff, for up to ``wait`` seconds (``None``:
+    for ever), then raise ``ConversationBusy``. The loop every claiming backend shares."""
+    deadline = None if wait is None else time.monotonic() + wait
+    delay = 0.005
+    while True:
+        length = await attempt()
+        if length is not None:
+            return length
+        if deadline is not None and time.monotonic() >= deadline:
+            raise ConversationBusy(
+                f"conversation {conversation_id} is answering an ask in another process (or "
+                "task); try again later, or wait for it with ask(..., wait_busy=SECONDS)"
+            )
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
 def lease_seconds(owner: str, lease: float) -> float:
     """A claim's lease, checked: a number of seconds above 0.05."""
     if isinstance(lease, bool) or not isinstance(lease, int | float) or not lease > 0.05:
@@ -121,7 +144,16 @@ def lease_seconds(owner: str, lease: float) -> float:
     return float(lease)
 
 
-_RELEASING: set[asyncio.Future[None]] = set()  # releases still on their way
+_BACKGROUND: set[asyncio.Future[Any]] = set()  # work an ask left running (releases of claims)
+
+
+def keep_running(work: Awaitable[Any]) -> asyncio.Future[Any]:
+    """Run ``work`` to its end in the background, holding a reference until it is done (the
+    event loop keeps only weak ones)."""
+    task = asyncio.ensure_future(work)
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+    return task
 
 
 class KeptClaim:
@@ -188,9 +220,7 @@ class KeptClaim:
         except asyncio.CancelledError:
             # The ask was cancelled mid-release: give the conversation back all the same (the
             # release is idempotent: it deletes only this holder's claim).
-            releasing = asyncio.ensure_future(_quietly(release, self.what))
-            _RELEASING.add(releasing)
-            releasing.add_done_callback(_RELEASING.discard)
+            keep_running(_quietly(release, self.what))
             raise
         except Exception as exc:  # it expires within its lease anyway
             log.warning("could not release the claim on %s (%s)", self.what, exc)

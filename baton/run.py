@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic_core import to_jsonable_python
 
 from .context import Context, UsageCounter
-from .conversation import Conversation
+from .conversation import WRITE_GRACE, Conversation
 from .errors import AskSuspended, BackendUnavailable, BatonError, ConfigError, ObserverHalt
 from .events import (
     ApprovalRequest,
@@ -76,7 +76,6 @@ __all__ = [
 log = logging.getLogger("baton.run")
 
 _STATE_PREFIX = "baton:run:"
-_WRITE_GRACE = 10.0  # seconds a cancelled ask waits for a store write already in flight
 
 
 @register
@@ -290,7 +289,7 @@ async def _shielded_write(
     except asyncio.CancelledError:
         # The write goes on; memory must end as the store does, so wait for it (bounded).
         with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait({write}, timeout=_WRITE_GRACE)
+            await asyncio.wait({write}, timeout=WRITE_GRACE)
         if write.done() and not write.cancelled() and write.exception() is None:
             conversation.events.extend(events)
             conversation.saved = len(conversation.events)
@@ -563,7 +562,7 @@ class LiveRun:
             return
         try:
             # Bounded: a cancelled ask must not hang on a store that stopped answering.
-            async with asyncio.timeout(_WRITE_GRACE):
+            async with asyncio.timeout(WRITE_GRACE):
                 if self.pausing and self.storage is not None:
                     await delete_run_state(self.storage, conversation.id)
                 if conversation.stale:

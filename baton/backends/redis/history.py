@@ -13,16 +13,13 @@ is atomic, so two processes resuming the same suspended ask can't both claim it;
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from ...conversation import new_id
-from ...errors import ConversationBusy
 from ...events import Event
-from ...history import Claim, KeptClaim, lease_seconds
+from ...history import Claim, KeptClaim, lease_seconds, take_claim
 from .codec import decode_events, encode_event
 from .connection import LEASE_RELEASE, LEASE_RENEW, Connector, RedisSource
 
@@ -59,19 +56,12 @@ class RedisHistory:
         key, history_key = f"{self.prefix}claim:{conversation_id}", self.key(conversation_id)
         token = new_id().encode()
         ms = int(self.lease * 1000)
-        deadline = None if wait is None else time.monotonic() + wait
-        delay = 0.005
-        while True:
+
+        async def attempt() -> int | None:
             length = int(await client.eval(_CLAIM, 2, key, history_key, token, ms))
-            if length >= 0:
-                break
-            if deadline is not None and time.monotonic() >= deadline:
-                raise ConversationBusy(
-                    f"conversation {conversation_id} is answering an ask in another process "
-                    "(or task); try again later, or wait for it with ask(..., wait_busy=SECONDS)"
-                )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.1)
+            return length if length >= 0 else None
+
+        length = await take_claim(conversation_id, wait, attempt)
 
         async def renew() -> bool:
             return bool(await client.eval(LEASE_RENEW, 1, key, token, ms))

@@ -16,16 +16,14 @@ registered event raises ``EventDecodeError`` before any event of the load is bui
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from ...conversation import new_id
-from ...errors import ConversationBusy, EventDecodeError
+from ...errors import EventDecodeError
 from ...events import Event, event_types, from_dict, to_dict
-from ...history import Claim, KeptClaim, lease_seconds
+from ...history import Claim, KeptClaim, lease_seconds, take_claim
 from ._base import SQLStore
 from .database import Database
 
@@ -100,20 +98,12 @@ class SQLHistory(SQLStore):
         holder = new_id()
         now = _NOW[self.db.dialect]
         claim_sql, renew_sql = _CLAIM.format(now=now), _RENEW.format(now=now)
-        deadline = None if wait is None else time.monotonic() + wait
-        delay = 0.005
-        while True:
+
+        async def attempt() -> int | None:
             rows = await self.db.fetch(claim_sql, conversation_id, holder, self.lease)
-            if rows and rows[0][0] == holder:
-                length = int(rows[0][1] or 0)
-                break
-            if deadline is not None and time.monotonic() >= deadline:
-                raise ConversationBusy(
-                    f"conversation {conversation_id} is answering an ask in another process "
-                    "(or task); try again later, or wait for it with ask(..., wait_busy=SECONDS)"
-                )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.1)
+            return int(rows[0][1] or 0) if rows and rows[0][0] == holder else None
+
+        length = await take_claim(conversation_id, wait, attempt)
 
         async def renew() -> bool:
             updated = await self.db.execute(renew_sql, conversation_id, holder, self.lease)
