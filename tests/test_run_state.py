@@ -619,3 +619,29 @@ async def test_pausing_from_around_ask_is_a_clear_error() -> None:
     )
     with pytest.raises(ConfigError, match="only while it runs"):
         await agent.ask("go", conversation_id="g")
+
+
+# -- settings are checked when made (issue 10, point 15) ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "words"),
+    [
+        ("temperature", 2.5, "from 0 to 2"),
+        ("temperature", float("nan"), "from 0 to 2"),
+        ("top_p", 0, "above 0 and at most 1"),
+        ("max_tokens", 0, "at least 1"),
+        ("reasoning_effort", "extreme", "one of minimal, low, medium, high"),
+        ("seed", 1.5, "integer"),
+    ],
+)
+def test_settings_out_of_range_are_refused_naming_the_range(
+    setting: str, value: Any, words: str
+) -> None:
+    from baton import ModelSettings
+    from baton.providers import OpenAIConfig
+
+    with pytest.raises(ConfigError, match=words):
+        ModelSettings(**{setting: value})
+    with pytest.raises(ConfigError, match=words):
+        OpenAIConfig("gpt-5", **{setting: value})

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from ..errors import ConfigError
 from ..events import Event, ModelResponse
 from ..history import HistoryView
 from ..output import OutputSpec
@@ -22,6 +23,27 @@ from ..tools.tool import ToolSpec
 __all__ = ["EmitChunk", "ModelCall", "ModelClient", "ModelConfig", "ModelSettings"]
 
 EmitChunk = Callable[[Event], Awaitable[None]]
+
+
+_EFFORTS = ("minimal", "low", "medium", "high")
+
+
+def _check_range(
+    name: str, value: object, low: float, high: float, words: str, *, open_low: bool = False
+) -> None:
+    if value is None:
+        return
+    number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    # NaN fails every comparison, so it is refused with the rest.
+    if number is None or not (low < number <= high if open_low else low <= number <= high):
+        raise ConfigError(f"{name} must be a number {words}, got {value!r}")
+
+
+def _check_count(name: str, value: object, minimum: int) -> None:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int) or value < minimum
+    ):
+        raise ConfigError(f"{name} must be an integer of at least {minimum}, got {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +64,21 @@ class ModelSettings:
     thinking_budget: int | None = None
     stream: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_range("temperature", self.temperature, 0.0, 2.0, "from 0 to 2")
+        _check_range("top_p", self.top_p, 0.0, 1.0, "above 0 and at most 1", open_low=True)
+        _check_count("max_tokens", self.max_tokens, 1)
+        _check_count("thinking_budget", self.thinking_budget, 0)
+        if self.seed is not None and (
+            isinstance(self.seed, bool) or not isinstance(self.seed, int)
+        ):
+            raise ConfigError(f"seed must be an integer, got {self.seed!r}")
+        if self.reasoning_effort is not None and self.reasoning_effort not in _EFFORTS:
+            raise ConfigError(
+                f"reasoning_effort must be one of {', '.join(_EFFORTS)}, got "
+                f"{self.reasoning_effort!r}"
+            )
 
     def merge(self, override: ModelSettings | None) -> ModelSettings:
         """These settings with every field that ``override`` sets taken from it."""
