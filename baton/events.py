@@ -157,8 +157,8 @@ def from_dict(data: Mapping[str, Any]) -> Any:
         if name in data:
             try:
                 kwargs[name] = decode(data[name])
-            except EventDecodeError:
-                raise
+            except EventDecodeError as exc:
+                raise EventDecodeError(f"{type_name}.{name}: {exc}") from None
             except (TypeError, ValueError) as exc:
                 raise EventDecodeError(f"{type_name}.{name}: {exc}") from None
     try:
@@ -227,7 +227,38 @@ def _decoder_for(tp: Any) -> Callable[[Any], Any]:
         return _record_decoder(allowed)
     if tp is bytes or (origin in (Union, types.UnionType) and bytes in get_args(tp)):
         return _decode_bytes
-    return _plain
+    return _scalar_decoder(tp)
+
+
+# The JSON types a scalar annotation accepts (a float field takes an integer; bool is no integer).
+_SCALARS: dict[Any, tuple[type, ...]] = {
+    str: (str,),
+    int: (int,),
+    float: (float, int),
+    bool: (bool,),
+}
+
+
+def _scalar_decoder(tp: Any) -> Callable[[Any], Any]:
+    """A type check for ``str``/``int``/``float``/``bool`` fields (and ``X | None``), so a
+    stored event with the wrong type in a field is an ``EventDecodeError`` when loaded, not a
+    ``TypeError`` in a later ask. Other annotations stay plain JSON. Exact type checks: this
+    runs for every field of every event a history loads."""
+    args = get_args(tp) if get_origin(tp) in (Union, types.UnionType) else (tp,)
+    kinds = [a for a in args if a is not type(None)]
+    if len(kinds) != 1 or kinds[0] not in _SCALARS:
+        return _plain
+    accepted = frozenset(_SCALARS[kinds[0]])
+    if type(None) in args:
+        accepted = accepted | {type(None)}
+    name = kinds[0].__name__
+
+    def decode(value: Any) -> Any:
+        if type(value) in accepted:
+            return value
+        raise EventDecodeError(f"expected {name}, got {type(value).__name__}")
+
+    return decode
 
 
 def _decoders_of(cls: type[Record]) -> tuple[tuple[str, Callable[[Any], Any]], ...]:

@@ -573,3 +573,25 @@ def test_usage_total_tokens_is_input_plus_output():
     assert Usage(input_tokens=7, output_tokens=5, reasoning_tokens=3).total_tokens == 12
     assert Usage().total_tokens == 0
     assert (Usage(input_tokens=1) + Usage(output_tokens=2)).total_tokens == 3
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        ({"type": "ModelResponse", "text": 12345}, "ModelResponse.text: expected str, got int"),
+        ({"type": "ToolCall", "id": "c", "name": None}, "ToolCall.name: expected str"),
+        ({"type": "Usage", "requests": True}, "Usage.requests: expected int, got bool"),
+        ({"type": "Usage", "cost": "free"}, "Usage.cost: expected float, got str"),
+        (
+            {"type": "ModelResponse", "usage": {"type": "Usage", "input_tokens": "9"}},
+            "ModelResponse.usage: Usage.input_tokens: expected int",
+        ),
+    ],
+)
+def test_a_stored_event_with_a_wrong_field_type_is_a_decode_error(
+    data: dict[str, object], where: str
+) -> None:
+    """Issue 10, point 16: caught when loaded, not as a TypeError in a later ask."""
+    with pytest.raises(EventDecodeError) as caught:
+        from_dict(data)
+    assert where in str(caught.value)
