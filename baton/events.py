@@ -11,6 +11,7 @@ notice) are delivered live on the stream but are not part of a conversation's hi
 from __future__ import annotations
 
 import base64
+import math
 import mimetypes
 import types
 import typing
@@ -112,9 +113,21 @@ def event_types() -> Mapping[str, type[Record]]:
     return types.MappingProxyType(_REGISTRY)
 
 
+# JSON has no NaN or infinities: they are stored as these strings (every backend takes them, and
+# no provider chokes on them). A float field reads them back as floats; in data (``Any`` fields,
+# such as a tool result's ``value``) they stay the strings.
+_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def _non_finite(value: float) -> str:
+    return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+
+
 def _encode(value: Any) -> Any:
-    if value is None or isinstance(value, str | int | float | bool):
+    if value is None or isinstance(value, str | int | bool):
         return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else _non_finite(value)
     if isinstance(value, Record):
         return to_dict(value)
     if isinstance(value, tuple | list):
@@ -123,7 +136,8 @@ def _encode(value: Any) -> Any:
         return {"$bytes": base64.b64encode(value).decode("ascii")}
     if isinstance(value, dict):
         return {str(k): _encode(v) for k, v in value.items()}
-    return to_jsonable_python(value, fallback=repr)
+    plain = to_jsonable_python(value, fallback=repr)
+    return plain if isinstance(plain, str | int | bool | type(None)) else _encode(plain)
 
 
 def to_dict(record: Record) -> dict[str, Any]:
@@ -256,6 +270,8 @@ def _scalar_decoder(tp: Any) -> Callable[[Any], Any]:
     def decode(value: Any) -> Any:
         if type(value) in accepted:
             return value
+        if name == "float" and isinstance(value, str) and value in _NON_FINITE:
+            return _NON_FINITE[value]
         raise EventDecodeError(f"expected {name}, got {type(value).__name__}")
 
     return decode

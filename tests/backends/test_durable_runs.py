@@ -7,6 +7,7 @@ stored conversation is valid and the next ask works."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -18,7 +19,7 @@ from run_procs import LEASE, ops_agent, stores
 
 from baton import Agent, MemoryHistory, MemoryStorage, tool
 from baton.errors import AskSuspended, ConversationBusy
-from baton.events import Event, RunFailed, RunFinished, ToolCallError, ToolCallResult
+from baton.events import Event, RunFailed, RunFinished, ToolCallError, ToolCallResult, to_dict
 from baton.history import History, Storage
 from baton.testing import ScriptedModel, call, chunks
 
@@ -213,3 +214,29 @@ async def test_two_asks_at_once_through_two_history_objects_never_interleave(
         events = await history_a.load("x")
         assert [type(e) for e in events].count(RunFinished) == 1
         valid_history(events)
+
+
+async def test_nan_and_infinities_are_stored_and_the_conversation_goes_on(
+    any_store: str, valid_history: HistoryCheck
+) -> None:
+    """Issue 10, point 13: JSON has no NaN; they are stored as "NaN"/"Infinity" strings."""
+
+    @tool
+    def ratio() -> dict[str, float]:
+        """A ratio that divides by zero."""
+        return {"ratio": float("nan"), "big": float("inf"), "small": float("-inf"), "ok": 0.5}
+
+    async with opened(any_store) as (history, storage):
+        agent = Agent("a", tools=[ratio], history=history, storage=storage)
+        reply = await agent.ask(
+            "go", config=ScriptedModel(call("ratio"), "done"), conversation_id="n"
+        )
+        assert reply.text == "done"
+        stored = await history.load("n")
+        [result] = [e for e in stored if isinstance(e, ToolCallResult)]
+        # in memory the value is the tool's own; stored as JSON, the non-finite floats are strings
+        encoded = json.loads(json.dumps(to_dict(result), allow_nan=False))["value"]
+        assert encoded == {"ratio": "NaN", "big": "Infinity", "small": "-Infinity", "ok": 0.5}
+        again = await agent.ask("more", config=ScriptedModel("still fine"), conversation_id="n")
+        assert again.text == "still fine"
+        valid_history(await history.load("n"))
