@@ -89,10 +89,6 @@ def _as_parts(prompt: PromptInput) -> tuple[Part, ...]:
     return tuple(parts)
 
 
-def paused_ids(state: RunState) -> list[str]:
-    return [r.request_id for r in state.requests]
-
-
 def _check_positive(name: str, value: int, minimum: int = 1) -> int:
     if not isinstance(value, int) or value < minimum:
         raise ConfigError(f"{name} must be an integer of at least {minimum}, got {value!r}")
@@ -289,9 +285,10 @@ class Agent(Generic[OutputT]):
             if conversation.history is not None and conversation.events:
                 paused = await paused_run(conversation, self.storage)
                 if paused is not None:
+                    ids = ", ".join(r.request_id for r in paused.requests)
                     raise ConversationBusy(
                         f"conversation {conversation.id} has an ask paused while waiting for "
-                        f"a human (request {', '.join(paused_ids(paused))}); finish it first "
+                        f"a human (request {ids}); finish it first "
                         f"with agent.resume({conversation.id!r}, HumanMessage(request_id=..., "
                         "approved=... or text=...))"
                     )

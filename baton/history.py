@@ -216,17 +216,16 @@ class KeptClaim:
         if self.lost:
             return
         try:
-            await release()
+            await _quietly(release, self.what)
         except asyncio.CancelledError:
             # The ask was cancelled mid-release: give the conversation back all the same (the
             # release is idempotent: it deletes only this holder's claim).
             keep_running(_quietly(release, self.what))
             raise
-        except Exception as exc:  # it expires within its lease anyway
-            log.warning("could not release the claim on %s (%s)", self.what, exc)
 
 
 async def _quietly(release: Callable[[], Awaitable[object]], what: str) -> None:
+    """Release a claim; a store that can't be reached is logged (the lease expires anyway)."""
     try:
         await release()
     except Exception as exc:

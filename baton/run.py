@@ -185,27 +185,9 @@ def _closing_events(
     return closing
 
 
-async def paused_run(conversation: Conversation, storage: Storage | None) -> RunState | None:
-    """The conversation's last run if it is open and paused (its ``RunState`` is in
-    ``storage``). Reads only: a closed last run costs nothing."""
-    events = conversation.events
-    if storage is None or not events or isinstance(events[-1], RunFinished | RunFailed):
-        return None
-    start = open_run_index(events)
-    if start < 0:
-        return None
-    state = await load_run_state(storage, conversation.id)
-    started = events[start]
-    if state is not None and state.run_id == getattr(started, "run_id", None):
-        return state
-    return None
-
-
-async def close_open_run(conversation: Conversation, storage: Storage | None) -> RunState | None:
-    """Repair a conversation whose last run never closed (its process died): answer its open
-    tool calls as interrupted and record its ``RunFailed``. A run that is paused (its
-    ``RunState`` is in ``storage``) is left open and returned instead."""
-    events = conversation.events
+def _open_run(events: Sequence[Event]) -> tuple[int, RunStarted] | None:
+    """The last run's index and ``RunStarted`` if it never closed (a closed last run, the
+    usual case, costs one check)."""
     if not events or isinstance(events[-1], RunFinished | RunFailed):
         return None
     start = open_run_index(events)
@@ -213,11 +195,39 @@ async def close_open_run(conversation: Conversation, storage: Storage | None) ->
         return None
     started = events[start]
     assert isinstance(started, RunStarted)
-    state = await paused_run(conversation, storage)
+    return start, started
+
+
+async def _pause_of(storage: Storage | None, conversation_id: str, run_id: str) -> RunState | None:
+    """The stored ``RunState`` of run ``run_id`` if that run is paused."""
+    if storage is None:
+        return None
+    state = await load_run_state(storage, conversation_id)
+    return state if state is not None and state.run_id == run_id else None
+
+
+async def paused_run(conversation: Conversation, storage: Storage | None) -> RunState | None:
+    """The conversation's last run if it is open and paused (its ``RunState`` is in
+    ``storage``). Reads only."""
+    found = _open_run(conversation.events)
+    if found is None:
+        return None
+    return await _pause_of(storage, conversation.id, found[1].run_id)
+
+
+async def close_open_run(conversation: Conversation, storage: Storage | None) -> RunState | None:
+    """Repair a conversation whose last run never closed (its process died): answer its open
+    tool calls as interrupted and record its ``RunFailed``. A run that is paused (its
+    ``RunState`` is in ``storage``) is left open and returned instead."""
+    found = _open_run(conversation.events)
+    if found is None:
+        return None
+    start, started = found
+    state = await _pause_of(storage, conversation.id, started.run_id)
     if state is not None:
         return state
     closing = _closing_events(
-        events,
+        conversation.events,
         start,
         started.run_id,
         "Interrupted",
