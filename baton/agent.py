@@ -16,7 +16,7 @@ from typing_extensions import TypeVar, Unpack
 from .context import Context
 from .conversation import Conversation, claim_stored, new_conversation, new_id
 from .errors import ConfigError, ConversationBusy, NotSuspended
-from .events import HumanMessage, ModelRequest, Part, Text
+from .events import Event, HumanMessage, ModelRequest, Part, RunStarted, Text
 from .history import History, Storage
 from .hitl import with_approval_policy
 from .hooks import ContextPolicy, Middleware, Observer
@@ -29,6 +29,7 @@ from .prompt import Instructions
 from .run import (
     LiveRun,
     RunState,
+    abandon_run,
     delete_run_state,
     load_run_state,
     open_run_index,
@@ -272,17 +273,29 @@ class Agent(Generic[OutputT]):
         ``after``: the reply this ask continues. The claim is given back if this fails."""
         request = ModelRequest(_as_parts(prompt))
         config, plan = self._config_for(options), self._plan_for(options)
+        run_id = new_id()
+        # The run's first events go in with the store's claim (one round trip less) unless
+        # around_ask middleware runs before the run starts.
+        start_with_claim = plan.chains.ask is None
+
+        def start(conversation_id: str) -> tuple[Event, ...]:
+            if not start_with_claim:
+                return ()
+            return (RunStarted(run_id, self.name, conversation_id), request)
+
         if after is not None:
-            conversation = await after.claim_next(options)
+            conversation = await after.claim_next(options, start(after.conversation_id))
         elif options.get("conversation_id") is None:
             # A new id: nobody else can hold it, and the store has nothing under it yet.
             conversation = new_conversation(
                 options.get("stream"), dict(self.variables), self.history
             )
         else:
-            conversation = await self._claim(options)
+            conversation = await self._claim(options, start(options["conversation_id"]))
+        held = conversation.claim
+        started = held is not None and held.started  # the start is stored (and in memory)
         try:
-            if conversation.history is not None and conversation.events:
+            if conversation.history is not None and conversation.events and not started:
                 paused = await paused_run(conversation, self.storage)
                 if paused is not None:
                     ids = ", ".join(r.request_id for r in paused.requests)
@@ -295,9 +308,14 @@ class Agent(Generic[OutputT]):
             variables = options.get("variables")
             if variables:
                 conversation.variables.update(variables)
-            state = RunState(conversation.id, new_id(), self.name, request)
-            return self._live(state, conversation, config, plan, options)
-        except BaseException:
+            state = RunState(conversation.id, run_id, self.name, request)
+            live = self._live(state, conversation, config, plan, options)
+            if started:
+                live.started = conversation.events[-2:]
+            return live
+        except BaseException as error:
+            if started:
+                await abandon_run(conversation, run_id, error)
             await conversation.release()
             raise
 
@@ -370,7 +388,7 @@ class Agent(Generic[OutputT]):
             )
         return resolve_config(config)
 
-    async def _claim(self, options: AskOptions) -> Conversation:
+    async def _claim(self, options: AskOptions, start: Sequence[Event] = ()) -> Conversation:
         conversation_id = options["conversation_id"]
         history = self.history
         if history is None:
@@ -385,6 +403,7 @@ class Agent(Generic[OutputT]):
             stream=options.get("stream"),
             variables=self.variables,
             wait=options.get("wait_busy", 0),
+            start=start,
         )
 
     def _live(

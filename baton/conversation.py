@@ -17,10 +17,11 @@ import asyncio
 import os
 import time
 import weakref
+from collections.abc import Sequence
 from typing import Any, cast
 
 from .errors import BackendUnavailable, ConversationBusy
-from .events import Event
+from .events import Event, RunFailed, RunFinished
 from .history import Claim, ClaimingHistory, History, keep_running
 from .stream import MemoryStream, Stream
 
@@ -215,9 +216,13 @@ def new_conversation(
     return conversation
 
 
-async def claim(conversation: Conversation, wait: float | None = 0) -> None:
+async def claim(
+    conversation: Conversation, wait: float | None = 0, start: Sequence[Event] = ()
+) -> None:
     """Claim ``conversation`` for one ask (see the module docs): in this process, then in the
-    store, bringing memory up to date with the store. On failure nothing stays claimed."""
+    store, bringing memory up to date with the store. On failure nothing stays claimed.
+    ``start``: the run's first events, written with the claim when the store can (see
+    ``claim_stored``)."""
     history = conversation.history
     if history is None:  # kept in memory only: this process's claim is all there is
         if conversation.busy:
@@ -226,7 +231,7 @@ async def claim(conversation: Conversation, wait: float | None = 0) -> None:
             conversation.busy = True
         return
     _OPEN.setdefault((id(history), conversation.id), conversation)
-    await _claim_stored(conversation, history, wait)
+    await _claim_stored(conversation, history, wait, start)
 
 
 async def claim_stored(
@@ -236,9 +241,15 @@ async def claim_stored(
     stream: Stream | None,
     variables: dict[str, Any],
     wait: float | None,
+    start: Sequence[Event] = (),
 ) -> Conversation:
     """Claim a stored conversation by id: this process's object for it (made, and loaded, on
-    first use), claimed and up to date. ``stream`` replaces its stream when given."""
+    first use), claimed and up to date. ``stream`` replaces its stream when given.
+
+    ``start`` (a new run's ``RunStarted`` and request): when memory is known to match the store
+    and its last run is closed, a ``ClaimingHistory`` that can appends them in the claim's own
+    round trip, if the store still holds what memory does; ``conversation.claim.started`` then
+    says they are stored (and in memory). Otherwise the ask writes them itself."""
     key = (id(history), conversation_id)
     conversation = _OPEN.get(key)
     if conversation is None:
@@ -247,30 +258,61 @@ async def claim_stored(
         )
         conversation.saved = -1  # not loaded yet
         _OPEN[key] = conversation
-    await _claim_stored(conversation, history, wait)
+    await _claim_stored(conversation, history, wait, start)
     if stream is not None:
         conversation.stream = stream
     return conversation
 
 
-async def _claim_stored(conversation: Conversation, history: History, wait: float | None) -> None:
+def _start_at(conversation: Conversation) -> int | None:
+    """How many events the store must hold for a new run's first events to go in with the
+    claim (``None``: they can't; memory may be behind, or its last run is still open)."""
+    if conversation.stale or conversation.writing is not None:
+        return None
+    if conversation.saved < 0:
+        return 0  # not loaded: only a conversation the store has nothing of
+    events = conversation.events
+    if conversation.saved != len(events):
+        return None
+    if events and not isinstance(events[-1], RunFinished | RunFailed):
+        return None  # a paused or dead run: refused or repaired first
+    return conversation.saved
+
+
+async def _claim_stored(
+    conversation: Conversation, history: History, wait: float | None, start: Sequence[Event]
+) -> None:
     # The in-process claim is taken before the first await; the store's next; the events are
     # (re)loaded only when the store holds a different number than memory knows of.
     await conversation.take_waiting(wait)
     try:
-        await _settle(conversation)
         length = None
         if claims_in_store(history):
+            at = _start_at(conversation) if start else None
+            await _settle(conversation)
             taking = asyncio.ensure_future(
-                cast(ClaimingHistory, history).claim(conversation.id, wait=wait)
+                cast(ClaimingHistory, history).claim(
+                    conversation.id,
+                    wait=wait,
+                    start=start if at is not None else (),
+                    at=at or 0,
+                )
             )
             try:
-                conversation.claim = await asyncio.shield(taking)
+                held = conversation.claim = await asyncio.shield(taking)
             except asyncio.CancelledError:
                 taking.add_done_callback(_give_back)  # a claim taken after all is released
                 raise
-            length = conversation.claim.length
-        if conversation.saved < 0 or conversation.stale:
+            if held.started:  # the store held what memory does, and now the start too
+                conversation.events.extend(start)
+                conversation.saved = len(conversation.events)
+                return
+            length = held.length
+        else:
+            await _settle(conversation)
+        if conversation.saved < 0 and length == 0:
+            conversation.saved = 0  # never loaded, and the store has nothing: nothing to load
+        elif conversation.saved < 0 or conversation.stale:
             await conversation.reload()
         else:
             if length is None:

@@ -12,6 +12,7 @@ __all__ = [
     "AuthenticationFailed",
     "BackendUnavailable",
     "BatonError",
+    "ClaimLost",
     "ConfigError",
     "ConnectionLost",
     "ContentFiltered",
@@ -244,3 +245,9 @@ class BackendUnavailable(BatonError):
 
 class NotSuspended(BatonError):
     """``agent.resume`` found no suspended ask to continue on the conversation."""
+
+
+class ClaimLost(BackendUnavailable):
+    """This process no longer holds its claim on a conversation (the lease ran out, e.g. the
+    process stalled longer than the lease), so it stopped writing: another process may be
+    answering the conversation. Ask again; the conversation is reloaded from the store."""

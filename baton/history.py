@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, Protocol, overload, runtime_checkable
 
-from .errors import ConfigError, ConversationBusy
+from .errors import ClaimLost, ConfigError, ConversationBusy
 from .events import Event
 
 log = logging.getLogger("baton.history")
@@ -106,13 +106,21 @@ class History(Protocol):
 class Claim(Protocol):
     """A held claim on a conversation (see ``ClaimingHistory``). ``length`` is the number of
     events the store held when the claim was taken, when the backend read it in the same round
-    trip (``None`` otherwise: the ask then asks the history)."""
+    trip (``None`` otherwise: the ask then asks the history). ``started``: the ``start`` events
+    given to ``claim`` were appended with it (the store held exactly ``at`` events)."""
 
     length: int | None
+    started: bool
     lost: bool  # the lease could not be renewed in time: writes must stop
 
     async def release(self) -> None:
         """Give the conversation back (idempotent)."""
+        ...
+
+    async def append_and_release(self, events: Sequence[Event]) -> None:
+        """Append a run's last events and give the conversation back: in one round trip where
+        the backend can, and only while this claim is held (else ``ClaimLost``, nothing
+        written). On failure the claim is still held (``release`` gives it back)."""
         ...
 
 
@@ -158,12 +166,23 @@ def keep_running(work: Awaitable[Any]) -> asyncio.Future[Any]:
 
 class KeptClaim:
     """A ``Claim`` whose lease is renewed in the background (every third of ``lease``
-    seconds) until it is released; backends build it from their own renew and release
-    statements. Most asks end before the first renewal: until then the claim costs one timer,
-    not a task. A claim that can't be renewed in time is lost: that is logged, and the holder's
-    next write refuses to go on (``lost``)."""
+    seconds) until it is released; backends build it from their own renew, release and
+    append-then-release statements. Most asks end before the first renewal: until then the
+    claim costs one timer, not a task. A claim that can't be renewed in time is lost: that is
+    logged, and the holder's next write refuses to go on (``lost``)."""
 
-    __slots__ = ("_lease", "_release", "_renew", "_renewer", "_timer", "length", "lost", "what")
+    __slots__ = (
+        "_finish",
+        "_lease",
+        "_release",
+        "_renew",
+        "_renewer",
+        "_timer",
+        "length",
+        "lost",
+        "started",
+        "what",
+    )
 
     def __init__(
         self,
@@ -171,14 +190,19 @@ class KeptClaim:
         lease: float,
         renew: Callable[[], Awaitable[bool]],
         release: Callable[[], Awaitable[object]],
+        finish: Callable[[Sequence[Event]], Awaitable[bool]],
         length: int | None = None,
+        *,
+        started: bool = False,
     ) -> None:
         self.what = what
         self.length = length
+        self.started = started
         self.lost = False
         self._lease = lease
         self._renew = renew
         self._release: Callable[[], Awaitable[object]] | None = release
+        self._finish = finish  # append events and release; False: the claim was not held
         self._renewer: asyncio.Task[None] | None = None
         self._timer = asyncio.get_running_loop().call_later(lease / 3, self._start_renewing)
 
@@ -206,15 +230,30 @@ class KeptClaim:
             expires = time.monotonic() + lease
             await asyncio.sleep(lease / 3)
 
-    async def release(self) -> None:
+    def _stop(self) -> Callable[[], Awaitable[object]] | None:
         release, self._release = self._release, None
-        if release is None:
-            return  # released already
-        self._timer.cancel()
-        if self._renewer is not None:
-            self._renewer.cancel()  # racing the release is harmless: both check the holder
-        if self.lost:
-            return
+        if release is not None:
+            self._timer.cancel()
+            if self._renewer is not None:
+                self._renewer.cancel()  # racing the release is harmless: both check the holder
+        return release
+
+    async def append_and_release(self, events: Sequence[Event]) -> None:
+        if self._release is None:
+            raise ClaimLost(f"the claim on {self.what} was given back already; nothing written")
+        if not await self._finish(events):
+            self.lost = True
+            raise ClaimLost(
+                f"this process no longer holds the claim on {self.what} (its lease ran out), "
+                "so the run's last events were not written; ask again (the conversation is "
+                "reloaded from the store)"
+            )
+        self._stop()
+
+    async def release(self) -> None:
+        release = self._stop()
+        if release is None or self.lost:
+            return  # released already, or nothing to give back
         try:
             await _quietly(release, self.what)
         except asyncio.CancelledError:
@@ -243,7 +282,18 @@ class ClaimingHistory(History, Protocol):
     the latest stored state.
     """
 
-    async def claim(self, conversation_id: str, *, wait: float | None = 0) -> Claim: ...
+    async def claim(
+        self,
+        conversation_id: str,
+        *,
+        wait: float | None = 0,
+        start: Sequence[Event] = (),
+        at: int = 0,
+    ) -> Claim:
+        """Claim ``conversation_id``; with ``start``, also append those events in the same round
+        trip when the store holds exactly ``at`` events (``claim.started`` says whether it did;
+        a backend that can't do both at once leaves ``started`` false)."""
+        ...
 
 
 class MemoryHistory:

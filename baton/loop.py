@@ -40,6 +40,7 @@ from .models.base import ModelCall
 from .output import OutputInvalid, OutputSpec
 from .prompt import Instructions
 from .run import LiveRun, close_open_run
+from .stream import MemoryStream
 from .tools.execution import execute_tool_call, execute_tool_calls
 from .tools.source import SourcedTables, ToolSource
 from .tools.tool import Tool, ToolSpec
@@ -158,11 +159,13 @@ async def _loop(run: LiveRun) -> Reply[Any]:
     agent_name = run.agent_name
     resumed = run.resumed  # a paused run continuing in the turn it paused in
     try:
-        if resumed is None and conversation.history is not None:
+        if resumed is None and conversation.history is not None and not run.started:
             await _open_cleanly(run)
         if plan.sources is not None:  # tool sources are listed once per run
             run.table, run.specs = await plan.sources.table(context)
-        if resumed is None:
+        if run.started:  # stored with the claim: only delivered now
+            await run.deliver_many(run.started)
+        elif resumed is None:
             await run.record_many(
                 (RunStarted(run.run_id, agent_name, conversation.id), run.request)
             )
@@ -281,7 +284,13 @@ async def _loop(run: LiveRun) -> Reply[Any]:
         assert response is not None
         usage = counter.snapshot()
         report = UsageReport(usage, counter.breakdown(usage))
-        await run.record_many((*unrecorded, report, RunFinished(run.run_id, text, output)))
+        # The last write gives the store's claim back in the same round trip, unless around_ask
+        # middleware still runs after it or the stream is shared with other processes (their
+        # next ask could then publish before this one's end).
+        await run.record_many(
+            (*unrecorded, report, RunFinished(run.run_id, text, output)),
+            last=plan.chains.ask is None and type(conversation.stream) is MemoryStream,
+        )
         return Reply(run.owner, conversation, run.run_id, text, output, usage, response, report)
     except AskSuspended as suspended:
         if suspended.run_id != run.run_id:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections import deque
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Generic
 
 from typing_extensions import TypeVar, Unpack
@@ -86,9 +87,11 @@ class Reply(Generic[OutputT]):
         """The conversation's variables (shared with later asks)."""
         return self._conversation.variables
 
-    async def claim_next(self, options: AskOptions) -> Conversation:
+    async def claim_next(self, options: AskOptions, start: Sequence[Event] = ()) -> Conversation:
         """Claim the conversation the next ask continues: this reply's, or a branch from this
-        reply when the conversation moved on after it (here, or in another process)."""
+        reply when the conversation moved on after it (here, or in another process).
+        ``start``: the next run's first events, stored with the claim when the store can (see
+        ``baton.conversation.claim_stored``)."""
         for key in ("stream", "conversation_id"):
             if key in options:
                 raise ConfigError(
@@ -99,8 +102,9 @@ class Reply(Generic[OutputT]):
         wait = options.get("wait_busy", 0)
         conversation = self._conversation
         if len(conversation.events) == self._length:
-            await claim(conversation, wait)  # brings it up to date with the store
-            if len(conversation.events) == self._length:
+            await claim(conversation, wait, start)  # brings it up to date with the store
+            held = conversation.claim
+            if (held is not None and held.started) or len(conversation.events) == self._length:
                 return conversation
             await conversation.release()
         branch = conversation.fork(self._length)

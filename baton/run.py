@@ -33,7 +33,14 @@ from pydantic_core import to_jsonable_python
 
 from .context import Context, UsageCounter
 from .conversation import WRITE_GRACE, Conversation
-from .errors import AskSuspended, BackendUnavailable, BatonError, ConfigError, ObserverHalt
+from .errors import (
+    AskSuspended,
+    BackendUnavailable,
+    BatonError,
+    ClaimLost,
+    ConfigError,
+    ObserverHalt,
+)
 from .events import (
     ApprovalRequest,
     Event,
@@ -65,6 +72,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LiveRun",
     "RunState",
+    "abandon_run",
     "close_open_run",
     "delete_run_state",
     "load_run_state",
@@ -239,9 +247,26 @@ async def close_open_run(conversation: Conversation, storage: Storage | None) ->
     return None
 
 
-async def store(conversation: Conversation, events: Sequence[Event]) -> None:
+async def abandon_run(conversation: Conversation, run_id: str, error: BaseException) -> None:
+    """Close run ``run_id`` whose start the claim stored but whose loop never ran (opening it
+    failed): its ``RunFailed``, best effort (if the store can't take it now, the next ask that
+    opens the conversation closes the run)."""
+    kind = type(error).__name__
+    try:
+        async with asyncio.timeout(WRITE_GRACE):
+            await store(conversation, (RunFailed(run_id, kind, redact_text(str(error)) or kind),))
+    except Exception as exc:
+        conversation.stale = True
+        log.warning("could not close run %s: %s", run_id, type(exc).__name__)
+
+
+async def store(
+    conversation: Conversation, events: Sequence[Event], *, release: bool = False
+) -> None:
     """Append ``events`` to the conversation: to its history first (with any backlog a fork has
-    not saved yet, in the same write), then to memory. See the module docs for failures."""
+    not saved yet, in the same write), then to memory. See the module docs for failures.
+    ``release``: these are the run's last events; give the store's claim back with them (one
+    round trip where the backend can)."""
     history = conversation.history
     if history is None:
         conversation.events.extend(events)
@@ -249,7 +274,7 @@ async def store(conversation: Conversation, events: Sequence[Event]) -> None:
     claim = conversation.claim
     if claim is not None and claim.lost:
         conversation.stale = True
-        raise BackendUnavailable(
+        raise ClaimLost(
             f"this process lost its claim on conversation {conversation.id} (its lease could not "
             "be renewed in time), so another process may be answering it; nothing more was "
             "written. Ask again: the conversation is reloaded from the store"
@@ -258,7 +283,11 @@ async def store(conversation: Conversation, events: Sequence[Event]) -> None:
     batch = (
         [*memory[conversation.saved :], *events] if conversation.saved != len(memory) else events
     )
-    write = history.append(conversation.id, batch)
+    write = (
+        claim.append_and_release(batch)
+        if release and claim is not None
+        else history.append(conversation.id, batch)
+    )
     if type(history) is MemoryHistory:
         await write  # no suspension point inside: a cancel can't tear it
     else:
@@ -353,6 +382,7 @@ class LiveRun:
         "run_id",
         "settings",
         "specs",
+        "started",
         "storage",
         "suspend_on_human",
         "table",
@@ -400,6 +430,8 @@ class LiveRun:
         self.relay = relay  # a parent ask that answers this one's human requests (sub-tasks)
         self.owner = owner  # the agent asked (its replies continue through it)
         self.entered = False  # run_loop started (and so will give the claim back)
+        # The RunStarted and request the claim already stored (the loop only delivers them).
+        self.started: Sequence[Event] = ()
         self.pausing = False  # the run is being saved as paused
         self.tap: Callable[[Event], Any] | None = None
         self.alerts: list[ObserverAlert] = []
@@ -428,15 +460,20 @@ class LiveRun:
         if self.alerts:
             await self._record_alerts()
 
-    async def record_many(self, events: Sequence[Event]) -> None:
+    async def record_many(self, events: Sequence[Event], *, last: bool = False) -> None:
         """Keep the events of one step in one store write, then deliver each (to a stream
-        that can take a batch, such as ``RedisStream.send_many``, in one send)."""
+        that can take a batch, such as ``RedisStream.send_many``, in one send). ``last``: the
+        run's last write; the store's claim is given back with it."""
         conversation = self.conversation
         if conversation.history is None:
             conversation.events.extend(events)
         else:
-            await store(conversation, events)
-        stream = conversation.stream
+            await store(conversation, events, release=last)
+        await self.deliver_many(events)
+
+    async def deliver_many(self, events: Sequence[Event]) -> None:
+        """Deliver stored events (as ``record_many`` does once they are kept)."""
+        stream = self.conversation.stream
         send_many = None if type(stream) is MemoryStream else getattr(stream, "send_many", None)
         if send_many is not None:
             await send_many(events)

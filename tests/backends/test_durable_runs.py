@@ -27,14 +27,6 @@ HistoryCheck = Callable[..., None]  # the valid_history fixture (tests/conftest.
 PROCS = Path(__file__).with_name("run_procs.py")
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "redis"])
-def store(request: pytest.FixtureRequest) -> str:
-    """Each durable backend in turn, fresh for the test (see ``run_procs.stores``)."""
-    if request.param == "redis":
-        return f"{request.getfixturevalue('redis_url')}#{request.getfixturevalue('prefix')}"
-    return str(request.getfixturevalue(f"{request.param}_url"))
-
-
 async def spawn(*args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable, str(PROCS), *args, stdout=asyncio.subprocess.PIPE

@@ -28,8 +28,8 @@ DEFAULT_URL = "redis://127.0.0.1:6379/0"
 RedisSource: TypeAlias = "str | Redis | None"
 """What backends accept as ``redis=``: a URL, a client, or ``None`` (the default URL)."""
 
-# One pool per (event loop, URL); forgotten with its loop.
-_POOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, ConnectionPool]] = (
+# One client (on its own pool) per (event loop, URL); forgotten with its loop.
+_POOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Redis]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -72,17 +72,18 @@ def resolve_url(url: str | None = None) -> str:
 
 
 def connect(url: str | None = None) -> Redis:
-    """A client on the shared pool for ``url`` in the running event loop (cheap to call)."""
-    aioredis = require_redis()
-    resolved = resolve_url(url)
+    """The shared client (and pool) for ``url`` in the running event loop (cheap to call:
+    made once per loop and URL)."""
     loop = asyncio.get_running_loop()
     pools = _POOLS.get(loop)
     if pools is None:
         pools = _POOLS[loop] = {}
-    pool = pools.get(resolved)
-    if pool is None:
-        pool = pools[resolved] = aioredis.ConnectionPool.from_url(resolved)
-    client: Redis = aioredis.Redis(connection_pool=pool)
+    resolved = url if url is not None and url in pools else resolve_url(url)
+    client = pools.get(resolved)
+    if client is None:
+        aioredis = require_redis()
+        pool: ConnectionPool = aioredis.ConnectionPool.from_url(resolved)
+        client = pools[resolved] = aioredis.Redis(connection_pool=pool)
     return client
 
 
@@ -93,9 +94,9 @@ async def close_pools(url: str | None = None) -> None:
         return
     names = [resolve_url(url)] if url is not None else list(pools)
     for name in names:
-        pool = pools.pop(name, None)
-        if pool is not None:
-            await pool.disconnect()
+        client = pools.pop(name, None)
+        if client is not None:
+            await client.connection_pool.disconnect()
 
 
 class Connector:

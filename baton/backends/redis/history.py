@@ -25,12 +25,27 @@ from .connection import LEASE_RELEASE, LEASE_RENEW, Connector, RedisSource
 
 __all__ = ["RedisHistory", "RedisStorage"]
 
-# Take the claim if nobody holds it, and read the history's length in the same round trip.
+# Take the claim if nobody holds it, and read the history's length in the same round trip;
+# with events to start the run (ARGV[4]...), append them if the history holds ARGV[3] events.
 _CLAIM = """
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return redis.call('LLEN', KEYS[2])
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {-1, 0}
 end
-return -1
+local length = redis.call('LLEN', KEYS[2])
+if #ARGV > 3 and length == tonumber(ARGV[3]) then
+  redis.call('RPUSH', KEYS[2], unpack(ARGV, 4))
+  return {length, 1}
+end
+return {length, 0}
+"""
+# A run's last events and the release, by the claim's holder only.
+_FINISH = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
+end
+redis.call('RPUSH', KEYS[2], unpack(ARGV, 2))
+redis.call('DEL', KEYS[1])
+return 1
 """
 _GLOB_SPECIAL = str.maketrans({c: "\\" + c for c in "*?[]\\"})
 
@@ -48,18 +63,30 @@ class RedisHistory:
         self.prefix = prefix
         self.lease = lease_seconds("RedisHistory", lease)
 
-    async def claim(self, conversation_id: str, *, wait: float | None = 0) -> Claim:
+    async def claim(
+        self,
+        conversation_id: str,
+        *,
+        wait: float | None = 0,
+        start: Sequence[Event] = (),
+        at: int = 0,
+    ) -> Claim:
         """Claim a conversation for one ask (``baton.history.ClaimingHistory``): a key
-        ``<prefix>claim:<id>`` set with ``SET NX PX`` (by a script that reads the list's length in
-        the same round trip), renewed every third of ``lease`` and deleted by its holder only."""
+        ``<prefix>claim:<id>`` set with ``SET NX PX`` by a script that, in the same round trip,
+        reads the list's length and appends ``start`` when it is ``at``. The lease is renewed
+        every third of ``lease``; only its holder deletes it (with the run's last events)."""
         client = self._connector.client()
         key, history_key = f"{self.prefix}claim:{conversation_id}", self.key(conversation_id)
         token = new_id().encode()
         ms = int(self.lease * 1000)
+        first: list[bytes | int] = [at, *(encode_event(e) for e in start)] if start else []
+        started = False
 
         async def attempt() -> int | None:
-            length = int(await client.eval(_CLAIM, 2, key, history_key, token, ms))
-            return length if length >= 0 else None
+            nonlocal started
+            length, appended = await client.eval(_CLAIM, 2, key, history_key, token, ms, *first)
+            started = bool(appended)
+            return int(length) if length >= 0 else None
 
         length = await take_claim(conversation_id, wait, attempt)
 
@@ -69,7 +96,21 @@ class RedisHistory:
         async def release() -> object:
             return await client.eval(LEASE_RELEASE, 1, key, token)
 
-        return KeptClaim(f"conversation {conversation_id}", self.lease, renew, release, length)
+        async def finish(events: Sequence[Event]) -> bool:
+            payloads = [encode_event(e) for e in events]
+            if not payloads:
+                return bool(await client.eval(LEASE_RELEASE, 1, key, token))
+            return bool(await client.eval(_FINISH, 2, key, history_key, token, *payloads))
+
+        return KeptClaim(
+            f"conversation {conversation_id}",
+            self.lease,
+            renew,
+            release,
+            finish,
+            length,
+            started=started,
+        )
 
     def __repr__(self) -> str:
         return f"RedisHistory({self._connector!r}, prefix={self.prefix!r})"

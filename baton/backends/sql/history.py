@@ -32,18 +32,42 @@ __all__ = ["SQLHistory"]
 _BUMP = (
     "INSERT INTO baton_conversations AS c (conversation_id, length) VALUES ($1, $2) "
     "ON CONFLICT (conversation_id) DO UPDATE SET length = c.length + excluded.length, "
-    "updated_at = {now} RETURNING length"
+    "updated_at = now() RETURNING length"
 )
-_APPEND_SQLITE = _BUMP.format(now="strftime('%Y-%m-%dT%H:%M:%fZ', 'now')")
-_INSERT_SQLITE = (
-    "INSERT INTO baton_events (conversation_id, seq, type, payload) VALUES ($1, $2, $3, $4)"
+# SQLite: one statement, so one trip to the connection's thread and atomic on its own. The
+# batch comes as a JSON array of [type, payload] pairs, numbered from the stored length (a
+# subquery that does not depend on the row, so SQLite evaluates it once, before any insert);
+# the trigger of schema step 4 keeps baton_conversations' length.
+_APPEND_SQLITE = (
+    "INSERT INTO baton_events (conversation_id, seq, type, payload) "
+    "SELECT $1, (SELECT coalesce((SELECT length FROM baton_conversations "
+    "WHERE conversation_id = $1), 0)) + e.key, json_extract(e.value, '$[0]'), "
+    "json_extract(e.value, '$[1]') FROM json_each($2) AS e"
+)
+# SQLite, a run's last events: appended only while the claim ($3) is held (a row per event
+# comes back), then the claim released by a statement of its own.
+_APPEND_HELD_SQLITE = (
+    f"{_APPEND_SQLITE} WHERE EXISTS (SELECT 1 FROM baton_claims "
+    "WHERE conversation_id = $1 AND holder = $3) RETURNING seq"
 )
 # PostgreSQL: one statement (one round trip) bumps the counter and inserts the batch.
 _APPEND_POSTGRES = (
-    f"WITH c AS ({_BUMP.format(now='now()')}) "
+    f"WITH c AS ({_BUMP}) "
     "INSERT INTO baton_events (conversation_id, seq, type, payload) "
     "SELECT $1, c.length - $2 + e.n - 1, e.type, e.payload "
     "FROM c, unnest($3::text[], $4::json[]) WITH ORDINALITY AS e(type, payload, n)"
+)
+# PostgreSQL, a run's last events: the same, counted and inserted only while the claim ($5) is
+# held. (The release stays a statement of its own: a claim taken while one transaction both
+# appended and released could read the length from before that append.)
+_APPEND_HELD_POSTGRES = (
+    "WITH c AS (INSERT INTO baton_conversations AS c (conversation_id, length) "
+    "SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM baton_claims WHERE conversation_id = $1 "
+    "AND holder = $5) ON CONFLICT (conversation_id) DO UPDATE SET length = c.length + "
+    "excluded.length, updated_at = now() RETURNING length) "
+    "INSERT INTO baton_events (conversation_id, seq, type, payload) "
+    "SELECT $1, c.length - $2 + e.n - 1, e.type, e.payload "
+    "FROM c, unnest($3::text[], $4::json[]) WITH ORDINALITY AS e(type, payload, n) RETURNING seq"
 )
 # A claim is a row naming its holder and when its lease ends (seconds since the epoch, by the
 # database's clock, so processes on hosts whose clocks differ agree); taking it succeeds when
@@ -57,8 +81,21 @@ _CLAIM = (
     "VALUES ($1, $2, {now} + CAST($3 AS DOUBLE PRECISION)) "
     "ON CONFLICT (conversation_id) DO UPDATE SET holder = excluded.holder, "
     "expires_at = excluded.expires_at WHERE c.expires_at < {now} "
-    # the conversation's length comes back in the same round trip
+    # the conversation's length comes back in the same round trip (SQLite: a writing statement
+    # reads the latest state; PostgreSQL reads it again, see SQLHistory.claim)
     "RETURNING holder, (SELECT length FROM baton_conversations WHERE conversation_id = $1)"
+)
+# PostgreSQL, after a claim: the stored length, and the run's first events appended if it is $5.
+_START_POSTGRES = (
+    "WITH n AS (SELECT coalesce((SELECT length FROM baton_conversations "
+    "WHERE conversation_id = $1), 0) AS length), "
+    "c AS (INSERT INTO baton_conversations AS c (conversation_id, length) "
+    "SELECT $1, $2 FROM n WHERE n.length = $5 ON CONFLICT (conversation_id) DO UPDATE "
+    "SET length = c.length + excluded.length, updated_at = now() RETURNING length), "
+    "i AS (INSERT INTO baton_events (conversation_id, seq, type, payload) "
+    "SELECT $1, c.length - $2 + e.n - 1, e.type, e.payload "
+    "FROM c, unnest($3::text[], $4::json[]) WITH ORDINALITY AS e(type, payload, n)) "
+    "SELECT n.length, (SELECT count(*) FROM c) FROM n"
 )
 _RENEW = (
     "UPDATE baton_claims SET expires_at = {now} + CAST($3 AS DOUBLE PRECISION) "
@@ -92,9 +129,21 @@ class SQLHistory(SQLStore):
         super().__init__(database)
         self.lease = lease_seconds("SQLHistory", lease)
 
-    async def claim(self, conversation_id: str, *, wait: float | None = 0) -> Claim:
+    async def claim(
+        self,
+        conversation_id: str,
+        *,
+        wait: float | None = 0,
+        start: Sequence[Event] = (),
+        at: int = 0,
+    ) -> Claim:
         """Claim a conversation for one ask (``baton.history.ClaimingHistory``): a row in
-        ``baton_claims`` renewed every third of ``lease`` seconds, taken over once expired."""
+        ``baton_claims`` renewed every third of ``lease`` seconds, taken over once expired.
+
+        SQLite reads the length in the claim's own statement. On PostgreSQL a statement that
+        waited for the last holder's release still sees the data as it was when it began, so
+        the length is read by a second statement, which also appends ``start`` when the
+        length is ``at`` (``claim.started``); on SQLite the ask writes ``start`` itself."""
         holder = new_id()
         now = _NOW[self.db.dialect]
         claim_sql, renew_sql = _CLAIM.format(now=now), _RENEW.format(now=now)
@@ -110,9 +159,52 @@ class SQLHistory(SQLStore):
             return updated > 0
 
         async def release() -> object:
-            return await self.db.execute(_RELEASE, conversation_id, holder)
+            return await self.db.fetch(_RELEASE, conversation_id, holder)  # one trip, no count
 
-        return KeptClaim(f"conversation {conversation_id}", self.lease, renew, release, length)
+        async def finish(events: Sequence[Event]) -> bool:
+            # Two statements: the last events, only while this claim is held, then the release.
+            if events:
+                encoded = [_encode(e) for e in events]
+                if self.db.dialect == "postgresql":
+                    types, payloads = [t for t, _ in encoded], [p for _, p in encoded]
+                    held = await self.db.fetch(
+                        _APPEND_HELD_POSTGRES,
+                        conversation_id,
+                        len(encoded),
+                        types,
+                        payloads,
+                        holder,
+                    )
+                else:
+                    batch = json.dumps(encoded, ensure_ascii=False, separators=(",", ":"))
+                    held = await self.db.fetch(_APPEND_HELD_SQLITE, conversation_id, batch, holder)
+                if not held:
+                    return False
+            await release()
+            return True
+
+        claim = KeptClaim(
+            f"conversation {conversation_id}", self.lease, renew, release, finish, length
+        )
+        if self.db.dialect == "postgresql":
+            try:
+                if start:
+                    encoded = [_encode(e) for e in start]
+                    rows = await self.db.fetch(
+                        _START_POSTGRES,
+                        conversation_id,
+                        len(encoded),
+                        [t for t, _ in encoded],
+                        [p for _, p in encoded],
+                        at,
+                    )
+                    claim.length, claim.started = int(rows[0][0]), bool(rows[0][1])
+                else:
+                    claim.length = await self.length(conversation_id)
+            except BaseException:
+                await claim.release()
+                raise
+        return claim
 
     async def append(self, conversation_id: str, events: Sequence[Event]) -> None:
         """Append ``events``, in order and contiguously, to the end of a conversation."""
@@ -128,13 +220,8 @@ class SQLHistory(SQLStore):
                 [p for _, p in encoded],
             )
             return
-        async with self.db.transaction() as session:
-            end = int(await session.fetchval(_APPEND_SQLITE, conversation_id, len(encoded)))
-            start = end - len(encoded)
-            await session.executemany(
-                _INSERT_SQLITE,
-                [(conversation_id, start + i, t, p) for i, (t, p) in enumerate(encoded)],
-            )
+        batch = json.dumps(encoded, ensure_ascii=False, separators=(",", ":"))
+        await self.db.fetch(_APPEND_SQLITE, conversation_id, batch)  # one trip, no count
 
     async def load(self, conversation_id: str) -> list[Event]:
         """All events of a conversation, oldest first (empty if unknown)."""

@@ -106,6 +106,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             "holder TEXT NOT NULL, expires_at DOUBLE PRECISION NOT NULL)",
         ),
     ),
+    Migration(
+        4,
+        "SQLite: events counted by a trigger (an append is one statement)",
+        sqlite=(
+            # Events are numbered contiguously, so a conversation's length is its last seq + 1.
+            "CREATE TRIGGER baton_events_counted AFTER INSERT ON baton_events BEGIN "
+            "INSERT INTO baton_conversations (conversation_id, length) "
+            "VALUES (NEW.conversation_id, NEW.seq + 1) ON CONFLICT (conversation_id) DO UPDATE "
+            f"SET length = excluded.length, updated_at = {_NOW_SQLITE}; END",
+        ),
+        postgresql=(),  # an append is one statement there already
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version
