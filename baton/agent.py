@@ -4,19 +4,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Generic, TypedDict, overload
 
+from pydantic_core import PydanticSerializationError, to_jsonable_python
 from typing_extensions import TypeVar, Unpack
 
 from .context import Context
 from .conversation import Conversation, claim_stored, new_conversation, new_id
 from .errors import ConfigError, ConversationBusy, NotSuspended
-from .events import Event, HumanMessage, ModelRequest, Part, RunStarted, Text
+from .events import Data, Event, HumanMessage, ModelRequest, Part, RunStarted, Text
 from .history import History, Storage
 from .hitl import with_approval_policy
 from .hooks import ContextPolicy, Middleware, Observer
@@ -37,6 +36,8 @@ from .run import (
     stored_outcomes,
 )
 from .stream import Stream
+from .sync import run_sync
+from .tools.threads import ToolThreads
 from .tools.tool import Tool
 from .tools.toolkit import build_tool_table, split_sources
 
@@ -48,7 +49,9 @@ __all__ = ["Agent", "AgentOptions", "AskOptions", "PromptInput"]
 OutputT = TypeVar("OutputT", default=str)
 T = TypeVar("T")
 
-PromptInput = str | Part | Sequence[str | Part]
+PromptInput = str | Part | Sequence[str | Part] | Any
+"""What an ask takes: text, an input part, a list of them, or any JSON-able value (see
+``Agent.ask``)."""
 
 
 class AskOptions(TypedDict, total=False):
@@ -62,6 +65,7 @@ class AskOptions(TypedDict, total=False):
     output_retries: int
     tool_concurrency: int
     tool_timeout: float | None
+    tool_threads: ToolThreads | None
     settings: ModelSettings
     config: ModelConfig | str
     stream: Stream
@@ -75,19 +79,35 @@ class AskOptions(TypedDict, total=False):
 
 
 def _as_parts(prompt: PromptInput) -> tuple[Part, ...]:
+    """An ask's input as parts: text becomes ``Text``, parts stay, and any other value (a dict,
+    a dataclass, a pydantic model, a number, a list of such) becomes one ``Data`` part, which
+    the model receives as JSON. A list mixing text or parts with values converts each item."""
     if isinstance(prompt, str):
         return (Text(prompt),)
     if isinstance(prompt, Part):
         return (prompt,)
-    parts: list[Part] = []
-    for item in prompt:
-        if isinstance(item, str):
-            parts.append(Text(item))
-        elif isinstance(item, Part):
-            parts.append(item)
-        else:
-            raise TypeError(f"an ask takes text and input parts (Text, Image, ...), got {item!r}")
-    return tuple(parts)
+    if isinstance(prompt, list | tuple) and any(isinstance(i, str | Part) for i in prompt):
+        return tuple(
+            Text(i) if isinstance(i, str) else i if isinstance(i, Part) else _as_data(i)
+            for i in prompt
+        )
+    return (_as_data(prompt),)
+
+
+def _as_data(value: object) -> Data:
+    if value is None or isinstance(value, bytes | bytearray):
+        kind = "None" if value is None else "bytes"
+        raise ConfigError(
+            f"an ask takes text, input parts (Text, Image, Document, ...) or JSON-able data, "
+            f"got {kind}; for a file use Image/Audio/Document(data=..., media_type=...)"
+        )
+    try:
+        return Data(to_jsonable_python(value))
+    except PydanticSerializationError as exc:
+        raise ConfigError(
+            f"an ask's input {type(value).__name__} can't be sent as JSON ({exc}); pass text, "
+            "input parts, or data made of dicts, lists, numbers, dataclasses or pydantic models"
+        ) from None
 
 
 def _check_positive(name: str, value: int, minimum: int = 1) -> int:
@@ -108,6 +128,15 @@ def _check_timeout(value: float | None) -> float | None:
     return value
 
 
+def _check_threads(value: ToolThreads | None) -> ToolThreads | None:
+    if value is not None and not isinstance(value, ToolThreads):
+        raise ConfigError(
+            "tool_threads takes a thread pool for sync tools, e.g. tool_threads=ToolThreads(8) "
+            f"(from baton.tools import ToolThreads), got {value!r}"
+        )
+    return value
+
+
 class AgentOptions(TypedDict, total=False):
     """The keyword options of ``Agent(...)`` besides ``response_schema`` (see ``Agent``)."""
 
@@ -119,6 +148,7 @@ class AgentOptions(TypedDict, total=False):
     max_turns: int
     tool_concurrency: int
     tool_timeout: float | None
+    tool_threads: ToolThreads | None
     settings: ModelSettings | None
     history: History | None
     description: str | None
@@ -187,6 +217,7 @@ class Agent(Generic[OutputT]):
         max_turns: int = 20,
         tool_concurrency: int = 8,
         tool_timeout: float | None = None,
+        tool_threads: ToolThreads | None = None,
         settings: ModelSettings | None = None,
         history: History | None = None,
         description: str | None = None,
@@ -206,6 +237,9 @@ class Agent(Generic[OutputT]):
         self.output_retries = _check_positive("output_retries", output_retries, 0)
         self.tool_concurrency = _check_positive("tool_concurrency", tool_concurrency)
         self.tool_timeout = _check_timeout(tool_timeout)
+        # The thread pool this agent's sync tools run on (None: the process-wide one, see
+        # baton.tools.threads): its own pool keeps other agents' stuck calls from its threads.
+        self.tool_threads = _check_threads(tool_threads)
         self.settings = settings
         self.dependencies: dict[Any, Any] = dict(dependencies or {})
         self.variables: dict[str, Any] = dict(variables or {})
@@ -247,7 +281,9 @@ class Agent(Generic[OutputT]):
         return await run_loop(await self.open_run(prompt, options))
 
     def ask_sync(self, prompt: PromptInput, **options: Unpack[AskOptions]) -> Reply[OutputT]:
-        """Blocking ``ask`` for scripts and notebooks (works inside a running event loop too)."""
+        """Blocking ``ask`` for scripts and notebooks (works inside a running event loop too).
+        Every blocking call runs on one loop of Baton's own (``baton.sync``), so SDK clients
+        and connection pools are made once and closed at exit."""
         return run_sync(self.ask(prompt, **options))
 
     def run(self, prompt: PromptInput, **options: Unpack[AskOptions]) -> Run[OutputT]:
@@ -432,6 +468,7 @@ class Agent(Generic[OutputT]):
                 "tool_concurrency", options.get("tool_concurrency", self.tool_concurrency)
             ),
             tool_timeout=_check_timeout(options.get("tool_timeout", self.tool_timeout)),
+            tool_threads=_check_threads(options.get("tool_threads", self.tool_threads)),
             storage=self.storage,
             suspend_on_human=options.get("suspend_on_human", self.suspend_on_human),
             relay=options.get("relay"),
@@ -540,19 +577,3 @@ class Agent(Generic[OutputT]):
             or self.description
             or f"Ask the {self.name!r} agent to handle a task and return its answer.",
         )
-
-
-_sync_pool: ThreadPoolExecutor | None = None
-
-
-def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    # Called from inside an event loop (a notebook, a sync callback): run on a helper thread's
-    # own loop instead of failing.
-    global _sync_pool
-    if _sync_pool is None:
-        _sync_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="baton-sync")
-    return _sync_pool.submit(asyncio.run, coro).result()

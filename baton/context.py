@@ -13,10 +13,10 @@ its default value:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-from .events import Event, Usage, UsageLine
+from .events import Event, Usage, UsageLine, UsageReport
 
 if TYPE_CHECKING:
     from .events import ApprovalRequest, HumanInputRequest, HumanMessage, ModelRequest, ToolCall
@@ -26,17 +26,30 @@ if TYPE_CHECKING:
     from .stream import Stream
     from .tools.tool import Tool
 
-__all__ = ["Context", "Depends", "Inject", "Variable"]
+__all__ = ["Context", "Depends", "Inject", "Variable", "conversation_usage"]
 
 _NO_DEFAULT: Any = object()
 T = TypeVar("T")
 
 
 class InjectMarker:
-    __slots__ = ("key",)
+    __slots__ = ("default", "default_factory", "key")
 
-    def __init__(self, key: str | type | None) -> None:
+    def __init__(
+        self,
+        key: str | type | None,
+        default: Any = _NO_DEFAULT,
+        default_factory: Callable[[], Any] | None = None,
+    ) -> None:
+        if default is not _NO_DEFAULT and default_factory is not None:
+            raise TypeError("Inject() takes default= or default_factory=, not both")
+        if default_factory is not None and not callable(default_factory):
+            raise TypeError(
+                f"Inject(default_factory=...) takes a callable, got {default_factory!r}"
+            )
         self.key = key
+        self.default = default
+        self.default_factory = default_factory
 
     def __repr__(self) -> str:
         return f"Inject({self.key!r})"
@@ -65,9 +78,18 @@ class DependsMarker:
         return f"Depends({getattr(self.fn, '__qualname__', self.fn)!r})"
 
 
-def Inject(key: str | type | None = None) -> Any:
-    """Inject a dependency by name or type (default: the parameter's type, then its name)."""
-    return InjectMarker(key)
+def Inject(
+    key: str | type | None = None,
+    *,
+    default: Any = _NO_DEFAULT,
+    default_factory: Callable[[], Any] | None = None,
+) -> Any:
+    """Inject a dependency by name or type (default: the parameter's type, then its name).
+
+    A dependency nobody provided is ``default`` (or ``default_factory()``, called each time it
+    is needed), or the parameter's own default (``cache: Annotated[dict, Inject()] = None``);
+    without one, the call fails with ``MissingDependency``."""
+    return InjectMarker(key, default, default_factory)
 
 
 def Variable(name: str | None = None, *, default: Any = _NO_DEFAULT) -> Any:
@@ -76,7 +98,13 @@ def Variable(name: str | None = None, *, default: Any = _NO_DEFAULT) -> Any:
 
 
 def Depends(fn: Callable[..., Any]) -> Any:
-    """Inject the result of ``fn`` (sync or async), whose parameters are injected too."""
+    """Inject the result of ``fn`` (sync or async), whose parameters are injected too.
+
+    ``fn`` may be a generator (or async generator) function: the value is what it yields, and
+    the code after its ``yield`` runs when the call that needed it ends (the tool call, the
+    instructions' rendering, the output function), also when that call fails: the error is
+    raised at the ``yield``, as with ``contextlib.contextmanager``. Within one call each ``fn``
+    runs once, however many parameters depend on it."""
     return DependsMarker(fn)
 
 
@@ -155,6 +183,22 @@ class UsageCounter:
             self.tool_calls,
             self.cost,
         )
+
+
+def conversation_usage(events: Iterable[Event]) -> UsageReport:
+    """The usage of every ask in ``events`` (a conversation, e.g. ``reply.events`` or what a
+    history loaded), summed from their ``UsageReport``s: the total, and per kind of work,
+    provider and model. An ask that failed before its end records no report and adds nothing."""
+    counter = UsageCounter()
+    for event in events:
+        if isinstance(event, UsageReport):
+            if event.breakdown:
+                for line in event.breakdown:
+                    counter.add(line.usage, line.kind, line.provider, line.model)
+            else:
+                counter.add(event.usage)
+    total = counter.snapshot()
+    return UsageReport(total, counter.breakdown(total))
 
 
 class Context:

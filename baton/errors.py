@@ -22,6 +22,7 @@ __all__ = [
     "EventDecodeError",
     "HumanInputTimeout",
     "InvalidRequest",
+    "MalformedResponse",
     "MaxTurnsExceeded",
     "MissingDependency",
     "ModelError",
@@ -35,6 +36,7 @@ __all__ = [
     "ScriptExhausted",
     "StreamClosed",
     "StreamOverflow",
+    "SubscriberTimeout",
     "ToolConflictError",
     "ToolDefinitionError",
     "UsageLimitExceeded",
@@ -106,6 +108,11 @@ class StreamClosed(BatonError):
     """The stream was closed while waiting for an event."""
 
 
+class SubscriberTimeout(BatonError):
+    """An async stream subscriber did not return within the stream's ``delivery_timeout``;
+    it was detached (and reported as a ``SubscriberFailed`` event)."""
+
+
 class Retry(Exception):
     """Raise in a tool or output function to send ``message`` back to the model to try again."""
 
@@ -156,6 +163,14 @@ class ModelTimeout(ModelError):
 
 class ConnectionLost(ModelError):
     """The connection dropped, possibly in the middle of a streamed answer."""
+
+    retryable = True
+
+
+class MalformedResponse(ModelError):
+    """The provider's answer could not be read: a body or a stream line that is not JSON, or
+    JSON of a shape the provider's API never sends. Usually a proxy or server failing mid-way,
+    so it is retryable; if it persists, check that ``base_url`` points at that provider's API."""
 
     retryable = True
 

@@ -56,6 +56,7 @@ __all__ = [
     "ToolCall",
     "ToolCallError",
     "ToolCallResult",
+    "ToolThreadAbandoned",
     "Usage",
     "UsageLine",
     "UsageReport",
@@ -685,4 +686,19 @@ class SubscriberFailed(Event):
     event_type: str
     error_type: str
     message: str
+    transient: ClassVar[bool] = True
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class ToolThreadAbandoned(Event):
+    """A sync tool outlived its timeout (the model got a ``ToolTimeout`` error) and its thread
+    is left running: Python cannot kill a thread, so the function runs on until it returns by
+    itself. ``abandoned`` counts the threads of that pool left running so; they no longer count
+    against its size (see ``baton.tools.threads``)."""
+
+    call_id: str
+    name: str
+    timeout: float
+    abandoned: int
     transient: ClassVar[bool] = True

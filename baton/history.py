@@ -8,16 +8,17 @@ protocols.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import itertools
-import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, Protocol, overload, runtime_checkable
 
 from .errors import ClaimLost, ConfigError, ConversationBusy
 from .events import Event
+from .redaction import logger
 
-log = logging.getLogger("baton.history")
+log = logger("baton.history")
 
 __all__ = [
     "Claim",
@@ -31,6 +32,7 @@ __all__ = [
     "keep_running",
     "lease_seconds",
     "take_claim",
+    "write_abandoned",
 ]
 
 
@@ -152,6 +154,21 @@ def lease_seconds(owner: str, lease: float) -> float:
     return float(lease)
 
 
+# The future an ask awaits for the store write running in this context (see run.store).
+WRITE_WAITER: contextvars.ContextVar[asyncio.Future[None] | None] = contextvars.ContextVar(
+    "baton_write_waiter", default=None
+)
+
+
+def write_abandoned() -> bool:
+    """Whether the ask waiting for the store write running now was cancelled. A backend that
+    retries a write it has not started (SQLite waiting for another connection's lock) stops
+    and raises then, instead of holding the cancelled ask up; a write already sent is never
+    abandoned (the ask waits for it, so memory ends as the store does)."""
+    waiter = WRITE_WAITER.get()
+    return waiter is not None and waiter.cancelled()
+
+
 _BACKGROUND: set[asyncio.Future[Any]] = set()  # work an ask left running (releases of claims)
 
 
@@ -162,6 +179,10 @@ def keep_running(work: Awaitable[Any]) -> asyncio.Future[Any]:
     _BACKGROUND.add(task)
     task.add_done_callback(_BACKGROUND.discard)
     return task
+
+
+RELEASE_WAIT = 1.0
+"""Seconds an ask waits for its claim's release before leaving it to run in the background."""
 
 
 class KeptClaim:
@@ -255,7 +276,12 @@ class KeptClaim:
         if release is None or self.lost:
             return  # released already, or nothing to give back
         try:
-            await _quietly(release, self.what)
+            async with asyncio.timeout(RELEASE_WAIT):
+                await _quietly(release, self.what)
+        except TimeoutError:
+            # A store that is slow to answer (or a locked SQLite file) doesn't hold the ask up:
+            # the release goes on in the background, and the lease ends in any case.
+            keep_running(_quietly(release, self.what))
         except asyncio.CancelledError:
             # The ask was cancelled mid-release: give the conversation back all the same (the
             # release is idempotent: it deletes only this holder's claim).

@@ -46,7 +46,7 @@ from pydantic import ValidationError
 from .conversation import new_id
 from .errors import ConfigError, HumanInputTimeout
 from .events import ApprovalRequest, ToolCall, ToolCallError, ToolCallResult
-from .humans import HumanAnswer, HumanHandler, HumanRequest, current_call
+from .humans import Approval, HumanAnswer, HumanHandler, HumanRequest, current_call
 from .middleware.base import Middleware, ProceedTool
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from .tools.tool import Tool
 
 __all__ = [
+    "Approval",
     "ApprovalPolicy",
     "HumanAnswer",
     "HumanHandler",

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CURRENT_CALL",
+    "Approval",
     "HumanAnswer",
     "HumanHandler",
     "HumanRelay",
@@ -46,8 +47,18 @@ __all__ = [
     "pause_for",
 ]
 
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """A ``hitl`` handler's answer to an ``ApprovalRequest``: approved or not, and why (the
+    reason is what the model reads when the call is denied)."""
+
+    approved: bool
+    reason: str = ""
+
+
 HumanRequest: TypeAlias = HumanInputRequest | ApprovalRequest
-HumanAnswer: TypeAlias = HumanMessage | str | bool | None
+HumanAnswer: TypeAlias = HumanMessage | Approval | str | bool | None
 HumanHandler: TypeAlias = Callable[[HumanRequest, "Context"], HumanAnswer | Awaitable[HumanAnswer]]
 """``Agent(hitl=...)``: answers a request, or returns ``None`` to leave it to the stream."""
 
@@ -141,18 +152,32 @@ def _listen(stream: Stream, rid: str) -> tuple[asyncio.Future[HumanMessage], Sub
 
 
 def _as_message(answer: HumanAnswer, request: HumanRequest) -> HumanMessage | None:
+    """A handler's answer as the message that answers ``request`` (``None``: leave it to the
+    stream). Approvals take ``True``/``False``, an ``Approval`` or a ``HumanMessage`` with
+    ``approved`` set; input requests take text or a ``HumanMessage``; nothing else is guessed
+    at (a handler answering an approval with "yes" is a bug to report, not a denial)."""
     rid = request.request_id
-    if answer is None or isinstance(answer, HumanMessage):
-        if answer is not None and answer.request_id != rid:
-            answer = replace(answer, request_id=rid)
-        return answer
-    if isinstance(answer, bool):
-        return HumanMessage("", rid, answer)
+    if answer is None:
+        return None
+    if isinstance(request, ApprovalRequest):
+        if isinstance(answer, bool):
+            return HumanMessage("", rid, answer)
+        if isinstance(answer, Approval) and isinstance(answer.approved, bool):
+            return HumanMessage(answer.reason, rid, answer.approved)
+        if isinstance(answer, HumanMessage) and isinstance(answer.approved, bool):
+            return answer if answer.request_id == rid else replace(answer, request_id=rid)
+        raise ConfigError(
+            f"the hitl handler answered approval request {rid} ({request.call.name!r}) with "
+            f"{answer!r}; return True or False, Approval(approved, reason), a HumanMessage with "
+            "approved=True/False, or None (leave it to the stream)"
+        )
     if isinstance(answer, str):
         return HumanMessage(answer, rid)
+    if isinstance(answer, HumanMessage):
+        return answer if answer.request_id == rid else replace(answer, request_id=rid)
     raise ConfigError(
-        f"the hitl handler answered request {rid} with {answer!r}; return a HumanMessage, a str "
-        "(a text answer), a bool (an approval) or None (leave it to the stream)"
+        f"the hitl handler answered input request {rid} with {answer!r}; return the answer's "
+        "text (a str), a HumanMessage, or None (leave it to the stream)"
     )
 
 

@@ -36,7 +36,7 @@ from .events import (
 from .history import HistoryView, MemoryHistory
 from .hooks import Chains, ContextPolicy, Middleware, Observer
 from .humans import HumanHandler, human_terminal
-from .models.base import ModelCall
+from .models.base import ModelCall, ValidChunks, valid_response
 from .output import OutputInvalid, OutputSpec
 from .prompt import Instructions
 from .run import LiveRun, close_open_run
@@ -58,12 +58,17 @@ _EMPTY_ANSWER = (
 
 async def _call_model(call: ModelCall, context: Context) -> ModelResponse:
     run = context.run
-    return await run.client.respond(call, run.deliver)
+    # Every model's text reaches the stream and the history as valid Unicode (lone surrogates
+    # would make the store, or the next request, fail to encode the conversation).
+    chunks = ValidChunks(run.deliver)
+    response = await run.client.respond(call, chunks.emit)
+    await chunks.flush()
+    return valid_response(response)
 
 
 async def _call_tool(call: ToolCall, context: Context) -> ToolCallResult | ToolCallError:
     run = context.run
-    return await execute_tool_call(call, run.table, context, run.tool_timeout)
+    return await execute_tool_call(call, run.table, context, run.tool_timeout, run.tool_threads)
 
 
 class Plan:

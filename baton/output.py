@@ -2,8 +2,10 @@
 
 ``response_schema`` may be any type pydantic can validate (a model, dataclass, TypedDict,
 primitive, union, list, ...), a function (the model fills its parameters, its return value is the
-output), or ``Prompted(X)`` for models without native JSON-schema support, where the schema is
-put in the instructions instead.
+output), a JSON schema as a dict (the answer is checked against it with the ``jsonschema``
+package, ``pip install 'baton-agents[jsonschema]'``, and the output is the decoded JSON), or
+``Prompted(X)`` for models without native JSON-schema support, where the schema is put in the
+instructions instead.
 
 Roots that are not JSON objects (``int``, ``list[Item]``, unions) are wrapped as
 ``{"result": ...}`` because several providers only accept object schemas; ``parse`` accepts both
@@ -12,8 +14,11 @@ the wrapped and the bare form.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import inspect
 import json
+from collections.abc import Mapping
 from typing import Any, Generic, Literal, TypeVar, overload
 
 from pydantic import TypeAdapter, ValidationError
@@ -22,7 +27,7 @@ from pydantic.errors import (
     PydanticSchemaGenerationError,
     PydanticUserError,
 )
-from pydantic_core import from_json
+from pydantic_core import SchemaError, from_json
 
 from .context import Context
 from .errors import ConfigError, Retry
@@ -70,13 +75,28 @@ def _strip_fences(text: str) -> str:
 class OutputSpec:
     """A compiled response schema."""
 
-    __slots__ = ("_adapter", "_args", "_signature", "json_schema", "mode", "name", "wrapped")
+    __slots__ = (
+        "_adapter",
+        "_args",
+        "_checker",
+        "_signature",
+        "json_schema",
+        "mode",
+        "name",
+        "wrapped",
+    )
 
     def __init__(self, schema: Any, mode: OutputMode) -> None:
         self.mode: OutputMode = mode
         self._adapter: TypeAdapter[Any] | None = None
         self._args: ArgsSchema | None = None
         self._signature: Signature | None = None
+        self._checker: Any = None  # a jsonschema validator, for a JSON schema given as a dict
+        if isinstance(schema, Mapping):
+            self.name = str(schema.get("title") or "result")
+            self._checker = _json_schema_checker(schema)
+            self._wrap(dict(schema))
+            return
         if inspect.isfunction(schema) or inspect.ismethod(schema):
             self.name = schema.__name__
             self._signature = read_signature(schema)
@@ -93,12 +113,17 @@ class OutputSpec:
             PydanticSchemaGenerationError,
             PydanticInvalidForJsonSchema,
             PydanticUserError,
+            SchemaError,
         ) as exc:
             raise ConfigError(
                 f"response_schema {schema!r} cannot be described as a JSON schema ({exc}); use a "
                 "pydantic model, dataclass, TypedDict (from typing_extensions before Python 3.12), "
-                "primitive, list or union of those"
+                "primitive, list or union of those, or a JSON schema as a dict"
             ) from None
+        self._wrap(raw)
+
+    def _wrap(self, raw: dict[str, Any]) -> None:
+        """Keep the schema the model is given: an object, or ``{"result": ...}`` around it."""
         self.wrapped = raw.get("type") != "object"
         if self.wrapped:
             defs = raw.pop("$defs", None)
@@ -125,6 +150,8 @@ class OutputSpec:
         try:
             if self._args is not None:
                 return await self._call_function(raw, context)
+            if self._checker is not None:
+                return self._check_json(raw)
             assert self._adapter is not None
             if not self.wrapped:
                 return self._adapter.validate_json(raw)
@@ -146,6 +173,13 @@ class OutputSpec:
         assert self._args is not None and self._signature is not None
         kwargs = self._args.validate_json(raw)
         sig = self._signature
+        if sig.needs_cleanup:  # generator dependencies end when the function does
+            async with contextlib.AsyncExitStack() as exits:
+                await resolve_injections(sig, context, None, kwargs, exits=exits)
+                result = sig.fn(**kwargs)
+                if inspect.isawaitable(result):
+                    result = await result
+                return result
         if sig.injections:
             await resolve_injections(sig, context, None, kwargs)
         result = sig.fn(**kwargs)
@@ -153,8 +187,33 @@ class OutputSpec:
             result = await result
         return result
 
+    def _check_json(self, raw: str) -> Any:
+        try:
+            data = from_json(raw)
+        except ValueError as exc:
+            raise OutputInvalid(self._explain(f"the answer is not valid JSON ({exc})")) from None
+        if self.wrapped and isinstance(data, dict) and len(data) == 1 and "result" in data:
+            data = data["result"]
+        problems = self._problems(data)
+        if problems:
+            raise OutputInvalid(self._explain(problems))
+        return data
+
+    def _problems(self, data: Any) -> str:
+        """What is wrong with ``data`` under the dict schema ("" when nothing)."""
+        errors = sorted(self._checker.iter_errors(data), key=lambda e: list(e.absolute_path))
+        return "; ".join(
+            f"{'/'.join(map(str, e.absolute_path)) or 'the answer'}: {e.message}"
+            for e in errors[:5]
+        )
+
     def validate_value(self, value: Any) -> Any:
         """Check a value a tool returned as final output (functions' results pass through)."""
+        if self._checker is not None:
+            problems = self._problems(value)
+            if problems:
+                raise ValueError(problems)
+            return value
         if self._adapter is None:
             return value
         return self._adapter.validate_python(value)
@@ -164,6 +223,27 @@ class OutputSpec:
             f"Your answer does not match the required output schema: {problem}. "
             "Reply again with only JSON that matches the schema."
         )
+
+
+def _json_schema_checker(schema: Mapping[str, Any]) -> Any:
+    """A ``jsonschema`` validator for ``schema`` (checked against its metaschema)."""
+    try:
+        jsonschema = importlib.import_module("jsonschema")
+    except ImportError:
+        raise ConfigError(
+            "a response_schema given as a JSON-schema dict is checked with the jsonschema "
+            "package: pip install 'baton-agents[jsonschema]'"
+        ) from None
+    try:
+        checker_type = jsonschema.validators.validator_for(schema)
+        checker_type.check_schema(schema)
+    except jsonschema.exceptions.SchemaError as exc:
+        where = "/".join(map(str, exc.absolute_path)) or "the top level"
+        raise ConfigError(
+            f"response_schema is not a valid JSON schema (at {where}: {exc.message}); fix the "
+            "schema, or give a pydantic model or dataclass instead"
+        ) from None
+    return checker_type(schema)
 
 
 def build_output_spec(schema: Any) -> OutputSpec | None:

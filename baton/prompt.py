@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -53,10 +54,17 @@ class Instructions:
         text = self._static
         sig = self._signature
         if sig is not None:
-            kwargs = await resolve_injections(sig, context, None, {}) if sig.injections else {}
-            rendered = sig.fn(**kwargs)
-            if inspect.isawaitable(rendered):
-                rendered = await rendered
+            if sig.needs_cleanup:  # generator dependencies end when the rendering does
+                async with contextlib.AsyncExitStack() as exits:
+                    kwargs = await resolve_injections(sig, context, None, {}, exits=exits)
+                    rendered = sig.fn(**kwargs)
+                    if inspect.isawaitable(rendered):
+                        rendered = await rendered
+            else:
+                kwargs = await resolve_injections(sig, context, None, {}) if sig.injections else {}
+                rendered = sig.fn(**kwargs)
+                if inspect.isawaitable(rendered):
+                    rendered = await rendered
             if not isinstance(rendered, str):
                 raise ConfigError(
                     f"prompt function {sig.label} returned {type(rendered).__name__}, not str"

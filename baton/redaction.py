@@ -4,17 +4,19 @@
 Values under keys like ``api_key``, ``authorization``, ``token``, ``secret`` or ``password``,
 bearer tokens, and strings shaped like provider API keys become ``[REDACTED]``. Provider errors
 (an error body that echoes the key), ``RunFailed`` messages and sub-tasks' failures use it, and
-so does ``LoggingMiddleware``.
+so does ``LoggingMiddleware``; every logger of Baton's own (``logger(name)``) redacts what it
+emits, message and traceback alike.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["REDACTED", "is_secret_key", "redact", "redact_text"]
+__all__ = ["REDACTED", "SecretFilter", "is_secret_key", "logger", "redact", "redact_text"]
 
 REDACTED = "[REDACTED]"
 
@@ -90,3 +92,35 @@ def redact(value: Any, _depth: int = 0) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [redact(v, _depth + 1) for v in value]
     return redact_text(repr(value))
+
+
+class SecretFilter(logging.Filter):
+    """A ``logging.Filter`` that redacts whole records (message, arguments and traceback text)
+    on their way out. Baton's own loggers carry one (see ``logger``); attach one to a handler,
+    ``handler.addFilter(SecretFilter())``, to cover every logger that handler serves."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact_text(message)
+        if clean != message or record.args:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            # Formatters use this cached text instead of formatting the exception again.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info)
+        return True
+
+
+_FILTER = SecretFilter()
+
+
+def logger(name: str) -> logging.Logger:
+    """The logger ``name`` with secrets redacted from what it emits (Baton's modules log only
+    through these)."""
+    found = logging.getLogger(name)
+    if _FILTER not in found.filters:
+        found.addFilter(_FILTER)
+    return found

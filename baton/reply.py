@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Generic
 
 from typing_extensions import TypeVar, Unpack
 
+from .context import conversation_usage
 from .conversation import Conversation, claim
 from .errors import ConfigError
 from .events import Event, ModelResponse, Usage, UsageReport
@@ -78,6 +79,13 @@ class Reply(Generic[OutputT]):
         return self._conversation.id
 
     @property
+    def conversation_usage(self) -> UsageReport:
+        """The usage of every ask of the conversation up to this reply (``usage`` is this
+        ask's), per kind, provider and model too; for a conversation continued from a
+        history, the asks stored there count as well."""
+        return conversation_usage(self.events)
+
+    @property
     def stream(self) -> Stream:
         """The conversation's stream: subscribe here to watch its later asks."""
         return self._conversation.stream
@@ -117,7 +125,7 @@ class Reply(Generic[OutputT]):
 
     def ask_sync(self, prompt: PromptInput, **options: Unpack[AskOptions]) -> Reply[OutputT]:
         """Blocking ``ask``."""
-        from .agent import run_sync
+        from .sync import run_sync
 
         return run_sync(self.ask(prompt, **options))
 

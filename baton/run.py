@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
+import contextvars
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -60,14 +60,15 @@ from .events import (
     register,
     to_dict,
 )
-from .history import History, MemoryHistory, Storage
-from .redaction import redact_text
-from .stream import MemoryStream
+from .history import WRITE_WAITER, History, MemoryHistory, Storage
+from .redaction import logger, redact_text
+from .stream import MemoryStream, cleanup_delivery
 
 if TYPE_CHECKING:
     from .humans import HumanRelay, HumanState
     from .loop import Plan
     from .models.base import ModelClient, ModelConfig, ModelSettings
+    from .tools.threads import ToolThreads
 
 __all__ = [
     "LiveRun",
@@ -81,7 +82,11 @@ __all__ = [
     "stored_outcomes",
 ]
 
-log = logging.getLogger("baton.run")
+log = logger("baton.run")
+
+CANCEL_GRACE = 1.0
+"""Seconds a cancelled ask spends closing its run in the store before leaving that to the next
+ask's repair."""
 
 _STATE_PREFIX = "baton:run:"
 
@@ -293,7 +298,9 @@ async def store(
     else:
         loop = asyncio.get_running_loop()
         written = loop.create_future()
-        task = loop.create_task(_write_then_notify(write, written))
+        context = contextvars.copy_context()
+        context.run(WRITE_WAITER.set, written)  # lets a retrying backend see a cancel
+        task = loop.create_task(_write_then_notify(write, written), context=context)
         task.add_done_callback(_consume)
         await _shielded_write(conversation, history, task, written, events)
     memory.extend(events)
@@ -388,6 +395,7 @@ class LiveRun:
         "table",
         "tap",
         "tool_concurrency",
+        "tool_threads",
         "tool_timeout",
         "turn",
     )
@@ -409,6 +417,7 @@ class LiveRun:
         suspend_on_human: bool = False,
         relay: HumanRelay | None = None,
         owner: Any = None,
+        tool_threads: ToolThreads | None = None,
     ) -> None:
         self.agent_name = state.agent
         self.run_id = state.run_id
@@ -425,6 +434,7 @@ class LiveRun:
         self.output_retries = output_retries
         self.tool_concurrency = tool_concurrency
         self.tool_timeout = tool_timeout
+        self.tool_threads = tool_threads  # sync tools' thread pool (None: the process-wide one)
         self.storage = storage
         self.suspend_on_human = suspend_on_human
         self.relay = relay  # a parent ask that answers this one's human requests (sub-tasks)
@@ -608,8 +618,9 @@ class LiveRun:
             conversation.stale = True
             return
         try:
-            # Bounded: a cancelled ask must not hang on a store that stopped answering.
-            async with asyncio.timeout(WRITE_GRACE):
+            # Bounded: a cancelled ask must not hang on a store that stopped answering (or a
+            # locked file); what is not closed now, the next ask's repair closes.
+            async with asyncio.timeout(CANCEL_GRACE if cancelled else WRITE_GRACE):
                 if self.pausing and self.storage is not None:
                     await delete_run_state(self.storage, conversation.id)
                 if conversation.stale:
@@ -625,7 +636,9 @@ class LiveRun:
                     redact_text(str(error)) or kind,
                     "cancelled" if cancelled else "interrupted",
                 )
-                await self.record_many(closing)
+                # Subscribers get these with a short bound: cleanup never waits on a stuck one.
+                with cleanup_delivery():
+                    await self.record_many(closing)
         except Exception as exc:  # the store is down: the next open repairs the run
             conversation.stale = True
             log.warning("could not close run %s: %s", self.run_id, type(exc).__name__)

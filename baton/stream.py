@@ -12,6 +12,21 @@ events in causal order (a request before the response it caused) and may act bef
 on. A subscriber that raises is isolated: the error is logged and reported to the other subscribers
 as a ``SubscriberFailed`` event; the agent's loop never sees it.
 
+Slow subscribers. An async subscriber that has to wait gets ``delivery_timeout`` seconds (default
+30, ``None``: no bound) to return; past that it is cancelled, detached (it gets no more events) and
+reported as a ``SubscriberFailed`` event (``error_type="SubscriberTimeout"``). One that finishes
+without waiting costs no timer. When the ask is cancelled while a subscriber waits, the subscriber
+gets the cancellation; one that ignores it is dropped rather than waited for, and detached. The
+events that close a failed or cancelled ask are delivered with a short bound
+(``CLEANUP_DELIVERY_TIMEOUT``), so cleanup never waits on a stuck subscriber.
+
+A *sync* subscriber runs on the event loop: while it blocks (``time.sleep``, a blocking socket,
+a lock), the whole loop waits with it, every ask of the process included, and no timeout can
+interrupt it (Python cannot stop a running function from outside). Keep sync subscribers quick, or
+run them off the loop with ``stream.subscribe(in_thread(fn))``: ``fn`` then runs on a thread of its
+own, in order, and counts as an async subscriber (the delivery timeout applies; a thread stuck
+past it is abandoned, as Python cannot kill a thread).
+
 Back-pressure policy for iterators: each ``async for`` watcher buffers at most ``max_buffer``
 events (default 10,000). A watcher that falls further behind is detached: it yields what it had
 buffered and then raises ``StreamOverflow``. The agent never waits for a watcher, so a stalled
@@ -21,18 +36,24 @@ consumer can neither block an agent nor grow memory without bound.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import inspect
 import logging
+import queue
+import threading
 import types
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from typing import Any, Generic, Protocol, TypeVar, Union, get_args, get_origin, runtime_checkable
 
-from .errors import StreamClosed, StreamOverflow
+from .errors import ConfigError, StreamClosed, StreamOverflow, SubscriberTimeout
 from .events import Event, SubscriberFailed
 
 __all__ = [
+    "CLEANUP_DELIVERY_TIMEOUT",
+    "DEFAULT_DELIVERY_TIMEOUT",
     "DEFAULT_MAX_BUFFER",
     "EventFilter",
     "MemoryStream",
@@ -40,6 +61,8 @@ __all__ = [
     "StreamView",
     "Subscription",
     "Watcher",
+    "cleanup_delivery",
+    "in_thread",
 ]
 
 log = logging.getLogger("baton.stream")
@@ -47,6 +70,19 @@ log = logging.getLogger("baton.stream")
 E = TypeVar("E", bound=Event)
 Subscriber = Callable[[Any], Any]
 DEFAULT_MAX_BUFFER = 10_000
+DEFAULT_DELIVERY_TIMEOUT = 30.0
+"""Seconds an async subscriber may wait while handling one event before it is detached."""
+CLEANUP_DELIVERY_TIMEOUT = 0.25
+"""Seconds a subscriber may wait on an event that closes a failed or cancelled ask (short: a
+cancelled ask has about a second to close its run, see ``baton.run``)."""
+
+_SUBSCRIBER_THREAD_IDLE = 60.0  # seconds an in_thread() subscriber's thread waits for events
+
+# Set while a failed or cancelled ask delivers its closing events (see ``cleanup_delivery``).
+# Read only when a delivery has to wait, so the fast path never looks at it.
+_CLEANUP: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "baton_stream_cleanup", default=None
+)
 
 
 class EventFilter:
@@ -167,18 +203,30 @@ class Stream(Protocol):
 class MemoryStream:
     """An in-process stream with subscribers indexed by event type."""
 
-    __slots__ = ("__weakref__", "_closed", "_index", "_on_subscribe", "_subs", "max_buffer")
+    __slots__ = (
+        "__weakref__",
+        "_closed",
+        "_index",
+        "_on_subscribe",
+        "_subs",
+        "delivery_timeout",
+        "max_buffer",
+    )
 
     def __init__(
         self,
         *,
         max_buffer: int = DEFAULT_MAX_BUFFER,
         on_subscribe: Callable[[], None] | None = None,
+        delivery_timeout: float | None = DEFAULT_DELIVERY_TIMEOUT,
     ) -> None:
         """``on_subscribe`` is called after each new subscriber (a stream backed by a store
-        starts following the store's other writers then)."""
+        starts following the store's other writers then). ``delivery_timeout``: seconds an
+        async subscriber may wait on one event before it is detached (``None``: no bound; see
+        the module docs)."""
         if max_buffer < 1:
             raise ValueError("max_buffer must be at least 1")
+        self.delivery_timeout = check_delivery_timeout(delivery_timeout)
         self._on_subscribe = on_subscribe
         self._subs: list[_Sub] = []
         # Concrete event class -> the subscribers whose types match it; rebuilt lazily after
@@ -203,11 +251,20 @@ class MemoryStream:
                 continue
             try:
                 if sub.is_async:
-                    await sub.fn(event)
+                    step: Any = sub.fn(event)
                 else:
-                    result = sub.fn(event)
-                    if result is not None and inspect.isawaitable(result):
-                        await result
+                    step = sub.fn(event)
+                    if step is None or not inspect.isawaitable(step):
+                        continue
+                    if not inspect.iscoroutine(step):
+                        step = step.__await__()
+                # Run it to its first wait by hand: most subscribers finish without waiting, and
+                # those pay for no task and no timer. Only one that waits gets its deadline.
+                try:
+                    waiting = step.send(None)
+                except StopIteration:
+                    continue
+                await self._wait_for(sub, event, step, waiting)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -217,6 +274,38 @@ class MemoryStream:
         if failures is not None:
             # Reported after everyone has seen the event, so reports never precede their cause.
             await self._report_failures(event, failures)
+
+    async def _wait_for(self, sub: _Sub, event: Event, step: Any, waiting: Any) -> None:
+        """Finish a subscriber's delivery that has to wait, within the delivery timeout (or the
+        cleanup bound); past it, cancel and detach the subscriber (``SubscriberTimeout``)."""
+        limit = self.delivery_timeout
+        cleanup = _CLEANUP.get()
+        if cleanup is not None and (limit is None or cleanup < limit):
+            limit = cleanup
+        rest = _Resumed(step, waiting)
+        deadline: asyncio.Timeout | None = None
+        try:
+            if limit is None:
+                await rest
+                return
+            async with asyncio.timeout(limit) as deadline:
+                await rest
+        except TimeoutError:
+            if deadline is None or not deadline.expired():
+                raise  # the subscriber's own timeout: a failure like any other
+        except asyncio.CancelledError:
+            if rest.ignored_cancel:
+                # It would have held the cancelled ask: never call it again.
+                log.warning("stream subscriber %s ignored a cancellation; detached", sub.name)
+                self._remove(sub)
+            raise
+        if not deadline.expired():
+            return  # it returned in time
+        self._remove(sub)
+        raise SubscriberTimeout(
+            f"subscriber {sub.name} did not return within {limit:g} seconds on "
+            f"{type(event).__name__} and was detached (it gets no more events)"
+        )
 
     async def _report_failures(self, event: Event, failures: list[tuple[_Sub, Exception]]) -> None:
         for sub, exc in failures:
@@ -283,6 +372,163 @@ class MemoryStream:
         except ValueError:
             return
         self._index.clear()
+
+
+class _Resumed:
+    """Awaits the rest of a coroutine (or ``__await__`` iterator) already run to its first
+    wait (``waiting``: what it yielded to the loop), like ``yield from``. On a cancellation it
+    passes the cancellation in once; a subscriber that ignores it (waits again) is closed
+    instead of waited for, and the cancellation goes on (``ignored_cancel`` is set)."""
+
+    __slots__ = ("ignored_cancel", "step", "waiting")
+
+    def __init__(self, step: Any, waiting: Any) -> None:
+        self.step = step
+        self.waiting = waiting
+        self.ignored_cancel = False
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        step, waiting = self.step, self.waiting
+        self.waiting = None
+        while True:
+            try:
+                sent = yield waiting
+            except asyncio.CancelledError as cancel:
+                try:
+                    step.throw(cancel)
+                except StopIteration:
+                    pass  # it swallowed the cancellation and returned: the cancel still stands
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.debug("stream subscriber raised on cancellation", exc_info=exc)
+                else:
+                    self.ignored_cancel = True
+                    with contextlib.suppress(BaseException):
+                        step.close()  # runs its finally blocks (they cannot wait any more)
+                raise
+            except GeneratorExit:
+                step.close()  # the delivery itself is being closed: close the subscriber too
+                raise
+            except BaseException as exc:
+                try:
+                    waiting = step.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    waiting = step.send(sent)
+                except StopIteration:
+                    return
+
+
+def check_delivery_timeout(value: float | None) -> float | None:
+    """``value`` if it is a valid delivery timeout (finite and positive, or ``None``)."""
+    if value is not None and (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value < float("inf")  # NaN fails this too
+    ):
+        raise ConfigError(
+            f"delivery_timeout must be a finite, positive number of seconds or None, got {value!r}"
+        )
+    return value
+
+
+@contextlib.contextmanager
+def cleanup_delivery(limit: float | None = None) -> Iterator[None]:
+    """Within this block (in this task), a subscriber delivery that has to wait gets at most
+    ``limit`` seconds (default ``CLEANUP_DELIVERY_TIMEOUT``; the stream's own
+    ``delivery_timeout`` if lower): a failed or cancelled ask delivers its closing events this
+    way, so it never waits on a stuck subscriber."""
+    token = _CLEANUP.set(CLEANUP_DELIVERY_TIMEOUT if limit is None else limit)
+    try:
+        yield
+    finally:
+        _CLEANUP.reset(token)
+
+
+def in_thread(fn: Callable[[Any], Any], *, name: str | None = None) -> Callable[[Any], Any]:
+    """A sync subscriber made to run off the event loop, on a thread of its own:
+    ``stream.subscribe(in_thread(write_to_disk))``. Events reach it in order, one at a time;
+    the stream's delivery timeout applies, and a thread stuck past it is abandoned (Python
+    cannot kill a thread; it is a daemon thread, so it never holds up the process's exit)
+    while the subscriber is detached."""
+    label = name or getattr(fn, "__qualname__", None) or repr(fn)
+    worker: list[_SubscriberThread] = []  # started at the first event: an unused wrapper costs none
+
+    async def deliver(event: Any) -> None:
+        if not worker:
+            worker.append(_SubscriberThread(fn, label))
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        worker[0].put(event, loop, done)
+        try:
+            await done
+        except asyncio.CancelledError:
+            # Timed out or cancelled: the thread may be stuck in ``fn``; the next event (if the
+            # subscriber is still attached) gets a fresh thread, this one exits when it returns.
+            worker.pop().stop()
+            raise
+
+    deliver.__qualname__ = f"in_thread({label})"
+    return deliver
+
+
+class _SubscriberThread:
+    """A daemon thread running a sync subscriber on the events put to it, in order; it exits
+    after a minute without events (and starts again at the next)."""
+
+    __slots__ = ("alive", "fn", "label", "lock", "queue")
+
+    def __init__(self, fn: Callable[[Any], Any], label: str) -> None:
+        self.fn = fn
+        self.label = label
+        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.alive = False
+
+    def put(self, event: Any, loop: asyncio.AbstractEventLoop, done: asyncio.Future[None]) -> None:
+        # The caller's context variables go along, as asyncio.to_thread passes them.
+        with self.lock:
+            self.queue.put((event, loop, done, contextvars.copy_context()))
+            if not self.alive:
+                self.alive = True
+                name = f"baton-subscriber-{self.label}"
+                threading.Thread(target=self._run, name=name, daemon=True).start()
+
+    def stop(self) -> None:
+        self.queue.put(None)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                item = self.queue.get(timeout=_SUBSCRIBER_THREAD_IDLE)
+            except queue.Empty:
+                with self.lock:
+                    if self.queue.empty():
+                        self.alive = False
+                        return
+                continue
+            if item is None:
+                return
+            event, loop, done, context = item
+            error: BaseException | None = None
+            try:
+                context.run(self.fn, event)
+            except BaseException as exc:
+                error = exc
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits
+                loop.call_soon_threadsafe(_settle, done, error)
+
+
+def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
+    if done.done():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
 
 
 class StreamView(Generic[E]):

@@ -2,13 +2,17 @@
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from baton import (
     Agent,
     ConfigError,
     Context,
+    Data,
     Event,
     Image,
     MaxTurnsExceeded,
@@ -245,11 +249,42 @@ async def test_multimodal_prompt_reaches_the_model_request():
     assert model.requests[1].messages[-1].parts == (other,)
 
 
-async def test_prompt_with_an_unsupported_item_is_rejected():
+@dataclass
+class Trip:
+    city: str
+    days: int
+
+
+class Budget(BaseModel):
+    limit: float
+    currency: str = "EUR"
+
+
+async def test_any_json_able_value_is_sent_as_one_data_part():
+    """Issue 11, point 1: a dict, a dataclass, a pydantic model, a number or a list of values
+    is one Data part (the model gets JSON); a list with text or parts converts each item."""
+    model = ScriptedModel("ok", repeat=True)
+    agent = Agent("eye", config=model)
+    cases: list[tuple[Any, tuple[Any, ...]]] = [
+        ({"city": "Paris", "days": 3}, (Data({"city": "Paris", "days": 3}),)),
+        (Trip("Rome", 2), (Data({"city": "Rome", "days": 2}),)),
+        (Budget(limit=99.5), (Data({"limit": 99.5, "currency": "EUR"}),)),
+        (42, (Data(42),)),
+        ([1, 2, 3], (Data([1, 2, 3]),)),
+        (["plan this", Trip("Oslo", 1)], (Text("plan this"), Data({"city": "Oslo", "days": 1}))),
+    ]
+    for value, parts in cases:
+        reply = await agent.ask(value)
+        assert model.requests[-1].messages[-1].parts == parts
+        assert reply.text == "ok"
+
+
+async def test_a_value_that_is_not_json_is_a_config_error_before_the_model_is_called():
     model = ScriptedModel("never")
     agent = Agent("eye", config=model)
-    with pytest.raises(TypeError, match="42"):
-        await agent.ask(["look", 42])  # type: ignore[list-item]
+    for value, named in [(object(), "object"), (None, "None"), (b"raw", "bytes")]:
+        with pytest.raises(ConfigError, match=named):
+            await agent.ask(value)
     assert model.calls_made == 0
 
 
@@ -707,3 +742,20 @@ async def test_cancelling_during_the_model_call_records_run_failed():
     assert kinds(events) == [RunStarted, ModelRequest, RunFailed]
     assert events[-1].error_type == "Cancelled"
     assert (await agent.ask("again", conversation_id="c")).text == "fine"
+
+
+async def test_conversation_usage_sums_every_ask_also_one_loaded_from_a_history():
+    """Issue 11, point 13: ``reply.usage`` is the ask's; ``reply.conversation_usage`` sums the
+    conversation's asks up to that reply, per provider and model too."""
+    history = MemoryHistory()
+    agent = Agent("u", config=ScriptedModel("one", "two", "three"), history=history)
+    first = await agent.ask("a")
+    second = await first.ask("b")
+    assert second.conversation_usage.usage == first.usage + second.usage
+    assert first.conversation_usage.usage == first.usage  # up to that reply, not later ones
+    [line] = second.conversation_usage.breakdown
+    assert (line.kind, line.provider, line.model) == ("model", "scripted", "scripted")
+    assert line.usage == first.usage + second.usage
+    other = Agent("u", config=ScriptedModel("three"), history=history)
+    third = await other.ask("c", conversation_id=first.conversation_id)
+    assert third.conversation_usage.usage == first.usage + second.usage + third.usage

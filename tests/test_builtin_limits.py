@@ -30,6 +30,7 @@ from baton.middleware.logging import (
     redact,
     redact_text,
 )
+from baton.redaction import logger
 from baton.testing import ScriptedModel, call
 from tests.test_agent import assert_every_call_answered, kinds
 
@@ -412,3 +413,20 @@ def test_redact_masks_secret_keys_and_secret_shaped_strings():
         for secret in ("abc123", "AIza", "eyJ", "'abc'", "token=abc", "sk-ant", "hunter2"):
             assert secret not in safe, (text, safe)
     assert redact_text("nothing secret here: 5 tokens") == "nothing secret here: 5 tokens"
+
+
+def test_baton_loggers_redact_messages_and_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 10, point 9: a log line of Baton's own never carries a key, in its message, its
+    arguments or the traceback of the exception it logs."""
+    key = "sk-proj-" + "A1b2C3d4" * 4
+    log = logger("baton.test-redaction")
+    with caplog.at_level(logging.INFO, logger="baton.test-redaction"):
+        log.info("calling with api_key=%s", key)
+        try:
+            raise RuntimeError(f"Incorrect API key provided: {key}")
+        except RuntimeError:
+            log.exception("the provider refused")
+    text = caplog.text + "".join(logging.Formatter().format(record) for record in caplog.records)
+    assert "the provider refused" in text and "RuntimeError" in text
+    assert key not in text and REDACTED in text
+    assert logger("baton.test-redaction").filters.count(logger("baton.x").filters[0]) == 1

@@ -42,6 +42,7 @@ from baton.events import (
     ToolCall,
     ToolCallError,
     ToolCallResult,
+    ToolThreadAbandoned,
     Usage,
     UsageLine,
     UsageReport,
@@ -131,6 +132,7 @@ def samples() -> dict[str, Record]:
         "RunFailed": RunFailed("run_1", "MaxTurnsExceeded", "too many turns"),
         "ObserverAlert": ObserverAlert("loop-detector", "same call 3 times", "error", True),
         "SubscriberFailed": SubscriberFailed("printer", "TextChunk", "RuntimeError", "boom"),
+        "ToolThreadAbandoned": ToolThreadAbandoned("call_1", "fetch", 2.5, 1),
     }
 
 
@@ -467,7 +469,14 @@ def test_records_are_slotted(name):
     assert not hasattr(record, "extra_attribute")
 
 
-TRANSIENT = {"TextChunk", "ReasoningChunk", "ToolCall", "SubscriberFailed", "TaskProgress"}
+TRANSIENT = {
+    "TextChunk",
+    "ReasoningChunk",
+    "ToolCall",
+    "SubscriberFailed",
+    "TaskProgress",
+    "ToolThreadAbandoned",
+}
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,7 @@ from baton.events import (
     from_dict,
     to_dict,
 )
-from baton.hitl import ApprovalPolicy
+from baton.hitl import Approval, ApprovalPolicy
 from baton.middleware.base import Middleware
 from baton.run import load_run_state
 from baton.testing import ScriptedModel, call
@@ -282,7 +282,8 @@ def deploy_tools(counter: Counter) -> list[Any]:
         (HumanMessage(approved=True), 1, "deployed to prod"),
         (False, 0, "The user denied this call: no reason given"),
         (HumanMessage("not on a Friday", approved=False), 0, "The user denied this call: not on"),
-        ("not today", 0, "The user denied this call: not today"),
+        (Approval(False, "not today"), 0, "The user denied this call: not today"),
+        (Approval(True), 1, "deployed to prod"),
     ],
 )
 async def test_approval_by_the_hook(answer: Any, ran: int, outcome: str) -> None:
@@ -316,6 +317,22 @@ async def test_approval_by_the_hook(answer: Any, ran: int, outcome: str) -> None
     # the model read the outcome on its next call
     assert model.requests[1].messages[-1] == outcome_event
     assert_valid_history(reply.events)
+
+
+@pytest.mark.parametrize("answer", ["yes", 1, {"approved": True}, HumanMessage("ok")])
+async def test_an_approval_answered_with_anything_else_is_a_config_error(answer: Any) -> None:
+    """Issue 11, point 15: "yes" (or a message that doesn't say approved) is not guessed at:
+    the ask fails naming the answers a handler may give, and the call never runs."""
+    counter = Counter()
+    agent = Agent(
+        "ops",
+        config=ScriptedModel(call("deploy", env="prod"), "done"),
+        tools=deploy_tools(counter),
+        hitl=lambda request, context: answer,
+    )
+    with pytest.raises(ConfigError, match=r"return True or False, Approval\(approved, reason\)"):
+        await agent.ask("ship it")
+    assert counter["deploy"] == 0
 
 
 @pytest.mark.parametrize("approved", [True, False])

@@ -1,5 +1,6 @@
 """Injection into tools and dynamic prompts: Context, ToolCall, Inject, Variable, Depends."""
 
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
@@ -673,3 +674,88 @@ def test_prompt_function_with_a_non_injected_param_is_rejected():
 
     with pytest.raises(ToolDefinitionError, match="'topic'"):
         Agent("a", prompt=prompt, config=ScriptedModel("x"))
+
+
+# --------------------------------------------------------------------------- optional dependencies
+
+
+async def test_a_missing_optional_dependency_is_its_default():
+    """Issue 11, point 2: Inject(default=...), default_factory=..., or the parameter's own
+    default make a dependency optional; the ask goes on without it."""
+
+    @tool
+    def f(
+        cache: Annotated[dict[str, int] | None, Inject("cache")] = None,
+        limit: int = Inject("limit", default=5),
+        seen: list[str] = Inject("seen", default_factory=list),
+    ) -> str:
+        seen.append("x")
+        return f"{cache}:{limit}:{seen}"
+
+    assert results(await run_one(f)) == ["None:5:['x']"]
+    given = {"dependencies": {"cache": {"a": 1}, "limit": 9, "seen": ["y"]}}
+    assert results(await run_one(f, given)) == ["{'a': 1}:9:['y', 'x']"]
+
+
+def test_inject_takes_a_default_or_a_factory_not_both():
+    with pytest.raises(TypeError, match="not both"):
+        Inject("k", default=1, default_factory=dict)
+
+
+# --------------------------------------------------------------------------- generator dependencies
+
+
+async def test_a_generator_dependency_yields_its_value_and_cleans_up_after_the_call():
+    """Issue 11, point 3: the value is what the generator yields; the code after ``yield`` runs
+    when the tool call ends, with the tool's error raised at the ``yield`` when it fails."""
+    log: list[str] = []
+
+    def connection() -> Iterator[str]:
+        log.append("open")
+        try:
+            yield "conn-1"
+        except RuntimeError as exc:
+            log.append(f"failed: {exc}")
+            raise
+        finally:
+            log.append("close")
+
+    async def session(conn: str = Depends(connection)) -> AsyncIterator[str]:
+        log.append("begin")
+        yield f"session on {conn}"
+        log.append("end")
+
+    @tool
+    def use(s: str = Depends(session)) -> str:
+        log.append(f"use {s}")
+        return s
+
+    @tool
+    def boom(conn: str = Depends(connection)) -> str:
+        raise RuntimeError("disk full")
+
+    assert results(await run_one(use)) == ["session on conn-1"]
+    assert log == ["open", "begin", "use session on conn-1", "end", "close"]
+    log.clear()
+    reply = await run_one(boom)
+    [error] = outcomes(reply)
+    assert isinstance(error, ToolCallError) and "disk full" in error.message
+    assert log == ["open", "failed: disk full", "close"]
+
+
+async def test_generator_dependencies_of_instructions_and_output_functions_clean_up():
+    log: list[str] = []
+
+    async def user() -> AsyncIterator[str]:
+        log.append("open")
+        yield "ann"
+        log.append("close")
+
+    def prompt(name: str = Depends(user)) -> str:
+        log.append("render")
+        return f"Help {name}."
+
+    model = ScriptedModel("hi")
+    await Agent("a", prompt, config=model).ask("go")
+    assert model.requests[0].instructions == "Help ann."
+    assert log == ["open", "render", "close"]

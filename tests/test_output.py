@@ -474,3 +474,55 @@ async def test_unknown_schema_error_is_a_config_error():
 
     with pytest.raises(ConfigError, match="cannot be described as a JSON schema"):
         Agent("out", config=ScriptedModel("x"), response_schema=Opaque)
+
+
+# -- JSON-schema dicts ----------------------------------------------------------------------------
+
+CITY_SCHEMA = {
+    "type": "object",
+    "title": "City",
+    "properties": {"name": {"type": "string"}, "population": {"type": "integer", "minimum": 0}},
+    "required": ["name", "population"],
+    "additionalProperties": False,
+}
+
+
+async def test_a_json_schema_dict_checks_the_answer_and_the_output_is_a_dict():
+    """Issue 11, point 4: the model is given the schema; a wrong answer is sent back with
+    what is wrong (a retry), a right one is ``reply.output`` as a dict."""
+    agent, model = ask_with(
+        CITY_SCHEMA, '{"name": "Oslo", "population": -5}', '{"name": "Oslo", "population": 700000}'
+    )
+    reply = await agent.ask("a city")
+    assert reply.output == {"name": "Oslo", "population": 700000}
+    assert model.requests[0].output is not None
+    assert model.requests[0].output.json_schema == CITY_SCHEMA
+    [rejected] = rejections(reply)
+    assert "population" in rejected.message and "minimum" in rejected.message
+
+
+async def test_a_json_schema_dict_for_a_list_is_wrapped_and_both_forms_are_accepted():
+    schema = {"type": "array", "items": {"type": "integer"}}
+    for answer in ('{"result": [1, 2]}', "[1, 2]"):
+        agent, model = ask_with(schema, answer)
+        reply = await agent.ask("numbers")
+        assert reply.output == [1, 2]
+        assert model.requests[0].output.json_schema["properties"]["result"] == schema
+
+
+async def test_a_json_schema_dict_checks_a_final_tool_result_too():
+    @tool
+    def lookup() -> ToolResult:
+        """Look the city up."""
+        return ToolResult({"name": "Oslo"}, final=True)
+
+    agent = Agent(
+        "out", config=ScriptedModel(call("lookup")), response_schema=CITY_SCHEMA, tools=[lookup]
+    )
+    with pytest.raises(OutputValidationError, match="population"):
+        await agent.ask("a city")
+
+
+def test_a_schema_baton_cannot_use_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"not a valid JSON schema .*type"):
+        Agent("out", config=ScriptedModel("x"), response_schema={"type": "no-such-type"})

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 
 import pytest
 
 from baton import Agent, tool
-from baton.errors import StreamClosed, StreamOverflow
+from baton.errors import ConfigError, StreamClosed, StreamOverflow
 from baton.events import (
     Event,
     ModelRequest,
     ModelResponse,
     ReasoningChunk,
+    RunFailed,
     RunFinished,
     RunStarted,
     SubscriberFailed,
@@ -22,7 +24,7 @@ from baton.events import (
     ToolCallResult,
     UsageReport,
 )
-from baton.stream import MemoryStream, Stream
+from baton.stream import MemoryStream, Stream, in_thread
 from baton.testing import ScriptedModel, call, chunks
 
 GUARD = 2.0  # seconds; only a guard against hangs, never a performance assertion
@@ -740,3 +742,238 @@ async def test_usage_report_is_delivered_once_per_ask():
     await agent.ask("2", stream=stream)
     assert len(reports) == 2
     assert reports[0].usage == first.usage
+
+
+# -- slow and stuck subscribers ----------------------------------------------------------------
+
+
+async def test_a_subscriber_that_never_returns_is_detached_and_reported():
+    stream = MemoryStream(delivery_timeout=0.05)
+    never = asyncio.Event()
+    stuck_saw: list[str] = []
+    seen: list[Event] = []
+
+    async def stuck(event: Event) -> None:
+        stuck_saw.append(type(event).__name__)
+        await never.wait()
+
+    stream.where(ModelRequest).subscribe(stuck)
+    stream.subscribe(seen.append)
+    reply = await asyncio.wait_for(calc_agent(ScriptedModel("hi")).ask("x", stream=stream), GUARD)
+
+    assert reply.text == "hi"
+    assert stuck_saw == ["ModelRequest"]  # detached: it gets nothing after the timeout
+    assert stream.subscriber_count == 1
+    failures = [e for e in seen if isinstance(e, SubscriberFailed)]
+    assert [(f.event_type, f.error_type) for f in failures] == [
+        ("ModelRequest", "SubscriberTimeout")
+    ]
+    assert failures[0].subscriber.endswith("stuck")
+    assert "0.05 seconds" in failures[0].message
+    # The report follows the event it is about, and the ask goes on after it.
+    assert names(seen).index("SubscriberFailed") == names(seen).index("ModelRequest") + 1
+    assert names(seen)[-1] == "RunFinished"
+
+
+async def test_a_subscriber_that_ignores_cancellation_is_still_detached():
+    stream = MemoryStream(delivery_timeout=0.05)
+    refused: list[int] = []
+
+    async def stubborn(event: Event) -> None:
+        while True:
+            try:
+                await asyncio.sleep(GUARD)
+                return
+            except asyncio.CancelledError:
+                refused.append(1)  # refuses to stop
+
+    stream.where(ModelRequest).subscribe(stubborn)
+    seen: list[Event] = []
+    stream.subscribe(seen.append)
+    reply = await asyncio.wait_for(calc_agent(ScriptedModel("hi")).ask("x", stream=stream), GUARD)
+    assert reply.text == "hi"
+    assert refused == [1]
+    assert [f.error_type for f in seen if isinstance(f, SubscriberFailed)] == ["SubscriberTimeout"]
+
+
+async def test_a_subscriber_that_does_not_wait_is_never_timed_out():
+    # No timer on the fast path: even a tiny delivery timeout never fires on a subscriber that
+    # finishes without waiting.
+    stream = MemoryStream(delivery_timeout=1e-9)
+    got: list[Event] = []
+
+    async def quick(event: Event) -> None:
+        got.append(event)
+
+    stream.subscribe(quick)
+    reply = await calc_agent(ScriptedModel(call("add", a=1, b=2), "3")).ask("x", stream=stream)
+    assert [e for e in got if not e.transient] == list(reply.events)
+    assert not any(isinstance(e, SubscriberFailed) for e in got)
+
+
+@pytest.mark.parametrize("delivery_timeout", [GUARD, None])
+async def test_a_subscribers_own_timeout_error_is_a_failure_not_a_detach(
+    delivery_timeout: float | None,
+):
+    stream = MemoryStream(delivery_timeout=delivery_timeout)
+    calls: list[str] = []
+
+    async def impatient(event: Event) -> None:
+        calls.append(type(event).__name__)
+        await asyncio.sleep(0)
+        raise TimeoutError("upstream too slow")
+
+    stream.where(TextChunk).subscribe(impatient)
+    seen: list[Event] = []
+    stream.subscribe(seen.append)
+    await stream.send(TextChunk("a"))
+    await stream.send(TextChunk("b"))
+    assert calls == ["TextChunk", "TextChunk"]  # still subscribed
+    failures = [e for e in seen if isinstance(e, SubscriberFailed)]
+    assert [(f.error_type, f.message) for f in failures] == [
+        ("TimeoutError", "upstream too slow")
+    ] * 2
+
+
+async def test_a_slow_subscriber_within_its_timeout_sees_every_event():
+    stream = MemoryStream(delivery_timeout=GUARD)
+    got: list[str] = []
+
+    async def slow(event: Event) -> None:
+        await asyncio.sleep(0.001)
+        got.append(type(event).__name__)
+
+    stream.subscribe(slow)
+    await deliver(stream)
+    assert got == [type(e).__name__ for e in MIXED]
+
+
+async def test_cancelling_an_ask_does_not_wait_on_a_subscriber_that_ignores_it(valid_history):
+    # No delivery timeout at all: only the cancellation can end the wait.
+    stream = MemoryStream(delivery_timeout=None)
+    entered = asyncio.Event()
+    seen: list[Event] = []
+
+    async def stubborn(event: Event) -> None:
+        entered.set()
+        while True:
+            try:
+                await asyncio.sleep(GUARD)
+                return
+            except asyncio.CancelledError:
+                pass
+
+    stream.subscribe(seen.append)
+    stream.where(ToolCallResult).subscribe(stubborn)
+    agent = calc_agent(ScriptedModel(call("add", a=1, b=2), "3"))
+    task = asyncio.create_task(agent.ask("x", stream=stream))
+    await asyncio.wait_for(entered.wait(), GUARD)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=GUARD)
+    assert task in done and task.cancelled()
+    assert stream.subscriber_count == 1  # the stubborn one is detached
+    assert names(seen)[-1] == "RunFailed"  # the run was closed and the others heard it
+    valid_history([e for e in seen if not e.transient])
+
+
+async def test_cleanup_after_a_failed_ask_does_not_wait_on_a_stuck_subscriber(
+    monkeypatch: pytest.MonkeyPatch, valid_history
+):
+    import baton.stream
+
+    monkeypatch.setattr(baton.stream, "CLEANUP_DELIVERY_TIMEOUT", 0.05)
+    stream = MemoryStream(delivery_timeout=None)  # only the cleanup bound applies
+    never = asyncio.Event()
+    seen: list[Event] = []
+
+    async def stuck_on_the_end(event: Event) -> None:
+        await never.wait()
+
+    @tool
+    def broken() -> str:
+        """Fails in a way the ask cannot survive (a configuration mistake)."""
+        raise ConfigError("the tool is not set up")
+
+    stream.where(RunFailed).subscribe(stuck_on_the_end)
+    stream.subscribe(seen.append)
+    agent = Agent("a", config=ScriptedModel(call("broken"), "unreachable"), tools=[broken])
+    with pytest.raises(ConfigError, match="not set up"):
+        await asyncio.wait_for(agent.ask("x", stream=stream), GUARD)
+    assert names(seen)[-2:] == ["RunFailed", "SubscriberFailed"]
+    assert seen[-1].error_type == "SubscriberTimeout"  # type: ignore[attr-defined]
+    valid_history([e for e in seen if not e.transient])
+
+
+def test_delivery_timeout_must_be_finite_and_positive():
+    for bad in (0, -1, float("nan"), float("inf"), True, "1"):
+        with pytest.raises(ConfigError, match="delivery_timeout"):
+            MemoryStream(delivery_timeout=bad)  # type: ignore[arg-type]
+    assert MemoryStream(delivery_timeout=None).delivery_timeout is None
+
+
+async def test_in_thread_runs_a_sync_subscriber_off_the_loop_in_order():
+    stream = MemoryStream()
+    got: list[tuple[str, bool]] = []
+    loop_thread = threading.get_ident()
+
+    def record(event: Event) -> None:
+        got.append((type(event).__name__, threading.get_ident() != loop_thread))
+
+    stream.subscribe(in_thread(record))
+    await deliver(stream)
+    assert got == [(type(e).__name__, True) for e in MIXED]
+
+
+async def test_a_blocking_sync_subscriber_in_a_thread_cannot_hang_the_ask():
+    stream = MemoryStream(delivery_timeout=0.05)
+    release = threading.Event()
+    seen: list[Event] = []
+
+    def blocking(event: Event) -> None:
+        release.wait(GUARD)  # set at the end of the test, so the thread never leaks
+
+    stream.where(ModelRequest).subscribe(in_thread(blocking))
+    stream.subscribe(seen.append)
+    try:
+        reply = await asyncio.wait_for(
+            calc_agent(ScriptedModel("hi")).ask("x", stream=stream), GUARD
+        )
+    finally:
+        release.set()
+    assert reply.text == "hi"
+    failures = [e for e in seen if isinstance(e, SubscriberFailed)]
+    assert [(f.subscriber, f.error_type) for f in failures] == [
+        (f"in_thread({blocking.__qualname__})", "SubscriberTimeout")
+    ]
+
+
+async def test_cleanup_after_a_cancelled_ask_does_not_wait_on_a_stuck_subscriber(
+    monkeypatch: pytest.MonkeyPatch, valid_history
+):
+    import baton.stream
+
+    monkeypatch.setattr(baton.stream, "CLEANUP_DELIVERY_TIMEOUT", 0.05)
+    stream = MemoryStream(delivery_timeout=None)  # only the cancel and the cleanup bound apply
+    never = asyncio.Event()
+    entered = asyncio.Event()
+    seen: list[Event] = []
+    stuck_saw: list[str] = []
+
+    async def stuck(event: Event) -> None:  # honours cancellation, but never returns
+        stuck_saw.append(type(event).__name__)
+        entered.set()
+        await never.wait()
+
+    stream.subscribe(seen.append)
+    stream.where(ToolCallResult | RunFailed).subscribe(stuck)
+    agent = calc_agent(ScriptedModel(call("add", a=1, b=2), "3"))
+    task = asyncio.create_task(agent.ask("x", stream=stream))
+    await asyncio.wait_for(entered.wait(), GUARD)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=GUARD)
+    assert task in done and task.cancelled()
+    assert stuck_saw == ["ToolCallResult", "RunFailed"]
+    assert stream.subscriber_count == 1  # detached on the closing event it got stuck on
+    assert names(seen)[-2:] == ["RunFailed", "SubscriberFailed"]
+    assert seen[-1].error_type == "SubscriberTimeout"  # type: ignore[attr-defined]
+    valid_history([e for e in seen if not e.transient])

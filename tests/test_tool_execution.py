@@ -1,6 +1,9 @@
 """Running tool calls through an Agent: results, errors, threads, timeouts, concurrency."""
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
 from typing import Any
 
@@ -21,7 +24,11 @@ from baton import (
     tool,
 )
 from baton.errors import ConfigError, ToolConflictError
+from baton.events import ToolThreadAbandoned
+from baton.humans import CURRENT_CALL
+from baton.stream import MemoryStream
 from baton.testing import ScriptedModel, call, estimate_tokens
+from baton.tools import ToolThreads
 
 # A guard against hangs: a test that fails must fail, not wait forever.
 GUARD = 5.0
@@ -926,3 +933,192 @@ def test_timeouts_must_be_finite_and_positive(bad: float) -> None:
 
     with pytest.raises(ConfigError, match="finite, positive"):
         tool(timeout=bad)(f)
+
+
+# --------------------------------------------------------------------------- sync tool threads
+
+
+def stuck_tool(release: threading.Event, started: threading.Semaphore | None = None) -> Tool:
+    """A sync tool that blocks its thread until the test sets ``release`` (so none leaks)."""
+
+    @tool
+    def stuck() -> str:
+        """Wait for a release that comes too late."""
+        if started is not None:
+            started.release()
+        release.wait(GUARD)
+        return "too late"
+
+    return stuck
+
+
+async def test_stuck_sync_tools_past_their_timeout_do_not_starve_other_agents():
+    # Eight calls stuck past their timeout on a pool of two threads: the pool replaces the
+    # abandoned threads, so another agent's instant sync tool still gets a thread.
+    release = threading.Event()
+    pool = ToolThreads(2)
+
+    @tool(timeout=GUARD)
+    def instant(a: int) -> int:
+        """Return a number."""
+        return a
+
+    stuck_model = ScriptedModel([call("stuck") for _ in range(8)], "gave up")
+    stuck_agent = Agent("stuck", config=stuck_model, tools=[stuck_tool(release)], tool_timeout=0.05)
+    quick_agent = Agent(
+        "quick", config=ScriptedModel(call("instant", a=7), "done"), tools=[instant]
+    )
+    try:
+        stuck_reply = await stuck_agent.ask("go", tool_threads=pool)
+        assert {o.error_type for o in outcomes(stuck_reply)} == {"ToolTimeout"}
+        assert pool.abandoned >= 1
+        quick_reply = await quick_agent.ask("go", tool_threads=pool)
+    finally:
+        release.set()
+    result = single_outcome(quick_reply)
+    assert isinstance(result, ToolCallResult), result
+    assert result.value == 7
+
+
+async def test_an_abandoned_thread_is_reported_as_an_event():
+    release = threading.Event()
+    pool = ToolThreads(4)
+    stream = MemoryStream()
+    seen: list[ToolThreadAbandoned] = []
+    stream.where(ToolThreadAbandoned).subscribe(seen.append)
+    agent = Agent(
+        "a",
+        config=ScriptedModel(call("stuck"), "gave up"),
+        tools=[stuck_tool(release)],
+        tool_timeout=0.05,
+        tool_threads=pool,
+    )
+    try:
+        reply = await agent.ask("go", stream=stream)
+    finally:
+        release.set()
+    err = single_outcome(reply)
+    assert isinstance(err, ToolCallError) and err.error_type == "ToolTimeout"
+    assert len(seen) == 1
+    assert (seen[0].call_id, seen[0].name, seen[0].timeout) == (err.call_id, "stuck", 0.05)
+    assert seen[0].abandoned == 1
+    # Transient: streamed live, never part of the conversation.
+    assert not any(isinstance(e, ToolThreadAbandoned) for e in reply.events)
+
+
+async def test_an_abandoned_thread_rejoins_its_pool_when_the_call_returns():
+    release = threading.Event()
+    pool = ToolThreads(1)
+    agent = Agent(
+        "a",
+        config=ScriptedModel(call("stuck"), "gave up", call("stuck"), "again"),
+        tools=[stuck_tool(release)],
+        tool_timeout=0.05,
+        tool_threads=pool,
+    )
+    try:
+        reply = await agent.ask("go")
+        assert pool.abandoned == 1
+    finally:
+        release.set()
+    for _ in range(int(GUARD / 0.01)):  # the stuck call returns on its own thread
+        if pool.abandoned == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert pool.abandoned == 0
+    assert single_outcome(reply).error_type == "ToolTimeout"  # type: ignore[union-attr]
+
+
+async def test_past_max_abandoned_a_stuck_thread_keeps_its_place():
+    # With no room for abandoned threads, a one-thread pool stays full while the call is
+    # stuck: the next call waits for the thread and times out too (threads stay bounded).
+    release = threading.Event()
+    started = threading.Semaphore(0)
+    pool = ToolThreads(1, max_abandoned=0)
+    agent = Agent(
+        "a",
+        config=ScriptedModel([call("stuck"), call("stuck")], "gave up"),
+        tools=[stuck_tool(release, started)],
+        tool_timeout=0.05,
+        tool_threads=pool,
+        tool_concurrency=1,
+    )
+    try:
+        reply = await agent.ask("go")
+    finally:
+        release.set()
+    assert [o.error_type for o in outcomes(reply)] == ["ToolTimeout", "ToolTimeout"]
+    assert pool.abandoned == 0
+    # Only the first call ever started: the second was dropped from the queue on its timeout.
+    assert started.acquire(blocking=False)
+    assert not started.acquire(timeout=0.2)
+
+
+async def test_sync_tools_see_the_callers_context_variables_on_pool_threads():
+    seen: list[tuple[str, bool]] = []
+
+    @tool
+    def where_am_i() -> str:
+        """Report the current call."""
+        current = CURRENT_CALL.get(None)
+        seen.append((current.name if current else "", threading.current_thread().daemon))
+        return "here"
+
+    model = ScriptedModel(call("where_am_i"), "ok")
+    await Agent("a", config=model, tools=[where_am_i], tool_threads=ToolThreads(1)).ask("go")
+    assert seen == [("where_am_i", True)]
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "4"])
+def test_tool_threads_must_be_a_positive_whole_number(bad: Any):
+    with pytest.raises(ConfigError, match="max_threads"):
+        ToolThreads(bad)
+
+
+def test_tool_threads_option_takes_a_pool():
+    with pytest.raises(ConfigError, match="ToolThreads"):
+        Agent("a", tool_threads=4)  # type: ignore[arg-type]
+
+
+async def test_a_tool_thread_pool_bounds_how_many_sync_calls_run_at_once():
+    lock = threading.Lock()
+    running = [0]
+    most = [0]
+    # A barrier for two: the first two calls meet, proving two threads run at once.
+    both = threading.Barrier(2, timeout=GUARD)
+
+    @tool
+    def work(i: int) -> int:
+        """Count how many calls run together."""
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        if i < 2:
+            both.wait()
+        with lock:
+            running[0] -= 1
+        return i
+
+    model = ScriptedModel([call("work", i=i) for i in range(6)], "done")
+    agent = Agent("a", config=model, tools=[work], tool_threads=ToolThreads(2))
+    reply = await agent.ask("go")
+    assert sorted(o.value for o in outcomes(reply)) == list(range(6))  # type: ignore[union-attr]
+    assert most[0] == 2
+
+
+@pytest.mark.parametrize(("value", "expected"), [("3", "3"), ("", "32"), ("many", "ConfigError")])
+def test_the_process_pool_is_sized_by_an_environment_variable(value: str, expected: str):
+    # A fresh interpreter: the process-wide pool is made once, at its first use.
+    script = (
+        "from baton.errors import ConfigError\n"
+        "from baton.tools import default_tool_threads\n"
+        "try:\n    print(default_tool_threads().max_threads)\n"
+        "except ConfigError as exc:\n    print('ConfigError', exc)\n"
+    )
+    env = {**os.environ, "BATON_TOOL_THREADS": value}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.split()[0] == expected, done
+    if expected == "ConfigError":
+        assert "BATON_TOOL_THREADS" in done.stdout

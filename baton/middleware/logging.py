@@ -24,7 +24,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..events import ToolCallError
-from ..redaction import REDACTED, is_secret_key, redact, redact_text
+from ..redaction import REDACTED, SecretFilter, is_secret_key, redact, redact_text
 from .base import Middleware, ProceedAsk, ProceedModel, ProceedTool
 
 if TYPE_CHECKING:
@@ -41,23 +41,6 @@ __all__ = [
     "redact",
     "redact_text",
 ]
-
-
-class SecretFilter(logging.Filter):
-    """A ``logging.Filter`` that redacts whole records (message, arguments and traceback text)
-    on their way out, for records that other code logs: attach it to a handler,
-    ``handler.addFilter(SecretFilter())``, to cover every logger that handler serves."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact_text(record.getMessage())
-        record.args = None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact_text(record.exc_text)
-        if record.stack_info:
-            record.stack_info = redact_text(record.stack_info)
-        return True
 
 
 def _error_text(error: BaseException) -> str:

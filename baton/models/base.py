@@ -8,6 +8,8 @@ shares the config object.
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
@@ -15,12 +17,23 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from ..errors import ConfigError
-from ..events import Event, ModelResponse
+from ..events import Event, ModelResponse, ReasoningChunk, TextChunk, ToolCall
 from ..history import HistoryView
 from ..output import OutputSpec
+from ..sync import made_client
 from ..tools.tool import ToolSpec
 
-__all__ = ["EmitChunk", "ModelCall", "ModelClient", "ModelConfig", "ModelSettings"]
+__all__ = [
+    "EmitChunk",
+    "ModelCall",
+    "ModelClient",
+    "ModelConfig",
+    "ModelSettings",
+    "ValidChunks",
+    "valid_data",
+    "valid_response",
+    "valid_text",
+]
 
 EmitChunk = Callable[[Event], Awaitable[None]]
 
@@ -154,8 +167,8 @@ class ModelConfig(ABC):
     def client(self) -> ModelClient:
         """The config's client (one connection pool), created on first use and reused.
 
-        Connection pools belong to an event loop, so a config used from several loops (e.g.
-        successive ``ask_sync`` calls, each running its own loop) gets one client per loop.
+        Connection pools belong to an event loop, so a config used from several loops gets
+        one client per loop (``ask_sync`` calls all run on one loop, see ``baton.sync``).
         """
         try:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
@@ -166,6 +179,7 @@ class ModelConfig(ABC):
             return cached[1]  # type: ignore[no-any-return]
         client = self.create_client()
         self.__dict__["_baton_client"] = (weakref.ref(loop) if loop else lambda: None, client)
+        made_client(self, loop)  # the blocking API's loop closes its clients at exit
         return client
 
     async def aclose(self) -> None:
@@ -173,3 +187,125 @@ class ModelConfig(ABC):
         cached = self.__dict__.pop("_baton_client", None)
         if cached is not None:
             await cached[1].aclose()
+
+
+# ---------------------------------------------------------------------------------------------
+# Valid Unicode out of every model
+# ---------------------------------------------------------------------------------------------
+
+# A JSON escape of a UTF-16 surrogate (tool call arguments are JSON text).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def valid_text(text: str) -> str:
+    """``text`` as valid Unicode: a surrogate pair becomes the character it stands for, a lone
+    surrogate becomes U+FFFD. The same object when it already was valid (the usual case)."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
+def valid_data(value: Any) -> Any:
+    """JSON-like ``value`` (strings, lists, tuples, dicts) with every string made valid by
+    ``valid_text``; the same object when nothing needed changing."""
+    if isinstance(value, str):
+        return valid_text(value)
+    if isinstance(value, dict):
+        items = [(valid_data(k), valid_data(v)) for k, v in value.items()]
+        if all(k2 is k and v2 is v for (k2, v2), (k, v) in zip(items, value.items(), strict=True)):
+            return value
+        return dict(items)
+    if isinstance(value, list | tuple):
+        cleaned = [valid_data(v) for v in value]
+        if all(a is b for a, b in zip(cleaned, value, strict=True)):
+            return value
+        return cleaned if isinstance(value, list) else tuple(cleaned)
+    return value
+
+
+def _valid_arguments(arguments: str) -> str:
+    arguments = valid_text(arguments)
+    if "\\u" in arguments and _SURROGATE_ESCAPE.search(arguments):
+        # Escaped lone surrogates would come back as soon as the tool decodes its arguments.
+        try:
+            value = json.loads(arguments)
+        except ValueError:
+            return arguments
+        cleaned = valid_data(value)
+        if cleaned is not value:
+            return json.dumps(cleaned, ensure_ascii=False)
+    return arguments
+
+
+def _valid_call(call: ToolCall) -> ToolCall:
+    name, arguments = valid_text(call.name), _valid_arguments(call.arguments)
+    if name is call.name and arguments is call.arguments:
+        return call
+    return replace(call, name=name, arguments=arguments)
+
+
+def valid_response(response: ModelResponse) -> ModelResponse:
+    """``response`` as valid Unicode: its text, reasoning, tool calls (arguments included, as
+    decoded JSON too) and provider data pass through ``valid_text``. The loop applies it to
+    every model's answer, so a stored conversation never holds text its store or the next
+    request cannot encode. The same object when nothing needed changing."""
+    text = valid_text(response.text)
+    reasoning = valid_text(response.reasoning)
+    calls = tuple(_valid_call(c) for c in response.tool_calls)
+    data = valid_data(response.provider_data)
+    if (
+        text is response.text
+        and reasoning is response.reasoning
+        and data is response.provider_data
+        and all(a is b for a, b in zip(calls, response.tool_calls, strict=True))
+    ):
+        return response
+    return replace(response, text=text, reasoning=reasoning, tool_calls=calls, provider_data=data)
+
+
+class ValidChunks:
+    """Passes streamed chunks on (to ``emit``) as valid Unicode. A ``TextChunk`` or
+    ``ReasoningChunk`` ending in the first half of a surrogate pair keeps that half back for the
+    next chunk of its kind, so a pair split across two chunks arrives joined; lone surrogates
+    become U+FFFD (``valid_text``). Other events pass untouched. ``flush()`` at the end of the
+    answer sends whatever is still held back (as U+FFFD)."""
+
+    __slots__ = ("_emit", "_held")
+
+    def __init__(self, emit: EmitChunk) -> None:
+        self._emit = emit
+        self._held: dict[type[TextChunk] | type[ReasoningChunk], str] = {}
+
+    def emit(self, event: Event) -> Awaitable[None]:
+        # Not a coroutine itself: valid chunks (nearly all) cost no extra frame on their way.
+        kind = type(event)
+        if (kind is not TextChunk and kind is not ReasoningChunk) or (
+            not self._held and event.text.isascii()  # type: ignore[attr-defined]
+        ):
+            return self._emit(event)
+        return self._repair(event)
+
+    async def _repair(self, event: Event) -> None:
+        if not isinstance(event, TextChunk | ReasoningChunk):
+            await self._emit(event)
+            return
+        kind = type(event)
+        held = self._held.pop(kind, None)
+        text = event.text
+        if held is not None:
+            text = held + text
+        if text and "\ud800" <= text[-1] <= "\udbff":
+            self._held[kind] = text[-1]
+            text = text[:-1]
+        text = valid_text(text)
+        if text:
+            await self._emit(event if text == event.text else replace(event, text=text))
+
+    async def flush(self) -> None:
+        held, self._held = self._held, {}
+        for kind, text in held.items():
+            await self._emit(kind(valid_text(text)))

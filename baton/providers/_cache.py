@@ -8,10 +8,10 @@ conversation are kept, and each call converts only the events added since the pr
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Generic, TypeVar
 
-from ..events import Event
+from ..events import Event, ModelResponse, ToolCallError, ToolCallResult
 from ..history import HistoryView
 from ..transcript import TranscriptState, shown
 
@@ -41,12 +41,23 @@ class MessageCache(Generic[M]):
     message where the provider needs that). The cache checks that the events it converted
     are still the conversation's, by the identity of the first and the last converted event (a
     forked or edited history, or a window a context policy slid, is converted afresh).
+
+    With ``results_in_call_order=True`` (providers whose wire has no call ids, where results
+    are matched to calls by position: Gemini, Ollama) the tool results of each answer are
+    converted in the order of its calls, whatever order they finished in.
     """
 
-    def __init__(self, append: Callable[[list[M], Event], None], *, max_conversations: int = 1024):
+    def __init__(
+        self,
+        append: Callable[[list[M], Event], None],
+        *,
+        max_conversations: int = 1024,
+        results_in_call_order: bool = False,
+    ):
         self._append = append
         self._entries: OrderedDict[tuple[str, str | None], _Entry[M]] = OrderedDict()
         self._max = max_conversations
+        self._in_call_order = results_in_call_order
 
     def messages(
         self, conversation_id: str, events: HistoryView, agent: str | None = None
@@ -74,10 +85,10 @@ class MessageCache(Generic[M]):
             append = self._append
             state = entry.transcript
             try:
-                for event in events.tail(entry.count):
-                    visible = shown(event, agent, state)
-                    if visible is not None:
-                        append(entry.messages, visible)
+                visible = (shown(event, agent, state) for event in events.tail(entry.count))
+                for event in _in_call_order(visible) if self._in_call_order else visible:
+                    if event is not None:
+                        append(entry.messages, event)
             except BaseException:
                 # A half-converted batch must not be mistaken for a converted one.
                 del self._entries[key]
@@ -89,6 +100,28 @@ class MessageCache(Generic[M]):
 
     def clear(self) -> None:
         self._entries.clear()
+
+
+def _in_call_order(events: Iterable[Event | None]) -> Iterator[Event | None]:
+    """``events`` with each answer's tool results (they follow it, in the order they finished)
+    sorted into the order of its calls."""
+    order: dict[str, int] = {}
+    results: list[ToolCallResult | ToolCallError] = []
+    for event in events:
+        if event is None:
+            continue  # not shown (run bookkeeping between results, ...)
+        if isinstance(event, ToolCallResult | ToolCallError):
+            results.append(event)
+            continue
+        if results:
+            results.sort(key=lambda r: order.get(r.call_id, len(order)))
+            yield from results
+            results.clear()
+        if isinstance(event, ModelResponse):
+            order = {call.id: index for index, call in enumerate(event.tool_calls)}
+        yield event
+    results.sort(key=lambda r: order.get(r.call_id, len(order)))
+    yield from results
 
 
 def merge_or_append(messages: list[dict[str, Any]], message: dict[str, Any]) -> None:

@@ -3,17 +3,19 @@ vocabulary, mapped per provider by its adapter."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import KW_ONLY, dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Concatenate, Literal, ParamSpec, Protocol, TypeVar
 
-from ..errors import AuthenticationFailed, ConfigError
-from ..events import Usage
+from ..errors import AuthenticationFailed, ConfigError, ModelTimeout
+from ..events import ModelResponse, Usage
 from ..models.base import ModelConfig, ModelSettings
 from ..models.pricing import Price
 
-__all__ = ["ProviderConfig", "missing_extra"]
+__all__ = ["ProviderConfig", "bounded", "missing_extra"]
 
 
 def missing_extra(provider: str, extra: str, error: ImportError) -> ConfigError:
@@ -27,7 +29,18 @@ def missing_extra(provider: str, extra: str, error: ImportError) -> ConfigError:
 class ProviderConfig(ModelConfig):
     """Base of the provider configs. Generation settings may be given directly
     (``OpenAIConfig("gpt-5", temperature=0.2)``) or as ``settings=ModelSettings(...)``; direct
-    ones win. ``extra`` is passed to the provider's API untouched."""
+    ones win. ``extra`` is passed to the provider's API untouched.
+
+    ``timeout`` (seconds, ``None`` for none) bounds each whole model call, a streamed answer
+    included: a stream that keeps sending keep-alives or empty chunks ends in ``ModelTimeout``
+    once it has run that long. It also bounds each connect and read.
+
+    ``max_retries`` is how often the provider's SDK retries a failed request by itself; it is 0
+    by default, so that ``RetryMiddleware`` is the one retry layer (with ``ModelCallRetry``
+    events, ``Retry-After``, attempt and time budgets, and the same behaviour on every
+    provider). SDK retries run inside each of the middleware's attempts: with
+    ``max_retries=2`` and ``RetryMiddleware(attempts=3)`` a failing server gets 9 requests.
+    """
 
     model: str
     _: KW_ONLY
@@ -35,7 +48,7 @@ class ProviderConfig(ModelConfig):
     api_key: str | None = field(default=None, repr=False)
     base_url: str | None = None
     timeout: float | None = 120.0
-    max_retries: int = 2
+    max_retries: int = 0
     headers: Mapping[str, str] | None = field(default=None, repr=False)
     temperature: float | None = None
     top_p: float | None = None
@@ -108,3 +121,40 @@ class ProviderConfig(ModelConfig):
                 provider=self.provider_name,
             )
         return None
+
+
+class _Client(Protocol):
+    @property
+    def config(self) -> ProviderConfig: ...
+
+
+C = TypeVar("C", bound=_Client)
+P = ParamSpec("P")
+Respond = Callable[Concatenate[C, P], Coroutine[Any, Any, ModelResponse]]
+
+
+def bounded(respond: Respond[C, P]) -> Respond[C, P]:
+    """Decorate a provider client's ``respond`` so that the whole call, however the answer
+    trickles in, ends within the config's ``timeout`` (the SDKs bound each read only)."""
+
+    @functools.wraps(respond)
+    async def bounded_respond(client: C, /, *args: P.args, **kwargs: P.kwargs) -> ModelResponse:
+        config = client.config
+        if config.timeout is None:
+            return await respond(client, *args, **kwargs)
+        deadline = asyncio.timeout(config.timeout)
+        try:
+            async with deadline:
+                return await respond(client, *args, **kwargs)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            raise ModelTimeout(
+                f"{config.provider_name} did not finish answering within timeout="
+                f"{config.timeout:g} seconds (the whole call, streaming included): raise it "
+                f"with {type(config).__name__}(..., timeout=...), or pass timeout=None for no "
+                "limit",
+                provider=config.provider_name,
+            ) from None
+
+    return bounded_respond

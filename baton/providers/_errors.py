@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -13,13 +14,20 @@ from ..errors import (
     ContentFiltered,
     ContextLengthExceeded,
     InvalidRequest,
+    MalformedResponse,
     ModelError,
     ProviderUnavailable,
     RateLimited,
 )
 from ..redaction import redact_text
 
-__all__ = ["connection_dropped", "error_for_status", "is_transport_error", "retry_after_seconds"]
+__all__ = [
+    "connection_dropped",
+    "error_for_status",
+    "is_transport_error",
+    "malformed",
+    "retry_after_seconds",
+]
 
 _CONTEXT_MARKERS = (
     "context_length",
@@ -98,6 +106,25 @@ def connection_dropped(provider: str, exc: BaseException) -> ConnectionLost:
     return ConnectionLost(
         redact_text(
             f"the connection to {provider} dropped mid-answer ({type(exc).__name__}: {exc})"
+        ),
+        provider=provider,
+    )
+
+
+def malformed(provider: str, problem: str | BaseException) -> MalformedResponse:
+    """The error for an answer that cannot be read (not JSON, or JSON of an unexpected shape);
+    ``problem`` is what was wrong (an exception, e.g. the ``JSONDecodeError``, or a sentence)."""
+    if isinstance(problem, json.JSONDecodeError):
+        problem = f"not JSON: {problem.msg} at {problem.doc[: problem.pos + 20]!r}"
+    elif isinstance(problem, BaseException):
+        problem = f"{type(problem).__name__}: {problem}"
+    if len(problem) > 300:  # an HTML error page, say: its start is enough to recognise it
+        problem = problem[:300] + "..."
+    return MalformedResponse(
+        redact_text(
+            f"{provider} sent an answer Baton cannot read ({problem}). This is usually a "
+            "server or proxy failing mid-answer and is retryable (RetryMiddleware tries again); "
+            f"if it persists, check that base_url points at a {provider} API endpoint"
         ),
         provider=provider,
     )

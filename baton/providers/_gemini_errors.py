@@ -3,6 +3,7 @@ used by the Gemini and Vertex AI adapters."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,7 @@ from ..errors import (
     ModelError,
     ModelTimeout,
 )
-from ._errors import error_for_status, is_transport_error
+from ._errors import error_for_status, is_transport_error, malformed
 
 if TYPE_CHECKING:
     from google.genai.errors import APIError
@@ -84,12 +85,8 @@ async def mapped_errors(provider: str) -> AsyncIterator[None]:
         raise
     except genai_errors.APIError as exc:
         raise _api_error(provider, exc) from exc
-    except genai_errors.UnknownApiResponseError as exc:
-        raise ModelError(
-            f"{provider} answered something that is not JSON ({exc})",
-            provider=provider,
-            retryable=True,
-        ) from exc
+    except (genai_errors.UnknownApiResponseError, json.JSONDecodeError) as exc:
+        raise malformed(provider, exc) from exc  # a body or a stream line that is not JSON
     except (auth_errors.DefaultCredentialsError, auth_errors.RefreshError) as exc:
         raise AuthenticationFailed(
             f"no usable Google credentials for {provider} ({exc}): run `gcloud auth "

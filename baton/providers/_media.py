@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import mimetypes
 
 from ..errors import InvalidRequest
 from ..events import Audio, Document, FileUrl, Image, Media, Part
 
-__all__ = ["b64", "data_url", "unsupported"]
+__all__ = ["b64", "data_url", "document_name", "unsupported"]
 
 
 def b64(data: bytes) -> str:
@@ -20,6 +21,18 @@ def data_url(part: Media) -> str:
         return part.url
     assert part.data is not None
     return f"data:{part.media_type or part.default_media_type};base64,{b64(part.data)}"
+
+
+# Media types whose extension ``mimetypes`` does not know everywhere.
+_EXTENSIONS = {"application/pdf": ".pdf", "text/markdown": ".md", "text/csv": ".csv"}
+
+
+def document_name(media_type: str | None) -> str:
+    """A file name for an inline document, with the extension of its media type (a CSV is
+    ``document.csv``, not ``document.pdf``); a PDF when the type is not given."""
+    media_type = (media_type or "application/pdf").split(";", 1)[0].strip().lower()
+    extension = _EXTENSIONS.get(media_type) or mimetypes.guess_extension(media_type)
+    return f"document{extension or ''}"
 
 
 def unsupported(provider: str, part: Part, hint: str = "") -> InvalidRequest:

@@ -3,15 +3,39 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from ..errors import BatonError, ConnectionLost, ModelError, ModelTimeout
+from ..errors import (
+    BatonError,
+    ConnectionLost,
+    ContentFiltered,
+    ContextLengthExceeded,
+    InvalidRequest,
+    ModelError,
+    ModelTimeout,
+    ProviderUnavailable,
+    RateLimited,
+)
+from ..redaction import redact_text
 from ._config import ProviderConfig, missing_extra
-from ._errors import connection_dropped, error_for_status, is_transport_error
+from ._errors import connection_dropped, error_for_status, is_transport_error, malformed
 
-__all__ = ["make_openai_client", "mapped_errors", "strict_schema"]
+__all__ = ["make_openai_client", "mapped_errors", "response_error", "strict_schema"]
+
+# Error codes and types sent inside an answer (no HTTP status) -> the status they stand for.
+_RATE_LIMITED = ("rate_limit_exceeded", "rate_limit_error", "too_many_requests")
+_UNAVAILABLE = (
+    "server_error",
+    "internal_error",
+    "api_error",
+    "vector_store_timeout",
+    "overloaded",
+    "overloaded_error",
+    "service_unavailable",
+)
 
 T = TypeVar("T")
 
@@ -49,8 +73,13 @@ async def mapped_errors(provider: str) -> AsyncIterator[None]:
     except openai.APIConnectionError as exc:
         raise ConnectionLost(f"connection to {provider} failed: {exc}", provider=provider) from exc
     except openai.APIError as exc:
-        # An error event inside a stream (no HTTP status): usually the provider giving up.
-        raise ModelError(f"{provider} reported an error: {exc}", provider=provider) from exc
+        # An error event inside a stream (no HTTP status): mapped like the status it stands for.
+        # Its code, or its type when only the type says what happened ("server_error").
+        known = _UNAVAILABLE + _RATE_LIMITED
+        code = exc.type if exc.type in known and exc.code not in known else exc.code or exc.type
+        raise response_error(provider, code, exc.message) from exc
+    except json.JSONDecodeError as exc:  # a body or a stream line that is not JSON
+        raise malformed(provider, exc) from exc
     except Exception as exc:
         if is_transport_error(exc):
             raise connection_dropped(provider, exc) from exc
@@ -60,6 +89,27 @@ async def mapped_errors(provider: str) -> AsyncIterator[None]:
 async def call_mapped(provider: str, fn: Callable[[], Awaitable[T]]) -> T:
     async with mapped_errors(provider):
         return await fn()
+
+
+def response_error(provider: str, code: str | None, message: str | None) -> ModelError:
+    """The Baton error for a failure reported inside an answer (an ``error`` event in a Chat
+    Completions stream, ``response.failed``, a Responses ``error`` event, or a non-streamed
+    response whose status is ``failed``), mapped like the HTTP status it stands for."""
+    text = redact_text(f"{provider} reported an error: {message or 'no details given'}")
+    text += f" ({code})" if code else ""
+    lowered = f"{code or ''} {message or ''}".lower()
+    kwargs: dict[str, Any] = {"provider": provider}
+    if code in _RATE_LIMITED:
+        return RateLimited(text, **kwargs)
+    if code in _UNAVAILABLE:
+        return ProviderUnavailable(text, **kwargs)
+    if "context_length" in lowered or "context window" in lowered:
+        return ContextLengthExceeded(text, **kwargs)
+    if "policy" in lowered or "content_filter" in lowered:
+        return ContentFiltered(text, **kwargs)
+    if code and (code.startswith(("invalid", "image", "unsupported", "empty", "failed_to"))):
+        return InvalidRequest(text, **kwargs)
+    return ModelError(text, **kwargs)
 
 
 def strict_schema(schema: dict[str, Any]) -> tuple[dict[str, Any], bool]:

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._errors import malformed
+
 __all__ = ["post_prepared"]
 
 
 async def post_prepared(
-    sdk: Any, path: str, request: dict[str, Any], *, cast_to: Any, stream: bool, stream_cls: Any
+    sdk: Any,
+    path: str,
+    request: dict[str, Any],
+    *,
+    cast_to: Any,
+    stream: bool,
+    stream_cls: Any,
+    provider: str,
 ) -> Any:
     """Send a request body Baton already built in wire format through the SDK's ``post``.
 
@@ -16,9 +25,13 @@ async def post_prepared(
     cost that grows with the conversation (about 3.6 ms at 20 messages and 34 ms at 200 with
     openai 3.x, blocking the event loop); Baton's body needs none of it. ``post`` still gives
     the SDK's connection pool, headers, retries, timeouts, error types and stream decoding.
+    A body that is not JSON (the SDK then returns its text) is a ``MalformedResponse``.
     """
     body = dict(request)
     extra = body.pop("extra_body", None)
     if extra:
         body.update(extra)
-    return await sdk.post(path, cast_to=cast_to, body=body, stream=stream, stream_cls=stream_cls)
+    answer = await sdk.post(path, cast_to=cast_to, body=body, stream=stream, stream_cls=stream_cls)
+    if isinstance(answer, str):
+        raise malformed(provider, f"a body that is not JSON: {answer!r}")
+    return answer

@@ -25,6 +25,7 @@ blocks, as Anthropic requires across tool rounds.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import KW_ONLY, dataclass
@@ -62,11 +63,11 @@ from ..events import (
     ToolCallResult,
     Usage,
 )
-from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings
+from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings, valid_data
 from ..output import OutputSpec
 from ._cache import MessageCache, merge_or_append
-from ._config import ProviderConfig, missing_extra
-from ._errors import connection_dropped, error_for_status, is_transport_error
+from ._config import ProviderConfig, bounded, missing_extra
+from ._errors import connection_dropped, error_for_status, is_transport_error, malformed
 from ._media import b64, unsupported
 from ._sdk import post_prepared
 
@@ -328,6 +329,8 @@ async def mapped_errors(provider: str) -> AsyncIterator[None]:
         raise ConnectionLost(f"connection to {provider} failed: {exc}", provider=provider) from exc
     except anthropic.APIError as exc:
         raise ModelError(f"{provider} reported an error: {exc}", provider=provider) from exc
+    except json.JSONDecodeError as exc:  # a body or a stream line that is not JSON
+        raise malformed(provider, exc) from exc
     except Exception as exc:
         if is_transport_error(exc):
             raise connection_dropped(provider, exc) from exc
@@ -450,6 +453,7 @@ class AnthropicClient:
             request["extra_body"] = extra_body
         return request
 
+    @bounded
     async def respond(self, call: ModelCall, emit: EmitChunk) -> ModelResponse:
         request = self.build_request(call)
         from anthropic import AsyncStream
@@ -464,6 +468,7 @@ class AnthropicClient:
                     cast_to=Message,
                     stream=False,
                     stream_cls=None,
+                    provider=self.config.provider_name,
                 )
                 return self._from_message(message)
             request["stream"] = True
@@ -474,6 +479,7 @@ class AnthropicClient:
                 cast_to=Message,
                 stream=True,
                 stream_cls=AsyncStream[RawMessageStreamEvent],
+                provider=self.config.provider_name,
             )
             async with stream:
                 return await self._from_stream(stream, emit)
@@ -502,6 +508,9 @@ class AnthropicClient:
         )
 
     def _from_message(self, message: Any) -> ModelResponse:
+        if not isinstance(message.content, list):
+            provider = self.config.provider_name
+            raise malformed(provider, f"a message without content: {message.to_json(indent=None)}")
         blocks: list[Block] = []
         for block in message.content or ():
             kind = block.type
@@ -514,7 +523,7 @@ class AnthropicClient:
             elif kind == "redacted_thinking":
                 blocks.append({"type": "redacted_thinking", "data": block.data})
             elif kind == "tool_use":
-                arguments = to_json(block.input if block.input is not None else {}).decode()
+                arguments = to_json(valid_data(block.input or {})).decode()
                 blocks.append(
                     {"type": "tool_use", "id": block.id, "name": block.name, "arguments": arguments}
                 )
@@ -586,6 +595,6 @@ def _finished(slot: _StreamBlock) -> Block | None:
     if slot.kind == "redacted_thinking":
         return {"type": "redacted_thinking", "data": slot.data}
     if slot.kind == "tool_use":
-        arguments = text or (to_json(slot.input).decode() if slot.input else "{}")
+        arguments = text or (to_json(valid_data(slot.input)).decode() if slot.input else "{}")
         return {"type": "tool_use", "id": slot.id, "name": slot.name, "arguments": arguments}
     return None

@@ -32,10 +32,10 @@ from ..events import (
     ToolCallResult,
     Usage,
 )
-from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings
+from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings, valid_data
 from ..tools.tool import ToolSpec
 from ._cache import MessageCache
-from ._config import ProviderConfig, missing_extra
+from ._config import ProviderConfig, bounded, missing_extra
 from ._gemini_errors import mapped_errors
 from ._media import b64, unsupported
 
@@ -80,12 +80,17 @@ class GeminiConfig(ProviderConfig):
     other key is merged into the request's ``generationConfig`` untouched.
 
     Structured output is sent as ``response_json_schema``. Gemini models before 3 refuse JSON
-    output together with function calling: for an agent with tools and a response schema on
-    those models, pass ``native_output=False`` (the schema then goes in the instructions).
+    output together with function calling, so when a call offers tools to one of them (a model
+    named ``gemini-1.x`` or ``gemini-2.x``), the schema goes in the instructions instead (Baton's
+    prompted mode) and the answer is validated as usual. ``native_output=True`` or ``False``
+    decides it for every call instead (e.g. for a tuned model whose name tells no version).
+
+    Parallel calls get their results back in the order of the calls (Gemini matches results to
+    calls by position when it gave no call ids).
     """
 
     _: KW_ONLY
-    native_output: bool = True
+    native_output: bool | None = None
 
     provider_name: ClassVar[str] = "gemini"
     env_keys: ClassVar[tuple[str, ...]] = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
@@ -326,7 +331,7 @@ class _Answer:
                 ToolCall(
                     call.id or f"{self.id_prefix}{index}",
                     call.name or "",
-                    to_json(call.args or {}).decode(),
+                    to_json(valid_data(call.args or {})).decode(),
                 )
             )
             self.keep = self.keep or bool(call.id)
@@ -380,6 +385,19 @@ class _Answer:
 # ---------------------------------------------------------------------------------------------
 # The client
 # ---------------------------------------------------------------------------------------------
+
+
+_VERSION = re.compile(r"(?:^|/)gemini-(\d+)(?:[.-]|$)")
+
+
+def _native_output(config: GeminiConfig, call: ModelCall) -> bool:
+    """Whether this call's structured output is sent as Gemini's JSON output (or prompted)."""
+    if config.native_output is not None:
+        return config.native_output
+    if not call.tools:
+        return True
+    version = _VERSION.search(config.model)
+    return version is None or int(version.group(1)) >= 3  # before 3: no JSON with tools
 
 
 def _snake(name: str) -> str:
@@ -442,7 +460,8 @@ class GeminiClient:
         self._fields = frozenset(types.GenerateContentConfig.model_fields)
         self._tools: tuple[tuple[ToolSpec, ...], gt.Tool] | None = None
         self._cache: MessageCache[gt.Content] = MessageCache(
-            lambda contents, event: append_gemini_content(provider, contents, event)
+            lambda contents, event: append_gemini_content(provider, contents, event),
+            results_in_call_order=True,  # matched to calls by position when no ids are sent
         )
 
     async def aclose(self) -> None:
@@ -472,7 +491,8 @@ class GeminiClient:
         settings = call.settings
         instructions = call.instructions
         output = call.output
-        if output is not None and output.mode == "native" and not config.native_output:
+        native = output is not None and output.mode == "native" and _native_output(config, call)
+        if output is not None and output.mode == "native" and not native:
             prompt = output.prompt_text()
             instructions = f"{instructions}\n\n{prompt}" if instructions else prompt
         options: dict[str, Any] = {
@@ -485,7 +505,7 @@ class GeminiClient:
             tool_config = _tool_config(settings.tool_choice)
             if tool_config is not None:
                 options["tool_config"] = tool_config
-        if output is not None and output.mode == "native" and config.native_output:
+        if output is not None and native:
             options["response_mime_type"] = "application/json"
             # JSON Schema as is; SDKs without response_json_schema only take response_schema.
             schema_key = (
@@ -522,6 +542,7 @@ class GeminiClient:
         contents = self._cache.messages(call.conversation_id, call.messages, call.agent)
         return {"model": config.model, "contents": list(contents), "config": generation}
 
+    @bounded
     async def respond(self, call: ModelCall, emit: EmitChunk) -> ModelResponse:
         request = self.build_request(call)
         provider = self.config.provider_name

@@ -14,6 +14,9 @@ when the call offers no tools. With tools on offer, ``format`` would keep the mo
 calling one (ollama/ollama#11037), so the schema is put in the instructions instead (Baton's
 prompted mode) and the answer is validated as usual.
 
+Tool results carry no call ids on this wire (only the tool's name), so Ollama pairs them with
+calls by position: they are sent back in the order of the calls, whatever order they finished in.
+
 Ollama has no API for ``tool_choice`` other than sending no tools (``"none"``), and none for
 ``parallel_tool_calls``; both are otherwise ignored. ``max_retries`` is applied here (the SDK has
 no retries): a retryable failure before any chunk was streamed is tried again with backoff.
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -51,10 +55,10 @@ from ..events import (
     ToolCallResult,
     Usage,
 )
-from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings
+from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings, valid_data
 from ._cache import MessageCache
-from ._config import ProviderConfig, missing_extra
-from ._errors import error_for_status
+from ._config import ProviderConfig, bounded, missing_extra
+from ._errors import error_for_status, malformed
 from ._media import b64, unsupported
 
 __all__ = ["OllamaChatClient", "OllamaConfig"]
@@ -204,6 +208,8 @@ async def _mapped_errors(provider: str) -> AsyncIterator[None]:
             f"the connection to {provider} failed or dropped ({type(exc).__name__}: {exc})",
             provider=provider,
         ) from exc
+    except json.JSONDecodeError as exc:  # a body or a stream line that is not JSON
+        raise malformed(provider, exc) from exc
 
 
 def _make_sdk(config: OllamaConfig) -> Any:
@@ -226,7 +232,8 @@ class OllamaChatClient:
         self.sdk = _make_sdk(config)
         provider = config.provider_name
         self._cache: MessageCache[Message] = MessageCache(
-            lambda messages, event: append_ollama_message(provider, messages, event)
+            lambda messages, event: append_ollama_message(provider, messages, event),
+            results_in_call_order=True,  # no call ids on the wire: matched by position
         )
         self._ids = itertools.count()
 
@@ -287,6 +294,7 @@ class OllamaChatClient:
             request["keep_alive"] = config.keep_alive
         return request
 
+    @bounded
     async def respond(self, call: ModelCall, emit: EmitChunk) -> ModelResponse:
         request = self.build_request(call)
         emitted = False
@@ -318,7 +326,9 @@ class OllamaChatClient:
                 dict, "POST", "/api/chat", json=request, stream=request["stream"]
             )
             if not request["stream"]:
-                message = answer.get("message") or {}
+                if not isinstance(answer.get("message"), dict):
+                    raise malformed(provider, f"an answer without a message: {answer!r}")
+                message = answer["message"]
                 return self._response(
                     message.get("content") or "",
                     message.get("thinking") or "",
@@ -342,6 +352,10 @@ class OllamaChatClient:
         final: dict[str, Any] | None = None
         async for part in parts:
             message = part.get("message") or {}
+            if not isinstance(message, dict):
+                raise malformed(
+                    self.config.provider_name, f"a chunk of an unexpected shape: {part!r}"
+                )
             thought = message.get("thinking")
             if thought:
                 thoughts.append(thought)
@@ -366,7 +380,7 @@ class OllamaChatClient:
         function = raw.get("function") or {}
         arguments = function.get("arguments")
         if not isinstance(arguments, str):
-            arguments = to_json(arguments or {}).decode()
+            arguments = to_json(valid_data(arguments or {})).decode()
         call_id = raw.get("id") or f"call_{next(self._ids)}"
         return ToolCall(call_id, function.get("name") or "", arguments or "{}")
 

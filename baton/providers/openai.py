@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from pydantic_core import to_json
 
-from ..errors import ConnectionLost
+from ..errors import ConnectionLost, MalformedResponse
 from ..events import (
     Audio,
     CompactionSummary,
@@ -32,8 +32,9 @@ from ..events import (
 )
 from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings
 from ._cache import MessageCache
-from ._config import ProviderConfig
-from ._media import b64, data_url, unsupported
+from ._config import ProviderConfig, bounded
+from ._errors import malformed
+from ._media import b64, data_url, document_name, unsupported
 from ._openai_common import make_openai_client, mapped_errors, strict_schema
 from ._sdk import post_prepared
 
@@ -85,9 +86,8 @@ def _user_content(provider: str, parts: tuple[Part, ...]) -> str | list[dict[str
         elif isinstance(part, Document):
             if part.data is None:
                 raise unsupported(provider, part, "pass the document bytes (Document(data=...))")
-            content.append(
-                {"type": "file", "file": {"filename": "document.pdf", "file_data": data_url(part)}}
-            )
+            file = {"filename": document_name(part.media_type), "file_data": data_url(part)}
+            content.append({"type": "file", "file": file})
         elif isinstance(part, FileUrl):
             if (part.media_type or "").startswith("image/"):
                 content.append({"type": "image_url", "image_url": {"url": part.url}})
@@ -150,6 +150,10 @@ def _tool_choice(choice: str | None, has_tools: bool) -> Any:
     if choice in ("auto", "required", "none"):
         return choice
     return {"type": "function", "function": {"name": choice}}
+
+
+def _shapeless(provider: str, what: str, answer: Any) -> MalformedResponse:
+    return malformed(provider, f"{what} without a list of choices: {answer.to_json(indent=None)}")
 
 
 class OpenAIChatClient:
@@ -223,6 +227,7 @@ class OpenAIChatClient:
             request["extra_body"] = dict(settings.extra)
         return request
 
+    @bounded
     async def respond(self, call: ModelCall, emit: EmitChunk) -> ModelResponse:
         request = self.build_request(call)
         provider = self.config.provider_name
@@ -238,6 +243,7 @@ class OpenAIChatClient:
                     cast_to=ChatCompletion,
                     stream=False,
                     stream_cls=None,
+                    provider=provider,
                 )
                 return self._from_completion(completion)
             request["stream"] = True
@@ -249,11 +255,14 @@ class OpenAIChatClient:
                 cast_to=ChatCompletion,
                 stream=True,
                 stream_cls=AsyncStream[ChatCompletionChunk],
+                provider=provider,
             )
             async with stream:  # the connection is released even when the answer is abandoned
                 return await self._from_stream(stream, emit)
 
     def _from_completion(self, completion: Any) -> ModelResponse:
+        if not isinstance(completion.choices, list):
+            raise _shapeless(self.config.provider_name, "an answer", completion)
         choice = completion.choices[0] if completion.choices else None
         message = choice.message if choice is not None else None
         tool_calls = tuple(
@@ -279,6 +288,8 @@ class OpenAIChatClient:
         finish_reason = None
         model = None
         async for chunk in stream:
+            if not isinstance(chunk.choices, list):
+                raise _shapeless(self.config.provider_name, "a stream chunk", chunk)
             model = chunk.model or model
             if chunk.usage is not None:
                 usage = chunk.usage

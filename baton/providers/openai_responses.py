@@ -3,23 +3,13 @@ stream events, and every endpoint that speaks it through ``base_url`` and ``head
 
 from __future__ import annotations
 
-import mimetypes
 import re
 from dataclasses import KW_ONLY, dataclass
 from typing import Any, ClassVar
 
 from pydantic_core import to_json
 
-from ..errors import (
-    ConfigError,
-    ConnectionLost,
-    ContentFiltered,
-    ContextLengthExceeded,
-    InvalidRequest,
-    ModelError,
-    ProviderUnavailable,
-    RateLimited,
-)
+from ..errors import ConfigError, ConnectionLost
 from ..events import (
     Audio,
     CompactionSummary,
@@ -43,9 +33,10 @@ from ..events import (
 )
 from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings
 from ._cache import MessageCache
-from ._config import ProviderConfig
-from ._media import data_url, unsupported
-from ._openai_common import make_openai_client, mapped_errors, strict_schema
+from ._config import ProviderConfig, bounded
+from ._errors import malformed
+from ._media import data_url, document_name, unsupported
+from ._openai_common import make_openai_client, mapped_errors, response_error, strict_schema
 from ._sdk import post_prepared
 
 __all__ = ["OpenAIResponsesClient", "OpenAIResponsesConfig"]
@@ -85,12 +76,6 @@ class OpenAIResponsesConfig(ProviderConfig):
 # ---------------------------------------------------------------------------------------------
 
 
-def _file_name(media_type: str | None) -> str:
-    media_type = media_type or "application/pdf"
-    extension = ".pdf" if media_type == "application/pdf" else mimetypes.guess_extension(media_type)
-    return f"document{extension or ''}"
-
-
 def _user_content(provider: str, parts: tuple[Part, ...]) -> str | list[Item]:
     if len(parts) == 1 and isinstance(parts[0], Text):
         return parts[0].text
@@ -109,7 +94,7 @@ def _user_content(provider: str, parts: tuple[Part, ...]) -> str | list[Item]:
                 content.append(
                     {
                         "type": "input_file",
-                        "filename": _file_name(part.media_type),
+                        "filename": document_name(part.media_type),
                         "file_data": data_url(part),
                     }
                 )
@@ -194,26 +179,6 @@ def responses_usage(usage: Any) -> Usage:
         cache_write_tokens=getattr(input_details, "cache_write_tokens", 0) or 0,
         reasoning_tokens=getattr(output_details, "reasoning_tokens", 0) or 0,
     )
-
-
-def response_error(provider: str, code: str | None, message: str | None) -> ModelError:
-    """The Baton error for a failure reported inside an answer (``response.failed``, an
-    ``error`` stream event, or a non-streamed response whose status is ``failed``)."""
-    text = f"{provider} reported an error: {message or 'no details given'}"
-    text += f" ({code})" if code else ""
-    lowered = f"{code or ''} {message or ''}".lower()
-    kwargs: dict[str, Any] = {"provider": provider}
-    if code in ("rate_limit_exceeded", "rate_limit_error"):
-        return RateLimited(text, **kwargs)
-    if code in ("server_error", "internal_error", "vector_store_timeout", "overloaded"):
-        return ProviderUnavailable(text, **kwargs)
-    if "context_length" in lowered or "context window" in lowered:
-        return ContextLengthExceeded(text, **kwargs)
-    if "policy" in lowered or "content_filter" in lowered:
-        return ContentFiltered(text, **kwargs)
-    if code and (code.startswith(("invalid", "image", "unsupported", "empty", "failed_to"))):
-        return InvalidRequest(text, **kwargs)
-    return ModelError(text, **kwargs)
 
 
 def _raw(item: Any) -> Item:
@@ -335,6 +300,7 @@ class OpenAIResponsesClient:
             request["extra_body"] = dict(settings.extra)
         return request
 
+    @bounded
     async def respond(self, call: ModelCall, emit: EmitChunk) -> ModelResponse:
         request = self.build_request(call)
         from openai import AsyncStream
@@ -343,7 +309,13 @@ class OpenAIResponsesClient:
         async with mapped_errors(self.config.provider_name):
             if not call.settings.stream:
                 response = await post_prepared(
-                    self.sdk, "/responses", request, cast_to=Response, stream=False, stream_cls=None
+                    self.sdk,
+                    "/responses",
+                    request,
+                    cast_to=Response,
+                    stream=False,
+                    stream_cls=None,
+                    provider=self.config.provider_name,
                 )
                 return self._from_response(response, None)
             request["stream"] = True
@@ -354,6 +326,7 @@ class OpenAIResponsesClient:
                 cast_to=Response,
                 stream=True,
                 stream_cls=AsyncStream[ResponseStreamEvent],
+                provider=self.config.provider_name,
             )
             async with stream:  # the connection is released even when an event ends the answer
                 return await self._from_stream(stream, emit)
@@ -411,6 +384,8 @@ class OpenAIResponsesClient:
             raise response_error(
                 provider, getattr(error, "code", None), getattr(error, "message", None)
             )
+        if streamed is None and not isinstance(getattr(response, "output", None), list):
+            raise malformed(provider, f"a response without output: {response.to_json(indent=None)}")
         output = list(getattr(response, "output", None) or ())
         if not output and streamed is not None:
             output = [streamed.done[index] for index in sorted(streamed.done)]

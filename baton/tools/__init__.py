@@ -2,6 +2,7 @@
 
 from .execution import execute_tool_call, execute_tool_calls
 from .source import ToolSource
+from .threads import ToolThreads, default_tool_threads
 from .tool import Tool, ToolResult, ToolSpec, tool
 from .toolkit import Toolkit
 
@@ -10,7 +11,9 @@ __all__ = [
     "ToolResult",
     "ToolSource",
     "ToolSpec",
+    "ToolThreads",
     "Toolkit",
+    "default_tool_threads",
     "execute_tool_call",
     "execute_tool_calls",
     "tool",

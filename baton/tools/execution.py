@@ -8,6 +8,7 @@ dependency) are the developer's to fix and propagate as exceptions.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -16,11 +17,12 @@ from pydantic import ValidationError
 
 from ..context import Context
 from ..errors import AskSuspended, ConfigError, Retry
-from ..events import ToolCall, ToolCallError, ToolCallResult
+from ..events import ToolCall, ToolCallError, ToolCallResult, ToolThreadAbandoned
 from ..humans import CURRENT_CALL
 from ..redaction import redact_text
 from .injection import resolve_injections
 from .schema import describe_validation_error
+from .threads import ToolThreads, default_tool_threads
 from .tool import Tool, ToolResult, to_content
 
 __all__ = ["execute_tool_call", "execute_tool_calls"]
@@ -48,9 +50,19 @@ def _short(text: str) -> str:
 
 
 async def execute_tool_call(
-    call: ToolCall, table: Mapping[str, Tool], context: Context, default_timeout: float | None
+    call: ToolCall,
+    table: Mapping[str, Tool],
+    context: Context,
+    default_timeout: float | None,
+    threads: ToolThreads | None = None,
 ) -> ToolCallResult | ToolCallError:
-    """Validate, inject, run and wrap one call."""
+    """Validate, inject, run and wrap one call.
+
+    A sync tool (not ``inline``) runs on ``threads`` (default: the process-wide
+    ``default_tool_threads()``). Python cannot kill a thread: a sync tool that outlives its
+    timeout gets a ``ToolTimeout`` error at once, but its function runs on in a thread the pool
+    abandons (no longer counted against its size), reported as a ``ToolThreadAbandoned`` event.
+    """
     tool = table.get(call.name)
     if tool is None:
         return _unknown_tool(call, table)
@@ -70,28 +82,52 @@ async def execute_tool_call(
         fn = functools.partial(fn, tool.bound_to)
     timeout = tool.timeout if tool.timeout is not None else default_timeout
     deadline: asyncio.Timeout | None = None
+    left_running: list[bool] | None = None  # set when a sync tool's thread outlives its timeout
+    # Generator dependencies (Depends) end with the call: their clean-up is kept here.
+    exits = contextlib.AsyncExitStack() if signature.needs_cleanup else None
     try:
-        # Injection runs inside the try: a Depends() function that fails is the tool failing.
-        if signature.injections:
-            await resolve_injections(signature, context, call, kwargs)
-        if signature.is_async:
-            if timeout is None:
-                value = await fn(**kwargs)
-            else:
-                async with asyncio.timeout(timeout) as deadline:
+        try:
+            # Injection runs inside the try: a Depends() function that fails is the tool failing.
+            if signature.injections:
+                await resolve_injections(signature, context, call, kwargs, exits=exits)
+            if signature.is_async:
+                if timeout is None:
                     value = await fn(**kwargs)
-        elif tool.inline:
-            value = fn(**kwargs)
-        elif timeout is None:
-            value = await asyncio.to_thread(fn, **kwargs)
-        else:
-            async with asyncio.timeout(timeout) as deadline:
-                value = await asyncio.to_thread(fn, **kwargs)
+                else:
+                    async with asyncio.timeout(timeout) as deadline:
+                        value = await fn(**kwargs)
+            elif tool.inline:
+                value = fn(**kwargs)
+            else:
+                pool = threads if threads is not None else default_tool_threads()
+                if timeout is None:
+                    value = await pool.run(fn, kwargs)
+                else:
+                    left_running = []
+                    async with asyncio.timeout(timeout) as deadline:
+                        value = await pool.run(
+                            fn, kwargs, on_abandon=functools.partial(left_running.append, True)
+                        )
+        except BaseException as exc:
+            if exits is not None:  # generator dependencies see the failure at their yield
+                await exits.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        if exits is not None:
+            await exits.aclose()  # the code after their yield runs now the call is over
     except Retry as exc:
         return ToolCallError(call.id, call.name, _short(exc.message), "Retry")
     except TimeoutError as exc:
         if deadline is None or not deadline.expired():
             return _failed(call, exc)  # the tool's own timeout, not ours
+        if left_running and timeout is not None:
+            pool = threads if threads is not None else default_tool_threads()
+            log.warning(
+                "sync tool %s outlived its %gs timeout; its thread is left running (%d abandoned)",
+                call.name,
+                timeout,
+                pool.abandoned,
+            )
+            await context.emit(ToolThreadAbandoned(call.id, call.name, timeout, pool.abandoned))
         return ToolCallError(
             call.id,
             call.name,

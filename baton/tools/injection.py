@@ -6,6 +6,7 @@ call only walks a short tuple of precomputed injections.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import typing
 from collections.abc import Callable, Mapping
@@ -40,6 +41,7 @@ class Injection:
     annotation: Any = None
     default: Any = _NO_DEFAULT
     depends: Signature | None = None
+    default_factory: Callable[[], Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,8 @@ class Signature:
     params: tuple[ModelParam, ...]
     injections: tuple[Injection, ...]
     has_depends: bool
+    # A dependency (maybe of a dependency) is a generator: the caller passes an exit stack.
+    needs_cleanup: bool = False
 
     @property
     def label(self) -> str:
@@ -105,7 +109,19 @@ def read_signature(
         elif marker is None and _is_class(annotation, ToolCall):
             injections.append(Injection(p.name, CALL))
         elif isinstance(marker, InjectMarker):
-            injections.append(Injection(p.name, INJECT, marker.key, annotation))
+            default = marker.default
+            if default is _NO_DEFAULT and p.default not in (inspect.Parameter.empty, marker):
+                default = p.default  # `cache: Annotated[dict, Inject()] = None`
+            injections.append(
+                Injection(
+                    p.name,
+                    INJECT,
+                    marker.key,
+                    annotation,
+                    default,
+                    default_factory=marker.default_factory,
+                )
+            )
         elif isinstance(marker, VariableMarker):
             injections.append(
                 Injection(p.name, VARIABLE, marker.name or p.name, annotation, marker.default)
@@ -120,12 +136,17 @@ def read_signature(
             )
         else:
             params.append(ModelParam(p.name, annotation, p.default))
+    depends = [i.depends for i in injections if i.depends is not None]
     return Signature(
         fn=fn,
         is_async=inspect.iscoroutinefunction(fn),
         params=tuple(params),
         injections=tuple(injections),
-        has_depends=any(i.kind == DEPENDS for i in injections),
+        has_depends=bool(depends),
+        needs_cleanup=any(
+            inspect.isgeneratorfunction(d.fn) or inspect.isasyncgenfunction(d.fn) or d.needs_cleanup
+            for d in depends
+        ),
     )
 
 
@@ -138,6 +159,10 @@ def _lookup_dependency(deps: Mapping[Any, Any], inj: Injection, owner: str) -> A
             return deps[inj.annotation]
         if inj.name in deps:
             return deps[inj.name]
+    if inj.default is not _NO_DEFAULT:
+        return inj.default
+    if inj.default_factory is not None:
+        return inj.default_factory()
     wanted = (
         inj.key
         if inj.key is not None
@@ -155,8 +180,11 @@ async def resolve_injections(
     call: ToolCall | None,
     into: dict[str, Any],
     cache: dict[Any, Any] | None = None,
+    exits: contextlib.AsyncExitStack | None = None,
 ) -> dict[str, Any]:
-    """Fill ``into`` with the injected arguments of ``sig`` and return it."""
+    """Fill ``into`` with the injected arguments of ``sig`` and return it. ``exits``: where a
+    generator dependency's clean-up is kept (needed when ``sig.needs_cleanup``); the caller
+    closes it when the call that used the values ends."""
     for inj in sig.injections:
         kind = inj.kind
         if kind == CONTEXT:
@@ -181,11 +209,25 @@ async def resolve_injections(
             if fn in cache:
                 into[inj.name] = cache[fn]
                 continue
-            assert inj.depends is not None
-            kwargs = await resolve_injections(inj.depends, context, call, {}, cache)
-            value = fn(**kwargs)
-            if inj.depends.is_async or inspect.isawaitable(value):
-                value = await value
+            depends = inj.depends
+            assert depends is not None
+            kwargs = await resolve_injections(depends, context, call, {}, cache, exits)
+            if inspect.isasyncgenfunction(fn) or inspect.isgeneratorfunction(fn):
+                if exits is None:
+                    raise ToolDefinitionError(
+                        f"{sig.label}: Depends({depends.label}) is a generator, which needs a "
+                        "caller that runs its clean-up; pass an exit stack to resolve_injections"
+                    )
+                if inspect.isasyncgenfunction(fn):
+                    value = await exits.enter_async_context(
+                        contextlib.asynccontextmanager(fn)(**kwargs)
+                    )
+                else:
+                    value = exits.enter_context(contextlib.contextmanager(fn)(**kwargs))
+            else:
+                value = fn(**kwargs)
+                if depends.is_async or inspect.isawaitable(value):
+                    value = await value
             cache[fn] = value
             into[inj.name] = value
     return into

@@ -203,9 +203,11 @@ def tool(
     descriptions from the docstring's Google, NumPy or Sphinx parameter section). Parameters
     annotated ``Context``/``ToolCall`` or marked ``Inject``/``Variable``/``Depends`` are injected.
 
-    Options: ``timeout`` (seconds), ``sequential`` (never run alongside other tool calls),
-    ``inline`` (run a sync function on the event loop instead of a worker thread: only for quick,
-    non-blocking functions), ``strict`` (ask providers for strict schemas),
+    Options: ``timeout`` (seconds; Python cannot kill a thread, so a sync tool that outlives it
+    runs on in an abandoned thread: see ``baton.tools.threads``), ``sequential`` (never run
+    alongside other tool calls), ``inline`` (run a sync function on the event loop instead of a
+    worker thread: only for quick, non-blocking functions; no timeout can interrupt it),
+    ``strict`` (ask providers for strict schemas),
     ``requires_approval`` (each call waits for a human's approval first: see ``baton.hitl``).
     """
 

@@ -19,6 +19,7 @@ from baton.events import (
     HumanMessage,
     ModelResponse,
     RunFinished,
+    SubscriberFailed,
     TextChunk,
     ToolCall,
 )
@@ -50,6 +51,33 @@ async def test_it_is_a_stream_delivering_locally_in_order(redis_url: str, prefix
         await stream.send(HumanMessage(str(i)))
     await stream.send_many([HumanMessage("5"), TextChunk("x"), HumanMessage("6")])
     assert got == [str(i) for i in range(7)]
+    await stream.aclose()
+
+
+async def test_a_stuck_local_subscriber_is_detached_after_the_delivery_timeout(
+    redis_url: str, prefix: str
+) -> None:
+    stream = RedisStream("c1", redis_url, prefix=prefix, delivery_timeout=0.05)
+    assert stream.delivery_timeout == 0.05
+    never = asyncio.Event()
+    stuck_saw: list[str] = []
+    seen: list[object] = []
+
+    async def stuck(event: object) -> None:
+        stuck_saw.append(type(event).__name__)
+        await never.wait()
+
+    stream.where(HumanMessage).subscribe(stuck)
+    stream.subscribe(seen.append)
+    async with asyncio.timeout(10):  # a guard against hangs only
+        await stream.send(HumanMessage("first"))
+        await stream.send_many([HumanMessage("second"), HumanMessage("third")])
+    assert stuck_saw == ["HumanMessage"]  # detached after the first
+    failures = [e for e in seen if isinstance(e, SubscriberFailed)]
+    assert [(f.event_type, f.error_type) for f in failures] == [
+        ("HumanMessage", "SubscriberTimeout")
+    ]
+    assert texts(seen) == ["first", "second", "third"]
     await stream.aclose()
 
 

@@ -45,6 +45,7 @@ from baton.events import (
     ToolCall,
     ToolCallError,
     ToolCallResult,
+    ToolThreadAbandoned,
     Usage,
     UsageLine,
     UsageReport,
@@ -98,6 +99,7 @@ SAMPLES: list[Event] = [
     TaskCompleted("task-1", "done", USAGE),
     TaskFailed("task-2", "RuntimeError", "boom", USAGE),
     SubscriberFailed("printer", "TextChunk", "ValueError", "bad"),
+    ToolThreadAbandoned("call_4", "slow", 2.5, 1),
 ]
 
 

@@ -1,7 +1,10 @@
+import asyncio
 from collections.abc import Iterator
 
 import pytest
 from wire import WireServer
+
+from baton import Tool, tool
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +35,24 @@ def wire(wire_server: WireServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[W
     wire_server.reset()
     yield wire_server
     wire_server.reset()
+
+
+@pytest.fixture
+def delay() -> Tool:
+    """A tool ``delay(ms)`` whose two parallel calls finish in reverse order: the first call
+    waits until the second has finished (no clock involved; ``ms`` is only returned)."""
+    second_done = asyncio.Event()
+    started = 0
+
+    @tool
+    async def delay(ms: int) -> int:
+        """Wait a while, then return ``ms``."""
+        nonlocal started
+        started += 1
+        if started == 1:
+            await asyncio.wait_for(second_done.wait(), 10)  # fails, not hangs, if run in turn
+        else:
+            second_done.set()
+        return ms
+
+    return delay

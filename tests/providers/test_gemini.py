@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel
 from wire import WireServer
 
-from baton import Agent, Image, tool
+from baton import Agent, Image, Tool, tool
 from baton.errors import (
     AuthenticationFailed,
     ConnectionLost,
@@ -200,6 +200,20 @@ async def test_parallel_function_calls_split_across_chunks(wire: WireServer) -> 
     }
 
 
+async def test_parallel_calls_to_one_function_get_results_in_call_order(
+    wire: WireServer, delay: Tool
+) -> None:
+    # No call ids on the wire: Gemini pairs results with calls by position.
+    wire.reply_json(answer(fn("delay", {"ms": 80}), fn("delay", {"ms": 10}), meta=usage()))
+    wire.reply_json(answer(text("done"), meta=usage()))
+    reply = await Agent("a", config=config(wire, stream=False), tools=[delay]).ask("wait")
+    assert [e.value for e in reply.events if isinstance(e, ToolCallResult)] == [10, 80]
+    assert wire.last.json["contents"][2]["parts"] == [
+        {"functionResponse": {"name": "delay", "response": {"result": "80"}}},
+        {"functionResponse": {"name": "delay", "response": {"result": "10"}}},
+    ]
+
+
 async def test_tool_errors_are_sent_as_error_responses(wire: WireServer) -> None:
     wire.reply_json(answer(fn("sqrt", {"x": -4}), meta=usage()))
     wire.reply_json(answer(text("Cannot."), meta=usage()))
@@ -260,6 +274,49 @@ async def test_structured_output_prompted_without_native_support(wire: WireServe
     assert "responseMimeType" not in body.get("generationConfig", {})
     instruction = body["systemInstruction"]["parts"][0]["text"]
     assert instruction.startswith("Be brief.") and '"population"' in instruction
+
+
+@pytest.mark.parametrize("model", ["gemini-2.5-flash", "gemini-2.0-flash-001", "gemini-1.5-pro"])
+async def test_models_before_3_prompt_for_output_when_tools_are_offered(
+    wire: WireServer, model: str
+) -> None:
+    # They refuse JSON output together with function calling: prompted mode, automatically.
+    wire.reply_json(answer(fn("add", {"a": 2, "b": 3}), meta=usage()))
+    wire.reply_json(answer(text('{"name": "Five", "population": 5}'), meta=usage()))
+    cfg = GeminiConfig(model, api_key="g-test", base_url=wire.url, max_retries=0, stream=False)
+    agent = Agent("a", "Be brief.", config=cfg, tools=[add], response_schema=City)
+    reply = await agent.ask("A city")
+    assert reply.output == City(name="Five", population=5)
+    for request in wire.requests:
+        body = request.json
+        assert body["tools"] and "responseMimeType" not in body.get("generationConfig", {})
+        instruction = body["systemInstruction"]["parts"][0]["text"]
+        assert instruction.startswith("Be brief.\n\n") and '"population"' in instruction
+
+
+@pytest.mark.parametrize(
+    ("model", "tools", "native_output"),
+    [
+        ("gemini-2.5-flash", [], None),  # no tools on offer
+        ("gemini-3-pro-preview", [add], None),
+        ("gemini-2.5-flash", [add], True),  # asked for explicitly
+    ],
+)
+async def test_json_output_stays_native_without_tools_from_3_on_or_when_asked(
+    wire: WireServer, model: str, tools: list[Tool], native_output: bool | None
+) -> None:
+    wire.reply_json(answer(text('{"name": "Oslo", "population": 7}'), meta=usage()))
+    cfg = GeminiConfig(
+        model,
+        api_key="g-test",
+        base_url=wire.url,
+        max_retries=0,
+        stream=False,
+        native_output=native_output,
+    )
+    reply = await Agent("a", config=cfg, tools=tools, response_schema=City).ask("A city")
+    assert reply.output.name == "Oslo"
+    assert wire.last.json["generationConfig"]["responseMimeType"] == "application/json"
 
 
 async def test_media_inputs_inline_and_by_url(wire: WireServer) -> None:

@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel
 from wire import WireServer
 
-from baton import Agent, Image, tool
+from baton import Agent, Image, Tool, tool
 from baton.errors import (
     ConnectionLost,
     InvalidRequest,
@@ -202,6 +202,22 @@ async def test_two_tool_calls_in_a_streamed_answer(wire: WireServer) -> None:
     assert sorted((m["tool_name"], m["content"]) for m in tool_messages) == [
         ("add", "5"),
         ("mul", "20"),
+    ]
+
+
+async def test_parallel_calls_to_one_function_get_results_in_call_order(
+    wire: WireServer, delay: Tool
+) -> None:
+    # No call ids on the wire: Ollama pairs results with calls by position.
+    calls = [fn_call("delay", {"ms": 80}), fn_call("delay", {"ms": 10})]
+    wire.reply_json(answer("", tool_calls=calls))
+    wire.reply_json(answer("done"))
+    reply = await Agent("a", config=config(wire, stream=False), tools=[delay]).ask("wait")
+    assert [e.value for e in reply.events if isinstance(e, ToolCallResult)] == [10, 80]
+    tool_messages = [m for m in wire.last.json["messages"] if m["role"] == "tool"]
+    assert tool_messages == [
+        {"role": "tool", "content": "80", "tool_name": "delay"},
+        {"role": "tool", "content": "10", "tool_name": "delay"},
     ]
 
 

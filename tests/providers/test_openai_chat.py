@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel
 from wire import WireServer
 
-from baton import Agent, Image, tool
+from baton import Agent, Document, Image, tool
 from baton.errors import (
     AuthenticationFailed,
     ConnectionLost,
@@ -274,6 +274,25 @@ async def test_image_input_is_sent_as_data_url(wire: WireServer) -> None:
     assert content == [
         {"type": "text", "text": "What is this?"},
         {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw=="}},
+    ]
+
+
+async def test_documents_are_named_after_their_media_type(wire: WireServer) -> None:
+    wire.reply_json(completion("read"))
+    agent = Agent("a", config=config(wire, stream=False))
+    await agent.ask(
+        [
+            "Read these.",
+            Document(data=b"a,b\n1,2\n", media_type="text/csv"),
+            Document(data=b"%PDF-1.7"),
+            Document(data=b"# Notes", media_type="text/markdown"),
+        ]
+    )
+    files = [p["file"] for p in wire.last.json["messages"][-1]["content"] if p["type"] == "file"]
+    assert files == [
+        {"filename": "document.csv", "file_data": "data:text/csv;base64,YSxiCjEsMgo="},
+        {"filename": "document.pdf", "file_data": "data:application/pdf;base64,JVBERi0xLjc="},
+        {"filename": "document.md", "file_data": "data:text/markdown;base64,IyBOb3Rlcw=="},
     ]
 
 
@@ -556,3 +575,12 @@ async def test_a_key_never_leaks_into_errors_events_or_reprs(wire: WireServer) -
     [error] = [e for e in reply.events if isinstance(e, ToolCallError)]
     assert key not in error.message
     assert key not in json.dumps(wire.requests[-1].json)  # what the parent's model read
+
+
+async def test_data_asked_for_is_sent_as_json_text(wire: WireServer) -> None:
+    """Issue 11, point 1: ``ask({...})`` reaches the model as the value's JSON."""
+    wire.reply_json(completion("Paris in 3 days"))
+    agent = Agent("a", config=config(wire, stream=False))
+    await agent.ask({"city": "Paris", "days": 3})
+    content = wire.last.json["messages"][-1]["content"]
+    assert content == [{"type": "text", "text": '{"city":"Paris","days":3}'}]

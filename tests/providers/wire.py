@@ -45,6 +45,8 @@ class Scripted:
     media_type: str = "application/json"
     cut_after: int | None = None  # drop the connection after this many chunks
     delay: float = 0.0  # seconds to wait before answering
+    raw: bytes | None = None  # a plain answer's body sent as is (not JSON-encoded)
+    forever: bytes | None = None  # sent again and again after ``chunks``, until the client goes
 
 
 class CutStream(Exception):
@@ -98,6 +100,28 @@ class WireServer:
             Scripted(chunks=chunks, media_type="application/x-ndjson", cut_after=cut_after)
         )
 
+    def reply_raw(
+        self,
+        body: bytes,
+        *,
+        status: int = 200,
+        media_type: str = "application/json",
+        streamed: bool = False,
+    ) -> None:
+        """Bytes sent as they are (a body that is not JSON, a garbage line in a stream); with
+        ``streamed=True`` they are one chunk of a streamed answer."""
+        if streamed:
+            self._queue.append(Scripted(status=status, chunks=[body], media_type=media_type))
+        else:
+            self._queue.append(Scripted(status=status, raw=body, media_type=media_type))
+
+    def reply_forever(
+        self, chunk: bytes, *, first: Iterable[bytes] = (), media_type: str = "text/event-stream"
+    ) -> None:
+        """A stream that never ends: ``first``, then ``chunk`` (a keep-alive, an empty chunk)
+        every few milliseconds until the client disconnects (or a minute has passed)."""
+        self._queue.append(Scripted(chunks=list(first), media_type=media_type, forever=chunk))
+
     def reply_hang(self, seconds: float, body: Any = None) -> None:
         self._queue.append(Scripted(body=body or {}, delay=seconds))
 
@@ -143,6 +167,13 @@ class WireServer:
         answer = self._queue.popleft()
         if answer.delay:
             await asyncio.sleep(answer.delay)
+        if answer.raw is not None:
+            return Response(
+                answer.raw,
+                status_code=answer.status,
+                headers=answer.headers,
+                media_type=answer.media_type,
+            )
         if answer.chunks is None:
             return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
         return StreamingResponse(
@@ -159,6 +190,10 @@ class WireServer:
                 raise CutStream("connection dropped on purpose by the test")
             yield chunk
             await asyncio.sleep(0)
+        if answer.forever is not None:
+            for _ in range(6000):  # about a minute at most, should a client never go away
+                yield answer.forever
+                await asyncio.sleep(0.01)
 
     def start(self) -> None:
         app = Starlette(

@@ -12,16 +12,29 @@ at the end of a program or a test; a backend used afterwards transparently opens
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import weakref
-from typing import TYPE_CHECKING, Any, TypeAlias
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeAlias, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
-from ...errors import ConfigError
+from ...errors import BackendUnavailable, ConfigError
 
 if TYPE_CHECKING:
     from redis.asyncio import ConnectionPool, Redis
 
-__all__ = ["DEFAULT_URL", "RedisSource", "close_pools", "connect", "require_redis", "resolve_url"]
+__all__ = [
+    "DEFAULT_URL",
+    "RedisSource",
+    "close_pools",
+    "connect",
+    "reaches_redis",
+    "redacted",
+    "redis_unavailable",
+    "require_redis",
+    "resolve_url",
+]
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 
@@ -119,4 +132,57 @@ class Connector:
         return connect(self.url)
 
     def __repr__(self) -> str:
-        return self.url or repr(self._client)
+        return redacted(self.url) if self.url else repr(self._client)
+
+
+def redacted(url: str) -> str:
+    """``url`` with its password hidden, for messages and reprs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def redis_unavailable(exc: BaseException, owner: object) -> BackendUnavailable | None:
+    """A redis-py error as a ``BackendUnavailable`` naming ``owner`` (whose repr hides any
+    password): retryable when Redis could not be reached; ``None`` for other errors."""
+    require_redis()
+    import redis.exceptions as rex
+
+    if not isinstance(exc, rex.RedisError):
+        return None
+    unreachable = isinstance(exc, rex.ConnectionError | rex.TimeoutError | rex.BusyLoadingError)
+    fix = (
+        "Check that Redis is running and the URL is right; the ask can be retried"
+        if unreachable
+        else "Redis answered with an error: check its configuration (memory, ACLs, key types)"
+    )
+    return BackendUnavailable(
+        f"{owner!r} could not use Redis: {type(exc).__name__}: {exc}. {fix}",
+        retryable=unreachable,
+    )
+
+
+S = TypeVar("S")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def reaches_redis(
+    method: Callable[Concatenate[S, P], Awaitable[R]],
+) -> Callable[Concatenate[S, P], Awaitable[R]]:
+    """Decorate a backend's async method: redis-py errors become ``BackendUnavailable``."""
+
+    async def call(owner: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(owner, *args, **kwargs)
+        except Exception as exc:
+            unavailable = redis_unavailable(exc, owner)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
+
+    functools.update_wrapper(call, method)
+    return call

@@ -21,7 +21,7 @@ from ...conversation import new_id
 from ...events import Event
 from ...history import Claim, KeptClaim, lease_seconds, take_claim
 from .codec import decode_events, encode_event
-from .connection import LEASE_RELEASE, LEASE_RENEW, Connector, RedisSource
+from .connection import LEASE_RELEASE, LEASE_RENEW, Connector, RedisSource, reaches_redis
 
 __all__ = ["RedisHistory", "RedisStorage"]
 
@@ -63,6 +63,7 @@ class RedisHistory:
         self.prefix = prefix
         self.lease = lease_seconds("RedisHistory", lease)
 
+    @reaches_redis
     async def claim(
         self,
         conversation_id: str,
@@ -118,23 +119,28 @@ class RedisHistory:
     def key(self, conversation_id: str) -> str:
         return f"{self.prefix}history:{conversation_id}"
 
+    @reaches_redis
     async def load(self, conversation_id: str) -> list[Event]:
         key = self.key(conversation_id)
         payloads = await self._connector.client().lrange(key, 0, -1)
         return decode_events(payloads, key)
 
+    @reaches_redis
     async def append(self, conversation_id: str, events: Sequence[Event]) -> None:
         if events:
             payloads = [encode_event(e) for e in events]
             await self._connector.client().rpush(self.key(conversation_id), *payloads)
 
+    @reaches_redis
     async def length(self, conversation_id: str) -> int:
         return int(await self._connector.client().llen(self.key(conversation_id)))
 
+    @reaches_redis
     async def delete(self, conversation_id: str) -> bool:
         """Forget a conversation's events; ``True`` if there were any."""
         return bool(await self._connector.client().delete(self.key(conversation_id)))
 
+    @reaches_redis
     async def conversation_ids(self) -> list[str]:
         """The ids of the conversations kept under this prefix, sorted."""
         start = len(self.key("").encode())
@@ -158,10 +164,12 @@ class RedisStorage:
     def _key(self, key: str) -> str:
         return f"{self.prefix}kv:{key}"
 
+    @reaches_redis
     async def get(self, key: str) -> Any | None:
         raw = await self._connector.client().get(self._key(key))
         return None if raw is None else json.loads(raw)
 
+    @reaches_redis
     async def put(self, key: str, value: Any) -> None:
         try:
             payload = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
@@ -169,9 +177,11 @@ class RedisStorage:
             raise TypeError(f"RedisStorage keeps JSON values; {key!r}: {exc}") from None
         await self._connector.client().set(self._key(key), payload.encode())
 
+    @reaches_redis
     async def delete(self, key: str) -> bool:
         return bool(await self._connector.client().delete(self._key(key)))
 
+    @reaches_redis
     async def keys(self, prefix: str = "") -> list[str]:
         start = len(self._key("").encode())
         pattern = self._key(prefix).translate(_GLOB_SPECIAL) + "*"

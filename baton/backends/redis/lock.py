@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import time
 from collections.abc import AsyncIterator
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import ConfigError, ConversationBusy
 from ...middleware.base import Middleware, ProceedAsk
+from ...redaction import logger
 from .connection import LEASE_RELEASE, LEASE_RENEW, Connector, RedisSource
 from .stream import retryable_errors, retrying
 
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ConversationLock", "Lease", "TurnLock"]
 
-log = logging.getLogger("baton.backends.redis")
+log = logger("baton.backends.redis")
 
 
 class Lease:

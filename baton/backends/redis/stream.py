@@ -34,16 +34,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ...errors import EventDecodeError, StreamClosed
+from ...errors import BackendUnavailable, EventDecodeError, StreamClosed
 from ...events import Event
+from ...redaction import logger
 from ...stream import (
+    DEFAULT_DELIVERY_TIMEOUT,
     DEFAULT_MAX_BUFFER,
     EventFilter,
     MemoryStream,
@@ -57,7 +58,7 @@ from .connection import Connector, RedisSource, require_redis
 
 __all__ = ["RedisStream", "RedisWatcher", "stream_key"]
 
-log = logging.getLogger("baton.backends.redis")
+log = logger("baton.backends.redis")
 
 _ORIGIN, _SEQ, _EVENT, _TRANSIENT = b"o", b"n", b"e", b"t"
 _DEDUP_WINDOW = 4096
@@ -87,7 +88,10 @@ async def retrying(what: str, attempt: Any, patience: float | None) -> Any:
             return await attempt()
         except errors as exc:
             if deadline is not None and time.monotonic() + delay > deadline:
-                raise
+                raise BackendUnavailable(
+                    f"Redis stayed unreachable during {what} for {patience:g} s "
+                    f"({type(exc).__name__}: {exc}); check that it is running"
+                ) from exc
             log.info("redis unreachable during %s (%s); retrying in %.2fs", what, exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.5)
@@ -95,7 +99,8 @@ async def retrying(what: str, attempt: Any, patience: float | None) -> Any:
 
 class RedisStream:
     """A ``Stream`` whose events are appended to a Redis Stream (see the module docs). Local
-    subscribers live on a ``MemoryStream`` it holds."""
+    subscribers live on a ``MemoryStream`` it holds (``delivery_timeout`` is that stream's: see
+    ``baton.stream``)."""
 
     __slots__ = (
         "_connector",
@@ -127,8 +132,14 @@ class RedisStream:
         maxlen: int | None = None,
         patience: float | None = 30.0,
         max_buffer: int = DEFAULT_MAX_BUFFER,
+        delivery_timeout: float | None = DEFAULT_DELIVERY_TIMEOUT,
     ) -> None:
-        self._local = MemoryStream(max_buffer=max_buffer, on_subscribe=self._subscribed)
+        # Local subscribers (and their delivery timeout, see baton.stream) live on a memory stream.
+        self._local = MemoryStream(
+            max_buffer=max_buffer,
+            on_subscribe=self._subscribed,
+            delivery_timeout=delivery_timeout,
+        )
         self._connector = Connector(redis)
         self.conversation_id = conversation_id
         self.prefix = prefix
@@ -241,6 +252,11 @@ class RedisStream:
     @property
     def max_buffer(self) -> int:
         return self._local.max_buffer
+
+    @property
+    def delivery_timeout(self) -> float | None:
+        """Seconds a local async subscriber may wait on one event (see ``baton.stream``)."""
+        return self._local.delivery_timeout
 
     # -- following other senders -------------------------------------------------------------
 

@@ -12,16 +12,19 @@ import asyncio
 import importlib
 import importlib.util
 import re
+import sqlite3
+import time
 import weakref
 import zlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar, Protocol, Self
+from typing import Any, ClassVar, Protocol, Self, TypeVar
 
-from ...errors import BatonError, ConfigError
+from ...errors import BackendUnavailable, ConfigError
+from ...history import write_abandoned
 from .url import DatabaseURL, Dialect, parse_url
 
 __all__ = ["Database", "DatabaseUnavailable", "Session"]
@@ -32,8 +35,84 @@ _DRIVERS: dict[Dialect, tuple[str, str]] = {
 }
 
 
-class DatabaseUnavailable(BatonError, ConnectionError):
-    """The database server could not be reached."""
+class DatabaseUnavailable(BackendUnavailable, ConnectionError):
+    """The database could not be reached or used: the server is down or dropped the connection,
+    or (SQLite) another connection kept the file locked for longer than ``lock_wait``. Retryable
+    (``retryable``), like every ``BackendUnavailable``."""
+
+
+T = TypeVar("T")
+
+LOCK_WAIT = 30.0
+"""Seconds a SQLite statement waits for another connection's lock on the file (the default of
+``Database(lock_wait=...)``)."""
+
+# SQLite waits this long (ms) for a lock inside its own thread; longer waits happen on the
+# event loop (``_unlocked``), so a cancelled ask never sits behind a locked file.
+_BUSY_SLICE_MS = 50
+
+
+def _is_locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "locked" in str(exc) or "busy" in str(exc)
+    )
+
+
+async def _unlocked(op: Callable[[], Awaitable[T]], lock_wait: float, where: str) -> T:
+    """Run a SQLite operation, trying again (with backoff, up to ``lock_wait`` seconds) while
+    another connection holds the file locked; then ``DatabaseUnavailable``."""
+    deadline: float | None = None
+    delay = 0.002
+    while True:
+        try:
+            return await op()
+        except sqlite3.OperationalError as exc:
+            if not _is_locked(exc):
+                raise
+            if write_abandoned():  # the ask was cancelled; this statement never ran
+                raise DatabaseUnavailable(
+                    f"{where} was locked by another connection when the ask was cancelled; "
+                    "nothing was written"
+                ) from None
+            now = time.monotonic()
+            deadline = deadline or now + lock_wait
+            if now >= deadline:
+                raise DatabaseUnavailable(
+                    f"{where} stayed locked by another connection for {lock_wait:g} s ({exc}); "
+                    "a long transaction elsewhere holds it: retry later, or raise "
+                    "Database(..., lock_wait=SECONDS)"
+                ) from None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+
+# asyncpg's errors that mean the server can't be reached or used (matched by name, so the
+# driver is imported only when a PostgreSQL database is used).
+_ASYNCPG_CONNECTION_ERRORS = {
+    "PostgresConnectionError",
+    "ConnectionDoesNotExistError",
+    "ConnectionFailureError",
+    "CannotConnectNowError",
+    "TooManyConnectionsError",
+    "AdminShutdownError",
+    "CrashShutdownError",
+    "InterfaceError",
+    "ConnectionRejectionError",
+}
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    if isinstance(exc, OSError | sqlite3.OperationalError | sqlite3.DatabaseError):
+        return not isinstance(exc, sqlite3.IntegrityError)
+    return any(cls.__name__ in _ASYNCPG_CONNECTION_ERRORS for cls in type(exc).__mro__)
+
+
+def _positive(name: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e9:
+        raise ConfigError(
+            f"Database({name}=...) must be a positive number of seconds, got {value!r}"
+        )
+    return float(value)
 
 
 class Session(Protocol):
@@ -56,24 +135,35 @@ def _qmark(sql: str) -> str:
 
 
 class _SQLiteSession:
-    __slots__ = ("_conn",)
+    __slots__ = ("_conn", "_lock_wait", "_where")
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, lock_wait: float, where: str) -> None:
         self._conn = conn
+        self._lock_wait = lock_wait
+        self._where = where
 
     async def fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]:
-        return list(await self._conn.execute_fetchall(_qmark(sql), args))
+        rows = await _unlocked(
+            lambda: self._conn.execute_fetchall(_qmark(sql), args), self._lock_wait, self._where
+        )
+        return list(rows)
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
-        rows = await self._conn.execute_fetchall(_qmark(sql), args)
+        rows = await self.fetch(sql, *args)
         return rows[0][0] if rows else None
 
     async def execute(self, sql: str, *args: Any) -> int:
-        async with self._conn.execute(_qmark(sql), args) as cursor:
-            return int(cursor.rowcount)
+        async def run() -> int:
+            async with self._conn.execute(_qmark(sql), args) as cursor:
+                return int(cursor.rowcount)
+
+        return await _unlocked(run, self._lock_wait, self._where)
 
     async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None:
-        await self._conn.executemany(_qmark(sql), args)
+        rows = list(args)
+        await _unlocked(
+            lambda: self._conn.executemany(_qmark(sql), rows), self._lock_wait, self._where
+        )
 
 
 class _PostgresSession:
@@ -111,8 +201,10 @@ class _SQLite:
     """One aiosqlite connection; an asyncio lock gives it to one unit of work at a time, and
     ``BEGIN IMMEDIATE`` serializes writers across processes."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, lock_wait: float = LOCK_WAIT) -> None:
         self.path = path
+        self.lock_wait = lock_wait
+        self.where = f"the SQLite database {path}"
         self.conn: Any = None
         self.lock = asyncio.Lock()
 
@@ -129,7 +221,7 @@ class _SQLite:
             thread.daemon = True
         await conn
         try:
-            await conn.execute("PRAGMA busy_timeout = 30000")
+            await conn.execute(f"PRAGMA busy_timeout = {_BUSY_SLICE_MS}")
             if self.path != ":memory:":
                 await _wal(conn)
                 await conn.execute("PRAGMA synchronous = NORMAL")
@@ -152,12 +244,13 @@ class _SQLite:
                 raise RuntimeError("the SQLite database is closed")
             if conn.in_transaction:  # left open by a cancelled unit of work
                 await conn.rollback()
+            session = _SQLiteSession(conn, self.lock_wait, self.where)
             if not transaction:
-                yield _SQLiteSession(conn)
+                yield session
                 return
-            await conn.execute("BEGIN IMMEDIATE")
+            await session.execute("BEGIN IMMEDIATE")
             try:
-                yield _SQLiteSession(conn)
+                yield session
             except BaseException:
                 await asyncio.shield(conn.rollback())
                 raise
@@ -239,7 +332,12 @@ class Database:
     )
 
     def __init__(
-        self, url: str | DatabaseURL, *, migrate: bool = True, pool_size: int = 10
+        self,
+        url: str | DatabaseURL,
+        *,
+        migrate: bool = True,
+        pool_size: int = 10,
+        lock_wait: float = LOCK_WAIT,
     ) -> None:
         self.url = url if isinstance(url, DatabaseURL) else parse_url(url)
         module, extra = _DRIVERS[self.url.dialect]
@@ -250,7 +348,7 @@ class Database:
             )
         self.migrate = migrate
         self._engine: Engine = (
-            _SQLite(self.url.target)
+            _SQLite(self.url.target, _positive("lock_wait", lock_wait))
             if self.url.dialect == "sqlite"
             else _Postgres(self.url.target, self.url.schema, pool_size)
         )
@@ -284,16 +382,39 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[Session]:
         """A connection for several statements, outside any transaction."""
-        engine = await self._ready()
-        async with engine.session(False) as session:
-            yield session
+        try:
+            engine = await self._ready()
+            async with engine.session(False) as session:
+                yield session
+        except Exception as exc:
+            unavailable = self._unavailable(exc)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Session]:
         """A connection inside a transaction (committed at the end, rolled back on error)."""
-        engine = await self._ready()
-        async with engine.session(True) as session:
-            yield session
+        try:
+            engine = await self._ready()
+            async with engine.session(True) as session:
+                yield session
+        except Exception as exc:
+            unavailable = self._unavailable(exc)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
+
+    def _unavailable(self, exc: BaseException) -> DatabaseUnavailable | None:
+        """A driver's connection-level error as a ``DatabaseUnavailable`` naming the database
+        (its password hidden); ``None`` for other errors (raised as they are)."""
+        if isinstance(exc, BackendUnavailable) or not _is_connection_error(exc):
+            return None
+        return DatabaseUnavailable(
+            f"{self.url.redacted} could not be used: {type(exc).__name__}: {exc}. Check that "
+            "the database is running and reachable (and the file writable); the ask can be "
+            "retried"
+        )
 
     async def fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]:
         async with self.session() as session:
