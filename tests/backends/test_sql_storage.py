@@ -160,6 +160,9 @@ from baton.backends.sql import SQLHistory, SQLKnowledge, SQLStorage, open_backen
 from baton.events import RunFinished
 
 async def main(url: str) -> None:
+    # Dev mode is on for its ResourceWarnings; its slow-callback log depends on the machine's
+    # load (speed belongs in benchmarks/), so it is turned off.
+    asyncio.get_running_loop().slow_callback_duration = float("inf")
     async with open_backend(url) as backend:
         await backend.history.append("c", [RunFinished("r", "x")])
         await backend.knowledge.write("k", "text")
