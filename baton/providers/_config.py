@@ -31,9 +31,11 @@ class ProviderConfig(ModelConfig):
     (``OpenAIConfig("gpt-5", temperature=0.2)``) or as ``settings=ModelSettings(...)``; direct
     ones win. ``extra`` is passed to the provider's API untouched.
 
-    ``timeout`` (seconds, ``None`` for none) bounds each whole model call, a streamed answer
-    included: a stream that keeps sending keep-alives or empty chunks ends in ``ModelTimeout``
-    once it has run that long. It also bounds each connect and read.
+    ``timeout`` (seconds, ``None`` for none; 600 by default, as the OpenAI and Anthropic SDKs
+    bound a request) bounds each whole model call, a streamed answer included: a stream that
+    keeps sending keep-alives or empty chunks ends in ``ModelTimeout`` once it has run that
+    long. It also bounds each connect and read. Long answers from reasoning models can take
+    minutes: lower it for fast models to notice a stalled call sooner.
 
     ``max_retries`` is how often the provider's SDK retries a failed request by itself; it is 0
     by default, so that ``RetryMiddleware`` is the one retry layer (with ``ModelCallRetry``
@@ -47,7 +49,7 @@ class ProviderConfig(ModelConfig):
     # Secrets stay out of repr() and str(): a config is often logged or printed.
     api_key: str | None = field(default=None, repr=False)
     base_url: str | None = None
-    timeout: float | None = 120.0
+    timeout: float | None = 600.0
     max_retries: int = 0
     headers: Mapping[str, str] | None = field(default=None, repr=False)
     temperature: float | None = None
