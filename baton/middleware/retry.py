@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, ModelError
 from ..events import ModelCallRetry
+from ..models.base import RETRIED_BY_BATON
 from .base import Middleware, ProceedModel
 
 if TYPE_CHECKING:
@@ -90,13 +91,18 @@ class RetryMiddleware(Middleware):
         self, call: ModelCall, context: Context, proceed: ProceedModel
     ) -> ModelResponse:
         start = self._clock() if self.max_time is not None else 0.0
+        # This layer retries: the provider's SDK doesn't as well (3 attempts = 3 requests).
+        retried = RETRIED_BY_BATON.set(True)
         try:
-            return await proceed(call)
-        except ModelError as error:
-            if not error.retryable or self.attempts == 1:
-                raise
-            failure = error
-        return await self._retry(call, context, proceed, failure, start)
+            try:
+                return await proceed(call)
+            except ModelError as error:
+                if not error.retryable or self.attempts == 1:
+                    raise
+                failure = error
+            return await self._retry(call, context, proceed, failure, start)
+        finally:
+            RETRIED_BY_BATON.reset(retried)
 
     async def _retry(
         self,

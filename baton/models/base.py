@@ -13,6 +13,7 @@ import re
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -36,6 +37,10 @@ __all__ = [
 ]
 
 EmitChunk = Callable[[Event], Awaitable[None]]
+
+RETRIED_BY_BATON: ContextVar[bool] = ContextVar("baton_retried_by_baton", default=False)
+"""True inside a Baton retry layer (``RetryMiddleware``): the provider's SDK then makes one
+request per call, so that retries don't multiply (its own retries apply everywhere else)."""
 
 
 _EFFORTS = ("minimal", "low", "medium", "high")

@@ -37,11 +37,11 @@ class ProviderConfig(ModelConfig):
     long. It also bounds each connect and read. Long answers from reasoning models can take
     minutes: lower it for fast models to notice a stalled call sooner.
 
-    ``max_retries`` is how often the provider's SDK retries a failed request by itself; it is 0
-    by default, so that ``RetryMiddleware`` is the one retry layer (with ``ModelCallRetry``
-    events, ``Retry-After``, attempt and time budgets, and the same behaviour on every
-    provider). SDK retries run inside each of the middleware's attempts: with
-    ``max_retries=2`` and ``RetryMiddleware(attempts=3)`` a failing server gets 9 requests.
+    ``max_retries`` is how often the provider's SDK retries a failed request by itself (2 by
+    default, as the SDKs do). Inside ``RetryMiddleware`` it makes one request per attempt:
+    that middleware is then the one retry layer (with ``ModelCallRetry`` events,
+    ``Retry-After``, attempt and time budgets, the same on every provider), so
+    ``RetryMiddleware(attempts=3)`` against a failing server makes 3 requests, not 9.
     """
 
     model: str
@@ -50,7 +50,7 @@ class ProviderConfig(ModelConfig):
     api_key: str | None = field(default=None, repr=False)
     base_url: str | None = None
     timeout: float | None = 600.0
-    max_retries: int = 0
+    max_retries: int = 2
     headers: Mapping[str, str] | None = field(default=None, repr=False)
     temperature: float | None = None
     top_p: float | None = None

@@ -32,7 +32,14 @@ from ..events import (
     ToolCallResult,
     Usage,
 )
-from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings, valid_data
+from ..models.base import (
+    RETRIED_BY_BATON,
+    EmitChunk,
+    ModelCall,
+    ModelClient,
+    ModelSettings,
+    valid_data,
+)
 from ..tools.tool import ToolSpec
 from ._cache import MessageCache
 from ._config import ProviderConfig, bounded, missing_extra
@@ -530,8 +537,12 @@ class GeminiClient:
                 options[_snake(key)] = value
             else:
                 raw[key] = value
-        if raw:
-            options["http_options"] = types.HttpOptions(extra_body={"generationConfig": raw})
+        retried = RETRIED_BY_BATON.get()  # inside RetryMiddleware: one request per attempt
+        if raw or retried:
+            options["http_options"] = types.HttpOptions(
+                extra_body={"generationConfig": raw} if raw else None,
+                retry_options=types.HttpRetryOptions(attempts=1) if retried else None,
+            )
         try:
             generation = types.GenerateContentConfig(**options)
         except ValueError as exc:  # pydantic's ValidationError

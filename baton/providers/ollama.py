@@ -55,7 +55,14 @@ from ..events import (
     ToolCallResult,
     Usage,
 )
-from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings, valid_data
+from ..models.base import (
+    RETRIED_BY_BATON,
+    EmitChunk,
+    ModelCall,
+    ModelClient,
+    ModelSettings,
+    valid_data,
+)
 from ._cache import MessageCache
 from ._config import ProviderConfig, bounded, missing_extra
 from ._errors import error_for_status, malformed
@@ -305,11 +312,13 @@ class OllamaChatClient:
             await emit(event)
 
         attempt = 0
+        # Inside RetryMiddleware one request per attempt: Baton's layer does the retrying.
+        retries = 0 if RETRIED_BY_BATON.get() else self.config.max_retries
         while True:
             try:
                 return await self._respond_once(request, tracked)
             except ModelError as exc:
-                if not exc.retryable or emitted or attempt >= self.config.max_retries:
+                if not exc.retryable or emitted or attempt >= retries:
                     raise
                 wait = exc.retry_after
                 await asyncio.sleep(
