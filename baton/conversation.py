@@ -14,6 +14,7 @@ to ``wait_busy`` seconds when the caller asked for that.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import time
 import weakref
@@ -180,10 +181,29 @@ async def _settle(conversation: Conversation) -> None:
     conversation.stale = True  # reload: whatever that write did, the store has it now
 
 
-def _give_back(taking: asyncio.Future[Claim]) -> None:
-    """A claim taken for an ask that was cancelled meanwhile: release it."""
-    if not taking.cancelled() and taking.exception() is None:
-        keep_running(taking.result().release())
+def _give_back(
+    conversation: Conversation, start: Sequence[Event], taking: asyncio.Future[Claim]
+) -> None:
+    """A claim taken for an ask that was cancelled meanwhile: give it back, closing the run
+    whose start it stored (memory never took that start: the next claim reloads)."""
+    if taking.cancelled() or taking.exception() is not None:
+        return
+    claim = taking.result()
+    if claim.started and start:
+        conversation.stale = True
+        keep_running(_close_unbegun(claim, start[0]))
+    else:
+        keep_running(claim.release())
+
+
+async def _close_unbegun(claim: Claim, started: Event) -> None:
+    closing = RunFailed(
+        getattr(started, "run_id", ""), "Cancelled", "The ask was cancelled before it began."
+    )
+    try:
+        await claim.append_and_release((closing,))
+    except Exception:  # the next ask that opens the conversation closes the run
+        await claim.release()
 
 
 _CLAIMS: dict[type, bool] = {}
@@ -301,7 +321,8 @@ async def _claim_stored(
             try:
                 held = conversation.claim = await asyncio.shield(taking)
             except asyncio.CancelledError:
-                taking.add_done_callback(_give_back)  # a claim taken after all is released
+                # A claim taken after all is given back (its stored start closed).
+                taking.add_done_callback(functools.partial(_give_back, conversation, start))
                 raise
             if held.started:  # the store held what memory does, and now the start too
                 conversation.events.extend(start)

@@ -164,16 +164,16 @@ async def _loop(run: LiveRun) -> Reply[Any]:
     agent_name = run.agent_name
     resumed = run.resumed  # a paused run continuing in the turn it paused in
     try:
-        if resumed is None and conversation.history is not None and not run.started:
-            await _open_cleanly(run)
-        if plan.sources is not None:  # tool sources are listed once per run
-            run.table, run.specs = await plan.sources.table(context)
         if run.started:  # stored with the claim: only delivered now
             await run.deliver_many(run.started)
         elif resumed is None:
+            if conversation.history is not None:
+                await _open_cleanly(run)
             await run.record_many(
                 (RunStarted(run.run_id, agent_name, conversation.id), run.request)
             )
+        if plan.sources is not None:  # tool sources are listed once per run
+            run.table, run.specs = await plan.sources.table(context)
         retries_left = run.output_retries
         rejected = {"empty": 0, "invalid": 0}
         output: Any = None

@@ -16,6 +16,7 @@ from .errors import ConfigError
 from .events import Event, ModelResponse, Usage, UsageReport
 from .history import HistoryView
 from .loop import run_loop
+from .run import abandon_run
 from .stream import Stream
 
 if TYPE_CHECKING:
@@ -276,6 +277,8 @@ class Run(Generic[OutputT]):
             await asyncio.wait({task})
             live = self._live
             if live is not None and not live.entered:  # cancelled before it began
+                if live.started:  # its start went in with the claim: close it in the store
+                    await abandon_run(live.conversation, live.run_id, asyncio.CancelledError())
                 await live.conversation.release()
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:

@@ -256,10 +256,12 @@ async def abandon_run(conversation: Conversation, run_id: str, error: BaseExcept
     """Close run ``run_id`` whose start the claim stored but whose loop never ran (opening it
     failed): its ``RunFailed``, best effort (if the store can't take it now, the next ask that
     opens the conversation closes the run)."""
-    kind = type(error).__name__
+    cancelled = isinstance(error, asyncio.CancelledError)
+    kind = "Cancelled" if cancelled else type(error).__name__
+    message = "The ask was cancelled before it began." if cancelled else redact_text(str(error))
     try:
-        async with asyncio.timeout(WRITE_GRACE):
-            await store(conversation, (RunFailed(run_id, kind, redact_text(str(error)) or kind),))
+        async with asyncio.timeout(CANCEL_GRACE if cancelled else WRITE_GRACE):
+            await store(conversation, (RunFailed(run_id, kind, message or kind),))
     except Exception as exc:
         conversation.stale = True
         log.warning("could not close run %s: %s", run_id, type(exc).__name__)
@@ -479,7 +481,14 @@ class LiveRun:
             conversation.events.extend(events)
         else:
             await store(conversation, events, release=last)
-        await self.deliver_many(events)
+        stream = conversation.stream
+        if type(stream) is MemoryStream:  # the common case, without a frame more per step
+            for event in events:
+                await self.deliver(event)
+            if self.alerts:
+                await self._record_alerts()
+        else:
+            await self.deliver_many(events)
 
     async def deliver_many(self, events: Sequence[Event]) -> None:
         """Deliver stored events (as ``record_many`` does once they are kept)."""

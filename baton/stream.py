@@ -39,7 +39,6 @@ import asyncio
 import contextlib
 import contextvars
 import inspect
-import logging
 import queue
 import threading
 import types
@@ -50,6 +49,7 @@ from typing import Any, Generic, Protocol, TypeVar, Union, get_args, get_origin,
 
 from .errors import ConfigError, StreamClosed, StreamOverflow, SubscriberTimeout
 from .events import Event, SubscriberFailed
+from .redaction import logger
 
 __all__ = [
     "CLEANUP_DELIVERY_TIMEOUT",
@@ -65,7 +65,7 @@ __all__ = [
     "in_thread",
 ]
 
-log = logging.getLogger("baton.stream")
+log = logger("baton.stream")
 
 E = TypeVar("E", bound=Event)
 Subscriber = Callable[[Any], Any]
@@ -460,15 +460,19 @@ def in_thread(fn: Callable[[Any], Any], *, name: str | None = None) -> Callable[
     async def deliver(event: Any) -> None:
         if not worker:
             worker.append(_SubscriberThread(fn, label))
+        thread = worker[0]
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
-        worker[0].put(event, loop, done)
+        thread.put(event, loop, done)
         try:
             await done
         except asyncio.CancelledError:
             # Timed out or cancelled: the thread may be stuck in ``fn``; the next event (if the
             # subscriber is still attached) gets a fresh thread, this one exits when it returns.
-            worker.pop().stop()
+            # (Another delivery cancelled at the same time may have replaced it already.)
+            if worker and worker[0] is thread:
+                worker.pop()
+            thread.stop()
             raise
 
     deliver.__qualname__ = f"in_thread({label})"

@@ -4,8 +4,10 @@ Baton's own, in a daemon thread, for the life of the process.
 One loop, not one per call, so what belongs to a loop lasts across calls: a config's SDK client
 (one connection pool, not one per call), a SQL database's connections, a Redis pool. The loop's
 clients are closed when the interpreter exits. Blocking calls work from plain code and from
-inside a running event loop (a notebook cell); not from code running on this loop itself (an
+inside a running event loop (a notebook cell), but not from code running on this loop itself (an
 ``inline`` tool calling ``ask_sync``), which would wait on itself: that is a ``ConfigError``.
+Ctrl-C during a blocking call cancels its ask (the run is closed in the store) and raises
+``KeyboardInterrupt`` as usual.
 
 Objects that belong to a loop stay with the loop that first used them: a SQL database opened
 with ``await`` in a notebook can't then be used by ``ask_sync`` (and the other way round); use one
@@ -30,6 +32,10 @@ if TYPE_CHECKING:
 __all__ = ["made_client", "run_sync", "sync_loop"]
 
 T = TypeVar("T")
+
+# How long a blocking call, interrupted, waits for its cancelled ask to close its run (which
+# spends at most about a second on each of its run's end and its claim's release).
+_CANCEL_WAIT = 5.0
 
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
@@ -60,16 +66,32 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` on the blocking API's loop and wait for its result."""
     loop = sync_loop()
     try:
-        running = asyncio.get_running_loop()
+        current = asyncio.get_running_loop()
     except RuntimeError:
-        running = None
-    if running is loop:
+        current = None
+    if current is loop:
         coro.close()
         raise ConfigError(
             "a blocking call (ask_sync) was made from code running on Baton's own loop (an "
             "inline tool, or a hook of an ask_sync); await agent.ask(...) there instead"
         )
-    return asyncio.run_coroutine_threadsafe(coro, loop).result()
+    finished = threading.Event()
+
+    async def watched() -> T:
+        try:
+            return await coro
+        finally:
+            finished.set()
+
+    future = asyncio.run_coroutine_threadsafe(watched(), loop)
+    try:
+        return future.result()
+    except BaseException:
+        # Ctrl-C (or another error in this thread): stop the ask too, and give it the moment it
+        # takes to close its run in the store (bounded there) before this thread goes on.
+        future.cancel()
+        finished.wait(_CANCEL_WAIT)
+        raise
 
 
 async def _close_clients() -> None:

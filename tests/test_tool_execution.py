@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from baton import (
     Agent,
     Context,
+    Depends,
     ModelResponse,
     Retry,
     Tool,
@@ -1122,3 +1123,34 @@ def test_the_process_pool_is_sized_by_an_environment_variable(value: str, expect
     assert done.stdout.split()[0] == expected, done
     if expected == "ConfigError":
         assert "BATON_TOOL_THREADS" in done.stdout
+
+
+async def test_a_timed_out_sync_tools_generator_dependency_is_cleaned_up_once_its_thread_returns():
+    """Python can't stop the abandoned thread, which still uses the dependency's value: its
+    clean-up (the code after ``yield``) waits until that thread's call has returned."""
+    log: list[str] = []
+    release = threading.Event()
+    closed = asyncio.Event()
+
+    def connection():
+        log.append("open")
+        try:
+            yield "conn"
+        finally:
+            log.append("close")
+            closed.set()
+
+    @tool(timeout=0.05)
+    def slow(conn: str = Depends(connection)) -> str:
+        """Use the connection for a long time."""
+        release.wait(GUARD)
+        log.append(f"still using {conn}")
+        return "late"
+
+    reply = await Agent("a", config=ScriptedModel(call("slow"), "done"), tools=[slow]).ask("go")
+    [outcome] = [e for e in reply.events if isinstance(e, ToolCallError)]
+    assert outcome.error_type == "ToolTimeout"
+    assert log == ["open"]  # the thread runs on with the connection: not closed under it
+    release.set()
+    await asyncio.wait_for(closed.wait(), GUARD)
+    assert log == ["open", "still using conn", "close"]

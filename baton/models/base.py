@@ -288,8 +288,11 @@ class ValidChunks:
     def emit(self, event: Event) -> Awaitable[None]:
         # Not a coroutine itself: valid chunks (nearly all) cost no extra frame on their way.
         kind = type(event)
-        if (kind is not TextChunk and kind is not ReasoningChunk) or (
-            not self._held and event.text.isascii()  # type: ignore[attr-defined]
+        if kind is not TextChunk and kind is not ReasoningChunk:
+            return self._emit(event)
+        text: str = event.text  # type: ignore[attr-defined]
+        if not self._held and (
+            text.isascii() or (not "\ud800" <= text[-1] <= "\udbff" and valid_text(text) is text)
         ):
             return self._emit(event)
         return self._repair(event)

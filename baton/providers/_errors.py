@@ -115,7 +115,8 @@ def malformed(provider: str, problem: str | BaseException) -> MalformedResponse:
     """The error for an answer that cannot be read (not JSON, or JSON of an unexpected shape);
     ``problem`` is what was wrong (an exception, e.g. the ``JSONDecodeError``, or a sentence)."""
     if isinstance(problem, json.JSONDecodeError):
-        problem = f"not JSON: {problem.msg} at {problem.doc[: problem.pos + 20]!r}"
+        start = max(0, problem.pos - 60)  # around where it broke, not the body's start
+        problem = f"not JSON: {problem.msg} near {problem.doc[start : problem.pos + 20]!r}"
     elif isinstance(problem, BaseException):
         problem = f"{type(problem).__name__}: {problem}"
     if len(problem) > 300:  # an HTML error page, say: its start is enough to recognise it

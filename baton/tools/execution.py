@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from pydantic import ValidationError
@@ -18,8 +17,9 @@ from pydantic import ValidationError
 from ..context import Context
 from ..errors import AskSuspended, ConfigError, Retry
 from ..events import ToolCall, ToolCallError, ToolCallResult, ToolThreadAbandoned
+from ..history import keep_running
 from ..humans import CURRENT_CALL
-from ..redaction import redact_text
+from ..redaction import logger, redact_text
 from .injection import resolve_injections
 from .schema import describe_validation_error
 from .threads import ToolThreads, default_tool_threads
@@ -27,11 +27,22 @@ from .tool import Tool, ToolResult, to_content
 
 __all__ = ["execute_tool_call", "execute_tool_calls"]
 
-log = logging.getLogger("baton.tools")
+log = logger("baton.tools")
 
 _MAX_ERROR_CHARS = 800
 
 Record = Callable[[ToolCallResult | ToolCallError], Awaitable[None]]
+
+
+async def _exit_after(
+    returned: asyncio.Event, exits: contextlib.AsyncExitStack, error: BaseException
+) -> None:
+    """Clean up a timed-out sync tool's generator dependencies once its thread returns."""
+    await returned.wait()
+    try:
+        await exits.__aexit__(type(error), error, error.__traceback__)
+    except BaseException as exc:  # nobody awaits this any more: the tool's error was reported
+        log.info("a dependency's clean-up after tool timeout failed: %s", type(exc).__name__)
 
 
 def _unknown_tool(call: ToolCall, table: Mapping[str, Tool]) -> ToolCallError:
@@ -85,6 +96,7 @@ async def execute_tool_call(
     left_running: list[bool] | None = None  # set when a sync tool's thread outlives its timeout
     # Generator dependencies (Depends) end with the call: their clean-up is kept here.
     exits = contextlib.AsyncExitStack() if signature.needs_cleanup else None
+    returned: asyncio.Event | None = None  # a sync call's thread returned (with ``exits`` only)
     try:
         try:
             # Injection runs inside the try: a Depends() function that fails is the tool failing.
@@ -104,13 +116,21 @@ async def execute_tool_call(
                     value = await pool.run(fn, kwargs)
                 else:
                     left_running = []
+                    if exits is not None:  # their clean-up waits for the thread to return
+                        returned = asyncio.Event()
                     async with asyncio.timeout(timeout) as deadline:
                         value = await pool.run(
-                            fn, kwargs, on_abandon=functools.partial(left_running.append, True)
+                            fn,
+                            kwargs,
+                            on_abandon=functools.partial(left_running.append, True),
+                            on_finish=None if returned is None else returned.set,
                         )
         except BaseException as exc:
             if exits is not None:  # generator dependencies see the failure at their yield
-                await exits.__aexit__(type(exc), exc, exc.__traceback__)
+                if left_running and returned is not None:  # ... once the abandoned thread
+                    keep_running(_exit_after(returned, exits, exc))  # no longer uses them
+                else:
+                    await exits.__aexit__(type(exc), exc, exc.__traceback__)
             raise
         if exits is not None:
             await exits.aclose()  # the code after their yield runs now the call is over

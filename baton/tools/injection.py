@@ -53,6 +53,8 @@ class Signature:
     has_depends: bool
     # A dependency (maybe of a dependency) is a generator: the caller passes an exit stack.
     needs_cleanup: bool = False
+    is_generator: bool = False  # ``fn`` itself is a generator (or async generator) function
+    is_async_generator: bool = False
 
     @property
     def label(self) -> str:
@@ -139,14 +141,13 @@ def read_signature(
     depends = [i.depends for i in injections if i.depends is not None]
     return Signature(
         fn=fn,
+        is_generator=inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn),
+        is_async_generator=inspect.isasyncgenfunction(fn),
         is_async=inspect.iscoroutinefunction(fn),
         params=tuple(params),
         injections=tuple(injections),
         has_depends=bool(depends),
-        needs_cleanup=any(
-            inspect.isgeneratorfunction(d.fn) or inspect.isasyncgenfunction(d.fn) or d.needs_cleanup
-            for d in depends
-        ),
+        needs_cleanup=any(d.is_generator or d.needs_cleanup for d in depends),
     )
 
 
@@ -212,13 +213,13 @@ async def resolve_injections(
             depends = inj.depends
             assert depends is not None
             kwargs = await resolve_injections(depends, context, call, {}, cache, exits)
-            if inspect.isasyncgenfunction(fn) or inspect.isgeneratorfunction(fn):
+            if depends.is_generator:
                 if exits is None:
                     raise ToolDefinitionError(
                         f"{sig.label}: Depends({depends.label}) is a generator, which needs a "
                         "caller that runs its clean-up; pass an exit stack to resolve_injections"
                     )
-                if inspect.isasyncgenfunction(fn):
+                if depends.is_async_generator:
                     value = await exits.enter_async_context(
                         contextlib.asynccontextmanager(fn)(**kwargs)
                     )

@@ -41,7 +41,7 @@ _QUEUED, _RUNNING, _DONE, _DROPPED = range(4)
 
 
 class _Job:
-    __slots__ = ("abandoned", "context", "fn", "future", "kwargs", "loop", "state")
+    __slots__ = ("abandoned", "context", "fn", "future", "kwargs", "loop", "on_finish", "state")
 
     def __init__(
         self,
@@ -58,6 +58,7 @@ class _Job:
         self.future = future
         self.state = _QUEUED
         self.abandoned = False
+        self.on_finish: Callable[[], None] | None = None  # on the loop, once ``fn`` returned
 
     def run(self) -> None:
         try:
@@ -66,6 +67,9 @@ class _Job:
             self._settle(_set_exception, exc)
         else:
             self._settle(_set_result, value)
+        if self.on_finish is not None:
+            with contextlib.suppress(RuntimeError):  # the caller's loop closed meanwhile
+                self.loop.call_soon_threadsafe(self.on_finish)
 
     def _settle(self, how: Callable[[asyncio.Future[Any], Any], None], what: Any) -> None:
         # RuntimeError: the caller's loop closed while the tool ran; nobody is waiting.
@@ -143,16 +147,19 @@ class ToolThreads:
         kwargs: dict[str, Any],
         *,
         on_abandon: Callable[[], None] | None = None,
+        on_finish: Callable[[], None] | None = None,
     ) -> Any:
         """Run ``fn(**kwargs)`` on one of the pool's threads and return its result.
 
         If the caller is cancelled (its timeout, a cancelled ask), a call that has not started
         is dropped; one that has cannot be stopped (Python cannot kill a thread), so its thread
         is abandoned: it runs the call to its end while the pool stops counting it, and
-        ``on_abandon()`` is called before the cancellation propagates."""
+        ``on_abandon()`` is called before the cancellation propagates, and ``on_finish()`` (on
+        the caller's loop) once the call really returned, abandoned or not."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         job = _Job(fn, kwargs, loop, future)
+        job.on_finish = on_finish
         self._submit(job)
         try:
             return await future
@@ -177,7 +184,8 @@ class ToolThreads:
 
     def _abandon(self, job: _Job) -> bool:
         """Stop counting the thread running ``job`` against ``max_threads`` (a queued job is
-        dropped instead). ``True`` if a thread is left running the call."""
+        dropped instead). ``True`` if a thread is left running the call (past ``max_abandoned``
+        it still runs it, in its place in the pool)."""
         with self._lock:
             if job.state == _QUEUED:
                 job.state = _DROPPED

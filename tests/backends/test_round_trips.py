@@ -12,7 +12,7 @@ import pytest
 from redis_support import OwnRedis
 from run_procs import stores
 
-from baton import Agent, MemoryStream, tool
+from baton import Agent, MemoryHistory, MemoryStream, tool
 from baton.backends.redis import RedisHistory, RedisStorage, close_pools, connect
 from baton.backends.sql import SQLHistory
 from baton.errors import ClaimLost
@@ -231,3 +231,57 @@ async def test_a_postgres_claim_that_waited_for_the_last_holder_sees_all_it_wrot
         assert [e.text for e in stored if isinstance(e, RunFinished)] == ["1", "2", "3"]
         assert list(reply.events) == stored
         valid_history(stored)
+
+
+async def test_a_run_cancelled_before_its_loop_began_is_closed_in_the_store(
+    store: str, valid_history: HistoryCheck
+) -> None:
+    """Its start went in with the claim: the cancel records the run's end as cancelled, so
+    nobody reading the store sees it running, and the next ask goes on."""
+    async with stores(store) as (history, storage):
+        agent = Agent("a", history=history, storage=storage)
+        await agent.ask("one", config=ScriptedModel("1"), conversation_id="k")
+        async with agent.run("two", config=ScriptedModel("2"), conversation_id="k") as run:
+            await run.cancel()
+        stored = await history.load("k")
+        after = [type(e).__name__ for e in stored][
+            [type(e) for e in stored].index(RunFinished) + 1 :
+        ]
+        # Stored with the claim (Redis, PostgreSQL): closed as cancelled; else nothing stored.
+        with_claim = not store.startswith("sqlite")
+        assert after == (["RunStarted", "ModelRequest", "RunFailed"] if with_claim else [])
+        assert [e.error_type for e in stored if isinstance(e, RunFailed)] == (
+            ["Cancelled"] if after else []
+        )
+        reply = await agent.ask("three", config=ScriptedModel("3"), conversation_id="k")
+        assert reply.text == "3"
+        valid_history(await history.load("k"))
+
+
+class Unreachable:
+    """A tool source whose server is down."""
+
+    async def list_tools(self, context: Any) -> list[Any]:
+        raise ConnectionError("the tool server is down")
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_a_tool_source_that_fails_to_list_closes_a_started_run_the_same_everywhere(
+    store: str, valid_history: HistoryCheck
+) -> None:
+    """The run's start is delivered (and stored) before tool sources are listed, on every
+    history: a listing that fails ends the run with RunFailed after it, never before."""
+    async with stores(store) as (history, storage):
+        for agent_history, cid in ((history, "s"), (MemoryHistory(), "m")):
+            agent = Agent("a", tools=[Unreachable()], history=agent_history, storage=storage)
+            seen: list[str] = []
+            stream = MemoryStream()
+            stream.subscribe(lambda event, seen=seen: seen.append(type(event).__name__))
+            with pytest.raises(ConnectionError):
+                await agent.ask("go", config=ScriptedModel("x"), conversation_id=cid, stream=stream)
+            assert seen == ["RunStarted", "ModelRequest", "RunFailed"]
+            stored = await agent_history.load(cid)
+            assert [type(e).__name__ for e in stored] == seen
+            valid_history(stored)

@@ -6,8 +6,10 @@ conversation broken."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import sqlite3
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +131,58 @@ async def test_a_cancelled_ask_is_not_held_up_by_a_locked_file(
         stored = await SQLHistory(db).load("c")
         assert [type(e).__name__ for e in stored].count("RunFailed") == 1
         valid_history(stored)
+
+
+CTRL_C = """
+import asyncio, sys
+from baton import Agent, tool
+from baton.backends.sql import SQLHistory, SQLStorage
+from baton.testing import ScriptedModel, call
+
+@tool
+async def wait_forever() -> str:
+    '''Wait for something that never comes.'''
+    print("in tool", flush=True)
+    await asyncio.Event().wait()
+    return "never"
+
+url = sys.argv[1]
+agent = Agent("a", tools=[wait_forever], history=SQLHistory(url), storage=SQLStorage(url))
+agent.ask_sync("go", config=ScriptedModel(call("wait_forever"), "done"), conversation_id="c")
+"""
+
+
+async def test_ctrl_c_during_ask_sync_cancels_the_ask_and_closes_its_run(
+    sqlite_url: str, valid_history: HistoryCheck
+) -> None:
+    """ask_sync runs on Baton's own loop: Ctrl-C in the caller's thread must stop the ask
+    there too (no model call or tool left running), with its run closed in the store."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        CTRL_C,
+        sqlite_url,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert child.stdout is not None
+    assert (await child.stdout.readline()).decode().strip() == "in tool"
+    child.send_signal(signal.SIGINT)
+    _, err = await child.communicate()
+    assert child.returncode != 0 and b"KeyboardInterrupt" in err
+    async with SQLHistory(sqlite_url) as history:
+        stored = await history.load("c")
+    assert [(type(e).__name__, getattr(e, "error_type", None)) for e in stored][-2:] == [
+        ("ToolCallError", "Cancelled"),
+        ("RunFailed", "Cancelled"),
+    ]
+    valid_history(stored)
+
+
+async def test_a_wrong_statement_is_not_reported_as_an_unavailable_database(sql_url: str) -> None:
+    """Only a database that can't be used now is ``DatabaseUnavailable`` (retryable); a
+    statement that is wrong is not dressed up as one."""
+    async with Database(sql_url) as db:
+        with pytest.raises(Exception) as raised:
+            await db.fetch("SELEC 1")
+        assert not isinstance(raised.value, BackendUnavailable)

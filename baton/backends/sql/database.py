@@ -96,14 +96,30 @@ _ASYNCPG_CONNECTION_ERRORS = {
     "TooManyConnectionsError",
     "AdminShutdownError",
     "CrashShutdownError",
-    "InterfaceError",
     "ConnectionRejectionError",
 }
 
 
+# SQLite's result codes for a database that can't be used right now (the file, the disk, a
+# lock), as opposed to a statement that is wrong.
+_SQLITE_UNAVAILABLE = (
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_CANTOPEN",
+    "SQLITE_IOERR",
+    "SQLITE_FULL",
+    "SQLITE_READONLY",
+    "SQLITE_PROTOCOL",
+    "SQLITE_NOMEM",
+)
+
+
 def _is_connection_error(exc: BaseException) -> bool:
-    if isinstance(exc, OSError | sqlite3.OperationalError | sqlite3.DatabaseError):
-        return not isinstance(exc, sqlite3.IntegrityError)
+    if isinstance(exc, sqlite3.Error):
+        name = getattr(exc, "sqlite_errorname", None) or ""
+        return name.startswith(_SQLITE_UNAVAILABLE)
+    if isinstance(exc, OSError):
+        return True
     return any(cls.__name__ in _ASYNCPG_CONNECTION_ERRORS for cls in type(exc).__mro__)
 
 

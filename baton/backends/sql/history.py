@@ -24,10 +24,13 @@ from ...conversation import new_id
 from ...errors import EventDecodeError
 from ...events import Event, event_types, from_dict, to_dict
 from ...history import Claim, KeptClaim, lease_seconds, take_claim
+from ...redaction import logger
 from ._base import SQLStore
 from .database import Database
 
 __all__ = ["SQLHistory"]
+
+log = logger("baton.backends.sql")
 
 _BUMP = (
     "INSERT INTO baton_conversations AS c (conversation_id, length) VALUES ($1, $2) "
@@ -180,7 +183,10 @@ class SQLHistory(SQLStore):
                     held = await self.db.fetch(_APPEND_HELD_SQLITE, conversation_id, batch, holder)
                 if not held:
                     return False
-            await release()
+            try:
+                await release()
+            except Exception as exc:  # the events are stored: the ask succeeded; the lease ends
+                log.warning("could not release the claim on %s (%s)", conversation_id, exc)
             return True
 
         claim = KeptClaim(
