@@ -57,6 +57,7 @@ __all__ = [
     "ToolCallError",
     "ToolCallResult",
     "ToolThreadAbandoned",
+    "UnattendedRequest",
     "Usage",
     "UsageLine",
     "UsageReport",
@@ -547,12 +548,26 @@ class ApprovalRequest(Event):
 
 @register
 @dataclass(frozen=True, slots=True)
+class UnattendedRequest(Event):
+    """An ask waits for a human nobody can answer yet: no ``hitl`` handler, no parent ask to
+    relay to, nobody watching the conversation's stream in this process. Recorded (and logged
+    as a warning) at once, so a hang is visible; an answer sent later still counts."""
+
+    request_id: str
+    message: str
+
+
+@register
+@dataclass(frozen=True, slots=True)
 class HumanMessage(Event):
-    """A human's message: an answer to a request (``request_id``), an approval, or a remark."""
+    """A human's message: an answer to a request (``request_id``), an approval, or a remark.
+    ``always`` with ``approved=True``: approve the same tool for the rest of the conversation
+    (``ApprovalPolicy`` asks no more for it)."""
 
     text: str = ""
     request_id: str | None = None
     approved: bool | None = None
+    always: bool = False
 
 
 @register

@@ -39,13 +39,13 @@ handler answers it, or its stream, or the parent pauses with it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from .conversation import new_id
 from .errors import ConfigError, HumanInputTimeout
-from .events import ApprovalRequest, ToolCall, ToolCallError, ToolCallResult
+from .events import ApprovalRequest, HumanMessage, ToolCall, ToolCallError, ToolCallResult
 from .humans import Approval, HumanAnswer, HumanHandler, HumanRequest, current_call
 from .middleware.base import Middleware, ProceedTool
 
@@ -71,6 +71,10 @@ class ApprovalPolicy(Middleware):
     ``predicate(call)`` is true. The policy emits an ``ApprovalRequest`` and waits for the answer
     (hook or stream, see the module docs); a call not approved (``approved`` other than
     ``True``) is not run and the model reads "The user denied this call: <the answer's text>".
+
+    An answer with ``always=True`` (``Approval(True, always=True)``, or a ``HumanMessage`` with
+    ``approved=True, always=True``) approves that tool for the rest of the conversation: the
+    policy reads it from the conversation's events, so it holds in any process.
 
     ``timeout`` (seconds) bounds the wait: past it, the call is not run and the model reads that
     nobody approved it in time. With ``suspend=True`` the ask pauses instead, and immediately
@@ -116,6 +120,8 @@ class ApprovalPolicy(Middleware):
     ) -> ToolCallResult | ToolCallError:
         if not self.needs_approval(call, context.tool(call.name)):
             return await proceed(call)
+        if call.name in _always_approved(context, self):
+            return await proceed(call)
         if self.suspend and not context.can_pause:
             raise ConfigError(
                 "ApprovalPolicy(suspend=True) saves suspended asks: give the agent both "
@@ -149,6 +155,41 @@ class ApprovalPolicy(Middleware):
             f"The user denied this call: {message.text or 'no reason given'}",
             "ApprovalDenied",
         )
+
+
+class _Always:
+    """The tools a human approved for the rest of a conversation, read from its events (the
+    store is the truth: a conversation continued in another process keeps them)."""
+
+    __slots__ = ("read", "tools")
+
+    def __init__(self) -> None:
+        self.read = 0  # events looked at so far
+        self.tools: set[str] = set()
+
+
+def _always_approved(context: Context, policy: ApprovalPolicy) -> set[str]:
+    seen = context.state(policy, _Always)
+    events = context.events
+    if seen.read > len(events):  # the conversation was reloaded shorter (a branch)
+        seen.read, seen.tools = 0, set()
+    asked: dict[str, str] = {}
+    for event in events.tail(seen.read):
+        if isinstance(event, ApprovalRequest):
+            asked[event.request_id] = event.call.name
+        elif isinstance(event, HumanMessage) and event.always and event.approved is True:
+            name = asked.get(event.request_id or "") or _asked_name(events, event.request_id)
+            if name:
+                seen.tools.add(name)
+    seen.read = len(events)
+    return seen.tools
+
+
+def _asked_name(events: Sequence[Any], request_id: str | None) -> str | None:
+    for event in events:
+        if isinstance(event, ApprovalRequest) and event.request_id == request_id:
+            return event.call.name
+    return None
 
 
 def _asked(request: ApprovalRequest, request_id: str) -> ApprovalRequest:

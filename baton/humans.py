@@ -23,13 +23,17 @@ from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from .conversation import new_id
 from .errors import AskSuspended, ConfigError, HumanInputTimeout, StreamClosed
-from .events import ApprovalRequest, HumanInputRequest, HumanMessage, ToolCall
+from .events import ApprovalRequest, HumanInputRequest, HumanMessage, ToolCall, UnattendedRequest
+from .redaction import logger
+from .stream import MemoryStream
 
 if TYPE_CHECKING:
     from .context import Context
     from .hooks import InputHandler
     from .run import LiveRun
     from .stream import Stream, Subscription
+
+log = logger("baton.humans")
 
 __all__ = [
     "CURRENT_CALL",
@@ -51,10 +55,12 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class Approval:
     """A ``hitl`` handler's answer to an ``ApprovalRequest``: approved or not, and why (the
-    reason is what the model reads when the call is denied)."""
+    reason is what the model reads when the call is denied). ``always=True`` (with
+    ``approved=True``) approves the same tool for the rest of the conversation."""
 
     approved: bool
     reason: str = ""
+    always: bool = False
 
 
 HumanRequest: TypeAlias = HumanInputRequest | ApprovalRequest
@@ -163,7 +169,7 @@ def _as_message(answer: HumanAnswer, request: HumanRequest) -> HumanMessage | No
         if isinstance(answer, bool):
             return HumanMessage("", rid, answer)
         if isinstance(answer, Approval) and isinstance(answer.approved, bool):
-            return HumanMessage(answer.reason, rid, answer.approved)
+            return HumanMessage(answer.reason, rid, answer.approved, answer.always)
         if isinstance(answer, HumanMessage) and isinstance(answer.approved, bool):
             return answer if answer.request_id == rid else replace(answer, request_id=rid)
         raise ConfigError(
@@ -219,6 +225,8 @@ def human_terminal(hook: HumanHandler | None) -> InputHandler:
                 await run.record(request)
             if hook is None and run.relay is not None:
                 return await run.relay.ask(request, wait.timeout)
+            if hook is None and wait.timeout != 0 and not _watched(context.stream, run):
+                await _report_unattended(request, run)
             message: HumanMessage | None = None
             try:
                 async with asyncio.timeout(wait.timeout or None) as deadline:
@@ -246,6 +254,24 @@ def human_terminal(hook: HumanHandler | None) -> InputHandler:
             listening.unsubscribe()
 
     return resolve
+
+
+def _watched(stream: Stream, run: LiveRun) -> bool:
+    """Whether anyone could answer from the stream: a reader of this ask (``agent.run``), a
+    subscriber besides this request's own listener, or a stream shared with other processes."""
+    if run.tap is not None or type(stream) is not MemoryStream:
+        return True
+    return stream.subscriber_count > 1
+
+
+async def _report_unattended(request: HumanRequest, run: LiveRun) -> None:
+    message = (
+        f"the ask waits for {describe(request)} (request {request.request_id}) but has no hitl "
+        "handler and nobody watches its stream: answer it with Agent(hitl=...), send "
+        "HumanMessage(request_id=...) on the stream, or give the wait a timeout"
+    )
+    log.warning("%s", message)
+    await run.record(UnattendedRequest(request.request_id, message))
 
 
 def _reopen(humans: HumanState, request: HumanRequest) -> HumanRequest:

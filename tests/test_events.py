@@ -43,6 +43,7 @@ from baton.events import (
     ToolCallError,
     ToolCallResult,
     ToolThreadAbandoned,
+    UnattendedRequest,
     Usage,
     UsageLine,
     UsageReport,
@@ -133,6 +134,7 @@ def samples() -> dict[str, Record]:
         "ObserverAlert": ObserverAlert("loop-detector", "same call 3 times", "error", True),
         "SubscriberFailed": SubscriberFailed("printer", "TextChunk", "RuntimeError", "boom"),
         "ToolThreadAbandoned": ToolThreadAbandoned("call_1", "fetch", 2.5, 1),
+        "UnattendedRequest": UnattendedRequest("req-9", "the ask waits for 'Which city?'"),
     }
 
 
@@ -174,6 +176,7 @@ def test_to_dict_lists_every_field():
         "text": "yes",
         "request_id": "req_2",
         "approved": True,
+        "always": False,
     }
 
 

@@ -3,6 +3,7 @@ timeouts, the around_human_input hook point, and suspending an ask and resuming 
 
 import asyncio
 import json
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +32,7 @@ from baton.events import (
     RunFailed,
     RunFinished,
     RunStarted,
+    UnattendedRequest,
     from_dict,
     to_dict,
 )
@@ -719,3 +721,83 @@ async def test_cancelling_an_ask_that_waits_for_a_human_stops_listening() -> Non
     assert stream.subscriber_count == before
     # an answer arriving now is ignored
     await stream.send(HumanMessage("too late", request_id=request.request_id))
+
+
+async def test_always_allow_approves_the_tool_for_the_rest_of_the_conversation(tmp_path: Any):
+    """Issue 11, point 17: ``Approval(True, always=True)`` (or ``HumanMessage(approved=True,
+    always=True)``) approves that tool for the conversation's later calls and asks, also when
+    it is continued from the store by another history object; other conversations still ask."""
+    from baton.backends.sql import SQLHistory, SQLStorage
+
+    counter = Counter()
+    asked: list[str] = []
+
+    def hook(request: Any, context: Context) -> Any:
+        asked.append(request.call.name)
+        return Approval(True, always=True)
+
+    url = f"sqlite:///{tmp_path / 'always.db'}"
+    async with SQLHistory(url) as history, SQLStorage(url) as storage:
+        agent = Agent(
+            "ops", tools=deploy_tools(counter), hitl=hook, history=history, storage=storage
+        )
+        script = ScriptedModel(call("deploy", env="a"), call("deploy", env="b"), "done")
+        await agent.ask("ship", config=script, conversation_id="c1")
+        assert counter["deploy"] == 2 and asked == ["deploy"]
+    async with SQLHistory(url) as history, SQLStorage(url) as storage:
+        later = Agent(
+            "ops", tools=deploy_tools(counter), hitl=hook, history=history, storage=storage
+        )
+        await later.ask(
+            "again", config=ScriptedModel(call("deploy", env="c"), "ok"), conversation_id="c1"
+        )
+        assert counter["deploy"] == 3 and asked == ["deploy"]  # not asked again
+        await later.ask(
+            "other", config=ScriptedModel(call("deploy", env="d"), "ok"), conversation_id="c2"
+        )
+        assert counter["deploy"] == 4 and asked == ["deploy", "deploy"]  # a new conversation asks
+
+
+async def test_a_wait_nobody_can_answer_is_reported_at_once(caplog: pytest.LogCaptureFixture):
+    """Issue 11, point 16: no handler, no parent, nobody watching the stream: the wait is
+    recorded as UnattendedRequest and logged as a warning when it starts (not when it ends)."""
+
+    @tool
+    async def ask_fast(context: Context) -> str:
+        """Ask quickly."""
+        return await context.input("Which city?", timeout=0.01)
+
+    agent = Agent("a", config=ScriptedModel(call("ask_fast"), "nobody answered"), tools=[ask_fast])
+    with caplog.at_level(logging.WARNING, logger="baton.humans"):
+        reply = await agent.ask("weather?")
+    kinds = [type(e).__name__ for e in reply.events]
+    assert (
+        kinds.index("HumanInputRequest")
+        < kinds.index("UnattendedRequest")
+        < kinds.index("ToolCallError")
+    )
+    [unattended] = [e for e in reply.events if isinstance(e, UnattendedRequest)]
+    assert "Agent(hitl=...)" in unattended.message and "nobody watches" in unattended.message
+    assert "nobody watches its stream" in caplog.text
+
+
+async def test_a_watched_or_handled_wait_is_not_reported_as_unattended() -> None:
+    stream = MemoryStream()
+
+    async def answer(event: Event) -> None:
+        if isinstance(event, HumanInputRequest):
+            await stream.send(HumanMessage("Paris", request_id=event.request_id))
+
+    stream.subscribe(answer)
+    watched = await Agent("a", config=ScriptedModel(call("ask_city"), "ok"), tools=[ask_city]).ask(
+        "go", stream=stream
+    )
+    handled = await Agent(
+        "a",
+        config=ScriptedModel(call("ask_city"), "ok"),
+        tools=[ask_city],
+        hitl=lambda request, context: "Rome",
+    ).ask("go")
+    for reply in (watched, handled):
+        assert not any(isinstance(e, UnattendedRequest) for e in reply.events)
+        assert result_of(reply.events, "ask_city").content in ("Paris", "Rome")

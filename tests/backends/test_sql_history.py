@@ -46,6 +46,7 @@ from baton.events import (
     ToolCallError,
     ToolCallResult,
     ToolThreadAbandoned,
+    UnattendedRequest,
     Usage,
     UsageLine,
     UsageReport,
@@ -100,6 +101,7 @@ SAMPLES: list[Event] = [
     TaskFailed("task-2", "RuntimeError", "boom", USAGE),
     SubscriberFailed("printer", "TextChunk", "ValueError", "bad"),
     ToolThreadAbandoned("call_4", "slow", 2.5, 1),
+    UnattendedRequest("req-3", "the ask waits for an answer nobody can give"),
 ]
 
 
