@@ -42,6 +42,7 @@ __all__ = [
     "ObserverAlert",
     "OutputRejected",
     "Part",
+    "RateLimitWait",
     "ReasoningChunk",
     "RunFailed",
     "RunFinished",
@@ -632,6 +633,17 @@ class ModelCallRetry(Event):
     delay: float
     error_type: str
     message: str
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class RateLimitWait(Event):
+    """A rate limiter holds a model call back for ``seconds`` (its budget of requests or
+    tokens is spent for now); ``limiter`` names it. Live only (not kept in the history)."""
+
+    seconds: float
+    limiter: str
+    transient: ClassVar[bool] = True
 
 
 @register

@@ -24,7 +24,7 @@ from baton.errors import (
     ProviderUnavailable,
     RateLimited,
 )
-from baton.events import ModelCallRetry, RunFailed, RunStarted
+from baton.events import ModelCallRetry, RateLimitWait, RunFailed, RunStarted
 from baton.middleware import RateLimit, RateLimiter, RetryMiddleware
 from baton.testing import ScriptedModel, call
 from tests.test_agent import kinds
@@ -406,3 +406,33 @@ async def test_the_recommended_stack_works_together(caplog: pytest.LogCaptureFix
         "ask finished",
     ]
     assert kinds(model.last_request.messages) == [ModelRequest, ModelResponse, ToolCallResult]
+
+
+async def test_a_call_held_back_by_a_limiter_is_announced_with_how_long():
+    """Issue 11, point 11: a ``RateLimitWait`` event (live only) says a limiter holds a call
+    back, and for how long: before the wait when the limiter knows it, else after it."""
+    time = FakeTime()
+    limiter = RateLimiter(requests_per_minute=1, clock=time.clock, sleep=time.sleep)
+    agent = Agent("a", config=ScriptedModel("ok", repeat=True), middleware=[limiter])
+    async with agent.run("one") as run:
+        first = [e async for e in run]
+    async with agent.run("two") as run:
+        second = [e async for e in run]
+        reply = await run.result()
+    assert not any(isinstance(e, RateLimitWait) for e in first)
+    [wait] = [e for e in second if isinstance(e, RateLimitWait)]
+    assert (wait.seconds, wait.limiter) == (60.0, "RateLimiter")
+    assert not any(isinstance(e, RateLimitWait) for e in reply.events)  # not kept
+
+    class Slow:
+        async def acquire(self, requests: int, tokens: int) -> None:
+            await asyncio.sleep(0.06)
+
+        async def settle(self, reserved: int, actual: int) -> None:
+            return None
+
+    held = Agent("b", config=ScriptedModel("ok"), middleware=[RateLimit(Slow())])
+    async with held.run("hi") as run:
+        events = [e async for e in run]
+    [wait] = [e for e in events if isinstance(e, RateLimitWait)]
+    assert wait.seconds >= 0.06 and wait.limiter == "Slow"

@@ -27,6 +27,7 @@ from baton.events import (
     ModelResponse,
     ObserverAlert,
     OutputRejected,
+    RateLimitWait,
     ReasoningChunk,
     Record,
     RunFailed,
@@ -135,6 +136,7 @@ def samples() -> dict[str, Record]:
         "SubscriberFailed": SubscriberFailed("printer", "TextChunk", "RuntimeError", "boom"),
         "ToolThreadAbandoned": ToolThreadAbandoned("call_1", "fetch", 2.5, 1),
         "UnattendedRequest": UnattendedRequest("req-9", "the ask waits for 'Which city?'"),
+        "RateLimitWait": RateLimitWait(12.5, "RateLimiter"),
     }
 
 
@@ -479,6 +481,7 @@ TRANSIENT = {
     "SubscriberFailed",
     "TaskProgress",
     "ToolThreadAbandoned",
+    "RateLimitWait",
 }
 
 

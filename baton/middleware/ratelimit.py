@@ -7,6 +7,7 @@
 A limiter is shared by everything that holds the same object: every agent, conversation and ask
 in the process (across event loops and threads too). Callers wait for budget; they never fail.
 
+A call held back is announced with a ``RateLimitWait`` event (live only) saying for how long.
 Before each model call the middleware reserves one request and the call's estimated input
 tokens; after it, it settles the reservation with the tokens the provider reported (input and
 output). Buckets may run into debt (a call that used more than estimated, or one larger than
@@ -26,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..errors import ConfigError
+from ..events import RateLimitWait
 from ._tally import TokensKind
 from .base import Middleware, ProceedModel
 
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
 __all__ = ["Limiter", "RateLimit", "RateLimiter", "TokenBucket"]
 
 _TOKENS = TokensKind.of(None)
+# A wait shorter than this (a lock, a round trip to a shared limiter) is not a rate limit.
+_NOTEWORTHY_WAIT = 0.05
 
 
 @runtime_checkable
@@ -104,7 +108,11 @@ class RateLimit(Middleware):
     ) -> ModelResponse:
         limiter = self.limiter
         tokens = self.estimate(call, context) if self.count_tokens else 0
+        start = time.monotonic()
         await limiter.acquire(1, tokens)
+        waited = time.monotonic() - start
+        if waited >= _NOTEWORTHY_WAIT:  # a limiter that can't say in advance: once it is over
+            await context.emit(RateLimitWait(waited, type(limiter).__name__))
         try:
             response = await proceed(call)
         except BaseException:
@@ -178,6 +186,7 @@ class RateLimiter(RateLimit):
             tokens = context.state(_TOKENS, _TOKENS).estimate(call.messages, call.instructions)
         wait = self.reserve(1, tokens)
         if wait > 0:
+            await context.emit(RateLimitWait(wait, type(self).__name__))
             await self._wait(wait, 1, tokens)
         try:
             response = await proceed(call)

@@ -31,6 +31,7 @@ from baton.events import (
     ModelResponse,
     ObserverAlert,
     OutputRejected,
+    RateLimitWait,
     ReasoningChunk,
     RunFailed,
     RunFinished,
@@ -102,6 +103,7 @@ SAMPLES: list[Event] = [
     SubscriberFailed("printer", "TextChunk", "ValueError", "bad"),
     ToolThreadAbandoned("call_4", "slow", 2.5, 1),
     UnattendedRequest("req-3", "the ask waits for an answer nobody can give"),
+    RateLimitWait(1.5, "RateLimiter"),
 ]
 
 
