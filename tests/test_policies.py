@@ -29,8 +29,10 @@ from baton.events import (
     UsageReport,
 )
 from baton.harness import (
+    AlertPolicy,
     ContextPolicy,
     ConversationalOnly,
+    LoopDetector,
     SlidingWindow,
     TokenBudget,
     WorkingMemory,
@@ -310,3 +312,35 @@ async def test_a_window_lowers_the_input_tokens_the_model_reports() -> None:
         return (await reply.ask("bye")).usage.input_tokens
 
     assert await input_tokens([SlidingWindow(3)]) < await input_tokens([])
+
+
+async def test_alert_policy_shows_the_model_what_observers_noticed_since_its_last_answer():
+    """Issue 11, point 10: opt-in; the loop detector's warning reaches the next call's
+    instructions (and only that call's: the model's answer after it starts a new step)."""
+
+    @tool
+    def look() -> str:
+        """Look around."""
+        return "nothing new"
+
+    model = ScriptedModel(call("look"), call("look"), "I will stop looking", "bye")
+    agent = Agent(
+        "a",
+        "Be useful.",
+        config=model,
+        tools=[look],
+        observers=[LoopDetector(max_repeats=2)],
+        policies=[AlertPolicy()],
+    )
+    reply = await agent.ask("go")
+    assert reply.text == "I will stop looking"
+    first, second, third = (r.instructions or "" for r in model.requests)
+    assert first == second == "Be useful."
+    assert third.startswith("Be useful.\n\n## Notes from the run's monitors\n- loop-detector")
+    await reply.ask("thanks")
+    assert model.requests[-1].instructions == "Be useful."  # shown once, not for ever
+    plain = ScriptedModel(call("look"), call("look"), "done")
+    await Agent("a", "Be useful.", config=plain, tools=[look], observers=[LoopDetector(2)]).ask(
+        "go"
+    )
+    assert {r.instructions for r in plain.requests} == {"Be useful."}  # off unless asked for

@@ -4,6 +4,7 @@ own modules) knowledge, sub-tasks."""
 from .compaction import Compacted, Compaction, CompactionStrategy, LLMSummary, TailWindow
 from .observers import LoopDetector, Observer, TokenMonitor
 from .policies import (
+    AlertPolicy,
     ContextPolicy,
     ConversationalOnly,
     SlidingWindow,
@@ -20,6 +21,7 @@ from .subtasks import (
 )
 
 __all__ = [
+    "AlertPolicy",
     "Compacted",
     "Compaction",
     "CompactionStrategy",

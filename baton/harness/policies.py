@@ -11,7 +11,9 @@ never changed (``reply.events`` and any ``History`` backend keep every event).
   estimate);
 - ``ConversationalOnly()``: only the events a provider sends (no run, usage or alert
   bookkeeping);
-- ``WorkingMemory(source)``: text from ``source(context)`` added to the instructions.
+- ``WorkingMemory(source)``: text from ``source(context)`` added to the instructions;
+- ``AlertPolicy()``: the observers' alerts since the model last answered, added to the
+  instructions, so a warning (a loop detector's, a budget's) changes what the model does next.
 
 Both windows count only the messages a provider sends, never split a tool call from its result,
 and always keep the latest user request: when the window would start after it, the request is
@@ -33,6 +35,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
+from ..events import ModelResponse, ObserverAlert, RunStarted
 from ..history import HistoryView
 from ..hooks import ContextPolicy
 from ._window import EventIndex, sent_to_model, tail, window_start
@@ -42,7 +45,14 @@ if TYPE_CHECKING:
     from ..events import Event
     from ..models.base import ModelCall
 
-__all__ = ["ContextPolicy", "ConversationalOnly", "SlidingWindow", "TokenBudget", "WorkingMemory"]
+__all__ = [
+    "AlertPolicy",
+    "ContextPolicy",
+    "ConversationalOnly",
+    "SlidingWindow",
+    "TokenBudget",
+    "WorkingMemory",
+]
 
 
 def _positive(name: str, value: int) -> int:
@@ -190,3 +200,34 @@ class WorkingMemory(ContextPolicy):
 
     def __repr__(self) -> str:
         return f"WorkingMemory({self.title!r})"
+
+
+class AlertPolicy(ContextPolicy):
+    """Shows the model what the run's observers noticed: the ``ObserverAlert``s recorded since
+    the model last answered are listed in a titled section of the next call's instructions
+    (opt-in: by default alerts are for people and logs only).
+
+        Agent(..., observers=[LoopDetector()], policies=[AlertPolicy()])
+    """
+
+    def __init__(self, *, title: str = "Notes from the run's monitors") -> None:
+        self.title = title
+
+    async def apply(self, call: ModelCall, context: Context) -> ModelCall:
+        alerts: list[ObserverAlert] = []
+        events = context.events  # the stored conversation: whatever other policies filtered
+        for i in range(len(events) - 1, -1, -1):  # back to the model's last answer: O(step)
+            event = events[i]
+            if isinstance(event, ModelResponse | RunStarted):
+                break
+            if isinstance(event, ObserverAlert):
+                alerts.append(event)
+        if not alerts:
+            return call
+        lines = "\n".join(f"- {a.observer} ({a.severity}): {a.message}" for a in reversed(alerts))
+        section = f"## {self.title}\n{lines}"
+        instructions = f"{call.instructions}\n\n{section}" if call.instructions else section
+        return replace(call, instructions=instructions)
+
+    def __repr__(self) -> str:
+        return "AlertPolicy()"
