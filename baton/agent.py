@@ -24,6 +24,7 @@ from .loop import Plan, run_loop
 from .models.base import ModelConfig, ModelSettings
 from .models.registry import resolve_config
 from .output import OutputSpec, Prompted, build_output_spec
+from .overrides import AgentOverride, active_override, replaced_tools
 from .prompt import Instructions
 from .run import (
     LiveRun,
@@ -76,6 +77,7 @@ class AskOptions(TypedDict, total=False):
     suspend_on_human: bool
     wait_busy: float | None
     relay: HumanRelay
+    raise_tool_errors: bool
 
 
 def _as_parts(prompt: PromptInput) -> tuple[Part, ...]:
@@ -158,6 +160,7 @@ class AgentOptions(TypedDict, total=False):
     hitl: HumanHandler | None
     storage: Storage | None
     suspend_on_human: bool
+    raise_tool_errors: bool
 
 
 PromptSource = str | Callable[..., str | Awaitable[str]] | None
@@ -171,6 +174,11 @@ class Agent(Generic[OutputT]):
     re-evaluated before every model call. ``reply.output`` is typed by ``response_schema``
     (a class, ``Prompted(cls)`` or an output function); for other schemas (``list[X]``,
     unions, ``Literal``) annotate the agent: ``agent: Agent[list[X]] = Agent(...)``.
+
+    ``raise_tool_errors=True`` (for tests; also per ask, or ``agent.override(...)``): an
+    exception a tool raises fails the ask as itself (type, message, traceback) instead of
+    becoming a ``ToolCallError`` the model reads. Unknown tools, invalid arguments, timeouts,
+    denied approvals and ``Retry`` still go back to the model.
     """
 
     @overload
@@ -227,6 +235,7 @@ class Agent(Generic[OutputT]):
         hitl: HumanHandler | None = None,
         storage: Storage | None = None,
         suspend_on_human: bool = False,
+        raise_tool_errors: bool = False,
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise ConfigError("an Agent needs a non-empty name, e.g. Agent('assistant', ...)")
@@ -248,6 +257,9 @@ class Agent(Generic[OutputT]):
         self.storage = storage  # keeps paused runs (baton.run.RunState)
         # context.input pauses the ask (saved for agent.resume) instead of waiting
         self.suspend_on_human = suspend_on_human
+        # For tests: a tool's exception fails the ask (as itself) instead of becoming a
+        # ToolCallError the model reads (see baton.tools.execution.execute_tool_call).
+        self.raise_tool_errors = raise_tool_errors
         self._instructions = Instructions(prompt, owner=f"agent {name!r}")
         self._tool_sources: tuple[Any, ...] = tuple(tools)
         self.middleware: tuple[Middleware, ...] = tuple(middleware)
@@ -259,6 +271,7 @@ class Agent(Generic[OutputT]):
             self.middleware,
             self.policies,
             self.observers,
+            raise_tool_errors=raise_tool_errors,
         )
         self._plans: dict[tuple[Any, ...], Plan] = {}
         self._settings_cache: dict[int, tuple[ModelConfig, ModelSettings]] = {}
@@ -482,10 +495,15 @@ class Agent(Generic[OutputT]):
         middleware: Sequence[Middleware],
         policies: Sequence[ContextPolicy],
         observers: Sequence[Observer],
+        *,
+        raise_tool_errors: bool = False,
+        replaced: Mapping[str, Tool] | None = None,
     ) -> Plan:
         where = f"agent {self.name!r}"
         static, sources = split_sources(tools)
         table = build_tool_table(static, where)
+        if replaced:  # agent.override(tools=...): same tools shown, other functions run
+            table = {name: replaced.get(name, t) for name, t in table.items()}
         return Plan(
             table,
             output,
@@ -496,6 +514,7 @@ class Agent(Generic[OutputT]):
             hitl=self.hitl,
             sources=sources,
             where=where,
+            raise_tool_errors=raise_tool_errors,
         )
 
     async def aclose(self) -> None:
@@ -512,13 +531,32 @@ class Agent(Generic[OutputT]):
             tuple(options.get("policies") or ()),
             tuple(options.get("observers") or ()),
         )
-        if not extra_tools and not has_schema and not any(layers):
+        override = active_override(self)  # agent.override(...) in force here
+        raise_errors = options.get("raise_tool_errors")
+        if raise_errors is None:
+            raise_errors = self.raise_tool_errors
+            if override is not None and override.raise_tool_errors is not None:
+                raise_errors = override.raise_tool_errors
+        if (
+            not extra_tools
+            and not has_schema
+            and not any(layers)
+            and override is None
+            and raise_errors == self.raise_tool_errors
+        ):
             return self._plan
         tools_key = tuple(extra_tools) if extra_tools else ()
         schema = options.get("response_schema")
-        key: tuple[Any, ...] = (tools_key, has_schema, schema if has_schema else None, layers)
+        key: tuple[Any, ...] = (
+            tools_key,
+            has_schema,
+            schema if has_schema else None,
+            layers,
+            bool(raise_errors),
+        )
+        plans = self._plans if override is None else override.plans  # dropped with it
         try:
-            plan = self._plans.get(key)
+            plan = plans.get(key)
         except TypeError:  # an unhashable schema: build without caching
             plan, key = None, ()
         if plan is None:
@@ -530,11 +568,13 @@ class Agent(Generic[OutputT]):
                 (*self.middleware, *middleware),
                 (*self.policies, *policies),
                 (*self.observers, *observers),
+                raise_tool_errors=bool(raise_errors),
+                replaced=None if override is None else override.tools,
             )
             if key:
-                if len(self._plans) >= 64:
-                    self._plans.pop(next(iter(self._plans)))
-                self._plans[key] = plan
+                if len(plans) >= 64:
+                    plans.pop(next(iter(plans)))
+                plans[key] = plan
         return plan
 
     def _settings_for(self, config: ModelConfig, override: ModelSettings | None) -> ModelSettings:
@@ -546,6 +586,30 @@ class Agent(Generic[OutputT]):
         if override is None:
             self._settings_cache[id(config)] = (config, merged)
         return merged
+
+    # -- testing -----------------------------------------------------------------------------
+
+    def override(
+        self,
+        *,
+        tools: Mapping[str, Callable[..., Any]] | None = None,
+        raise_tool_errors: bool | None = None,
+    ) -> AgentOverride:
+        """For tests: replace tool execution (and test settings) on this agent, for the asks
+        started inside ``with agent.override(...):`` (or ``async with``), without middleware.
+
+        ``tools={"charge": fake_charge}`` runs ``fake_charge`` (sync or async, taking the
+        tool's parameters by name or ``**kwargs``, injections allowed) for calls of
+        ``charge``; the model still sees the real tool, whose arguments are still validated
+        (and approval still asked). ``raise_tool_errors=True``: see ``Agent``. The override
+        follows the context (a context variable): asks started elsewhere, or on other agents,
+        don't see it, and it is undone on exit, also after an error. Naming a tool the agent
+        doesn't have is a ``ConfigError`` listing its tools."""
+        where = f"agent {self.name!r}"
+        replaced = replaced_tools(
+            self.tools, tools or {}, where, has_sources=self._plan.sources is not None
+        )
+        return AgentOverride(self, replaced, raise_tool_errors)
 
     # -- composition -------------------------------------------------------------------------
 

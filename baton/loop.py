@@ -24,6 +24,7 @@ from .errors import (
 )
 from .events import (
     Event,
+    HumanMessage,
     ModelResponse,
     OutputRejected,
     RunFinished,
@@ -68,14 +69,22 @@ async def _call_model(call: ModelCall, context: Context) -> ModelResponse:
 
 async def _call_tool(call: ToolCall, context: Context) -> ToolCallResult | ToolCallError:
     run = context.run
-    return await execute_tool_call(call, run.table, context, run.tool_timeout, run.tool_threads)
+    return await execute_tool_call(
+        call,
+        run.table,
+        context,
+        run.tool_timeout,
+        run.tool_threads,
+        raise_errors=run.plan.raise_tool_errors,
+    )
 
 
 class Plan:
     """What an agent derives once (and once per distinct per-ask override): the tool table and
     specs, output, instructions, the composed middleware chains, policies and observers. The
     human-input chain ends in the agent's ``hitl`` handler (or the stream, see ``humans.py``).
-    Tool sources (``tools/source.py``) add to the table once per run."""
+    Tool sources (``tools/source.py``) add to the table once per run. ``raise_tool_errors``:
+    a tool's exception fails the ask instead of becoming a ``ToolCallError`` (for tests)."""
 
     __slots__ = (
         "chains",
@@ -83,6 +92,7 @@ class Plan:
         "observers",
         "output",
         "policies",
+        "raise_tool_errors",
         "sources",
         "specs",
         "table",
@@ -99,6 +109,7 @@ class Plan:
         hitl: HumanHandler | None = None,
         sources: Sequence[ToolSource] = (),
         where: str = "the agent",
+        raise_tool_errors: bool = False,
     ) -> None:
         self.table = table
         self.sources = SourcedTables(table, sources, where) if sources else None
@@ -108,12 +119,17 @@ class Plan:
         self.chains = Chains(middleware, _call_model, _call_tool, human_terminal(hitl))
         self.policies = tuple(policies)
         self.observers = tuple(observers)
+        self.raise_tool_errors = raise_tool_errors
 
 
 async def run_loop(run: LiveRun) -> Reply[Any]:
     """Run one ask to its reply, through the ``around_ask`` middleware when there is any;
     the conversation's claim is given back at the end, however the ask ends."""
     run.entered = True
+    stream = run.conversation.stream
+    takes_remarks = hasattr(stream, "remarks")
+    if takes_remarks:
+        stream.remarks = run.inbox.append  # type: ignore[attr-defined]
     try:
         around = run.plan.chains.ask
         if around is None:
@@ -128,6 +144,8 @@ async def run_loop(run: LiveRun) -> Reply[Any]:
             ) from None
         raise
     finally:
+        if takes_remarks and stream.remarks == run.inbox.append:  # type: ignore[attr-defined]
+            stream.remarks = None  # type: ignore[attr-defined]
         conversation = run.conversation
         if conversation.claim is None:
             conversation.busy = False
@@ -194,6 +212,8 @@ async def _loop(run: LiveRun) -> Reply[Any]:
                 resumed = None
             else:
                 resumed = None
+                if run.inbox:  # remarks a human sent meanwhile: the model reads them now
+                    await _take_remarks(run)
                 call = ModelCall(
                     agent_name,
                     conversation.id,
@@ -287,13 +307,14 @@ async def _loop(run: LiveRun) -> Reply[Any]:
                 "or ask(..., max_turns=N), or check whether the model keeps calling tools"
             )
         assert response is not None
+        remarks = _taken(run)  # sent after the last model call: kept for the next ask's
         usage = counter.snapshot()
         report = UsageReport(usage, counter.breakdown(usage))
         # The last write gives the store's claim back in the same round trip, unless around_ask
         # middleware still runs after it or the stream is shared with other processes (their
         # next ask could then publish before this one's end).
         await run.record_many(
-            (*unrecorded, report, RunFinished(run.run_id, text, output)),
+            (*unrecorded, *remarks, report, RunFinished(run.run_id, text, output)),
             last=plan.chains.ask is None and type(conversation.stream) is MemoryStream,
         )
         return Reply(run.owner, conversation, run.run_id, text, output, usage, response, report)
@@ -314,6 +335,18 @@ async def _loop(run: LiveRun) -> Reply[Any]:
     except BaseException as error:
         await run.close_failed(error)
         raise
+
+
+def _taken(run: LiveRun) -> list[HumanMessage]:
+    remarks, run.inbox[:] = list(run.inbox), []
+    return remarks
+
+
+async def _take_remarks(run: LiveRun) -> None:
+    """Record the remarks sent since the last model call (they came on the stream, or through
+    ``Run.send``: not sent to the stream again)."""
+    for remark in _taken(run):
+        await run.record(remark, to_stream=False)
 
 
 def _attempts(rejected: dict[str, int]) -> str:

@@ -13,7 +13,7 @@ from typing_extensions import TypeVar, Unpack
 from .context import conversation_usage
 from .conversation import Conversation, claim
 from .errors import ConfigError
-from .events import Event, ModelResponse, Usage, UsageReport
+from .events import Event, HumanMessage, ModelResponse, Usage, UsageReport
 from .history import HistoryView
 from .loop import run_loop
 from .run import abandon_run
@@ -264,6 +264,22 @@ class Run(Generic[OutputT]):
         self._result_taken = True
         self._queue.stop_reading()
         return await self._task  # type: ignore[no-any-return]
+
+    def send(self, remark: HumanMessage | str) -> None:
+        """Tell the running ask something (a remark, not an answer to a request): it is
+        recorded and the model reads it at its next call; sent after the last one, it is kept
+        in the conversation for the next ask. Remarks sent on the conversation's stream
+        (``stream.send(HumanMessage("..."))``) go the same way."""
+        live = self._live
+        if live is None:
+            raise RuntimeError("use the run inside 'async with agent.run(...) as run:'")
+        message = HumanMessage(remark) if isinstance(remark, str) else remark
+        if not isinstance(message, HumanMessage) or message.request_id is not None:
+            raise ConfigError(
+                "run.send takes a remark (text, or HumanMessage without request_id); answer a "
+                "request with stream.send(HumanMessage(request_id=..., ...))"
+            )
+        live.inbox.append(message)
 
     async def cancel(self) -> None:
         """Stop the ask now; its history is left valid."""

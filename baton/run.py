@@ -45,6 +45,7 @@ from .events import (
     ApprovalRequest,
     Event,
     HumanInputRequest,
+    HumanMessage,
     ModelRequest,
     ModelResponse,
     ObserverAlert,
@@ -379,6 +380,7 @@ class LiveRun:
         "finished",
         "halt",
         "humans",
+        "inbox",
         "max_turns",
         "output_retries",
         "owner",
@@ -447,6 +449,9 @@ class LiveRun:
         self.pausing = False  # the run is being saved as paused
         self.tap: Callable[[Event], Any] | None = None
         self.alerts: list[ObserverAlert] = []
+        # Remarks (HumanMessages answering no request) sent while the run goes: recorded and
+        # shown to the model at its next call (see ``baton.stream.MemoryStream.remarks``).
+        self.inbox: list[HumanMessage] = []
         self.halt: ObserverAlert | None = None
         self.humans: HumanState | None = None  # this ask's human requests (humans.py)
         self.response: ModelResponse | None = None  # whose tool calls are running

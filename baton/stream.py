@@ -48,7 +48,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Itera
 from typing import Any, Generic, Protocol, TypeVar, Union, get_args, get_origin, runtime_checkable
 
 from .errors import ConfigError, StreamClosed, StreamOverflow, SubscriberTimeout
-from .events import Event, SubscriberFailed
+from .events import Event, HumanMessage, SubscriberFailed
 from .redaction import logger
 
 __all__ = [
@@ -211,6 +211,7 @@ class MemoryStream:
         "_subs",
         "delivery_timeout",
         "max_buffer",
+        "remarks",
     )
 
     def __init__(
@@ -234,10 +235,16 @@ class MemoryStream:
         self._index: dict[type, tuple[_Sub, ...]] = {}
         self._closed = False
         self.max_buffer = max_buffer
+        # The inbox of the ask running on this stream: remarks (HumanMessages answering no
+        # request) sent while it runs are given to its model at the next call.
+        self.remarks: Callable[[HumanMessage], object] | None = None
 
     # -- sending -----------------------------------------------------------------------------
 
     async def send(self, event: Event) -> None:
+        remarks = self.remarks
+        if remarks is not None and event.__class__ is HumanMessage and event.request_id is None:
+            remarks(event)
         if not self._subs:
             return
         subs = self._index.get(event.__class__)

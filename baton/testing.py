@@ -18,6 +18,11 @@ A turn is one model answer:
 Each ScriptedModel is its own script, so every agent (a sub-agent too) can have its own. By
 default the script is one tape shared by all asks; ``per_conversation=True`` replays it for each
 conversation, ``repeat=True`` starts over when it runs out.
+
+``RecordingModel(config)`` wraps any model config (a provider's or a ScriptedModel) and records
+each call it passes on: the ``ModelCall`` sent, the ``ModelResponse`` (or the error) received
+and the chunks streamed. Tool execution is replaced with ``agent.override(tools=...)``, and
+``Agent(..., raise_tool_errors=True)`` makes a tool's exception fail the test.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import inspect
 import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic_core import to_json
@@ -48,9 +53,18 @@ from .events import (
 )
 from .history import HistoryView
 from .models.base import EmitChunk, ModelCall, ModelClient, ModelConfig
+from .models.registry import resolve_config
 from .transcript import ALWAYS_SHOWN, sent_to_model
 
-__all__ = ["ScriptedCall", "ScriptedModel", "call", "chunks", "reasoning"]
+__all__ = [
+    "RecordedCall",
+    "RecordingModel",
+    "ScriptedCall",
+    "ScriptedModel",
+    "call",
+    "chunks",
+    "reasoning",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,3 +333,104 @@ class ScriptedModel(ModelConfig, ModelClient):
 
 
 TurnFunction = Callable[[ModelCall], Any]
+
+
+@dataclass(slots=True)
+class RecordedCall:
+    """One model call a ``RecordingModel`` passed on. ``call.messages`` is what the model was
+    shown (a view that never grows); ``response`` is ``None`` when the call failed (then
+    ``error`` is the exception) or is still running; ``chunks`` are the streamed events."""
+
+    call: ModelCall
+    response: ModelResponse | None = None
+    error: BaseException | None = None
+    chunks: list[Event] = field(default_factory=list)
+
+
+class RecordingModel(ModelConfig):
+    """Wraps any model config (a real provider's, a ``ScriptedModel``, a "provider:model"
+    string) and records each call made through it, in order, in ``calls``::
+
+        model = RecordingModel(OpenAIConfig("gpt-5"))
+        reply = await Agent("a", config=model, tools=[add]).ask("2 + 3?")
+        assert model.calls[0].call.tool_names == ["add"]
+        assert model.calls[0].response.tool_calls[0].name == "add"
+
+    It answers exactly as the wrapped config does (same provider, model, settings and client;
+    other attributes are the wrapped config's), and ``aclose()`` closes the wrapped config.
+    """
+
+    def __init__(self, config: ModelConfig | str) -> None:
+        self.config: ModelConfig = resolve_config(config)
+        self.settings = self.config.settings
+        self.calls: list[RecordedCall] = []
+        self._client = _RecordingClient(self)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only for attributes this class lacks (price, base_url, ...): the wrapped config's.
+        if name == "config" or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.config, name)
+
+    def __repr__(self) -> str:
+        return f"RecordingModel({self.config!r})"
+
+    @property
+    def provider(self) -> str:
+        return self.config.provider
+
+    @property
+    def model_name(self) -> str:
+        return self.config.model_name
+
+    def create_client(self) -> ModelClient:
+        return self._client
+
+    def client(self) -> ModelClient:
+        return self._client  # it holds no connection: the wrapped config's client is used
+
+    async def aclose(self) -> None:
+        await self.config.aclose()
+
+    @property
+    def requests(self) -> list[ModelCall]:
+        """The calls sent, in order."""
+        return [c.call for c in self.calls]
+
+    @property
+    def responses(self) -> list[ModelResponse]:
+        """The responses received, in order (failed calls have none)."""
+        return [c.response for c in self.calls if c.response is not None]
+
+    @property
+    def last(self) -> RecordedCall:
+        """The most recent call."""
+        if not self.calls:
+            raise AssertionError(f"{self!r} has not been called")
+        return self.calls[-1]
+
+
+class _RecordingClient:
+    __slots__ = ("_model",)
+
+    def __init__(self, model: RecordingModel) -> None:
+        self._model = model
+
+    async def respond(self, call: ModelCall, emit: EmitChunk) -> ModelResponse:
+        record = RecordedCall(call)
+        self._model.calls.append(record)
+
+        async def recording(event: Event) -> None:
+            record.chunks.append(event)
+            await emit(event)
+
+        try:
+            response = await self._model.config.client().respond(call, recording)
+        except BaseException as error:
+            record.error = error
+            raise
+        record.response = response
+        return response
+
+    async def aclose(self) -> None:
+        return None

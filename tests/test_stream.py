@@ -12,6 +12,7 @@ from baton import Agent, tool
 from baton.errors import ConfigError, StreamClosed, StreamOverflow
 from baton.events import (
     Event,
+    HumanMessage,
     ModelRequest,
     ModelResponse,
     ReasoningChunk,
@@ -977,3 +978,58 @@ async def test_cleanup_after_a_cancelled_ask_does_not_wait_on_a_stuck_subscriber
     assert names(seen)[-2:] == ["RunFailed", "SubscriberFailed"]
     assert seen[-1].error_type == "SubscriberTimeout"  # type: ignore[attr-defined]
     valid_history([e for e in seen if not e.transient])
+
+
+async def test_a_remark_sent_while_an_ask_runs_reaches_the_model_at_its_next_call():
+    """Issue 11, point 9: a HumanMessage answering no request, sent on the conversation's
+    stream (or with run.send) while the ask runs, is recorded and read by the model next."""
+    stream = MemoryStream()
+
+    @tool
+    async def search(city: str) -> str:
+        """Search a city."""
+        await stream.send(HumanMessage("also check Oslo"))  # a UI, while the tool runs
+        return f"sunny in {city}"
+
+    model = ScriptedModel(call("search", city="Rome"), "Rome and Oslo are sunny")
+    reply = await Agent("a", config=model, tools=[search]).ask("weather?", stream=stream)
+    second = list(model.requests[1].messages)
+    assert isinstance(second[-1], HumanMessage) and second[-1].text == "also check Oslo"
+    assert isinstance(second[-2], ToolCallResult)
+    assert [e for e in reply.events if isinstance(e, HumanMessage)] == [second[-1]]
+
+    go = asyncio.Event()
+
+    @tool
+    async def confirm() -> str:
+        """Wait for the user's go."""
+        await go.wait()
+        return "confirmed"
+
+    paris = ScriptedModel(call("confirm"), "ok")
+    agent = Agent("a", config=paris, tools=[confirm])
+    async with agent.run("weather?", stream=MemoryStream()) as run:
+        async for event in run:
+            if isinstance(event, ToolCall):
+                run.send("in Celsius, please")
+                go.set()
+    last = paris.requests[1].messages[-1]
+    assert isinstance(last, HumanMessage) and last.text == "in Celsius, please"
+
+
+async def test_a_remark_sent_after_the_last_model_call_is_kept_for_the_next_ask():
+    stream = MemoryStream()
+
+    async def answering(_: object) -> str:
+        await stream.send(HumanMessage("by the way, I am in Oslo"))  # a UI, mid-answer
+        return "first answer"
+
+    model = ScriptedModel(answering, "second answer")
+    first = await Agent("a", config=model).ask("one", stream=stream)
+    kinds = [type(e).__name__ for e in first.events]
+    assert kinds[-3:] == ["HumanMessage", "UsageReport", "RunFinished"]  # kept in the run
+    await first.ask("two")
+    assert any(
+        isinstance(e, HumanMessage) and e.text == "by the way, I am in Oslo"
+        for e in model.requests[1].messages
+    )

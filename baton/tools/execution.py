@@ -66,6 +66,8 @@ async def execute_tool_call(
     context: Context,
     default_timeout: float | None,
     threads: ToolThreads | None = None,
+    *,
+    raise_errors: bool = False,
 ) -> ToolCallResult | ToolCallError:
     """Validate, inject, run and wrap one call.
 
@@ -73,6 +75,11 @@ async def execute_tool_call(
     ``default_tool_threads()``). Python cannot kill a thread: a sync tool that outlives its
     timeout gets a ``ToolTimeout`` error at once, but its function runs on in a thread the pool
     abandons (no longer counted against its size), reported as a ``ToolThreadAbandoned`` event.
+
+    ``raise_errors`` (``raise_tool_errors=True`` on the agent, for tests): an exception the
+    tool raises (a ``Depends`` function of it included) propagates as it is, traceback and all,
+    instead of becoming a ``ToolCallError``. Unknown tools, invalid arguments, ``Retry``, our
+    timeout and a result that can't be shown still become errors the model reads.
     """
     tool = table.get(call.name)
     if tool is None:
@@ -138,6 +145,9 @@ async def execute_tool_call(
         return ToolCallError(call.id, call.name, _short(exc.message), "Retry")
     except TimeoutError as exc:
         if deadline is None or not deadline.expired():
+            if raise_errors:
+                _raised_by(call, exc)
+                raise
             return _failed(call, exc)  # the tool's own timeout, not ours
         if left_running and timeout is not None:
             pool = threads if threads is not None else default_tool_threads()
@@ -164,6 +174,9 @@ async def execute_tool_call(
         # cancelled): a failure like any other, which the model reads.
         return _failed(call, exc)
     except Exception as exc:
+        if raise_errors:
+            _raised_by(call, exc)
+            raise
         # The message may carry secrets the tool handled: only its type is logged by default;
         # the traceback is there for whoever turns on DEBUG for baton.tools.
         log.info("tool %s raised %s", call.name, type(exc).__name__)
@@ -185,6 +198,10 @@ async def execute_tool_call(
             ),
             "UnconvertibleResult",
         )
+
+
+def _raised_by(call: ToolCall, exc: BaseException) -> None:
+    exc.add_note(f"raised by tool {call.name!r} (call {call.id}); raise_tool_errors=True")
 
 
 def _failed(call: ToolCall, exc: BaseException) -> ToolCallError:

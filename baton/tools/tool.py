@@ -164,6 +164,61 @@ class Tool:
         renamed.spec = ToolSpec(name, self.spec.description, self.spec.parameters, self.spec.strict)
         return renamed
 
+    def with_function(self, function: Callable[..., Any]) -> Tool:
+        """A copy of this tool, shown to the model as before (name, description, parameters,
+        the same argument validation, timeout and approval), whose calls run ``function``
+        instead (``agent.override(tools=...)`` in tests).
+
+        ``function`` (sync or async, or a ``Tool``) gets the validated arguments by keyword:
+        it takes the tool's parameters by name, or ``**kwargs`` for all of them, and may ask
+        for injected values (``Context``, ``Inject``, ...) like a tool. A function that
+        can't take the tool's arguments is a ``ToolDefinitionError`` (a ``ConfigError``).
+        """
+        if isinstance(function, Tool):
+            signature, bound_to, fn = function.signature, function.bound_to, function.function
+            takes_all = False
+        elif not callable(function):
+            raise ToolDefinitionError(
+                f"tool {self.name!r} can be replaced by a function, got {function!r}"
+            )
+        else:
+            fn, bound_to = function, None
+            takes_all = any(
+                p.kind is inspect.Parameter.VAR_KEYWORD
+                for p in inspect.signature(function).parameters.values()
+            )
+            if takes_all:  # `def fake(**arguments)`: every argument, nothing injected
+                signature = Signature(
+                    fn=function,
+                    is_async=inspect.iscoroutinefunction(function),
+                    params=(),
+                    injections=(),
+                    has_depends=False,
+                )
+            else:
+                signature = read_signature(function)
+        label = getattr(fn, "__qualname__", repr(fn))
+        if signature.is_generator:
+            raise ToolDefinitionError(
+                f"{label}, the replacement for tool {self.name!r}, is a generator function; "
+                "return the value instead"
+            )
+        wanted = {p.name for p in self._signature.params}
+        given = {p.name for p in signature.params}
+        required = {p.name for p in signature.params if p.default is inspect.Parameter.empty}
+        if not takes_all and (wanted - given or required - wanted):
+            raise ToolDefinitionError(
+                f"{label}, the replacement for tool {self.name!r}, must take the tool's "
+                f"parameters ({', '.join(sorted(wanted)) or 'none'}) by name, or **kwargs; "
+                f"it takes ({', '.join(p.name for p in signature.params) or 'none'})"
+            )
+        replaced = copy.copy(self)
+        replaced.function = fn
+        replaced._signature = signature
+        replaced.bound_to = bound_to
+        replaced.is_method = False
+        return replaced
+
     def __repr__(self) -> str:
         return f"Tool({self.name!r})"
 

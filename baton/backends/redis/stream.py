@@ -41,7 +41,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ...errors import BackendUnavailable, EventDecodeError, StreamClosed
-from ...events import Event
+from ...events import Event, HumanMessage
 from ...redaction import logger
 from ...stream import (
     DEFAULT_DELIVERY_TIMEOUT,
@@ -160,6 +160,17 @@ class RedisStream:
     def __repr__(self) -> str:
         return f"RedisStream({self.conversation_id!r}, {self._connector!r})"
 
+    @property
+    def remarks(self) -> Callable[[HumanMessage], object] | None:
+        """The running ask's inbox for remarks sent through this object (see
+        ``MemoryStream.remarks``; remarks other processes send reach it when this process
+        follows the stream, i.e. has a local subscriber)."""
+        return self._local.remarks
+
+    @remarks.setter
+    def remarks(self, inbox: Callable[[HumanMessage], object] | None) -> None:
+        self._local.remarks = inbox
+
     # -- sending -----------------------------------------------------------------------------
 
     def _fields(self, event: Event) -> dict[bytes, bytes]:
@@ -186,6 +197,8 @@ class RedisStream:
             if self._follower is None:
                 self._start_follower()
             await self._local.send(event)
+        elif self._local.remarks is not None:
+            await self._local.send(event)  # nobody subscribed: only the inbox may take it
 
     async def send_many(self, events: Sequence[Event]) -> None:
         """Append several events in one pipelined round trip, then deliver them locally."""
