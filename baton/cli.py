@@ -52,7 +52,7 @@ def _build_app() -> Any:
         """Chat with any provider in the terminal, streaming, with tools from Python modules."""
         from .chat import run_chat
 
-        raise typer.Exit(asyncio.run(run_chat(config, tools, prompt, base_url)))
+        raise typer.Exit(run_chat(config, tools, prompt, base_url))
 
     @app.command()
     def version() -> None:
