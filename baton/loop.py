@@ -63,7 +63,8 @@ async def _call_model(call: ModelCall, context: Context) -> ModelResponse:
     # would make the store, or the next request, fail to encode the conversation).
     chunks = ValidChunks(run.deliver)
     response = await run.client.respond(call, chunks.emit)
-    await chunks.flush()
+    if chunks.holding:
+        await chunks.flush()
     return valid_response(response)
 
 

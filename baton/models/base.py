@@ -258,6 +258,16 @@ def valid_response(response: ModelResponse) -> ModelResponse:
     decoded JSON too) and provider data pass through ``valid_text``. The loop applies it to
     every model's answer, so a stored conversation never holds text its store or the next
     request cannot encode. The same object when nothing needed changing."""
+    if (  # the usual answer: ASCII, no escapes in its arguments, nothing to walk
+        response.text.isascii()
+        and response.reasoning.isascii()
+        and response.provider_data is None
+        and all(
+            c.name.isascii() and c.arguments.isascii() and "\\u" not in c.arguments
+            for c in response.tool_calls
+        )
+    ):
+        return response
     text = valid_text(response.text)
     reasoning = valid_text(response.reasoning)
     calls = tuple(_valid_call(c) for c in response.tool_calls)
@@ -284,6 +294,11 @@ class ValidChunks:
     def __init__(self, emit: EmitChunk) -> None:
         self._emit = emit
         self._held: dict[type[TextChunk] | type[ReasoningChunk], str] = {}
+
+    @property
+    def holding(self) -> bool:
+        """Whether half a surrogate pair waits for its other half (``flush`` sends it)."""
+        return bool(self._held)
 
     def emit(self, event: Event) -> Awaitable[None]:
         # Not a coroutine itself: valid chunks (nearly all) cost no extra frame on their way.
