@@ -552,3 +552,27 @@ async def test_as_tool_cancellation_propagates_and_leaves_valid_histories():
     child_events = await child_history.load(child_id)
     assert_every_call_answered(child_events)
     assert isinstance(child_events[-1], RunFailed)
+
+
+async def test_a_childs_usage_is_counted_on_the_model_that_answered_with_its_own_breakdown():
+    """Issue 11, point 12: a child's FallbackModel that answered on its secondary is reported
+    as the secondary, and the child's own sub-tasks keep their line under the parent's."""
+    from baton.errors import RateLimited
+    from baton.models.fallback import FallbackModel
+
+    grandchild = child("grand", "deep answer")
+    fallback = FallbackModel(
+        ScriptedModel(RateLimited("quota"), model="primary", repeat=True),
+        ScriptedModel(call("grand", task="go deeper"), "helped", model="secondary"),
+    )
+    helper = Agent("helper", config=fallback, tools=[grandchild.as_tool()])
+    parent = Agent(
+        "parent",
+        config=ScriptedModel(call("helper", task="help"), "done", model="parent-model"),
+        tools=[helper.as_tool()],
+    )
+    reply = await parent.ask("go")
+    lines = {(ln.kind, ln.model): ln.usage for ln in reply.usage_report.breakdown}
+    assert ("subtask", "secondary") in lines and ("subtask", "primary") not in lines
+    assert lines[("subtask/subtask", "grand-model")].requests == 1
+    assert sum((u for u in lines.values()), Usage()) == reply.usage

@@ -48,7 +48,6 @@ from ..events import (
     Usage,
 )
 from ..humans import HumanRelay
-from ..models.base import ModelConfig
 from ..redaction import redact_text
 from ..tools.tool import Tool
 
@@ -152,7 +151,7 @@ async def run_subtask(context: Context, subtask: Subtask) -> SubtaskResult:
     (after ``TaskFailed`` is published and the child's usage so far counted).
     """
     agent, task_id = subtask.agent, subtask.task_id
-    tally = _Tally(subtask)
+    tally = _Tally()
     await context.emit(TaskStarted(task_id, agent.name, subtask.task))
     options: AskOptions = {"relay": HumanRelay(context, task_id), **subtask.options}
     try:
@@ -164,17 +163,17 @@ async def run_subtask(context: Context, subtask: Subtask) -> SubtaskResult:
                     await context.emit(TaskProgress(task_id, *progress))
             reply = await run.result()
     except asyncio.CancelledError:
-        tally.roll_up(context, tally.usage)
+        tally.roll_up(context)
         await context.emit(TaskFailed(task_id, "Cancelled", "The sub-task was cancelled."))
         raise
     except AskSuspended:
         # The parent pauses with the child's request; the child runs again on resume.
-        tally.roll_up(context, tally.usage)
+        tally.roll_up(context)
         await context.emit(TaskFailed(task_id, "Paused", "The ask paused for a human."))
         raise
     except Exception as error:
         error_type, message = type(error).__name__, _error_text(error)
-        tally.roll_up(context, tally.usage)
+        tally.roll_up(context)
         await context.emit(TaskFailed(task_id, error_type, message))
         return SubtaskResult(
             task_id,
@@ -184,7 +183,7 @@ async def run_subtask(context: Context, subtask: Subtask) -> SubtaskResult:
             error_type=error_type,
             error=message,
         )
-    tally.roll_up(context, reply.usage)
+    tally.roll_up(context, reply)
     await context.emit(TaskCompleted(task_id, reply.text, reply.usage))
     return SubtaskResult(
         task_id, agent.name, subtask.task, reply.text, reply.output, reply.usage, reply=reply
@@ -291,30 +290,42 @@ def fan_out_tool(
 
 
 class _Tally:
-    """What a child spent, from its events (used when it fails before reporting its usage)."""
+    """What a child spent, from its events (used when it fails before reporting its usage):
+    per model that actually answered (a child's ``FallbackModel`` may answer on another
+    provider than the one configured), and what its own sub-tasks reported."""
 
-    __slots__ = ("model", "provider", "usage")
+    __slots__ = ("lines", "usage")
 
-    def __init__(self, subtask: Subtask) -> None:
-        config = subtask.options.get("config") or subtask.agent.config
-        if isinstance(config, ModelConfig):
-            self.provider, self.model = config.provider, config.model_name
-        else:  # a "provider:model" string: named by the child's responses instead
-            self.provider = self.model = ""
+    def __init__(self) -> None:
         self.usage = Usage()
+        self.lines: dict[tuple[str, str, str], Usage] = {}
+
+    def _add(self, key: tuple[str, str, str], usage: Usage) -> None:
+        self.usage = self.usage + usage
+        self.lines[key] = self.lines.get(key, Usage()) + usage
 
     def see(self, event: Event) -> None:
         if isinstance(event, ModelResponse):
             calls = Usage(tool_calls=len(event.tool_calls)) if event.tool_calls else Usage()
-            self.usage = self.usage + event.usage + calls
-            if not self.model:
-                self.provider, self.model = event.provider or "", event.model or ""
+            self._add(("model", event.provider or "", event.model or ""), event.usage + calls)
         elif isinstance(event, TaskCompleted):
-            self.usage = self.usage + event.usage
+            self._add(("subtask", "", ""), event.usage)
 
-    def roll_up(self, context: Context, usage: Usage) -> None:
-        if usage != Usage():
-            context.add_usage(usage, kind="subtask", provider=self.provider, model=self.model)
+    def roll_up(self, context: Context, reply: Reply[Any] | None = None) -> None:
+        """Count the child's usage toward the parent's ask, under kind ``"subtask"`` for its
+        model calls and ``"subtask/<kind>"`` for the rest of its breakdown (its compaction, its
+        own sub-tasks), each on the provider and model that did the work. From the child's
+        report when it finished, else from what its events showed."""
+        if reply is not None:
+            lines = [
+                (ln.kind, ln.provider, ln.model, ln.usage) for ln in reply.usage_report.breakdown
+            ]
+        else:
+            lines = [(k, p, m, u) for (k, p, m), u in self.lines.items()]
+        for kind, provider, model, usage in lines:
+            if usage != Usage():
+                sub = "subtask" if kind == "model" else f"subtask/{kind}"
+                context.add_usage(usage, kind=sub, provider=provider, model=model)
 
 
 def _clip(text: str, limit: int = _DETAIL_CHARS) -> str:
