@@ -584,3 +584,19 @@ async def test_data_asked_for_is_sent_as_json_text(wire: WireServer) -> None:
     await agent.ask({"city": "Paris", "days": 3})
     content = wire.last.json["messages"][-1]["content"]
     assert content == [{"type": "text", "text": '{"city":"Paris","days":3}'}]
+
+
+async def test_an_exchange_recorded_through_the_sdk_replays_without_the_server(
+    wire: WireServer, tmp_path: Any
+) -> None:
+    """Issue 11, point 20: record once against the provider, replay with no network."""
+    from baton.replay import Cassette
+
+    wire.reply_json(completion("Hello from the server"))
+    path = tmp_path / "hello.json"
+    recorded = await Agent("a", config=Cassette(path, config=config(wire, stream=False))).ask("hi")
+    assert len(wire.requests) == 1
+    replayed = await Agent("a", config=Cassette(path)).ask("hi")
+    assert replayed.text == recorded.text == "Hello from the server"
+    assert replayed.response.provider == "openai"
+    assert len(wire.requests) == 1  # the server was not asked again
