@@ -18,51 +18,44 @@ new ``RunState`` or continues a stored one (``agent.resume``); nothing else ente
 When an ask fails, its run is closed with every tool call of its last response answered and
 one ``RunFailed``; when a process dies mid-run, the next ask that opens the conversation closes
 it the same way (``close_open_run``), so the model always sees a valid conversation.
+
+The record is in ``baton.runstate``, the store-first write in ``baton.storing`` and the repair
+of open runs in ``baton.repair``; this module re-exports their public names.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import contextvars
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic_core import to_jsonable_python
 
 from .context import Context, UsageCounter
 from .conversation import WRITE_GRACE, Conversation
-from .errors import (
-    AskSuspended,
-    BackendUnavailable,
-    BatonError,
-    ClaimLost,
-    ConfigError,
-    ObserverHalt,
-)
+from .errors import AskSuspended, ConfigError, ObserverHalt
 from .events import (
     ApprovalRequest,
     Event,
     HumanInputRequest,
     HumanMessage,
-    ModelRequest,
     ModelResponse,
     ObserverAlert,
-    Record,
-    RunFailed,
-    RunFinished,
-    RunStarted,
-    ToolCall,
     ToolCallError,
     ToolCallResult,
-    UsageLine,
-    from_dict,
-    register,
     to_dict,
 )
-from .history import WRITE_WAITER, History, MemoryHistory, Storage
+from .history import Storage
 from .redaction import logger, redact_text
+from .repair import close_open_run, closing_events, open_run_index, paused_run
+from .runstate import (
+    RunState,
+    delete_run_state,
+    load_run_state,
+    run_state_key,
+    stored_outcomes,
+)
+from .storing import CANCEL_GRACE, abandon_run, store
 from .stream import MemoryStream, cleanup_delivery
 
 if TYPE_CHECKING:
@@ -78,292 +71,13 @@ __all__ = [
     "close_open_run",
     "delete_run_state",
     "load_run_state",
+    "open_run_index",
     "paused_run",
     "run_state_key",
     "stored_outcomes",
 ]
 
 log = logger("baton.run")
-
-CANCEL_GRACE = 1.0
-"""Seconds a cancelled ask spends closing its run in the store before leaving that to the next
-ask's repair."""
-
-_STATE_PREFIX = "baton:run:"
-
-
-@register
-@dataclass(slots=True)
-class RunState(Record):
-    """Where one ask stands (see the module docs). ``status`` is ``"running"`` or
-    ``"paused"``; ``response`` is the model response whose tool calls were running, and
-    ``finished`` the outcomes of those that finished (the others run on resume). A plain
-    record: the live run makes a new one whenever it saves itself (not frozen only because
-    every ask makes one, and a frozen dataclass costs several times more to build)."""
-
-    conversation_id: str
-    run_id: str
-    agent: str
-    request: ModelRequest
-    turn: int = 0
-    status: str = "running"
-    response: ModelResponse | None = None
-    finished: tuple[ToolCallResult | ToolCallError, ...] = ()
-    usage: tuple[UsageLine, ...] = ()
-    tool_calls: int = 0
-    requests: tuple[ApprovalRequest | HumanInputRequest, ...] = ()
-    asked_in: tuple[str, ...] = ()  # the tool call each request was made in ("" outside)
-    variables: Any = None
-
-    @property
-    def pending(self) -> tuple[str, ...]:
-        """The ids of the response's tool calls that had not finished."""
-        if self.response is None:
-            return ()
-        done = {o.call_id for o in self.finished}
-        return tuple(c.id for c in self.response.tool_calls if c.id not in done)
-
-
-def run_state_key(conversation_id: str) -> str:
-    """The storage key of a conversation's paused run."""
-    return _STATE_PREFIX + conversation_id
-
-
-async def load_run_state(storage: Storage, conversation_id: str) -> RunState | None:
-    """The paused run of a conversation, if it has one."""
-    data = await storage.get(run_state_key(conversation_id))
-    if data is None:
-        return None
-    state = from_dict(data)
-    if not isinstance(state, RunState):
-        raise ConfigError(f"storage key {run_state_key(conversation_id)!r} holds no RunState")
-    return state
-
-
-async def delete_run_state(storage: Storage, conversation_id: str) -> bool:
-    """Forget a conversation's paused run; ``True`` if this call removed it (so, of two
-    processes resuming it at once, exactly one gets ``True``)."""
-    return await storage.delete(run_state_key(conversation_id))
-
-
-def stored_outcomes(
-    events: Sequence[Event], start: int, state: RunState
-) -> tuple[ToolCallResult | ToolCallError, ...]:
-    """The outcomes the history holds of the calls of the response ``state`` paused in (in
-    call order), looked up after that response (in the run that began at ``start``)."""
-    if state.response is None:
-        return ()
-    at = next((i for i in range(len(events) - 1, start, -1) if events[i] == state.response), None)
-    if at is None:
-        return state.finished  # the response is not where it was: keep what the run saved
-    found = {
-        e.call_id: e for e in events[at + 1 :] if isinstance(e, ToolCallResult | ToolCallError)
-    }
-    return tuple(found[c.id] for c in state.response.tool_calls if c.id in found)
-
-
-def open_run_index(events: Sequence[Event]) -> int:
-    """The index of the last run's ``RunStarted`` if that run never closed, else -1."""
-    for i in range(len(events) - 1, -1, -1):
-        event = events[i]
-        if isinstance(event, RunFinished | RunFailed):
-            return -1
-        if isinstance(event, RunStarted):
-            return i
-    return -1
-
-
-def _closing_events(
-    events: Sequence[Event], start: int, run_id: str, error_type: str, message: str, why: str
-) -> list[Event]:
-    """What closes the run that began at ``start``: an error for every unanswered tool call,
-    then its ``RunFailed``."""
-    answered: set[str] = set()
-    calls: list[ToolCall] = []
-    for event in events[start + 1 :]:
-        if isinstance(event, ModelResponse):
-            calls.extend(event.tool_calls)
-        elif isinstance(event, ToolCallResult | ToolCallError):
-            answered.add(event.call_id)
-    closing: list[Event] = [
-        ToolCallError(
-            c.id,
-            c.name,
-            f"The call was {why} before it finished; no result is available.",
-            "Interrupted" if why == "interrupted by a process exit" else "Cancelled",
-        )
-        for c in calls
-        if c.id not in answered
-    ]
-    closing.append(RunFailed(run_id, error_type, message))
-    return closing
-
-
-def _open_run(events: Sequence[Event]) -> tuple[int, RunStarted] | None:
-    """The last run's index and ``RunStarted`` if it never closed (a closed last run, the
-    usual case, costs one check)."""
-    if not events or isinstance(events[-1], RunFinished | RunFailed):
-        return None
-    start = open_run_index(events)
-    if start < 0:
-        return None
-    started = events[start]
-    assert isinstance(started, RunStarted)
-    return start, started
-
-
-async def _pause_of(storage: Storage | None, conversation_id: str, run_id: str) -> RunState | None:
-    """The stored ``RunState`` of run ``run_id`` if that run is paused."""
-    if storage is None:
-        return None
-    state = await load_run_state(storage, conversation_id)
-    return state if state is not None and state.run_id == run_id else None
-
-
-async def paused_run(conversation: Conversation, storage: Storage | None) -> RunState | None:
-    """The conversation's last run if it is open and paused (its ``RunState`` is in
-    ``storage``). Reads only."""
-    found = _open_run(conversation.events)
-    if found is None:
-        return None
-    return await _pause_of(storage, conversation.id, found[1].run_id)
-
-
-async def close_open_run(conversation: Conversation, storage: Storage | None) -> RunState | None:
-    """Repair a conversation whose last run never closed (its process died): answer its open
-    tool calls as interrupted and record its ``RunFailed``. A run that is paused (its
-    ``RunState`` is in ``storage``) is left open and returned instead."""
-    found = _open_run(conversation.events)
-    if found is None:
-        return None
-    start, started = found
-    state = await _pause_of(storage, conversation.id, started.run_id)
-    if state is not None:
-        return state
-    closing = _closing_events(
-        conversation.events,
-        start,
-        started.run_id,
-        "Interrupted",
-        "The process running this ask stopped before it finished (it was closed when the "
-        "conversation was next opened).",
-        "interrupted by a process exit",
-    )
-    await store(conversation, closing)
-    return None
-
-
-async def abandon_run(conversation: Conversation, run_id: str, error: BaseException) -> None:
-    """Close run ``run_id`` whose start the claim stored but whose loop never ran (opening it
-    failed): its ``RunFailed``, best effort (if the store can't take it now, the next ask that
-    opens the conversation closes the run)."""
-    cancelled = isinstance(error, asyncio.CancelledError)
-    kind = "Cancelled" if cancelled else type(error).__name__
-    message = "The ask was cancelled before it began." if cancelled else redact_text(str(error))
-    try:
-        async with asyncio.timeout(CANCEL_GRACE if cancelled else WRITE_GRACE):
-            await store(conversation, (RunFailed(run_id, kind, message or kind),))
-    except Exception as exc:
-        conversation.stale = True
-        log.warning("could not close run %s: %s", run_id, type(exc).__name__)
-
-
-async def store(
-    conversation: Conversation, events: Sequence[Event], *, release: bool = False
-) -> None:
-    """Append ``events`` to the conversation: to its history first (with any backlog a fork has
-    not saved yet, in the same write), then to memory. See the module docs for failures.
-    ``release``: these are the run's last events; give the store's claim back with them (one
-    round trip where the backend can)."""
-    history = conversation.history
-    if history is None:
-        conversation.events.extend(events)
-        return
-    claim = conversation.claim
-    if claim is not None and claim.lost:
-        conversation.stale = True
-        raise ClaimLost(
-            f"this process lost its claim on conversation {conversation.id} (its lease could not "
-            "be renewed in time), so another process may be answering it; nothing more was "
-            "written. Ask again: the conversation is reloaded from the store"
-        )
-    memory = conversation.events
-    batch = (
-        [*memory[conversation.saved :], *events] if conversation.saved != len(memory) else events
-    )
-    write = (
-        claim.append_and_release(batch)
-        if release and claim is not None
-        else history.append(conversation.id, batch)
-    )
-    if type(history) is MemoryHistory:
-        await write  # no suspension point inside: a cancel can't tear it
-    else:
-        loop = asyncio.get_running_loop()
-        written = loop.create_future()
-        context = contextvars.copy_context()
-        context.run(WRITE_WAITER.set, written)  # lets a retrying backend see a cancel
-        task = loop.create_task(_write_then_notify(write, written), context=context)
-        task.add_done_callback(_consume)
-        await _shielded_write(conversation, history, task, written, events)
-    memory.extend(events)
-    conversation.saved = len(memory)
-
-
-async def _write_then_notify(write: Awaitable[None], written: asyncio.Future[None]) -> None:
-    """Run a store write in a task of its own (so a cancel of the ask can't tear it) and wake
-    the ask through ``written`` directly (one loop iteration less than ``asyncio.shield``)."""
-    try:
-        await write
-    except BaseException as exc:
-        if not written.done():
-            if isinstance(exc, asyncio.CancelledError):
-                written.cancel()
-            else:
-                written.set_exception(exc)
-        raise
-    if not written.done():
-        written.set_result(None)
-
-
-async def _shielded_write(
-    conversation: Conversation,
-    history: History,
-    write: asyncio.Task[None],
-    written: asyncio.Future[None],
-    events: Sequence[Event],
-) -> None:
-    try:
-        await written  # a cancel of the ask cancels this future, never the write
-    except asyncio.CancelledError:
-        # The write goes on; memory must end as the store does, so wait for it (bounded).
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait({write}, timeout=WRITE_GRACE)
-        if write.done() and not write.cancelled() and write.exception() is None:
-            conversation.events.extend(events)
-            conversation.saved = len(conversation.events)
-        else:
-            conversation.stale = True
-            conversation.writing = write  # the next claim waits for it before reloading
-        raise
-    except BatonError:
-        conversation.stale = True
-        raise
-    except Exception as exc:
-        conversation.stale = True
-        names = ", ".join(type(e).__name__ for e in events)
-        raise BackendUnavailable(
-            f"{type(history).__name__} could not store {names} of conversation "
-            f"{conversation.id}: {type(exc).__name__}: {exc}. Nothing was kept that the store "
-            "did not accept; check the backend and ask again (the conversation is reloaded "
-            "from the store)",
-            retryable=not isinstance(exc, ValueError | TypeError | UnicodeError),
-        ) from exc
-
-
-def _consume(future: asyncio.Future[None]) -> None:
-    if not future.cancelled():
-        future.exception()
 
 
 class LiveRun:
@@ -642,7 +356,7 @@ class LiveRun:
                 start = open_run_index(conversation.events)
                 if start < 0 or getattr(conversation.events[start], "run_id", None) != self.run_id:
                     return  # closed already, or (a failed write) never started in the store
-                closing = _closing_events(
+                closing = closing_events(
                     conversation.events,
                     start,
                     self.run_id,
@@ -656,6 +370,11 @@ class LiveRun:
         except Exception as exc:  # the store is down: the next open repairs the run
             conversation.stale = True
             log.warning("could not close run %s: %s", self.run_id, type(exc).__name__)
+
+
+def _consume(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()  # retrieved: a failed put is raised by the shield, not logged twice
 
 
 def _paused_message(conversation_id: str, requests: Sequence[Any]) -> str:
