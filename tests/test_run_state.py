@@ -404,6 +404,7 @@ CORE = {
     "repair",
     "redaction",
     "sync",
+    "subscribers",
     "context",
     "hooks",
     "humans",
