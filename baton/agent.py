@@ -7,22 +7,30 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Generic, TypedDict, overload
+from typing import TYPE_CHECKING, Any, Generic, overload
 
-from pydantic_core import PydanticSerializationError, to_jsonable_python
 from typing_extensions import TypeVar, Unpack
 
 from .context import Context
 from .conversation import Conversation, claim_stored, new_conversation, new_id
 from .errors import ConfigError, ConversationBusy, NotSuspended
-from .events import Data, Event, HumanMessage, ModelRequest, Part, RunStarted, Text
+from .events import Event, HumanMessage, ModelRequest, RunStarted
 from .history import History, Storage
 from .hitl import with_approval_policy
 from .hooks import ContextPolicy, Middleware, Observer
-from .humans import HumanHandler, HumanRelay, HumanState
+from .humans import HumanHandler, HumanState
 from .loop import Plan, run_loop
 from .models.base import ModelConfig, ModelSettings
 from .models.registry import resolve_config
+from .options import (
+    AgentOptions,
+    AskOptions,
+    PromptInput,
+    as_parts,
+    check_positive,
+    check_threads,
+    check_timeout,
+)
 from .output import OutputSpec, Prompted, build_output_spec
 from .overrides import AgentOverride, active_override, replaced_tools
 from .prompt import Instructions
@@ -36,7 +44,6 @@ from .run import (
     paused_run,
     stored_outcomes,
 )
-from .stream import Stream
 from .sync import run_sync
 from .tools.threads import ToolThreads
 from .tools.tool import Tool
@@ -49,119 +56,6 @@ __all__ = ["Agent", "AgentOptions", "AskOptions", "PromptInput"]
 
 OutputT = TypeVar("OutputT", default=str)
 T = TypeVar("T")
-
-PromptInput = str | Part | Sequence[str | Part] | Any
-"""What an ask takes: text, an input part, a list of them, or any JSON-able value (see
-``Agent.ask``)."""
-
-
-class AskOptions(TypedDict, total=False):
-    """Per-ask options; each adds to (never silently replaces) the agent's own."""
-
-    tools: Iterable[Any]
-    response_schema: Any
-    dependencies: Mapping[Any, Any]
-    variables: Mapping[str, Any]
-    max_turns: int
-    output_retries: int
-    tool_concurrency: int
-    tool_timeout: float | None
-    tool_threads: ToolThreads | None
-    settings: ModelSettings
-    config: ModelConfig | str
-    stream: Stream
-    conversation_id: str
-    middleware: Sequence[Middleware]
-    policies: Sequence[ContextPolicy]
-    observers: Sequence[Observer]
-    suspend_on_human: bool
-    wait_busy: float | None
-    relay: HumanRelay
-    raise_tool_errors: bool
-
-
-def _as_parts(prompt: PromptInput) -> tuple[Part, ...]:
-    """An ask's input as parts: text becomes ``Text``, parts stay, and any other value (a dict,
-    a dataclass, a pydantic model, a number, a list of such) becomes one ``Data`` part, which
-    the model receives as JSON. A list mixing text or parts with values converts each item."""
-    if isinstance(prompt, str):
-        return (Text(prompt),)
-    if isinstance(prompt, Part):
-        return (prompt,)
-    if isinstance(prompt, list | tuple) and any(isinstance(i, str | Part) for i in prompt):
-        return tuple(
-            Text(i) if isinstance(i, str) else i if isinstance(i, Part) else _as_data(i)
-            for i in prompt
-        )
-    return (_as_data(prompt),)
-
-
-def _as_data(value: object) -> Data:
-    if value is None or isinstance(value, bytes | bytearray):
-        kind = "None" if value is None else "bytes"
-        raise ConfigError(
-            f"an ask takes text, input parts (Text, Image, Document, ...) or JSON-able data, "
-            f"got {kind}; for a file use Image/Audio/Document(data=..., media_type=...)"
-        )
-    try:
-        return Data(to_jsonable_python(value))
-    except PydanticSerializationError as exc:
-        raise ConfigError(
-            f"an ask's input {type(value).__name__} can't be sent as JSON ({exc}); pass text, "
-            "input parts, or data made of dicts, lists, numbers, dataclasses or pydantic models"
-        ) from None
-
-
-def _check_positive(name: str, value: int, minimum: int = 1) -> int:
-    if not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name} must be an integer of at least {minimum}, got {value!r}")
-    return value
-
-
-def _check_timeout(value: float | None) -> float | None:
-    if value is not None and (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not 0 < value < float("inf")  # NaN fails this too
-    ):
-        raise ConfigError(
-            f"tool_timeout must be a finite, positive number of seconds, got {value!r}"
-        )
-    return value
-
-
-def _check_threads(value: ToolThreads | None) -> ToolThreads | None:
-    if value is not None and not isinstance(value, ToolThreads):
-        raise ConfigError(
-            "tool_threads takes a thread pool for sync tools, e.g. tool_threads=ToolThreads(8) "
-            f"(from baton.tools import ToolThreads), got {value!r}"
-        )
-    return value
-
-
-class AgentOptions(TypedDict, total=False):
-    """The keyword options of ``Agent(...)`` besides ``response_schema`` (see ``Agent``)."""
-
-    config: ModelConfig | str | None
-    tools: Iterable[Any]
-    output_retries: int
-    dependencies: Mapping[Any, Any] | None
-    variables: Mapping[str, Any] | None
-    max_turns: int
-    tool_concurrency: int
-    tool_timeout: float | None
-    tool_threads: ToolThreads | None
-    settings: ModelSettings | None
-    history: History | None
-    description: str | None
-    middleware: Sequence[Middleware]
-    policies: Sequence[ContextPolicy]
-    observers: Sequence[Observer]
-    hitl: HumanHandler | None
-    storage: Storage | None
-    suspend_on_human: bool
-    raise_tool_errors: bool
-
 
 PromptSource = str | Callable[..., str | Awaitable[str]] | None
 
@@ -242,13 +136,13 @@ class Agent(Generic[OutputT]):
         self.name = name
         self.description = description
         self.config = resolve_config(config) if config is not None else None
-        self.max_turns = _check_positive("max_turns", max_turns)
-        self.output_retries = _check_positive("output_retries", output_retries, 0)
-        self.tool_concurrency = _check_positive("tool_concurrency", tool_concurrency)
-        self.tool_timeout = _check_timeout(tool_timeout)
+        self.max_turns = check_positive("max_turns", max_turns)
+        self.output_retries = check_positive("output_retries", output_retries, 0)
+        self.tool_concurrency = check_positive("tool_concurrency", tool_concurrency)
+        self.tool_timeout = check_timeout(tool_timeout)
         # The thread pool this agent's sync tools run on (None: the process-wide one, see
         # baton.tools.threads): its own pool keeps other agents' stuck calls from its threads.
-        self.tool_threads = _check_threads(tool_threads)
+        self.tool_threads = check_threads(tool_threads)
         self.settings = settings
         self.dependencies: dict[Any, Any] = dict(dependencies or {})
         self.variables: dict[str, Any] = dict(variables or {})
@@ -320,7 +214,7 @@ class Agent(Generic[OutputT]):
         """Claim the conversation and make the run of one new ask, ready for
         ``baton.loop.run_loop`` (``ask``, ``reply.ask`` and ``run`` are built on these two).
         ``after``: the reply this ask continues. The claim is given back if this fails."""
-        request = ModelRequest(_as_parts(prompt))
+        request = ModelRequest(as_parts(prompt))
         config, plan = self._config_for(options), self._plan_for(options)
         run_id = new_id()
         # The run's first events go in with the store's claim (one round trip less) unless
@@ -473,15 +367,15 @@ class Agent(Generic[OutputT]):
             config=config,
             settings=self._settings_for(config, options.get("settings")),
             dependencies=dependencies,
-            max_turns=_check_positive("max_turns", options.get("max_turns", self.max_turns)),
-            output_retries=_check_positive(
+            max_turns=check_positive("max_turns", options.get("max_turns", self.max_turns)),
+            output_retries=check_positive(
                 "output_retries", options.get("output_retries", self.output_retries), 0
             ),
-            tool_concurrency=_check_positive(
+            tool_concurrency=check_positive(
                 "tool_concurrency", options.get("tool_concurrency", self.tool_concurrency)
             ),
-            tool_timeout=_check_timeout(options.get("tool_timeout", self.tool_timeout)),
-            tool_threads=_check_threads(options.get("tool_threads", self.tool_threads)),
+            tool_timeout=check_timeout(options.get("tool_timeout", self.tool_timeout)),
+            tool_threads=check_threads(options.get("tool_threads", self.tool_threads)),
             storage=self.storage,
             suspend_on_human=options.get("suspend_on_human", self.suspend_on_human),
             relay=options.get("relay"),

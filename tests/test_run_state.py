@@ -405,6 +405,7 @@ CORE = {
     "redaction",
     "sync",
     "subscribers",
+    "options",
     "context",
     "hooks",
     "humans",

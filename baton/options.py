@@ -1,0 +1,141 @@
+"""What an agent and an ask take: their keyword options (typed), and an ask's input made into
+parts (``as_parts``), with the checks that turn a wrong value into a ``ConfigError``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypedDict
+
+from pydantic_core import PydanticSerializationError, to_jsonable_python
+
+from .errors import ConfigError
+from .events import Data, Part, Text
+from .history import History, Storage
+from .hooks import ContextPolicy, Middleware, Observer
+from .humans import HumanHandler, HumanRelay
+from .models.base import ModelConfig, ModelSettings
+from .stream import Stream
+from .tools.threads import ToolThreads
+
+__all__ = [
+    "AgentOptions",
+    "AskOptions",
+    "PromptInput",
+    "as_parts",
+    "check_positive",
+    "check_threads",
+    "check_timeout",
+]
+
+
+PromptInput = str | Part | Sequence[str | Part] | Any
+"""What an ask takes: text, an input part, a list of them, or any JSON-able value (see
+``Agent.ask``)."""
+
+
+class AskOptions(TypedDict, total=False):
+    """Per-ask options; each adds to (never silently replaces) the agent's own."""
+
+    tools: Iterable[Any]
+    response_schema: Any
+    dependencies: Mapping[Any, Any]
+    variables: Mapping[str, Any]
+    max_turns: int
+    output_retries: int
+    tool_concurrency: int
+    tool_timeout: float | None
+    tool_threads: ToolThreads | None
+    settings: ModelSettings
+    config: ModelConfig | str
+    stream: Stream
+    conversation_id: str
+    middleware: Sequence[Middleware]
+    policies: Sequence[ContextPolicy]
+    observers: Sequence[Observer]
+    suspend_on_human: bool
+    wait_busy: float | None
+    relay: HumanRelay
+    raise_tool_errors: bool
+
+
+def as_parts(prompt: PromptInput) -> tuple[Part, ...]:
+    """An ask's input as parts: text becomes ``Text``, parts stay, and any other value (a dict,
+    a dataclass, a pydantic model, a number, a list of such) becomes one ``Data`` part, which
+    the model receives as JSON. A list mixing text or parts with values converts each item."""
+    if isinstance(prompt, str):
+        return (Text(prompt),)
+    if isinstance(prompt, Part):
+        return (prompt,)
+    if isinstance(prompt, list | tuple) and any(isinstance(i, str | Part) for i in prompt):
+        return tuple(
+            Text(i) if isinstance(i, str) else i if isinstance(i, Part) else as_data(i)
+            for i in prompt
+        )
+    return (as_data(prompt),)
+
+
+def as_data(value: object) -> Data:
+    if value is None or isinstance(value, bytes | bytearray):
+        kind = "None" if value is None else "bytes"
+        raise ConfigError(
+            f"an ask takes text, input parts (Text, Image, Document, ...) or JSON-able data, "
+            f"got {kind}; for a file use Image/Audio/Document(data=..., media_type=...)"
+        )
+    try:
+        return Data(to_jsonable_python(value))
+    except PydanticSerializationError as exc:
+        raise ConfigError(
+            f"an ask's input {type(value).__name__} can't be sent as JSON ({exc}); pass text, "
+            "input parts, or data made of dicts, lists, numbers, dataclasses or pydantic models"
+        ) from None
+
+
+def check_positive(name: str, value: int, minimum: int = 1) -> int:
+    if not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name} must be an integer of at least {minimum}, got {value!r}")
+    return value
+
+
+def check_timeout(value: float | None) -> float | None:
+    if value is not None and (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value < float("inf")  # NaN fails this too
+    ):
+        raise ConfigError(
+            f"tool_timeout must be a finite, positive number of seconds, got {value!r}"
+        )
+    return value
+
+
+def check_threads(value: ToolThreads | None) -> ToolThreads | None:
+    if value is not None and not isinstance(value, ToolThreads):
+        raise ConfigError(
+            "tool_threads takes a thread pool for sync tools, e.g. tool_threads=ToolThreads(8) "
+            f"(from baton.tools import ToolThreads), got {value!r}"
+        )
+    return value
+
+
+class AgentOptions(TypedDict, total=False):
+    """The keyword options of ``Agent(...)`` besides ``response_schema`` (see ``Agent``)."""
+
+    config: ModelConfig | str | None
+    tools: Iterable[Any]
+    output_retries: int
+    dependencies: Mapping[Any, Any] | None
+    variables: Mapping[str, Any] | None
+    max_turns: int
+    tool_concurrency: int
+    tool_timeout: float | None
+    tool_threads: ToolThreads | None
+    settings: ModelSettings | None
+    history: History | None
+    description: str | None
+    middleware: Sequence[Middleware]
+    policies: Sequence[ContextPolicy]
+    observers: Sequence[Observer]
+    hitl: HumanHandler | None
+    storage: Storage | None
+    suspend_on_human: bool
+    raise_tool_errors: bool
