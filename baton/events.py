@@ -4,8 +4,9 @@ Events are frozen, slotted dataclasses. They serialize to plain JSON-able dicts 
 back (``from_dict``) through an explicit registry: a payload can only ever build one of the classes
 registered here, never an arbitrary class named in the data.
 
-Events whose class sets ``transient = True`` (text and reasoning chunks, the per-call ``ToolCall``
-notice) are delivered live on the stream but are not part of a conversation's history.
+Events whose class sets ``transient = True`` (text and reasoning chunks, pieces of a tool call's
+arguments, the per-call ``ToolCall`` notice) are delivered live on the stream but are not part of
+a conversation's history.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ __all__ = [
     "Text",
     "TextChunk",
     "ToolCall",
+    "ToolCallDelta",
     "ToolCallError",
     "ToolCallResult",
     "ToolThreadAbandoned",
@@ -456,6 +458,24 @@ class ToolCall(Event):
 
 @register
 @dataclass(frozen=True, slots=True)
+class ToolCallDelta(Event):
+    """A piece of a tool call's arguments as the model streams the call (live only).
+
+    ``call_id`` and ``name`` are those of the ``ToolCall`` the pieces build; ``delta`` is the
+    new piece of its raw JSON ``arguments``. A UI joins the pieces of one ``call_id`` to show the
+    call forming; the complete ``ToolCall`` still arrives in the ``ModelResponse``. Emitted by
+    the providers that stream arguments (OpenAI Chat and Responses, Anthropic) and by a
+    ``ScriptedModel`` playing ``chunks(..., call(...))``.
+    """
+
+    call_id: str
+    name: str
+    delta: str
+    transient: ClassVar[bool] = True
+
+
+@register
+@dataclass(frozen=True, slots=True)
 class ModelResponse(Event):
     """One complete answer of the model: text and/or tool calls, with usage and metadata.
     ``agent`` names the agent that was called (set by the loop): another agent reading the
@@ -471,6 +491,8 @@ class ModelResponse(Event):
     # Opaque provider data that must be replayed verbatim (e.g. signed reasoning blocks).
     provider_data: Any = None
     agent: str | None = None
+    # The provider's id for this answer (e.g. ``chatcmpl-...``, ``msg_...``), when it sends one.
+    response_id: str | None = None
 
 
 @register
@@ -494,13 +516,22 @@ class ReasoningChunk(Event):
 @register
 @dataclass(frozen=True, slots=True)
 class ToolCallResult(Event):
-    """A tool finished. ``content`` is what the model sees; ``value`` what the function returned."""
+    """A tool finished. ``content`` is what the model sees; ``value`` what the function returned.
+
+    A result with media (a tool returned an ``Image``, ``Audio``, ``Document`` or ``FileUrl``,
+    or a ``ToolResult`` mixing text and media) has them in ``parts``, in order (text as
+    ``Text``): providers send those. ``content`` is then the same result as text, each media
+    part a short placeholder (``[image: image/png, 100 KB]``), for whoever reads text only
+    (token counts, compaction, telemetry, another agent's transcript). A tool that returned
+    media itself (not through a ``ToolResult``) has ``value=None``: the bytes are kept once.
+    """
 
     call_id: str
     name: str
     content: str
     value: Any = None
     final: bool = False
+    parts: tuple[Part, ...] = ()
 
 
 @register

@@ -19,15 +19,39 @@ Spans (semantic conventions 1.37+, where the GenAI ones are still "development")
 
 - ``invoke_agent {agent}`` (INTERNAL), per ask: ``gen_ai.operation.name``,
   ``gen_ai.provider.name``, ``gen_ai.agent.name``, ``gen_ai.conversation.id``,
-  ``gen_ai.request.model``, ``gen_ai.response.model``, ``gen_ai.response.finish_reasons``, the
-  ask's total ``gen_ai.usage.input_tokens`` / ``output_tokens``, and ``baton.run.id``.
+  ``gen_ai.request.model``, ``gen_ai.response.model``, ``gen_ai.response.finish_reasons``,
+  ``gen_ai.response.id`` (the last answer's), the ask's total ``gen_ai.usage.input_tokens`` /
+  ``output_tokens``, ``server.address`` / ``server.port`` and ``baton.run.id``.
 - ``chat {model}`` (CLIENT), per model call, a child of the ask's span: the same, per call, plus
   ``gen_ai.request.temperature`` / ``top_p`` / ``max_tokens`` / ``seed`` / ``stop_sequences``
-  when set and ``gen_ai.usage.cache_read.input_tokens`` / ``cache_creation.input_tokens`` /
-  ``reasoning.output_tokens`` when non-zero.
+  when set, ``gen_ai.output.type`` = ``json`` when a response schema is requested, and
+  ``gen_ai.usage.cache_read.input_tokens`` / ``cache_creation.input_tokens`` /
+  ``reasoning.output_tokens`` when non-zero. ``gen_ai.response.id`` is the provider's id for
+  the answer (``ModelResponse.response_id``: OpenAI Chat and Responses, Anthropic, Gemini send
+  one); ``server.address`` / ``server.port`` come from the config's ``base_url``, else the
+  provider's default endpoint (none for a ``ScriptedModel`` or a ``FallbackModel``).
 - ``execute_tool {tool}`` (INTERNAL), per tool call, a child of the ask's span (concurrent calls
   each run in their own copy of the context, so work inside a tool nests under its own span):
-  ``gen_ai.tool.name``, ``gen_ai.tool.call.id``, ``gen_ai.tool.type`` = ``function``.
+  ``gen_ai.tool.name``, ``gen_ai.tool.call.id``, ``gen_ai.tool.type`` = ``function``,
+  ``gen_ai.tool.description``.
+- ``human_input {agent}`` (INTERNAL), per wait for a human (``context.input``, an approval),
+  a child of the span that asked (usually the tool call's): ``baton.human_input.kind``
+  (``input`` / ``approval``), ``baton.human_input.request_id``, ``gen_ai.tool.call.id`` (and
+  ``gen_ai.tool.name`` for an approval), ``baton.human_input.approved`` when the answer says,
+  ``baton.human_input.suspended`` when the ask paused instead of waiting (not an error).
+
+Trace context: every span starts in the current OpenTelemetry context, so an ask made while
+a server's instrumentation handles a request (which extracts its ``traceparent``) joins that
+trace, as does a sub-agent run as a tool (under the ``execute_tool`` span, when it has this
+middleware too). Without such an instrumentation, extract the header yourself::
+
+    from opentelemetry import context, propagate
+
+    token = context.attach(propagate.extract(request.headers))  # reads ``traceparent``
+    try:
+        reply = await agent.ask(question)
+    finally:
+        context.detach(token)
 
 ``gen_ai.provider.name`` is Baton's provider name, but ``gemini`` -> ``gcp.gemini`` and ``vertex``
 -> ``gcp.vertex_ai`` (the deprecated ``gen_ai.system`` is not set). A failure (cancellation too)
@@ -41,7 +65,12 @@ Metrics (histograms with the conventions' advisory buckets), attributes
 - ``gen_ai.client.token.usage`` ({token}), per model call, by ``gen_ai.token.type`` (``input`` /
   ``output``); never per ask, so sums don't double count;
 - ``gen_ai.client.operation.duration`` (s), per model call (``chat``) and per ask
-  (``invoke_agent``).
+  (``invoke_agent``);
+- ``gen_ai.client.operation.time_to_first_chunk`` (s), per streamed model call that sent a
+  chunk (text, reasoning or a tool call forming): from the call to its first chunk on the
+  conversation's stream (Telemetry subscribes to it for the length of the call).
+
+``server.address`` / ``server.port`` are on the metrics too when known.
 
 Message content is captured only when opted in: ``capture_content=True``, or (with the default
 ``None``) ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`` (or ``span_only`` /
@@ -62,26 +91,33 @@ import time
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from .errors import ConfigError
+from .errors import AskSuspended, ConfigError
 from .events import (
+    ApprovalRequest,
     CompactionSummary,
     Data,
     Event,
     FileUrl,
+    HumanInputRequest,
     HumanMessage,
     Media,
     ModelRequest,
     ModelResponse,
     OutputRejected,
     Part,
+    ReasoningChunk,
     Text,
+    TextChunk,
     ToolCall,
+    ToolCallDelta,
     ToolCallError,
     ToolCallResult,
     Usage,
 )
-from .middleware.base import Middleware, ProceedAsk, ProceedModel, ProceedTool
+from .middleware.base import Middleware, ProceedAsk, ProceedInput, ProceedModel, ProceedTool
+from .stream import EventFilter
 from .transcript import transcript
 
 if TYPE_CHECKING:
@@ -109,11 +145,27 @@ OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
 TOOL_NAME = "gen_ai.tool.name"
 TOOL_CALL_ID = "gen_ai.tool.call.id"
 TOOL_TYPE = "gen_ai.tool.type"
+TOOL_DESCRIPTION = "gen_ai.tool.description"
+RESPONSE_ID = "gen_ai.response.id"
+OUTPUT_TYPE = "gen_ai.output.type"
+SERVER_ADDRESS = "server.address"
+SERVER_PORT = "server.port"
 TOKEN_TYPE = "gen_ai.token.type"
 ERROR_TYPE = "error.type"
 RUN_ID = "baton.run.id"
+HUMAN_KIND = "baton.human_input.kind"
+HUMAN_REQUEST_ID = "baton.human_input.request_id"
+HUMAN_APPROVED = "baton.human_input.approved"
+HUMAN_SUSPENDED = "baton.human_input.suspended"
 
 _PROVIDERS = {"gemini": "gcp.gemini", "vertex": "gcp.vertex_ai"}
+# Where a provider's SDK sends requests when the config names no ``base_url``.
+_ENDPOINTS = {
+    "openai": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com",
+    "gemini": "https://generativelanguage.googleapis.com",
+    "vertex": "https://aiplatform.googleapis.com",
+}
 _SETTINGS = (
     ("temperature", "gen_ai.request.temperature"),
     ("top_p", "gen_ai.request.top_p"),
@@ -129,6 +181,8 @@ _USAGE_DETAILS = (
 # The conventions' advisory bucket boundaries: 1, 4, 16, ... 4**13 and 0.01, 0.02, ... 81.92.
 _TOKENS = ("Number of input and output tokens used.", tuple(float(4**i) for i in range(14)))
 _SECONDS = ("GenAI operation duration.", tuple(round(0.01 * 2**i, 2) for i in range(14)))
+_FIRST_CHUNK = ("Time to receive the first chunk of a streamed answer.", _SECONDS[1])
+_CHUNKS = EventFilter((TextChunk, ReasoningChunk, ToolCallDelta))
 _CAPTURE_VALUES = frozenset({"true", "1", "span_only", "span_and_event"})
 
 
@@ -156,6 +210,9 @@ class Telemetry(Middleware):
         meter = metrics.get_meter("baton", __version__, meter_provider, schema_url=_SCHEMA_URL)
         self._token_usage = _histogram(meter, "gen_ai.client.token.usage", "{token}", _TOKENS)
         self._duration = _histogram(meter, "gen_ai.client.operation.duration", "s", _SECONDS)
+        self._first_chunk = _histogram(
+            meter, "gen_ai.client.operation.time_to_first_chunk", "s", _FIRST_CHUNK
+        )
         self._client: SpanKind = trace.SpanKind.CLIENT
         self._internal: SpanKind = trace.SpanKind.INTERNAL
         self._status: type[Status] = trace.Status
@@ -177,6 +234,7 @@ class Telemetry(Middleware):
             CONVERSATION_ID: context.conversation_id,
             REQUEST_MODEL: model,
             RUN_ID: context.run_id,
+            **_server(context.model_config),
         }
         first = len(context.events)
         with self._span(f"invoke_agent {agent}", self._internal, attributes) as span:
@@ -209,6 +267,10 @@ class Telemetry(Middleware):
             AGENT_NAME: call.agent,
             CONVERSATION_ID: call.conversation_id,
         }
+        server = _server(context.model_config)
+        attributes.update(server)
+        if call.output is not None:
+            attributes[OUTPUT_TYPE] = "json"
         settings = call.settings
         for field, key in _SETTINGS:
             value = getattr(settings, field)
@@ -225,12 +287,24 @@ class Telemetry(Middleware):
                     "gen_ai.input.messages", _json(_messages(call.messages, call.agent))
                 )
             began = time.perf_counter()
+            first_chunk: list[float] = []
+            watch = None
+            if call.settings.stream:
+                # The first streamed piece the model sends (text, reasoning or a call forming).
+                def on_chunk(event: Event) -> None:
+                    if not first_chunk:
+                        first_chunk.append(time.perf_counter())
+
+                watch = context.stream.subscribe(on_chunk, where=_CHUNKS)
             try:
                 response = await proceed(call)
             except BaseException as exc:
                 error = self._fail(span, exc)
-                self._record_duration(began, "chat", provider, model, None, error)
+                self._record_duration(began, "chat", provider, model, None, error, server)
                 raise
+            finally:
+                if watch is not None:
+                    watch.unsubscribe()
             response_model = response.model or model
             usage = response.usage
             if span.is_recording():
@@ -241,7 +315,11 @@ class Telemetry(Middleware):
                         span.set_attribute(key, count)
                 if self.capture_content:
                     span.set_attribute("gen_ai.output.messages", _json([_output_message(response)]))
-            metric = self._record_duration(began, "chat", provider, model, response_model, None)
+            metric = self._record_duration(
+                began, "chat", provider, model, response_model, None, server
+            )
+            if first_chunk:
+                self._first_chunk.record(first_chunk[0] - began, metric)
             if usage.input_tokens or usage.output_tokens:
                 record = self._token_usage.record
                 record(usage.input_tokens, {**metric, TOKEN_TYPE: "input"})
@@ -258,6 +336,9 @@ class Telemetry(Middleware):
             TOOL_TYPE: "function",
             CONVERSATION_ID: context.conversation_id,
         }
+        tool = context.tool(call.name)
+        if tool is not None and tool.description:
+            attributes[TOOL_DESCRIPTION] = tool.description
         with self._span(f"execute_tool {call.name}", self._internal, attributes) as span:
             if self.capture_content and span.is_recording():
                 span.set_attribute("gen_ai.tool.call.arguments", call.arguments)
@@ -273,6 +354,39 @@ class Telemetry(Middleware):
                 if self.capture_content:
                     span.set_attribute("gen_ai.tool.call.result", _tool_response(outcome))
             return outcome
+
+    async def around_human_input(
+        self,
+        request: HumanInputRequest | ApprovalRequest,
+        context: Context,
+        proceed: ProceedInput,
+    ) -> HumanMessage:
+        approval = isinstance(request, ApprovalRequest)
+        attributes: dict[str, Any] = {
+            HUMAN_KIND: "approval" if approval else "input",
+            HUMAN_REQUEST_ID: request.request_id,
+            AGENT_NAME: context.agent_name,
+            CONVERSATION_ID: context.conversation_id,
+        }
+        call_id = request.call.id if isinstance(request, ApprovalRequest) else request.call_id
+        if call_id:
+            attributes[TOOL_CALL_ID] = call_id
+        if isinstance(request, ApprovalRequest):
+            attributes[TOOL_NAME] = request.call.name
+        with self._span(f"human_input {context.agent_name}", self._internal, attributes) as span:
+            try:
+                answer = await proceed(request)
+            except AskSuspended:
+                # Not a failure: the run is saved and waits for ``agent.resume``.
+                if span.is_recording():
+                    span.set_attribute(HUMAN_SUSPENDED, True)
+                raise
+            except BaseException as exc:
+                self._fail(span, exc)
+                raise
+            if span.is_recording() and answer.approved is not None:
+                span.set_attribute(HUMAN_APPROVED, answer.approved)
+            return answer
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -307,8 +421,15 @@ class Telemetry(Middleware):
         model: str,
         response_model: str | None,
         error: str | None,
-    ) -> dict[str, str]:
-        attributes = {OPERATION: operation, PROVIDER: provider, REQUEST_MODEL: model}
+        server: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        attributes: dict[str, Any] = {
+            OPERATION: operation,
+            PROVIDER: provider,
+            REQUEST_MODEL: model,
+        }
+        if server:
+            attributes.update(server)
         if response_model:
             attributes[RESPONSE_MODEL] = response_model
         if error is not None:
@@ -353,7 +474,32 @@ def _response_attributes(model: str, response: ModelResponse, usage: Usage) -> d
     }
     if response.finish_reason:
         attributes[FINISH_REASONS] = (response.finish_reason,)
+    if response.response_id:
+        attributes[RESPONSE_ID] = response.response_id
     return attributes
+
+
+def _server(config: ModelConfig) -> dict[str, Any]:
+    """``server.address`` and ``server.port`` of the endpoint ``config`` calls: its
+    ``base_url``, else the provider's default endpoint; nothing when neither is known (a
+    ``ScriptedModel``, a ``FallbackModel``)."""
+    url = getattr(config, "base_url", None) or _ENDPOINTS.get(config.provider)
+    if url == _ENDPOINTS["vertex"]:  # regional unless the location is "global"
+        location = getattr(config, "location", None) or os.environ.get("GOOGLE_CLOUD_LOCATION")
+        if location and location != "global":
+            url = f"https://{location}-aiplatform.googleapis.com"
+    if not isinstance(url, str):
+        return {}
+    parts = urlsplit(url if "//" in url else f"//{url}")
+    if not parts.hostname:
+        return {}
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None:
+        port = 80 if parts.scheme == "http" else 443
+    return {SERVER_ADDRESS: parts.hostname, SERVER_PORT: port}
 
 
 # -- content, in the semantic conventions' message format -------------------------------------

@@ -10,7 +10,9 @@ A turn is one model answer:
 
 - ``"text"``: a final text answer;
 - ``call(name, **arguments)``: one tool call; a list of calls (and text) answers several at once;
-- ``chunks("He", "llo", call(...))``: a streamed answer, emitted piece by piece;
+- ``chunks("He", "llo", call(...))``: a streamed answer, emitted piece by piece (each call as
+  one ``ToolCallDelta`` holding its whole arguments, as a provider streams a call forming; calls
+  in other turns emit no deltas);
 - an exception (instance or class): the model call raises it;
 - a ``ModelResponse``: returned as is;
 - a function of the ``ModelCall`` (sync or async) returning any of the above.
@@ -47,6 +49,7 @@ from .events import (
     Text,
     TextChunk,
     ToolCall,
+    ToolCallDelta,
     ToolCallError,
     ToolCallResult,
     Usage,
@@ -98,7 +101,8 @@ def reasoning(text: str) -> Reasoning:
 
 
 def chunks(*pieces: str | ScriptedCall | Reasoning) -> Chunks:
-    """A streamed turn: text pieces, reasoning pieces and tool calls, emitted one by one."""
+    """A streamed turn: text pieces, reasoning pieces and tool calls, emitted one by one (a
+    tool call as a ``ToolCallDelta`` with its whole arguments, as a provider streams one)."""
     return Chunks(pieces)
 
 
@@ -124,6 +128,10 @@ def _event_tokens(event: Event) -> int:
             estimate_tokens(c.arguments) + 4 for c in event.tool_calls
         )
     if isinstance(event, ToolCallResult):
+        if event.parts:  # media: a flat charge each, as for a request's media
+            return 4 + sum(
+                estimate_tokens(p.text) if isinstance(p, Text) else 256 for p in event.parts
+            )
         return estimate_tokens(event.content) + 4
     if isinstance(event, ToolCallError):
         return estimate_tokens(event.message) + 4
@@ -304,7 +312,10 @@ class ScriptedModel(ModelConfig, ModelClient):
                 if stream:
                     await emit(ReasoningChunk(piece.text))
             elif isinstance(piece, ScriptedCall):
-                tool_calls.append(self._tool_call(piece))
+                tool_call = self._tool_call(piece)
+                tool_calls.append(tool_call)
+                if stream:
+                    await emit(ToolCallDelta(tool_call.id, tool_call.name, tool_call.arguments))
             else:
                 raise TypeError(f"chunks() cannot play {piece!r}")
         return self._response("".join(text), "".join(thoughts), tool_calls, input_tokens, agent)

@@ -26,13 +26,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Literal, TypeAlias
 
+from pydantic_core import to_json
+
 from .events import (
     CompactionSummary,
+    Data,
     Event,
+    FileUrl,
     HumanMessage,
+    Media,
     ModelRequest,
     ModelResponse,
     OutputRejected,
+    Part,
+    Text,
     ToolCallError,
     ToolCallResult,
 )
@@ -41,6 +48,7 @@ __all__ = [
     "ALWAYS_SHOWN",
     "Role",
     "TranscriptState",
+    "part_text",
     "role_of",
     "sent_to_model",
     "shown",
@@ -119,6 +127,33 @@ def shown(event: Event, agent: str | None, state: TranscriptState) -> Event | No
             outcome = event.content if isinstance(event, ToolCallResult) else event.message
             return HumanMessage(f"[{author}] tool {event.name} answered: {outcome}")
     return event
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} bytes"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.0f} KB"
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+def part_text(part: Part) -> str:
+    """What a reader of text only sees of ``part``: text and data as they are, media as a
+    short placeholder (``[image: image/png, 100 KB]``, ``[document: https://...]``), never its
+    bytes."""
+    if isinstance(part, Text):
+        return part.text
+    if isinstance(part, Data):
+        return to_json(part.value, fallback=str).decode()
+    if isinstance(part, Media):
+        kind = type(part).__name__.lower()
+        if part.url is not None:
+            return f"[{kind}: {part.url}]"
+        media_type = part.media_type or part.default_media_type
+        return f"[{kind}: {media_type}, {_size(len(part.data or b''))}]"
+    if isinstance(part, FileUrl):
+        return f"[file: {part.url}]"
+    return f"[{type(part).__name__.lower()}]"
 
 
 def _named_turn(author: str, response: ModelResponse) -> str:

@@ -41,6 +41,7 @@ from baton.events import (
     Text,
     TextChunk,
     ToolCall,
+    ToolCallDelta,
     ToolCallError,
     ToolCallResult,
     ToolThreadAbandoned,
@@ -114,6 +115,7 @@ def samples() -> dict[str, Record]:
         ),
         "TextChunk": TextChunk("He"),
         "ReasoningChunk": ReasoningChunk("hmm"),
+        "ToolCallDelta": ToolCallDelta("call_1", "add", '{"a": 2,'),
         "ToolCallResult": ToolCallResult(
             "call_1", "add", "5", value={"type": "RunFinished", "total": 5}, final=True
         ),
@@ -478,6 +480,7 @@ TRANSIENT = {
     "TextChunk",
     "ReasoningChunk",
     "ToolCall",
+    "ToolCallDelta",
     "SubscriberFailed",
     "TaskProgress",
     "ToolThreadAbandoned",

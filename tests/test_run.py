@@ -20,7 +20,14 @@ from baton import (
     tool,
 )
 from baton.errors import RateLimited
-from baton.events import ReasoningChunk, RunFailed, RunFinished, RunStarted, UsageReport
+from baton.events import (
+    ReasoningChunk,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    ToolCallDelta,
+    UsageReport,
+)
 from baton.testing import ScriptedModel, call, chunks, reasoning
 
 
@@ -52,6 +59,7 @@ async def test_run_yields_every_event_in_order_then_the_reply():
         ReasoningChunk,
         ReasoningChunk,
         TextChunk,
+        ToolCallDelta,  # the streamed call's arguments, as they come
         ModelResponse,
         ToolCall,
         ToolCallResult,
@@ -69,12 +77,12 @@ async def test_run_yields_every_event_in_order_then_the_reply():
         "answer ",
         "is 3",
     ]
-    first_response = events[5]
-    notice = events[6]
+    delta, first_response, notice = events[5], events[6], events[7]
     assert notice == first_response.tool_calls[0]
+    assert (delta.call_id, delta.delta) == (notice.id, notice.arguments)
     assert first_response.reasoning == "need a tool"
-    assert events[7].call_id == notice.id
-    assert events[7].value == 3
+    assert events[8].call_id == notice.id
+    assert events[8].value == 3
 
     assert reply.text == "the answer is 3"
     assert reply.output == "the answer is 3"

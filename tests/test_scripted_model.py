@@ -19,7 +19,7 @@ from baton import (
     tool,
 )
 from baton.errors import BatonError, ProviderUnavailable, RateLimited, ScriptExhausted
-from baton.events import ReasoningChunk, RunStarted
+from baton.events import ReasoningChunk, RunStarted, ToolCallDelta
 from baton.models.base import ModelCall
 from baton.testing import ScriptedModel, call, chunks, reasoning
 
@@ -157,6 +157,32 @@ async def test_chunks_may_end_with_a_tool_call():
     assert first.text == "adding"
     assert [c.name for c in first.tool_calls] == ["add"]
     assert reply.text == "4"
+
+
+async def test_a_streamed_call_emits_a_tool_call_delta_before_it_runs():
+    agent, _ = agent_with(chunks("adding", call("add", a=2, b=2)), call("add", a=1, b=1), "4")
+    async with agent.run("2 + 2") as run:
+        events = [e async for e in run]
+        reply = await run.result()
+    deltas = [e for e in events if isinstance(e, ToolCallDelta)]
+    first, second = [e for e in events if isinstance(e, ModelResponse)][:2]
+    (streamed,) = first.tool_calls
+    # The chunks() call streams as one delta holding its whole arguments, after the text before
+    # it and before the answer; the plain call() turn streams none.
+    assert deltas == [ToolCallDelta(streamed.id, "add", streamed.arguments)]
+    assert events.index(TextChunk("adding")) < events.index(deltas[0]) < events.index(first)
+    assert second.tool_calls and not any(d.call_id == second.tool_calls[0].id for d in deltas)
+    assert not any(isinstance(e, ToolCallDelta) for e in reply.events)  # live only
+    assert reply.text == "4"
+
+
+async def test_no_tool_call_delta_when_streaming_is_off():
+    agent, _ = agent_with(chunks(call("add", a=2, b=2)), "4")
+    async with agent.run("2 + 2", settings=ModelSettings(stream=False)) as run:
+        events = [e async for e in run]
+        await run.result()
+    assert not any(isinstance(e, ToolCallDelta) for e in events)
+    assert [e.value for e in events if isinstance(e, ToolCallResult)] == [4]
 
 
 async def test_model_response_turn_is_returned_as_is():

@@ -19,10 +19,16 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import NoOpTracerProvider, SpanKind, StatusCode
 
-from baton import Agent, ModelResponse, ModelSettings, tool
+from baton import Agent, Context, ModelResponse, ModelSettings, tool
 from baton.errors import ConfigError, RateLimited
+from baton.events import ApprovalRequest, HumanInputRequest, HumanMessage, Usage
+from baton.hitl import ApprovalPolicy
+from baton.providers.anthropic import AnthropicConfig
+from baton.providers.ollama import OllamaConfig
+from baton.providers.openai import OpenAIConfig
+from baton.providers.vertex import VertexConfig
 from baton.telemetry import CAPTURE_CONTENT_ENV, Telemetry
-from baton.testing import ScriptedModel, call
+from baton.testing import ScriptedModel, call, chunks
 
 GUARD = 5.0  # a failing test must fail, not hang
 
@@ -167,6 +173,7 @@ async def test_an_ask_with_a_tool_round_makes_one_agent_span_with_chat_and_tool_
         "gen_ai.tool.name": "add",
         "gen_ai.tool.call.id": answer_1.tool_calls[0].id,
         "gen_ai.tool.type": "function",
+        "gen_ai.tool.description": "Add two integers.",
         "gen_ai.conversation.id": reply.conversation_id,
     }
 
@@ -236,6 +243,148 @@ async def test_a_sub_agent_nests_under_the_tool_call_that_runs_it(otel):
     assert parent_of(helper_span) == tool_span.context.span_id
     assert parent_of(otel.one("chat small")) == helper_span.context.span_id
     assert [parent_of(s) for s in otel.named("chat scripted")] == [boss_span.context.span_id] * 2
+
+
+async def test_the_response_id_and_a_requested_output_format_are_on_the_spans(otel):
+    @dataclass
+    class Total:
+        total: int
+
+    answer = ModelResponse(
+        '{"total": 5}', usage=Usage(1, 7, 3), finish_reason="stop", response_id="resp-42"
+    )
+    agent = Agent(
+        "calc",
+        config=ScriptedModel(answer, model="gpt-test"),
+        response_schema=Total,
+        middleware=[otel.telemetry()],
+    )
+
+    reply = await agent.ask("2 + 3?")
+
+    assert reply.output == Total(5)
+    chat, ask = otel.spans
+    assert chat.attributes["gen_ai.response.id"] == "resp-42"
+    assert chat.attributes["gen_ai.output.type"] == "json"
+    assert ask.attributes["gen_ai.response.id"] == "resp-42"
+    # a scripted model calls no server
+    assert not {"server.address", "server.port"} & set(chat.attributes)
+
+
+async def test_a_plain_text_ask_has_no_output_type_nor_response_id(otel):
+    await calc(otel, "5").ask("2 + 3?")
+
+    chat = otel.one("chat gpt-test")
+    assert "gen_ai.output.type" not in chat.attributes
+    assert "gen_ai.response.id" not in chat.attributes
+
+
+def test_the_server_is_the_base_url_or_the_providers_endpoint():
+    from baton.telemetry import _server
+
+    def server(config: Any) -> tuple[Any, Any]:
+        found = _server(config)
+        return found.get("server.address"), found.get("server.port")
+
+    assert server(OpenAIConfig("gpt-x", api_key="k")) == ("api.openai.com", 443)
+    assert server(AnthropicConfig("claude-x", api_key="k")) == ("api.anthropic.com", 443)
+    proxied = OpenAIConfig("gpt-x", api_key="k", base_url="http://proxy.local:8080/v1")
+    assert server(proxied) == ("proxy.local", 8080)
+    assert server(OpenAIConfig("gpt-x", api_key="k", base_url="http://proxy.local/v1")) == (
+        "proxy.local",
+        80,
+    )
+    assert server(OllamaConfig("llama3", base_url="http://127.0.0.1:11434")) == (
+        "127.0.0.1",
+        11434,
+    )
+    assert server(ScriptedModel("hi")) == (None, None)
+    vertex = VertexConfig("gemini-x", project="p", location="europe-west4")
+    assert server(vertex) == ("europe-west4-aiplatform.googleapis.com", 443)
+    assert server(VertexConfig("gemini-x", project="p", location="global")) == (
+        "aiplatform.googleapis.com",
+        443,
+    )
+
+
+# -- human input -----------------------------------------------------------------------------------
+
+
+@tool
+async def ask_city(context: Context) -> str:
+    """Ask the user for a city."""
+    return await context.input("Which city?")
+
+
+async def test_a_human_input_wait_is_a_span_under_the_tool_call_that_asked(otel):
+    def hook(request: Any, context: Context) -> str:
+        return "Paris"
+
+    agent = Agent(
+        "guide",
+        config=ScriptedModel(call("ask_city"), "Paris it is"),
+        tools=[ask_city],
+        hitl=hook,
+        middleware=[otel.telemetry()],
+    )
+
+    reply = await agent.ask("weather?")
+
+    request = next(e for e in reply.events if isinstance(e, HumanInputRequest))
+    wait = otel.one("human_input guide")
+    tool_span = otel.one("execute_tool ask_city")
+    assert parent_of(wait) == tool_span.context.span_id
+    assert dict(wait.attributes) == {
+        "baton.human_input.kind": "input",
+        "baton.human_input.request_id": request.request_id,
+        "gen_ai.agent.name": "guide",
+        "gen_ai.conversation.id": reply.conversation_id,
+        "gen_ai.tool.call.id": request.call_id,
+    }
+    assert wait.status.status_code is StatusCode.UNSET
+
+
+async def test_an_approval_wait_records_the_tool_and_the_answer(otel):
+    def hook(request: Any, context: Context) -> HumanMessage:
+        return HumanMessage("no", approved=False)
+
+    agent = Agent(
+        "calc",
+        config=ScriptedModel(call("add", a=2, b=3), "denied"),
+        tools=[add],
+        hitl=hook,
+        middleware=[otel.telemetry(), ApprovalPolicy(lambda _: True)],
+    )
+
+    reply = await agent.ask("2 + 3?")
+
+    request = next(e for e in reply.events if isinstance(e, ApprovalRequest))
+    wait = otel.one("human_input calc")
+    assert wait.attributes["baton.human_input.kind"] == "approval"
+    assert wait.attributes["gen_ai.tool.name"] == "add"
+    assert wait.attributes["gen_ai.tool.call.id"] == request.call.id
+    assert wait.attributes["baton.human_input.approved"] is False
+
+
+# -- trace context ---------------------------------------------------------------------------------
+
+
+async def test_an_ask_joins_the_trace_of_an_incoming_traceparent(otel):
+    from opentelemetry import context as otel_context
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    headers = {"traceparent": f"00-{trace_id}-{parent_id}-01"}
+    token = otel_context.attach(TraceContextTextMapPropagator().extract(headers))
+    try:
+        await calc(otel, "5").ask("2 + 3?")
+    finally:
+        otel_context.detach(token)
+
+    ask = otel.one("invoke_agent calc")
+    assert ask.context.trace_id == int(trace_id, 16)
+    assert parent_of(ask) == int(parent_id, 16)
+    assert parent_of(otel.one("chat gpt-test")) == ask.context.span_id
 
 
 # -- failures --------------------------------------------------------------------------------------
@@ -429,7 +578,34 @@ async def test_token_usage_and_duration_metrics(otel):
     assert units == {
         "gen_ai.client.token.usage": "{token}",
         "gen_ai.client.operation.duration": "s",
+        "gen_ai.client.operation.time_to_first_chunk": "s",  # "5" was streamed
     }
+
+
+async def test_time_to_first_chunk_is_recorded_per_streamed_call(otel):
+    agent = calc(otel, chunks(call("add", a=2, b=3)), chunks("5"))
+
+    await agent.ask("What is 2 + 3?")
+
+    [point] = otel.points("gen_ai.client.operation.time_to_first_chunk")
+    assert point.count == 2  # the call forming, then the text
+    assert point.sum > 0
+    assert dict(point.attributes) == {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "scripted",
+        "gen_ai.request.model": "gpt-test",
+        "gen_ai.response.model": "gpt-test",
+    }
+
+
+async def test_an_unstreamed_call_has_no_time_to_first_chunk(otel):
+    agent = calc(otel, chunks(call("add", a=2, b=3)), chunks("5"))
+
+    reply = await agent.ask("What is 2 + 3?", settings=ModelSettings(stream=False))
+
+    assert reply.text == "5"
+    assert otel.points("gen_ai.client.operation.time_to_first_chunk") == []
+    assert len(otel.points("gen_ai.client.operation.duration")) == 2  # chat, invoke_agent
 
 
 # -- cost and packaging ----------------------------------------------------------------------------

@@ -94,6 +94,10 @@ def event_tokens(event: Event, model: str | None = None) -> int:
             total += MESSAGE_OVERHEAD + count(call.name) + count(call.arguments)
         return total
     if isinstance(event, ToolCallResult):
+        if event.parts:  # media: a flat charge each, never its bytes as text
+            return MESSAGE_OVERHEAD + sum(
+                count(part.text) if isinstance(part, Text) else MEDIA_TOKENS for part in event.parts
+            )
         return MESSAGE_OVERHEAD + count(event.content)
     if isinstance(event, ToolCallError):
         return MESSAGE_OVERHEAD + count(event.message)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from ..errors import ConfigError
-from ..events import Event, ModelResponse, ReasoningChunk, TextChunk, ToolCall
+from ..events import Event, ModelResponse, ReasoningChunk, TextChunk, ToolCall, ToolCallDelta
 from ..history import HistoryView
 from ..output import OutputSpec
 from ..sync import made_client
@@ -285,25 +285,30 @@ def valid_response(response: ModelResponse) -> ModelResponse:
 class ValidChunks:
     """Passes streamed chunks on (to ``emit``) as valid Unicode. A ``TextChunk`` or
     ``ReasoningChunk`` ending in the first half of a surrogate pair keeps that half back for the
-    next chunk of its kind, so a pair split across two chunks arrives joined; lone surrogates
-    become U+FFFD (``valid_text``). Other events pass untouched. ``flush()`` at the end of the
-    answer sends whatever is still held back (as U+FFFD)."""
+    next chunk of its kind (a ``ToolCallDelta`` for the next piece of the same call), so a pair
+    split across two chunks arrives joined; lone surrogates become U+FFFD (``valid_text``).
+    Other events pass untouched. ``flush()`` at the end of the answer sends whatever is still
+    held back (as U+FFFD)."""
 
-    __slots__ = ("_emit", "_held")
+    __slots__ = ("_emit", "_held", "_held_calls")
 
     def __init__(self, emit: EmitChunk) -> None:
         self._emit = emit
         self._held: dict[type[TextChunk] | type[ReasoningChunk], str] = {}
+        # Per call id: the half pair held back, and the delta it came in (for name and id).
+        self._held_calls: dict[str, tuple[ToolCallDelta, str]] = {}
 
     @property
     def holding(self) -> bool:
         """Whether half a surrogate pair waits for its other half (``flush`` sends it)."""
-        return bool(self._held)
+        return bool(self._held) or bool(self._held_calls)
 
     def emit(self, event: Event) -> Awaitable[None]:
         # Not a coroutine itself: valid chunks (nearly all) cost no extra frame on their way.
         kind = type(event)
         if kind is not TextChunk and kind is not ReasoningChunk:
+            if kind is ToolCallDelta:
+                return self._delta(event)  # type: ignore[arg-type]
             return self._emit(event)
         text: str = event.text  # type: ignore[attr-defined]
         if not self._held and (
@@ -328,7 +333,33 @@ class ValidChunks:
         if text:
             await self._emit(event if text == event.text else replace(event, text=text))
 
+    def _delta(self, event: ToolCallDelta) -> Awaitable[None]:
+        text = event.delta
+        if not self._held_calls and (
+            text.isascii() or (not "\ud800" <= text[-1] <= "\udbff" and valid_text(text) is text)
+        ):
+            name = event.name
+            if name.isascii() or valid_text(name) is name:
+                return self._emit(event)
+        return self._repair_delta(event)
+
+    async def _repair_delta(self, event: ToolCallDelta) -> None:
+        held = self._held_calls.pop(event.call_id, None)
+        text = event.delta if held is None else held[1] + event.delta
+        if text and "\ud800" <= text[-1] <= "\udbff":
+            self._held_calls[event.call_id] = (event, text[-1])
+            text = text[:-1]
+        text = valid_text(text)
+        name = valid_text(event.name)
+        if text:
+            if text != event.delta or name is not event.name:
+                event = replace(event, name=name, delta=text)
+            await self._emit(event)
+
     async def flush(self) -> None:
         held, self._held = self._held, {}
         for kind, text in held.items():
             await self._emit(kind(valid_text(text)))
+        calls, self._held_calls = self._held_calls, {}
+        for delta, text in calls.values():
+            await self._emit(replace(delta, name=valid_text(delta.name), delta=valid_text(text)))

@@ -15,7 +15,7 @@ from ..events import Event, ModelResponse, ToolCallError, ToolCallResult
 from ..history import HistoryView
 from ..transcript import TranscriptState, shown
 
-__all__ = ["MessageCache"]
+__all__ = ["MessageCache", "append_tool_message", "merge_or_append"]
 
 M = TypeVar("M")
 
@@ -138,3 +138,16 @@ def merge_or_append(messages: list[dict[str, Any]], message: dict[str, Any]) -> 
         previous["content"] = [*content, *addition]
         return
     messages.append(message)
+
+
+def append_tool_message(messages: list[dict[str, Any]], message: dict[str, Any]) -> None:
+    """Append a ``tool`` message, ahead of the user messages that follow the previous tool
+    messages (the media of earlier results, where tool messages take text only): the answers
+    to one turn's calls must follow it together."""
+    at = len(messages)
+    while at and messages[at - 1]["role"] == "user":
+        at -= 1
+    if at < len(messages) and at and messages[at - 1]["role"] == "tool":
+        messages.insert(at, message)
+    else:
+        messages.append(message)

@@ -6,9 +6,10 @@ import base64
 import mimetypes
 
 from ..errors import InvalidRequest
-from ..events import Audio, Document, FileUrl, Image, Media, Part
+from ..events import Audio, Document, FileUrl, Image, Media, Part, ToolCallResult
+from ..transcript import part_text
 
-__all__ = ["b64", "data_url", "document_name", "unsupported"]
+__all__ = ["b64", "data_url", "document_name", "media_note", "tool_media_intro", "unsupported"]
 
 
 def b64(data: bytes) -> str:
@@ -44,3 +45,14 @@ def unsupported(provider: str, part: Part, hint: str = "") -> InvalidRequest:
         f"{provider} does not accept {kind} {how}" + (f": {hint}" if hint else ""),
         provider=provider,
     )
+
+
+def media_note(provider: str, part: Part) -> str:
+    """The text sent instead of media a provider cannot take in that place."""
+    return f"{part_text(part)} (not shown: {provider} does not accept this media here)"
+
+
+def tool_media_intro(result: ToolCallResult) -> str:
+    """The text opening the user message that carries a tool result's media, where a
+    provider's tool messages take text only."""
+    return f"The media returned by tool {result.name} (call {result.call_id}):"

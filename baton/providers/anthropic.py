@@ -21,6 +21,9 @@ a budget, ``reasoning_effort`` picks one: minimal 1024, low 2048, medium 8192, h
 Signed thinking blocks (``thinking`` with its ``signature``, ``redacted_thinking``) are kept as
 raw dicts in ``ModelResponse.provider_data`` and replayed verbatim ahead of the text and tool_use
 blocks, as Anthropic requires across tool rounds.
+
+A streamed ``tool_use`` block's arguments (``input_json_delta``) are emitted piece by piece as
+``ToolCallDelta`` events while the call forms.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ from ..events import (
     Text,
     TextChunk,
     ToolCall,
+    ToolCallDelta,
     ToolCallError,
     ToolCallResult,
     Usage,
@@ -68,7 +72,7 @@ from ..output import OutputSpec
 from ._cache import MessageCache, merge_or_append
 from ._config import ProviderConfig, bounded, missing_extra
 from ._errors import connection_dropped, error_for_status, is_transport_error, malformed
-from ._media import b64, unsupported
+from ._media import b64, media_note, unsupported
 from ._sdk import post_prepared
 
 __all__ = ["AnthropicClient", "AnthropicConfig"]
@@ -195,7 +199,21 @@ def _assistant_content(response: ModelResponse) -> list[Block]:
     return content
 
 
-def _tool_result(call_id: str, content: str, *, error: bool = False) -> Block:
+def _tool_result_content(provider: str, parts: tuple[Part, ...]) -> list[Block]:
+    """A result with media as a ``tool_result``'s content: text, images and documents as
+    blocks (media a tool result cannot hold, e.g. audio, as its placeholder with a note)."""
+    blocks: list[Block] = []
+    for part in parts:
+        try:
+            block = _part_block(provider, part)
+        except InvalidRequest:
+            block = {"type": "text", "text": media_note(provider, part)}
+        if block is not None:
+            blocks.append(block)
+    return blocks
+
+
+def _tool_result(call_id: str, content: str | list[Block], *, error: bool = False) -> Block:
     block: Block = {"type": "tool_result", "tool_use_id": call_id, "content": content}
     if error:
         block["is_error"] = True
@@ -214,7 +232,8 @@ def append_anthropic_message(provider: str, messages: list[Message], event: Even
             return  # an empty answer: nothing the API would accept, and nothing to replay
         content, role = _assistant_content(event), "assistant"
     elif isinstance(event, ToolCallResult):
-        content, role = [_tool_result(event.call_id, event.content)], "user"
+        shown = _tool_result_content(provider, event.parts) if event.parts else event.content
+        content, role = [_tool_result(event.call_id, shown)], "user"
     elif isinstance(event, ToolCallError):
         content, role = [_tool_result(event.call_id, event.message, error=True)], "user"
     elif isinstance(event, OutputRejected):
@@ -490,6 +509,7 @@ class AnthropicClient:
         usage: Usage,
         finish_reason: str | None,
         model: str | None,
+        response_id: str | None = None,
     ) -> ModelResponse:
         thinking = [b for b in blocks if b["type"] in _THINKING_TYPES]
         return ModelResponse(
@@ -505,6 +525,7 @@ class AnthropicClient:
             provider=self.config.provider_name,
             reasoning="".join(b.get("thinking", "") for b in thinking),
             provider_data=thinking or None,
+            response_id=response_id or None,
         )
 
     def _from_message(self, message: Any) -> ModelResponse:
@@ -532,6 +553,7 @@ class AnthropicClient:
             anthropic_usage(merge_usage({}, message.usage)),
             message.stop_reason,
             message.model,
+            getattr(message, "id", None),
         )
 
     async def _from_stream(self, stream: Any, emit: EmitChunk) -> ModelResponse:
@@ -539,6 +561,7 @@ class AnthropicClient:
         usage: dict[str, Any] = {}
         finish_reason: str | None = None
         model: str | None = None
+        response_id: str | None = None
         stopped = False
         async for event in stream:
             kind = event.type
@@ -555,6 +578,8 @@ class AnthropicClient:
                     await emit(ReasoningChunk(delta.thinking))
                 elif delta.type == "input_json_delta" and delta.partial_json:
                     slot.pieces.append(delta.partial_json)
+                    if slot.kind == "tool_use":
+                        await emit(ToolCallDelta(slot.id, slot.name, delta.partial_json))
                 elif delta.type == "signature_delta":
                     slot.signature += delta.signature
             elif kind == "content_block_start":
@@ -565,6 +590,7 @@ class AnthropicClient:
                     await emit(chunk_type(slot.pieces[0]))
             elif kind == "message_start":
                 model = event.message.model
+                response_id = getattr(event.message, "id", None)
                 merge_usage(usage, event.message.usage)
             elif kind == "message_delta":
                 finish_reason = event.delta.stop_reason or finish_reason
@@ -583,6 +609,7 @@ class AnthropicClient:
             anthropic_usage(usage),
             finish_reason,
             model,
+            response_id,
         )
 
 

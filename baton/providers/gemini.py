@@ -1,5 +1,11 @@
 """Google's Gemini API through the official ``google-genai`` SDK (``VertexConfig`` in
-``vertex.py`` reuses this client for Vertex AI)."""
+``vertex.py`` reuses this client for Vertex AI).
+
+Gemini streams each function call whole (its ``args`` complete in one chunk; the Gemini API has
+no partial arguments), so no ``ToolCallDelta`` events are emitted for it: the call appears
+complete in the ``ModelResponse``. Vertex AI's opt-in ``stream_function_call_arguments``
+(``partial_args`` by JSON path) is not requested.
+"""
 
 from __future__ import annotations
 
@@ -232,6 +238,54 @@ def _add(contents: list[gt.Content], role: str, parts: list[gt.Part]) -> None:
         contents.append(types.Content(role=role, parts=parts))
 
 
+# The media a function response holds itself (Gemini's multimodal function responses); other
+# media of a result follow the responses in the same turn, as parts of their own.
+_RESPONSE_MEDIA = ("image/", "application/pdf", "text/plain")
+
+
+def _response_media(
+    provider: str, parts: tuple[Part, ...]
+) -> tuple[list[gt.FunctionResponsePart], list[gt.Part]]:
+    """A result's media: the parts of its function response, and the parts after it."""
+    from google.genai import types
+
+    inside: list[gt.FunctionResponsePart] = []
+    after: list[gt.Part] = []
+    for part in parts:
+        if isinstance(part, Text):
+            continue  # in the response's text
+        mime_type = part.media_type if isinstance(part, Media | FileUrl) else None
+        if isinstance(part, Media):
+            mime_type = mime_type or part.default_media_type
+        if not (mime_type or "").startswith(_RESPONSE_MEDIA):
+            after.append(_user_part(provider, part))
+        elif isinstance(part, Media) and part.data is not None:
+            blob = types.FunctionResponseBlob(data=part.data, mime_type=mime_type)
+            inside.append(types.FunctionResponsePart(inline_data=blob))
+        else:
+            url = part.url if isinstance(part, Media | FileUrl) else None
+            file = types.FunctionResponseFileData(file_uri=url, mime_type=mime_type)
+            inside.append(types.FunctionResponsePart(file_data=file))
+    return inside, after
+
+
+def _add_response(contents: list[gt.Content], response: gt.Part, after: list[gt.Part]) -> None:
+    """Add a function response to the user turn, after the turn's other responses and before
+    the media parts that follow them."""
+    last = contents[-1] if contents else None
+    if last is None or last.role != "user" or not last.parts:
+        _add(contents, "user", [response, *after])
+        return
+    at = len(last.parts)
+    while at and last.parts[at - 1].function_response is None:
+        at -= 1
+    if at == 0:  # no responses in this turn yet (a user's text): append as before
+        last.parts.extend([response, *after])
+        return
+    last.parts.insert(at, response)
+    last.parts.extend(after)
+
+
 def append_gemini_content(provider: str, contents: list[gt.Content], event: Event) -> None:
     """Convert one conversation event to Gemini contents (most convert to none)."""
     from google.genai import types
@@ -246,10 +300,16 @@ def append_gemini_content(provider: str, contents: list[gt.Content], event: Even
             if isinstance(event, ToolCallResult)
             else {"error": event.message}
         )
-        function_response = types.FunctionResponse(
-            name=event.name, response=response, id=_api_call_id(contents, event.call_id)
+        media, after = _response_media(
+            provider, event.parts if isinstance(event, ToolCallResult) else ()
         )
-        _add(contents, "user", [types.Part(function_response=function_response)])
+        function_response = types.FunctionResponse(
+            name=event.name,
+            response=response,
+            id=_api_call_id(contents, event.call_id),
+            parts=media or None,
+        )
+        _add_response(contents, types.Part(function_response=function_response), after)
     elif isinstance(event, OutputRejected):
         _add(contents, "user", [types.Part(text=event.message)])
     elif isinstance(event, HumanMessage) and event.request_id is None and event.text:
@@ -298,6 +358,7 @@ class _Answer:
         self.keep = False
         self.metadata: Any = None
         self.model: str | None = None
+        self.response_id: str | None = None
         self.finish_reason: str | None = None
         self.blocked: str | None = None
 
@@ -306,6 +367,7 @@ class _Answer:
         if response.usage_metadata is not None:
             self.metadata = response.usage_metadata
         self.model = response.model_version or self.model
+        self.response_id = getattr(response, "response_id", None) or self.response_id
         feedback = response.prompt_feedback
         if feedback is not None and feedback.block_reason is not None:
             reason = str(feedback.block_reason.value)
@@ -386,6 +448,7 @@ class _Answer:
             provider=provider,
             reasoning="".join(self.thoughts),
             provider_data=self.provider_data(),
+            response_id=self.response_id,
         )
 
 

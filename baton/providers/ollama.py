@@ -17,6 +17,9 @@ prompted mode) and the answer is validated as usual.
 Tool results carry no call ids on this wire (only the tool's name), so Ollama pairs them with
 calls by position: they are sent back in the order of the calls, whatever order they finished in.
 
+Ollama streams a tool call whole (its arguments as one finished JSON object, never in pieces), so
+no ``ToolCallDelta`` events are emitted for it: the call appears complete in the ``ModelResponse``.
+
 Ollama has no API for ``tool_choice`` other than sending no tools (``"none"``), and none for
 ``parallel_tool_calls``; both are otherwise ignored. ``max_retries`` is applied here (the SDK has
 no retries): a retryable failure before any chunk was streamed is tried again with backoff.
@@ -63,10 +66,10 @@ from ..models.base import (
     ModelSettings,
     valid_data,
 )
-from ._cache import MessageCache
+from ._cache import MessageCache, append_tool_message
 from ._config import ProviderConfig, bounded, missing_extra
 from ._errors import error_for_status, malformed
-from ._media import b64, unsupported
+from ._media import b64, media_note, tool_media_intro, unsupported
 
 __all__ = ["OllamaChatClient", "OllamaConfig"]
 
@@ -139,6 +142,27 @@ def _arguments(raw: str) -> Any:
     return value if isinstance(value, dict) else {}
 
 
+def _append_media_result(provider: str, messages: list[Message], result: ToolCallResult) -> None:
+    """A result with media: the tool message says what it holds (text, and a placeholder per
+    media part); its inline images follow in a user message (``/api/chat`` takes images only,
+    so other media stay placeholders, with a note)."""
+    images: list[str] = []
+    notes: list[str] = []
+    for part in result.parts:
+        if isinstance(part, Text):
+            continue  # in the tool message
+        if isinstance(part, Image) and part.data is not None:
+            images.append(b64(part.data))
+        else:
+            notes.append(media_note(provider, part))
+    text = "\n".join([result.content, *notes])
+    if images:
+        text += "\n(The images follow in the next message.)"
+    append_tool_message(messages, {"role": "tool", "content": text, "tool_name": result.name})
+    if images:
+        messages.append({"role": "user", "content": tool_media_intro(result), "images": images})
+
+
 def append_ollama_message(provider: str, messages: list[Message], event: Event) -> None:
     """Convert one conversation event to ``/api/chat`` messages (most convert to none)."""
     if isinstance(event, ModelRequest):
@@ -154,9 +178,14 @@ def append_ollama_message(provider: str, messages: list[Message], event: Event) 
             ]
         messages.append(message)
     elif isinstance(event, ToolCallResult):
-        messages.append({"role": "tool", "content": event.content, "tool_name": event.name})
+        if event.parts:
+            _append_media_result(provider, messages, event)
+        else:
+            message = {"role": "tool", "content": event.content, "tool_name": event.name}
+            append_tool_message(messages, message)
     elif isinstance(event, ToolCallError):
-        messages.append({"role": "tool", "content": event.message, "tool_name": event.name})
+        message = {"role": "tool", "content": event.message, "tool_name": event.name}
+        append_tool_message(messages, message)
     elif isinstance(event, OutputRejected):
         messages.append({"role": "user", "content": event.message})
     elif isinstance(event, HumanMessage) and event.request_id is None and event.text:

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from pydantic_core import to_json
 
-from ..errors import ConnectionLost, MalformedResponse
+from ..errors import ConnectionLost, InvalidRequest, MalformedResponse
 from ..events import (
     Audio,
     CompactionSummary,
@@ -26,15 +26,16 @@ from ..events import (
     Text,
     TextChunk,
     ToolCall,
+    ToolCallDelta,
     ToolCallError,
     ToolCallResult,
     Usage,
 )
 from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings
-from ._cache import MessageCache
+from ._cache import MessageCache, append_tool_message
 from ._config import ProviderConfig, bounded
 from ._errors import malformed
-from ._media import b64, data_url, document_name, unsupported
+from ._media import b64, data_url, document_name, media_note, tool_media_intro, unsupported
 from ._openai_common import make_openai_client, mapped_errors, strict_schema
 from ._sdk import post_prepared
 
@@ -98,6 +99,31 @@ def _user_content(provider: str, parts: tuple[Part, ...]) -> str | list[dict[str
     return content
 
 
+def _append_media_result(provider: str, messages: list[Message], result: ToolCallResult) -> None:
+    """A result with media: tool messages take text only, so the tool message says what the
+    result holds (text, and a placeholder per media part) and the media follow in a user
+    message (media the API takes nowhere are left as their placeholder, with a note)."""
+    media: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for part in result.parts:
+        if isinstance(part, Text):
+            continue  # in the tool message
+        try:
+            items = _user_content(provider, (part,))
+        except InvalidRequest:
+            notes.append(media_note(provider, part))
+            continue
+        assert isinstance(items, list)
+        media.extend(items)
+    text = "\n".join([result.content, *notes])
+    if media:
+        text += "\n(The media follows in the next message.)"
+    append_tool_message(messages, {"role": "tool", "tool_call_id": result.call_id, "content": text})
+    if media:
+        intro = {"type": "text", "text": tool_media_intro(result)}
+        messages.append({"role": "user", "content": [intro, *media]})
+
+
 def append_chat_message(provider: str, messages: list[Message], event: Event) -> None:
     """Convert one conversation event to Chat Completions messages (most convert to none)."""
     if isinstance(event, ModelRequest):
@@ -119,9 +145,14 @@ def append_chat_message(provider: str, messages: list[Message], event: Event) ->
             ]
         messages.append(message)
     elif isinstance(event, ToolCallResult):
-        messages.append({"role": "tool", "tool_call_id": event.call_id, "content": event.content})
+        if event.parts:
+            _append_media_result(provider, messages, event)
+        else:
+            message = {"role": "tool", "tool_call_id": event.call_id, "content": event.content}
+            append_tool_message(messages, message)
     elif isinstance(event, ToolCallError):
-        messages.append({"role": "tool", "tool_call_id": event.call_id, "content": event.message})
+        message = {"role": "tool", "tool_call_id": event.call_id, "content": event.message}
+        append_tool_message(messages, message)
     elif isinstance(event, OutputRejected):
         messages.append({"role": "user", "content": event.message})
     elif isinstance(event, HumanMessage) and event.request_id is None and event.text:
@@ -278,6 +309,7 @@ class OpenAIChatClient:
             model=completion.model,
             provider=self.config.provider_name,
             reasoning=extra.get("reasoning_content") or "",
+            response_id=getattr(completion, "id", None) or None,
         )
 
     async def _from_stream(self, stream: Any, emit: EmitChunk) -> ModelResponse:
@@ -287,10 +319,12 @@ class OpenAIChatClient:
         usage = None
         finish_reason = None
         model = None
+        response_id = None
         async for chunk in stream:
             if not isinstance(chunk.choices, list):
                 raise _shapeless(self.config.provider_name, "a stream chunk", chunk)
             model = chunk.model or model
+            response_id = response_id or getattr(chunk, "id", None)
             if chunk.usage is not None:
                 usage = chunk.usage
             for choice in chunk.choices:
@@ -316,6 +350,13 @@ class OpenAIChatClient:
                             slot[1] = piece.function.name
                         if piece.function.arguments:
                             slot[2].append(piece.function.arguments)
+                            await emit(
+                                ToolCallDelta(
+                                    slot[0] or f"call_{piece.index}",
+                                    slot[1] or "",
+                                    piece.function.arguments,
+                                )
+                            )
         if finish_reason is None:
             raise ConnectionLost(
                 f"the stream from {self.config.provider_name} ended before the answer was "
@@ -334,4 +375,5 @@ class OpenAIChatClient:
             model=model,
             provider=self.config.provider_name,
             reasoning="".join(thoughts),
+            response_id=response_id or None,
         )

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from pydantic_core import to_json
 
-from ..errors import ConfigError, ConnectionLost
+from ..errors import ConfigError, ConnectionLost, InvalidRequest
 from ..events import (
     Audio,
     CompactionSummary,
@@ -27,6 +27,7 @@ from ..events import (
     Text,
     TextChunk,
     ToolCall,
+    ToolCallDelta,
     ToolCallError,
     ToolCallResult,
     Usage,
@@ -35,7 +36,7 @@ from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings
 from ._cache import MessageCache
 from ._config import ProviderConfig, bounded
 from ._errors import malformed
-from ._media import data_url, document_name, unsupported
+from ._media import data_url, document_name, media_note, unsupported
 from ._openai_common import make_openai_client, mapped_errors, response_error, strict_schema
 from ._sdk import post_prepared
 
@@ -110,6 +111,25 @@ def _user_content(provider: str, parts: tuple[Part, ...]) -> str | list[Item]:
     return content
 
 
+def _tool_output(provider: str, parts: tuple[Part, ...]) -> list[Item]:
+    """A result with media as a function call's output: text, images and files as input
+    items (audio, which an output cannot hold, as its placeholder with a note)."""
+    output: list[Item] = []
+    for part in parts:
+        if isinstance(part, Text):
+            if part.text:
+                output.append({"type": "input_text", "text": part.text})
+            continue
+        try:
+            items = _user_content(provider, (part,))
+        except InvalidRequest:
+            output.append({"type": "input_text", "text": media_note(provider, part)})
+            continue
+        assert isinstance(items, list)
+        output.extend(items)
+    return output
+
+
 def _reasoning_items(event: ModelResponse, provider: str, store: bool) -> list[Item]:
     """The raw reasoning items of one of our responses that can be sent back. Without storage
     at OpenAI an item is only usable with its encrypted content."""
@@ -146,9 +166,8 @@ def append_input_items(provider: str, store: bool, items: list[Item], event: Eve
             for c in event.tool_calls
         )
     elif isinstance(event, ToolCallResult):
-        items.append(
-            {"type": "function_call_output", "call_id": event.call_id, "output": event.content}
-        )
+        output = _tool_output(provider, event.parts) if event.parts else event.content
+        items.append({"type": "function_call_output", "call_id": event.call_id, "output": output})
     elif isinstance(event, ToolCallError):
         items.append(
             {"type": "function_call_output", "call_id": event.call_id, "output": event.message}
@@ -202,6 +221,11 @@ class _Streamed:
 
     def call(self, index: int) -> list[Any]:
         return self.calls.setdefault(index, [None, None, []])
+
+
+def _delta(slot: list[Any], index: int, piece: str) -> ToolCallDelta:
+    """The streamed piece ``piece`` of the call in ``slot`` (at ``output_index`` ``index``)."""
+    return ToolCallDelta(slot[0] or f"call_{index}", slot[1] or "", piece)
 
 
 def _finish_reason(response: Any, has_calls: bool, refused: bool) -> str:
@@ -352,10 +376,19 @@ class OpenAIResponsesClient:
                     slot[0], slot[1] = item.call_id, item.name
                     if item.arguments:
                         slot[2] = [item.arguments]
+                        await emit(_delta(slot, event.output_index, item.arguments))
             elif kind == "response.function_call_arguments.delta":
-                streamed.call(event.output_index)[2].append(event.delta or "")
+                slot = streamed.call(event.output_index)
+                if event.delta:
+                    slot[2].append(event.delta)
+                    await emit(_delta(slot, event.output_index, event.delta))
             elif kind == "response.function_call_arguments.done":
-                streamed.call(event.output_index)[2] = [event.arguments or ""]
+                slot = streamed.call(event.output_index)
+                sent, final_arguments = "".join(slot[2]), event.arguments or ""
+                if final_arguments.startswith(sent) and len(final_arguments) > len(sent):
+                    # Arguments the deltas left out: the pieces still add up to the call.
+                    await emit(_delta(slot, event.output_index, final_arguments[len(sent) :]))
+                slot[2] = [final_arguments]
             elif kind == "response.output_item.done":
                 streamed.done[event.output_index] = event.item
             elif kind in ("response.completed", "response.incomplete"):
@@ -429,4 +462,5 @@ class OpenAIResponsesClient:
             provider=provider,
             reasoning="\n\n".join(summaries),
             provider_data={REASONING_KEY: reasoning} if reasoning else None,
+            response_id=getattr(response, "id", None) or None,
         )

@@ -23,7 +23,7 @@ from ..redaction import logger, redact_text
 from .injection import resolve_injections
 from .schema import describe_validation_error
 from .threads import ToolThreads, default_tool_threads
-from .tool import Tool, ToolResult, to_content
+from .tool import Tool, ToolResult, parts_content, result_content, to_content, tool_parts
 
 __all__ = ["execute_tool_call", "execute_tool_calls"]
 
@@ -184,8 +184,15 @@ async def execute_tool_call(
         return _failed(call, exc)
     try:
         if isinstance(value, ToolResult):
-            content = value.content if value.content is not None else to_content(value.value)
-            return ToolCallResult(call.id, call.name, content, value.value, value.final)
+            if value.content is None:
+                parts = tool_parts(value.value) or ()
+                content = parts_content(parts) if parts else to_content(value.value)
+            else:
+                content, parts = result_content(value.content)
+            return ToolCallResult(call.id, call.name, content, value.value, value.final, parts)
+        media = tool_parts(value)
+        if media is not None:  # the bytes are kept once, in parts
+            return ToolCallResult(call.id, call.name, parts_content(media), None, False, media)
         return ToolCallResult(call.id, call.name, to_content(value), value)
     except Exception as exc:  # a value that can't be shown (its __str__ raises, ...)
         return ToolCallError(

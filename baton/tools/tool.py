@@ -9,17 +9,29 @@ from __future__ import annotations
 import copy
 import inspect
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
 from pydantic_core import to_json
 
 from ..errors import ToolDefinitionError
+from ..events import FileUrl, Media, Part, Text
+from ..transcript import part_text
 from .injection import Signature, read_signature
 from .schema import ArgsSchema, parse_docstring
 
-__all__ = ["Tool", "ToolResult", "ToolSpec", "as_tool", "to_content", "tool"]
+__all__ = [
+    "Tool",
+    "ToolResult",
+    "ToolSpec",
+    "as_tool",
+    "parts_content",
+    "result_content",
+    "to_content",
+    "tool",
+    "tool_parts",
+]
 
 _NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
@@ -38,14 +50,20 @@ class ToolResult:
     """Return this from a tool to control what happens with its value.
 
     ``final=True`` ends the ask with ``value`` as its output (validated against the response
-    schema, if any). ``content`` overrides the text the model sees (default: ``value`` as text or
-    JSON).
+    schema, if any). ``content`` overrides what the model sees (default: ``value`` as text or
+    JSON, or as media when it is an ``Image``, ``Audio``, ``Document`` or ``FileUrl``): a
+    string, one part, or a list mixing strings and parts, e.g.
+    ``ToolResult(content=["The chart:", Image(data=png)])``.
     """
 
     __slots__ = ("content", "final", "value")
 
     def __init__(
-        self, value: Any = None, *, final: bool = False, content: str | None = None
+        self,
+        value: Any = None,
+        *,
+        final: bool = False,
+        content: str | Part | Sequence[str | Part] | None = None,
     ) -> None:
         self.value = value
         self.final = final
@@ -56,13 +74,56 @@ class ToolResult:
 
 
 def to_content(value: Any) -> str:
-    """The text a model sees for a tool's return value: strings as they are, the rest as JSON."""
+    """The text a model sees for a tool's return value: strings as they are, the rest as JSON
+    (media as a placeholder, never its bytes: see ``tool_parts``)."""
     if isinstance(value, str):
         return value
+    if isinstance(value, Part):
+        return part_text(value)
     try:
         return to_json(value, fallback=str).decode()
     except Exception:
         return str(value)
+
+
+def tool_parts(value: Any) -> tuple[Part, ...] | None:
+    """The parts a model is given for a tool's return value when it holds media: one media
+    part, or a list or tuple of strings and parts with at least one media part. ``None`` for
+    any other value (it is sent as text: ``to_content``)."""
+    if isinstance(value, Media | FileUrl):
+        return (value,)
+    if not isinstance(value, list | tuple) or not value:
+        return None
+    if not all(isinstance(item, str | Part) for item in value):
+        return None
+    if not any(isinstance(item, Media | FileUrl) for item in value):
+        return None
+    return tuple(_as_part(item) for item in value)
+
+
+def result_content(content: str | Part | Sequence[str | Part]) -> tuple[str, tuple[Part, ...]]:
+    """A ``ToolResult``'s ``content`` as the text a model sees and, when it holds media, the
+    parts (else ``()``)."""
+    if isinstance(content, str):
+        return content, ()
+    items = [content] if isinstance(content, Part) else list(content)
+    parts = tuple(_as_part(item) for item in items)
+    text = parts_content(parts)
+    return text, parts if any(isinstance(p, Media | FileUrl) for p in parts) else ()
+
+
+def parts_content(parts: tuple[Part, ...]) -> str:
+    """The text of a media result: its text parts and a placeholder for each media part."""
+    return "\n".join(part_text(part) for part in parts)
+
+
+def _as_part(item: Any) -> Part:
+    """Media and text as they are; strings, data and anything else as text."""
+    if isinstance(item, Media | FileUrl | Text):
+        return item
+    if isinstance(item, Part):
+        return Text(part_text(item))
+    return Text(to_content(item))
 
 
 class Tool:
