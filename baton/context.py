@@ -21,6 +21,7 @@ from .events import Event, Usage, UsageLine, UsageReport
 if TYPE_CHECKING:
     from .events import ApprovalRequest, HumanInputRequest, HumanMessage, ModelRequest, ToolCall
     from .history import HistoryView
+    from .hooks import Middleware
     from .models.base import ModelConfig
     from .run import LiveRun
     from .stream import Stream
@@ -269,6 +270,12 @@ class Context:
     def model_config(self) -> ModelConfig:
         """The model config this ask runs on."""
         return self.run.config
+
+    @property
+    def inherited_middleware(self) -> tuple[Middleware, ...]:
+        """The middleware of this ask that the sub-agents it runs get too
+        (``Middleware.inherited``)."""
+        return self.run.plan.inherited
 
     def tool(self, name: str) -> Tool | None:
         """The ask's tool called ``name``, if it has one."""

@@ -29,7 +29,7 @@ in ``context.state(self, factory)``, never on ``self``.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 if TYPE_CHECKING:
     from .context import Context
@@ -65,7 +65,13 @@ InputHandler = Callable[
 
 
 class Middleware:
-    """Base class: override any of the ``around_*`` hooks (the defaults just proceed)."""
+    """Base class: override any of the ``around_*`` hooks (the defaults just proceed).
+
+    ``inherited = True`` (a class attribute) gives the middleware to the sub-agents an ask
+    runs (``as_tool``, ``run_subtasks``) as well, unless they have it already: ``Telemetry``
+    is, so a sub-agent's spans nest under its parent's without a ``Telemetry`` of its own."""
+
+    inherited: ClassVar[bool] = False
 
     async def around_ask(self, context: Context, proceed: ProceedAsk) -> Reply[Any]:
         return await proceed()

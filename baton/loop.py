@@ -89,6 +89,7 @@ class Plan:
 
     __slots__ = (
         "chains",
+        "inherited",
         "instructions",
         "observers",
         "output",
@@ -118,6 +119,8 @@ class Plan:
         self.output = output
         self.instructions = instructions.with_output(output)
         self.chains = Chains(middleware, _call_model, _call_tool, human_terminal(hitl))
+        # Middleware that sub-agents run by this agent's asks get too (Middleware.inherited).
+        self.inherited = tuple(m for m in middleware if m.inherited)
         self.policies = tuple(policies)
         self.observers = tuple(observers)
         self.raise_tool_errors = raise_tool_errors

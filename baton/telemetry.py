@@ -187,7 +187,11 @@ _CAPTURE_VALUES = frozenset({"true", "1", "span_only", "span_and_event"})
 
 
 class Telemetry(Middleware):
-    """Spans and metrics for every ask, model call and tool call (see the module docs)."""
+    """Spans and metrics for every ask, model call and tool call (see the module docs). Sub-
+    agents an ask runs are traced by it too (``inherited``), their spans under the tool call
+    that ran them."""
+
+    inherited = True
 
     def __init__(
         self,

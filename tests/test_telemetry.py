@@ -245,6 +245,23 @@ async def test_a_sub_agent_nests_under_the_tool_call_that_runs_it(otel):
     assert [parent_of(s) for s in otel.named("chat scripted")] == [boss_span.context.span_id] * 2
 
 
+async def test_a_sub_agent_without_telemetry_is_traced_by_its_parents(otel):
+    """Issue 11, point 14: Telemetry is inherited by the sub-agents an ask runs (as_tool,
+    run_subtasks), once: a child that has the same Telemetry is not traced twice."""
+    telemetry = otel.telemetry()
+    helper = Agent("helper", config=ScriptedModel("4", model="small"))  # no Telemetry
+    boss = Agent(
+        "boss",
+        config=ScriptedModel(call("helper", task="2 + 2"), "It is 4"),
+        tools=[helper.as_tool()],
+        middleware=[telemetry],
+    )
+    await boss.ask("What is 2 + 2?")
+    helper_span = otel.one("invoke_agent helper")
+    assert parent_of(helper_span) == otel.one("execute_tool helper").context.span_id
+    assert parent_of(otel.one("chat small")) == helper_span.context.span_id
+
+
 async def test_the_response_id_and_a_requested_output_format_are_on_the_spans(otel):
     @dataclass
     class Total:

@@ -154,6 +154,10 @@ async def run_subtask(context: Context, subtask: Subtask) -> SubtaskResult:
     tally = _Tally()
     await context.emit(TaskStarted(task_id, agent.name, subtask.task))
     options: AskOptions = {"relay": HumanRelay(context, task_id), **subtask.options}
+    given = (*agent.middleware, *options.get("middleware", ()))
+    inherited = tuple(m for m in context.inherited_middleware if m not in given)
+    if inherited:  # the parent's Telemetry (say) wraps the child's ask too
+        options["middleware"] = (*inherited, *options.get("middleware", ()))
     try:
         async with agent.run(subtask.task, **options) as run:
             async for event in run:
