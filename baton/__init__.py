@@ -33,6 +33,7 @@ from .events import (
     ToolCallError,
     ToolCallResult,
     Usage,
+    Video,
 )
 from .history import History, HistoryView, MemoryHistory, MemoryStorage, Storage
 from .models.base import ModelConfig, ModelSettings
@@ -87,6 +88,7 @@ __all__ = [
     "Toolkit",
     "Usage",
     "Variable",
+    "Video",
     "__version__",
     "tool",
 ]

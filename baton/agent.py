@@ -375,7 +375,11 @@ class Agent(Generic[OutputT]):
                 "tool_concurrency", options.get("tool_concurrency", self.tool_concurrency)
             ),
             tool_timeout=check_timeout(options.get("tool_timeout", self.tool_timeout)),
-            tool_threads=check_threads(options.get("tool_threads", self.tool_threads)),
+            tool_threads=(
+                check_threads(options["tool_threads"])
+                if "tool_threads" in options
+                else self.tool_threads  # checked when the agent was made
+            ),
             storage=self.storage,
             suspend_on_human=options.get("suspend_on_human", self.suspend_on_human),
             relay=options.get("relay"),

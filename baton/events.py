@@ -64,6 +64,7 @@ __all__ = [
     "Usage",
     "UsageLine",
     "UsageReport",
+    "Video",
     "event_types",
     "from_dict",
     "register",
@@ -407,6 +408,19 @@ class Document(Media):
 
 @register
 @dataclass(frozen=True, slots=True)
+class Video(Media):
+    """A video input (MP4, WebM, MOV, ...). Gemini and Vertex AI take it, inline or by URL (a
+    ``gs://`` URI, an uploaded file's URI or, on the Gemini API, a YouTube link); every other
+    provider refuses it with an ``InvalidRequest`` naming the provider."""
+
+    data: bytes | None = None
+    url: str | None = None
+    media_type: str | None = "video/mp4"
+    default_media_type: ClassVar[str] = "video/mp4"
+
+
+@register
+@dataclass(frozen=True, slots=True)
 class FileUrl(Part):
     """A file the provider fetches by URL, of any media type."""
 
@@ -479,7 +493,10 @@ class ToolCallDelta(Event):
 class ModelResponse(Event):
     """One complete answer of the model: text and/or tool calls, with usage and metadata.
     ``agent`` names the agent that was called (set by the loop): another agent reading the
-    conversation sees this as that agent's turn (``baton.transcript``)."""
+    conversation sees this as that agent's turn (``baton.transcript``). ``files`` holds the media
+    the model produced (``Image``, ...; ``reply.files`` of the final answer): Gemini and Vertex AI
+    fill it from the inline-data and file-data parts of their answers; the other providers'
+    adapters return text and tool calls only, so theirs stay empty."""
 
     text: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
@@ -493,6 +510,8 @@ class ModelResponse(Event):
     agent: str | None = None
     # The provider's id for this answer (e.g. ``chatcmpl-...``, ``msg_...``), when it sends one.
     response_id: str | None = None
+    # Files the model produced in this answer (e.g. images from Gemini), in the order given.
+    files: tuple[Media, ...] = ()
 
 
 @register

@@ -131,9 +131,10 @@ async def run_loop(run: LiveRun) -> Reply[Any]:
     the conversation's claim is given back at the end, however the ask ends."""
     run.entered = True
     stream = run.conversation.stream
-    takes_remarks = hasattr(stream, "remarks")
+    inbox = run.inbox.append
+    takes_remarks = type(stream) is MemoryStream or hasattr(stream, "remarks")
     if takes_remarks:
-        stream.remarks = run.inbox.append  # type: ignore[attr-defined]
+        stream.remarks = inbox  # type: ignore[attr-defined]
     try:
         around = run.plan.chains.ask
         if around is None:
@@ -148,7 +149,7 @@ async def run_loop(run: LiveRun) -> Reply[Any]:
             ) from None
         raise
     finally:
-        if takes_remarks and stream.remarks == run.inbox.append:  # type: ignore[attr-defined]
+        if takes_remarks and stream.remarks is inbox:  # type: ignore[attr-defined]
             stream.remarks = None  # type: ignore[attr-defined]
         conversation = run.conversation
         if conversation.claim is None:
@@ -311,7 +312,8 @@ async def _loop(run: LiveRun) -> Reply[Any]:
                 "or ask(..., max_turns=N), or check whether the model keeps calling tools"
             )
         assert response is not None
-        remarks = _taken(run)  # sent after the last model call: kept for the next ask's
+        # Remarks sent after the last model call: kept for the next ask's.
+        remarks = _taken(run) if run.inbox else ()
         usage = counter.snapshot()
         report = UsageReport(usage, counter.breakdown(usage))
         # The last write gives the store's claim back in the same round trip, unless around_ask

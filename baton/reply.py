@@ -13,7 +13,7 @@ from typing_extensions import TypeVar, Unpack
 from .context import conversation_usage
 from .conversation import Conversation, claim
 from .errors import ConfigError
-from .events import Event, HumanMessage, ModelResponse, Usage, UsageReport
+from .events import Event, HumanMessage, Media, ModelResponse, Usage, UsageReport
 from .history import HistoryView
 from .loop import run_loop
 from .run import abandon_run
@@ -32,8 +32,9 @@ class Reply(Generic[OutputT]):
     """The outcome of one ask.
 
     ``text`` is the final answer's text, ``output`` the validated structured result (the text
-    itself when there is no response schema), ``usage`` what the whole ask cost, and ``events``
-    the conversation up to and including this reply. ``await reply.ask(...)`` continues it.
+    itself when there is no response schema), ``usage`` what the whole ask cost, ``files`` the
+    files the model produced (e.g. images), and ``events`` the conversation up to and including
+    this reply. ``await reply.ask(...)`` continues it.
     """
 
     __slots__ = (
@@ -69,6 +70,14 @@ class Reply(Generic[OutputT]):
         self.response = response
         # The same total broken down by kind (model, subtask, compaction), provider and model.
         self.usage_report = usage_report or UsageReport(usage)
+
+    @property
+    def files(self) -> tuple[Media, ...]:
+        """The files the model produced in its final answer (``Image``, ``Audio``, ``Video``
+        or ``Document`` parts, inline or by URL), e.g. the images a Gemini image model returns;
+        empty when it produced none. Filled by Gemini and Vertex AI; the other providers'
+        adapters take text and tool calls only from an answer."""
+        return self.response.files
 
     @property
     def events(self) -> HistoryView:

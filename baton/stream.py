@@ -225,7 +225,11 @@ class MemoryStream:
         the module docs)."""
         if max_buffer < 1:
             raise ValueError("max_buffer must be at least 1")
-        self.delivery_timeout = check_delivery_timeout(delivery_timeout)
+        self.delivery_timeout = (  # a stream per ask: the default needs no checking
+            delivery_timeout
+            if delivery_timeout is DEFAULT_DELIVERY_TIMEOUT
+            else check_delivery_timeout(delivery_timeout)
+        )
         self._on_subscribe = on_subscribe
         self._subs: list[_Sub] = []
         # Concrete event class -> the subscribers whose types match it; rebuilt lazily after

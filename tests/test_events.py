@@ -49,6 +49,7 @@ from baton.events import (
     Usage,
     UsageLine,
     UsageReport,
+    Video,
     event_types,
     from_dict,
     register,
@@ -58,6 +59,7 @@ from baton.events import (
 PNG = b"\x89PNG\r\n\x1a\n\x00\x01\xff\xfe"
 PDF = b"%PDF-1.7\n\x00\x80binary\xff"
 WAV = b"RIFF\x00\x00\x00\x00WAVEfmt "
+MP4 = b"\x00\x00\x00\x18ftypmp42\x00\xff"
 
 # A payload whose "type" names a registered class, inside fields typed `Any`: it must stay a dict.
 LOOKS_LIKE_EVENT = {"type": "ToolCall", "id": "x", "name": "evil", "arguments": "{}"}
@@ -92,6 +94,7 @@ def samples() -> dict[str, Record]:
         "Image": Image(data=PNG),
         "Audio": Audio(data=WAV, media_type="audio/wav"),
         "Document": Document(data=PDF),
+        "Video": Video(data=MP4, media_type="video/webm"),
         "FileUrl": FileUrl("https://example.com/report.csv", "text/csv"),
         "RunStarted": RunStarted("run_1", "calc", "conv_1"),
         "ModelRequest": ModelRequest(
@@ -100,6 +103,7 @@ def samples() -> dict[str, Record]:
                 Image(url="https://example.com/cat.jpg", media_type="image/jpeg"),
                 Document(data=PDF),
                 Data({"type": "Text", "text": "not a part"}),
+                Video(url="gs://bucket/clip.mp4"),
             )
         ),
         "ToolCall": call_a,
@@ -112,6 +116,7 @@ def samples() -> dict[str, Record]:
             provider="openai",
             reasoning="thinking...",
             provider_data={"blocks": [LOOKS_LIKE_EVENT], "signature": "abc"},
+            files=(Image(data=PNG), Video(url="gs://out/clip.mp4"), Document(data=PDF)),
         ),
         "TextChunk": TextChunk("He"),
         "ReasoningChunk": ReasoningChunk("hmm"),
@@ -211,7 +216,7 @@ def test_approval_request_decodes_its_tool_call():
 def test_model_request_parts_decode_to_part_records():
     decoded = from_dict(json.loads(json.dumps(to_dict(SAMPLES["ModelRequest"]))))
     assert isinstance(decoded.parts, tuple)
-    assert [type(p) for p in decoded.parts] == [Text, Image, Document, Data]
+    assert [type(p) for p in decoded.parts] == [Text, Image, Document, Data, Video]
     assert decoded.parts[2].data == PDF
     assert decoded.text == "what is this?"
 
@@ -402,6 +407,19 @@ def test_omitted_optional_fields_take_their_defaults():
     assert from_dict({"type": "ModelResponse"}) == ModelResponse()
 
 
+def test_model_response_files_decode_to_media_and_older_events_load():
+    decoded = from_dict(json.loads(json.dumps(to_dict(SAMPLES["ModelResponse"]))))
+    assert [type(f) for f in decoded.files] == [Image, Video, Document]
+    assert decoded.files[0].data == PNG and decoded.files[1].url == "gs://out/clip.mp4"
+    # An event stored before ModelResponse had files: no "files" key at all.
+    older = to_dict(ModelResponse("hi", model="m"))
+    del older["files"]
+    assert from_dict(older) == ModelResponse("hi", model="m") and from_dict(older).files == ()
+    # Only media can be a produced file.
+    with pytest.raises(EventDecodeError):
+        from_dict({"type": "ModelResponse", "files": [{"type": "Text", "text": "x"}]})
+
+
 def test_to_dict_refuses_unregistered_classes():
     @dataclass(frozen=True, slots=True)
     class Unlisted(Event):
@@ -505,7 +523,7 @@ def test_transient_set_is_exactly_the_expected_one():
 # -- media -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("cls", [Image, Audio, Document])
+@pytest.mark.parametrize("cls", [Image, Audio, Document, Video])
 def test_media_needs_exactly_one_of_data_or_url(cls):
     with pytest.raises(ValueError):
         cls()
@@ -519,6 +537,7 @@ def test_media_default_types():
     assert Image(data=b"x").media_type == "image/png"
     assert Audio(data=b"x").media_type == "audio/wav"
     assert Document(data=b"x").media_type == "application/pdf"
+    assert Video(data=b"x").media_type == "video/mp4"
 
 
 def test_image_from_path_reads_bytes_and_guesses_type(tmp_path):
@@ -552,6 +571,10 @@ def test_document_and_audio_from_path(tmp_path):
     mp3.write_bytes(b"ID3")
     audio = Audio.from_path(mp3)
     assert (type(audio), audio.data, audio.media_type) == (Audio, b"ID3", "audio/mpeg")
+    mp4 = tmp_path / "clip.mp4"
+    mp4.write_bytes(MP4)
+    video = Video.from_path(mp4)
+    assert (type(video), video.data, video.media_type) == (Video, MP4, "video/mp4")
 
 
 def test_from_path_round_trips_through_json(tmp_path):

@@ -258,16 +258,13 @@ def valid_response(response: ModelResponse) -> ModelResponse:
     decoded JSON too) and provider data pass through ``valid_text``. The loop applies it to
     every model's answer, so a stored conversation never holds text its store or the next
     request cannot encode. The same object when nothing needed changing."""
-    if (  # the usual answer: ASCII, no escapes in its arguments, nothing to walk
-        response.text.isascii()
-        and response.reasoning.isascii()
-        and response.provider_data is None
-        and all(
-            c.name.isascii() and c.arguments.isascii() and "\\u" not in c.arguments
-            for c in response.tool_calls
-        )
-    ):
-        return response
+    # The usual answer: ASCII, no escapes in its arguments, nothing to walk.
+    if response.text.isascii() and response.reasoning.isascii() and response.provider_data is None:
+        for c in response.tool_calls:
+            if not (c.name.isascii() and c.arguments.isascii()) or "\\u" in c.arguments:
+                break
+        else:
+            return response
     text = valid_text(response.text)
     reasoning = valid_text(response.reasoning)
     calls = tuple(_valid_call(c) for c in response.tool_calls)

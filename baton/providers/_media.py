@@ -6,10 +6,18 @@ import base64
 import mimetypes
 
 from ..errors import InvalidRequest
-from ..events import Audio, Document, FileUrl, Image, Media, Part, ToolCallResult
+from ..events import Audio, Document, FileUrl, Image, Media, Part, ToolCallResult, Video
 from ..transcript import part_text
 
-__all__ = ["b64", "data_url", "document_name", "media_note", "tool_media_intro", "unsupported"]
+__all__ = [
+    "b64",
+    "data_url",
+    "document_name",
+    "media_note",
+    "produced_media",
+    "tool_media_intro",
+    "unsupported",
+]
 
 
 def b64(data: bytes) -> str:
@@ -36,11 +44,27 @@ def document_name(media_type: str | None) -> str:
     return f"document{extension or ''}"
 
 
+def produced_media(
+    media_type: str | None, data: bytes | None = None, url: str | None = None
+) -> Media:
+    """A file the model produced, as the media part its type names (``image/*`` an ``Image``,
+    ``audio/*`` an ``Audio``, ``video/*`` a ``Video``, anything else a ``Document``)."""
+    top = (media_type or "").split("/", 1)[0].lower()
+    kind: type[Media] = {"image": Image, "audio": Audio, "video": Video}.get(top, Document)
+    return kind(data=data, url=url, media_type=media_type or kind.default_media_type)  # type: ignore[call-arg]
+
+
 def unsupported(provider: str, part: Part, hint: str = "") -> InvalidRequest:
-    kind = {Image: "images", Audio: "audio", Document: "documents", FileUrl: "files by URL"}.get(
-        type(part), type(part).__name__
-    )
+    kind = {
+        Image: "images",
+        Audio: "audio",
+        Video: "video",
+        Document: "documents",
+        FileUrl: "files by URL",
+    }.get(type(part), type(part).__name__)
     how = "from a URL" if isinstance(part, Media) and part.url is not None else "this way"
+    if isinstance(part, Video) and not hint:
+        hint = "only Gemini and Vertex AI take video input"
     return InvalidRequest(
         f"{provider} does not accept {kind} {how}" + (f": {hint}" if hint else ""),
         provider=provider,

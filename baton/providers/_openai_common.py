@@ -6,10 +6,11 @@ import copy
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from ..errors import (
     BatonError,
+    ConfigError,
     ConnectionLost,
     ContentFiltered,
     ContextLengthExceeded,
@@ -23,7 +24,18 @@ from ..redaction import redact_text
 from ._config import ProviderConfig, missing_extra
 from ._errors import connection_dropped, error_for_status, is_transport_error, malformed
 
-__all__ = ["make_openai_client", "mapped_errors", "response_error", "strict_schema"]
+__all__ = [
+    "ServiceTier",
+    "add_cache_and_tier",
+    "check_cache_and_tier",
+    "make_openai_client",
+    "mapped_errors",
+    "response_error",
+    "strict_schema",
+]
+
+ServiceTier = Literal["auto", "default", "flex", "scale", "priority"]
+"""OpenAI's service tiers (``service_tier``); a newer tier's name may be given as a string."""
 
 # Error codes and types sent inside an answer (no HTTP status) -> the status they stand for.
 _RATE_LIMITED = ("rate_limit_exceeded", "rate_limit_error", "too_many_requests")
@@ -53,6 +65,25 @@ def make_openai_client(config: ProviderConfig) -> Any:
         max_retries=config.max_retries,
         default_headers=dict(config.headers) if config.headers else None,
     )
+
+
+def check_cache_and_tier(config: Any) -> None:
+    """Refuse a ``prompt_cache_key`` or ``service_tier`` that is not a non-empty string."""
+    for name in ("prompt_cache_key", "service_tier"):
+        value = getattr(config, name)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ConfigError(
+                f"{type(config).__name__}({name}=...) must be a non-empty string or None, got "
+                f"{value!r}"
+            )
+
+
+def add_cache_and_tier(request: dict[str, Any], config: Any) -> None:
+    """Put the config's ``prompt_cache_key`` and ``service_tier`` in a request, when set."""
+    for name in ("prompt_cache_key", "service_tier"):
+        value = getattr(config, name)
+        if value is not None:
+            request[name] = value
 
 
 @asynccontextmanager

@@ -24,21 +24,25 @@ blocks, as Anthropic requires across tool rounds.
 
 A streamed ``tool_use`` block's arguments (``input_json_delta``) are emitted piece by piece as
 ``ToolCallDelta`` events while the call forms.
+
+``cache=True`` (or the places to cache) marks cache breakpoints (``cache_control``) on the
+tools, the system prompt and the conversation so far; see ``AnthropicConfig``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
-from dataclasses import KW_ONLY, dataclass
-from typing import Any, ClassVar
+from dataclasses import KW_ONLY, dataclass, field
+from typing import Any, ClassVar, Literal, get_args
 
 from pydantic_core import from_json, to_json
 
 from ..errors import (
     AuthenticationFailed,
     BatonError,
+    ConfigError,
     ConnectionLost,
     InvalidRequest,
     ModelError,
@@ -75,7 +79,7 @@ from ._errors import connection_dropped, error_for_status, is_transport_error, m
 from ._media import b64, media_note, unsupported
 from ._sdk import post_prepared
 
-__all__ = ["AnthropicClient", "AnthropicConfig"]
+__all__ = ["AnthropicClient", "AnthropicConfig", "CachePoint"]
 
 Message = dict[str, Any]
 Block = dict[str, Any]
@@ -97,20 +101,73 @@ _STREAM_ERRORS: dict[str, type[ModelError]] = {
 }
 
 
+CachePoint = Literal["system", "tools", "messages"]
+"""A place ``AnthropicConfig(cache=...)`` marks with a cache breakpoint."""
+_CACHE_POINTS: tuple[str, ...] = get_args(CachePoint)
+_CACHE_TTLS = ("5m", "1h")
+
+
+def _cache_points(cache: object) -> frozenset[str]:
+    """The places ``cache`` names (all of them for ``True``), or a ``ConfigError``."""
+    if isinstance(cache, bool):
+        return frozenset(_CACHE_POINTS) if cache else frozenset()
+    names = (cache,) if isinstance(cache, str) else cache
+    if isinstance(names, Collection) and all(isinstance(name, str) for name in names):
+        unknown = [name for name in names if name not in _CACHE_POINTS]
+        if not unknown:
+            return frozenset(names)
+    accepted = ", ".join(map(repr, _CACHE_POINTS))
+    raise ConfigError(
+        f"cache must be True, False, or one or more of {accepted} (the places to mark with a "
+        f"cache breakpoint), got {cache!r}"
+    )
+
+
 @dataclass(eq=False)
 class AnthropicConfig(ProviderConfig):
     """Anthropic's Messages API. ``ANTHROPIC_API_KEY`` is read when ``api_key`` is not given.
 
     ``native_output=False`` puts a response schema into the system prompt (prompted mode)
     instead of Anthropic's JSON-schema output, for models without structured outputs.
+
+    Prompt caching: Anthropic caches a prompt's prefix only up to the blocks marked with a
+    cache breakpoint (``cache_control``), and Baton marks none unless told. ``cache=True``
+    marks the three places worth caching: the tools (the last tool's definition), the system
+    prompt, and the conversation so far (the last block of the last message, so the next call,
+    e.g. after a tool round, reads the whole conversation from the cache). ``cache`` may
+    instead name the places to mark: ``"system"``, ``"tools"``, ``"messages"``, or a collection
+    of them (``cache={"system", "tools"}``). That is at most 3 of the 4 breakpoints Anthropic
+    allows per request. ``cache_ttl`` (``"5m"``, the API's default, or ``"1h"``) sets how long
+    the cached prefix lives. A prefix shorter than the model's minimum (1024 or more tokens) is
+    not cached. Cache writes and reads show in ``Usage.cache_write_tokens`` and
+    ``Usage.cache_read_tokens``.
     """
 
     _: KW_ONLY
     native_output: bool = True
+    cache: bool | CachePoint | Collection[CachePoint] = False
+    cache_ttl: Literal["5m", "1h"] | None = None
+    # The places ``cache`` marks, checked and normalized once.
+    _cache_points: frozenset[str] = field(init=False, repr=False, default=frozenset())
 
     provider_name: ClassVar[str] = "anthropic"
     env_keys: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
     extra_name: ClassVar[str] = "anthropic"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._cache_points = _cache_points(self.cache)
+        if self.cache_ttl is not None:
+            if self.cache_ttl not in _CACHE_TTLS:
+                raise ConfigError(
+                    f"cache_ttl must be one of {', '.join(map(repr, _CACHE_TTLS))} or None, got "
+                    f"{self.cache_ttl!r}"
+                )
+            if not self._cache_points:
+                raise ConfigError(
+                    "cache_ttl has no effect without caching: pass cache=True (or the places "
+                    "to cache) as well"
+                )
 
     def create_client(self) -> ModelClient:
         return AnthropicClient(self)
@@ -282,6 +339,27 @@ def anthropic_usage(values: dict[str, Any]) -> Usage:
     )
 
 
+def _mark_last_message(messages: list[Message], control: Block) -> None:
+    """Put a cache breakpoint on the last block of ``messages``' last message (its last block
+    that can take one: signed thinking cannot). The message and the block are replaced by
+    marked copies: the messages belong to the message cache, and the next call must not find
+    this call's breakpoint."""
+    if not messages:
+        return
+    last = messages[-1]
+    content = last["content"]
+    if isinstance(content, str):
+        marked: list[Block] = [{"type": "text", "text": content, "cache_control": control}]
+    else:
+        at = len(content) - 1
+        while at >= 0 and content[at].get("type") in _THINKING_TYPES:
+            at -= 1
+        if at < 0:
+            return
+        marked = [*content[:at], {**content[at], "cache_control": control}, *content[at + 1 :]]
+    messages[-1] = {**last, "content": marked}
+
+
 def _tool_choice(settings: ModelSettings, has_tools: bool) -> dict[str, Any] | None:
     if not has_tools:
         return None
@@ -437,8 +515,19 @@ class AnthropicClient:
             "max_tokens": max_tokens,
             "messages": list(self._cache.messages(call.conversation_id, call.messages, call.agent)),
         }
+        points = config._cache_points
+        control: Block | None = None
+        if points:
+            control = {"type": "ephemeral"}
+            if config.cache_ttl is not None:
+                control["ttl"] = config.cache_ttl
         if instructions:
-            request["system"] = instructions
+            if control is not None and "system" in points:
+                request["system"] = [
+                    {"type": "text", "text": instructions, "cache_control": control}
+                ]
+            else:
+                request["system"] = instructions
         if call.tools:
             request["tools"] = [
                 {
@@ -449,6 +538,10 @@ class AnthropicClient:
                 }
                 for t in call.tools
             ]
+            if control is not None and "tools" in points:
+                request["tools"][-1]["cache_control"] = control
+        if control is not None and "messages" in points:
+            _mark_last_message(request["messages"], control)
         tool_choice = _tool_choice(settings, bool(call.tools))
         if tool_choice is not None:
             request["tool_choice"] = tool_choice

@@ -50,7 +50,7 @@ from ..tools.tool import ToolSpec
 from ._cache import MessageCache
 from ._config import ProviderConfig, bounded, missing_extra
 from ._gemini_errors import mapped_errors
-from ._media import b64, unsupported
+from ._media import b64, produced_media, unsupported
 
 if TYPE_CHECKING:
     from google.genai import types as gt
@@ -100,6 +100,11 @@ class GeminiConfig(ProviderConfig):
 
     Parallel calls get their results back in the order of the calls (Gemini matches results to
     calls by position when it gave no call ids).
+
+    Media inputs, ``Video`` included, are sent as inline data (bytes) or file data (a URL: a
+    ``gs://`` or uploaded file URI). Files in an answer (inline or file data, e.g. the images
+    of an image model) are the response's ``files`` (``reply.files``), given back to the model
+    in later turns with their thought signatures.
     """
 
     _: KW_ONLY
@@ -166,17 +171,22 @@ def _layout(event: ModelResponse) -> list[dict[str, Any]] | None:
         return None
     texts: list[str] = []
     calls: list[int] = []
+    files: list[int] = []
     for entry in parts:
         if not isinstance(entry, dict):
             return None
         if isinstance(entry.get("call"), int):
             calls.append(entry["call"])
+        elif isinstance(entry.get("file"), int):
+            files.append(entry["file"])
         elif isinstance(entry.get("text"), str):
             if not entry.get("thought"):
                 texts.append(entry["text"])
         else:
             return None
     if "".join(texts) != event.text or sorted(calls) != list(range(len(event.tool_calls))):
+        return None
+    if sorted(files) != list(range(len(event.files))):
         return None
     return parts
 
@@ -190,19 +200,35 @@ def _call_part(call: ToolCall, api_id: bool, signature: bytes | None) -> gt.Part
     return types.Part(function_call=function_call, thought_signature=signature)
 
 
+def _file_part(media: Media, signature: bytes | None) -> gt.Part:
+    """A file the model produced, given back as it came (inline data or a file URI)."""
+    from google.genai import types
+
+    mime_type = media.media_type or media.default_media_type
+    if media.data is not None:
+        blob = types.Blob(data=media.data, mime_type=mime_type)
+        return types.Part(inline_data=blob, thought_signature=signature)
+    file = types.FileData(file_uri=media.url, mime_type=mime_type)
+    return types.Part(file_data=file, thought_signature=signature)
+
+
 def _model_parts(event: ModelResponse) -> list[gt.Part]:
-    """The model turn of an answer, with its thought signatures where Gemini gave them."""
+    """The model turn of an answer (the files it produced included), with its thought
+    signatures where Gemini gave them."""
     from google.genai import types
 
     layout = _layout(event)
     if layout is None:
         parts = [types.Part(text=event.text)] if event.text else []
+        parts.extend(_file_part(media, None) for media in event.files)
         parts.extend(_call_part(call, False, None) for call in event.tool_calls)
         return parts
     parts = []
     for entry in layout:
         signature = _signature(entry.get("signature"))
-        if "call" in entry:
+        if "file" in entry:
+            parts.append(_file_part(event.files[entry["file"]], signature))
+        elif "call" in entry:
             call = event.tool_calls[entry["call"]]
             parts.append(_call_part(call, bool(entry.get("api_id")), signature))
         else:
@@ -338,6 +364,19 @@ def gemini_usage(metadata: Any) -> Usage:
     )
 
 
+def _produced(part: gt.Part) -> Media | None:
+    """The file an answer's part holds (inline data or a file URI), unless it is a thought."""
+    if part.thought:
+        return None
+    blob = part.inline_data
+    if blob is not None and blob.data:
+        return produced_media(blob.mime_type, data=blob.data)
+    file = part.file_data
+    if file is not None and file.file_uri:
+        return produced_media(file.mime_type, url=file.file_uri)
+    return None
+
+
 class _Answer:
     """One answer assembled from a response or the chunks of a stream.
 
@@ -345,7 +384,9 @@ class _Answer:
     unique in the conversation (``call_<history length>_<n>``). The parts are remembered with
     their thought signatures (base64) in ``provider_data["gemini"]["parts"]`` when there are
     signatures or API call ids to replay: text and thought parts verbatim (unsigned pieces
-    merged), calls as ``{"call": index}`` into ``tool_calls``.
+    merged), calls as ``{"call": index}`` into ``tool_calls``, files (inline data and file
+    data the model produced, e.g. images) as ``{"file": index}`` into ``files``. Thought
+    images (a model's drafts, marked ``thought``) are not kept.
     """
 
     def __init__(self, id_prefix: str) -> None:
@@ -353,7 +394,9 @@ class _Answer:
         self.text: list[str] = []
         self.thoughts: list[str] = []
         self.calls: list[ToolCall] = []
-        # [kind ("text" | "thought" | "call"), text pieces or call index, signature, api id]
+        self.files: list[Media] = []
+        # [kind ("text" | "thought" | "call" | "file"), text pieces or call or file index,
+        #  signature, api id]
         self.parts: list[list[Any]] = []
         self.keep = False
         self.metadata: Any = None
@@ -406,6 +449,11 @@ class _Answer:
             self.keep = self.keep or bool(call.id)
             self.parts.append(["call", index, signature, bool(call.id)])
             return None
+        media = _produced(part)
+        if media is not None:
+            self.parts.append(["file", len(self.files), signature, False])
+            self.files.append(media)
+            return None
         text = part.text or ""
         if not text and signature is None:
             return None  # empty, or a kind of part Baton does not use (code execution, ...)
@@ -425,7 +473,9 @@ class _Answer:
             return None
         parts: list[dict[str, Any]] = []
         for kind, value, signature, api_id in self.parts:
-            entry: dict[str, Any] = {"call": value} if kind == "call" else {"text": "".join(value)}
+            entry: dict[str, Any] = (
+                {kind: value} if kind in ("call", "file") else {"text": "".join(value)}
+            )
             if kind == "thought":
                 entry["thought"] = True
             if signature is not None:
@@ -449,6 +499,7 @@ class _Answer:
             reasoning="".join(self.thoughts),
             provider_data=self.provider_data(),
             response_id=self.response_id,
+            files=tuple(self.files),
         )
 
 

@@ -3,7 +3,7 @@ Azure OpenAI's v1 API, ...) through ``base_url`` and ``headers``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any, ClassVar
 
 from pydantic_core import to_json
@@ -36,7 +36,14 @@ from ._cache import MessageCache, append_tool_message
 from ._config import ProviderConfig, bounded
 from ._errors import malformed
 from ._media import b64, data_url, document_name, media_note, tool_media_intro, unsupported
-from ._openai_common import make_openai_client, mapped_errors, strict_schema
+from ._openai_common import (
+    ServiceTier,
+    add_cache_and_tier,
+    check_cache_and_tier,
+    make_openai_client,
+    mapped_errors,
+    strict_schema,
+)
 from ._sdk import post_prepared
 
 __all__ = ["OpenAIChatClient", "OpenAIConfig"]
@@ -50,13 +57,26 @@ class OpenAIConfig(ProviderConfig):
 
     ``native_output=False`` is for compatible servers without JSON-schema output: the schema is
     then put in the instructions (Baton's prompted mode) instead.
+
+    OpenAI caches long prompt prefixes by itself; ``prompt_cache_key`` (sent when set) groups
+    requests that share a prefix (e.g. one key per agent or tenant) so that they land on the
+    same cache and hit it more often. ``service_tier`` (``"auto"``, ``"default"``, ``"flex"``,
+    ``"scale"``, ``"priority"``) picks the processing tier, sent when set. Cached prompt tokens
+    show in ``Usage.cache_read_tokens``.
     """
 
     native_output: bool = True
+    _: KW_ONLY
+    prompt_cache_key: str | None = None
+    service_tier: ServiceTier | str | None = None
 
     provider_name: ClassVar[str] = "openai"
     env_keys: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
     extra_name: ClassVar[str] = "openai"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_cache_and_tier(self)
 
     def create_client(self) -> ModelClient:
         return OpenAIChatClient(self)
@@ -254,6 +274,7 @@ class OpenAIChatClient:
         ):
             if value is not None:
                 request[key] = value
+        add_cache_and_tier(request, config)
         if settings.extra:
             request["extra_body"] = dict(settings.extra)
         return request

@@ -37,7 +37,15 @@ from ._cache import MessageCache
 from ._config import ProviderConfig, bounded
 from ._errors import malformed
 from ._media import data_url, document_name, media_note, unsupported
-from ._openai_common import make_openai_client, mapped_errors, response_error, strict_schema
+from ._openai_common import (
+    ServiceTier,
+    add_cache_and_tier,
+    check_cache_and_tier,
+    make_openai_client,
+    mapped_errors,
+    response_error,
+    strict_schema,
+)
 from ._sdk import post_prepared
 
 __all__ = ["OpenAIResponsesClient", "OpenAIResponsesConfig"]
@@ -57,16 +65,28 @@ class OpenAIResponsesConfig(ProviderConfig):
     (``include_encrypted_reasoning``) so that it can be replayed on the next call. Models without
     reasoning may reject that request: set ``include_encrypted_reasoning=False`` for them.
     ``native_output=False`` puts a response schema in the instructions instead of ``text.format``.
+
+    OpenAI caches long prompt prefixes by itself; ``prompt_cache_key`` (sent when set) groups
+    requests that share a prefix (e.g. one key per agent or tenant) so that they land on the
+    same cache and hit it more often. ``service_tier`` (``"auto"``, ``"default"``, ``"flex"``,
+    ``"scale"``, ``"priority"``) picks the processing tier, sent when set. Cached prompt tokens
+    show in ``Usage.cache_read_tokens``.
     """
 
     _: KW_ONLY
     native_output: bool = True
     store: bool = False
     include_encrypted_reasoning: bool = True
+    prompt_cache_key: str | None = None
+    service_tier: ServiceTier | str | None = None
 
     provider_name: ClassVar[str] = "openai"
     env_keys: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
     extra_name: ClassVar[str] = "openai"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_cache_and_tier(self)
 
     def create_client(self) -> ModelClient:
         return OpenAIResponsesClient(self)
@@ -320,6 +340,7 @@ class OpenAIResponsesClient:
         ):
             if value is not None:
                 request[key] = value
+        add_cache_and_tier(request, config)
         if settings.extra:
             request["extra_body"] = dict(settings.extra)
         return request

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from ..context import Context
 from ..errors import AskSuspended, ConfigError, Retry
-from ..events import ToolCall, ToolCallError, ToolCallResult, ToolThreadAbandoned
+from ..events import Part, ToolCall, ToolCallError, ToolCallResult, ToolThreadAbandoned
 from ..history import keep_running
 from ..humans import CURRENT_CALL
 from ..redaction import logger, redact_text
@@ -190,8 +190,9 @@ async def execute_tool_call(
             else:
                 content, parts = result_content(value.content)
             return ToolCallResult(call.id, call.name, content, value.value, value.final, parts)
-        media = tool_parts(value)
-        if media is not None:  # the bytes are kept once, in parts
+        # Media (a part, or a list or tuple holding one): the bytes are kept once, in parts.
+        media = tool_parts(value) if isinstance(value, Part | list | tuple) else None
+        if media is not None:
             return ToolCallResult(call.id, call.name, parts_content(media), None, False, media)
         return ToolCallResult(call.id, call.name, to_content(value), value)
     except Exception as exc:  # a value that can't be shown (its __str__ raises, ...)

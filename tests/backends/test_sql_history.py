@@ -52,6 +52,7 @@ from baton.events import (
     Usage,
     UsageLine,
     UsageReport,
+    Video,
     event_types,
 )
 from baton.hitl import ApprovalPolicy
@@ -69,6 +70,8 @@ SAMPLES: list[Event] = [
             Image(data=b"\x89PNG\r\n\x00\xff"),
             Audio(url="https://example.com/a.wav"),
             Document(data=b"%PDF-1.7", media_type="application/pdf"),
+            Video(data=b"\x00\x00\x00\x18ftypmp42\x00\xff", media_type="video/mp4"),
+            Video(url="gs://bucket/clip.webm", media_type="video/webm"),
             FileUrl("https://example.com/f.csv", "text/csv"),
         )
     ),
@@ -82,6 +85,11 @@ SAMPLES: list[Event] = [
         "openai",
         "because",
         {"signed": ["blob", {"n": 1}]},
+    ),
+    ModelResponse(
+        "here it is",
+        provider="gemini",
+        files=(Image(data=b"\x89PNG\r\n\x00\xff"), Video(url="gs://out/clip.mp4")),
     ),
     TextChunk("par"),
     ReasoningChunk("hmm"),
