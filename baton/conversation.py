@@ -58,6 +58,7 @@ class Conversation:
         "events",
         "history",
         "id",
+        "inbox",
         "saved",
         "stale",
         "states",
@@ -87,6 +88,9 @@ class Conversation:
         self.writing: asyncio.Future[None] | None = None  # a write a cancel cut off
         # Per-conversation state of middleware, observers and policies (see Context.state).
         self.states: dict[int, tuple[object, Any]] = {}
+        # Remarks (HumanMessages answering no request) not yet recorded: the running ask takes
+        # them before its next model call; one that came too late for it, the next ask.
+        self.inbox: list[Event] = []
 
     def fork(self, length: int) -> Conversation:
         """A new conversation that starts with this one's first ``length`` events.

@@ -132,7 +132,11 @@ async def run_loop(run: LiveRun) -> Reply[Any]:
     run.entered = True
     stream = run.conversation.stream
     inbox = run.inbox.append
-    takes_remarks = type(stream) is MemoryStream or hasattr(stream, "remarks")
+    # A stream's remarks go to the ask that holds it (on a stream several conversations
+    # share, the one that started first: a remark there names no conversation).
+    takes_remarks = (type(stream) is MemoryStream or hasattr(stream, "remarks")) and getattr(
+        stream, "remarks", None
+    ) is None
     if takes_remarks:
         stream.remarks = inbox  # type: ignore[attr-defined]
     try:
@@ -312,15 +316,18 @@ async def _loop(run: LiveRun) -> Reply[Any]:
                 "or ask(..., max_turns=N), or check whether the model keeps calling tools"
             )
         assert response is not None
-        # Remarks sent after the last model call: kept for the next ask's.
-        remarks = _taken(run) if run.inbox else ()
+        if run.inbox:  # remarks sent after the last model call: kept, after the answer
+            if unrecorded:
+                await run.record_many(unrecorded)
+                unrecorded = ()
+            await _take_remarks(run)
         usage = counter.snapshot()
         report = UsageReport(usage, counter.breakdown(usage))
         # The last write gives the store's claim back in the same round trip, unless around_ask
         # middleware still runs after it or the stream is shared with other processes (their
         # next ask could then publish before this one's end).
         await run.record_many(
-            (*unrecorded, *remarks, report, RunFinished(run.run_id, text, output)),
+            (*unrecorded, report, RunFinished(run.run_id, text, output)),
             last=plan.chains.ask is None and type(conversation.stream) is MemoryStream,
         )
         return Reply(run.owner, conversation, run.run_id, text, output, usage, response, report)

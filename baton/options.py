@@ -91,12 +91,14 @@ def as_data(value: object) -> Data:
 
 
 def check_positive(name: str, value: int, minimum: int = 1) -> int:
+    """``value`` if it is an integer of at least ``minimum``, else a ``ConfigError``."""
     if not isinstance(value, int) or value < minimum:
         raise ConfigError(f"{name} must be an integer of at least {minimum}, got {value!r}")
     return value
 
 
 def check_timeout(value: float | None) -> float | None:
+    """A tool timeout: ``None`` or a finite, positive number of seconds."""
     if value is not None and (
         isinstance(value, bool)
         or not isinstance(value, int | float)
@@ -109,6 +111,7 @@ def check_timeout(value: float | None) -> float | None:
 
 
 def check_threads(value: ToolThreads | None) -> ToolThreads | None:
+    """A thread pool for sync tools (``ToolThreads``) or ``None``."""
     if value is not None and not isinstance(value, ToolThreads):
         raise ConfigError(
             "tool_threads takes a thread pool for sync tools, e.g. tool_threads=ToolThreads(8) "

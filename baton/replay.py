@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from . import errors
 from .errors import BatonError, ConfigError, ModelError
 from .events import Event, ModelResponse, from_dict, to_dict
 from .models.base import EmitChunk, ModelCall, ModelClient, ModelConfig
@@ -68,6 +69,7 @@ class Cassette(ModelConfig, ModelClient):
 
     @property
     def recording(self) -> bool:
+        """Whether this cassette calls the model (and writes the file) rather than replays."""
         return self.config is not None
 
     def __repr__(self) -> str:
@@ -108,19 +110,21 @@ class Cassette(ModelConfig, ModelClient):
             "request": _request(call),
             "chunks": [],
         }
-        self.entries.append(entry)
 
         async def recording(event: Event) -> None:
             entry["chunks"].append(to_dict(event))
             await emit(event)
 
+        # Kept only once the call is over: a cancelled or timed-out one leaves no entry.
         try:
             response = await self.config.client().respond(call, recording)
         except ModelError as error:
             entry["error"] = {"type": type(error).__name__, "message": str(error)}
+            self.entries.append(entry)
             self._write()
             raise
         entry["response"] = to_dict(response)
+        self.entries.append(entry)
         self._write()
         return response
 
@@ -144,7 +148,7 @@ class Cassette(ModelConfig, ModelClient):
             await emit(_event(chunk, self.path))
         error = entry.get("error")
         if error is not None:
-            raise ModelError(f"(replayed) {error['type']}: {error['message']}")
+            raise _replayed_error(error["type"], error["message"])
         response = _event(entry["response"], self.path)
         if not isinstance(response, ModelResponse):
             raise ConfigError(f"{self.path}: call {index + 1} holds no ModelResponse")
@@ -195,6 +199,18 @@ def _first_difference(recorded: Any, now: Any, where: str = "") -> str | None:
         shown = repr(now)
         return f"{where or 'the request'} (recorded {recorded!r}, now {shown[:200]})"
     return None
+
+
+def _replayed_error(name: str, message: str) -> ModelError:
+    """The recorded error as its own class (``RateLimited``, ...), so retries and fallbacks
+    act as they did; a plain ``ModelError`` for a class Baton doesn't define."""
+    cls = getattr(errors, name, None)
+    if isinstance(cls, type) and issubclass(cls, ModelError):
+        try:
+            return cls(f"(replayed) {message}")
+        except TypeError:
+            pass
+    return ModelError(f"(replayed) {name}: {message}")
 
 
 def _event(data: Any, path: Path) -> Event:

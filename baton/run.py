@@ -164,8 +164,9 @@ class LiveRun:
         self.tap: Callable[[Event], Any] | None = None
         self.alerts: list[ObserverAlert] = []
         # Remarks (HumanMessages answering no request) sent while the run goes: recorded and
-        # shown to the model at its next call (see ``baton.stream.MemoryStream.remarks``).
-        self.inbox: list[HumanMessage] = []
+        # shown to the model at its next call (see ``baton.stream.MemoryStream.remarks``). The
+        # conversation's list: what this run can't take waits there for the next ask.
+        self.inbox: list[HumanMessage] = conversation.inbox  # type: ignore[assignment]
         self.halt: ObserverAlert | None = None
         self.humans: HumanState | None = None  # this ask's human requests (humans.py)
         self.response: ModelResponse | None = None  # whose tool calls are running

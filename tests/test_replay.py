@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -64,3 +65,31 @@ def test_replaying_a_cassette_that_was_never_recorded_is_a_config_error(tmp_path
     broken.write_text("{not json")
     with pytest.raises(ConfigError, match="not JSON"):
         Cassette(broken)
+
+
+async def test_a_cancelled_call_is_not_recorded_and_errors_replay_as_their_own_class(
+    tmp_path: Path,
+) -> None:
+    from baton.errors import RateLimited
+
+    path = tmp_path / "errors.json"
+    gate = asyncio.Event()
+
+    async def never(_: object) -> str:
+        await gate.wait()
+        return "never"
+
+    cassette = Cassette(path, config=ScriptedModel(never, RateLimited("quota")))
+    agent = Agent("a", config=cassette)
+    asking = asyncio.create_task(agent.ask("one"))
+    await asyncio.sleep(0)
+    asking.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asking
+    with pytest.raises(RateLimited):
+        await agent.ask("two")
+    assert [list(e) for e in json.loads(path.read_text())] == [
+        ["provider", "model", "request", "chunks", "error"]
+    ]  # only the call that ended
+    with pytest.raises(RateLimited, match="replayed"):
+        await Agent("a", config=Cassette(path)).ask("two")

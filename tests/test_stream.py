@@ -25,7 +25,7 @@ from baton.events import (
     ToolCallResult,
     UsageReport,
 )
-from baton.stream import MemoryStream, Stream, in_thread
+from baton.stream import EventFilter, MemoryStream, Stream, in_thread
 from baton.testing import ScriptedModel, call, chunks
 
 GUARD = 2.0  # seconds; only a guard against hangs, never a performance assertion
@@ -1033,3 +1033,22 @@ async def test_a_remark_sent_after_the_last_model_call_is_kept_for_the_next_ask(
         isinstance(e, HumanMessage) and e.text == "by the way, I am in Oslo"
         for e in model.requests[1].messages
     )
+
+
+async def test_a_remark_too_late_for_the_ask_is_recorded_by_the_next_one_and_not_sent_twice():
+    stream = MemoryStream()
+    seen: list[str] = []
+    stream.subscribe(lambda e: seen.append(e.text), where=EventFilter(HumanMessage))
+    model = ScriptedModel("first", "second")
+    agent = Agent("a", config=model)
+    async with agent.run("one", stream=stream) as run:
+        async for event in run:
+            if isinstance(event, ModelResponse):  # the answer is written: the ask is ending
+                run.send("too late for this one")
+        first = await run.result()
+    assert not any(isinstance(e, HumanMessage) for e in first.events)
+    second = await first.ask("two")
+    remarks = [e for e in second.events if isinstance(e, HumanMessage)]
+    assert [r.text for r in remarks] == ["too late for this one"]
+    assert any(isinstance(e, HumanMessage) for e in model.requests[1].messages)
+    assert seen == []  # recorded, never published again on the stream it came from

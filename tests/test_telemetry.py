@@ -261,6 +261,18 @@ async def test_a_sub_agent_without_telemetry_is_traced_by_its_parents(otel):
     assert parent_of(helper_span) == otel.one("execute_tool helper").context.span_id
     assert parent_of(otel.one("chat small")) == helper_span.context.span_id
 
+    # A child with a Telemetry of its own (another instance) keeps its own: one span, not two.
+    otel.exporter.clear()
+    own = Agent("helper", config=ScriptedModel("4", model="small"), middleware=[otel.telemetry()])
+    boss = Agent(
+        "boss",
+        config=ScriptedModel(call("helper", task="2 + 2"), "It is 4"),
+        tools=[own.as_tool()],
+        middleware=[telemetry],
+    )
+    await boss.ask("What is 2 + 2?")
+    assert otel.one("invoke_agent helper") and otel.one("chat small")
+
 
 async def test_the_response_id_and_a_requested_output_format_are_on_the_spans(otel):
     @dataclass

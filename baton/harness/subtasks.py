@@ -154,8 +154,9 @@ async def run_subtask(context: Context, subtask: Subtask) -> SubtaskResult:
     tally = _Tally()
     await context.emit(TaskStarted(task_id, agent.name, subtask.task))
     options: AskOptions = {"relay": HumanRelay(context, task_id), **subtask.options}
-    given = (*agent.middleware, *options.get("middleware", ()))
-    inherited = tuple(m for m in context.inherited_middleware if m not in given)
+    # A child with its own middleware of the same kind (its own Telemetry) keeps just that.
+    given = {type(m) for m in (*agent.middleware, *options.get("middleware", ()))}
+    inherited = tuple(m for m in context.inherited_middleware if type(m) not in given)
     if inherited:  # the parent's Telemetry (say) wraps the child's ask too
         options["middleware"] = (*inherited, *options.get("middleware", ()))
     try:

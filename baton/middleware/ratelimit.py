@@ -95,22 +95,30 @@ class RateLimit(Middleware):
     plus output tokens (failed calls give their tokens back, and keep their request).
     """
 
-    def __init__(self, limiter: Limiter, *, count_tokens: bool = True) -> None:
+    def __init__(
+        self,
+        limiter: Limiter,
+        *,
+        count_tokens: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if not isinstance(limiter, Limiter):
             raise ConfigError(
                 f"RateLimit(...) takes a limiter with acquire() and settle(), got {limiter!r}"
             )
         self.limiter = limiter
         self.count_tokens = count_tokens
+        self._wait_clock = clock  # times a limiter's wait, for RateLimitWait
 
     async def around_model_call(
         self, call: ModelCall, context: Context, proceed: ProceedModel
     ) -> ModelResponse:
         limiter = self.limiter
         tokens = self.estimate(call, context) if self.count_tokens else 0
-        start = time.monotonic()
+        clock = self._wait_clock
+        start = clock()
         await limiter.acquire(1, tokens)
-        waited = time.monotonic() - start
+        waited = clock() - start
         if waited >= _NOTEWORTHY_WAIT:  # a limiter that can't say in advance: once it is over
             await context.emit(RateLimitWait(waited, type(limiter).__name__))
         try:
