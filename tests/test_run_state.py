@@ -396,6 +396,7 @@ async def test_a_cancel_during_a_stalled_write_keeps_memory_and_store_equal(
 CORE = {
     "errors",
     "events",
+    "codec",
     "stream",
     "history",
     "run",

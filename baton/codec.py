@@ -1,0 +1,241 @@
+"""Records and their JSON codec: the base classes of Baton's vocabulary (``Record``, ``Event``,
+``Part``), the registry of the classes a payload may build, and ``to_dict`` / ``from_dict``.
+
+A payload can only ever build a registered class, never an arbitrary class named in the data;
+each field is decoded by the decoder its annotation calls for (scalars checked, records and
+tuples of records built, bytes from base64), so a stored event with a wrong type is an
+``EventDecodeError`` naming the field. ``baton.events`` re-exports all of it.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import fields
+from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin
+
+from pydantic_core import to_jsonable_python
+
+from .errors import EventDecodeError
+
+__all__ = ["Event", "Part", "Record", "event_types", "from_dict", "register", "to_dict"]
+
+
+class Record:
+    """Base of every serializable value in the vocabulary (events, message parts, usage)."""
+
+    __slots__ = ()
+
+
+class Event(Record):
+    """Base class of all events. ``transient`` events are streamed live but not kept in history."""
+
+    __slots__ = ()
+    transient: ClassVar[bool] = False
+
+
+class Part(Record):
+    """One piece of a user's input: text, data, or media."""
+
+    __slots__ = ()
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry and JSON codec
+# ---------------------------------------------------------------------------------------------
+
+_REGISTRY: dict[str, type[Record]] = {}
+# Per class: (field name, decoder) pairs, computed once at registration.
+_DECODERS: dict[type[Record], tuple[tuple[str, Callable[[Any], Any]], ...]] = {}
+_FIELD_NAMES: dict[type[Record], tuple[str, ...]] = {}
+
+R = TypeVar("R", bound=type[Record])
+
+
+def register(cls: R) -> R:
+    """Add a record class to the registry that ``from_dict`` is allowed to construct."""
+    name = cls.__name__
+    if name in _REGISTRY and _REGISTRY[name] is not cls:
+        raise ValueError(f"Event type name {name!r} is already registered by another class")
+    _REGISTRY[name] = cls
+    _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    _DECODERS.pop(cls, None)
+    return cls
+
+
+def event_types() -> Mapping[str, type[Record]]:
+    """The registered record classes by type name (read-only view)."""
+    return types.MappingProxyType(_REGISTRY)
+
+
+# JSON has no NaN or infinities: they are stored as these strings (every backend takes them, and
+# no provider chokes on them). A float field reads them back as floats; in data (``Any`` fields,
+# such as a tool result's ``value``) they stay the strings.
+_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def _non_finite(value: float) -> str:
+    return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+
+
+def _encode(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else _non_finite(value)
+    if isinstance(value, Record):
+        return to_dict(value)
+    if isinstance(value, tuple | list):
+        return [_encode(v) for v in value]
+    if isinstance(value, bytes):
+        return {"$bytes": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, dict):
+        return {str(k): _encode(v) for k, v in value.items()}
+    plain = to_jsonable_python(value, fallback=repr)
+    return plain if isinstance(plain, str | int | bool | type(None)) else _encode(plain)
+
+
+def to_dict(record: Record) -> dict[str, Any]:
+    """Encode a registered record as a JSON-able dict with a ``"type"`` key."""
+    cls = type(record)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        raise TypeError(f"{cls.__name__} is not a registered event type")
+    out: dict[str, Any] = {"type": cls.__name__}
+    for name in names:
+        out[name] = _encode(getattr(record, name))
+    return out
+
+
+def from_dict(data: Mapping[str, Any]) -> Any:
+    """Decode a dict made by ``to_dict``. Only registered classes can be built."""
+    if not isinstance(data, Mapping):
+        raise EventDecodeError(f"expected an object with a 'type' key, got {type(data).__name__}")
+    type_name = data.get("type")
+    cls = _REGISTRY.get(type_name) if isinstance(type_name, str) else None
+    if cls is None:
+        raise EventDecodeError(
+            f"unknown event type {type_name!r}: only registered event types can be decoded "
+            "(register custom events with baton.events.register)"
+        )
+    decoders = _DECODERS.get(cls)
+    if decoders is None:
+        decoders = _DECODERS[cls] = _decoders_of(cls)
+    kwargs: dict[str, Any] = {}
+    for name, decode in decoders:
+        if name in data:
+            try:
+                kwargs[name] = decode(data[name])
+            except EventDecodeError as exc:
+                raise EventDecodeError(f"{type_name}.{name}: {exc}") from None
+            except (TypeError, ValueError) as exc:
+                raise EventDecodeError(f"{type_name}.{name}: {exc}") from None
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise EventDecodeError(f"{type_name}: {exc}") from None
+
+
+def _plain(value: Any) -> Any:
+    return value
+
+
+def _record_decoder(allowed: tuple[type, ...]) -> Callable[[Any], Any]:
+    def decode(value: Any) -> Any:
+        if value is None:
+            return None
+        record = from_dict(value)
+        if not isinstance(record, allowed):
+            names = " or ".join(t.__name__ for t in allowed)
+            raise EventDecodeError(f"expected {names}, got {type(record).__name__}")
+        return record
+
+    return decode
+
+
+def _record_tuple_decoder(allowed: tuple[type, ...]) -> Callable[[Any], Any]:
+    decode_one = _record_decoder(allowed)
+
+    def decode(value: Any) -> tuple[Any, ...]:
+        if not isinstance(value, list | tuple):
+            raise EventDecodeError("expected a list")
+        return tuple(decode_one(v) for v in value)
+
+    return decode
+
+
+def _decode_bytes(value: Any) -> bytes | None:
+    if value is None:
+        return None
+    if isinstance(value, Mapping) and isinstance(value.get("$bytes"), str):
+        return base64.b64decode(value["$bytes"])
+    raise EventDecodeError("expected {'$bytes': <base64>}")
+
+
+def _decode_tuple(value: Any) -> tuple[Any, ...]:
+    if not isinstance(value, list | tuple):
+        raise EventDecodeError("expected a list")
+    return tuple(value)
+
+
+def _record_types(tp: Any) -> tuple[type, ...]:
+    candidates = get_args(tp) if get_origin(tp) in (Union, types.UnionType) else (tp,)
+    return tuple(c for c in candidates if isinstance(c, type) and issubclass(c, Record))
+
+
+def _decoder_for(tp: Any) -> Callable[[Any], Any]:
+    """Pick a decoder from a field's annotation. ``Any`` fields stay plain JSON on purpose;
+    record fields accept only the record classes the annotation names."""
+    origin = get_origin(tp)
+    if origin is tuple:
+        args = get_args(tp)
+        allowed = _record_types(args[0]) if args else ()
+        return _record_tuple_decoder(allowed) if allowed else _decode_tuple
+    allowed = _record_types(tp)
+    if allowed:
+        return _record_decoder(allowed)
+    if tp is bytes or (origin in (Union, types.UnionType) and bytes in get_args(tp)):
+        return _decode_bytes
+    return _scalar_decoder(tp)
+
+
+# The JSON types a scalar annotation accepts (a float field takes an integer; bool is no integer).
+_SCALARS: dict[Any, tuple[type, ...]] = {
+    str: (str,),
+    int: (int,),
+    float: (float, int),
+    bool: (bool,),
+}
+
+
+def _scalar_decoder(tp: Any) -> Callable[[Any], Any]:
+    """A type check for ``str``/``int``/``float``/``bool`` fields (and ``X | None``), so a
+    stored event with the wrong type in a field is an ``EventDecodeError`` when loaded, not a
+    ``TypeError`` in a later ask. Other annotations stay plain JSON. Exact type checks: this
+    runs for every field of every event a history loads."""
+    args = get_args(tp) if get_origin(tp) in (Union, types.UnionType) else (tp,)
+    kinds = [a for a in args if a is not type(None)]
+    if len(kinds) != 1 or kinds[0] not in _SCALARS:
+        return _plain
+    accepted = frozenset(_SCALARS[kinds[0]])
+    if type(None) in args:
+        accepted = accepted | {type(None)}
+    name = kinds[0].__name__
+
+    def decode(value: Any) -> Any:
+        if type(value) in accepted:
+            return value
+        if name == "float" and isinstance(value, str) and value in _NON_FINITE:
+            return _NON_FINITE[value]
+        raise EventDecodeError(f"expected {name}, got {type(value).__name__}")
+
+    return decode
+
+
+def _decoders_of(cls: type[Record]) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+    # Resolved lazily, on first decode, so that annotations may name classes defined later.
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, _decoder_for(hints[f.name])) for f in fields(cls))  # type: ignore[arg-type]
