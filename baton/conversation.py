@@ -90,7 +90,7 @@ class Conversation:
         self.states: dict[int, tuple[object, Any]] = {}
         # Remarks (HumanMessages answering no request) not yet recorded: the running ask takes
         # them before its next model call; one that came too late for it, the next ask.
-        self.inbox: list[Event] = []
+        self.inbox: list[Event] | None = None  # made at the first remark
 
     def fork(self, length: int) -> Conversation:
         """A new conversation that starts with this one's first ``length`` events.

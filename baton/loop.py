@@ -24,7 +24,6 @@ from .errors import (
 )
 from .events import (
     Event,
-    HumanMessage,
     ModelResponse,
     OutputRejected,
     RunFinished,
@@ -131,7 +130,7 @@ async def run_loop(run: LiveRun) -> Reply[Any]:
     the conversation's claim is given back at the end, however the ask ends."""
     run.entered = True
     stream = run.conversation.stream
-    inbox = run.inbox.append
+    inbox = run.remark
     # A stream's remarks go to the ask that holds it (on a stream several conversations
     # share, the one that started first: a remark there names no conversation).
     takes_remarks = (type(stream) is MemoryStream or hasattr(stream, "remarks")) and getattr(
@@ -221,7 +220,7 @@ async def _loop(run: LiveRun) -> Reply[Any]:
                 resumed = None
             else:
                 resumed = None
-                if run.inbox:  # remarks a human sent meanwhile: the model reads them now
+                if conversation.inbox:  # remarks a human sent meanwhile: the model reads them
                     await _take_remarks(run)
                 call = ModelCall(
                     agent_name,
@@ -316,7 +315,7 @@ async def _loop(run: LiveRun) -> Reply[Any]:
                 "or ask(..., max_turns=N), or check whether the model keeps calling tools"
             )
         assert response is not None
-        if run.inbox:  # remarks sent after the last model call: kept, after the answer
+        if conversation.inbox:  # remarks sent after the last model call: kept, after the answer
             if unrecorded:
                 await run.record_many(unrecorded)
                 unrecorded = ()
@@ -350,15 +349,10 @@ async def _loop(run: LiveRun) -> Reply[Any]:
         raise
 
 
-def _taken(run: LiveRun) -> list[HumanMessage]:
-    remarks, run.inbox[:] = list(run.inbox), []
-    return remarks
-
-
 async def _take_remarks(run: LiveRun) -> None:
     """Record the remarks sent since the last model call (they came on the stream, or through
     ``Run.send``: not sent to the stream again)."""
-    for remark in _taken(run):
+    for remark in run.remarks():
         await run.record(remark, to_stream=False)
 
 

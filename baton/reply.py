@@ -288,7 +288,7 @@ class Run(Generic[OutputT]):
                 "run.send takes a remark (text, or HumanMessage without request_id); answer a "
                 "request with stream.send(HumanMessage(request_id=..., ...))"
             )
-        live.inbox.append(message)
+        live.remark(message)
 
     async def cancel(self) -> None:
         """Stop the ask now; its history is left valid."""

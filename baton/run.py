@@ -94,7 +94,6 @@ class LiveRun:
         "finished",
         "halt",
         "humans",
-        "inbox",
         "max_turns",
         "output_retries",
         "owner",
@@ -163,10 +162,7 @@ class LiveRun:
         self.pausing = False  # the run is being saved as paused
         self.tap: Callable[[Event], Any] | None = None
         self.alerts: list[ObserverAlert] = []
-        # Remarks (HumanMessages answering no request) sent while the run goes: recorded and
-        # shown to the model at its next call (see ``baton.stream.MemoryStream.remarks``). The
-        # conversation's list: what this run can't take waits there for the next ask.
-        self.inbox: list[HumanMessage] = conversation.inbox  # type: ignore[assignment]
+
         self.halt: ObserverAlert | None = None
         self.humans: HumanState | None = None  # this ask's human requests (humans.py)
         self.response: ModelResponse | None = None  # whose tool calls are running
@@ -255,6 +251,20 @@ class LiveRun:
                 alert = observer.observe(event, self.context)
                 if alert is not None:
                     self.alerts.append(alert)
+
+    def remark(self, message: HumanMessage) -> None:
+        """Take a remark (a HumanMessage answering no request) sent while the run goes: it is
+        recorded and shown to the model at its next call (see ``MemoryStream.remarks``). It
+        waits in the conversation's inbox: what this run can't take, the next ask does."""
+        conversation = self.conversation
+        if conversation.inbox is None:
+            conversation.inbox = []
+        conversation.inbox.append(message)
+
+    def remarks(self) -> list[HumanMessage]:
+        """The remarks waiting, taken out of the inbox (oldest first)."""
+        inbox, self.conversation.inbox = self.conversation.inbox, None
+        return inbox or []  # type: ignore[return-value]
 
     async def emit(self, event: Event) -> None:
         """Publish any event: transient ones live only, the rest into history too."""
