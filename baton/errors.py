@@ -32,6 +32,7 @@ __all__ = [
     "OutputValidationError",
     "ProviderUnavailable",
     "RateLimited",
+    "RemoteToolError",
     "Retry",
     "ScriptExhausted",
     "StreamClosed",
@@ -39,6 +40,7 @@ __all__ = [
     "SubscriberTimeout",
     "ToolConflictError",
     "ToolDefinitionError",
+    "ToolSourceUnavailable",
     "UsageLimitExceeded",
 ]
 
@@ -61,6 +63,14 @@ class ToolConflictError(ConfigError):
 
 class MissingDependency(ConfigError):
     """A tool, prompt or output function needs an injected value that was not provided."""
+
+
+class ToolSourceUnavailable(BatonError):
+    """A tool source (an MCP server) could not be started, reached or spoken to."""
+
+
+class RemoteToolError(BatonError):
+    """A remote tool (an MCP server's) answered a call with an error; the model reads it."""
 
 
 class EventDecodeError(BatonError, ValueError):

@@ -21,7 +21,7 @@ from typing_extensions import TypedDict
 from ..errors import ToolDefinitionError
 from .injection import ModelParam
 
-__all__ = ["ArgsSchema", "describe_validation_error", "parse_docstring"]
+__all__ = ["ArgsSchema", "JsonArgs", "describe_validation_error", "parse_docstring"]
 
 
 def parse_docstring(fn: Callable[..., Any]) -> tuple[str, dict[str, str]]:
@@ -80,6 +80,25 @@ class ArgsSchema:
 
     def validate_json(self, arguments: str) -> dict[str, Any]:
         return self.adapter.validate_json(arguments or "{}")
+
+
+class JsonArgs:
+    """Arguments described by a JSON schema taken as it is (a remote tool's, e.g. MCP's).
+
+    The model's JSON text must be an object; the rest of the schema is the remote side's to
+    check (it answers a wrong call with an error the model reads).
+    """
+
+    __slots__ = ("json_schema", "names")
+
+    _adapter: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
+
+    def __init__(self, json_schema: dict[str, Any]) -> None:
+        self.json_schema = json_schema
+        self.names = tuple(json_schema.get("properties") or ())
+
+    def validate_json(self, arguments: str) -> dict[str, Any]:
+        return self._adapter.validate_json(arguments or "{}")
 
 
 def describe_validation_error(exc: ValidationError, limit: int = 6) -> str:

@@ -19,7 +19,7 @@ from ..errors import ToolDefinitionError
 from ..events import FileUrl, Media, Part, Text
 from ..transcript import part_text
 from .injection import Signature, read_signature
-from .schema import ArgsSchema, parse_docstring
+from .schema import ArgsSchema, JsonArgs, parse_docstring
 
 __all__ = [
     "Tool",
@@ -177,7 +177,9 @@ class Tool:
         self.is_method = bool(params) and params[0] == "self"
         self._signature: Signature = read_signature(function, skip_first=self.is_method)
         doc, param_docs = parse_docstring(function)
-        self._schema = ArgsSchema(f"tool {tool_name!r}", self._signature.params, param_docs)
+        self._schema: ArgsSchema | JsonArgs = ArgsSchema(
+            f"tool {tool_name!r}", self._signature.params, param_docs
+        )
         self.function = function
         self.name = tool_name
         self.description = description if description is not None else doc
@@ -192,8 +194,47 @@ class Tool:
     def signature(self) -> Signature:
         return self._signature
 
+    @classmethod
+    def from_schema(
+        cls,
+        function: Callable[..., Awaitable[Any]],
+        *,
+        name: str,
+        description: str,
+        parameters: dict[str, Any],
+        timeout: float | None = None,
+        sequential: bool = False,
+        requires_approval: bool = False,
+    ) -> Tool:
+        """A tool whose parameters are a JSON schema given as it is, not read from a signature
+        (a remote tool's: an MCP server's, for one).
+
+        ``function`` is async and takes the model's arguments as keywords (``**arguments``);
+        nothing is injected. The arguments must be a JSON object; checking them against
+        ``parameters`` is left to whoever runs the call.
+        """
+
+        async def placeholder() -> None:  # gives __init__ a signature to read; replaced below
+            return None
+
+        made = cls(
+            placeholder,
+            name=name,
+            description=description,
+            timeout=timeout,
+            sequential=sequential,
+            requires_approval=requires_approval,
+        )
+        made.function = function
+        made._signature = Signature(
+            fn=function, is_async=True, params=(), injections=(), has_depends=False
+        )
+        made._schema = JsonArgs(parameters)
+        made.spec = ToolSpec(name, description, parameters)
+        return made
+
     @property
-    def schema(self) -> ArgsSchema:
+    def schema(self) -> ArgsSchema | JsonArgs:
         return self._schema
 
     @property
@@ -264,7 +305,7 @@ class Tool:
                 f"{label}, the replacement for tool {self.name!r}, is a generator function; "
                 "return the value instead"
             )
-        wanted = {p.name for p in self._signature.params}
+        wanted = set(self._schema.names)  # the model-filled parameters (a schema tool: its own)
         given = {p.name for p in signature.params}
         required = {p.name for p in signature.params if p.default is inspect.Parameter.empty}
         if not takes_all and (wanted - given or required - wanted):
