@@ -395,25 +395,19 @@ class Database:
 
     # -- units of work -----------------------------------------------------------------------
 
-    @asynccontextmanager
-    async def session(self) -> AsyncIterator[Session]:
+    def session(self) -> AbstractAsyncContextManager[Session]:
         """A connection for several statements, outside any transaction."""
-        try:
-            engine = await self._ready()
-            async with engine.session(False) as session:
-                yield session
-        except Exception as exc:
-            unavailable = self._unavailable(exc)
-            if unavailable is None:
-                raise
-            raise unavailable from exc
+        return self._unit(transaction=False)
+
+    def transaction(self) -> AbstractAsyncContextManager[Session]:
+        """A connection inside a transaction (committed at the end, rolled back on error)."""
+        return self._unit(transaction=True)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Session]:
-        """A connection inside a transaction (committed at the end, rolled back on error)."""
+    async def _unit(self, *, transaction: bool) -> AsyncIterator[Session]:
         try:
             engine = await self._ready()
-            async with engine.session(True) as session:
+            async with engine.session(transaction) as session:
                 yield session
         except Exception as exc:
             unavailable = self._unavailable(exc)
