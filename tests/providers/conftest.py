@@ -1,10 +1,17 @@
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from wire import WireServer
+from wire import WireServer, close_configs
 
 from baton import Tool, tool
+
+
+@pytest.fixture(autouse=True)
+async def close_clients() -> AsyncIterator[None]:
+    """Close the SDK clients a test's configs made (``wire.closing``), on its own loop."""
+    yield
+    await close_configs()
 
 
 @pytest.fixture(scope="session")

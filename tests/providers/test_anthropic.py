@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from pydantic import BaseModel
-from wire import WireServer
+from wire import WireServer, closing
 
 from baton import Agent, Image, ToolResult, tool
 from baton.errors import (
@@ -29,24 +28,8 @@ pytest.importorskip("anthropic")
 Event = tuple[str, dict[str, Any]]
 
 
-_made: list[AnthropicConfig] = []
-
-
-@pytest.fixture(autouse=True)
-async def close_clients() -> AsyncIterator[None]:
-    """Close each test's SDK clients on the test's own event loop."""
-    yield
-    while _made:
-        await _made.pop().aclose()
-
-
-def track(cfg: AnthropicConfig) -> AnthropicConfig:
-    _made.append(cfg)
-    return cfg
-
-
 def config(wire: WireServer, **kwargs: Any) -> AnthropicConfig:
-    return track(
+    return closing(
         AnthropicConfig(
             "claude-test", api_key="sk-ant-test", base_url=wire.url, max_retries=0, **kwargs
         )
@@ -591,7 +574,7 @@ async def test_timeout_is_model_timeout(wire: WireServer) -> None:
 
 
 async def test_missing_api_key_names_the_variable(wire: WireServer) -> None:
-    agent = Agent("a", config=track(AnthropicConfig("claude-test", base_url=wire.url)))
+    agent = Agent("a", config=closing(AnthropicConfig("claude-test", base_url=wire.url)))
     with pytest.raises(AuthenticationFailed, match="ANTHROPIC_API_KEY"):
         await agent.ask("hi")
 
@@ -601,7 +584,7 @@ async def test_api_key_is_read_from_the_environment(
 ) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-env")
     wire.reply_json(message(text("hi")))
-    cfg = track(
+    cfg = closing(
         AnthropicConfig("claude-test", base_url=wire.url, stream=False, headers={"X-T": "b"})
     )
     await Agent("a", config=cfg).ask("hi")

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from pydantic import BaseModel
 from test_openai_chat import chunk, completion, fn_call, usage_chunk
-from wire import WireServer
+from wire import WireServer, closing
 
 from baton import Agent, Image, tool
 from baton.errors import (
@@ -31,17 +30,6 @@ pytest.importorskip("openai")
 PATH = "/compatible-mode/v1/chat/completions"
 
 
-_made: list[DashScopeConfig] = []
-
-
-@pytest.fixture(autouse=True)
-async def close_clients() -> AsyncIterator[None]:
-    """Close each test's SDK clients on the test's own event loop (not later, by the GC)."""
-    yield
-    while _made:
-        await _made.pop().aclose()
-
-
 def config(wire: WireServer, **kwargs: Any) -> DashScopeConfig:
     made = DashScopeConfig(
         "qwen-test",
@@ -50,7 +38,7 @@ def config(wire: WireServer, **kwargs: Any) -> DashScopeConfig:
         max_retries=0,
         **kwargs,
     )
-    _made.append(made)
+    closing(made)
     return made
 
 

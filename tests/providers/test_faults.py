@@ -4,12 +4,12 @@ end, and SDK retries stacking on RetryMiddleware."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from wire import WireServer
+from wire import WireServer, closing
 
 from baton import Agent
 from baton.errors import (
@@ -27,16 +27,6 @@ pytest.importorskip("openai")
 pytest.importorskip("anthropic")
 pytest.importorskip("google.genai")
 pytest.importorskip("ollama")
-
-_made: list[ProviderConfig] = []
-
-
-@pytest.fixture(autouse=True)
-async def close_clients() -> AsyncIterator[None]:
-    """Close each test's SDK clients on the test's own event loop (not later, by the GC)."""
-    yield
-    while _made:
-        await _made.pop().aclose()
 
 
 @dataclass(frozen=True)
@@ -144,7 +134,7 @@ def config(provider: Provider, wire: WireServer, **kwargs: Any) -> ProviderConfi
     the requests a fault causes)."""
     kwargs.setdefault("max_retries", 0)
     made = provider.make(wire, **kwargs)
-    _made.append(made)
+    closing(made)
     return made
 
 
@@ -280,7 +270,7 @@ async def test_sdk_retries_do_not_stack_on_retry_middleware(
     for _ in range(9):
         wire.reply_error(503, {"error": {"message": "overloaded", "code": 503}})
     cfg = provider.make(wire)  # the defaults: no max_retries given
-    _made.append(cfg)
+    closing(cfg)
     assert cfg.max_retries == 2  # the SDK retries by itself outside RetryMiddleware ...
     agent = Agent("a", config=cfg, middleware=[RetryMiddleware(attempts=3, base_delay=0)])
     with pytest.raises(ProviderUnavailable):

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from pydantic import BaseModel
-from wire import WireServer
+from wire import WireServer, closing
 
 from baton import Agent, Document, Image, tool
 from baton.errors import (
@@ -26,22 +25,11 @@ from baton.providers.openai import OpenAIConfig
 pytest.importorskip("openai")
 
 
-_made: list[OpenAIConfig] = []
-
-
-@pytest.fixture(autouse=True)
-async def close_clients() -> AsyncIterator[None]:
-    """Close each test's SDK clients on the test's own event loop (not later, by the GC)."""
-    yield
-    while _made:
-        await _made.pop().aclose()
-
-
 def config(wire: WireServer, **kwargs: Any) -> OpenAIConfig:
     made = OpenAIConfig(
         "gpt-test", api_key="sk-test", base_url=f"{wire.url}/v1", max_retries=0, **kwargs
     )
-    _made.append(made)
+    closing(made)
     return made
 
 
@@ -553,7 +541,7 @@ async def test_a_key_never_leaks_into_errors_events_or_reprs(wire: WireServer) -
 
     key = "sk-proj-Abc123Def456Ghi789Jkl012"
     leaky = OpenAIConfig("gpt-test", api_key=key, base_url=f"{wire.url}/v1", max_retries=0)
-    _made.append(leaky)
+    closing(leaky)
     assert key not in repr(leaky) and key not in str(leaky)
     body = {"error": {"message": f"Incorrect API key provided: {key}.", "type": "invalid_key"}}
     wire.reply_error(401, body)

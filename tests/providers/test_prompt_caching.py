@@ -5,11 +5,10 @@ official SDKs against the loopback wire server, asserting on the bodies the SDKs
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from wire import WireServer
+from wire import WireServer, closing
 
 from baton import Agent, tool
 from baton.errors import ConfigError
@@ -22,23 +21,13 @@ pytest.importorskip("openai")
 
 EPHEMERAL = {"type": "ephemeral"}
 
-_made: list[Any] = []
-
-
-@pytest.fixture(autouse=True)
-async def close_clients() -> AsyncIterator[None]:
-    """Close each test's SDK clients on the test's own event loop."""
-    yield
-    while _made:
-        await _made.pop().aclose()
-
 
 def anthropic(wire: WireServer, **kwargs: Any) -> AnthropicConfig:
     made = AnthropicConfig(
         "claude-test", api_key="sk-ant-test", base_url=wire.url, max_retries=0, stream=False,
         **kwargs,
     )  # fmt: skip
-    _made.append(made)
+    closing(made)
     return made
 
 
@@ -292,7 +281,7 @@ async def test_openai_prompt_cache_key_and_service_tier_are_sent(
         prompt_cache_key="tenant-42",
         service_tier="flex",
     )
-    _made.append(cfg)
+    closing(cfg)
     assert (await Agent("a", config=cfg).ask("Hi")).text == "hi"
     assert wire.last.path == path
     body = wire.last.json
@@ -308,7 +297,7 @@ async def test_openai_cache_key_and_tier_are_absent_unless_set(
     cfg = config_type(
         "gpt-test", api_key="sk-test", base_url=f"{wire.url}/v1", max_retries=0, stream=False
     )
-    _made.append(cfg)
+    closing(cfg)
     await Agent("a", config=cfg).ask("Hi")
     body = wire.last.json
     assert wire.last.path == path

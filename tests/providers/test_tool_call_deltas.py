@@ -6,29 +6,13 @@ emit each new piece of a call's arguments while it forms; the complete ``ToolCal
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-from wire import WireServer
+from wire import WireServer, closing
 
 from baton import Agent, tool
 from baton.events import Event, ModelResponse, ToolCallDelta, ToolCallResult
 from baton.providers._config import ProviderConfig
-
-_made: list[ProviderConfig] = []
-
-
-@pytest.fixture(autouse=True)
-async def close_clients() -> AsyncIterator[None]:
-    yield
-    while _made:
-        await _made.pop().aclose()
-
-
-def made(cfg: ProviderConfig) -> ProviderConfig:
-    _made.append(cfg)
-    return cfg
 
 
 @tool
@@ -70,7 +54,7 @@ def deltas(events: list[Event]) -> list[tuple[str, str, str]]:
 def _openai(wire: WireServer, **kw: Any) -> ProviderConfig:
     from baton.providers.openai import OpenAIConfig
 
-    return made(
+    return closing(
         OpenAIConfig("gpt-test", api_key="sk-test", base_url=f"{wire.url}/v1", max_retries=0, **kw)
     )
 
@@ -182,7 +166,7 @@ async def test_argument_pieces_are_valid_unicode_a_split_pair_joined(wire: WireS
 def _responses(wire: WireServer, **kw: Any) -> ProviderConfig:
     from baton.providers.openai_responses import OpenAIResponsesConfig
 
-    return made(
+    return closing(
         OpenAIResponsesConfig(
             "gpt-test", api_key="sk-test", base_url=f"{wire.url}/v1", max_retries=0, **kw
         )
@@ -323,7 +307,7 @@ async def test_openai_responses_arguments_only_in_done_still_stream_as_one_piece
 def _anthropic(wire: WireServer, **kw: Any) -> ProviderConfig:
     from baton.providers.anthropic import AnthropicConfig
 
-    return made(
+    return closing(
         AnthropicConfig(
             "claude-test", api_key="sk-ant-test", base_url=wire.url, max_retries=0, **kw
         )
@@ -418,7 +402,7 @@ async def test_gemini_sends_calls_whole_and_emits_no_deltas(wire: WireServer) ->
     call = {"functionCall": {"name": "add", "args": {"a": 2, "b": 3}}}
     wire.reply_sse([answer(call)], done=False)
     wire.reply_sse([answer({"text": "5"})], done=False)
-    cfg = made(GeminiConfig("gemini-test", api_key="g-test", base_url=wire.url, max_retries=0))
+    cfg = closing(GeminiConfig("gemini-test", api_key="g-test", base_url=wire.url, max_retries=0))
     events, reply = await watch(Agent("a", config=cfg, tools=[add]), "go")
     assert deltas(events) == []
     assert [e.value for e in reply.events if isinstance(e, ToolCallResult)] == [5]
@@ -439,7 +423,7 @@ async def test_ollama_sends_calls_whole_and_emits_no_deltas(wire: WireServer) ->
     call = {"function": {"name": "add", "arguments": {"a": 2, "b": 3}}}
     wire.reply_ndjson([line({"tool_calls": [call]}, False), line({}, True)])
     wire.reply_ndjson([line({"content": "5"}, False), line({}, True)])
-    cfg = made(OllamaConfig("llama-test", base_url=wire.url, max_retries=0))
+    cfg = closing(OllamaConfig("llama-test", base_url=wire.url, max_retries=0))
     events, reply = await watch(Agent("a", config=cfg, tools=[add]), "go")
     assert deltas(events) == []
     assert [e.value for e in reply.events if isinstance(e, ToolCallResult)] == [5]

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from wire import WireServer
+from wire import WireServer, closing
 
 from baton import Agent, Audio, Document, Image, ToolResult, tool
 from baton.events import ToolCallResult
-from baton.providers._config import ProviderConfig
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 400  # ~100 KB
 PNG_B64 = base64.b64encode(PNG).decode()
@@ -46,22 +44,6 @@ async def report() -> ToolResult:
     return ToolResult(content=["Two pages:", Document(data=PDF), Audio(data=WAV)])
 
 
-_made: list[ProviderConfig] = []
-
-
-@pytest.fixture(autouse=True)
-async def close_clients() -> AsyncIterator[None]:
-    """Close each test's SDK clients on the test's own event loop."""
-    yield
-    while _made:
-        await _made.pop().aclose()
-
-
-def made(cfg: Any) -> Any:
-    _made.append(cfg)
-    return cfg
-
-
 def no_repr(body: Any) -> str:
     """The request body as text, checked to hold the image's bytes at most once and no repr."""
     text = json.dumps(body)
@@ -83,7 +65,7 @@ def chat_config(wire: WireServer, cls: Any = None) -> Any:
     from baton.providers.openai import OpenAIConfig
 
     cls = cls or OpenAIConfig
-    return made(
+    return closing(
         cls("gpt-test", api_key="sk-test", base_url=f"{wire.url}/v1", max_retries=0, stream=False)
     )
 
@@ -192,7 +174,7 @@ def responses_config(wire: WireServer) -> Any:
     pytest.importorskip("openai")
     from baton.providers.openai_responses import OpenAIResponsesConfig
 
-    return made(
+    return closing(
         OpenAIResponsesConfig(
             "gpt-test", api_key="sk-test", base_url=f"{wire.url}/v1", max_retries=0, stream=False
         )
@@ -238,7 +220,7 @@ def anthropic_config(wire: WireServer) -> Any:
     pytest.importorskip("anthropic")
     from baton.providers.anthropic import AnthropicConfig
 
-    return made(
+    return closing(
         AnthropicConfig(
             "claude-test", api_key="sk-ant-test", base_url=wire.url, max_retries=0, stream=False
         )

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wire import WireServer
+from wire import WireServer, closing
 
 from baton import Agent, tool
 from baton.events import ModelResponse, ReasoningChunk, TextChunk, ToolCallResult
@@ -25,21 +25,6 @@ CHUNKS = ["A", "\U0001f600B\ufffd"]
 VALID = "A\U0001f600B\ufffd"
 LONE_ARGUMENT = {"text": "x\ud83d"}
 
-_made: list[ProviderConfig] = []
-
-
-@pytest.fixture(autouse=True)
-async def close_clients() -> AsyncIterator[None]:
-    yield
-    while _made:
-        await _made.pop().aclose()
-
-
-def made(cfg: ProviderConfig) -> ProviderConfig:
-    _made.append(cfg)
-    return cfg
-
-
 # -- each adapter's wire: a config, a streamed answer, a whole answer, a tool call -------------
 
 
@@ -51,7 +36,7 @@ def _reply_json(wire: WireServer, body: Any) -> None:
 def _openai(wire: WireServer, **kw: Any) -> ProviderConfig:
     from baton.providers.openai import OpenAIConfig
 
-    return made(OpenAIConfig("gpt-test", api_key="sk-test", base_url=f"{wire.url}/v1", **kw))
+    return closing(OpenAIConfig("gpt-test", api_key="sk-test", base_url=f"{wire.url}/v1", **kw))
 
 
 def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
@@ -96,7 +81,7 @@ def _openai_call(wire: WireServer, arguments: dict[str, Any]) -> None:
 def _responses(wire: WireServer, **kw: Any) -> ProviderConfig:
     from baton.providers.openai_responses import OpenAIResponsesConfig
 
-    return made(
+    return closing(
         OpenAIResponsesConfig("gpt-test", api_key="sk-test", base_url=f"{wire.url}/v1", **kw)
     )
 
@@ -168,7 +153,7 @@ def _responses_call(wire: WireServer, arguments: dict[str, Any]) -> None:
 def _anthropic(wire: WireServer, **kw: Any) -> ProviderConfig:
     from baton.providers.anthropic import AnthropicConfig
 
-    return made(AnthropicConfig("claude-test", api_key="sk-ant-test", base_url=wire.url, **kw))
+    return closing(AnthropicConfig("claude-test", api_key="sk-ant-test", base_url=wire.url, **kw))
 
 
 def _anthropic_message(content: list[dict[str, Any]], stop: str) -> dict[str, Any]:
@@ -233,7 +218,7 @@ def _anthropic_call(wire: WireServer, arguments: dict[str, Any]) -> None:
 def _gemini(wire: WireServer, **kw: Any) -> ProviderConfig:
     from baton.providers.gemini import GeminiConfig
 
-    return made(GeminiConfig("gemini-test", api_key="g-test", base_url=wire.url, **kw))
+    return closing(GeminiConfig("gemini-test", api_key="g-test", base_url=wire.url, **kw))
 
 
 def _gemini_answer(part: dict[str, Any], finish: str | None = "STOP") -> dict[str, Any]:
@@ -259,7 +244,7 @@ def _gemini_call(wire: WireServer, arguments: dict[str, Any]) -> None:
 def _ollama(wire: WireServer, **kw: Any) -> ProviderConfig:
     from baton.providers.ollama import OllamaConfig
 
-    return made(OllamaConfig("llama-test", base_url=wire.url, **kw))
+    return closing(OllamaConfig("llama-test", base_url=wire.url, **kw))
 
 
 def _ollama_line(message: dict[str, Any], done: bool) -> dict[str, Any]:

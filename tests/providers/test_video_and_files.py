@@ -9,18 +9,16 @@ before any request is sent. Gemini's answers may hold files (inline data, file d
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from test_gemini import answer, fn, text, usage
-from wire import WireServer
+from wire import WireServer, closing
 
 from baton import Agent, Audio, Document, Image, Video, tool
 from baton.errors import InvalidRequest
 from baton.events import ModelResponse, from_dict, to_dict
-from baton.providers._config import ProviderConfig
 
 pytest.importorskip("google.genai")
 
@@ -30,26 +28,11 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x01"
 PNG_B64 = base64.b64encode(PNG).decode()
 VERTEX_PATH = "/projects/proj-1/locations/europe-west4/publishers/google/models/gemini-test"
 
-_made: list[ProviderConfig] = []
-
-
-@pytest.fixture(autouse=True)
-async def close_clients() -> AsyncIterator[None]:
-    """Close each test's SDK clients on the test's own event loop."""
-    yield
-    while _made:
-        await _made.pop().aclose()
-
-
-def made(cfg: Any) -> Any:
-    _made.append(cfg)
-    return cfg
-
 
 def gemini(wire: WireServer, **kwargs: Any) -> Any:
     from baton.providers.gemini import GeminiConfig
 
-    return made(
+    return closing(
         GeminiConfig("gemini-test", api_key="g-test", base_url=wire.url, max_retries=0, **kwargs)
     )
 
@@ -59,7 +42,7 @@ def vertex(wire: WireServer, **kwargs: Any) -> Any:
 
     from baton.providers.vertex import VertexConfig
 
-    return made(
+    return closing(
         VertexConfig(
             "gemini-test",
             base_url=wire.url,
@@ -202,7 +185,7 @@ def _dashscope(wire: WireServer) -> Any:
 async def test_other_providers_refuse_video_before_sending(
     wire: WireServer, make: Any, provider: str, video: Video
 ) -> None:
-    cfg = made(make(wire))
+    cfg = closing(make(wire))
     how = "this way" if video.data is not None else "from a URL"
     with pytest.raises(InvalidRequest) as caught:
         await Agent("a", config=cfg).ask(["What happens?", video])
@@ -308,6 +291,6 @@ async def test_other_providers_leave_files_empty(wire: WireServer) -> None:
     from test_openai_chat import completion
 
     wire.reply_json(completion("Hi there"))
-    cfg = made(_chat(wire, stream=False))
+    cfg = closing(_chat(wire, stream=False))
     reply = await Agent("a", config=cfg).ask("Hi")
     assert reply.text == "Hi there" and reply.files == ()

@@ -14,13 +14,15 @@ import threading
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from baton.models.base import ModelConfig
 
 
 @dataclass
@@ -232,3 +234,21 @@ class WireServer:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(5)
+
+
+C = TypeVar("C", bound=ModelConfig)
+
+_OPEN_CONFIGS: list[ModelConfig] = []  # closed after each test by tests/providers/conftest.py
+
+
+def closing(config: C) -> C:
+    """``config``, its SDK client closed at the end of the test, on the test's own event loop
+    (not later, by the garbage collector)."""
+    _OPEN_CONFIGS.append(config)
+    return config
+
+
+async def close_configs() -> None:
+    """Close the configs ``closing`` kept (the conftest calls it after each test)."""
+    while _OPEN_CONFIGS:
+        await _OPEN_CONFIGS.pop().aclose()
