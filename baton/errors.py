@@ -70,7 +70,8 @@ class ToolSourceUnavailable(BatonError):
 
 
 class RemoteToolError(BatonError):
-    """A remote tool (an MCP server's) answered a call with an error; the model reads it."""
+    """A remote tool source (an MCP server) answered a request with an error: a tool call's
+    (the model reads it), or a resource's or prompt's."""
 
 
 class EventDecodeError(BatonError, ValueError):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import signal
 import threading
 import weakref
 from collections.abc import Coroutine
@@ -48,7 +49,9 @@ def sync_loop() -> asyncio.AbstractEventLoop:
     with _lock:
         if _loop is None or _loop.is_closed():
             loop = asyncio.new_event_loop()
-            thread = threading.Thread(target=loop.run_forever, name="baton-sync", daemon=True)
+            thread = threading.Thread(
+                target=_run_forever, args=(loop,), name="baton-sync", daemon=True
+            )
             thread.start()
             _loop = loop
             atexit.register(_shutdown, loop, thread)
@@ -60,6 +63,16 @@ def made_client(config: ModelConfig, loop: asyncio.AbstractEventLoop | None) -> 
     is closed when the interpreter exits."""
     if loop is not None and loop is _loop:
         _configs.add(config)
+
+
+def _run_forever(loop: asyncio.AbstractEventLoop) -> None:
+    """The loop thread's body. It blocks Ctrl-C's signals (and so do the threads it starts,
+    which inherit the mask: executors, aiosqlite's): the kernel may hand a process signal to any
+    thread that accepts it, and one taken here would not wake the main thread waiting on the
+    ask, so Ctrl-C would be lost."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    loop.run_forever()
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:

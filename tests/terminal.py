@@ -45,6 +45,9 @@ class Terminal:
             try:
                 if cwd is not None:
                     os.chdir(cwd)
+                # A terminal's Ctrl-C, even when the tests run as a background job (which
+                # starts with SIGINT ignored, and exec keeps that).
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
                 os.execve(argv[0], argv, environment)
             finally:
                 os._exit(127)

@@ -11,6 +11,7 @@ Needs the official MCP SDK: ``pip install 'baton-agents[mcp]'``. Importing ``bat
 package) does not import it; describing a server without it is a ``ConfigError``.
 """
 
-from .client import MCPServer
+from .client import MCPServer, ServerOptions
+from .content import PromptMessage
 
-__all__ = ["MCPServer"]
+__all__ = ["MCPServer", "PromptMessage", "ServerOptions"]

@@ -17,34 +17,45 @@ on it fail with a ``ToolSourceUnavailable`` the model reads, and the next use op
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
 import importlib
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import re
+from collections.abc import Awaitable, Callable, Collection, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack
 
 from ..errors import ConfigError, RemoteToolError, ToolSourceUnavailable
-from ..events import Audio, Image, Part
+from ..events import Part
+from ..humans import current_call
 from ..redaction import logger
-from ..tools.tool import Tool, ToolResult, to_content
+from ..tools.tool import Tool
+from .asking import Caller, Callers
+from .content import PromptMessage, prompt_messages, resource_parts, tool_result
+from .events import MCPProgress
 
 if TYPE_CHECKING:
     import anyio
-    from mcp import Client, StdioServerParameters
+    import httpx2
+    from mcp import Client
     from mcp.client.session import IncomingMessage
-    from mcp.types import CallToolResult
+    from mcp.shared.dispatcher import ProgressFnT
+    from mcp.types import CallToolResult, Prompt, Resource
 
     from ..context import Context
+    from ..models.base import ModelConfig
 
-__all__ = ["MCPServer"]
+__all__ = ["MCPServer", "ServerOptions"]
 
 log = logger("baton.mcp")
 
 T = TypeVar("T")
 
 _EXTRA = "pip install 'baton-agents[mcp]'"
+_NAME = re.compile(r"^[A-Za-z0-9_-]*$")
+# Reconnecting: the first retry waits this long, each next one twice as long, up to the cap.
+_BACKOFF, _BACKOFF_CAP = 0.2, 5.0
+_CONTEXT = "__baton_context"  # the keyword a server's tools get the ask's Context through
+_LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 
 
 def _require_mcp() -> None:
@@ -55,12 +66,44 @@ def _require_mcp() -> None:
         raise ConfigError(f"baton.mcp needs the MCP Python SDK: {_EXTRA} ({exc})") from None
 
 
+class ServerOptions(TypedDict, total=False):
+    """What every ``MCPServer`` maker takes besides where the server is.
+
+    ``name`` labels the server in errors and events. ``timeout`` (seconds) bounds each tool
+    call. ``include`` / ``exclude`` pick the server's tools by their names; ``prefix`` goes in
+    front of each name the model sees (``"git_"``: ``git_status``). ``reconnect`` is how many
+    more times a session that fails to open is tried (waiting 0.2 s, 0.4 s, ... between tries)
+    before the call fails. ``resource_tools=True`` gives the model two more tools,
+    ``list_resources`` and ``read_resource`` (prefixed too). ``elicitation`` (on by default)
+    lets the server ask the ask's human for input; ``sampling`` is a model config that answers
+    the server's sampling requests (off unless given). ``log_level`` (default ``"info"``) is
+    the least severe log message a server on the 2026 protocol sends (older ones send what they
+    like); ``None`` asks for none.
+    """
+
+    name: str
+    timeout: float | None
+    include: Collection[str] | None
+    exclude: Collection[str]
+    prefix: str
+    reconnect: int
+    resource_tools: bool
+    elicitation: bool
+    sampling: ModelConfig | None
+    log_level: str | None
+
+
+class _NotSent(ToolSourceUnavailable):
+    """A request's session closed before the request was sent: it can go to the next."""
+
+
 @dataclass(eq=False)
 class _Job:
     """One request for the supervisor: ``work`` runs with the session's client."""
 
     work: Callable[[Client], Awaitable[Any]]
     future: asyncio.Future[Any]
+    caller: Caller | None = None
     scope: anyio.CancelScope | None = field(default=None)
 
     def cancel(self) -> None:
@@ -73,31 +116,65 @@ class _Job:
 class MCPServer:
     """An MCP server whose tools an agent can call: ``Agent(tools=[MCPServer.stdio(...)])``.
 
-    Make one with ``MCPServer.stdio(...)``. It is a ``ToolSource``: listed at the start of each
-    run, it opens its session on first use (or on ``async with``), lists the server's tools
-    once, and returns the same tools until the server says its list changed. Each tool shows the
-    model the server's name, description and JSON schema; a call is a ``tools/call`` request on
-    the shared session, and an error (the tool's ``isError`` result, a protocol error, a dead
-    server) comes back to the model as a short ``ToolCallError``.
+    Make one with ``MCPServer.stdio(...)``, ``.http(url)``, ``.sse(url)`` or ``.in_process(...)``
+    (options: ``ServerOptions``). It is a ``ToolSource``: listed at the start of each run, it
+    opens its session on first use (or on ``async with``), lists the server's tools once, and
+    returns the same tools until the server says its list changed. Each tool shows the model
+    the server's name, description and JSON schema; a call is a ``tools/call`` request on the
+    shared session, and an error (the tool's ``isError`` result, a protocol error, a dead
+    server) comes back to the model as a short ``ToolCallError``. While a call runs, the
+    server's progress reports and log messages are ``MCPProgress`` / ``MCPLog`` events on the
+    ask's stream, and its questions go to the ask's human (see ``ServerOptions``).
 
-    ``timeout`` (seconds) bounds each tool call (the request is cancelled on the server; the
-    session stays open). ``sessions_opened`` counts the sessions (server processes, over stdio)
-    this object has started.
+    ``sessions_opened`` counts the sessions (server processes, over stdio) this object started.
     """
 
-    def __init__(
-        self,
-        params: Callable[[], StdioServerParameters],
-        *,
-        name: str,
-        timeout: float | None = None,
-    ) -> None:
-        """Use ``MCPServer.stdio(...)``."""
+    def __init__(self, connect: Callable[[], Any], **options: Unpack[ServerOptions]) -> None:
+        """Use ``MCPServer.stdio(...)``, ``.http(...)``, ``.sse(...)`` or ``.in_process(...)``.
+        ``connect`` makes what ``mcp.Client`` connects to, afresh for each session."""
         _require_mcp()
-        self._params = params
-        self.name = name
-        self.timeout = timeout
+        unknown = set(options) - set(ServerOptions.__annotations__)
+        if unknown:
+            raise ConfigError(
+                f"MCPServer got unknown options {sorted(unknown)}; it takes "
+                f"{', '.join(ServerOptions.__annotations__)}"
+            )
+        self._connect = connect
+        self._mode = "auto"  # how mcp.Client picks the protocol version
+        self.name = options.get("name") or "mcp"
+        self.timeout = _positive("timeout", options.get("timeout"))
+        self.include = _names("include", options.get("include"))
+        self.exclude = _names("exclude", options.get("exclude", ())) or frozenset()
+        self.prefix = options.get("prefix", "")
+        if not isinstance(self.prefix, str) or not _NAME.match(self.prefix):
+            raise ConfigError(
+                f"MCPServer prefix may hold letters, digits, '_' and '-' only, got {self.prefix!r}"
+            )
+        self.reconnect = options.get("reconnect", 3)
+        if isinstance(self.reconnect, bool) or not isinstance(self.reconnect, int):
+            raise ConfigError(f"MCPServer reconnect must be a whole number, got {self.reconnect!r}")
+        if self.reconnect < 0:
+            raise ConfigError(f"MCPServer reconnect can't be negative, got {self.reconnect}")
+        self.resource_tools = bool(options.get("resource_tools", False))
+        self.elicitation = bool(options.get("elicitation", True))
+        sampling = options.get("sampling")
+        if sampling is not None:
+            from ..models.base import ModelConfig
+
+            if not isinstance(sampling, ModelConfig):
+                raise ConfigError(
+                    f"MCPServer sampling takes a model config (OpenAIConfig(...), ...), got "
+                    f"{sampling!r}"
+                )
+        self.sampling = sampling
+        self.log_level = options.get("log_level", "info")
+        if self.log_level is not None and self.log_level not in _LOG_LEVELS:
+            raise ConfigError(
+                f"MCPServer log_level is one of {', '.join(_LOG_LEVELS)} or None, got "
+                f"{self.log_level!r}"
+            )
         self.sessions_opened = 0
+        self._callers = Callers(self.name, sampling)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._ready: asyncio.Future[None] | None = None
@@ -113,15 +190,13 @@ class MCPServer:
         args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
         cwd: str | Path | None = None,
-        *,
-        name: str | None = None,
-        timeout: float | None = None,
+        **options: Unpack[ServerOptions],
     ) -> MCPServer:
         """A server run as a subprocess speaking MCP over its stdin and stdout.
 
         The SDK starts it with a minimal environment (``PATH``, ``HOME``, ...): pass what the
-        server needs in ``env`` (merged over that) and ``cwd``. ``name`` labels the server in
-        errors (default: the command line).
+        server needs in ``env`` (merged over that) and ``cwd``. ``name`` defaults to the
+        command line.
         """
         _require_mcp()
         from mcp import StdioServerParameters
@@ -131,13 +206,85 @@ class MCPServer:
         if isinstance(args, str):
             raise ConfigError(f"MCPServer.stdio takes args as a list of strings, got {args!r}")
         argv, environment = list(args), dict(env) if env is not None else None
-        if timeout is not None and not (isinstance(timeout, int | float) and timeout > 0):
-            raise ConfigError(f"MCPServer timeout must be a positive number, got {timeout!r}")
 
-        def params() -> StdioServerParameters:
+        def connect() -> StdioServerParameters:
             return StdioServerParameters(command=command, args=argv, env=environment, cwd=cwd)
 
-        return cls(params, name=name or " ".join([command, *argv]), timeout=timeout)
+        options.setdefault("name", " ".join([command, *argv]))
+        return cls(connect, **options)
+
+    @classmethod
+    def http(
+        cls,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        auth: str | httpx2.Auth | None = None,
+        **options: Unpack[ServerOptions],
+    ) -> MCPServer:
+        """A server at ``url`` speaking MCP over streamable HTTP.
+
+        ``headers`` go with every request; ``auth`` is a bearer token (sent as
+        ``Authorization: Bearer ...``) or an ``httpx2.Auth`` (the SDK's OAuth provider, say).
+        Neither appears in reprs, errors or logs. ``name`` defaults to the URL without its
+        query and credentials.
+        """
+        _require_mcp()
+        from mcp.client.streamable_http import streamable_http_client
+
+        make_client = _http_client(url, headers, auth)
+
+        @_transport
+        async def connect() -> Any:
+            async with make_client() as http, streamable_http_client(url, http_client=http) as t:
+                yield t
+
+        options.setdefault("name", _public_url(url))
+        return cls(connect, **options)
+
+    @classmethod
+    def sse(
+        cls,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        auth: str | httpx2.Auth | None = None,
+        **options: Unpack[ServerOptions],
+    ) -> MCPServer:
+        """A server at ``url`` speaking MCP over the older HTTP+SSE transport (for servers that
+        have not moved to streamable HTTP). Takes what ``http`` takes."""
+        _require_mcp()
+        from mcp.client.sse import sse_client
+
+        _http_client(url, headers, auth)  # checks them
+        token_auth = _auth(auth)
+        fixed = dict(headers or {})
+
+        @_transport
+        async def connect() -> Any:
+            async with sse_client(url, headers=fixed, auth=token_auth) as t:
+                yield t
+
+        options.setdefault("name", _public_url(url))
+        return cls(connect, **options)
+
+    @classmethod
+    def in_process(cls, server: Any, **options: Unpack[ServerOptions]) -> MCPServer:
+        """An MCP server object of the SDK's (``mcp.server.mcpserver.MCPServer`` or a lowlevel
+        ``Server``) run in this process: no subprocess, no network; for tests, and for servers
+        written in Python next to the agent."""
+        _require_mcp()
+        from mcp.server.lowlevel import Server
+        from mcp.server.mcpserver import MCPServer as SDKServer
+
+        if not isinstance(server, Server | SDKServer):
+            raise ConfigError(
+                f"MCPServer.in_process takes an MCP SDK server object, got {server!r}"
+            )
+        options.setdefault("name", getattr(server, "name", None) or "in-process")
+        made = cls(lambda: server, **options)
+        # The SDK connects an in-process server without JSON-RPC by default, and then the
+        # server can't ask back (elicitation, sampling) or log; the classic session can.
+        made._mode = "legacy"
+        return made
 
     def __repr__(self) -> str:
         return f"MCPServer({self.name!r})"
@@ -145,9 +292,11 @@ class MCPServer:
     # -- the ToolSource protocol ----------------------------------------------------------------
 
     async def list_tools(self, context: Context | None = None) -> Sequence[Tool]:
-        """The server's tools as Baton tools (listed once, until the server's list changes)."""
+        """The server's tools as Baton tools, listed once and kept until the server says its
+        list changed or ``aclose()``: a server that drops between asks does not fail the next
+        ask (its calls fail, as tool errors the model reads, until it is back)."""
         tools = self._tools
-        if tools is not None and self._task is not None:
+        if tools is not None:
             return tools
         listing = self._listing
         if listing is None or listing.done():
@@ -161,6 +310,7 @@ class MCPServer:
         task, jobs, loop = self._task, self._queue, self._loop
         if task is not None and loop is not asyncio.get_running_loop():
             raise ConfigError(f"{self!r} belongs to another event loop; close it there")
+        self._tools = None
         if task is not None and jobs is not None:
             self._drop(jobs)
         # Shielded: the supervisors finish closing even if this await is cancelled.
@@ -177,7 +327,6 @@ class MCPServer:
             self._ending.add(self._task)
             self._task.add_done_callback(self._ending.discard)
         self._task = self._queue = self._ready = None
-        self._tools = None
         jobs.put_nowait(None)
 
     async def __aenter__(self) -> MCPServer:
@@ -187,11 +336,79 @@ class MCPServer:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    # -- calls ------------------------------------------------------------------------------------
+    # -- what the server offers -------------------------------------------------------------------
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> CallToolResult:
         """Call one of the server's tools by its own name and return the MCP result as it is."""
-        return await self._submit(lambda client: client.call_tool(name, arguments))
+        return await self._request(lambda client: client.call_tool(name, arguments), name)
+
+    async def list_resources(self) -> list[Resource]:
+        """The server's resources (every page), as the SDK's ``Resource`` records."""
+
+        async def every_page(client: Client) -> list[Resource]:
+            found: list[Resource] = []
+            cursor: str | None = None
+            while True:
+                page = await client.list_resources(cursor=cursor)
+                found.extend(page.resources)
+                cursor = page.next_cursor
+                if not cursor:
+                    return found
+
+        return await self._request(every_page, "listing resources")
+
+    async def read_resource(self, uri: str) -> list[str | Part]:
+        """A resource's contents: text as ``str``, binary content as media parts (``Image``,
+        ``Audio``, ``Video``, else ``Document``); ready to put in an ask."""
+        result = await self._request(lambda client: client.read_resource(uri), f"reading {uri}")
+        return resource_parts(result.contents)
+
+    async def list_prompts(self) -> list[Prompt]:
+        """The server's prompts (every page), as the SDK's ``Prompt`` records."""
+
+        async def every_page(client: Client) -> list[Prompt]:
+            found: list[Prompt] = []
+            cursor: str | None = None
+            while True:
+                page = await client.list_prompts(cursor=cursor)
+                found.extend(page.prompts)
+                cursor = page.next_cursor
+                if not cursor:
+                    return found
+
+        return await self._request(every_page, "listing prompts")
+
+    async def get_prompt(
+        self, name: str, arguments: Mapping[str, str] | None = None
+    ) -> list[PromptMessage]:
+        """The prompt ``name`` filled in with ``arguments``: its messages, in order."""
+        args = dict(arguments) if arguments is not None else None
+        result = await self._request(
+            lambda client: client.get_prompt(name, args), f"getting prompt {name!r}"
+        )
+        return prompt_messages(result)
+
+    async def _request(
+        self,
+        work: Callable[[Client], Awaitable[T]],
+        what: str,
+        caller: Caller | None = None,
+    ) -> T:
+        """Run ``work`` on the session; the SDK's errors as Baton's."""
+        from mcp import MCPError
+        from mcp.types import CONNECTION_CLOSED
+
+        try:
+            return await self._submit(work, caller)
+        except MCPError as exc:
+            if exc.code == CONNECTION_CLOSED:
+                raise ToolSourceUnavailable(
+                    f"MCP server {self.name} closed the connection (did it exit?); the next "
+                    "call starts a new session"
+                ) from None
+            raise RemoteToolError(f"{self.name}: {what}: {exc}") from None
+
+    # -- tools ------------------------------------------------------------------------------------
 
     async def _list(self) -> tuple[Tool, ...]:
         async def every_page(client: Client) -> list[Any]:
@@ -204,93 +421,186 @@ class MCPServer:
                 if not cursor:
                     return found
 
-        from mcp import MCPError
-
         try:
-            listed = await self._submit(every_page)
-        except MCPError as exc:
-            raise ToolSourceUnavailable(f"MCP server {self.name}: listing tools: {exc}") from None
-        tools = tuple(
-            self._as_tool(t.name, t.description or t.title or "", t.input_schema) for t in listed
-        )
-        self._tools = tools
-        return tools
+            listed = await self._request(every_page, "listing tools")
+        except RemoteToolError as exc:
+            raise ToolSourceUnavailable(str(exc)) from None
+        tools = [
+            self._as_tool(t.name, t.description or t.title or "", t.input_schema)
+            for t in listed
+            if (self.include is None or t.name in self.include) and t.name not in self.exclude
+        ]
+        if self.resource_tools:
+            tools.extend(self._resource_tools())
+        self._tools = tuple(tools)
+        return self._tools
 
     def _as_tool(self, name: str, description: str, schema: dict[str, Any]) -> Tool:
         async def call(**arguments: Any) -> Any:
-            from mcp import MCPError
-            from mcp.types import CONNECTION_CLOSED
+            context: Context = arguments.pop(_CONTEXT)
+            caller = Caller(context, current_call())
+            progress = self._progress(caller)
 
-            try:
-                result = await self.call_tool(name, arguments)
-            except MCPError as exc:
-                if exc.code == CONNECTION_CLOSED:
-                    raise ToolSourceUnavailable(
-                        f"MCP server {self.name} closed the connection (did it exit?); "
-                        "the next call starts a new session"
-                    ) from None
-                raise RemoteToolError(f"{self.name}: {exc}") from None
-            return _tool_result(result)
+            def work(client: Client) -> Awaitable[CallToolResult]:
+                return client.call_tool(name, arguments, progress_callback=progress)
+
+            return tool_result(await self._request(work, name, caller))
 
         call.__qualname__ = f"{self.name}:{name}"
         return Tool.from_schema(
             call,
-            name=name,
+            name=self.prefix + name,
             description=description,
             parameters=dict(schema) or {"type": "object", "properties": {}},
             timeout=self.timeout,
+            context=_CONTEXT,
         )
 
-    async def _submit(self, work: Callable[[Client], Awaitable[T]]) -> T:
-        """Run ``work`` in the supervisor with the session's client; wait for its result."""
-        jobs = await self._session()
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        job = _Job(work, future)
-        jobs.put_nowait(job)
-        try:
-            return await future
-        except asyncio.CancelledError:
-            job.cancel()  # the request stops inside the supervisor; the session stays
-            raise
+    def _progress(self, caller: Caller) -> ProgressFnT:
+        """The progress callback of one call: each report an ``MCPProgress`` on its stream."""
+        call_id = caller.call.id if caller.call is not None else ""
+
+        async def report(progress: float, total: float | None, message: str | None) -> None:
+            event = MCPProgress(call_id, self.name, progress, total, message or "")
+            await caller.context.emit(event)
+
+        return report
+
+    def _resource_tools(self) -> list[Tool]:
+        """``list_resources`` and ``read_resource`` for the model (``resource_tools=True``)."""
+
+        async def list_them(**_: Any) -> list[dict[str, Any]]:
+            found = await self.list_resources()
+            return [r.model_dump(mode="json", exclude_none=True, by_alias=True) for r in found]
+
+        async def read_it(uri: str, **_: Any) -> str | list[str | Part]:
+            parts = await self.read_resource(uri)
+            texts = [p for p in parts if isinstance(p, str)]
+            return "\n".join(texts) if len(texts) == len(parts) else parts
+
+        empty = {"type": "object", "properties": {}}
+        by_uri = {
+            "type": "object",
+            "properties": {"uri": {"type": "string", "description": "The resource's URI."}},
+            "required": ["uri"],
+        }
+        about = f"the MCP server {self.name}"
+        return [
+            Tool.from_schema(
+                list_them,
+                name=f"{self.prefix}list_resources",
+                description=f"List the resources (documents, files, data) of {about}.",
+                parameters=empty,
+                timeout=self.timeout,
+            ),
+            Tool.from_schema(
+                read_it,
+                name=f"{self.prefix}read_resource",
+                description=f"Read one resource of {about} by its URI.",
+                parameters=by_uri,
+                timeout=self.timeout,
+            ),
+        ]
 
     # -- the supervisor ---------------------------------------------------------------------------
 
+    async def _submit(
+        self, work: Callable[[Client], Awaitable[T]], caller: Caller | None = None
+    ) -> T:
+        """Run ``work`` in the supervisor with the session's client; wait for its result. A
+        request that did not reach the server before its session closed goes to the next."""
+        for tries_left in range(2, -1, -1):
+            jobs = await self._session()
+            future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+            job = _Job(work, future, caller)
+            jobs.put_nowait(job)
+            try:
+                return await future
+            except asyncio.CancelledError:
+                job.cancel()  # the request stops inside the supervisor; the session stays
+                raise
+            except _NotSent as exc:
+                if not tries_left:
+                    raise ToolSourceUnavailable(str(exc)) from None
+        raise AssertionError("unreachable")
+
     async def _session(self) -> asyncio.Queue[_Job | None]:
-        """The open session's job queue, starting the supervisor first if there is none."""
+        """The open session's job queue, opening one first if there is none (trying again,
+        with growing waits, ``reconnect`` times when it fails to open)."""
         loop = asyncio.get_running_loop()
         if self._task is not None and self._loop is not loop:
             raise ConfigError(
                 f"{self!r} has a session on another event loop; use it from one loop, or close "
                 "it there first"
             )
-        if self._task is None or self._ready is None or self._queue is None:
-            jobs: asyncio.Queue[_Job | None] = asyncio.Queue()
-            self._queue = jobs
-            self._ready = ready = loop.create_future()
-            self._loop = loop
-            self._tools = None
-            self.sessions_opened += 1
-            self._task = loop.create_task(self._supervise(ready, jobs), name=f"mcp {self.name}")
-        ready, jobs = self._ready, self._queue
-        await asyncio.shield(ready)  # a cancelled first ask does not abort the start
-        return jobs
+        attempt = 0
+        while True:
+            if self._task is None or self._ready is None or self._queue is None:
+                self._start(loop)
+            ready, jobs = self._ready, self._queue
+            assert ready is not None and jobs is not None
+            try:
+                await asyncio.shield(ready)  # a cancelled first ask does not abort the start
+                return jobs
+            except ToolSourceUnavailable as exc:
+                if attempt >= self.reconnect or _permanent(exc.__cause__):
+                    if attempt:
+                        raise ToolSourceUnavailable(
+                            f"{exc} (gave up after {attempt + 1} attempts to connect)"
+                        ) from None
+                    raise
+                await asyncio.sleep(min(_BACKOFF * 2**attempt, _BACKOFF_CAP))
+                attempt += 1
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start a supervisor for a new session."""
+        jobs: asyncio.Queue[_Job | None] = asyncio.Queue()
+        self._queue = jobs
+        self._ready = ready = loop.create_future()
+        self._loop = loop
+        self.sessions_opened += 1
+        self._task = loop.create_task(self._supervise(ready, jobs), name=f"mcp {self.name}")
+
+    def _client(self, running: set[_Job]) -> Client:
+        """The SDK client for a new session, with the callbacks this server was given;
+        ``running`` is the session's requests in flight."""
+        from mcp import Client
+        from mcp.types import ToolListChangedNotification
+
+        async def on_message(message: IncomingMessage) -> None:
+            if isinstance(message, ToolListChangedNotification):
+                self._tools = None  # listed again on next use
+            elif isinstance(message, Exception):
+                self._unreadable(message, running)
+
+        callers = self._callers
+        return Client(
+            self._connect(),
+            mode=self._mode,
+            # Baton keeps the tool list itself (until the server says it changed); the SDK's
+            # own cache would answer a listing after that notice with the old list.
+            cache=None,
+            message_handler=on_message,
+            logging_callback=callers.on_log,
+            log_level=self.log_level,  # type: ignore[arg-type]  # checked in __init__
+            elicitation_callback=callers.on_elicit if self.elicitation else None,
+            sampling_callback=callers.on_sample if self.sampling is not None else None,
+        )
 
     async def _supervise(
         self, ready: asyncio.Future[None], jobs: asyncio.Queue[_Job | None]
     ) -> None:
         """Own the session: open it, run the requests that come, close it at the sentinel."""
         import anyio
-        from mcp import Client
 
         me = asyncio.current_task()
         try:
-            async with (
-                Client(self._params(), message_handler=self._on_message) as client,
-                anyio.create_task_group() as group,
-            ):
+            running: set[_Job] = set()
+            async with self._client(running) as client, anyio.create_task_group() as group:
                 ready.set_result(None)
+                group.start_soon(self._watch_tool_list, client)
                 while (job := await jobs.get()) is not None:
-                    group.start_soon(_serve, self, jobs, client, job)
+                    group.start_soon(_serve, self, jobs, client, job, running)
                 group.cancel_scope.cancel()  # closing: what still runs is stopped
         except BaseException as exc:
             error = _unavailable(self, exc)
@@ -304,26 +614,52 @@ class MCPServer:
         finally:
             if self._task is me:  # a dead session: the next use opens a new one
                 self._task = self._queue = self._ready = None
-                self._tools = None
-            while not jobs.empty():  # requests that never reached the session
+            while not jobs.empty():  # requests that never reached the server: sent again
                 left = jobs.get_nowait()
                 if left is not None and not left.future.done():
-                    left.future.set_exception(
-                        ToolSourceUnavailable(f"the MCP session with {self.name} closed")
-                    )
+                    left.future.set_exception(_NotSent(f"the MCP session with {self.name} closed"))
 
-    async def _on_message(self, message: IncomingMessage) -> None:
-        """Server notifications: a changed tool list is listed again on next use."""
-        from mcp.types import ToolListChangedNotification
+    async def _watch_tool_list(self, client: Client) -> None:
+        """On the 2026 protocol, a server tells of a changed tool list on a subscription (the
+        older ones send a notification, see ``_client``): listen to it for the session."""
+        from mcp.client.subscriptions import ListenNotSupportedError
 
-        if isinstance(message, ToolListChangedNotification):
-            self._tools = None
-        elif isinstance(message, Exception):
-            log.info("MCP server %s sent something unreadable: %s", self.name, message)
+        try:
+            async with client.listen(tools_list_changed=True) as changes:
+                async for _ in changes:
+                    self._tools = None
+        except ListenNotSupportedError:
+            return  # an older protocol: notifications come on their own
+        except Exception as exc:  # a server that can't: the list is kept for the session
+            log.debug("MCP server %s: no tool list subscription: %s", self.name, exc)
+
+    def _unreadable(self, error: Exception, running: set[_Job]) -> None:
+        """The server sent a message that is not valid MCP. When it was an answer (it has an
+        ``id`` and no ``method``), the request it answered would wait forever, and there is no
+        telling which one it was: the requests in flight fail with a clear error (the session
+        stays). Anything else is logged."""
+        lost = _lost_answer(error)
+        if lost is None or not running:
+            log.warning("MCP server %s sent something that is not MCP: %s", self.name, error)
+            return
+        log.warning("MCP server %s sent an answer that is not valid MCP: %s", self.name, lost)
+        failure = RemoteToolError(
+            f"MCP server {self.name} sent an answer that is not valid MCP ({lost}); the "
+            "request can't be completed"
+        )
+        for job in list(running):
+            if not job.future.done():
+                job.future.set_exception(failure)
+            if job.scope is not None:
+                job.scope.cancel()
 
 
 async def _serve(
-    server: MCPServer, jobs: asyncio.Queue[_Job | None], client: Client, job: _Job
+    server: MCPServer,
+    jobs: asyncio.Queue[_Job | None],
+    client: Client,
+    job: _Job,
+    running: set[_Job],
 ) -> None:
     """Run one job in the supervisor's task group; its asker can cancel it by its scope. A
     closed connection (the server exited) drops the session: the next use opens a new one."""
@@ -334,8 +670,9 @@ async def _serve(
     future = job.future
     if future.done():  # the asker left before the job started
         return
+    running.add(job)
     try:
-        with anyio.CancelScope() as job.scope:
+        with anyio.CancelScope() as job.scope, server._callers.calling(job.caller):
             try:
                 value = await job.work(client)
             except Exception as exc:
@@ -347,38 +684,126 @@ async def _serve(
                 if not future.done():
                     future.set_result(value)
     finally:
+        running.discard(job)
         if not future.done():  # cancelled by the session closing
             future.set_exception(ToolSourceUnavailable("the MCP session closed during the call"))
 
 
 def _unavailable(server: MCPServer, exc: BaseException) -> ToolSourceUnavailable:
-    """A short error for a session that could not open or broke (task groups unwrapped)."""
+    """A short error for a session that could not open or broke (task groups unwrapped); the
+    error it stands for is its ``__cause__``."""
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
     detail = str(exc) or type(exc).__name__
-    return ToolSourceUnavailable(f"MCP server {server.name}: {type(exc).__name__}: {detail}")
+    error = ToolSourceUnavailable(f"MCP server {server.name}: {type(exc).__name__}: {detail}")
+    error.__cause__ = exc
+    return error
 
 
-def _tool_result(result: CallToolResult) -> Any:
-    """An MCP tool result as what the model reads: text as text, images and audio as media,
-    structured content kept as the result's value; ``isError`` raises ``RemoteToolError``."""
-    from mcp.types import AudioContent, ImageContent, TextContent
+def _lost_answer(error: Exception) -> str | None:
+    """What is known of an answer the SDK could not read (None when it was no answer): its
+    JSON-RPC ``id`` and the first problem pydantic found."""
+    from pydantic import ValidationError
 
-    parts: list[str | Part] = []
-    for block in result.content:
-        if isinstance(block, TextContent):
-            parts.append(block.text)
-        elif isinstance(block, ImageContent):
-            parts.append(Image(data=base64.b64decode(block.data), media_type=block.mime_type))
-        elif isinstance(block, AudioContent):
-            parts.append(Audio(data=base64.b64decode(block.data), media_type=block.mime_type))
-        else:  # resources and links: their JSON
-            with contextlib.suppress(Exception):
-                parts.append(to_content(block.model_dump(mode="json", exclude_none=True)))
-    texts = [p for p in parts if isinstance(p, str)]
-    text = "\n".join(texts)
-    if result.is_error:
-        raise RemoteToolError(text or "the tool reported an error without a message")
-    content: str | list[str | Part] = text if len(texts) == len(parts) else parts
-    value = result.structured_content if result.structured_content is not None else text
-    return ToolResult(value, content=content)
+    if not isinstance(error, ValidationError):
+        return None
+    problems = error.errors()
+    for problem in problems:
+        message = problem.get("input")
+        if isinstance(message, dict) and "id" in message and "method" not in message:
+            # What is wrong with it as an answer (not as the request or notification it isn't).
+            kinds = ("JSONRPCResponse", "JSONRPCError")
+            worst = next((p for p in problems if p["loc"][:1] in {(k,) for k in kinds}), problem)
+            where = ".".join(str(part) for part in worst["loc"][1:]) or "message"
+            return f"id {message['id']!r}: {where}: {worst['msg']}"
+    return None
+
+
+def _permanent(exc: BaseException | None) -> bool:
+    """Whether trying to open the session again can't help: no such command, no permission,
+    or an HTTP server that refuses us (4xx other than 408 and 429)."""
+    if isinstance(exc, FileNotFoundError | PermissionError | NotADirectoryError):
+        return True
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    return isinstance(status, int) and 400 <= status < 500 and status not in {408, 429}
+
+
+def _positive(what: str, value: float | None) -> float | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise ConfigError(f"MCPServer {what} must be a positive number, got {value!r}")
+    if value is not None and not value > 0:
+        raise ConfigError(f"MCPServer {what} must be a positive number, got {value!r}")
+    return value
+
+
+def _names(what: str, value: Collection[str] | None) -> frozenset[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"MCPServer {what} takes a list of tool names, got {value!r}")
+    return frozenset(value)
+
+
+def _auth(auth: str | httpx2.Auth | None) -> httpx2.Auth | None:
+    """``auth`` as an ``httpx2.Auth``: a token becomes a bearer token (kept out of reprs)."""
+    if not isinstance(auth, str):
+        return auth
+    import httpx2
+
+    class Bearer(httpx2.Auth):
+        def __init__(self, token: str) -> None:
+            self._token = token
+
+        def __repr__(self) -> str:
+            return "Bearer(***)"
+
+        def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, Any, None]:
+            request.headers["Authorization"] = f"Bearer {self._token}"
+            yield request
+
+    return Bearer(auth)
+
+
+def _http_client(
+    url: str, headers: Mapping[str, str] | None, auth: str | httpx2.Auth | None
+) -> Callable[[], httpx2.AsyncClient]:
+    """Check an HTTP server's settings; return what makes its HTTP client (one per session)."""
+    import httpx2
+
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ConfigError(f"an MCP server URL starts with http:// or https://, got {url!r}")
+    if headers is not None and not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+    ):
+        raise ConfigError("MCPServer headers must map strings to strings")
+    if auth is not None and not isinstance(auth, str | httpx2.Auth):
+        raise ConfigError(
+            "MCPServer auth takes a bearer token (str) or an httpx2.Auth, got "
+            f"{type(auth).__name__}"
+        )
+    fixed, token_auth = dict(headers or {}), _auth(auth)
+
+    def make() -> httpx2.AsyncClient:
+        # The MCP transports' usual limits: streams may stay open long between messages.
+        timeout = httpx2.Timeout(30.0, read=300.0)
+        return httpx2.AsyncClient(headers=fixed, auth=token_auth, timeout=timeout)
+
+    return make
+
+
+def _public_url(url: str) -> str:
+    """``url`` without credentials, query or fragment (what may appear in errors and logs)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def _transport(make: Callable[[], Any]) -> Callable[[], Any]:
+    """An async generator function as a maker of transports (async context managers)."""
+    from contextlib import asynccontextmanager
+
+    return asynccontextmanager(make)

@@ -18,7 +18,7 @@ from pydantic_core import to_json
 from ..errors import ToolDefinitionError
 from ..events import FileUrl, Media, Part, Text
 from ..transcript import part_text
-from .injection import Signature, read_signature
+from .injection import CONTEXT, Injection, Signature, read_signature
 from .schema import ArgsSchema, JsonArgs, parse_docstring
 
 __all__ = [
@@ -205,14 +205,20 @@ class Tool:
         timeout: float | None = None,
         sequential: bool = False,
         requires_approval: bool = False,
+        context: str | None = None,
     ) -> Tool:
         """A tool whose parameters are a JSON schema given as it is, not read from a signature
         (a remote tool's: an MCP server's, for one).
 
         ``function`` is async and takes the model's arguments as keywords (``**arguments``);
-        nothing is injected. The arguments must be a JSON object; checking them against
-        ``parameters`` is left to whoever runs the call.
+        with ``context`` set, it also gets the ask's ``Context`` as the keyword of that name
+        (pick one no schema will use, e.g. ``"__context"``). The arguments must be a JSON
+        object; checking them against ``parameters`` is left to whoever runs the call.
         """
+        if context is not None and context in parameters.get("properties", {}):
+            raise ToolDefinitionError(
+                f"tool {name!r}: its context keyword {context!r} is also one of its parameters"
+            )
 
         async def placeholder() -> None:  # gives __init__ a signature to read; replaced below
             return None
@@ -226,8 +232,9 @@ class Tool:
             requires_approval=requires_approval,
         )
         made.function = function
+        injections = () if context is None else (Injection(context, CONTEXT),)
         made._signature = Signature(
-            fn=function, is_async=True, params=(), injections=(), has_depends=False
+            fn=function, is_async=True, params=(), injections=injections, has_depends=False
         )
         made._schema = JsonArgs(parameters)
         made.spec = ToolSpec(name, description, parameters)

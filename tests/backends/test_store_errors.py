@@ -134,7 +134,9 @@ async def test_a_cancelled_ask_is_not_held_up_by_a_locked_file(
 
 
 CTRL_C = """
-import asyncio, sys
+import asyncio, signal, sys
+# Ctrl-C as in a terminal, even when the tests run as a background job (which ignores SIGINT).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from baton import Agent, tool
 from baton.backends.sql import SQLHistory, SQLStorage
 from baton.testing import ScriptedModel, call

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from mcp_support import child_processes
 
 from baton import Agent, ConfigError, MemoryHistory
 from baton.events import RunFailed, RunStarted, ToolCall, ToolCallError, ToolCallResult
@@ -25,7 +26,6 @@ from baton.mcp import MCPServer  # imports no MCP SDK: that happens on use
 from baton.testing import ScriptedModel, call
 from baton.tools import ToolSource
 
-pytest.importorskip("mcp")
 pytest.importorskip("mcp_server_time")
 
 pytestmark = pytest.mark.skipif(not Path("/proc").is_dir(), reason="counts processes in /proc")
@@ -33,20 +33,7 @@ pytestmark = pytest.mark.skipif(not Path("/proc").is_dir(), reason="counts proce
 
 def server_processes() -> list[int]:
     """The pids of this process's children that run mcp-server-time."""
-    found = []
-    me = str(os.getpid())
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:  # it ended while we looked
-            continue
-        state, parent = stat.rsplit(")", 1)[1].split()[:2]
-        if parent == me and state != "Z" and b"mcp_server_time" in cmdline:
-            found.append(int(entry.name))
-    return found
+    return child_processes(b"mcp_server_time")
 
 
 @pytest.fixture
@@ -256,17 +243,17 @@ def test_the_end_of_the_event_loop_stops_the_server_without_aclose() -> None:
     code = f"""
 import asyncio, sys
 sys.path.insert(0, {str(Path(__file__).parent)!r})
-from test_mcp import server_processes
+from mcp_support import child_processes
 from baton.mcp import MCPServer
 
 server = MCPServer.stdio(sys.executable, ["-m", "mcp_server_time"])
 
 async def main():
     await server.call_tool("get_current_time", {{"timezone": "UTC"}})
-    assert len(server_processes()) == 1
+    assert len(child_processes(b"mcp_server_time")) == 1
 
 asyncio.run(main())  # ends with the session open: the loop's end cancels its supervisor
-assert server_processes() == [], server_processes()
+assert child_processes(b"mcp_server_time") == []
 print("clean")
 """
     done = subprocess.run(
