@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["main"]
 
@@ -54,6 +54,8 @@ def _build_app() -> Any:
 
         raise typer.Exit(run_chat(config, tools, prompt, base_url))
 
+    app.add_typer(_mcp_app(), name="mcp")
+
     @app.command()
     def version() -> None:
         """Print Baton's version."""
@@ -62,6 +64,101 @@ def _build_app() -> Any:
         typer.echo(__version__)
 
     return app
+
+
+def _mcp_app() -> Any:
+    """The ``baton mcp`` commands (the MCP SDK is imported only when one runs)."""
+    import typer
+
+    mcp = typer.Typer(
+        help="Serve agents over MCP (the Model Context Protocol).", no_args_is_help=True
+    )
+
+    @mcp.command()
+    def serve(
+        target: str = typer.Argument(..., help="The agent to serve, as 'module:attribute'."),
+        http: str | None = typer.Option(
+            None, "--http", help="Serve streamable HTTP on HOST:PORT (default: stdio)."
+        ),
+        tools: str | None = typer.Option(
+            None, "--tools", help="What clients see: 'ask' (default), 'agent-tools' or 'both'."
+        ),
+        name: str | None = typer.Option(None, "--name", help="Server name (default: the agent's)."),
+        token: str | None = typer.Option(
+            None,
+            "--token",
+            envvar="BATON_MCP_TOKEN",
+            help="Bearer token HTTP clients must send (default: one is generated and printed).",
+            show_default=False,
+        ),
+        no_token: bool = typer.Option(
+            False, "--no-token", help="HTTP without a token: loopback address and clients only."
+        ),
+        allow_origin: list[str] = typer.Option(
+            [], "--allow-origin", help="A browser Origin allowed to call the server (repeatable)."
+        ),
+        allow_host: list[str] = typer.Option(
+            [], "--allow-host", help="A Host header the server answers to (repeatable)."
+        ),
+    ) -> None:
+        """Serve an agent over MCP: stdio by default, or streamable HTTP with --http."""
+        from .errors import ConfigError
+
+        try:
+            code = asyncio.run(
+                _serve_mcp(target, http, tools, name, token, no_token, allow_origin, allow_host)
+            )
+        except ConfigError as exc:
+            print(f"ConfigError: {exc}", file=sys.stderr)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            code = 0
+        raise typer.Exit(code)
+
+    return mcp
+
+
+async def _serve_mcp(
+    target: str,
+    http: str | None,
+    tools: str | None,
+    name: str | None,
+    token: str | None,
+    no_token: bool,
+    allow_origin: list[str],
+    allow_host: list[str],
+) -> int:
+    from .errors import ConfigError
+    from .mcp import MCPApp, ToolsMode
+    from .mcp.serve import load_target, serve_http, serve_stdio
+
+    if tools not in (None, "ask", "agent-tools", "both"):
+        raise ConfigError(f"--tools must be ask, agent-tools or both, not {tools!r}")
+    mode = cast("ToolsMode | None", tools)
+    agent = load_target(target)
+    if isinstance(agent, MCPApp) and (tools is not None or name is not None):
+        raise ConfigError(f"{target!r} is an MCPApp: set its tools and name in code, not here")
+    if http is None:
+        # (a token alone may come from BATON_MCP_TOKEN in the environment: stdio ignores it)
+        if no_token or allow_origin or allow_host:
+            raise ConfigError("--no-token, --allow-origin and --allow-host need --http")
+        await serve_stdio(agent, name=name, tools=mode)
+        return 0
+    host, _, port = http.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"--http takes HOST:PORT, e.g. 127.0.0.1:8000, not {http!r}")
+    await serve_http(
+        agent,
+        host.strip("[]"),
+        int(port),
+        name=name,
+        tools=mode,
+        token=token,
+        no_token=no_token,
+        allowed_origins=allow_origin,
+        allowed_hosts=allow_host,
+    )
+    return 0
 
 
 async def _run_demo(requested_model: str | None) -> int:

@@ -1,4 +1,5 @@
-"""MCP (the Model Context Protocol): any MCP server's tools in an agent.
+"""MCP (the Model Context Protocol): any MCP server's tools in an agent, and any agent served
+over MCP (``MCPApp``, ``baton mcp serve module:agent``).
 
     from baton.mcp import MCPServer
 
@@ -13,5 +14,6 @@ package) does not import it; describing a server without it is a ``ConfigError``
 
 from .client import MCPServer, ServerOptions
 from .content import PromptMessage
+from .server import MCPApp, ToolsMode
 
-__all__ = ["MCPServer", "PromptMessage", "ServerOptions"]
+__all__ = ["MCPApp", "MCPServer", "PromptMessage", "ServerOptions", "ToolsMode"]

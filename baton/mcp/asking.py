@@ -16,9 +16,7 @@ from __future__ import annotations
 import importlib
 import json
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -46,12 +44,14 @@ __all__ = ["Caller", "Callers"]
 log = logger("baton.mcp")
 
 
-@dataclass(frozen=True, eq=False, slots=True)
+@dataclass(eq=False, slots=True)
 class Caller:
-    """The ask (and its tool call) a request to the server was made for."""
+    """The ask (and its tool call) a request to the server was made for; ``token`` restores
+    the context variable when its request is done."""
 
     context: Context
     call: ToolCall | None
+    token: Token[Caller | None] | None = None
 
 
 _CALLER: ContextVar[Caller | None] = ContextVar("baton_mcp_caller", default=None)
@@ -65,18 +65,18 @@ class Callers:
         self.sampling = sampling
         self._active: dict[Caller, int] = {}
 
-    @contextmanager
-    def calling(self, caller: Caller | None) -> Iterator[None]:
-        """Mark ``caller`` as waiting on the server (in the task that makes the request)."""
-        if caller is None:
-            yield
-            return
-        token = _CALLER.set(caller)
-        self._active[caller] = self._active.get(caller, 0) + 1
-        try:
-            yield
-        finally:
-            _CALLER.reset(token)
+    def enter(self, caller: Caller | None) -> None:
+        """``caller`` is about to wait on the server, in this task (pair with ``leave``)."""
+        if caller is not None:
+            caller.token = _CALLER.set(caller)
+            self._active[caller] = self._active.get(caller, 0) + 1
+
+    def leave(self, caller: Caller | None) -> None:
+        """``caller``'s request is done."""
+        if caller is not None:
+            if caller.token is not None:
+                _CALLER.reset(caller.token)
+                caller.token = None
             left = self._active[caller] - 1
             if left:
                 self._active[caller] = left

@@ -17,9 +17,8 @@ on it fail with a ``ToolSourceUnavailable`` the model reads, and the next use op
 from __future__ import annotations
 
 import asyncio
-import importlib
 import re
-from collections.abc import Awaitable, Callable, Collection, Generator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack
@@ -32,9 +31,10 @@ from ..tools.tool import Tool
 from .asking import Caller, Callers
 from .content import PromptMessage, prompt_messages, resource_parts, tool_result
 from .events import MCPProgress
+from .faults import lost_answer, permanent, request_error, unavailable
+from .targets import Target, http_target, in_process_target, require_mcp, sse_target, stdio_target
 
 if TYPE_CHECKING:
-    import anyio
     import httpx2
     from mcp import Client
     from mcp.client.session import IncomingMessage
@@ -50,20 +50,11 @@ log = logger("baton.mcp")
 
 T = TypeVar("T")
 
-_EXTRA = "pip install 'baton-agents[mcp]'"
 _NAME = re.compile(r"^[A-Za-z0-9_-]*$")
 # Reconnecting: the first retry waits this long, each next one twice as long, up to the cap.
 _BACKOFF, _BACKOFF_CAP = 0.2, 5.0
 _CONTEXT = "__baton_context"  # the keyword a server's tools get the ask's Context through
 _LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
-
-
-def _require_mcp() -> None:
-    """A ``ConfigError`` naming the extra when the MCP SDK is not installed."""
-    try:
-        importlib.import_module("mcp")
-    except ImportError as exc:
-        raise ConfigError(f"baton.mcp needs the MCP Python SDK: {_EXTRA} ({exc})") from None
 
 
 class ServerOptions(TypedDict, total=False):
@@ -93,24 +84,25 @@ class ServerOptions(TypedDict, total=False):
     log_level: str | None
 
 
-class _NotSent(ToolSourceUnavailable):
-    """A request's session closed before the request was sent: it can go to the next."""
-
-
 @dataclass(eq=False)
-class _Job:
-    """One request for the supervisor: ``work`` runs with the session's client."""
+class _Session:
+    """One session with the server. ``client`` is set once it is open; ``closing`` tells its
+    supervisor to close it; ``running`` holds the requests in flight on it."""
 
-    work: Callable[[Client], Awaitable[Any]]
-    future: asyncio.Future[Any]
-    caller: Caller | None = None
-    scope: anyio.CancelScope | None = field(default=None)
+    ready: asyncio.Future[None]
+    closing: asyncio.Event = field(default_factory=asyncio.Event)
+    running: set[_Request] = field(default_factory=set)
+    client: Client | None = None
+    supervisor: asyncio.Task[None] | None = None
 
-    def cancel(self) -> None:
-        """The asker gave up (it was cancelled): stop the request if it runs."""
-        self.future.cancel()
-        if self.scope is not None:
-            self.scope.cancel()
+
+@dataclass(eq=False, slots=True)
+class _Request:
+    """A request in flight, made in ``task``; ``failure`` is set (and the task cancelled) when
+    the request can't be completed: the server's answer to it could not be read."""
+
+    task: asyncio.Task[Any] | None
+    failure: BaseException | None = None
 
 
 class MCPServer:
@@ -132,7 +124,7 @@ class MCPServer:
     def __init__(self, connect: Callable[[], Any], **options: Unpack[ServerOptions]) -> None:
         """Use ``MCPServer.stdio(...)``, ``.http(...)``, ``.sse(...)`` or ``.in_process(...)``.
         ``connect`` makes what ``mcp.Client`` connects to, afresh for each session."""
-        _require_mcp()
+        require_mcp()
         unknown = set(options) - set(ServerOptions.__annotations__)
         if unknown:
             raise ConfigError(
@@ -141,6 +133,7 @@ class MCPServer:
             )
         self._connect = connect
         self._mode = "auto"  # how mcp.Client picks the protocol version
+        self._refusal: Callable[[], str | None] = lambda: None  # see targets.Target
         self.name = options.get("name") or "mcp"
         self.timeout = _positive("timeout", options.get("timeout"))
         self.include = _names("include", options.get("include"))
@@ -176,12 +169,17 @@ class MCPServer:
         self.sessions_opened = 0
         self._callers = Callers(self.name, sampling)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._ready: asyncio.Future[None] | None = None
-        self._queue: asyncio.Queue[_Job | None] | None = None
+        self._session: _Session | None = None  # the open (or opening) session
         self._tools: tuple[Tool, ...] | None = None
         self._listing: asyncio.Future[tuple[Tool, ...]] | None = None
-        self._ending: set[asyncio.Task[None]] = set()  # supervisors of dropped sessions
+        self._ending: set[asyncio.Task[None]] = set()  # supervisors of closing sessions
+
+    @classmethod
+    def _at(cls, target: Target, options: ServerOptions) -> MCPServer:
+        options.setdefault("name", target.name)
+        made = cls(target.connect, **options)
+        made._mode, made._refusal = target.mode, target.refusal
+        return made
 
     @classmethod
     def stdio(
@@ -198,20 +196,7 @@ class MCPServer:
         server needs in ``env`` (merged over that) and ``cwd``. ``name`` defaults to the
         command line.
         """
-        _require_mcp()
-        from mcp import StdioServerParameters
-
-        if not isinstance(command, str) or not command:
-            raise ConfigError(f"MCPServer.stdio needs a command, got {command!r}")
-        if isinstance(args, str):
-            raise ConfigError(f"MCPServer.stdio takes args as a list of strings, got {args!r}")
-        argv, environment = list(args), dict(env) if env is not None else None
-
-        def connect() -> StdioServerParameters:
-            return StdioServerParameters(command=command, args=argv, env=environment, cwd=cwd)
-
-        options.setdefault("name", " ".join([command, *argv]))
-        return cls(connect, **options)
+        return cls._at(stdio_target(command, args, env, cwd), options)
 
     @classmethod
     def http(
@@ -228,18 +213,7 @@ class MCPServer:
         Neither appears in reprs, errors or logs. ``name`` defaults to the URL without its
         query and credentials.
         """
-        _require_mcp()
-        from mcp.client.streamable_http import streamable_http_client
-
-        make_client = _http_client(url, headers, auth)
-
-        @_transport
-        async def connect() -> Any:
-            async with make_client() as http, streamable_http_client(url, http_client=http) as t:
-                yield t
-
-        options.setdefault("name", _public_url(url))
-        return cls(connect, **options)
+        return cls._at(http_target(url, headers, auth), options)
 
     @classmethod
     def sse(
@@ -251,40 +225,14 @@ class MCPServer:
     ) -> MCPServer:
         """A server at ``url`` speaking MCP over the older HTTP+SSE transport (for servers that
         have not moved to streamable HTTP). Takes what ``http`` takes."""
-        _require_mcp()
-        from mcp.client.sse import sse_client
-
-        _http_client(url, headers, auth)  # checks them
-        token_auth = _auth(auth)
-        fixed = dict(headers or {})
-
-        @_transport
-        async def connect() -> Any:
-            async with sse_client(url, headers=fixed, auth=token_auth) as t:
-                yield t
-
-        options.setdefault("name", _public_url(url))
-        return cls(connect, **options)
+        return cls._at(sse_target(url, headers, auth), options)
 
     @classmethod
     def in_process(cls, server: Any, **options: Unpack[ServerOptions]) -> MCPServer:
         """An MCP server object of the SDK's (``mcp.server.mcpserver.MCPServer`` or a lowlevel
         ``Server``) run in this process: no subprocess, no network; for tests, and for servers
         written in Python next to the agent."""
-        _require_mcp()
-        from mcp.server.lowlevel import Server
-        from mcp.server.mcpserver import MCPServer as SDKServer
-
-        if not isinstance(server, Server | SDKServer):
-            raise ConfigError(
-                f"MCPServer.in_process takes an MCP SDK server object, got {server!r}"
-            )
-        options.setdefault("name", getattr(server, "name", None) or "in-process")
-        made = cls(lambda: server, **options)
-        # The SDK connects an in-process server without JSON-RPC by default, and then the
-        # server can't ask back (elicitation, sampling) or log; the classic session can.
-        made._mode = "legacy"
-        return made
+        return cls._at(in_process_target(server), options)
 
     def __repr__(self) -> str:
         return f"MCPServer({self.name!r})"
@@ -307,30 +255,28 @@ class MCPServer:
     async def aclose(self) -> None:
         """End the session: in-flight calls fail, the server process stops. The server may be
         used again afterwards (a new session opens)."""
-        task, jobs, loop = self._task, self._queue, self._loop
-        if task is not None and loop is not asyncio.get_running_loop():
+        session = self._session
+        if session is not None and self._loop is not asyncio.get_running_loop():
             raise ConfigError(f"{self!r} belongs to another event loop; close it there")
         self._tools = None
-        if task is not None and jobs is not None:
-            self._drop(jobs)
+        if session is not None:
+            self._drop(session)
         # Shielded: the supervisors finish closing even if this await is cancelled.
         ending = [t for t in self._ending if t.get_loop() is asyncio.get_running_loop()]
         if ending:
             await asyncio.shield(asyncio.gather(*ending, return_exceptions=True))
 
-    def _drop(self, jobs: asyncio.Queue[_Job | None]) -> None:
-        """Detach the session whose queue is ``jobs`` (its supervisor closes it); the next use
-        opens a new one."""
-        if self._queue is not jobs:
-            return
-        if self._task is not None:
-            self._ending.add(self._task)
-            self._task.add_done_callback(self._ending.discard)
-        self._task = self._queue = self._ready = None
-        jobs.put_nowait(None)
+    def _drop(self, session: _Session) -> None:
+        """Close ``session`` (its supervisor does); the next use opens a new one."""
+        if self._session is session:
+            self._session = None
+        if session.supervisor is not None and not session.supervisor.done():
+            self._ending.add(session.supervisor)
+            session.supervisor.add_done_callback(self._ending.discard)
+        session.closing.set()
 
     async def __aenter__(self) -> MCPServer:
-        await self._session()
+        await self._open()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -394,19 +340,36 @@ class MCPServer:
         what: str,
         caller: Caller | None = None,
     ) -> T:
-        """Run ``work`` on the session; the SDK's errors as Baton's."""
-        from mcp import MCPError
-        from mcp.types import CONNECTION_CLOSED
-
+        """Run ``work`` with the session's client in this task (the SDK takes requests from
+        any task; only opening and closing the session belong to its supervisor); the SDK's
+        errors as Baton's."""
+        session = await self._open()
+        client = session.client
+        assert client is not None
+        request = _Request(asyncio.current_task())
+        session.running.add(request)
+        callers = self._callers
+        callers.enter(caller)
         try:
-            return await self._submit(work, caller)
-        except MCPError as exc:
-            if exc.code == CONNECTION_CLOSED:
-                raise ToolSourceUnavailable(
-                    f"MCP server {self.name} closed the connection (did it exit?); the next "
-                    "call starts a new session"
-                ) from None
-            raise RemoteToolError(f"{self.name}: {what}: {exc}") from None
+            return await work(client)
+        except asyncio.CancelledError:
+            failure = request.failure
+            if failure is None or request.task is None:
+                raise
+            request.task.uncancel()  # this cancel was ours: the request failed, the ask goes on
+            raise failure from None
+        except Exception as exc:
+            raise self._failed(exc, session, what) from None
+        finally:
+            callers.leave(caller)
+            session.running.discard(request)
+
+    def _failed(self, exc: Exception, session: _Session, what: str) -> Exception:
+        """The Baton error for an SDK error; a closed connection also closes the session."""
+        error, closed = request_error(self.name, what, exc)
+        if closed:
+            self._drop(session)
+        return error
 
     # -- tools ------------------------------------------------------------------------------------
 
@@ -504,46 +467,30 @@ class MCPServer:
 
     # -- the supervisor ---------------------------------------------------------------------------
 
-    async def _submit(
-        self, work: Callable[[Client], Awaitable[T]], caller: Caller | None = None
-    ) -> T:
-        """Run ``work`` in the supervisor with the session's client; wait for its result. A
-        request that did not reach the server before its session closed goes to the next."""
-        for tries_left in range(2, -1, -1):
-            jobs = await self._session()
-            future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-            job = _Job(work, future, caller)
-            jobs.put_nowait(job)
-            try:
-                return await future
-            except asyncio.CancelledError:
-                job.cancel()  # the request stops inside the supervisor; the session stays
-                raise
-            except _NotSent as exc:
-                if not tries_left:
-                    raise ToolSourceUnavailable(str(exc)) from None
-        raise AssertionError("unreachable")
-
-    async def _session(self) -> asyncio.Queue[_Job | None]:
-        """The open session's job queue, opening one first if there is none (trying again,
-        with growing waits, ``reconnect`` times when it fails to open)."""
+    async def _open(self) -> _Session:
+        """The open session, opening one first if there is none (trying again, with growing
+        waits, ``reconnect`` times when it fails to open)."""
+        session = self._session
+        if session is not None and session.client is not None:
+            if self._loop is not asyncio.get_running_loop():
+                raise self._other_loop()
+            return session
         loop = asyncio.get_running_loop()
-        if self._task is not None and self._loop is not loop:
-            raise ConfigError(
-                f"{self!r} has a session on another event loop; use it from one loop, or close "
-                "it there first"
-            )
+        if session is not None and self._loop is not loop:
+            raise self._other_loop()
         attempt = 0
         while True:
-            if self._task is None or self._ready is None or self._queue is None:
-                self._start(loop)
-            ready, jobs = self._ready, self._queue
-            assert ready is not None and jobs is not None
+            session = self._session
+            if session is None:
+                session = self._start(loop)
             try:
-                await asyncio.shield(ready)  # a cancelled first ask does not abort the start
-                return jobs
+                await asyncio.shield(session.ready)  # a cancelled first ask does not abort it
+                return session
             except ToolSourceUnavailable as exc:
-                if attempt >= self.reconnect or _permanent(exc.__cause__):
+                refused = self._refusal()
+                if refused is not None:  # turned away: trying again can't help
+                    raise ToolSourceUnavailable(f"MCP server {self.name}: {refused}") from None
+                if attempt >= self.reconnect or permanent(exc.__cause__):
                     if attempt:
                         raise ToolSourceUnavailable(
                             f"{exc} (gave up after {attempt + 1} attempts to connect)"
@@ -552,16 +499,22 @@ class MCPServer:
                 await asyncio.sleep(min(_BACKOFF * 2**attempt, _BACKOFF_CAP))
                 attempt += 1
 
-    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _other_loop(self) -> ConfigError:
+        return ConfigError(
+            f"{self!r} has a session on another event loop; use it from one loop, or close it "
+            "there first"
+        )
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> _Session:
         """Start a supervisor for a new session."""
-        jobs: asyncio.Queue[_Job | None] = asyncio.Queue()
-        self._queue = jobs
-        self._ready = ready = loop.create_future()
+        session = _Session(loop.create_future())
+        self._session = session
         self._loop = loop
         self.sessions_opened += 1
-        self._task = loop.create_task(self._supervise(ready, jobs), name=f"mcp {self.name}")
+        session.supervisor = loop.create_task(self._supervise(session), name=f"mcp {self.name}")
+        return session
 
-    def _client(self, running: set[_Job]) -> Client:
+    def _client(self, running: set[_Request]) -> Client:
         """The SDK client for a new session, with the callbacks this server was given;
         ``running`` is the session's requests in flight."""
         from mcp import Client
@@ -587,23 +540,23 @@ class MCPServer:
             sampling_callback=callers.on_sample if self.sampling is not None else None,
         )
 
-    async def _supervise(
-        self, ready: asyncio.Future[None], jobs: asyncio.Queue[_Job | None]
-    ) -> None:
-        """Own the session: open it, run the requests that come, close it at the sentinel."""
+    async def _supervise(self, session: _Session) -> None:
+        """Own the session: open it, keep it until it is told to close, close it."""
         import anyio
 
-        me = asyncio.current_task()
+        ready = session.ready
         try:
-            running: set[_Job] = set()
-            async with self._client(running) as client, anyio.create_task_group() as group:
+            async with (
+                self._client(session.running) as client,
+                anyio.create_task_group() as group,
+            ):
+                session.client = client
                 ready.set_result(None)
                 group.start_soon(self._watch_tool_list, client)
-                while (job := await jobs.get()) is not None:
-                    group.start_soon(_serve, self, jobs, client, job, running)
-                group.cancel_scope.cancel()  # closing: what still runs is stopped
+                await session.closing.wait()
+                group.cancel_scope.cancel()
         except BaseException as exc:
-            error = _unavailable(self, exc)
+            error = unavailable(self.name, exc)
             if not ready.done():
                 ready.set_exception(error)
                 ready.exception()  # retrieved: the askers that wait see it
@@ -612,12 +565,9 @@ class MCPServer:
             if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
                 raise
         finally:
-            if self._task is me:  # a dead session: the next use opens a new one
-                self._task = self._queue = self._ready = None
-            while not jobs.empty():  # requests that never reached the server: sent again
-                left = jobs.get_nowait()
-                if left is not None and not left.future.done():
-                    left.future.set_exception(_NotSent(f"the MCP session with {self.name} closed"))
+            session.client = None
+            if self._session is session:  # a dead session: the next use opens a new one
+                self._session = None
 
     async def _watch_tool_list(self, client: Client) -> None:
         """On the 2026 protocol, a server tells of a changed tool list on a subscription (the
@@ -633,12 +583,12 @@ class MCPServer:
         except Exception as exc:  # a server that can't: the list is kept for the session
             log.debug("MCP server %s: no tool list subscription: %s", self.name, exc)
 
-    def _unreadable(self, error: Exception, running: set[_Job]) -> None:
+    def _unreadable(self, error: Exception, running: set[_Request]) -> None:
         """The server sent a message that is not valid MCP. When it was an answer (it has an
         ``id`` and no ``method``), the request it answered would wait forever, and there is no
         telling which one it was: the requests in flight fail with a clear error (the session
         stays). Anything else is logged."""
-        lost = _lost_answer(error)
+        lost = lost_answer(error)
         if lost is None or not running:
             log.warning("MCP server %s sent something that is not MCP: %s", self.name, error)
             return
@@ -647,86 +597,10 @@ class MCPServer:
             f"MCP server {self.name} sent an answer that is not valid MCP ({lost}); the "
             "request can't be completed"
         )
-        for job in list(running):
-            if not job.future.done():
-                job.future.set_exception(failure)
-            if job.scope is not None:
-                job.scope.cancel()
-
-
-async def _serve(
-    server: MCPServer,
-    jobs: asyncio.Queue[_Job | None],
-    client: Client,
-    job: _Job,
-    running: set[_Job],
-) -> None:
-    """Run one job in the supervisor's task group; its asker can cancel it by its scope. A
-    closed connection (the server exited) drops the session: the next use opens a new one."""
-    import anyio
-    from mcp import MCPError
-    from mcp.types import CONNECTION_CLOSED
-
-    future = job.future
-    if future.done():  # the asker left before the job started
-        return
-    running.add(job)
-    try:
-        with anyio.CancelScope() as job.scope, server._callers.calling(job.caller):
-            try:
-                value = await job.work(client)
-            except Exception as exc:
-                if isinstance(exc, MCPError) and exc.code == CONNECTION_CLOSED:
-                    server._drop(jobs)
-                if not future.done():
-                    future.set_exception(exc)
-            else:
-                if not future.done():
-                    future.set_result(value)
-    finally:
-        running.discard(job)
-        if not future.done():  # cancelled by the session closing
-            future.set_exception(ToolSourceUnavailable("the MCP session closed during the call"))
-
-
-def _unavailable(server: MCPServer, exc: BaseException) -> ToolSourceUnavailable:
-    """A short error for a session that could not open or broke (task groups unwrapped); the
-    error it stands for is its ``__cause__``."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    detail = str(exc) or type(exc).__name__
-    error = ToolSourceUnavailable(f"MCP server {server.name}: {type(exc).__name__}: {detail}")
-    error.__cause__ = exc
-    return error
-
-
-def _lost_answer(error: Exception) -> str | None:
-    """What is known of an answer the SDK could not read (None when it was no answer): its
-    JSON-RPC ``id`` and the first problem pydantic found."""
-    from pydantic import ValidationError
-
-    if not isinstance(error, ValidationError):
-        return None
-    problems = error.errors()
-    for problem in problems:
-        message = problem.get("input")
-        if isinstance(message, dict) and "id" in message and "method" not in message:
-            # What is wrong with it as an answer (not as the request or notification it isn't).
-            kinds = ("JSONRPCResponse", "JSONRPCError")
-            worst = next((p for p in problems if p["loc"][:1] in {(k,) for k in kinds}), problem)
-            where = ".".join(str(part) for part in worst["loc"][1:]) or "message"
-            return f"id {message['id']!r}: {where}: {worst['msg']}"
-    return None
-
-
-def _permanent(exc: BaseException | None) -> bool:
-    """Whether trying to open the session again can't help: no such command, no permission,
-    or an HTTP server that refuses us (4xx other than 408 and 429)."""
-    if isinstance(exc, FileNotFoundError | PermissionError | NotADirectoryError):
-        return True
-    response = getattr(exc, "response", None)
-    status = getattr(response, "status_code", None)
-    return isinstance(status, int) and 400 <= status < 500 and status not in {408, 429}
+        for request in running:
+            if request.failure is None and request.task is not None:
+                request.failure = failure
+                request.task.cancel()
 
 
 def _positive(what: str, value: float | None) -> float | None:
@@ -743,67 +617,3 @@ def _names(what: str, value: Collection[str] | None) -> frozenset[str] | None:
     if isinstance(value, str) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"MCPServer {what} takes a list of tool names, got {value!r}")
     return frozenset(value)
-
-
-def _auth(auth: str | httpx2.Auth | None) -> httpx2.Auth | None:
-    """``auth`` as an ``httpx2.Auth``: a token becomes a bearer token (kept out of reprs)."""
-    if not isinstance(auth, str):
-        return auth
-    import httpx2
-
-    class Bearer(httpx2.Auth):
-        def __init__(self, token: str) -> None:
-            self._token = token
-
-        def __repr__(self) -> str:
-            return "Bearer(***)"
-
-        def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, Any, None]:
-            request.headers["Authorization"] = f"Bearer {self._token}"
-            yield request
-
-    return Bearer(auth)
-
-
-def _http_client(
-    url: str, headers: Mapping[str, str] | None, auth: str | httpx2.Auth | None
-) -> Callable[[], httpx2.AsyncClient]:
-    """Check an HTTP server's settings; return what makes its HTTP client (one per session)."""
-    import httpx2
-
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise ConfigError(f"an MCP server URL starts with http:// or https://, got {url!r}")
-    if headers is not None and not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
-    ):
-        raise ConfigError("MCPServer headers must map strings to strings")
-    if auth is not None and not isinstance(auth, str | httpx2.Auth):
-        raise ConfigError(
-            "MCPServer auth takes a bearer token (str) or an httpx2.Auth, got "
-            f"{type(auth).__name__}"
-        )
-    fixed, token_auth = dict(headers or {}), _auth(auth)
-
-    def make() -> httpx2.AsyncClient:
-        # The MCP transports' usual limits: streams may stay open long between messages.
-        timeout = httpx2.Timeout(30.0, read=300.0)
-        return httpx2.AsyncClient(headers=fixed, auth=token_auth, timeout=timeout)
-
-    return make
-
-
-def _public_url(url: str) -> str:
-    """``url`` without credentials, query or fragment (what may appear in errors and logs)."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
-def _transport(make: Callable[[], Any]) -> Callable[[], Any]:
-    """An async generator function as a maker of transports (async context managers)."""
-    from contextlib import asynccontextmanager
-
-    return asynccontextmanager(make)
