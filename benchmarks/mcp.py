@@ -9,10 +9,10 @@ Two servers, each called the same way by every variant:
 - ``stdio``: ``mcp-server-time`` from PyPI (``python -m mcp_server_time``) as a subprocess,
   tool ``get_current_time`` with ``{"timezone": "UTC"}``;
 - ``in-process``: an ``mcp.server.mcpserver.MCPServer`` (the SDK's server) with one trivial
-  tool, ``echo(text)``, connected in the same process (no transport, no JSON-RPC framing: the
-  SDK's direct dispatcher; the tool is ``async`` because the SDK runs a sync tool in a worker
-  thread). Baton connects with ``MCPServer.in_process(server)``; until that constructor exists,
-  with a labelled stand-in (see ``baton_in_process``).
+  tool, ``echo(text)``, connected in the same process over memory streams (the classic JSON-RPC
+  session, which Baton's ``MCPServer.in_process(server)`` asks for so the server can ask back;
+  the bare session is opened the same way). The tool is ``async`` because the SDK runs a sync
+  tool in a worker thread.
 
 The variants, per server:
 
@@ -126,19 +126,8 @@ class Target:
 
 
 def baton_in_process(server: SDKServer) -> tuple[MCPServer, str]:
-    """Baton's client on an in-process SDK server: ``MCPServer.in_process(server)``.
-
-    Until that constructor exists, a stand-in: Baton's generic constructor with a factory that
-    hands ``mcp.Client`` the server object (which it accepts for an in-process connection) in
-    place of stdio parameters; the same supervisor, queue and session as any Baton server.
-    """
-    if hasattr(MCPServer, "in_process"):
-        return MCPServer.in_process(server), ""
-    stand_in = MCPServer(lambda: server, name="in-process")  # type: ignore[arg-type,return-value]
-    return stand_in, (
-        "stand-in: MCPServer.in_process() does not exist yet; Baton ran as "
-        "MCPServer(lambda: sdk_server, name=...), the same supervised session"
-    )
+    """Baton's client on an in-process SDK server (no note to print)."""
+    return MCPServer.in_process(server), ""
 
 
 async def open_targets(stack: AsyncExitStack, names: Sequence[str]) -> list[Target]:
