@@ -47,11 +47,16 @@ log = logger("baton.mcp")
 @dataclass(eq=False, slots=True)
 class Caller:
     """The ask (and its tool call) a request to the server was made for; ``token`` restores
-    the context variable when its request is done."""
+    the context variable when its request is done. ``asked`` counts the server's questions
+    during the call (their request ids are made of the call's id and this count, so the same
+    call run again after a pause asks under the same ids); ``pause_for`` is a question the ask
+    pauses for once the call is over."""
 
     context: Context
     call: ToolCall | None
     token: Token[Caller | None] | None = None
+    asked: int = 0
+    pause_for: HumanInputRequest | None = None
 
 
 _CALLER: ContextVar[Caller | None] = ContextVar("baton_mcp_caller", default=None)
@@ -104,9 +109,9 @@ class Callers:
 
     async def on_elicit(self, context: Any, params: ElicitRequestParams) -> ElicitResult:
         """An elicitation as a ``HumanInputRequest`` to the ask's human (its ``hitl`` handler,
-        or whoever answers on its stream). A form's answer is the fields as a JSON object (or,
-        for a one-field form, just the value); ``approved=False`` declines; no answer in time
-        cancels."""
+        or whoever answers on its stream, or a pause). A form's answer is the fields as a JSON
+        object (or, for a one-field form, just the value); ``approved=False`` declines; no
+        answer in time cancels."""
         from mcp.types import ElicitRequestURLParams, ElicitResult
 
         caller = self.route()
@@ -124,10 +129,20 @@ class Callers:
             schema = params.requested_schema
             prompt = f"{self.server} asks: {params.message}{_describe(schema)}"
         call_id = caller.call.id if caller.call is not None else None
-        request = HumanInputRequest(f"mcp-{uuid.uuid4().hex}", prompt, call_id)
+        caller.asked += 1
+        rid = f"mcp-{call_id}-{caller.asked}" if call_id else f"mcp-{uuid.uuid4().hex}"
+        request = HumanInputRequest(rid, prompt, call_id)
+        # An ask that pauses for humans (suspend_on_human=True) takes only an answer that is
+        # there already (given to resume); else the server hears "cancel", and once the call is
+        # over the ask pauses for this question. Resumed, the call runs again, the server asks
+        # again under the same id, and the answer is there.
+        ask = caller.context
+        pausing = ask.run.suspend_on_human and ask.run.relay is None and ask.can_pause
         try:
-            answer = await caller.context.ask_human(request)
+            answer = await ask.ask_human(request, timeout=0 if pausing else None)
         except HumanInputTimeout:
+            if pausing and call_id is not None:
+                caller.pause_for = request
             return ElicitResult(action="cancel")
         if answer.approved is False:
             return ElicitResult(action="decline")

@@ -407,7 +407,10 @@ class MCPServer:
             def work(client: Client) -> Awaitable[CallToolResult]:
                 return client.call_tool(name, arguments, progress_callback=progress)
 
-            return tool_result(await self._request(work, name, caller))
+            result = await self._request(work, name, caller)
+            if caller.pause_for is not None:  # the server asked; the ask pauses for the answer
+                context.pause(caller.pause_for)
+            return tool_result(result)
 
         call.__qualname__ = f"{self.name}:{name}"
         return Tool.from_schema(

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from baton import Agent, ConfigError, Context, MemoryHistory
-from baton.errors import RemoteToolError
+from baton import Agent, ConfigError, Context, MemoryHistory, MemoryStorage
+from baton.errors import AskSuspended, RemoteToolError
 from baton.events import (
     Document,
     Event,
@@ -178,6 +178,37 @@ async def test_a_declined_or_unfitting_answer_declines_the_elicitation(travel: C
     finally:
         await server.aclose()
     assert [r.content for r in results(reply.events)] == ["decline", "decline"]  # type: ignore[union-attr]
+
+
+async def test_an_ask_that_pauses_for_humans_pauses_for_the_servers_question(
+    travel: Connect, valid_history: Any
+) -> None:
+    """With ``suspend_on_human=True`` the server hears "cancel" and the ask pauses for the
+    question; resumed with the answer, the call runs again and the answer reaches the server."""
+    server = travel()
+    history, storage = MemoryHistory(), MemoryStorage()
+    agent = Agent(
+        "a",
+        config=ScriptedModel(call("where"), "booked"),
+        tools=[server],
+        history=history,
+        storage=storage,
+        suspend_on_human=True,
+    )
+    try:
+        with pytest.raises(AskSuspended) as paused:
+            await agent.ask("where to?", conversation_id="trip")
+        [question] = paused.value.requests
+        assert isinstance(question, HumanInputRequest) and "Which city?" in question.prompt
+        valid_history(await history.load("trip"), paused=paused.value.run_id)
+
+        reply = await agent.resume("trip", HumanMessage("Lisbon", question.request_id))
+    finally:
+        await server.aclose()
+    assert reply.text == "booked"
+    [result] = results(reply.events)[-1:]
+    assert isinstance(result, ToolCallResult) and result.content == "accept:Lisbon"
+    valid_history(await history.load("trip"))
 
 
 async def test_elicitation_can_be_turned_off(travel: Connect) -> None:
