@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +33,6 @@ def child_processes(marker: bytes, parent: int | None = None) -> list[int]:
         if ppid == me and state != "Z" and any(marker in part for part in cmdline):
             found.append(int(entry.name))
     return found
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # -- agents the MCP server tests serve (``baton mcp serve mcp_support:<name>``) -----------------
@@ -153,39 +143,6 @@ def server_env(**extra: str) -> dict[str, str]:
 def serve_command(target: str, *args: str) -> list[str]:
     """The command that serves ``target`` (``mcp_support:agent``) with this interpreter."""
     return [sys.executable, "-m", "baton.cli", "mcp", "serve", target, *args]
-
-
-@asynccontextmanager
-async def uvicorn_serving(app: Any) -> AsyncIterator[str]:
-    """Serve the ASGI ``app`` with uvicorn in this event loop on a free loopback port; yield
-    its base URL (``http://127.0.0.1:PORT``) once it listens, and stop it on exit."""
-    import uvicorn
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    started = asyncio.Event()
-    original = server.startup
-
-    async def startup(sockets: Any = None) -> None:
-        await original(sockets=sockets)
-        started.set()
-
-    server.startup = startup  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    waiter = asyncio.create_task(started.wait())
-    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        waiter.cancel()
-        await task
-        raise RuntimeError("uvicorn stopped before it started")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 def stdio_server(target: str = "mcp_support:agent", *args: str, **env: str) -> Any:

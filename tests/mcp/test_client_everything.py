@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mcp_support import child_processes, free_port
+from mcp_support import child_processes
 from node_peers import NodePeers
+from serving import free_port
 
 from baton import Agent, Context
 from baton.errors import ToolSourceUnavailable

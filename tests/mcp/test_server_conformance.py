@@ -15,8 +15,8 @@ import re
 from pathlib import Path
 
 import mcp_support
-from mcp_support import uvicorn_serving
 from node_peers import NodePeers
+from serving import uvicorn_serving
 
 from baton.mcp import MCPApp
 

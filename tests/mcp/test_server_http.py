@@ -19,8 +19,8 @@ from mcp_support import (
     make_agent,
     serve_command,
     server_env,
-    uvicorn_serving,
 )
+from serving import uvicorn_serving
 from starlette.applications import Starlette
 from starlette.routing import Mount
 

@@ -9,8 +9,9 @@ import os
 import subprocess
 from typing import Any
 
-from mcp_support import HERE, make_agent, serve_command, server_env, uvicorn_serving
+from mcp_support import HERE, make_agent, serve_command, server_env
 from node_peers import NodePeers
+from serving import uvicorn_serving
 
 from baton.mcp import MCPApp
 
