@@ -91,9 +91,30 @@ class Terminal:
                     f"never shown: {text!r}; the terminal shows:\n{self.output[self._seen :]}"
                 )
 
+    def interrupt(self) -> int:
+        """Press Ctrl-C at the prompt and wait for the process to exit; its exit code.
+
+        CPython's readline prints the prompt before it waits for the terminal, and a SIGINT
+        landing between the two is only seen at the next key (the wait is not interrupted):
+        a person presses Ctrl-C again, and so does this, a few times, after a while."""
+        for _ in range(5):
+            self.send("\x03")
+            exited = self._exit_within(HANG_GUARD / 10)
+            if exited is not None:
+                return exited
+        raise AssertionError(f"Ctrl-C did not end the chat; the terminal shows:\n{self.output}")
+
     def wait(self) -> int:
         """Wait for the process to exit (reading what it still shows); its exit code."""
-        deadline = time.monotonic() + HANG_GUARD
+        exited = self._exit_within(HANG_GUARD)
+        if exited is None:
+            raise AssertionError(f"the chat did not exit; the terminal shows:\n{self.output}")
+        return exited
+
+    def _exit_within(self, guard: float) -> int | None:
+        """The exit code once the process exits, or None if it still runs after ``guard``
+        seconds (reading what it shows meanwhile)."""
+        deadline = time.monotonic() + guard
         while time.monotonic() < deadline:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
@@ -102,7 +123,7 @@ class Terminal:
                 self.status = os.waitstatus_to_exitcode(status)
                 return self.status
             self._read(0.2)
-        raise AssertionError(f"the chat did not exit; the terminal shows:\n{self.output}")
+        return None
 
     def close(self) -> None:
         """Kill the process if it still runs, and close the terminal."""
