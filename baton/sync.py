@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import contextlib
-import signal
 import threading
 import weakref
 from collections.abc import Coroutine
@@ -37,6 +37,7 @@ T = TypeVar("T")
 # How long a blocking call, interrupted, waits for its cancelled ask to close its run (which
 # spends at most about a second on each of its run's end and its claim's release).
 _CANCEL_WAIT = 5.0
+_SIGNAL_SLICE = 0.25  # seconds between looks for a pending Ctrl-C while a blocking call waits
 
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
@@ -49,9 +50,7 @@ def sync_loop() -> asyncio.AbstractEventLoop:
     with _lock:
         if _loop is None or _loop.is_closed():
             loop = asyncio.new_event_loop()
-            thread = threading.Thread(
-                target=_run_forever, args=(loop,), name="baton-sync", daemon=True
-            )
+            thread = threading.Thread(target=loop.run_forever, name="baton-sync", daemon=True)
             thread.start()
             _loop = loop
             atexit.register(_shutdown, loop, thread)
@@ -63,16 +62,6 @@ def made_client(config: ModelConfig, loop: asyncio.AbstractEventLoop | None) -> 
     is closed when the interpreter exits."""
     if loop is not None and loop is _loop:
         _configs.add(config)
-
-
-def _run_forever(loop: asyncio.AbstractEventLoop) -> None:
-    """The loop thread's body. It blocks Ctrl-C's signals (and so do the threads it starts,
-    which inherit the mask: executors, aiosqlite's): the kernel may hand a process signal to any
-    thread that accepts it, and one taken here would not wake the main thread waiting on the
-    ask, so Ctrl-C would be lost."""
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    loop.run_forever()
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -98,6 +87,11 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
 
     future = asyncio.run_coroutine_threadsafe(watched(), loop)
     try:
+        # Waited for in slices: the kernel may hand Ctrl-C's SIGINT to any thread, and one
+        # taken by the loop's thread does not wake this one; between slices Python runs the
+        # handler here (KeyboardInterrupt) within a fraction of a second.
+        while not concurrent.futures.wait([future], timeout=_SIGNAL_SLICE).done:
+            pass
         return future.result()
     except BaseException:
         # Ctrl-C (or another error in this thread): stop the ask too, and give it the moment it

@@ -89,23 +89,29 @@ class Callers:
                 del self._active[caller]
 
     def route(self) -> Caller | None:
-        """The ask a request from the server belongs to, or None when it can't be told."""
+        """The call a request from the server belongs to, or None when it can't be told (no
+        context names it, and more than one call waits on the server, even of one ask: the
+        answer is keyed by the call)."""
         caller = _CALLER.get()
         if caller is not None and caller in self._active:
             return caller
-        contexts = {id(c.context) for c in self._active}
-        return next(iter(self._active)) if len(contexts) == 1 else None
+        return next(iter(self._active)) if len(self._active) == 1 else None
 
     # -- the session's callbacks ------------------------------------------------------------------
 
     async def on_log(self, params: LoggingMessageNotificationParams) -> None:
-        """A log message: on the stream of every ask with a call on the server, else logged."""
-        event = MCPLog(self.server, params.level, params.data, params.logger or "")
-        contexts = {id(c.context): c.context for c in self._active}
-        if not contexts:
+        """A log message: on the stream of the ask whose call it came from, or of the only ask
+        with calls on the server; else (nobody, or it can't be told whose) logged here, never
+        shown to an ask it may not belong to."""
+        caller = _CALLER.get()
+        if caller is None or caller not in self._active:
+            asks = {id(c.context): c for c in self._active}
+            caller = next(iter(asks.values())) if len(asks) == 1 else None
+        if caller is None:
             log.info("MCP server %s [%s]: %s", self.server, params.level, params.data)
-        for context in contexts.values():
-            await context.emit(event)
+            return
+        event = MCPLog(self.server, params.level, params.data, params.logger or "")
+        await caller.context.emit(event)
 
     async def on_elicit(self, context: Any, params: ElicitRequestParams) -> ElicitResult:
         """An elicitation as a ``HumanInputRequest`` to the ask's human (its ``hitl`` handler,
@@ -173,9 +179,11 @@ class Callers:
         except ValueError as exc:
             return ErrorData(code=INVALID_PARAMS, message=str(exc))
         caller = self.route()
+        # The server may ask for more tokens than this config allows; its own setting caps it.
+        cap = config.settings.max_tokens
         settings = config.settings.merge(
             ModelSettings(
-                max_tokens=params.max_tokens,
+                max_tokens=min(params.max_tokens, cap) if cap else params.max_tokens,
                 temperature=params.temperature,
                 stop=tuple(params.stop_sequences) if params.stop_sequences else None,
                 stream=False,
@@ -201,7 +209,10 @@ class Callers:
             response = await config.client().respond(call, ignore)
         except Exception as exc:  # the server gets a short error; the ask goes on
             log.warning("sampling for MCP server %s failed: %s", self.server, exc)
-            return ErrorData(code=INVALID_PARAMS, message=f"the client's model failed: {exc}")
+            # The server is a third party: it learns that the model failed, not the details.
+            return ErrorData(
+                code=INVALID_PARAMS, message=f"the client's model failed ({type(exc).__name__})"
+            )
         if caller is not None:
             caller.context.add_usage(
                 response.usage, "mcp-sampling", config.provider, config.model_name

@@ -1,22 +1,25 @@
 """The MCP client: an MCP server as a ``ToolSource``, with one supervised session per server.
 
-Every exchange with a server goes through ONE task, its supervisor: it opens the session (and,
-over stdio, starts the server process) on first use, runs each request in a task group of its
-own, and is the task that closes the session again. The MCP SDK's sessions are anyio task groups
-and cancel scopes that must be entered and left by the same task; keeping them in the supervisor
-is what lets any number of asks, in any tasks, share one session, and an ask be cancelled
-mid-call without touching the session (only that request is cancelled, inside the supervisor).
+Each session belongs to ONE task, its supervisor: it opens the session (and, over stdio, starts
+the server process) on first use, and it is the task that closes it again. The MCP SDK's
+sessions are anyio task groups and cancel scopes that must be entered and left by the same
+task; keeping them in the supervisor is what lets any number of asks, in any tasks, share one
+session. Requests go out from the asking task itself (the SDK takes them from any task), so an
+ask cancelled mid-call cancels only its own request and the session stays.
 
 The session ends with ``aclose()`` (or ``async with``, or ``agent.aclose()``): the supervisor
-cancels what is still running, leaves the session, and the SDK stops the server process. When
-the event loop ends without it (``asyncio.run`` cancels what is left), the supervisor is
+leaves the session, the requests still in flight fail, and the SDK stops the server process.
+When the event loop ends without it (``asyncio.run`` cancels what is left), the supervisor is
 cancelled and closes the same way. When the session fails (the server exits), the calls waiting
 on it fail with a ``ToolSourceUnavailable`` the model reads, and the next use opens a new one.
+Opening a session and the server's listings are bounded by ``connect_timeout``; tool calls by
+``timeout``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -61,19 +64,22 @@ class ServerOptions(TypedDict, total=False):
     """What every ``MCPServer`` maker takes besides where the server is.
 
     ``name`` labels the server in errors and events. ``timeout`` (seconds) bounds each tool
-    call. ``include`` / ``exclude`` pick the server's tools by their names; ``prefix`` goes in
-    front of each name the model sees (``"git_"``: ``git_status``). ``reconnect`` is how many
-    more times a session that fails to open is tried (waiting 0.2 s, 0.4 s, ... between tries)
-    before the call fails. ``resource_tools=True`` gives the model two more tools,
-    ``list_resources`` and ``read_resource`` (prefixed too). ``elicitation`` (on by default)
-    lets the server ask the ask's human for input; ``sampling`` is a model config that answers
-    the server's sampling requests (off unless given). ``log_level`` (default ``"info"``) is
-    the least severe log message a server on the 2026 protocol sends (older ones send what they
-    like); ``None`` asks for none.
+    call; ``connect_timeout`` (default 30) bounds opening a session (starting the server, the
+    handshake) and each of the server's listings. ``include`` / ``exclude`` pick the server's
+    tools by their names; ``prefix`` goes in front of each name the model sees (``"git_"``:
+    ``git_status``; a name providers refuse, such as ``files.read``, is shown as
+    ``files_read``). ``reconnect`` is how many more times a session that fails to open is tried
+    (waiting 0.2 s, 0.4 s, ... between tries) before the call fails. ``resource_tools=True``
+    gives the model two more tools, ``list_resources`` and ``read_resource`` (prefixed too).
+    ``elicitation`` (on by default) lets the server ask the ask's human for input;
+    ``sampling`` is a model config that answers the server's sampling requests (off unless
+    given). ``log_level`` (default ``"info"``) is the least severe log message a server on
+    the 2026 protocol sends (older ones send what they like); ``None`` asks for none.
     """
 
     name: str
     timeout: float | None
+    connect_timeout: float
     include: Collection[str] | None
     exclude: Collection[str]
     prefix: str
@@ -136,6 +142,7 @@ class MCPServer:
         self._refusal: Callable[[], str | None] = lambda: None  # see targets.Target
         self.name = options.get("name") or "mcp"
         self.timeout = _positive("timeout", options.get("timeout"))
+        self.connect_timeout = _positive("connect_timeout", options.get("connect_timeout", 30.0))
         self.include = _names("include", options.get("include"))
         self.exclude = _names("exclude", options.get("exclude", ())) or frozenset()
         self.prefix = options.get("prefix", "")
@@ -171,6 +178,7 @@ class MCPServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._session: _Session | None = None  # the open (or opening) session
         self._tools: tuple[Tool, ...] | None = None
+        self._list_changes = 0  # the server's tool-list change notices so far
         self._listing: asyncio.Future[tuple[Tool, ...]] | None = None
         self._ending: set[asyncio.Task[None]] = set()  # supervisors of closing sessions
 
@@ -270,9 +278,12 @@ class MCPServer:
         """Close ``session`` (its supervisor does); the next use opens a new one."""
         if self._session is session:
             self._session = None
-        if session.supervisor is not None and not session.supervisor.done():
-            self._ending.add(session.supervisor)
-            session.supervisor.add_done_callback(self._ending.discard)
+        supervisor = session.supervisor
+        if supervisor is not None and not supervisor.done():
+            self._ending.add(supervisor)
+            supervisor.add_done_callback(self._ending.discard)
+            if session.client is None:  # still opening: it waits on the server, not on us
+                supervisor.cancel()
         session.closing.set()
 
     async def __aenter__(self) -> MCPServer:
@@ -301,7 +312,7 @@ class MCPServer:
                 if not cursor:
                     return found
 
-        return await self._request(every_page, "listing resources")
+        return await self._request(every_page, "listing resources", limit=self.connect_timeout)
 
     async def read_resource(self, uri: str) -> list[str | Part]:
         """A resource's contents: text as ``str``, binary content as media parts (``Image``,
@@ -322,7 +333,7 @@ class MCPServer:
                 if not cursor:
                     return found
 
-        return await self._request(every_page, "listing prompts")
+        return await self._request(every_page, "listing prompts", limit=self.connect_timeout)
 
     async def get_prompt(
         self, name: str, arguments: Mapping[str, str] | None = None
@@ -339,25 +350,37 @@ class MCPServer:
         work: Callable[[Client], Awaitable[T]],
         what: str,
         caller: Caller | None = None,
+        limit: float | None = None,
     ) -> T:
         """Run ``work`` with the session's client in this task (the SDK takes requests from
-        any task; only opening and closing the session belong to its supervisor); the SDK's
-        errors as Baton's."""
+        any task; only opening and closing the session belong to its supervisor), within
+        ``limit`` seconds if given; the SDK's errors as Baton's."""
         session = await self._open()
         client = session.client
         assert client is not None
-        request = _Request(asyncio.current_task())
+        task = asyncio.current_task()
+        request = _Request(task)
         session.running.add(request)
         callers = self._callers
         callers.enter(caller)
         try:
-            return await work(client)
+            if limit is None:
+                return await work(client)
+            async with asyncio.timeout(limit):
+                return await work(client)
         except asyncio.CancelledError:
+            # Ours (an unreadable answer) unless the task was also cancelled from outside.
             failure = request.failure
-            if failure is None or request.task is None:
+            if failure is None or task is None or task.cancelling() > 1:
                 raise
-            request.task.uncancel()  # this cancel was ours: the request failed, the ask goes on
+            task.uncancel()
             raise failure from None
+        except TimeoutError:
+            if limit is None:
+                raise
+            raise ToolSourceUnavailable(
+                f"MCP server {self.name}: {what}: no answer within {limit:g} s (connect_timeout)"
+            ) from None
         except Exception as exc:
             raise self._failed(exc, session, what) from None
         finally:
@@ -384,12 +407,20 @@ class MCPServer:
                 if not cursor:
                     return found
 
-        try:
-            listed = await self._request(every_page, "listing tools")
-        except RemoteToolError as exc:
-            raise ToolSourceUnavailable(str(exc)) from None
+        while True:
+            # A change notice that comes while the list is read makes it read again.
+            changes = self._list_changes
+            try:
+                listed = await self._request(
+                    every_page, "listing tools", limit=self.connect_timeout
+                )
+            except RemoteToolError as exc:
+                raise ToolSourceUnavailable(str(exc)) from None
+            if changes == self._list_changes:
+                break
+        taken: set[str] = set()
         tools = [
-            self._as_tool(t.name, t.description or t.title or "", t.input_schema)
+            self._as_tool(t.name, t.description or t.title or "", t.input_schema, taken)
             for t in listed
             if (self.include is None or t.name in self.include) and t.name not in self.exclude
         ]
@@ -398,7 +429,14 @@ class MCPServer:
         self._tools = tuple(tools)
         return self._tools
 
-    def _as_tool(self, name: str, description: str, schema: dict[str, Any]) -> Tool:
+    def _tool_list_changed(self) -> None:
+        """The server's tool list changed: read it again on next use."""
+        self._tools = None
+        self._list_changes += 1
+
+    def _as_tool(
+        self, name: str, description: str, schema: dict[str, Any], taken: set[str]
+    ) -> Tool:
         async def call(**arguments: Any) -> Any:
             context: Context = arguments.pop(_CONTEXT)
             caller = Caller(context, current_call())
@@ -413,9 +451,11 @@ class MCPServer:
             return tool_result(result)
 
         call.__qualname__ = f"{self.name}:{name}"
+        model_name = _model_name(self.prefix + name, taken)
+        taken.add(model_name)
         return Tool.from_schema(
             call,
-            name=self.prefix + name,
+            name=model_name,
             description=description,
             parameters=dict(schema) or {"type": "object", "properties": {}},
             timeout=self.timeout,
@@ -487,8 +527,17 @@ class MCPServer:
             if session is None:
                 session = self._start(loop)
             try:
-                await asyncio.shield(session.ready)  # a cancelled first ask does not abort it
+                # Shielded: a cancelled first ask does not abort the opening for the others.
+                async with asyncio.timeout(self.connect_timeout):
+                    await asyncio.shield(session.ready)
                 return session
+            except TimeoutError:
+                self._drop(session)
+                raise ToolSourceUnavailable(
+                    f"MCP server {self.name} did not finish connecting within "
+                    f"{self.connect_timeout:g} s (connect_timeout): is it an MCP server, and "
+                    "does it start?"
+                ) from None
             except ToolSourceUnavailable as exc:
                 refused = self._refusal()
                 if refused is not None:  # turned away: trying again can't help
@@ -525,7 +574,7 @@ class MCPServer:
 
         async def on_message(message: IncomingMessage) -> None:
             if isinstance(message, ToolListChangedNotification):
-                self._tools = None  # listed again on next use
+                self._tool_list_changed()
             elif isinstance(message, Exception):
                 self._unreadable(message, running)
 
@@ -580,7 +629,7 @@ class MCPServer:
         try:
             async with client.listen(tools_list_changed=True) as changes:
                 async for _ in changes:
-                    self._tools = None
+                    self._tool_list_changed()
         except ListenNotSupportedError:
             return  # an older protocol: notifications come on their own
         except Exception as exc:  # a server that can't: the list is kept for the session
@@ -604,6 +653,21 @@ class MCPServer:
             if request.failure is None and request.task is not None:
                 request.failure = failure
                 request.task.cancel()
+
+
+_NOT_IN_NAMES = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def _model_name(name: str, taken: Collection[str] = ()) -> str:
+    """A server's tool name as one every provider takes (1-64 letters, digits, ``_``, ``-``):
+    MCP allows more (``files.read``, long names), so other characters become ``_``, and a name
+    that is too long or already ``taken`` ends in a short hash of the original. Calls use the
+    server's own name."""
+    fitted = _NOT_IN_NAMES.sub("_", name) or "_"
+    if len(fitted) > 64 or fitted in taken:
+        digest = hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:8]
+        fitted = f"{fitted[:55]}_{digest}"
+    return fitted
 
 
 def _positive(what: str, value: float | None) -> float | None:

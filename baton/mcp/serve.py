@@ -148,6 +148,8 @@ class HTTPApp:
             if refusal is not None:
                 await self._refuse(refusal, send)
                 return
+        elif scope["type"] != "lifespan":  # websockets and the like: nothing here takes them
+            raise ConfigError(f"the MCP app serves HTTP only, not {scope['type']!r}")
         await self._inner(scope, receive, send)
 
     def _refusal(self, scope: Scope) -> tuple[int, str] | None:

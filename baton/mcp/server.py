@@ -154,6 +154,12 @@ def _tool_result(event: ToolCallResult | ToolCallError | None) -> mcp_types.Call
     if event is None:
         return _error_result("the tool did not run")
     if isinstance(event, ToolCallError):
+        if not _told(event.error_type):
+            # An exception of the tool's own: its message may carry internals (the server's
+            # log has it); the client learns which kind of failure it was.
+            return _error_result(
+                f"the tool {event.name} failed ({event.error_type}); see the server log"
+            )
         return _error_result(short(event.message))
     structured = event.value if isinstance(event.value, dict) else None
     try:
@@ -163,6 +169,32 @@ def _tool_result(event: ToolCallResult | ToolCallError | None) -> mcp_types.Call
     return types.CallToolResult(
         content=_content(event.parts, event.content), structured_content=structured
     )
+
+
+# Tool errors Baton words itself (what the model reads): safe to show a client as they are.
+_BATON_WORDED = frozenset(
+    {
+        "InvalidArguments",
+        "UnknownTool",
+        "ToolTimeout",
+        "Retry",
+        "UnconvertibleResult",
+        "Cancelled",
+        "ApprovalDenied",
+        "ApprovalTimeout",
+    }
+)
+
+
+def _told(error_type: str) -> bool:
+    """Whether a tool error's message is Baton's own wording (or a Baton error's), not an
+    exception's text."""
+    from .. import errors
+
+    if error_type in _BATON_WORDED:
+        return True
+    kind = getattr(errors, error_type, None)
+    return isinstance(kind, type) and issubclass(kind, BatonError)
 
 
 def _tool_outcome(outcome: Finished) -> mcp_types.CallToolResult:
@@ -351,7 +383,11 @@ class MCPApp:
             raise _Refused("the call carries no elicitation answer for the agent's question")
         del self._waiting[key]
         waiting.timer.cancel()
-        await waiting.relay.answer(answer)
+        try:
+            await waiting.relay.answer(answer)
+        except BaseException:
+            await waiting.relay.close()  # nobody else will: it left the waiting list
+            raise
         return await self._round(ctx, waiting.tool, waiting.relay, waiting.finish)
 
     def _expire(self, key: str) -> None:
@@ -435,17 +471,22 @@ class MCPApp:
     async def _run_tool(
         self, ctx: ServerRequestContext[Any, Any], tool_name: str, arguments: dict[str, Any]
     ) -> mcp_types.CallToolResult | mcp_types.InputRequiredResult:
-        from ..testing import ScriptedModel, call
+        from ..testing import ScriptedCall, ScriptedModel
 
         stream = MemoryStream()
         relay = AskRelay(stream, self.agent.hitl is not None)
         # A one-call ask: a scripted model makes exactly this call, then stops. The tool runs
         # as in any ask (injection, middleware, approvals, history), through the public API.
-        script = ScriptedModel(call(tool_name, **arguments), f"called {tool_name}")
+        # The arguments go as the JSON the model would send (any names, "arguments" too), and
+        # the scripted closing text is not held to the agent's response_schema.
+        script = ScriptedModel(
+            ScriptedCall(tool_name, json.dumps(arguments)), f"called {tool_name}"
+        )
         run = self.agent.run(
             f"(an MCP client called the tool {tool_name!r})",
             config=script,
             stream=stream,
+            response_schema=None,
         )
         await relay.start(run)
         return await self._round(ctx, tool_name, relay, _tool_outcome)

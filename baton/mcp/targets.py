@@ -77,7 +77,12 @@ def stdio_target(
     def connect() -> StdioServerParameters:
         return StdioServerParameters(command=command, args=argv, env=environment, cwd=cwd)
 
-    return Target(connect, " ".join([command, *argv]))
+    # The default name goes into errors, events and logs: the command's own name (and the
+    # module of ``python -m module``), never the rest of the arguments, which may hold keys.
+    shown = [Path(command).name]
+    if argv[:1] == ["-m"] and len(argv) > 1:
+        shown += argv[:2]
+    return Target(connect, " ".join(shown))
 
 
 def http_target(
@@ -94,6 +99,8 @@ def http_target(
     async def note(response: httpx2.Response) -> None:
         if response.status_code in _REFUSALS:
             refused.append(response.status_code)
+        elif response.status_code < 300:  # e.g. an OAuth handshake's 401 that it then passed
+            refused.clear()
 
     @asynccontextmanager
     async def connect() -> AsyncIterator[Any]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -143,6 +145,32 @@ def server_env(**extra: str) -> dict[str, str]:
 def serve_command(target: str, *args: str) -> list[str]:
     """The command that serves ``target`` (``mcp_support:agent``) with this interpreter."""
     return [sys.executable, "-m", "baton.cli", "mcp", "serve", target, *args]
+
+
+def start_serving(target: str, *args: str, **env: str) -> subprocess.Popen[str]:
+    """``baton mcp serve target args...`` as a subprocess of the test's (stderr piped, text).
+    Ctrl-C (SIGINT) stops it as in a terminal, even when the tests run as a background job,
+    which starts processes with SIGINT ignored."""
+    return subprocess.Popen(
+        serve_command(target, *args),
+        env={**os.environ, **server_env(**env)},
+        cwd=str(HERE),
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+def stop_serving(process: subprocess.Popen[str]) -> None:
+    """Stop a server started by ``start_serving`` with Ctrl-C; killed if that does not end it
+    (and then the test fails: Ctrl-C should)."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise AssertionError("the server did not stop on Ctrl-C") from None
 
 
 def stdio_server(target: str = "mcp_support:agent", *args: str, **env: str) -> Any:

@@ -94,7 +94,11 @@ async def test_an_agent_uses_the_reference_servers_tools_over_stdio(
 
     reply = await agent.ask("try them")
 
-    echo, total, image, structured = results(reply.events)
+    # The first answer's three calls run together: their results come as they finish.
+    by_name = {r.name: r for r in results(reply.events)}
+    echo, total, image, structured = (
+        by_name[n] for n in ("echo", "get-sum", "get-tiny-image", "get-structured-content")
+    )
     assert isinstance(echo, ToolCallResult) and echo.content == "Echo: hello"
     assert isinstance(total, ToolCallResult) and "42" in total.content
     assert isinstance(image, ToolCallResult)
@@ -290,7 +294,7 @@ async def test_a_question_two_asks_could_have_caused_is_declined_not_misrouted(
     )
     busy = Agent(
         "busy",
-        config=ScriptedModel(call("trigger-long-running-operation", duration=2, steps=20), "ok"),
+        config=ScriptedModel(call("trigger-long-running-operation", duration=60, steps=600), "ok"),
         tools=[server],
     )
     asking = Agent(
@@ -308,15 +312,35 @@ async def test_a_question_two_asks_could_have_caused_is_declined_not_misrouted(
                     working.set()
             return await run.result()
 
+    task = asyncio.create_task(keep_busy())
     try:
-        task = asyncio.create_task(keep_busy())
-        await working.wait()  # the busy ask's call is on the server
+        await working.wait()  # the busy ask's call is on the server (for a minute)
         reply = await asking.ask("ask me")
-        await task
     finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
         await server.aclose()
 
     assert asked == []
     [result] = results(reply.events)
     assert isinstance(result, ToolCallResult) and "decline" in result.content
+    assert "could not be told which ask" in caplog.text
+
+
+async def test_two_questions_of_one_ask_at_once_are_declined_not_mixed_up(
+    everything: MCPServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two calls of the same ask wait on the server: a question naming neither is not given
+    to one of them (its answer would be filed under the other call)."""
+    asked: list[HumanInputRequest] = []
+
+    def hitl(request: HumanInputRequest, context: Context) -> str:
+        asked.append(request)
+        return '{"name": "Ada"}'
+
+    twice = [call("trigger-elicitation-request"), call("trigger-elicitation-request")]
+    agent = Agent("a", config=ScriptedModel(twice, "ok"), tools=[everything], hitl=hitl)
+    reply = await agent.ask("ask me twice")
+    assert asked == []
+    assert all("decline" in r.content for r in results(reply.events))  # type: ignore[union-attr]
     assert "could not be told which ask" in caplog.text

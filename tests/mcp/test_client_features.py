@@ -75,6 +75,21 @@ async def test_filters_and_a_prefix_choose_and_rename_the_tools(travel: Connect)
     assert result.content == "5"  # the server's own name was called
 
 
+async def test_a_tool_name_providers_refuse_is_shown_fitted_and_called_by_its_own(
+    travel: Connect,
+) -> None:
+    server = travel(include=["files.read"])
+    model = ScriptedModel(call("files_read", path="notes.txt"), "read")
+    agent = Agent("a", config=model, tools=[server])
+    try:
+        reply = await agent.ask("read it")
+    finally:
+        await server.aclose()
+    assert [t.name for t in model.requests[0].tools] == ["files_read"]
+    [result] = results(reply.events)
+    assert isinstance(result, ToolCallResult) and result.content == "contents of notes.txt"
+
+
 async def test_the_tool_list_is_kept_until_the_server_says_it_changed(travel: Connect) -> None:
     server = travel(include=None)
     agent = Agent("a", config=ScriptedModel(call("learn"), "ok"), tools=[server])
@@ -103,7 +118,8 @@ async def test_an_image_result_is_a_media_part_and_an_error_is_a_tool_error(
     finally:
         await server.aclose()
 
-    image, error = results(reply.events)
+    by_name = {r.name: r for r in results(reply.events)}  # the two calls ran together
+    image, error = by_name["picture"], by_name["broken"]
     assert isinstance(image, ToolCallResult)
     assert image.parts == (Image(data=PNG, media_type="image/png"),)
     assert isinstance(error, ToolCallError)

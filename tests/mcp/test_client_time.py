@@ -21,6 +21,7 @@ import pytest
 from mcp_support import child_processes
 
 from baton import Agent, ConfigError, MemoryHistory
+from baton.errors import ToolSourceUnavailable
 from baton.events import RunFailed, RunStarted, ToolCall, ToolCallError, ToolCallResult
 from baton.mcp import MCPServer  # imports no MCP SDK: that happens on use
 from baton.testing import ScriptedModel, call
@@ -262,6 +263,19 @@ print("clean")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "clean"
     assert "Traceback" not in done.stderr and "cancel scope" not in done.stderr
+
+
+async def test_a_server_that_never_answers_the_handshake_is_given_up_on() -> None:
+    """A command that starts but never speaks MCP: the session is not waited for past
+    ``connect_timeout``, the ask fails clearly, and ``aclose()`` stops the process."""
+    server = MCPServer.stdio(
+        sys.executable, ["-c", "import time; time.sleep(600)"], connect_timeout=1, reconnect=0
+    )
+    agent = Agent("a", config=ScriptedModel("never"), tools=[server])
+    with pytest.raises(ToolSourceUnavailable, match="did not finish connecting within 1 s"):
+        await agent.ask("hi")
+    await server.aclose()
+    assert child_processes(b"time.sleep(600)") == []
 
 
 async def test_a_server_that_cannot_start_is_a_clear_error() -> None:

@@ -5,20 +5,16 @@ official ``mcp`` Python SDK client and plain HTTP requests for the guards."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
 from typing import Any
 
 import httpx2
 import pytest
 from mcp_support import (
-    HERE,
     Elicitations,
     http_client_for,
     make_agent,
-    serve_command,
-    server_env,
+    start_serving,
+    stop_serving,
 )
 from serving import uvicorn_serving
 from starlette.applications import Starlette
@@ -204,13 +200,7 @@ async def test_a_client_that_disconnects_mid_ask_leaves_the_run_closed() -> None
 
 
 def test_baton_mcp_serve_http_prints_the_url_and_a_generated_token() -> None:
-    process = subprocess.Popen(
-        serve_command("mcp_support:agent", "--http", "127.0.0.1:0"),
-        env={**os.environ, **server_env()},
-        cwd=str(HERE),
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_serving("mcp_support:agent", "--http", "127.0.0.1:0")
     try:
         assert process.stderr is not None
         serving = process.stderr.readline()
@@ -227,20 +217,13 @@ def test_baton_mcp_serve_http_prints_the_url_and_a_generated_token() -> None:
 
         assert asyncio.run(use()) == ("heard: over the wire", 401)
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
+        stop_serving(process)
     rest = process.stderr.read()
     assert token not in rest and "Traceback" not in rest
 
 
 def test_baton_mcp_serve_http_takes_the_token_from_the_environment() -> None:
-    process = subprocess.Popen(
-        serve_command("mcp_support:agent", "--http", "127.0.0.1:0"),
-        env={**os.environ, **server_env(), "BATON_MCP_TOKEN": TOKEN},
-        cwd=str(HERE),
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_serving("mcp_support:agent", "--http", "127.0.0.1:0", BATON_MCP_TOKEN=TOKEN)
     try:
         assert process.stderr is not None
         url = process.stderr.readline().split(" at ")[1].strip()
@@ -250,8 +233,7 @@ def test_baton_mcp_serve_http_takes_the_token_from_the_environment() -> None:
 
         assert asyncio.run(use()) == 200
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
+        stop_serving(process)
     assert TOKEN not in process.stderr.read()
 
 

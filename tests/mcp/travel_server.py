@@ -78,6 +78,11 @@ def make_server() -> Any:
         """Add two numbers."""
         return a + b
 
+    @server.tool(name="files.read")
+    def read_file(path: str) -> str:
+        """A tool whose name has a dot, which MCP allows and model providers do not."""
+        return f"contents of {path}"
+
     @server.tool()
     def secret() -> str:
         """A tool the tests filter out."""
