@@ -101,8 +101,7 @@ def test_ctrl_c_during_a_tool_call_closes_the_run_as_cancelled(
         chat.send("never mind\r")
         chat.expect("Fine")
         chat.expect("you> ")
-        chat.send("\x03")  # and Ctrl-C at the prompt leaves
-        assert chat.wait() == 0
+        assert chat.interrupt() == 0  # and Ctrl-C at the prompt leaves
     finally:
         chat.close()
     # The stopped run was closed as a cancelled ask is: its open call answered once, as

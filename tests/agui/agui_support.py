@@ -1,0 +1,76 @@
+"""Helpers of the AG-UI tests: the official client under node (``client.mjs``), and raw
+requests read back as events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+from ag_ui.core import Event
+from node_peers import NodePeers
+from pydantic import TypeAdapter
+
+HERE = Path(__file__).resolve().parent
+SCRIPT = HERE / "client.mjs"
+TOKEN = "agui-test-token-0123456789"
+EVENTS: TypeAdapter[Any] = TypeAdapter(Event)
+
+
+async def run_client(node_peers: NodePeers, plan: dict[str, Any]) -> dict[str, Any]:
+    """Run ``client.mjs`` on ``plan`` (see the script) and return its report. Async: the
+    server under test runs in this event loop. The script is fed to node on stdin with
+    tests/node as the working directory, so its imports resolve in the installed peers."""
+    process = await asyncio.create_subprocess_exec(
+        str(node_peers.node),
+        "--input-type=module",
+        "-",
+        cwd=str(node_peers.folder),
+        env={**os.environ, "BATON_AGUI_PLAN": json.dumps({"token": TOKEN, **plan})},
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(SCRIPT.read_bytes()), 120)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, err.decode()[-3000:]
+    report: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    for run in report["runs"]:
+        assert run["schemaErrors"] == [], run["schemaErrors"]
+        # the python models read every event too (the protocol's other official schema)
+        for event in run["events"]:
+            EVENTS.validate_python(event)
+    assert report["warnings"] == [], report["warnings"]
+    return report
+
+
+def types(run: dict[str, Any]) -> list[str]:
+    return [e["type"] for e in run["events"]]
+
+
+def sse_events(text: str) -> list[dict[str, Any]]:
+    """The events of a server-sent event stream."""
+    return [json.loads(line[5:]) for line in text.splitlines() if line.startswith("data:")]
+
+
+async def post(
+    client: httpx.AsyncClient, body: Any, token: str | None = TOKEN, **headers: str
+) -> httpx.Response:
+    if token is not None:
+        headers["authorization"] = f"Bearer {token}"
+    return await client.post("/", json=body, headers=headers)
+
+
+def user(text: str, id: str = "u") -> dict[str, Any]:
+    return {"id": id, "role": "user", "content": text}
+
+
+def run_input(thread: str, *messages: dict[str, Any], **more: Any) -> dict[str, Any]:
+    return {"threadId": thread, "runId": os.urandom(4).hex(), "messages": list(messages), **more}
