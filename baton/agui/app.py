@@ -71,6 +71,7 @@ from starlette.routing import Route
 
 from ..agent import Agent
 from ..conversation import Conversation
+from ..endpoint_guard import EndpointGuard
 from ..errors import AskSuspended, BatonError
 from ..events import (
     Event,
@@ -87,7 +88,6 @@ from ..runstate import load_run_state
 from ..stream import MemoryStream
 from ._extra import require_extra
 from .frontend import FrontendTools, StateCapture, current_state
-from .guard import Guard
 from .inputs import (
     BadInput,
     answers_for,
@@ -133,7 +133,13 @@ class AGUIApp:
         self.agent = agent
         self.path = path
         self.max_body = max_body
-        self._guard = Guard(token, no_token, allowed_origins, allowed_hosts)
+        self._guard = EndpointGuard(
+            token,
+            no_token=no_token,
+            allowed_origins=allowed_origins,
+            allowed_hosts=allowed_hosts,
+            realm="baton-agui",
+        )
         self._frontend = FrontendTools()
         # Made once: the same middleware objects every ask, so the agent's plan cache hits.
         layers: list[Any] = [StateCapture()]

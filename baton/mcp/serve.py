@@ -1,35 +1,23 @@
 """Serving an ``MCPApp``: the guarded streamable-HTTP ASGI app, and what ``baton mcp serve``
 runs (stdio, or HTTP on uvicorn).
 
-Over HTTP every request passes three checks before the SDK's transport sees it, in this order:
-
-1. ``Host`` (DNS rebinding): a server reached on a loopback address answers only to loopback
-   host names (``localhost``, ``127.0.0.1``, ``[::1]``) unless ``allowed_hosts`` lists others;
-   a request naming another host is refused with 421.
-2. ``Origin``: a browser page may call the server only from the server's own origin or one in
-   ``allowed_origins``; any other ``Origin`` is refused with 403. Requests without an
-   ``Origin`` (every non-browser client) pass.
-3. The bearer token (``Authorization: Bearer ...``), compared in constant time; missing or
-   wrong is 401. With ``no_token=True`` there is none, and then only loopback clients are
-   served (403 otherwise): that mode is for development on one machine.
-
-The token never appears in a repr, a log line or an error message.
+Over HTTP every request passes ``baton.endpoint_guard``'s checks (``Host`` against DNS
+rebinding, ``Origin``, the bearer token) before the SDK's transport sees it. The token never
+appears in a repr, a log line or an error message.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hmac
 import importlib
-import ipaddress
 import os
-import secrets
 import socket
 import sys
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..agent import Agent
+from ..endpoint_guard import EndpointGuard, is_loopback
 from ..errors import ConfigError
 from ..redaction import logger
 from .server import MCPApp, ToolsMode, require_sdk
@@ -40,38 +28,6 @@ if TYPE_CHECKING:
 __all__ = ["HTTPApp", "load_target", "serve_http", "serve_stdio"]
 
 log = logger("baton.mcp.server")
-
-_LOOPBACK_NAMES = ("localhost",)
-
-
-def is_loopback(host: str | None) -> bool:
-    """Whether ``host`` (an address or ``localhost``, no port) is this machine's loopback."""
-    if not host:
-        return False
-    host = host.strip("[]").lower()
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _host_name(header: str) -> str:
-    """The host of a ``Host`` header, without its port (IPv6 brackets kept off)."""
-    if header.startswith("["):
-        return header[1 : header.find("]")] if "]" in header else header
-    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
-
-
-def _matches(value: str, patterns: Sequence[str]) -> bool:
-    """``value`` equals a pattern, or a ``base:*`` pattern with any port."""
-    for pattern in patterns:
-        if value == pattern:
-            return True
-        if pattern.endswith(":*") and value.startswith(pattern[:-1]):
-            return True
-    return False
 
 
 class HTTPApp:
@@ -96,20 +52,15 @@ class HTTPApp:
         require_sdk()
         from mcp.server.transport_security import TransportSecuritySettings
 
-        if no_token and token is not None:
-            raise ConfigError("give either token=... or no_token=True, not both")
-        if token is not None and (not isinstance(token, str) or len(token) < 16):
-            raise ConfigError(
-                "the bearer token must be a string of at least 16 characters; leave it out "
-                "to have one generated (app.token)"
-            )
+        self.guard = EndpointGuard(
+            token,
+            no_token=no_token,
+            allowed_origins=allowed_origins,
+            allowed_hosts=allowed_hosts,
+            realm="baton-mcp",
+        )
         self.app = app
         self.no_token = no_token
-        self._token: bytes | None = (
-            None if no_token else (token or secrets.token_urlsafe(32)).encode()
-        )
-        self.allowed_origins = tuple(o.rstrip("/") for o in allowed_origins)
-        self.allowed_hosts = tuple(allowed_hosts)
         self.path = path
         # The checks happen here, before the SDK's transport, so its own (which would refuse
         # with other codes and messages) is off.
@@ -125,11 +76,10 @@ class HTTPApp:
     @property
     def token(self) -> str | None:
         """The bearer token clients must send (None with ``no_token=True``)."""
-        return self._token.decode() if self._token is not None else None
+        return self.guard.token
 
     def __repr__(self) -> str:
-        guard = "no token, loopback clients only" if self._token is None else "token required"
-        return f"HTTPApp({self.app!r}, path={self.path!r}, {guard})"
+        return f"HTTPApp({self.app!r}, path={self.path!r}, {self.guard!r})"
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: object = None) -> AsyncIterator[None]:
@@ -144,54 +94,13 @@ class HTTPApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            refusal = self._refusal(scope)
+            refusal = self.guard.refusal(scope)
             if refusal is not None:
-                await self._refuse(refusal, send)
+                await self.guard.refuse(refusal, send)
                 return
         elif scope["type"] != "lifespan":  # websockets and the like: nothing here takes them
             raise ConfigError(f"the MCP app serves HTTP only, not {scope['type']!r}")
         await self._inner(scope, receive, send)
-
-    def _refusal(self, scope: Scope) -> tuple[int, str] | None:
-        """(status, reason) when the request is refused, else None."""
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        host = headers.get("host", "")
-        server = scope.get("server")
-        on_loopback = server is not None and is_loopback(str(server[0]))
-        if self.allowed_hosts:
-            if not _matches(host, self.allowed_hosts):
-                return 421, "this server does not answer to that Host"
-        elif on_loopback and not is_loopback(_host_name(host)):
-            return 421, "this server does not answer to that Host"
-        origin = headers.get("origin")
-        if origin is not None:
-            origin = origin.rstrip("/")
-            own = (f"http://{host}", f"https://{host}")
-            if origin not in own and not _matches(origin, self.allowed_origins):
-                return 403, "requests from that Origin are not allowed"
-        if self._token is None:
-            client = scope.get("client")
-            if client is None or not is_loopback(str(client[0])):
-                return 403, "this server runs without a token and serves loopback clients only"
-            return None
-        given = headers.get("authorization", "")
-        scheme, _, value = given.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            value.strip().encode(), self._token
-        ):
-            return 401, "a valid bearer token is required (Authorization: Bearer <token>)"
-        return None
-
-    @staticmethod
-    async def _refuse(refusal: tuple[int, str], send: Send) -> None:
-        status, reason = refusal
-        headers = [(b"content-type", b"text/plain; charset=utf-8")]
-        if status == 401:
-            headers.append((b"www-authenticate", b'Bearer realm="baton-mcp"'))
-        body = reason.encode()
-        headers.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
 
 
 # -- the command line ----------------------------------------------------------------------------

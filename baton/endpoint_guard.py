@@ -1,0 +1,139 @@
+"""Who may call an endpoint Baton serves over HTTP (MCP, A2A, AG-UI): the checks every request
+passes before the endpoint reads it, in this order.
+
+1. ``Host`` (DNS rebinding): an endpoint reached on a loopback address answers only to loopback
+   host names (``localhost``, ``127.0.0.1``, ``[::1]``) and those in ``allowed_hosts`` (421
+   otherwise): a page whose name was re-pointed at 127.0.0.1 would else count as the
+   endpoint's own origin. Elsewhere, a list of ``allowed_hosts`` is the only names answered.
+2. ``Origin``: a browser page may call the endpoint only from its own origin or one in
+   ``allowed_origins`` (403 otherwise). Requests without an ``Origin`` (every non-browser
+   client) pass.
+3. The bearer token (``Authorization: Bearer ...``), compared in constant time (401 when missing
+   or wrong). With ``no_token=True`` there is none, and only loopback clients are served (403
+   otherwise): that mode is for development on one machine.
+
+Patterns in ``allowed_hosts`` and ``allowed_origins`` match exactly, or with any port when they
+end in ``:*``. The token never appears in a repr, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import secrets
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from typing import Any
+
+from .errors import ConfigError
+
+__all__ = ["EndpointGuard", "is_loopback"]
+
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether ``host`` (an address or ``localhost``, no port) is this machine's loopback."""
+    if not host:
+        return False
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_name(header: str) -> str:
+    """The host of a ``Host`` header, without its port (IPv6 brackets taken off)."""
+    if header.startswith("["):
+        return header[1 : header.find("]")] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+def _matches(value: str, patterns: Sequence[str]) -> bool:
+    """``value`` equals a pattern, or starts like a ``base:*`` pattern (any port)."""
+    return any(
+        value == pattern or (pattern.endswith(":*") and value.startswith(pattern[:-1]))
+        for pattern in patterns
+    )
+
+
+class EndpointGuard:
+    """The checks of one endpoint (see the module docs). ``token=None`` generates one (read it
+    from ``.token``); ``no_token=True`` serves loopback clients without one."""
+
+    __slots__ = ("_token", "allowed_hosts", "allowed_origins", "realm")
+
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        no_token: bool = False,
+        allowed_origins: Sequence[str] = (),
+        allowed_hosts: Sequence[str] = (),
+        realm: str = "baton",
+    ) -> None:
+        if no_token and token is not None:
+            raise ConfigError("give either token=... or no_token=True, not both")
+        if token is not None and (not isinstance(token, str) or len(token) < 16):
+            raise ConfigError(
+                "the bearer token must be a string of at least 16 characters; leave it out "
+                "to have one generated (app.token)"
+            )
+        self._token: bytes | None = (
+            None if no_token else (token or secrets.token_urlsafe(32)).encode()
+        )
+        self.allowed_origins = tuple(o.rstrip("/") for o in allowed_origins)
+        self.allowed_hosts = tuple(allowed_hosts)
+        self.realm = realm
+
+    @property
+    def token(self) -> str | None:
+        """The bearer token clients must send (None with ``no_token=True``)."""
+        return self._token.decode() if self._token is not None else None
+
+    def __repr__(self) -> str:
+        return "no token, loopback clients only" if self._token is None else "token required"
+
+    def refusal(self, scope: Mapping[str, Any]) -> tuple[int, str] | None:
+        """(status, reason) when the HTTP request of ``scope`` is refused, else None."""
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        host = headers.get("host", "")
+        server = scope.get("server")
+        on_loopback = server is not None and is_loopback(str(server[0]))
+        # On loopback: loopback names and the allowed ones; elsewhere: the allowed ones when
+        # there is a list, else any (a public server is reached by whatever name it has).
+        if not (self.allowed_hosts and _matches(host, self.allowed_hosts)):
+            if on_loopback and not is_loopback(_host_name(host)):
+                return 421, "this endpoint does not answer to that Host"
+            if self.allowed_hosts and not on_loopback:
+                return 421, "this endpoint does not answer to that Host"
+        origin = headers.get("origin")
+        if origin is not None:
+            origin = origin.rstrip("/")
+            own = (f"http://{host}", f"https://{host}")
+            if origin not in own and not _matches(origin, self.allowed_origins):
+                return 403, "requests from that Origin are not allowed"
+        if self._token is None:
+            client = scope.get("client")
+            if client is None or not is_loopback(str(client[0])):
+                return 403, "this endpoint runs without a token and serves loopback clients only"
+            return None
+        scheme, _, value = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            value.strip().encode(), self._token
+        ):
+            return 401, "a valid bearer token is required (Authorization: Bearer <token>)"
+        return None
+
+    async def refuse(self, refusal: tuple[int, str], send: Send) -> None:
+        """Answer a refused request: its status, and the reason as plain text."""
+        status, reason = refusal
+        headers = [(b"content-type", b"text/plain; charset=utf-8")]
+        if status == 401:
+            headers.append((b"www-authenticate", f'Bearer realm="{self.realm}"'.encode()))
+        body = reason.encode()
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
