@@ -32,6 +32,7 @@ __all__ = [
     "OutputValidationError",
     "ProviderUnavailable",
     "RateLimited",
+    "RemoteAgentError",
     "RemoteToolError",
     "Retry",
     "ScriptExhausted",
@@ -277,3 +278,9 @@ class ClaimLost(BackendUnavailable):
     """This process no longer holds its claim on a conversation (the lease ran out, e.g. the
     process stalled longer than the lease), so it stopped writing: another process may be
     answering the conversation. Ask again; the conversation is reloaded from the store."""
+
+
+class RemoteAgentError(BatonError):
+    """A remote agent (``baton.a2a.RemoteAgent``) could not be reached, refused the request,
+    or ended its task failed, rejected or cancelled; the message says which, briefly (a
+    calling model reads it as a tool error)."""

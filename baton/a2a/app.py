@@ -1,0 +1,173 @@
+"""``A2AApp``: a Baton agent served over A2A (JSON-RPC and HTTP+JSON, streaming over SSE),
+through the a2a-sdk's own request handler and routes.
+
+    app = A2AApp(agent, token=os.environ["A2A_TOKEN"])      # an ASGI app
+    uvicorn.run(app, host="0.0.0.0", port=8000)
+
+A task is one run of the agent and a context one conversation. Tasks, and the runs paused for
+a human, live in the agent's storage, so any replica sharing it can answer any task.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..agent import Agent
+from ..endpoint_guard import EndpointGuard
+from ..errors import ConfigError
+from ..hitl import ApprovalPolicy
+from ..hooks import Middleware
+from .card import Skill, build_card, skills_of
+from .executor import agent_executor
+from .sdk import require_sdk
+from .store import storage_task_store
+from .wire import to_dict
+
+if TYPE_CHECKING:
+    from a2a.types.a2a_pb2 import AgentCard
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.types import Receive, Scope, Send
+
+CARD_PATH = "/.well-known/agent-card.json"
+
+__all__ = ["A2AApp"]
+
+
+def _approvals(agent: Agent[Any]) -> tuple[Middleware, ...]:
+    """The middleware each ask gets so that an approval pauses the run (an ``input-required``
+    task) rather than waiting in this process for an answer no client can send."""
+    policies = [m for m in agent.middleware if isinstance(m, ApprovalPolicy)]
+    if not policies:
+        return (ApprovalPolicy(suspend=True),)
+    if agent.hitl is None and any(not p.suspend for p in policies):
+        raise ConfigError(
+            f"agent {agent.name!r} has an ApprovalPolicy that waits in this process; served "
+            "over A2A an approval is asked of the client as an input-required task, so give "
+            "it ApprovalPolicy(..., suspend=True) (or a hitl= handler that answers itself)"
+        )
+    return ()
+
+
+class A2AApp:
+    """An agent served over A2A: ``A2AApp(agent, token=...)`` is an ASGI app (Starlette).
+
+    The agent needs a ``history=`` (a context continues its conversation) and a ``storage=``
+    (tasks and paused runs; share a durable one, SQL or Redis, between replicas). ``token``
+    is the bearer token clients send (one is generated when not given: ``app.token``);
+    ``no_token=True`` serves loopback clients only, for development; ``allowed_origins`` and
+    ``allowed_hosts`` are as in ``baton.endpoint_guard`` (Host and Origin checks against DNS
+    rebinding, done before the token). ``url`` is the public
+    base URL the card advertises (default: the URL the card was fetched at). ``skills``
+    replaces the skills derived from the agent's tools. A task waiting for input is kept in
+    this process's memory for ``idle_seconds`` and then only in the storage (an answer brings
+    it back)."""
+
+    def __init__(
+        self,
+        agent: Agent[Any],
+        *,
+        token: str | None = None,
+        no_token: bool = False,
+        url: str | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        version: str | None = None,
+        skills: Sequence[Skill] | None = None,
+        idle_seconds: float = 60.0,
+        allowed_origins: Sequence[str] = (),
+        allowed_hosts: Sequence[str] = (),
+    ) -> None:
+        require_sdk()
+        if not isinstance(agent, Agent):
+            raise ConfigError(f"A2AApp serves a baton Agent, got {type(agent).__name__}")
+        if agent.history is None or agent.storage is None:
+            raise ConfigError(
+                f"A2AApp keeps each context's conversation and each task in the agent's "
+                f"stores: build agent {agent.name!r} with history= and storage=, e.g. "
+                "Agent(..., history=MemoryHistory(), storage=MemoryStorage()) in one process, "
+                "or SQL/Redis ones shared by every replica"
+            )
+        if isinstance(idle_seconds, bool) or not idle_seconds > 0:
+            raise ConfigError(f"idle_seconds must be a positive number, got {idle_seconds!r}")
+        from a2a.server.request_handlers import DefaultRequestHandler
+        from a2a.server.routes import create_jsonrpc_routes, create_rest_routes
+        from starlette.applications import Starlette
+        from starlette.routing import Route
+
+        from .. import __version__
+
+        self.agent = agent
+        self.name = name or agent.name
+        self.description = description or agent.description or f"The {agent.name!r} agent."
+        self.version = version or __version__
+        self.url = url
+        self.skills = skills_of(agent, skills)
+        # The guard first: the card says whether a token is needed.
+        self._guard = EndpointGuard(
+            token,
+            no_token=no_token,
+            allowed_origins=allowed_origins,
+            allowed_hosts=allowed_hosts,
+            realm="baton-a2a",
+        )
+        self.tasks = storage_task_store(agent.storage)
+        self.executor = agent_executor(agent, agent.storage, _approvals(agent), self.tasks)
+        self.handler = DefaultRequestHandler(
+            agent_executor=self.executor,
+            task_store=self.tasks,
+            agent_card=self.card(url or "http://localhost"),
+            interrupted_task_timeout=idle_seconds,
+        )
+        routes = [
+            Route(CARD_PATH, self._card_endpoint, methods=["GET"]),
+            *create_jsonrpc_routes(self.handler, rpc_url="/"),
+            *create_rest_routes(self.handler),
+        ]
+        self.starlette = Starlette(routes=routes, lifespan=self.lifespan)
+
+    @property
+    def token(self) -> str | None:
+        """The bearer token clients must send (None with ``no_token=True``)."""
+        return self._guard.token
+
+    def __repr__(self) -> str:
+        return f"A2AApp({self.agent.name!r}, {self._guard!r})"
+
+    def card(self, url: str) -> AgentCard:
+        """The agent card, with the transports at base ``url``."""
+        return build_card(
+            self.agent,
+            url=url,
+            name=self.name,
+            description=self.description,
+            version=self.version,
+            skills=self.skills,
+            bearer=self.token is not None,
+        )
+
+    async def _card_endpoint(self, request: Request) -> Response:
+        from starlette.responses import JSONResponse
+
+        base = self.url or str(request.base_url)
+        return JSONResponse(to_dict(self.card(base)))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: object = None) -> AsyncIterator[None]:
+        """Ends the tasks this process still runs when the server stops; give it to a parent
+        app this one is mounted in (``Starlette(..., lifespan=app.lifespan)``)."""
+        try:
+            yield
+        finally:
+            await self.handler.aclose()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Every route but the card is guarded: a client reads the card to learn it needs a token.
+        if scope["type"] == "http" and scope.get("path") != CARD_PATH:
+            refusal = self._guard.refusal(scope)
+            if refusal is not None:
+                await self._guard.refuse(refusal, send)
+                return
+        await self.starlette(scope, receive, send)

@@ -1,0 +1,81 @@
+"""Baton's A2AApp against the official JavaScript client, ``@a2a-js/sdk`` (run under node 22 by
+``client_peer.mjs``), over JSON-RPC and HTTP+JSON: an answer, a streamed answer in the same
+context, an approval round trip and a cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from a2a_support import TOKEN, make_agent
+from node_peers import NodePeers
+from serving import uvicorn_serving
+
+from baton.a2a import A2AApp
+from baton.events import ModelRequest, RunFailed
+from baton.testing import call, chunks
+
+SCRIPT = Path(__file__).resolve().parent / "client_peer.mjs"
+
+
+def run_peer(node_peers: NodePeers, peer: dict[str, Any]) -> dict[str, Any]:
+    """Run the node client on ``peer``; its report (the script is fed to node as an ES module
+    from tests/node, so its imports resolve in the installed peers)."""
+    done = subprocess.run(
+        [str(node_peers.node), "--input-type=module", "-"],
+        input=SCRIPT.read_text(),
+        cwd=str(node_peers.folder),
+        env={**os.environ, "BATON_PEER": json.dumps(peer)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
+
+
+@pytest.mark.parametrize("binding", ["JSONRPC", "HTTP+JSON"])
+async def test_the_javascript_client(
+    node_peers: NodePeers, binding: str, valid_history: object
+) -> None:
+    agent = make_agent(
+        "hello from baton",
+        chunks("one ", "two ", "three"),
+        call("delete", path="a.txt"),
+        "deleted it",
+        call("wait", gate=f"node-{binding}"),
+    )
+    async with uvicorn_serving(A2AApp(agent, token=TOKEN)) as base:
+        peer = {"url": base, "token": TOKEN, "binding": binding}
+        report = await asyncio.to_thread(run_peer, node_peers, peer)
+    completed, input_required, canceled = 3, 6, 5
+    assert report["first"] == {"state": completed, "text": "hello from baton"}
+    assert report["streamed"]["pieces"] == ["one ", "two ", "three"]
+    assert report["streamed"]["kinds"][0] == "task" and report["streamed"]["state"] == completed
+    assert report["asked"]["state"] == input_required and "'delete'" in report["asked"]["text"]
+    # A streamed answer to an input-required task starts with a status update.
+    assert report["approved"]["first"] == "statusUpdate"
+    assert report["approved"]["state"] == completed
+    assert report["approved"]["text"] == "deleted it"
+    assert report["cancelled"] == report["afterCancel"] == canceled
+    # Four tasks, one context: everything went into one conversation.
+    keys = await agent.storage.keys("baton:a2a:task:")  # type: ignore[union-attr]
+    assert len(keys) == 4
+    stored = await agent.history.load(
+        (await agent.storage.get(keys[0]))["contextId"]  # type: ignore[union-attr, index]
+    )
+    valid_history(stored)  # type: ignore[operator]
+    assert [e.text for e in stored if isinstance(e, ModelRequest)] == [
+        "hi",
+        "and now?",
+        "delete a.txt",
+        "wait",
+    ]
+    assert isinstance(stored[-1], RunFailed) and stored[-1].error_type == "Cancelled"
