@@ -9,12 +9,15 @@ Without npm, or when the install fails, the tests that need a peer skip (fail un
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,6 +43,32 @@ class NodePeers:
 
     def bin(self, name: str) -> Path:
         return self.modules / ".bin" / name
+
+    async def run_script(self, script: Path, **env: str) -> dict[str, Any]:
+        """Run the ES module ``script`` under node 22 with ``env`` added to the environment;
+        its report, the JSON on the last line it prints. The script is fed to node on stdin
+        with this folder as the working directory, so its imports resolve in the installed
+        peers. Async: the server under test usually runs in the caller's event loop."""
+        source = await asyncio.to_thread(script.read_bytes)
+        process = await asyncio.create_subprocess_exec(
+            str(self.node),
+            "--input-type=module",
+            "-",
+            cwd=str(self.folder),
+            env={**os.environ, **env},
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:  # a guard against a hang, not a measure
+            out, err = await asyncio.wait_for(process.communicate(source), 120)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+        assert process.returncode == 0, err.decode()[-3000:]
+        report: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+        return report
 
 
 def _lock_digest() -> str:

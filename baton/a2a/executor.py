@@ -11,11 +11,12 @@ agent's storage), so the client's answer can resume it in any replica.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from pydantic_core import to_jsonable_python
 
 from ..agent import Agent
 from ..errors import AskSuspended, BatonError
@@ -122,15 +123,6 @@ def _media_class(media: str | None) -> type[Image] | type[Audio] | type[Document
     if media == "application/pdf" or media.startswith("text/"):
         return Document
     return None
-
-
-def _jsonable(value: Any) -> Any:
-    dump = getattr(value, "model_dump", None)
-    if callable(dump):
-        return dump(mode="json")
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    return value
 
 
 def agent_executor(
@@ -368,7 +360,7 @@ def agent_executor(
                 )
                 return
             output = reply.output
-            data = None if output is None or isinstance(output, str) else _jsonable(output)
+            data = None if output is None or isinstance(output, str) else to_jsonable_python(output)
             await queue.enqueue_event(
                 forward.artifact(reply.text, append=False, last=True, data=data)
             )

@@ -302,17 +302,8 @@ class MCPServer:
     async def list_resources(self) -> list[Resource]:
         """The server's resources (every page), as the SDK's ``Resource`` records."""
 
-        async def every_page(client: Client) -> list[Resource]:
-            found: list[Resource] = []
-            cursor: str | None = None
-            while True:
-                page = await client.list_resources(cursor=cursor)
-                found.extend(page.resources)
-                cursor = page.next_cursor
-                if not cursor:
-                    return found
-
-        return await self._request(every_page, "listing resources", limit=self.connect_timeout)
+        found: list[Resource] = await self._every_page("resources", "listing resources")
+        return found
 
     async def read_resource(self, uri: str) -> list[str | Part]:
         """A resource's contents: text as ``str``, binary content as media parts (``Image``,
@@ -323,17 +314,25 @@ class MCPServer:
     async def list_prompts(self) -> list[Prompt]:
         """The server's prompts (every page), as the SDK's ``Prompt`` records."""
 
-        async def every_page(client: Client) -> list[Prompt]:
-            found: list[Prompt] = []
+        found: list[Prompt] = await self._every_page("prompts", "listing prompts")
+        return found
+
+    async def _every_page(self, kind: str, what: str) -> list[Any]:
+        """Every page of the server's ``kind`` listing (``tools``, ``resources``,
+        ``prompts``): ``client.list_<kind>`` and the page's ``<kind>``, followed by cursor."""
+
+        async def every_page(client: Client) -> list[Any]:
+            found: list[Any] = []
             cursor: str | None = None
+            listing = getattr(client, f"list_{kind}")
             while True:
-                page = await client.list_prompts(cursor=cursor)
-                found.extend(page.prompts)
+                page = await listing(cursor=cursor)
+                found.extend(getattr(page, kind))
                 cursor = page.next_cursor
                 if not cursor:
                     return found
 
-        return await self._request(every_page, "listing prompts", limit=self.connect_timeout)
+        return await self._request(every_page, what, limit=self.connect_timeout)
 
     async def get_prompt(
         self, name: str, arguments: Mapping[str, str] | None = None
@@ -397,23 +396,11 @@ class MCPServer:
     # -- tools ------------------------------------------------------------------------------------
 
     async def _list(self) -> tuple[Tool, ...]:
-        async def every_page(client: Client) -> list[Any]:
-            found: list[Any] = []
-            cursor: str | None = None
-            while True:
-                page = await client.list_tools(cursor=cursor)
-                found.extend(page.tools)
-                cursor = page.next_cursor
-                if not cursor:
-                    return found
-
         while True:
             # A change notice that comes while the list is read makes it read again.
             changes = self._list_changes
             try:
-                listed = await self._request(
-                    every_page, "listing tools", limit=self.connect_timeout
-                )
+                listed = await self._every_page("tools", "listing tools")
             except RemoteToolError as exc:
                 raise ToolSourceUnavailable(str(exc)) from None
             if changes == self._list_changes:

@@ -38,6 +38,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from pydantic_core import to_jsonable_python
+
 from ..agent import Agent
 from ..errors import BatonError, ConfigError
 from ..events import (
@@ -453,7 +455,7 @@ class MCPApp:
         answer = reply.text if reply.output is None or isinstance(reply.output, str) else None
         if answer is None:
             try:
-                answer = json.dumps(_jsonable(reply.output))
+                answer = json.dumps(to_jsonable_python(reply.output))
             except (TypeError, ValueError):
                 answer = reply.text
         handle = f"conversation_id: {reply.conversation_id} (pass it back to continue)"
@@ -527,15 +529,3 @@ class MCPApp:
             allowed_hosts=allowed_hosts,
             path=path,
         )
-
-
-def _jsonable(value: Any) -> Any:
-    """Structured output as JSON-able data (pydantic models and dataclasses included)."""
-    dump = getattr(value, "model_dump", None)
-    if callable(dump):
-        return dump(mode="json")
-    import dataclasses
-
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    return value

@@ -4,10 +4,7 @@ context, an approval round trip and a cancel."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +20,9 @@ from baton.testing import call, chunks
 SCRIPT = Path(__file__).resolve().parent / "client_peer.mjs"
 
 
-def run_peer(node_peers: NodePeers, peer: dict[str, Any]) -> dict[str, Any]:
-    """Run the node client on ``peer``; its report (the script is fed to node as an ES module
-    from tests/node, so its imports resolve in the installed peers)."""
-    done = subprocess.run(
-        [str(node_peers.node), "--input-type=module", "-"],
-        input=SCRIPT.read_text(),
-        cwd=str(node_peers.folder),
-        env={**os.environ, "BATON_PEER": json.dumps(peer)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return report
+async def run_peer(node_peers: NodePeers, peer: dict[str, Any]) -> dict[str, Any]:
+    """Run the node client on ``peer``; its report."""
+    return await node_peers.run_script(SCRIPT, BATON_PEER=json.dumps(peer))
 
 
 @pytest.mark.parametrize("binding", ["JSONRPC", "HTTP+JSON"])
@@ -54,7 +38,7 @@ async def test_the_javascript_client(
     )
     async with uvicorn_serving(A2AApp(agent, token=TOKEN)) as base:
         peer = {"url": base, "token": TOKEN, "binding": binding}
-        report = await asyncio.to_thread(run_peer, node_peers, peer)
+        report = await run_peer(node_peers, peer)
     completed, input_required, canceled = 3, 6, 5
     assert report["first"] == {"state": completed, "text": "hello from baton"}
     assert report["streamed"]["pieces"] == ["one ", "two ", "three"]

@@ -3,7 +3,6 @@ requests read back as events."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from pathlib import Path
@@ -21,27 +20,11 @@ EVENTS: TypeAdapter[Any] = TypeAdapter(Event)
 
 
 async def run_client(node_peers: NodePeers, plan: dict[str, Any]) -> dict[str, Any]:
-    """Run ``client.mjs`` on ``plan`` (see the script) and return its report. Async: the
-    server under test runs in this event loop. The script is fed to node on stdin with
-    tests/node as the working directory, so its imports resolve in the installed peers."""
-    process = await asyncio.create_subprocess_exec(
-        str(node_peers.node),
-        "--input-type=module",
-        "-",
-        cwd=str(node_peers.folder),
-        env={**os.environ, "BATON_AGUI_PLAN": json.dumps({"token": TOKEN, **plan})},
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    """Run ``client.mjs`` on ``plan`` (see the script) and return its report, each event in it
+    checked against both of the protocol's official schemas."""
+    report = await node_peers.run_script(
+        SCRIPT, BATON_AGUI_PLAN=json.dumps({"token": TOKEN, **plan})
     )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(SCRIPT.read_bytes()), 120)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    assert process.returncode == 0, err.decode()[-3000:]
-    report: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
     for run in report["runs"]:
         assert run["schemaErrors"] == [], run["schemaErrors"]
         # the python models read every event too (the protocol's other official schema)

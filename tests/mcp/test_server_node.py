@@ -3,10 +3,7 @@ under node 22 by ``server_peer.mjs``), over stdio and over streamable HTTP."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import subprocess
 from typing import Any
 
 from mcp_support import HERE, make_agent, serve_command, server_env
@@ -19,22 +16,9 @@ SCRIPT = HERE / "server_peer.mjs"
 TOKEN = "node-peer-token-0123456789"
 
 
-def run_peer(node_peers: NodePeers, peer: dict[str, Any]) -> dict[str, Any]:
-    """Run the Node client on ``peer``; its report. The script is fed to node as an ES module
-    with tests/node as the working directory, so its imports resolve in the installed peers."""
-    done = subprocess.run(
-        [str(node_peers.node), "--input-type=module", "-"],
-        input=SCRIPT.read_text(),
-        cwd=str(node_peers.folder),
-        env={**os.environ, "BATON_PEER": json.dumps(peer)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return report
+async def run_peer(node_peers: NodePeers, peer: dict[str, Any]) -> dict[str, Any]:
+    """Run the node client on ``peer``; its report."""
+    return await node_peers.run_script(SCRIPT, BATON_PEER=json.dumps(peer))
 
 
 def check(report: dict[str, Any]) -> None:
@@ -49,7 +33,7 @@ def check(report: dict[str, Any]) -> None:
     assert "model-secret-detail" not in report["failed"]["text"]
 
 
-def test_the_node_sdk_client_over_stdio(node_peers: NodePeers) -> None:
+async def test_the_node_sdk_client_over_stdio(node_peers: NodePeers) -> None:
     command = serve_command("mcp_support:agent")
     peer = {
         "stdio": {
@@ -60,7 +44,7 @@ def test_the_node_sdk_client_over_stdio(node_peers: NodePeers) -> None:
             "stderr": "inherit",
         }
     }
-    check(run_peer(node_peers, peer))
+    check(await run_peer(node_peers, peer))
 
 
 async def test_the_node_sdk_client_over_http(node_peers: NodePeers) -> None:
@@ -68,5 +52,5 @@ async def test_the_node_sdk_client_over_http(node_peers: NodePeers) -> None:
     async with uvicorn_serving(app.http_app(token=TOKEN)) as base:
         peer = {"http": {"url": f"{base}/mcp", "token": TOKEN}}
         # the node process runs while this loop serves it
-        report = await asyncio.to_thread(run_peer, node_peers, peer)
+        report = await run_peer(node_peers, peer)
     check(report)
