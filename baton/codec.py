@@ -51,6 +51,8 @@ _REGISTRY: dict[str, type[Record]] = {}
 # Per class: (field name, decoder) pairs, computed once at registration.
 _DECODERS: dict[type[Record], tuple[tuple[str, Callable[[Any], Any]], ...]] = {}
 _FIELD_NAMES: dict[type[Record], tuple[str, ...]] = {}
+# Per class: its ``to_dict``, made once on first use (see ``_encoder_of``).
+_ENCODERS: dict[type[Record], Callable[[Any], dict[str, Any]]] = {}
 
 R = TypeVar("R", bound=type[Record])
 
@@ -63,6 +65,7 @@ def register(cls: R) -> R:
     _REGISTRY[name] = cls
     _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
     _DECODERS.pop(cls, None)
+    _ENCODERS.pop(cls, None)
     return cls
 
 
@@ -81,8 +84,28 @@ def _non_finite(value: float) -> str:
     return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
 
 
+# Values of these exact types are JSON as they are (the common case, checked first).
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def _encode(value: Any) -> Any:
-    if value is None or isinstance(value, str | int | bool):
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else _non_finite(value)
+    if kind is tuple or kind is list:
+        return [v if type(v) in _PLAIN else _encode(v) for v in value]
+    if kind is dict:
+        return {
+            k if type(k) is str else str(k): v if type(v) in _PLAIN else _encode(v)
+            for k, v in value.items()
+        }
+    encoder = _ENCODERS.get(kind)
+    if encoder is not None:
+        return encoder(value)
+    # Subclasses of the types above, records not encoded yet, and everything else.
+    if isinstance(value, str | int | bool):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else _non_finite(value)
@@ -100,14 +123,32 @@ def _encode(value: Any) -> Any:
 
 def to_dict(record: Record) -> dict[str, Any]:
     """Encode a registered record as a JSON-able dict with a ``"type"`` key."""
-    cls = type(record)
+    encoder = _ENCODERS.get(type(record))
+    if encoder is None:
+        encoder = _encoder_of(type(record))
+    return encoder(record)
+
+
+def _encoder_of(cls: type[Record]) -> Callable[[Any], dict[str, Any]]:
+    """The ``to_dict`` of one registered class, made once: a function that reads each field and
+    builds the dict in one expression, leaving plain values as they are and handing the others
+    to ``_encode`` (what a loop over the fields would do, in a third of the time: every stored
+    event goes through here). Its source is made from the dataclass's field names only."""
     names = _FIELD_NAMES.get(cls)
     if names is None:
         raise TypeError(f"{cls.__name__} is not a registered event type")
-    out: dict[str, Any] = {"type": cls.__name__}
-    for name in names:
-        out[name] = _encode(getattr(record, name))
-    return out
+    if not all(name.isidentifier() for name in names):  # pragma: no cover - dataclass fields
+        raise TypeError(f"{cls.__name__} has a field that is not an identifier")
+    reads = "".join(f"    v{i} = record.{name}\n" for i, name in enumerate(names))
+    items = "".join(
+        f", {name!r}: v{i} if type(v{i}) in plain else encode(v{i})" for i, name in enumerate(names)
+    )
+    source = f"def to_dict(record):\n{reads}    return {{'type': type_name{items}}}\n"
+    scope: dict[str, Any] = {"plain": _PLAIN, "encode": _encode, "type_name": cls.__name__}
+    exec(source, scope)  # made from the field names only, never from data
+    encoder: Callable[[Any], dict[str, Any]] = scope["to_dict"]
+    _ENCODERS[cls] = encoder
+    return encoder
 
 
 def from_dict(data: Mapping[str, Any]) -> Any:

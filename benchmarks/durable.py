@@ -210,6 +210,11 @@ async def main(quick: bool, stores: list[str], out: str | None) -> None:
         f"durable path: median of {repeats} x {asks} asks; floor: the store's bare client making "
         "the same round trips"
     )
+    if any(name.startswith("redis") for name in stores):
+        from redis.utils import HIREDIS_AVAILABLE
+
+        # The reply parser changes both figures (hiredis parses long replies, loads, far faster).
+        print(f"redis-py reply parser: {'hiredis' if HIREDIS_AVAILABLE else 'Python'}")
     header = ("store", "rounds", "us/ask", "spread", "cmds/ask", "trips", "floor", "above floor")
     print(
         f"{header[0]:<14}{header[1]:>7}{header[2]:>10}{header[3]:>18}{header[4]:>10}"

@@ -27,16 +27,18 @@ __all__ = ["RedisHistory", "RedisStorage"]
 
 # Take the claim if nobody holds it, and read the history's length in the same round trip;
 # with events to start the run (ARGV[4]...), append them if the history holds ARGV[3] events.
+# One integer answers (an array costs the client a parse per element): -1 when another holder
+# has the claim, else twice the length before, plus 1 if the start was appended.
 _CLAIM = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return {-1, 0}
+  return -1
 end
 local length = redis.call('LLEN', KEYS[2])
 if #ARGV > 3 and length == tonumber(ARGV[3]) then
   redis.call('RPUSH', KEYS[2], unpack(ARGV, 4))
-  return {length, 1}
+  return length * 2 + 1
 end
-return {length, 0}
+return length * 2
 """
 # A run's last events and the release, by the claim's holder only.
 _FINISH = """
@@ -85,9 +87,11 @@ class RedisHistory:
 
         async def attempt() -> int | None:
             nonlocal started
-            length, appended = await client.eval(_CLAIM, 2, key, history_key, token, ms, *first)
-            started = bool(appended)
-            return int(length) if length >= 0 else None
+            answer = int(await client.eval(_CLAIM, 2, key, history_key, token, ms, *first))
+            if answer < 0:
+                return None
+            started = bool(answer & 1)
+            return answer >> 1
 
         length = await take_claim(conversation_id, wait, attempt)
 
