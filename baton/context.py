@@ -286,6 +286,14 @@ class Context:
         """Whether this ask can pause (it has a history and a storage to be resumed from)."""
         return self.run.can_pause()
 
+    @property
+    def pauses_for_humans(self) -> bool:
+        """Whether a question to a human pauses this ask rather than waiting for the answer
+        (``suspend_on_human=True`` on an ask that can pause and is not a sub-agent's, whose
+        questions go to its parent)."""
+        run = self.run
+        return run.suspend_on_human and run.relay is None and run.can_pause()
+
     def add_usage(
         self, usage: Usage, kind: str = "subtask", provider: str = "", model: str = ""
     ) -> None:
