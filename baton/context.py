@@ -289,10 +289,10 @@ class Context:
     @property
     def pauses_for_humans(self) -> bool:
         """Whether a question to a human pauses this ask rather than waiting for the answer
-        (``suspend_on_human=True`` on an ask that can pause and is not a sub-agent's, whose
-        questions go to its parent)."""
+        (``suspend_on_human=True``, and not a sub-agent's ask, whose questions go to its
+        parent). Pausing also needs ``can_pause``; without it, pausing is a ``ConfigError``."""
         run = self.run
-        return run.suspend_on_human and run.relay is None and run.can_pause()
+        return run.suspend_on_human and run.relay is None
 
     def add_usage(
         self, usage: Usage, kind: str = "subtask", provider: str = "", model: str = ""
@@ -369,7 +369,8 @@ class Context:
 
         Like ``input``, but the request is an ``ApprovalRequest`` for ``call`` (default: the
         tool call running this code). Past ``timeout`` seconds it raises ``HumanInputTimeout``,
-        or returns ``default`` if one is given.
+        or returns ``default`` if one is given. With ``suspend_on_human=True`` the ask pauses
+        instead of waiting, as for ``input``.
         """
         from .humans import ask_approval
 

@@ -350,8 +350,7 @@ async def ask_input(
     call = CURRENT_CALL.get()
     request: HumanRequest = HumanInputRequest(new_id(), prompt, call.id if call else None)
     hint = "context.input(..., timeout=N)"
-    run = context.run
-    if run.suspend_on_human and run.relay is None:
+    if context.pauses_for_humans:
         return (await ask_or_pause(context, request, seconds, hint)).text
     answer = await _ask_or_default(context, request, seconds, hint, default is not None)
     return (default or "") if answer is None else answer.text
@@ -379,6 +378,8 @@ async def ask_approval(
     """``Context.approve``: whether a human approved (``approved=True``) the action."""
     request = ApprovalRequest(new_id(), call or CURRENT_CALL.get() or _NO_CALL, reason)
     hint = "context.approve(..., timeout=N)"
+    if context.pauses_for_humans:  # as context.input: the ask pauses until resume answers
+        return (await ask_or_pause(context, request, seconds, hint)).approved is True
     message = await _ask_or_default(context, request, seconds, hint, default is not None)
     return bool(default) if message is None else message.approved is True
 

@@ -231,6 +231,38 @@ async def test_input_timeout_raises_outside_a_tool_and_default_replaces_it() -> 
     assert answers[1].startswith("timeout ") and answers[1].endswith(" 0.01")
 
 
+async def test_context_approve_pauses_an_ask_that_suspends_on_humans() -> None:
+    """As ``context.input`` does: the ask pauses for the approval, and resumed with it, the
+    tool runs again and gets the answer (it no longer waits for an answer nobody may give)."""
+    done: list[str] = []
+
+    @tool
+    async def cleanup(context: Context) -> str:
+        """Delete old files."""
+        if not await context.approve("Delete 40 files?"):
+            return "kept them"
+        done.append("deleted")
+        return "deleted"
+
+    agent = Agent(
+        "a",
+        config=ScriptedModel(call("cleanup"), "ok"),
+        tools=[cleanup],
+        history=MemoryHistory(),
+        storage=MemoryStorage(),
+        suspend_on_human=True,
+    )
+    with pytest.raises(AskSuspended) as paused:
+        await agent.ask("clean up", conversation_id="c")
+    [request] = paused.value.requests
+    assert isinstance(request, ApprovalRequest) and request.reason == "Delete 40 files?"
+    assert done == []
+
+    reply = await agent.resume("c", HumanMessage(request_id=request.request_id, approved=True))
+    assert done == ["deleted"]
+    assert reply.text == "ok"
+
+
 async def test_context_approve_inside_a_tool() -> None:
     done: list[str] = []
 

@@ -143,7 +143,7 @@ class Callers:
         # over the ask pauses for this question. Resumed, the call runs again, the server asks
         # again under the same id, and the answer is there.
         ask = caller.context
-        pausing = ask.pauses_for_humans
+        pausing = ask.pauses_for_humans and ask.can_pause
         try:
             answer = await ask.ask_human(request, timeout=0 if pausing else None)
         except HumanInputTimeout:
