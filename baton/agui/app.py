@@ -324,7 +324,7 @@ class AGUIApp:
             for out in translator.translate(event):
                 yield out
             if isinstance(event, _STATE_POINTS):
-                for out in state.events():
+                for out in state.events(at=event):
                     yield out
         for out in translator.close():
             yield out

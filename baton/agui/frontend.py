@@ -49,7 +49,8 @@ current_state: contextvars.ContextVar[StateTracker | None] = contextvars.Context
 
 class StateCapture(Middleware):
     """Hands the conversation's variables to the AG-UI run's state tracker (once per ask, at
-    its first model or tool call). Stateless: one instance serves every request."""
+    its first model or tool call), and records them as each model and tool call returns (see
+    ``StateTracker``). Stateless: one instance serves every request."""
 
     def _capture(self, context: Context) -> None:
         tracker = current_state.get()
@@ -60,13 +61,21 @@ class StateCapture(Middleware):
         self, call: ModelCall, context: Context, proceed: ProceedModel
     ) -> ModelResponse:
         self._capture(context)
-        return await proceed(call)
+        response = await proceed(call)
+        tracker = current_state.get()
+        if tracker is not None:
+            tracker.record_model()
+        return response
 
     async def around_tool_call(
         self, call: ToolCall, context: Context, proceed: ProceedTool
     ) -> ToolCallResult | ToolCallError:
         self._capture(context)
-        return await proceed(call)
+        outcome = await proceed(call)
+        tracker = current_state.get()
+        if tracker is not None:
+            tracker.record_call(call.id)
+        return outcome
 
 
 def _frontend_tool(name: str, description: str, parameters: dict[str, Any]) -> Tool:
