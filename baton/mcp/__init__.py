@@ -12,8 +12,9 @@ Needs the official MCP SDK: ``pip install 'baton-agents[mcp]'``. Importing ``bat
 package) does not import it; describing a server without it is a ``ConfigError``.
 """
 
-from .client import MCPServer, ServerOptions
+from .client import MCPServer
 from .content import PromptMessage
+from .options import ServerOptions
 from .server import MCPApp, ToolsMode
 
 __all__ = ["MCPApp", "MCPServer", "PromptMessage", "ServerOptions", "ToolsMode"]

@@ -24,7 +24,7 @@ import re
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 from ..errors import ConfigError, RemoteToolError, ToolSourceUnavailable
 from ..events import Part
@@ -35,6 +35,7 @@ from .asking import Caller, Callers
 from .content import PromptMessage, prompt_messages, resource_parts, tool_result
 from .events import MCPProgress
 from .faults import lost_answer, permanent, request_error, unavailable
+from .options import ServerOptions, read_options
 from .targets import Target, http_target, in_process_target, require_mcp, sse_target, stdio_target
 
 if TYPE_CHECKING:
@@ -45,49 +46,16 @@ if TYPE_CHECKING:
     from mcp.types import CallToolResult, Prompt, Resource
 
     from ..context import Context
-    from ..models.base import ModelConfig
 
-__all__ = ["MCPServer", "ServerOptions"]
+__all__ = ["MCPServer"]
 
 log = logger("baton.mcp")
 
 T = TypeVar("T")
 
-_NAME = re.compile(r"^[A-Za-z0-9_-]*$")
 # Reconnecting: the first retry waits this long, each next one twice as long, up to the cap.
 _BACKOFF, _BACKOFF_CAP = 0.2, 5.0
 _CONTEXT = "__baton_context"  # the keyword a server's tools get the ask's Context through
-_LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
-
-
-class ServerOptions(TypedDict, total=False):
-    """What every ``MCPServer`` maker takes besides where the server is.
-
-    ``name`` labels the server in errors and events. ``timeout`` (seconds) bounds each tool
-    call; ``connect_timeout`` (default 30) bounds opening a session (starting the server, the
-    handshake) and each of the server's listings. ``include`` / ``exclude`` pick the server's
-    tools by their names; ``prefix`` goes in front of each name the model sees (``"git_"``:
-    ``git_status``; a name providers refuse, such as ``files.read``, is shown as
-    ``files_read``). ``reconnect`` is how many more times a session that fails to open is tried
-    (waiting 0.2 s, 0.4 s, ... between tries) before the call fails. ``resource_tools=True``
-    gives the model two more tools, ``list_resources`` and ``read_resource`` (prefixed too).
-    ``elicitation`` (on by default) lets the server ask the ask's human for input;
-    ``sampling`` is a model config that answers the server's sampling requests (off unless
-    given). ``log_level`` (default ``"info"``) is the least severe log message a server on
-    the 2026 protocol sends (older ones send what they like); ``None`` asks for none.
-    """
-
-    name: str
-    timeout: float | None
-    connect_timeout: float
-    include: Collection[str] | None
-    exclude: Collection[str]
-    prefix: str
-    reconnect: int
-    resource_tools: bool
-    elicitation: bool
-    sampling: ModelConfig | None
-    log_level: str | None
 
 
 @dataclass(eq=False)
@@ -131,50 +99,23 @@ class MCPServer:
         """Use ``MCPServer.stdio(...)``, ``.http(...)``, ``.sse(...)`` or ``.in_process(...)``.
         ``connect`` makes what ``mcp.Client`` connects to, afresh for each session."""
         require_mcp()
-        unknown = set(options) - set(ServerOptions.__annotations__)
-        if unknown:
-            raise ConfigError(
-                f"MCPServer got unknown options {sorted(unknown)}; it takes "
-                f"{', '.join(ServerOptions.__annotations__)}"
-            )
+        settings = read_options(options)
         self._connect = connect
         self._mode = "auto"  # how mcp.Client picks the protocol version
         self._refusal: Callable[[], str | None] = lambda: None  # see targets.Target
-        self.name = options.get("name") or "mcp"
-        self.timeout = _positive("timeout", options.get("timeout"))
-        self.connect_timeout = _positive("connect_timeout", options.get("connect_timeout", 30.0))
-        self.include = _names("include", options.get("include"))
-        self.exclude = _names("exclude", options.get("exclude", ())) or frozenset()
-        self.prefix = options.get("prefix", "")
-        if not isinstance(self.prefix, str) or not _NAME.match(self.prefix):
-            raise ConfigError(
-                f"MCPServer prefix may hold letters, digits, '_' and '-' only, got {self.prefix!r}"
-            )
-        self.reconnect = options.get("reconnect", 3)
-        if isinstance(self.reconnect, bool) or not isinstance(self.reconnect, int):
-            raise ConfigError(f"MCPServer reconnect must be a whole number, got {self.reconnect!r}")
-        if self.reconnect < 0:
-            raise ConfigError(f"MCPServer reconnect can't be negative, got {self.reconnect}")
-        self.resource_tools = bool(options.get("resource_tools", False))
-        self.elicitation = bool(options.get("elicitation", True))
-        sampling = options.get("sampling")
-        if sampling is not None:
-            from ..models.base import ModelConfig
-
-            if not isinstance(sampling, ModelConfig):
-                raise ConfigError(
-                    f"MCPServer sampling takes a model config (OpenAIConfig(...), ...), got "
-                    f"{sampling!r}"
-                )
-        self.sampling = sampling
-        self.log_level = options.get("log_level", "info")
-        if self.log_level is not None and self.log_level not in _LOG_LEVELS:
-            raise ConfigError(
-                f"MCPServer log_level is one of {', '.join(_LOG_LEVELS)} or None, got "
-                f"{self.log_level!r}"
-            )
+        self.name = settings.name
+        self.timeout = settings.timeout
+        self.connect_timeout = settings.connect_timeout
+        self.include = settings.include
+        self.exclude = settings.exclude
+        self.prefix = settings.prefix
+        self.reconnect = settings.reconnect
+        self.resource_tools = settings.resource_tools
+        self.elicitation = settings.elicitation
+        self.sampling = settings.sampling
+        self.log_level = settings.log_level
         self.sessions_opened = 0
-        self._callers = Callers(self.name, sampling)
+        self._callers = Callers(self.name, self.sampling)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._session: _Session | None = None  # the open (or opening) session
         self._tools: tuple[Tool, ...] | None = None
@@ -655,19 +596,3 @@ def _model_name(name: str, taken: Collection[str] = ()) -> str:
         digest = hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:8]
         fitted = f"{fitted[:55]}_{digest}"
     return fitted
-
-
-def _positive(what: str, value: float | None) -> float | None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-        raise ConfigError(f"MCPServer {what} must be a positive number, got {value!r}")
-    if value is not None and not value > 0:
-        raise ConfigError(f"MCPServer {what} must be a positive number, got {value!r}")
-    return value
-
-
-def _names(what: str, value: Collection[str] | None) -> frozenset[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"MCPServer {what} takes a list of tool names, got {value!r}")
-    return frozenset(value)

@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from baton import Agent, Context, tool
-from baton.events import ModelRequest, ToolCallError, ToolCallResult
+from baton.events import (
+    Event,
+    ModelRequest,
+    ObserverAlert,
+    RunFailed,
+    RunFinished,
+    ToolCallError,
+    ToolCallResult,
+)
+from baton.hooks import Observer
 from baton.models.base import ModelCall
 from baton.testing import ScriptedModel, call
 
@@ -145,6 +154,21 @@ def server_env(**extra: str) -> dict[str, str]:
 def serve_command(target: str, *args: str) -> list[str]:
     """The command that serves ``target`` (``mcp_support:agent``) with this interpreter."""
     return [sys.executable, "-m", "baton.cli", "mcp", "serve", target, *args]
+
+
+class RunEnds(Observer):
+    """Sets ``ended`` when an ask's run is closed (observers see events once recorded);
+    ``closing`` holds the closing events."""
+
+    def __init__(self) -> None:
+        self.ended = asyncio.Event()
+        self.closing: list[Event] = []
+
+    def observe(self, event: Event, context: Context) -> ObserverAlert | None:
+        if isinstance(event, RunFailed | RunFinished):
+            self.closing.append(event)
+            self.ended.set()
+        return None
 
 
 def start_serving(target: str, *args: str, **env: str) -> subprocess.Popen[str]:

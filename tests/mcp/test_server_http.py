@@ -11,6 +11,7 @@ import httpx2
 import pytest
 from mcp_support import (
     Elicitations,
+    RunEnds,
     http_client_for,
     make_agent,
     start_serving,
@@ -20,9 +21,8 @@ from serving import uvicorn_serving
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from baton import ConfigError, Context, MemoryHistory
-from baton.events import Event, ObserverAlert, RunFailed, RunFinished
-from baton.hooks import Observer
+from baton import ConfigError, MemoryHistory
+from baton.events import RunFailed
 from baton.mcp import MCPApp
 
 TOKEN = "test-token-0123456789abcdef"
@@ -160,23 +160,9 @@ async def test_the_app_mounts_in_starlette() -> None:
         assert text(await client.call_tool("ask", {"prompt": "mounted"})) == "heard: mounted"
 
 
-class _RunEnds(Observer):
-    """Sets ``ended`` when an ask's run is closed (observers see events once recorded)."""
-
-    def __init__(self) -> None:
-        self.ended = asyncio.Event()
-        self.closing: list[Event] = []
-
-    def observe(self, event: Event, context: Context) -> ObserverAlert | None:
-        if isinstance(event, RunFailed | RunFinished):
-            self.closing.append(event)
-            self.ended.set()
-        return None
-
-
 async def test_a_client_that_disconnects_mid_ask_leaves_the_run_closed() -> None:
     history = MemoryHistory()
-    ends = _RunEnds()
+    ends = RunEnds()
     app = MCPApp(make_agent(history=history, observers=[ends]))
     started = asyncio.Event()
 

@@ -5,30 +5,16 @@ the modern protocol without a transport."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import mcp_types
 from mcp import Client
-from mcp_support import make_agent
+from mcp_support import RunEnds, make_agent
 
 from baton import Context, MemoryHistory
-from baton.events import Event, HumanInputRequest, ObserverAlert, RunFailed, RunFinished
+from baton.events import HumanInputRequest, RunFailed
 from baton.hitl import Approval
-from baton.hooks import Observer
 from baton.mcp import MCPApp
-
-
-class _RunEnds(Observer):
-    def __init__(self) -> None:
-        self.ended = asyncio.Event()
-        self.closing: list[Event] = []
-
-    def observe(self, event: Event, context: Context) -> ObserverAlert | None:
-        if isinstance(event, RunFailed | RunFinished):
-            self.closing.append(event)
-            self.ended.set()
-        return None
 
 
 async def _elicit(context: Any, params: Any) -> mcp_types.ElicitResult:
@@ -71,7 +57,7 @@ async def test_an_input_required_round_then_the_answer_in_a_new_call() -> None:
 
 
 async def test_aclose_ends_the_asks_still_waiting_for_an_answer() -> None:
-    ends = _RunEnds()
+    ends = RunEnds()
     app = MCPApp(make_agent(observers=[ends]))
     async with Client(app.server, mode="2026-07-28", elicitation_callback=_elicit) as client:
         first = await client.session.call_tool(
