@@ -231,10 +231,8 @@ async def test_input_timeout_raises_outside_a_tool_and_default_replaces_it() -> 
     assert answers[1].startswith("timeout ") and answers[1].endswith(" 0.01")
 
 
-async def test_context_approve_pauses_an_ask_that_suspends_on_humans() -> None:
-    """As ``context.input`` does: the ask pauses for the approval, and resumed with it, the
-    tool runs again and gets the answer (it no longer waits for an answer nobody may give)."""
-    done: list[str] = []
+def cleanup_tool(done: list[str]) -> Any:
+    """A tool that asks ``context.approve`` before it deletes (noting "deleted" in ``done``)."""
 
     @tool
     async def cleanup(context: Context) -> str:
@@ -243,6 +241,15 @@ async def test_context_approve_pauses_an_ask_that_suspends_on_humans() -> None:
             return "kept them"
         done.append("deleted")
         return "deleted"
+
+    return cleanup
+
+
+async def test_context_approve_pauses_an_ask_that_suspends_on_humans() -> None:
+    """As ``context.input`` does: the ask pauses for the approval, and resumed with it, the
+    tool runs again and gets the answer (it no longer waits for an answer nobody may give)."""
+    done: list[str] = []
+    cleanup = cleanup_tool(done)
 
     agent = Agent(
         "a",
@@ -265,14 +272,7 @@ async def test_context_approve_pauses_an_ask_that_suspends_on_humans() -> None:
 
 async def test_context_approve_inside_a_tool() -> None:
     done: list[str] = []
-
-    @tool
-    async def cleanup(context: Context) -> str:
-        """Delete old files."""
-        if not await context.approve("Delete 40 files?"):
-            return "kept them"
-        done.append("deleted")
-        return "deleted"
+    cleanup = cleanup_tool(done)
 
     requests: list[ApprovalRequest] = []
 
