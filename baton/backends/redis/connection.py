@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeAlias, TypeVa
 from urllib.parse import urlsplit, urlunsplit
 
 from ...errors import BackendUnavailable, ConfigError
+from .sending import timed_sends
 
 if TYPE_CHECKING:
     from redis.asyncio import ConnectionPool, Redis
@@ -96,6 +97,7 @@ def connect(url: str | None = None) -> Redis:
     if client is None:
         aioredis = require_redis()
         pool: ConnectionPool = aioredis.ConnectionPool.from_url(resolved)
+        pool.connection_class = timed_sends(pool.connection_class)
         client = pools[resolved] = aioredis.Redis(connection_pool=pool)
     return client
 
