@@ -1,5 +1,30 @@
-"""Built-in tools, imported only when used: ``from baton.tools.builtins import memory_tools``."""
+"""Built-in tools, imported only when used: ``from baton.tools.builtins import code_execution``.
 
+- ``memory_tools``: notes an agent keeps across conversations.
+- ``code_execution``: the model's code, run in a sandbox (``Bubblewrap``, ``Docker``, or by name
+  only ``UnsafeSubprocess``) under ``Limits``.
+"""
+
+from .bubblewrap import Bubblewrap
+from .code_execution import CodeExecution, code_execution, default_sandbox
+from .limits import Limits
 from .memory import Namespace, memory_tools, resolve_namespace, variable_namespace
+from .sandbox import Execution, Sandbox, Workspace, WrittenFile
+from .unsafe import UnsafeSubprocess
 
-__all__ = ["Namespace", "memory_tools", "resolve_namespace", "variable_namespace"]
+__all__ = [
+    "Bubblewrap",
+    "CodeExecution",
+    "Execution",
+    "Limits",
+    "Namespace",
+    "Sandbox",
+    "UnsafeSubprocess",
+    "Workspace",
+    "WrittenFile",
+    "code_execution",
+    "default_sandbox",
+    "memory_tools",
+    "resolve_namespace",
+    "variable_namespace",
+]
