@@ -15,6 +15,7 @@ from baton.errors import ConfigError, MissingDependency
 from baton.testing import ScriptedModel, call
 from baton.tools.builtins import (
     Bubblewrap,
+    Docker,
     Limits,
     UnsafeSubprocess,
     Workspace,
@@ -125,6 +126,13 @@ async def test_session_mode_closes_the_least_recently_used_workspace() -> None:
 def test_a_missing_sandbox_program_fails_when_the_tool_is_made() -> None:
     with pytest.raises(MissingDependency, match="apt-get install bubblewrap"):
         code_execution(Bubblewrap(executable="no-such-bwrap"))
+
+
+async def test_a_missing_docker_names_what_to_install() -> None:
+    with pytest.raises(MissingDependency, match="install Docker"):
+        code_execution(Docker(executable="no-such-docker"))
+    with pytest.raises(MissingDependency, match=r"docker\.io"):
+        await Docker(executable="no-such-docker").open()
 
 
 def test_bad_options_are_config_errors() -> None:

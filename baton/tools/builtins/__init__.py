@@ -7,6 +7,7 @@
 
 from .bubblewrap import Bubblewrap
 from .code_execution import CodeExecution, code_execution, default_sandbox
+from .docker import Docker
 from .limits import Limits
 from .memory import Namespace, memory_tools, resolve_namespace, variable_namespace
 from .sandbox import Execution, Sandbox, Workspace, WrittenFile
@@ -15,6 +16,7 @@ from .unsafe import UnsafeSubprocess
 __all__ = [
     "Bubblewrap",
     "CodeExecution",
+    "Docker",
     "Execution",
     "Limits",
     "Namespace",
