@@ -3,6 +3,7 @@
 - ``memory_tools``: notes an agent keeps across conversations.
 - ``code_execution``: the model's code, run in a sandbox (``Bubblewrap``, ``Docker``, or by name
   only ``UnsafeSubprocess``) under ``Limits``.
+- ``shell``: shell commands in the same sandbox, under a ``ShellPolicy`` (allow, deny, ask).
 """
 
 from .bubblewrap import Bubblewrap
@@ -11,6 +12,8 @@ from .docker import Docker
 from .limits import Limits
 from .memory import Namespace, memory_tools, resolve_namespace, variable_namespace
 from .sandbox import Execution, Sandbox, Workspace, WrittenFile
+from .shell import Shell, shell
+from .shell_policy import ShellPolicy, Verdict
 from .unsafe import UnsafeSubprocess
 
 __all__ = [
@@ -21,12 +24,16 @@ __all__ = [
     "Limits",
     "Namespace",
     "Sandbox",
+    "Shell",
+    "ShellPolicy",
     "UnsafeSubprocess",
+    "Verdict",
     "Workspace",
     "WrittenFile",
     "code_execution",
     "default_sandbox",
     "memory_tools",
     "resolve_namespace",
+    "shell",
     "variable_namespace",
 ]
