@@ -3,12 +3,14 @@
 - ``memory_tools``: notes an agent keeps across conversations.
 - ``code_execution``: the model's code, run in a sandbox (``Bubblewrap``, ``Docker``, or by name
   only ``UnsafeSubprocess``) under ``Limits``.
+- ``files``: read, write, list, search and patch files inside one root directory.
 - ``shell``: shell commands in the same sandbox, under a ``ShellPolicy`` (allow, deny, ask).
 """
 
 from .bubblewrap import Bubblewrap
 from .code_execution import CodeExecution, code_execution, default_sandbox
 from .docker import Docker
+from .files import OutsideRoot, files
 from .limits import Limits
 from .memory import Namespace, memory_tools, resolve_namespace, variable_namespace
 from .sandbox import Execution, Sandbox, Workspace, WrittenFile
@@ -23,6 +25,7 @@ __all__ = [
     "Execution",
     "Limits",
     "Namespace",
+    "OutsideRoot",
     "Sandbox",
     "Shell",
     "ShellPolicy",
@@ -32,6 +35,7 @@ __all__ = [
     "WrittenFile",
     "code_execution",
     "default_sandbox",
+    "files",
     "memory_tools",
     "resolve_namespace",
     "shell",
