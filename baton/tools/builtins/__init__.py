@@ -5,6 +5,7 @@
   only ``UnsafeSubprocess``) under ``Limits``.
 - ``files``: read, write, list, search and patch files inside one root directory.
 - ``shell``: shell commands in the same sandbox, under a ``ShellPolicy`` (allow, deny, ask).
+- ``web_fetch``: a web page as readable text; private addresses refused unless allowed.
 """
 
 from .bubblewrap import Bubblewrap
@@ -17,12 +18,15 @@ from .sandbox import Execution, Sandbox, Workspace, WrittenFile
 from .shell import Shell, shell
 from .shell_policy import ShellPolicy, Verdict
 from .unsafe import UnsafeSubprocess
+from .web_fetch import BlockedAddress, FetchFailed, web_fetch
 
 __all__ = [
+    "BlockedAddress",
     "Bubblewrap",
     "CodeExecution",
     "Docker",
     "Execution",
+    "FetchFailed",
     "Limits",
     "Namespace",
     "OutsideRoot",
@@ -40,4 +44,5 @@ __all__ = [
     "resolve_namespace",
     "shell",
     "variable_namespace",
+    "web_fetch",
 ]
