@@ -6,6 +6,7 @@
 - ``files``: read, write, list, search and patch files inside one root directory.
 - ``shell``: shell commands in the same sandbox, under a ``ShellPolicy`` (allow, deny, ask).
 - ``web_fetch``: a web page as readable text; private addresses refused unless allowed.
+- ``web_search``: one search tool over Tavily, Brave or SearXNG.
 """
 
 from .bubblewrap import Bubblewrap
@@ -19,9 +20,11 @@ from .shell import Shell, shell
 from .shell_policy import ShellPolicy, Verdict
 from .unsafe import UnsafeSubprocess
 from .web_fetch import BlockedAddress, FetchFailed, web_fetch
+from .web_search import Brave, SearchFailed, SearchProvider, SearXNG, Tavily, web_search
 
 __all__ = [
     "BlockedAddress",
+    "Brave",
     "Bubblewrap",
     "CodeExecution",
     "Docker",
@@ -31,8 +34,12 @@ __all__ = [
     "Namespace",
     "OutsideRoot",
     "Sandbox",
+    "SearXNG",
+    "SearchFailed",
+    "SearchProvider",
     "Shell",
     "ShellPolicy",
+    "Tavily",
     "UnsafeSubprocess",
     "Verdict",
     "Workspace",
@@ -45,4 +52,5 @@ __all__ = [
     "shell",
     "variable_namespace",
     "web_fetch",
+    "web_search",
 ]
