@@ -70,8 +70,9 @@ def _account_uids() -> set[int]:
     return uids
 
 
-def _process_uids() -> list[tuple[int, int, int, bool]]:
-    """(pid, real uid, threads, is a zombie) of every process visible in /proc."""
+def _process_uids(only: int | None = None) -> list[tuple[int, int, int, bool]]:
+    """(pid, real uid, threads, is a zombie) of every process visible in /proc, or of those
+    owned by ``only`` (a cheap ``stat`` of each ``/proc/<pid>`` skips the others)."""
     found: list[tuple[int, int, int, bool]] = []
     try:
         names = os.listdir("/proc")
@@ -81,6 +82,8 @@ def _process_uids() -> list[tuple[int, int, int, bool]]:
         if not name.isdigit():
             continue
         try:
+            if only is not None and os.stat(f"/proc/{name}").st_uid != only:
+                continue
             status = Path(f"/proc/{name}/status").read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue  # gone meanwhile
@@ -93,19 +96,31 @@ def _process_uids() -> list[tuple[int, int, int, bool]]:
                 threads = int(line.split()[1])
             elif line.startswith("State:"):
                 zombie = line.split()[1] in ("Z", "X")
-        if uid >= 0:
+        if uid >= 0 and (only is None or uid == only):
             found.append((int(name), uid, max(threads, 1), zombie))
     return found
 
 
 def _uids_with_processes() -> set[int]:
-    return {uid for _, uid, _, _ in _process_uids()}
+    """Owners of the processes in /proc (a process's directory belongs to its uid)."""
+    owners: set[int] = set()
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return owners
+    for name in names:
+        if name.isdigit():
+            try:
+                owners.add(os.stat(f"/proc/{name}").st_uid)
+            except OSError:
+                continue
+    return owners
 
 
 def tasks_of_uid(uid: int) -> int:
     """How many tasks (processes and threads, zombies included) have real uid ``uid``: the
     count ``RLIMIT_NPROC`` is checked against."""
-    return sum(threads for _, owner, threads, _ in _process_uids() if owner == uid)
+    return sum(threads for _, _, threads, _ in _process_uids(uid))
 
 
 def kill_uid(uid: int, *, rounds: int = 20) -> int:
@@ -114,11 +129,7 @@ def kill_uid(uid: int, *, rounds: int = 20) -> int:
     uid's process limit until their parent reaps them. Only for uids from a ``UidPool``."""
     left = 0
     for _ in range(rounds):
-        mine = [
-            (pid, threads, zombie)
-            for pid, owner, threads, zombie in _process_uids()
-            if owner == uid
-        ]
+        mine = [(pid, threads, zombie) for pid, _, threads, zombie in _process_uids(uid)]
         left = sum(threads for _, threads, _ in mine)
         alive = [pid for pid, _, zombie in mine if not zombie]
         if not alive:

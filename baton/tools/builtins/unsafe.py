@@ -15,7 +15,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from .identities import tasks_of_uid
+from .identities import is_root, tasks_of_uid
 from .sandbox import Sandbox, Workspace
 
 __all__ = ["UnsafeSubprocess"]
@@ -54,7 +54,8 @@ class UnsafeSubprocess(Sandbox):
     def command(self, workspace: Workspace, argv: list[str]) -> tuple[list[str], dict[str, Any]]:
         limits = workspace.limits
         cpu = max(1, round(limits.cpu_seconds))
-        nproc = tasks_of_uid(os.getuid()) + int(limits.processes)
+        # Root is exempt from RLIMIT_NPROC anyway; anyone else's count includes what they run.
+        nproc = int(limits.processes) + (0 if is_root() else tasks_of_uid(os.getuid()))
         values = [
             f"{cpu}:{cpu + 1}",
             str(limits.memory_bytes),
