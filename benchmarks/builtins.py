@@ -94,10 +94,12 @@ async def program_rows(repeats: int, has_bwrap: bool) -> dict[str, dict[str, lis
                 (session.base / "program" / filename).write_text(code)
                 (session.base / "program" / filename).chmod(0o644)
                 inside = sandbox.program_path(session, filename)
-                command, _ = sandbox.command(session, [*interpreter(language), inside])
-                uid = session.uid
+                argv = [*interpreter(language), inside]
 
-                async def bwrap_bare(command: list[str] = command, uid: int | None = uid) -> None:
+                async def bwrap_bare(argv: list[str] = argv) -> None:
+                    # Built per call: the process limit counts what the uid already has.
+                    command, _ = sandbox.command(session, argv)  # type: ignore[arg-type]
+                    uid = session.uid  # type: ignore[union-attr]
                     process = await asyncio.create_subprocess_exec(
                         *command,
                         stdin=asyncio.subprocess.DEVNULL,
@@ -107,6 +109,7 @@ async def program_rows(repeats: int, has_bwrap: bool) -> dict[str, dict[str, lis
                         **({"user": uid, "group": uid, "extra_groups": []} if uid else {}),
                     )
                     await process.communicate()
+                    await sandbox.after_run(session)  # type: ignore[arg-type]
 
                 async def new_workspace(lang: str = language, code: str = code) -> None:
                     async with await sandbox.open(LIMITS) as workspace:

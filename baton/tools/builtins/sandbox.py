@@ -33,6 +33,7 @@ __all__ = ["LANGUAGES", "Execution", "Sandbox", "Workspace", "WrittenFile"]
 _MAX_FILES_LISTED = 50
 _MAX_FILES_WALKED = 10_000
 _CHUNK = 65536
+_CTIME_MARGIN_NS = 20_000_000
 
 # Languages a workspace can run, by the name of their program file.
 LANGUAGES = {"python": "main.py", "shell": "main.sh"}
@@ -160,17 +161,20 @@ class Workspace:
             raise ConfigError("this sandbox workspace is closed; open a new one")
 
     async def _run_locked(self, argv: list[str]) -> Execution:
-        before = await asyncio.to_thread(_snapshot, self.scratch)
+        # A file's ctime moves on every write, rename or chmod and cannot be set back: what
+        # changed since the run started is one walk afterwards. The kernel stamps ctimes from a
+        # coarse clock (a tick late at most), hence the margin.
+        since = time.time_ns() - _CTIME_MARGIN_NS
         command, options = self.sandbox.command(self, argv)
         started = time.monotonic()
         outcome = await _supervise(command, options, self.limits, self.sandbox, self)
         seconds = time.monotonic() - started
-        after = await asyncio.to_thread(_snapshot, self.scratch)
-        changed = sorted(p for p, stat in after.items() if before.get(p) != stat)
-        files = tuple(WrittenFile(p, after[p][0]) for p in changed[:_MAX_FILES_LISTED])
+        after = await asyncio.to_thread(_sizes_changed_since, self.scratch, since)
+        changed = sorted(after)
+        files = tuple(WrittenFile(p, after[p]) for p in changed[:_MAX_FILES_LISTED])
         stdout, stderr = outcome.stdout, outcome.stderr
         limit, note = _diagnose(outcome, self.limits, seconds)
-        if limit is None and any(after[p][0] >= self.limits.file_size_bytes for p in changed):
+        if limit is None and any(size >= self.limits.file_size_bytes for size in after.values()):
             limit = "file_size_mb"  # a writer that carried on after its write was cut short
             note = _NOTES[limit].format(limits=self.limits)
         return Execution(
@@ -377,10 +381,10 @@ def _diagnose(outcome: _Outcome, limits: Limits, seconds: float) -> tuple[str | 
     return limit, _NOTES[limit].format(limits=limits)
 
 
-def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
-    """Size and modification time of each regular file under ``root`` (symlinks not
-    followed, at most ``_MAX_FILES_WALKED`` entries)."""
-    found: dict[str, tuple[int, int]] = {}
+def _sizes_changed_since(root: Path, since_ns: int) -> dict[str, int]:
+    """Size of each regular file under ``root`` whose ctime is ``since_ns`` or later (symlinks
+    not followed, at most ``_MAX_FILES_WALKED`` entries)."""
+    found: dict[str, int] = {}
     pending = [root]
     walked = 0
     while pending and walked < _MAX_FILES_WALKED:
@@ -396,7 +400,8 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
                     pending.append(Path(entry.path))
                 elif entry.is_file(follow_symlinks=False):
                     stat = entry.stat(follow_symlinks=False)
-                    found[os.path.relpath(entry.path, root)] = (stat.st_size, stat.st_mtime_ns)
+                    if stat.st_ctime_ns >= since_ns:
+                        found[os.path.relpath(entry.path, root)] = stat.st_size
             except OSError:
                 continue
     return found
