@@ -72,6 +72,7 @@ from ..events import (
     Usage,
 )
 from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings, valid_data
+from ..models.hosted import HostedTool, WebSearch
 from ..output import OutputSpec
 from ._cache import MessageCache, merge_or_append
 from ._config import ProviderConfig, bounded, missing_extra
@@ -153,6 +154,7 @@ class AnthropicConfig(ProviderConfig):
     provider_name: ClassVar[str] = "anthropic"
     env_keys: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
     extra_name: ClassVar[str] = "anthropic"
+    hosted_tools: ClassVar[frozenset[str]] = frozenset({"web_search", "code_interpreter"})
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -360,6 +362,19 @@ def _mark_last_message(messages: list[Message], control: Block) -> None:
     messages[-1] = {**last, "content": marked}
 
 
+CODE_EXECUTION_BETA = "code-execution-2025-08-25"
+
+
+def _hosted_tool(spec: HostedTool) -> dict[str, Any]:
+    """A provider-hosted tool as Anthropic's server tools name it."""
+    if spec.kind == "code_interpreter":
+        return {"type": "code_execution_20250825", "name": "code_execution"}
+    tool: dict[str, Any] = {"type": "web_search_20250305", "name": "web_search"}
+    if isinstance(spec, WebSearch) and spec.max_uses is not None:
+        tool["max_uses"] = spec.max_uses
+    return tool
+
+
 def _tool_choice(settings: ModelSettings, has_tools: bool) -> dict[str, Any] | None:
     if not has_tools:
         return None
@@ -540,6 +555,10 @@ class AnthropicClient:
             ]
             if control is not None and "tools" in points:
                 request["tools"][-1]["cache_control"] = control
+        if call.hosted:
+            request.setdefault("tools", []).extend(_hosted_tool(h) for h in call.hosted)
+            if any(h.kind == "code_interpreter" for h in call.hosted):
+                request["extra_headers"] = {"anthropic-beta": CODE_EXECUTION_BETA}
         if control is not None and "messages" in points:
             _mark_last_message(request["messages"], control)
         tool_choice = _tool_choice(settings, bool(call.tools))

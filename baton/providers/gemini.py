@@ -113,6 +113,7 @@ class GeminiConfig(ProviderConfig):
     provider_name: ClassVar[str] = "gemini"
     env_keys: ClassVar[tuple[str, ...]] = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
     extra_name: ClassVar[str] = "gemini"
+    hosted_tools: ClassVar[frozenset[str]] = frozenset({"web_search", "code_interpreter"})
 
     def create_client(self) -> ModelClient:
         return GeminiClient(self)
@@ -626,6 +627,12 @@ class GeminiClient:
             tool_config = _tool_config(settings.tool_choice)
             if tool_config is not None:
                 options["tool_config"] = tool_config
+        for hosted in call.hosted:  # Google Search and code execution, run by Gemini itself
+            options.setdefault("tools", []).append(
+                types.Tool(code_execution=types.ToolCodeExecution())
+                if hosted.kind == "code_interpreter"
+                else types.Tool(google_search=types.GoogleSearch())
+            )
         if output is not None and native:
             options["response_mime_type"] = "application/json"
             # JSON Schema as is; SDKs without response_json_schema only take response_schema.

@@ -33,6 +33,7 @@ from ..events import (
     Usage,
 )
 from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings
+from ..models.hosted import FileSearch, HostedTool
 from ._cache import MessageCache
 from ._config import ProviderConfig, bounded
 from ._errors import malformed
@@ -83,6 +84,9 @@ class OpenAIResponsesConfig(ProviderConfig):
     provider_name: ClassVar[str] = "openai"
     env_keys: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
     extra_name: ClassVar[str] = "openai"
+    hosted_tools: ClassVar[frozenset[str]] = frozenset(
+        {"web_search", "code_interpreter", "file_search"}
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -262,6 +266,21 @@ def _finish_reason(response: Any, has_calls: bool, refused: bool) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+def _hosted_tool(spec: HostedTool) -> dict[str, Any]:
+    """A provider-hosted tool as the Responses API names it."""
+    if isinstance(spec, FileSearch):
+        tool: dict[str, Any] = {
+            "type": "file_search",
+            "vector_store_ids": list(spec.vector_store_ids),
+        }
+        if spec.max_results is not None:
+            tool["max_num_results"] = spec.max_results
+        return tool
+    if spec.kind == "code_interpreter":
+        return {"type": "code_interpreter", "container": {"type": "auto"}}
+    return {"type": "web_search"}
+
+
 def _tool_choice(choice: str | None, has_tools: bool) -> Any:
     if choice is None or not has_tools:
         return None
@@ -322,6 +341,8 @@ class OpenAIResponsesClient:
             ]
             if settings.parallel_tool_calls is not None:
                 request["parallel_tool_calls"] = settings.parallel_tool_calls
+        if call.hosted:
+            request.setdefault("tools", []).extend(_hosted_tool(h) for h in call.hosted)
         tool_choice = _tool_choice(settings.tool_choice, bool(call.tools))
         if tool_choice is not None:
             request["tool_choice"] = tool_choice

@@ -7,8 +7,11 @@
 - ``shell``: shell commands in the same sandbox, under a ``ShellPolicy`` (allow, deny, ask).
 - ``web_fetch``: a web page as readable text; private addresses refused unless allowed.
 - ``web_search``: one search tool over Tavily, Brave or SearXNG.
+- ``WebSearch()``, ``CodeInterpreter()``, ``FileSearch(...)``: the provider's own tools
+  (``baton.models.hosted``), with a local ``fallback=`` where a provider lacks one.
 """
 
+from ...models.hosted import CodeInterpreter, FileSearch, HostedTool, WebSearch
 from .bubblewrap import Bubblewrap
 from .code_execution import CodeExecution, code_execution, default_sandbox
 from .docker import Docker
@@ -27,9 +30,12 @@ __all__ = [
     "Brave",
     "Bubblewrap",
     "CodeExecution",
+    "CodeInterpreter",
     "Docker",
     "Execution",
     "FetchFailed",
+    "FileSearch",
+    "HostedTool",
     "Limits",
     "Namespace",
     "OutsideRoot",
@@ -42,6 +48,7 @@ __all__ = [
     "Tavily",
     "UnsafeSubprocess",
     "Verdict",
+    "WebSearch",
     "Workspace",
     "WrittenFile",
     "code_execution",

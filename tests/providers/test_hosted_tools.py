@@ -1,0 +1,239 @@
+"""Provider-hosted tools (``WebSearch``, ``CodeInterpreter``, ``FileSearch``): each provider's
+own wire format, a build-time ``ConfigError`` naming the local alternative where a provider lacks
+one, and the local fallback when one is given."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from wire import WireServer, closing
+
+from baton import Agent, tool
+from baton.errors import ConfigError
+from baton.models.fallback import FallbackModel
+from baton.providers.anthropic import AnthropicConfig
+from baton.providers.gemini import GeminiConfig
+from baton.providers.ollama import OllamaConfig
+from baton.providers.openai import OpenAIConfig
+from baton.providers.openai_responses import OpenAIResponsesConfig
+from baton.testing import ScriptedModel
+from baton.tools.builtins import CodeInterpreter, FileSearch, WebSearch
+
+
+@tool
+def search_locally(query: str) -> str:
+    """Search the web."""
+    return f"local results for {query}"
+
+
+async def test_openai_responses_sends_its_own_hosted_tools(wire: WireServer) -> None:
+    wire.reply_json(
+        {
+            "id": "resp_1",
+            "object": "response",
+            "created_at": 1_700_000_000,
+            "model": "gpt-test",
+            "status": "completed",
+            "output": [
+                {
+                    "type": "web_search_call",
+                    "id": "ws_1",
+                    "status": "completed",
+                    "action": {"type": "search", "query": "baton"},
+                },
+                {
+                    "type": "message",
+                    "id": "msg_1",
+                    "status": "completed",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": "Found it.", "annotations": []}],
+                },
+            ],
+            "usage": {
+                "input_tokens": 11,
+                "input_tokens_details": {"cached_tokens": 0},
+                "output_tokens": 3,
+                "output_tokens_details": {"reasoning_tokens": 0},
+                "total_tokens": 14,
+            },
+        }
+    )
+    config = closing(
+        OpenAIResponsesConfig(
+            "gpt-test", api_key="sk-test", base_url=f"{wire.url}/v1", max_retries=0, stream=False
+        )
+    )
+    agent = Agent(
+        "a",
+        config=config,
+        tools=[
+            search_locally,
+            WebSearch(),
+            CodeInterpreter(),
+            FileSearch(vector_store_ids=["vs_1"], max_results=4),
+        ],
+    )
+    reply = await agent.ask("Find baton")
+    assert reply.text == "Found it."
+    assert wire.last.json["tools"][1:] == [
+        {"type": "web_search"},
+        {"type": "code_interpreter", "container": {"type": "auto"}},
+        {"type": "file_search", "vector_store_ids": ["vs_1"], "max_num_results": 4},
+    ]
+    assert wire.last.json["tools"][0]["name"] == "search_locally"
+
+
+async def test_anthropic_sends_server_tools_and_the_code_execution_beta(wire: WireServer) -> None:
+    wire.reply_json(
+        {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-test",
+            "content": [
+                {
+                    "type": "server_tool_use",
+                    "id": "srvtoolu_1",
+                    "name": "web_search",
+                    "input": {"query": "baton"},
+                },
+                {
+                    "type": "web_search_tool_result",
+                    "tool_use_id": "srvtoolu_1",
+                    "content": [
+                        {
+                            "type": "web_search_result",
+                            "url": "https://baton.example",
+                            "title": "Baton",
+                            "encrypted_content": "opaque",
+                            "page_age": None,
+                        }
+                    ],
+                },
+                {"type": "text", "text": "Found it."},
+            ],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": 11, "output_tokens": 3},
+        }
+    )
+    config = closing(
+        AnthropicConfig(
+            "claude-test", api_key="sk-ant-test", base_url=wire.url, max_retries=0, stream=False
+        )
+    )
+    agent = Agent("a", config=config, tools=[WebSearch(max_uses=3), CodeInterpreter()])
+    reply = await agent.ask("Find baton")
+    assert reply.text == "Found it."
+    assert wire.last.json["tools"] == [
+        {"type": "web_search_20250305", "name": "web_search", "max_uses": 3},
+        {"type": "code_execution_20250825", "name": "code_execution"},
+    ]
+    assert "code-execution-2025-08-25" in wire.last.headers["anthropic-beta"]
+
+
+async def test_gemini_sends_google_search_and_code_execution(wire: WireServer) -> None:
+    pytest.importorskip("google.genai")
+    wire.reply_json(
+        {
+            "candidates": [
+                {
+                    "content": {
+                        "role": "model",
+                        "parts": [
+                            {"executableCode": {"language": "PYTHON", "code": "print(6 * 7)"}},
+                            {"codeExecutionResult": {"outcome": "OUTCOME_OK", "output": "42\n"}},
+                            {"text": "It is 42."},
+                        ],
+                    },
+                    "finishReason": "STOP",
+                    "index": 0,
+                }
+            ],
+            "modelVersion": "gemini-test-001",
+            "usageMetadata": {
+                "promptTokenCount": 11,
+                "candidatesTokenCount": 3,
+                "totalTokenCount": 14,
+            },
+        }
+    )
+    config = GeminiConfig(
+        "gemini-test", api_key="g-test", base_url=wire.url, max_retries=0, stream=False
+    )
+    agent = Agent("a", config=config, tools=[WebSearch(), CodeInterpreter()])
+    reply = await agent.ask("What is 6 * 7?")
+    assert reply.text.endswith("It is 42.")
+    assert wire.last.json["tools"] == [{"googleSearch": {}}, {"codeExecution": {}}]
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        OpenAIConfig("gpt-test", api_key="sk-test"),
+        OllamaConfig("llama-test"),
+        FallbackModel(
+            AnthropicConfig("claude-test", api_key="sk-ant-test"),
+            OpenAIConfig("gpt-test", api_key="sk-test"),
+        ),
+    ],
+    ids=["openai-chat", "ollama", "fallback-to-a-provider-without-it"],
+)
+def test_a_provider_without_the_tool_fails_when_the_agent_is_built(config: Any) -> None:
+    with pytest.raises(
+        ConfigError, match=r"WebSearch\(\) is not available on .*web_search\(\.\.\.\)"
+    ):
+        Agent("a", config=config, tools=[WebSearch()])
+    with pytest.raises(ConfigError, match=r"local baton\.tools\.builtins\.code_execution\(\)"):
+        Agent("a", config=config, tools=[CodeInterpreter()])
+
+
+def test_anthropic_and_gemini_have_no_file_search() -> None:
+    for config in (
+        AnthropicConfig("claude-test", api_key="sk-ant-test"),
+        GeminiConfig("gemini-test", api_key="g-test"),
+    ):
+        with pytest.raises(ConfigError, match=r"FileSearch\(\) is not available"):
+            Agent("a", config=config, tools=[FileSearch(vector_store_ids=["vs_1"])])
+
+
+async def test_the_fallback_is_offered_as_a_local_tool_where_the_provider_lacks_one(
+    wire: WireServer,
+) -> None:
+    wire.reply_json(
+        {
+            "model": "llama-test",
+            "created_at": "2025-01-01T00:00:00Z",
+            "message": {"role": "assistant", "content": "ok"},
+            "done": True,
+            "done_reason": "stop",
+            "prompt_eval_count": 11,
+            "eval_count": 3,
+        }
+    )
+    config = closing(OllamaConfig("llama-test", base_url=wire.url, max_retries=0, stream=False))
+    agent = Agent("a", config=config, tools=[WebSearch(fallback=search_locally)])
+    assert list(agent.tools) == ["search_locally"]
+    await agent.ask("Find baton")
+    [sent] = wire.last.json["tools"]
+    assert sent["function"]["name"] == "search_locally"
+
+
+async def test_a_scripted_model_sees_the_hosted_tools_it_was_offered() -> None:
+    model = ScriptedModel("done")
+    agent = Agent("a", config=model, tools=[WebSearch(), search_locally])
+    await agent.ask("go")
+    assert model.requests[0].hosted == (WebSearch(),)
+    assert model.requests[0].tool_names == ["search_locally"]
+
+
+async def test_a_per_ask_model_without_the_tool_is_refused() -> None:
+    agent = Agent("a", config=ScriptedModel("done"), tools=[WebSearch()])
+    with pytest.raises(ConfigError, match="WebSearch"):
+        await agent.ask("go", config=OpenAIConfig("gpt-test", api_key="sk-test"))
+
+
+def test_a_hosted_tool_listed_twice_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="twice"):
+        Agent("a", config=ScriptedModel("x"), tools=[WebSearch(), WebSearch(max_uses=2)])
