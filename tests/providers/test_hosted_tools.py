@@ -11,6 +11,7 @@ from wire import WireServer, closing
 
 from baton import Agent, tool
 from baton.errors import ConfigError
+from baton.events import HostedToolCall, from_dict, to_dict
 from baton.models.fallback import FallbackModel
 from baton.providers.anthropic import AnthropicConfig
 from baton.providers.gemini import GeminiConfig
@@ -74,8 +75,14 @@ async def test_openai_responses_sends_its_own_hosted_tools(wire: WireServer) -> 
             FileSearch(vector_store_ids=["vs_1"], max_results=4),
         ],
     )
-    reply = await agent.ask("Find baton")
+    async with agent.run("Find baton") as run:
+        announced = [e async for e in run if isinstance(e, HostedToolCall)]
+        reply = await run.result()
     assert reply.text == "Found it."
+    expected = HostedToolCall("ws_1", "web_search", "web_search_call", "baton", "")
+    assert reply.response.hosted_calls == (expected,)
+    assert announced == [expected]  # on the stream too, before the response
+    assert from_dict(to_dict(reply.response)) == reply.response  # stored as it came
     assert wire.last.json["tools"][1:] == [
         {"type": "web_search"},
         {"type": "code_interpreter", "container": {"type": "auto"}},
@@ -126,6 +133,15 @@ async def test_anthropic_sends_server_tools_and_the_code_execution_beta(wire: Wi
     agent = Agent("a", config=config, tools=[WebSearch(max_uses=3), CodeInterpreter()])
     reply = await agent.ask("Find baton")
     assert reply.text == "Found it."
+    assert reply.response.hosted_calls == (
+        HostedToolCall(
+            "srvtoolu_1",
+            "web_search",
+            "web_search",
+            '{"query":"baton"}',
+            "Baton - https://baton.example",
+        ),
+    )
     assert wire.last.json["tools"] == [
         {"type": "web_search_20250305", "name": "web_search", "max_uses": 3},
         {"type": "code_execution_20250825", "name": "code_execution"},
@@ -165,6 +181,9 @@ async def test_gemini_sends_google_search_and_code_execution(wire: WireServer) -
     agent = Agent("a", config=config, tools=[WebSearch(), CodeInterpreter()])
     reply = await agent.ask("What is 6 * 7?")
     assert reply.text.endswith("It is 42.")
+    assert reply.response.hosted_calls == (
+        HostedToolCall("code_0", "code_interpreter", "code_execution", "print(6 * 7)", "42\n"),
+    )
     assert wire.last.json["tools"] == [{"googleSearch": {}}, {"codeExecution": {}}]
 
 
