@@ -256,3 +256,78 @@ async def test_a_per_ask_model_without_the_tool_is_refused() -> None:
 def test_a_hosted_tool_listed_twice_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="twice"):
         Agent("a", config=ScriptedModel("x"), tools=[WebSearch(), WebSearch(max_uses=2)])
+
+
+def named(kind: str, payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return (kind, {"type": kind, **payload})
+
+
+async def test_anthropic_streams_server_tool_calls_as_events(wire: WireServer) -> None:
+    message = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-test",
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": 10, "output_tokens": 1},
+    }
+    use = {"type": "server_tool_use", "id": "srvtoolu_2", "name": "code_execution", "input": {}}
+    result = {
+        "type": "code_execution_tool_result",
+        "tool_use_id": "srvtoolu_2",
+        "content": {
+            "type": "code_execution_result",
+            "stdout": "42\n",
+            "stderr": "",
+            "return_code": 0,
+            "content": [],
+        },
+    }
+    wire.reply_sse(
+        [
+            named("message_start", {"message": message}),
+            named("content_block_start", {"index": 0, "content_block": use}),
+            named(
+                "content_block_delta",
+                {"index": 0, "delta": {"type": "input_json_delta", "partial_json": '{"code": '}},
+            ),
+            named(
+                "content_block_delta",
+                {"index": 0, "delta": {"type": "input_json_delta", "partial_json": '"6*7"}'}},
+            ),
+            named("content_block_stop", {"index": 0}),
+            named("content_block_start", {"index": 1, "content_block": result}),
+            named("content_block_stop", {"index": 1}),
+            named(
+                "content_block_start", {"index": 2, "content_block": {"type": "text", "text": ""}}
+            ),
+            named(
+                "content_block_delta", {"index": 2, "delta": {"type": "text_delta", "text": "42."}}
+            ),
+            named("content_block_stop", {"index": 2}),
+            named(
+                "message_delta",
+                {
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": 5},
+                },
+            ),
+            named("message_stop", {}),
+        ],
+        named=True,
+    )
+    config = closing(
+        AnthropicConfig("claude-test", api_key="sk-ant-test", base_url=wire.url, max_retries=0)
+    )
+    agent = Agent("a", config=config, tools=[CodeInterpreter()])
+    async with agent.run("6 * 7?") as run:
+        announced = [e async for e in run if isinstance(e, HostedToolCall)]
+        reply = await run.result()
+    expected = HostedToolCall(
+        "srvtoolu_2", "code_interpreter", "code_execution", '{"code": "6*7"}', "42\n"
+    )
+    assert reply.text == "42."
+    assert reply.response.hosted_calls == (expected,)
+    assert announced == [expected]
