@@ -108,6 +108,7 @@ async def program_rows(repeats: int, has_bwrap: bool) -> dict[str, dict[str, lis
                         cwd=str(session.base),  # type: ignore[union-attr]
                         **({"user": uid, "group": uid, "extra_groups": []} if uid else {}),
                     )
+                    sandbox.spawned(session)  # type: ignore[arg-type]
                     await process.communicate()
                     await sandbox.after_run(session)  # type: ignore[arg-type]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sandbox_support import TIGHT, needs_bwrap, processes_of
 
-from baton.errors import MissingDependency
+from baton.errors import ConfigError, MissingDependency
 from baton.tools.builtins import Bubblewrap, Limits, Workspace
 from baton.tools.builtins.identities import is_root
 
@@ -227,6 +227,17 @@ async def test_each_workspace_runs_as_its_own_uid() -> None:
         two = await second.run_code("import os; print(os.getuid())")
     assert one.stdout.strip() == str(first.uid)
     assert two.stdout.strip() == str(second.uid)
+
+
+async def test_a_sandbox_that_cannot_start_the_program_is_a_config_error() -> None:
+    """bwrap's own failure (here: no such interpreter inside) is the developer's to fix; a
+    program that fails by itself is a result like any other."""
+    needs_bwrap()
+    async with await Bubblewrap(python="python-not-in-the-sandbox").open(TIGHT) as workspace:
+        with pytest.raises(ConfigError, match="bwrap: execvp python-not-in-the-sandbox"):
+            await workspace.run_code("print(1)")
+        failed = await workspace.run_code("echo 'bwrap: fake' >&2; exit 1", "shell")
+        assert failed.exit_code == 1 and failed.stderr == "bwrap: fake\n"
 
 
 async def test_a_missing_bwrap_names_the_package() -> None:

@@ -92,7 +92,10 @@ class Bubblewrap(Sandbox):
             "--core=0",
             "--",
         ]
+        status_read, status_write = os.pipe()  # bwrap reports there whether the program ran
+        workspace.state["status"] = (status_read, status_write)
         args = [bwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session"]
+        args += ["--json-status-fd", str(status_write)]
         args += ["--disable-userns"] if disable_userns else []
         args += ["--hostname", "sandbox", "--cap-drop", "ALL", "--clearenv"]
         for key, value in self.base_env(workspace, SCRATCH).items():
@@ -105,6 +108,7 @@ class Bubblewrap(Sandbox):
         args += ["--bind", str(workspace.scratch), SCRATCH, "--chdir", SCRATCH, "--"]
         options: dict[str, Any] = {"env": {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}}
         options["cwd"] = str(workspace.base)
+        options["pass_fds"] = (status_write,)
         if workspace.uid is not None:
             options.update(user=workspace.uid, group=workspace.uid, extra_groups=[])
         return rlimits + args + argv, options
@@ -117,9 +121,32 @@ class Bubblewrap(Sandbox):
             return tasks_of_uid(os.getuid())
         return int(workspace.state.get("tasks_left", 0))
 
+    def spawned(self, workspace: Workspace) -> None:
+        status = workspace.state.get("status")
+        if status is not None:
+            os.close(status[1])  # only bwrap writes there
+
     async def after_run(self, workspace: Workspace) -> None:
         if workspace.uid is not None:
             workspace.state["tasks_left"] = await asyncio.to_thread(kill_uid, workspace.uid)
+        status = workspace.state.pop("status", None)
+        if status is not None:  # every writer is gone: this read ends at once
+            with os.fdopen(status[0], "rb") as reader:
+                workspace.state["ran"] = b'"exit-code"' in reader.read()
+
+    def setup_failure(self, workspace: Workspace, stderr: str) -> str | None:
+        """bwrap reports an exit code only for a program it started; without one, the error
+        is bwrap's own (its message is the first ``bwrap:`` line of stderr)."""
+        if workspace.state.pop("ran", True):
+            return None
+        said = next((line for line in stderr.splitlines() if line.startswith("bwrap:")), "")
+        return (
+            f"the Bubblewrap sandbox could not start the program ({said or 'no message'}). "
+            "If it could not create namespaces, allow unprivileged user namespaces (e.g. sysctl "
+            "kernel.unprivileged_userns_clone=1, or kernel.apparmor_restrict_unprivileged_userns"
+            "=0 on Ubuntu); if a command is missing, make it visible with Bubblewrap(read_only="
+            "[...]) or pick another interpreter with python=..."
+        )
 
     async def release(self, workspace: Workspace) -> None:
         if workspace.uid is not None:

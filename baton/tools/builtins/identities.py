@@ -14,6 +14,7 @@ import os
 import random
 import signal
 import threading
+import time
 from pathlib import Path
 
 from ...errors import ConfigError
@@ -123,18 +124,22 @@ def tasks_of_uid(uid: int) -> int:
     return sum(threads for _, _, threads, _ in _process_uids(uid))
 
 
-def kill_uid(uid: int, *, rounds: int = 20) -> int:
-    """SIGKILL every process whose real uid is ``uid``, sweeping until only zombies are left
-    (or ``rounds`` sweeps), and return how many tasks are left: zombies still count against the
-    uid's process limit until their parent reaps them. Only for uids from a ``UidPool``."""
-    left = 0
-    for _ in range(rounds):
+def kill_uid(uid: int, *, patience: float = 2.0) -> int:
+    """SIGKILL every process whose real uid is ``uid`` and wait (up to ``patience`` seconds)
+    until only zombies are left; return how many tasks are left: zombies still count against
+    the uid's process limit until their parent reaps them. Only for uids from a ``UidPool``.
+
+    A killed process takes a moment to die (a namespace's processes too, once its init is
+    gone), so the sweep repeats with short pauses (this runs in a worker thread)."""
+    deadline = time.monotonic() + patience
+    pause = 0.0005
+    while True:
         mine = [(pid, threads, zombie) for pid, _, threads, zombie in _process_uids(uid)]
-        left = sum(threads for _, threads, _ in mine)
         alive = [pid for pid, _, zombie in mine if not zombie]
-        if not alive:
-            break
+        if not alive or time.monotonic() > deadline:
+            return sum(threads for _, threads, _ in mine)
         for pid in alive:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
-    return left
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)

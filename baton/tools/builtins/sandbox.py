@@ -169,6 +169,10 @@ class Workspace:
         started = time.monotonic()
         outcome = await _supervise(command, options, self.limits, self.sandbox, self)
         seconds = time.monotonic() - started
+        if not outcome.timed_out:
+            problem = self.sandbox.setup_failure(self, outcome.stderr.decode("utf-8", "replace"))
+            if problem is not None:  # the developer's to fix: not a result for the model
+                raise ConfigError(problem)
         after = await asyncio.to_thread(_sizes_changed_since, self.scratch, since)
         changed = sorted(after)
         files = tuple(WrittenFile(p, after[p]) for p in changed[:_MAX_FILES_LISTED])
@@ -239,8 +243,17 @@ class Sandbox(ABC):
     def program_path(self, workspace: Workspace, filename: str) -> str:
         """Where a program file written to ``base/program`` is seen by the sandbox."""
 
+    def spawned(self, workspace: Workspace) -> None:  # noqa: B027 (optional hook)
+        """Called once the command was started (or failed to start): release what only the
+        child needed (the write end of a pipe, ...)."""
+
     async def after_run(self, workspace: Workspace) -> None:  # noqa: B027 (optional hook)
         """Make sure no process of the run survives (called after every run)."""
+
+    def setup_failure(self, workspace: Workspace, stderr: str) -> str | None:
+        """Why the sandbox itself could not start the program (not the program's own
+        failure), or ``None``; asked after each run that was not killed at the wall time."""
+        return None
 
     async def release(self, workspace: Workspace) -> None:  # noqa: B027 (optional hook)
         """Give back what ``prepare`` took."""
@@ -279,14 +292,17 @@ async def _supervise(
 ) -> _Outcome:
     """Run ``command`` in a new session, keep the first bytes of its output, kill its whole
     process group at the wall-time limit, and always let the backend sweep up after it."""
-    process = await asyncio.create_subprocess_exec(
-        *command,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,
-        **options,
-    )
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+            **options,
+        )
+    finally:
+        sandbox.spawned(workspace)
     assert process.stdout is not None and process.stderr is not None
     keep = limits.output_bytes
     out, err = _Capture(keep), _Capture(keep)
