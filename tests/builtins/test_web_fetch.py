@@ -5,6 +5,7 @@ reaching the model as a short tool error."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import ipaddress
 from collections.abc import AsyncIterator
 
@@ -49,6 +50,11 @@ async def big(request: Request) -> Response:
     return Response("z" * 50_000, media_type="text/plain")
 
 
+async def gzipped(request: Request) -> Response:
+    body = gzip.compress(PAGE.encode())
+    return Response(body, media_type="text/html", headers={"content-encoding": "gzip"})
+
+
 async def image(request: Request) -> Response:
     return Response(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, media_type="image/png")
 
@@ -61,6 +67,7 @@ APP = Starlette(
         Route("/loop", loop),
         Route("/big", big),
         Route("/image.png", image),
+        Route("/gzipped", gzipped),
     ]
 )
 
@@ -95,6 +102,8 @@ async def test_allowed_loopback_pages_come_back_as_readable_text(base: str) -> N
     assert "tracking" not in text and "color: red" not in text
     cidr = await web_fetch(allow=["127.0.0.0/8"])(f"{base}/secret")
     assert cidr.endswith("\n\ninternal admin data")
+    compressed = await web_fetch(allow=["127.0.0.1"])(f"{base}/gzipped")
+    assert "# Baton 1.0" in compressed  # decoded before it is read
 
 
 async def test_a_redirect_to_a_loopback_address_is_refused(base: str) -> None:

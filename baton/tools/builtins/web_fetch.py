@@ -114,7 +114,7 @@ async def _follow(client: Any, url: str, max_bytes: int, max_chars: int, max_red
                 current = current.join(response.headers["location"])
                 continue
             body = bytearray()
-            async for chunk in response.aiter_raw():
+            async for chunk in response.aiter_bytes():  # decoded: the limit counts real text
                 body += chunk
                 if len(body) >= max_bytes:
                     break
