@@ -331,3 +331,38 @@ async def test_anthropic_streams_server_tool_calls_as_events(wire: WireServer) -
     assert reply.text == "42."
     assert reply.response.hosted_calls == (expected,)
     assert announced == [expected]
+
+
+async def test_gemini_google_search_grounding_is_a_hosted_call(wire: WireServer) -> None:
+    pytest.importorskip("google.genai")
+    wire.reply_json(
+        {
+            "candidates": [
+                {
+                    "content": {"role": "model", "parts": [{"text": "Baton is a framework."}]},
+                    "finishReason": "STOP",
+                    "index": 0,
+                    "groundingMetadata": {
+                        "webSearchQueries": ["what is baton"],
+                        "groundingChunks": [
+                            {"web": {"uri": "https://baton.example/docs", "title": "Baton docs"}}
+                        ],
+                    },
+                }
+            ],
+            "modelVersion": "gemini-test-001",
+        }
+    )
+    config = GeminiConfig(
+        "gemini-test", api_key="g-test", base_url=wire.url, max_retries=0, stream=False
+    )
+    reply = await Agent("a", config=config, tools=[WebSearch()]).ask("What is baton?")
+    assert reply.response.hosted_calls == (
+        HostedToolCall(
+            "search_0",
+            "web_search",
+            "google_search",
+            '["what is baton"]',
+            "Baton docs - https://baton.example/docs",
+        ),
+    )
