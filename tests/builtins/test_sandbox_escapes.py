@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -253,3 +255,42 @@ def test_the_host_loopback_really_has_a_listener_to_attack() -> None:
         port = probe.getsockname()[1]
         with socket.create_connection(("127.0.0.1", port), timeout=5):
             pass
+
+
+AS_NOBODY = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
+UNPRIVILEGED_RUN = """
+import asyncio, os
+from baton.tools.builtins import Bubblewrap, Limits
+
+async def main():
+    limits = Limits(processes=16, cpu_seconds=2, wall_seconds=20)
+    async with await Bubblewrap().open(limits) as workspace:
+        me = await workspace.run_code("import os; print(os.getuid())")
+        bomb = await workspace.run_code("import os\\nwhile True:\\n    os.fork()\\n")
+        after = await workspace.run_code("print('after')")
+    print(workspace.uid, me.stdout.strip(), bomb.limit, after.stdout.strip())
+
+asyncio.run(main())
+"""
+
+
+def test_not_running_as_root_the_sandbox_runs_as_you_and_still_contains_a_fork_bomb() -> None:
+    """Most developers are not root: the program runs as their uid, and the process limit is
+    counted on top of the processes they already have."""
+    needs_bwrap()
+    if not is_root() or not os.path.exists("/usr/bin/python3"):
+        pytest.skip("needs root (to become an unprivileged user) and /usr/bin/python3")
+    site_packages = next(p for p in sys.path if p.endswith("site-packages"))
+    worktree = str(Path(__file__).resolve().parents[2])
+    done = subprocess.run(
+        [*AS_NOBODY, "/usr/bin/python3", "-c", UNPRIVILEGED_RUN],
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{worktree}:{site_packages}"},
+        cwd="/tmp",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if "ImportError" in done.stderr or "ModuleNotFoundError" in done.stderr:
+        pytest.skip(f"the system python3 cannot import this environment: {done.stderr[-200:]}")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["None", "65534", "processes", "after"]
