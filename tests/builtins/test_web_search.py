@@ -53,7 +53,7 @@ async def brave(request: Request) -> Response:
                     {
                         "title": "Brave hit",
                         "url": "https://b.example",
-                        "description": "A <b>hit</b>.",
+                        "description": "A <strong>hit</strong> &amp; more.",
                     }
                 ]
             },
@@ -103,7 +103,7 @@ async def test_brave_and_searxng_speak_their_own_formats(
 ) -> None:
     monkeypatch.setenv("BRAVE_SEARCH_API_KEY", KEY)
     brave_text = await web_search(Brave(base_url=f"{base}/brave"))("q1", count=2)
-    assert brave_text == "1. Brave hit\n   https://b.example\n   A <b>hit</b>."
+    assert brave_text == "1. Brave hit\n   https://b.example\n   A hit & more."
     assert seen[-1] == {"token": KEY, "q": "q1", "count": "2"}
     monkeypatch.setenv("SEARXNG_URL", f"{base}/searx")
     searx_text = await web_search("searxng", max_results=2)("q2")

@@ -14,7 +14,9 @@ Needs httpx (the ``web`` extra).
 
 from __future__ import annotations
 
+import html
 import os
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +33,9 @@ __all__ = [
     "Tavily",
     "web_search",
 ]
+
+
+_TAGS = re.compile(r"<[^>]{0,200}>")
 
 
 class SearchFailed(Exception):
@@ -85,7 +90,10 @@ def _check(response: Any, service: str) -> Any:
 
 
 def _text(value: Any) -> str:
-    return " ".join(str(value).split()) if value else ""
+    """One line of plain text (some services mark the matched words with HTML tags)."""
+    if not value:
+        return ""
+    return " ".join(html.unescape(_TAGS.sub("", str(value))).split())
 
 
 class Tavily(SearchProvider):
