@@ -18,7 +18,6 @@ import asyncio
 import sys
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Literal
 
 from ...context import Context
@@ -144,7 +143,7 @@ class CodeExecution:
         async def execute(code: str, context: Context, language: str = "python") -> ToolResult:
             key = context.conversation_id if owner.session else None
             execution = await owner.run(code, language, key=key)
-            return ToolResult(asdict(execution), content=execution.report())
+            return ToolResult(execution.summary(), content=execution.report())
 
         safety = (
             "in an isolated sandbox with no network"

@@ -69,6 +69,15 @@ class Execution:
     more_files: int = 0
     """Written files beyond those listed in ``files``."""
 
+    def summary(self) -> dict[str, Any]:
+        """The run as plain data, without its output (kept as the tool call's value)."""
+        return {
+            "exit_code": self.exit_code,
+            "limit": self.limit,
+            "files": [{"path": f.path, "size": f.size} for f in self.files],
+            "seconds": round(self.seconds, 3),
+        }
+
     @property
     def ok(self) -> bool:
         """The program exited with status 0 and no limit stopped it."""
@@ -106,10 +115,10 @@ class Workspace:
     """A host directory of Baton's holding ``scratch`` and the program files."""
     uid: int | None = None
     """The uid runs use on the host, when the backend gives each workspace its own."""
-    state: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict, repr=False)
     """Backend-specific details (a container id, ...)."""
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    _closed: bool = False
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
+    _closed: bool = field(default=False, init=False, repr=False)
 
     @property
     def scratch(self) -> Path:

@@ -13,8 +13,6 @@ shell: ``cd`` and variables do not carry over).
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from ...context import Context
 from ...errors import ConfigError
 from ..tool import Tool, ToolResult
@@ -90,7 +88,7 @@ class Shell:
                     raise CommandRefused("Refused: the user did not approve this command.")
             key = context.conversation_id if owner.sessions is not None else None
             execution = await owner.run(command, key=key)
-            return ToolResult(asdict(execution), content=execution.report())
+            return ToolResult(execution.summary(), content=execution.report())
 
         kept = (
             "Files in the working directory persist between commands of this conversation; "
