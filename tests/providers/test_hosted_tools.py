@@ -14,10 +14,12 @@ from baton.errors import ConfigError
 from baton.events import HostedToolCall, from_dict, to_dict
 from baton.models.fallback import FallbackModel
 from baton.providers.anthropic import AnthropicConfig
+from baton.providers.dashscope import DashScopeConfig
 from baton.providers.gemini import GeminiConfig
 from baton.providers.ollama import OllamaConfig
 from baton.providers.openai import OpenAIConfig
 from baton.providers.openai_responses import OpenAIResponsesConfig
+from baton.providers.vertex import VertexConfig
 from baton.testing import ScriptedModel
 from baton.tools.builtins import CodeInterpreter, FileSearch, WebSearch
 
@@ -192,12 +194,13 @@ async def test_gemini_sends_google_search_and_code_execution(wire: WireServer) -
     [
         OpenAIConfig("gpt-test", api_key="sk-test"),
         OllamaConfig("llama-test"),
+        DashScopeConfig("qwen-test", api_key="sk-ds-test"),
         FallbackModel(
             AnthropicConfig("claude-test", api_key="sk-ant-test"),
             OpenAIConfig("gpt-test", api_key="sk-test"),
         ),
     ],
-    ids=["openai-chat", "ollama", "fallback-to-a-provider-without-it"],
+    ids=["openai-chat", "ollama", "dashscope", "fallback-to-a-provider-without-it"],
 )
 def test_a_provider_without_the_tool_fails_when_the_agent_is_built(config: Any) -> None:
     with pytest.raises(
@@ -206,6 +209,12 @@ def test_a_provider_without_the_tool_fails_when_the_agent_is_built(config: Any) 
         Agent("a", config=config, tools=[WebSearch()])
     with pytest.raises(ConfigError, match=r"local baton\.tools\.builtins\.code_execution\(\)"):
         Agent("a", config=config, tools=[CodeInterpreter()])
+
+
+def test_vertex_runs_what_gemini_runs() -> None:
+    vertex = VertexConfig("gemini-test", project="p", location="europe-west4")
+    assert vertex.supports_hosted("web_search") and vertex.supports_hosted("code_interpreter")
+    assert not vertex.supports_hosted("file_search")
 
 
 def test_anthropic_and_gemini_have_no_file_search() -> None:
