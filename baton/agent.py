@@ -21,6 +21,7 @@ from .hooks import ContextPolicy, Middleware, Observer
 from .humans import HumanHandler, HumanState
 from .loop import Plan, run_loop
 from .models.base import ModelConfig, ModelSettings
+from .models.hosted import resolve_hosted, split_hosted
 from .models.registry import resolve_config
 from .options import (
     AgentOptions,
@@ -324,6 +325,10 @@ class Agent(Generic[OutputT]):
 
     def _config_for(self, options: AskOptions) -> ModelConfig:
         config = options.get("config") or self.config
+        if config is not None and config is not self.config and self._plan.hosted:
+            # The agent's fallbacks were chosen for its own model: another one must run every
+            # hosted tool the agent offers.
+            resolve_hosted(self._plan.hosted, resolve_config(config), f"agent {self.name!r}")
         if config is None:
             raise ConfigError(
                 f"agent {self.name!r} has no model: pass config=... to Agent(...) or to ask(...), "
@@ -398,7 +403,9 @@ class Agent(Generic[OutputT]):
         replaced: Mapping[str, Tool] | None = None,
     ) -> Plan:
         where = f"agent {self.name!r}"
-        static, sources = split_sources(tools)
+        rest, hosted = split_hosted(tools)
+        hosted, fallbacks = resolve_hosted(hosted, self.config, where)  # before any ask
+        static, sources = split_sources([*rest, *fallbacks])
         table = build_tool_table(static, where)
         if replaced:  # agent.override(tools=...): same tools shown, other functions run
             table = {name: replaced.get(name, t) for name, t in table.items()}
@@ -413,11 +420,13 @@ class Agent(Generic[OutputT]):
             sources=sources,
             where=where,
             raise_tool_errors=raise_tool_errors,
+            hosted=hosted,
         )
 
     async def aclose(self) -> None:
         """Close the agent's tool sources (an MCP server's session, ...)."""
-        _, sources = split_sources(self._tool_sources)
+        rest, hosted = split_hosted(self._tool_sources)
+        _, sources = split_sources([*rest, *(h.fallback for h in hosted if h.fallback)])
         for source in sources:
             await source.aclose()
 

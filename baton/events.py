@@ -27,6 +27,7 @@ __all__ = [
     "Document",
     "Event",
     "FileUrl",
+    "HostedToolCall",
     "HumanInputRequest",
     "HumanMessage",
     "Image",
@@ -235,6 +236,24 @@ class ModelRequest(Event):
 
 @register
 @dataclass(frozen=True, slots=True)
+class HostedToolCall(Event):
+    """A tool the model's provider ran itself while answering (``baton.models.hosted``): a
+    hosted web search, a code run, a file search. ``kind`` is Baton's name for it
+    (``"web_search"``, ``"code_interpreter"``, ``"file_search"``), ``name`` the provider's;
+    ``input`` is what the model asked for (a query, code) and ``output`` what came back (result
+    titles and addresses, printed output), as text. Kept in ``ModelResponse.hosted_calls`` and
+    announced on the stream, transiently, as the answer arrives."""
+
+    id: str
+    kind: str
+    name: str = ""
+    input: str = ""
+    output: str = ""
+    transient: ClassVar[bool] = True
+
+
+@register
+@dataclass(frozen=True, slots=True)
 class ToolCall(Event):
     """A call the model asked for. ``arguments`` is the raw JSON text the model produced.
 
@@ -290,6 +309,9 @@ class ModelResponse(Event):
     response_id: str | None = None
     # Files the model produced in this answer (e.g. images from Gemini), in the order given.
     files: tuple[Media, ...] = ()
+    # Tools the provider ran itself while answering (a hosted web search, code run): see
+    # ``HostedToolCall``; each is also announced on the stream before this response.
+    hosted_calls: tuple[HostedToolCall, ...] = ()
 
 
 @register

@@ -46,6 +46,7 @@ from .tools.source import SourcedTables, ToolSource
 from .tools.tool import Tool, ToolSpec
 
 if TYPE_CHECKING:
+    from .models.hosted import HostedTool
     from .reply import Reply
 
 
@@ -88,6 +89,7 @@ class Plan:
 
     __slots__ = (
         "chains",
+        "hosted",
         "inherited",
         "instructions",
         "observers",
@@ -111,8 +113,10 @@ class Plan:
         sources: Sequence[ToolSource] = (),
         where: str = "the agent",
         raise_tool_errors: bool = False,
+        hosted: tuple[HostedTool, ...] = (),
     ) -> None:
         self.table = table
+        self.hosted = hosted  # provider-hosted tools, offered next to the function tools
         self.sources = SourcedTables(table, sources, where) if sources else None
         self.specs: tuple[ToolSpec, ...] = tuple(t.spec for t in table.values())
         self.output = output
@@ -233,6 +237,7 @@ async def _loop(run: LiveRun) -> Reply[Any]:
                     run.settings,
                     provider,
                     model_name,
+                    plan.hosted,
                 )
                 for policy in plan.policies:
                     call = await policy.apply(call, context)

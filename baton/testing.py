@@ -179,6 +179,10 @@ class ScriptedModel(ModelConfig, ModelClient):
 
     # -- ModelConfig -------------------------------------------------------------------------
 
+    def supports_hosted(self, kind: str) -> bool:
+        """Every kind: a script plays the model, whatever it was offered."""
+        return True
+
     @property
     def provider(self) -> str:
         return "scripted"
@@ -385,6 +389,9 @@ class RecordingModel(ModelConfig):
 
     def __repr__(self) -> str:
         return f"RecordingModel({self.config!r})"
+
+    def supports_hosted(self, kind: str) -> bool:
+        return self.config.supports_hosted(kind)
 
     @property
     def provider(self) -> str:

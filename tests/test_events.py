@@ -19,6 +19,7 @@ from baton.events import (
     Document,
     Event,
     FileUrl,
+    HostedToolCall,
     HumanInputRequest,
     HumanMessage,
     Image,
@@ -79,6 +80,7 @@ def samples() -> dict[str, Record]:
     """One rich instance of every record type registered by baton.events."""
     call_a = ToolCall("call_1", "add", '{"a": 2, "b": 3}')
     call_b = ToolCall("call_2", "lookup", '{"q": "x"}')
+    searched = HostedToolCall("ws_1", "web_search", "web_search_call", "baton", "Baton - https://b")
     return {
         "Usage": USAGE,
         "Text": Text("hello"),
@@ -107,6 +109,7 @@ def samples() -> dict[str, Record]:
             )
         ),
         "ToolCall": call_a,
+        "HostedToolCall": searched,
         "ModelResponse": ModelResponse(
             text="let me check",
             tool_calls=(call_a, call_b),
@@ -117,6 +120,7 @@ def samples() -> dict[str, Record]:
             reasoning="thinking...",
             provider_data={"blocks": [LOOKS_LIKE_EVENT], "signature": "abc"},
             files=(Image(data=PNG), Video(url="gs://out/clip.mp4"), Document(data=PDF)),
+            hosted_calls=(searched,),
         ),
         "TextChunk": TextChunk("He"),
         "ReasoningChunk": ReasoningChunk("hmm"),
@@ -499,6 +503,7 @@ TRANSIENT = {
     "ReasoningChunk",
     "ToolCall",
     "ToolCallDelta",
+    "HostedToolCall",
     "SubscriberFailed",
     "TaskProgress",
     "ToolThreadAbandoned",

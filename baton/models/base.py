@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from ..errors import ConfigError
 from ..events import Event, ModelResponse, ReasoningChunk, TextChunk, ToolCall, ToolCallDelta
@@ -23,6 +23,9 @@ from ..history import HistoryView
 from ..output import OutputSpec
 from ..sync import made_client
 from ..tools.tool import ToolSpec
+
+if TYPE_CHECKING:
+    from .hosted import HostedTool
 
 __all__ = [
     "EmitChunk",
@@ -130,6 +133,8 @@ class ModelCall:
     settings: ModelSettings
     provider: str = ""
     model: str = ""
+    hosted: tuple[HostedTool, ...] = ()
+    """Provider-hosted tools to offer (``baton.models.hosted``), next to ``tools``."""
 
     @property
     def last(self) -> Event | None:
@@ -154,6 +159,12 @@ class ModelConfig(ABC):
     """Base of every model configuration (``OpenAIConfig``, ..., ``ScriptedModel``)."""
 
     settings: ModelSettings = ModelSettings()
+    hosted_tools: ClassVar[frozenset[str]] = frozenset()
+    """Kinds of provider-hosted tools this model runs (``baton.models.hosted``)."""
+
+    def supports_hosted(self, kind: str) -> bool:
+        """Whether this model runs the hosted tool ``kind`` (e.g. ``"web_search"``) itself."""
+        return kind in self.hosted_tools
 
     @property
     @abstractmethod

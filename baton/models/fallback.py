@@ -89,6 +89,10 @@ class FallbackModel(ModelConfig):
     def provider(self) -> str:
         return self.configs[0].provider
 
+    def supports_hosted(self, kind: str) -> bool:
+        """Only what every config runs: any of them may answer a call."""
+        return all(config.supports_hosted(kind) for config in self.configs)
+
     @property
     def model_name(self) -> str:
         return self.configs[0].model_name

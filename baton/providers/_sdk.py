@@ -33,8 +33,11 @@ async def post_prepared(
     extra = body.pop("extra_body", None)
     if extra:
         body.update(extra)
+    headers = body.pop("extra_headers", None)  # e.g. a beta a hosted tool needs
     # Inside RetryMiddleware the SDK makes one request: Baton's layer does the retrying.
     options: dict[str, Any] = {"max_retries": 0} if RETRIED_BY_BATON.get() else {}
+    if headers:
+        options["headers"] = headers
     answer = await sdk.post(
         path, cast_to=cast_to, body=body, options=options, stream=stream, stream_cls=stream_cls
     )

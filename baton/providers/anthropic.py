@@ -32,7 +32,7 @@ tools, the system prompt and the conversation so far; see ``AnthropicConfig``.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, ClassVar, Literal, get_args
@@ -56,6 +56,7 @@ from ..events import (
     Document,
     Event,
     FileUrl,
+    HostedToolCall,
     HumanMessage,
     Image,
     ModelRequest,
@@ -72,10 +73,12 @@ from ..events import (
     Usage,
 )
 from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings, valid_data
+from ..models.hosted import HostedTool, WebSearch
 from ..output import OutputSpec
 from ._cache import MessageCache, merge_or_append
 from ._config import ProviderConfig, bounded, missing_extra
 from ._errors import connection_dropped, error_for_status, is_transport_error, malformed
+from ._hosted import announced, hosted_call, search_results
 from ._media import b64, media_note, unsupported
 from ._sdk import post_prepared
 
@@ -153,6 +156,7 @@ class AnthropicConfig(ProviderConfig):
     provider_name: ClassVar[str] = "anthropic"
     env_keys: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
     extra_name: ClassVar[str] = "anthropic"
+    hosted_tools: ClassVar[frozenset[str]] = frozenset({"web_search", "code_interpreter"})
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -360,6 +364,19 @@ def _mark_last_message(messages: list[Message], control: Block) -> None:
     messages[-1] = {**last, "content": marked}
 
 
+CODE_EXECUTION_BETA = "code-execution-2025-08-25"
+
+
+def _hosted_tool(spec: HostedTool) -> dict[str, Any]:
+    """A provider-hosted tool as Anthropic's server tools name it."""
+    if spec.kind == "code_interpreter":
+        return {"type": "code_execution_20250825", "name": "code_execution"}
+    tool: dict[str, Any] = {"type": "web_search_20250305", "name": "web_search"}
+    if isinstance(spec, WebSearch) and spec.max_uses is not None:
+        tool["max_uses"] = spec.max_uses
+    return tool
+
+
 def _tool_choice(settings: ModelSettings, has_tools: bool) -> dict[str, Any] | None:
     if not has_tools:
         return None
@@ -457,7 +474,17 @@ def make_anthropic_client(config: ProviderConfig) -> Any:
 class _StreamBlock:
     """One content block being assembled from a stream."""
 
-    __slots__ = ("data", "id", "input", "kind", "name", "pieces", "signature")
+    __slots__ = (
+        "content",
+        "data",
+        "id",
+        "input",
+        "kind",
+        "name",
+        "pieces",
+        "signature",
+        "tool_use_id",
+    )
 
     def __init__(self, block: Any) -> None:
         self.kind: str = block.type
@@ -467,6 +494,8 @@ class _StreamBlock:
         self.signature: str = getattr(block, "signature", "") or ""
         self.data: str = getattr(block, "data", "") or ""
         self.input: Any = getattr(block, "input", None)
+        self.content: Any = getattr(block, "content", None)  # a server tool's result
+        self.tool_use_id: str = getattr(block, "tool_use_id", "") or ""
         initial = getattr(block, "text", None) or getattr(block, "thinking", None)
         if initial:
             self.pieces.append(initial)
@@ -540,6 +569,10 @@ class AnthropicClient:
             ]
             if control is not None and "tools" in points:
                 request["tools"][-1]["cache_control"] = control
+        if call.hosted:
+            request.setdefault("tools", []).extend(_hosted_tool(h) for h in call.hosted)
+            if any(h.kind == "code_interpreter" for h in call.hosted):
+                request["extra_headers"] = {"anthropic-beta": CODE_EXECUTION_BETA}
         if control is not None and "messages" in points:
             _mark_last_message(request["messages"], control)
         tool_choice = _tool_choice(settings, bool(call.tools))
@@ -582,7 +615,7 @@ class AnthropicClient:
                     stream_cls=None,
                     provider=self.config.provider_name,
                 )
-                return self._from_message(message)
+                return await announced(self._from_message(message), emit)
             request["stream"] = True
             stream = await post_prepared(
                 self.sdk,
@@ -594,7 +627,7 @@ class AnthropicClient:
                 provider=self.config.provider_name,
             )
             async with stream:
-                return await self._from_stream(stream, emit)
+                return await announced(await self._from_stream(stream, emit), emit)
 
     def _response(
         self,
@@ -603,6 +636,7 @@ class AnthropicClient:
         finish_reason: str | None,
         model: str | None,
         response_id: str | None = None,
+        hosted: tuple[HostedToolCall, ...] = (),
     ) -> ModelResponse:
         thinking = [b for b in blocks if b["type"] in _THINKING_TYPES]
         return ModelResponse(
@@ -619,6 +653,7 @@ class AnthropicClient:
             reasoning="".join(b.get("thinking", "") for b in thinking),
             provider_data=thinking or None,
             response_id=response_id or None,
+            hosted_calls=hosted,
         )
 
     def _from_message(self, message: Any) -> ModelResponse:
@@ -647,6 +682,7 @@ class AnthropicClient:
             message.stop_reason,
             message.model,
             getattr(message, "id", None),
+            _server_tool_calls(_StreamBlock(b) for b in message.content or ()),
         )
 
     async def _from_stream(self, stream: Any, emit: EmitChunk) -> ModelResponse:
@@ -696,14 +732,54 @@ class AnthropicClient:
                 f"the stream from {provider} ended before the answer was complete",
                 provider=provider,
             )
-        blocks = [_finished(slot) for _, slot in sorted(open_blocks.items())]
+        slots = [slot for _, slot in sorted(open_blocks.items())]
+        blocks = [_finished(slot) for slot in slots]
         return self._response(
             [b for b in blocks if b is not None],
             anthropic_usage(usage),
             finish_reason,
             model,
             response_id,
+            _server_tool_calls(slots),
         )
+
+
+def _server_tool_calls(slots: Iterable[_StreamBlock]) -> tuple[HostedToolCall, ...]:
+    """The server tools Anthropic ran (``server_tool_use`` blocks and their ``*_tool_result``
+    blocks) as ``HostedToolCall`` events."""
+    uses: dict[str, _StreamBlock] = {}
+    results: dict[str, Any] = {}
+    for slot in slots:
+        if slot.kind == "server_tool_use":
+            uses[slot.id] = slot
+        elif slot.kind.endswith("_tool_result") and slot.tool_use_id:
+            results[slot.tool_use_id] = slot.content
+    calls = []
+    for call_id, use in uses.items():
+        given = "".join(use.pieces) or (valid_data(use.input) if use.input else "")
+        kind = "web_search" if use.name.startswith("web_") else "code_interpreter"
+        calls.append(
+            hosted_call(call_id, kind, use.name, given, _server_result_text(results.get(call_id)))
+        )
+    return tuple(calls)
+
+
+def _server_result_text(content: Any) -> Any:
+    """A server tool result's content as text: search hits one per line, a code run's output."""
+    if isinstance(content, list):
+        return search_results(
+            (getattr(hit, "title", "") or "", getattr(hit, "url", "") or "") for hit in content
+        )
+    if content is None:
+        return ""
+    stdout = getattr(content, "stdout", None)
+    if stdout is not None or getattr(content, "stderr", None):
+        return "".join(filter(None, (stdout, getattr(content, "stderr", None))))
+    error = getattr(content, "error_code", None)
+    if error:
+        return f"error: {error}"
+    dump = getattr(content, "model_dump", None)
+    return dump(mode="json") if callable(dump) else content
 
 
 def _finished(slot: _StreamBlock) -> Block | None:

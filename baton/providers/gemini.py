@@ -24,6 +24,7 @@ from ..events import (
     Data,
     Event,
     FileUrl,
+    HostedToolCall,
     HumanMessage,
     Media,
     ModelRequest,
@@ -50,6 +51,7 @@ from ..tools.tool import ToolSpec
 from ._cache import MessageCache
 from ._config import ProviderConfig, bounded, missing_extra
 from ._gemini_errors import mapped_errors
+from ._hosted import announced, hosted_call, search_results
 from ._media import b64, produced_media, unsupported
 
 if TYPE_CHECKING:
@@ -113,6 +115,7 @@ class GeminiConfig(ProviderConfig):
     provider_name: ClassVar[str] = "gemini"
     env_keys: ClassVar[tuple[str, ...]] = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
     extra_name: ClassVar[str] = "gemini"
+    hosted_tools: ClassVar[frozenset[str]] = frozenset({"web_search", "code_interpreter"})
 
     def create_client(self) -> ModelClient:
         return GeminiClient(self)
@@ -404,6 +407,8 @@ class _Answer:
         self.response_id: str | None = None
         self.finish_reason: str | None = None
         self.blocked: str | None = None
+        self.code_runs: list[list[str]] = []  # [code, output] of each code execution part
+        self.grounding: Any = None  # Google Search: the queries and sources of the answer
 
     def observe(self, response: gt.GenerateContentResponse) -> list[gt.Part]:
         """Take a response's metadata; return its candidate's parts."""
@@ -419,6 +424,8 @@ class _Answer:
         candidate = response.candidates[0] if response.candidates else None
         if candidate is None:
             return []
+        if getattr(candidate, "grounding_metadata", None) is not None:
+            self.grounding = candidate.grounding_metadata
         if candidate.finish_reason is not None:
             self.finish_reason = str(candidate.finish_reason.value)
             if self.finish_reason in _BLOCKED:
@@ -448,6 +455,16 @@ class _Answer:
             )
             self.keep = self.keep or bool(call.id)
             self.parts.append(["call", index, signature, bool(call.id)])
+            return None
+        code = getattr(part, "executable_code", None)
+        if code is not None:  # Gemini ran code itself (the code execution tool)
+            self.code_runs.append([code.code or "", ""])
+            return None
+        result = getattr(part, "code_execution_result", None)
+        if result is not None:
+            if not self.code_runs:
+                self.code_runs.append(["", ""])
+            self.code_runs[-1][1] += result.output or ""
             return None
         media = _produced(part)
         if media is not None:
@@ -500,7 +517,29 @@ class _Answer:
             provider_data=self.provider_data(),
             response_id=self.response_id,
             files=tuple(self.files),
+            hosted_calls=self.hosted_calls(),
         )
+
+    def hosted_calls(self) -> tuple[HostedToolCall, ...]:
+        """The code Gemini ran and the Google searches it made, as ``HostedToolCall`` s."""
+        calls = [
+            hosted_call(f"code_{i}", "code_interpreter", "code_execution", code, output)
+            for i, (code, output) in enumerate(self.code_runs)
+        ]
+        grounding = self.grounding
+        queries = list(getattr(grounding, "web_search_queries", None) or ())
+        if queries:
+            sources = (
+                (getattr(web, "title", "") or "", getattr(web, "uri", "") or "")
+                for web in (getattr(c, "web", None) for c in grounding.grounding_chunks or ())
+                if web is not None
+            )
+            calls.append(
+                hosted_call(
+                    "search_0", "web_search", "google_search", queries, search_results(sources)
+                )
+            )
+        return tuple(calls)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -626,6 +665,12 @@ class GeminiClient:
             tool_config = _tool_config(settings.tool_choice)
             if tool_config is not None:
                 options["tool_config"] = tool_config
+        for hosted in call.hosted:  # Google Search and code execution, run by Gemini itself
+            options.setdefault("tools", []).append(
+                types.Tool(code_execution=types.ToolCodeExecution())
+                if hosted.kind == "code_interpreter"
+                else types.Tool(google_search=types.GoogleSearch())
+            )
         if output is not None and native:
             options["response_mime_type"] = "application/json"
             # JSON Schema as is; SDKs without response_json_schema only take response_schema.
@@ -677,7 +722,7 @@ class GeminiClient:
                 response = await self.sdk.models.generate_content(**request)
                 for part in answer.observe(response):
                     answer.add(part)
-                return answer.response(self.config)
+                return await announced(answer.response(self.config), emit)
             stream = await self.sdk.models.generate_content_stream(**request)
             try:
                 async for chunk in stream:
@@ -694,4 +739,4 @@ class GeminiClient:
                     f"the stream from {provider} ended before the answer was finished",
                     provider=provider,
                 )
-            return answer.response(self.config)
+            return await announced(answer.response(self.config), emit)

@@ -17,6 +17,7 @@ from ..events import (
     Document,
     Event,
     FileUrl,
+    HostedToolCall,
     HumanMessage,
     Image,
     ModelRequest,
@@ -33,9 +34,11 @@ from ..events import (
     Usage,
 )
 from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings
+from ..models.hosted import FileSearch, HostedTool
 from ._cache import MessageCache
 from ._config import ProviderConfig, bounded
 from ._errors import malformed
+from ._hosted import announced, hosted_call, search_results
 from ._media import data_url, document_name, media_note, unsupported
 from ._openai_common import (
     ServiceTier,
@@ -83,6 +86,9 @@ class OpenAIResponsesConfig(ProviderConfig):
     provider_name: ClassVar[str] = "openai"
     env_keys: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
     extra_name: ClassVar[str] = "openai"
+    hosted_tools: ClassVar[frozenset[str]] = frozenset(
+        {"web_search", "code_interpreter", "file_search"}
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -262,6 +268,50 @@ def _finish_reason(response: Any, has_calls: bool, refused: bool) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+def _hosted_tool(spec: HostedTool) -> dict[str, Any]:
+    """A provider-hosted tool as the Responses API names it."""
+    if isinstance(spec, FileSearch):
+        tool: dict[str, Any] = {
+            "type": "file_search",
+            "vector_store_ids": list(spec.vector_store_ids),
+        }
+        if spec.max_results is not None:
+            tool["max_num_results"] = spec.max_results
+        return tool
+    if spec.kind == "code_interpreter":
+        return {"type": "code_interpreter", "container": {"type": "auto"}}
+    return {"type": "web_search"}
+
+
+_HOSTED_ITEMS = {
+    "web_search_call": "web_search",
+    "code_interpreter_call": "code_interpreter",
+    "file_search_call": "file_search",
+}
+
+
+def _hosted_call(item: Any, kind: str) -> HostedToolCall:
+    """A hosted tool's output item as a ``HostedToolCall``."""
+    if kind == "web_search_call":
+        action = getattr(item, "action", None)
+        given = getattr(action, "query", None) or getattr(action, "url", None)
+        sources = getattr(action, "sources", None) or ()
+        output = search_results(("", getattr(s, "url", "") or "") for s in sources)
+    elif kind == "code_interpreter_call":
+        given = getattr(item, "code", None)
+        outputs = getattr(item, "outputs", None) or ()
+        output = "\n".join(
+            getattr(o, "logs", None) or getattr(o, "url", None) or "" for o in outputs
+        )
+    else:
+        given = list(getattr(item, "queries", None) or ())
+        results = getattr(item, "results", None) or ()
+        output = search_results(
+            (getattr(r, "filename", "") or "", getattr(r, "file_id", "") or "") for r in results
+        )
+    return hosted_call(getattr(item, "id", "") or "", _HOSTED_ITEMS[kind], kind, given, output)
+
+
 def _tool_choice(choice: str | None, has_tools: bool) -> Any:
     if choice is None or not has_tools:
         return None
@@ -322,6 +372,8 @@ class OpenAIResponsesClient:
             ]
             if settings.parallel_tool_calls is not None:
                 request["parallel_tool_calls"] = settings.parallel_tool_calls
+        if call.hosted:
+            request.setdefault("tools", []).extend(_hosted_tool(h) for h in call.hosted)
         tool_choice = _tool_choice(settings.tool_choice, bool(call.tools))
         if tool_choice is not None:
             request["tool_choice"] = tool_choice
@@ -362,7 +414,7 @@ class OpenAIResponsesClient:
                     stream_cls=None,
                     provider=self.config.provider_name,
                 )
-                return self._from_response(response, None)
+                return await announced(self._from_response(response, None), emit)
             request["stream"] = True
             stream = await post_prepared(
                 self.sdk,
@@ -374,7 +426,7 @@ class OpenAIResponsesClient:
                 provider=self.config.provider_name,
             )
             async with stream:  # the connection is released even when an event ends the answer
-                return await self._from_stream(stream, emit)
+                return await announced(await self._from_stream(stream, emit), emit)
 
     async def _from_stream(self, stream: Any, emit: EmitChunk) -> ModelResponse:
         provider = self.config.provider_name
@@ -447,6 +499,7 @@ class OpenAIResponsesClient:
         summaries: list[str] = []
         calls: list[ToolCall] = []
         reasoning: list[Item] = []
+        hosted: list[HostedToolCall] = []
         has_message = refused = False
         for item in output:
             kind = getattr(item, "type", None)
@@ -464,6 +517,8 @@ class OpenAIResponsesClient:
                 summaries.extend(c.text for c in getattr(item, "content", None) or ())
             elif kind == "function_call":
                 calls.append(ToolCall(item.call_id, item.name, item.arguments or "{}"))
+            elif kind in _HOSTED_ITEMS:
+                hosted.append(_hosted_call(item, kind))
         if streamed is not None:
             if not has_message:
                 text = streamed.text
@@ -484,4 +539,5 @@ class OpenAIResponsesClient:
             reasoning="\n\n".join(summaries),
             provider_data={REASONING_KEY: reasoning} if reasoning else None,
             response_id=getattr(response, "id", None) or None,
+            hosted_calls=tuple(hosted),
         )
