@@ -5,21 +5,27 @@ fits the schema is ``invalid_output``."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from contract_cases import SLOW_LIMIT
-from worker_runners import InProcess, Pool, Runner
+from worker_runners import InProcess, Pool, RedisProcess, Runner
 
-RUNNERS = ["worker", "pool"]
+RUNNERS = ["worker", "pool", "redis"]
 
 
 @pytest.fixture(params=RUNNERS)
-async def runner(request: pytest.FixtureRequest) -> AsyncIterator[Runner]:
-    made: Runner = {"worker": InProcess, "pool": Pool}[request.param]()
+def runner(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runner]:
+    made: Runner
+    if request.param == "redis":
+        url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue("prefix")
+        made = RedisProcess(url, prefix, tmp_path)
+    else:
+        made = {"worker": InProcess, "pool": Pool}[request.param]()
     yield made
-    await made.stop()
+    made.close()
 
 
 def payload(run_id: str, **extra: Any) -> dict[str, Any]:

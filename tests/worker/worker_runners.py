@@ -3,11 +3,15 @@ the case's worker run, ``run(payload)`` returns the contract output, ``stop()`` 
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any, Protocol
 
 from contract_cases import case_agent, case_spec
+from worker_support import WorkerProcess, write_spec
 
 from baton.worker import Worker, WorkerPool
+from baton.worker.redis_client import WorkerClient
 
 
 class Runner(Protocol):
@@ -16,6 +20,8 @@ class Runner(Protocol):
     async def run(self, payload: dict[str, Any]) -> dict[str, Any]: ...
 
     async def stop(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class InProcess:
@@ -32,6 +38,9 @@ class InProcess:
         return await self.worker.run(payload)
 
     async def stop(self) -> None:
+        return None
+
+    def close(self) -> None:
         return None
 
 
@@ -52,3 +61,33 @@ class Pool:
     async def stop(self) -> None:
         if self.pool is not None:
             await self.pool.aclose()
+
+    def close(self) -> None:
+        return None  # its runs ended with the test
+
+
+class RedisProcess:
+    """A ``baton worker run`` process on Redis; tasks go through ``WorkerClient.run``."""
+
+    def __init__(self, redis_url: str, prefix: str, directory: Path) -> None:
+        self.redis_url, self.prefix, self.directory = redis_url, prefix, directory
+        self.process: WorkerProcess | None = None
+        self.client: WorkerClient | None = None
+
+    async def start(self, case: str) -> None:
+        spec = case_spec(case)
+        path = write_spec(spec, self.directory)
+        process = WorkerProcess(path, f"contract_cases:{case}", self.redis_url, self.prefix)
+        self.process = await asyncio.to_thread(process.start)
+        self.client = WorkerClient(self.redis_url, spec.id, prefix=self.prefix)
+
+    async def run(self, payload: dict[str, Any]) -> dict[str, Any]:
+        assert self.client is not None
+        return await self.client.run(payload, timeout=60)
+
+    async def stop(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.kill()

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -15,3 +21,83 @@ def open_storage(url: str) -> Any:
     from baton.backends.sql import SQLStorage
 
     return SQLStorage(url)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+
+
+class WorkerProcess:
+    """A real ``baton worker run`` process (``python -m baton.cli``), with this directory
+    importable so ``--agent`` can name the test agents; its stderr goes to a file."""
+
+    def __init__(
+        self,
+        spec_path: Path,
+        agent: str,
+        redis_url: str,
+        prefix: str,
+        *,
+        concurrency: int = 2,
+        heartbeat: float = 0.5,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.args = [
+            sys.executable,
+            "-m",
+            "baton.cli",
+            "worker",
+            "run",
+            str(spec_path),
+            "--agent",
+            agent,
+            "--redis",
+            redis_url,
+            "--prefix",
+            prefix,
+            "--concurrency",
+            str(concurrency),
+            "--heartbeat",
+            str(heartbeat),
+            "--retry-delay",
+            "0",
+        ]
+        self.env = {**os.environ, "PYTHONPATH": str(HERE), **(env or {})}
+        self.log = spec_path.with_name(f"{spec_path.stem}-{secrets.token_hex(3)}.log")
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self) -> WorkerProcess:
+        with self.log.open("w") as errors:
+            self.process = subprocess.Popen(
+                self.args,
+                cwd=ROOT,
+                env=self.env,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                text=True,
+            )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if "ready" not in line:
+            self.kill()
+            raise RuntimeError(f"the worker did not start: {line!r}\n{self.log.read_text()}")
+        return self
+
+    def terminate(self) -> str:
+        """SIGTERM, wait for the exit; return what it printed after starting."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        out, _ = self.process.communicate(timeout=60)
+        return out
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def write_spec(spec: Any, directory: Path) -> Path:
+    """``spec`` saved as a ``*.worker.md`` file in ``directory``."""
+    path = directory / f"{spec.id}.worker.md"
+    path.write_text(spec.to_markdown())
+    return path

@@ -1,0 +1,155 @@
+"""The ``baton worker`` commands: ``run`` a worker process on Redis Streams, ``submit`` a task
+and wait for its output, ``serve`` a worker over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from .spec import WorkerSpec
+
+__all__ = ["load_agent", "worker_app"]
+
+
+def load_agent(target: str) -> Any:
+    """The agent named by ``module:attribute`` (the current directory is importable)."""
+    module_name, _, attribute = target.partition(":")
+    if not module_name or not attribute:
+        raise ConfigError(
+            f"--agent takes 'module:attribute', e.g. 'myapp.agents:triage', not {target!r}"
+        )
+    if "" not in sys.path:
+        sys.path.insert(0, "")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"cannot import {module_name!r} for --agent: {exc}") from None
+    try:
+        agent = getattr(module, attribute)
+    except AttributeError:
+        raise ConfigError(f"{module_name!r} has no attribute {attribute!r} (--agent)") from None
+    if not hasattr(agent, "ask"):
+        raise ConfigError(f"--agent {target!r} is not an Agent: {agent!r}")
+    return agent
+
+
+def worker_app() -> Any:
+    """The ``baton worker`` typer app."""
+    import typer
+
+    app = typer.Typer(
+        help="Bounded workers: run, submit to and serve a *.worker.md contract.",
+        no_args_is_help=True,
+    )
+
+    @app.command("run")
+    def run_command(
+        spec: Path = typer.Argument(..., help="The *.worker.md file."),
+        agent: str = typer.Option(..., "--agent", help="The agent, as 'module:attribute'."),
+        redis: str | None = typer.Option(
+            None, "--redis", envvar="BATON_REDIS_URL", help="Redis URL."
+        ),
+        concurrency: int = typer.Option(4, "--concurrency", "-c", help="Tasks run at once."),
+        prefix: str = typer.Option("baton:", "--prefix", help="Redis key prefix."),
+        heartbeat: float = typer.Option(5.0, "--heartbeat", help="Seconds between heartbeats."),
+        retry_delay: float = typer.Option(0.5, "--retry-delay", help="First retry backoff (s)."),
+    ) -> None:
+        """Run a worker process: take the spec's tasks from Redis and run them on the agent."""
+        try:
+            asyncio.run(_run(spec, agent, redis, concurrency, prefix, heartbeat, retry_delay))
+        except ConfigError as exc:
+            print(f"ConfigError: {exc}", file=sys.stderr)
+            raise typer.Exit(2) from None
+
+    @app.command("submit")
+    def submit_command(
+        spec: str = typer.Argument(..., help="The *.worker.md file, or the spec's id."),
+        payload: str = typer.Option(..., "--payload", help="The task's JSON payload."),
+        redis: str | None = typer.Option(
+            None, "--redis", envvar="BATON_REDIS_URL", help="Redis URL."
+        ),
+        prefix: str = typer.Option("baton:", "--prefix", help="Redis key prefix."),
+        wait: bool = typer.Option(
+            True, "--wait/--no-wait", help="Wait for the output and print it."
+        ),
+        timeout: float | None = typer.Option(
+            None, "--timeout", help="Seconds to wait (default: for ever)."
+        ),
+    ) -> None:
+        """Submit a task to the spec's workers; print its output (or its run id with --no-wait)."""
+        try:
+            code = asyncio.run(_submit(spec, payload, redis, prefix, wait, timeout))
+        except ConfigError as exc:
+            print(f"ConfigError: {exc}", file=sys.stderr)
+            raise typer.Exit(2) from None
+        raise typer.Exit(code)
+
+    return app
+
+
+async def _run(
+    spec_path: Path,
+    target: str,
+    redis: str | None,
+    concurrency: int,
+    prefix: str,
+    heartbeat: float,
+    retry_delay: float,
+) -> None:
+    from .redis_runner import RedisRunner
+    from .worker import Worker
+
+    spec = WorkerSpec.load(spec_path)
+    worker = Worker(load_agent(target), spec, retry_delay=retry_delay)
+    runner = RedisRunner(worker, redis, concurrency=concurrency, prefix=prefix, heartbeat=heartbeat)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):  # not on Windows
+            loop.add_signal_handler(signum, runner.stop)
+    print(f"worker {spec.id} ready ({runner.consumer})", flush=True)
+    await runner.run()
+    print(f"worker {spec.id} stopped after {runner.handled} tasks", flush=True)
+
+
+async def _submit(
+    spec: str,
+    payload_text: str,
+    redis: str | None,
+    prefix: str,
+    wait: bool,
+    timeout: float | None,  # noqa: ASYNC109
+) -> int:
+    from .redis_client import WorkerClient
+
+    path = Path(spec)
+    is_file = path.suffix == ".md" or path.is_file()  # noqa: ASYNC240 (once, at start)
+    loaded = WorkerSpec.load(path) if is_file else None
+    spec_id = loaded.id if loaded is not None else spec
+    try:
+        payload = json.loads(payload_text)
+    except ValueError as exc:
+        raise ConfigError(f"--payload is not JSON ({exc})") from None
+    client = WorkerClient(
+        redis,
+        spec_id,
+        prefix=prefix,
+        idempotency_key=loaded.idempotency_key if loaded else "run_id",
+    )
+    run_id = await client.submit(payload)
+    if not wait:
+        print(run_id)
+        return 0
+    try:
+        output = await client.run(payload, timeout=timeout)
+    except TimeoutError as exc:
+        print(f"TimeoutError: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(output))
+    return 0 if output["status"] == "ok" else 1
