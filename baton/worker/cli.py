@@ -110,9 +110,14 @@ async def _run(
     worker = Worker(load_agent(target), spec, retry_delay=retry_delay)
     runner = RedisRunner(worker, redis, concurrency=concurrency, prefix=prefix, heartbeat=heartbeat)
     loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        print(f"worker {spec.id} stopping: finishing {runner.in_hand} tasks in hand", flush=True)
+        runner.stop()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):  # not on Windows
-            loop.add_signal_handler(signum, runner.stop)
+            loop.add_signal_handler(signum, stop)
     print(f"worker {spec.id} ready ({runner.consumer})", flush=True)
     await runner.run()
     print(f"worker {spec.id} stopped after {runner.handled} tasks", flush=True)

@@ -92,6 +92,7 @@ class RedisRunner:
         self._tasks: set[asyncio.Task[None]] = set()
         self._token = secrets.token_hex(8)
         self._stopping = asyncio.Event()
+        self._stop_waiter: asyncio.Future[Any] | None = None
         self.handled = 0  # tasks finished by this runner (outcome written or found)
 
     def __repr__(self) -> str:
@@ -101,10 +102,16 @@ class RedisRunner:
         """Stop taking tasks; ``run()`` returns once the tasks in hand are finished."""
         self._stopping.set()
 
+    @property
+    def in_hand(self) -> int:
+        """How many tasks this runner holds now."""
+        return len(self._tasks)
+
     async def run(self) -> None:
         """Take and run tasks until ``stop()``."""
         errors = retryable_errors()
         await self._ensure_group()
+        self._stop_waiter = asyncio.ensure_future(self._stopping.wait())
         beats = asyncio.create_task(self._heartbeats(), name="baton-worker-heartbeat")
         try:
             since_reclaim = asyncio.get_running_loop().time()
@@ -130,6 +137,7 @@ class RedisRunner:
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
             beats.cancel()
+            self._stop_waiter.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beats
 
@@ -152,14 +160,25 @@ class RedisRunner:
 
     async def _read(self, count: int) -> None:
         client = self.connector.client()
-        try:
-            answer: Any = await client.xreadgroup(
+        read = asyncio.ensure_future(
+            client.xreadgroup(
                 GROUP,
                 self.consumer,
                 {self.keys.tasks: ">"},
                 count=count,
                 block=max(1, int(self.block * 1000)),
             )
+        )
+        stopping = self._stop_waiter
+        assert stopping is not None
+        await asyncio.wait((read, stopping), return_when=asyncio.FIRST_COMPLETED)
+        if not read.done():  # stopped while waiting: take nothing more
+            read.cancel()
+            with contextlib.suppress(asyncio.CancelledError, *retryable_errors()):
+                await read
+            return
+        try:
+            answer: Any = read.result()
         except Exception as exc:
             if "NOGROUP" in str(exc):  # the stream went away (e.g. Redis lost its data)
                 await self._ensure_group()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import signal
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +103,13 @@ def write_spec(spec: Any, directory: Path) -> Path:
     path = directory / f"{spec.id}.worker.md"
     path.write_text(spec.to_markdown())
     return path
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], *, what: str, tries: int = 3000) -> None:
+    """Wait until ``check()`` is true (an event in another process or in Redis, which can't
+    be awaited directly), polling every 20 ms; fail after ``tries`` polls."""
+    for _ in range(tries):
+        if await check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"never happened: {what}")
