@@ -91,7 +91,62 @@ def worker_app() -> Any:
             raise typer.Exit(2) from None
         raise typer.Exit(code)
 
+    @app.command("serve")
+    def serve_command(
+        spec: Path = typer.Argument(..., help="The *.worker.md file."),
+        agent: str = typer.Option(..., "--agent", help="The agent, as 'module:attribute'."),
+        http: str = typer.Option("127.0.0.1:8000", "--http", help="Serve on HOST:PORT."),
+        token: str | None = typer.Option(
+            None,
+            "--token",
+            envvar="BATON_WORKER_TOKEN",
+            help="Bearer token clients must send (default: one is generated and printed).",
+            show_default=False,
+        ),
+        no_token: bool = typer.Option(
+            False, "--no-token", help="No token: loopback address and clients only."
+        ),
+        concurrency: int = typer.Option(16, "--concurrency", "-c", help="Runs at once."),
+    ) -> None:
+        """Serve a worker over HTTP: POST /runs, GET /runs/{run_id}."""
+        try:
+            asyncio.run(_serve(spec, agent, http, token, no_token, concurrency))
+        except ConfigError as exc:
+            print(f"ConfigError: {exc}", file=sys.stderr)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            pass
+
     return app
+
+
+async def _serve(
+    spec_path: Path, target: str, http: str, token: str | None, no_token: bool, concurrency: int
+) -> None:
+    from ..endpoint_guard import is_loopback
+    from .http import WorkerApp
+    from .requires import require
+    from .worker import Worker
+
+    host, _, port = http.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit():
+        raise ConfigError(f"--http takes HOST:PORT, e.g. 127.0.0.1:8000, not {http!r}")
+    if no_token and not is_loopback(host):
+        raise ConfigError(
+            f"--no-token serves without authentication and is only allowed on a loopback "
+            f"address (127.0.0.1, ::1, localhost), not {host!r}; give a token instead"
+        )
+    uvicorn = require("uvicorn", "worker", "baton worker serve")
+    spec = WorkerSpec.load(spec_path)
+    app = WorkerApp(
+        Worker(load_agent(target), spec), token=token, no_token=no_token, concurrency=concurrency
+    )
+    print(f"Serving worker {spec.id!r} at http://{http}/runs", file=sys.stderr, flush=True)
+    if token is None and app.token is not None:
+        print(f"Bearer token (generated; choose one with --token): {app.token}", file=sys.stderr)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=int(port), log_level="warning"))
+    await server.serve()
 
 
 async def _run(

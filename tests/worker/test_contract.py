@@ -5,15 +5,15 @@ fits the schema is ``invalid_output``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from contract_cases import SLOW_LIMIT
-from worker_runners import InProcess, Pool, RedisProcess, Runner
+from worker_runners import HTTPFront, InProcess, Pool, RedisProcess, Runner
 
-RUNNERS = ["worker", "pool", "redis"]
+RUNNERS = ["worker", "pool", "redis", "http"]
 
 
 @pytest.fixture(params=RUNNERS)
@@ -23,9 +23,16 @@ def runner(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runner]:
         url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue("prefix")
         made = RedisProcess(url, prefix, tmp_path)
     else:
-        made = {"worker": InProcess, "pool": Pool}[request.param]()
+        made = {"worker": InProcess, "pool": Pool, "http": HTTPFront}[request.param]()
     yield made
     made.close()
+
+
+@pytest.fixture(autouse=True)
+async def stopped(runner: Runner) -> AsyncIterator[None]:
+    """Each runner is stopped in the test's own event loop."""
+    yield
+    await runner.stop()
 
 
 def payload(run_id: str, **extra: Any) -> dict[str, Any]:

@@ -4,13 +4,17 @@ the case's worker run, ``run(payload)`` returns the contract output, ``stop()`` 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any, Protocol
 
+import httpx
 from contract_cases import case_agent, case_spec
+from serving import uvicorn_serving
 from worker_support import WorkerProcess, write_spec
 
 from baton.worker import Worker, WorkerPool
+from baton.worker.http import WorkerApp
 from baton.worker.redis_client import WorkerClient
 
 
@@ -91,3 +95,34 @@ class RedisProcess:
     def close(self) -> None:
         if self.process is not None:
             self.process.kill()
+
+
+class HTTPFront:
+    """``WorkerApp`` served by uvicorn on loopback, called with its bearer token."""
+
+    def __init__(self) -> None:
+        self.stack = contextlib.AsyncExitStack()
+        self.http: httpx.AsyncClient | None = None
+
+    async def start(self, case: str) -> None:
+        worker = Worker(case_agent(case), case_spec(case), retry_delay=0)
+        app = WorkerApp(worker)
+        base = await self.stack.enter_async_context(uvicorn_serving(app))
+        self.http = await self.stack.enter_async_context(
+            httpx.AsyncClient(
+                base_url=base, headers={"authorization": f"Bearer {app.token}"}, timeout=60
+            )
+        )
+
+    async def run(self, payload: dict[str, Any]) -> dict[str, Any]:
+        assert self.http is not None
+        response = await self.http.post("/runs", json=payload)
+        assert response.status_code == 200, response.text
+        output: dict[str, Any] = response.json()
+        return output
+
+    async def stop(self) -> None:
+        await self.stack.aclose()
+
+    def close(self) -> None:
+        return None  # stopped by stop(), in the test's loop
