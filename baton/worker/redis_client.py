@@ -32,32 +32,56 @@ from ..backends.redis.stream import retryable_errors
 from ..errors import ConfigError
 from .outcome import INVALID_REQUEST, Outcome, error_result, payload_digest
 
-__all__ = ["GROUP", "RedisKeys", "WorkerClient"]
+__all__ = ["FINISH", "GROUP", "TAKE", "RedisKeys", "WorkerClient"]
 
 GROUP = "workers"
 
-# Write the outcome unless one is there, wake waiting clients, acknowledge and delete the
-# task entry, and give back the lease: all at once, so an outcome exists exactly when its task
-# is acknowledged. KEYS: outcome, tasks stream, done list, lease. ARGV: group, entry id,
-# outcome JSON, retention in ms (0: none), lease token ("" : none held).
+# For each finished task: write its outcome unless one is there, wake waiting clients,
+# acknowledge and delete its entry, and give back its lease: all at once, so an outcome exists
+# exactly when its task is acknowledged. Tasks finishing together go in one call.
+# KEYS: the tasks stream, then per task: outcome, done list, lease.
+# ARGV: group, retention in ms (0: none), then per task: entry id, outcome JSON, lease token
+# ("": none held). Returns how many outcomes were written.
 FINISH = """
 local written = 0
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  if tonumber(ARGV[4]) > 0 then
-    redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
-  else
-    redis.call('SET', KEYS[1], ARGV[3])
+local n = (#KEYS - 1) / 3
+for i = 0, n - 1 do
+  local outcome, done, lease = KEYS[2 + 3 * i], KEYS[3 + 3 * i], KEYS[4 + 3 * i]
+  local entry, data, token = ARGV[3 + 3 * i], ARGV[4 + 3 * i], ARGV[5 + 3 * i]
+  if redis.call('EXISTS', outcome) == 0 then
+    if tonumber(ARGV[2]) > 0 then
+      redis.call('SET', outcome, data, 'PX', ARGV[2])
+    else
+      redis.call('SET', outcome, data)
+    end
+    redis.call('RPUSH', done, '1')
+    redis.call('PEXPIRE', done, 60000)
+    written = written + 1
   end
-  redis.call('RPUSH', KEYS[3], '1')
-  redis.call('PEXPIRE', KEYS[3], 60000)
-  written = 1
-end
-redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[2], ARGV[2])
-if ARGV[5] ~= '' and redis.call('GET', KEYS[4]) == ARGV[5] then
-  redis.call('DEL', KEYS[4])
+  redis.call('XACK', KEYS[1], ARGV[1], entry)
+  redis.call('XDEL', KEYS[1], entry)
+  if token ~= '' and redis.call('GET', lease) == token then
+    redis.call('DEL', lease)
+  end
 end
 return written
+"""
+
+# For each run id: take its lease unless its outcome exists. Per run id, 2 = the outcome
+# exists, 1 = taken, 0 = held by another worker. KEYS: per run id, outcome then lease.
+# ARGV: token, lease in ms.
+TAKE = """
+local codes = {}
+for i = 1, #KEYS, 2 do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    codes[#codes + 1] = 2
+  elseif redis.call('SET', KEYS[i + 1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+    codes[#codes + 1] = 1
+  else
+    codes[#codes + 1] = 0
+  end
+end
+return codes
 """
 
 

@@ -38,7 +38,7 @@ from ..backends.redis.stream import retryable_errors
 from ..errors import ConfigError
 from ..redaction import logger
 from .outcome import RETRYABLE_ERROR, Outcome, error_result
-from .redis_client import FINISH, GROUP, RedisKeys
+from .redis_client import FINISH, GROUP, TAKE, RedisKeys
 from .worker import Worker
 
 __all__ = ["RedisRunner"]
@@ -93,6 +93,10 @@ class RedisRunner:
         self._token = secrets.token_hex(8)
         self._stopping = asyncio.Event()
         self._stop_waiter: asyncio.Future[Any] | None = None
+        self._scripts: dict[str, tuple[Any, Any]] = {}
+        # Outcomes waiting to be written: (entry id, run id, JSON, lease token, written).
+        self._finishing: list[tuple[str, str, str, str, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
         self.handled = 0  # tasks finished by this runner (outcome written or found)
 
     def __repr__(self) -> str:
@@ -184,9 +188,12 @@ class RedisRunner:
                 await self._ensure_group()
                 return
             raise
-        for _stream, entries in answer or ():
-            for entry_id, fields in entries:
-                self._start(entry_id.decode(), fields, deliveries=1)
+        batch = [
+            (entry_id.decode(), fields, 1)
+            for _stream, entries in answer or ()
+            for entry_id, fields in entries
+        ]
+        await self._admit(batch)
 
     async def _reclaim(self, count: int) -> None:
         """Take over entries idle for more than two heartbeats (their holder died)."""
@@ -202,6 +209,7 @@ class RedisRunner:
                 return
             raise
         entries = claimed[1] if len(claimed) > 1 else []
+        batch: list[tuple[str, dict[bytes, bytes], int]] = []
         for entry_id_raw, fields in entries:
             if not fields:
                 continue  # deleted meanwhile
@@ -213,20 +221,42 @@ class RedisRunner:
             log.info(
                 "worker %s: took over task %s (delivery %d)", self.spec.id, entry_id, deliveries
             )
-            self._start(entry_id, fields, deliveries=deliveries)
+            batch.append((entry_id, fields, deliveries))
+        await self._admit(batch)
 
-    def _start(self, entry_id: str, fields: dict[bytes, bytes], *, deliveries: int) -> None:
-        if entry_id in self._held:
+    async def _admit(self, batch: list[tuple[str, dict[bytes, bytes], int]]) -> None:
+        """Hold the entries of ``batch`` and start a task for each, having tried to take all
+        their run ids' leases in one round trip."""
+        fresh = [item for item in batch if item[0] not in self._held]
+        if not fresh:
             return
-        run_id = fields.get(b"run_id", b"").decode()
-        self._held[entry_id] = run_id
-        task = asyncio.create_task(self._handle(entry_id, fields, deliveries))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        for entry_id, fields, _deliveries in fresh:
+            self._held[entry_id] = fields.get(b"run_id", b"").decode()
+        runnable = [
+            (e, self._held[e]) for e, _f, d in fresh if d <= self.max_deliveries and self._held[e]
+        ]
+        codes: list[int] = []
+        if runnable:
+            keys = [k for _e, r in runnable for k in (self.keys.outcome(r), self.keys.lease(r))]
+            try:
+                codes = await self._script(TAKE)(keys=keys, args=[self._token, self._lease_ms])
+            except BaseException:
+                for entry_id, _fields, _deliveries in fresh:
+                    self._held.pop(entry_id, None)  # left pending: taken over later
+                raise
+        taken = {entry_id: int(code) for (entry_id, _r), code in zip(runnable, codes, strict=True)}
+        for entry_id, fields, deliveries in fresh:
+            task = asyncio.create_task(
+                self._handle(entry_id, fields, deliveries, taken.get(entry_id, 0))
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
-    async def _handle(self, entry_id: str, fields: dict[bytes, bytes], deliveries: int) -> None:
+    async def _handle(
+        self, entry_id: str, fields: dict[bytes, bytes], deliveries: int, taken: int
+    ) -> None:
         try:
-            await self._handle_task(entry_id, fields, deliveries)
+            await self._handle_task(entry_id, fields, deliveries, taken)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -236,8 +266,10 @@ class RedisRunner:
             self._held.pop(entry_id, None)
 
     async def _handle_task(
-        self, entry_id: str, fields: dict[bytes, bytes], deliveries: int
+        self, entry_id: str, fields: dict[bytes, bytes], deliveries: int, taken: int
     ) -> None:
+        """Run one held entry. ``taken``: 1 = its lease is held, 2 = its outcome exists,
+        0 = not known (the lease is taken, or waited for, here)."""
         run_id = fields.get(b"run_id", b"").decode()
         try:
             payload: Any = json.loads(fields.get(b"payload", b"null"))
@@ -253,9 +285,12 @@ class RedisRunner:
                 "invalid_request",
                 error_result("the task's run_id does not match its payload", None),
             )
-            await self._finish(entry_id, run_id or entry_id, outcome, lease=False)
+            await self._finish(entry_id, run_id or entry_id, outcome, lease=taken == 1)
             return
-        if not await self._take_lease(run_id):
+        if taken == 2:
+            await self._acknowledge(entry_id)  # finished already: nothing to run
+            return
+        if taken != 1 and not await self._take_lease(run_id):
             return  # finished elsewhere meanwhile: acknowledged by _take_lease
         outcome = await self.worker.execute(payload)
         await self._finish(entry_id, run_id, outcome, lease=True)
@@ -263,17 +298,27 @@ class RedisRunner:
     async def _take_lease(self, run_id: str) -> bool:
         """Hold ``run_id``'s lease; ``False`` when its outcome exists (then there is nothing to
         run: the entry is acknowledged). Waits while another worker holds it."""
-        client = self.connector.client()
-        entry_id = next((e for e, r in self._held.items() if r == run_id), None)
+        keys = [self.keys.outcome(run_id), self.keys.lease(run_id)]
         while True:
-            if await client.exists(self.keys.outcome(run_id)):
+            codes = await self._script(TAKE)(keys=keys, args=[self._token, self._lease_ms])
+            if codes[0] == 1:
+                return True
+            if codes[0] == 2:
+                entry_id = next((e for e, r in self._held.items() if r == run_id), None)
                 if entry_id is not None:
                     await self._acknowledge(entry_id)
                 return False
-            if await client.set(self.keys.lease(run_id), self._token, nx=True, px=self._lease_ms):
-                return True
             # Another worker runs it: wait for its outcome (or for its lease to run out).
             await asyncio.sleep(min(0.2, self.heartbeat / 4))
+
+    def _script(self, source: str) -> Any:
+        """``source`` as a script run by its hash (reloaded when Redis lost it, e.g. after a
+        restart), made once per client."""
+        client = self.connector.client()
+        cached = self._scripts.get(source)
+        if cached is None or cached[0] is not client:
+            cached = self._scripts[source] = (client, client.register_script(source))
+        return cached[1]
 
     async def _acknowledge(self, entry_id: str) -> None:
         client = self.connector.client()
@@ -284,35 +329,44 @@ class RedisRunner:
         self.handled += 1
 
     async def _finish(self, entry_id: str, run_id: str, outcome: Outcome, *, lease: bool) -> None:
-        """Write ``outcome`` (unless one exists) with the acknowledgement, retrying while Redis
-        is unreachable (the outcome is kept in memory meanwhile)."""
+        """Write ``outcome`` (unless one exists) with the acknowledgement. Outcomes ready in the
+        same turn of the event loop go in one round trip; while Redis is unreachable they are
+        kept in memory and the write is retried."""
         data = json.dumps(outcome.to_json(), separators=(",", ":"), ensure_ascii=False)
-        keys = self.keys
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._finishing.append((entry_id, run_id, data, self._token if lease else "", written))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="baton-worker-outcomes")
+        await asyncio.shield(written)
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)  # the other tasks finishing in this turn join the batch
         errors = retryable_errors()
-        delay = 0.05
-        while True:
-            try:
-                await self.connector.client().eval(
-                    FINISH,
-                    4,
-                    keys.outcome(run_id),
-                    keys.tasks,
-                    keys.done(run_id),
-                    keys.lease(run_id),
-                    GROUP,
-                    entry_id,
-                    data,
-                    self._retention_ms,
-                    self._token if lease else "",
-                )
-                self.handled += 1
-                return
-            except errors as exc:
-                log.warning(
-                    "worker %s: could not write outcome of %s (%s)", self.spec.id, run_id, exc
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
+        keys = self.keys
+        while self._finishing:
+            batch, self._finishing = self._finishing[:256], self._finishing[256:]
+            script_keys = [keys.tasks]
+            args: list[Any] = [GROUP, self._retention_ms]
+            for entry_id, run_id, data, token, _written in batch:
+                script_keys += [keys.outcome(run_id), keys.done(run_id), keys.lease(run_id)]
+                args += [entry_id, data, token]
+            delay = 0.05
+            while True:
+                try:
+                    await self._script(FINISH)(keys=script_keys, args=args)
+                    break
+                except errors as exc:
+                    log.warning("worker %s: could not write outcomes (%s)", self.spec.id, exc)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 1.0)
+                except Exception as exc:  # Redis refused the write: the tasks stay pending
+                    for *_rest, written in batch:
+                        written.set_exception(exc)
+                    break
+            for *_rest, written in batch:
+                if not written.done():
+                    self.handled += 1
+                    written.set_result(None)
 
     async def _dead_letter(
         self, entry_id: str, run_id: str, fields: dict[bytes, bytes], deliveries: int
