@@ -9,6 +9,7 @@ import importlib
 import json
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +61,23 @@ def worker_app() -> Any:
         prefix: str = typer.Option("baton:", "--prefix", help="Redis key prefix."),
         heartbeat: float = typer.Option(5.0, "--heartbeat", help="Seconds between heartbeats."),
         retry_delay: float = typer.Option(0.5, "--retry-delay", help="First retry backoff (s)."),
+        every: float | None = typer.Option(
+            None, "--every", help="Also submit --task every SECONDS (once across processes)."
+        ),
+        cron: str | None = typer.Option(
+            None, "--cron", help="Also submit --task at a cron expression's times (UTC)."
+        ),
+        task: str = typer.Option("", "--task", help="The task a --every/--cron tick submits."),
+        missed: str = typer.Option(
+            "skip", "--missed", help="Ticks missed while down: skip, or catch_up (up to 10)."
+        ),
     ) -> None:
         """Run a worker process: take the spec's tasks from Redis and run them on the agent."""
+        options = _RunOptions(
+            concurrency, prefix, heartbeat, retry_delay, every, cron, task, missed
+        )
         try:
-            asyncio.run(_run(spec, agent, redis, concurrency, prefix, heartbeat, retry_delay))
+            asyncio.run(_run(spec, agent, redis, options))
         except ConfigError as exc:
             print(f"ConfigError: {exc}", file=sys.stderr)
             raise typer.Exit(2) from None
@@ -149,32 +163,80 @@ async def _serve(
     await server.serve()
 
 
-async def _run(
-    spec_path: Path,
-    target: str,
-    redis: str | None,
-    concurrency: int,
-    prefix: str,
-    heartbeat: float,
-    retry_delay: float,
-) -> None:
+@dataclass(frozen=True)
+class _RunOptions:
+    concurrency: int
+    prefix: str
+    heartbeat: float
+    retry_delay: float
+    every: float | None
+    cron: str | None
+    task: str
+    missed: str
+
+
+def _triggers(spec: WorkerSpec, options: _RunOptions) -> list[Any]:
+    """The triggers the command line declares (``--every``, ``--cron``)."""
+    from .triggers import Schedule, Tick, Trigger
+
+    if (options.every is not None or options.cron is not None) and not options.task:
+        raise ConfigError("--every and --cron submit a --task: give its text")
+    if options.missed not in ("skip", "catch_up"):
+        raise ConfigError(f"--missed is skip or catch_up, not {options.missed!r}")
+    missed: Any = options.missed
+
+    def payload(tick: Tick) -> dict[str, Any]:
+        return {"run_id": tick.run_id, "task": options.task, "context": {"tick": tick.iso}}
+
+    triggers = []
+    if options.every is not None:
+        schedule = Schedule.every(options.every)
+        triggers.append(Trigger.scheduled(f"{spec.id}-every", schedule, payload, missed=missed))
+    if options.cron is not None:
+        schedule = Schedule.cron(options.cron)
+        triggers.append(Trigger.scheduled(f"{spec.id}-cron", schedule, payload, missed=missed))
+    return triggers
+
+
+async def _run(spec_path: Path, target: str, redis: str | None, options: _RunOptions) -> None:
+    from .redis_client import WorkerClient
     from .redis_runner import RedisRunner
+    from .triggers import TriggerRunner
     from .worker import Worker
 
     spec = WorkerSpec.load(spec_path)
-    worker = Worker(load_agent(target), spec, retry_delay=retry_delay)
-    runner = RedisRunner(worker, redis, concurrency=concurrency, prefix=prefix, heartbeat=heartbeat)
+    triggers = _triggers(spec, options)
+    worker = Worker(load_agent(target), spec, retry_delay=options.retry_delay)
+    runner = RedisRunner(
+        worker,
+        redis,
+        concurrency=options.concurrency,
+        prefix=options.prefix,
+        heartbeat=options.heartbeat,
+    )
+    ticking: asyncio.Task[None] | None = None
+    if triggers:
+        client = WorkerClient(redis, spec.id, prefix=options.prefix)
+        scheduler = TriggerRunner(
+            triggers, client.submit, redis=client.connector.url or redis, prefix=options.prefix
+        )
+        ticking = asyncio.create_task(scheduler.run(), name="baton-worker-triggers")
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
         print(f"worker {spec.id} stopping: finishing {runner.in_hand} tasks in hand", flush=True)
         runner.stop()
+        if ticking is not None:
+            ticking.cancel()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):  # not on Windows
             loop.add_signal_handler(signum, stop)
     print(f"worker {spec.id} ready ({runner.consumer})", flush=True)
     await runner.run()
+    if ticking is not None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticking
     print(f"worker {spec.id} stopped after {runner.handled} tasks", flush=True)
 
 

@@ -105,7 +105,7 @@ def write_spec(spec: Any, directory: Path) -> Path:
     return path
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], *, what: str, tries: int = 3000) -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], *, what: str, tries: int = 1500) -> None:
     """Wait until ``check()`` is true (an event in another process or in Redis, which can't
     be awaited directly), polling every 20 ms; fail after ``tries`` polls."""
     for _ in range(tries):
@@ -113,3 +113,29 @@ async def eventually(check: Callable[[], Awaitable[bool]], *, what: str, tries: 
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"never happened: {what}")
+
+
+class ManualClock:
+    """A clock the test moves (``advance``); triggers sleeping on it wake when it passes their
+    tick. Several runners may share one, as processes share the wall clock."""
+
+    def __init__(self, now: float) -> None:
+        self.t = now
+        self.sleeping = 0  # how many are waiting on it now
+        self._moved = asyncio.Condition()
+
+    def now(self) -> float:
+        return self.t
+
+    async def sleep_until(self, t: float) -> None:
+        async with self._moved:
+            self.sleeping += 1
+            try:
+                await self._moved.wait_for(lambda: self.t >= t)
+            finally:
+                self.sleeping -= 1
+
+    async def advance(self, seconds: float) -> None:
+        async with self._moved:
+            self.t += seconds
+            self._moved.notify_all()
