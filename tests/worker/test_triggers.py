@@ -5,6 +5,7 @@ fire once per matching event; and worker processes running a schedule, one of th
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -248,7 +249,7 @@ async def test_worker_processes_run_a_schedule_and_go_on_after_one_is_killed(
         assert "stopped after" in processes[1].terminate()
         done = await ticks()
         times = sorted(datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp() for t in done)
-        assert all(round(b - a, 3) == 0.25 for a, b in zip(times, times[1:], strict=False)), done
+        assert all(round(b - a, 3) == 0.25 for a, b in itertools.pairwise(times)), done
         for key in [k async for k in inspect.scan_iter(f"{keys.base}outcome:*")]:
             assert json.loads(await inspect.get(key))["status"] == "ok"
     finally:
