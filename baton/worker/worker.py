@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from ..context import WorkItem
@@ -43,6 +43,7 @@ from ..errors import (
 )
 from ..events import Usage
 from ..history import ClaimingHistory, MemoryStorage, Storage
+from ..hooks import Middleware
 from ..output import build_output_spec
 from ..stream import Stream
 from .outcome import (
@@ -195,9 +196,16 @@ class Worker:
 
     # -- doing the work --------------------------------------------------------------------
 
-    async def execute(self, payload: Mapping[str, Any], *, stream: Stream | None = None) -> Outcome:
+    async def execute(
+        self,
+        payload: Mapping[str, Any],
+        *,
+        stream: Stream | None = None,
+        middleware: Sequence[Middleware] = (),
+    ) -> Outcome:
         """Run a checked payload's attempts and return how it ended, storing nothing and
-        checking no idempotency: what runners that keep outcomes themselves call."""
+        checking no idempotency: what runners that keep outcomes themselves call.
+        ``middleware``: added to each attempt's ask (the DBOS runner's steps)."""
         run_id = str(payload[self.spec.idempotency_key])
         digest = payload_digest(payload)
         started = time.monotonic()
@@ -213,6 +221,8 @@ class Worker:
             }
             if stream is not None:
                 options["stream"] = stream
+            if middleware:
+                options["middleware"] = middleware
             if getattr(self.agent, "history", None) is not None:
                 options["conversation_id"] = f"worker:{spec.id}:{run_id}:{attempt}"
                 options["wait_busy"] = spec.timeout_seconds

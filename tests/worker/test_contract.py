@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 from contract_cases import SLOW_LIMIT
-from worker_runners import HTTPFront, InProcess, Pool, RedisProcess, Runner
+from worker_runners import DBOSRunner, HTTPFront, InProcess, Pool, RedisProcess, Runner
 
-RUNNERS = ["worker", "pool", "redis", "http"]
+RUNNERS = ["worker", "pool", "redis", "http", "dbos"]
 
 
 @pytest.fixture(params=RUNNERS)
@@ -22,6 +22,8 @@ def runner(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runner]:
     if request.param == "redis":
         url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue("prefix")
         made = RedisProcess(url, prefix, tmp_path)
+    elif request.param == "dbos":
+        made = DBOSRunner(request.getfixturevalue("postgres_server"))
     else:
         made = {"worker": InProcess, "pool": Pool, "http": HTTPFront}[request.param]()
     yield made

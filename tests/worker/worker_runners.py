@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 from contract_cases import case_agent, case_spec
 from serving import uvicorn_serving
-from worker_support import WorkerProcess, write_spec
+from worker_support import WorkerProcess, dbos_config, drop_schema, write_spec
 
 from baton.worker import Worker, WorkerPool
 from baton.worker.http import WorkerApp
@@ -123,6 +124,41 @@ class HTTPFront:
 
     async def stop(self) -> None:
         await self.stack.aclose()
+
+    def close(self) -> None:
+        return None  # stopped by stop(), in the test's loop
+
+
+class DBOSRunner:
+    """``DBOSWorker`` on DBOS launched in this process, its system tables in a PostgreSQL
+    schema of the test's own (dropped after)."""
+
+    def __init__(self, postgres_url: str) -> None:
+        self.postgres_url = postgres_url
+        self.schema = f"dbos_{uuid.uuid4().hex[:10]}"
+        self.durable: Any = None
+
+    async def start(self, case: str) -> None:
+        from dbos import DBOS
+
+        from baton.worker.dbos import DBOSWorker
+
+        DBOS(config=dbos_config(self.postgres_url, self.schema))
+        DBOS.launch()
+        self.durable = DBOSWorker(Worker(case_agent(case), case_spec(case), retry_delay=0))
+
+    async def run(self, payload: dict[str, Any]) -> dict[str, Any]:
+        output: dict[str, Any] = await self.durable.run(payload)
+        return output
+
+    async def stop(self) -> None:
+        if self.durable is None:
+            return
+        from dbos import DBOS
+
+        DBOS.destroy(destroy_registry=False)
+        self.durable = None
+        await drop_schema(self.postgres_url, self.schema)
 
     def close(self) -> None:
         return None  # stopped by stop(), in the test's loop

@@ -139,3 +139,24 @@ class ManualClock:
         async with self._moved:
             self.t += seconds
             self._moved.notify_all()
+
+
+def dbos_config(postgres_url: str, schema: str, **extra: Any) -> Any:
+    """A DBOS configuration keeping its system tables in ``schema`` of ``postgres_url``."""
+    return {
+        "name": "baton-worker-tests",
+        "system_database_url": postgres_url,
+        "dbos_system_schema": schema,
+        "log_level": "ERROR",
+        **extra,
+    }
+
+
+async def drop_schema(postgres_url: str, schema: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(postgres_url)
+    try:
+        await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await connection.close()
