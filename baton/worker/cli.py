@@ -176,25 +176,41 @@ class _RunOptions:
 
 
 def _triggers(spec: WorkerSpec, options: _RunOptions) -> list[Any]:
-    """The triggers the command line declares (``--every``, ``--cron``)."""
+    """The triggers the spec (front matter ``triggers``) and the command line (``--every``,
+    ``--cron``) declare."""
     from .triggers import Schedule, Tick, Trigger
 
     if (options.every is not None or options.cron is not None) and not options.task:
         raise ConfigError("--every and --cron submit a --task: give its text")
     if options.missed not in ("skip", "catch_up"):
         raise ConfigError(f"--missed is skip or catch_up, not {options.missed!r}")
-    missed: Any = options.missed
-
-    def payload(tick: Tick) -> dict[str, Any]:
-        return {"run_id": tick.run_id, "task": options.task, "context": {"tick": tick.iso}}
-
+    declared: list[dict[str, Any]] = [dict(t) for t in spec.triggers]
+    for kind, value in (("every", options.every), ("cron", options.cron)):
+        if value is not None:
+            declared.append({kind: value, "task": options.task, "missed": options.missed})
     triggers = []
-    if options.every is not None:
-        schedule = Schedule.every(options.every)
-        triggers.append(Trigger.scheduled(f"{spec.id}-every", schedule, payload, missed=missed))
-    if options.cron is not None:
-        schedule = Schedule.cron(options.cron)
-        triggers.append(Trigger.scheduled(f"{spec.id}-cron", schedule, payload, missed=missed))
+    for number, trigger in enumerate(declared, 1):
+        kind = "every" if "every" in trigger else "cron"
+        schedule = (
+            Schedule.every(float(trigger["every"]))
+            if kind == "every"
+            else Schedule.cron(trigger["cron"])
+        )
+        name = trigger.get("name") or f"{spec.id}-{kind}-{number}"
+
+        def payload(tick: Tick, trigger: dict[str, Any] = trigger) -> dict[str, Any]:
+            context = {**trigger.get("context", {}), "tick": tick.iso}
+            return {"run_id": tick.run_id, "task": trigger["task"], "context": context}
+
+        triggers.append(
+            Trigger.scheduled(
+                name,
+                schedule,
+                payload,
+                missed=trigger.get("missed", "skip"),
+                catch_up=int(trigger.get("catch_up", 10)),
+            )
+        )
     return triggers
 
 

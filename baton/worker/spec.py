@@ -87,6 +87,7 @@ class WorkerSpec:
     max_attempts: int = 2
     idempotency_key: str = "run_id"
     retention_seconds: float | None = 7 * 24 * 3600.0
+    triggers: tuple[Mapping[str, Any], ...] = ()
     source: str = "<code>"
 
     def __post_init__(self) -> None:
@@ -103,6 +104,9 @@ class WorkerSpec:
         _check_schema(self.input_schema, f"{where}: the input schema")
         _check_schema(self.output_schema, f"{where}: the output schema")
         _check_statuses(self.output_schema, where)
+        object.__setattr__(
+            self, "triggers", tuple(check_trigger(t, where) for t in self.triggers or ())
+        )
         _check_schema(self.result_schema, f"{where}: the output schema's result")
 
     @property
@@ -146,9 +150,10 @@ class WorkerSpec:
             f"- {key}: {'none' if getattr(self, key) is None else getattr(self, key)}\n"
             for key in CONSTRAINTS
         )
+        triggers = f"triggers: {json.dumps(list(self.triggers))}\n" if self.triggers else ""
         return (
             f"---\nid: {json.dumps(self.id)}\nname: {json.dumps(self.name)}\n"
-            f"version: {json.dumps(self.version)}\n---\n\n{self.instructions}\n\n"
+            f"version: {json.dumps(self.version)}\n{triggers}---\n\n{self.instructions}\n\n"
             f"## Input schema\n\n```json\n{json.dumps(self.input_schema, indent=2)}\n```\n\n"
             f"## Output schema\n\n```json\n{json.dumps(self.output_schema, indent=2)}\n```\n\n"
             f"## Constraints\n\n{constraints}"
@@ -177,12 +182,21 @@ class WorkerSpec:
                 f"{source}:1: the front matter needs an id (e.g. 'id: support-triage'): it "
                 "names the worker's stream and stored outcomes"
             )
-        unknown = sorted(set(front.values) - {"id", "name", "version", "constraints"})
+        unknown = sorted(set(front.values) - {"id", "name", "version", "constraints", "triggers"})
         if unknown:
             raise ConfigError(
                 f"{source}:{front.line_of(unknown[0])}: unknown front matter key "
-                f"{unknown[0]!r}; a worker spec takes id, name, version and constraints"
+                f"{unknown[0]!r}; a worker spec takes id, name, version, constraints and "
+                "triggers"
             )
+        triggers = front.values.get("triggers") or []
+        if not isinstance(triggers, list):
+            raise ConfigError(
+                f"{source}:{front.line_of('triggers')}: triggers is a list, e.g. "
+                "'- every: 300' with 'task: ...' under it"
+            )
+        for trigger in triggers:
+            check_trigger(trigger, f"{source}:{front.line_of('triggers')}")
         sections = _read_sections(body, body_line, source)
         constraints: dict[str, Any] = {}
         for key, (value, line) in sections.constraints.items():
@@ -213,6 +227,7 @@ class WorkerSpec:
             version=str(front.values.get("version", "1")),
             instructions=sections.instructions,
             source=source,
+            triggers=tuple(triggers),
             **constraints,
             **options,
         )
@@ -241,6 +256,37 @@ def check_constraint(key: str, value: Any, where: str) -> Any:
     raise ConfigError(
         f"{where}: unknown constraint {key!r}; a worker takes {', '.join(CONSTRAINTS)}"
     )
+
+
+TRIGGER_KEYS = ("name", "every", "cron", "task", "context", "missed", "catch_up")
+
+
+def check_trigger(trigger: Any, where: str) -> Mapping[str, Any]:
+    """A trigger declared in a spec (``every`` seconds or a ``cron`` expression, the ``task``
+    each tick submits, optionally ``name``, ``context``, ``missed``, ``catch_up``), checked."""
+    if not isinstance(trigger, Mapping):
+        raise ConfigError(f"{where}: a trigger is a mapping (every or cron, and task)")
+    unknown = sorted(set(trigger) - set(TRIGGER_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown trigger key {unknown[0]!r}; "
+            f"a trigger takes {', '.join(TRIGGER_KEYS)}"
+        )
+    if ("every" in trigger) == ("cron" in trigger):
+        raise ConfigError(f"{where}: a trigger has either 'every' (seconds) or 'cron', not both")
+    if "every" in trigger:
+        every = _number(trigger["every"])
+        if every is None or not 0 < every < math.inf:
+            raise ConfigError(f"{where}: every must be a positive number of seconds")
+    elif not isinstance(trigger["cron"], str):
+        raise ConfigError(f"{where}: cron is a cron expression, e.g. '*/5 * * * *'")
+    if not isinstance(trigger.get("task"), str) or not trigger["task"]:
+        raise ConfigError(f"{where}: a trigger needs the task text each tick submits")
+    if trigger.get("missed", "skip") not in ("skip", "catch_up"):
+        raise ConfigError(f"{where}: missed is skip or catch_up, not {trigger['missed']!r}")
+    if not isinstance(trigger.get("context", {}), Mapping):
+        raise ConfigError(f"{where}: a trigger's context is a mapping")
+    return dict(trigger)
 
 
 def _number(value: Any) -> float | None:
@@ -343,11 +389,16 @@ def _split_front_matter(text: str, source: str) -> tuple[_FrontMatter, str, int]
 
 
 def _note_key_lines(node: Any, out: dict[str, int]) -> None:
-    """The line (1-based, in the file) of each key of a mapping node, nested ones too."""
-    for key_node, value_node in getattr(node, "value", ()) or ():
-        if hasattr(key_node, "start_mark") and isinstance(getattr(key_node, "value", None), str):
-            out.setdefault(key_node.value, key_node.start_mark.line + 2)
-        if isinstance(getattr(value_node, "value", None), list):
+    """The line (1-based, in the file) of each key of a mapping node, nested ones too (the
+    first place a key appears wins)."""
+    yaml = require_yaml()
+    if isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _note_key_lines(item, out)
+    elif isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                out.setdefault(str(key_node.value), key_node.start_mark.line + 2)
             _note_key_lines(value_node, out)
 
 

@@ -42,6 +42,23 @@ def test_a_spec_round_trips_through_its_markdown() -> None:
     )
 
 
+def test_triggers_are_declared_in_the_front_matter() -> None:
+    text = (
+        "---\nid: w\ntriggers:\n  - every: 300\n    task: Summarise the queue\n"
+        "  - cron: '0 * * * *'\n    task: Hourly\n    missed: catch_up\n---\nDo it.\n"
+    )
+    spec = WorkerSpec.parse(text)
+    assert spec.triggers == (
+        {"every": 300, "task": "Summarise the queue"},
+        {"cron": "0 * * * *", "task": "Hourly", "missed": "catch_up"},
+    )
+    assert WorkerSpec.parse(spec.to_markdown()).triggers == spec.triggers
+    with pytest.raises(ConfigError, match=r"bad.worker.md:3: a trigger needs the task"):
+        WorkerSpec.parse("---\nid: w\ntriggers:\n  - every: 5\n---\n", source="bad.worker.md")
+    with pytest.raises(ConfigError, match="either 'every' \\(seconds\\) or 'cron'"):
+        WorkerSpec("w", triggers=({"every": 5, "cron": "* * * * *", "task": "x"},))
+
+
 def test_constraints_may_come_only_from_the_body() -> None:
     text = (
         "---\nid: w\n---\nDo it.\n\n### Constraints\n\n- `timeout_seconds`: 5s\n- max_attempts: 4\n"
