@@ -89,9 +89,18 @@ class WorkerApp:
     async def _post_run(self, request: Request) -> Response:
         from starlette.responses import JSONResponse
 
-        body = await request.body()
-        if len(body) > self.max_body:
-            return _rejected(f"the body is larger than {self.max_body} bytes", status=413)
+        too_big = _rejected(f"the body is larger than {self.max_body} bytes", status=413)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body:
+            return too_big
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():  # read no more than max_body, whatever is sent
+            size += len(chunk)
+            if size > self.max_body:
+                return too_big
+            chunks.append(chunk)
+        body = b"".join(chunks)
         try:
             payload: Any = json.loads(body)
         except ValueError as exc:

@@ -5,6 +5,7 @@ loopback rule for running without a token."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -73,6 +74,13 @@ async def test_a_body_that_is_not_json_is_an_invalid_request() -> None:
         assert broken.status_code == 400 and broken.json()["status"] == "invalid_request"
         big = await http.post("/runs", json={"run_id": "r", "task": "x" * 100})
         assert big.status_code == 413 and big.json()["status"] == "invalid_request"
+
+        async def chunked() -> AsyncIterator[bytes]:  # no content-length: counted as read
+            for _ in range(10):
+                yield b"x" * 20
+
+        streamed = await http.post("/runs", content=chunked())
+        assert streamed.status_code == 413
         no_id = await http.post("/runs", json={"task": "x"})
         assert no_id.json()["status"] == "invalid_request"
     assert model.calls_made == 0
