@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import random
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from ..context import WorkItem
+from ..context import Context, WorkItem
 from ..errors import (
     AskSuspended,
     BackendUnavailable,
@@ -41,9 +42,10 @@ from ..errors import (
     ModelError,
     OutputValidationError,
 )
-from ..events import Usage
+from ..events import ModelResponse, Usage
 from ..history import ClaimingHistory, MemoryStorage, Storage
-from ..hooks import Middleware
+from ..hooks import Middleware, ProceedModel
+from ..models.base import ModelCall
 from ..output import build_output_spec
 from ..stream import Stream
 from .outcome import (
@@ -63,6 +65,28 @@ __all__ = ["Worker", "is_retryable"]
 
 # Runs in progress in this process, per (storage, spec id, run id): a second caller waits.
 _RUNNING: dict[tuple[int, str, str], asyncio.Future[Outcome]] = {}
+
+# The usage of the model calls of the attempt running in this context (see _Spending).
+_SPENT: contextvars.ContextVar[list[Usage] | None] = contextvars.ContextVar(
+    "baton_worker_spent", default=None
+)
+
+
+class _Spending(Middleware):
+    """Notes what each model call of an attempt used: an attempt that fails has no reply to
+    read its usage from, and the outcome counts every attempt's."""
+
+    async def around_model_call(
+        self, call: ModelCall, context: Context, proceed: ProceedModel
+    ) -> ModelResponse:
+        response = await proceed(call)
+        spent = _SPENT.get()
+        if spent is not None:
+            spent.append(response.usage)
+        return response
+
+
+_SPENDING = (_Spending(),)  # one instance: the agent's plan for it is made once
 
 
 def is_retryable(error: BaseException) -> bool:
@@ -221,8 +245,9 @@ class Worker:
             }
             if stream is not None:
                 options["stream"] = stream
-            if middleware:
-                options["middleware"] = middleware
+            options["middleware"] = (*_SPENDING, *middleware) if middleware else _SPENDING
+            spent: list[Usage] = []
+            noted = _SPENT.set(spent)
             if getattr(self.agent, "history", None) is not None:
                 options["conversation_id"] = f"worker:{spec.id}:{run_id}:{attempt}"
                 options["wait_busy"] = spec.timeout_seconds
@@ -230,7 +255,9 @@ class Worker:
             try:
                 async with timer:
                     reply = await self.agent.ask(prompt, **options)
+                _SPENT.reset(noted)
             except TimeoutError as error:
+                usage = _spent(usage, spent, noted)
                 if not timer.expired():
                     last = error
                 else:
@@ -239,6 +266,7 @@ class Worker:
                         "(timeout_seconds); it was cancelled"
                     )
             except OutputValidationError as error:
+                usage = _spent(usage, spent, noted)
                 return self._ended(
                     run_id,
                     INVALID_OUTPUT,
@@ -249,11 +277,14 @@ class Worker:
                     digest,
                 )
             except asyncio.CancelledError:
+                _SPENT.reset(noted)
                 raise
             except AskSuspended as error:
+                usage = _spent(usage, spent, noted)
                 last = error
                 break  # nobody answers a worker's questions: retrying asks again
             except Exception as error:
+                usage = _spent(usage, spent, noted)
                 last = error
             else:
                 usage += reply.usage
@@ -355,6 +386,14 @@ class Worker:
             usage=usage,
             payload_digest=digest,
         )
+
+
+def _spent(usage: Usage, spent: list[Usage], noted: contextvars.Token[list[Usage] | None]) -> Usage:
+    """``usage`` plus what a failed attempt's model calls used."""
+    _SPENT.reset(noted)
+    for line in spent:
+        usage += line
+    return usage
 
 
 def _prompt(payload: Mapping[str, Any], key: str) -> Any:

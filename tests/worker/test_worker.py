@@ -112,6 +112,8 @@ async def test_tools_get_the_run_id_and_attempt_to_be_idempotent() -> None:
     worker = Worker(SPEC.agent(config=model, tools=[note]), SPEC, retry_delay=0)
     assert (await worker.run(payload("job-7")))["status"] == "ok"
     assert noted == [("job-7", 1, WorkItem("job-7", 1)), ("job-7", 2, WorkItem("job-7", 2))]
+    stored = await worker.outcome("job-7")
+    assert stored is not None and stored.usage.requests == 3  # the failed attempt's call too
 
 
 async def test_a_timed_out_attempt_leaves_a_valid_history(valid_history: Any) -> None:
