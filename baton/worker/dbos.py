@@ -28,6 +28,7 @@ What DBOS does and does not enforce:
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..codec import from_dict, to_dict
@@ -97,6 +98,19 @@ async def _run_workflow(spec_id: str, payload: dict[str, Any]) -> dict[str, Any]
     return outcome.to_json()
 
 
+@DBOS.workflow(name="baton.worker.tick")
+async def _scheduled_tick(scheduled: datetime, context: dict[str, Any]) -> None:
+    """One tick of a DBOS schedule (``DBOSWorker.schedule``): the run of its payload, as a
+    child workflow whose id is the tick's run id."""
+    at = scheduled.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    run_id = f"{context['trigger']}@{at}"
+    payload = {"run_id": run_id, "task": context["task"], "context": {**context["context"]}}
+    payload["context"]["tick"] = at
+    with SetWorkflowID(run_id):
+        handle = await DBOS.start_workflow_async(_run_workflow, context["spec_id"], payload)
+    await handle.get_result()
+
+
 class DBOSWorker:
     """``worker`` run as DBOS workflows (see the module docs). Make it before
     ``DBOS.launch()``, so that a relaunch can recover its pending runs."""
@@ -135,6 +149,43 @@ class DBOSWorker:
                 ),
             )
         return outcome
+
+    def schedule(
+        self,
+        name: str,
+        cron: str,
+        task: str,
+        *,
+        context: Mapping[str, Any] | None = None,
+        missed: str = "skip",
+    ) -> None:
+        """Run ``task`` at the times of ``cron`` (five fields, or six with seconds first; UTC)
+        as DBOS's own schedule, after ``DBOS.launch()``: each tick runs once whichever
+        processes share the system database, as the run ``<name>@<tick time>``. Ticks missed
+        while every process was down are skipped (``missed="skip"``) or run on the next launch
+        (``"catch_up"``: DBOS's backfill). Declaring the same name again replaces it."""
+        if missed not in ("skip", "catch_up"):
+            raise ConfigError(f"missed is 'skip' or 'catch_up', not {missed!r}")
+        details = {
+            "spec_id": self.spec.id,
+            "trigger": name,
+            "task": task,
+            "context": dict(context or {}),
+        }
+        try:
+            DBOS.apply_schedules(
+                [
+                    {
+                        "schedule_name": name,
+                        "workflow_fn": _scheduled_tick,
+                        "schedule": cron,
+                        "context": details,
+                        "automatic_backfill": missed == "catch_up",
+                    }
+                ]
+            )
+        except Exception as exc:  # DBOS's own error type is not part of its public API
+            raise ConfigError(f"DBOS refused the schedule {name!r}: {exc}") from None
 
     async def outcome(self, run_id: str) -> Outcome | None:
         """The outcome of the workflow ``run_id`` once it finished (``None`` before, or when

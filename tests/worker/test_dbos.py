@@ -12,8 +12,12 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
 import redis.asyncio
-from worker_support import ROOT, drop_schema, eventually
+from contract_cases import case_spec
+from worker_support import ROOT, dbos_config, drop_schema, eventually
+
+from baton.errors import ConfigError
 
 PROCS = Path(__file__).resolve().parent / "dbos_procs.py"
 
@@ -39,6 +43,7 @@ async def test_a_killed_run_resumes_on_restart_without_redoing_finished_steps(
             return [n.decode() for n in await inspect.lrange(f"{prefix}log", 0, -1)]
 
         async def in_second_step() -> bool:
+            assert first.poll() is None, "the first worker process exited"
             return any(n.startswith("second_step:") for n in await log())
 
         await eventually(in_second_step, what="the first process reached its second step")
@@ -69,4 +74,39 @@ async def test_a_killed_run_resumes_on_restart_without_redoing_finished_steps(
                 process.kill()
                 process.wait()
         await inspect.aclose()
+        await drop_schema(postgres_server, schema)
+
+
+async def test_a_dbos_schedule_runs_each_tick_once_as_its_own_run(postgres_server: str) -> None:
+    from dbos import DBOS
+
+    from baton.testing import ScriptedModel
+    from baton.worker import Worker
+    from baton.worker.dbos import DBOSWorker
+
+    schema = f"dbos_{uuid.uuid4().hex[:10]}"
+    spec = case_spec("once")
+    model = ScriptedModel('{"answer": "tick"}', repeat=True)
+    durable = DBOSWorker(Worker(spec.agent(config=model), spec))
+    DBOS(config=dbos_config(postgres_server, schema, scheduler_polling_interval_sec=0.05))
+    DBOS.launch()
+    try:
+        with pytest.raises(ConfigError, match="DBOS refused the schedule 'bad'"):
+            durable.schedule("bad", "every second", "Tick.")
+        durable.schedule("beat", "* * * * * *", "Tick.", context={"team": "ops"})  # every second
+        found: list[str] = []
+
+        async def three_ticks() -> bool:
+            listed = await DBOS.list_workflows_async(name="baton.worker.run")
+            found[:] = sorted(w.workflow_id for w in listed if w.status == "SUCCESS")
+            return len(found) >= 3
+
+        await eventually(three_ticks, what="three ticks ran")
+        assert all(run_id.startswith("beat@") and run_id.endswith("Z") for run_id in found)
+        outcome = await durable.outcome(found[0])
+        assert outcome is not None and outcome.output["result"] == {"answer": "tick"}
+        assert model.requests[0].messages[-1].parts[1].value["context"]["team"] == "ops"
+        assert len(set(found)) == len(found)
+    finally:
+        DBOS.destroy(destroy_registry=False)
         await drop_schema(postgres_server, schema)
