@@ -45,6 +45,8 @@ __all__ = ["RedisRunner"]
 
 log = logger("baton.worker")
 
+DEAD_LETTERS_KEPT = 10_000  # the newest dead letters (about); older ones are trimmed
+
 RENEW_LEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -114,7 +116,15 @@ class RedisRunner:
     async def run(self) -> None:
         """Take and run tasks until ``stop()``."""
         errors = retryable_errors()
-        await self._ensure_group()
+        while True:  # Redis may not be up yet: wait for it
+            try:
+                await self._ensure_group()
+                break
+            except errors as exc:
+                if self._stopping.is_set():
+                    return
+                log.warning("worker %s: Redis unreachable (%s); waiting", self.spec.id, exc)
+                await self._pause(0.5)
         self._stop_waiter = asyncio.ensure_future(self._stopping.wait())
         beats = asyncio.create_task(self._heartbeats(), name="baton-worker-heartbeat")
         try:
@@ -384,6 +394,8 @@ class RedisRunner:
                 "deliveries": str(deliveries),
                 "entry_id": entry_id,
             },
+            maxlen=DEAD_LETTERS_KEPT,
+            approximate=True,
         )
         outcome = Outcome(
             run_id,
