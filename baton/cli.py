@@ -56,6 +56,10 @@ def _build_app() -> Any:
 
     app.add_typer(_mcp_app(), name="mcp")
 
+    from .worker.cli import worker_app  # imports typer only: the worker's extras load when used
+
+    app.add_typer(worker_app(), name="worker")
+
     @app.command()
     def version() -> None:
         """Print Baton's version."""

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .stream import Stream
     from .tools.tool import Tool
 
-__all__ = ["Context", "Depends", "Inject", "Variable", "conversation_usage"]
+__all__ = ["Context", "Depends", "Inject", "Variable", "WorkItem", "conversation_usage"]
 
 _NO_DEFAULT: Any = object()
 T = TypeVar("T")
@@ -107,6 +107,32 @@ def Depends(fn: Callable[..., Any]) -> Any:
     raised at the ``yield``, as with ``contextlib.contextmanager``. Within one call each ``fn``
     runs once, however many parameters depend on it."""
     return DependsMarker(fn)
+
+
+class WorkItem:
+    """The unit of work an ask belongs to, when a runner (``baton.worker``) started it: the
+    work's ``run_id`` (the same on every attempt and every process that retries it) and the
+    ``attempt`` number (1, 2, ...). A tool with side effects uses ``run_id`` (with its own
+    step name) as its idempotency key: a worker may run a task's body more than once.
+
+    Read it as ``context.work`` or inject it: ``work: Annotated[WorkItem, Inject()]``."""
+
+    __slots__ = ("attempt", "run_id")
+
+    def __init__(self, run_id: str, attempt: int = 1) -> None:
+        self.run_id = run_id
+        self.attempt = attempt
+
+    def __repr__(self) -> str:
+        return f"WorkItem({self.run_id!r}, attempt={self.attempt})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, WorkItem):
+            return NotImplemented
+        return (self.run_id, self.attempt) == (other.run_id, other.attempt)
+
+    def __hash__(self) -> int:
+        return hash((self.run_id, self.attempt))
 
 
 class UsageCounter:
@@ -232,6 +258,13 @@ class Context:
     @property
     def run_id(self) -> str:
         return self.run.run_id
+
+    @property
+    def work(self) -> WorkItem | None:
+        """The work item (run id and attempt) a worker runs this ask for; ``None`` outside
+        one. A runner passes it in ``dependencies`` under ``WorkItem``."""
+        item = self.dependencies.get(WorkItem)
+        return item if isinstance(item, WorkItem) else None
 
     @property
     def request(self) -> ModelRequest:

@@ -73,11 +73,14 @@ class OwnRedis:
     """A ``redis-server`` of one test's own, for tests that stop Redis: a free loopback port and
     a temporary directory, started and stopped by this object (by pid), never the shared one."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, durable: bool = False) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.directory = directory
+        # durable: every write is in the append-only file before it is answered, so a
+        # restart (start() after stop()) comes back with all the data
+        self.durable = durable
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -94,8 +97,11 @@ class OwnRedis:
                 "127.0.0.1",
                 "--save",
                 "",
-                "--appendonly",
-                "no",
+                *(
+                    ("--appendonly", "yes", "--appendfsync", "always")
+                    if self.durable
+                    else ("--appendonly", "no")
+                ),
                 "--dir",
                 str(self.directory),
             ],

@@ -1,0 +1,141 @@
+"""``WorkerApp``: a worker behind HTTP (``baton worker serve``), an ASGI app on Starlette.
+
+- ``POST /runs`` with the contract's input answers ``200`` with the contract's output. With the
+  header ``Prefer: respond-async`` it answers ``202`` at once (``{"run_id", "status":
+  "accepted"}``, ``Location: /runs/<run id>``) and runs the task in the background.
+- ``GET /runs/<run id>`` answers ``200`` with the output once there is one, ``202`` while it
+  runs, ``404`` for a run id it never saw.
+
+Every request first passes ``baton.endpoint_guard`` (``Host``, ``Origin``, bearer token): a
+token is required unless ``no_token=True``, which serves loopback clients only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..endpoint_guard import EndpointGuard
+from ..errors import ConfigError
+from .outcome import INVALID_REQUEST, error_result
+from .pool import WorkerPool
+from .requires import require
+from .worker import Worker
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.types import Receive, Scope, Send
+
+__all__ = ["WorkerApp"]
+
+
+class WorkerApp:
+    """``worker`` served over HTTP (see the module docs). ``concurrency``: runs at once;
+    ``max_body``: the largest request body accepted, in bytes. The token (given, or generated
+    when ``token=None``) is ``app.token``."""
+
+    def __init__(
+        self,
+        worker: Worker,
+        *,
+        token: str | None = None,
+        no_token: bool = False,
+        allowed_origins: Sequence[str] = (),
+        allowed_hosts: Sequence[str] = (),
+        concurrency: int = 16,
+        max_body: int = 1024 * 1024,
+    ) -> None:
+        if not isinstance(worker, Worker):
+            raise ConfigError(f"WorkerApp(worker) takes a Worker, got {worker!r}")
+        require("starlette", "worker", "serving a worker over HTTP")
+        from starlette.applications import Starlette
+        from starlette.routing import Route
+
+        self.worker = worker
+        self.pool = WorkerPool(worker, concurrency=concurrency)
+        self.max_body = max_body
+        self._guard = EndpointGuard(
+            token,
+            no_token=no_token,
+            allowed_origins=allowed_origins,
+            allowed_hosts=allowed_hosts,
+            realm="baton-worker",
+        )
+        self._app = Starlette(
+            routes=[
+                Route("/runs", self._post_run, methods=["POST"]),
+                Route("/runs/{run_id:str}", self._get_run, methods=["GET"]),
+            ]
+        )
+
+    @property
+    def token(self) -> str | None:
+        """The bearer token clients must send (``None`` with ``no_token=True``)."""
+        return self._guard.token
+
+    def __repr__(self) -> str:
+        return f"WorkerApp({self.worker.spec.id!r}, {self._guard!r})"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            refusal = self._guard.refusal(scope)
+            if refusal is not None:
+                await self._guard.refuse(refusal, send)
+                return
+        await self._app(scope, receive, send)
+
+    async def _post_run(self, request: Request) -> Response:
+        from starlette.responses import JSONResponse
+
+        too_big = _rejected(f"the body is larger than {self.max_body} bytes", status=413)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body:
+            return too_big
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():  # read no more than max_body, whatever is sent
+            size += len(chunk)
+            if size > self.max_body:
+                return too_big
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        try:
+            payload: Any = json.loads(body)
+        except ValueError as exc:
+            return _rejected(f"the body is not JSON ({exc})", status=400)
+        if "respond-async" not in request.headers.get("prefer", ""):
+            return JSONResponse(await self.worker.run(payload))
+        run_id, rejected = self.worker.check(payload)
+        if not run_id:
+            assert rejected is not None
+            return JSONResponse(rejected.output)
+        await self.pool.submit(payload)
+        return JSONResponse(
+            {"run_id": run_id, "status": "accepted"},
+            status_code=202,
+            headers={"location": f"/runs/{run_id}"},
+        )
+
+    async def _get_run(self, request: Request) -> Response:
+        from starlette.responses import JSONResponse
+
+        run_id = request.path_params["run_id"]
+        try:
+            output = await self.pool.result(run_id, timeout=0)
+        except TimeoutError:
+            return JSONResponse({"run_id": run_id, "status": "running"}, status_code=202)
+        except KeyError:
+            return JSONResponse(
+                {"run_id": run_id, "error": "no such run (never submitted, or past retention)"},
+                status_code=404,
+            )
+        return JSONResponse(output)
+
+
+def _rejected(problem: str, *, status: int) -> Response:
+    from starlette.responses import JSONResponse
+
+    output = {"run_id": "", "status": INVALID_REQUEST, "result": error_result(problem, None)}
+    return JSONResponse(output, status_code=status)

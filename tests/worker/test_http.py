@@ -1,0 +1,86 @@
+"""The HTTP front: a token by default, 202 and GET /runs/{run_id} for runs started with
+``Prefer: respond-async``, bad bodies answered as invalid requests, and the serve command's
+loopback rule for running without a token."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from contract_cases import OUTPUT
+from serving import uvicorn_serving
+
+from baton import tool
+from baton.testing import ScriptedModel, call
+from baton.worker import Worker, WorkerSpec
+from baton.worker.http import WorkerApp
+
+SPEC = WorkerSpec("served", output_schema=OUTPUT)
+
+
+def payload(run_id: str) -> dict[str, Any]:
+    return {"run_id": run_id, "task": "Answer.", "context": {}}
+
+
+async def test_requests_need_the_token() -> None:
+    app = WorkerApp(Worker(SPEC.agent(config=ScriptedModel('{"answer": "a"}')), SPEC))
+    assert app.token is not None and app.token not in repr(app)
+    async with uvicorn_serving(app) as base, httpx.AsyncClient(base_url=base) as http:
+        refused = await http.post("/runs", json=payload("r1"))
+        assert refused.status_code == 401 and "bearer token" in refused.text
+        wrong = await http.post(
+            "/runs", json=payload("r1"), headers={"authorization": "Bearer " + "x" * 40}
+        )
+        assert wrong.status_code == 401
+        answered = await http.post(
+            "/runs", json=payload("r1"), headers={"authorization": f"Bearer {app.token}"}
+        )
+        assert answered.json() == {"run_id": "r1", "status": "ok", "result": {"answer": "a"}}
+
+
+async def test_an_async_run_answers_202_then_its_output() -> None:
+    release = asyncio.Event()
+
+    @tool
+    async def slow_step() -> str:
+        """A step that takes a while."""
+        await release.wait()
+        return "done"
+
+    model = ScriptedModel(call("slow_step"), '{"answer": "late"}')
+    app = WorkerApp(Worker(SPEC.agent(config=model, tools=[slow_step]), SPEC), no_token=True)
+    async with uvicorn_serving(app) as base, httpx.AsyncClient(base_url=base) as http:
+        accepted = await http.post("/runs", json=payload("r1"), headers={"prefer": "respond-async"})
+        assert accepted.status_code == 202
+        assert accepted.json() == {"run_id": "r1", "status": "accepted"}
+        assert accepted.headers["location"] == "/runs/r1"
+        running = await http.get("/runs/r1")
+        assert running.status_code == 202 and running.json()["status"] == "running"
+        release.set()
+        await app.pool.join()
+        done = await http.get("/runs/r1")
+        assert done.status_code == 200
+        assert done.json() == {"run_id": "r1", "status": "ok", "result": {"answer": "late"}}
+        assert (await http.get("/runs/unknown")).status_code == 404
+
+
+async def test_a_body_that_is_not_json_is_an_invalid_request() -> None:
+    model = ScriptedModel()
+    app = WorkerApp(Worker(SPEC.agent(config=model), SPEC), no_token=True, max_body=64)
+    async with uvicorn_serving(app) as base, httpx.AsyncClient(base_url=base) as http:
+        broken = await http.post("/runs", content=b"{not json")
+        assert broken.status_code == 400 and broken.json()["status"] == "invalid_request"
+        big = await http.post("/runs", json={"run_id": "r", "task": "x" * 100})
+        assert big.status_code == 413 and big.json()["status"] == "invalid_request"
+
+        async def chunked() -> AsyncIterator[bytes]:  # no content-length: counted as read
+            for _ in range(10):
+                yield b"x" * 20
+
+        streamed = await http.post("/runs", content=chunked())
+        assert streamed.status_code == 413
+        no_id = await http.post("/runs", json={"task": "x"})
+        assert no_id.json()["status"] == "invalid_request"
+    assert model.calls_made == 0

@@ -1,0 +1,92 @@
+"""RedisRunner in this process: a task delivered more than max_attempts + 2 times goes to the
+dead-letter stream with its last error and the outcome retryable_error; a task whose run id is
+already answered is acknowledged without running; submit does not queue a finished run id."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+import redis.asyncio
+from contract_cases import case_agent, case_spec
+from worker_support import eventually
+
+from baton.testing import ScriptedModel
+from baton.worker import Worker
+from baton.worker.redis_client import GROUP, RedisKeys, WorkerClient
+from baton.worker.redis_runner import RedisRunner
+
+
+def payload(run_id: str) -> dict[str, Any]:
+    return {"run_id": run_id, "task": "Answer.", "context": {}}
+
+
+async def test_a_task_delivered_too_often_goes_to_the_dead_letter_stream(
+    redis_url: str, prefix: str
+) -> None:
+    spec = case_spec("never_runs")  # running it would fail: it must not run at all
+    keys = RedisKeys(spec.id, prefix)
+    client = WorkerClient(redis_url, spec.id, prefix=prefix)
+    await client.submit(payload("doomed"))
+    raw = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        # A consumer that took it and died, after 5 deliveries (crashes count), long idle.
+        await raw.xgroup_create(keys.tasks, GROUP, id="0", mkstream=True)
+        read: Any = await raw.xreadgroup(GROUP, "ghost", {keys.tasks: ">"}, count=1)
+        entry_id = read[0][1][0][0]
+        await raw.xclaim(keys.tasks, GROUP, "ghost", 0, [entry_id], idle=60_000, retrycount=5)
+        runner = RedisRunner(
+            Worker(case_agent("never_runs"), spec), redis_url, prefix=prefix, heartbeat=0.2
+        )
+        task = asyncio.create_task(runner.run())
+        try:
+            output = await client.result("doomed", timeout=30)
+        finally:
+            runner.stop()
+            await task
+        assert output["status"] == "retryable_error"
+        assert "delivered 6 times" in output["result"]["error"]
+        assert "max_attempts + 2 = 4" in output["result"]["error"]
+        dead = await client.dead_letters()
+        assert [d["run_id"] for d in dead] == ["doomed"]
+        assert json.loads(dead[0]["payload"]) == payload("doomed")
+        assert "delivered 6 times" in dead[0]["error"]
+        assert await raw.xlen(keys.tasks) == 0 and await raw.xpending(keys.tasks, GROUP) == {
+            "pending": 0,
+            "min": None,
+            "max": None,
+            "consumers": [],
+        }
+    finally:
+        await raw.aclose()
+
+
+async def test_a_finished_run_id_is_not_queued_or_run_again(redis_url: str, prefix: str) -> None:
+    spec = case_spec("once")
+    model = ScriptedModel('{"answer": "done"}')
+    worker = Worker(spec.agent(config=model), spec)
+    runner = RedisRunner(worker, redis_url, prefix=prefix, heartbeat=0.2)
+    task = asyncio.create_task(runner.run())
+    client = WorkerClient(redis_url, spec.id, prefix=prefix)
+    try:
+        first = await client.run(payload("r1"), timeout=30)
+        assert first["status"] == "ok"
+        # queued again by hand (as a duplicate delivery would be): acknowledged, not run
+        await client.connector.client().xadd(
+            RedisKeys(spec.id, prefix).tasks, {"run_id": "r1", "payload": json.dumps(payload("r1"))}
+        )
+        assert await client.run(payload("r1"), timeout=30) == first
+
+        async def both_handled() -> bool:
+            return runner.handled >= 2
+
+        await eventually(both_handled, what="the duplicate was acknowledged")
+        assert model.calls_made == 1
+        stored = await client.outcome("r1")
+        assert stored is not None and stored.attempts == 1 and stored.usage.requests == 1
+    finally:
+        runner.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,66 @@
+"""The ``baton worker`` commands: submit a task from the command line to a worker process and
+print its output; refuse to serve without a token off loopback; name a bad --agent."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from contract_cases import case_spec
+from worker_support import HERE, ROOT, WorkerProcess, write_spec
+
+
+def baton(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "baton.cli", "worker", *args],
+        cwd=ROOT,
+        env={"PYTHONPATH": str(HERE), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def test_submit_prints_the_output_of_a_task_a_worker_process_ran(
+    redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    path = write_spec(case_spec("once"), tmp_path)
+    process = WorkerProcess(path, "contract_cases:once", redis_url, prefix).start()
+    try:
+        task = {"run_id": "cli-1", "task": "Answer.", "context": {}}
+        args = ("submit", str(path), "--redis", redis_url, "--prefix", prefix)
+        done = await asyncio.to_thread(
+            baton, *args, "--payload", json.dumps(task), "--timeout", "60"
+        )
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == {
+            "run_id": "cli-1",
+            "status": "ok",
+            "result": {"answer": "done"},
+        }
+        queued = await asyncio.to_thread(baton, *args, "--payload", "{not json")
+        assert queued.returncode == 2 and "--payload is not JSON" in queued.stderr
+    finally:
+        process.kill()
+
+
+def test_serving_without_a_token_is_for_loopback_only(tmp_path: Path) -> None:
+    path = write_spec(case_spec("once"), tmp_path)
+    refused = baton(
+        "serve", str(path), "--agent", "contract_cases:once", "--http", "0.0.0.0:0", "--no-token"
+    )
+    assert refused.returncode == 2 and "only allowed on a loopback address" in refused.stderr
+
+
+def test_a_bad_agent_target_is_named(tmp_path: Path) -> None:
+    path = write_spec(case_spec("once"), tmp_path)
+    for target, problem in (
+        ("contract_cases", "takes 'module:attribute'"),
+        ("no_such_module:agent", "cannot import 'no_such_module'"),
+        ("contract_cases:OUTPUT", "is not an Agent"),
+    ):
+        failed = baton("run", str(path), "--agent", target, "--redis", "redis://127.0.0.1:1/0")
+        assert failed.returncode == 2 and problem in failed.stderr, failed.stderr
