@@ -1,0 +1,57 @@
+"""Agents the dev UI tests (and ``benchmarks/devui.py``, and the screenshot) serve: scripted
+models, so nothing needs a network or a key. Each is made by a function (``baton dev`` calls a
+factory named as ``module:function``), fresh for each test."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from baton import Agent, tool
+from baton.history import MemoryHistory, MemoryStorage
+from baton.testing import ScriptedModel, call, chunks
+
+
+@tool
+def add(a: int, b: int) -> int:
+    """Add two numbers."""
+    return a + b
+
+
+@tool(requires_approval=True)
+def deploy(service: str) -> str:
+    """Deploy a service to production."""
+    return f"{service} deployed"
+
+
+def calculator(history: Any = None, storage: Any = None) -> Agent[str]:
+    """Streams a tool call (add 2 + 3), then streams the answer; then echoes, for follow-ups."""
+    model = ScriptedModel(
+        chunks("Let me add ", "those. ", call("add", a=2, b=3)),
+        chunks("The sum ", "is 5."),
+        chunks("Still ", "5."),
+        repeat=True,
+    )
+    return Agent(
+        "calculator",
+        "You add numbers.",
+        config=model,
+        tools=[add],
+        history=history or MemoryHistory(),
+        storage=storage or MemoryStorage(),
+    )
+
+
+def deployer(history: Any = None, storage: Any = None) -> Agent[str]:
+    """Asks to deploy (a call that needs approval), then reports."""
+    model = ScriptedModel(
+        chunks("Deploying. ", call("deploy", service="billing")),
+        chunks("Billing is ", "live."),
+        repeat=True,
+    )
+    return Agent(
+        "deployer",
+        config=model,
+        tools=[deploy],
+        history=history or MemoryHistory(),
+        storage=storage or MemoryStorage(),
+    )
