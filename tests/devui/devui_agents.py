@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from baton import Agent, tool
 from baton.history import MemoryHistory, MemoryStorage
 from baton.testing import ScriptedModel, call, chunks
@@ -52,6 +54,22 @@ def deployer(history: Any = None, storage: Any = None) -> Agent[str]:
         "deployer",
         config=model,
         tools=[deploy],
+        history=history or MemoryHistory(),
+        storage=storage or MemoryStorage(),
+    )
+
+
+class Forecast(BaseModel):
+    city: str
+    celsius: float
+
+
+def forecaster(history: Any = None, storage: Any = None) -> Agent[Forecast]:
+    """Answers with a structured output (a ``Forecast``)."""
+    return Agent(
+        "forecaster",
+        config=ScriptedModel('{"city": "Paris", "celsius": 21.5}', repeat=True),
+        response_schema=Forecast,
         history=history or MemoryHistory(),
         storage=storage or MemoryStorage(),
     )

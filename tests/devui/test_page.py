@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from devui_agents import calculator, deployer
+from devui_agents import calculator, deployer, forecaster
 from devui_support import dev_page, send
 from serving import uvicorn_serving
 
@@ -81,6 +81,16 @@ async def test_a_message_gets_a_streamed_answer_and_the_tool_call_shows_in_the_t
         # a new conversation starts empty
         await page.click("#new-conversation")
         assert await page.locator(".message").count() == 0
+
+
+async def test_a_structured_output_is_shown_as_data(browser) -> None:
+    async with dev_page(browser, forecaster()) as (page, _app):
+        await send(page, "Weather in Paris?")
+        output = page.locator(".message.output pre")
+        await output.wait_for()
+        assert json.loads(await output.inner_text()) == {"city": "Paris", "celsius": 21.5}
+        timeline_output = page.locator("#timeline .run[data-status=finished] pre").last
+        assert json.loads(await timeline_output.inner_text()) == {"city": "Paris", "celsius": 21.5}
 
 
 async def test_approving_a_pending_call_finishes_the_run(browser) -> None:
