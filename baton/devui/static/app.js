@@ -447,7 +447,12 @@ function connect(cid, path, label) {
     const entry = JSON.parse(message.data);
     page.entries.push(entry);
     if (page.mode === "watch") page.chat.fromEvent(entry.event);
-    if (page.mode !== "replay") { page.timeline.apply(entry); $("timeline").scrollTop = $("timeline").scrollHeight; }
+    if (page.mode !== "replay") {
+      page.timeline.apply(entry);
+      // the chat's stream may have told of the pause before this stream caught up
+      if (page.interrupts.length) page.timeline.markPaused();
+      $("timeline").scrollTop = $("timeline").scrollHeight;
+    }
     else $("replay-position").textContent = `${page.position} / ${page.entries.length}`;
   });
   source.addEventListener("reset", () => connect(cid, path, label));
