@@ -48,11 +48,18 @@ def _build_app() -> Any:
         ),
         prompt: str | None = typer.Option(None, "--prompt", "-p", help="System prompt."),
         base_url: str | None = typer.Option(None, "--base-url", help="Override the endpoint."),
+        verbose: bool = typer.Option(
+            False,
+            "--verbose",
+            "-v",
+            help="Show the timeline: runs, model calls and turns with usage, cost and duration, "
+            "tool calls with durations, approvals, alerts, retries.",
+        ),
     ) -> None:
         """Chat with any provider in the terminal, streaming, with tools from Python modules."""
         from .chat import run_chat
 
-        raise typer.Exit(run_chat(config, tools, prompt, base_url))
+        raise typer.Exit(run_chat(config, tools, prompt, base_url, verbose=verbose))
 
     @app.command()
     def dev(
