@@ -94,7 +94,7 @@ class Timeline {
     const body = el("div", { class: "body" });
     const box = el("div", { class: "run", "data-status": "running", "data-run": runId || "" }, head, body);
     this.root.append(box);
-    this.run = { box, body, state, usage, started: null };
+    this.run = { box, body, state, usage, started: null, agent };
     this.turn = null;
     this.response = null;
     this.turns = 0;
@@ -179,7 +179,9 @@ class Timeline {
     response.reasoning.textContent = event.reasoning || "";
     response.calls.replaceChildren(...(event.tool_calls || []).map((call) =>
       el("div", { class: "call", "data-call": call.id }, el("span", { class: "kind", text: `→ ${call.name}` }), el("pre", { class: "args", text: pretty(call.arguments) }))));
-    const meta = [event.provider && event.model ? `${event.provider}:${event.model}` : event.model, describeUsage(event.usage), event.finish_reason, seconds(entry.duration)];
+    // Another agent's turn in this run (a team's member, say) is named.
+    const author = event.agent && this.run && event.agent !== this.run.agent ? event.agent : null;
+    const meta = [author, event.provider && event.model ? `${event.provider}:${event.model}` : event.model, describeUsage(event.usage), event.finish_reason, seconds(entry.duration)];
     response.meta.textContent = meta.filter(Boolean).join(" · ");
     if (entry.index !== null && entry.index !== undefined && this.conversation) {
       const details = el("details", { class: "request" }, el("summary", { text: "request as sent" }));
