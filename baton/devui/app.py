@@ -25,12 +25,12 @@ not carry (stored events, usage, the model call, durations, alerts, retries).
 from __future__ import annotations
 
 import inspect
-import json
 import time
 from collections.abc import AsyncIterator, Sequence
 from importlib import resources
 from typing import Any
 
+from pydantic_core import to_json
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -69,7 +69,8 @@ _BATCH = 512  # entries written to a page at once at most
 
 
 def _sse(name: str, data: Any) -> str:
-    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n"
+    # pydantic_core's encoder: several times faster than json.dumps on the entries' dicts.
+    return f"event: {name}\ndata: {to_json(data, fallback=str).decode()}\n\n"
 
 
 def _asset(name: str) -> bytes:

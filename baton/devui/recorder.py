@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -66,67 +65,62 @@ class CapturedCall:
 
 
 class Listener:
-    """One page's view of a conversation's live entries (an ``async for`` iterator; ends when
-    closed or when it fell too far behind: ``overflowed``)."""
+    """One page's view of a conversation's live entries: ``batch`` takes what is queued. It
+    ends when closed, or when it fell ``_QUEUE_LIMIT`` entries behind (``overflowed``)."""
 
-    __slots__ = ("_hub", "_queue", "conversation_id", "overflowed")
+    __slots__ = ("_ended", "_hub", "_queue", "_wake", "conversation_id", "overflowed")
 
     def __init__(self, hub: Hub, conversation_id: str) -> None:
         self._hub = hub
-        self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(_QUEUE_LIMIT)
+        # A deque and an event, not an asyncio.Queue: an entry is offered for every event of
+        # a run, and the queue's bookkeeping cost more than the rest of the offer.
+        self._queue: deque[dict[str, Any]] = deque()
+        self._wake = asyncio.Event()
+        self._ended = False
         self.conversation_id = conversation_id
         self.overflowed = False
 
-    def offer(self, entry: dict[str, Any] | None) -> None:
-        try:
-            self._queue.put_nowait(entry)
-        except asyncio.QueueFull:
+    def offer(self, entry: dict[str, Any]) -> None:
+        queue = self._queue
+        if len(queue) >= _QUEUE_LIMIT:
             self.overflowed = True
             self._hub.drop(self)
+            return
+        queue.append(entry)
+        if len(queue) == 1:
+            self._wake.set()
 
     def close(self) -> None:
-        """Stop listening; the iteration ends after the entries already queued."""
+        """Stop listening; ``batch`` hands out what is queued, then None."""
         self._hub.drop(self)
         self.end()
 
     def end(self) -> None:
-        """Queue the end of the iteration (making room for it if the queue is full)."""
-        if self._queue.full():
-            self._queue.get_nowait()
-        self._queue.put_nowait(None)
+        """End the listener (after the entries already queued)."""
+        self._ended = True
+        self._wake.set()
 
     async def batch(self, wait: float, limit: int) -> list[dict[str, Any]] | None:
         """The entries queued now (at most ``limit``; waiting up to ``wait`` seconds for
-        the first: empty when none came), or None once the listener has ended."""
+        the first: empty when none came), or None once the listener has ended and its queue
+        is empty."""
         queue = self._queue
-        if queue.empty():
+        if not queue:
+            if self._ended:
+                return None
+            self._wake.clear()
             try:
                 async with asyncio.timeout(wait):
-                    first = await queue.get()
+                    await self._wake.wait()
             except TimeoutError:
                 return []
-        else:
-            first = queue.get_nowait()
-        if first is None:
-            return None
-        taken = [first]
-        while len(taken) < limit and not queue.empty():
-            entry = queue.get_nowait()
-            if entry is None:
-                self.end()  # seen on the next call, after these
-                break
-            taken.append(entry)
-        return taken
-
-    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
-        return self._entries()
-
-    async def _entries(self) -> AsyncIterator[dict[str, Any]]:
-        while True:
-            entry = await self._queue.get()
-            if entry is None:
-                return
-            yield entry
+            if not queue:
+                return None if self._ended else []
+        if len(queue) <= limit:
+            taken = list(queue)
+            queue.clear()
+            return taken
+        return [queue.popleft() for _ in range(limit)]
 
 
 class Hub:
@@ -154,7 +148,7 @@ class Hub:
             if not listeners:
                 del self._listeners[listener.conversation_id]
         if listener.overflowed:
-            listener.end()  # it learns it was dropped at the end of what it had
+            listener.end()  # it learns it was dropped after what it had
 
     def publish(self, conversation_id: str, entry: dict[str, Any]) -> None:
         self.published += 1
