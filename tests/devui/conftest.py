@@ -17,6 +17,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "backends"))
 
 from devui_support import browser
 from redis_support import prefix, redis_url
-from sql_support import sqlite_url
+from sql_support import postgres_server, postgresql_url, sqlite_url
 
-__all__ = ["browser", "prefix", "redis_url", "sqlite_url"]
+__all__ = [
+    "browser",
+    "postgres_server",
+    "postgresql_url",
+    "prefix",
+    "redis_url",
+    "sqlite_url",
+]

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from baton import Agent, tool
+from baton import Agent, Context, tool
 from baton.history import MemoryHistory, MemoryStorage
 from baton.testing import ScriptedModel, call, chunks
 
@@ -70,6 +70,29 @@ def forecaster(history: Any = None, storage: Any = None) -> Agent[Forecast]:
         "forecaster",
         config=ScriptedModel('{"city": "Paris", "celsius": 21.5}', repeat=True),
         response_schema=Forecast,
+        history=history or MemoryHistory(),
+        storage=storage or MemoryStorage(),
+    )
+
+
+@tool
+async def choose_region(context: Context) -> str:
+    """Ask the user which region to deploy to."""
+    region = await context.input("Which region?")
+    return f"deploying to {region}"
+
+
+def asker(history: Any = None, storage: Any = None) -> Agent[str]:
+    """Asks the user a question (from inside a tool), then reports the tool's result."""
+    model = ScriptedModel(
+        call("choose_region"),
+        lambda request: f"Done: {request.messages[-1].content}.",
+        repeat=True,
+    )
+    return Agent(
+        "asker",
+        config=model,
+        tools=[choose_region],
         history=history or MemoryHistory(),
         storage=storage or MemoryStorage(),
     )

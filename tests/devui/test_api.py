@@ -170,6 +170,39 @@ async def test_the_api_lists_conversations_and_serves_their_events_and_requests(
         assert [m["role"] for m in body["messages"]] == ["user", "assistant", "tool"]
 
 
+@pytest.fixture(params=["sqlite", "postgresql", "redis"])
+def history_url(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """Each URL ``baton dev --history`` takes, fresh for the test, and the Redis prefix."""
+    if request.param == "redis":
+        return request.getfixturevalue("redis_url"), request.getfixturevalue("prefix")
+    return str(request.getfixturevalue(f"{request.param}_url")), "baton:"
+
+
+async def test_each_history_baton_dev_takes_is_listed_and_read(
+    history_url: tuple[str, str],
+) -> None:
+    from baton.devui.serve import open_stores
+
+    url, prefix = history_url
+    stores = open_stores(url, prefix)
+    assert (stores.redis is not None) == url.startswith("redis")
+    try:
+        agent = calculator(stores.history, stores.storage)
+        await agent.ask("2 + 3?", conversation_id="stored-1")
+        await agent.ask("2 + 3?", conversation_id="stored-2")
+        app = DevApp(agent)
+        async with client(app) as http:
+            listed = (await http.get("/api/conversations", headers=bearer(app))).json()
+            assert sorted(listed["conversations"]) == ["stored-1", "stored-2"]
+            read = await http.get("/api/conversations/stored-2/events", headers=bearer(app))
+            entries = read.json()["entries"]
+            assert entries[-1]["event"]["type"] == "RunFinished"
+            assert entries[-1]["event"]["text"] == "Still 5."
+    finally:
+        if stores.close is not None:
+            await stores.close()
+
+
 async def test_the_timeline_streams_each_event_once_with_durations() -> None:
     app = DevApp(calculator())
     async with uvicorn_serving(app) as base, httpx.AsyncClient(base_url=base) as http:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from devui_agents import calculator, deployer, forecaster
+from devui_agents import asker, calculator, deployer, forecaster
 from devui_support import dev_page, send
 from serving import uvicorn_serving
 
@@ -120,6 +120,23 @@ async def test_denying_with_a_reason_reaches_the_model(browser) -> None:
         tool = page.locator("#timeline .item.tool.failed")
         assert "not on a Friday" in await tool.inner_text()
         assert "denied" in await page.locator("#timeline").inner_text()
+
+
+async def test_a_question_is_answered_in_the_page(browser) -> None:
+    async with dev_page(browser, asker()) as (page, _app):
+        await send(page, "Deploy it")
+        interrupt = page.locator(".interrupt")
+        await interrupt.wait_for()
+        assert "Which region?" in await interrupt.inner_text()
+        await interrupt.locator("input").fill("eu-west-1")
+        await interrupt.get_by_role("button", name="Answer").click()
+        await page.locator(
+            ".message.assistant", has_text="Done: deploying to eu-west-1."
+        ).wait_for()
+        timeline = page.locator("#timeline")
+        await timeline.locator(".run[data-status=finished]").wait_for()
+        assert "Which region?" in await timeline.inner_text()
+        assert "eu-west-1" in await timeline.locator(".item.human").last.inner_text()
 
 
 async def test_a_stored_conversation_opens_replays_and_its_paused_run_is_answered(
