@@ -298,3 +298,42 @@ def test_baton_dev_refuses_a_history_url_it_cannot_use() -> None:
     )
     assert done.returncode == 2
     assert "--history takes" in done.stderr
+
+
+async def test_a_model_call_shows_the_body_its_provider_client_builds() -> None:
+    pytest.importorskip("openai")
+    from baton.devui.requests import made_call
+    from baton.events import ModelRequest, RunStarted, Text
+    from baton.history import HistoryView
+    from baton.models.base import ModelCall, ModelSettings
+    from baton.providers import OpenAIConfig
+    from baton.tools.tool import ToolSpec
+
+    config = OpenAIConfig("gpt-4o-mini", api_key="sk-test-not-a-key", base_url="http://127.0.0.1:9")
+    events = [RunStarted("r", "a", "c"), ModelRequest((Text("hi"),))]
+    spec = ToolSpec("add", "Add two numbers.", {"type": "object", "properties": {}})
+    call = ModelCall(
+        "a",
+        "c",
+        "r",
+        "Be brief.",
+        HistoryView(events),
+        (spec,),
+        None,
+        ModelSettings(temperature=0.2),
+        "openai",
+        "gpt-4o-mini",
+    )
+    try:
+        shown = made_call(call, config, 0.25)
+    finally:
+        await config.aclose()
+    assert shown["wire"]["model"] == "gpt-4o-mini"
+    assert shown["wire"]["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "hi"},
+    ]
+    assert shown["wire"]["tools"][0]["function"]["name"] == "add"
+    assert shown["wire"]["temperature"] == 0.2
+    assert "sk-test-not-a-key" not in json.dumps(shown)
+    assert shown["duration"] == 0.25 and shown["settings"]["temperature"] == 0.2

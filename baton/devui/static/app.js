@@ -594,11 +594,12 @@ function onAGUIEvent(event) {
 
 async function send(text) {
   if (!text.trim() || page.busy) return;
-  if (page.mode !== "live" || !page.conversation) {
-    const cid = page.mode === "live" && page.conversation ? page.conversation : newId("conv_");
-    await openConversation(cid);
-  } else {
+  if (page.mode === "live" && page.conversation) {
     await page.ready;
+  } else {
+    // A replayed conversation goes on (back to live); a watched one is another process's.
+    const keep = page.mode === "replay" && page.conversation;
+    await openConversation(keep ? page.conversation : newId("conv_"));
   }
   page.chat.bubble("user", text);
   await runAgent([{ id: newId("msg_"), role: "user", content: text }]);
