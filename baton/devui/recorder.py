@@ -19,12 +19,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..codec import to_dict
-from ..events import Event, ModelResponse, RunFailed, RunFinished, ToolCallError, ToolCallResult
+from ..events import (
+    Event,
+    ModelResponse,
+    ObserverAlert,
+    RunFailed,
+    RunFinished,
+    ToolCallError,
+    ToolCallResult,
+)
 from ..hooks import Middleware, Observer
 
 if TYPE_CHECKING:
     from ..context import Context
-    from ..events import ObserverAlert, ToolCall
+    from ..events import ToolCall
     from ..hooks import ProceedModel, ProceedTool
     from ..models.base import ModelCall, ModelConfig
 
@@ -159,19 +167,23 @@ class Hub:
 
 
 class _RunTimes:
-    """What one run's middleware measured, waiting for the events it belongs to."""
+    """What one run's middleware measured, waiting for the events it belongs to, and the
+    index of the last stored event published."""
 
-    __slots__ = ("calls", "tools")
+    __slots__ = ("calls", "last", "tools")
 
     def __init__(self) -> None:
         self.calls: deque[CapturedCall] = deque()  # model calls that returned, oldest first
         self.tools: dict[str, float] = {}  # call id -> seconds
+        self.last: int | None = None
 
 
 class Recorder(Middleware, Observer):
     """Times and keeps the model and tool calls of the asks it is given to, and publishes
     every event of them to ``hub`` (see the module docs). ``calls`` keeps the last model calls
-    by (conversation id, index of their response)."""
+    by (conversation id, index of their response). Observers are not shown the alerts
+    observers raise: those are published from the conversation (where they are stored) before
+    the next stored event."""
 
     name = "baton-dev"
 
@@ -214,6 +226,12 @@ class Recorder(Middleware, Observer):
     def observe(self, event: Event, context: Context) -> ObserverAlert | None:
         conversation_id, run_id = context.conversation_id, context.run_id
         index = None if event.transient else _index_of(event, context)
+        now = time.time()
+        if index is not None:
+            run = self._times(run_id)
+            if run.last is not None and index > run.last + 1:
+                self._publish_skipped(context, run.last + 1, index, now)
+            run.last = index
         duration: float | None = None
         kind = event.__class__
         if kind is ModelResponse:
@@ -231,9 +249,21 @@ class Recorder(Middleware, Observer):
             self._runs.pop(run_id, None)
         self.hub.publish(
             conversation_id,
-            entry_of(event, index=index, at=time.time(), duration=duration, run_id=run_id),
+            entry_of(event, index=index, at=now, duration=duration, run_id=run_id),
         )
         return None
+
+    def _publish_skipped(self, context: Context, start: int, stop: int, now: float) -> None:
+        """Publish the stored events observers are not shown (the alerts they raise) that
+        were recorded before the event at ``stop``."""
+        events = context.events
+        for index in range(start, stop):
+            missed = events[index]
+            if missed.__class__ is ObserverAlert:
+                self.hub.publish(
+                    context.conversation_id,
+                    entry_of(missed, index=index, at=now, run_id=context.run_id),
+                )
 
     def _keep(self, conversation_id: str, index: int, captured: CapturedCall) -> None:
         self.calls[(conversation_id, index)] = captured

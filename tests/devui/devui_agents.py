@@ -9,7 +9,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from baton import Agent, Context, tool
+from baton.errors import ProviderUnavailable
+from baton.events import Event, ObserverAlert, ToolCallResult
 from baton.history import MemoryHistory, MemoryStorage
+from baton.hooks import Observer
+from baton.middleware import RetryMiddleware
 from baton.testing import ScriptedModel, call, chunks
 
 
@@ -93,6 +97,42 @@ def asker(history: Any = None, storage: Any = None) -> Agent[str]:
         "asker",
         config=model,
         tools=[choose_region],
+        history=history or MemoryHistory(),
+        storage=storage or MemoryStorage(),
+    )
+
+
+async def _no_wait(seconds: float) -> None:
+    return None
+
+
+class SlowToolAlert(Observer):
+    """Alerts on every tool result (for the timeline test: an alert to show)."""
+
+    name = "tool-watch"
+
+    def observe(self, event: Event, context: Context) -> ObserverAlert | None:
+        if isinstance(event, ToolCallResult):
+            return ObserverAlert(self.name, f"{event.name} returned")
+        return None
+
+
+def manager(history: Any = None, storage: Any = None) -> Agent[str]:
+    """Its first model call fails once (retried), then it hands a task to a sub-agent (a
+    sub-task), whose result an observer alerts on; then it answers."""
+    researcher = Agent("researcher", config=ScriptedModel("Paris is the capital.", repeat=True))
+    model = ScriptedModel(
+        ProviderUnavailable("overloaded"),
+        call("researcher", task="What is the capital of France?"),
+        "The researcher says: Paris.",
+        repeat=True,
+    )
+    return Agent(
+        "manager",
+        config=model,
+        tools=[researcher.as_tool()],
+        middleware=[RetryMiddleware(attempts=2, base_delay=0, sleep=_no_wait)],
+        observers=[SlowToolAlert()],
         history=history or MemoryHistory(),
         storage=storage or MemoryStorage(),
     )

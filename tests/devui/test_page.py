@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from devui_agents import asker, calculator, deployer, forecaster
+from devui_agents import asker, calculator, deployer, forecaster, manager
 from devui_support import dev_page, send
 from serving import uvicorn_serving
 
@@ -91,6 +91,24 @@ async def test_a_structured_output_is_shown_as_data(browser) -> None:
         assert json.loads(await output.inner_text()) == {"city": "Paris", "celsius": 21.5}
         timeline_output = page.locator("#timeline .run[data-status=finished] pre").last
         assert json.loads(await timeline_output.inner_text()) == {"city": "Paris", "celsius": 21.5}
+
+
+async def test_the_timeline_shows_retries_sub_tasks_and_alerts(browser) -> None:
+    async with dev_page(browser, manager()) as (page, _app):
+        await send(page, "Capital of France?")
+        await page.locator(".message.assistant", has_text="The researcher says: Paris.").wait_for()
+        run = page.locator("#timeline .run[data-status=finished]")
+        await run.wait_for()
+        retry = run.locator(".item.retry")
+        assert "ProviderUnavailable: overloaded" in await retry.inner_text()
+        task = run.locator(".item.task")
+        assert "sub-task researcher" in await task.inner_text()
+        assert "What is the capital of France?" in await task.inner_text()
+        assert "Paris is the capital." in await task.inner_text()
+        alert = run.locator(".item.alert")
+        assert "tool-watch: researcher returned" in await alert.inner_text()
+        tool = run.locator(".item.tool[data-call]")
+        assert "Paris is the capital." in await tool.locator(".result").inner_text()
 
 
 async def test_approving_a_pending_call_finishes_the_run(browser) -> None:
