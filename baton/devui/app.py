@@ -53,6 +53,8 @@ log = logger("baton.devui")
 
 _STATIC = {
     "app.js": "text/javascript; charset=utf-8",
+    # @ag-ui/client's HttpAgent, bundled by devui-assets/build.py (the chat goes through it)
+    "agui-client.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
 }
 _SECURITY_HEADERS = {

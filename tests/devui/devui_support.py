@@ -65,12 +65,20 @@ async def dev_page(browser: Any, agent: Any, **options: Any) -> AsyncIterator[tu
         context = await browser.new_context(viewport={"width": 1400, "height": 860})
         context.set_default_timeout(STEP_TIMEOUT)
         page = await context.new_page()
+        # What the page's scripts raise or log as errors (a CSP refusal included) fails the test.
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
+        page.on(
+            "console",
+            lambda message: errors.append(message.text) if message.type == "error" else None,
+        )
         try:
             await page.goto(f"{base}/?token={app.token}")
             await page.wait_for_selector("body[data-ready=true]")
             yield page, app
         finally:
             await context.close()
+        assert errors == [], errors
 
 
 async def send(page: Any, text: str) -> None:

@@ -547,34 +547,35 @@ function answer(interrupt, response) {
 
 // -- asking ---------------------------------------------------------------------------------
 
+// The chat goes through @ag-ui/client's HttpAgent (vendored: static/agui-client.js), one per
+// conversation: it checks the order of the events it reads, and keeps the thread's interrupts.
+function aguiAgent() {
+  if (!page.agui || page.agui.threadId !== page.conversation) {
+    page.agui = new AGUIClient.HttpAgent({ url: "/agui/", threadId: page.conversation });
+  }
+  return page.agui;
+}
+
 async function runAgent(messages, resume) {
   if (page.busy) return;
   page.busy = true;
   $("send").disabled = true;
   setStatus("running…", "running");
-  const body = { threadId: page.conversation, runId: newId("run_"), messages, tools: [], context: [], state: {}, forwardedProps: {} };
-  if (resume) body.resume = resume;
+  let failed = false;
   try {
-    const response = await fetch("/agui/", { method: "POST", headers: { "content-type": "application/json", accept: "text/event-stream" }, body: JSON.stringify(body) });
-    if (!response.ok) throw new Error(`${response.status}: ${await response.text()}`);
-    const reader = response.body.getReader();
-    const decoder = new TextDecoder();
-    let buffer = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-      let cut;
-      while ((cut = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, cut);
-        buffer = buffer.slice(cut + 2);
-        const data = block.split("\n").filter((line) => line.startsWith("data:")).map((line) => line.slice(5).trimStart()).join("\n");
-        if (data) onAGUIEvent(JSON.parse(data));
-      }
-    }
-    setStatus(page.interrupts.length ? "waiting for you" : "done", page.interrupts.length ? "paused" : "done");
+    const agent = aguiAgent();
+    for (const message of messages) agent.addMessage(message);
+    const parameters = { runId: newId("run_") };
+    if (resume) parameters.resume = resume;
+    await agent.runAgent(parameters, {
+      onEvent: ({ event }) => {
+        if (event.type === "RUN_ERROR") failed = true;
+        onAGUIEvent(event);
+      },
+    });
+    setStatus(page.interrupts.length ? "waiting for you" : failed ? "failed" : "done", page.interrupts.length ? "paused" : failed ? "error" : "done");
   } catch (error) {
-    page.chat.bubble("error", String(error.message || error));
+    if (!failed) page.chat.bubble("error", String((error && error.message) || error));
     setStatus("failed", "error");
   } finally {
     page.busy = false;
