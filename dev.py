@@ -5,6 +5,9 @@
     python3 dev.py test  [pytest args...] set up .venv (dev extra), run ruff, mypy and pytest
     python3 dev.py bench [args...]        set up .venv (dev extra), run `python -m benchmarks.core`
 
+`test` also installs the Debian packages the tests drive (chromium, for the dev UI's browser
+tests) when it runs as root on Debian and they are missing.
+
 The virtualenv lives in `.venv` next to this file unless BATON_VENV points elsewhere.
 Installation is skipped while pyproject.toml and the requested extras are unchanged.
 """
