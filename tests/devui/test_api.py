@@ -337,3 +337,26 @@ async def test_a_model_call_shows_the_body_its_provider_client_builds() -> None:
     assert shown["wire"]["temperature"] == 0.2
     assert "sk-test-not-a-key" not in json.dumps(shown)
     assert shown["duration"] == 0.25 and shown["settings"]["temperature"] == 0.2
+
+
+def test_baton_dev_opens_the_browser_on_the_url_with_the_token() -> None:
+    # Python's webbrowser runs $BROWSER (%s: the URL) before any browser it finds; this one
+    # writes the URL it was opened on to the output it shares with the server.
+    browser = f"{sys.executable} -c 'import sys; print(\"opened\", sys.argv[1], flush=True)' %s"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "baton.cli", "dev", "devui_agents:calculator"],
+        cwd=HERE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "BROWSER": browser},
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split(" at ", 1)[1].strip()
+        lines = [process.stdout.readline().strip() for _ in range(2)]
+        assert f"opened {url}" in lines, lines
+        assert httpx.get(url).status_code == 303
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
