@@ -121,7 +121,8 @@ async def serve(
     sock = _listening(port or 0)
     port = int(sock.getsockname()[1])
     url = f"http://127.0.0.1:{port}/?token={app.token}"
-    config = uvicorn.Config(app, log_level="warning")
+    # The page keeps event streams open: on Ctrl-C they get two seconds, not for ever.
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     say(f"baton dev: {getattr(agent, 'name', target)} at {url}")
     say("(the token in the URL opens the page; Ctrl-C stops the server)")

@@ -272,11 +272,19 @@ def test_baton_dev_prints_the_url_with_the_token_and_serves_it(tmp_path: Path) -
         assert httpx.get(f"{base}/api/info").status_code == 401
         opened = httpx.get(url)
         assert opened.status_code == 303 and opened.headers["set-cookie"].startswith("baton_dev_")
-        info = httpx.get(f"{base}/api/info", headers={"authorization": f"Bearer {token}"})
+        auth = {"authorization": f"Bearer {token}"}
+        info = httpx.get(f"{base}/api/info", headers=auth)
         assert info.json()["history"] == "MemoryHistory"
+        # Ctrl-C stops the server even while a page holds a timeline stream open
+        with httpx.stream("GET", f"{base}/api/conversations/c/timeline", headers=auth) as stream:
+            lines = stream.iter_lines()
+            assert next(lines) == "event: snapshot"
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=30) == 0
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=30)
 
 
 def test_baton_dev_refuses_a_history_url_it_cannot_use() -> None:
