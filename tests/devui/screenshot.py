@@ -53,7 +53,7 @@ async def main(target: Path) -> None:
             await page.locator(".interrupt").wait_for()
             await page.locator("#timeline details.request summary").first.click()
             await page.locator("#timeline details.request pre").first.wait_for()
-            await page.wait_for_timeout(300)
+            await page.eval_on_selector("#timeline", "timeline => { timeline.scrollTop = 0; }")
             await page.screenshot(path=str(target))
         await browser.close()
 

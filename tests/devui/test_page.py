@@ -101,7 +101,7 @@ async def test_the_timeline_shows_retries_sub_tasks_and_alerts(browser) -> None:
         await run.wait_for()
         retry = run.locator(".item.retry")
         assert "ProviderUnavailable: overloaded" in await retry.inner_text()
-        task = run.locator(".item.task")
+        task = run.locator(".item.tool .item.task")  # nested under the call that ran it
         assert "sub-task researcher" in await task.inner_text()
         assert "What is the capital of France?" in await task.inner_text()
         assert "Paris is the capital." in await task.inner_text()

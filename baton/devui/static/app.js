@@ -280,7 +280,11 @@ class Timeline {
   onTaskStarted(event) {
     const children = el("div", { class: "children" });
     const meta = el("span", { class: "meta", text: "running…" });
-    this.add(el("div", { class: "item task", "data-task": event.task_id }, el("span", { class: "kind", text: `sub-task ${event.agent}` }), meta, el("div", { class: "text", text: event.task }), children));
+    const item = el("div", { class: "item task", "data-task": event.task_id }, el("span", { class: "kind", text: `sub-task ${event.agent}` }), meta, el("div", { class: "text", text: event.task }), children);
+    // Nested under the tool call running it, when that is the one call running.
+    const running = Array.from(this.tools.values()).filter((tool) => tool.item.classList.contains("pending"));
+    if (running.length === 1) running[0].item.insertBefore(item, running[0].result);
+    else this.add(item);
     this.tasks.set(event.task_id, { children, meta });
   }
 
