@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from baton import Agent, Context, tool
-from baton.errors import ProviderUnavailable
+from baton.errors import InvalidRequest, ProviderUnavailable
 from baton.events import Event, ObserverAlert, ToolCallResult
 from baton.history import MemoryHistory, MemoryStorage
 from baton.hooks import Observer
@@ -133,6 +133,16 @@ def manager(history: Any = None, storage: Any = None) -> Agent[str]:
         tools=[researcher.as_tool()],
         middleware=[RetryMiddleware(attempts=2, base_delay=0, sleep=_no_wait)],
         observers=[SlowToolAlert()],
+        history=history or MemoryHistory(),
+        storage=storage or MemoryStorage(),
+    )
+
+
+def failing(history: Any = None, storage: Any = None) -> Agent[str]:
+    """Its model refuses every call (an error that is not worth retrying)."""
+    return Agent(
+        "failing",
+        config=ScriptedModel(InvalidRequest("the model does not exist"), repeat=True),
         history=history or MemoryHistory(),
         storage=storage or MemoryStorage(),
     )

@@ -57,16 +57,19 @@ async def browser() -> AsyncIterator[Any]:
 
 
 @asynccontextmanager
-async def dev_page(browser: Any, agent: Any, **options: Any) -> AsyncIterator[tuple[Any, DevApp]]:
+async def dev_page(
+    browser: Any, agent: Any, *, logged_errors: list[str] | None = None, **options: Any
+) -> AsyncIterator[tuple[Any, DevApp]]:
     """The dev app of ``agent`` served on loopback, and a browser page opened on it with the
-    token (as ``baton dev`` prints it), ready."""
+    token (as ``baton dev`` prints it), ready. An error the page logs fails the test, unless
+    ``logged_errors`` is given: they are collected there."""
     app = DevApp(agent, **options)
     async with uvicorn_serving(app) as base:
         context = await browser.new_context(viewport={"width": 1400, "height": 860})
         context.set_default_timeout(STEP_TIMEOUT)
         page = await context.new_page()
         # What the page's scripts raise or log as errors (a CSP refusal included) fails the test.
-        errors: list[str] = []
+        errors: list[str] = [] if logged_errors is None else logged_errors
         page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
         page.on(
             "console",
@@ -78,7 +81,7 @@ async def dev_page(browser: Any, agent: Any, **options: Any) -> AsyncIterator[tu
             yield page, app
         finally:
             await context.close()
-        assert errors == [], errors
+        assert logged_errors is not None or errors == [], errors
 
 
 async def send(page: Any, text: str) -> None:

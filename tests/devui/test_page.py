@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from devui_agents import asker, calculator, deployer, forecaster, manager
+from devui_agents import asker, calculator, deployer, failing, forecaster, manager
 from devui_support import dev_page, send
 from serving import uvicorn_serving
 
@@ -109,6 +109,22 @@ async def test_the_timeline_shows_retries_sub_tasks_and_alerts(browser) -> None:
         assert "tool-watch: researcher returned" in await alert.inner_text()
         tool = run.locator(".item.tool[data-call]")
         assert "Paris is the capital." in await tool.locator(".result").inner_text()
+
+
+async def test_a_failed_run_is_shown_in_the_chat_and_the_timeline(browser) -> None:
+    logged: list[str] = []  # (the AG-UI client logs the failed run too)
+    async with dev_page(browser, failing(), logged_errors=logged) as (page, _app):
+        await send(page, "Hello?")
+        error = page.locator(".message.error")
+        await error.wait_for()
+        assert "the model does not exist" in await error.inner_text()
+        run = page.locator("#timeline .run[data-status=failed]")
+        await run.wait_for()
+        assert "InvalidRequest" in await run.inner_text()
+        assert await page.locator(".message.error").count() == 1  # told once
+        # the conversation takes the next message
+        await send(page, "Again?")
+        await page.locator("#timeline .run[data-status=failed]").nth(1).wait_for()
 
 
 async def test_approving_a_pending_call_finishes_the_run(browser) -> None:
