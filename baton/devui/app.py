@@ -52,6 +52,7 @@ __all__ = ["DevApp"]
 log = logger("baton.devui")
 
 _STATIC = {
+    "timeline.js": "text/javascript; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     # @ag-ui/client's HttpAgent, bundled by devui-assets/build.py (the chat goes through it)
     "agui-client.js": "text/javascript; charset=utf-8",
