@@ -5,6 +5,9 @@
     python3 dev.py test  [pytest args...] set up .venv (dev extra), run ruff, mypy and pytest
     python3 dev.py bench [args...]        set up .venv (dev extra), run `python -m benchmarks.core`
 
+`test` also installs the Debian packages the tests drive (chromium, for the dev UI's browser
+tests; bubblewrap, for the code sandbox) when it runs as root on Debian and they are missing.
+
 The virtualenv lives in `.venv` next to this file unless BATON_VENV points elsewhere.
 Installation is skipped while pyproject.toml and the requested extras are unchanged.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -155,8 +159,39 @@ def cmd_demo(args: list[str]) -> None:
     exec_in_venv([baton, "demo", *args])
 
 
+# chromium: the browser the dev UI's Playwright tests drive; bubblewrap: the code sandbox.
+TEST_DEBIAN_PACKAGES = ["chromium", "bubblewrap"]
+
+
+def ensure_debian_packages(packages: list[str]) -> None:
+    """Install the Debian packages the tests need that are missing, when this runs as root on
+    Debian with apt-get (a fresh CI machine); elsewhere the tests that need them skip, naming
+    the install line."""
+    if os.name != "posix" or os.geteuid() != 0:
+        return
+    if not Path("/etc/debian_version").exists() or not shutil.which("apt-get"):
+        return
+    missing = [
+        package
+        for package in packages
+        if subprocess.call(
+            ["dpkg", "-s", package], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        != 0
+    ]
+    if not missing:
+        return
+    say(f"apt-get install -y {' '.join(missing)} (needed by the tests; first run only)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update"], ["apt-get", "install", "-y", *missing]):
+        if subprocess.call(command, env=env, stdout=subprocess.DEVNULL) != 0:
+            say(f"could not install {' '.join(missing)}; the tests needing them will skip")
+            return
+
+
 def cmd_test(args: list[str]) -> None:
     python = ensure_venv("dev")
+    ensure_debian_packages(TEST_DEBIAN_PACKAGES)
     failed: list[str] = []
 
     lint_dirs = [d for d in LINT_DIRS if (ROOT / d).is_dir()]

@@ -22,11 +22,13 @@ from types import FrameType
 from typing import Any
 
 from .agent import Agent
-from .console import EventPrinter, describe_usage
+from .console import EventPrinter, TimelinePrinter, describe_usage
+from .context import Context
 from .conversation import new_id
 from .errors import AuthenticationFailed, BatonError, ConfigError
-from .events import ModelRequest, Usage
+from .events import ModelRequest, ModelResponse, Usage
 from .history import MemoryHistory
+from .hooks import Middleware, ProceedModel
 from .models.base import ModelCall, ModelConfig
 from .models.registry import resolve_config
 from .providers._config import ProviderConfig
@@ -34,6 +36,7 @@ from .reply import Reply
 from .testing import ScriptedModel
 from .tools.tool import Tool
 from .tools.toolkit import Toolkit
+from .transcript import transcript
 
 __all__ = ["COMMANDS", "check_ready", "load_tools", "make_config", "run_chat"]
 
@@ -144,11 +147,26 @@ def _enable_line_editing() -> None:
 class _Chat:
     """One terminal session: the prompt loop, its commands, and one ask at a time."""
 
-    def __init__(self, agent: Agent[str], console: Any, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        agent: Agent[str],
+        console: Any,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        verbose: bool = False,
+    ) -> None:
         self.agent = agent
         self.console = console
         self.loop = loop
-        self.printer = EventPrinter(console, speaker="Agent")
+        self.printer: EventPrinter = (
+            TimelinePrinter(console, speaker="Agent")
+            if verbose
+            else EventPrinter(console, speaker="Agent")
+        )
+        # --verbose: each model call's request, in a line, before it is made
+        self.middleware: tuple[Middleware, ...] = (
+            (RequestLine(self.printer),) if isinstance(self.printer, TimelinePrinter) else ()
+        )
         self.conversation_id = new_id()
         self.total = Usage()
 
@@ -232,14 +250,46 @@ class _Chat:
         self.console.print(f"[dim]{describe_usage(reply.usage)}[/dim]")
 
     async def ask(self, text: str) -> Reply[str]:
-        async with self.agent.run(text, conversation_id=self.conversation_id) as run:
+        async with self.agent.run(
+            text, conversation_id=self.conversation_id, middleware=self.middleware
+        ) as run:
             async for event in run:
                 self.printer(event)
             return await run.result()
 
 
+class RequestLine(Middleware):
+    """``baton chat --verbose``: a timeline line for each model call as it is made (what the
+    model is given: messages, tools, the settings set)."""
+
+    def __init__(self, printer: TimelinePrinter) -> None:
+        self.printer = printer
+
+    async def around_model_call(
+        self, call: ModelCall, context: Context, proceed: ProceedModel
+    ) -> ModelResponse:
+        messages = sum(1 for _ in transcript(call.messages, call.agent))
+        line = f"model call: {messages} message{'s' if messages != 1 else ''}"
+        if call.tools:
+            line += f", tools {', '.join(call.tool_names)}"
+        settings = {
+            f.name: getattr(call.settings, f.name)
+            for f in dataclasses.fields(call.settings)
+            if f.name not in ("stream", "extra") and getattr(call.settings, f.name) is not None
+        }
+        if settings:
+            line += ", " + ", ".join(f"{k}={v}" for k, v in settings.items())
+        self.printer.requests.append(line)
+        return await proceed(call)
+
+
 def run_chat(
-    shorthand: str, tool_specs: list[str], prompt: str | None, base_url: str | None
+    shorthand: str,
+    tool_specs: list[str],
+    prompt: str | None,
+    base_url: str | None,
+    *,
+    verbose: bool = False,
 ) -> int:
     """Run the chat until the user leaves; the exit code (2: the model or tools can't be used:
     an unknown provider, a missing SDK or API key, a tools module that doesn't load)."""
@@ -272,7 +322,7 @@ def run_chat(
                 f"{tool_names}. Type /help for the commands."
             )
             _enable_line_editing()
-            _Chat(agent, console, runner.get_loop()).loop_forever()
+            _Chat(agent, console, runner.get_loop(), verbose=verbose).loop_forever()
         finally:
             runner.run(config.aclose())
     return 0

@@ -48,11 +48,60 @@ def _build_app() -> Any:
         ),
         prompt: str | None = typer.Option(None, "--prompt", "-p", help="System prompt."),
         base_url: str | None = typer.Option(None, "--base-url", help="Override the endpoint."),
+        verbose: bool = typer.Option(
+            False,
+            "--verbose",
+            "-v",
+            help="Show the timeline: runs, model calls and turns with usage, cost and duration, "
+            "tool calls with durations, approvals, alerts, retries.",
+        ),
     ) -> None:
         """Chat with any provider in the terminal, streaming, with tools from Python modules."""
         from .chat import run_chat
 
-        raise typer.Exit(run_chat(config, tools, prompt, base_url))
+        raise typer.Exit(run_chat(config, tools, prompt, base_url, verbose=verbose))
+
+    @app.command()
+    def dev(
+        target: str = typer.Argument(..., help="The agent (or team), as 'module:attribute'."),
+        history: str | None = typer.Option(
+            None,
+            "--history",
+            help="Where conversations are kept: sqlite:///file.db, postgresql://... or "
+            "redis://... (default: the agent's own, else memory).",
+        ),
+        redis: str | None = typer.Option(
+            None,
+            "--redis",
+            help="Redis whose streams to watch other processes' conversations on (default: "
+            "the --history URL when it is Redis).",
+        ),
+        prefix: str = typer.Option("baton:", "--prefix", help="Redis key prefix."),
+        port: int | None = typer.Option(None, "--port", help="Port (default: a free one)."),
+        no_browser: bool = typer.Option(
+            False, "--no-browser", help="Only print the URL; don't open a browser."
+        ),
+    ) -> None:
+        """A local web page to chat with an agent and watch every step (127.0.0.1, token)."""
+        from .devui.serve import serve
+        from .errors import ConfigError
+
+        try:
+            asyncio.run(
+                serve(
+                    target,
+                    history=history,
+                    redis=redis,
+                    redis_prefix=prefix,
+                    port=port,
+                    browser=not no_browser,
+                )
+            )
+        except ConfigError as exc:
+            print(f"ConfigError: {exc}", file=sys.stderr)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            pass
 
     app.add_typer(_mcp_app(), name="mcp")
 

@@ -82,6 +82,7 @@ from ..events import (
     Usage,
 )
 from ..hitl import ApprovalPolicy
+from ..hooks import Middleware, Observer
 from ..redaction import logger
 from ..reply import Reply
 from ..runstate import load_run_state
@@ -116,7 +117,9 @@ class AGUIApp:
     """An agent served over AG-UI: an ASGI app answering ``POST path`` (default ``/``) with
     the run's AG-UI events. See the module docs for threads, front-end tools, interrupts and
     the guard (``token`` / ``no_token`` / ``allowed_origins`` / ``allowed_hosts``: the ``Host``
-    values, with port, a loopback-bound endpoint also answers to)."""
+    values, with port, a loopback-bound endpoint also answers to). ``middleware`` and
+    ``observers`` are added to every ask the endpoint makes (after the agent's own: the dev
+    UI watches the runs through them)."""
 
     def __init__(
         self,
@@ -128,6 +131,8 @@ class AGUIApp:
         allowed_hosts: Sequence[str] = (),
         path: str = "/",
         max_body: int = 8 * 1024 * 1024,
+        middleware: Sequence[Middleware] = (),
+        observers: Sequence[Observer] = (),
     ) -> None:
         require_extra()
         self.agent = agent
@@ -147,7 +152,9 @@ class AGUIApp:
             t.requires_approval for t in agent.tools.values()
         ):
             layers.append(ApprovalPolicy(suspend=True))
+        layers.extend(middleware)
         self._middleware = tuple(layers)
+        self._observers = tuple(observers)
         self._app = Starlette(routes=[Route(path, self._endpoint, methods=["POST"])])
 
     @property
@@ -270,6 +277,8 @@ class AGUIApp:
 
     def _options(self, run_input: RunAgentInput) -> AskOptions:
         options: AskOptions = {"middleware": self._middleware, "suspend_on_human": True}
+        if self._observers:
+            options["observers"] = self._observers
         if run_input.tools:
             options["tools"] = self._frontend.tools(run_input.tools)
         return options

@@ -1,0 +1,90 @@
+"""Helpers of the dev UI tests: Debian's Chromium driven by Playwright, and the dev app served
+on loopback.
+
+Without Playwright or Chromium the browser tests are skipped with the line that installs them;
+under ``CI=true`` that is a failure (``python3 dev.py test`` installs Chromium when it runs as
+root on Debian).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from serving import uvicorn_serving
+
+from baton.devui import DevApp
+
+CHROMIUM = os.environ.get("BATON_CHROMIUM", "/usr/bin/chromium")
+STEP_TIMEOUT = 15_000  # ms a page step may take before the test fails (instead of hanging)
+INSTALL = "pip install -e '.[dev]' (Playwright) and, as root: apt-get install -y chromium"
+
+
+def _problem() -> str | None:
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        return "Playwright is not installed"
+    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
+        return f"Chromium is not at {CHROMIUM}"
+    return None
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """A headless Chromium (Debian's, through Playwright), closed after the test."""
+    problem = _problem()
+    if problem is not None:
+        message = f"{problem}; install: {INSTALL}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true needs the browser tests' tools: {message}", pytrace=False)
+        pytest.skip(message)
+    from playwright.async_api import async_playwright
+
+    args = ["--no-sandbox"] if os.geteuid() == 0 else []  # Chromium refuses root otherwise
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=args
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@asynccontextmanager
+async def dev_page(
+    browser: Any, agent: Any, *, logged_errors: list[str] | None = None, **options: Any
+) -> AsyncIterator[tuple[Any, DevApp]]:
+    """The dev app of ``agent`` served on loopback, and a browser page opened on it with the
+    token (as ``baton dev`` prints it), ready. An error the page logs fails the test, unless
+    ``logged_errors`` is given: they are collected there."""
+    app = DevApp(agent, **options)
+    async with uvicorn_serving(app) as base:
+        context = await browser.new_context(viewport={"width": 1400, "height": 860})
+        context.set_default_timeout(STEP_TIMEOUT)
+        page = await context.new_page()
+        # What the page's scripts raise or log as errors (a CSP refusal included) fails the test.
+        errors: list[str] = [] if logged_errors is None else logged_errors
+        page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
+        page.on(
+            "console",
+            lambda message: errors.append(message.text) if message.type == "error" else None,
+        )
+        try:
+            await page.goto(f"{base}/?token={app.token}")
+            await page.wait_for_selector("body[data-ready=true]")
+            yield page, app
+        finally:
+            await context.close()
+        assert logged_errors is not None or errors == [], errors
+
+
+async def send(page: Any, text: str) -> None:
+    """Type ``text`` in the page's prompt and send it."""
+    await page.fill("#prompt", text)
+    await page.click("#send")
