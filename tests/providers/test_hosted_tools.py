@@ -375,3 +375,43 @@ async def test_gemini_google_search_grounding_is_a_hosted_call(wire: WireServer)
             "Baton docs - https://baton.example/docs",
         ),
     )
+
+
+async def test_openai_responses_streams_hosted_calls_as_events(wire: WireServer) -> None:
+    from test_openai_responses import completed, created, message, stream, text_events
+
+    code_item = {
+        "type": "code_interpreter_call",
+        "id": "ci_1",
+        "status": "completed",
+        "code": "print(6 * 7)",
+        "container_id": "cntr_1",
+        "outputs": [{"type": "logs", "logs": "42\n"}],
+    }
+    running = {**code_item, "status": "in_progress", "outputs": None}
+    stream(
+        wire,
+        [
+            *created(),
+            {"type": "response.output_item.added", "output_index": 0, "item": running},
+            {"type": "response.output_item.done", "output_index": 0, "item": code_item},
+            *text_events(["It is ", "42."], index=1),
+            completed([code_item, message("It is 42.")]),
+        ],
+    )
+    config = closing(
+        OpenAIResponsesConfig(
+            "gpt-test", api_key="sk-test", base_url=f"{wire.url}/v1", max_retries=0
+        )
+    )
+    agent = Agent("a", config=config, tools=[CodeInterpreter()])
+    async with agent.run("6 * 7?") as run:
+        announced = [e async for e in run if isinstance(e, HostedToolCall)]
+        reply = await run.result()
+    expected = HostedToolCall(
+        "ci_1", "code_interpreter", "code_interpreter_call", "print(6 * 7)", "42\n"
+    )
+    assert reply.text == "It is 42."
+    assert reply.response.hosted_calls == (expected,)
+    assert announced == [expected]
+    assert wire.last.json["tools"] == [{"type": "code_interpreter", "container": {"type": "auto"}}]
