@@ -105,13 +105,13 @@ class WorkerApp:
             payload: Any = json.loads(body)
         except ValueError as exc:
             return _rejected(f"the body is not JSON ({exc})", status=400)
-        if "respond-async" not in request.headers.get("prefer", ""):
-            return JSONResponse(await self.worker.run(payload))
         run_id, rejected = self.worker.check(payload)
         if not run_id:
             assert rejected is not None
             return JSONResponse(rejected.output)
-        await self.pool.submit(payload)
+        await self.pool.submit(payload)  # at most `concurrency` runs at once, however called
+        if "respond-async" not in request.headers.get("prefer", ""):
+            return JSONResponse(await self.pool.result(run_id))
         return JSONResponse(
             {"run_id": run_id, "status": "accepted"},
             status_code=202,
