@@ -122,16 +122,18 @@ class WorkerApp:
         from starlette.responses import JSONResponse
 
         run_id = request.path_params["run_id"]
-        try:
-            output = await self.pool.result(run_id, timeout=0)
-        except TimeoutError:
+        stored = await self.worker.outcome(run_id)
+        if stored is not None:
+            return JSONResponse(stored.output)
+        if self.pool.running(run_id):
             return JSONResponse({"run_id": run_id, "status": "running"}, status_code=202)
-        except KeyError:
+        try:  # ended without a stored outcome (e.g. busy elsewhere): its answer, if kept
+            return JSONResponse(await self.pool.result(run_id, timeout=0))
+        except (KeyError, TimeoutError):
             return JSONResponse(
                 {"run_id": run_id, "error": "no such run (never submitted, or past retention)"},
                 status_code=404,
             )
-        return JSONResponse(output)
 
 
 def _rejected(problem: str, *, status: int) -> Response:
