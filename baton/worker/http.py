@@ -105,13 +105,13 @@ class WorkerApp:
             payload: Any = json.loads(body)
         except ValueError as exc:
             return _rejected(f"the body is not JSON ({exc})", status=400)
-        if "respond-async" not in request.headers.get("prefer", ""):
-            return JSONResponse(await self.worker.run(payload))
         run_id, rejected = self.worker.check(payload)
         if not run_id:
             assert rejected is not None
             return JSONResponse(rejected.output)
-        await self.pool.submit(payload)
+        await self.pool.submit(payload)  # at most `concurrency` runs at once, however called
+        if "respond-async" not in request.headers.get("prefer", ""):
+            return JSONResponse(await self.pool.result(run_id))
         return JSONResponse(
             {"run_id": run_id, "status": "accepted"},
             status_code=202,
@@ -122,16 +122,18 @@ class WorkerApp:
         from starlette.responses import JSONResponse
 
         run_id = request.path_params["run_id"]
-        try:
-            output = await self.pool.result(run_id, timeout=0)
-        except TimeoutError:
+        stored = await self.worker.outcome(run_id)
+        if stored is not None:
+            return JSONResponse(stored.output)
+        if self.pool.running(run_id):
             return JSONResponse({"run_id": run_id, "status": "running"}, status_code=202)
-        except KeyError:
+        try:  # ended without a stored outcome (e.g. busy elsewhere): its answer, if kept
+            return JSONResponse(await self.pool.result(run_id, timeout=0))
+        except (KeyError, TimeoutError):
             return JSONResponse(
                 {"run_id": run_id, "error": "no such run (never submitted, or past retention)"},
                 status_code=404,
             )
-        return JSONResponse(output)
 
 
 def _rejected(problem: str, *, status: int) -> Response:

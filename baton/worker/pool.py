@@ -86,6 +86,10 @@ class WorkerPool:
         async with asyncio.timeout(timeout):
             return await asyncio.shield(task)
 
+    def running(self, run_id: str) -> bool:
+        """Whether a submission of ``run_id`` is queued or running here."""
+        return run_id in self._tasks
+
     async def join(self) -> None:
         """Wait for every submitted run to end."""
         while self._tasks:

@@ -64,7 +64,8 @@ from .spec import WorkerSpec
 __all__ = ["Worker", "is_retryable"]
 
 # Runs in progress in this process, per (storage, spec id, run id): a second caller waits.
-_RUNNING: dict[tuple[int, str, str], asyncio.Future[Outcome]] = {}
+# Each with its payload's digest: another payload under the same run id is refused at once.
+_RUNNING: dict[tuple[int, str, str], tuple[asyncio.Future[Outcome], str]] = {}
 
 # The usage of the model calls of the attempt running in this context (see _Spending).
 _SPENT: contextvars.ContextVar[list[Usage] | None] = contextvars.ContextVar(
@@ -164,13 +165,16 @@ class Worker:
         key = (id(self.storage), self.spec.id, run_id)
         running = _RUNNING.get(key)
         if running is not None:  # in progress in this process: its outcome is ours
+            future, running_digest = running
+            if digest != running_digest:
+                return _different_payload(run_id)
             try:
                 async with asyncio.timeout(self.wait_seconds):
-                    return self._replay(await asyncio.shield(running), digest)
+                    return self._replay(await asyncio.shield(future), digest)
             except TimeoutError:
                 return self._busy(run_id)
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        _RUNNING[key] = future
+        future = asyncio.get_running_loop().create_future()
+        _RUNNING[key] = (future, digest)
         try:
             outcome = await self._run_claimed(run_id, payload, digest, rejected, stream)
             future.set_result(outcome)
@@ -336,15 +340,7 @@ class Worker:
 
     def _replay(self, stored: Outcome, digest: str) -> Outcome:
         if digest and stored.payload_digest and digest != stored.payload_digest:
-            return Outcome(
-                stored.run_id,
-                INVALID_REQUEST,
-                error_result(
-                    f"run_id {stored.run_id!r} was used already with a different payload; "
-                    "use a new run_id for new work",
-                    None,
-                ),
-            )
+            return _different_payload(stored.run_id)
         return stored
 
     def _busy(self, run_id: str) -> Outcome:
@@ -386,6 +382,18 @@ class Worker:
             usage=usage,
             payload_digest=digest,
         )
+
+
+def _different_payload(run_id: str) -> Outcome:
+    return Outcome(
+        run_id,
+        INVALID_REQUEST,
+        error_result(
+            f"run_id {run_id!r} was used already with a different payload; use a new run_id "
+            "for new work",
+            None,
+        ),
+    )
 
 
 def _spent(usage: Usage, spent: list[Usage], noted: contextvars.Token[list[Usage] | None]) -> Usage:

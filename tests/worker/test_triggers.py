@@ -252,6 +252,9 @@ async def test_worker_processes_run_a_schedule_and_go_on_after_one_is_killed(
         assert all(round(b - a, 3) == 0.25 for a, b in itertools.pairwise(times)), done
         for key in [k async for k in inspect.scan_iter(f"{keys.base}outcome:*")]:
             assert json.loads(await inspect.get(key))["status"] == "ok"
+        # each tick was submitted once: every entry ever added ran (or waits in the stream)
+        info = await inspect.xinfo_stream(keys.tasks)
+        assert info["entries-added"] == len(done) + await inspect.xlen(keys.tasks)
     finally:
         for process in processes:
             process.kill()
