@@ -1,0 +1,593 @@
+"""A team: members (agents, teams, ``Member(...)``) taking turns on ONE conversation.
+
+A team is asked like an agent (``ask``, ``reply.ask``, ``run``, ``ask_sync``, ``as_tool``).
+Its ask claims the conversation once and holds it to the end; each member turn is that
+member's own run on it (``RunStarted`` with the member's name ... ``RunFinished``, through
+``Agent.open_run(held=...)`` and ``baton.loop.run_loop``), so the transcript shows every
+member the others' answers as their named turns. Around the runs the team records its own
+events (``baton.teams.events``) store-first, in the same history. A member that is a team
+takes its turn on the same conversation (its events nested inside the outer team's).
+
+What the patterns decide (who speaks next, when the pattern itself is done) is in
+``patterns.py`` and ``swarm.py``; when to stop is ``termination.py``; what each member sees,
+``views.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import suppress
+from typing import Any, cast
+
+from ..context import Context
+from ..conversation import Conversation, claim_stored, new_conversation, new_id
+from ..errors import ConfigError
+from ..events import Event, ModelResponse, Usage, UsageLine, UsageReport
+from ..history import History, Storage
+from ..loop import run_loop
+from ..options import PromptInput, as_parts
+from ..reply import Reply
+from ..run import close_open_run
+from ..storing import CANCEL_GRACE, store
+from ..stream import MemoryStream, cleanup_delivery
+from ..sync import run_sync
+from ..tools.tool import Tool
+from .events import Handoff as HandoffEvent
+from .events import MemberUsage, SpeakerSelected, TeamFailed, TeamFinished, TeamStarted
+from .state import TeamState, Turn
+from .termination import AnyOf, MaxTurns, Termination, first_fired
+from .views import InputFilter, Member, ViewPolicy
+
+__all__ = ["DEFAULT_MAX_TURNS", "Team", "TeamReply", "TeamRun"]
+
+Sink = Callable[[Event], Any]
+
+DEFAULT_MAX_TURNS = 20
+
+
+class _Ask:
+    """One team ask in progress: its conversation, state and where events go live."""
+
+    __slots__ = ("conversation", "member_options", "sink", "state")
+
+    def __init__(
+        self,
+        conversation: Conversation,
+        state: TeamState,
+        sink: Sink | None,
+        member_options: Mapping[str, Any],
+    ) -> None:
+        self.conversation = conversation
+        self.state = state
+        self.sink = sink
+        self.member_options = member_options  # given to every member's run (relay, middleware)
+
+
+class Team:
+    """Base of the team patterns (``RoundRobin``, ``Selector``, ``Swarm``...): see the
+    module docs. ``termination`` composes conditions (``MaxTurns(5) | TextMention("DONE")``);
+    ``max_turns`` is the hard limit of member turns per ask (20). ``history``/``storage``
+    keep the team's conversation (members' own are not used in a team)."""
+
+    def __init__(
+        self,
+        name: str,
+        members: Sequence[Any],
+        *,
+        termination: Termination | None = None,
+        max_turns: int = DEFAULT_MAX_TURNS,
+        history: History | None = None,
+        storage: Storage | None = None,
+        description: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError("a team needs a non-empty name, e.g. RoundRobin([...], name='crew')")
+        if termination is not None and not isinstance(termination, Termination):
+            raise ConfigError(
+                f"termination= takes a condition (MaxTurns(n), TextMention('DONE'), a | b, ...), "
+                f"got {termination!r}"
+            )
+        self.name = name
+        self.description = description
+        self.history = history
+        self.storage = storage
+        self.variables: dict[str, Any] = dict(variables or {})
+        self.middleware: tuple[Any, ...] = ()  # what a sub-task runner looks for (as_tool)
+        self.max_turns = MaxTurns(max_turns)
+        self.termination = termination
+        self._stop: Termination = (
+            self.max_turns if termination is None else AnyOf(termination, self.max_turns)
+        )
+        self.members: tuple[Member, ...] = tuple(_member(m) for m in members)
+        if not self.members:
+            raise ConfigError(f"team {name!r} needs at least one member")
+        self.by_name: dict[str, Member] = {}
+        for member in self.members:
+            if member.name in self.by_name:
+                raise ConfigError(
+                    f"team {name!r} has two members named {member.name!r}: give one "
+                    "Member(agent, name=...) another name"
+                )
+            if member.target is self:
+                raise ConfigError(f"team {name!r} can't be a member of itself")
+            self.by_name[member.name] = member
+        # Hand-off input filters waiting for their target's turn: (conversation, member).
+        self._filters: dict[tuple[str, str], InputFilter] = {}
+        self._policies: dict[str, tuple[ViewPolicy, ...]] = {
+            m.name: (ViewPolicy(m.name, m.view, self._pending_filter),) for m in self.members
+        }
+        self._asks: dict[str, _Ask] = {}  # running asks by conversation id (for member tools)
+
+    def __repr__(self) -> str:
+        names = ", ".join(m.name for m in self.members)
+        return f"{type(self).__name__}({self.name!r}, [{names}])"
+
+    # -- what patterns decide ----------------------------------------------------------------
+
+    async def choose(self, state: TeamState) -> tuple[Member, str]:
+        """The member who speaks next, and why (``SpeakerSelected.reason``)."""
+        raise NotImplementedError
+
+    def finished(self, state: TeamState) -> str | None:
+        """A pattern's own end after the latest turn (e.g. a swarm member answered without
+        handing off), named for ``TeamFinished``; ``None`` to go on."""
+        return None
+
+    def member_tools(self, member: Member) -> tuple[Tool, ...]:
+        """Tools the team gives ``member`` for its turns (a swarm's hand-off tools)."""
+        return ()
+
+    def resumed_speaker(self, events: Sequence[Event]) -> str | None:
+        """Who spoke last in this team's conversation (to go on from there), read from the
+        history: the target of a later hand-off, else the last speaker selected."""
+        for i in range(len(events) - 1, -1, -1):
+            event = events[i]
+            if isinstance(event, SpeakerSelected) and event.team == self.name:
+                return event.member
+        return None
+
+    # -- asking ------------------------------------------------------------------------------
+
+    async def ask(self, task: PromptInput, **options: Any) -> TeamReply:
+        """Run the team on ``task`` until a termination fires; the reply holds the last
+        member's answer. ``conversation_id=`` continues a stored conversation (needs
+        ``history=``), ``stream=`` watches it, ``wait_busy=`` waits for a running ask."""
+        return await self._ask(task, options, None, None)
+
+    def ask_sync(self, task: PromptInput, **options: Any) -> TeamReply:
+        """Blocking ``ask``."""
+        return run_sync(self.ask(task, **options))
+
+    def run(self, task: PromptInput, **options: Any) -> TeamRun:
+        """A live view of one ask: every member's events and the team's, in order."""
+        return TeamRun(self, task, options, None)
+
+    def as_tool(self, name: str | None = None, description: str | None = None) -> Tool:
+        """This team as a tool an agent calls with a task in plain words (a sub-task: the
+        caller's stream sees ``TaskStarted``/``TaskProgress``/``TaskCompleted``)."""
+        from ..harness.subtasks import Subtask, run_subtask
+
+        team = self
+
+        async def delegate(task: str, context: Context) -> Any:
+            """Hand a task to the team.
+
+            Args:
+                task: The task for the team, in plain words, with everything it needs to know.
+            """
+            # A team runs like an agent for a sub-task (name, middleware, run(...)).
+            return (await run_subtask(context, Subtask(cast(Any, team), task))).unwrap()
+
+        return Tool(
+            delegate,
+            name=name or _tool_name(self.name),
+            description=description
+            or self.description
+            or f"Ask the {self.name!r} team to work on a task and return its answer.",
+        )
+
+    async def _ask(
+        self,
+        task: PromptInput,
+        options: Mapping[str, Any],
+        after: TeamReply | None,
+        sink: Sink | None,
+    ) -> TeamReply:
+        as_parts(task)  # a bad task fails before anything is claimed
+        conversation = await self._open(options, after)
+        try:
+            if options.get("variables"):
+                conversation.variables.update(options["variables"])
+            await self._repair(conversation)
+            passed = {k: options[k] for k in _MEMBER_OPTIONS if k in options}
+            state = await self.play(task, conversation, sink, passed)
+            last = state.turns[-1]
+            usage = state.usage
+            lines = tuple(
+                UsageLine(f"member:{name}", "", "", spent)
+                for name, spent in state.by_member.items()
+            )
+            response = last.response or ModelResponse(last.text, agent=last.member)
+            return TeamReply(
+                self,
+                conversation,
+                state.team_id,
+                last.text,
+                last.output,
+                usage,
+                response,
+                UsageReport(usage, lines),
+                state,
+            )
+        finally:
+            await conversation.release()
+
+    async def _open(self, options: Mapping[str, Any], after: TeamReply | None) -> Conversation:
+        for key in options:
+            if key not in _TEAM_OPTIONS:
+                raise ConfigError(
+                    f"a team's ask takes {', '.join(sorted(_TEAM_OPTIONS))}; {key}= is an "
+                    "option of its members' agents (set it on the agent)"
+                )
+        wait = options.get("wait_busy", 0)
+        if after is not None:
+            return await after.claim_next(cast(Any, {"wait_busy": wait}))
+        conversation_id = options.get("conversation_id")
+        if conversation_id is None:
+            return new_conversation(options.get("stream"), dict(self.variables), self.history)
+        if self.history is None:
+            raise ConfigError(
+                "team.ask(conversation_id=...) continues a stored conversation and needs a "
+                "history: give the team history=MemoryHistory() (or another History); to "
+                "continue in memory, call reply.ask(...)"
+            )
+        return await claim_stored(
+            self.history,
+            conversation_id,
+            stream=options.get("stream"),
+            variables=self.variables,
+            wait=wait,
+        )
+
+    async def _repair(self, conversation: Conversation) -> None:
+        """Close what a dead process left open: a member's run, then team asks."""
+        events = conversation.events
+        if not events:
+            return
+        await close_open_run(conversation, self.storage)
+        open_teams = _open_teams(conversation.events)
+        if open_teams:
+            await store(
+                conversation,
+                [
+                    TeamFailed(
+                        team_id,
+                        team,
+                        "Interrupted",
+                        "The process running this team stopped before it finished.",
+                    )
+                    for team_id, team in reversed(open_teams)
+                ],
+            )
+
+    # -- playing turns -----------------------------------------------------------------------
+
+    async def play(
+        self,
+        task: PromptInput | None,
+        conversation: Conversation,
+        sink: Sink | None,
+        member_options: Mapping[str, Any] | None = None,
+    ) -> TeamState:
+        """Play one ask on a conversation the caller holds: ``task`` (``None`` for a team
+        taking a turn inside another team) goes to the first member. Returns the final state."""
+        team_id = new_id()
+        task_text = "" if task is None else _task_text(task)
+        state = TeamState(
+            self.name,
+            team_id,
+            task_text,
+            conversation.events,
+            conversation.variables,
+            previous_speaker=self.resumed_speaker(conversation.events),
+        )
+        ask = _Ask(conversation, state, sink, member_options or {})
+        outer = self._asks.get(conversation.id)
+        self._asks[conversation.id] = ask
+        try:
+            await self._record(
+                ask,
+                TeamStarted(team_id, self.name, type(self).__name__, conversation.id, task_text),
+            )
+            prompt = task
+            ended: str | None = None
+            while ended is None:
+                member, reason = await self.choose(state)
+                await self._record(
+                    ask, SpeakerSelected(team_id, self.name, member.name, reason, len(state.turns))
+                )
+                turn = await self._take_turn(ask, member, prompt)
+                prompt = None
+                self._filters.pop((conversation.id, member.name), None)
+                state.add(turn)
+                if turn.handoff is not None:
+                    await self._record(
+                        ask,
+                        HandoffEvent(
+                            team_id, self.name, member.name, turn.handoff, turn.handoff_reason
+                        ),
+                    )
+                ended = await first_fired(self._stop, state) or self.finished(state)
+            members = tuple(MemberUsage(n, u) for n, u in state.by_member.items())
+            await self._record(
+                ask,
+                TeamFinished(
+                    team_id,
+                    self.name,
+                    ended,
+                    state.last_text,
+                    len(state.turns),
+                    state.usage,
+                    members,
+                ),
+            )
+            return state
+        except BaseException as error:
+            await self._close_failed(ask, error)
+            raise
+        finally:
+            if outer is None:
+                self._asks.pop(conversation.id, None)
+            else:
+                self._asks[conversation.id] = outer
+            for key in [k for k in self._filters if k[0] == conversation.id]:
+                del self._filters[key]
+
+    async def _take_turn(self, ask: _Ask, member: Member, prompt: PromptInput | None) -> Turn:
+        target = member.target
+        conversation = ask.conversation
+        if isinstance(target, Team):
+            inner = await target.play(prompt, conversation, ask.sink, ask.member_options)
+            last = inner.turns[-1]
+            return Turn(member.name, last.text, last.output, inner.usage, response=last.response)
+        options: dict[str, Any] = {**ask.member_options, "policies": self._policies[member.name]}
+        tools = self.member_tools(member)
+        if tools:
+            options["tools"] = tools
+        live = await target.open_run(prompt, cast(Any, options), held=conversation)
+        live.tap = ask.sink
+        start = len(conversation.events)
+        reply = await run_loop(live)
+        called = tuple(
+            c.name
+            for e in conversation.events[start:]
+            if isinstance(e, ModelResponse)
+            for c in e.tool_calls
+        )
+        handoff = ask.state.handoffs.pop(reply.run_id, None)
+        return Turn(
+            member.name,
+            reply.text,
+            reply.output,
+            reply.usage,
+            called,
+            handoff[0] if handoff else None,
+            handoff[1] if handoff else "",
+            reply.response,
+        )
+
+    async def _record(self, ask: _Ask, event: Event) -> None:
+        """Keep a team event store-first, then deliver it (stream, then the live reader)."""
+        conversation = ask.conversation
+        await store(conversation, (event,))
+        stream = conversation.stream
+        if type(stream) is not MemoryStream or stream.subscriber_count:
+            await stream.send(event)
+        if ask.sink is not None:
+            waiting = ask.sink(event)
+            if waiting is not None:
+                await waiting
+
+    async def _close_failed(self, ask: _Ask, error: BaseException) -> None:
+        cancelled = isinstance(error, asyncio.CancelledError)
+        kind = "Cancelled" if cancelled else type(error).__name__
+        message = "The team's ask was cancelled." if cancelled else (str(error) or kind)
+        with suppress(Exception):
+            async with asyncio.timeout(CANCEL_GRACE if cancelled else 10.0):
+                conversation = ask.conversation
+                if conversation.stale:
+                    await conversation.reload()
+                if ask.state.team_id not in {t for t, _ in _open_teams(conversation.events)}:
+                    return
+                with cleanup_delivery():
+                    await self._record(
+                        ask, TeamFailed(ask.state.team_id, self.name, kind, message[:500])
+                    )
+
+    # -- hand-offs ---------------------------------------------------------------------------
+
+    def _pending_filter(self, conversation_id: str, member: str) -> InputFilter | None:
+        return self._filters.get((conversation_id, member))
+
+    def running(self, conversation_id: str) -> TeamState | None:
+        """The state of this team's ask running on ``conversation_id`` (for member tools)."""
+        ask = self._asks.get(conversation_id)
+        return None if ask is None else ask.state
+
+    def expect_filter(self, conversation_id: str, member: str, fn: InputFilter) -> None:
+        """Show ``member`` its next turn through ``fn`` (a hand-off's input filter)."""
+        self._filters[(conversation_id, member)] = fn
+
+
+# relay: a parent ask answers the members' human requests (the team as a sub-task);
+# middleware: added to every member's (e.g. the parent's inherited Telemetry).
+_MEMBER_OPTIONS = frozenset({"relay", "middleware"})
+_TEAM_OPTIONS = frozenset({"conversation_id", "stream", "wait_busy", "variables"}) | _MEMBER_OPTIONS
+
+
+def _member(value: Any) -> Member:
+    if isinstance(value, Member):
+        return value
+    from ..agent import Agent
+
+    if isinstance(value, Agent | Team):
+        return Member(value)
+    raise ConfigError(
+        f"a team's members are agents, teams or Member(agent_or_team, view=...), got {value!r}"
+    )
+
+
+def _tool_name(name: str) -> str:
+    import re
+
+    return re.sub(r"[^a-zA-Z0-9_-]", "_", name)[:64]
+
+
+def _task_text(task: PromptInput) -> str:
+    parts = as_parts(task)
+    from ..transcript import part_text
+
+    return "\n".join(part_text(p) for p in parts)
+
+
+def _open_teams(events: Sequence[Event]) -> list[tuple[str, str]]:
+    """The team asks (id, team) started and not ended, outermost first."""
+    open_asks: list[tuple[str, str]] = []
+    for event in events:
+        if isinstance(event, TeamStarted):
+            open_asks.append((event.team_id, event.team))
+        elif isinstance(event, TeamFinished | TeamFailed):
+            open_asks = [a for a in open_asks if a[0] != event.team_id]
+    return open_asks
+
+
+class TeamReply(Reply[Any]):
+    """A team's reply: a ``Reply`` (``text``, ``output``, ``usage``, ``events``, ...) of the
+    last member's answer, with ``termination`` (what ended the ask), ``turns`` (this ask's,
+    in order), ``usage_by_member`` and ``speaker`` (the last member who spoke).
+    ``reply.ask(...)`` continues the team's conversation."""
+
+    __slots__ = ("state", "team")
+
+    def __init__(
+        self,
+        team: Team,
+        conversation: Conversation,
+        run_id: str,
+        text: str,
+        output: Any,
+        usage: Usage,
+        response: ModelResponse,
+        usage_report: UsageReport,
+        state: TeamState,
+    ) -> None:
+        super().__init__(
+            cast(Any, team), conversation, run_id, text, output, usage, response, usage_report
+        )
+        self.team = team
+        self.state = state
+
+    @property
+    def termination(self) -> str:
+        """The condition that ended the ask, as ``TeamFinished`` names it."""
+        for event in reversed(self.events):
+            if isinstance(event, TeamFinished) and event.team_id == self.run_id:
+                return event.termination
+        return ""
+
+    @property
+    def turns(self) -> list[Turn]:
+        return list(self.state.turns)
+
+    @property
+    def speaker(self) -> str:
+        return self.state.turns[-1].member
+
+    @property
+    def usage_by_member(self) -> dict[str, Usage]:
+        return dict(self.state.by_member)
+
+    async def ask(self, prompt: PromptInput, **options: Any) -> TeamReply:
+        """Continue the team's conversation with another message."""
+        for key in ("stream", "conversation_id"):
+            if key in options:
+                raise ConfigError(f"reply.ask() continues this reply's conversation: no {key}=")
+        return await self.team._ask(prompt, options, self, None)
+
+    def ask_sync(self, prompt: PromptInput, **options: Any) -> TeamReply:
+        return run_sync(self.ask(prompt, **options))
+
+    def run(self, prompt: PromptInput, **options: Any) -> TeamRun:  # type: ignore[override]
+        return TeamRun(self.team, prompt, options, self)
+
+    def __repr__(self) -> str:
+        return f"TeamReply({self.text[:60]!r}, termination={self.termination!r})"
+
+
+_DONE = object()
+
+
+class TeamRun:
+    """A live team ask: ``async with team.run(task) as run: async for event in run: ...``
+    gives every member's events (chunks included) and the team's, then ``await run.result()``.
+    Leaving the block early cancels the ask (the history stays valid)."""
+
+    def __init__(
+        self, team: Team, task: PromptInput, options: Mapping[str, Any], after: TeamReply | None
+    ) -> None:
+        self._team = team
+        self._task_input = task
+        self._options = options
+        self._after = after
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._task: asyncio.Task[TeamReply] | None = None
+        self._reading = True
+
+    def _push(self, event: Event) -> None:
+        if self._reading:
+            self._queue.put_nowait(event)
+
+    async def __aenter__(self) -> TeamRun:
+        self._task = asyncio.create_task(
+            self._team._ask(self._task_input, self._options, self._after, self._push)
+        )
+        self._task.add_done_callback(lambda _: self._queue.put_nowait(_DONE))
+        return self
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._events()
+
+    async def _events(self) -> AsyncIterator[Event]:
+        if self._task is None:
+            raise RuntimeError("use the run inside 'async with team.run(...) as run:'")
+        while True:
+            item = await self._queue.get()
+            if item is _DONE:
+                return
+            yield item
+
+    async def result(self) -> TeamReply:
+        if self._task is None:
+            raise RuntimeError("use the run inside 'async with team.run(...) as run:'")
+        self._reading = False
+        return await self._task
+
+    async def cancel(self) -> None:
+        """Stop the ask now; the history is left valid."""
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task})
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        task = self._task
+        if task is None:
+            return
+        self._reading = False
+        if not task.done():
+            await self.cancel()
+            return
+        if not task.cancelled() and task.exception() is not None and exc_type is None:
+            raise cast(BaseException, task.exception())
