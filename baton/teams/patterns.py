@@ -111,6 +111,7 @@ class Selector(Team):
             prompt or _SELECTOR_PROMPT,
             config=model,
             response_schema=SpeakerChoice,
+            output_retries=0,  # each selection attempt is one model call
         )
 
     async def _candidates(self, state: TeamState) -> list[Member]:
@@ -148,7 +149,7 @@ class Selector(Team):
             try:
                 reply = await self.selector.ask(asked)
             except Exception as error:  # a malformed choice or a failed call: try again
-                problems.append(f"{type(error).__name__}")
+                problems.append(f"no valid choice ({type(error).__name__})")
                 continue
             state.usage = state.usage + reply.usage
             key = self.selector.name
