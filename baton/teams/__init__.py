@@ -15,6 +15,7 @@ whose tools are its members' ``as_tool()``.
 
 from .events import Handoff, MemberUsage, SpeakerSelected, TeamFailed, TeamFinished, TeamStarted
 from .patterns import RoundRobin, Selector, SpeakerChoice
+from .sequential import Carryover, Fresh, Sequential
 from .state import TeamState, Turn
 from .swarm import Swarm, Transfer
 from .team import DEFAULT_MAX_TURNS, Team, TeamReply, TeamRun
@@ -44,7 +45,9 @@ from .views import (
 __all__ = [
     "DEFAULT_MAX_TURNS",
     "All",
+    "Carryover",
     "CostLimit",
+    "Fresh",
     "FunctionCondition",
     "Handoff",
     "HandoffTo",
@@ -57,6 +60,7 @@ __all__ = [
     "OwnAndAddressed",
     "RoundRobin",
     "Selector",
+    "Sequential",
     "SpeakerChoice",
     "SpeakerSelected",
     "StopTool",

@@ -37,7 +37,7 @@ from .events import Handoff as HandoffEvent
 from .events import MemberUsage, SpeakerSelected, TeamFailed, TeamFinished, TeamStarted
 from .state import TeamState, Turn
 from .termination import AnyOf, MaxTurns, Termination, first_fired
-from .views import InputFilter, Member, ViewPolicy
+from .views import InputFilter, Member, ViewPolicy, as_member
 
 __all__ = ["DEFAULT_MAX_TURNS", "Team", "TeamReply", "TeamRun"]
 
@@ -100,7 +100,7 @@ class Team:
         self._stop: Termination = (
             self.max_turns if termination is None else AnyOf(termination, self.max_turns)
         )
-        self.members: tuple[Member, ...] = tuple(_member(m) for m in members)
+        self.members: tuple[Member, ...] = tuple(as_member(m) for m in members)
         if not self.members:
             raise ConfigError(f"team {name!r} needs at least one member")
         self.by_name: dict[str, Member] = {}
@@ -134,6 +134,13 @@ class Team:
         """A pattern's own end after the latest turn (e.g. a swarm member answered without
         handing off), named for ``TeamFinished``; ``None`` to go on."""
         return None
+
+    async def prompt_for(
+        self, state: TeamState, member: Member, task: PromptInput | None
+    ) -> PromptInput | None:
+        """The request ``member``'s turn starts with: the task for the ask's first turn, none
+        after (the member takes its turn on the conversation as it stands)."""
+        return task if not state.turns else None
 
     def member_tools(self, member: Member) -> tuple[Tool, ...]:
         """Tools the team gives ``member`` for its turns (a swarm's hand-off tools)."""
@@ -301,15 +308,14 @@ class Team:
                 ask,
                 TeamStarted(team_id, self.name, type(self).__name__, conversation.id, task_text),
             )
-            prompt = task
             ended: str | None = None
             while ended is None:
                 member, reason = await self.choose(state)
                 await self._record(
                     ask, SpeakerSelected(team_id, self.name, member.name, reason, len(state.turns))
                 )
+                prompt = await self.prompt_for(state, member, task)
                 turn = await self._take_turn(ask, member, prompt)
-                prompt = None
                 self._filters.pop((conversation.id, member.name), None)
                 state.add(turn)
                 if turn.handoff is not None:
@@ -319,7 +325,8 @@ class Team:
                             team_id, self.name, member.name, turn.handoff, turn.handoff_reason
                         ),
                     )
-                ended = await first_fired(self._stop, state) or self.finished(state)
+                # The pattern's own end names it best when a limit fires on the same turn.
+                ended = self.finished(state) or await first_fired(self._stop, state)
             members = tuple(MemberUsage(n, u) for n, u in state.by_member.items())
             await self._record(
                 ask,
@@ -425,18 +432,6 @@ class Team:
 # middleware: added to every member's (e.g. the parent's inherited Telemetry).
 _MEMBER_OPTIONS = frozenset({"relay", "middleware"})
 _TEAM_OPTIONS = frozenset({"conversation_id", "stream", "wait_busy", "variables"}) | _MEMBER_OPTIONS
-
-
-def _member(value: Any) -> Member:
-    if isinstance(value, Member):
-        return value
-    from ..agent import Agent
-
-    if isinstance(value, Agent | Team):
-        return Member(value)
-    raise ConfigError(
-        f"a team's members are agents, teams or Member(agent_or_team, view=...), got {value!r}"
-    )
 
 
 def _tool_name(name: str) -> str:

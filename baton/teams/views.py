@@ -54,6 +54,7 @@ __all__ = [
     "OwnAndAddressed",
     "Summary",
     "View",
+    "as_member",
     "text_only",
 ]
 
@@ -239,6 +240,20 @@ class Member:
 
     def __repr__(self) -> str:
         return f"Member({self.name!r}, view={self.view!r})"
+
+
+def as_member(value: Any) -> Member:
+    """``value`` as a ``Member`` (an agent or a team gets the default view)."""
+    if isinstance(value, Member):
+        return value
+    from ..agent import Agent
+    from .team import Team
+
+    if isinstance(value, Agent | Team):
+        return Member(value)
+    raise ConfigError(
+        f"a team's members are agents, teams or Member(agent_or_team, view=...), got {value!r}"
+    )
 
 
 def run_start(events: Sequence[Event], run_id: str) -> int:
