@@ -1,0 +1,174 @@
+"""The framework's own cost per team turn, next to one single-agent turn.
+
+    python -m benchmarks.teams            # about half a minute
+    python -m benchmarks.teams --quick    # a smoke run
+
+Every model is a ``ScriptedModel`` (record=False) answering at once, so what is timed is
+Baton's work: claims, runs, store-first recording into memory, the transcript, team events.
+
+- agent: one ``agent.ask("hi")`` answered with text (a fresh conversation each time), and one
+  ``reply.ask("hi")`` in a conversation of N asks (the conversation grows as a team's does);
+- RoundRobin: two members answering text, ``MaxTurns(N)``: cost per member turn;
+- Selector: three members and a scripted selector model (structured output, one call per
+  turn: a second agent ask per turn, on its own short conversation);
+- Swarm: two members handing off to each other every turn (one model call and one
+  ``transfer_to_...`` tool call per turn).
+
+N is 10, 100 and 1,000 turns in one team ask (``max_turns=N``). Targets (issue 15): a team
+turn costs at most 2 x an agent turn, and the cost per turn stays flat from 10 to 1,000.
+Reported: median microseconds per turn over the repetitions (min-max).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from baton import Agent
+from baton.models.base import ModelCall
+from baton.teams import MaxTurns, RoundRobin, Selector, Swarm
+from baton.testing import ScriptedModel, call
+
+SIZES = (10, 100, 1000)
+TARGET = 2.0
+
+
+def model(*turns: Any) -> ScriptedModel:
+    return ScriptedModel(*turns, repeat=True, record=False)
+
+
+def pick_first_candidate(c: ModelCall) -> str:
+    prompt = c.messages[-1].text  # type: ignore[attr-defined]
+    first = prompt.rsplit("Candidates: ", 1)[1].split(",", 1)[0].split("\n", 1)[0].strip()
+    return json.dumps({"speaker": first, "reason": "next"})
+
+
+def round_robin(n: int) -> RoundRobin:
+    members = [Agent(name, config=model(f"{name} says")) for name in ("a", "b")]
+    return RoundRobin(members, termination=MaxTurns(n), max_turns=n)
+
+
+def selector(n: int) -> Selector:
+    members = [Agent(name, config=model(f"{name} says")) for name in ("a", "b", "c")]
+    return Selector(members, model(pick_first_candidate), termination=MaxTurns(n), max_turns=n)
+
+
+def swarm(n: int) -> Swarm:
+    a = Agent("a", config=model(call("transfer_to_b")))
+    b = Agent("b", config=model(call("transfer_to_a")))
+    return Swarm([a, b], termination=MaxTurns(n), max_turns=n)
+
+
+def agent_fresh(n: int) -> Callable[[], Awaitable[None]]:
+    agent = Agent("solo", config=model("ok"))
+
+    async def run() -> None:
+        for _ in range(n):
+            await agent.ask("hi")
+
+    return run
+
+
+def agent_growing(n: int) -> Callable[[], Awaitable[None]]:
+    agent = Agent("solo", config=model("ok"))
+
+    async def run() -> None:
+        reply = await agent.ask("hi")
+        for _ in range(n - 1):
+            reply = await reply.ask("hi")
+
+    return run
+
+
+def team_run(make: Callable[[int], Any]) -> Callable[[int], Callable[[], Awaitable[None]]]:
+    def prepared(n: int) -> Callable[[], Awaitable[None]]:
+        team = make(n)  # made once: a team, like an agent, is reused across asks
+
+        async def run() -> None:
+            reply = await team.ask("go")
+            assert len(reply.turns) == n, (len(reply.turns), n)
+
+        return run
+
+    return prepared
+
+
+VARIANTS: dict[str, Callable[[int], Callable[[], Awaitable[None]]]] = {
+    "agent ask (fresh)": agent_fresh,
+    "agent reply.ask (growing)": agent_growing,
+    "RoundRobin": team_run(round_robin),
+    "Selector (scripted)": team_run(selector),
+    "Swarm (handoff each turn)": team_run(swarm),
+}
+
+
+async def per_turn(
+    prepare: Callable[[int], Callable[[], Awaitable[None]]], n: int, reps: int
+) -> list[float]:
+    run = prepare(n)
+    await run()  # warm up (plans, caches)
+    times: list[float] = []
+    for _ in range(reps):
+        gc.collect()
+        start = time.perf_counter()
+        await run()
+        times.append((time.perf_counter() - start) / n * 1e6)
+    return times
+
+
+async def measure(sizes: Sequence[int], reps: int) -> dict[str, dict[int, list[float]]]:
+    results: dict[str, dict[int, list[float]]] = {name: {} for name in VARIANTS}
+    for n in sizes:
+        for name, run in VARIANTS.items():
+            results[name][n] = await per_turn(run, n, reps if n < 1000 else max(2, reps // 2))
+    return results
+
+
+def cell(times: list[float]) -> str:
+    return f"{statistics.median(times):7.1f} ({min(times):.0f}-{max(times):.0f})"
+
+
+def report(results: dict[str, dict[int, list[float]]], sizes: Sequence[int]) -> bool:
+    head = "| variant | " + " | ".join(f"{n} turns, µs/turn" for n in sizes) + " | × agent |"
+    print(head)
+    print("|---" * (len(sizes) + 2) + "|")
+    base = {n: statistics.median(results["agent ask (fresh)"][n]) for n in sizes}
+    ok = True
+    for name, by_size in results.items():
+        worst = max(statistics.median(by_size[n]) / base[n] for n in sizes)
+        cells = " | ".join(cell(by_size[n]) for n in sizes)
+        print(f"| {name} | {cells} | {worst:.2f} |")
+        if name.startswith(("RoundRobin", "Swarm")) and worst > TARGET:
+            ok = False
+    print()
+    for name, by_size in results.items():
+        growth = statistics.median(by_size[sizes[-1]]) / statistics.median(by_size[sizes[0]])
+        print(f"{name}: per-turn cost at {sizes[-1]} / at {sizes[0]} turns = {growth:.2f}")
+    return ok
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run")
+    parser.add_argument("--json", help="write the raw figures here")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args(argv)
+    sizes = (10, 100) if args.quick else SIZES
+    reps = 2 if args.quick else 7
+    results = asyncio.run(measure(sizes, reps))
+    ok = report(results, sizes)
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump({k: {str(n): v for n, v in d.items()} for k, d in results.items()}, out)
+    return 0 if ok or not args.check else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
