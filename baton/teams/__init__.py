@@ -14,6 +14,7 @@ whose tools are its members' ``as_tool()``.
 """
 
 from .events import Handoff, MemberUsage, SpeakerSelected, TeamFailed, TeamFinished, TeamStarted
+from .graph import Condition, Graph
 from .patterns import RoundRobin, Selector, SpeakerChoice
 from .sequential import Carryover, Fresh, Sequential
 from .state import TeamState, Turn
@@ -46,9 +47,11 @@ __all__ = [
     "DEFAULT_MAX_TURNS",
     "All",
     "Carryover",
+    "Condition",
     "CostLimit",
     "Fresh",
     "FunctionCondition",
+    "Graph",
     "Handoff",
     "HandoffTo",
     "InputFilter",

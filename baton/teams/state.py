@@ -48,6 +48,9 @@ class TeamState:
     fired: set[int] = field(default_factory=set)
     # A hand-off asked for in the running turn: run id -> (target, reason).
     handoffs: dict[str, tuple[str, str]] = field(default_factory=dict)
+    conversation_id: str = ""
+    # What a pattern keeps for this ask only (a graph's ready nodes, ...).
+    scratch: dict[str, Any] = field(default_factory=dict)
 
     @property
     def last(self) -> Turn | None:

@@ -299,6 +299,7 @@ class Team:
             conversation.events,
             conversation.variables,
             previous_speaker=self.resumed_speaker(conversation.events),
+            conversation_id=conversation.id,
         )
         ask = _Ask(conversation, state, sink, member_options or {})
         outer = self._asks.get(conversation.id)
