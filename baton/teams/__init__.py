@@ -15,6 +15,7 @@ whose tools are its members' ``as_tool()``.
 
 from .events import Handoff, MemberUsage, SpeakerSelected, TeamFailed, TeamFinished, TeamStarted
 from .graph import Condition, Graph
+from .human import Human, HumanHandler
 from .patterns import RoundRobin, Selector, SpeakerChoice
 from .sequential import Carryover, Fresh, Sequential
 from .state import TeamState, Turn
@@ -54,6 +55,8 @@ __all__ = [
     "Graph",
     "Handoff",
     "HandoffTo",
+    "Human",
+    "HumanHandler",
     "InputFilter",
     "LastN",
     "MaxTurns",

@@ -247,19 +247,8 @@ class Graph(Team):
 
     # -- asking ------------------------------------------------------------------------------
 
-    async def ask(self, task: Any, **options: Any) -> Any:
+    def prepare(self) -> None:
         self.validate()
-        return await super().ask(task, **options)
-
-    def run(self, task: Any, **options: Any) -> Any:
-        self.validate()
-        return super().run(task, **options)
-
-    async def play(
-        self, task: Any, conversation: Any, sink: Any, member_options: Any = None
-    ) -> TeamState:
-        self.validate()
-        return await super().play(task, conversation, sink, member_options)
 
     async def choose(self, state: TeamState) -> tuple[Member, str]:
         plan = _plan(state, self.start)

@@ -8,9 +8,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..events import Event, ModelResponse, Usage
+from ..conversation import Conversation
+from ..errors import NotSuspended
+from ..events import Event, ModelResponse, RunFinished, Usage, UsageReport
+from .events import SpeakerSelected, TeamFailed, TeamFinished, TeamStarted
 
-__all__ = ["TeamState", "Turn"]
+__all__ = ["TeamState", "Turn", "open_teams", "rebuild_state"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,3 +75,51 @@ class TeamState:
         self.usage = self.usage + turn.usage
         self.by_member[turn.member] = self.by_member.get(turn.member, Usage()) + turn.usage
         self.previous_speaker = turn.member
+
+
+def open_teams(events: Sequence[Event]) -> list[tuple[str, str]]:
+    """The team asks (id, team) started and not ended, outermost first."""
+    open_asks: list[tuple[str, str]] = []
+    for event in events:
+        if isinstance(event, TeamStarted):
+            open_asks.append((event.team_id, event.team))
+        elif isinstance(event, TeamFinished | TeamFailed):
+            open_asks = [a for a in open_asks if a[0] != event.team_id]
+    return open_asks
+
+
+def rebuild_state(team: str, conversation: Conversation, team_id: str) -> TeamState:
+    """The state of paused ask ``team_id``, read back from the history."""
+    events = conversation.events
+    start = next(
+        (
+            i
+            for i in range(len(events) - 1, -1, -1)
+            if isinstance(events[i], TeamStarted) and events[i].team_id == team_id  # type: ignore[attr-defined]
+        ),
+        -1,
+    )
+    if start < 0:
+        raise NotSuspended(f"the paused team ask {team_id} is not in the history")
+    started = events[start]
+    assert isinstance(started, TeamStarted)
+    state = TeamState(
+        team,
+        team_id,
+        started.task,
+        events,
+        conversation.variables,
+        conversation_id=conversation.id,
+    )
+    current: str | None = None
+    text, usage = "", Usage()
+    for event in events[start + 1 :]:
+        if isinstance(event, SpeakerSelected) and event.team_id == team_id:
+            if current is not None:
+                state.add(Turn(current, text, text, usage))
+            current, text, usage = event.member, "", Usage()
+        elif isinstance(event, RunFinished):
+            text = event.text
+        elif isinstance(event, UsageReport):
+            usage = usage + event.usage
+    return state  # the last speaker selected is the human whose answer comes now

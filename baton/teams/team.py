@@ -16,18 +16,25 @@ What the patterns decide (who speaks next, when the pattern itself is done) is i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+import inspect
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from typing import Any, cast
 
 from ..context import Context
 from ..conversation import Conversation, claim_stored, new_conversation, new_id
-from ..errors import ConfigError
-from ..events import Event, ModelResponse, Usage, UsageLine, UsageReport
+from ..errors import AskSuspended, ConfigError, ConversationBusy, NotSuspended
+from ..events import (
+    Event,
+    HumanMessage,
+    ModelResponse,
+    Usage,
+    UsageLine,
+    UsageReport,
+)
 from ..history import History, Storage
 from ..loop import run_loop
 from ..options import PromptInput, as_parts
-from ..reply import Reply
 from ..run import close_open_run
 from ..storing import CANCEL_GRACE, store
 from ..stream import MemoryStream, cleanup_delivery
@@ -35,7 +42,9 @@ from ..sync import run_sync
 from ..tools.tool import Tool
 from .events import Handoff as HandoffEvent
 from .events import MemberUsage, SpeakerSelected, TeamFailed, TeamFinished, TeamStarted
-from .state import TeamState, Turn
+from .human import Human, answer_text, pause_key
+from .reply import TeamReply, TeamRun
+from .state import TeamState, Turn, open_teams, rebuild_state
 from .termination import AnyOf, MaxTurns, Termination, first_fired
 from .views import InputFilter, Member, ViewPolicy, as_member
 
@@ -49,7 +58,7 @@ DEFAULT_MAX_TURNS = 20
 class _Ask:
     """One team ask in progress: its conversation, state and where events go live."""
 
-    __slots__ = ("conversation", "member_options", "sink", "state")
+    __slots__ = ("conversation", "member_options", "sink", "state", "top")
 
     def __init__(
         self,
@@ -57,7 +66,10 @@ class _Ask:
         state: TeamState,
         sink: Sink | None,
         member_options: Mapping[str, Any],
+        *,
+        top: bool = False,
     ) -> None:
+        self.top = top  # the team's own ask (not a turn inside another team's)
         self.conversation = conversation
         self.state = state
         self.sink = sink
@@ -125,6 +137,9 @@ class Team:
         return f"{type(self).__name__}({self.name!r}, [{names}])"
 
     # -- what patterns decide ----------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Called before every ask (a graph checks itself here)."""
 
     async def choose(self, state: TeamState) -> tuple[Member, str]:
         """The member who speaks next, and why (``SpeakerSelected.reason``)."""
@@ -202,6 +217,7 @@ class Team:
         after: TeamReply | None,
         sink: Sink | None,
     ) -> TeamReply:
+        self.prepare()
         as_parts(task)  # a bad task fails before anything is claimed
         conversation = await self._open(options, after)
         try:
@@ -209,25 +225,73 @@ class Team:
                 conversation.variables.update(options["variables"])
             await self._repair(conversation)
             passed = {k: options[k] for k in _MEMBER_OPTIONS if k in options}
-            state = await self.play(task, conversation, sink, passed)
-            last = state.turns[-1]
-            usage = state.usage
-            lines = tuple(
-                UsageLine(f"member:{name}", "", "", spent)
-                for name, spent in state.by_member.items()
+            state = await self.play(task, conversation, sink, passed, top=True)
+            return self._reply(conversation, state)
+        finally:
+            await conversation.release()
+
+    def _reply(self, conversation: Conversation, state: TeamState) -> TeamReply:
+        last = state.turns[-1]
+        usage = state.usage
+        lines = tuple(
+            UsageLine(f"member:{name}", "", "", spent) for name, spent in state.by_member.items()
+        )
+        response = last.response or ModelResponse(last.text, agent=last.member)
+        return TeamReply(
+            self,
+            conversation,
+            state.team_id,
+            last.text,
+            last.output,
+            usage,
+            response,
+            UsageReport(usage, lines),
+            state,
+        )
+
+    async def resume(
+        self, conversation_id: str, /, *answers: HumanMessage, **options: Any
+    ) -> TeamReply:
+        """Continue a team ask paused on a ``Human(..., suspend=True)`` member, maybe in
+        another process: ``answers`` holds ``HumanMessage(request_id=..., text=...)``. Needs
+        the same ``history=`` and ``storage=`` as the team that paused."""
+        self.prepare()
+        storage, history = self.storage, self.history
+        if storage is None or history is None:
+            raise ConfigError(
+                "team.resume() continues an ask saved in a history and a storage: build the "
+                "team with the same history= and storage= as the one that paused"
             )
-            response = last.response or ModelResponse(last.text, agent=last.member)
-            return TeamReply(
-                self,
-                conversation,
-                state.team_id,
-                last.text,
-                last.output,
-                usage,
-                response,
-                UsageReport(usage, lines),
-                state,
+        conversation = await claim_stored(
+            history,
+            conversation_id,
+            stream=options.get("stream"),
+            variables=self.variables,
+            wait=options.get("wait_busy", 0),
+        )
+        try:
+            paused = await storage.get(pause_key(conversation_id))
+            if not isinstance(paused, dict) or paused.get("team") != self.name:
+                raise NotSuspended(
+                    f"team {self.name!r} has no paused ask on conversation {conversation_id}"
+                )
+            request_id = paused["request_id"]
+            answer = next(
+                (a for a in answers if isinstance(a, HumanMessage) and a.request_id == request_id),
+                None,
             )
+            if answer is None:
+                raise ConfigError(
+                    f"team.resume() takes the answer to the paused request: "
+                    f"HumanMessage(request_id={request_id!r}, text=...)"
+                )
+            state = rebuild_state(self.name, conversation, paused["team_id"])
+            if not await storage.delete(pause_key(conversation_id)):
+                raise NotSuspended(f"the paused team ask of {conversation_id} was resumed")
+            ask = _Ask(conversation, state, None, {}, top=True)
+            member = self.by_name[paused["member"]]
+            state = await self._drive(ask, None, resumed=(request_id, member, answer.text))
+            return self._reply(conversation, state)
         finally:
             await conversation.release()
 
@@ -264,8 +328,17 @@ class Team:
         if not events:
             return
         await close_open_run(conversation, self.storage)
-        open_teams = _open_teams(conversation.events)
-        if open_teams:
+        still_open = open_teams(conversation.events)
+        if still_open and self.storage is not None:
+            paused = await self.storage.get(pause_key(conversation.id))
+            if isinstance(paused, dict) and paused.get("team_id") in {t for t, _ in still_open}:
+                raise ConversationBusy(
+                    f"conversation {conversation.id} has a team ask paused while waiting for "
+                    f"{paused.get('member')!r} (request {paused.get('request_id')}); finish it "
+                    f"first with team.resume({conversation.id!r}, HumanMessage(request_id=..., "
+                    "text=...))"
+                )
+        if still_open:
             await store(
                 conversation,
                 [
@@ -275,7 +348,7 @@ class Team:
                         "Interrupted",
                         "The process running this team stopped before it finished.",
                     )
-                    for team_id, team in reversed(open_teams)
+                    for team_id, team in reversed(still_open)
                 ],
             )
 
@@ -287,9 +360,13 @@ class Team:
         conversation: Conversation,
         sink: Sink | None,
         member_options: Mapping[str, Any] | None = None,
+        *,
+        top: bool = False,
     ) -> TeamState:
         """Play one ask on a conversation the caller holds: ``task`` (``None`` for a team
-        taking a turn inside another team) goes to the first member. Returns the final state."""
+        taking a turn inside another team) goes to the first member. Returns the final state.
+        ``top``: the ask is the team's own (not a turn in another team)."""
+        self.prepare()
         team_id = new_id()
         task_text = "" if task is None else _task_text(task)
         state = TeamState(
@@ -301,15 +378,32 @@ class Team:
             previous_speaker=self.resumed_speaker(conversation.events),
             conversation_id=conversation.id,
         )
-        ask = _Ask(conversation, state, sink, member_options or {})
+        ask = _Ask(conversation, state, sink, member_options or {}, top=top)
+        started = TeamStarted(team_id, self.name, type(self).__name__, conversation.id, task_text)
+        return await self._drive(ask, task, started=started)
+
+    async def _drive(
+        self,
+        ask: _Ask,
+        task: PromptInput | None,
+        *,
+        started: TeamStarted | None = None,
+        resumed: tuple[str, Member, str] | None = None,
+    ) -> TeamState:
+        """The turns of one ask, from its start or from a human's answer it paused for."""
+        conversation, state = ask.conversation, ask.state
+        team_id = state.team_id
         outer = self._asks.get(conversation.id)
         self._asks[conversation.id] = ask
         try:
-            await self._record(
-                ask,
-                TeamStarted(team_id, self.name, type(self).__name__, conversation.id, task_text),
-            )
             ended: str | None = None
+            if started is not None:
+                await self._record(ask, started)
+            if resumed is not None:
+                request_id, member, text = resumed
+                await self._record_answer(ask, request_id, text, to_stream=True)
+                state.add(Turn(member.name, text, text, Usage()))
+                ended = self.finished(state) or await first_fired(self._stop, state)
             while ended is None:
                 member, reason = await self.choose(state)
                 await self._record(
@@ -342,6 +436,10 @@ class Team:
                 ),
             )
             return state
+        except AskSuspended as suspended:
+            if suspended.run_id != team_id:
+                await self._close_failed(ask, suspended)  # a member's own pause: not resumable
+            raise  # this team's pause: its ask stays open until team.resume
         except BaseException as error:
             await self._close_failed(ask, error)
             raise
@@ -353,9 +451,63 @@ class Team:
             for key in [k for k in self._filters if k[0] == conversation.id]:
                 del self._filters[key]
 
+    async def _human_turn(self, ask: _Ask, member: Member, human: Human) -> Turn:
+        conversation = ask.conversation
+        request = human.request(new_id(), self.name)
+        on_stream = False
+        if human.handler is not None:
+            await self._record(ask, request)
+            text = await human.answer(request)
+        elif human.suspend:
+            if self.storage is None or conversation.history is None or not ask.top:
+                raise ConfigError(
+                    f"Human({human.name!r}, suspend=True) pauses the team's ask: it must be a "
+                    "member of the team asked (not of a nested team), and that team needs "
+                    "history= and storage="
+                )
+            await self._record(ask, request)
+            await self.storage.put(
+                pause_key(conversation.id),
+                {
+                    "team": self.name,
+                    "team_id": ask.state.team_id,
+                    "request_id": request.request_id,
+                    "member": member.name,
+                },
+            )
+            raise AskSuspended(
+                f"team {self.name!r} waits for {human.name!r} (request {request.request_id}); "
+                f"continue it with team.resume({conversation.id!r}, "
+                f"HumanMessage(request_id={request.request_id!r}, text=...))",
+                conversation_id=conversation.id,
+                run_id=ask.state.team_id,
+                requests=(request,),
+            )
+        else:
+            waiting = conversation.stream.where(HumanMessage, request_id=request.request_id).next()
+            try:
+                await self._record(ask, request)
+            except BaseException:
+                if inspect.iscoroutine(waiting):
+                    waiting.close()
+                raise
+            text = answer_text(await waiting, human.name)
+            on_stream = True
+        await self._record_answer(ask, request.request_id, text, to_stream=not on_stream)
+        return Turn(member.name, text, text, Usage())
+
+    async def _record_answer(
+        self, ask: _Ask, request_id: str, text: str, *, to_stream: bool
+    ) -> None:
+        """A human member's answer, then the same words as a message models read."""
+        await self._record(ask, HumanMessage(text, request_id=request_id), to_stream=to_stream)
+        await self._record(ask, HumanMessage(text))
+
     async def _take_turn(self, ask: _Ask, member: Member, prompt: PromptInput | None) -> Turn:
         target = member.target
         conversation = ask.conversation
+        if isinstance(target, Human):
+            return await self._human_turn(ask, member, target)
         if isinstance(target, Team):
             inner = await target.play(prompt, conversation, ask.sink, ask.member_options)
             last = inner.turns[-1]
@@ -386,12 +538,12 @@ class Team:
             reply.response,
         )
 
-    async def _record(self, ask: _Ask, event: Event) -> None:
+    async def _record(self, ask: _Ask, event: Event, *, to_stream: bool = True) -> None:
         """Keep a team event store-first, then deliver it (stream, then the live reader)."""
         conversation = ask.conversation
         await store(conversation, (event,))
         stream = conversation.stream
-        if type(stream) is not MemoryStream or stream.subscriber_count:
+        if to_stream and (type(stream) is not MemoryStream or stream.subscriber_count):
             await stream.send(event)
         if ask.sink is not None:
             waiting = ask.sink(event)
@@ -407,7 +559,7 @@ class Team:
                 conversation = ask.conversation
                 if conversation.stale:
                     await conversation.reload()
-                if ask.state.team_id not in {t for t, _ in _open_teams(conversation.events)}:
+                if ask.state.team_id not in {t for t, _ in open_teams(conversation.events)}:
                     return
                 with cleanup_delivery():
                     await self._record(
@@ -446,144 +598,3 @@ def _task_text(task: PromptInput) -> str:
     from ..transcript import part_text
 
     return "\n".join(part_text(p) for p in parts)
-
-
-def _open_teams(events: Sequence[Event]) -> list[tuple[str, str]]:
-    """The team asks (id, team) started and not ended, outermost first."""
-    open_asks: list[tuple[str, str]] = []
-    for event in events:
-        if isinstance(event, TeamStarted):
-            open_asks.append((event.team_id, event.team))
-        elif isinstance(event, TeamFinished | TeamFailed):
-            open_asks = [a for a in open_asks if a[0] != event.team_id]
-    return open_asks
-
-
-class TeamReply(Reply[Any]):
-    """A team's reply: a ``Reply`` (``text``, ``output``, ``usage``, ``events``, ...) of the
-    last member's answer, with ``termination`` (what ended the ask), ``turns`` (this ask's,
-    in order), ``usage_by_member`` and ``speaker`` (the last member who spoke).
-    ``reply.ask(...)`` continues the team's conversation."""
-
-    __slots__ = ("state", "team")
-
-    def __init__(
-        self,
-        team: Team,
-        conversation: Conversation,
-        run_id: str,
-        text: str,
-        output: Any,
-        usage: Usage,
-        response: ModelResponse,
-        usage_report: UsageReport,
-        state: TeamState,
-    ) -> None:
-        super().__init__(
-            cast(Any, team), conversation, run_id, text, output, usage, response, usage_report
-        )
-        self.team = team
-        self.state = state
-
-    @property
-    def termination(self) -> str:
-        """The condition that ended the ask, as ``TeamFinished`` names it."""
-        for event in reversed(self.events):
-            if isinstance(event, TeamFinished) and event.team_id == self.run_id:
-                return event.termination
-        return ""
-
-    @property
-    def turns(self) -> list[Turn]:
-        return list(self.state.turns)
-
-    @property
-    def speaker(self) -> str:
-        return self.state.turns[-1].member
-
-    @property
-    def usage_by_member(self) -> dict[str, Usage]:
-        return dict(self.state.by_member)
-
-    async def ask(self, prompt: PromptInput, **options: Any) -> TeamReply:
-        """Continue the team's conversation with another message."""
-        for key in ("stream", "conversation_id"):
-            if key in options:
-                raise ConfigError(f"reply.ask() continues this reply's conversation: no {key}=")
-        return await self.team._ask(prompt, options, self, None)
-
-    def ask_sync(self, prompt: PromptInput, **options: Any) -> TeamReply:
-        return run_sync(self.ask(prompt, **options))
-
-    def run(self, prompt: PromptInput, **options: Any) -> TeamRun:  # type: ignore[override]
-        return TeamRun(self.team, prompt, options, self)
-
-    def __repr__(self) -> str:
-        return f"TeamReply({self.text[:60]!r}, termination={self.termination!r})"
-
-
-_DONE = object()
-
-
-class TeamRun:
-    """A live team ask: ``async with team.run(task) as run: async for event in run: ...``
-    gives every member's events (chunks included) and the team's, then ``await run.result()``.
-    Leaving the block early cancels the ask (the history stays valid)."""
-
-    def __init__(
-        self, team: Team, task: PromptInput, options: Mapping[str, Any], after: TeamReply | None
-    ) -> None:
-        self._team = team
-        self._task_input = task
-        self._options = options
-        self._after = after
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._task: asyncio.Task[TeamReply] | None = None
-        self._reading = True
-
-    def _push(self, event: Event) -> None:
-        if self._reading:
-            self._queue.put_nowait(event)
-
-    async def __aenter__(self) -> TeamRun:
-        self._task = asyncio.create_task(
-            self._team._ask(self._task_input, self._options, self._after, self._push)
-        )
-        self._task.add_done_callback(lambda _: self._queue.put_nowait(_DONE))
-        return self
-
-    def __aiter__(self) -> AsyncIterator[Event]:
-        return self._events()
-
-    async def _events(self) -> AsyncIterator[Event]:
-        if self._task is None:
-            raise RuntimeError("use the run inside 'async with team.run(...) as run:'")
-        while True:
-            item = await self._queue.get()
-            if item is _DONE:
-                return
-            yield item
-
-    async def result(self) -> TeamReply:
-        if self._task is None:
-            raise RuntimeError("use the run inside 'async with team.run(...) as run:'")
-        self._reading = False
-        return await self._task
-
-    async def cancel(self) -> None:
-        """Stop the ask now; the history is left valid."""
-        task = self._task
-        if task is not None and not task.done():
-            task.cancel()
-            await asyncio.wait({task})
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        task = self._task
-        if task is None:
-            return
-        self._reading = False
-        if not task.done():
-            await self.cancel()
-            return
-        if not task.cancelled() and task.exception() is not None and exc_type is None:
-            raise cast(BaseException, task.exception())

@@ -43,6 +43,7 @@ from ..transcript import transcript
 
 if TYPE_CHECKING:
     from ..agent import Agent
+    from .human import Human
     from .team import Team
 
 __all__ = [
@@ -220,7 +221,7 @@ class Member:
 
     def __init__(
         self,
-        target: Agent[Any] | Team,
+        target: Agent[Any] | Team | Human,
         *,
         view: View | None = None,
         name: str | None = None,
@@ -247,9 +248,10 @@ def as_member(value: Any) -> Member:
     if isinstance(value, Member):
         return value
     from ..agent import Agent
+    from .human import Human
     from .team import Team
 
-    if isinstance(value, Agent | Team):
+    if isinstance(value, Agent | Team | Human):
         return Member(value)
     raise ConfigError(
         f"a team's members are agents, teams or Member(agent_or_team, view=...), got {value!r}"
