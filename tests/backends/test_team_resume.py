@@ -5,13 +5,19 @@ going on where it stood, and a team ask cancelled mid-turn leaving it valid."""
 from __future__ import annotations
 
 import asyncio
+import sys
+from pathlib import Path
 from typing import Any
 
+import pytest
 from run_procs import stores
+from team_procs import editorial
+from test_durable_runs import first_line, kill
 
 from baton import Agent, tool
 from baton.conversation import new_id
-from baton.events import ModelResponse, ToolCall
+from baton.errors import AskSuspended
+from baton.events import ModelResponse, RunFailed, ToolCall
 from baton.teams import MaxTurns, RoundRobin, SpeakerSelected, Swarm, TeamFailed, TeamFinished
 from baton.testing import ScriptedModel, call
 
@@ -90,3 +96,59 @@ async def test_a_cancelled_team_ask_leaves_the_stored_conversation_valid(
         ).ask("again", conversation_id=conversation_id)
         assert reply.text == "a says"  # b's turn was cut: a goes next after b
         valid_history(await history.load(conversation_id))
+
+
+TEAM_PROCS = Path(__file__).with_name("team_procs.py")
+
+
+async def spawn_team(*args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, str(TEAM_PROCS), *args, stdout=asyncio.subprocess.PIPE
+    )
+
+
+async def test_a_human_members_pause_is_resumed_by_another_process(
+    store: str, valid_history: Any
+) -> None:
+    cid = new_id()
+    async with stores(store) as (history, storage):
+        with pytest.raises(AskSuspended) as paused:
+            await editorial(history, storage, "draft").ask("Write.", conversation_id=cid)
+    child = await spawn_team("resume-editor", store, cid, paused.value.request_id, "APPROVED")
+    try:
+        assert await first_line(child) == "TextMention('APPROVED') APPROVED"
+    finally:
+        await child.wait()
+    async with stores(store) as (history, storage):
+        events = await history.load(cid)
+        valid_history(events)
+        assert [e.member for e in events if isinstance(e, SpeakerSelected)] == ["writer", "editor"]
+        assert isinstance(events[-1], TeamFinished)
+
+
+async def test_a_process_killed_mid_team_is_repaired_by_the_next_team_ask(
+    store: str, valid_history: Any
+) -> None:
+    cid = new_id()
+    child = await spawn_team("die-in-turn", store, cid)
+    try:
+        assert await first_line(child) == "in turn"
+    finally:
+        await kill(child)  # SIGKILL inside b's turn: nothing of the child's clean-up runs
+    async with stores(store) as (history, storage):
+        team = RoundRobin(
+            [
+                Agent("a", config=ScriptedModel("a again")),
+                Agent("b", config=ScriptedModel("b now")),
+            ],
+            name="crew",
+            termination=MaxTurns(1),
+            history=history,
+            storage=storage,
+        )
+        reply = await team.ask("go on", conversation_id=cid, wait_busy=30)
+        events = await history.load(cid)
+        valid_history(events)
+        assert [e.error_type for e in events if isinstance(e, TeamFailed)] == ["Interrupted"]
+        assert [e.error_type for e in events if isinstance(e, RunFailed)] == ["Interrupted"]
+        assert reply.text == "a again"  # b was selected last (its turn died): a goes next
