@@ -103,6 +103,7 @@ class TeamRun:
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._task: asyncio.Task[TeamReply] | None = None
         self._reading = True
+        self._result_taken = False
 
     def _push(self, event: Event) -> None:
         if self._reading:
@@ -131,6 +132,7 @@ class TeamRun:
         if self._task is None:
             raise RuntimeError("use the run inside 'async with team.run(...) as run:'")
         self._reading = False
+        self._result_taken = True
         return await self._task
 
     async def cancel(self) -> None:
@@ -148,5 +150,6 @@ class TeamRun:
         if not task.done():
             await self.cancel()
             return
-        if not task.cancelled() and task.exception() is not None and exc_type is None:
+        failed = not task.cancelled() and task.exception() is not None
+        if failed and exc_type is None and not self._result_taken:
             raise cast(BaseException, task.exception())
