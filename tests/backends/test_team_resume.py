@@ -152,3 +152,26 @@ async def test_a_process_killed_mid_team_is_repaired_by_the_next_team_ask(
         assert [e.error_type for e in events if isinstance(e, TeamFailed)] == ["Interrupted"]
         assert [e.error_type for e in events if isinstance(e, RunFailed)] == ["Interrupted"]
         assert reply.text == "a again"  # b was selected last (its turn died): a goes next
+
+
+async def test_a_team_is_watched_on_a_redis_stream(redis_url: str, prefix: str) -> None:
+    from baton.backends.redis import RedisStream, RedisWatcher
+
+    cid = new_id()
+    stream = RedisStream(cid, redis_url, prefix=prefix)
+    team = RoundRobin(
+        [Agent(n, config=ScriptedModel(f"{n} says")) for n in ("a", "b")],
+        termination=MaxTurns(2),
+    )
+    reply = await team.ask("go", stream=stream)
+    watcher = RedisWatcher(cid, redis_url, prefix=prefix, from_id="0")
+    seen: list[Any] = []
+    async with asyncio.timeout(10):
+        async for event in watcher:
+            seen.append(event)
+            if isinstance(event, TeamFinished):
+                break
+    await stream.aclose()
+    kept = [type(e).__name__ for e in seen if not e.transient]
+    assert kept == [type(e).__name__ for e in reply.events]
+    assert [e.member for e in seen if isinstance(e, SpeakerSelected)] == ["a", "b"]
