@@ -8,9 +8,11 @@
     reply = await reply.ask("Now one about coffee.")     # goes on after the last speaker
 
 Patterns: ``RoundRobin`` (fixed order), ``Selector`` (a model picks the next speaker),
-``Swarm`` (members hand off with ``transfer_to_<name>`` tools). A member is an agent, a team
-(a nested chat) or ``Member(agent_or_team, view=...)``. A supervisor needs no class: an agent
-whose tools are its members' ``as_tool()``.
+``Swarm`` (members hand off with ``transfer_to_<name>`` tools), ``Sequential`` (steps with a
+carryover), ``Graph`` (nodes, conditional edges, fan-out, joins). A member is an agent, a team
+(a nested chat), ``Human(name)``, a remote A2A agent (``RemoteAgent.as_member()``) or
+``Member(agent_or_team, view=...)``. A supervisor needs no class: an agent whose tools are its
+members' ``as_tool()``.
 """
 
 from .events import Handoff, MemberUsage, SpeakerSelected, TeamFailed, TeamFinished, TeamStarted

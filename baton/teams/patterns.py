@@ -9,6 +9,7 @@ panel = Selector([planner, coder, tester], model="openai:gpt-5-mini")
 from __future__ import annotations
 
 import inspect
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -164,9 +165,26 @@ class Selector(Team):
             f"({'; '.join(problems)}): next in order"
         )
 
+    def _recent_lines(self, state: TeamState) -> deque[str]:
+        """The last ``window`` messages as lines: read from the end once per ask, then only
+        the events added since (the cost per turn does not grow with the conversation)."""
+        events = state.events
+        kept = state.scratch.get("selector")
+        if kept is None:
+            lines: deque[str] = deque(_recent(events, self.window), maxlen=self.window)
+            state.scratch["selector"] = (lines, [len(events)])
+            return lines
+        lines, seen = kept
+        for i in range(seen[0], len(events)):
+            line = _line(events[i])
+            if line is not None:
+                lines.append(line)
+        seen[0] = len(events)
+        return lines
+
     def _prompt(self, state: TeamState, candidates: Sequence[Member]) -> str:
         roles = "\n".join(f"- {m.name}: {m.description or 'a team member'}" for m in self.members)
-        lines = _recent(state.events, self.window)
+        lines = "\n".join(self._recent_lines(state))
         names = ", ".join(m.name for m in candidates)
         return (
             f"Members:\n{roles}\n\nConversation (latest last):\n{lines or '(empty)'}\n\n"
@@ -174,18 +192,25 @@ class Selector(Team):
         )
 
 
-def _recent(events: Sequence[Event], limit: int) -> str:
-    """The last ``limit`` messages as ``[author] text`` lines (read from the end: the cost
-    does not grow with the conversation)."""
+def _line(event: Event) -> str | None:
+    """A message as an ``[author] text`` line (``None``: not a message)."""
+    if isinstance(event, ModelResponse) and event.text:
+        return f"[{event.agent or 'assistant'}] {event.text}"
+    if isinstance(event, ModelRequest) and event.parts:
+        return f"[user] {event.text}"
+    if isinstance(event, HumanMessage) and event.request_id is None and event.text:
+        return f"[human] {event.text}"
+    return None
+
+
+def _recent(events: Sequence[Event], limit: int) -> list[str]:
+    """The last ``limit`` messages as lines, read from the end."""
     lines: list[str] = []
     for i in range(len(events) - 1, -1, -1):
         if len(lines) >= limit:
             break
-        event = events[i]
-        if isinstance(event, ModelResponse) and event.text:
-            lines.append(f"[{event.agent or 'assistant'}] {event.text}")
-        elif isinstance(event, ModelRequest) and event.parts:
-            lines.append(f"[user] {event.text}")
-        elif isinstance(event, HumanMessage) and event.request_id is None and event.text:
-            lines.append(f"[human] {event.text}")
-    return "\n".join(reversed(lines))
+        line = _line(events[i])
+        if line is not None:
+            lines.append(line)
+    lines.reverse()
+    return lines
