@@ -238,8 +238,7 @@ class Agent(Generic[OutputT]):
         def start(conversation_id: str) -> tuple[Event, ...]:
             if not start_with_claim:
                 return ()
-            started = RunStarted(run_id, self.name, conversation_id)
-            return (started, request) if request.parts else (started,)
+            return (RunStarted(run_id, self.name, conversation_id), request)
 
         if after is not None:
             conversation = await after.claim_next(options, start(after.conversation_id))
@@ -269,7 +268,7 @@ class Agent(Generic[OutputT]):
             state = RunState(conversation.id, run_id, self.name, request)
             live = self._live(state, conversation, config, plan, options)
             if started:
-                live.started = conversation.events[-2 if request.parts else -1 :]
+                live.started = conversation.events[-2:]
             return live
         except BaseException as error:
             if started:
