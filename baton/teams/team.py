@@ -28,6 +28,7 @@ from ..events import (
     Event,
     HumanMessage,
     ModelResponse,
+    UnattendedRequest,
     Usage,
     UsageLine,
     UsageReport,
@@ -35,6 +36,7 @@ from ..events import (
 from ..history import History, Storage
 from ..loop import run_loop
 from ..options import PromptInput, as_parts
+from ..redaction import logger
 from ..run import close_open_run
 from ..storing import CANCEL_GRACE, store
 from ..stream import MemoryStream, cleanup_delivery
@@ -51,6 +53,8 @@ from .views import InputFilter, Member, ViewPolicy, as_member
 __all__ = ["DEFAULT_MAX_TURNS", "Team", "TeamReply", "TeamRun"]
 
 Sink = Callable[[Event], Any]
+
+log = logger("baton.teams")
 
 DEFAULT_MAX_TURNS = 20
 
@@ -487,6 +491,21 @@ class Team:
             waiting = conversation.stream.where(HumanMessage, request_id=request.request_id).next()
             try:
                 await self._record(ask, request)
+                stream = conversation.stream
+                if (
+                    ask.sink is None
+                    and type(stream) is MemoryStream
+                    and stream.subscriber_count < 2
+                ):
+                    # Nobody can answer yet (no handler, no reader, nobody on the stream but
+                    # this wait): say so at once, as a member's own request would.
+                    message = (
+                        f"team {self.name!r} waits for {human.name!r} (request "
+                        f"{request.request_id}) but nobody watches its stream: give the member "
+                        "a handler=, watch the team with team.run(...), or use suspend=True"
+                    )
+                    log.warning("%s", message)
+                    await self._record(ask, UnattendedRequest(request.request_id, message))
             except BaseException:
                 if inspect.iscoroutine(waiting):
                     waiting.close()

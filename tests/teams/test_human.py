@@ -113,3 +113,35 @@ async def test_a_handler_returning_something_else_is_a_config_error() -> None:
     team = RoundRobin([w, Human("editor", handler=lambda r: 42)], termination=MaxTurns(2))  # type: ignore[arg-type,return-value]
     with pytest.raises(ConfigError, match="text or a HumanMessage"):
         await team.ask("go")
+
+
+async def test_a_human_turn_nobody_can_answer_is_reported_at_once_and_answered_later() -> None:
+    import asyncio
+    import logging
+
+    from baton.events import UnattendedRequest
+
+    reported = asyncio.Event()
+
+    class Notice(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            reported.set()
+
+    notice = Notice(logging.WARNING)
+    logging.getLogger("baton.teams").addHandler(notice)
+    try:
+        stream = MemoryStream()
+        w, _ = writer("draft")
+        team = RoundRobin([w, Human("editor")], termination=MaxTurns(2), history=MemoryHistory())
+        asking = asyncio.create_task(team.ask("Write.", stream=stream, conversation_id="u1"))
+        async with asyncio.timeout(30):  # a bound on a failure, not a timer the test relies on
+            await reported.wait()
+        state = team.running("u1")
+        assert state is not None
+        unattended = [e for e in state.events if isinstance(e, UnattendedRequest)]
+        assert len(unattended) == 1 and "nobody watches" in unattended[0].message
+        await stream.send(HumanMessage("Late, but fine.", request_id=unattended[0].request_id))
+        reply = await asking
+    finally:
+        logging.getLogger("baton.teams").removeHandler(notice)
+    assert reply.text == "Late, but fine."
