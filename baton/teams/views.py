@@ -177,7 +177,7 @@ class Summary(View):
             "said what, what was decided, what is still open. Be brief and factual.",
             config=model,
         )
-        self._cache: dict[tuple[int, int, str], str] = {}
+        self._cache: dict[tuple[str, int], tuple[Event, str]] = {}
 
     async def select(self, before: Sequence[Event], member: str) -> Sequence[Event]:
         task = _task_index(before)
@@ -187,14 +187,18 @@ class Summary(View):
         kept: list[Event] = [before[task]] if task >= 0 else []
         if not lines:
             return kept
-        key = (id(before), len(before), member)
-        summary = self._cache.get(key)
-        if summary is None:
+        # Keyed by who reads and how far: the last event is kept in the entry and compared by
+        # identity, so another conversation of the same length never gets this summary.
+        key = (member, len(before))
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] is before[-1]:
+            summary = cached[1]
+        else:
             reply = await self.agent.ask("\n".join(lines))
             summary = reply.text
             if len(self._cache) > 256:
                 self._cache.clear()
-            self._cache[key] = summary
+            self._cache[key] = (before[-1], summary)
         return [CompactionSummary(summary, len(rest), "team-summary"), *kept]
 
     def __repr__(self) -> str:

@@ -132,3 +132,14 @@ def test_bad_views_are_config_errors() -> None:
         Member(a, view="all")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="LastN"):
         LastN(0)
+
+
+async def test_a_summary_is_made_once_per_turn_however_many_calls_the_turn_makes() -> None:
+    summarizer = ScriptedModel("a said hi")  # one answer: a second summary would fail
+    a, _ = member("a", "hi")
+    r_model = ScriptedModel(call("lookup", topic="tea"), "found it")
+    r = Agent("researcher", config=r_model, tools=[lookup])
+    team = RoundRobin([a, Member(r, view=Summary(summarizer))], termination=MaxTurns(2))
+    reply = await team.ask("Go.")
+    assert reply.text == "found it" and summarizer.calls_made == 1
+    assert [s.author for s in r_model.seen()] == ["baton", "user", "researcher", "researcher"]
