@@ -47,7 +47,7 @@ from .events import MemberUsage, SpeakerSelected, TeamFailed, TeamFinished, Team
 from .human import Human, answer_text, pause_key
 from .reply import TeamReply, TeamRun
 from .state import TeamState, Turn, open_teams, rebuild_state
-from .termination import AnyOf, MaxTurns, Termination, first_fired
+from .termination import AnyOf, MaxTurns, Termination, Timeout, either, first_fired
 from .views import InputFilter, Member, ViewPolicy, as_member
 
 __all__ = ["DEFAULT_MAX_TURNS", "Team", "TeamReply", "TeamRun"]
@@ -116,6 +116,9 @@ class Team:
         self._stop: Termination = (
             self.max_turns if termination is None else AnyOf(termination, self.max_turns)
         )
+        # The soonest Timeout that stops the ask by itself (not only with another condition).
+        timeouts = sorted(either(self._stop, Timeout), key=lambda t: t.seconds)
+        self._timeout: Timeout | None = timeouts[0] if timeouts else None
         self.members: tuple[Member, ...] = tuple(as_member(m) for m in members)
         if not self.members:
             raise ConfigError(f"team {name!r} needs at least one member")
@@ -235,7 +238,8 @@ class Team:
             await conversation.release()
 
     def _reply(self, conversation: Conversation, state: TeamState) -> TeamReply:
-        last = state.turns[-1]
+        # No turn finished only when a Timeout cut the first one: an empty answer.
+        last = state.turns[-1] if state.turns else Turn(self.name, "", "", Usage())
         usage = state.usage
         lines = tuple(
             UsageLine(f"member:{name}", "", "", spent) for name, spent in state.by_member.items()
@@ -414,7 +418,22 @@ class Team:
                     ask, SpeakerSelected(team_id, self.name, member.name, reason, len(state.turns))
                 )
                 prompt = await self.prompt_for(state, member, task)
-                turn = await self._take_turn(ask, member, prompt)
+                timeout = self._timeout
+                if timeout is None:
+                    turn = await self._take_turn(ask, member, prompt)
+                else:
+                    # A Timeout cuts a running turn too (its run closes as cancelled); the
+                    # ask then ends normally with the last answer it has.
+                    limit = asyncio.timeout(max(0.0, timeout.seconds - state.elapsed))
+                    try:
+                        async with limit:
+                            turn = await self._take_turn(ask, member, prompt)
+                    except TimeoutError:
+                        if not limit.expired():
+                            raise  # the member's own error, not the team's limit
+                        self._filters.pop((conversation.id, member.name), None)
+                        ended = repr(timeout)
+                        break
                 self._filters.pop((conversation.id, member.name), None)
                 state.add(turn)
                 if turn.handoff is not None:
@@ -426,6 +445,7 @@ class Team:
                     )
                 # The pattern's own end names it best when a limit fires on the same turn.
                 ended = self.finished(state) or await first_fired(self._stop, state)
+            assert ended is not None
             members = tuple(MemberUsage(n, u) for n, u in state.by_member.items())
             await self._record(
                 ask,

@@ -11,9 +11,12 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from ..errors import ConfigError
 from .state import TeamState
+
+T = TypeVar("T", bound="Termination")
 
 __all__ = [
     "AllOf",
@@ -126,8 +129,9 @@ class CostLimit(Termination):
 
 
 class Timeout(Termination):
-    """Stops after the turn that ends ``seconds`` or more after the ask began (a running turn
-    is not cut short)."""
+    """Stops the ask ``seconds`` after it began: checked after every turn, and a turn still
+    running then is cut short (its run closes as cancelled; the reply holds the last answer
+    before it). Combined with ``&``, it is only checked after turns."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = _positive("Timeout", seconds)
@@ -195,7 +199,6 @@ class AnyOf(Termination):
 
     def __init__(self, *parts: Termination) -> None:
         self.parts = parts
-        self.which: Termination | None = None
 
     async def fired(self, state: TeamState) -> bool:
         for part in self.parts:
@@ -236,6 +239,16 @@ class AllOf(Termination):
 def _grouped(condition: Termination) -> str:
     text = repr(condition)
     return f"({text})" if isinstance(condition, AnyOf | AllOf) else text
+
+
+def either(condition: Termination, kind: type[T]) -> list[T]:
+    """The conditions of class ``kind`` that stop the ask by themselves: ``condition``
+    itself, or a part of an ``|`` (not of an ``&``, where another part must fire too)."""
+    if isinstance(condition, kind):
+        return [condition]
+    if isinstance(condition, AnyOf):
+        return [found for part in condition.parts for found in either(part, kind)]
+    return []
 
 
 async def first_fired(condition: Termination, state: TeamState) -> str | None:

@@ -10,7 +10,7 @@ import pytest
 
 from baton import Agent, MemoryHistory, tool
 from baton.errors import ModelError
-from baton.events import RunStarted, ToolCall
+from baton.events import RunFailed, RunStarted, ToolCall
 from baton.history import History
 from baton.teams import (
     MaxTurns,
@@ -19,6 +19,7 @@ from baton.teams import (
     TeamFailed,
     TeamFinished,
     TeamStarted,
+    Timeout,
 )
 from baton.testing import ScriptedModel, call
 
@@ -112,3 +113,24 @@ async def test_a_team_left_open_by_a_dead_process_is_closed_by_the_next_ask(
     check_teams(events)
     assert [e.error_type for e in events if isinstance(e, TeamFailed)] == ["Interrupted"]
     assert reply.text == "b says"  # a was selected last: b goes next
+
+
+async def test_a_timeout_cuts_a_hung_turn_and_ends_the_ask_normally(valid_history: Any) -> None:
+    async def hang(_: Any) -> str:
+        await asyncio.Event().wait()
+        return "never"
+
+    history = MemoryHistory()
+    team = RoundRobin(
+        [Agent("slow", config=ScriptedModel(hang)), Agent("b", config=ScriptedModel("b"))],
+        termination=Timeout(1e-6) | MaxTurns(4),  # due at once: no timer to wait for
+        history=history,
+    )
+    reply = await team.ask("go", conversation_id="c-timeout")
+    assert reply.termination == "Timeout(1e-06)"
+    assert reply.text == "" and reply.turns == []
+    stored = await history.load("c-timeout")
+    valid_history(stored)
+    check_teams(stored)
+    assert [e.error_type for e in stored if isinstance(e, RunFailed)] == ["Cancelled"]
+    assert isinstance(stored[-1], TeamFinished)
