@@ -335,7 +335,12 @@ class Team:
         events = conversation.events
         if not events:
             return
-        await close_open_run(conversation, self.storage)
+        paused_run = await close_open_run(conversation, self.storage)
+        if paused_run is not None:
+            raise ConversationBusy(
+                f"conversation {conversation.id} has an ask of {paused_run.agent!r} paused while "
+                "waiting for a human; finish it first with that agent's resume(...)"
+            )
         still_open = open_teams(conversation.events)
         if still_open and self.storage is not None:
             paused = await self.storage.get(pause_key(conversation.id))

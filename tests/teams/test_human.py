@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
-from baton import Agent, MemoryHistory, MemoryStorage
+from baton import Agent, MemoryHistory, MemoryStorage, tool
+from baton.context import Context
 from baton.errors import AskSuspended, ConfigError, ConversationBusy, NotSuspended
 from baton.events import HumanInputRequest, HumanMessage
 from baton.stream import MemoryStream
 from baton.teams import Human, MaxTurns, RoundRobin, SpeakerSelected, TeamFinished, TextMention
-from baton.testing import ScriptedModel
+from baton.testing import ScriptedModel, call
 
 
 def writer(*turns: str) -> tuple[Agent[str], ScriptedModel]:
@@ -145,3 +146,26 @@ async def test_a_human_turn_nobody_can_answer_is_reported_at_once_and_answered_l
     finally:
         logging.getLogger("baton.teams").removeHandler(notice)
     assert reply.text == "Late, but fine."
+
+
+async def test_a_conversation_with_a_paused_agent_ask_refuses_a_team_ask() -> None:
+    @tool
+    async def ask_boss(context: Context) -> str:
+        """Ask the boss."""
+        return await context.input("Go ahead?")
+
+    history, storage = MemoryHistory(), MemoryStorage()
+    agent = Agent(
+        "solo",
+        config=ScriptedModel(call("ask_boss")),
+        tools=[ask_boss],
+        history=history,
+        storage=storage,
+        suspend_on_human=True,
+    )
+    with pytest.raises(AskSuspended):
+        await agent.ask("start", conversation_id="c-paused")
+    w, _ = writer("draft")
+    team = RoundRobin([w], termination=MaxTurns(1), history=history, storage=storage)
+    with pytest.raises(ConversationBusy, match="paused"):
+        await team.ask("go", conversation_id="c-paused")
