@@ -238,6 +238,13 @@ class Member:
                 f"view= takes All(), LastN(n), OwnAndAddressed(), Nothing() or Summary(model), "
                 f"got {view!r}"
             )
+        from .team import Team
+
+        if isinstance(target, Team) and view is not None and type(view) is not All:
+            raise ConfigError(
+                f"team {target.name!r} is a member: what its members see is set on them "
+                "(Member(agent, view=...) inside that team), not on the team"
+            )
         self.target = target
         self.view = view or All()
         self.name: str = name or target.name

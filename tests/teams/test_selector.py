@@ -103,3 +103,13 @@ async def test_the_selector_resumes_after_the_previous_speaker() -> None:
     first = await team.ask("one")
     second = await first.ask("two")  # b spoke last: excluded, so the choice of b falls back
     assert [m for m, _ in selected(second)] == ["b", "a"]
+
+
+async def test_a_candidate_list_of_the_previous_speaker_alone_is_taken_as_given() -> None:
+    selector = ScriptedModel()  # never asked: one candidate each time
+    team = Selector(
+        crew("a", "b"), selector, candidates=lambda state: ["a"], termination=MaxTurns(2)
+    )
+    reply = await team.ask("go")
+    assert [m for m, _ in selected(reply)] == ["a", "a"]  # no livelock, no model call
+    assert selector.calls_made == 0

@@ -143,3 +143,10 @@ async def test_a_summary_is_made_once_per_turn_however_many_calls_the_turn_makes
     reply = await team.ask("Go.")
     assert reply.text == "found it" and summarizer.calls_made == 1
     assert [s.author for s in r_model.seen()] == ["baton", "user", "researcher", "researcher"]
+
+
+def test_a_view_on_a_team_member_is_set_on_its_own_members() -> None:
+    a, _ = member("a", "x")
+    inner = RoundRobin([a], name="inner")
+    with pytest.raises(ConfigError, match="set on them"):
+        Member(inner, view=LastN(2))
