@@ -90,6 +90,16 @@ class Swarm(Team):
             self.transfers[member.name] = tuple(
                 t if isinstance(t, Transfer) else Transfer(t) for t in given
             )
+        for member in self.members:
+            target = member.target
+            if self.transfers[member.name] and getattr(target, "output_spec", None) is not None:
+                # A hand-off ends the turn with the transfer as its final result, which a
+                # response schema would reject.
+                raise ConfigError(
+                    f"Swarm {name!r}: member {member.name!r} has a response_schema; members "
+                    "that hand off answer in text (give the schema to a member without "
+                    "hand-offs, or ask for structured output after the swarm)"
+                )
         # Made once: a member's plan (its tool table) is then cached across turns.
         self._tools: dict[str, tuple[Tool, ...]] = {
             name: tuple(self._transfer_tool(t) for t in transfers)

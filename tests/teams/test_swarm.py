@@ -105,3 +105,16 @@ async def test_swarm_configuration_errors() -> None:
     lone = Agent("lone", config=ScriptedModel(call("transfer_to_user")))
     with pytest.raises(ConfigError, match="HandoffTo"):
         await Swarm([lone], handoffs={"lone": ["user"]}).ask("go")
+
+
+def test_a_member_that_hands_off_cannot_have_a_response_schema() -> None:
+    from pydantic import BaseModel
+
+    class Answer(BaseModel):
+        text: str
+
+    typed = Agent("typed", config=ScriptedModel("{}"), response_schema=Answer)
+    plain = Agent("plain", config=ScriptedModel("x"))
+    with pytest.raises(ConfigError, match="response_schema"):
+        Swarm([typed, plain])
+    Swarm([typed, plain], handoffs={"typed": [], "plain": ["typed"]})  # no hand-off: fine
