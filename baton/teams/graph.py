@@ -8,9 +8,9 @@
     reply = await flow.ask("Tea")
 
 Each node takes one turn when it is reached. After a node, every edge out of it whose
-``when`` holds (a function of the ``TeamState``: last answer, tools called, variables; no
-``when``: always) is followed; several followed edges fan out. A conversation holds one run
-at a time, so fanned-out branches take their turns one after another, each seeing the
+``when`` holds (a function of the ``TeamState``, sync or async: last answer, tools called,
+variables; no ``when``: always) is followed; several followed edges fan out. A conversation
+holds one run at a time, so fanned-out branches take their turns one after another, each seeing the
 conversation as it was when the fan-out began (not its siblings' turns).
 ``graph.join(name, after=[...], wait="all" | "any")`` makes node ``name`` wait for all (or the
 first) of those nodes. The ask ends when no node is left to run (``TeamFinished`` says
@@ -23,20 +23,21 @@ or ``termination=``/``max_turns=`` given to the graph; this is checked before th
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from ..agent import Agent
 from ..errors import ConfigError
 from ..events import ModelResponse, Usage
 from ..models.base import EmitChunk, ModelCall, ModelClient, ModelConfig
+from .human import Human
 from .state import TeamState
 from .team import Team
 from .views import Member, as_member
 
 __all__ = ["Condition", "Graph"]
 
-Condition = Callable[[TeamState], bool]
+Condition = Callable[[TeamState], bool | Awaitable[bool]]
 NodeFunction = Callable[[TeamState], Any]
 
 
@@ -93,12 +94,15 @@ class Graph(Team):
     # -- building ----------------------------------------------------------------------------
 
     def add(self, name: str, node: Any) -> Graph:
-        """Add node ``name``: an agent, a team, ``Member(...)`` or a function of the
-        ``TeamState`` (sync or async) whose return value is the node's answer."""
+        """Add node ``name``: an agent, a team, a ``Human``, ``Member(...)`` or a function of
+        the ``TeamState`` (sync or async) whose return value is the node's answer."""
         self._check_open()
         if name in self._nodes:
             raise ConfigError(f"graph {self._name!r} has a node named {name!r} already")
-        if isinstance(node, Agent | Team | Member):
+        if isinstance(node, Human):
+            member = Member(node, name=name)
+            self._kinds[name] = "human"
+        elif isinstance(node, Agent | Team | Member):
             member = as_member(node)
             target = member.target
             if isinstance(target, Agent) and target.name != name:
@@ -258,10 +262,14 @@ class Graph(Team):
             self.expect_filter(state.conversation_id, name, _cut_at(cut))
         return self.by_name[name], why
 
-    def finished(self, state: TeamState) -> str | None:
+    async def finished(self, state: TeamState) -> str | None:
         plan = _plan(state, self.start)
         last = state.turns[-1].member
-        followed = [t for s, t, when in self._edges if s == last and (when is None or when(state))]
+        followed = [
+            target
+            for source, target, when in self._edges
+            if source == last and (when is None or await _holds(when, state))
+        ]
         fork = len(state.events) if len(followed) > 1 else None
         for target in followed:
             join = self._joins.get(target)
@@ -296,6 +304,13 @@ def _plan(state: TeamState, start: str) -> _Plan:
         plan = state.scratch["graph"] = _Plan(start)
     assert isinstance(plan, _Plan)
     return plan
+
+
+async def _holds(when: Condition, state: TeamState) -> bool:
+    result = when(state)
+    if inspect.isawaitable(result):
+        result = await result
+    return bool(result)
 
 
 def _cut_at(length: int) -> Callable[[Sequence[Any]], Sequence[Any]]:

@@ -84,7 +84,7 @@ class Sequential(Team):
         index = len(state.turns)
         return self.members[index], f"step {index + 1} of {len(self.members)}"
 
-    def finished(self, state: TeamState) -> str | None:
+    async def finished(self, state: TeamState) -> str | None:
         return "sequence done" if len(state.turns) >= len(self.members) else None
 
     async def prompt_for(

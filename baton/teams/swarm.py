@@ -159,7 +159,7 @@ class Swarm(Team):
             return self.by_name[previous], f"{previous} has the conversation"
         return self.by_name[self.start], "start"
 
-    def finished(self, state: TeamState) -> str | None:
+    async def finished(self, state: TeamState) -> str | None:
         last = state.last
         return "answered" if last is not None and last.handoff is None else None
 

@@ -152,7 +152,7 @@ class Team:
         """The member who speaks next, and why (``SpeakerSelected.reason``)."""
         raise NotImplementedError
 
-    def finished(self, state: TeamState) -> str | None:
+    async def finished(self, state: TeamState) -> str | None:
         """A pattern's own end after the latest turn (e.g. a swarm member answered without
         handing off), named for ``TeamFinished``; ``None`` to go on."""
         return None
@@ -416,7 +416,7 @@ class Team:
                 request_id, member, text = resumed
                 await self._record_answer(ask, request_id, text, to_stream=True)
                 state.add(Turn(member.name, text, text, Usage()))
-                ended = self.finished(state) or await first_fired(self._stop, state)
+                ended = await self.finished(state) or await first_fired(self._stop, state)
             while ended is None:
                 member, reason = await self.choose(state)
                 await self._record(
@@ -449,7 +449,7 @@ class Team:
                         ),
                     )
                 # The pattern's own end names it best when a limit fires on the same turn.
-                ended = self.finished(state) or await first_fired(self._stop, state)
+                ended = await self.finished(state) or await first_fired(self._stop, state)
             assert ended is not None
             members = tuple(MemberUsage(n, u) for n, u in state.by_member.items())
             await self._record(

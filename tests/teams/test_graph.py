@@ -123,3 +123,21 @@ async def test_to_json_by_names_and_back() -> None:
     assert order(reply) == ["draft", "review"]
     with pytest.raises(ConfigError, match="no condition"):
         Graph.from_json(data, nodes={"draft": draft, "review": review})
+
+
+async def test_async_conditions_and_a_human_node() -> None:
+    from baton.teams import Human
+
+    draft, _ = node("draft", "v1", "v2")
+
+    async def wants_changes(state: TeamState) -> bool:
+        return "change" in state.last_text
+
+    answers = iter(["change the title", "fine"])
+    flow = Graph(name="review")
+    flow.add("draft", draft).add("editor", Human("editor", handler=lambda r: next(answers)))
+    flow.edge("draft", "editor").edge("editor", "draft", when=wants_changes)
+    reply = await flow.ask("Tea")
+    assert order(reply) == ["draft", "editor", "draft", "editor"]
+    assert reply.text == "fine" and reply.termination == "graph done"
+    assert flow.to_json()["nodes"][1] == {"name": "editor", "kind": "human"}
