@@ -134,3 +134,52 @@ async def test_a_timeout_cuts_a_hung_turn_and_ends_the_ask_normally(valid_histor
     check_teams(stored)
     assert [e.error_type for e in stored if isinstance(e, RunFailed)] == ["Cancelled"]
     assert isinstance(stored[-1], TeamFinished)
+
+
+async def test_cancel_inside_a_nested_team_closes_both_asks_inner_first(
+    valid_history: Any,
+) -> None:
+    entered = asyncio.Event()
+
+    async def hang(_: Any) -> str:
+        entered.set()
+        await asyncio.Event().wait()
+        return "never"
+
+    history = MemoryHistory()
+    inner = RoundRobin(
+        [Agent("fast", config=ScriptedModel("fast")), Agent("stuck", config=ScriptedModel(hang))],
+        name="inner",
+        termination=MaxTurns(2),
+    )
+    outer = RoundRobin(
+        [Agent("lead", config=ScriptedModel("lead")), inner],
+        name="outer",
+        termination=MaxTurns(3),
+        history=history,
+    )
+    asking = asyncio.create_task(outer.ask("go", conversation_id="c-nested"))
+    await entered.wait()
+    asking.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asking
+    stored = await history.load("c-nested")
+    valid_history(stored)
+    check_teams(stored)
+    assert [(e.team, e.error_type) for e in stored if isinstance(e, TeamFailed)] == [
+        ("inner", "Cancelled"),
+        ("outer", "Cancelled"),
+    ]
+    # The next ask works, and goes on after the last speaker selected by the outer team.
+    outer_again = RoundRobin(
+        [
+            Agent("lead", config=ScriptedModel("lead again")),
+            Agent("inner", config=ScriptedModel("x")),
+        ],
+        name="outer",
+        termination=MaxTurns(1),
+        history=history,
+    )
+    reply = await outer_again.ask("again", conversation_id="c-nested")
+    assert reply.text == "lead again"
+    valid_history(list(reply.events))
