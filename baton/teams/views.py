@@ -120,8 +120,14 @@ class LastN(View):
         self.n = n
 
     async def select(self, before: Sequence[Event], member: str) -> Sequence[Event]:
-        messages = text_only(before)
-        window = messages[-self.n :]
+        window: list[Event] = []  # read from the end: the window's cost, not the history's
+        i = len(before) - 1
+        while i >= 0 and len(window) < self.n:
+            shown = _as_text(before[i])
+            if shown is not None:
+                window.append(shown)
+            i -= 1
+        window.reverse()
         task = _task_index(before)
         if task >= 0 and not any(e is before[task] for e in window):
             window = [before[task], *window]
