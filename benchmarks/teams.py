@@ -16,7 +16,8 @@ Baton's work: claims, runs, store-first recording into memory, the transcript, t
 
 N is 10, 100 and 1,000 turns in one team ask (``max_turns=N``). Targets (issue 15): a team
 turn costs at most 2 x an agent turn, and the cost per turn stays flat from 10 to 1,000.
-Reported: median microseconds per turn over the repetitions (min-max).
+Reported: median microseconds per turn over the repetitions (min-max); the variants take
+turns within each repetition.
 """
 
 from __future__ import annotations
@@ -109,25 +110,22 @@ VARIANTS: dict[str, Callable[[int], Callable[[], Awaitable[None]]]] = {
 }
 
 
-async def per_turn(
-    prepare: Callable[[int], Callable[[], Awaitable[None]]], n: int, reps: int
-) -> list[float]:
-    run = prepare(n)
-    await run()  # warm up (plans, caches)
-    times: list[float] = []
-    for _ in range(reps):
-        gc.collect()
-        start = time.perf_counter()
-        await run()
-        times.append((time.perf_counter() - start) / n * 1e6)
-    return times
-
-
 async def measure(sizes: Sequence[int], reps: int) -> dict[str, dict[int, list[float]]]:
+    """Per size: every variant made and warmed up, then the variants take turns, one run each
+    per repetition (a load that comes and goes touches them all alike)."""
     results: dict[str, dict[int, list[float]]] = {name: {} for name in VARIANTS}
     for n in sizes:
-        for name, run in VARIANTS.items():
-            results[name][n] = await per_turn(run, n, reps if n < 1000 else max(2, reps // 2))
+        runs = {name: prepare(n) for name, prepare in VARIANTS.items()}
+        for run in runs.values():
+            await run()  # warm up (plans, caches)
+        for name in runs:
+            results[name][n] = []
+        for _ in range(reps if n < 1000 else max(3, reps // 2)):
+            for name, run in runs.items():
+                gc.collect()
+                start = time.perf_counter()
+                await run()
+                results[name][n].append((time.perf_counter() - start) / n * 1e6)
     return results
 
 
