@@ -309,7 +309,9 @@ class ViewPolicy(ContextPolicy):
         before: Sequence[Event] = messages[:start]
         if input_filter is not None:
             before = list(input_filter(before))
-        selected = await self.view.select(before, self.member)
+        # Whose turns are "own" is the transcript's to say: the agent's name (the author its
+        # answers are recorded under), which a Member(name=...) alias does not change.
+        selected = await self.view.select(before, context.agent_name)
         if selected is not None:
             before = selected
         events = [*before, *messages[start:]]
