@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ..conversation import Conversation
 from ..errors import ConfigError
-from ..events import Event, ModelResponse, Usage, UsageReport
+from ..events import Event, HumanMessage, ModelResponse, Usage, UsageReport
 from ..options import PromptInput
 from ..reply import Reply
 from ..sync import run_sync
-from .events import TeamFinished
+from .events import TeamFinished, TeamStarted
 from .state import TeamState, Turn
 
 if TYPE_CHECKING:
@@ -104,10 +104,36 @@ class TeamRun:
         self._task: asyncio.Task[TeamReply] | None = None
         self._reading = True
         self._result_taken = False
+        self._conversation: Conversation | None = None
+        self._remarks: list[HumanMessage] = []
 
     def _push(self, event: Event) -> None:
+        if self._conversation is None and isinstance(event, TeamStarted):
+            self._conversation = self._team.conversation(event.conversation_id)
+            for remark in self._remarks:
+                self.send(remark)
+            self._remarks.clear()
         if self._reading:
             self._queue.put_nowait(event)
+
+    def send(self, remark: HumanMessage | str) -> None:
+        """Tell the running team something (a remark): it is recorded and the next member's
+        model reads it; sent after the last one, it is kept for the next ask."""
+        message = HumanMessage(remark) if isinstance(remark, str) else remark
+        if not isinstance(message, HumanMessage) or message.request_id is not None:
+            raise ConfigError(
+                "run.send takes a remark (text, or HumanMessage without request_id); answer a "
+                "human member's request with stream.send(HumanMessage(request_id=..., ...))"
+            )
+        conversation = self._conversation
+        if conversation is None:
+            self._remarks.append(message)  # given to the ask as soon as it starts
+            return
+        # The conversation's inbox: the next member's run records it and its model reads it
+        # (as a run's own remarks); one sent after the last turn waits for the next ask.
+        if conversation.inbox is None:
+            conversation.inbox = []
+        conversation.inbox.append(message)
 
     async def __aenter__(self) -> TeamRun:
         self._task = asyncio.create_task(

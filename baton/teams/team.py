@@ -620,6 +620,11 @@ class Team:
         ask = self._asks.get(conversation_id)
         return None if ask is None else ask.state
 
+    def conversation(self, conversation_id: str) -> Conversation | None:
+        """The conversation of this team's ask running on ``conversation_id``, if any."""
+        ask = self._asks.get(conversation_id)
+        return None if ask is None else ask.conversation
+
     def expect_filter(self, conversation_id: str, member: str, fn: InputFilter) -> None:
         """Show ``member`` its next turn through ``fn`` (a hand-off's input filter)."""
         self._filters[(conversation_id, member)] = fn

@@ -10,6 +10,7 @@ import pytest
 from baton import Agent, MemoryHistory
 from baton.errors import ConfigError, ConversationBusy
 from baton.events import (
+    HumanMessage,
     ModelRequest,
     ModelResponse,
     RunFinished,
@@ -247,3 +248,30 @@ async def test_a_busy_team_conversation_refuses_a_second_ask() -> None:
         await team.ask("three", conversation_id=first.conversation_id)
     gate.set()
     assert (await running).text == "slow"
+
+
+async def test_a_remark_sent_to_a_running_team_is_read_by_the_next_member() -> None:
+    import asyncio
+
+    entered, gate = asyncio.Event(), asyncio.Event()
+
+    async def a_turn(_: Any) -> str:
+        entered.set()
+        await gate.wait()
+        return "a says"
+
+    a_model, b_model = ScriptedModel(a_turn), ScriptedModel("b says")
+    team = RoundRobin(
+        [Agent("a", config=a_model), Agent("b", config=b_model)], termination=MaxTurns(2)
+    )
+    async with team.run("go") as run:
+        run.send("Be brief.")  # before the ask even started: given to it when it starts
+        await entered.wait()
+        run.send("Now in French.")  # during a's last model call: b's run reads it
+        gate.set()
+        reply = await run.result()
+    assert a_model.seen()[-1] == ("user", "human", "Be brief.")
+    assert b_model.seen()[-1] == ("user", "human", "Now in French.")
+    assert reply.text == "b says"
+    with pytest.raises(ConfigError, match="remark"):
+        run.send(HumanMessage("x", request_id="r1"))
