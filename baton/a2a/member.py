@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..agent import Agent
@@ -24,17 +24,30 @@ from ..models.base import EmitChunk, ModelCall, ModelClient, ModelConfig
 if TYPE_CHECKING:
     from .remote import RemoteAgent
 
-__all__ = ["RemoteTurns", "remote_member"]
+__all__ = ["RemoteTurns", "Render", "latest_text", "news", "remote_member"]
 
 
-def remote_member(remote: RemoteAgent, name: str | None, description: str | None) -> Agent[str]:
+Render = Callable[[Sequence[Event], str], str]
+"""What a remote member sends for its turn: a function of the events it is shown and its own
+name (default ``news``: every message since its last turn, as ``[author] text`` lines)."""
+
+
+def remote_member(
+    remote: RemoteAgent, name: str | None, description: str | None, render: Render | None = None
+) -> Agent[str]:
     label = name or remote.name or re.sub(r"^https?://", "", remote.url)
     member_name = re.sub(r"[^a-zA-Z0-9_-]", "_", label)[:64]
     return Agent(
         member_name,
-        config=RemoteTurns(remote),
+        config=RemoteTurns(remote, render or news),
         description=description or remote.description or f"the remote agent at {remote.url}",
     )
+
+
+def latest_text(messages: Sequence[Event], me: str) -> str:
+    """A ``render`` for remote agents that take plain text: the latest message's text only."""
+    lines = news(messages, me).splitlines()
+    return lines[-1].split("] ", 1)[-1] if lines else ""
 
 
 def news(messages: Sequence[Event], me: str) -> str:
@@ -59,8 +72,11 @@ def news(messages: Sequence[Event], me: str) -> str:
 class RemoteTurns(ModelConfig, ModelClient):
     """The "model" of a remote member: its answers come from the remote agent."""
 
-    def __init__(self, remote: RemoteAgent, max_conversations: int = 1000) -> None:
+    def __init__(
+        self, remote: RemoteAgent, render: Render = news, max_conversations: int = 1000
+    ) -> None:
         self.remote = remote
+        self.render = render
         self._waiting: OrderedDict[str, str] = OrderedDict()  # conversation -> remote task
         self._max = max_conversations
 
@@ -83,7 +99,7 @@ class RemoteTurns(ModelConfig, ModelClient):
 
     async def respond(self, call: ModelCall, emit: EmitChunk) -> ModelResponse:
         conversation_id = call.conversation_id
-        text = news(call.messages, call.agent) or "(your turn)"
+        text = self.render(call.messages, call.agent) or "(your turn)"
 
         async def piece(chunk: str) -> None:
             if call.settings.stream:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from a2a.types.a2a_pb2 import StreamResponse
 
     from ..agent import Agent
+    from .member import Render
 
 __all__ = ["RemoteAgent", "RemoteReply"]
 
@@ -355,13 +356,20 @@ class RemoteAgent:
         """Keep ``remote_context`` as the remote conversation of ``conversation_id``."""
         self._remember(conversation_id, remote_context)
 
-    def as_member(self, name: str | None = None, description: str | None = None) -> Agent[str]:
+    def as_member(
+        self,
+        name: str | None = None,
+        description: str | None = None,
+        *,
+        render: Render | None = None,
+    ) -> Agent[str]:
         """This remote agent as a team member (``baton.teams``): each of its turns sends it
-        what the team said since its last turn, in the remote context kept for the team's
+        what the team said since its last turn (``render``: another text, e.g.
+        ``baton.a2a.member.latest_text``), in the remote context kept for the team's
         conversation, and its answer streams into the team's as that member's text."""
         from .member import remote_member
 
-        return remote_member(self, name, description)
+        return remote_member(self, name, description, render)
 
     def _remember(self, conversation_id: str, remote_context: str) -> None:
         self._contexts[conversation_id] = remote_context

@@ -51,3 +51,22 @@ async def test_a_remote_agent_takes_turns_in_one_remote_context(valid_history: A
     assert "echo: [local] local two" in chunks and " (message 2)" in chunks
     # The local member saw the remote one's turn as its named turn.
     assert local_model.seen()[-1].author == "echo"
+
+
+async def test_a_remote_question_is_the_members_answer_and_its_next_turn_answers_it() -> None:
+    from baton.a2a.member import latest_text
+
+    async with peer() as (base, log):
+        remote = RemoteAgent(base)
+        team = RoundRobin(
+            [
+                remote.as_member("painter", render=latest_text),
+                Agent("client", config=ScriptedModel("blue")),
+            ],
+            termination=MaxTurns(3),
+        )
+        reply = await team.ask("ask colour")
+        await remote.aclose()
+    answers = [e.text for e in reply.events if isinstance(e, ModelResponse)]
+    assert answers == ["What colour?", "blue", "colour: blue"]
+    assert list(log.texts.values()) == [["ask colour", "blue"]]  # one remote task, answered
