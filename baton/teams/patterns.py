@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ..agent import Agent
-from ..errors import ConfigError
+from ..errors import ConfigError, EmptyResponseError, MalformedResponse, OutputValidationError
 from ..events import Event, HumanMessage, ModelRequest, ModelResponse, Usage
 from ..models.base import ModelConfig
 from .state import TeamState
@@ -149,7 +149,9 @@ class Selector(Team):
             )
             try:
                 reply = await self.selector.ask(asked)
-            except Exception as error:  # a malformed choice or a failed call: try again
+            except (OutputValidationError, EmptyResponseError, MalformedResponse) as error:
+                # A malformed choice: ask again. A provider that fails otherwise (auth, rate
+                # limits, down) fails the ask, as a member's model would.
                 problems.append(f"no valid choice ({type(error).__name__})")
                 continue
             state.usage = state.usage + reply.usage

@@ -113,3 +113,12 @@ async def test_a_candidate_list_of_the_previous_speaker_alone_is_taken_as_given(
     reply = await team.ask("go")
     assert [m for m, _ in selected(reply)] == ["a", "a"]  # no livelock, no model call
     assert selector.calls_made == 0
+
+
+async def test_a_selector_model_that_fails_fails_the_ask() -> None:
+    from baton.errors import AuthenticationFailed
+
+    selector = ScriptedModel(AuthenticationFailed("bad key"))
+    team = Selector(crew("a", "b"), selector, termination=MaxTurns(1))
+    with pytest.raises(AuthenticationFailed):
+        await team.ask("go")
