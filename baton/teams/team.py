@@ -9,8 +9,9 @@ events (``baton.teams.events``) store-first, in the same history. A member that 
 takes its turn on the same conversation (its events nested inside the outer team's).
 
 What the patterns decide (who speaks next, when the pattern itself is done) is in
-``patterns.py`` and ``swarm.py``; when to stop is ``termination.py``; what each member sees,
-``views.py``.
+``patterns.py``, ``swarm.py``, ``sequential.py`` and ``graph.py``; when to stop is
+``termination.py``; what each member sees, ``views.py``; human members, ``human.py``; the
+reply and the live view, ``reply.py``.
 """
 
 from __future__ import annotations
@@ -170,7 +171,7 @@ class Team:
 
     def resumed_speaker(self, events: Sequence[Event]) -> str | None:
         """Who spoke last in this team's conversation (to go on from there), read from the
-        history: the target of a later hand-off, else the last speaker selected."""
+        history: the last speaker this team selected."""
         for i in range(len(events) - 1, -1, -1):
             event = events[i]
             if isinstance(event, SpeakerSelected) and event.team == self.name:
