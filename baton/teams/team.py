@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from typing import Any, cast
 
+from ..agent import Agent
 from ..context import Context
 from ..conversation import Conversation, claim_stored, new_conversation, new_id
 from ..errors import AskSuspended, ConfigError, ConversationBusy, NotSuspended
@@ -29,6 +30,7 @@ from ..events import (
     Event,
     HumanMessage,
     ModelResponse,
+    RunStarted,
     UnattendedRequest,
     Usage,
     UsageLine,
@@ -38,7 +40,7 @@ from ..history import History, Storage
 from ..loop import run_loop
 from ..options import PromptInput, as_parts
 from ..redaction import logger
-from ..run import close_open_run
+from ..run import abandon_run, close_open_run
 from ..storing import CANCEL_GRACE, store
 from ..stream import MemoryStream, cleanup_delivery
 from ..sync import run_sync
@@ -420,20 +422,20 @@ class Team:
                 ended = await self.finished(state) or await first_fired(self._stop, state)
             while ended is None:
                 member, reason = await self.choose(state)
-                await self._record(
-                    ask, SpeakerSelected(team_id, self.name, member.name, reason, len(state.turns))
+                selected = SpeakerSelected(
+                    team_id, self.name, member.name, reason, len(state.turns)
                 )
                 prompt = await self.prompt_for(state, member, task)
                 timeout = self._timeout
                 if timeout is None:
-                    turn = await self._take_turn(ask, member, prompt)
+                    turn = await self._take_turn(ask, member, prompt, selected)
                 else:
                     # A Timeout cuts a running turn too (its run closes as cancelled); the
                     # ask then ends normally with the last answer it has.
                     limit = asyncio.timeout(max(0.0, timeout.seconds - state.elapsed))
                     try:
                         async with limit:
-                            turn = await self._take_turn(ask, member, prompt)
+                            turn = await self._take_turn(ask, member, prompt, selected)
                     except TimeoutError:
                         if not limit.expired():
                             raise  # the member's own error, not the team's limit
@@ -548,12 +550,15 @@ class Team:
         await self._record(ask, HumanMessage(text, request_id=request_id), to_stream=to_stream)
         await self._record(ask, HumanMessage(text))
 
-    async def _take_turn(self, ask: _Ask, member: Member, prompt: PromptInput | None) -> Turn:
+    async def _take_turn(
+        self, ask: _Ask, member: Member, prompt: PromptInput | None, selected: SpeakerSelected
+    ) -> Turn:
         target = member.target
         conversation = ask.conversation
-        if isinstance(target, Human):
-            return await self._human_turn(ask, member, target)
-        if isinstance(target, Team):
+        if not isinstance(target, Agent):
+            await self._record(ask, selected)
+            if isinstance(target, Human):
+                return await self._human_turn(ask, member, target)
             inner = await target.play(prompt, conversation, ask.sink, ask.member_options)
             last = inner.turns[-1]
             return Turn(member.name, last.text, last.output, inner.usage, response=last.response)
@@ -564,6 +569,20 @@ class Team:
         live = await target.open_run(prompt, cast(Any, options), held=conversation)
         live.tap = ask.sink
         start = len(conversation.events)
+        if live.plan.chains.ask is None:
+            # The selection and the run's start go to the store in one write (a round trip
+            # less per turn on a durable history); the loop then only delivers the start.
+            started = RunStarted(live.run_id, live.agent_name, conversation.id)
+            opening = (started, live.request) if live.request.parts else (started,)
+            await store(conversation, (selected, *opening))
+            try:
+                await self._deliver(ask, selected)
+            except BaseException as error:
+                await abandon_run(conversation, live.run_id, error)
+                raise
+            live.started = opening
+        else:  # around_ask middleware runs before the run starts: it records its own start
+            await self._record(ask, selected)
         reply = await run_loop(live)
         called = tuple(
             c.name
@@ -585,8 +604,12 @@ class Team:
 
     async def _record(self, ask: _Ask, event: Event, *, to_stream: bool = True) -> None:
         """Keep a team event store-first, then deliver it (stream, then the live reader)."""
+        await store(ask.conversation, (event,))
+        await self._deliver(ask, event, to_stream=to_stream)
+
+    async def _deliver(self, ask: _Ask, event: Event, *, to_stream: bool = True) -> None:
+        """Deliver a stored team event: the conversation's stream, then the live reader."""
         conversation = ask.conversation
-        await store(conversation, (event,))
         stream = conversation.stream
         if to_stream and (type(stream) is not MemoryStream or stream.subscriber_count):
             await stream.send(event)

@@ -275,3 +275,23 @@ async def test_a_remark_sent_to_a_running_team_is_read_by_the_next_member() -> N
     assert reply.text == "b says"
     with pytest.raises(ConfigError, match="remark"):
         run.send(HumanMessage("x", request_id="r1"))
+
+
+async def test_a_member_with_around_ask_middleware_takes_its_turn(valid_history: Any) -> None:
+    from baton.hooks import Middleware
+
+    seen: list[str] = []
+
+    class Around(Middleware):
+        async def around_ask(self, context: Any, proceed: Any) -> Any:
+            seen.append(context.agent_name)
+            return await proceed()
+
+    history = MemoryHistory()
+    a = Agent("a", config=ScriptedModel("a says"), middleware=[Around()])
+    b = Agent("b", config=ScriptedModel("b says"))
+    reply = await RoundRobin([a, b], termination=MaxTurns(2), history=history).ask("go")
+    assert seen == ["a"] and reply.text == "b says"
+    stored = await history.load(reply.conversation_id)
+    valid_history(stored)
+    assert names(stored)[:4] == ["TeamStarted", "SpeakerSelected", "RunStarted", "ModelRequest"]
