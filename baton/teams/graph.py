@@ -100,6 +100,11 @@ class Graph(Team):
         if name in self._nodes:
             raise ConfigError(f"graph {self._name!r} has a node named {name!r} already")
         if isinstance(node, Human):
+            if node.suspend:
+                raise ConfigError(
+                    f"graph node {name!r}: a graph's human nodes are answered by handler= or "
+                    "on the stream; a graph can't pause on one yet (suspend=True)"
+                )
             member = Member(node, name=name)
             self._kinds[name] = "human"
         elif isinstance(node, Agent | Team | Member):

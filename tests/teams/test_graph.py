@@ -141,3 +141,10 @@ async def test_async_conditions_and_a_human_node() -> None:
     assert order(reply) == ["draft", "editor", "draft", "editor"]
     assert reply.text == "fine" and reply.termination == "graph done"
     assert flow.to_json()["nodes"][1] == {"name": "editor", "kind": "human"}
+
+
+def test_a_graph_cannot_pause_on_a_human_node_yet() -> None:
+    from baton.teams import Human
+
+    with pytest.raises(ConfigError, match="suspend"):
+        Graph().add("editor", Human("editor", suspend=True))
