@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from baton import Agent, MemoryHistory
+from baton import Agent, MemoryHistory, tool
+from baton.context import Context
 from baton.errors import ConfigError, ConversationBusy
 from baton.events import (
     HumanMessage,
@@ -295,3 +296,23 @@ async def test_a_member_with_around_ask_middleware_takes_its_turn(valid_history:
     stored = await history.load(reply.conversation_id)
     valid_history(stored)
     assert names(stored)[:4] == ["TeamStarted", "SpeakerSelected", "RunStarted", "ModelRequest"]
+
+
+async def test_team_variables_reach_every_member_and_persist_in_the_conversation() -> None:
+    seen: list[Any] = []
+
+    @tool
+    def note(context: Context) -> str:
+        """Note the city."""
+        seen.append(context.variables.get("city"))
+        context.variables["count"] = context.variables.get("count", 0) + 1
+        return "noted"
+
+    a = Agent("a", config=ScriptedModel(call("note"), "a done", repeat=True), tools=[note])
+    b = Agent("b", config=ScriptedModel(call("note"), "b done", repeat=True), tools=[note])
+    team = RoundRobin([a, b], termination=MaxTurns(2), variables={"city": "Oslo"})
+    reply = await team.ask("go", variables={"city": "Bergen"})
+    assert seen == ["Bergen", "Bergen"]
+    assert reply.variables["count"] == 2
+    again = await reply.ask("more")
+    assert again.variables["count"] == 4
