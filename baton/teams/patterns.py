@@ -13,12 +13,15 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
-from ..agent import Agent
-from ..errors import ConfigError, EmptyResponseError, MalformedResponse, OutputValidationError
-from ..events import Event, HumanMessage, ModelRequest, ModelResponse, Usage
-from ..models.base import ModelConfig
+from ..conversation import new_id
+from ..errors import ConfigError
+from ..events import Event, HumanMessage, ModelRequest, ModelResponse, Text, Usage
+from ..history import HistoryView
+from ..models.base import ModelCall, ModelConfig, ModelSettings, valid_response
+from ..models.registry import resolve_config
+from ..output import build_output_spec
 from .state import TeamState
 from .team import Team
 from .views import Member
@@ -107,12 +110,18 @@ class Selector(Team):
         self.candidates = candidates
         self.max_selection_attempts = max_selection_attempts
         self.window = window
-        self.selector: Agent[SpeakerChoice] = Agent(
-            f"{name}-selector",
-            prompt or _SELECTOR_PROMPT,
-            config=model,
-            response_schema=SpeakerChoice,
-            output_retries=0,  # each selection attempt is one model call
+        # A selection is one structured model call, made directly (not an agent's ask: no run,
+        # no conversation of its own), so a turn costs about one member turn plus that call.
+        self.selector_name = f"{name}-selector"
+        self.model = resolve_config(model)
+        self._output = build_output_spec(SpeakerChoice)
+        assert self._output is not None
+        extra = self._output.instructions  # the schema, for models without native support
+        base = prompt or _SELECTOR_PROMPT
+        self._instructions = base if extra is None else f"{base}\n\n{extra}"
+        self._settings = self.model.settings.merge(ModelSettings(stream=False))
+        self._roles = "Members:\n" + "\n".join(
+            f"- {m.name}: {m.description or 'a team member'}" for m in self.members
         )
 
     async def _candidates(self, state: TeamState) -> list[Member]:
@@ -147,17 +156,18 @@ class Selector(Team):
             asked = (
                 prompt if not problems else f"{prompt}\n\nEarlier answers: {'; '.join(problems)}"
             )
+            response = await self._select(asked, state.conversation_id)
+            # A provider that fails (auth, rate limits, down) fails the ask, as a member's
+            # model would; a malformed answer is asked again.
+            usage = response.usage
+            state.usage = state.usage + usage
+            key = self.selector_name
+            state.by_member[key] = state.by_member.get(key, Usage()) + usage
             try:
-                reply = await self.selector.ask(asked)
-            except (OutputValidationError, EmptyResponseError, MalformedResponse) as error:
-                # A malformed choice: ask again. A provider that fails otherwise (auth, rate
-                # limits, down) fails the ask, as a member's model would.
-                problems.append(f"no valid choice ({type(error).__name__})")
+                choice = SpeakerChoice.model_validate_json(_unfenced(response.text))
+            except ValidationError:
+                problems.append("no valid choice (an answer that is not the JSON asked for)")
                 continue
-            state.usage = state.usage + reply.usage
-            key = self.selector.name
-            state.by_member[key] = state.by_member.get(key, Usage()) + reply.usage
-            choice = reply.output
             if choice.speaker in allowed:
                 return self.by_name[choice.speaker], choice.reason or "chosen by the selector"
             problems.append(f"{choice.speaker!r} is not one of the candidates")
@@ -166,6 +176,22 @@ class Selector(Team):
             f"fallback after {self.max_selection_attempts} failed selections "
             f"({'; '.join(problems)}): next in order"
         )
+
+    async def _select(self, prompt: str, conversation_id: str) -> ModelResponse:
+        call = ModelCall(
+            self.selector_name,
+            conversation_id,
+            new_id(),
+            self._instructions,
+            HistoryView([ModelRequest((Text(prompt),))]),
+            (),
+            self._output,
+            self._settings,
+            self.model.provider,
+            self.model.model_name,
+        )
+        response = await self.model.client().respond(call, _ignore_chunk)
+        return valid_response(response)
 
     def _recent_lines(self, state: TeamState) -> deque[str]:
         """The last ``window`` messages as lines: read from the end once per ask, then only
@@ -185,13 +211,24 @@ class Selector(Team):
         return lines
 
     def _prompt(self, state: TeamState, candidates: Sequence[Member]) -> str:
-        roles = "\n".join(f"- {m.name}: {m.description or 'a team member'}" for m in self.members)
         lines = "\n".join(self._recent_lines(state))
         names = ", ".join(m.name for m in candidates)
         return (
-            f"Members:\n{roles}\n\nConversation (latest last):\n{lines or '(empty)'}\n\n"
+            f"{self._roles}\n\nConversation (latest last):\n{lines or '(empty)'}\n\n"
             f"Candidates: {names}\nWho speaks next?"
         )
+
+
+async def _ignore_chunk(event: Event) -> None:
+    return None
+
+
+def _unfenced(text: str) -> str:
+    """The JSON of an answer, without the Markdown fence some models put around it."""
+    text = text.strip()
+    if text.startswith("```"):
+        text = text.split("\n", 1)[-1].rsplit("```", 1)[0]
+    return text.strip()
 
 
 def _line(event: Event) -> str | None:

@@ -39,6 +39,7 @@ async def test_the_model_picks_each_speaker_with_its_reason() -> None:
     assert "- coder: the coder" in prompt and "[coder] coder speaks" in prompt
     assert "Candidates: planner, tester" in prompt  # coder just spoke: excluded
     assert "selector-selector" in reply.usage_by_member
+    assert reply.usage.requests == 4  # two member turns and two selections
 
 
 async def test_an_invalid_choice_is_asked_again() -> None:
@@ -48,7 +49,7 @@ async def test_an_invalid_choice_is_asked_again() -> None:
     assert selected(reply) == [("tester", "ok")]
     last_prompt = selector.requests[-1].messages[-1].text  # type: ignore[attr-defined]
     assert "'nobody' is not one of the candidates" in last_prompt
-    assert "no valid choice (OutputValidationError)" in last_prompt
+    assert "no valid choice (an answer that is not the JSON asked for)" in last_prompt
     assert selector.calls_made == 3
 
 
