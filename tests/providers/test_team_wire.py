@@ -169,3 +169,31 @@ def _sdks() -> None:
     pytest.importorskip("anthropic")
     pytest.importorskip("openai")
     pytest.importorskip("google.genai")
+
+
+@pytest.mark.parametrize("native", [True, False])
+async def test_a_selectors_choice_is_structured_output_on_the_wire(
+    wire: WireServer, native: bool
+) -> None:
+    from baton.teams import Selector
+    from baton.testing import ScriptedModel
+
+    wire.reply_json(completion('{"speaker": "critic", "reason": "review first"}'))
+    team = Selector(
+        [
+            Agent("writer", config=ScriptedModel("draft"), description="writes"),
+            Agent("critic", config=ScriptedModel("looks fine"), description="reviews"),
+        ],
+        model=chat_config(wire, stream=False, native_output=native),
+        termination=MaxTurns(1),
+    )
+    reply = await team.ask("Write a line.")
+    assert reply.speaker == "critic" and reply.text == "looks fine"
+    body = wire.last.json
+    assert "Candidates: writer, critic" in body["messages"][-1]["content"]
+    assert "- critic: reviews" in body["messages"][-1]["content"]
+    if native:
+        assert body["response_format"]["json_schema"]["name"] == "SpeakerChoice"
+    else:
+        assert "response_format" not in body
+        assert '"speaker"' in body["messages"][0]["content"]  # the schema, in the instructions
