@@ -24,8 +24,8 @@ from typing import Any, cast
 
 from ..agent import Agent
 from ..context import Context
-from ..conversation import Conversation, claim_stored, new_conversation, new_id
-from ..errors import AskSuspended, ConfigError, ConversationBusy, NotSuspended
+from ..conversation import Conversation, claim_stored, new_id
+from ..errors import AskSuspended, ConfigError, NotSuspended
 from ..events import (
     Event,
     HumanMessage,
@@ -40,7 +40,7 @@ from ..history import History, Storage
 from ..loop import run_loop
 from ..options import PromptInput, as_parts
 from ..redaction import logger
-from ..run import abandon_run, close_open_run
+from ..run import abandon_run
 from ..storing import CANCEL_GRACE, store
 from ..stream import MemoryStream, cleanup_delivery
 from ..sync import run_sync
@@ -48,6 +48,7 @@ from ..tools.tool import Tool
 from .events import Handoff as HandoffEvent
 from .events import MemberUsage, SpeakerSelected, TeamFailed, TeamFinished, TeamStarted
 from .human import Human, answer_text, pause_key
+from .opening import MEMBER_OPTIONS, open_conversation, repair
 from .reply import TeamReply, TeamRun
 from .state import TeamState, Turn, open_teams, rebuild_state
 from .termination import AnyOf, MaxTurns, Termination, Timeout, either, first_fired
@@ -229,12 +230,12 @@ class Team:
     ) -> TeamReply:
         self.prepare()
         as_parts(task)  # a bad task fails before anything is claimed
-        conversation = await self._open(options, after)
+        conversation = await open_conversation(self.history, self.variables, options, after)
         try:
             if options.get("variables"):
                 conversation.variables.update(options["variables"])
-            await self._repair(conversation)
-            passed = {k: options[k] for k in _MEMBER_OPTIONS if k in options}
+            await repair(conversation, self.storage)
+            passed = {k: options[k] for k in MEMBER_OPTIONS if k in options}
             state = await self.play(task, conversation, sink, passed, top=True)
             return self._reply(conversation, state)
         finally:
@@ -305,68 +306,6 @@ class Team:
             return self._reply(conversation, state)
         finally:
             await conversation.release()
-
-    async def _open(self, options: Mapping[str, Any], after: TeamReply | None) -> Conversation:
-        for key in options:
-            if key not in _TEAM_OPTIONS:
-                raise ConfigError(
-                    f"a team's ask takes {', '.join(sorted(_TEAM_OPTIONS))}; {key}= is an "
-                    "option of its members' agents (set it on the agent)"
-                )
-        wait = options.get("wait_busy", 0)
-        if after is not None:
-            return await after.claim_next(cast(Any, {"wait_busy": wait}))
-        conversation_id = options.get("conversation_id")
-        if conversation_id is None:
-            return new_conversation(options.get("stream"), dict(self.variables), self.history)
-        if self.history is None:
-            raise ConfigError(
-                "team.ask(conversation_id=...) continues a stored conversation and needs a "
-                "history: give the team history=MemoryHistory() (or another History); to "
-                "continue in memory, call reply.ask(...)"
-            )
-        return await claim_stored(
-            self.history,
-            conversation_id,
-            stream=options.get("stream"),
-            variables=self.variables,
-            wait=wait,
-        )
-
-    async def _repair(self, conversation: Conversation) -> None:
-        """Close what a dead process left open: a member's run, then team asks."""
-        events = conversation.events
-        if not events:
-            return
-        paused_run = await close_open_run(conversation, self.storage)
-        if paused_run is not None:
-            raise ConversationBusy(
-                f"conversation {conversation.id} has an ask of {paused_run.agent!r} paused while "
-                "waiting for a human; finish it first with that agent's resume(...)"
-            )
-        still_open = open_teams(conversation.events)
-        if still_open and self.storage is not None:
-            paused = await self.storage.get(pause_key(conversation.id))
-            if isinstance(paused, dict) and paused.get("team_id") in {t for t, _ in still_open}:
-                raise ConversationBusy(
-                    f"conversation {conversation.id} has a team ask paused while waiting for "
-                    f"{paused.get('member')!r} (request {paused.get('request_id')}); finish it "
-                    f"first with team.resume({conversation.id!r}, HumanMessage(request_id=..., "
-                    "text=...))"
-                )
-        if still_open:
-            await store(
-                conversation,
-                [
-                    TeamFailed(
-                        team_id,
-                        team,
-                        "Interrupted",
-                        "The process running this team stopped before it finished.",
-                    )
-                    for team_id, team in reversed(still_open)
-                ],
-            )
 
     # -- playing turns -----------------------------------------------------------------------
 
@@ -652,12 +591,6 @@ class Team:
     def expect_filter(self, conversation_id: str, member: str, fn: InputFilter) -> None:
         """Show ``member`` its next turn through ``fn`` (a hand-off's input filter)."""
         self._filters[(conversation_id, member)] = fn
-
-
-# relay: a parent ask answers the members' human requests (the team as a sub-task);
-# middleware: added to every member's (e.g. the parent's inherited Telemetry).
-_MEMBER_OPTIONS = frozenset({"relay", "middleware"})
-_TEAM_OPTIONS = frozenset({"conversation_id", "stream", "wait_busy", "variables"}) | _MEMBER_OPTIONS
 
 
 def _tool_name(name: str) -> str:
