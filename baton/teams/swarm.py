@@ -17,6 +17,7 @@ to it (the transcript shows other members' turns as named text).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -174,6 +175,4 @@ class Swarm(Team):
 
 
 def _safe(name: str) -> str:
-    import re
-
     return re.sub(r"[^a-zA-Z0-9_-]", "_", name)[:52]

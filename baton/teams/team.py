@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import re
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from typing import Any, cast
@@ -45,6 +46,7 @@ from ..storing import CANCEL_GRACE, store
 from ..stream import MemoryStream, cleanup_delivery
 from ..sync import run_sync
 from ..tools.tool import Tool
+from ..transcript import part_text
 from .events import Handoff as HandoffEvent
 from .events import MemberUsage, SpeakerSelected, TeamFailed, TeamFinished, TeamStarted
 from .human import Human, answer_text, pause_key
@@ -594,13 +596,9 @@ class Team:
 
 
 def _tool_name(name: str) -> str:
-    import re
-
     return re.sub(r"[^a-zA-Z0-9_-]", "_", name)[:64]
 
 
 def _task_text(task: PromptInput) -> str:
     parts = as_parts(task)
-    from ..transcript import part_text
-
     return "\n".join(part_text(p) for p in parts)
