@@ -6,8 +6,9 @@
 Every model is a ``ScriptedModel`` (record=False) answering at once, so what is timed is
 Baton's work: claims, runs, store-first recording into memory, the transcript, team events.
 
-- agent: one ``agent.ask("hi")`` answered with text (a fresh conversation each time), and one
-  ``reply.ask("hi")`` in a conversation of N asks (the conversation grows as a team's does);
+- agent: one ``agent.ask("hi")`` answered with text (a fresh conversation each time), the
+  same with one tool round (the unit of a swarm's hand-off turn), and one ``reply.ask("hi")`` in
+  a conversation of N asks (the conversation grows as a team's does);
 - RoundRobin: two members answering text, ``MaxTurns(N)``: cost per member turn;
 - Selector: three members and a scripted selector model (structured output, one call per
   turn: a second agent ask per turn, on its own short conversation);
@@ -119,7 +120,7 @@ def team_run(make: Callable[[int], Any]) -> Callable[[int], Callable[[], Awaitab
 
 
 VARIANTS: dict[str, Callable[[int], Callable[[], Awaitable[None]]]] = {
-    "agent ask (fresh)": agent_fresh,
+    "agent ask (text)": agent_fresh,
     "agent reply.ask (growing)": agent_growing,
     "agent ask (one tool round)": agent_tool_round,
     "RoundRobin": team_run(round_robin),
@@ -138,7 +139,7 @@ async def measure(sizes: Sequence[int], reps: int) -> dict[str, dict[int, list[f
             await run()  # warm up (plans, caches)
         for name in runs:
             results[name][n] = []
-        for _ in range(reps if n < 1000 else max(3, reps // 2)):
+        for _ in range(reps):
             for name, run in runs.items():
                 gc.collect()
                 start = time.perf_counter()
@@ -154,8 +155,8 @@ def cell(times: list[float]) -> str:
 # Each team variant against the agent ask doing the same model work per turn: a text answer,
 # or (a swarm's hand-off) one tool round.
 UNIT = {
-    "RoundRobin": "agent ask (fresh)",
-    "Selector (scripted)": "agent ask (fresh)",
+    "RoundRobin": "agent ask (text)",
+    "Selector (scripted)": "agent ask (text)",
     "Swarm (handoff each turn)": "agent ask (one tool round)",
 }
 
@@ -168,7 +169,7 @@ def report(results: dict[str, dict[int, list[float]]], sizes: Sequence[int]) -> 
     best = {name: {n: min(t) for n, t in by_size.items()} for name, by_size in results.items()}
     ok = True
     for name, by_size in results.items():
-        worst = max(best[name][n] / best["agent ask (fresh)"][n] for n in sizes)
+        worst = max(best[name][n] / best["agent ask (text)"][n] for n in sizes)
         unit = UNIT.get(name)
         against = max(best[name][n] / best[unit][n] for n in sizes) if unit else None
         cells = " | ".join(cell(by_size[n]) for n in sizes)
