@@ -210,11 +210,25 @@ class Agent(Generic[OutputT]):
         return await run_loop(await self.open_resumed(conversation_id, answers, options))
 
     async def open_run(
-        self, prompt: PromptInput, options: AskOptions, *, after: Reply[Any] | None = None
+        self,
+        prompt: PromptInput | None,
+        options: AskOptions,
+        *,
+        after: Reply[Any] | None = None,
+        held: Conversation | None = None,
     ) -> LiveRun:
         """Claim the conversation and make the run of one new ask, ready for
         ``baton.loop.run_loop`` (``ask``, ``reply.ask`` and ``run`` are built on these two).
-        ``after``: the reply this ask continues. The claim is given back if this fails."""
+        ``after``: the reply this ask continues. The claim is given back if this fails.
+
+        For callers that run several agents on one conversation (``baton.teams``): ``held``
+        is a conversation the caller has claimed and keeps claimed (the run neither claims it
+        nor gives it back), and with it ``prompt=None`` makes a run with no new request (the
+        agent takes its turn on the conversation as it stands; no ``ModelRequest`` is
+        recorded)."""
+        if held is not None:
+            request = ModelRequest(() if prompt is None else as_parts(prompt))
+            return self._held_run(request, held, options)
         request = ModelRequest(as_parts(prompt))
         config, plan = self._config_for(options), self._plan_for(options)
         run_id = new_id()
@@ -236,8 +250,8 @@ class Agent(Generic[OutputT]):
             )
         else:
             conversation = await self._claim(options, start(options["conversation_id"]))
-        held = conversation.claim
-        started = held is not None and held.started  # the start is stored (and in memory)
+        lease = conversation.claim
+        started = lease is not None and lease.started  # the start is stored (and in memory)
         try:
             if conversation.history is not None and conversation.events and not started:
                 paused = await paused_run(conversation, self.storage)
@@ -262,6 +276,26 @@ class Agent(Generic[OutputT]):
                 await abandon_run(conversation, run_id, error)
             await conversation.release()
             raise
+
+    def _held_run(
+        self, request: ModelRequest, conversation: Conversation, options: AskOptions
+    ) -> LiveRun:
+        """The run of one ask on a conversation its caller holds (see ``open_run``)."""
+        for key in ("stream", "conversation_id"):
+            if key in options:
+                raise ConfigError(
+                    f"a run on a held conversation uses that conversation, so {key}= can't be "
+                    "given with held="
+                )
+        variables = options.get("variables")
+        if variables:
+            conversation.variables.update(variables)
+        state = RunState(conversation.id, new_id(), self.name, request)
+        live = self._live(
+            state, conversation, self._config_for(options), self._plan_for(options), options
+        )
+        live.keeps_claim = True
+        return live
 
     async def open_resumed(
         self, conversation_id: str, answers: Sequence[HumanMessage], options: AskOptions

@@ -159,7 +159,9 @@ async def run_loop(run: LiveRun) -> Reply[Any]:
         if takes_remarks and stream.remarks is inbox:  # type: ignore[attr-defined]
             stream.remarks = None  # type: ignore[attr-defined]
         conversation = run.conversation
-        if conversation.claim is None:
+        if run.keeps_claim:
+            pass  # its caller holds the conversation (a team between its members' turns)
+        elif conversation.claim is None:
             conversation.busy = False
         else:
             await conversation.release()
@@ -199,9 +201,9 @@ async def _loop(run: LiveRun) -> Reply[Any]:
         elif resumed is None:
             if conversation.history is not None:
                 await _open_cleanly(run)
-            await run.record_many(
-                (RunStarted(run.run_id, agent_name, conversation.id), run.request)
-            )
+            started = RunStarted(run.run_id, agent_name, conversation.id)
+            # A run with no new request (a team member's turn) records none.
+            await run.record_many((started, run.request) if run.request.parts else (started,))
         if plan.sources is not None:  # tool sources are listed once per run
             run.table, run.specs = await plan.sources.table(context)
         retries_left = run.output_retries
@@ -332,7 +334,9 @@ async def _loop(run: LiveRun) -> Reply[Any]:
         # next ask could then publish before this one's end).
         await run.record_many(
             (*unrecorded, report, RunFinished(run.run_id, text, output)),
-            last=plan.chains.ask is None and type(conversation.stream) is MemoryStream,
+            last=plan.chains.ask is None
+            and type(conversation.stream) is MemoryStream
+            and not run.keeps_claim,
         )
         return Reply(run.owner, conversation, run.run_id, text, output, usage, response, report)
     except AskSuspended as suspended:

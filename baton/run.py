@@ -94,6 +94,7 @@ class LiveRun:
         "finished",
         "halt",
         "humans",
+        "keeps_claim",
         "max_turns",
         "output_retries",
         "owner",
@@ -160,6 +161,9 @@ class LiveRun:
         # The RunStarted and request the claim already stored (the loop only delivers them).
         self.started: Sequence[Event] = ()
         self.pausing = False  # the run is being saved as paused
+        # The conversation is held by the caller (a team running its members' turns on it):
+        # the run neither takes its claim nor gives it back (see Agent.open_run(held=...)).
+        self.keeps_claim = False
         self.tap: Callable[[Event], Any] | None = None
         self.alerts: list[ObserverAlert] = []
 

@@ -34,7 +34,7 @@ import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic_core import to_json
 
@@ -43,6 +43,7 @@ from .events import (
     CompactionSummary,
     Data,
     Event,
+    HumanMessage,
     ModelRequest,
     ModelResponse,
     ReasoningChunk,
@@ -57,16 +58,18 @@ from .events import (
 from .history import HistoryView
 from .models.base import EmitChunk, ModelCall, ModelClient, ModelConfig
 from .models.registry import resolve_config
-from .transcript import ALWAYS_SHOWN, sent_to_model
+from .transcript import ALWAYS_SHOWN, TranscriptState, role_of, sent_to_model, shown
 
 __all__ = [
     "RecordedCall",
     "RecordingModel",
     "ScriptedCall",
     "ScriptedModel",
+    "Seen",
     "call",
     "chunks",
     "reasoning",
+    "seen_by",
 ]
 
 
@@ -140,6 +143,53 @@ def _event_tokens(event: Event) -> int:
     return 0
 
 
+class Seen(NamedTuple):
+    """One message a model was shown: its role on the wire (``user``, ``assistant``,
+    ``tool``), who wrote it (``"user"`` for the request, ``"human"`` for a remark, an agent's
+    name for its turns, ``"baton"`` for what the loop says) and its text."""
+
+    role: str
+    author: str
+    text: str
+
+
+def seen_by(call: ModelCall) -> list[Seen]:
+    """The messages ``call`` showed its model, with their authors (see ``Seen``)."""
+    state = TranscriptState()
+    authors: dict[str, str] = {}  # tool call id -> the agent that made it
+    out: list[Seen] = []
+    for event in call.messages:
+        visible = shown(event, call.agent, state)
+        if visible is None:
+            continue
+        role = role_of(visible) or "user"
+        if isinstance(event, ModelResponse):
+            author = event.agent or call.agent
+            for c in event.tool_calls:
+                authors[c.id] = author
+            text = visible.text if isinstance(visible, ModelResponse | HumanMessage) else ""
+            if isinstance(visible, ModelResponse) and visible.tool_calls:
+                calls = ", ".join(f"{c.name}({c.arguments})" for c in visible.tool_calls)
+                text = f"{text}\n[calls {calls}]" if text else f"[calls {calls}]"
+        elif isinstance(event, ModelRequest):
+            author, text = "user", event.text
+        elif isinstance(event, HumanMessage):
+            author, text = "human", event.text
+        elif isinstance(event, ToolCallResult | ToolCallError):
+            author = authors.get(event.call_id, call.agent)
+            text = (
+                visible.text
+                if isinstance(visible, HumanMessage)
+                else (event.content if isinstance(event, ToolCallResult) else event.message)
+            )
+        elif isinstance(event, CompactionSummary):
+            author, text = "baton", event.message
+        else:
+            author, text = "baton", getattr(event, "message", "")
+        out.append(Seen(role, author, text))
+    return out
+
+
 class _ConversationState:
     __slots__ = ("cursor", "first", "last", "seen", "tokens")
 
@@ -211,6 +261,14 @@ class ScriptedModel(ModelConfig, ModelClient):
         if not self.requests:
             raise AssertionError("the ScriptedModel has not been called (record=True is needed)")
         return self.requests[-1]
+
+    def seen(self, index: int = -1) -> list[Seen]:
+        """What the model was shown in call ``index`` (the last by default), each message
+        with its author: ``[Seen("user", "user", "task"), Seen("user", "writer", "[writer]
+        draft"), ...]``, so a test checks what each team member saw and who said it."""
+        if not self.requests:
+            raise AssertionError("the ScriptedModel has not been called (record=True is needed)")
+        return seen_by(self.requests[index])
 
     @property
     def remaining(self) -> int:

@@ -21,7 +21,7 @@ import contextlib
 import re
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -38,6 +38,9 @@ from .sdk import require_sdk
 if TYPE_CHECKING:
     from a2a.client import Client
     from a2a.types.a2a_pb2 import StreamResponse
+
+    from ..agent import Agent
+    from .member import Render
 
 __all__ = ["RemoteAgent", "RemoteReply"]
 
@@ -80,6 +83,7 @@ class _Exchange:
         self.status_text = ""
         self.artifacts: dict[str, str] = {}
         self.streamed: set[str] = set()
+        self.on_text: Callable[[str], Awaitable[None]] | None = None
 
 
 class RemoteAgent:
@@ -197,11 +201,13 @@ class RemoteAgent:
         task_id: str | None = None,
         context: Context | None = None,
         subtask_id: str = "",
+        on_text: Callable[[str], Awaitable[None]] | None = None,
     ) -> RemoteReply:
         """Send one message (in the remote context ``context_id``, answering the remote task
         ``task_id`` when it waits for input) and return the answer as it stands: completed,
         or ``input-required`` with its question as the text. With ``context``, its progress
-        is published on that ask's stream. Failures raise ``RemoteAgentError``."""
+        is published on that ask's stream; ``on_text`` gets each piece of the answer as it
+        streams. Failures raise ``RemoteAgentError``."""
         from a2a.client import A2AClientError
         from a2a.types.a2a_pb2 import Message, Part, Role, SendMessageRequest
 
@@ -214,6 +220,7 @@ class RemoteAgent:
             task_id=task_id or "",
         )
         seen = _Exchange()
+        seen.on_text = on_text
         try:
             async for response in client.send_message(SendMessageRequest(message=message)):
                 await self._take(response, seen, context, subtask_id)
@@ -265,6 +272,8 @@ class RemoteAgent:
             repeat = not update.append and key in seen.streamed and piece == had
             if context is not None and piece and not repeat:
                 await context.emit(RemoteText(sub, self._label(), piece))
+            if seen.on_text is not None and piece and not repeat:
+                await seen.on_text(piece)
             seen.streamed.add(key)
 
     async def _status(
@@ -338,6 +347,29 @@ class RemoteAgent:
             task_id, outgoing = reply.task_id, None
             kept["waiting"] = {"task_id": task_id, "question": question}
             context.variables[key] = kept
+
+    def context_of(self, conversation_id: str) -> str | None:
+        """The remote context kept for the Baton conversation ``conversation_id``, if any."""
+        return self._contexts.get(conversation_id)
+
+    def remember(self, conversation_id: str, remote_context: str) -> None:
+        """Keep ``remote_context`` as the remote conversation of ``conversation_id``."""
+        self._remember(conversation_id, remote_context)
+
+    def as_member(
+        self,
+        name: str | None = None,
+        description: str | None = None,
+        *,
+        render: Render | None = None,
+    ) -> Agent[str]:
+        """This remote agent as a team member (``baton.teams``): each of its turns sends it
+        what the team said since its last turn (``render``: another text, e.g.
+        ``baton.a2a.member.latest_text``), in the remote context kept for the team's
+        conversation, and its answer streams into the team's as that member's text."""
+        from .member import remote_member
+
+        return remote_member(self, name, description, render)
 
     def _remember(self, conversation_id: str, remote_context: str) -> None:
         self._contexts[conversation_id] = remote_context

@@ -1,0 +1,329 @@
+"""``Graph``: nodes (agents, teams or functions) and the edges between them.
+
+    flow = Graph(name="article")
+    flow.add("draft", writer).add("review", critic).add("publish", publish_fn)
+    flow.edge("draft", "review")
+    flow.edge("review", "draft", when=lambda s: "REVISE" in s.last_text)   # a cycle, with an exit
+    flow.edge("review", "publish", when=lambda s: "APPROVED" in s.last_text)
+    reply = await flow.ask("Tea")
+
+Each node takes one turn when it is reached. After a node, every edge out of it whose
+``when`` holds (a function of the ``TeamState``, sync or async: last answer, tools called,
+variables; no ``when``: always) is followed; several followed edges fan out. A conversation
+holds one run at a time, so fanned-out branches take their turns one after another, each seeing the
+conversation as it was when the fan-out began (not its siblings' turns).
+``graph.join(name, after=[...], wait="all" | "any")`` makes node ``name`` wait for all (or the
+first) of those nodes. The ask ends when no node is left to run (``TeamFinished`` says
+``graph done``) or a termination fires. A cycle needs a way out: an edge in it with a ``when``,
+or ``termination=``/``max_turns=`` given to the graph; this is checked before the first ask
+(``graph.validate()``). ``graph.to_json()`` describes it by names;
+``Graph.from_json(data, nodes=..., conditions=...)`` builds it again.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Literal
+
+from ..agent import Agent
+from ..errors import ConfigError
+from ..events import ModelResponse, Usage
+from ..models.base import EmitChunk, ModelCall, ModelClient, ModelConfig
+from .human import Human
+from .state import TeamState
+from .team import Team
+from .views import Member, as_member
+
+__all__ = ["Condition", "Graph"]
+
+Condition = Callable[[TeamState], bool | Awaitable[bool]]
+NodeFunction = Callable[[TeamState], Any]
+
+
+class _FunctionModel(ModelConfig, ModelClient):
+    """A function node's "model": its answer is what the function returns for the state."""
+
+    def __init__(self, graph: Graph, function: NodeFunction) -> None:
+        self.graph = graph
+        self.function = function
+
+    @property
+    def provider(self) -> str:
+        return "function"
+
+    @property
+    def model_name(self) -> str:
+        return getattr(self.function, "__name__", "function")
+
+    def create_client(self) -> ModelClient:
+        return self
+
+    def client(self) -> ModelClient:
+        return self
+
+    async def aclose(self) -> None:
+        return None
+
+    async def respond(self, call: ModelCall, emit: EmitChunk) -> ModelResponse:
+        state = self.graph.running(call.conversation_id)
+        if state is None:
+            raise ConfigError(f"graph node {call.agent!r} runs only inside its graph's ask")
+        result = self.function(state)
+        if inspect.isawaitable(result):
+            result = await result
+        text = result if isinstance(result, str) else str(result)
+        return ModelResponse(text or "(done)", usage=Usage(), agent=call.agent)
+
+
+class Graph(Team):
+    """A graph of nodes (see the module docs). ``start`` is the first node (default: the
+    first added)."""
+
+    def __init__(self, *, name: str = "graph", start: str | None = None, **options: Any) -> None:
+        self._options = options
+        self._name = name
+        self._start = start
+        self._nodes: dict[str, Member] = {}
+        self._kinds: dict[str, str] = {}
+        self._edges: list[tuple[str, str, Condition | None]] = []
+        self._joins: dict[str, tuple[tuple[str, ...], str]] = {}
+        self._built = False
+        self.name = name  # until built (Team.__init__ sets the rest)
+
+    # -- building ----------------------------------------------------------------------------
+
+    def add(self, name: str, node: Any) -> Graph:
+        """Add node ``name``: an agent, a team, a ``Human``, ``Member(...)`` or a function of
+        the ``TeamState`` (sync or async) whose return value is the node's answer."""
+        self._check_open()
+        if name in self._nodes:
+            raise ConfigError(f"graph {self._name!r} has a node named {name!r} already")
+        if isinstance(node, Human):
+            if node.suspend:
+                raise ConfigError(
+                    f"graph node {name!r}: a graph's human nodes are answered by handler= or "
+                    "on the stream; a graph can't pause on one yet (suspend=True)"
+                )
+            member = Member(node, name=name)
+            self._kinds[name] = "human"
+        elif isinstance(node, Agent | Team | Member):
+            member = as_member(node)
+            target = member.target
+            if isinstance(target, Agent) and target.name != name:
+                raise ConfigError(
+                    f"graph node {name!r} is agent {target.name!r}: name the node as the agent "
+                    "(its answers are recorded under its own name)"
+                )
+            member = Member(target, view=member.view, name=name, description=member.description)
+            self._kinds[name] = "team" if isinstance(target, Team) else "agent"
+        elif callable(node):
+            member = Member(Agent(name, config=_FunctionModel(self, node)), name=name)
+            self._kinds[name] = "function"
+        else:
+            raise ConfigError(
+                f"a graph node is an agent, a team or a function of the state, got {node!r}"
+            )
+        self._nodes[name] = member
+        return self
+
+    def edge(self, source: str, target: str, *, when: Condition | None = None) -> Graph:
+        """Follow ``source`` -> ``target`` after ``source``'s turn (when ``when(state)``)."""
+        self._check_open()
+        for node in (source, target):
+            if node not in self._nodes:
+                raise ConfigError(f"graph {self._name!r} has no node {node!r}: add it first")
+        if when is not None and not callable(when):
+            raise ConfigError(f"edge when= takes a function of the TeamState, got {when!r}")
+        self._edges.append((source, target, when))
+        return self
+
+    def join(
+        self, name: str, *, after: Sequence[str], wait: Literal["all", "any"] = "all"
+    ) -> Graph:
+        """Make node ``name`` wait for ``after`` (edges from each of them to it are added)."""
+        self._check_open()
+        if wait not in ("all", "any"):
+            raise ConfigError(f"join wait= takes 'all' or 'any', got {wait!r}")
+        if not after:
+            raise ConfigError(f"join {name!r} needs the nodes it waits for (after=[...])")
+        for node in (name, *after):
+            if node not in self._nodes:
+                raise ConfigError(f"graph {self._name!r} has no node {node!r}: add it first")
+        self._joins[name] = (tuple(after), wait)
+        for source in after:
+            if not any(s == source and t == name for s, t, _ in self._edges):
+                self._edges.append((source, name, None))
+        return self
+
+    def _check_open(self) -> None:
+        if self._built:
+            raise ConfigError(f"graph {self._name!r} was asked already: build it before")
+
+    def validate(self) -> None:
+        """Check the graph (a start, every cycle with a way out) and fix it for asking."""
+        if self._built:
+            return
+        if not self._nodes:
+            raise ConfigError(f"graph {self._name!r} has no nodes: graph.add(name, agent)")
+        start = self._start or next(iter(self._nodes))
+        if start not in self._nodes:
+            raise ConfigError(f"graph {self._name!r}: start={start!r} is not a node")
+        limited = "termination" in self._options or "max_turns" in self._options
+        if not limited:
+            for cycle in self._cycles():
+                pairs = set(zip(cycle, [*cycle[1:], cycle[0]], strict=True))
+                if not any(when is not None for s, t, when in self._edges if (s, t) in pairs):
+                    raise ConfigError(
+                        f"graph {self._name!r} has a cycle {' -> '.join([*cycle, cycle[0]])} "
+                        "with no way out: give one of its edges a when= condition, or the "
+                        "graph a termination= or max_turns="
+                    )
+        super().__init__(self._name, list(self._nodes.values()), **self._options)
+        self.start = start
+        self._built = True
+
+    def _cycles(self) -> list[list[str]]:
+        """One cycle per back edge found by a depth-first walk from every node."""
+        out: dict[str, list[str]] = {n: [] for n in self._nodes}
+        for source, target, _ in self._edges:
+            out[source].append(target)
+        cycles: list[list[str]] = []
+        state: dict[str, int] = {}  # 1: on the path, 2: done
+        path: list[str] = []
+
+        def walk(node: str) -> None:
+            state[node] = 1
+            path.append(node)
+            for nxt in out[node]:
+                if state.get(nxt) == 1:
+                    cycles.append(path[path.index(nxt) :])
+                elif nxt not in state:
+                    walk(nxt)
+            path.pop()
+            state[node] = 2
+
+        for node in self._nodes:
+            if node not in state:
+                walk(node)
+        return cycles
+
+    def to_json(self) -> dict[str, Any]:
+        """The graph by names: nodes (and their kind), edges (a condition by its function's
+        name), joins."""
+        return {
+            "name": self._name,
+            "start": self._start or next(iter(self._nodes), None),
+            "nodes": [{"name": n, "kind": self._kinds[n]} for n in self._nodes],
+            "edges": [
+                {"from": s, "to": t, "when": None if w is None else _name_of(w)}
+                for s, t, w in self._edges
+            ],
+            "joins": [
+                {"name": n, "after": list(a), "wait": w} for n, (a, w) in self._joins.items()
+            ],
+        }
+
+    @classmethod
+    def from_json(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        nodes: Mapping[str, Any],
+        conditions: Mapping[str, Condition] | None = None,
+        **options: Any,
+    ) -> Graph:
+        """Build a graph from ``to_json()``'s description, with the nodes and conditions given
+        by name."""
+        conditions = conditions or {}
+        graph = cls(name=data.get("name", "graph"), start=data.get("start"), **options)
+        for node in data.get("nodes", ()):
+            name = node["name"]
+            if name not in nodes:
+                raise ConfigError(f"Graph.from_json: no node given for {name!r} (nodes={{...}})")
+            graph.add(name, nodes[name])
+        joined = {j["name"] for j in data.get("joins", ())}
+        for edge in data.get("edges", ()):
+            when = edge.get("when")
+            if when is not None and when not in conditions:
+                raise ConfigError(f"Graph.from_json: no condition given for {when!r}")
+            if when is None and edge["to"] in joined:
+                continue  # added again by the join
+            graph.edge(edge["from"], edge["to"], when=None if when is None else conditions[when])
+        for join in data.get("joins", ()):
+            graph.join(join["name"], after=join["after"], wait=join["wait"])
+        return graph
+
+    # -- asking ------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        self.validate()
+
+    async def choose(self, state: TeamState) -> tuple[Member, str]:
+        plan = _plan(state, self.start)
+        name, why = plan.ready.pop(0)
+        cut = plan.cuts.pop(name, None)
+        if cut is not None:  # a fanned-out branch: it sees the conversation as at the fork
+            self.expect_filter(state.conversation_id, name, _cut_at(cut))
+        return self.by_name[name], why
+
+    async def finished(self, state: TeamState) -> str | None:
+        plan = _plan(state, self.start)
+        last = state.turns[-1].member
+        followed = [
+            target
+            for source, target, when in self._edges
+            if source == last and (when is None or await _holds(when, state))
+        ]
+        fork = len(state.events) if len(followed) > 1 else None
+        for target in followed:
+            join = self._joins.get(target)
+            if join is not None:
+                after, wait = join
+                arrived = plan.arrived.setdefault(target, set())
+                arrived.add(last)
+                if wait == "any" and len(arrived) > 1:
+                    continue  # ran on the first arrival already
+                if wait == "all" and not set(after) <= arrived:
+                    continue
+                if wait == "all":
+                    plan.arrived[target] = set()
+            plan.ready.append((target, f"after {last}"))
+            if fork is not None:
+                plan.cuts[target] = fork
+        return None if plan.ready else "graph done"
+
+
+class _Plan:
+    __slots__ = ("arrived", "cuts", "ready")
+
+    def __init__(self, start: str) -> None:
+        self.ready: list[tuple[str, str]] = [(start, "start")]
+        self.arrived: dict[str, set[str]] = {}
+        self.cuts: dict[str, int] = {}
+
+
+def _plan(state: TeamState, start: str) -> _Plan:
+    plan = state.scratch.get("graph")
+    if plan is None:
+        plan = state.scratch["graph"] = _Plan(start)
+    assert isinstance(plan, _Plan)
+    return plan
+
+
+async def _holds(when: Condition, state: TeamState) -> bool:
+    result = when(state)
+    if inspect.isawaitable(result):
+        result = await result
+    return bool(result)
+
+
+def _cut_at(length: int) -> Callable[[Sequence[Any]], Sequence[Any]]:
+    def cut(events: Sequence[Any]) -> Sequence[Any]:
+        return events[:length]
+
+    return cut
+
+
+def _name_of(function: Callable[..., Any]) -> str:
+    return getattr(function, "__name__", type(function).__name__)

@@ -1,0 +1,97 @@
+"""How a team's ask opens its conversation: the options it takes, the claim (a new
+conversation, a stored one by id, or the one a reply continues), and the repair of what a dead
+process left open (a member's run, then team asks), before the first turn."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
+
+from ..conversation import Conversation, claim_stored, new_conversation
+from ..errors import ConfigError, ConversationBusy
+from ..history import History, Storage
+from ..run import close_open_run
+from ..storing import store
+from .events import TeamFailed
+from .human import pause_key
+from .state import open_teams
+
+if TYPE_CHECKING:
+    from .reply import TeamReply
+
+__all__ = ["MEMBER_OPTIONS", "TEAM_OPTIONS", "open_conversation", "repair"]
+
+# relay: a parent ask answers the members' human requests (the team as a sub-task);
+# middleware: added to every member's (e.g. the parent's inherited Telemetry).
+MEMBER_OPTIONS = frozenset({"relay", "middleware"})
+TEAM_OPTIONS = frozenset({"conversation_id", "stream", "wait_busy", "variables"}) | MEMBER_OPTIONS
+
+
+async def open_conversation(
+    history: History | None,
+    variables: dict[str, Any],
+    options: Mapping[str, Any],
+    after: TeamReply | None,
+) -> Conversation:
+    """Claim the conversation a team's ask runs on (see the module docs)."""
+    for key in options:
+        if key not in TEAM_OPTIONS:
+            raise ConfigError(
+                f"a team's ask takes {', '.join(sorted(TEAM_OPTIONS))}; {key}= is an "
+                "option of its members' agents (set it on the agent)"
+            )
+    wait = options.get("wait_busy", 0)
+    if after is not None:
+        return await after.claim_next(cast(Any, {"wait_busy": wait}))
+    conversation_id = options.get("conversation_id")
+    if conversation_id is None:
+        return new_conversation(options.get("stream"), dict(variables), history)
+    if history is None:
+        raise ConfigError(
+            "team.ask(conversation_id=...) continues a stored conversation and needs a "
+            "history: give the team history=MemoryHistory() (or another History); to "
+            "continue in memory, call reply.ask(...)"
+        )
+    return await claim_stored(
+        history,
+        conversation_id,
+        stream=options.get("stream"),
+        variables=variables,
+        wait=wait,
+    )
+
+
+async def repair(conversation: Conversation, storage: Storage | None) -> None:
+    """Close what a dead process left open: a member's run, then team asks."""
+    events = conversation.events
+    if not events:
+        return
+    paused_run = await close_open_run(conversation, storage)
+    if paused_run is not None:
+        raise ConversationBusy(
+            f"conversation {conversation.id} has an ask of {paused_run.agent!r} paused while "
+            "waiting for a human; finish it first with that agent's resume(...)"
+        )
+    still_open = open_teams(conversation.events)
+    if still_open and storage is not None:
+        paused = await storage.get(pause_key(conversation.id))
+        if isinstance(paused, dict) and paused.get("team_id") in {t for t, _ in still_open}:
+            raise ConversationBusy(
+                f"conversation {conversation.id} has a team ask paused while waiting for "
+                f"{paused.get('member')!r} (request {paused.get('request_id')}); finish it "
+                f"first with team.resume({conversation.id!r}, HumanMessage(request_id=..., "
+                "text=...))"
+            )
+    if still_open:
+        await store(
+            conversation,
+            [
+                TeamFailed(
+                    team_id,
+                    team,
+                    "Interrupted",
+                    "The process running this team stopped before it finished.",
+                )
+                for team_id, team in reversed(still_open)
+            ],
+        )

@@ -1,0 +1,255 @@
+"""Who speaks next: ``RoundRobin`` (fixed order, cycling) and ``Selector`` (a model picks).
+
+crew = RoundRobin([writer, critic], termination=TextMention("APPROVED"))
+reply = await crew.ask("Write a haiku about tea.")
+
+panel = Selector([planner, coder, tester], model="openai:gpt-5-mini")
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from ..conversation import new_id
+from ..errors import ConfigError
+from ..events import Event, HumanMessage, ModelRequest, ModelResponse, Text, Usage
+from ..history import HistoryView
+from ..models.base import ModelCall, ModelConfig, ModelSettings, valid_response
+from ..models.registry import resolve_config
+from ..output import build_output_spec
+from .state import TeamState
+from .team import Team
+from .views import Member
+
+__all__ = ["RoundRobin", "Selector", "SpeakerChoice"]
+
+
+class RoundRobin(Team):
+    """Members speak in the order given, cycling; a continued conversation (``reply.ask``)
+    goes on with the member after the last one who spoke."""
+
+    def __init__(self, members: Sequence[Any], *, name: str = "round_robin", **options: Any):
+        super().__init__(name, members, **options)
+
+    async def choose(self, state: TeamState) -> tuple[Member, str]:
+        previous = state.previous_speaker
+        if previous is None or previous not in self.by_name:
+            return self.members[0], "first in order"
+        member = _after(self.members, previous, lambda m: True)
+        return member, f"next in order after {previous}"
+
+
+def _after(
+    members: Sequence[Member], previous: str | None, allowed: Callable[[Member], bool]
+) -> Member:
+    """The first allowed member after ``previous`` in the members' order, cycling."""
+    names = [m.name for m in members]
+    start = names.index(previous) + 1 if previous in names else 0
+    for offset in range(len(members)):
+        member = members[(start + offset) % len(members)]
+        if allowed(member):
+            return member
+    raise ConfigError("no member is allowed to speak")  # callers guarantee one is
+
+
+class SpeakerChoice(BaseModel):
+    """What a selector model answers: the next speaker's name and a short reason."""
+
+    speaker: str = Field(description="The name of the member who should speak next.")
+    reason: str = Field(default="", description="Why that member, in a few words.")
+
+
+Candidates = Callable[[TeamState], Sequence[str] | Awaitable[Sequence[str]]]
+
+_SELECTOR_PROMPT = (
+    "You choose who speaks next in a team conversation. Read the members' roles and the "
+    "conversation, then pick the one member, among the candidates, whose turn it should be."
+)
+
+
+class Selector(Team):
+    """A model picks the next speaker, as structured output (``SpeakerChoice``), from the
+    members' names and descriptions and the last ``window`` messages of the conversation.
+
+    ``allow_repeat=False`` (the default) excludes the previous speaker; ``candidates`` (a
+    function of the ``TeamState``, sync or async, returning member names) narrows the choice
+    (one candidate is chosen without asking the model). An answer naming no candidate is asked
+    again, up to ``max_selection_attempts`` times; then the next candidate in round-robin
+    order after the previous speaker speaks (never an excluded one, so a team can't livelock
+    on a speaker it just excluded)."""
+
+    def __init__(
+        self,
+        members: Sequence[Any],
+        model: ModelConfig | str,
+        *,
+        name: str = "selector",
+        allow_repeat: bool = False,
+        candidates: Candidates | None = None,
+        max_selection_attempts: int = 3,
+        prompt: str | None = None,
+        window: int = 20,
+        **options: Any,
+    ) -> None:
+        super().__init__(name, members, **options)
+        if not isinstance(max_selection_attempts, int) or max_selection_attempts < 1:
+            raise ConfigError(
+                f"max_selection_attempts must be at least 1, got {max_selection_attempts!r}"
+            )
+        if not allow_repeat and len(self.members) < 2 and candidates is None:
+            raise ConfigError(
+                f"Selector {name!r} has one member and allow_repeat=False: nobody could speak "
+                "after the first turn; add members or pass allow_repeat=True"
+            )
+        self.allow_repeat = allow_repeat
+        self.candidates = candidates
+        self.max_selection_attempts = max_selection_attempts
+        self.window = window
+        # A selection is one structured model call, made directly (not an agent's ask: no run,
+        # no conversation of its own), so a turn costs about one member turn plus that call.
+        self.selector_name = f"{name}-selector"
+        self.model = resolve_config(model)
+        self._output = build_output_spec(SpeakerChoice)
+        assert self._output is not None
+        extra = self._output.instructions  # the schema, for models without native support
+        base = prompt or _SELECTOR_PROMPT
+        self._instructions = base if extra is None else f"{base}\n\n{extra}"
+        self._settings = self.model.settings.merge(ModelSettings(stream=False))
+        self._roles = "Members:\n" + "\n".join(
+            f"- {m.name}: {m.description or 'a team member'}" for m in self.members
+        )
+
+    async def _candidates(self, state: TeamState) -> list[Member]:
+        if self.candidates is None:
+            names: Sequence[str] = [m.name for m in self.members]
+        else:
+            found = self.candidates(state)
+            if inspect.isawaitable(found):
+                found = await found
+            names = list(found)
+            unknown = [n for n in names if n not in self.by_name]
+            if unknown or not names:
+                raise ConfigError(
+                    f"Selector {self.name!r}: the candidate function returned "
+                    f"{names!r}; it must return member names among {list(self.by_name)}"
+                )
+        chosen = [self.by_name[n] for n in dict.fromkeys(names)]
+        if not self.allow_repeat and state.previous_speaker is not None:
+            others = [m for m in chosen if m.name != state.previous_speaker]
+            if others:  # a candidate list of the previous speaker alone is taken as given
+                chosen = others
+        return chosen
+
+    async def choose(self, state: TeamState) -> tuple[Member, str]:
+        candidates = await self._candidates(state)
+        if len(candidates) == 1:
+            return candidates[0], "the only candidate"
+        allowed = {m.name for m in candidates}
+        prompt = self._prompt(state, candidates)
+        problems: list[str] = []
+        for _ in range(self.max_selection_attempts):
+            asked = (
+                prompt if not problems else f"{prompt}\n\nEarlier answers: {'; '.join(problems)}"
+            )
+            response = await self._select(asked, state.conversation_id)
+            # A provider that fails (auth, rate limits, down) fails the ask, as a member's
+            # model would; a malformed answer is asked again.
+            usage = response.usage
+            state.usage = state.usage + usage
+            key = self.selector_name
+            state.by_member[key] = state.by_member.get(key, Usage()) + usage
+            try:
+                choice = SpeakerChoice.model_validate_json(_unfenced(response.text))
+            except ValidationError:
+                problems.append("no valid choice (an answer that is not the JSON asked for)")
+                continue
+            if choice.speaker in allowed:
+                return self.by_name[choice.speaker], choice.reason or "chosen by the selector"
+            problems.append(f"{choice.speaker!r} is not one of the candidates")
+        member = _after(self.members, state.previous_speaker, lambda m: m.name in allowed)
+        return member, (
+            f"fallback after {self.max_selection_attempts} failed selections "
+            f"({'; '.join(problems)}): next in order"
+        )
+
+    async def _select(self, prompt: str, conversation_id: str) -> ModelResponse:
+        call = ModelCall(
+            self.selector_name,
+            conversation_id,
+            new_id(),
+            self._instructions,
+            HistoryView([ModelRequest((Text(prompt),))]),
+            (),
+            self._output,
+            self._settings,
+            self.model.provider,
+            self.model.model_name,
+        )
+        response = await self.model.client().respond(call, _ignore_chunk)
+        return valid_response(response)
+
+    def _recent_lines(self, state: TeamState) -> deque[str]:
+        """The last ``window`` messages as lines: read from the end once per ask, then only
+        the events added since (the cost per turn does not grow with the conversation)."""
+        events = state.events
+        kept = state.scratch.get("selector")
+        if kept is None:
+            lines: deque[str] = deque(_recent(events, self.window), maxlen=self.window)
+            state.scratch["selector"] = (lines, [len(events)])
+            return lines
+        lines, seen = kept
+        for i in range(seen[0], len(events)):
+            line = _line(events[i])
+            if line is not None:
+                lines.append(line)
+        seen[0] = len(events)
+        return lines
+
+    def _prompt(self, state: TeamState, candidates: Sequence[Member]) -> str:
+        lines = "\n".join(self._recent_lines(state))
+        names = ", ".join(m.name for m in candidates)
+        return (
+            f"{self._roles}\n\nConversation (latest last):\n{lines or '(empty)'}\n\n"
+            f"Candidates: {names}\nWho speaks next?"
+        )
+
+
+async def _ignore_chunk(event: Event) -> None:
+    return None
+
+
+def _unfenced(text: str) -> str:
+    """The JSON of an answer, without the Markdown fence some models put around it."""
+    text = text.strip()
+    if text.startswith("```"):
+        text = text.split("\n", 1)[-1].rsplit("```", 1)[0]
+    return text.strip()
+
+
+def _line(event: Event) -> str | None:
+    """A message as an ``[author] text`` line (``None``: not a message)."""
+    if isinstance(event, ModelResponse) and event.text:
+        return f"[{event.agent or 'assistant'}] {event.text}"
+    if isinstance(event, ModelRequest) and event.parts:
+        return f"[user] {event.text}"
+    if isinstance(event, HumanMessage) and event.request_id is None and event.text:
+        return f"[human] {event.text}"
+    return None
+
+
+def _recent(events: Sequence[Event], limit: int) -> list[str]:
+    """The last ``limit`` messages as lines, read from the end."""
+    lines: list[str] = []
+    for i in range(len(events) - 1, -1, -1):
+        if len(lines) >= limit:
+            break
+        line = _line(events[i])
+        if line is not None:
+            lines.append(line)
+    lines.reverse()
+    return lines

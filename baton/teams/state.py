@@ -1,0 +1,125 @@
+"""Where one team ask stands: the turns taken so far, what they cost, and the hand-off a
+member asked for. Termination conditions, speaker choices and graph conditions read it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..conversation import Conversation
+from ..errors import NotSuspended
+from ..events import Event, ModelResponse, RunFinished, Usage, UsageReport
+from .events import SpeakerSelected, TeamFailed, TeamFinished, TeamStarted
+
+__all__ = ["TeamState", "Turn", "open_teams", "rebuild_state"]
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One member's finished turn: what it answered, the tools it called (names, in order),
+    what it cost, and the member it handed off to (``None``: no hand-off)."""
+
+    member: str
+    text: str
+    output: Any
+    usage: Usage
+    tools: tuple[str, ...] = ()
+    handoff: str | None = None
+    handoff_reason: str = ""
+    response: ModelResponse | None = None
+
+
+@dataclass(slots=True)
+class TeamState:
+    """One ask of a team (see the module docs). ``turns`` are this ask's; ``previous_speaker``
+    is the last member who spoke in this conversation (in an earlier ask too); ``events`` is the
+    conversation so far; ``variables`` the conversation's variables."""
+
+    team: str
+    team_id: str
+    task: str
+    events: Sequence[Event]
+    variables: dict[str, Any]
+    previous_speaker: str | None = None
+    turns: list[Turn] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    by_member: dict[str, Usage] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+    # Conditions combined with `&` remember here which of their parts fired in this ask.
+    fired: set[int] = field(default_factory=set)
+    # A hand-off asked for in the running turn: run id -> (target, reason).
+    handoffs: dict[str, tuple[str, str]] = field(default_factory=dict)
+    conversation_id: str = ""
+    # What a pattern keeps for this ask only (a graph's ready nodes, ...).
+    scratch: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def last(self) -> Turn | None:
+        """The latest turn of this ask."""
+        return self.turns[-1] if self.turns else None
+
+    @property
+    def last_text(self) -> str:
+        """The latest member's answer in this ask ("" before the first turn)."""
+        return self.turns[-1].text if self.turns else ""
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since this ask began."""
+        return time.monotonic() - self.started
+
+    def add(self, turn: Turn) -> None:
+        self.turns.append(turn)
+        self.usage = self.usage + turn.usage
+        self.by_member[turn.member] = self.by_member.get(turn.member, Usage()) + turn.usage
+        self.previous_speaker = turn.member
+
+
+def open_teams(events: Sequence[Event]) -> list[tuple[str, str]]:
+    """The team asks (id, team) started and not ended, outermost first."""
+    open_asks: list[tuple[str, str]] = []
+    for event in events:
+        if isinstance(event, TeamStarted):
+            open_asks.append((event.team_id, event.team))
+        elif isinstance(event, TeamFinished | TeamFailed):
+            open_asks = [a for a in open_asks if a[0] != event.team_id]
+    return open_asks
+
+
+def rebuild_state(team: str, conversation: Conversation, team_id: str) -> TeamState:
+    """The state of paused ask ``team_id``, read back from the history."""
+    events = conversation.events
+    start = next(
+        (
+            i
+            for i in range(len(events) - 1, -1, -1)
+            if isinstance(events[i], TeamStarted) and events[i].team_id == team_id  # type: ignore[attr-defined]
+        ),
+        -1,
+    )
+    if start < 0:
+        raise NotSuspended(f"the paused team ask {team_id} is not in the history")
+    started = events[start]
+    assert isinstance(started, TeamStarted)
+    state = TeamState(
+        team,
+        team_id,
+        started.task,
+        events,
+        conversation.variables,
+        conversation_id=conversation.id,
+    )
+    current: str | None = None
+    text, usage = "", Usage()
+    for event in events[start + 1 :]:
+        if isinstance(event, SpeakerSelected) and event.team_id == team_id:
+            if current is not None:
+                state.add(Turn(current, text, text, usage))
+            current, text, usage = event.member, "", Usage()
+        elif isinstance(event, RunFinished):
+            text = event.text
+        elif isinstance(event, UsageReport):
+            usage = usage + event.usage
+    return state  # the last speaker selected is the human whose answer comes now

@@ -1,0 +1,604 @@
+"""A team: members (agents, teams, ``Member(...)``) taking turns on ONE conversation.
+
+A team is asked like an agent (``ask``, ``reply.ask``, ``run``, ``ask_sync``, ``as_tool``).
+Its ask claims the conversation once and holds it to the end; each member turn is that
+member's own run on it (``RunStarted`` with the member's name ... ``RunFinished``, through
+``Agent.open_run(held=...)`` and ``baton.loop.run_loop``), so the transcript shows every
+member the others' answers as their named turns. Around the runs the team records its own
+events (``baton.teams.events``) store-first, in the same history. A member that is a team
+takes its turn on the same conversation (its events nested inside the outer team's).
+
+What the patterns decide (who speaks next, when the pattern itself is done) is in
+``patterns.py``, ``swarm.py``, ``sequential.py`` and ``graph.py``; when to stop is
+``termination.py``; what each member sees, ``views.py``; human members, ``human.py``; the
+reply and the live view, ``reply.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
+from typing import Any, cast
+
+from ..agent import Agent
+from ..context import Context
+from ..conversation import Conversation, claim_stored, new_id
+from ..errors import AskSuspended, ConfigError, NotSuspended
+from ..events import (
+    Event,
+    HumanMessage,
+    ModelResponse,
+    RunStarted,
+    UnattendedRequest,
+    Usage,
+    UsageLine,
+    UsageReport,
+)
+from ..history import History, Storage
+from ..loop import run_loop
+from ..options import PromptInput, as_parts
+from ..redaction import logger
+from ..run import abandon_run
+from ..storing import CANCEL_GRACE, store
+from ..stream import MemoryStream, cleanup_delivery
+from ..sync import run_sync
+from ..tools.tool import Tool
+from ..transcript import part_text
+from .events import Handoff as HandoffEvent
+from .events import MemberUsage, SpeakerSelected, TeamFailed, TeamFinished, TeamStarted
+from .human import Human, answer_text, pause_key
+from .opening import MEMBER_OPTIONS, open_conversation, repair
+from .reply import TeamReply, TeamRun
+from .state import TeamState, Turn, open_teams, rebuild_state
+from .termination import AnyOf, MaxTurns, Termination, Timeout, either, first_fired
+from .views import InputFilter, Member, ViewPolicy, as_member
+
+__all__ = ["DEFAULT_MAX_TURNS", "Team", "TeamReply", "TeamRun"]
+
+Sink = Callable[[Event], Any]
+
+log = logger("baton.teams")
+
+DEFAULT_MAX_TURNS = 20
+
+
+class _Ask:
+    """One team ask in progress: its conversation, state and where events go live."""
+
+    __slots__ = ("conversation", "member_options", "sink", "state", "top")
+
+    def __init__(
+        self,
+        conversation: Conversation,
+        state: TeamState,
+        sink: Sink | None,
+        member_options: Mapping[str, Any],
+        *,
+        top: bool = False,
+    ) -> None:
+        self.top = top  # the team's own ask (not a turn inside another team's)
+        self.conversation = conversation
+        self.state = state
+        self.sink = sink
+        self.member_options = member_options  # given to every member's run (relay, middleware)
+
+
+class Team:
+    """Base of the team patterns (``RoundRobin``, ``Selector``, ``Swarm``...): see the
+    module docs. ``termination`` composes conditions (``MaxTurns(5) | TextMention("DONE")``);
+    ``max_turns`` is the hard limit of member turns per ask (20). ``history``/``storage``
+    keep the team's conversation (members' own are not used in a team)."""
+
+    def __init__(
+        self,
+        name: str,
+        members: Sequence[Any],
+        *,
+        termination: Termination | None = None,
+        max_turns: int = DEFAULT_MAX_TURNS,
+        history: History | None = None,
+        storage: Storage | None = None,
+        description: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError("a team needs a non-empty name, e.g. RoundRobin([...], name='crew')")
+        if termination is not None and not isinstance(termination, Termination):
+            raise ConfigError(
+                f"termination= takes a condition (MaxTurns(n), TextMention('DONE'), a | b, ...), "
+                f"got {termination!r}"
+            )
+        self.name = name
+        self.description = description
+        self.history = history
+        self.storage = storage
+        self.variables: dict[str, Any] = dict(variables or {})
+        self.middleware: tuple[Any, ...] = ()  # what a sub-task runner looks for (as_tool)
+        self.max_turns = MaxTurns(max_turns)
+        self.termination = termination
+        self._stop: Termination = (
+            self.max_turns if termination is None else AnyOf(termination, self.max_turns)
+        )
+        # The soonest Timeout that stops the ask by itself (not only with another condition).
+        timeouts = sorted(either(self._stop, Timeout), key=lambda t: t.seconds)
+        self._timeout: Timeout | None = timeouts[0] if timeouts else None
+        self.members: tuple[Member, ...] = tuple(as_member(m) for m in members)
+        if not self.members:
+            raise ConfigError(f"team {name!r} needs at least one member")
+        self.by_name: dict[str, Member] = {}
+        for member in self.members:
+            if member.name in self.by_name:
+                raise ConfigError(
+                    f"team {name!r} has two members named {member.name!r}: give one "
+                    "Member(agent, name=...) another name"
+                )
+            if member.target is self:
+                raise ConfigError(f"team {name!r} can't be a member of itself")
+            self.by_name[member.name] = member
+        # Hand-off input filters waiting for their target's turn: (conversation, member).
+        self._filters: dict[tuple[str, str], InputFilter] = {}
+        self._policies: dict[str, tuple[ViewPolicy, ...]] = {
+            m.name: (ViewPolicy(m.name, m.view, self._pending_filter),) for m in self.members
+        }
+        self._asks: dict[str, _Ask] = {}  # running asks by conversation id (for member tools)
+
+    def __repr__(self) -> str:
+        names = ", ".join(m.name for m in self.members)
+        return f"{type(self).__name__}({self.name!r}, [{names}])"
+
+    # -- what patterns decide ----------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Called before every ask (a graph checks itself here)."""
+
+    async def choose(self, state: TeamState) -> tuple[Member, str]:
+        """The member who speaks next, and why (``SpeakerSelected.reason``)."""
+        raise NotImplementedError
+
+    async def finished(self, state: TeamState) -> str | None:
+        """A pattern's own end after the latest turn (e.g. a swarm member answered without
+        handing off), named for ``TeamFinished``; ``None`` to go on."""
+        return None
+
+    async def prompt_for(
+        self, state: TeamState, member: Member, task: PromptInput | None
+    ) -> PromptInput | None:
+        """The request ``member``'s turn starts with: the task for the ask's first turn, none
+        after (the member takes its turn on the conversation as it stands)."""
+        return task if not state.turns else None
+
+    def member_tools(self, member: Member) -> tuple[Tool, ...]:
+        """Tools the team gives ``member`` for its turns (a swarm's hand-off tools)."""
+        return ()
+
+    def resumed_speaker(self, events: Sequence[Event]) -> str | None:
+        """Who spoke last in this team's conversation (to go on from there), read from the
+        history: the last speaker this team selected."""
+        for i in range(len(events) - 1, -1, -1):
+            event = events[i]
+            if isinstance(event, SpeakerSelected) and event.team == self.name:
+                return event.member
+        return None
+
+    # -- asking ------------------------------------------------------------------------------
+
+    async def ask(self, task: PromptInput, **options: Any) -> TeamReply:
+        """Run the team on ``task`` until a termination fires; the reply holds the last
+        member's answer. ``conversation_id=`` continues a stored conversation (needs
+        ``history=``), ``stream=`` watches it, ``wait_busy=`` waits for a running ask."""
+        return await self._ask(task, options, None, None)
+
+    def ask_sync(self, task: PromptInput, **options: Any) -> TeamReply:
+        """Blocking ``ask``."""
+        return run_sync(self.ask(task, **options))
+
+    def run(self, task: PromptInput, **options: Any) -> TeamRun:
+        """A live view of one ask: every member's events and the team's, in order."""
+        return TeamRun(self, task, options, None)
+
+    def as_tool(self, name: str | None = None, description: str | None = None) -> Tool:
+        """This team as a tool an agent calls with a task in plain words (a sub-task: the
+        caller's stream sees ``TaskStarted``/``TaskProgress``/``TaskCompleted``)."""
+        from ..harness.subtasks import Subtask, run_subtask
+
+        team = self
+
+        async def delegate(task: str, context: Context) -> Any:
+            """Hand a task to the team.
+
+            Args:
+                task: The task for the team, in plain words, with everything it needs to know.
+            """
+            # A team runs like an agent for a sub-task (name, middleware, run(...)).
+            return (await run_subtask(context, Subtask(cast(Any, team), task))).unwrap()
+
+        return Tool(
+            delegate,
+            name=name or _tool_name(self.name),
+            description=description
+            or self.description
+            or f"Ask the {self.name!r} team to work on a task and return its answer.",
+        )
+
+    async def _ask(
+        self,
+        task: PromptInput,
+        options: Mapping[str, Any],
+        after: TeamReply | None,
+        sink: Sink | None,
+    ) -> TeamReply:
+        self.prepare()
+        as_parts(task)  # a bad task fails before anything is claimed
+        conversation = await open_conversation(self.history, self.variables, options, after)
+        try:
+            if options.get("variables"):
+                conversation.variables.update(options["variables"])
+            await repair(conversation, self.storage)
+            passed = {k: options[k] for k in MEMBER_OPTIONS if k in options}
+            state = await self.play(task, conversation, sink, passed, top=True)
+            return self._reply(conversation, state)
+        finally:
+            await conversation.release()
+
+    def _reply(self, conversation: Conversation, state: TeamState) -> TeamReply:
+        # No turn finished only when a Timeout cut the first one: an empty answer.
+        last = state.turns[-1] if state.turns else Turn(self.name, "", "", Usage())
+        usage = state.usage
+        lines = tuple(
+            UsageLine(f"member:{name}", "", "", spent) for name, spent in state.by_member.items()
+        )
+        response = last.response or ModelResponse(last.text, agent=last.member)
+        return TeamReply(
+            self,
+            conversation,
+            state.team_id,
+            last.text,
+            last.output,
+            usage,
+            response,
+            UsageReport(usage, lines),
+            state,
+        )
+
+    async def resume(
+        self, conversation_id: str, /, *answers: HumanMessage, **options: Any
+    ) -> TeamReply:
+        """Continue a team ask paused on a ``Human(..., suspend=True)`` member, maybe in
+        another process: ``answers`` holds ``HumanMessage(request_id=..., text=...)``. Needs
+        the same ``history=`` and ``storage=`` as the team that paused."""
+        self.prepare()
+        storage, history = self.storage, self.history
+        if storage is None or history is None:
+            raise ConfigError(
+                "team.resume() continues an ask saved in a history and a storage: build the "
+                "team with the same history= and storage= as the one that paused"
+            )
+        conversation = await claim_stored(
+            history,
+            conversation_id,
+            stream=options.get("stream"),
+            variables=self.variables,
+            wait=options.get("wait_busy", 0),
+        )
+        try:
+            paused = await storage.get(pause_key(conversation_id))
+            if not isinstance(paused, dict) or paused.get("team") != self.name:
+                raise NotSuspended(
+                    f"team {self.name!r} has no paused ask on conversation {conversation_id}"
+                )
+            request_id = paused["request_id"]
+            answer = next(
+                (a for a in answers if isinstance(a, HumanMessage) and a.request_id == request_id),
+                None,
+            )
+            if answer is None:
+                raise ConfigError(
+                    f"team.resume() takes the answer to the paused request: "
+                    f"HumanMessage(request_id={request_id!r}, text=...)"
+                )
+            state = rebuild_state(self.name, conversation, paused["team_id"])
+            if not await storage.delete(pause_key(conversation_id)):
+                raise NotSuspended(f"the paused team ask of {conversation_id} was resumed")
+            ask = _Ask(conversation, state, None, {}, top=True)
+            member = self.by_name[paused["member"]]
+            state = await self._drive(ask, None, resumed=(request_id, member, answer.text))
+            return self._reply(conversation, state)
+        finally:
+            await conversation.release()
+
+    # -- playing turns -----------------------------------------------------------------------
+
+    async def play(
+        self,
+        task: PromptInput | None,
+        conversation: Conversation,
+        sink: Sink | None,
+        member_options: Mapping[str, Any] | None = None,
+        *,
+        top: bool = False,
+    ) -> TeamState:
+        """Play one ask on a conversation the caller holds: ``task`` (``None`` for a team
+        taking a turn inside another team) goes to the first member. Returns the final state.
+        ``top``: the ask is the team's own (not a turn in another team)."""
+        self.prepare()
+        team_id = new_id()
+        task_text = "" if task is None else _task_text(task)
+        state = TeamState(
+            self.name,
+            team_id,
+            task_text,
+            conversation.events,
+            conversation.variables,
+            previous_speaker=self.resumed_speaker(conversation.events),
+            conversation_id=conversation.id,
+        )
+        ask = _Ask(conversation, state, sink, member_options or {}, top=top)
+        started = TeamStarted(team_id, self.name, type(self).__name__, conversation.id, task_text)
+        return await self._drive(ask, task, started=started)
+
+    async def _drive(
+        self,
+        ask: _Ask,
+        task: PromptInput | None,
+        *,
+        started: TeamStarted | None = None,
+        resumed: tuple[str, Member, str] | None = None,
+    ) -> TeamState:
+        """The turns of one ask, from its start or from a human's answer it paused for."""
+        conversation, state = ask.conversation, ask.state
+        team_id = state.team_id
+        outer = self._asks.get(conversation.id)
+        self._asks[conversation.id] = ask
+        try:
+            ended: str | None = None
+            if started is not None:
+                await self._record(ask, started)
+            if resumed is not None:
+                request_id, member, text = resumed
+                await self._record_answer(ask, request_id, text, to_stream=True)
+                state.add(Turn(member.name, text, text, Usage()))
+                ended = await self.finished(state) or await first_fired(self._stop, state)
+            while ended is None:
+                member, reason = await self.choose(state)
+                selected = SpeakerSelected(
+                    team_id, self.name, member.name, reason, len(state.turns)
+                )
+                prompt = await self.prompt_for(state, member, task)
+                timeout = self._timeout
+                if timeout is None:
+                    turn = await self._take_turn(ask, member, prompt, selected)
+                else:
+                    # A Timeout cuts a running turn too (its run closes as cancelled); the
+                    # ask then ends normally with the last answer it has.
+                    limit = asyncio.timeout(max(0.0, timeout.seconds - state.elapsed))
+                    try:
+                        async with limit:
+                            turn = await self._take_turn(ask, member, prompt, selected)
+                    except TimeoutError:
+                        if not limit.expired():
+                            raise  # the member's own error, not the team's limit
+                        self._filters.pop((conversation.id, member.name), None)
+                        ended = repr(timeout)
+                        break
+                self._filters.pop((conversation.id, member.name), None)
+                state.add(turn)
+                if turn.handoff is not None:
+                    await self._record(
+                        ask,
+                        HandoffEvent(
+                            team_id, self.name, member.name, turn.handoff, turn.handoff_reason
+                        ),
+                    )
+                # The pattern's own end names it best when a limit fires on the same turn.
+                ended = await self.finished(state) or await first_fired(self._stop, state)
+            assert ended is not None
+            members = tuple(MemberUsage(n, u) for n, u in state.by_member.items())
+            await self._record(
+                ask,
+                TeamFinished(
+                    team_id,
+                    self.name,
+                    ended,
+                    state.last_text,
+                    len(state.turns),
+                    state.usage,
+                    members,
+                ),
+            )
+            return state
+        except AskSuspended as suspended:
+            if suspended.run_id != team_id:
+                await self._close_failed(ask, suspended)  # a member's own pause: not resumable
+            raise  # this team's pause: its ask stays open until team.resume
+        except BaseException as error:
+            await self._close_failed(ask, error)
+            raise
+        finally:
+            if outer is None:
+                self._asks.pop(conversation.id, None)
+            else:
+                self._asks[conversation.id] = outer
+            for key in [k for k in self._filters if k[0] == conversation.id]:
+                del self._filters[key]
+
+    async def _human_turn(self, ask: _Ask, member: Member, human: Human) -> Turn:
+        conversation = ask.conversation
+        request = human.request(new_id(), self.name)
+        on_stream = False
+        if human.handler is not None:
+            await self._record(ask, request)
+            text = await human.answer(request)
+        elif human.suspend:
+            if self.storage is None or conversation.history is None or not ask.top:
+                raise ConfigError(
+                    f"Human({human.name!r}, suspend=True) pauses the team's ask: it must be a "
+                    "member of the team asked (not of a nested team), and that team needs "
+                    "history= and storage="
+                )
+            await self._record(ask, request)
+            await self.storage.put(
+                pause_key(conversation.id),
+                {
+                    "team": self.name,
+                    "team_id": ask.state.team_id,
+                    "request_id": request.request_id,
+                    "member": member.name,
+                },
+            )
+            raise AskSuspended(
+                f"team {self.name!r} waits for {human.name!r} (request {request.request_id}); "
+                f"continue it with team.resume({conversation.id!r}, "
+                f"HumanMessage(request_id={request.request_id!r}, text=...))",
+                conversation_id=conversation.id,
+                run_id=ask.state.team_id,
+                requests=(request,),
+            )
+        else:
+            waiting = conversation.stream.where(HumanMessage, request_id=request.request_id).next()
+            try:
+                await self._record(ask, request)
+                stream = conversation.stream
+                if (
+                    ask.sink is None
+                    and type(stream) is MemoryStream
+                    and stream.subscriber_count < 2
+                ):
+                    # Nobody can answer yet (no handler, no reader, nobody on the stream but
+                    # this wait): say so at once, as a member's own request would.
+                    message = (
+                        f"team {self.name!r} waits for {human.name!r} (request "
+                        f"{request.request_id}) but nobody watches its stream: give the member "
+                        "a handler=, watch the team with team.run(...), or use suspend=True"
+                    )
+                    log.warning("%s", message)
+                    await self._record(ask, UnattendedRequest(request.request_id, message))
+            except BaseException:
+                if inspect.iscoroutine(waiting):
+                    waiting.close()
+                raise
+            text = answer_text(await waiting, human.name)
+            on_stream = True
+        await self._record_answer(ask, request.request_id, text, to_stream=not on_stream)
+        return Turn(member.name, text, text, Usage())
+
+    async def _record_answer(
+        self, ask: _Ask, request_id: str, text: str, *, to_stream: bool
+    ) -> None:
+        """A human member's answer, then the same words as a message models read."""
+        await self._record(ask, HumanMessage(text, request_id=request_id), to_stream=to_stream)
+        await self._record(ask, HumanMessage(text))
+
+    async def _take_turn(
+        self, ask: _Ask, member: Member, prompt: PromptInput | None, selected: SpeakerSelected
+    ) -> Turn:
+        target = member.target
+        conversation = ask.conversation
+        if not isinstance(target, Agent):
+            await self._record(ask, selected)
+            if isinstance(target, Human):
+                return await self._human_turn(ask, member, target)
+            inner = await target.play(prompt, conversation, ask.sink, ask.member_options)
+            last = inner.turns[-1]
+            return Turn(member.name, last.text, last.output, inner.usage, response=last.response)
+        options: dict[str, Any] = {**ask.member_options, "policies": self._policies[member.name]}
+        tools = self.member_tools(member)
+        if tools:
+            options["tools"] = tools
+        live = await target.open_run(prompt, cast(Any, options), held=conversation)
+        live.tap = ask.sink
+        start = len(conversation.events)
+        if live.plan.chains.ask is None:
+            # The selection and the run's start go to the store in one write (a round trip
+            # less per turn on a durable history); the loop then only delivers the start.
+            started = RunStarted(live.run_id, live.agent_name, conversation.id)
+            opening = (started, live.request) if live.request.parts else (started,)
+            await store(conversation, (selected, *opening))
+            try:
+                await self._deliver(ask, selected)
+            except BaseException as error:
+                await abandon_run(conversation, live.run_id, error)
+                raise
+            live.started = opening
+        else:  # around_ask middleware runs before the run starts: it records its own start
+            await self._record(ask, selected)
+        reply = await run_loop(live)
+        called = tuple(
+            c.name
+            for e in conversation.events[start:]
+            if isinstance(e, ModelResponse)
+            for c in e.tool_calls
+        )
+        handoff = ask.state.handoffs.pop(reply.run_id, None)
+        return Turn(
+            member.name,
+            reply.text,
+            reply.output,
+            reply.usage,
+            called,
+            handoff[0] if handoff else None,
+            handoff[1] if handoff else "",
+            reply.response,
+        )
+
+    async def _record(self, ask: _Ask, event: Event, *, to_stream: bool = True) -> None:
+        """Keep a team event store-first, then deliver it (stream, then the live reader)."""
+        await store(ask.conversation, (event,))
+        await self._deliver(ask, event, to_stream=to_stream)
+
+    async def _deliver(self, ask: _Ask, event: Event, *, to_stream: bool = True) -> None:
+        """Deliver a stored team event: the conversation's stream, then the live reader."""
+        conversation = ask.conversation
+        stream = conversation.stream
+        if to_stream and (type(stream) is not MemoryStream or stream.subscriber_count):
+            await stream.send(event)
+        if ask.sink is not None:
+            waiting = ask.sink(event)
+            if waiting is not None:
+                await waiting
+
+    async def _close_failed(self, ask: _Ask, error: BaseException) -> None:
+        cancelled = isinstance(error, asyncio.CancelledError)
+        kind = "Cancelled" if cancelled else type(error).__name__
+        message = "The team's ask was cancelled." if cancelled else (str(error) or kind)
+        with suppress(Exception):
+            async with asyncio.timeout(CANCEL_GRACE if cancelled else 10.0):
+                conversation = ask.conversation
+                if conversation.stale:
+                    await conversation.reload()
+                if ask.state.team_id not in {t for t, _ in open_teams(conversation.events)}:
+                    return
+                with cleanup_delivery():
+                    await self._record(
+                        ask, TeamFailed(ask.state.team_id, self.name, kind, message[:500])
+                    )
+
+    # -- hand-offs ---------------------------------------------------------------------------
+
+    def _pending_filter(self, conversation_id: str, member: str) -> InputFilter | None:
+        return self._filters.get((conversation_id, member))
+
+    def running(self, conversation_id: str) -> TeamState | None:
+        """The state of this team's ask running on ``conversation_id`` (for member tools)."""
+        ask = self._asks.get(conversation_id)
+        return None if ask is None else ask.state
+
+    def conversation(self, conversation_id: str) -> Conversation | None:
+        """The conversation of this team's ask running on ``conversation_id``, if any."""
+        ask = self._asks.get(conversation_id)
+        return None if ask is None else ask.conversation
+
+    def expect_filter(self, conversation_id: str, member: str, fn: InputFilter) -> None:
+        """Show ``member`` its next turn through ``fn`` (a hand-off's input filter)."""
+        self._filters[(conversation_id, member)] = fn
+
+
+def _tool_name(name: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_-]", "_", name)[:64]
+
+
+def _task_text(task: PromptInput) -> str:
+    parts = as_parts(task)
+    return "\n".join(part_text(p) for p in parts)

@@ -1,0 +1,61 @@
+"""Child processes of the team crash and resume tests (see test_team_resume.py):
+``python team_procs.py COMMAND STORE ARGS...``."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+from run_procs import stores
+
+from baton import Agent
+from baton.events import HumanMessage
+from baton.teams import Human, MaxTurns, RoundRobin, TextMention
+from baton.testing import ScriptedModel
+
+
+def editorial(history: Any, storage: Any, *writer_turns: str) -> RoundRobin:
+    """A writer and a human editor who pauses the team (the same team in every process)."""
+    return RoundRobin(
+        [Agent("writer", config=ScriptedModel(*writer_turns)), Human("editor", suspend=True)],
+        name="editorial",
+        termination=TextMention("APPROVED") | MaxTurns(6),
+        history=history,
+        storage=storage,
+    )
+
+
+async def die_in_turn(spec: str, cid: str) -> None:
+    async def stuck(_: object) -> str:
+        print("in turn", flush=True)
+        await asyncio.sleep(3600)
+        return "never"
+
+    async with stores(spec) as (history, storage):
+        team = RoundRobin(
+            [
+                Agent("a", config=ScriptedModel("a says")),
+                Agent("b", config=ScriptedModel(stuck)),
+            ],
+            name="crew",
+            termination=MaxTurns(4),
+            history=history,
+            storage=storage,
+        )
+        await team.ask("work", conversation_id=cid)
+
+
+async def resume_editor(spec: str, cid: str, request_id: str, answer: str) -> None:
+    async with stores(spec) as (history, storage):
+        reply = await editorial(history, storage).resume(
+            cid, HumanMessage(answer, request_id=request_id)
+        )
+        print(f"{reply.termination} {reply.text}", flush=True)
+
+
+COMMANDS = {"die-in-turn": die_in_turn, "resume-editor": resume_editor}
+
+if __name__ == "__main__":
+    command, spec, *args = sys.argv[1:]
+    asyncio.run(COMMANDS[command](spec, *args))

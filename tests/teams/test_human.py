@@ -1,0 +1,171 @@
+"""Human members: answered by a handler, by a message on the stream, or by a durable pause
+that team.resume continues (fresh team and history objects, as another process would)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from baton import Agent, MemoryHistory, MemoryStorage, tool
+from baton.context import Context
+from baton.errors import AskSuspended, ConfigError, ConversationBusy, NotSuspended
+from baton.events import HumanInputRequest, HumanMessage
+from baton.stream import MemoryStream
+from baton.teams import Human, MaxTurns, RoundRobin, SpeakerSelected, TeamFinished, TextMention
+from baton.testing import ScriptedModel, call
+
+
+def writer(*turns: str) -> tuple[Agent[str], ScriptedModel]:
+    model = ScriptedModel(*turns)
+    return Agent("writer", config=model), model
+
+
+async def test_a_handler_answers_the_humans_turn(valid_history: Any) -> None:
+    asked: list[HumanInputRequest] = []
+
+    async def editor(request: HumanInputRequest) -> str:
+        asked.append(request)
+        return "Make it shorter."
+
+    w, w_model = writer("draft", "short draft")
+    team = RoundRobin([w, Human("editor", handler=editor)], termination=MaxTurns(3))
+    reply = await team.ask("Write.")
+    assert reply.text == "short draft"
+    assert asked and asked[0].prompt == "editor: your turn in round_robin"
+    assert w_model.seen()[-1] == ("user", "human", "Make it shorter.")
+    events = list(reply.events)
+    valid_history(events)
+    assert [e.member for e in events if isinstance(e, SpeakerSelected)] == [
+        "writer",
+        "editor",
+        "writer",
+    ]
+
+
+async def test_the_stream_answers_when_there_is_no_handler() -> None:
+    w, _ = writer("draft")
+    team = RoundRobin([w, Human("editor")], termination=MaxTurns(2))
+    stream = MemoryStream()
+    async with team.run("Write.", stream=stream) as run:
+        async for event in run:
+            if isinstance(event, HumanInputRequest):
+                # A UI watching the conversation answers on its stream.
+                await stream.send(HumanMessage("Ship it.", request_id=event.request_id))
+        reply = await run.result()
+    assert reply.text == "Ship it." and reply.speaker == "editor"
+
+
+async def test_a_paused_human_turn_resumes_from_fresh_objects(valid_history: Any) -> None:
+    history, storage = MemoryHistory(), MemoryStorage()
+
+    def team(*turns: str) -> RoundRobin:
+        return RoundRobin(
+            [Agent("writer", config=ScriptedModel(*turns)), Human("editor", suspend=True)],
+            termination=TextMention("APPROVED") | MaxTurns(6),
+            history=history,
+            storage=storage,
+        )
+
+    with pytest.raises(AskSuspended) as paused:
+        await team("draft one").ask("Write.", conversation_id="c-human")
+    request_id = paused.value.request_id
+    stored = await history.load("c-human")
+    assert isinstance(stored[-1], HumanInputRequest)  # the team ask is open, waiting
+    # The paused conversation refuses a new ask until resumed.
+    with pytest.raises(ConversationBusy, match=r"team\.resume"):
+        await team("x").ask("again", conversation_id="c-human")
+    with pytest.raises(ConfigError, match="request_id"):
+        await team().resume("c-human", HumanMessage("?", request_id="wrong"))
+
+    with pytest.raises(AskSuspended) as paused_again:
+        await team("draft two").resume(
+            "c-human", HumanMessage("Shorter, please.", request_id=request_id)
+        )
+    reply_events = await history.load("c-human")
+    assert [e.member for e in reply_events if isinstance(e, SpeakerSelected)] == [
+        "writer",
+        "editor",
+        "writer",
+        "editor",
+    ]
+    reply = await team().resume(
+        "c-human", HumanMessage("APPROVED", request_id=paused_again.value.request_id)
+    )
+    assert reply.text == "APPROVED" and reply.termination == "TextMention('APPROVED')"
+    assert len(reply.turns) == 4  # turns before the pauses count toward the limits
+    events = list(reply.events)
+    valid_history(events)
+    assert len([e for e in events if isinstance(e, TeamFinished)]) == 1
+    with pytest.raises(NotSuspended):
+        await team().resume("c-human", HumanMessage("again", request_id=request_id))
+
+
+async def test_suspend_needs_a_history_and_storage() -> None:
+    w, _ = writer("draft")
+    with pytest.raises(ConfigError, match="storage="):
+        await RoundRobin([w, Human("editor", suspend=True)], termination=MaxTurns(2)).ask("go")
+    with pytest.raises(ConfigError, match="not both"):
+        Human("x", handler=lambda r: "", suspend=True)
+
+
+async def test_a_handler_returning_something_else_is_a_config_error() -> None:
+    w, _ = writer("draft")
+    team = RoundRobin([w, Human("editor", handler=lambda r: 42)], termination=MaxTurns(2))  # type: ignore[arg-type,return-value]
+    with pytest.raises(ConfigError, match="text or a HumanMessage"):
+        await team.ask("go")
+
+
+async def test_a_human_turn_nobody_can_answer_is_reported_at_once_and_answered_later() -> None:
+    import asyncio
+    import logging
+
+    from baton.events import UnattendedRequest
+
+    reported = asyncio.Event()
+
+    class Notice(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            reported.set()
+
+    notice = Notice(logging.WARNING)
+    logging.getLogger("baton.teams").addHandler(notice)
+    try:
+        stream = MemoryStream()
+        w, _ = writer("draft")
+        team = RoundRobin([w, Human("editor")], termination=MaxTurns(2), history=MemoryHistory())
+        asking = asyncio.create_task(team.ask("Write.", stream=stream, conversation_id="u1"))
+        async with asyncio.timeout(30):  # a bound on a failure, not a timer the test relies on
+            await reported.wait()
+        state = team.running("u1")
+        assert state is not None
+        unattended = [e for e in state.events if isinstance(e, UnattendedRequest)]
+        assert len(unattended) == 1 and "nobody watches" in unattended[0].message
+        await stream.send(HumanMessage("Late, but fine.", request_id=unattended[0].request_id))
+        reply = await asking
+    finally:
+        logging.getLogger("baton.teams").removeHandler(notice)
+    assert reply.text == "Late, but fine."
+
+
+async def test_a_conversation_with_a_paused_agent_ask_refuses_a_team_ask() -> None:
+    @tool
+    async def ask_boss(context: Context) -> str:
+        """Ask the boss."""
+        return await context.input("Go ahead?")
+
+    history, storage = MemoryHistory(), MemoryStorage()
+    agent = Agent(
+        "solo",
+        config=ScriptedModel(call("ask_boss")),
+        tools=[ask_boss],
+        history=history,
+        storage=storage,
+        suspend_on_human=True,
+    )
+    with pytest.raises(AskSuspended):
+        await agent.ask("start", conversation_id="c-paused")
+    w, _ = writer("draft")
+    team = RoundRobin([w], termination=MaxTurns(1), history=history, storage=storage)
+    with pytest.raises(ConversationBusy, match="paused"):
+        await team.ask("go", conversation_id="c-paused")

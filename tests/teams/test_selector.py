@@ -1,0 +1,125 @@
+"""Selector: a model picks the next speaker (structured output); no repeats by default; a
+candidate function; bad choices asked again; a fallback that never picks an excluded member."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from baton import Agent
+from baton.errors import ConfigError
+from baton.teams import MaxTurns, Selector, SpeakerSelected, TeamState
+from baton.testing import ScriptedModel
+
+
+def pick(name: str, reason: str = "") -> str:
+    return json.dumps({"speaker": name, "reason": reason})
+
+
+def crew(*names: str) -> list[Agent[str]]:
+    return [
+        Agent(n, config=ScriptedModel(f"{n} speaks", repeat=True), description=f"the {n}")
+        for n in names
+    ]
+
+
+def selected(reply: Any) -> list[tuple[str, str]]:
+    return [(e.member, e.reason) for e in reply.events if isinstance(e, SpeakerSelected)]
+
+
+async def test_the_model_picks_each_speaker_with_its_reason() -> None:
+    selector = ScriptedModel(pick("coder", "code first"), pick("tester", "now test"))
+    team = Selector(crew("planner", "coder", "tester"), selector, termination=MaxTurns(2))
+    reply = await team.ask("Build a parser.")
+    assert selected(reply) == [("coder", "code first"), ("tester", "now test")]
+    # The selector read the roles, the conversation and the candidates.
+    prompt = selector.requests[1].messages[-1].text  # type: ignore[attr-defined]
+    assert "- coder: the coder" in prompt and "[coder] coder speaks" in prompt
+    assert "Candidates: planner, tester" in prompt  # coder just spoke: excluded
+    assert "selector-selector" in reply.usage_by_member
+    assert reply.usage.requests == 4  # two member turns and two selections
+
+
+async def test_an_invalid_choice_is_asked_again() -> None:
+    selector = ScriptedModel(pick("nobody"), "not json", pick("tester", "ok"))
+    team = Selector(crew("coder", "tester"), selector, termination=MaxTurns(1))
+    reply = await team.ask("go")
+    assert selected(reply) == [("tester", "ok")]
+    last_prompt = selector.requests[-1].messages[-1].text  # type: ignore[attr-defined]
+    assert "'nobody' is not one of the candidates" in last_prompt
+    assert "no valid choice (an answer that is not the JSON asked for)" in last_prompt
+    assert selector.calls_made == 3
+
+
+async def test_the_fallback_never_picks_the_speaker_it_just_excluded() -> None:
+    # The model insists on the previous speaker every time (AutoGen's livelock).
+    selector = ScriptedModel(pick("a"), pick("a"), pick("a"), pick("a"), repeat=True)
+    team = Selector(crew("a", "b", "c"), selector, termination=MaxTurns(4))
+    reply = await team.ask("go")
+    members = [m for m, _ in selected(reply)]
+    # After a, every answer names a: the fallback takes the next in order after a (b); after
+    # b, the model's a is valid again.
+    assert members == ["a", "b", "a", "b"]
+    reasons = [r for _, r in selected(reply)]
+    assert "fallback after 3 failed selections" in reasons[1]
+    assert "fallback" in reasons[3] and "fallback" not in reasons[2]
+
+
+async def test_a_candidate_function_narrows_the_choice() -> None:
+    def only_reviewers(state: TeamState) -> list[str]:
+        return ["reviewer"] if state.turns else ["writer", "reviewer"]
+
+    selector = ScriptedModel(pick("writer"))
+    team = Selector(
+        crew("writer", "reviewer"),
+        selector,
+        candidates=only_reviewers,
+        termination=MaxTurns(3),
+        allow_repeat=True,
+    )
+    reply = await team.ask("go")
+    assert [m for m, _ in selected(reply)] == ["writer", "reviewer", "reviewer"]
+    assert selector.calls_made == 1  # one candidate is chosen without asking
+
+    bad = Selector(crew("a", "b"), selector, candidates=lambda s: ["zed"], termination=MaxTurns(1))
+    with pytest.raises(ConfigError, match="candidate function"):
+        await bad.ask("go")
+
+
+async def test_allow_repeat_and_one_member() -> None:
+    with pytest.raises(ConfigError, match="allow_repeat"):
+        Selector(crew("solo"), ScriptedModel())
+    selector = ScriptedModel(pick("solo"), repeat=True)
+    reply = await Selector(crew("solo"), selector, allow_repeat=True, termination=MaxTurns(2)).ask(
+        "go"
+    )
+    assert [m for m, _ in selected(reply)] == ["solo", "solo"]
+
+
+async def test_the_selector_resumes_after_the_previous_speaker() -> None:
+    selector = ScriptedModel(pick("b"), pick("b"), pick("a"))
+    team = Selector(crew("a", "b"), selector, termination=MaxTurns(1))
+    first = await team.ask("one")
+    second = await first.ask("two")  # b spoke last: excluded, so the choice of b falls back
+    assert [m for m, _ in selected(second)] == ["b", "a"]
+
+
+async def test_a_candidate_list_of_the_previous_speaker_alone_is_taken_as_given() -> None:
+    selector = ScriptedModel()  # never asked: one candidate each time
+    team = Selector(
+        crew("a", "b"), selector, candidates=lambda state: ["a"], termination=MaxTurns(2)
+    )
+    reply = await team.ask("go")
+    assert [m for m, _ in selected(reply)] == ["a", "a"]  # no livelock, no model call
+    assert selector.calls_made == 0
+
+
+async def test_a_selector_model_that_fails_fails_the_ask() -> None:
+    from baton.errors import AuthenticationFailed
+
+    selector = ScriptedModel(AuthenticationFailed("bad key"))
+    team = Selector(crew("a", "b"), selector, termination=MaxTurns(1))
+    with pytest.raises(AuthenticationFailed):
+        await team.ask("go")
