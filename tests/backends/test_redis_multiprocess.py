@@ -43,6 +43,7 @@ async def spawn(*args: str) -> asyncio.subprocess.Process:
         sys.executable,
         str(SCRIPT),
         *args,
+        stdin=asyncio.subprocess.PIPE,  # ended by finish(): see redis_procs.agent
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         cwd=ROOT,
@@ -53,7 +54,7 @@ async def spawn(*args: str) -> asyncio.subprocess.Process:
 async def finish(process: asyncio.subprocess.Process, seconds: float = 60) -> str:
     try:
         async with asyncio.timeout(seconds):
-            out, err = await process.communicate()
+            out, err = await process.communicate(b"")  # b"": ends the child's stdin
     finally:
         if process.returncode is None:
             process.kill()
