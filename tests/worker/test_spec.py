@@ -3,6 +3,8 @@ file and the line."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -124,3 +126,20 @@ def test_an_invalid_spec_is_a_config_error_naming_the_file_and_line(
 def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read the worker spec"):
         WorkerSpec.load(tmp_path / "absent.worker.md")
+
+
+def test_the_worker_package_loads_its_extras_only_when_used() -> None:
+    code = (
+        "import sys, baton, baton.worker\n"
+        "extras = {'yaml', 'jsonschema', 'redis', 'dbos', 'starlette', 'cronsim'}\n"
+        "assert not extras & set(sys.modules), extras & set(sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_missing_library_names_the_extra_to_install() -> None:
+    from baton.worker.requires import require
+
+    with pytest.raises(ConfigError, match=r"pip install 'baton-agents\[worker\]'"):
+        require("baton_no_such_module", "worker", "reading a worker spec")
