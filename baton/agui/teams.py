@@ -39,8 +39,9 @@ FRONTEND_TOOLS_REFUSED = (
 def check_team(team: Team) -> None:
     """Refuse a team whose members would wait for an approval nobody can give (see the
     module docs), naming the member and the fix."""
-    for agent in _member_agents(team, set()):
-        if agent.hitl is not None:
+    for member in team.all_members():
+        agent = member.target
+        if not isinstance(agent, Agent) or agent.hitl is not None:
             continue
         needing = sorted(name for name, t in agent.tools.items() if t.requires_approval)
         if needing:
@@ -50,20 +51,6 @@ def check_team(team: Team) -> None:
                 "can't pause a team's ask. Give that agent hitl= (a handler answering "
                 "approvals), or ask a person through a Human(name, suspend=True) member"
             )
-
-
-def _member_agents(team: Team, seen: set[int]) -> list[Agent[Any]]:
-    if id(team) in seen:
-        return []
-    seen.add(id(team))
-    found: list[Agent[Any]] = []
-    for member in team.members:
-        target = member.target
-        if isinstance(target, Agent):
-            found.append(target)
-        elif isinstance(target, Team):
-            found.extend(_member_agents(target, seen))
-    return found
 
 
 def replayed_team_reply(team: Team, messages: Sequence[Any], thread: str) -> TeamReply:

@@ -312,6 +312,21 @@ class Team:
         finally:
             await conversation.release()
 
+    def all_members(self) -> list[Member]:
+        """Every member taking turns in this team: its own, then, for a member that is a team,
+        that team's (each team once). What a server checks before serving the team."""
+        found: list[Member] = []
+        seen: set[int] = {id(self)}
+        pending = list(self.members)
+        while pending:
+            member = pending.pop(0)
+            found.append(member)
+            target = member.target
+            if isinstance(target, Team) and id(target) not in seen:
+                seen.add(id(target))
+                pending.extend(target.members)
+        return found
+
     async def pending_request(self, conversation_id: str) -> HumanInputRequest | None:
         """The request a paused ask of this team on ``conversation_id`` waits for (a
         ``Human(..., suspend=True)`` member's turn; answer it with ``resume``), or None."""
