@@ -127,9 +127,9 @@ _BATCH_LIMIT = 1024  # encoded events waiting for the writer before the run is h
 class AGUIApp:
     """An agent (or a team) served over AG-UI: an ASGI app answering ``POST path`` (default
     ``/``) with the run's AG-UI events. See the module docs for threads, front-end tools,
-    teams, interrupts and
-    the guard (``token`` / ``no_token`` / ``allowed_origins`` / ``allowed_hosts``: the ``Host``
-    values, with port, a loopback-bound endpoint also answers to). ``middleware`` and
+    teams, interrupts and the guard (``token`` / ``no_token`` / ``allowed_origins`` /
+    ``allowed_hosts``: the ``Host`` values, with port, a loopback-bound endpoint also
+    answers to). ``middleware`` and
     ``observers`` are added to every ask the endpoint makes (after the agent's own: the dev
     UI watches the runs through them)."""
 
