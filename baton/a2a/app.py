@@ -6,6 +6,11 @@ through the a2a-sdk's own request handler and routes.
 
 A task is one run of the agent and a context one conversation. Tasks, and the runs paused for
 a human, live in the agent's storage, so any replica sharing it can answer any task.
+
+A team (``baton.teams``) is served the same way: a task is one ask of the team (its members
+take their turns; the answer is the last member's), a context the team's conversation. Its ask
+can't pause for the client: a member whose tools require approval must answer them itself
+(``hitl=``), and a ``Human`` member needs a ``handler=``; both are checked when the app is made.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from ..endpoint_guard import EndpointGuard
 from ..errors import ConfigError
 from ..hitl import ApprovalPolicy
 from ..hooks import Middleware
+from ..teams import Human, Team
 from .card import Skill, build_card, skills_of
 from .executor import agent_executor
 from .sdk import require_sdk
@@ -51,8 +57,32 @@ def _approvals(agent: Agent[Any]) -> tuple[Middleware, ...]:
     return ()
 
 
+def _check_team(team: Team) -> None:
+    """A team's ask can't pause for an A2A client (``input-required``): refuse the members
+    that would wait for one, naming the fix."""
+    for member in team.all_members():
+        target = member.target
+        if isinstance(target, Human) and target.handler is None:
+            raise ConfigError(
+                f"team {team.name!r} can't be served over A2A: its member {target.name!r} is a "
+                "Human without handler=, and a served team's ask can't pause for the client. "
+                "Give it handler=, or serve the team over AG-UI (baton.agui), which pauses "
+                "on a Human(name, suspend=True) member"
+            )
+        if isinstance(target, Agent) and target.hitl is None:
+            needing = sorted(n for n, t in target.tools.items() if t.requires_approval)
+            if needing:
+                raise ConfigError(
+                    f"team {team.name!r} can't be served over A2A: its member "
+                    f"{target.name!r} has tools requiring approval ({', '.join(needing)}), and "
+                    "a member's approval can't pause a team's ask. Give that agent hitl= (a "
+                    "handler answering approvals)"
+                )
+
+
 class A2AApp:
-    """An agent served over A2A: ``A2AApp(agent, token=...)`` is an ASGI app (Starlette).
+    """An agent (or a team) served over A2A: ``A2AApp(agent, token=...)`` is an ASGI app
+    (Starlette); see the module docs for teams.
 
     The agent needs a ``history=`` (a context continues its conversation) and a ``storage=``
     (tasks and paused runs; share a durable one, SQL or Redis, between replicas). ``token``
@@ -67,7 +97,7 @@ class A2AApp:
 
     def __init__(
         self,
-        agent: Agent[Any],
+        agent: Agent[Any] | Team,
         *,
         token: str | None = None,
         no_token: bool = False,
@@ -81,8 +111,12 @@ class A2AApp:
         allowed_hosts: Sequence[str] = (),
     ) -> None:
         require_sdk()
-        if not isinstance(agent, Agent):
-            raise ConfigError(f"A2AApp serves a baton Agent, got {type(agent).__name__}")
+        if not isinstance(agent, Agent | Team):
+            raise ConfigError(
+                f"A2AApp serves a baton Agent or a team (baton.teams), got {type(agent).__name__}"
+            )
+        if isinstance(agent, Team):
+            _check_team(agent)
         if agent.history is None or agent.storage is None:
             raise ConfigError(
                 f"A2AApp keeps each context's conversation and each task in the agent's "
@@ -114,7 +148,8 @@ class A2AApp:
             realm="baton-a2a",
         )
         self.tasks = storage_task_store(agent.storage)
-        self.executor = agent_executor(agent, agent.storage, _approvals(agent), self.tasks)
+        extra = () if isinstance(agent, Team) else _approvals(agent)
+        self.executor = agent_executor(agent, agent.storage, extra, self.tasks)
         self.handler = DefaultRequestHandler(
             agent_executor=self.executor,
             task_store=self.tasks,

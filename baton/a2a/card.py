@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..agent import Agent
 from ..errors import ConfigError
+from ..teams import Team
 
 if TYPE_CHECKING:
     from a2a.types.a2a_pb2 import AgentCard
@@ -31,8 +32,9 @@ class Skill:
     examples: tuple[str, ...] = ()
 
 
-def skills_of(agent: Agent[Any], given: Sequence[Skill] | None) -> tuple[Skill, ...]:
-    """The skills to list: ``given`` (checked), else derived from the agent's tools."""
+def skills_of(agent: Agent[Any] | Team, given: Sequence[Skill] | None) -> tuple[Skill, ...]:
+    """The skills to list: ``given`` (checked), else derived from the agent's tools (a team:
+    one skill, the team itself)."""
     if given is not None:
         skills = tuple(given)
         for skill in skills:
@@ -41,6 +43,10 @@ def skills_of(agent: Agent[Any], given: Sequence[Skill] | None) -> tuple[Skill, 
                     f"skills= takes baton.a2a.Skill(id, name, description), got {skill!r}"
                 )
         return skills
+    if isinstance(agent, Team):
+        members = ", ".join(m.name for m in agent.members)
+        about = agent.description or f"Ask the {agent.name!r} team ({members})."
+        return (Skill(agent.name, agent.name, about),)
     about = agent.description or f"Ask the {agent.name!r} agent."
     derived = [
         Skill(name, name, tool.spec.description or f"The agent's {name!r} tool.")
@@ -50,7 +56,7 @@ def skills_of(agent: Agent[Any], given: Sequence[Skill] | None) -> tuple[Skill, 
 
 
 def build_card(
-    agent: Agent[Any],
+    agent: Agent[Any] | Team,
     *,
     url: str,
     name: str,
@@ -74,7 +80,7 @@ def build_card(
     from a2a.utils.constants import PROTOCOL_VERSION_CURRENT, TransportProtocol
 
     base = url.rstrip("/")
-    structured = agent.output_spec is not None
+    structured = getattr(agent, "output_spec", None) is not None
     output_modes = ["text/plain", *(["application/json"] if structured else [])]
     card = AgentCard(
         name=name,

@@ -39,6 +39,7 @@ from ..history import Storage
 from ..hooks import Middleware
 from ..redaction import logger, redact_text
 from ..stream import MemoryStream
+from ..teams import Team
 from .answers import describe, pending_record, read_answers
 from .wire import to_python
 
@@ -126,11 +127,15 @@ def _media_class(media: str | None) -> type[Image] | type[Audio] | type[Document
 
 
 def agent_executor(
-    agent: Agent[Any], storage: Storage, middleware: Sequence[Middleware], tasks: TaskStore
+    agent: Agent[Any] | Team,
+    storage: Storage,
+    middleware: Sequence[Middleware],
+    tasks: TaskStore,
 ) -> Any:
     """The SDK ``AgentExecutor`` serving ``agent`` (the SDK's classes are loaded on use).
     ``middleware`` is given to every ask (an approval policy that pauses, when the agent has
-    none); ``tasks`` is the task store, read to see whether a paused run's task still waits."""
+    none); ``tasks`` is the task store, read to see whether a paused run's task still waits.
+    A team (checked by the app: it never pauses) is asked with the options a team takes."""
     from a2a.helpers import new_data_part
     from a2a.server.agent_execution import AgentExecutor
     from a2a.types.a2a_pb2 import (
@@ -152,6 +157,9 @@ def agent_executor(
         TaskState.TASK_STATE_REJECTED,
     }
     extra = tuple(middleware)
+    # How each ask pauses for a human: an agent's run suspends (an input-required task); a
+    # team's ask takes only its members' options (and is never paused here).
+    pausing: dict[str, Any] = {} if isinstance(agent, Team) else {"suspend_on_human": True}
 
     def wire_parts(text: str, data: Any = None) -> list[WirePart]:
         parts = [WirePart(text=text)] if text else []
@@ -322,19 +330,15 @@ def agent_executor(
                 try:
                     if answers is not None:
                         reply = await agent.resume(
-                            context_id,
-                            *answers,
-                            stream=stream,
-                            suspend_on_human=True,
-                            middleware=extra,
+                            context_id, *answers, stream=stream, middleware=extra, **pausing
                         )
                     else:
                         reply = await agent.ask(
                             prompt_parts(message) or "",
                             conversation_id=context_id,
                             stream=stream,
-                            suspend_on_human=True,
                             middleware=extra,
+                            **pausing,
                         )
                 finally:
                     if answers is not None:

@@ -40,8 +40,17 @@ A malformed body is answered 400 (not JSON) or 422 (not a ``RunAgentInput``) wit
 reason; the agent's errors reach the client as ``RUN_ERROR``: Baton's by their message, others
 by their type only (the traceback is logged here, never sent).
 
+A team (``baton.teams``) is served like an agent: ``AGUIApp(team)``. Each member's turn is an
+AG-UI step named after the member (``STEP_STARTED`` / ``STEP_FINISHED``) holding its messages
+(``TEXT_MESSAGE_START.name`` is the member), all inside the request's one ``RUN_STARTED`` /
+``RUN_FINISHED``. The ask pauses on a ``Human(name, suspend=True)`` member (an
+``input_required`` interrupt, answered with ``{"text": ...}`` and continued with
+``team.resume``); front-end tools and member approvals that would pause are refused (see
+``baton.agui.teams``).
+
 Only Baton's public API is used: ``agent.run`` (``reply.run`` for a client-held
-conversation), ``agent.resume`` with the run's stream, and the run's events.
+conversation), ``agent.resume`` with the run's stream, and the run's events; for a team,
+``team.run`` / ``reply.run``, ``team.pending_request`` and ``team.resume``.
 """
 
 from __future__ import annotations
@@ -50,7 +59,7 @@ import asyncio
 import json
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ag_ui.core import (
     BaseEvent,
@@ -72,7 +81,7 @@ from starlette.routing import Route
 from ..agent import Agent
 from ..conversation import Conversation
 from ..endpoint_guard import EndpointGuard
-from ..errors import AskSuspended, BatonError
+from ..errors import AskSuspended, BatonError, ConfigError
 from ..events import (
     Event,
     HumanMessage,
@@ -87,6 +96,7 @@ from ..redaction import logger
 from ..reply import Reply
 from ..runstate import load_run_state
 from ..stream import MemoryStream
+from ..teams import Team
 from ._extra import require_extra
 from .frontend import FrontendTools, StateCapture, current_state
 from .inputs import (
@@ -98,6 +108,7 @@ from .inputs import (
     replayed_conversation,
 )
 from .state import StateTracker
+from .teams import check_team, refuse_frontend_tools, replayed_team_reply
 from .translate import Translator
 
 if TYPE_CHECKING:
@@ -114,16 +125,17 @@ _BATCH_LIMIT = 1024  # encoded events waiting for the writer before the run is h
 
 
 class AGUIApp:
-    """An agent served over AG-UI: an ASGI app answering ``POST path`` (default ``/``) with
-    the run's AG-UI events. See the module docs for threads, front-end tools, interrupts and
-    the guard (``token`` / ``no_token`` / ``allowed_origins`` / ``allowed_hosts``: the ``Host``
-    values, with port, a loopback-bound endpoint also answers to). ``middleware`` and
+    """An agent (or a team) served over AG-UI: an ASGI app answering ``POST path`` (default
+    ``/``) with the run's AG-UI events. See the module docs for threads, front-end tools,
+    teams, interrupts and the guard (``token`` / ``no_token`` / ``allowed_origins`` /
+    ``allowed_hosts``: the ``Host`` values, with port, a loopback-bound endpoint also
+    answers to). ``middleware`` and
     ``observers`` are added to every ask the endpoint makes (after the agent's own: the dev
     UI watches the runs through them)."""
 
     def __init__(
         self,
-        agent: Agent[Any],
+        agent: Agent[Any] | Team,
         *,
         token: str | None = None,
         no_token: bool = False,
@@ -135,6 +147,10 @@ class AGUIApp:
         observers: Sequence[Observer] = (),
     ) -> None:
         require_extra()
+        if not isinstance(agent, Agent | Team):
+            raise ConfigError(
+                f"AGUIApp serves a baton Agent or a team (baton.teams), not {agent!r}"
+            )
         self.agent = agent
         self.path = path
         self.max_body = max_body
@@ -148,7 +164,9 @@ class AGUIApp:
         self._frontend = FrontendTools()
         # Made once: the same middleware objects every ask, so the agent's plan cache hits.
         layers: list[Any] = [StateCapture()]
-        if not any(isinstance(m, ApprovalPolicy) for m in agent.middleware) and any(
+        if isinstance(agent, Team):
+            check_team(agent)
+        elif not any(isinstance(m, ApprovalPolicy) for m in agent.middleware) and any(
             t.requires_approval for t in agent.tools.values()
         ):
             layers.append(ApprovalPolicy(suspend=True))
@@ -250,7 +268,7 @@ class AGUIApp:
         """The AG-UI events of one run of the agent (what a POST answers, before encoding)."""
         thread, run_id = run_input.thread_id, run_input.run_id
         yield RunStartedEvent(thread_id=thread, run_id=run_id)
-        translator = Translator()
+        translator = Translator(team=isinstance(self.agent, Team))
         state = StateTracker()
         try:
             async for event in self._run(run_input, translator, state):
@@ -276,36 +294,49 @@ class AGUIApp:
             )
 
     def _options(self, run_input: RunAgentInput) -> AskOptions:
-        options: AskOptions = {"middleware": self._middleware, "suspend_on_human": True}
+        options: AskOptions = {"middleware": self._middleware}
         if self._observers:
             options["observers"] = self._observers
+        if isinstance(self.agent, Team):  # a team's ask takes the members' options only
+            refuse_frontend_tools(run_input.tools or ())
+            return options
+        options["suspend_on_human"] = True
         if run_input.tools:
             options["tools"] = self._frontend.tools(run_input.tools)
         return options
 
+    async def _paused_requests(self, thread: str) -> Sequence[Any] | None:
+        """The requests a paused ask on ``thread`` waits for (None: nothing paused)."""
+        agent = self.agent
+        if isinstance(agent, Team):
+            request = await agent.pending_request(thread)
+            return None if request is None else (request,)
+        if agent.history is None or agent.storage is None:
+            return None
+        paused = await load_run_state(agent.storage, thread)
+        return None if paused is None else paused.requests
+
     async def _run(
         self, run_input: RunAgentInput, translator: Translator, state: StateTracker
     ) -> AsyncIterator[BaseEvent]:
-        agent = self.agent
         thread = run_input.thread_id
         options = self._options(run_input)
-        if agent.history is not None and agent.storage is not None:
-            paused = await load_run_state(agent.storage, thread)
-            if paused is not None:
-                answers = answers_for(
-                    paused.requests, run_input.resume or (), pending_tool_calls(run_input.messages)
+        requests = await self._paused_requests(thread)
+        if requests is not None:
+            answers = answers_for(
+                requests, run_input.resume or (), pending_tool_calls(run_input.messages)
+            )
+            if not answers:
+                waiting = ", ".join(r.request_id for r in requests)
+                raise BadInput(
+                    f"thread {thread} has a paused run waiting for {waiting}: answer its "
+                    "interrupts with resume entries and its front-end tool calls with tool "
+                    "messages"
                 )
-                if not answers:
-                    waiting = ", ".join(r.request_id for r in paused.requests)
-                    raise BadInput(
-                        f"thread {thread} has a paused run waiting for {waiting}: answer its "
-                        "interrupts with resume entries and its front-end tool calls with tool "
-                        "messages"
-                    )
-                source = self._resumed(thread, answers, options, state)
-                async for event in self._translated(source, translator, state, run_input):
-                    yield event
-                return
+            source = self._resumed(thread, answers, options, state)
+            async for event in self._translated(source, translator, state, run_input):
+                yield event
+            return
         if run_input.resume:
             raise BadInput(f"thread {thread} has no paused run to resume")
         prompt = new_user_parts(run_input.messages)
@@ -357,9 +388,13 @@ class AGUIApp:
         state: StateTracker,
     ) -> AsyncIterator[Event | _Done]:
         agent = self.agent
+        run: Any
         if agent.history is not None:
             options["conversation_id"] = run_input.thread_id
             run = agent.run(prompt, **options)
+        elif isinstance(agent, Team):
+            reply = replayed_team_reply(agent, run_input.messages, run_input.thread_id)
+            run = reply.run(prompt, **options)
         else:
             run = self._replayed(run_input).run(prompt, **options)
         # The ask's task copies this context when it is made (entering the run): its hooks
@@ -378,7 +413,7 @@ class AGUIApp:
 
     def _replayed(self, run_input: RunAgentInput) -> Reply[Any]:
         """The client-held conversation as a reply to continue (no history: see module docs)."""
-        agent = self.agent
+        agent = cast(Agent[Any], self.agent)
         events, last = replayed_conversation(run_input.messages, agent.name, run_input.thread_id)
         conversation = Conversation(
             id=run_input.thread_id, events=events, variables=dict(agent.variables)

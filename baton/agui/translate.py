@@ -19,6 +19,12 @@ Mapping:
   content, and as ``error`` on the event's metadata).
 - ``TaskStarted`` / ``TaskCompleted`` / ``TaskFailed`` (sub-tasks) -> ``STEP_STARTED`` /
   ``STEP_FINISHED``.
+- With ``team=True`` (a team served: several runs in one AG-UI run), each member's run is a
+  step named after the member: ``RunStarted`` -> ``STEP_STARTED``, ``RunFinished`` /
+  ``RunFailed`` -> ``STEP_FINISHED``; the member's messages carry its name
+  (``TEXT_MESSAGE_START.name``). The team's own events (speaker selection, hand-offs) have no
+  AG-UI counterpart and are not sent. The endpoint sends the one ``RUN_STARTED`` /
+  ``RUN_FINISHED`` pair of the request itself: Baton's run events never become those.
 
 A call that started in an earlier AG-UI run (a run resumed after an approval) is not started
 again: its result refers to the original call id, as the protocol's interrupt rules ask.
@@ -52,6 +58,9 @@ from ..events import (
     ModelCallRetry,
     ModelResponse,
     ReasoningChunk,
+    RunFailed,
+    RunFinished,
+    RunStarted,
     TaskCompleted,
     TaskFailed,
     TaskStarted,
@@ -76,22 +85,26 @@ class Translator:
 
     __slots__ = (
         "_reasoning",
+        "_speaker",
         "_steps",
         "_streamed_reasoning",
         "_streamed_text",
+        "_team",
         "_text",
         "ended",
         "open_calls",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, *, team: bool = False) -> None:
+        self._team = team  # member runs are steps (see the module docs)
+        self._speaker: str | None = None  # the member whose run is open (a team's)
         self._text: str | None = None  # the open text message's id
         self._reasoning: str | None = None  # the open reasoning message's id
         self._streamed_text = False  # this model turn's text came as chunks
         self._streamed_reasoning = False
         self.open_calls: dict[str, str] = {}  # call id -> name, started and not yet ended
         self.ended: set[str] = set()  # calls started and ended in this AG-UI run
-        self._steps: dict[str, str] = {}  # sub-task id -> its step's name
+        self._steps: dict[str, str] = {}  # sub-task or member run id -> its step's name
 
     def translate(self, event: Event) -> Iterator[BaseEvent]:
         """The AG-UI events ``event`` stands for (often none)."""
@@ -117,6 +130,11 @@ class Translator:
             yield from self._step_finished(event.task_id)  # type: ignore[attr-defined]
         elif kind is ToolCall:
             pass  # a call starting to run: announced already (or in an earlier AG-UI run)
+        elif self._team:
+            if kind is RunStarted:
+                yield from self._member_started(event)  # type: ignore[arg-type]
+            elif kind is RunFinished or kind is RunFailed:
+                yield from self._member_finished(event.run_id)  # type: ignore[attr-defined]
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -125,7 +143,7 @@ class Translator:
             yield from self._close_reasoning()
         if self._text is None:
             self._text = message_id()
-            yield TextMessageStartEvent(message_id=self._text, role="assistant")
+            yield TextMessageStartEvent(message_id=self._text, role="assistant", name=self._speaker)
         self._streamed_text = True
         if text:
             yield TextMessageContentEvent(message_id=self._text, delta=text)
@@ -218,6 +236,20 @@ class Translator:
         name = self._steps.pop(task_id, None)
         if name is not None:
             yield StepFinishedEvent(step_name=name)
+
+    # -- a team's member turns ---------------------------------------------------------------
+
+    def _member_started(self, started: RunStarted) -> Iterator[BaseEvent]:
+        yield from self.close_messages()
+        self._speaker = started.agent
+        self._steps[started.run_id] = started.agent
+        yield StepStartedEvent(step_name=started.agent)
+
+    def _member_finished(self, run_id: str) -> Iterator[BaseEvent]:
+        yield from self.close_messages()
+        yield from self.close_calls()
+        self._speaker = None
+        yield from self._step_finished(run_id)
 
     def close(self) -> Iterator[BaseEvent]:
         """Close everything still open, before the run's last event."""

@@ -6,7 +6,8 @@ Routes (every one needs the token, see ``baton.devui.gate``):
 - ``POST /agui/``: the agent's AG-UI endpoint (``baton.agui.AGUIApp``): the page chats through
   it, answers approvals and questions with its interrupts, and gets structured outputs as the
   run's result.
-- ``GET /api/info``: the agent (name, tools, output schema) and what the server can do.
+- ``GET /api/info``: the agent (name, tools, output schema; a team's members) and what the
+  server can do.
 - ``GET /api/conversations``: the ids of the conversations in the history.
 - ``GET /api/conversations/{id}/events``: the stored conversation as timeline entries, and the
   requests of a run paused in it (as AG-UI interrupts the page answers).
@@ -20,6 +21,11 @@ Routes (every one needs the token, see ``baton.devui.gate``):
 
 The AG-UI stream is the chat; the timeline comes from this API because it shows what AG-UI does
 not carry (stored events, usage, the model call, durations, alerts, retries).
+
+A team (``baton.teams``) is served like an agent: each member's turn is a run of its own in the
+timeline, between the team's events (its start, who was chosen to speak and why, hand-offs, how
+it ended); a team paused on a ``Human(name, suspend=True)`` member shows that member's request
+as the interrupt to answer.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from ..endpoint_guard import EndpointGuard
 from ..errors import BatonError, ConfigError, EventDecodeError
 from ..redaction import logger
 from ..runstate import load_run_state
+from ..teams import Team
 from ._extra import require_extra
 from .gate import TokenGate
 from .recorder import Hub, Recorder, entry_of
@@ -164,6 +171,7 @@ class DevApp:
                 "agent": getattr(agent, "name", "agent"),
                 "description": getattr(agent, "description", None),
                 "tools": sorted(getattr(agent, "tools", {})),
+                "members": [m.name for m in agent.members] if isinstance(agent, Team) else None,
                 "output": None if spec is None else spec.json_schema,
                 "history": type(agent.history).__name__,
                 "watch": self.redis is not None,
@@ -184,11 +192,15 @@ class DevApp:
 
     async def _snapshot(self, cid: str) -> dict[str, Any]:
         events = await self.agent.history.load(cid)
-        paused = await load_run_state(self.agent.storage, cid)
-        interrupts: list[Any] = []
-        if paused is not None:
-            found, _calls = interrupts_of(paused.requests)
-            interrupts = [i.model_dump(mode="json", by_alias=True) for i in found]
+        requests: Sequence[Any] = ()
+        if isinstance(self.agent, Team):
+            waiting = await self.agent.pending_request(cid)
+            requests = () if waiting is None else (waiting,)
+        else:
+            paused = await load_run_state(self.agent.storage, cid)
+            requests = () if paused is None else paused.requests
+        found, _calls = interrupts_of(requests)
+        interrupts = [i.model_dump(mode="json", by_alias=True) for i in found]
         return {
             "conversation": cid,
             "entries": [entry_of(e, index=i) for i, e in enumerate(events)],
@@ -248,7 +260,8 @@ class DevApp:
             return JSONResponse({"error": str(exc)}, status_code=502)
         if not 0 <= index < len(events) or type(events[index]).__name__ != "ModelResponse":
             return JSONResponse({"error": f"event {index} is not a model response"}, 404)
-        return JSONResponse(rebuilt_call(events, index, self.agent))
+        author = getattr(events[index], "agent", None)
+        return JSONResponse(rebuilt_call(events, index, member_agent(self.agent, author)))
 
     async def _watch(self, request: Request) -> Response:
         cid = request.path_params["cid"]
@@ -286,6 +299,25 @@ class DevApp:
                 watcher.close()
 
         return _event_stream(stream())
+
+
+def member_agent(agent: Any, name: str | None) -> Any:
+    """The agent named ``name`` among a team's members (nested teams too), else ``agent``."""
+    if not isinstance(agent, Team) or name is None:
+        return agent
+    teams, seen = [agent], set()
+    while teams:
+        team = teams.pop()
+        if id(team) in seen:
+            continue
+        seen.add(id(team))
+        for member in team.members:
+            target = member.target
+            if isinstance(target, Team):
+                teams.append(target)
+            elif getattr(target, "name", None) == name and hasattr(target, "tools"):
+                return target
+    return agent
 
 
 def _event_stream(body: AsyncIterator[str]) -> StreamingResponse:

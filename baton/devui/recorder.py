@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict, deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ from ..events import (
     ObserverAlert,
     RunFailed,
     RunFinished,
+    RunStarted,
     ToolCallError,
     ToolCallResult,
 )
@@ -167,23 +169,22 @@ class Hub:
 
 
 class _RunTimes:
-    """What one run's middleware measured, waiting for the events it belongs to, and the
-    index of the last stored event published."""
+    """What one run's middleware measured, waiting for the events it belongs to."""
 
-    __slots__ = ("calls", "last", "tools")
+    __slots__ = ("calls", "tools")
 
     def __init__(self) -> None:
         self.calls: deque[CapturedCall] = deque()  # model calls that returned, oldest first
         self.tools: dict[str, float] = {}  # call id -> seconds
-        self.last: int | None = None
 
 
 class Recorder(Middleware, Observer):
     """Times and keeps the model and tool calls of the asks it is given to, and publishes
     every event of them to ``hub`` (see the module docs). ``calls`` keeps the last model calls
     by (conversation id, index of their response). Observers are not shown the alerts
-    observers raise: those are published from the conversation (where they are stored) before
-    the next stored event."""
+    observers raise, nor what a team records between its members' runs (its start, speaker
+    selections, hand-offs, a human member's answer): those are published from the
+    conversation (where they are stored) before the next stored event."""
 
     name = "baton-dev"
 
@@ -191,6 +192,8 @@ class Recorder(Middleware, Observer):
         self.hub = hub
         self.calls: OrderedDict[tuple[str, int], CapturedCall] = OrderedDict()
         self._runs: dict[str, _RunTimes] = {}
+        # conversation id -> index of the last stored event published (the latest used last)
+        self._last: OrderedDict[str, int] = OrderedDict()
 
     def _times(self, run_id: str) -> _RunTimes:
         times = self._runs.get(run_id)
@@ -228,10 +231,18 @@ class Recorder(Middleware, Observer):
         index = None if event.transient else _index_of(event, context)
         now = time.time()
         if index is not None:
-            run = self._times(run_id)
-            if run.last is not None and index > run.last + 1:
-                self._publish_skipped(context, run.last + 1, index, now)
-            run.last = index
+            last = self._last.get(conversation_id)
+            if last is None and _is_start(event):
+                # The first run seen here on this conversation: what led up to it (a team's
+                # start and speaker selection) is published with it.
+                last = _lead_in(context.events, index) - 1
+            if last is not None and index > last + 1:
+                self._publish_skipped(context, last + 1, index, now)
+            if last is None or index > last:
+                self._last[conversation_id] = index
+            self._last.move_to_end(conversation_id)
+            if len(self._last) > _KEPT_CALLS:
+                self._last.popitem(last=False)
         duration: float | None = None
         kind = event.__class__
         if kind is ModelResponse:
@@ -254,21 +265,35 @@ class Recorder(Middleware, Observer):
         return None
 
     def _publish_skipped(self, context: Context, start: int, stop: int, now: float) -> None:
-        """Publish the stored events observers are not shown (the alerts they raise) that
+        """Publish the stored events no observer was shown (alerts, a team's own events) that
         were recorded before the event at ``stop``."""
         events = context.events
         for index in range(start, stop):
             missed = events[index]
-            if missed.__class__ is ObserverAlert:
-                self.hub.publish(
-                    context.conversation_id,
-                    entry_of(missed, index=index, at=now, run_id=context.run_id),
-                )
+            run_id = context.run_id if missed.__class__ is ObserverAlert else None
+            self.hub.publish(
+                context.conversation_id, entry_of(missed, index=index, at=now, run_id=run_id)
+            )
 
     def _keep(self, conversation_id: str, index: int, captured: CapturedCall) -> None:
         self.calls[(conversation_id, index)] = captured
         while len(self.calls) > _KEPT_CALLS:
             self.calls.popitem(last=False)
+
+
+def _is_start(event: Event) -> bool:
+    return event.__class__ is RunStarted
+
+
+def _lead_in(events: Sequence[Event], index: int) -> int:
+    """Where the events leading up to the run starting at ``index`` begin: after the last
+    run that closed before it (at most 64 back)."""
+    start = index
+    while start > 0 and index - start < 64:
+        if events[start - 1].__class__ in (RunFinished, RunFailed):
+            break
+        start -= 1
+    return start
 
 
 def _index_of(event: Event, context: Context) -> int | None:

@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 __all__ = ["MEMBER_OPTIONS", "TEAM_OPTIONS", "open_conversation", "repair"]
 
 # relay: a parent ask answers the members' human requests (the team as a sub-task);
-# middleware: added to every member's (e.g. the parent's inherited Telemetry).
-MEMBER_OPTIONS = frozenset({"relay", "middleware"})
+# middleware, observers: added to every member's (e.g. the parent's inherited Telemetry, a
+# served team's dev UI recorder).
+MEMBER_OPTIONS = frozenset({"relay", "middleware", "observers"})
 TEAM_OPTIONS = frozenset({"conversation_id", "stream", "wait_busy", "variables"}) | MEMBER_OPTIONS
 
 

@@ -29,6 +29,7 @@ from ..conversation import Conversation, claim_stored, new_id
 from ..errors import AskSuspended, ConfigError, NotSuspended
 from ..events import (
     Event,
+    HumanInputRequest,
     HumanMessage,
     ModelResponse,
     RunStarted,
@@ -268,7 +269,8 @@ class Team:
     ) -> TeamReply:
         """Continue a team ask paused on a ``Human(..., suspend=True)`` member, maybe in
         another process: ``answers`` holds ``HumanMessage(request_id=..., text=...)``. Needs
-        the same ``history=`` and ``storage=`` as the team that paused."""
+        the same ``history=`` and ``storage=`` as the team that paused. Options: ``stream=``,
+        ``wait_busy=``, and ``middleware=`` / ``observers=`` for the members' runs."""
         self.prepare()
         storage, history = self.storage, self.history
         if storage is None or history is None:
@@ -302,12 +304,43 @@ class Team:
             state = rebuild_state(self.name, conversation, paused["team_id"])
             if not await storage.delete(pause_key(conversation_id)):
                 raise NotSuspended(f"the paused team ask of {conversation_id} was resumed")
-            ask = _Ask(conversation, state, None, {}, top=True)
+            passed = {k: options[k] for k in MEMBER_OPTIONS if k in options}
+            ask = _Ask(conversation, state, None, passed, top=True)
             member = self.by_name[paused["member"]]
             state = await self._drive(ask, None, resumed=(request_id, member, answer.text))
             return self._reply(conversation, state)
         finally:
             await conversation.release()
+
+    def all_members(self) -> list[Member]:
+        """Every member taking turns in this team: its own, then, for a member that is a team,
+        that team's (each team once). What a server checks before serving the team."""
+        found: list[Member] = []
+        seen: set[int] = {id(self)}
+        pending = list(self.members)
+        while pending:
+            member = pending.pop(0)
+            found.append(member)
+            target = member.target
+            if isinstance(target, Team) and id(target) not in seen:
+                seen.add(id(target))
+                pending.extend(target.members)
+        return found
+
+    async def pending_request(self, conversation_id: str) -> HumanInputRequest | None:
+        """The request a paused ask of this team on ``conversation_id`` waits for (a
+        ``Human(..., suspend=True)`` member's turn; answer it with ``resume``), or None."""
+        storage, history = self.storage, self.history
+        if storage is None or history is None:
+            return None
+        paused = await storage.get(pause_key(conversation_id))
+        if not isinstance(paused, dict) or paused.get("team") != self.name:
+            return None
+        request_id = paused["request_id"]
+        for event in reversed(await history.load(conversation_id)):
+            if isinstance(event, HumanInputRequest) and event.request_id == request_id:
+                return event
+        return HumanInputRequest(request_id, f"{paused['member']}: your turn in {self.name}")
 
     # -- playing turns -----------------------------------------------------------------------
 

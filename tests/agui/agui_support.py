@@ -43,6 +43,12 @@ def sse_events(text: str) -> list[dict[str, Any]]:
     return [json.loads(line[5:]) for line in text.splitlines() if line.startswith("data:")]
 
 
+def client_for(app: Any, peer: str = "127.0.0.1") -> httpx.AsyncClient:
+    """An in-process client of ``app`` (an ASGI app), calling from address ``peer``."""
+    transport = httpx.ASGITransport(app=app, client=(peer, 50000))
+    return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000")
+
+
 async def post(
     client: httpx.AsyncClient, body: Any, token: str | None = TOKEN, **headers: str
 ) -> httpx.Response:

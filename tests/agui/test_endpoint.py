@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from agui_support import TOKEN, post, run_input, sse_events, user
+from agui_support import TOKEN, client_for, post, run_input, sse_events, user
 
 from baton import (
     Agent,
@@ -23,11 +23,6 @@ from baton import (
 from baton.agui import AGUIApp
 from baton.agui.state import json_patch
 from baton.testing import ScriptedModel, call
-
-
-def client_for(app: AGUIApp, peer: str = "127.0.0.1") -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app, client=(peer, 50000))
-    return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000")
 
 
 def durable(*turns: Any, **options: Any) -> Agent[Any]:

@@ -14,6 +14,7 @@ from baton.events import Event, ObserverAlert, ToolCallResult
 from baton.history import MemoryHistory, MemoryStorage
 from baton.hooks import Observer
 from baton.middleware import RetryMiddleware
+from baton.teams import Human, MaxTurns, RoundRobin
 from baton.testing import ScriptedModel, call, chunks
 
 
@@ -143,6 +144,33 @@ def failing(history: Any = None, storage: Any = None) -> Agent[str]:
     return Agent(
         "failing",
         config=ScriptedModel(InvalidRequest("the model does not exist"), repeat=True),
+        history=history or MemoryHistory(),
+        storage=storage or MemoryStorage(),
+    )
+
+
+def crew(history: Any = None, storage: Any = None) -> RoundRobin:
+    """A team: a writer (streaming) and a critic take one turn each per ask."""
+    writer = Agent(
+        "writer", config=ScriptedModel(chunks("A haiku ", "on tea."), "Coffee haiku.", repeat=True)
+    )
+    critic = Agent("critic", config=ScriptedModel("Too short.", "Fine.", repeat=True))
+    return RoundRobin(
+        [writer, critic],
+        name="crew",
+        termination=MaxTurns(2),
+        history=history or MemoryHistory(),
+        storage=storage or MemoryStorage(),
+    )
+
+
+def edited(history: Any = None, storage: Any = None) -> RoundRobin:
+    """A team waiting for a person: a writer, then the editor (a paused turn), then the writer."""
+    writer = Agent("writer", config=ScriptedModel("Draft one.", "Draft two.", repeat=True))
+    return RoundRobin(
+        [writer, Human("editor", suspend=True)],
+        name="edited",
+        termination=MaxTurns(3),
         history=history or MemoryHistory(),
         storage=storage or MemoryStorage(),
     )

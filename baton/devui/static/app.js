@@ -27,13 +27,19 @@ class Chat {
     return node;
   }
 
+  // A team's member signs its messages (an agent's own are not signed).
+  author(node, name) {
+    if (name && page.info && page.info.members) node.dataset.author = name;
+    return node;
+  }
+
   // A stored or watched event (not this page's own AG-UI run).
   fromEvent(event) {
     switch (event.type) {
       case "ModelRequest": this.bubble("user", partsText(event.parts)); break;
       case "ModelResponse":
         if (event.reasoning) this.bubble("reasoning", event.reasoning);
-        if (event.text) this.bubble("assistant", event.text);
+        if (event.text) this.author(this.bubble("assistant", event.text), event.agent);
         for (const call of event.tool_calls || []) this.bubble("tool", `→ ${call.name}(${call.arguments})`).dataset.call = call.id;
         break;
       case "ToolCallResult": this.bubble("tool", `← ${event.name}: ${event.content}`); break;
@@ -47,7 +53,7 @@ class Chat {
   // One AG-UI event of this page's own run.
   fromAGUI(event) {
     switch (event.type) {
-      case "TEXT_MESSAGE_START": this.open.set(event.messageId, this.bubble("assistant", "")); break;
+      case "TEXT_MESSAGE_START": this.open.set(event.messageId, this.author(this.bubble("assistant", ""), event.name)); break;
       case "TEXT_MESSAGE_CONTENT": (this.open.get(event.messageId) || this.bubble("assistant", "")).append(event.delta); this.root.scrollTop = this.root.scrollHeight; break;
       case "REASONING_MESSAGE_START": this.open.set(event.messageId, this.bubble("reasoning", "")); break;
       case "REASONING_MESSAGE_CONTENT": (this.open.get(event.messageId) || this.bubble("reasoning", "")).append(event.delta); break;
@@ -83,7 +89,31 @@ const page = {
   timeline: null,
   chat: null,
   ready: null, // resolves once the timeline's snapshot arrived (the live listener is in place)
+  stored: -1, // the index of the last stored event the timeline has
 };
+
+function addEntry(entry) {
+  // A stored event arrives once: the live stream and a catch-up may both bring it.
+  if (entry.index !== null && entry.index !== undefined) {
+    if (entry.index <= page.stored) return false;
+    page.stored = entry.index;
+  }
+  page.entries.push(entry);
+  return true;
+}
+
+// After a run, what was stored once its last run had closed (a team's end) is read back.
+async function catchUp() {
+  if (page.mode !== "live" || !page.conversation) return;
+  try {
+    const snapshot = await getJSON(`/api/conversations/${encodeURIComponent(page.conversation)}/events`);
+    for (const entry of snapshot.entries) {
+      if (addEntry(entry)) page.timeline.apply(entry);
+    }
+  } catch (error) {
+    // the live stream still has what it had; the next open reloads the rest
+  }
+}
 
 function showConversation(cid, label) {
   $("conversation-title").textContent = cid ? `${label || "conversation"} ${cid}` : "new conversation: send a message";
@@ -115,6 +145,7 @@ function connect(cid, path, label) {
   source.addEventListener("snapshot", (message) => {
     const snapshot = JSON.parse(message.data);
     page.entries = snapshot.entries.slice();
+    page.stored = page.entries.length - 1;
     if (page.mode !== "watch") page.chat.clear();
     for (const entry of page.entries) page.chat.fromEvent(entry.event);
     showInterrupts(snapshot.interrupts || []);
@@ -124,7 +155,7 @@ function connect(cid, path, label) {
   });
   source.addEventListener("entry", (message) => {
     const entry = JSON.parse(message.data);
-    page.entries.push(entry);
+    if (!addEntry(entry)) return;
     if (page.mode === "watch") page.chat.fromEvent(entry.event);
     if (page.mode !== "replay") {
       page.timeline.apply(entry);
@@ -257,6 +288,7 @@ async function runAgent(messages, resume) {
   } finally {
     page.busy = false;
     $("send").disabled = false;
+    catchUp();
     loadConversations();
   }
 }
@@ -331,7 +363,9 @@ async function start() {
   try {
     page.info = await getJSON("/api/info");
     $("agent-name").textContent = page.info.agent;
-    $("agent-tools").textContent = page.info.tools.length ? `tools: ${page.info.tools.join(", ")}` : "no tools";
+    $("agent-tools").textContent = page.info.members
+      ? `team of ${page.info.members.join(", ")}`
+      : page.info.tools.length ? `tools: ${page.info.tools.join(", ")}` : "no tools";
     $("history-kind").textContent = `history: ${page.info.history}`;
   } catch (error) {
     setStatus(`cannot reach the server: ${error.message}`, "error");

@@ -326,6 +326,28 @@ class Timeline {
     this.run = null; this.turn = null; this.response = null;
   }
 
+  // -- a team's own events: between its members' runs (each turn is a run of its own) -------
+
+  teamLine(kind, text, extra) {
+    const item = el("div", { class: `item team ${extra || ""}` }, el("span", { class: "kind", text: kind }), el("span", { class: "text", text: text || "" }));
+    // a nested team's events happen inside the outer member's run; a top team's between runs
+    (this.run ? this.run.body : this.root).append(item);
+    return item;
+  }
+
+  onTeamStarted(event) { this.teamLine(`team ${event.team}`, `${event.pattern}${event.task ? ` · ${event.task}` : ""}`); }
+
+  onSpeakerSelected(event) { this.teamLine(`→ ${event.member}`, `turn ${event.turn + 1}: ${event.reason}`); }
+
+  onHandoff(event) { this.teamLine("hand-off", `${event.source} → ${event.target}${event.reason ? `: ${event.reason}` : ""}`); }
+
+  onTeamFinished(event) {
+    const spent = (event.members || []).map((m) => `${m.member} ${describeUsage(m.usage) || ""}`.trim()).join(", ");
+    this.teamLine(`team ${event.team} done`, [event.termination, `${event.turns} turns`, spent].filter(Boolean).join(" · "));
+  }
+
+  onTeamFailed(event) { this.teamLine(`team ${event.team} failed`, `${event.error_type}: ${event.message}`, "alert"); }
+
   markPaused() {
     if (this.run) { this.run.box.dataset.status = "paused"; this.run.state.textContent = "paused: waiting for a human"; }
   }

@@ -1,0 +1,65 @@
+"""What ``AGUIApp(team)`` refuses, and says why: front-end tools (a team's ask can't pause on
+a member's call), member approvals nobody could answer, and something that is no agent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from agui_support import TOKEN, client_for, post, run_input, sse_events, user
+
+from baton import Agent, ConfigError, MemoryHistory, MemoryStorage, tool
+from baton.agui import AGUIApp
+from baton.events import ApprovalRequest, HumanMessage
+from baton.teams import MaxTurns, RoundRobin
+from baton.testing import ScriptedModel
+
+
+@tool(requires_approval=True)
+def deploy(env: str) -> str:
+    """Deploy to an environment."""
+    return f"deployed to {env}"
+
+
+def crew(*turns: str) -> RoundRobin:
+    return RoundRobin(
+        [Agent("writer", config=ScriptedModel(*turns))],
+        termination=MaxTurns(1),
+        history=MemoryHistory(),
+        storage=MemoryStorage(),
+    )
+
+
+async def test_front_end_tools_are_refused_with_the_limit_named() -> None:
+    team = crew("never said")
+    declared = [{"name": "show", "description": "Show it.", "parameters": {"type": "object"}}]
+    async with client_for(AGUIApp(team, token=TOKEN)) as client:
+        response = await post(client, run_input("t-tools", user("hi"), tools=declared))
+        answered = await post(client, run_input("t-plain", user("hi")))
+    kinds = [e["type"] for e in sse_events(response.text)]
+    assert kinds == ["RUN_STARTED", "RUN_ERROR"]
+    error = sse_events(response.text)[-1]
+    assert "front-end tools can't be given to a team" in error["message"]
+    assert error["code"] == "BadInput"
+    assert await team.history.load("t-tools") == []  # type: ignore[union-attr]
+    # the same team without front-end tools answers
+    assert [e["type"] for e in sse_events(answered.text)][-1] == "RUN_FINISHED"
+
+
+def test_a_member_approval_nobody_can_give_is_refused_when_served() -> None:
+    inner = RoundRobin([Agent("ops", config=ScriptedModel("ok"), tools=[deploy])], name="inner")
+    team = RoundRobin([Agent("writer", config=ScriptedModel("ok")), inner])
+    with pytest.raises(ConfigError, match=r"member 'ops' has tools requiring approval \(deploy\)"):
+        AGUIApp(team, token=TOKEN)
+
+    def approve(request: ApprovalRequest) -> HumanMessage:
+        return HumanMessage("yes", request_id=request.request_id, approved=True)
+
+    answered = Agent("ops", config=ScriptedModel("ok"), tools=[deploy], hitl=approve)
+    AGUIApp(RoundRobin([answered]), token=TOKEN)  # a member answering its own approvals
+
+
+def test_only_agents_and_teams_are_served() -> None:
+    thing: Any = object()
+    with pytest.raises(ConfigError, match="serves a baton Agent or a team"):
+        AGUIApp(thing, token=TOKEN)
