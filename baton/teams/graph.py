@@ -89,7 +89,14 @@ class Graph(Team):
         self._edges: list[tuple[str, str, Condition | None]] = []
         self._joins: dict[str, tuple[tuple[str, ...], str]] = {}
         self._built = False
-        self.name = name  # until built (Team.__init__ sets the rest)
+        # Until built (Team.__init__ sets the rest), what a graph not yet asked is read for:
+        # its name and description (as a member or a tool) and its repr.
+        self.name = name
+        self.description: str | None = options.get("description")
+        self.middleware: tuple[Any, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"Graph({self._name!r}, [{', '.join(self._nodes)}])"
 
     # -- building ----------------------------------------------------------------------------
 
