@@ -58,14 +58,17 @@ class TeamReply(Reply[Any]):
 
     @property
     def turns(self) -> list[Turn]:
+        """This ask's finished turns, in order."""
         return list(self.state.turns)
 
     @property
     def speaker(self) -> str:
-        return self.state.turns[-1].member
+        """The member who took the ask's last turn ("" when a ``Timeout`` cut the first)."""
+        return self.state.turns[-1].member if self.state.turns else ""
 
     @property
     def usage_by_member(self) -> dict[str, Usage]:
+        """What each member (and a selector's model) spent in this ask."""
         return dict(self.state.by_member)
 
     async def ask(self, prompt: PromptInput, **options: Any) -> TeamReply:
@@ -76,9 +79,11 @@ class TeamReply(Reply[Any]):
         return await self.team._ask(prompt, options, self, None)
 
     def ask_sync(self, prompt: PromptInput, **options: Any) -> TeamReply:
+        """Blocking ``ask``."""
         return run_sync(self.ask(prompt, **options))
 
     def run(self, prompt: PromptInput, **options: Any) -> TeamRun:  # type: ignore[override]
+        """A live view of the next ask on this conversation (see ``Team.run``)."""
         return TeamRun(self.team, prompt, options, self)
 
     def __repr__(self) -> str:
@@ -155,6 +160,7 @@ class TeamRun:
             yield item
 
     async def result(self) -> TeamReply:
+        """The ask's reply, once it finished (events not read yet are dropped)."""
         if self._task is None:
             raise RuntimeError("use the run inside 'async with team.run(...) as run:'")
         self._reading = False

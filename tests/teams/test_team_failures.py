@@ -129,6 +129,7 @@ async def test_a_timeout_cuts_a_hung_turn_and_ends_the_ask_normally(valid_histor
     reply = await team.ask("go", conversation_id="c-timeout")
     assert reply.termination == "Timeout(1e-06)"
     assert reply.text == "" and reply.turns == []
+    assert reply.speaker == ""  # nobody finished a turn in this ask
     stored = await history.load("c-timeout")
     valid_history(stored)
     check_teams(stored)
