@@ -46,27 +46,32 @@ def remote_member(
 
 def latest_text(messages: Sequence[Event], me: str) -> str:
     """A ``render`` for remote agents that take plain text: the latest message's text only."""
-    lines = news(messages, me).splitlines()
-    return lines[-1].split("] ", 1)[-1] if lines else ""
+    said = _since_last_turn(messages, me)
+    return said[-1][1] if said else ""
 
 
 def news(messages: Sequence[Event], me: str) -> str:
     """What was said since ``me`` last answered, as ``[author] text`` lines."""
+    return "\n".join(f"[{author}] {text}" for author, text in _since_last_turn(messages, me))
+
+
+def _since_last_turn(messages: Sequence[Event], me: str) -> list[tuple[str, str]]:
+    """The messages (author, text) since ``me`` last answered."""
     start = 0
     for i in range(len(messages) - 1, -1, -1):
         event = messages[i]
         if isinstance(event, ModelResponse) and event.agent == me:
             start = i + 1
             break
-    lines: list[str] = []
+    said: list[tuple[str, str]] = []
     for event in messages[start:]:
         if isinstance(event, ModelRequest) and event.parts:
-            lines.append(f"[user] {event.text}")
+            said.append(("user", event.text))
         elif isinstance(event, HumanMessage) and event.request_id is None and event.text:
-            lines.append(f"[human] {event.text}")
+            said.append(("human", event.text))
         elif isinstance(event, ModelResponse) and event.text and event.agent != me:
-            lines.append(f"[{event.agent or 'assistant'}] {event.text}")
-    return "\n".join(lines)
+            said.append((event.agent or "assistant", event.text))
+    return said
 
 
 class RemoteTurns(ModelConfig, ModelClient):
