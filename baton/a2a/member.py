@@ -18,8 +18,9 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..agent import Agent
-from ..events import Event, HumanMessage, ModelRequest, ModelResponse, TextChunk, Usage
+from ..events import Event, ModelResponse, TextChunk, Usage
 from ..models.base import EmitChunk, ModelCall, ModelClient, ModelConfig
+from ..teams.views import said
 
 if TYPE_CHECKING:
     from .remote import RemoteAgent
@@ -63,15 +64,7 @@ def _since_last_turn(messages: Sequence[Event], me: str) -> list[tuple[str, str]
         if isinstance(event, ModelResponse) and event.agent == me:
             start = i + 1
             break
-    said: list[tuple[str, str]] = []
-    for event in messages[start:]:
-        if isinstance(event, ModelRequest) and event.parts:
-            said.append(("user", event.text))
-        elif isinstance(event, HumanMessage) and event.request_id is None and event.text:
-            said.append(("human", event.text))
-        elif isinstance(event, ModelResponse) and event.text and event.agent != me:
-            said.append((event.agent or "assistant", event.text))
-    return said
+    return [m for e in messages[start:] if (m := said(e)) is not None]
 
 
 class RemoteTurns(ModelConfig, ModelClient):

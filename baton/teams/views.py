@@ -56,6 +56,7 @@ __all__ = [
     "Summary",
     "View",
     "as_member",
+    "said",
     "text_only",
 ]
 
@@ -86,6 +87,19 @@ def _is_human(event: Event) -> bool:
     return _is_request(event) or (
         isinstance(event, HumanMessage) and event.request_id is None and bool(event.text)
     )
+
+
+def said(event: Event) -> tuple[str, str] | None:
+    """Who said what, for a message a team's members and humans exchange: ``("user", the
+    task)``, ``("human", a remark)``, ``(member, its answer)``; ``None`` for anything else (a
+    human's answer to a request is recorded again as a remark, so it is not one)."""
+    if isinstance(event, ModelResponse):
+        return (event.agent or "assistant", event.text) if event.text else None
+    if _is_request(event):
+        return "user", cast(ModelRequest, event).text
+    if isinstance(event, HumanMessage) and event.request_id is None and event.text:
+        return "human", event.text
+    return None
 
 
 def _task_index(events: Sequence[Event]) -> int:
