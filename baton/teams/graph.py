@@ -1,17 +1,19 @@
 """``Graph``: nodes (agents, teams or functions) and the edges between them.
 
     flow = Graph(name="article")
-    flow.add("draft", writer).add("review", critic).add("publish", publish_fn)
-    flow.edge("draft", "review")
-    flow.edge("review", "draft", when=lambda s: "REVISE" in s.last_text)   # a cycle, with an exit
-    flow.edge("review", "publish", when=lambda s: "APPROVED" in s.last_text)
+    flow.add("writer", writer).add("critic", critic).add("publish", publish_fn)
+    flow.edge("writer", "critic")
+    flow.edge("critic", "writer", when=lambda s: "REVISE" in s.last_text)  # a cycle, with an exit
+    flow.edge("critic", "publish", when=lambda s: "APPROVED" in s.last_text)
     reply = await flow.ask("Tea")
 
-Each node takes one turn when it is reached. After a node, every edge out of it whose
-``when`` holds (a function of the ``TeamState``, sync or async: last answer, tools called,
-variables; no ``when``: always) is followed; several followed edges fan out. A conversation
-holds one run at a time, so fanned-out branches take their turns one after another, each seeing the
-conversation as it was when the fan-out began (not its siblings' turns).
+An agent's node is named as the agent (its answers are recorded under its name); a function's
+node takes any name. Each node takes one turn when it is reached. After a node, every edge out
+of it whose ``when`` holds (a function of the ``TeamState``, sync or async: last answer, tools
+called, variables; no ``when``: always) is followed; several followed edges fan out. A
+conversation holds one run at a time, so fanned-out branches take their turns one after
+another, each seeing the conversation as it was when the fan-out began (not its siblings'
+turns).
 ``graph.join(name, after=[...], wait="all" | "any")`` makes node ``name`` wait for all (or the
 first) of those nodes. The ask ends when no node is left to run (``TeamFinished`` says
 ``graph done``) or a termination fires. A cycle needs a way out: an edge in it with a ``when``,
