@@ -245,6 +245,29 @@ class Graph(Team):
         """Build a graph from ``to_json()``'s description, with the nodes and conditions given
         by name."""
         conditions = conditions or {}
+        if not isinstance(data, Mapping):
+            raise ConfigError(
+                f"Graph.from_json: takes the dict graph.to_json() returns, got {data!r:.80}"
+            )
+        try:
+            graph = cls._from_description(data, nodes, conditions, options)
+        except (KeyError, TypeError, AttributeError) as error:
+            raise ConfigError(
+                f"Graph.from_json: the description is not one graph.to_json() makes "
+                f"({type(error).__name__}: {error}); it has 'nodes' [{{'name': ...}}], "
+                "'edges' [{'from': ..., 'to': ..., 'when': ...}] and 'joins' [{'name': ..., "
+                "'after': [...], 'wait': ...}]"
+            ) from None
+        return graph
+
+    @classmethod
+    def _from_description(
+        cls,
+        data: Mapping[str, Any],
+        nodes: Mapping[str, Any],
+        conditions: Mapping[str, Condition],
+        options: dict[str, Any],
+    ) -> Graph:
         graph = cls(name=data.get("name", "graph"), start=data.get("start"), **options)
         for node in data.get("nodes", ()):
             name = node["name"]

@@ -161,3 +161,26 @@ async def test_a_graph_not_yet_asked_is_a_tool_and_has_a_repr() -> None:
     reply = await lead.ask("go")
     results = [e for e in reply.events if isinstance(e, ToolCallResult)]
     assert reply.text == "ok" and [r.content for r in results] == ["the draft"]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"nodes": [{"kind": "agent"}]},
+        {"nodes": [{"name": "draft"}], "edges": [{"from": "draft"}]},
+        {"nodes": [{"name": "draft"}], "joins": [{"name": "draft"}]},
+        {"nodes": "draft"},
+        ["not", "a", "graph"],
+    ],
+    ids=[
+        "node-without-name",
+        "edge-without-target",
+        "join-without-after",
+        "nodes-not-a-list",
+        "a-list",
+    ],
+)
+def test_from_json_refuses_a_malformed_description_with_a_config_error(data: Any) -> None:
+    draft, _ = node("draft", "v1")
+    with pytest.raises(ConfigError, match=r"Graph\.from_json: .*to_json\(\)"):
+        Graph.from_json(data, nodes={"draft": draft})
