@@ -270,6 +270,12 @@ class Team:
         another process: ``answers`` holds ``HumanMessage(request_id=..., text=...)``. Needs
         the same ``history=`` and ``storage=`` as the team that paused."""
         self.prepare()
+        unknown = sorted(set(options) - {"stream", "wait_busy"})
+        if unknown:
+            raise ConfigError(
+                f"team.resume() takes stream= and wait_busy=, not {unknown[0]}= (the paused "
+                "ask goes on with what it started with)"
+            )
         storage, history = self.storage, self.history
         if storage is None or history is None:
             raise ConfigError(
@@ -299,11 +305,16 @@ class Team:
                     f"team.resume() takes the answer to the paused request: "
                     f"HumanMessage(request_id={request_id!r}, text=...)"
                 )
+            member = self.by_name.get(paused["member"])
+            if member is None:
+                raise ConfigError(
+                    f"team {self.name!r} paused for {paused['member']!r}, which is not a member "
+                    f"of this team ({list(self.by_name)}): resume with the team that paused"
+                )
             state = rebuild_state(self.name, conversation, paused["team_id"])
             if not await storage.delete(pause_key(conversation_id)):
                 raise NotSuspended(f"the paused team ask of {conversation_id} was resumed")
             ask = _Ask(conversation, state, None, {}, top=True)
-            member = self.by_name[paused["member"]]
             state = await self._drive(ask, None, resumed=(request_id, member, answer.text))
             return self._reply(conversation, state)
         finally:
