@@ -98,6 +98,11 @@ class Team:
         # The soonest Timeout that stops the ask by itself (not only with another condition).
         timeouts = sorted(either(self._stop, Timeout), key=lambda t: t.seconds)
         self._timeout: Timeout | None = timeouts[0] if timeouts else None
+        if isinstance(members, str | Mapping) or not isinstance(members, Sequence):
+            raise ConfigError(
+                f"team {name!r} takes a list of members, e.g. RoundRobin([a, b]), got "
+                f"{members!r:.80}"
+            )
         self.members: tuple[Member, ...] = tuple(as_member(m) for m in members)
         if not self.members:
             raise ConfigError(f"team {name!r} needs at least one member")

@@ -283,6 +283,8 @@ class Member:
                 f"view= takes All(), LastN(n), OwnAndAddressed(), Nothing() or Summary(model), "
                 f"got {view!r}"
             )
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise ConfigError(f"Member name= takes a non-empty name, got {name!r}")
         from .team import Team
 
         if isinstance(target, Team) and view is not None and type(view) is not All:
