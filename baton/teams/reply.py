@@ -76,7 +76,7 @@ class TeamReply(Reply[Any]):
         for key in ("stream", "conversation_id"):
             if key in options:
                 raise ConfigError(f"reply.ask() continues this reply's conversation: no {key}=")
-        return await self.team._ask(prompt, options, self, None)
+        return await self.team.ask_with(prompt, options, self)
 
     def ask_sync(self, prompt: PromptInput, **options: Any) -> TeamReply:
         """Blocking ``ask``."""
@@ -142,7 +142,7 @@ class TeamRun:
 
     async def __aenter__(self) -> TeamRun:
         self._task = asyncio.create_task(
-            self._team._ask(self._task_input, self._options, self._after, self._push)
+            self._team.ask_with(self._task_input, self._options, self._after, self._push)
         )
         self._task.add_done_callback(lambda _: self._queue.put_nowait(_DONE))
         return self

@@ -167,7 +167,7 @@ class Team:
         """Run the team on ``task`` until a termination fires; the reply holds the last
         member's answer. ``conversation_id=`` continues a stored conversation (needs
         ``history=``), ``stream=`` watches it, ``wait_busy=`` waits for a running ask."""
-        return await self._ask(task, options, None, None)
+        return await self.ask_with(task, options)
 
     def ask_sync(self, task: PromptInput, **options: Any) -> TeamReply:
         """Blocking ``ask``."""
@@ -201,13 +201,15 @@ class Team:
             or f"Ask the {self.name!r} team to work on a task and return its answer.",
         )
 
-    async def _ask(
+    async def ask_with(
         self,
         task: PromptInput,
         options: Mapping[str, Any],
-        after: TeamReply | None,
-        sink: Sink | None,
+        after: TeamReply | None = None,
+        sink: Sink | None = None,
     ) -> TeamReply:
+        """One ask, as ``ask``, ``reply.ask`` and ``run`` make it: ``after`` is the reply it
+        continues, ``sink`` the live reader given every event (``TeamRun``)."""
         self.prepare()
         as_parts(task)  # a bad task fails before anything is claimed
         conversation = await open_conversation(self.history, self.variables, options, after)
