@@ -21,7 +21,7 @@ from .hooks import ContextPolicy, Middleware, Observer
 from .humans import HumanHandler, HumanState
 from .loop import Plan, run_loop
 from .models.base import ModelConfig, ModelSettings
-from .models.hosted import resolve_hosted, split_hosted
+from .models.hosted import check_hosted, resolve_hosted, split_hosted
 from .models.registry import resolve_config
 from .options import (
     AgentOptions,
@@ -230,7 +230,7 @@ class Agent(Generic[OutputT]):
             request = ModelRequest(() if prompt is None else as_parts(prompt))
             return self._held_run(request, held, options)
         request = ModelRequest(as_parts(prompt))
-        config, plan = self._config_for(options), self._plan_for(options)
+        config, plan = self._config_and_plan(options)
         run_id = new_id()
         # The run's first events go in with the store's claim (one round trip less) unless
         # around_ask middleware runs before the run starts.
@@ -291,9 +291,7 @@ class Agent(Generic[OutputT]):
         if variables:
             conversation.variables.update(variables)
         state = RunState(conversation.id, new_id(), self.name, request)
-        live = self._live(
-            state, conversation, self._config_for(options), self._plan_for(options), options
-        )
+        live = self._live(state, conversation, *self._config_and_plan(options), options)
         live.keeps_claim = True
         return live
 
@@ -308,7 +306,7 @@ class Agent(Generic[OutputT]):
                 "agent.resume() continues an ask saved in a history and a storage: build the "
                 "agent with the same history= and storage= as the one that paused"
             )
-        config, plan = self._config_for(options), self._plan_for(options)
+        config, plan = self._config_and_plan(options)
         conversation = await claim_stored(
             history,
             conversation_id,
@@ -359,16 +357,20 @@ class Agent(Generic[OutputT]):
 
     def _config_for(self, options: AskOptions) -> ModelConfig:
         config = options.get("config") or self.config
-        if config is not None and config is not self.config and self._plan.hosted:
-            # The agent's fallbacks were chosen for its own model: another one must run every
-            # hosted tool the agent offers.
-            resolve_hosted(self._plan.hosted, resolve_config(config), f"agent {self.name!r}")
         if config is None:
             raise ConfigError(
                 f"agent {self.name!r} has no model: pass config=... to Agent(...) or to ask(...), "
                 "e.g. config=ScriptedModel('hi') for tests or config='openai:gpt-5'"
             )
         return resolve_config(config)
+
+    def _config_and_plan(self, options: AskOptions) -> tuple[ModelConfig, Plan]:
+        config, plan = self._config_for(options), self._plan_for(options)
+        if plan.hosted and options.get("config") is not None and config is not self.config:
+            # The plan's hosted tools (and their fallbacks) were resolved for the agent's own
+            # model: another one must run every hosted tool the plan sends.
+            check_hosted(plan.hosted, config, f"agent {self.name!r}")
+        return config, plan
 
     async def _claim(self, options: AskOptions, start: Sequence[Event] = ()) -> Conversation:
         conversation_id = options["conversation_id"]

@@ -2,9 +2,9 @@
 
 ``valid_history`` checks a stored conversation the way DESIGN.md asks after any failure, cancel
 or crash: every tool call answered exactly once before the model is called again, every request
-for a human answered once (at most once in a run that failed), and each run opened once
-(``RunStarted``) and closed once (``RunFinished`` or ``RunFailed``), except a run the caller
-says is paused.
+for a human answered once (at most once in a run that failed, or in a team ask that ended
+while a human member's turn was cut), and each run opened once (``RunStarted``) and closed once
+(``RunFinished`` or ``RunFailed``), except a run the caller says is paused.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from baton.events import (
     ToolCallError,
     ToolCallResult,
 )
+from baton.teams.events import TeamFailed, TeamFinished
 
 HistoryCheck = Callable[..., None]
 
@@ -63,9 +64,26 @@ def check_history(events: Sequence[Event], *, paused: str | None = None) -> None
                 for e in events[i + 1 :]
                 if isinstance(e, HumanMessage) and e.request_id == event.request_id
             ]
-            # A run that failed (cancelled while a human was asked) may leave one unanswered.
-            ended = next((e for e in events[i:] if isinstance(e, RunFinished | RunFailed)), None)
-            allowed = (0, 1) if isinstance(ended, RunFailed) else (1,)
+            if current is None:
+                # A team's human member asked (outside any run): the end of the team's ask
+                # may close it unanswered (a Timeout or a cancel cut the turn), but the team
+                # never goes on to another turn without the answer.
+                closed = next(
+                    (
+                        e
+                        for e in events[i + 1 :]
+                        if isinstance(e, RunStarted | TeamFinished | TeamFailed)
+                        or (isinstance(e, HumanMessage) and e.request_id == event.request_id)
+                    ),
+                    None,
+                )
+                allowed = (0, 1) if isinstance(closed, TeamFinished | TeamFailed) else (1,)
+            else:
+                # A run that failed (cancelled while a human was asked) may leave one unanswered.
+                ended = next(
+                    (e for e in events[i:] if isinstance(e, RunFinished | RunFailed)), None
+                )
+                allowed = (0, 1) if isinstance(ended, RunFailed) else (1,)
             assert len(answers) in allowed, (
                 f"request {event.request_id} answered {len(answers)} times"
             )

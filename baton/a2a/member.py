@@ -18,8 +18,9 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..agent import Agent
-from ..events import Event, HumanMessage, ModelRequest, ModelResponse, TextChunk, Usage
+from ..events import Event, ModelResponse, TextChunk, Usage
 from ..models.base import EmitChunk, ModelCall, ModelClient, ModelConfig
+from ..teams.views import said
 
 if TYPE_CHECKING:
     from .remote import RemoteAgent
@@ -46,27 +47,24 @@ def remote_member(
 
 def latest_text(messages: Sequence[Event], me: str) -> str:
     """A ``render`` for remote agents that take plain text: the latest message's text only."""
-    lines = news(messages, me).splitlines()
-    return lines[-1].split("] ", 1)[-1] if lines else ""
+    said = _since_last_turn(messages, me)
+    return said[-1][1] if said else ""
 
 
 def news(messages: Sequence[Event], me: str) -> str:
     """What was said since ``me`` last answered, as ``[author] text`` lines."""
+    return "\n".join(f"[{author}] {text}" for author, text in _since_last_turn(messages, me))
+
+
+def _since_last_turn(messages: Sequence[Event], me: str) -> list[tuple[str, str]]:
+    """The messages (author, text) since ``me`` last answered."""
     start = 0
     for i in range(len(messages) - 1, -1, -1):
         event = messages[i]
         if isinstance(event, ModelResponse) and event.agent == me:
             start = i + 1
             break
-    lines: list[str] = []
-    for event in messages[start:]:
-        if isinstance(event, ModelRequest) and event.parts:
-            lines.append(f"[user] {event.text}")
-        elif isinstance(event, HumanMessage) and event.request_id is None and event.text:
-            lines.append(f"[human] {event.text}")
-        elif isinstance(event, ModelResponse) and event.text and event.agent != me:
-            lines.append(f"[{event.agent or 'assistant'}] {event.text}")
-    return "\n".join(lines)
+    return [m for e in messages[start:] if (m := said(e)) is not None]
 
 
 class RemoteTurns(ModelConfig, ModelClient):

@@ -29,6 +29,7 @@ __all__ = [
     "FileSearch",
     "HostedTool",
     "WebSearch",
+    "check_hosted",
     "resolve_hosted",
     "split_hosted",
 ]
@@ -111,3 +112,19 @@ def resolve_hosted(
                 f"fall back on: {type(spec).__name__}(fallback=...)"
             )
     return tuple(sent), fallbacks
+
+
+def check_hosted(hosted: tuple[HostedTool, ...], config: ModelConfig, where: str) -> None:
+    """A ``ConfigError`` unless ``config`` runs every one of ``hosted``: for a model given to
+    one ask, which can't take a spec's ``fallback`` (chosen for the agent's own model when its
+    tools were compiled) nor be sent a spec its provider would read as another tool."""
+    for spec in hosted:
+        if not config.supports_hosted(spec.kind):
+            name = type(spec).__name__
+            raise ConfigError(
+                f"{where}: {name}() is not available on {config.provider} "
+                f"({config.model_name}), the model given to this ask; a hosted tool's "
+                f"fallback is chosen for the agent's own model, so give the agent this model "
+                f"(Agent(..., config=...)) to use {name}(fallback=...), or use the local "
+                f"{spec.local} instead"
+            )

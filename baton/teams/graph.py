@@ -1,17 +1,19 @@
 """``Graph``: nodes (agents, teams or functions) and the edges between them.
 
     flow = Graph(name="article")
-    flow.add("draft", writer).add("review", critic).add("publish", publish_fn)
-    flow.edge("draft", "review")
-    flow.edge("review", "draft", when=lambda s: "REVISE" in s.last_text)   # a cycle, with an exit
-    flow.edge("review", "publish", when=lambda s: "APPROVED" in s.last_text)
+    flow.add("writer", writer).add("critic", critic).add("publish", publish_fn)
+    flow.edge("writer", "critic")
+    flow.edge("critic", "writer", when=lambda s: "REVISE" in s.last_text)  # a cycle, with an exit
+    flow.edge("critic", "publish", when=lambda s: "APPROVED" in s.last_text)
     reply = await flow.ask("Tea")
 
-Each node takes one turn when it is reached. After a node, every edge out of it whose
-``when`` holds (a function of the ``TeamState``, sync or async: last answer, tools called,
-variables; no ``when``: always) is followed; several followed edges fan out. A conversation
-holds one run at a time, so fanned-out branches take their turns one after another, each seeing the
-conversation as it was when the fan-out began (not its siblings' turns).
+An agent's node is named as the agent (its answers are recorded under its name); a function's
+node takes any name. Each node takes one turn when it is reached. After a node, every edge out
+of it whose ``when`` holds (a function of the ``TeamState``, sync or async: last answer, tools
+called, variables; no ``when``: always) is followed; several followed edges fan out. A
+conversation holds one run at a time, so fanned-out branches take their turns one after
+another, each seeing the conversation as it was when the fan-out began (not its siblings'
+turns).
 ``graph.join(name, after=[...], wait="all" | "any")`` makes node ``name`` wait for all (or the
 first) of those nodes. The ask ends when no node is left to run (``TeamFinished`` says
 ``graph done``) or a termination fires. A cycle needs a way out: an edge in it with a ``when``,
@@ -89,7 +91,14 @@ class Graph(Team):
         self._edges: list[tuple[str, str, Condition | None]] = []
         self._joins: dict[str, tuple[tuple[str, ...], str]] = {}
         self._built = False
-        self.name = name  # until built (Team.__init__ sets the rest)
+        # Until built (Team.__init__ sets the rest), what a graph not yet asked is read for:
+        # its name and description (as a member or a tool) and its repr.
+        self.name = name
+        self.description: str | None = options.get("description")
+        self.middleware: tuple[Any, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"Graph({self._name!r}, [{', '.join(self._nodes)}])"
 
     # -- building ----------------------------------------------------------------------------
 
@@ -236,6 +245,29 @@ class Graph(Team):
         """Build a graph from ``to_json()``'s description, with the nodes and conditions given
         by name."""
         conditions = conditions or {}
+        if not isinstance(data, Mapping):
+            raise ConfigError(
+                f"Graph.from_json: takes the dict graph.to_json() returns, got {data!r:.80}"
+            )
+        try:
+            graph = cls._from_description(data, nodes, conditions, options)
+        except (KeyError, TypeError, AttributeError) as error:
+            raise ConfigError(
+                f"Graph.from_json: the description is not one graph.to_json() makes "
+                f"({type(error).__name__}: {error}); it has 'nodes' [{{'name': ...}}], "
+                "'edges' [{'from': ..., 'to': ..., 'when': ...}] and 'joins' [{'name': ..., "
+                "'after': [...], 'wait': ...}]"
+            ) from None
+        return graph
+
+    @classmethod
+    def _from_description(
+        cls,
+        data: Mapping[str, Any],
+        nodes: Mapping[str, Any],
+        conditions: Mapping[str, Condition],
+        options: dict[str, Any],
+    ) -> Graph:
         graph = cls(name=data.get("name", "graph"), start=data.get("start"), **options)
         for node in data.get("nodes", ()):
             name = node["name"]

@@ -22,12 +22,23 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError
-from ..events import HumanInputRequest, HumanMessage
+from ..conversation import new_id
+from ..errors import AskSuspended, ConfigError
+from ..events import HumanInputRequest, HumanMessage, UnattendedRequest, Usage
+from ..history import Storage
+from ..redaction import logger
+from ..stream import MemoryStream
+from .recording import TeamAsk, record
+from .state import Turn
 
-__all__ = ["Human", "HumanHandler", "pause_key"]
+if TYPE_CHECKING:
+    from .views import Member
+
+__all__ = ["Human", "HumanHandler", "human_turn", "pause_key", "record_answer"]
+
+log = logger("baton.teams")
 
 HumanHandler = Callable[[HumanInputRequest], str | HumanMessage | Awaitable[str | HumanMessage]]
 
@@ -82,3 +93,69 @@ def answer_text(answer: Any, name: str) -> str:
 def pause_key(conversation_id: str) -> str:
     """The storage key of a team ask paused on a human member."""
     return f"baton:team-pause:{conversation_id}"
+
+
+async def human_turn(
+    ask: TeamAsk, member: Member, human: Human, team: str, storage: Storage | None
+) -> Turn:
+    """A human member's turn in ``team``'s ask (see the module docs); ``storage`` keeps a pause."""
+    conversation = ask.conversation
+    request = human.request(new_id(), team)
+    on_stream = False
+    if human.handler is not None:
+        await record(ask, request)
+        text = await human.answer(request)
+    elif human.suspend:
+        if storage is None or conversation.history is None or not ask.top:
+            raise ConfigError(
+                f"Human({human.name!r}, suspend=True) pauses the team's ask: it must be a "
+                "member of the team asked (not of a nested team), and that team needs "
+                "history= and storage="
+            )
+        await record(ask, request)
+        await storage.put(
+            pause_key(conversation.id),
+            {
+                "team": team,
+                "team_id": ask.state.team_id,
+                "request_id": request.request_id,
+                "member": member.name,
+            },
+        )
+        raise AskSuspended(
+            f"team {team!r} waits for {human.name!r} (request {request.request_id}); "
+            f"continue it with team.resume({conversation.id!r}, "
+            f"HumanMessage(request_id={request.request_id!r}, text=...))",
+            conversation_id=conversation.id,
+            run_id=ask.state.team_id,
+            requests=(request,),
+        )
+    else:
+        waiting = conversation.stream.where(HumanMessage, request_id=request.request_id).next()
+        try:
+            await record(ask, request)
+            stream = conversation.stream
+            if ask.sink is None and type(stream) is MemoryStream and stream.subscriber_count < 2:
+                # Nobody can answer yet (no handler, no reader, nobody on the stream but
+                # this wait): say so at once, as a member's own request would.
+                message = (
+                    f"team {team!r} waits for {human.name!r} (request "
+                    f"{request.request_id}) but nobody watches its stream: give the member "
+                    "a handler=, watch the team with team.run(...), or use suspend=True"
+                )
+                log.warning("%s", message)
+                await record(ask, UnattendedRequest(request.request_id, message))
+        except BaseException:
+            if inspect.iscoroutine(waiting):
+                waiting.close()
+            raise
+        text = answer_text(await waiting, human.name)
+        on_stream = True
+    await record_answer(ask, request.request_id, text, to_stream=not on_stream)
+    return Turn(member.name, text, text, Usage())
+
+
+async def record_answer(ask: TeamAsk, request_id: str, text: str, *, to_stream: bool) -> None:
+    """A human member's answer, then the same words as a message models read."""
+    await record(ask, HumanMessage(text, request_id=request_id), to_stream=to_stream)
+    await record(ask, HumanMessage(text))

@@ -17,14 +17,14 @@ from pydantic import BaseModel, Field, ValidationError
 
 from ..conversation import new_id
 from ..errors import ConfigError
-from ..events import Event, HumanMessage, ModelRequest, ModelResponse, Text, Usage
+from ..events import Event, ModelRequest, ModelResponse, Text, Usage
 from ..history import HistoryView
 from ..models.base import ModelCall, ModelConfig, ModelSettings, valid_response
 from ..models.registry import resolve_config
 from ..output import build_output_spec
 from .state import TeamState
 from .team import Team
-from .views import Member
+from .views import Member, said
 
 __all__ = ["RoundRobin", "Selector", "SpeakerChoice"]
 
@@ -233,13 +233,8 @@ def _unfenced(text: str) -> str:
 
 def _line(event: Event) -> str | None:
     """A message as an ``[author] text`` line (``None``: not a message)."""
-    if isinstance(event, ModelResponse) and event.text:
-        return f"[{event.agent or 'assistant'}] {event.text}"
-    if isinstance(event, ModelRequest) and event.parts:
-        return f"[user] {event.text}"
-    if isinstance(event, HumanMessage) and event.request_id is None and event.text:
-        return f"[human] {event.text}"
-    return None
+    message = said(event)
+    return None if message is None else f"[{message[0]}] {message[1]}"
 
 
 def _recent(events: Sequence[Event], limit: int) -> list[str]:

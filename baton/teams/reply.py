@@ -58,14 +58,17 @@ class TeamReply(Reply[Any]):
 
     @property
     def turns(self) -> list[Turn]:
+        """This ask's finished turns, in order."""
         return list(self.state.turns)
 
     @property
     def speaker(self) -> str:
-        return self.state.turns[-1].member
+        """The member who took the ask's last turn ("" when a ``Timeout`` cut the first)."""
+        return self.state.turns[-1].member if self.state.turns else ""
 
     @property
     def usage_by_member(self) -> dict[str, Usage]:
+        """What each member (and a selector's model) spent in this ask."""
         return dict(self.state.by_member)
 
     async def ask(self, prompt: PromptInput, **options: Any) -> TeamReply:
@@ -73,12 +76,14 @@ class TeamReply(Reply[Any]):
         for key in ("stream", "conversation_id"):
             if key in options:
                 raise ConfigError(f"reply.ask() continues this reply's conversation: no {key}=")
-        return await self.team._ask(prompt, options, self, None)
+        return await self.team.ask_with(prompt, options, self)
 
     def ask_sync(self, prompt: PromptInput, **options: Any) -> TeamReply:
+        """Blocking ``ask``."""
         return run_sync(self.ask(prompt, **options))
 
     def run(self, prompt: PromptInput, **options: Any) -> TeamRun:  # type: ignore[override]
+        """A live view of the next ask on this conversation (see ``Team.run``)."""
         return TeamRun(self.team, prompt, options, self)
 
     def __repr__(self) -> str:
@@ -137,7 +142,7 @@ class TeamRun:
 
     async def __aenter__(self) -> TeamRun:
         self._task = asyncio.create_task(
-            self._team._ask(self._task_input, self._options, self._after, self._push)
+            self._team.ask_with(self._task_input, self._options, self._after, self._push)
         )
         self._task.add_done_callback(lambda _: self._queue.put_nowait(_DONE))
         return self
@@ -155,6 +160,7 @@ class TeamRun:
             yield item
 
     async def result(self) -> TeamReply:
+        """The ask's reply, once it finished (events not read yet are dropped)."""
         if self._task is None:
             raise RuntimeError("use the run inside 'async with team.run(...) as run:'")
         self._reading = False

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from ..agent import Agent
 from ..errors import ConfigError
-from ..events import Event
+from ..events import Event, Usage
 from ..models.base import ModelConfig
 from ..options import PromptInput
 from .state import TeamState, Turn
@@ -104,7 +104,10 @@ class Sequential(Team):
         if carryover == "summary":
             assert self.summarizer is not None
             reply = await self.summarizer.ask("\n\n".join(f"[{t.member}] {t.text}" for t in turns))
-            state.usage = state.usage + reply.usage  # counted in the ask's total
+            # Counted in the ask's total, and under its own name (as a selector's model).
+            state.usage = state.usage + reply.usage
+            name = self.summarizer.name
+            state.by_member[name] = state.by_member.get(name, Usage()) + reply.usage
             return reply.text
         result = carryover(list(turns))
         if inspect.isawaitable(result):

@@ -10,17 +10,16 @@ takes its turn on the same conversation (its events nested inside the outer team
 
 What the patterns decide (who speaks next, when the pattern itself is done) is in
 ``patterns.py``, ``swarm.py``, ``sequential.py`` and ``graph.py``; when to stop is
-``termination.py``; what each member sees, ``views.py``; human members, ``human.py``; the
-reply and the live view, ``reply.py``.
+``termination.py``; what each member sees, ``views.py``; human members' turns, ``human.py``;
+how the team's own events are kept and a failed ask closed, ``recording.py``; the reply and the
+live view, ``reply.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import re
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import suppress
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from ..agent import Agent
@@ -33,7 +32,6 @@ from ..events import (
     HumanMessage,
     ModelResponse,
     RunStarted,
-    UnattendedRequest,
     Usage,
     UsageLine,
     UsageReport,
@@ -41,50 +39,25 @@ from ..events import (
 from ..history import History, Storage
 from ..loop import run_loop
 from ..options import PromptInput, as_parts
-from ..redaction import logger
 from ..run import abandon_run
-from ..storing import CANCEL_GRACE, store
-from ..stream import MemoryStream, cleanup_delivery
+from ..storing import store
 from ..sync import run_sync
 from ..tools.tool import Tool
 from ..transcript import part_text
 from .events import Handoff as HandoffEvent
-from .events import MemberUsage, SpeakerSelected, TeamFailed, TeamFinished, TeamStarted
-from .human import Human, answer_text, pause_key
+from .events import MemberUsage, SpeakerSelected, TeamFinished, TeamStarted
+from .human import Human, human_turn, pause_key, record_answer
 from .opening import MEMBER_OPTIONS, open_conversation, repair
+from .recording import Sink, TeamAsk, close_failed, deliver, record
 from .reply import TeamReply, TeamRun
-from .state import TeamState, Turn, open_teams, rebuild_state
+from .state import TeamState, Turn, rebuild_state
 from .termination import AnyOf, MaxTurns, Termination, Timeout, either, first_fired
 from .views import InputFilter, Member, ViewPolicy, as_member
 
 __all__ = ["DEFAULT_MAX_TURNS", "Team", "TeamReply", "TeamRun"]
 
-Sink = Callable[[Event], Any]
-
-log = logger("baton.teams")
 
 DEFAULT_MAX_TURNS = 20
-
-
-class _Ask:
-    """One team ask in progress: its conversation, state and where events go live."""
-
-    __slots__ = ("conversation", "member_options", "sink", "state", "top")
-
-    def __init__(
-        self,
-        conversation: Conversation,
-        state: TeamState,
-        sink: Sink | None,
-        member_options: Mapping[str, Any],
-        *,
-        top: bool = False,
-    ) -> None:
-        self.top = top  # the team's own ask (not a turn inside another team's)
-        self.conversation = conversation
-        self.state = state
-        self.sink = sink
-        self.member_options = member_options  # given to every member's run (relay, middleware)
 
 
 class Team:
@@ -126,6 +99,11 @@ class Team:
         # The soonest Timeout that stops the ask by itself (not only with another condition).
         timeouts = sorted(either(self._stop, Timeout), key=lambda t: t.seconds)
         self._timeout: Timeout | None = timeouts[0] if timeouts else None
+        if isinstance(members, str | Mapping) or not isinstance(members, Sequence):
+            raise ConfigError(
+                f"team {name!r} takes a list of members, e.g. RoundRobin([a, b]), got "
+                f"{members!r:.80}"
+            )
         self.members: tuple[Member, ...] = tuple(as_member(m) for m in members)
         if not self.members:
             raise ConfigError(f"team {name!r} needs at least one member")
@@ -144,7 +122,7 @@ class Team:
         self._policies: dict[str, tuple[ViewPolicy, ...]] = {
             m.name: (ViewPolicy(m.name, m.view, self._pending_filter),) for m in self.members
         }
-        self._asks: dict[str, _Ask] = {}  # running asks by conversation id (for member tools)
+        self._asks: dict[str, TeamAsk] = {}  # running asks by conversation id (for member tools)
 
     def __repr__(self) -> str:
         names = ", ".join(m.name for m in self.members)
@@ -190,7 +168,7 @@ class Team:
         """Run the team on ``task`` until a termination fires; the reply holds the last
         member's answer. ``conversation_id=`` continues a stored conversation (needs
         ``history=``), ``stream=`` watches it, ``wait_busy=`` waits for a running ask."""
-        return await self._ask(task, options, None, None)
+        return await self.ask_with(task, options)
 
     def ask_sync(self, task: PromptInput, **options: Any) -> TeamReply:
         """Blocking ``ask``."""
@@ -224,13 +202,15 @@ class Team:
             or f"Ask the {self.name!r} team to work on a task and return its answer.",
         )
 
-    async def _ask(
+    async def ask_with(
         self,
         task: PromptInput,
         options: Mapping[str, Any],
-        after: TeamReply | None,
-        sink: Sink | None,
+        after: TeamReply | None = None,
+        sink: Sink | None = None,
     ) -> TeamReply:
+        """One ask, as ``ask``, ``reply.ask`` and ``run`` make it: ``after`` is the reply it
+        continues, ``sink`` the live reader given every event (``TeamRun``)."""
         self.prepare()
         as_parts(task)  # a bad task fails before anything is claimed
         conversation = await open_conversation(self.history, self.variables, options, after)
@@ -272,6 +252,12 @@ class Team:
         the same ``history=`` and ``storage=`` as the team that paused. Options: ``stream=``,
         ``wait_busy=``, and ``middleware=`` / ``observers=`` for the members' runs."""
         self.prepare()
+        unknown = sorted(set(options) - {"stream", "wait_busy", "middleware", "observers"})
+        if unknown:
+            raise ConfigError(
+                f"team.resume() takes stream=, wait_busy=, middleware= and observers=, not "
+                f"{unknown[0]}= (the paused ask goes on with what it started with)"
+            )
         storage, history = self.storage, self.history
         if storage is None or history is None:
             raise ConfigError(
@@ -301,12 +287,17 @@ class Team:
                     f"team.resume() takes the answer to the paused request: "
                     f"HumanMessage(request_id={request_id!r}, text=...)"
                 )
+            member = self.by_name.get(paused["member"])
+            if member is None:
+                raise ConfigError(
+                    f"team {self.name!r} paused for {paused['member']!r}, which is not a member "
+                    f"of this team ({list(self.by_name)}): resume with the team that paused"
+                )
             state = rebuild_state(self.name, conversation, paused["team_id"])
             if not await storage.delete(pause_key(conversation_id)):
                 raise NotSuspended(f"the paused team ask of {conversation_id} was resumed")
             passed = {k: options[k] for k in MEMBER_OPTIONS if k in options}
-            ask = _Ask(conversation, state, None, passed, top=True)
-            member = self.by_name[paused["member"]]
+            ask = TeamAsk(conversation, state, None, passed, top=True)
             state = await self._drive(ask, None, resumed=(request_id, member, answer.text))
             return self._reply(conversation, state)
         finally:
@@ -368,13 +359,13 @@ class Team:
             previous_speaker=self.resumed_speaker(conversation.events),
             conversation_id=conversation.id,
         )
-        ask = _Ask(conversation, state, sink, member_options or {}, top=top)
+        ask = TeamAsk(conversation, state, sink, member_options or {}, top=top)
         started = TeamStarted(team_id, self.name, type(self).__name__, conversation.id, task_text)
         return await self._drive(ask, task, started=started)
 
     async def _drive(
         self,
-        ask: _Ask,
+        ask: TeamAsk,
         task: PromptInput | None,
         *,
         started: TeamStarted | None = None,
@@ -388,10 +379,10 @@ class Team:
         try:
             ended: str | None = None
             if started is not None:
-                await self._record(ask, started)
+                await record(ask, started)
             if resumed is not None:
                 request_id, member, text = resumed
-                await self._record_answer(ask, request_id, text, to_stream=True)
+                await record_answer(ask, request_id, text, to_stream=True)
                 state.add(Turn(member.name, text, text, Usage()))
                 ended = await self.finished(state) or await first_fired(self._stop, state)
             while ended is None:
@@ -419,7 +410,7 @@ class Team:
                 self._filters.pop((conversation.id, member.name), None)
                 state.add(turn)
                 if turn.handoff is not None:
-                    await self._record(
+                    await record(
                         ask,
                         HandoffEvent(
                             team_id, self.name, member.name, turn.handoff, turn.handoff_reason
@@ -429,7 +420,7 @@ class Team:
                 ended = await self.finished(state) or await first_fired(self._stop, state)
             assert ended is not None
             members = tuple(MemberUsage(n, u) for n, u in state.by_member.items())
-            await self._record(
+            await record(
                 ask,
                 TeamFinished(
                     team_id,
@@ -444,10 +435,10 @@ class Team:
             return state
         except AskSuspended as suspended:
             if suspended.run_id != team_id:
-                await self._close_failed(ask, suspended)  # a member's own pause: not resumable
+                await close_failed(ask, self.name, suspended)  # a member's own pause: not resumable
             raise  # this team's pause: its ask stays open until team.resume
         except BaseException as error:
-            await self._close_failed(ask, error)
+            await close_failed(ask, self.name, error)
             raise
         finally:
             if outer is None:
@@ -457,82 +448,15 @@ class Team:
             for key in [k for k in self._filters if k[0] == conversation.id]:
                 del self._filters[key]
 
-    async def _human_turn(self, ask: _Ask, member: Member, human: Human) -> Turn:
-        conversation = ask.conversation
-        request = human.request(new_id(), self.name)
-        on_stream = False
-        if human.handler is not None:
-            await self._record(ask, request)
-            text = await human.answer(request)
-        elif human.suspend:
-            if self.storage is None or conversation.history is None or not ask.top:
-                raise ConfigError(
-                    f"Human({human.name!r}, suspend=True) pauses the team's ask: it must be a "
-                    "member of the team asked (not of a nested team), and that team needs "
-                    "history= and storage="
-                )
-            await self._record(ask, request)
-            await self.storage.put(
-                pause_key(conversation.id),
-                {
-                    "team": self.name,
-                    "team_id": ask.state.team_id,
-                    "request_id": request.request_id,
-                    "member": member.name,
-                },
-            )
-            raise AskSuspended(
-                f"team {self.name!r} waits for {human.name!r} (request {request.request_id}); "
-                f"continue it with team.resume({conversation.id!r}, "
-                f"HumanMessage(request_id={request.request_id!r}, text=...))",
-                conversation_id=conversation.id,
-                run_id=ask.state.team_id,
-                requests=(request,),
-            )
-        else:
-            waiting = conversation.stream.where(HumanMessage, request_id=request.request_id).next()
-            try:
-                await self._record(ask, request)
-                stream = conversation.stream
-                if (
-                    ask.sink is None
-                    and type(stream) is MemoryStream
-                    and stream.subscriber_count < 2
-                ):
-                    # Nobody can answer yet (no handler, no reader, nobody on the stream but
-                    # this wait): say so at once, as a member's own request would.
-                    message = (
-                        f"team {self.name!r} waits for {human.name!r} (request "
-                        f"{request.request_id}) but nobody watches its stream: give the member "
-                        "a handler=, watch the team with team.run(...), or use suspend=True"
-                    )
-                    log.warning("%s", message)
-                    await self._record(ask, UnattendedRequest(request.request_id, message))
-            except BaseException:
-                if inspect.iscoroutine(waiting):
-                    waiting.close()
-                raise
-            text = answer_text(await waiting, human.name)
-            on_stream = True
-        await self._record_answer(ask, request.request_id, text, to_stream=not on_stream)
-        return Turn(member.name, text, text, Usage())
-
-    async def _record_answer(
-        self, ask: _Ask, request_id: str, text: str, *, to_stream: bool
-    ) -> None:
-        """A human member's answer, then the same words as a message models read."""
-        await self._record(ask, HumanMessage(text, request_id=request_id), to_stream=to_stream)
-        await self._record(ask, HumanMessage(text))
-
     async def _take_turn(
-        self, ask: _Ask, member: Member, prompt: PromptInput | None, selected: SpeakerSelected
+        self, ask: TeamAsk, member: Member, prompt: PromptInput | None, selected: SpeakerSelected
     ) -> Turn:
         target = member.target
         conversation = ask.conversation
         if not isinstance(target, Agent):
-            await self._record(ask, selected)
+            await record(ask, selected)
             if isinstance(target, Human):
-                return await self._human_turn(ask, member, target)
+                return await human_turn(ask, member, target, self.name, self.storage)
             inner = await target.play(prompt, conversation, ask.sink, ask.member_options)
             last = inner.turns[-1]
             return Turn(member.name, last.text, last.output, inner.usage, response=last.response)
@@ -550,13 +474,13 @@ class Team:
             opening = (started, live.request) if live.request.parts else (started,)
             await store(conversation, (selected, *opening))
             try:
-                await self._deliver(ask, selected)
+                await deliver(ask, selected)
             except BaseException as error:
                 await abandon_run(conversation, live.run_id, error)
                 raise
             live.started = opening
         else:  # around_ask middleware runs before the run starts: it records its own start
-            await self._record(ask, selected)
+            await record(ask, selected)
         reply = await run_loop(live)
         called = tuple(
             c.name
@@ -575,38 +499,6 @@ class Team:
             handoff[1] if handoff else "",
             reply.response,
         )
-
-    async def _record(self, ask: _Ask, event: Event, *, to_stream: bool = True) -> None:
-        """Keep a team event store-first, then deliver it (stream, then the live reader)."""
-        await store(ask.conversation, (event,))
-        await self._deliver(ask, event, to_stream=to_stream)
-
-    async def _deliver(self, ask: _Ask, event: Event, *, to_stream: bool = True) -> None:
-        """Deliver a stored team event: the conversation's stream, then the live reader."""
-        conversation = ask.conversation
-        stream = conversation.stream
-        if to_stream and (type(stream) is not MemoryStream or stream.subscriber_count):
-            await stream.send(event)
-        if ask.sink is not None:
-            waiting = ask.sink(event)
-            if waiting is not None:
-                await waiting
-
-    async def _close_failed(self, ask: _Ask, error: BaseException) -> None:
-        cancelled = isinstance(error, asyncio.CancelledError)
-        kind = "Cancelled" if cancelled else type(error).__name__
-        message = "The team's ask was cancelled." if cancelled else (str(error) or kind)
-        with suppress(Exception):
-            async with asyncio.timeout(CANCEL_GRACE if cancelled else 10.0):
-                conversation = ask.conversation
-                if conversation.stale:
-                    await conversation.reload()
-                if ask.state.team_id not in {t for t, _ in open_teams(conversation.events)}:
-                    return
-                with cleanup_delivery():
-                    await self._record(
-                        ask, TeamFailed(ask.state.team_id, self.name, kind, message[:500])
-                    )
 
     # -- hand-offs ---------------------------------------------------------------------------
 

@@ -148,6 +148,8 @@ class HandoffTo(Termination):
     ``"user"``, for a swarm whose members may give the conversation back)."""
 
     def __init__(self, target: str) -> None:
+        if not isinstance(target, str) or not target:
+            raise ConfigError(f"HandoffTo takes the name handed off to, got {target!r}")
         self.target = target
 
     def check(self, state: TeamState) -> bool:
@@ -161,6 +163,8 @@ class StopTool(Termination):
     """Stops when a member called the tool ``name`` in its turn."""
 
     def __init__(self, name: str) -> None:
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"StopTool takes a tool's name, got {name!r}")
         self.name = name
 
     def check(self, state: TeamState) -> bool:

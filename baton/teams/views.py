@@ -35,10 +35,12 @@ from ..events import (
     RunStarted,
     ToolCallError,
     ToolCallResult,
+    Usage,
 )
 from ..history import HistoryView
 from ..hooks import ContextPolicy
 from ..models.base import ModelCall, ModelConfig
+from ..models.registry import resolve_config
 from ..transcript import transcript
 
 if TYPE_CHECKING:
@@ -56,6 +58,7 @@ __all__ = [
     "Summary",
     "View",
     "as_member",
+    "said",
     "text_only",
 ]
 
@@ -69,6 +72,13 @@ class View:
     async def select(self, before: Sequence[Event], member: str) -> Sequence[Event] | None:
         """The events of ``before`` that ``member`` sees (``None``: all of them)."""
         return None
+
+    async def shown(
+        self, before: Sequence[Event], member: str, context: Context
+    ) -> Sequence[Event] | None:
+        """What the member's model call is shown: ``select``, plus what the view spends on the
+        ask (a summary's model call is counted in the member's usage)."""
+        return await self.select(before, member)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -86,6 +96,19 @@ def _is_human(event: Event) -> bool:
     return _is_request(event) or (
         isinstance(event, HumanMessage) and event.request_id is None and bool(event.text)
     )
+
+
+def said(event: Event) -> tuple[str, str] | None:
+    """Who said what, for a message a team's members and humans exchange: ``("user", the
+    task)``, ``("human", a remark)``, ``(member, its answer)``; ``None`` for anything else (a
+    human's answer to a request is recorded again as a remark, so it is not one)."""
+    if isinstance(event, ModelResponse):
+        return (event.agent or "assistant", event.text) if event.text else None
+    if _is_request(event):
+        return "user", cast(ModelRequest, event).text
+    if isinstance(event, HumanMessage) and event.request_id is None and event.text:
+        return "human", event.text
+    return None
 
 
 def _task_index(events: Sequence[Event]) -> int:
@@ -186,26 +209,42 @@ class Summary(View):
         self._cache: dict[tuple[str, int], tuple[Event, str]] = {}
 
     async def select(self, before: Sequence[Event], member: str) -> Sequence[Event]:
+        return (await self._summarized(before, member))[0]
+
+    async def shown(
+        self, before: Sequence[Event], member: str, context: Context
+    ) -> Sequence[Event] | None:
+        events, spent = await self._summarized(before, member)
+        if spent is not None:
+            model = resolve_config(self.model)
+            context.add_usage(spent, "team-summary", model.provider, model.model_name)
+        return events
+
+    async def _summarized(
+        self, before: Sequence[Event], member: str
+    ) -> tuple[Sequence[Event], Usage | None]:
+        """The events shown, and the usage of the summary when one was made (not cached)."""
         task = _task_index(before)
         rest = [e for i, e in enumerate(before) if i != task]
         lines = [_line(role, event) for role, event in transcript(rest, None)]
         lines = [line for line in lines if line]
         kept: list[Event] = [before[task]] if task >= 0 else []
         if not lines:
-            return kept
+            return kept, None
         # Keyed by who reads and how far: the last event is kept in the entry and compared by
         # identity, so another conversation of the same length never gets this summary.
         key = (member, len(before))
         cached = self._cache.get(key)
+        spent: Usage | None = None
         if cached is not None and cached[0] is before[-1]:
             summary = cached[1]
         else:
             reply = await self.agent.ask("\n".join(lines))
-            summary = reply.text
+            summary, spent = reply.text, reply.usage
             if len(self._cache) > 256:
                 self._cache.clear()
             self._cache[key] = (before[-1], summary)
-        return [CompactionSummary(summary, len(rest), "team-summary"), *kept]
+        return [CompactionSummary(summary, len(rest), "team-summary"), *kept], spent
 
     def __repr__(self) -> str:
         return f"Summary({self.model!r})"
@@ -244,6 +283,8 @@ class Member:
                 f"view= takes All(), LastN(n), OwnAndAddressed(), Nothing() or Summary(model), "
                 f"got {view!r}"
             )
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise ConfigError(f"Member name= takes a non-empty name, got {name!r}")
         from .team import Team
 
         if isinstance(target, Team) and view is not None and type(view) is not All:
@@ -311,7 +352,7 @@ class ViewPolicy(ContextPolicy):
             before = list(input_filter(before))
         # Whose turns are "own" is the transcript's to say: the agent's name (the author its
         # answers are recorded under), which a Member(name=...) alias does not change.
-        selected = await self.view.select(before, context.agent_name)
+        selected = await self.view.shown(before, context.agent_name, context)
         if selected is not None:
             before = selected
         events = [*before, *messages[start:]]

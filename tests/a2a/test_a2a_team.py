@@ -70,3 +70,18 @@ async def test_a_remote_question_is_the_members_answer_and_its_next_turn_answers
     answers = [e.text for e in reply.events if isinstance(e, ModelResponse)]
     assert answers == ["What colour?", "blue", "colour: blue"]
     assert list(log.texts.values()) == [["ask colour", "blue"]]  # one remote task, answered
+
+
+def test_latest_text_is_the_whole_latest_message() -> None:
+    from baton.a2a.member import latest_text
+    from baton.events import HumanMessage, ModelRequest, Text
+
+    events = [
+        ModelRequest((Text("Paint a sign.\nIt says: [1] OPEN"),)),
+        ModelResponse("sure", agent="painter"),
+        ModelResponse("Make it red.\nBig letters, see [2] below.", agent="client"),
+    ]
+    assert latest_text(events[:1], "painter") == "Paint a sign.\nIt says: [1] OPEN"
+    assert latest_text(events, "painter") == "Make it red.\nBig letters, see [2] below."
+    assert latest_text([*events, HumanMessage("and quick")], "painter") == "and quick"
+    assert latest_text(events[:2], "painter") == ""  # nothing new since its own turn

@@ -415,3 +415,39 @@ async def test_openai_responses_streams_hosted_calls_as_events(wire: WireServer)
     assert reply.response.hosted_calls == (expected,)
     assert announced == [expected]
     assert wire.last.json["tools"] == [{"type": "code_interpreter", "container": {"type": "auto"}}]
+
+
+ANTHROPIC_OK = {
+    "id": "msg_1",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-test",
+    "content": [{"type": "text", "text": "ok"}],
+    "stop_reason": "end_turn",
+    "usage": {"input_tokens": 1, "output_tokens": 1},
+}
+
+
+async def test_a_per_ask_model_is_refused_a_hosted_tool_it_lacks_even_with_a_fallback(
+    wire: WireServer,
+) -> None:
+    # The fallback is chosen for the agent's own model when the agent is built; a model given
+    # to one ask can't swap it in, and must never get another tool in its place.
+    wire.reply_json(ANTHROPIC_OK)
+    claude = closing(
+        AnthropicConfig("claude-test", api_key="sk-ant-test", base_url=wire.url, stream=False)
+    )
+    unbuilt = Agent("a", tools=[FileSearch(vector_store_ids=["vs_1"], fallback=search_locally)])
+    with pytest.raises(ConfigError, match=r"FileSearch\(\) is not available on anthropic"):
+        await unbuilt.ask("go", config=claude)
+    scripted = Agent("b", config=ScriptedModel("done"), tools=[WebSearch(fallback=search_locally)])
+    chat = closing(OpenAIConfig("gpt-test", api_key="sk-test", base_url=wire.url))
+    with pytest.raises(ConfigError, match=r"WebSearch\(\) is not available on openai"):
+        await scripted.ask("go", config=chat)
+    plain = Agent("c", config=ScriptedModel("done"))
+    per_ask = FileSearch(vector_store_ids=["vs_1"], fallback=search_locally)
+    with pytest.raises(ConfigError, match=r"FileSearch\(\) is not available on anthropic"):
+        await plain.ask("go", config=claude, tools=[per_ask])
+    await plain.ask("go", config=claude, tools=[WebSearch()])  # one it runs goes through
+    assert wire.last.json["tools"] == [{"type": "web_search_20250305", "name": "web_search"}]
+    assert len(wire.requests) == 1  # the refused asks sent nothing

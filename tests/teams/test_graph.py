@@ -9,8 +9,9 @@ import pytest
 
 from baton import Agent
 from baton.errors import ConfigError
+from baton.events import ToolCallResult
 from baton.teams import Graph, MaxTurns, SpeakerSelected, TeamState
-from baton.testing import ScriptedModel
+from baton.testing import ScriptedModel, call
 
 
 def node(name: str, *turns: Any) -> tuple[Agent[str], ScriptedModel]:
@@ -148,3 +149,38 @@ def test_a_graph_cannot_pause_on_a_human_node_yet() -> None:
 
     with pytest.raises(ConfigError, match="suspend"):
         Graph().add("editor", Human("editor", suspend=True))
+
+
+async def test_a_graph_not_yet_asked_is_a_tool_and_has_a_repr() -> None:
+    draft, _ = node("draft", "the draft")
+    flow = Graph(name="article", description="Writes an article.").add("draft", draft)
+    assert repr(flow) == "Graph('article', [draft])"
+    tool = flow.as_tool()  # before the graph's first ask (which checks and fixes it)
+    assert tool.spec.name == "article" and tool.spec.description == "Writes an article."
+    lead = Agent("lead", config=ScriptedModel(call("article", task="tea"), "ok"), tools=[tool])
+    reply = await lead.ask("go")
+    results = [e for e in reply.events if isinstance(e, ToolCallResult)]
+    assert reply.text == "ok" and [r.content for r in results] == ["the draft"]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"nodes": [{"kind": "agent"}]},
+        {"nodes": [{"name": "draft"}], "edges": [{"from": "draft"}]},
+        {"nodes": [{"name": "draft"}], "joins": [{"name": "draft"}]},
+        {"nodes": "draft"},
+        ["not", "a", "graph"],
+    ],
+    ids=[
+        "node-without-name",
+        "edge-without-target",
+        "join-without-after",
+        "nodes-not-a-list",
+        "a-list",
+    ],
+)
+def test_from_json_refuses_a_malformed_description_with_a_config_error(data: Any) -> None:
+    draft, _ = node("draft", "v1")
+    with pytest.raises(ConfigError, match=r"Graph\.from_json: .*to_json\(\)"):
+        Graph.from_json(data, nodes={"draft": draft})

@@ -169,3 +169,24 @@ async def test_a_conversation_with_a_paused_agent_ask_refuses_a_team_ask() -> No
     team = RoundRobin([w], termination=MaxTurns(1), history=history, storage=storage)
     with pytest.raises(ConversationBusy, match="paused"):
         await team.ask("go", conversation_id="c-paused")
+
+
+async def test_a_resume_by_a_team_without_the_paused_member_keeps_the_pause() -> None:
+    history, storage = MemoryHistory(), MemoryStorage()
+    members: list[Any] = [
+        Agent("writer", config=ScriptedModel("draft")),
+        Human("editor", suspend=True),
+    ]
+    team = RoundRobin(members, termination=MaxTurns(2), history=history, storage=storage)
+    with pytest.raises(AskSuspended) as paused:
+        await team.ask("Write.", conversation_id="c-other")
+    answer = HumanMessage("Fine.", request_id=paused.value.request_id)
+    other = RoundRobin(
+        [Agent("writer", config=ScriptedModel("x"))], history=history, storage=storage
+    )
+    with pytest.raises(ConfigError, match=r"'editor'.*not a member"):
+        await other.resume("c-other", answer)
+    with pytest.raises(ConfigError, match=r"resume\(\) takes .*stream"):
+        await team.resume("c-other", answer, variables={"x": 1})
+    reply = await team.resume("c-other", answer)  # the pause was kept for the right team
+    assert reply.text == "Fine." and reply.termination == "MaxTurns(2)"

@@ -62,6 +62,7 @@ async def test_summary_and_function_carryovers() -> None:
     assert "[researcher] catechins" in summarizer.requests[-1].messages[-1].text  # type: ignore[attr-defined]
     assert "they found catechins and wrote it up" in e_model.seen()[0].text
     assert reply.usage.requests == 3 + 2  # three steps and two summaries
+    assert reply.usage_by_member["sequential-summarizer"].requests == 2  # the parts add up
 
     async def joined(turns: list[Turn]) -> str:
         return " + ".join(t.member for t in turns)

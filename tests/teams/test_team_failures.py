@@ -10,9 +10,10 @@ import pytest
 
 from baton import Agent, MemoryHistory, tool
 from baton.errors import ModelError
-from baton.events import RunFailed, RunStarted, ToolCall
+from baton.events import HumanInputRequest, HumanMessage, RunFailed, RunStarted, ToolCall
 from baton.history import History
 from baton.teams import (
+    Human,
     MaxTurns,
     RoundRobin,
     SpeakerSelected,
@@ -129,6 +130,7 @@ async def test_a_timeout_cuts_a_hung_turn_and_ends_the_ask_normally(valid_histor
     reply = await team.ask("go", conversation_id="c-timeout")
     assert reply.termination == "Timeout(1e-06)"
     assert reply.text == "" and reply.turns == []
+    assert reply.speaker == ""  # nobody finished a turn in this ask
     stored = await history.load("c-timeout")
     valid_history(stored)
     check_teams(stored)
@@ -183,3 +185,47 @@ async def test_cancel_inside_a_nested_team_closes_both_asks_inner_first(
     reply = await outer_again.ask("again", conversation_id="c-nested")
     assert reply.text == "lead again"
     valid_history(list(reply.events))
+
+
+async def test_a_human_turn_cut_by_a_timeout_or_a_cancel_closes_with_the_ask(
+    valid_history: Any,
+) -> None:
+    history = MemoryHistory()
+    asked = asyncio.Event()
+
+    async def away(request: HumanInputRequest) -> str:
+        asked.set()
+        await asyncio.Event().wait()
+        return "never"
+
+    writer = Agent("writer", config=ScriptedModel("draft", repeat=True))
+    timed = RoundRobin(
+        [Human("editor", handler=away), writer],
+        termination=Timeout(1e-6) | MaxTurns(2),  # due at once: cuts the editor's first turn
+        history=history,
+    )
+    reply = await timed.ask("go", conversation_id="c-human-cut")
+    assert reply.termination == "Timeout(1e-06)" and reply.turns == []
+    asked.clear()
+    cancelled = RoundRobin(
+        [Human("editor", handler=away), writer], termination=MaxTurns(3), history=history
+    )
+    asking = asyncio.create_task(cancelled.ask("again", conversation_id="c-human-cut"))
+    await asked.wait()  # the writer answered, then the editor was asked
+    asking.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asking
+    stored = await history.load("c-human-cut")
+    valid_history(stored)
+    check_teams(stored)
+    requests = [e for e in stored if isinstance(e, HumanInputRequest)]
+    assert len(requests) == 2 and not [e for e in stored if isinstance(e, HumanMessage)]
+    # The next ask works, going on after the last speaker selected (the cut editor).
+    done = RoundRobin(
+        [Human("editor", handler=lambda r: "Ship it."), writer],
+        termination=MaxTurns(2),
+        history=history,
+    )
+    reply = await done.ask("once more", conversation_id="c-human-cut")
+    assert [t.member for t in reply.turns] == ["writer", "editor"] and reply.text == "Ship it."
+    valid_history(await history.load("c-human-cut"))

@@ -21,10 +21,12 @@ from baton.events import (
     TextChunk,
 )
 from baton.teams import (
+    HandoffTo,
     MaxTurns,
     Member,
     RoundRobin,
     SpeakerSelected,
+    StopTool,
     TeamFinished,
     TeamReply,
     TeamStarted,
@@ -200,6 +202,14 @@ async def test_member_options_and_bad_configurations() -> None:
         RoundRobin([])
     with pytest.raises(ConfigError, match="members are agents"):
         RoundRobin(["a"])
+    with pytest.raises(ConfigError, match=r"a list of members, e.g. RoundRobin"):
+        RoundRobin(a)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="name= takes"):
+        Member(a, name=5)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="HandoffTo takes"):
+        HandoffTo(None)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="StopTool takes"):
+        StopTool("")
     with pytest.raises(ConfigError, match="MaxTurns"):
         MaxTurns(0)
     with pytest.raises(ConfigError, match="option of its members"):

@@ -110,7 +110,10 @@ async def test_summary_shows_the_task_and_a_summary_of_the_rest() -> None:
     b, _ = member("b", "agreed")
     w, w_model = member("writer", "ok")
     team = RoundRobin([a, b, Member(w, view=Summary(summarizer))], termination=MaxTurns(3))
-    await team.ask("Plan it.")
+    reply = await team.ask("Plan it.")
+    # The summary is spent on the writer's turn: in its usage and the ask's total.
+    assert reply.usage.requests == 3 + 1
+    assert reply.usage_by_member["writer"].requests == 2
     seen = w_model.seen()
     assert [s.author for s in seen] == ["baton", "user"]
     assert "a said hi; b agreed" in seen[0].text and seen[1].text == "Plan it."
