@@ -109,29 +109,39 @@ def _match(words: tuple[str, ...], entries: tuple[tuple[str, ...], ...]) -> tupl
 
 def simple_commands(line: str) -> tuple[list[tuple[str, ...]], bool]:
     """The simple commands of a shell command line (each as its words, redirections and
-    leading assignments left out), and whether any part is computed at run time."""
+    leading assignments left out), and whether any part is computed at run time.
+
+    Read conservatively: a process substitution (``<(...)``) is a command of its own, a
+    substitution in a redirection target or an assignment counts as computed, and ``#`` starts
+    no comment (``sh`` reads ``a#;rm x`` as two commands; the words after a real comment are
+    merely checked too)."""
     lexer = shlex.shlex(line, posix=True, punctuation_chars=_OPERATOR_CHARS)
     lexer.whitespace = " \t\r"  # a newline separates commands, as ';' does
     lexer.whitespace_split = True
+    lexer.commenters = ""
     commands: list[tuple[str, ...]] = []
     words: list[str] = []
     computed = False
     skip_next = False
     for token in lexer:
         if token and all(c in _OPERATOR_CHARS for c in token):
-            if "<" in token or ">" in token:
+            if "<(" in token or ">(" in token:
+                computed = True  # process substitution: its command is read as one of its own
+            elif "<" in token or ">" in token:
                 skip_next = True  # the next word is a redirection's target, not a command
                 continue
             if words:
                 commands.append(tuple(words))
             words = []
             continue
+        if "`" in token or "$(" in token:
+            computed = True  # wherever it stands: a target, an assignment or a word
         if skip_next:
             skip_next = False
             continue
         if not words and "=" in token and not token.startswith("="):
             continue  # VAR=value before the command
-        if "`" in token or "$(" in token or token == "$" or (not words and "$" in token):
+        if token == "$" or (not words and "$" in token):
             computed = True
         words.append(token)
     if words:
