@@ -25,6 +25,7 @@ __all__ = [
     "RETRYABLE_ERROR",
     "Outcome",
     "StorageOutcomes",
+    "different_payload",
     "error_result",
     "payload_digest",
 ]
@@ -91,6 +92,19 @@ class Outcome:
             payload_digest=str(data.get("payload_digest", "")),
             finished_at=float(data.get("finished_at", 0.0)),
         )
+
+
+def different_payload(run_id: str) -> Outcome:
+    """The ``invalid_request`` answer to a ``run_id`` already used with another payload."""
+    return Outcome(
+        run_id,
+        INVALID_REQUEST,
+        error_result(
+            f"run_id {run_id!r} was used already with a different payload; use a new run_id "
+            "for new work",
+            None,
+        ),
+    )
 
 
 class StorageOutcomes:

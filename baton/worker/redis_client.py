@@ -30,7 +30,7 @@ from typing import Any
 from ..backends.redis.connection import Connector, RedisSource, reaches_redis
 from ..backends.redis.stream import retryable_errors
 from ..errors import ConfigError
-from .outcome import INVALID_REQUEST, Outcome, error_result, payload_digest
+from .outcome import Outcome, different_payload, payload_digest
 
 __all__ = ["FINISH", "GROUP", "TAKE", "RedisKeys", "WorkerClient"]
 
@@ -200,15 +200,7 @@ class WorkerClient:
         outcome = await self.wait(run_id, timeout=timeout)
         digest = payload_digest(payload)
         if outcome.payload_digest and outcome.payload_digest != digest:
-            return Outcome(
-                run_id,
-                INVALID_REQUEST,
-                error_result(
-                    f"run_id {run_id!r} was used already with a different payload; use a new "
-                    "run_id for new work",
-                    None,
-                ),
-            ).output
+            return different_payload(run_id).output
         return outcome.output
 
     @reaches_redis
