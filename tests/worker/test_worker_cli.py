@@ -60,7 +60,8 @@ def test_a_bad_agent_target_is_named(tmp_path: Path) -> None:
     for target, problem in (
         ("contract_cases", "takes 'module:attribute'"),
         ("no_such_module:agent", "cannot import 'no_such_module'"),
-        ("contract_cases:OUTPUT", "is not an Agent"),
+        ("contract_cases:OUTPUT", "is dict, not a baton Agent"),
+        ("contract_cases:missing", "has no attribute 'missing'"),
     ):
         failed = baton("run", str(path), "--agent", target, "--redis", "redis://127.0.0.1:1/0")
         assert failed.returncode == 2 and problem in failed.stderr, failed.stderr
