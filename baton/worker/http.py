@@ -5,6 +5,8 @@
   "accepted"}``, ``Location: /runs/<run id>``) and runs the task in the background.
 - ``GET /runs/<run id>`` answers ``200`` with the output once there is one, ``202`` while it
   runs, ``404`` for a run id it never saw.
+- A run that could not end with an outcome (the outcomes' store unreachable) answers ``503``
+  with the contract's output, status ``retryable_error``.
 
 Every request first passes ``baton.endpoint_guard`` (``Host``, ``Origin``, bearer token): a
 token is required unless ``no_token=True``, which serves loopback clients only.
@@ -17,8 +19,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..endpoint_guard import EndpointGuard
-from ..errors import ConfigError
-from .outcome import INVALID_REQUEST, error_result
+from ..errors import BatonError, ConfigError
+from .outcome import INVALID_REQUEST, RETRYABLE_ERROR, error_result
 from .pool import WorkerPool
 from .requires import require
 from .worker import Worker
@@ -111,7 +113,10 @@ class WorkerApp:
             return JSONResponse(rejected.output)
         await self.pool.submit(payload)  # at most `concurrency` runs at once, however called
         if "respond-async" not in request.headers.get("prefer", ""):
-            return JSONResponse(await self.pool.result(run_id))
+            try:
+                return JSONResponse(await self.pool.result(run_id))
+            except Exception as exc:  # the store (or the worker) failed: no outcome to give
+                return _unavailable(run_id, exc)
         return JSONResponse(
             {"run_id": run_id, "status": "accepted"},
             status_code=202,
@@ -122,7 +127,10 @@ class WorkerApp:
         from starlette.responses import JSONResponse
 
         run_id = request.path_params["run_id"]
-        stored = await self.worker.outcome(run_id)
+        try:
+            stored = await self.worker.outcome(run_id)
+        except Exception as exc:
+            return _unavailable(run_id, exc)
         if stored is not None:
             return JSONResponse(stored.output)
         if self.pool.running(run_id):
@@ -134,6 +142,20 @@ class WorkerApp:
                 {"run_id": run_id, "error": "no such run (never submitted, or past retention)"},
                 status_code=404,
             )
+        except Exception as exc:
+            return _unavailable(run_id, exc)
+
+
+def _unavailable(run_id: str, error: Exception) -> Response:
+    """A run that ended without an outcome (its store unreachable, ...): the contract's
+    ``retryable_error`` with a 503. Baton's errors say what went wrong without secrets; of
+    any other, only its type is told."""
+    from starlette.responses import JSONResponse
+
+    problem = str(error) if isinstance(error, BatonError) else type(error).__name__
+    result = error_result(problem, {"type": type(error).__name__}, retryable=True)
+    output = {"run_id": run_id, "status": RETRYABLE_ERROR, "result": result}
+    return JSONResponse(output, status_code=503)
 
 
 def _rejected(problem: str, *, status: int) -> Response:

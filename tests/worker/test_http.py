@@ -84,3 +84,27 @@ async def test_a_body_that_is_not_json_is_an_invalid_request() -> None:
         no_id = await http.post("/runs", json={"task": "x"})
         assert no_id.json()["status"] == "invalid_request"
     assert model.calls_made == 0
+
+
+async def test_an_unreachable_store_is_a_retryable_error_not_a_500() -> None:
+    """The outcomes' store is down: the contract's ``retryable_error``, with a 503 and the
+    store's own error, for a waited-for run and for one started with respond-async."""
+    from baton.backends.redis import RedisStorage
+
+    down = RedisStorage("redis://127.0.0.1:1/0")
+    app = WorkerApp(
+        Worker(SPEC.agent(config=ScriptedModel('{"answer": "a"}')), SPEC, storage=down),
+        no_token=True,
+    )
+    async with uvicorn_serving(app) as base, httpx.AsyncClient(base_url=base) as http:
+        waited = await http.post("/runs", json=payload("r1"))
+        assert waited.status_code == 503
+        body = waited.json()
+        assert body["run_id"] == "r1" and body["status"] == "retryable_error"
+        assert "could not use Redis" in body["result"]["error"]
+        assert body["result"]["retryable"] is True
+        accepted = await http.post("/runs", json=payload("r2"), headers={"prefer": "respond-async"})
+        assert accepted.status_code == 202
+        await app.pool.join()
+        later = await http.get("/runs/r2")
+        assert later.status_code == 503 and later.json()["status"] == "retryable_error"
