@@ -24,23 +24,23 @@ def load_target(
     accepts: Callable[[Any], bool],
     expected: str,
     *,
-    option: str = "the target",
+    option: str = "the agent",
 ) -> Any:
     """The object ``target`` (``module:attribute``) names, made by calling it when it is a
     factory. ``accepts`` says whether an object is what the command takes (``expected``
-    names it in the error); ``option`` names where the target came from (``--agent``).
+    names it in the error); ``option`` names what the target is (``--agent``).
     Every problem is a ``ConfigError`` naming the target."""
     module_name, _, attribute = target.partition(":")
     if not module_name or not attribute:
         raise ConfigError(
-            f"{option} takes 'module:attribute', e.g. 'myapp.agents:agent', not {target!r}"
+            f"name {option} as 'module:attribute', e.g. 'myapp.agents:agent', not {target!r}"
         )
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ConfigError(f"cannot import {module_name!r} for {option} ({exc})") from None
+        raise ConfigError(f"cannot import {module_name!r} ({exc})") from None
     found: Any = module
     for part in attribute.split("."):
         if not hasattr(found, part):

@@ -52,9 +52,9 @@ def test_objects_factories_and_dotted_names_are_found(module: str) -> None:
 @pytest.mark.parametrize(
     ("target", "problem"),
     [
-        ("loading_target_mod", "--agent takes 'module:attribute'"),
-        (":agent", "--agent takes 'module:attribute'"),
-        ("no_such_module_here:agent", "cannot import 'no_such_module_here' for --agent"),
+        ("loading_target_mod", "name --agent as 'module:attribute'"),
+        (":agent", "name --agent as 'module:attribute'"),
+        ("no_such_module_here:agent", "cannot import 'no_such_module_here'"),
         ("loading_target_mod:missing", "'loading_target_mod' has no attribute 'missing'"),
         ("loading_target_mod:number", "'loading_target_mod:number' is int, not an Agent"),
     ],

@@ -58,7 +58,7 @@ def test_serving_without_a_token_is_for_loopback_only(tmp_path: Path) -> None:
 def test_a_bad_agent_target_is_named(tmp_path: Path) -> None:
     path = write_spec(case_spec("once"), tmp_path)
     for target, problem in (
-        ("contract_cases", "takes 'module:attribute'"),
+        ("contract_cases", "name --agent as 'module:attribute'"),
         ("no_such_module:agent", "cannot import 'no_such_module'"),
         ("contract_cases:OUTPUT", "is dict, not a baton Agent"),
         ("contract_cases:missing", "has no attribute 'missing'"),
