@@ -80,6 +80,7 @@ class Outcome:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Outcome:
+        """The record ``to_json`` made (fields it lacks take their defaults)."""
         usage = data.get("usage") or {}
         known = {f.name for f in dataclasses.fields(Usage)}
         return cls(
@@ -119,6 +120,7 @@ class StorageOutcomes:
         self.retention = retention
 
     async def get(self, run_id: str) -> Outcome | None:
+        """The outcome of ``run_id``, or ``None`` (never stored, or expired: then deleted)."""
         key = self.prefix + run_id
         data = await self.storage.get(key)
         if not isinstance(data, dict):
@@ -129,6 +131,7 @@ class StorageOutcomes:
         return Outcome.from_json(data)
 
     async def put(self, outcome: Outcome) -> None:
+        """Keep ``outcome`` under its run id, until its retention ends."""
         data = outcome.to_json()
         if self.retention is not None:
             data["expires_at"] = outcome.finished_at + self.retention

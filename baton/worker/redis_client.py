@@ -96,12 +96,15 @@ class RedisKeys:
         self.dead = self.base + "dead"
 
     def outcome(self, run_id: str) -> str:
+        """The key of ``run_id``'s outcome (JSON, set once)."""
         return f"{self.base}outcome:{run_id}"
 
     def done(self, run_id: str) -> str:
+        """The list a finished ``run_id`` is pushed to, waking the clients waiting on it."""
         return f"{self.base}done:{run_id}"
 
     def lease(self, run_id: str) -> str:
+        """The key of the lease a worker holds while it runs ``run_id``."""
         return f"{self.base}lease:{run_id}"
 
 
@@ -130,6 +133,7 @@ class WorkerClient:
         return f"WorkerClient({self.connector!r}, {self.spec_id!r})"
 
     def run_id_of(self, payload: Mapping[str, Any]) -> str:
+        """The payload's run id (its idempotency key); ``ConfigError`` when it has none."""
         run_id = payload.get(self.idempotency_key) if isinstance(payload, Mapping) else None
         if not isinstance(run_id, str) or not run_id:
             raise ConfigError(

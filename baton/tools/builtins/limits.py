@@ -62,14 +62,17 @@ class Limits:
 
     @property
     def memory_bytes(self) -> int:
+        """``memory_mb`` in bytes (the address-space limit)."""
         return int(self.memory_mb * 1024 * 1024)
 
     @property
     def file_size_bytes(self) -> int:
+        """``file_size_mb`` in bytes (the largest file a program may write)."""
         return int(self.file_size_mb * 1024 * 1024)
 
     @property
     def output_bytes(self) -> int:
+        """``output_kb`` in bytes (what is kept of stdout, and of stderr)."""
         return int(self.output_kb * 1024)
 
     def describe(self) -> str:

@@ -44,6 +44,8 @@ class SearchFailed(Exception):
 
 @dataclass(frozen=True, slots=True)
 class SearchResult:
+    """One search hit as the model reads it: the page's title, its URL and a snippet."""
+
     title: str
     url: str
     snippet: str
