@@ -288,17 +288,22 @@ class RedisRunner:
         if deliveries > self.max_deliveries:
             await self._dead_letter(entry_id, run_id, fields, deliveries)
             return
+        if taken == 2:
+            await self._acknowledge(entry_id)  # finished already: nothing to run
+            return
         checked_id, rejected = self.worker.check(payload)
         if rejected is not None or not run_id or checked_id != run_id:
+            if run_id and taken != 1:
+                # Another worker runs this run id: its outcome, not this refusal, is the run
+                # id's (whoever sent this one reads it as "a different payload").
+                await self._acknowledge(entry_id)
+                return
             outcome = rejected or Outcome(
                 run_id,
                 "invalid_request",
                 error_result("the task's run_id does not match its payload", None),
             )
             await self._finish(entry_id, run_id or entry_id, outcome, lease=taken == 1)
-            return
-        if taken == 2:
-            await self._acknowledge(entry_id)  # finished already: nothing to run
             return
         if taken != 1 and not await self._take_lease(run_id):
             return  # finished elsewhere meanwhile: acknowledged by _take_lease

@@ -13,7 +13,8 @@ import redis.asyncio
 from contract_cases import case_agent, case_spec
 from worker_support import eventually
 
-from baton.testing import ScriptedModel
+from baton import tool
+from baton.testing import ScriptedModel, call
 from baton.worker import Worker
 from baton.worker.redis_client import GROUP, RedisKeys, WorkerClient
 from baton.worker.redis_runner import RedisRunner
@@ -87,6 +88,56 @@ async def test_a_finished_run_id_is_not_queued_or_run_again(redis_url: str, pref
         stored = await client.outcome("r1")
         assert stored is not None and stored.attempts == 1 and stored.usage.requests == 1
     finally:
+        runner.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_a_bad_payload_under_a_running_run_id_does_not_take_its_outcome(
+    redis_url: str, prefix: str
+) -> None:
+    """While ``r1`` runs, a malformed task under the same run id arrives: it is refused
+    without writing an outcome, so the run in progress keeps its own (set-if-absent would
+    else keep the refusal, and the finished work's answer would be lost)."""
+    release = asyncio.Event()
+
+    @tool
+    async def slow_step() -> str:
+        """A step that takes a while."""
+        await release.wait()
+        return "done"
+
+    spec = case_spec("once")
+    model = ScriptedModel(call("slow_step"), '{"answer": "kept"}')
+    runner = RedisRunner(
+        Worker(spec.agent(config=model, tools=[slow_step]), spec),
+        redis_url,
+        prefix=prefix,
+        heartbeat=0.2,
+    )
+    task = asyncio.create_task(runner.run())
+    client = WorkerClient(redis_url, spec.id, prefix=prefix)
+    try:
+        await client.submit(payload("r1"))
+
+        async def running() -> bool:
+            return model.calls_made == 1
+
+        await eventually(running, what="r1 is running")
+        await client.submit({**payload("r1"), "unexpected": True})
+
+        async def refused() -> bool:
+            return runner.handled >= 1
+
+        await eventually(refused, what="the malformed duplicate was handled")
+        release.set()
+        output = await client.result("r1", timeout=30)
+        assert output == {"run_id": "r1", "status": "ok", "result": {"answer": "kept"}}
+        duplicate = await client.run({**payload("r1"), "unexpected": True}, timeout=30)
+        assert duplicate["status"] == "invalid_request"
+        assert "different payload" in duplicate["result"]["error"]
+    finally:
+        release.set()
         runner.stop()
         with contextlib.suppress(asyncio.CancelledError):
             await task
