@@ -111,12 +111,13 @@ class WorkerApp:
         if not run_id:
             assert rejected is not None
             return JSONResponse(rejected.output)
-        await self.pool.submit(payload)  # at most `concurrency` runs at once, however called
+        # At most `concurrency` runs at once, however called.
         if "respond-async" not in request.headers.get("prefer", ""):
             try:
-                return JSONResponse(await self.pool.result(run_id))
+                return JSONResponse(await self.pool.run(payload))
             except Exception as exc:  # the store (or the worker) failed: no outcome to give
                 return _unavailable(run_id, exc)
+        await self.pool.submit(payload)
         return JSONResponse(
             {"run_id": run_id, "status": "accepted"},
             status_code=202,

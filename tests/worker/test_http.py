@@ -108,3 +108,32 @@ async def test_an_unreachable_store_is_a_retryable_error_not_a_500() -> None:
         await app.pool.join()
         later = await http.get("/runs/r2")
         assert later.status_code == 503 and later.json()["status"] == "retryable_error"
+
+
+async def test_another_payload_under_a_running_run_id_leaves_that_run_alone() -> None:
+    """While ``r1`` runs (started with respond-async), a POST of another payload under
+    ``r1`` is told ``invalid_request``; ``GET /runs/r1`` still follows the run, which ends
+    with its own output (it was neither dropped from the pool nor cancelled at shutdown)."""
+    release = asyncio.Event()
+
+    @tool
+    async def slow_step() -> str:
+        """A step that takes a while."""
+        await release.wait()
+        return "done"
+
+    model = ScriptedModel(call("slow_step"), '{"answer": "kept"}')
+    app = WorkerApp(Worker(SPEC.agent(config=model, tools=[slow_step]), SPEC), no_token=True)
+    async with uvicorn_serving(app) as base, httpx.AsyncClient(base_url=base) as http:
+        accepted = await http.post("/runs", json=payload("r1"), headers={"prefer": "respond-async"})
+        assert accepted.status_code == 202
+        other = await http.post("/runs", json={**payload("r1"), "task": "Something else."})
+        assert other.json()["status"] == "invalid_request"
+        assert "different payload" in other.json()["result"]["error"]
+        running = await http.get("/runs/r1")
+        assert running.status_code == 202 and running.json()["status"] == "running"
+        release.set()
+        await app.pool.join()
+        done = await http.get("/runs/r1")
+        assert done.json() == {"run_id": "r1", "status": "ok", "result": {"answer": "kept"}}
+    assert await app.worker.outcome("r1") is not None
