@@ -230,3 +230,16 @@ async def test_failures_reach_the_model_as_short_tool_errors(base: str) -> None:
         "loopback address"
     )
     assert "internal admin data" not in error.message
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://", "fetching http:// failed"),
+        ("http://[::1", "invalid URL"),
+        ("//no-scheme.example", "only http and https"),
+    ],
+)
+async def test_malformed_urls_are_fetch_failures(url: str, problem: str) -> None:
+    with pytest.raises(FetchFailed, match=problem):
+        await web_fetch()(url)
