@@ -264,11 +264,10 @@ async def _submit(
         prefix=prefix,
         idempotency_key=loaded.idempotency_key if loaded else "run_id",
     )
-    run_id = await client.submit(payload)
     if not wait:
-        print(run_id)
+        print(await client.submit(payload))
         return 0
-    try:
+    try:  # run() submits, then waits
         output = await client.run(payload, timeout=timeout)
     except TimeoutError as exc:
         print(f"TimeoutError: {exc}", file=sys.stderr)
