@@ -4,15 +4,14 @@ loopback rule for running without a token."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 from contract_cases import OUTPUT
 from serving import uvicorn_serving
+from worker_support import held_step
 
-from baton import tool
 from baton.testing import ScriptedModel, call
 from baton.worker import Worker, WorkerSpec
 from baton.worker.http import WorkerApp
@@ -41,13 +40,7 @@ async def test_requests_need_the_token() -> None:
 
 
 async def test_an_async_run_answers_202_then_its_output() -> None:
-    release = asyncio.Event()
-
-    @tool
-    async def slow_step() -> str:
-        """A step that takes a while."""
-        await release.wait()
-        return "done"
+    slow_step, release = held_step()
 
     model = ScriptedModel(call("slow_step"), '{"answer": "late"}')
     app = WorkerApp(Worker(SPEC.agent(config=model, tools=[slow_step]), SPEC), no_token=True)
@@ -114,13 +107,7 @@ async def test_another_payload_under_a_running_run_id_leaves_that_run_alone() ->
     """While ``r1`` runs (started with respond-async), a POST of another payload under
     ``r1`` is told ``invalid_request``; ``GET /runs/r1`` still follows the run, which ends
     with its own output (it was neither dropped from the pool nor cancelled at shutdown)."""
-    release = asyncio.Event()
-
-    @tool
-    async def slow_step() -> str:
-        """A step that takes a while."""
-        await release.wait()
-        return "done"
+    slow_step, release = held_step()
 
     model = ScriptedModel(call("slow_step"), '{"answer": "kept"}')
     app = WorkerApp(Worker(SPEC.agent(config=model, tools=[slow_step]), SPEC), no_token=True)

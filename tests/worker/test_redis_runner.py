@@ -11,9 +11,8 @@ from typing import Any
 
 import redis.asyncio
 from contract_cases import case_agent, case_spec
-from worker_support import eventually
+from worker_support import eventually, held_step
 
-from baton import tool
 from baton.testing import ScriptedModel, call
 from baton.worker import Worker
 from baton.worker.redis_client import GROUP, RedisKeys, WorkerClient
@@ -99,13 +98,7 @@ async def test_a_bad_payload_under_a_running_run_id_does_not_take_its_outcome(
     """While ``r1`` runs, a malformed task under the same run id arrives: it is refused
     without writing an outcome, so the run in progress keeps its own (set-if-absent would
     else keep the refusal, and the finished work's answer would be lost)."""
-    release = asyncio.Event()
-
-    @tool
-    async def slow_step() -> str:
-        """A step that takes a while."""
-        await release.wait()
-        return "done"
+    slow_step, release = held_step()
 
     spec = case_spec("once")
     model = ScriptedModel(call("slow_step"), '{"answer": "kept"}')

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import pytest
 from contract_cases import OUTPUT, RESULT, case_spec, wait_forever
-from worker_support import open_storage
+from worker_support import held_step, open_storage
 
 from baton import Agent, Context, Inject, MemoryHistory, MemoryStream, tool
 from baton.errors import AuthenticationFailed, ConfigError, ProviderUnavailable
@@ -215,13 +215,7 @@ def test_default_output_schema_is_the_contract() -> None:
 async def test_a_pool_keeps_a_run_in_progress_when_its_run_id_comes_again() -> None:
     """Another submission under a run id in progress gets its own answer (another payload:
     ``invalid_request``) and neither hides the run from ``result`` nor from ``join``."""
-    release = asyncio.Event()
-
-    @tool
-    async def slow_step() -> str:
-        """A step that takes a while."""
-        await release.wait()
-        return "done"
+    slow_step, release = held_step()
 
     model = ScriptedModel(call("slow_step"), '{"answer": "kept"}')
     worker = Worker(SPEC.agent(config=model, tools=[slow_step]), SPEC)
