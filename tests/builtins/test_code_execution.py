@@ -143,6 +143,10 @@ def test_bad_options_are_config_errors() -> None:
         Limits(wall_seconds=0)
     with pytest.raises(ConfigError, match="memory_mb"):
         Limits(memory_mb=float("nan"))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"Limits\(processes=...\) is a whole number, got 0\.5"):
+        Limits(processes=0.5)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="open_files"):
+        Limits(open_files=64.5)  # type: ignore[arg-type]
 
 
 # -- UnsafeSubprocess: the limits, without isolation ---------------------------------------------

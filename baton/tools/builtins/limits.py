@@ -54,6 +54,10 @@ class Limits:
                 raise ConfigError(
                     f"Limits({field.name}=...) must be a positive, finite number, got {value!r}"
                 )
+        for name in ("processes", "open_files"):  # counts: a fraction would be cut to 0
+            value = getattr(self, name)
+            if not isinstance(value, int):
+                raise ConfigError(f"Limits({name}=...) is a whole number, got {value!r}")
         if self.open_files < 8:
             raise ConfigError(
                 f"Limits(open_files={self.open_files}) leaves no room for a program's own "
