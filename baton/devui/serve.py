@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import BatonError, ConfigError
 from ..history import MemoryHistory, MemoryStorage
 from ..loading import load_target
 
@@ -95,6 +95,13 @@ async def serve(
 
     agent = load_agent(target)
     stores = open_stores(history, redis_prefix)
+    if history is not None:  # said now, not as errors in the page once it is open
+        try:
+            await stores.history.load("baton-dev-check")
+        except BatonError as exc:
+            if stores.close is not None:
+                await stores.close()
+            raise ConfigError(f"--history cannot be used: {exc}") from None
     if history is not None or getattr(agent, "history", None) is None:
         agent.history = stores.history
     if history is not None or getattr(agent, "storage", None) is None:

@@ -308,6 +308,30 @@ def test_baton_dev_refuses_a_history_url_it_cannot_use() -> None:
     assert "--history takes" in done.stderr
 
 
+def test_baton_dev_refuses_a_history_it_cannot_reach_before_serving() -> None:
+    """An unreachable store is said at start, not found out as errors in the open page."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "baton.cli",
+            "dev",
+            "devui_agents:calculator",
+            "--no-browser",
+            "--history",
+            "redis://:s3cret-pass@127.0.0.1:1/0",
+        ],
+        cwd=HERE,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "ConfigError: --history cannot be used: " in done.stderr
+    assert "could not use Redis" in done.stderr
+    assert "s3cret-pass" not in done.stderr and "baton dev:" not in done.stdout
+
+
 async def test_a_model_call_shows_the_body_its_provider_client_builds() -> None:
     pytest.importorskip("openai")
     from baton.devui.requests import made_call
