@@ -107,6 +107,8 @@ class WorkerApp:
             payload: Any = json.loads(body)
         except ValueError as exc:
             return _rejected(f"the body is not JSON ({exc})", status=400)
+        except RecursionError:
+            return _rejected("the body's JSON is nested too deeply to read", status=400)
         run_id, rejected = self.worker.check(payload)
         if not run_id:
             assert rejected is not None

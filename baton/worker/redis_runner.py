@@ -283,7 +283,7 @@ class RedisRunner:
         run_id = fields.get(b"run_id", b"").decode()
         try:
             payload: Any = json.loads(fields.get(b"payload", b"null"))
-        except ValueError:
+        except (ValueError, RecursionError):  # refused below as an invalid request
             payload = None
         if deliveries > self.max_deliveries:
             await self._dead_letter(entry_id, run_id, fields, deliveries)

@@ -124,3 +124,13 @@ async def test_another_payload_under_a_running_run_id_leaves_that_run_alone() ->
         done = await http.get("/runs/r1")
         assert done.json() == {"run_id": "r1", "status": "ok", "result": {"answer": "kept"}}
     assert await app.worker.outcome("r1") is not None
+
+
+async def test_a_body_nested_too_deep_to_read_is_an_invalid_request() -> None:
+    model = ScriptedModel()
+    app = WorkerApp(Worker(SPEC.agent(config=model), SPEC), no_token=True)
+    async with uvicorn_serving(app) as base, httpx.AsyncClient(base_url=base) as http:
+        deep = await http.post("/runs", content=b"[" * 200_000 + b"]" * 200_000)
+        assert deep.status_code == 400 and deep.json()["status"] == "invalid_request"
+        assert "nested too deeply" in deep.json()["result"]["error"]
+    assert model.calls_made == 0

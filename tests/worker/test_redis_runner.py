@@ -134,3 +134,25 @@ async def test_a_bad_payload_under_a_running_run_id_does_not_take_its_outcome(
         runner.stop()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_a_payload_nested_too_deep_to_read_is_an_invalid_request(
+    redis_url: str, prefix: str
+) -> None:
+    spec = case_spec("never_runs")
+    runner = RedisRunner(
+        Worker(case_agent("never_runs"), spec), redis_url, prefix=prefix, heartbeat=0.2
+    )
+    task = asyncio.create_task(runner.run())
+    client = WorkerClient(redis_url, spec.id, prefix=prefix)
+    try:
+        deep = "[" * 200_000 + "]" * 200_000
+        await client.connector.client().xadd(
+            RedisKeys(spec.id, prefix).tasks, {"run_id": "deep", "payload": deep}
+        )
+        output = await client.result("deep", timeout=30)
+        assert output["status"] == "invalid_request"
+    finally:
+        runner.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
