@@ -241,7 +241,7 @@ class RedisRunner:
         if not fresh:
             return
         for entry_id, fields, _deliveries in fresh:
-            self._held[entry_id] = fields.get(b"run_id", b"").decode()
+            self._held[entry_id] = _run_id_of(fields)
         runnable = [
             (e, self._held[e]) for e, _f, d in fresh if d <= self.max_deliveries and self._held[e]
         ]
@@ -280,7 +280,7 @@ class RedisRunner:
     ) -> None:
         """Run one held entry. ``taken``: 1 = its lease is held, 2 = its outcome exists,
         0 = not known (the lease is taken, or waited for, here)."""
-        run_id = fields.get(b"run_id", b"").decode()
+        run_id = _run_id_of(fields)
         try:
             payload: Any = json.loads(fields.get(b"payload", b"null"))
         except (ValueError, RecursionError):  # refused below as an invalid request
@@ -427,3 +427,12 @@ class RedisRunner:
                 await pipe.execute()
             except errors as exc:
                 log.warning("worker %s: heartbeat failed (%s)", self.spec.id, exc)
+
+
+def _run_id_of(fields: dict[bytes, bytes]) -> str:
+    """A task's run id; ``""`` (refused as an invalid request) when it is not UTF-8 text, as
+    in an entry written by hand: it must not stop the runner, nor come back for ever."""
+    try:
+        return fields.get(b"run_id", b"").decode()
+    except UnicodeDecodeError:
+        return ""

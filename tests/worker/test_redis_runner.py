@@ -156,3 +156,34 @@ async def test_a_payload_nested_too_deep_to_read_is_an_invalid_request(
         runner.stop()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_a_run_id_that_is_not_text_is_refused_and_the_runner_carries_on(
+    redis_url: str, prefix: str
+) -> None:
+    """A task written by hand with a run id of raw bytes neither stops the worker nor comes
+    back for ever: it is acknowledged with an invalid_request outcome, and the next task runs."""
+    spec = case_spec("once")
+    model = ScriptedModel('{"answer": "done"}')
+    runner = RedisRunner(
+        Worker(spec.agent(config=model), spec), redis_url, prefix=prefix, heartbeat=0.2
+    )
+    task = asyncio.create_task(runner.run())
+    client = WorkerClient(redis_url, spec.id, prefix=prefix)
+    try:
+        keys = RedisKeys(spec.id, prefix)
+        await client.connector.client().xadd(
+            keys.tasks, {"run_id": b"\xff\xfe", "payload": json.dumps(payload("x"))}
+        )
+        assert (await client.run(payload("after"), timeout=30))["status"] == "ok"
+
+        async def both_handled() -> bool:
+            return runner.handled >= 2
+
+        await eventually(both_handled, what="the bad task was acknowledged")
+        assert await client.connector.client().xlen(keys.tasks) == 0
+        assert not task.done()
+    finally:
+        runner.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
