@@ -2,7 +2,8 @@
 
 - ``POST /runs`` with the contract's input answers ``200`` with the contract's output. With the
   header ``Prefer: respond-async`` it answers ``202`` at once (``{"run_id", "status":
-  "accepted"}``, ``Location: /runs/<run id>``) and runs the task in the background.
+  "accepted"}``, ``Location: /runs/<run id>``, percent-encoded) and runs the task in the
+  background.
 - ``GET /runs/<run id>`` answers ``200`` with the output once there is one, ``202`` while it
   runs, ``404`` for a run id it never saw.
 - A run that could not end with an outcome (the outcomes' store unreachable) answers ``503``
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from ..endpoint_guard import EndpointGuard
 from ..errors import BatonError, ConfigError
@@ -68,7 +70,8 @@ class WorkerApp:
         self._app = Starlette(
             routes=[
                 Route("/runs", self._post_run, methods=["POST"]),
-                Route("/runs/{run_id:str}", self._get_run, methods=["GET"]),
+                # `path`: a run id may hold '/' (sent as %2F, decoded before routing)
+                Route("/runs/{run_id:path}", self._get_run, methods=["GET"]),
             ]
         )
 
@@ -123,7 +126,7 @@ class WorkerApp:
         return JSONResponse(
             {"run_id": run_id, "status": "accepted"},
             status_code=202,
-            headers={"location": f"/runs/{run_id}"},
+            headers={"location": f"/runs/{quote(run_id, safe='')}"},
         )
 
     async def _get_run(self, request: Request) -> Response:

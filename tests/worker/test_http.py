@@ -134,3 +134,18 @@ async def test_a_body_nested_too_deep_to_read_is_an_invalid_request() -> None:
         assert deep.status_code == 400 and deep.json()["status"] == "invalid_request"
         assert "nested too deeply" in deep.json()["result"]["error"]
     assert model.calls_made == 0
+
+
+async def test_a_run_id_with_slashes_and_spaces_is_found_at_its_location() -> None:
+    model = ScriptedModel('{"answer": "a"}')
+    app = WorkerApp(Worker(SPEC.agent(config=model), SPEC), no_token=True)
+    run_id = "team/42 #1?x=é"
+    async with uvicorn_serving(app) as base, httpx.AsyncClient(base_url=base) as http:
+        accepted = await http.post(
+            "/runs", json=payload(run_id), headers={"prefer": "respond-async"}
+        )
+        assert accepted.status_code == 202
+        await app.pool.join()
+        done = await http.get(accepted.headers["location"])
+        assert done.status_code == 200 and done.json()["run_id"] == run_id
+        assert done.json()["status"] == "ok"
