@@ -392,3 +392,22 @@ def test_baton_dev_opens_the_browser_on_the_url_with_the_token() -> None:
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
+
+
+async def test_a_conversation_whose_id_holds_a_slash_can_be_opened() -> None:
+    """The page sends ids percent-encoded (``team%2Fa``); the server decodes the path before
+    routing, so the id's '/' must not end it."""
+    agent = calculator()
+    await agent.ask("2 + 3?", conversation_id="team/a")
+    app = DevApp(agent)
+    async with client(app) as http:
+        events = await http.get("/api/conversations/team%2Fa/events", headers=bearer(app))
+        assert events.status_code == 200 and events.json()["conversation"] == "team/a"
+        assert events.json()["entries"][0]["event"]["type"] == "RunStarted"
+        response = next(
+            e["index"] for e in events.json()["entries"] if e["event"]["type"] == "ModelResponse"
+        )
+        request = await http.get(
+            f"/api/conversations/team%2Fa/request?index={response}", headers=bearer(app)
+        )
+        assert request.status_code == 200 and request.json()["exact"] is False
