@@ -287,8 +287,9 @@ def test_baton_dev_prints_the_url_with_the_token_and_serves_it(tmp_path: Path) -
             process.wait(timeout=30)
 
 
-def test_baton_dev_refuses_a_history_url_it_cannot_use() -> None:
-    done = subprocess.run(
+def baton_dev_with_history(url: str) -> subprocess.CompletedProcess[str]:
+    """``baton dev`` with ``--history url``, which is expected to stop at once."""
+    return subprocess.run(
         [
             sys.executable,
             "-m",
@@ -297,35 +298,24 @@ def test_baton_dev_refuses_a_history_url_it_cannot_use() -> None:
             "devui_agents:calculator",
             "--no-browser",
             "--history",
-            "mongodb://x",
+            url,
         ],
         cwd=HERE,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_baton_dev_refuses_a_history_url_it_cannot_use() -> None:
+    done = baton_dev_with_history("mongodb://x")
     assert done.returncode == 2
     assert "--history takes" in done.stderr
 
 
 def test_baton_dev_refuses_a_history_it_cannot_reach_before_serving() -> None:
     """An unreachable store is said at start, not found out as errors in the open page."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "baton.cli",
-            "dev",
-            "devui_agents:calculator",
-            "--no-browser",
-            "--history",
-            "redis://:s3cret-pass@127.0.0.1:1/0",
-        ],
-        cwd=HERE,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = baton_dev_with_history("redis://:s3cret-pass@127.0.0.1:1/0")
     assert done.returncode == 2, done.stdout + done.stderr
     assert "ConfigError: --history cannot be used: " in done.stderr
     assert "could not use Redis" in done.stderr
