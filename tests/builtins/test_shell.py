@@ -53,6 +53,12 @@ POLICY = ShellPolicy(allow=["ls", "cat", "echo", "git status"], deny=["rm", "git
         ("X=`id` ls", "ask"),
         ("ls a#;rm -rf x", "deny"),  # '#' inside a word starts no comment in sh
         ("ls # ; id", "ask"),  # read conservatively: the words after '#' are checked too
+        # Which program runs must not be the model's to choose for an allowed name:
+        ("./ls", "ask"),  # a file of the workspace named like an allowed command
+        ("/workspace/ls -la", "ask"),
+        ("PATH=/workspace ls", "ask"),
+        ("LD_PRELOAD=/workspace/x.so ls", "ask"),
+        ("./rm x", "deny"),  # deny still matches whatever the path
     ],
 )
 def test_the_policy_verdicts(command: str, action: str) -> None:
