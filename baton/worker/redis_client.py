@@ -181,7 +181,7 @@ class WorkerClient:
                     return Outcome.from_json(json.loads(raw))
                 left = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
                 if left <= 0:
-                    raise TimeoutError(f"run {run_id!r} has no outcome after {timeout:g} s")
+                    break  # raised below: TimeoutError is also one of the errors caught here
                 # Woken by the worker's push; a second waiter on the same run id wakes within
                 # a second, when its wait ends.
                 await client.blpop([self.keys.done(run_id)], timeout=max(left, 0.01))
@@ -191,6 +191,7 @@ class WorkerClient:
                         f"run {run_id!r} has no outcome after {timeout:g} s (Redis unreachable)"
                     ) from None
                 await asyncio.sleep(0.1)
+        raise TimeoutError(f"run {run_id!r} has no outcome after {timeout:g} s")
 
     async def run(
         self,

@@ -9,6 +9,7 @@ import contextlib
 import json
 from typing import Any
 
+import pytest
 import redis.asyncio
 from contract_cases import case_agent, case_spec
 from worker_support import eventually, held_step
@@ -187,3 +188,12 @@ async def test_a_run_id_that_is_not_text_is_refused_and_the_runner_carries_on(
         runner.stop()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_waiting_past_the_timeout_on_a_reachable_redis_says_so_plainly(
+    redis_url: str, prefix: str
+) -> None:
+    client = WorkerClient(redis_url, "nobody-runs-this", prefix=prefix)
+    with pytest.raises(TimeoutError) as raised:
+        await client.result("never", timeout=0.2)
+    assert str(raised.value) == "run 'never' has no outcome after 0.2 s"
