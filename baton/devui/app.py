@@ -130,10 +130,11 @@ class DevApp:
             Route("/static/{name}", self._static, methods=["GET"]),
             Route("/api/info", self._info, methods=["GET"]),
             Route("/api/conversations", self._conversations, methods=["GET"]),
-            Route("/api/conversations/{cid}/events", self._events, methods=["GET"]),
-            Route("/api/conversations/{cid}/timeline", self._timeline, methods=["GET"]),
-            Route("/api/conversations/{cid}/request", self._request, methods=["GET"]),
-            Route("/api/conversations/{cid}/watch", self._watch, methods=["GET"]),
+            # `path`: a conversation id may hold '/' (the page sends %2F, decoded before routing)
+            Route("/api/conversations/{cid:path}/events", self._events, methods=["GET"]),
+            Route("/api/conversations/{cid:path}/timeline", self._timeline, methods=["GET"]),
+            Route("/api/conversations/{cid:path}/request", self._request, methods=["GET"]),
+            Route("/api/conversations/{cid:path}/watch", self._watch, methods=["GET"]),
             Mount("/agui", app=self.agui),
         ]
         self._app = TokenGate(Starlette(routes=routes), self._guard)

@@ -4,17 +4,15 @@ on 127.0.0.1 with uvicorn and open the browser on the URL with the token."""
 from __future__ import annotations
 
 import asyncio
-import importlib
-import os
 import socket
-import sys
 import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import BatonError, ConfigError
 from ..history import MemoryHistory, MemoryStorage
+from ..loading import load_target
 
 __all__ = ["Stores", "load_agent", "open_stores", "serve"]
 
@@ -22,25 +20,9 @@ __all__ = ["Stores", "load_agent", "open_stores", "serve"]
 def load_agent(target: str) -> Any:
     """The agent (or team: anything asked like an agent) ``module:attribute`` names, imported
     from the working directory; a function there is called to make it."""
-    module_name, _, attribute = target.partition(":")
-    if not module_name or not attribute:
-        raise ConfigError(
-            f"name the agent as 'module:attribute', e.g. 'myapp.agents:agent', not {target!r}"
-        )
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"cannot import {module_name!r} ({exc})") from exc
-    found: Any = module
-    for part in attribute.split("."):
-        found = getattr(found, part, None)
-    if callable(found) and not hasattr(found, "run"):
-        found = found()  # a factory
-    if not (hasattr(found, "run") and hasattr(found, "name")):
-        raise ConfigError(f"{target!r} is {type(found).__name__}, not a baton Agent or team")
-    return found
+    return load_target(
+        target, lambda o: hasattr(o, "run") and hasattr(o, "name"), "a baton Agent or team"
+    )
 
 
 @dataclass(slots=True)
@@ -113,6 +95,13 @@ async def serve(
 
     agent = load_agent(target)
     stores = open_stores(history, redis_prefix)
+    if history is not None:  # said now, not as errors in the page once it is open
+        try:
+            await stores.history.load("baton-dev-check")
+        except BatonError as exc:
+            if stores.close is not None:
+                await stores.close()
+            raise ConfigError(f"--history cannot be used: {exc}") from None
     if history is not None or getattr(agent, "history", None) is None:
         agent.history = stores.history
     if history is not None or getattr(agent, "storage", None) is None:

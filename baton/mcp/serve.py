@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import os
 import socket
 import sys
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .. import loading
 from ..agent import Agent
 from ..endpoint_guard import EndpointGuard, is_loopback
 from ..errors import ConfigError
@@ -108,25 +108,10 @@ class HTTPApp:
 
 def load_target(target: str) -> Agent[Any] | MCPApp:
     """The agent (or ``MCPApp``) ``module:name`` names, importing the module from the working
-    directory like ``uvicorn`` does."""
-    module_name, _, attribute = target.partition(":")
-    if not module_name or not attribute:
-        raise ConfigError(
-            f"name the agent as 'module:attribute', e.g. 'myapp.agents:agent', not {target!r}"
-        )
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"cannot import {module_name!r} ({exc})") from exc
-    found: Any = module
-    for part in attribute.split("."):
-        found = getattr(found, part, None)
-    if callable(found) and not isinstance(found, Agent | MCPApp):
-        found = found()  # a factory
-    if not isinstance(found, Agent | MCPApp):
-        raise ConfigError(f"{target!r} is {type(found).__name__}, not a baton Agent or MCPApp")
+    directory like ``uvicorn`` does (see ``baton.loading``)."""
+    found: Agent[Any] | MCPApp = loading.load_target(
+        target, lambda o: isinstance(o, Agent | MCPApp), "a baton Agent or MCPApp"
+    )
     return found
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import json
 import signal
 import sys
@@ -14,31 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..loading import load_target
 from .spec import WorkerSpec
 
 __all__ = ["load_agent", "worker_app"]
 
 
 def load_agent(target: str) -> Any:
-    """The agent named by ``module:attribute`` (the current directory is importable)."""
-    module_name, _, attribute = target.partition(":")
-    if not module_name or not attribute:
-        raise ConfigError(
-            f"--agent takes 'module:attribute', e.g. 'myapp.agents:triage', not {target!r}"
-        )
-    if "" not in sys.path:
-        sys.path.insert(0, "")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"cannot import {module_name!r} for --agent: {exc}") from None
-    try:
-        agent = getattr(module, attribute)
-    except AttributeError:
-        raise ConfigError(f"{module_name!r} has no attribute {attribute!r} (--agent)") from None
-    if not hasattr(agent, "ask"):
-        raise ConfigError(f"--agent {target!r} is not an Agent: {agent!r}")
-    return agent
+    """The agent ``--agent module:attribute`` names (imported from the working directory; a
+    function there is called to make it)."""
+    return load_target(target, lambda o: hasattr(o, "ask"), "a baton Agent", option="--agent")
 
 
 def worker_app() -> Any:
@@ -280,11 +264,10 @@ async def _submit(
         prefix=prefix,
         idempotency_key=loaded.idempotency_key if loaded else "run_id",
     )
-    run_id = await client.submit(payload)
     if not wait:
-        print(run_id)
+        print(await client.submit(payload))
         return 0
-    try:
+    try:  # run() submits, then waits
         output = await client.run(payload, timeout=timeout)
     except TimeoutError as exc:
         print(f"TimeoutError: {exc}", file=sys.stderr)

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from ..codec import from_dict, to_dict
 from ..errors import ConfigError
 from ..hooks import Middleware
-from .outcome import INVALID_REQUEST, Outcome, error_result, payload_digest
+from .outcome import Outcome, different_payload, payload_digest
 from .requires import require
 from .worker import Worker
 
@@ -139,15 +139,7 @@ class DBOSWorker:
             handle = await DBOS.start_workflow_async(_run_workflow, self.spec.id, dict(payload))
         outcome = Outcome.from_json(await handle.get_result())
         if outcome.payload_digest and outcome.payload_digest != payload_digest(payload):
-            return Outcome(
-                run_id,
-                INVALID_REQUEST,
-                error_result(
-                    f"run_id {run_id!r} was used already with a different payload; use a new "
-                    "run_id for new work",
-                    None,
-                ),
-            )
+            return different_payload(run_id)
         return outcome
 
     def schedule(

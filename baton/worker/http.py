@@ -2,9 +2,12 @@
 
 - ``POST /runs`` with the contract's input answers ``200`` with the contract's output. With the
   header ``Prefer: respond-async`` it answers ``202`` at once (``{"run_id", "status":
-  "accepted"}``, ``Location: /runs/<run id>``) and runs the task in the background.
+  "accepted"}``, ``Location: /runs/<run id>``, percent-encoded) and runs the task in the
+  background.
 - ``GET /runs/<run id>`` answers ``200`` with the output once there is one, ``202`` while it
   runs, ``404`` for a run id it never saw.
+- A run that could not end with an outcome (the outcomes' store unreachable) answers ``503``
+  with the contract's output, status ``retryable_error``.
 
 Every request first passes ``baton.endpoint_guard`` (``Host``, ``Origin``, bearer token): a
 token is required unless ``no_token=True``, which serves loopback clients only.
@@ -15,10 +18,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from ..endpoint_guard import EndpointGuard
-from ..errors import ConfigError
-from .outcome import INVALID_REQUEST, error_result
+from ..errors import BatonError, ConfigError
+from .outcome import INVALID_REQUEST, RETRYABLE_ERROR, error_result
 from .pool import WorkerPool
 from .requires import require
 from .worker import Worker
@@ -66,7 +70,8 @@ class WorkerApp:
         self._app = Starlette(
             routes=[
                 Route("/runs", self._post_run, methods=["POST"]),
-                Route("/runs/{run_id:str}", self._get_run, methods=["GET"]),
+                # `path`: a run id may hold '/' (sent as %2F, decoded before routing)
+                Route("/runs/{run_id:path}", self._get_run, methods=["GET"]),
             ]
         )
 
@@ -105,24 +110,33 @@ class WorkerApp:
             payload: Any = json.loads(body)
         except ValueError as exc:
             return _rejected(f"the body is not JSON ({exc})", status=400)
+        except RecursionError:
+            return _rejected("the body's JSON is nested too deeply to read", status=400)
         run_id, rejected = self.worker.check(payload)
         if not run_id:
             assert rejected is not None
             return JSONResponse(rejected.output)
-        await self.pool.submit(payload)  # at most `concurrency` runs at once, however called
+        # At most `concurrency` runs at once, however called.
         if "respond-async" not in request.headers.get("prefer", ""):
-            return JSONResponse(await self.pool.result(run_id))
+            try:
+                return JSONResponse(await self.pool.run(payload))
+            except Exception as exc:  # the store (or the worker) failed: no outcome to give
+                return _unavailable(run_id, exc)
+        await self.pool.submit(payload)
         return JSONResponse(
             {"run_id": run_id, "status": "accepted"},
             status_code=202,
-            headers={"location": f"/runs/{run_id}"},
+            headers={"location": f"/runs/{quote(run_id, safe='')}"},
         )
 
     async def _get_run(self, request: Request) -> Response:
         from starlette.responses import JSONResponse
 
         run_id = request.path_params["run_id"]
-        stored = await self.worker.outcome(run_id)
+        try:
+            stored = await self.worker.outcome(run_id)
+        except Exception as exc:
+            return _unavailable(run_id, exc)
         if stored is not None:
             return JSONResponse(stored.output)
         if self.pool.running(run_id):
@@ -134,6 +148,20 @@ class WorkerApp:
                 {"run_id": run_id, "error": "no such run (never submitted, or past retention)"},
                 status_code=404,
             )
+        except Exception as exc:
+            return _unavailable(run_id, exc)
+
+
+def _unavailable(run_id: str, error: Exception) -> Response:
+    """A run that ended without an outcome (its store unreachable, ...): the contract's
+    ``retryable_error`` with a 503. Baton's errors say what went wrong without secrets; of
+    any other, only its type is told."""
+    from starlette.responses import JSONResponse
+
+    problem = str(error) if isinstance(error, BatonError) else type(error).__name__
+    result = error_result(problem, {"type": type(error).__name__}, retryable=True)
+    output = {"run_id": run_id, "status": RETRYABLE_ERROR, "result": result}
+    return JSONResponse(output, status_code=503)
 
 
 def _rejected(problem: str, *, status: int) -> Response:

@@ -25,6 +25,7 @@ __all__ = [
     "RETRYABLE_ERROR",
     "Outcome",
     "StorageOutcomes",
+    "different_payload",
     "error_result",
     "payload_digest",
 ]
@@ -79,6 +80,7 @@ class Outcome:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Outcome:
+        """The record ``to_json`` made (fields it lacks take their defaults)."""
         usage = data.get("usage") or {}
         known = {f.name for f in dataclasses.fields(Usage)}
         return cls(
@@ -93,6 +95,19 @@ class Outcome:
         )
 
 
+def different_payload(run_id: str) -> Outcome:
+    """The ``invalid_request`` answer to a ``run_id`` already used with another payload."""
+    return Outcome(
+        run_id,
+        INVALID_REQUEST,
+        error_result(
+            f"run_id {run_id!r} was used already with a different payload; use a new run_id "
+            "for new work",
+            None,
+        ),
+    )
+
+
 class StorageOutcomes:
     """Outcomes of one worker spec kept in a ``Storage`` under
     ``worker:<spec id>:outcome:<run id>``, each for ``retention`` seconds (``None``: for ever).
@@ -105,6 +120,7 @@ class StorageOutcomes:
         self.retention = retention
 
     async def get(self, run_id: str) -> Outcome | None:
+        """The outcome of ``run_id``, or ``None`` (never stored, or expired: then deleted)."""
         key = self.prefix + run_id
         data = await self.storage.get(key)
         if not isinstance(data, dict):
@@ -115,6 +131,7 @@ class StorageOutcomes:
         return Outcome.from_json(data)
 
     async def put(self, outcome: Outcome) -> None:
+        """Keep ``outcome`` under its run id, until its retention ends."""
         data = outcome.to_json()
         if self.retention is not None:
             data["expires_at"] = outcome.finished_at + self.retention

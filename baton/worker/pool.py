@@ -31,7 +31,8 @@ class WorkerPool:
         self.worker = worker
         self.concurrency = check_positive("concurrency", concurrency)
         self._slots = asyncio.Semaphore(self.concurrency)
-        self._tasks: dict[str, asyncio.Task[dict[str, Any]]] = {}
+        self._tasks: dict[str, asyncio.Task[dict[str, Any]]] = {}  # per run id, the first
+        self._all: set[asyncio.Task[dict[str, Any]]] = set()  # every submission in progress
         # Outputs of ended runs, the newest `keep` of them; older ones are read from storage.
         self._done: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.keep = 10_000
@@ -39,6 +40,14 @@ class WorkerPool:
 
     async def submit(self, payload: Mapping[str, Any]) -> str:
         """Queue ``payload``; return its run id (the spec's idempotency key)."""
+        return self._submit(payload)[0]
+
+    async def run(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Queue ``payload`` and wait for the output of this submission (a run id in progress
+        with another payload answers ``invalid_request``, not that run's output)."""
+        return await asyncio.shield(self._submit(payload)[1])
+
+    def _submit(self, payload: Mapping[str, Any]) -> tuple[str, asyncio.Task[dict[str, Any]]]:
         if self._closed:
             raise ConfigError("this WorkerPool is closed; make a new one")
         key = self.worker.spec.idempotency_key
@@ -49,17 +58,23 @@ class WorkerPool:
                 "results are looked up by it"
             )
         # Every submission goes to the worker, which answers a run id it knows from its
-        # outcome (or, with a different payload, with invalid_request); result() gives the
-        # latest submission's output.
-        self._done.pop(run_id, None)
+        # outcome (or, with a different payload, with invalid_request). result() gives the
+        # output of the run id's run in progress, else of its latest submission.
         task = asyncio.create_task(self._run(payload), name=f"baton-worker-{run_id}")
-        self._tasks[run_id] = task
-        task.add_done_callback(lambda t: self._ended(run_id, t))
-        return run_id
+        self._all.add(task)
+        task.add_done_callback(self._finished)
+        if run_id not in self._tasks:
+            self._done.pop(run_id, None)
+            self._tasks[run_id] = task
+            task.add_done_callback(lambda t: self._ended(run_id, t))
+        return run_id, task
+
+    def _finished(self, task: asyncio.Task[dict[str, Any]]) -> None:
+        self._all.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: a failure is answered through result() or run()
 
     def _ended(self, run_id: str, task: asyncio.Task[dict[str, Any]]) -> None:
-        if self._tasks.get(run_id) is not task:
-            return  # a later submission of the same run id is the one result() gives
         del self._tasks[run_id]
         if not task.cancelled() and task.exception() is None:
             self._done[run_id] = task.result()
@@ -92,8 +107,8 @@ class WorkerPool:
 
     async def join(self) -> None:
         """Wait for every submitted run to end."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+        while self._all:
+            await asyncio.gather(*list(self._all), return_exceptions=True)
 
     async def aclose(self) -> None:
         """Stop taking work, and wait for the runs in progress to end."""
@@ -110,6 +125,6 @@ class WorkerPool:
         tb: TracebackType | None,
     ) -> None:
         if exc is not None:
-            for task in list(self._tasks.values()):
+            for task in list(self._all):
                 task.cancel()
         await self.aclose()

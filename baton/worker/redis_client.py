@@ -30,7 +30,7 @@ from typing import Any
 from ..backends.redis.connection import Connector, RedisSource, reaches_redis
 from ..backends.redis.stream import retryable_errors
 from ..errors import ConfigError
-from .outcome import INVALID_REQUEST, Outcome, error_result, payload_digest
+from .outcome import Outcome, different_payload, payload_digest
 
 __all__ = ["FINISH", "GROUP", "TAKE", "RedisKeys", "WorkerClient"]
 
@@ -96,12 +96,15 @@ class RedisKeys:
         self.dead = self.base + "dead"
 
     def outcome(self, run_id: str) -> str:
+        """The key of ``run_id``'s outcome (JSON, set once)."""
         return f"{self.base}outcome:{run_id}"
 
     def done(self, run_id: str) -> str:
+        """The list a finished ``run_id`` is pushed to, waking the clients waiting on it."""
         return f"{self.base}done:{run_id}"
 
     def lease(self, run_id: str) -> str:
+        """The key of the lease a worker holds while it runs ``run_id``."""
         return f"{self.base}lease:{run_id}"
 
 
@@ -130,6 +133,7 @@ class WorkerClient:
         return f"WorkerClient({self.connector!r}, {self.spec_id!r})"
 
     def run_id_of(self, payload: Mapping[str, Any]) -> str:
+        """The payload's run id (its idempotency key); ``ConfigError`` when it has none."""
         run_id = payload.get(self.idempotency_key) if isinstance(payload, Mapping) else None
         if not isinstance(run_id, str) or not run_id:
             raise ConfigError(
@@ -177,7 +181,7 @@ class WorkerClient:
                     return Outcome.from_json(json.loads(raw))
                 left = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
                 if left <= 0:
-                    raise TimeoutError(f"run {run_id!r} has no outcome after {timeout:g} s")
+                    break  # raised below: TimeoutError is also one of the errors caught here
                 # Woken by the worker's push; a second waiter on the same run id wakes within
                 # a second, when its wait ends.
                 await client.blpop([self.keys.done(run_id)], timeout=max(left, 0.01))
@@ -187,6 +191,7 @@ class WorkerClient:
                         f"run {run_id!r} has no outcome after {timeout:g} s (Redis unreachable)"
                     ) from None
                 await asyncio.sleep(0.1)
+        raise TimeoutError(f"run {run_id!r} has no outcome after {timeout:g} s")
 
     async def run(
         self,
@@ -200,15 +205,7 @@ class WorkerClient:
         outcome = await self.wait(run_id, timeout=timeout)
         digest = payload_digest(payload)
         if outcome.payload_digest and outcome.payload_digest != digest:
-            return Outcome(
-                run_id,
-                INVALID_REQUEST,
-                error_result(
-                    f"run_id {run_id!r} was used already with a different payload; use a new "
-                    "run_id for new work",
-                    None,
-                ),
-            ).output
+            return different_payload(run_id).output
         return outcome.output
 
     @reaches_redis

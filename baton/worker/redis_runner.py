@@ -241,7 +241,7 @@ class RedisRunner:
         if not fresh:
             return
         for entry_id, fields, _deliveries in fresh:
-            self._held[entry_id] = fields.get(b"run_id", b"").decode()
+            self._held[entry_id] = _run_id_of(fields)
         runnable = [
             (e, self._held[e]) for e, _f, d in fresh if d <= self.max_deliveries and self._held[e]
         ]
@@ -280,25 +280,30 @@ class RedisRunner:
     ) -> None:
         """Run one held entry. ``taken``: 1 = its lease is held, 2 = its outcome exists,
         0 = not known (the lease is taken, or waited for, here)."""
-        run_id = fields.get(b"run_id", b"").decode()
+        run_id = _run_id_of(fields)
         try:
             payload: Any = json.loads(fields.get(b"payload", b"null"))
-        except ValueError:
+        except (ValueError, RecursionError):  # refused below as an invalid request
             payload = None
         if deliveries > self.max_deliveries:
             await self._dead_letter(entry_id, run_id, fields, deliveries)
             return
+        if taken == 2:
+            await self._acknowledge(entry_id)  # finished already: nothing to run
+            return
         checked_id, rejected = self.worker.check(payload)
         if rejected is not None or not run_id or checked_id != run_id:
+            if run_id and taken != 1:
+                # Another worker runs this run id: its outcome, not this refusal, is the run
+                # id's (whoever sent this one reads it as "a different payload").
+                await self._acknowledge(entry_id)
+                return
             outcome = rejected or Outcome(
                 run_id,
                 "invalid_request",
                 error_result("the task's run_id does not match its payload", None),
             )
             await self._finish(entry_id, run_id or entry_id, outcome, lease=taken == 1)
-            return
-        if taken == 2:
-            await self._acknowledge(entry_id)  # finished already: nothing to run
             return
         if taken != 1 and not await self._take_lease(run_id):
             return  # finished elsewhere meanwhile: acknowledged by _take_lease
@@ -422,3 +427,12 @@ class RedisRunner:
                 await pipe.execute()
             except errors as exc:
                 log.warning("worker %s: heartbeat failed (%s)", self.spec.id, exc)
+
+
+def _run_id_of(fields: dict[bytes, bytes]) -> str:
+    """A task's run id; ``""`` (refused as an invalid request) when it is not UTF-8 text, as
+    in an entry written by hand: it must not stop the runner, nor come back for ever."""
+    try:
+        return fields.get(b"run_id", b"").decode()
+    except UnicodeDecodeError:
+        return ""

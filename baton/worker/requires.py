@@ -19,8 +19,10 @@ def require(module: str, extra: str, what: str) -> Any:
 
 
 def require_yaml() -> Any:
+    """PyYAML (the ``worker`` extra)."""
     return require("yaml", "worker", "reading a *.worker.md file's front matter")
 
 
 def require_jsonschema() -> Any:
+    """jsonschema (the ``worker`` extra)."""
     return require("jsonschema", "worker", "checking a worker's schemas")

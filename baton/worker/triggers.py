@@ -81,6 +81,7 @@ class Tick:
 
     @property
     def run_id(self) -> str:
+        """``<trigger>@<tick key>``: the same for a tick in every process."""
         return f"{self.trigger}@{self.key}"
 
     @property
@@ -217,9 +218,13 @@ class Trigger:
 class Clock(Protocol):
     """Where triggers read the time and wait for it (``SystemClock``; tests give their own)."""
 
-    def now(self) -> float: ...
+    def now(self) -> float:
+        """The time, in epoch seconds."""
+        ...
 
-    async def sleep_until(self, t: float) -> None: ...
+    async def sleep_until(self, t: float) -> None:
+        """Return at epoch time ``t`` (at once if it has passed)."""
+        ...
 
 
 class SystemClock:

@@ -55,6 +55,7 @@ from .outcome import (
     RETRYABLE_ERROR,
     Outcome,
     StorageOutcomes,
+    different_payload,
     error_result,
     payload_digest,
 )
@@ -167,7 +168,7 @@ class Worker:
         if running is not None:  # in progress in this process: its outcome is ours
             future, running_digest = running
             if digest != running_digest:
-                return _different_payload(run_id)
+                return different_payload(run_id)
             try:
                 async with asyncio.timeout(self.wait_seconds):
                     return self._replay(await asyncio.shield(future), digest)
@@ -340,7 +341,7 @@ class Worker:
 
     def _replay(self, stored: Outcome, digest: str) -> Outcome:
         if digest and stored.payload_digest and digest != stored.payload_digest:
-            return _different_payload(stored.run_id)
+            return different_payload(stored.run_id)
         return stored
 
     def _busy(self, run_id: str) -> Outcome:
@@ -382,18 +383,6 @@ class Worker:
             usage=usage,
             payload_digest=digest,
         )
-
-
-def _different_payload(run_id: str) -> Outcome:
-    return Outcome(
-        run_id,
-        INVALID_REQUEST,
-        error_result(
-            f"run_id {run_id!r} was used already with a different payload; use a new run_id "
-            "for new work",
-            None,
-        ),
-    )
 
 
 def _spent(usage: Usage, spent: list[Usage], noted: contextvars.Token[list[Usage] | None]) -> Usage:

@@ -3,6 +3,7 @@ session mode keeps one workspace per conversation; ``UnsafeSubprocess`` applies 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 from typing import Any
@@ -142,6 +143,10 @@ def test_bad_options_are_config_errors() -> None:
         Limits(wall_seconds=0)
     with pytest.raises(ConfigError, match="memory_mb"):
         Limits(memory_mb=float("nan"))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"Limits\(processes=...\) is a whole number, got 0\.5"):
+        Limits(processes=0.5)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="open_files"):
+        Limits(open_files=64.5)  # type: ignore[arg-type]
 
 
 # -- UnsafeSubprocess: the limits, without isolation ---------------------------------------------
@@ -172,3 +177,31 @@ async def test_the_unsafe_backend_kills_the_whole_process_group_at_the_wall_time
         assert result.limit == "wall_seconds"
         child = int((workspace.scratch / "pid").read_text())
     assert not is_running(child)
+
+
+async def test_a_call_waiting_on_a_session_closed_meanwhile_runs_in_a_new_one() -> None:
+    """Conversation "a" runs a program while a second call of "a" waits for the workspace;
+    then conversation "b" pushes "a" out (max_sessions=1). The waiting call runs in a new
+    workspace for "a" instead of failing on the closed one."""
+    runner = code_execution(
+        UnsafeSubprocess(), limits=TIGHT, session=True, languages=("shell",), max_sessions=1
+    )
+    assert runner.sessions is not None
+    first = asyncio.create_task(
+        runner.run("while [ ! -e go ]; do sleep 0.01; done; echo first", "shell", key="a")
+    )
+    await asyncio.sleep(0)  # the first call holds "a"'s workspace from its first step
+    old = await runner.sessions.get("a")
+    second = asyncio.create_task(runner.run("echo second", "shell", key="a"))
+    await asyncio.sleep(0)  # the second call now waits for that workspace
+    other = asyncio.create_task(runner.run("echo other", "shell", key="b"))
+    for _ in range(1000):  # "b" opens, and closes "a" (waiting for its run to end)
+        if old.closed:
+            break
+        await asyncio.sleep(0.005)
+    assert old.closed
+    (old.scratch / "go").touch()
+    assert (await first).stdout == "first\n"
+    assert (await second).stdout == "second\n"
+    assert (await other).stdout == "other\n"
+    await runner.aclose()

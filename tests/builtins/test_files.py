@@ -136,3 +136,19 @@ async def test_an_escape_reaches_the_model_as_a_short_tool_error(project: Path) 
     )
     assert "TOP SECRET" not in error.message
     assert isinstance(result, ToolCallResult) and result.content.startswith("# Project")
+
+
+def test_what_is_not_a_regular_file_is_refused_not_waited_on(project: Path) -> None:
+    """A FIFO (or a device) under the root would block an open for ever: it is refused."""
+    os.mkfifo(project / "pipe")
+    kit = tools_of(files(project))
+    for name, args in (
+        ("files_read", ("pipe",)),
+        ("files_patch", ("pipe", "a", "b")),
+        ("files_write", ("pipe", "data")),
+        ("files_search", ("x", "pipe")),
+    ):
+        with pytest.raises(OSError, match="'pipe' is not a regular file"):
+            kit[name](*args)
+    with pytest.raises(IsADirectoryError, match="'src' is not a regular file"):
+        kit["files_read"]("src")

@@ -42,6 +42,23 @@ POLICY = ShellPolicy(allow=["ls", "cat", "echo", "git status"], deny=["rm", "git
         ("echo 'unterminated", "ask"),
         ("", "deny"),
         ("   ", "deny"),
+        # Work hidden where the shell still runs it is never allowed without asking:
+        ("cat <(id)", "ask"),  # process substitution: a command of its own
+        ("cat <(rm -rf x)", "deny"),
+        ("ls >(rm -rf x)", "deny"),
+        ('cat f > "$(rm -rf x)"', "ask"),  # a computed redirection target
+        ('cat <<< "$(rm x)"', "ask"),
+        ("echo hi > `id`", "ask"),
+        ('X="$(rm x)" ls', "ask"),  # a computed assignment
+        ("X=`id` ls", "ask"),
+        ("ls a#;rm -rf x", "deny"),  # '#' inside a word starts no comment in sh
+        ("ls # ; id", "ask"),  # read conservatively: the words after '#' are checked too
+        # Which program runs must not be the model's to choose for an allowed name:
+        ("./ls", "ask"),  # a file of the workspace named like an allowed command
+        ("/workspace/ls -la", "ask"),
+        ("PATH=/workspace ls", "ask"),
+        ("LD_PRELOAD=/workspace/x.so ls", "ask"),
+        ("./rm x", "deny"),  # deny still matches whatever the path
     ],
 )
 def test_the_policy_verdicts(command: str, action: str) -> None:

@@ -42,6 +42,19 @@ async def secret(request: Request) -> Response:
     return Response("internal admin data", media_type="text/plain")
 
 
+async def headers_seen(request: Request) -> Response:
+    seen = f"authorization={request.headers.get('authorization')}"
+    return Response(seen + f" key={request.headers.get('x-api-key')}", media_type="text/plain")
+
+
+async def to_headers(request: Request) -> Response:
+    return RedirectResponse("/headers", status_code=302)
+
+
+async def to_headers_elsewhere(request: Request) -> Response:
+    return RedirectResponse(f"http://127.0.0.1:{request.url.port}/headers", status_code=302)
+
+
 async def loop(request: Request) -> Response:
     return RedirectResponse("/loop", status_code=302)
 
@@ -65,6 +78,9 @@ APP = Starlette(
         Route("/to-loopback", to_loopback),
         Route("/secret", secret),
         Route("/loop", loop),
+        Route("/headers", headers_seen),
+        Route("/to-headers", to_headers),
+        Route("/to-headers-elsewhere", to_headers_elsewhere),
         Route("/big", big),
         Route("/image.png", image),
         Route("/gzipped", gzipped),
@@ -120,6 +136,21 @@ async def test_a_redirect_to_a_loopback_address_is_refused(base: str) -> None:
     assert followed.startswith(f"URL: http://127.0.0.1:{port}/secret\nStatus: 200")
 
 
+async def test_the_given_headers_go_to_the_first_origin_only(base: str) -> None:
+    """Headers such as an API key follow same-origin redirects, but a redirect to another
+    host does not carry them there."""
+    port = base.rsplit(":", 1)[1]
+    fetch = web_fetch(
+        allow=["localhost", "127.0.0.1"],
+        headers={"Authorization": "Bearer s3cret-token", "X-Api-Key": "k3y"},
+    )
+    same = await fetch(f"http://localhost:{port}/to-headers")
+    assert same.endswith("authorization=Bearer s3cret-token key=k3y")
+    elsewhere = await fetch(f"http://localhost:{port}/to-headers-elsewhere")
+    assert elsewhere.startswith(f"URL: http://127.0.0.1:{port}/headers")
+    assert elsewhere.endswith("authorization=None key=None")
+
+
 async def test_limits_are_hit_cleanly(base: str) -> None:
     small = web_fetch(allow=["127.0.0.1"], max_bytes=1000, max_chars=100)
     cut = await small(f"{base}/big")
@@ -160,6 +191,13 @@ async def test_a_server_that_never_answers_hits_the_timeout() -> None:
         ("fd00::1", "private"),
         ("0.0.0.0", "unspecified"),
         ("224.0.0.1", "multicast"),
+        # IPv6 addresses that carry an IPv4 one are judged by it
+        ("::ffff:10.0.0.1", "private"),
+        ("64:ff9b::a9fe:a9fe", "link-local"),  # NAT64 (well-known prefix)
+        ("64:ff9b:1::7f00:1", "private"),  # NAT64 (local-use prefix: not global)
+        ("2002:a9fe:a9fe::1", "link-local"),  # 6to4
+        ("::7f00:1", "loopback"),  # IPv4-compatible (deprecated)
+        ("64:ff9b::5db8:d822", None),  # NAT64 of a public address
         ("93.184.216.34", None),
         ("2606:4700::1111", None),
     ],
@@ -192,3 +230,16 @@ async def test_failures_reach_the_model_as_short_tool_errors(base: str) -> None:
         "loopback address"
     )
     assert "internal admin data" not in error.message
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://", "fetching http:// failed"),
+        ("http://[::1", "invalid URL"),
+        ("//no-scheme.example", "only http and https"),
+    ],
+)
+async def test_malformed_urls_are_fetch_failures(url: str, problem: str) -> None:
+    with pytest.raises(FetchFailed, match=problem):
+        await web_fetch()(url)

@@ -69,8 +69,21 @@ async def searx(request: Request) -> Response:
     return JSONResponse({"query": request.query_params["q"], "results": results})
 
 
+async def odd(request: Request) -> Response:
+    """Answers of the right content type but an unexpected shape, as a broken proxy or a
+    changed API might send them (the path picks one)."""
+    shapes: dict[str, Any] = {
+        "list": [1, 2],
+        "web-list": {"web": [1]},
+        "results-object": {"results": {"title": "x"}},
+    }
+    return JSONResponse(shapes[request.path_params["shape"]])
+
+
 APP = Starlette(
     routes=[
+        Route("/odd/{shape}/search", odd, methods=["GET", "POST"]),
+        Route("/odd/{shape}/web/search", odd),
         Route("/tavily/search", tavily, methods=["POST"]),
         Route("/brave/web/search", brave),
         Route("/searx/search", searx),
@@ -143,3 +156,12 @@ async def test_an_unreachable_service_is_a_short_error() -> None:
     search = web_search(SearXNG("http://127.0.0.1:9"))
     with pytest.raises(SearchFailed, match=r"SearXNG could not be reached \(ConnectError\)"):
         await search("x")
+
+
+async def test_answers_of_an_unexpected_shape_are_short_errors_or_no_results(base: str) -> None:
+    with pytest.raises(SearchFailed, match="Tavily answered JSON that is not an object"):
+        await web_search(Tavily(KEY, base_url=f"{base}/odd/list"))("x")
+    assert await web_search(Brave(KEY, base_url=f"{base}/odd/web-list"))("x") == (
+        "No results for 'x'."
+    )
+    assert await web_search(SearXNG(f"{base}/odd/results-object"))("x") == "No results for 'x'."

@@ -287,8 +287,9 @@ def test_baton_dev_prints_the_url_with_the_token_and_serves_it(tmp_path: Path) -
             process.wait(timeout=30)
 
 
-def test_baton_dev_refuses_a_history_url_it_cannot_use() -> None:
-    done = subprocess.run(
+def baton_dev_with_history(url: str) -> subprocess.CompletedProcess[str]:
+    """``baton dev`` with ``--history url``, which is expected to stop at once."""
+    return subprocess.run(
         [
             sys.executable,
             "-m",
@@ -297,15 +298,28 @@ def test_baton_dev_refuses_a_history_url_it_cannot_use() -> None:
             "devui_agents:calculator",
             "--no-browser",
             "--history",
-            "mongodb://x",
+            url,
         ],
         cwd=HERE,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_baton_dev_refuses_a_history_url_it_cannot_use() -> None:
+    done = baton_dev_with_history("mongodb://x")
     assert done.returncode == 2
     assert "--history takes" in done.stderr
+
+
+def test_baton_dev_refuses_a_history_it_cannot_reach_before_serving() -> None:
+    """An unreachable store is said at start, not found out as errors in the open page."""
+    done = baton_dev_with_history("redis://:s3cret-pass@127.0.0.1:1/0")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "ConfigError: --history cannot be used: " in done.stderr
+    assert "could not use Redis" in done.stderr
+    assert "s3cret-pass" not in done.stderr and "baton dev:" not in done.stdout
 
 
 async def test_a_model_call_shows_the_body_its_provider_client_builds() -> None:
@@ -368,3 +382,22 @@ def test_baton_dev_opens_the_browser_on_the_url_with_the_token() -> None:
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
+
+
+async def test_a_conversation_whose_id_holds_a_slash_can_be_opened() -> None:
+    """The page sends ids percent-encoded (``team%2Fa``); the server decodes the path before
+    routing, so the id's '/' must not end it."""
+    agent = calculator()
+    await agent.ask("2 + 3?", conversation_id="team/a")
+    app = DevApp(agent)
+    async with client(app) as http:
+        events = await http.get("/api/conversations/team%2Fa/events", headers=bearer(app))
+        assert events.status_code == 200 and events.json()["conversation"] == "team/a"
+        assert events.json()["entries"][0]["event"]["type"] == "RunStarted"
+        response = next(
+            e["index"] for e in events.json()["entries"] if e["event"]["type"] == "ModelResponse"
+        )
+        request = await http.get(
+            f"/api/conversations/team%2Fa/request?index={response}", headers=bearer(app)
+        )
+        assert request.status_code == 200 and request.json()["exact"] is False

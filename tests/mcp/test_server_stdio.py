@@ -185,7 +185,8 @@ async def test_a_client_that_disconnects_mid_ask_leaves_the_run_closed(tmp_path:
 def test_serve_refuses_a_bad_target_and_options_clearly() -> None:
     env = {**os.environ, **server_env()}
     for args, expected in [
-        (["mcp_support:nothing"], "'mcp_support:nothing' is NoneType, not a baton Agent"),
+        (["mcp_support:nothing"], "'mcp_support' has no attribute 'nothing'"),
+        (["mcp_support:HERE"], "is PosixPath, not a baton Agent or MCPApp"),
         (["nomodule:agent"], "cannot import 'nomodule'"),
         (["mcp_support:agent", "--no-token"], "need --http"),
         (["mcp_support:agent_app", "--tools", "both"], "is an MCPApp: set its tools"),

@@ -4,15 +4,14 @@ loopback rule for running without a token."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 from contract_cases import OUTPUT
 from serving import uvicorn_serving
+from worker_support import held_step
 
-from baton import tool
 from baton.testing import ScriptedModel, call
 from baton.worker import Worker, WorkerSpec
 from baton.worker.http import WorkerApp
@@ -41,13 +40,7 @@ async def test_requests_need_the_token() -> None:
 
 
 async def test_an_async_run_answers_202_then_its_output() -> None:
-    release = asyncio.Event()
-
-    @tool
-    async def slow_step() -> str:
-        """A step that takes a while."""
-        await release.wait()
-        return "done"
+    slow_step, release = held_step()
 
     model = ScriptedModel(call("slow_step"), '{"answer": "late"}')
     app = WorkerApp(Worker(SPEC.agent(config=model, tools=[slow_step]), SPEC), no_token=True)
@@ -84,3 +77,75 @@ async def test_a_body_that_is_not_json_is_an_invalid_request() -> None:
         no_id = await http.post("/runs", json={"task": "x"})
         assert no_id.json()["status"] == "invalid_request"
     assert model.calls_made == 0
+
+
+async def test_an_unreachable_store_is_a_retryable_error_not_a_500() -> None:
+    """The outcomes' store is down: the contract's ``retryable_error``, with a 503 and the
+    store's own error, for a waited-for run and for one started with respond-async."""
+    from baton.backends.redis import RedisStorage
+
+    down = RedisStorage("redis://127.0.0.1:1/0")
+    app = WorkerApp(
+        Worker(SPEC.agent(config=ScriptedModel('{"answer": "a"}')), SPEC, storage=down),
+        no_token=True,
+    )
+    async with uvicorn_serving(app) as base, httpx.AsyncClient(base_url=base) as http:
+        waited = await http.post("/runs", json=payload("r1"))
+        assert waited.status_code == 503
+        body = waited.json()
+        assert body["run_id"] == "r1" and body["status"] == "retryable_error"
+        assert "could not use Redis" in body["result"]["error"]
+        assert body["result"]["retryable"] is True
+        accepted = await http.post("/runs", json=payload("r2"), headers={"prefer": "respond-async"})
+        assert accepted.status_code == 202
+        await app.pool.join()
+        later = await http.get("/runs/r2")
+        assert later.status_code == 503 and later.json()["status"] == "retryable_error"
+
+
+async def test_another_payload_under_a_running_run_id_leaves_that_run_alone() -> None:
+    """While ``r1`` runs (started with respond-async), a POST of another payload under
+    ``r1`` is told ``invalid_request``; ``GET /runs/r1`` still follows the run, which ends
+    with its own output (it was neither dropped from the pool nor cancelled at shutdown)."""
+    slow_step, release = held_step()
+
+    model = ScriptedModel(call("slow_step"), '{"answer": "kept"}')
+    app = WorkerApp(Worker(SPEC.agent(config=model, tools=[slow_step]), SPEC), no_token=True)
+    async with uvicorn_serving(app) as base, httpx.AsyncClient(base_url=base) as http:
+        accepted = await http.post("/runs", json=payload("r1"), headers={"prefer": "respond-async"})
+        assert accepted.status_code == 202
+        other = await http.post("/runs", json={**payload("r1"), "task": "Something else."})
+        assert other.json()["status"] == "invalid_request"
+        assert "different payload" in other.json()["result"]["error"]
+        running = await http.get("/runs/r1")
+        assert running.status_code == 202 and running.json()["status"] == "running"
+        release.set()
+        await app.pool.join()
+        done = await http.get("/runs/r1")
+        assert done.json() == {"run_id": "r1", "status": "ok", "result": {"answer": "kept"}}
+    assert await app.worker.outcome("r1") is not None
+
+
+async def test_a_body_nested_too_deep_to_read_is_an_invalid_request() -> None:
+    model = ScriptedModel()
+    app = WorkerApp(Worker(SPEC.agent(config=model), SPEC), no_token=True)
+    async with uvicorn_serving(app) as base, httpx.AsyncClient(base_url=base) as http:
+        deep = await http.post("/runs", content=b"[" * 200_000 + b"]" * 200_000)
+        assert deep.status_code == 400 and deep.json()["status"] == "invalid_request"
+        assert "nested too deeply" in deep.json()["result"]["error"]
+    assert model.calls_made == 0
+
+
+async def test_a_run_id_with_slashes_and_spaces_is_found_at_its_location() -> None:
+    model = ScriptedModel('{"answer": "a"}')
+    app = WorkerApp(Worker(SPEC.agent(config=model), SPEC), no_token=True)
+    run_id = "team/42 #1?x=é"
+    async with uvicorn_serving(app) as base, httpx.AsyncClient(base_url=base) as http:
+        accepted = await http.post(
+            "/runs", json=payload(run_id), headers={"prefer": "respond-async"}
+        )
+        assert accepted.status_code == 202
+        await app.pool.join()
+        done = await http.get(accepted.headers["location"])
+        assert done.status_code == 200 and done.json()["run_id"] == run_id
+        assert done.json()["status"] == "ok"

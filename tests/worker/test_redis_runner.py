@@ -9,11 +9,12 @@ import contextlib
 import json
 from typing import Any
 
+import pytest
 import redis.asyncio
 from contract_cases import case_agent, case_spec
-from worker_support import eventually
+from worker_support import eventually, held_step
 
-from baton.testing import ScriptedModel
+from baton.testing import ScriptedModel, call
 from baton.worker import Worker
 from baton.worker.redis_client import GROUP, RedisKeys, WorkerClient
 from baton.worker.redis_runner import RedisRunner
@@ -90,3 +91,109 @@ async def test_a_finished_run_id_is_not_queued_or_run_again(redis_url: str, pref
         runner.stop()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_a_bad_payload_under_a_running_run_id_does_not_take_its_outcome(
+    redis_url: str, prefix: str
+) -> None:
+    """While ``r1`` runs, a malformed task under the same run id arrives: it is refused
+    without writing an outcome, so the run in progress keeps its own (set-if-absent would
+    else keep the refusal, and the finished work's answer would be lost)."""
+    slow_step, release = held_step()
+
+    spec = case_spec("once")
+    model = ScriptedModel(call("slow_step"), '{"answer": "kept"}')
+    runner = RedisRunner(
+        Worker(spec.agent(config=model, tools=[slow_step]), spec),
+        redis_url,
+        prefix=prefix,
+        heartbeat=0.2,
+    )
+    task = asyncio.create_task(runner.run())
+    client = WorkerClient(redis_url, spec.id, prefix=prefix)
+    try:
+        await client.submit(payload("r1"))
+
+        async def running() -> bool:
+            return model.calls_made == 1
+
+        await eventually(running, what="r1 is running")
+        await client.submit({**payload("r1"), "unexpected": True})
+
+        async def refused() -> bool:
+            return runner.handled >= 1
+
+        await eventually(refused, what="the malformed duplicate was handled")
+        release.set()
+        output = await client.result("r1", timeout=30)
+        assert output == {"run_id": "r1", "status": "ok", "result": {"answer": "kept"}}
+        duplicate = await client.run({**payload("r1"), "unexpected": True}, timeout=30)
+        assert duplicate["status"] == "invalid_request"
+        assert "different payload" in duplicate["result"]["error"]
+    finally:
+        release.set()
+        runner.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_a_payload_nested_too_deep_to_read_is_an_invalid_request(
+    redis_url: str, prefix: str
+) -> None:
+    spec = case_spec("never_runs")
+    runner = RedisRunner(
+        Worker(case_agent("never_runs"), spec), redis_url, prefix=prefix, heartbeat=0.2
+    )
+    task = asyncio.create_task(runner.run())
+    client = WorkerClient(redis_url, spec.id, prefix=prefix)
+    try:
+        deep = "[" * 200_000 + "]" * 200_000
+        await client.connector.client().xadd(
+            RedisKeys(spec.id, prefix).tasks, {"run_id": "deep", "payload": deep}
+        )
+        output = await client.result("deep", timeout=30)
+        assert output["status"] == "invalid_request"
+    finally:
+        runner.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_a_run_id_that_is_not_text_is_refused_and_the_runner_carries_on(
+    redis_url: str, prefix: str
+) -> None:
+    """A task written by hand with a run id of raw bytes neither stops the worker nor comes
+    back for ever: it is acknowledged with an invalid_request outcome, and the next task runs."""
+    spec = case_spec("once")
+    model = ScriptedModel('{"answer": "done"}')
+    runner = RedisRunner(
+        Worker(spec.agent(config=model), spec), redis_url, prefix=prefix, heartbeat=0.2
+    )
+    task = asyncio.create_task(runner.run())
+    client = WorkerClient(redis_url, spec.id, prefix=prefix)
+    try:
+        keys = RedisKeys(spec.id, prefix)
+        await client.connector.client().xadd(
+            keys.tasks, {"run_id": b"\xff\xfe", "payload": json.dumps(payload("x"))}
+        )
+        assert (await client.run(payload("after"), timeout=30))["status"] == "ok"
+
+        async def both_handled() -> bool:
+            return runner.handled >= 2
+
+        await eventually(both_handled, what="the bad task was acknowledged")
+        assert await client.connector.client().xlen(keys.tasks) == 0
+        assert not task.done()
+    finally:
+        runner.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_waiting_past_the_timeout_on_a_reachable_redis_says_so_plainly(
+    redis_url: str, prefix: str
+) -> None:
+    client = WorkerClient(redis_url, "nobody-runs-this", prefix=prefix)
+    with pytest.raises(TimeoutError) as raised:
+        await client.result("never", timeout=0.2)
+    assert str(raised.value) == "run 'never' has no outcome after 0.2 s"

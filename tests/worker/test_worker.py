@@ -10,13 +10,13 @@ from typing import Annotated, Any
 
 import pytest
 from contract_cases import OUTPUT, RESULT, case_spec, wait_forever
-from worker_support import open_storage
+from worker_support import held_step, open_storage
 
 from baton import Agent, Context, Inject, MemoryHistory, MemoryStream, tool
 from baton.errors import AuthenticationFailed, ConfigError, ProviderUnavailable
 from baton.events import Data, Event, ModelRequest, RunFailed, RunFinished, RunStarted, Text
 from baton.testing import ScriptedModel, call
-from baton.worker import DEFAULT_OUTPUT_SCHEMA, Outcome, Worker, WorkerSpec, WorkItem
+from baton.worker import DEFAULT_OUTPUT_SCHEMA, Outcome, Worker, WorkerPool, WorkerSpec, WorkItem
 
 SPEC = WorkerSpec("answers", output_schema=OUTPUT, timeout_seconds=20)
 
@@ -210,3 +210,25 @@ async def test_a_run_in_progress_in_another_worker_is_waited_for_through_the_his
 def test_default_output_schema_is_the_contract() -> None:
     assert set(DEFAULT_OUTPUT_SCHEMA["properties"]) == {"run_id", "status", "result"}
     assert RESULT["required"] == ["answer"]
+
+
+async def test_a_pool_keeps_a_run_in_progress_when_its_run_id_comes_again() -> None:
+    """Another submission under a run id in progress gets its own answer (another payload:
+    ``invalid_request``) and neither hides the run from ``result`` nor from ``join``."""
+    slow_step, release = held_step()
+
+    model = ScriptedModel(call("slow_step"), '{"answer": "kept"}')
+    worker = Worker(SPEC.agent(config=model, tools=[slow_step]), SPEC)
+    async with WorkerPool(worker, concurrency=4) as pool:
+        await pool.submit(payload("r1"))
+        other = await pool.run({**payload("r1"), "task": "Something else."})
+        assert other["status"] == "invalid_request"
+        assert pool.running("r1")
+        release.set()
+        await pool.join()
+        assert (await worker.outcome("r1")) is not None
+        assert await pool.result("r1") == {
+            "run_id": "r1",
+            "status": "ok",
+            "result": {"answer": "kept"},
+        }

@@ -58,9 +58,32 @@ def test_serving_without_a_token_is_for_loopback_only(tmp_path: Path) -> None:
 def test_a_bad_agent_target_is_named(tmp_path: Path) -> None:
     path = write_spec(case_spec("once"), tmp_path)
     for target, problem in (
-        ("contract_cases", "takes 'module:attribute'"),
+        ("contract_cases", "name --agent as 'module:attribute'"),
         ("no_such_module:agent", "cannot import 'no_such_module'"),
-        ("contract_cases:OUTPUT", "is not an Agent"),
+        ("contract_cases:OUTPUT", "is dict, not a baton Agent"),
+        ("contract_cases:missing", "has no attribute 'missing'"),
     ):
         failed = baton("run", str(path), "--agent", target, "--redis", "redis://127.0.0.1:1/0")
         assert failed.returncode == 2 and problem in failed.stderr, failed.stderr
+
+
+async def test_submit_and_wait_queues_the_task_once(
+    redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    """No worker is running: the command gives up waiting, and exactly one task is queued
+    (submitting, then waiting through a client that submits again, queued it twice)."""
+    import redis.asyncio
+
+    from baton.worker.redis_client import RedisKeys
+
+    spec = case_spec("once")
+    path = write_spec(spec, tmp_path)
+    task = {"run_id": "cli-once", "task": "Answer.", "context": {}}
+    args = ("submit", str(path), "--redis", redis_url, "--prefix", prefix)
+    done = await asyncio.to_thread(baton, *args, "--payload", json.dumps(task), "--timeout", "0.2")
+    assert done.returncode == 1 and "TimeoutError" in done.stderr
+    raw = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        assert await raw.xlen(RedisKeys(spec.id, prefix).tasks) == 1
+    finally:
+        await raw.aclose()

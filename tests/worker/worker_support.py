@@ -13,6 +13,22 @@ from pathlib import Path
 from typing import Any
 
 
+def held_step() -> tuple[Any, asyncio.Event]:
+    """A tool ``slow_step`` that answers "done" once the event it comes with is set: a run
+    that is in progress until the test lets it finish."""
+    from baton import tool
+
+    release = asyncio.Event()
+
+    @tool
+    async def slow_step() -> str:
+        """A step that takes a while."""
+        await release.wait()
+        return "done"
+
+    return slow_step, release
+
+
 def open_storage(url: str) -> Any:
     """The ``Storage`` a ``storage_url`` names."""
     if url.startswith("redis"):

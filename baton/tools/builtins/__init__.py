@@ -18,7 +18,7 @@ from .docker import Docker
 from .files import OutsideRoot, files
 from .limits import Limits
 from .memory import Namespace, memory_tools, resolve_namespace, variable_namespace
-from .sandbox import Execution, Sandbox, Workspace, WrittenFile
+from .sandbox import Execution, Sandbox, Workspace, WorkspaceClosed, WrittenFile
 from .shell import Shell, shell
 from .shell_policy import ShellPolicy, Verdict
 from .unsafe import UnsafeSubprocess
@@ -50,6 +50,7 @@ __all__ = [
     "Verdict",
     "WebSearch",
     "Workspace",
+    "WorkspaceClosed",
     "WrittenFile",
     "code_execution",
     "default_sandbox",

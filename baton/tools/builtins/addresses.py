@@ -2,11 +2,12 @@
 
 Private (10/8, 172.16/12, 192.168/16, fc00::/7), loopback, link-local (169.254/16, fe80::/10:
 cloud metadata services live there), shared (100.64/10), multicast, reserved and unspecified
-addresses are refused, whatever name leads to them: the check runs on the addresses a host name
-resolves to, at the moment of connecting (the web tools' network backend connects to the very
-address it checked, so a DNS answer that changes between check and use cannot slip through: see
-``web_transport``), and so again
-for every redirect. ``AddressGuard(allow=[...])`` opens host names, addresses or CIDR ranges.
+addresses are refused, whatever name leads to them (IPv6 addresses that carry an IPv4 one,
+IPv4-mapped, NAT64, 6to4 or IPv4-compatible, are judged by the IPv4 address too): the check
+runs on the addresses a host name resolves to, at the moment of connecting (the web tools'
+network backend connects to the very address it checked, so a DNS answer that changes between
+check and use cannot slip through: see ``web_transport``), and so again for every redirect.
+``AddressGuard(allow=[...])`` opens host names, addresses or CIDR ranges.
 """
 
 from __future__ import annotations
@@ -55,10 +56,15 @@ class AddressGuard:
         if host.lower().rstrip(".") in self.hosts:
             return None
         mapped = getattr(address, "ipv4_mapped", None)
-        checked = mapped if mapped is not None else address
+        checked: IPAddress = mapped if mapped is not None else address
         if any(checked in network for network in self.networks):
             return None
         kind = _kind(checked)
+        embedded = _embedded_ipv4(checked) if kind is None else None
+        if embedded is not None:
+            if any(embedded in network for network in self.networks):
+                return None
+            kind, checked = _kind(embedded), embedded
         if kind is None:
             return None
         return (
@@ -90,6 +96,23 @@ class AddressGuard:
         return addresses
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215: local use, not global
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
+def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one leads to (NAT64, 6to4, IPv4-compatible), if any: a
+    gateway on the way may turn a connection to it into one to that IPv4 address."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address in _NAT64 or address in _IPV4_COMPATIBLE:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
 def _kind(address: IPAddress) -> str | None:
     """What kind of non-public address this is, or ``None`` for a public one."""
     if address.is_loopback:
@@ -100,6 +123,6 @@ def _kind(address: IPAddress) -> str | None:
         return "multicast"
     if address.is_unspecified:
         return "unspecified"
-    if address.is_private or not address.is_global:
+    if address.is_private or not address.is_global or address in _NAT64_LOCAL:
         return "private"
     return None

@@ -17,16 +17,16 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Literal
 
 from ...context import Context
 from ...errors import ConfigError
 from ..tool import Tool, ToolResult
 from .limits import Limits
-from .sandbox import LANGUAGES, Execution, Sandbox, Workspace
+from .sandbox import LANGUAGES, Execution, Sandbox, Workspace, WorkspaceClosed
 
-__all__ = ["CodeExecution", "code_execution", "default_sandbox"]
+__all__ = ["CodeExecution", "SessionWorkspaces", "code_execution", "default_sandbox", "run_in"]
 
 
 def default_sandbox() -> Sandbox:
@@ -68,6 +68,17 @@ class SessionWorkspaces:
             await old.close()
         return workspace
 
+    async def use(self, key: str, action: Callable[[Workspace], Awaitable[Execution]]) -> Execution:
+        """``action`` in ``key``'s workspace. One closed while the call waited for it (the
+        least recently used, closed for another conversation's) is replaced by a new one."""
+        while True:
+            workspace = await self.get(key)
+            try:
+                return await action(workspace)
+            except WorkspaceClosed:
+                if not workspace.closed:
+                    raise
+
     async def close(self, key: str | None = None) -> None:
         """Close one conversation's workspace, or (``key=None``) all of them."""
         async with self._lock:
@@ -82,6 +93,21 @@ class SessionWorkspaces:
 
     def __len__(self) -> int:
         return len(self._open)
+
+
+async def run_in(
+    sandbox: Sandbox,
+    limits: Limits,
+    sessions: SessionWorkspaces | None,
+    key: str | None,
+    action: Callable[[Workspace], Awaitable[Execution]],
+) -> Execution:
+    """``action`` in ``key``'s session workspace, or (no sessions, or no key) in a fresh
+    workspace closed after it: how ``code_execution`` and ``shell`` run what they are given."""
+    if sessions is not None and key is not None:
+        return await sessions.use(key, action)
+    async with await sandbox.open(limits) as workspace:
+        return await action(workspace)
 
 
 class CodeExecution:
@@ -120,11 +146,9 @@ class CodeExecution:
             raise ConfigError(
                 f"language {language!r} is not enabled here (enabled: {', '.join(self.languages)})"
             )
-        if self.sessions is not None and key is not None:
-            workspace = await self.sessions.get(key)
-            return await workspace.run_code(code, language)
-        async with await self.sandbox.open(self.limits) as workspace:
-            return await workspace.run_code(code, language)
+        return await run_in(
+            self.sandbox, self.limits, self.sessions, key, lambda w: w.run_code(code, language)
+        )
 
     async def list_tools(self, context: Context) -> tuple[Tool, ...]:
         return self._tools

@@ -12,8 +12,10 @@ offers only the reading tools. Problems come back to the model as short tool err
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,8 +58,32 @@ class _Root:
         return "." if relative == Path(".") else relative.as_posix()
 
 
-def _open_read(path: Path) -> int:
-    return os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+def _open_read(path: Path, shown: str) -> int:
+    return _open_regular(path, os.O_RDONLY, shown)
+
+
+def _open_regular(path: Path, flags: int, shown: str) -> int:
+    """Open ``path`` (not following a final symlink) only if it is a regular file: opening a
+    FIFO or a device could block for ever, or read without end. ``O_NONBLOCK`` makes the open
+    itself return at once; the file's type is checked on what was opened."""
+    flags |= os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as exc:
+        if exc.errno in (errno.ENXIO, errno.EISDIR):  # a FIFO with no reader; a directory
+            raise _not_regular(path, shown) from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise _not_regular(path, shown)
+    os.set_blocking(fd, True)
+    return fd
+
+
+def _not_regular(path: Path, shown: str) -> OSError:
+    if path.is_dir():
+        return IsADirectoryError(f"{shown!r} is not a regular file but a directory")
+    return OSError(f"{shown!r} is not a regular file (a FIFO, socket or device); it is not opened")
 
 
 def files(
@@ -95,7 +121,7 @@ def files(
         target = base.resolve(path)
         if offset < 0:
             raise ValueError("offset cannot be negative")
-        fd = _open_read(target)
+        fd = _open_read(target, path)
         with os.fdopen(fd, "rb") as handle:
             size = os.fstat(handle.fileno()).st_size
             handle.seek(offset)
@@ -147,6 +173,8 @@ def files(
         except re.error as exc:
             raise ValueError(f"invalid regular expression: {exc}") from None
         hits: list[str] = []
+        if not target.is_dir():
+            os.close(_open_read(target, path))  # a single file: refused if not a regular one
         candidates = (
             [Path(e.path) for e in _walk(target, True) if e.is_file(follow_symlinks=False)]
             if target.is_dir()
@@ -154,7 +182,7 @@ def files(
         )
         for file in candidates:
             try:
-                with os.fdopen(_open_read(file), "rb") as handle:
+                with os.fdopen(_open_read(file, base.show(file)), "rb") as handle:
                     data = handle.read(max_read_bytes)
             except OSError:
                 continue
@@ -180,7 +208,7 @@ def files(
         target = base.resolve(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         base.resolve(path)  # the created directories must not have changed where it points
-        _write(target, data)
+        _write(target, data, path)
         return f"Wrote {base.show(target)} ({len(data)} bytes)."
 
     def patch(path: str, old: str, new: str, replace_all: bool = False) -> str:
@@ -193,7 +221,7 @@ def files(
             replace_all: Replace every occurrence of old.
         """
         target = base.resolve(path)
-        with os.fdopen(_open_read(target), "rb") as handle:
+        with os.fdopen(_open_read(target, path), "rb") as handle:
             text = handle.read(max_write_bytes + 1).decode("utf-8")
         if len(text.encode("utf-8")) > max_write_bytes:
             raise ValueError(f"{path!r} is larger than the {max_write_bytes} bytes limit")
@@ -209,7 +237,7 @@ def files(
         data = updated.encode("utf-8")
         if len(data) > max_write_bytes:
             raise ValueError(f"the result would exceed the {max_write_bytes} bytes limit")
-        _write(target, data)
+        _write(target, data, path)
         return f"Replaced {count if replace_all else 1} occurrence(s) in {base.show(target)}."
 
     tools = [
@@ -222,10 +250,12 @@ def files(
     return Toolkit(*tools, name="files", prefix=prefix)
 
 
-def _write(target: Path, data: bytes) -> None:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(target, flags, 0o644)
+def _write(target: Path, data: bytes, shown: str) -> None:
+    # Truncated only once known to be a regular file: O_TRUNC on open would also apply to a
+    # device, and the open of a FIFO would wait for a reader.
+    fd = _open_regular(target, os.O_WRONLY | os.O_CREAT, shown)
     with os.fdopen(fd, "wb") as handle:
+        handle.truncate(0)
         handle.write(data)
 
 

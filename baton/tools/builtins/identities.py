@@ -27,6 +27,7 @@ ranges of containers (100000-165535 per user)."""
 
 
 def is_root() -> bool:
+    """Whether this process runs as root (and so can give each workspace its own uid)."""
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
@@ -43,6 +44,8 @@ class UidPool:
         self._lock = threading.Lock()
 
     def take(self) -> int:
+        """A uid of the range that no account, process or workspace of this pool uses;
+        ``ConfigError`` when none is left."""
         accounts = _account_uids()
         busy = _uids_with_processes()
         with self._lock:
@@ -54,6 +57,7 @@ class UidPool:
         raise ConfigError(f"no free uid left in the sandbox range {self.first}-{self.last}")
 
     def give_back(self, uid: int) -> None:
+        """Return a uid ``take`` gave (its processes already killed)."""
         with self._lock:
             self._taken.discard(uid)
 

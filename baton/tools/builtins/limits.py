@@ -54,6 +54,10 @@ class Limits:
                 raise ConfigError(
                     f"Limits({field.name}=...) must be a positive, finite number, got {value!r}"
                 )
+        for name in ("processes", "open_files"):  # counts: a fraction would be cut to 0
+            value = getattr(self, name)
+            if not isinstance(value, int):
+                raise ConfigError(f"Limits({name}=...) is a whole number, got {value!r}")
         if self.open_files < 8:
             raise ConfigError(
                 f"Limits(open_files={self.open_files}) leaves no room for a program's own "
@@ -62,14 +66,17 @@ class Limits:
 
     @property
     def memory_bytes(self) -> int:
+        """``memory_mb`` in bytes (the address-space limit)."""
         return int(self.memory_mb * 1024 * 1024)
 
     @property
     def file_size_bytes(self) -> int:
+        """``file_size_mb`` in bytes (the largest file a program may write)."""
         return int(self.file_size_mb * 1024 * 1024)
 
     @property
     def output_bytes(self) -> int:
+        """``output_kb`` in bytes (what is kept of stdout, and of stderr)."""
         return int(self.output_kb * 1024)
 
     def describe(self) -> str:

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 from ...errors import ConfigError
 from .limits import Limits
 
-__all__ = ["LANGUAGES", "Execution", "Sandbox", "Workspace", "WrittenFile"]
+__all__ = ["LANGUAGES", "Execution", "Sandbox", "Workspace", "WorkspaceClosed", "WrittenFile"]
 
 _MAX_FILES_LISTED = 50
 _MAX_FILES_WALKED = 10_000
@@ -101,6 +101,10 @@ class Execution:
         return "\n".join(lines)
 
 
+class WorkspaceClosed(ConfigError):
+    """A run asked of a workspace that was closed (``Workspace.close``)."""
+
+
 @dataclass(slots=True)
 class Workspace:
     """One sandbox: a scratch directory and an identity, reused by every run until ``close``.
@@ -165,9 +169,14 @@ class Workspace:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    @property
+    def closed(self) -> bool:
+        """Whether ``close`` was called: no more runs happen here."""
+        return self._closed
+
     def _check_open(self) -> None:
         if self._closed:
-            raise ConfigError("this sandbox workspace is closed; open a new one")
+            raise WorkspaceClosed("this sandbox workspace is closed; open a new one")
 
     async def _run_locked(self, argv: list[str]) -> Execution:
         # A file's ctime moves on every write, rename or chmod and cannot be set back: what

@@ -16,7 +16,7 @@ from __future__ import annotations
 from ...context import Context
 from ...errors import ConfigError
 from ..tool import Tool, ToolResult
-from .code_execution import SessionWorkspaces, default_sandbox
+from .code_execution import SessionWorkspaces, default_sandbox, run_in
 from .limits import Limits
 from .sandbox import Execution, Sandbox
 from .shell_policy import ShellPolicy
@@ -53,10 +53,8 @@ class Shell:
 
     async def run(self, command: str, *, key: str | None = None) -> Execution:
         """Run ``command`` with ``/bin/sh -c``, without consulting the policy."""
-        if self.sessions is not None and key is not None:
-            return await (await self.sessions.get(key)).run(["/bin/sh", "-c", command])
-        async with await self.sandbox.open(self.limits) as workspace:
-            return await workspace.run(["/bin/sh", "-c", command])
+        argv = ["/bin/sh", "-c", command]
+        return await run_in(self.sandbox, self.limits, self.sessions, key, lambda w: w.run(argv))
 
     async def list_tools(self, context: Context) -> tuple[Tool, ...]:
         return self._tools

@@ -84,12 +84,12 @@ async def fetch_text(
     client = httpx.AsyncClient(
         transport=GuardedTransport(guard),
         follow_redirects=False,
-        headers={"User-Agent": _USER_AGENT, **(headers or {})},
+        headers={"User-Agent": _USER_AGENT},
         trust_env=False,  # no proxy from the environment: it would make the guard moot
     )
     try:
         async with client, asyncio.timeout(timeout):
-            return await _follow(client, url, max_bytes, max_chars, max_redirects)
+            return await _follow(client, url, max_bytes, max_chars, max_redirects, headers or {})
     except TimeoutError:
         raise FetchFailed(f"{url} did not answer within {timeout:g} seconds") from None
     except httpx.TimeoutException:
@@ -100,14 +100,25 @@ async def fetch_text(
         raise FetchFailed(f"fetching {url} failed: {exc}") from None
 
 
-async def _follow(client: Any, url: str, max_bytes: int, max_chars: int, max_redirects: int) -> str:
+async def _follow(
+    client: Any,
+    url: str,
+    max_bytes: int,
+    max_chars: int,
+    max_redirects: int,
+    headers: dict[str, str],
+) -> str:
     import httpx
 
     current = httpx.URL(url)
+    origin = _origin(current)
     for hop in range(max_redirects + 1):
         if current.scheme not in ("http", "https"):
             raise FetchFailed(f"only http and https URLs can be fetched, not {str(current)!r}")
-        async with client.stream("GET", current) as response:
+        # The caller's headers (an API key, a cookie) are for the URL's own origin: a redirect
+        # elsewhere does not carry them there.
+        sent = headers if _origin(current) == origin else None
+        async with client.stream("GET", current, headers=sent) as response:
             if response.is_redirect and "location" in response.headers:
                 if hop == max_redirects:
                     raise FetchFailed(f"{url} redirected more than {max_redirects} times")
@@ -121,6 +132,12 @@ async def _follow(client: Any, url: str, max_bytes: int, max_chars: int, max_red
             truncated = len(body) >= max_bytes
             return _render(response, bytes(body[:max_bytes]), truncated, max_chars)
     raise AssertionError("unreachable")
+
+
+def _origin(url: Any) -> tuple[str, str, int | None]:
+    """The scheme, host and port of an ``httpx.URL`` (the default port made explicit)."""
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    return url.scheme, url.host, url.port or default
 
 
 def _render(response: Any, body: bytes, truncated: bool, max_chars: int) -> str:
@@ -166,7 +183,8 @@ def web_fetch(
     """A tool that fetches a web page and returns it as readable text (see the module docs).
 
     ``allow``: host names, addresses or CIDR ranges that may be private (everything public is
-    allowed); ``headers``: sent with every request (never shown to the model).
+    allowed); ``headers``: sent with every request to the URL's origin (scheme, host and port),
+    and not to another one a redirect leads to; never shown to the model.
     """
     require_web_extra()
     guard = AddressGuard(allow)

@@ -44,6 +44,8 @@ class SearchFailed(Exception):
 
 @dataclass(frozen=True, slots=True)
 class SearchResult:
+    """One search hit as the model reads it: the page's title, its URL and a snippet."""
+
     title: str
     url: str
     snippet: str
@@ -84,9 +86,17 @@ def _check(response: Any, service: str) -> Any:
     if response.status_code >= 400:
         raise SearchFailed(f"{service} answered HTTP {response.status_code}")
     try:
-        return response.json()
+        data = response.json()
     except ValueError:
         raise SearchFailed(f"{service} answered something that is not JSON") from None
+    if not isinstance(data, dict):
+        raise SearchFailed(f"{service} answered JSON that is not an object")
+    return data
+
+
+def _hits(value: Any) -> list[dict[str, Any]]:
+    """The result objects of a list of them (anything else in an answer counts as none)."""
+    return [r for r in value if isinstance(r, dict)] if isinstance(value, list) else []
 
 
 def _text(value: Any) -> str:
@@ -117,8 +127,7 @@ class Tavily(SearchProvider):
         data = _check(response, self.name)
         return [
             SearchResult(_text(r.get("title")), str(r.get("url", "")), _text(r.get("content")))
-            for r in data.get("results", [])
-            if isinstance(r, dict)
+            for r in _hits(data.get("results"))
         ]
 
 
@@ -144,11 +153,10 @@ class Brave(SearchProvider):
             headers={"X-Subscription-Token": self._key, "Accept": "application/json"},
         )
         data = _check(response, self.name)
-        web = data.get("web") or {}
+        web = data.get("web")
         return [
             SearchResult(_text(r.get("title")), str(r.get("url", "")), _text(r.get("description")))
-            for r in web.get("results", [])
-            if isinstance(r, dict)
+            for r in _hits(web.get("results") if isinstance(web, dict) else None)
         ]
 
 
@@ -173,8 +181,7 @@ class SearXNG(SearchProvider):
         data = _check(response, self.name)
         return [
             SearchResult(_text(r.get("title")), str(r.get("url", "")), _text(r.get("content")))
-            for r in data.get("results", [])[:count]
-            if isinstance(r, dict)
+            for r in _hits(data.get("results"))[:count]
         ]
 
 

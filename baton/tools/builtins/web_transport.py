@@ -85,6 +85,8 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             raise httpx.ConnectError(str(exc) or "connection failed", request=request) from exc
         except httpcore.ProtocolError as exc:
             raise httpx.RemoteProtocolError(str(exc), request=request) from exc
+        except httpcore.UnsupportedProtocol as exc:
+            raise httpx.UnsupportedProtocol(str(exc), request=request) from exc
         assert isinstance(response.stream, AsyncIterable)
         return httpx.Response(
             status_code=response.status,
