@@ -30,12 +30,15 @@ _DRAIN_SECONDS = 0.1
 
 
 def _body(response: Any) -> AsyncIterator[bytes]:
-    """The response's body, chunk by chunk: undecoded bytes when it is not compressed (the
-    cheaper path), else decompressed."""
+    """The response's body, chunk by chunk. Uncompressed (the usual case for a stream), it is
+    read straight from the response's ``stream`` (the transport's bytes, its errors already the
+    HTTP library's), without ``aiter_raw``'s per-chunk bookkeeping, which Baton does not use;
+    compressed, through ``aiter_bytes``, which decompresses."""
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
-    chunks: AsyncIterator[bytes] = (
-        response.aiter_raw() if encoding in ("", "identity") else response.aiter_bytes()
-    )
+    if encoding in ("", "identity"):
+        stream: AsyncIterator[bytes] = response.stream.__aiter__()
+        return stream
+    chunks: AsyncIterator[bytes] = response.aiter_bytes()
     return chunks
 
 

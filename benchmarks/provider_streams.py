@@ -1,0 +1,576 @@
+"""What a streamed chunk costs through each provider config, next to the provider's own SDK
+streaming the same answer from the same loopback server (issue 19, point 2).
+
+A server in a separate process speaks each wire format (OpenAI Chat Completions and Responses,
+Anthropic Messages and Gemini as server-sent events, Ollama as newline-delimited JSON) and
+answers every request with a text answer of N chunks (N is read from the model name,
+``bench-N``), each chunk its own HTTP chunk, with the framing events each API sends around
+them. The client process runs, per wire format:
+
+- ``sdk``: the official SDK's own streaming call, iterated to the end (the floor Baton is
+  measured against: what an application calling the SDK directly pays);
+- ``baton``: the Baton config's ``respond()`` (what an agent's model call runs), every chunk
+  handed to a no-op ``emit``.
+
+Wall mode (default) reports the client's CPU time (``time.process_time``; the server's is not
+counted) per chunk, median and spread over repetitions, at 100, 1,000 and 10,000 chunks: the
+curve includes each request's fixed cost spread over its chunks. ``--instructions`` counts CPU
+instructions with callgrind instead (valgrind needed): each variant runs twice, with ``--small``
+and ``--large`` chunks, and the difference divided by the extra chunks is the cost of one chunk,
+free of start-up, import and per-request costs.
+
+    python -m benchmarks.provider_streams [--quick] [--only openai,anthropic]
+    python -m benchmarks.provider_streams --instructions [--small 500 --large 2500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+SIZES = (100, 1_000, 10_000)
+FORMATS = ("openai", "responses", "anthropic", "gemini", "ollama")
+VARIANTS = ("sdk", "baton")
+TARGET_US = 10.0
+
+
+# ---------------------------------------------------------------------------------------------
+# The server (its own process)
+# ---------------------------------------------------------------------------------------------
+
+
+def _piece(i: int) -> str:
+    return f"tok{i % 97} "
+
+
+def _sse(payload: dict[str, Any], event: str | None = None) -> bytes:
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {json.dumps(payload, separators=(',', ':'))}\n\n".encode()
+
+
+def _openai_events(n: int) -> list[bytes]:
+    head = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": "bench"}
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        return _sse({**head, "system_fingerprint": None, "choices": [choice]})
+
+    usage = {"prompt_tokens": 12, "completion_tokens": n, "total_tokens": 12 + n}
+    return [
+        chunk({"role": "assistant", "content": ""}),
+        *(chunk({"content": _piece(i)}) for i in range(n)),
+        chunk({}, "stop"),
+        _sse({**head, "choices": [], "usage": usage}),
+        b"data: [DONE]\n\n",
+    ]
+
+
+def _responses_events(n: int) -> list[bytes]:
+    def response(status: str, output: list[Any]) -> dict[str, Any]:
+        usage = {
+            "input_tokens": 12,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": n,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": 12 + n,
+        }
+        return {
+            "id": "resp_1",
+            "object": "response",
+            "created_at": 0,
+            "model": "bench",
+            "status": status,
+            "output": output,
+            "parallel_tool_calls": True,
+            "tool_choice": "auto",
+            "tools": [],
+            "usage": usage if status == "completed" else None,
+        }
+
+    text = "".join(_piece(i) for i in range(n))
+    message = {
+        "type": "message",
+        "id": "msg_1",
+        "role": "assistant",
+        "status": "completed",
+        "content": [{"type": "output_text", "text": text, "annotations": []}],
+    }
+    where = {"item_id": "msg_1", "output_index": 0, "content_index": 0}
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": response("in_progress", [])},
+        {"type": "response.in_progress", "response": response("in_progress", [])},
+        {
+            "type": "response.output_item.added",
+            "output_index": 0,
+            "item": {**message, "status": "in_progress", "content": []},
+        },
+        {
+            "type": "response.content_part.added",
+            **where,
+            "part": {"type": "output_text", "text": "", "annotations": []},
+        },
+        *(
+            {"type": "response.output_text.delta", **where, "delta": _piece(i), "logprobs": []}
+            for i in range(n)
+        ),
+        {"type": "response.output_text.done", **where, "text": text, "logprobs": []},
+        {"type": "response.output_item.done", "output_index": 0, "item": message},
+        {"type": "response.completed", "response": response("completed", [message])},
+    ]
+    return [
+        _sse({**event, "sequence_number": k}, str(event["type"])) for k, event in enumerate(events)
+    ]
+
+
+def _anthropic_events(n: int) -> list[bytes]:
+    start = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "bench",
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": 12, "output_tokens": 1},
+    }
+    events: list[dict[str, Any]] = [
+        {"type": "message_start", "message": start},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {"type": "ping"},
+        *(
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": _piece(i)},
+            }
+            for i in range(n)
+        ),
+        {"type": "content_block_stop", "index": 0},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "usage": {"output_tokens": n},
+        },
+        {"type": "message_stop"},
+    ]
+    return [_sse(event, str(event["type"])) for event in events]
+
+
+def _gemini_events(n: int) -> list[bytes]:
+    def chunk(i: int) -> bytes:
+        candidate: dict[str, Any] = {
+            "content": {"parts": [{"text": _piece(i)}], "role": "model"},
+            "index": 0,
+        }
+        if i == n - 1:
+            candidate["finishReason"] = "STOP"
+        usage = {"promptTokenCount": 12, "candidatesTokenCount": i + 1, "totalTokenCount": 13 + i}
+        body = {
+            "candidates": [candidate],
+            "usageMetadata": usage,
+            "modelVersion": "bench",
+            "responseId": "r1",
+        }
+        return _sse(body).replace(b"\n", b"\r\n")  # as Google sends it
+
+    return [chunk(i) for i in range(n)]
+
+
+def _ollama_lines(n: int) -> list[bytes]:
+    head = {"model": "bench", "created_at": "2025-01-01T00:00:00.000000Z"}
+
+    def line(body: dict[str, Any]) -> bytes:
+        return (json.dumps({**head, **body}, separators=(",", ":")) + "\n").encode()
+
+    final = {
+        "message": {"role": "assistant", "content": ""},
+        "done": True,
+        "done_reason": "stop",
+        "total_duration": 1,
+        "prompt_eval_count": 12,
+        "eval_count": n,
+    }
+    return [
+        *(
+            line({"message": {"role": "assistant", "content": _piece(i)}, "done": False})
+            for i in range(n)
+        ),
+        line(final),
+    ]
+
+
+_MAKERS: dict[str, tuple[Callable[[int], list[bytes]], str]] = {
+    "openai": (_openai_events, "text/event-stream"),
+    "responses": (_responses_events, "text/event-stream"),
+    "anthropic": (_anthropic_events, "text/event-stream"),
+    "gemini": (_gemini_events, "text/event-stream"),
+    "ollama": (_ollama_lines, "application/x-ndjson"),
+}
+
+
+def _wire_format(path: str) -> str:
+    if path.endswith("/chat/completions"):
+        return "openai"
+    if path.endswith("/responses"):
+        return "responses"
+    if path.endswith("/messages"):
+        return "anthropic"
+    if ":streamGenerateContent" in path:
+        return "gemini"
+    return "ollama"
+
+
+class _Server:
+    def __init__(self) -> None:
+        self.answers: dict[tuple[str, int], bytes] = {}
+
+    def answer(self, wire: str, n: int) -> bytes:
+        found = self.answers.get((wire, n))
+        if found is None:
+            make, media_type = _MAKERS[wire]
+            body = b"".join(b"%x\r\n%s\r\n" % (len(event), event) for event in make(n))
+            head = (
+                "HTTP/1.1 200 OK\r\n"
+                f"content-type: {media_type}\r\n"
+                "transfer-encoding: chunked\r\n\r\n"
+            ).encode()
+            found = self.answers[(wire, n)] = head + body + b"0\r\n\r\n"
+        return found
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                path = lines[0].split(" ")[1]
+                length = 0
+                for line in lines[1:]:
+                    name, _, value = line.partition(":")
+                    if name.strip().lower() == "content-length":
+                        length = int(value)
+                body = await reader.readexactly(length) if length else b""
+                found = re.search(rb"bench-(\d+)", path.encode() + body)
+                n = int(found.group(1)) if found else 10
+                writer.write(self.answer(_wire_format(path.split("?")[0]), n))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+async def _serve() -> None:
+    server = _Server()
+    listening = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+    port = listening.sockets[0].getsockname()[1]
+    print(port, flush=True)
+    async with listening:
+        await listening.serve_forever()
+
+
+class ServerProcess:
+    """The loopback server, started in a child process."""
+
+    def __enter__(self) -> ServerProcess:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.provider_streams", "--serve"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.url = f"http://127.0.0.1:{int(self.process.stdout.readline())}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+# ---------------------------------------------------------------------------------------------
+# The clients
+# ---------------------------------------------------------------------------------------------
+
+Ask = Callable[[int], Awaitable[int]]  # n chunks -> the number of text pieces seen
+
+
+def _model_call() -> Any:
+    from baton.events import ModelRequest, Text
+    from baton.history import HistoryView
+    from baton.models.base import ModelCall, ModelSettings
+
+    history = [ModelRequest((Text("Write something long."),))]
+    return ModelCall(
+        "bench", "conv-1", "run-1", "", HistoryView(history, 1), (), None, ModelSettings()
+    )
+
+
+def _config(wire: str, url: str, n: int) -> Any:
+    model = f"bench-{n}"
+    if wire == "openai":
+        from baton.providers.openai import OpenAIConfig
+
+        return OpenAIConfig(model, api_key="sk-bench", base_url=f"{url}/v1")
+    if wire == "responses":
+        from baton.providers.openai_responses import OpenAIResponsesConfig
+
+        return OpenAIResponsesConfig(model, api_key="sk-bench", base_url=f"{url}/v1")
+    if wire == "anthropic":
+        from baton.providers.anthropic import AnthropicConfig
+
+        return AnthropicConfig(model, api_key="sk-ant-bench", base_url=url)
+    if wire == "gemini":
+        from baton.providers.gemini import GeminiConfig
+
+        return GeminiConfig(model, api_key="bench-key", base_url=url)
+    from baton.providers.ollama import OllamaConfig
+
+    return OllamaConfig(model, base_url=url)
+
+
+async def _baton(wire: str, url: str) -> tuple[Ask, Callable[[], Awaitable[None]]]:
+    from baton.events import Event
+
+    clients: dict[int, Any] = {}
+    call = _model_call()
+    pieces = 0
+
+    async def emit(event: Event) -> None:
+        nonlocal pieces
+        pieces += 1
+
+    async def ask(n: int) -> int:
+        nonlocal pieces
+        if n not in clients:
+            clients[n] = _config(wire, url, n).create_client()
+        pieces = 0
+        await clients[n].respond(call, emit)
+        return pieces
+
+    async def close() -> None:
+        for client in clients.values():
+            await client.aclose()
+
+    return ask, close
+
+
+async def _sdk(wire: str, url: str) -> tuple[Ask, Callable[[], Awaitable[None]]]:
+    messages = [{"role": "user", "content": "Write something long."}]
+    if wire in ("openai", "responses"):
+        import openai
+
+        oai = openai.AsyncOpenAI(api_key="sk-bench", base_url=f"{url}/v1")
+
+        async def ask(n: int) -> int:
+            seen = 0
+            if wire == "openai":
+                stream = await oai.chat.completions.create(
+                    model=f"bench-{n}", messages=messages, stream=True
+                )  # type: ignore[call-overload]
+                async for chunk in stream:
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        seen += 1
+            else:
+                events = await oai.responses.create(model=f"bench-{n}", input="Hi", stream=True)
+                async for event in events:
+                    if event.type == "response.output_text.delta":
+                        seen += 1
+            return seen
+
+        return ask, oai.close
+    if wire == "anthropic":
+        import anthropic
+
+        claude = anthropic.AsyncAnthropic(api_key="sk-ant-bench", base_url=url)
+
+        async def ask(n: int) -> int:
+            seen = 0
+            stream = await claude.messages.create(
+                model=f"bench-{n}", max_tokens=4096, messages=messages, stream=True
+            )  # type: ignore[call-overload]
+            async for event in stream:
+                if event.type == "content_block_delta":
+                    seen += 1
+            return seen
+
+        return ask, claude.close
+    if wire == "gemini":
+        from google import genai
+        from google.genai import types
+
+        google = genai.Client(api_key="bench-key", http_options=types.HttpOptions(base_url=url))
+
+        async def ask(n: int) -> int:
+            seen = 0
+            stream = await google.aio.models.generate_content_stream(
+                model=f"bench-{n}", contents="Write something long."
+            )
+            async for chunk in stream:
+                if chunk.text:
+                    seen += 1
+            return seen
+
+        async def close() -> None:
+            await google.aio.aclose()
+
+        return ask, close
+    import ollama
+
+    local = ollama.AsyncClient(host=url)
+
+    async def ask(n: int) -> int:
+        seen = 0
+        async for part in await local.chat(model=f"bench-{n}", messages=messages, stream=True):
+            if part.message.content:
+                seen += 1
+        return seen
+
+    async def close() -> None:
+        await local._client.aclose()
+
+    return ask, close
+
+
+async def _client(variant: str, wire: str, url: str) -> tuple[Ask, Callable[[], Awaitable[None]]]:
+    return await (_baton if variant == "baton" else _sdk)(wire, url)
+
+
+# ---------------------------------------------------------------------------------------------
+# Wall mode: client CPU time per chunk
+# ---------------------------------------------------------------------------------------------
+
+
+async def _cpu_per_chunk(ask: Ask, n: int, repeats: int) -> list[float]:
+    """µs of client CPU per chunk, one figure per repetition (each repetition asks enough
+    times to stream about 10,000 chunks)."""
+    asks = max(1, 10_000 // n)
+    assert await ask(n) == n, "the client saw a different number of chunks"  # warm-up
+    figures = []
+    for _ in range(repeats):
+        start = time.process_time()
+        for _ in range(asks):
+            await ask(n)
+        figures.append((time.process_time() - start) / (asks * n) * 1e6)
+    return figures
+
+
+async def _wall(url: str, formats: tuple[str, ...], repeats: int) -> None:
+    print(f"client CPU µs per streamed chunk (median [min-max] of {repeats}); target ≤ {TARGET_US}")
+    print(f"{'wire':<11}{'variant':<8}" + "".join(f"{n:>22,}" for n in SIZES))
+    for wire in formats:
+        for variant in VARIANTS:
+            ask, close = await _client(variant, wire, url)
+            cells = []
+            for n in SIZES:
+                figures = await _cpu_per_chunk(ask, n, repeats)
+                cells.append(
+                    f"{statistics.median(figures):8.1f} [{min(figures):.1f}-{max(figures):.1f}]"
+                )
+            await close()
+            print(f"{wire:<11}{variant:<8}" + "".join(f"{cell:>22}" for cell in cells))
+
+
+# ---------------------------------------------------------------------------------------------
+# Instructions mode (callgrind)
+# ---------------------------------------------------------------------------------------------
+
+
+async def _child(variant: str, wire: str, url: str, n: int) -> None:
+    ask, close = await _client(variant, wire, url)
+    await ask(10)  # imports and first-request work, the same in both runs
+    seen = await ask(n)
+    await close()
+    assert seen == n, f"saw {seen} chunks, expected {n}"
+
+
+def _instructions(variant: str, wire: str, url: str, n: int, folder: Path) -> int:
+    out = folder / f"{variant}.{wire}.{n}.out"
+    done = subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            f"--callgrind-out-file={out}",
+            sys.executable,
+            "-m",
+            "benchmarks.provider_streams",
+            "--child",
+            variant,
+            wire,
+            url,
+            str(n),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if found is None:
+        raise RuntimeError(f"callgrind printed no total:\n{done.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def _callgrind(
+    url: str, formats: tuple[str, ...], variants: tuple[str, ...], small: int, large: int
+) -> None:
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions counts instructions with valgrind: install it first")
+    print(f"instructions per streamed chunk (callgrind, ({large:,} - {small:,} chunks) / diff)")
+    print(f"{'wire':<11}" + "".join(f"{variant:>14}" for variant in variants) + "  baton/sdk")
+    with tempfile.TemporaryDirectory() as folder:
+        for wire in formats:
+            per_chunk = {}
+            for variant in variants:
+                low = _instructions(variant, wire, url, small, Path(folder))
+                high = _instructions(variant, wire, url, large, Path(folder))
+                per_chunk[variant] = (high - low) / (large - small)
+            cells = "".join(f"{per_chunk[variant]:>14,.0f}" for variant in variants)
+            ratio = per_chunk["baton"] / per_chunk["sdk"] if len(per_chunk) == 2 else None
+            print(f"{wire:<11}{cells}" + (f"{ratio:>11.2f}" if ratio is not None else ""))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--only", help="comma-separated wire formats: " + ",".join(FORMATS))
+    parser.add_argument("--instructions", action="store_true", help="count with callgrind")
+    parser.add_argument("--variants", default="sdk,baton", help="clients to run: sdk,baton")
+    parser.add_argument("--small", type=int, default=500, help="chunks in the short run")
+    parser.add_argument("--large", type=int, default=2500, help="chunks in the long run")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        asyncio.run(_serve())
+        return
+    if args.child:
+        variant, wire, url, n = args.child
+        asyncio.run(_child(variant, wire, url, int(n)))
+        return
+    formats = FORMATS
+    if args.only:
+        formats = tuple(name.strip() for name in args.only.split(","))
+        unknown = set(formats) - set(FORMATS)
+        if unknown:
+            parser.error(f"unknown wire format(s): {', '.join(sorted(unknown))}")
+    if not set(args.variants.split(",")) <= set(VARIANTS):
+        parser.error(f"--variants takes {', '.join(VARIANTS)}")
+    with ServerProcess() as server:
+        if args.instructions:
+            variants = tuple(name.strip() for name in args.variants.split(","))
+            _callgrind(server.url, formats, variants, args.small, args.large)
+        else:
+            asyncio.run(_wall(server.url, formats, 3 if args.quick else 7))
+
+
+if __name__ == "__main__":
+    main()
