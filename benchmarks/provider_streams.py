@@ -10,7 +10,9 @@ them. The client process runs, per wire format:
 - ``sdk``: the official SDK's own streaming call, iterated to the end (the floor Baton is
   measured against: what an application calling the SDK directly pays);
 - ``baton``: the Baton config's ``respond()`` (what an agent's model call runs), every chunk
-  handed to a no-op ``emit``.
+  handed to a no-op ``emit``;
+- ``http``: the HTTP library alone (``httpx2``, as under the openai, anthropic and google-genai
+  SDKs) reading the same body with ``aiter_raw()`` and nothing else: no reader can go below it.
 
 Wall mode (default) reports the client's CPU time (``time.process_time``; the server's is not
 counted) per chunk, median and spread over repetitions, at 100, 1,000 and 10,000 chunks: the
@@ -41,7 +43,7 @@ from typing import Any
 
 SIZES = (100, 1_000, 10_000)
 FORMATS = ("openai", "responses", "anthropic", "gemini", "ollama")
-VARIANTS = ("sdk", "baton")
+VARIANTS = ("http", "sdk", "baton")
 TARGET_US = 10.0
 
 
@@ -441,8 +443,29 @@ async def _sdk(wire: str, url: str) -> tuple[Ask, Callable[[], Awaitable[None]]]
     return ask, close
 
 
+async def _http(wire: str, url: str) -> tuple[Ask, Callable[[], Awaitable[None]]]:
+    import httpx2
+
+    client = httpx2.AsyncClient(base_url=url)
+    path = {
+        "openai": "/v1/chat/completions",
+        "responses": "/v1/responses",
+        "anthropic": "/v1/messages",
+        "ollama": "/api/chat",
+    }
+
+    async def ask(n: int) -> int:
+        where = path.get(wire) or f"/v1beta/models/bench-{n}:streamGenerateContent?alt=sse"
+        async with client.stream("POST", where, json={"model": f"bench-{n}"}) as response:
+            async for _ in response.aiter_raw():
+                pass
+        return n
+
+    return ask, client.aclose
+
+
 async def _client(variant: str, wire: str, url: str) -> tuple[Ask, Callable[[], Awaitable[None]]]:
-    return await (_baton if variant == "baton" else _sdk)(wire, url)
+    return await {"baton": _baton, "sdk": _sdk, "http": _http}[variant](wire, url)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -543,7 +566,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--only", help="comma-separated wire formats: " + ",".join(FORMATS))
     parser.add_argument("--instructions", action="store_true", help="count with callgrind")
-    parser.add_argument("--variants", default="sdk,baton", help="clients to run: sdk,baton")
+    parser.add_argument("--variants", default="sdk,baton", help="clients to count: http,sdk,baton")
     parser.add_argument("--small", type=int, default=500, help="chunks in the short run")
     parser.add_argument("--large", type=int, default=2500, help="chunks in the long run")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
