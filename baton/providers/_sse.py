@@ -57,6 +57,22 @@ async def sse_events(response: Any, provider: str) -> AsyncIterator[tuple[str | 
             if skip_lf and chunk[:1] == b"\n":
                 chunk = chunk[1:]
             skip_lf = chunk[-1:] == b"\r"
+            if not partial and not data and event is None and chunk[-2:] == b"\n\n":
+                # The usual case: one whole event per piece, ``data: ...`` or ``event: ...``
+                # then ``data: ...``, read without splitting it into lines.
+                end = len(chunk) - 2
+                first = chunk.find(b"\n")
+                if b"\r" not in chunk:
+                    if first == end and chunk.startswith(b"data: "):
+                        yield None, chunk[6:end]
+                        continue
+                    if (
+                        chunk.startswith(b"event: ")
+                        and chunk.find(b"\n", first + 1) == end
+                        and chunk.startswith(b"data: ", first + 1)
+                    ):
+                        yield chunk[7:first].decode("utf-8", "replace"), chunk[first + 7 : end]
+                        continue
             if partial:
                 chunk = partial + chunk
             if b"\r" in chunk:
@@ -69,9 +85,9 @@ async def sse_events(response: Any, provider: str) -> AsyncIterator[tuple[str | 
                         yield event, data[0] if len(data) == 1 else b"\n".join(data)
                         data = []
                     event = None
-                elif line[:5] == b"data:":
+                elif line.startswith(b"data:"):
                     data.append(line[6:] if line[5:6] == b" " else line[5:])
-                elif line[:6] == b"event:":
+                elif line.startswith(b"event:"):
                     event = line[6:].strip().decode("utf-8", "replace")
     except Exception as exc:
         if is_transport_error(exc):

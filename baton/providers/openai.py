@@ -371,7 +371,9 @@ class OpenAIChatClient:
                     await emit(ReasoningChunk(thought))
                 content = delta.get("content")
                 if content:
-                    text.append(_text(provider, content, chunk))
+                    if content.__class__ is not str:  # (the hot path: one check, no call)
+                        content = _text(provider, content, chunk)
+                    text.append(content)
                     await emit(TextChunk(content))
                 for piece in delta.get("tool_calls") or ():
                     if not isinstance(piece, dict) or not isinstance(piece.get("index"), int):
