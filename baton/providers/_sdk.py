@@ -19,17 +19,17 @@ async def post_prepared(
     request: dict[str, Any],
     *,
     cast_to: Any,
-    stream: bool,
-    stream_cls: Any,
     provider: str,
 ) -> Any:
-    """Send a request body Baton already built in wire format through the SDK's ``post``.
+    """Send a request body Baton already built in wire format through the SDK's ``post`` and
+    return the answer parsed into ``cast_to`` (a whole answer; see ``post_streamed`` for a
+    stream).
 
     The SDK's typed methods first walk the whole body to rewrite it (``maybe_transform``), a
     cost that grows with the conversation (about 3.6 ms at 20 messages and 34 ms at 200 with
     openai 3.x, blocking the event loop); Baton's body needs none of it. ``post`` still gives
     the SDK's connection pool, headers, retries (none inside ``RetryMiddleware``), timeouts,
-    error types and stream decoding.
+    error types and response parsing.
     A body that is not JSON (the SDK then returns its text) is a ``MalformedResponse``.
     """
     answer = await sdk.post(
@@ -37,8 +37,6 @@ async def post_prepared(
         cast_to=cast_to,
         body=_body(request),
         options=_options(),
-        stream=stream,
-        stream_cls=stream_cls,
     )
     if isinstance(answer, str):
         raise malformed(provider, f"a body that is not JSON: {answer!r}")

@@ -25,6 +25,9 @@ blocks, as Anthropic requires across tool rounds.
 A streamed ``tool_use`` block's arguments (``input_json_delta``) are emitted piece by piece as
 ``ToolCallDelta`` events while the call forms.
 
+Answers are read in ``_anthropic_answers.py``: a stream's events by Baton itself, as plain JSON
+from the SDK's raw response (see ``_sse``).
+
 ``cache=True`` (or the places to cache) marks cache breakpoints (``cache_control``) on the
 tools, the system prompt and the conversation so far; see ``AnthropicConfig``.
 """
@@ -461,8 +464,6 @@ class AnthropicClient:
                     "/v1/messages",
                     request,
                     cast_to=Message,
-                    stream=False,
-                    stream_cls=None,
                     provider=provider,
                 )
                 return from_message(self.config, message)

@@ -1,8 +1,9 @@
 """Ollama's native chat API (``/api/chat``), local or hosted, through the official ``ollama`` SDK.
 
-The SDK's ``AsyncClient`` is the transport (host parsing, headers, newline-delimited JSON
-streaming, ``ResponseError``), but the request body is sent as Baton builds it, through the
-client's request method, rather than through ``AsyncClient.chat``. ``chat`` re-validates every
+The SDK's ``AsyncClient`` is the transport (host parsing, headers, timeouts, ``ResponseError``
+for an HTTP error), but the request body is sent as Baton builds it, through the client's request
+method (its HTTP client for a stream, whose lines Baton reads itself: see ``_sse``), rather than
+through ``AsyncClient.chat``. ``chat`` re-validates every
 argument through its pydantic models, and those lose information Baton relies on: tool parameter
 schemas are cut down to ``type``/``items``/``description``/``enum`` per property (nested objects,
 ``anyOf`` for optional parameters, defaults and ``$ref`` are dropped; ollama-python #724), tool

@@ -305,8 +305,6 @@ class OpenAIChatClient:
                     "/chat/completions",
                     request,
                     cast_to=ChatCompletion,
-                    stream=False,
-                    stream_cls=None,
                     provider=provider,
                 )
                 return self._from_completion(completion)

@@ -397,8 +397,6 @@ class OpenAIResponsesClient:
                     "/responses",
                     request,
                     cast_to=Response,
-                    stream=False,
-                    stream_cls=None,
                     provider=provider,
                 )
                 return self._from_response(response, None)
