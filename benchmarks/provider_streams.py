@@ -557,8 +557,10 @@ def _callgrind(
                 high = _instructions(variant, wire, url, large, Path(folder))
                 per_chunk[variant] = (high - low) / (large - small)
             cells = "".join(f"{per_chunk[variant]:>14,.0f}" for variant in variants)
-            ratio = per_chunk["baton"] / per_chunk["sdk"] if len(per_chunk) == 2 else None
-            print(f"{wire:<11}{cells}" + (f"{ratio:>11.2f}" if ratio is not None else ""))
+            both = "sdk" in per_chunk and "baton" in per_chunk
+            ratio = per_chunk["baton"] / per_chunk["sdk"] if both else None
+            shown = f"{ratio:>11.2f}" if ratio is not None else ""
+            print(f"{wire:<11}{cells}{shown}", flush=True)
 
 
 def main() -> None:
