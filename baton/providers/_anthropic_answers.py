@@ -197,10 +197,10 @@ def from_message(config: ProviderConfig, message: Any) -> ModelResponse:
 
 async def anthropic_events(response: Any, provider: str) -> AsyncIterator[dict[str, Any]]:
     """The events of a Messages stream, as plain JSON objects, read from the raw HTTP response.
-    Pings and unnamed events are skipped, as the SDK skips them; an ``error`` event raises its
-    Baton error."""
+    Pings, unnamed events and events with empty data are skipped, as the SDK skips them; an
+    ``error`` event raises its Baton error."""
     async for name, data in sse_events(response, provider):
-        if name is None or name == "ping":
+        if name is None or name == "ping" or (not data and name != "error"):
             continue
         if name == "error":
             try:
