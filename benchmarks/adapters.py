@@ -6,10 +6,11 @@ each timed call is at exactly N + 2 events, the cache reset and refilled untimed
 and the parsing of a streamed answer of 20 text chunks from the objects the adapter reads, made
 beforehand (plain JSON for OpenAI, Anthropic and Ollama, whose streams Baton reads itself; the
 SDK's types for Gemini), with the framing events the API sends around them (start, finish,
-usage), fed through an async iterator, timed inside the event loop. Reported per call, at N = 20 and N = 200: the target is
-≤ 150 µs at 20 events (build + parse) and a flat cost as N grows (build @200 ≤ 1.5 x build @20:
-O(new events), not O(all events)). What the SDKs then do with the request (their own
-transformation and serialisation of the whole conversation, HTTP) is not measured.
+usage), fed through an async iterator, timed inside the event loop. Reported per call, at
+N = 20 and N = 200: the target is ≤ 150 µs at 20 events (build + parse) and a flat cost as N
+grows (build @200 ≤ 1.5 x build @20: O(new events), not O(all events)). What the SDKs then do
+with the request (their own transformation and serialisation of the whole conversation, HTTP)
+is not measured.
 
 Clients are made offline (fake keys, ``base_url`` on 127.0.0.1:9, Vertex with a ready OAuth
 token) and the socket layer refuses any connection or name lookup while the benchmark runs.
