@@ -353,7 +353,7 @@ ADAPTERS: tuple[Adapter, ...] = (
     Adapter("anthropic", anthropic_client, anthropic_stream, via_anthropic),
     Adapter("gemini", gemini_client, gemini_stream, via_respond, "parse: respond(), SDK faked"),
     Adapter("vertex", vertex_client, gemini_stream, via_respond, "parse: respond(), SDK faked"),
-    Adapter("ollama", ollama_client, ollama_stream, note="parse: plain dicts, as the SDK gives"),
+    Adapter("ollama", ollama_client, ollama_stream, note="parse: plain JSON, as Baton reads it"),
     Adapter("dashscope", dashscope_client, openai_chat_stream, note="parse: OpenAI chat's"),
 )
 
