@@ -13,8 +13,9 @@ import pytest
 from wire import WireServer, closing
 
 from baton import Agent
-from baton.errors import ConnectionLost, MalformedResponse
+from baton.errors import ConnectionLost, MalformedResponse, ModelError, ModelTimeout
 from baton.events import TextChunk
+from baton.providers._errors import transport_failure
 from baton.providers.anthropic import AnthropicConfig
 from baton.providers.ollama import OllamaConfig
 from baton.providers.openai import OpenAIConfig
@@ -180,3 +181,19 @@ async def test_ollama_lines_cut_anywhere_and_a_last_line_without_newline(wire: W
     config = closing(OllamaConfig("m", base_url=wire.url))
     text, chunks = await _ask(Agent("a", config=config))
     assert (text, chunks) == ("".join(PIECES), PIECES)
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected"),
+    [("ReadTimeout", ModelTimeout), ("RemoteProtocolError", ConnectionLost)],
+)
+def test_a_failed_read_mid_stream_is_a_baton_error(
+    failure: str, expected: type[ModelError]
+) -> None:
+    # What the reader raises when the HTTP library fails while the body streams in.
+    httpx2 = pytest.importorskip("httpx2")
+    error = transport_failure(
+        "openai", getattr(httpx2, failure)("peer went away, key sk-secret1234567890")
+    )
+    assert type(error) is expected and error.retryable and error.provider == "openai"
+    assert "sk-secret1234567890" not in str(error)  # secrets an error echoes are redacted
