@@ -197,7 +197,7 @@ def from_message(config: ProviderConfig, message: Any) -> ModelResponse:
             blocks.append(
                 {"type": "tool_use", "id": block.id, "name": block.name, "arguments": arguments}
             )
-        elif kind == "server_tool_use" or kind.endswith("_tool_result"):
+        elif is_server_block(kind):
             server_blocks.append(block)
     return _response(
         config,
@@ -335,9 +335,7 @@ async def from_stream(
         model,
         response_id,
         server_tool_calls(
-            (slot.block, "".join(slot.pieces))
-            for slot in slots
-            if slot.kind == "server_tool_use" or slot.kind.endswith("_tool_result")
+            (slot.block, "".join(slot.pieces)) for slot in slots if is_server_block(slot.kind)
         ),
     )
 
@@ -361,21 +359,27 @@ def _finished(slot: _StreamBlock) -> Block | None:
 # ---------------------------------------------------------------------------------------------
 
 
+def is_server_block(kind: Any) -> bool:
+    """Whether a content block of type ``kind`` is a server tool's use or its result."""
+    return isinstance(kind, str) and (kind == "server_tool_use" or kind.endswith("_tool_result"))
+
+
 def server_tool_calls(blocks: Iterable[tuple[Any, str]]) -> tuple[HostedToolCall, ...]:
     """The server tools Anthropic ran, as ``HostedToolCall`` events, from its ``server_tool_use``
     blocks and their ``*_tool_result`` blocks: each block (plain JSON from a stream, the SDK's
-    object from a whole message) with the input streamed into it, if any."""
+    object from a whole message) with the input streamed into it, if any. Fields of another
+    type than expected are read as absent."""
     uses: dict[str, tuple[str, Any]] = {}
     results: dict[str, Any] = {}
     for block, streamed in blocks:
         if field(block, "type") == "server_tool_use":
             given = field(block, "input")
-            uses[field(block, "id") or ""] = (
-                field(block, "name") or "",
+            uses[_text(field(block, "id"))] = (
+                _text(field(block, "name")),
                 streamed or (valid_data(given) if given else ""),
             )
         else:
-            used = field(block, "tool_use_id")
+            used = _text(field(block, "tool_use_id"))
             if used:
                 results[used] = field(block, "content")
     return tuple(
@@ -395,15 +399,20 @@ def _server_result_text(content: Any) -> Any:
     or the error it reports."""
     if isinstance(content, list):
         return search_results(
-            (field(hit, "title") or "", field(hit, "url") or "") for hit in content
+            (_text(field(hit, "title")), _text(field(hit, "url"))) for hit in content
         )
     if content is None:
         return ""
     stdout, stderr = field(content, "stdout"), field(content, "stderr")
-    if stdout is not None or stderr:
-        return "".join(filter(None, (stdout, stderr)))
-    error = field(content, "error_code")
+    if stdout is not None or stderr is not None:
+        return _text(stdout) + _text(stderr)
+    error = _text(field(content, "error_code"))
     if error:
         return f"error: {error}"
     dump = getattr(content, "model_dump", None)
     return dump(mode="json") if callable(dump) else content
+
+
+def _text(value: Any) -> str:
+    """A text field of a server tool block: a string, or empty when absent or of another type."""
+    return value if isinstance(value, str) else ""

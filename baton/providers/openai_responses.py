@@ -331,23 +331,29 @@ _HOSTED_ITEMS = {
 
 def _hosted_call(item: Any, kind: str) -> HostedToolCall:
     """A hosted tool's output item (plain JSON from a stream, or the SDK's object) as a
-    ``HostedToolCall``; fields of another type than expected are left out."""
+    ``HostedToolCall``; fields of another type than expected are read as absent."""
     if kind == "web_search_call":
         action = field(item, "action")
         given = field(action, "query") or field(action, "url")
-        sources = field(action, "sources") or ()
-        output = search_results(("", _string(field(s, "url"))) for s in sources)
+        output = search_results(("", _string(field(s, "url"))) for s in _items(action, "sources"))
     elif kind == "code_interpreter_call":
         given = field(item, "code")
-        outputs = field(item, "outputs") or ()
-        output = "\n".join(_string(field(o, "logs")) or _string(field(o, "url")) for o in outputs)
+        output = "\n".join(
+            _string(field(o, "logs")) or _string(field(o, "url")) for o in _items(item, "outputs")
+        )
     else:
-        given = list(field(item, "queries") or ())
-        results = field(item, "results") or ()
+        given = _items(item, "queries")
         output = search_results(
-            (_string(field(r, "filename")), _string(field(r, "file_id"))) for r in results
+            (_string(field(r, "filename")), _string(field(r, "file_id")))
+            for r in _items(item, "results")
         )
     return hosted_call(_string(field(item, "id")), _HOSTED_ITEMS[kind], kind, given, output)
+
+
+def _items(value: Any, name: str) -> list[Any]:
+    """A list field of a hosted tool's item (empty when absent or of another type)."""
+    found = field(value, name)
+    return found if isinstance(found, list) else []
 
 
 def _tool_choice(choice: str | None, has_tools: bool) -> Any:
@@ -566,7 +572,7 @@ class OpenAIResponsesClient:
                         _string(field(item, "arguments")) or "{}",
                     )
                 )
-            elif kind in _HOSTED_ITEMS:
+            elif isinstance(kind, str) and kind in _HOSTED_ITEMS:
                 hosted.append(_hosted_call(item, kind))
         if streamed is not None:
             if not has_message:
