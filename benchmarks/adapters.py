@@ -3,12 +3,14 @@
 For each adapter: ``build_request`` for a conversation of N events (the conversion cache warm
 from the previous call, one new tool round added: the steady state of a real conversation;
 each timed call is at exactly N + 2 events, the cache reset and refilled untimed before it),
-and the parsing of a streamed answer of 20 text chunks from SDK objects made beforehand (with
-the framing events the API sends around them: start, finish, usage) fed through an async
-iterator, timed inside the event loop. Reported per call, at N = 20 and N = 200: the target is
-≤ 150 µs at 20 events (build + parse) and a flat cost as N grows (build @200 ≤ 1.5 x build @20:
-O(new events), not O(all events)). What the SDKs then do with the request (their own
-transformation and serialisation of the whole conversation, HTTP) is not measured.
+and the parsing of a streamed answer of 20 text chunks from the objects the adapter reads, made
+beforehand (plain JSON for OpenAI, Anthropic and Ollama, whose streams Baton reads itself; the
+SDK's types for Gemini), with the framing events the API sends around them (start, finish,
+usage), fed through an async iterator, timed inside the event loop. Reported per call, at
+N = 20 and N = 200: the target is ≤ 150 µs at 20 events (build + parse) and a flat cost as N
+grows (build @200 ≤ 1.5 x build @20: O(new events), not O(all events)). What the SDKs then do
+with the request (their own transformation and serialisation of the whole conversation, HTTP)
+is not measured.
 
 Clients are made offline (fake keys, ``base_url`` on 127.0.0.1:9, Vertex with a ready OAuth
 token) and the socket layer refuses any connection or name lookup while the benchmark runs.
@@ -151,14 +153,13 @@ def dashscope_client() -> Any:
 
 
 # ---------------------------------------------------------------------------------------------
-# Streamed answers: what each SDK hands its adapter for 20 text pieces (wire JSON as the APIs
-# send it, turned into the SDK's types the way the SDK does)
+# Streamed answers: what each adapter parses for 20 text pieces: the wire JSON as the APIs send
+# it, decoded into plain objects (OpenAI, Anthropic, Ollama: Baton reads their streams itself,
+# see baton/providers/_sse.py) or turned into the SDK's types the way the SDK does (Gemini)
 # ---------------------------------------------------------------------------------------------
 
 
 def openai_chat_stream() -> list[Any]:
-    from openai.types.chat import ChatCompletionChunk
-
     def chunk(choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
         head = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "gpt-bench"}
         return {**head, "choices": choices, **extra}
@@ -172,13 +173,10 @@ def openai_chat_stream() -> list[Any]:
         chunk([choice({}, "stop")]),
         chunk([], usage=usage),  # stream_options={"include_usage": True}
     ]
-    return [ChatCompletionChunk.model_validate(item) for item in wire]
+    return wire
 
 
 def openai_responses_stream() -> list[Any]:
-    from openai.types.responses import ResponseStreamEvent
-    from pydantic import TypeAdapter
-
     def response(status: str, output: list[dict[str, Any]]) -> dict[str, Any]:
         usage = {
             "input_tokens": 120,
@@ -234,14 +232,10 @@ def openai_responses_stream() -> list[Any]:
         {"type": "response.output_item.done", "output_index": 0, "item": message(text, "done")},
         {"type": "response.completed", "response": response("completed", [message(text, "done")])},
     ]
-    adapter: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
-    return [adapter.validate_python({**e, "sequence_number": n}) for n, e in enumerate(wire)]
+    return [{**e, "sequence_number": n} for n, e in enumerate(wire)]
 
 
 def anthropic_stream() -> list[Any]:
-    from anthropic.types import RawMessageStreamEvent
-    from pydantic import TypeAdapter
-
     message: dict[str, Any] = {
         "id": "msg_1",
         "type": "message",
@@ -267,8 +261,7 @@ def anthropic_stream() -> list[Any]:
         },
         {"type": "message_stop"},
     ]
-    adapter: TypeAdapter[Any] = TypeAdapter(RawMessageStreamEvent)
-    return [adapter.validate_python(event) for event in wire]
+    return wire
 
 
 def gemini_stream() -> list[Any]:
@@ -323,6 +316,13 @@ def via_from_stream(
     return lambda emit: client._from_stream(iterate(items), emit)
 
 
+def via_anthropic(client: Any, items: list[Any]) -> Callable[[EmitChunk], Awaitable[ModelResponse]]:
+    """Anthropic's stream reading (``_anthropic_answers.from_stream``)."""
+    from baton.providers._anthropic_answers import from_stream
+
+    return lambda emit: from_stream(client.config, iterate(items), emit)
+
+
 def via_respond(client: Any, items: list[Any]) -> Callable[[EmitChunk], Awaitable[ModelResponse]]:
     """The google-genai adapters parse inside ``respond()``: run it with ``build_request``
     returning a prepared request and the SDK's ``generate_content_stream`` replaced by one that
@@ -350,10 +350,10 @@ class Adapter:
 ADAPTERS: tuple[Adapter, ...] = (
     Adapter("openai chat", openai_chat_client, openai_chat_stream),
     Adapter("openai responses", openai_responses_client, openai_responses_stream),
-    Adapter("anthropic", anthropic_client, anthropic_stream),
+    Adapter("anthropic", anthropic_client, anthropic_stream, via_anthropic),
     Adapter("gemini", gemini_client, gemini_stream, via_respond, "parse: respond(), SDK faked"),
     Adapter("vertex", vertex_client, gemini_stream, via_respond, "parse: respond(), SDK faked"),
-    Adapter("ollama", ollama_client, ollama_stream, note="parse: plain dicts, as the SDK gives"),
+    Adapter("ollama", ollama_client, ollama_stream, note="parse: plain JSON, as Baton reads it"),
     Adapter("dashscope", dashscope_client, openai_chat_stream, note="parse: OpenAI chat's"),
 )
 

@@ -16,6 +16,7 @@ from ..errors import (
     InvalidRequest,
     MalformedResponse,
     ModelError,
+    ModelTimeout,
     ProviderUnavailable,
     RateLimited,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "is_transport_error",
     "malformed",
     "retry_after_seconds",
+    "transport_failure",
 ]
 
 _CONTEXT_MARKERS = (
@@ -109,6 +111,18 @@ def connection_dropped(provider: str, exc: BaseException) -> ConnectionLost:
         ),
         provider=provider,
     )
+
+
+def transport_failure(provider: str, exc: BaseException) -> ModelError:
+    """The Baton error for a failure of the HTTP layer while an answer streams in: a read that
+    timed out is a ``ModelTimeout``, any other (a dropped or reset connection) a
+    ``ConnectionLost``."""
+    if any(cls.__name__ in ("TimeoutException", "ServerTimeoutError") for cls in type(exc).__mro__):
+        return ModelTimeout(
+            redact_text(f"{provider} did not answer in time ({type(exc).__name__}: {exc})"),
+            provider=provider,
+        )
+    return connection_dropped(provider, exc)
 
 
 def malformed(provider: str, problem: str | BaseException) -> MalformedResponse:

@@ -23,6 +23,7 @@ from ..errors import (
 from ..redaction import redact_text
 from ._config import ProviderConfig, missing_extra
 from ._errors import connection_dropped, error_for_status, is_transport_error, malformed
+from ._sse import decode, drain, sse_events
 
 __all__ = [
     "ServiceTier",
@@ -30,7 +31,9 @@ __all__ = [
     "check_cache_and_tier",
     "make_openai_client",
     "mapped_errors",
+    "openai_events",
     "response_error",
+    "stream_error",
     "strict_schema",
 ]
 
@@ -104,17 +107,53 @@ async def mapped_errors(provider: str) -> AsyncIterator[None]:
     except openai.APIConnectionError as exc:
         raise ConnectionLost(f"connection to {provider} failed: {exc}", provider=provider) from exc
     except openai.APIError as exc:
-        # An error event inside a stream (no HTTP status): mapped like the status it stands for.
-        # Its code, or its type when only the type says what happened ("server_error").
-        known = _UNAVAILABLE + _RATE_LIMITED
-        code = exc.type if exc.type in known and exc.code not in known else exc.code or exc.type
-        raise response_error(provider, code, exc.message) from exc
+        # An error inside an answer (no HTTP status): mapped like the status it stands for.
+        raise _coded_error(provider, exc.code, exc.type, exc.message) from exc
     except json.JSONDecodeError as exc:  # a body or a stream line that is not JSON
         raise malformed(provider, exc) from exc
     except Exception as exc:
         if is_transport_error(exc):
             raise connection_dropped(provider, exc) from exc
         raise
+
+
+async def openai_events(response: Any, provider: str) -> AsyncIterator[Any]:
+    """The JSON payloads of an OpenAI stream (Chat Completions or Responses) read from the raw
+    HTTP response, up to ``[DONE]``; an ``{"error": ...}`` payload raises its Baton error, as
+    the SDK's own stream raises ``APIError`` for it."""
+    events = sse_events(response, provider)
+    async for _, data in events:
+        if data[:6] == b"[DONE]":
+            await drain(events)
+            return
+        payload = decode(data, provider)
+        if isinstance(payload, dict) and payload.get("error"):
+            raise stream_error(provider, payload["error"])
+        yield payload
+
+
+def stream_error(provider: str, error: Any) -> ModelError:
+    """The Baton error for the ``error`` object of an error payload inside a stream."""
+    if not isinstance(error, dict):
+        return _coded_error(provider, None, None, None)
+    message = error.get("message")
+    return _coded_error(
+        provider,
+        error.get("code"),
+        error.get("type"),
+        message if isinstance(message, str) else None,
+    )
+
+
+def _coded_error(provider: str, code: Any, kind: Any, message: str | None) -> ModelError:
+    # The error's code, or its type when only the type says what happened ("server_error").
+    known = _UNAVAILABLE + _RATE_LIMITED
+    chosen = kind if kind in known and code not in known else code or kind
+    return response_error(
+        provider,
+        None if chosen is None else str(chosen),
+        message or "An error occurred during streaming",
+    )
 
 
 async def call_mapped(provider: str, fn: Callable[[], Awaitable[T]]) -> T:

@@ -25,30 +25,24 @@ blocks, as Anthropic requires across tool rounds.
 A streamed ``tool_use`` block's arguments (``input_json_delta``) are emitted piece by piece as
 ``ToolCallDelta`` events while the call forms.
 
+Answers are read in ``_anthropic_answers.py``: a stream's events by Baton itself, as plain JSON
+from the SDK's raw response (see ``_sse``).
+
 ``cache=True`` (or the places to cache) marks cache breakpoints (``cache_control``) on the
 tools, the system prompt and the conversation so far; see ``AnthropicConfig``.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Collection, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Collection
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, ClassVar, Literal, get_args
 
 from pydantic_core import from_json, to_json
 
 from ..errors import (
-    AuthenticationFailed,
-    BatonError,
     ConfigError,
-    ConnectionLost,
     InvalidRequest,
-    ModelError,
-    ModelTimeout,
-    ProviderUnavailable,
-    RateLimited,
 )
 from ..events import (
     CompactionSummary,
@@ -56,31 +50,31 @@ from ..events import (
     Document,
     Event,
     FileUrl,
-    HostedToolCall,
     HumanMessage,
     Image,
     ModelRequest,
     ModelResponse,
     OutputRejected,
     Part,
-    ReasoningChunk,
     Text,
-    TextChunk,
-    ToolCall,
-    ToolCallDelta,
     ToolCallError,
     ToolCallResult,
-    Usage,
 )
-from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings, valid_data
+from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings
 from ..models.hosted import HostedTool, WebSearch
 from ..output import OutputSpec
+from ._anthropic_answers import (
+    THINKING_TYPES,
+    anthropic_events,
+    from_message,
+    from_stream,
+    mapped_errors,
+)
 from ._cache import MessageCache, merge_or_append
 from ._config import ProviderConfig, bounded, missing_extra
-from ._errors import connection_dropped, error_for_status, is_transport_error, malformed
-from ._hosted import announced, hosted_call, search_results
+from ._hosted import announced
 from ._media import b64, media_note, unsupported
-from ._sdk import post_prepared
+from ._sdk import post_prepared, post_streamed
 
 __all__ = ["AnthropicClient", "AnthropicConfig", "CachePoint"]
 
@@ -89,19 +83,6 @@ Block = dict[str, Any]
 
 DEFAULT_MAX_TOKENS = 4096
 EFFORT_BUDGETS: dict[str, int] = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576}
-_THINKING_TYPES = ("thinking", "redacted_thinking")
-# Error types Anthropic can send inside a stream (an ``error`` event after HTTP 200) -> the
-# Baton error for them.
-_STREAM_ERRORS: dict[str, type[ModelError]] = {
-    "overloaded_error": ProviderUnavailable,
-    "api_error": ProviderUnavailable,
-    "rate_limit_error": RateLimited,
-    "timeout_error": ModelTimeout,
-    "authentication_error": AuthenticationFailed,
-    "permission_error": AuthenticationFailed,
-    "invalid_request_error": InvalidRequest,
-    "request_too_large": InvalidRequest,
-}
 
 
 CachePoint = Literal["system", "tools", "messages"]
@@ -232,7 +213,7 @@ def thinking_blocks(provider_data: Any) -> list[Block]:
     return [
         block
         for block in provider_data
-        if isinstance(block, dict) and block.get("type") in _THINKING_TYPES
+        if isinstance(block, dict) and block.get("type") in THINKING_TYPES
     ]
 
 
@@ -309,40 +290,6 @@ def append_anthropic_message(provider: str, messages: list[Message], event: Even
         merge_or_append(messages, {"role": role, "content": content})
 
 
-_USAGE_FIELDS = (
-    "input_tokens",
-    "output_tokens",
-    "cache_read_input_tokens",
-    "cache_creation_input_tokens",
-    "output_tokens_details",
-)
-
-
-def merge_usage(into: dict[str, Any], usage: Any) -> dict[str, Any]:
-    """Fold one of Anthropic's usage reports into ``into``: later ones (a stream's
-    ``message_delta``) are cumulative and win where they give a value."""
-    for name in _USAGE_FIELDS:
-        value = getattr(usage, name, None)
-        if value is not None:
-            into[name] = value
-    return into
-
-
-def anthropic_usage(values: dict[str, Any]) -> Usage:
-    """Baton's usage from Anthropic's (whose ``input_tokens`` excludes cached tokens)."""
-    cache_read = values.get("cache_read_input_tokens") or 0
-    cache_write = values.get("cache_creation_input_tokens") or 0
-    details = values.get("output_tokens_details")
-    return Usage(
-        requests=1,
-        input_tokens=(values.get("input_tokens") or 0) + cache_read + cache_write,
-        output_tokens=values.get("output_tokens") or 0,
-        cache_read_tokens=cache_read,
-        cache_write_tokens=cache_write,
-        reasoning_tokens=getattr(details, "thinking_tokens", None) or 0,
-    )
-
-
 def _mark_last_message(messages: list[Message], control: Block) -> None:
     """Put a cache breakpoint on the last block of ``messages``' last message (its last block
     that can take one: signed thinking cannot). The message and the block are replaced by
@@ -356,7 +303,7 @@ def _mark_last_message(messages: list[Message], control: Block) -> None:
         marked: list[Block] = [{"type": "text", "text": content, "cache_control": control}]
     else:
         at = len(content) - 1
-        while at >= 0 and content[at].get("type") in _THINKING_TYPES:
+        while at >= 0 and content[at].get("type") in THINKING_TYPES:
             at -= 1
         if at < 0:
             return
@@ -408,50 +355,6 @@ def _thinking(settings: ModelSettings) -> dict[str, Any] | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Errors
-# ---------------------------------------------------------------------------------------------
-
-
-def _stream_error(provider: str, body: Any, fallback: str) -> ModelError:
-    """The Baton error for an ``error`` event sent inside a stream."""
-    error = body.get("error") if isinstance(body, dict) else None
-    kind = error.get("type") if isinstance(error, dict) else None
-    message = (error.get("message") if isinstance(error, dict) else None) or fallback
-    cls = _STREAM_ERRORS.get(kind or "", ModelError)
-    return cls(f"{provider} reported {kind or 'an error'} mid-answer: {message}", provider=provider)
-
-
-@asynccontextmanager
-async def mapped_errors(provider: str) -> AsyncIterator[None]:
-    """Translate the Anthropic SDK's (and its HTTP layer's) exceptions into Baton's."""
-    import anthropic
-
-    try:
-        yield
-    except BatonError:
-        raise
-    except anthropic.APITimeoutError as exc:
-        raise ModelTimeout(f"{provider} did not answer in time ({exc})", provider=provider) from exc
-    except anthropic.APIStatusError as exc:
-        if exc.status_code < 400:  # an error event inside a stream that began with HTTP 200
-            raise _stream_error(provider, exc.body, exc.message) from exc
-        message = getattr(exc, "api_message", None) or exc.message
-        raise error_for_status(
-            provider, exc.status_code, message, exc.response.headers, exc.body
-        ) from exc
-    except anthropic.APIConnectionError as exc:
-        raise ConnectionLost(f"connection to {provider} failed: {exc}", provider=provider) from exc
-    except anthropic.APIError as exc:
-        raise ModelError(f"{provider} reported an error: {exc}", provider=provider) from exc
-    except json.JSONDecodeError as exc:  # a body or a stream line that is not JSON
-        raise malformed(provider, exc) from exc
-    except Exception as exc:
-        if is_transport_error(exc):
-            raise connection_dropped(provider, exc) from exc
-        raise
-
-
-# ---------------------------------------------------------------------------------------------
 # The client
 # ---------------------------------------------------------------------------------------------
 
@@ -469,36 +372,6 @@ def make_anthropic_client(config: ProviderConfig) -> Any:
         max_retries=config.max_retries,
         default_headers=dict(config.headers) if config.headers else None,
     )
-
-
-class _StreamBlock:
-    """One content block being assembled from a stream."""
-
-    __slots__ = (
-        "content",
-        "data",
-        "id",
-        "input",
-        "kind",
-        "name",
-        "pieces",
-        "signature",
-        "tool_use_id",
-    )
-
-    def __init__(self, block: Any) -> None:
-        self.kind: str = block.type
-        self.pieces: list[str] = []
-        self.id: str = getattr(block, "id", "") or ""
-        self.name: str = getattr(block, "name", "") or ""
-        self.signature: str = getattr(block, "signature", "") or ""
-        self.data: str = getattr(block, "data", "") or ""
-        self.input: Any = getattr(block, "input", None)
-        self.content: Any = getattr(block, "content", None)  # a server tool's result
-        self.tool_use_id: str = getattr(block, "tool_use_id", "") or ""
-        initial = getattr(block, "text", None) or getattr(block, "thinking", None)
-        if initial:
-            self.pieces.append(initial)
 
 
 class AnthropicClient:
@@ -601,196 +474,23 @@ class AnthropicClient:
     @bounded
     async def respond(self, call: ModelCall, emit: EmitChunk) -> ModelResponse:
         request = self.build_request(call)
-        from anthropic import AsyncStream
-        from anthropic.types import Message, RawMessageStreamEvent
-
-        async with mapped_errors(self.config.provider_name):
+        provider = self.config.provider_name
+        async with mapped_errors(provider):
             if not call.settings.stream:
+                from anthropic.types import Message
+
                 message = await post_prepared(
                     self.sdk,
                     "/v1/messages",
                     request,
                     cast_to=Message,
-                    stream=False,
-                    stream_cls=None,
-                    provider=self.config.provider_name,
+                    provider=provider,
                 )
-                return await announced(self._from_message(message), emit)
+                return await announced(from_message(self.config, message), emit)
             request["stream"] = True
-            stream = await post_prepared(
-                self.sdk,
-                "/v1/messages",
-                request,
-                cast_to=Message,
-                stream=True,
-                stream_cls=AsyncStream[RawMessageStreamEvent],
-                provider=self.config.provider_name,
-            )
-            async with stream:
-                return await announced(await self._from_stream(stream, emit), emit)
-
-    def _response(
-        self,
-        blocks: list[Block],
-        usage: Usage,
-        finish_reason: str | None,
-        model: str | None,
-        response_id: str | None = None,
-        hosted: tuple[HostedToolCall, ...] = (),
-    ) -> ModelResponse:
-        thinking = [b for b in blocks if b["type"] in _THINKING_TYPES]
-        return ModelResponse(
-            text="".join(b["text"] for b in blocks if b["type"] == "text"),
-            tool_calls=tuple(
-                ToolCall(b["id"], b["name"], b["arguments"])
-                for b in blocks
-                if b["type"] == "tool_use"
-            ),
-            usage=self.config.priced(usage),
-            finish_reason=finish_reason,
-            model=model,
-            provider=self.config.provider_name,
-            reasoning="".join(b.get("thinking", "") for b in thinking),
-            provider_data=thinking or None,
-            response_id=response_id or None,
-            hosted_calls=hosted,
-        )
-
-    def _from_message(self, message: Any) -> ModelResponse:
-        if not isinstance(message.content, list):
-            provider = self.config.provider_name
-            raise malformed(provider, f"a message without content: {message.to_json(indent=None)}")
-        blocks: list[Block] = []
-        for block in message.content or ():
-            kind = block.type
-            if kind == "text":
-                blocks.append({"type": "text", "text": block.text})
-            elif kind == "thinking":
-                blocks.append(
-                    {"type": "thinking", "thinking": block.thinking, "signature": block.signature}
-                )
-            elif kind == "redacted_thinking":
-                blocks.append({"type": "redacted_thinking", "data": block.data})
-            elif kind == "tool_use":
-                arguments = to_json(valid_data(block.input or {})).decode()
-                blocks.append(
-                    {"type": "tool_use", "id": block.id, "name": block.name, "arguments": arguments}
-                )
-        return self._response(
-            blocks,
-            anthropic_usage(merge_usage({}, message.usage)),
-            message.stop_reason,
-            message.model,
-            getattr(message, "id", None),
-            _server_tool_calls(_StreamBlock(b) for b in message.content or ()),
-        )
-
-    async def _from_stream(self, stream: Any, emit: EmitChunk) -> ModelResponse:
-        open_blocks: dict[int, _StreamBlock] = {}
-        usage: dict[str, Any] = {}
-        finish_reason: str | None = None
-        model: str | None = None
-        response_id: str | None = None
-        stopped = False
-        async for event in stream:
-            kind = event.type
-            if kind == "content_block_delta":
-                slot = open_blocks.get(event.index)
-                delta = event.delta
-                if slot is None:
-                    continue
-                if delta.type == "text_delta" and delta.text:
-                    slot.pieces.append(delta.text)
-                    await emit(TextChunk(delta.text))
-                elif delta.type == "thinking_delta" and delta.thinking:
-                    slot.pieces.append(delta.thinking)
-                    await emit(ReasoningChunk(delta.thinking))
-                elif delta.type == "input_json_delta" and delta.partial_json:
-                    slot.pieces.append(delta.partial_json)
-                    if slot.kind == "tool_use":
-                        await emit(ToolCallDelta(slot.id, slot.name, delta.partial_json))
-                elif delta.type == "signature_delta":
-                    slot.signature += delta.signature
-            elif kind == "content_block_start":
-                slot = _StreamBlock(event.content_block)
-                open_blocks[event.index] = slot
-                if slot.pieces and slot.kind in ("text", "thinking"):
-                    chunk_type = TextChunk if slot.kind == "text" else ReasoningChunk
-                    await emit(chunk_type(slot.pieces[0]))
-            elif kind == "message_start":
-                model = event.message.model
-                response_id = getattr(event.message, "id", None)
-                merge_usage(usage, event.message.usage)
-            elif kind == "message_delta":
-                finish_reason = event.delta.stop_reason or finish_reason
-                merge_usage(usage, event.usage)
-            elif kind == "message_stop":
-                stopped = True
-        if not stopped:
-            provider = self.config.provider_name
-            raise ConnectionLost(
-                f"the stream from {provider} ended before the answer was complete",
-                provider=provider,
-            )
-        slots = [slot for _, slot in sorted(open_blocks.items())]
-        blocks = [_finished(slot) for slot in slots]
-        return self._response(
-            [b for b in blocks if b is not None],
-            anthropic_usage(usage),
-            finish_reason,
-            model,
-            response_id,
-            _server_tool_calls(slots),
-        )
-
-
-def _server_tool_calls(slots: Iterable[_StreamBlock]) -> tuple[HostedToolCall, ...]:
-    """The server tools Anthropic ran (``server_tool_use`` blocks and their ``*_tool_result``
-    blocks) as ``HostedToolCall`` events."""
-    uses: dict[str, _StreamBlock] = {}
-    results: dict[str, Any] = {}
-    for slot in slots:
-        if slot.kind == "server_tool_use":
-            uses[slot.id] = slot
-        elif slot.kind.endswith("_tool_result") and slot.tool_use_id:
-            results[slot.tool_use_id] = slot.content
-    calls = []
-    for call_id, use in uses.items():
-        given = "".join(use.pieces) or (valid_data(use.input) if use.input else "")
-        kind = "web_search" if use.name.startswith("web_") else "code_interpreter"
-        calls.append(
-            hosted_call(call_id, kind, use.name, given, _server_result_text(results.get(call_id)))
-        )
-    return tuple(calls)
-
-
-def _server_result_text(content: Any) -> Any:
-    """A server tool result's content as text: search hits one per line, a code run's output."""
-    if isinstance(content, list):
-        return search_results(
-            (getattr(hit, "title", "") or "", getattr(hit, "url", "") or "") for hit in content
-        )
-    if content is None:
-        return ""
-    stdout = getattr(content, "stdout", None)
-    if stdout is not None or getattr(content, "stderr", None):
-        return "".join(filter(None, (stdout, getattr(content, "stderr", None))))
-    error = getattr(content, "error_code", None)
-    if error:
-        return f"error: {error}"
-    dump = getattr(content, "model_dump", None)
-    return dump(mode="json") if callable(dump) else content
-
-
-def _finished(slot: _StreamBlock) -> Block | None:
-    text = "".join(slot.pieces)
-    if slot.kind == "text":
-        return {"type": "text", "text": text}
-    if slot.kind == "thinking":
-        return {"type": "thinking", "thinking": text, "signature": slot.signature}
-    if slot.kind == "redacted_thinking":
-        return {"type": "redacted_thinking", "data": slot.data}
-    if slot.kind == "tool_use":
-        arguments = text or (to_json(valid_data(slot.input)).decode() if slot.input else "{}")
-        return {"type": "tool_use", "id": slot.id, "name": slot.name, "arguments": arguments}
-    return None
+            response = await post_streamed(self.sdk, "/v1/messages", request)
+            try:
+                answer = await from_stream(self.config, anthropic_events(response, provider), emit)
+            finally:  # the connection is released even when the answer is abandoned
+                await response.aclose()
+            return await announced(answer, emit)

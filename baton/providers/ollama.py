@@ -1,8 +1,9 @@
 """Ollama's native chat API (``/api/chat``), local or hosted, through the official ``ollama`` SDK.
 
-The SDK's ``AsyncClient`` is the transport (host parsing, headers, newline-delimited JSON
-streaming, ``ResponseError``), but the request body is sent as Baton builds it, through the
-client's request method, rather than through ``AsyncClient.chat``. ``chat`` re-validates every
+The SDK's ``AsyncClient`` is the transport (host parsing, headers, timeouts, ``ResponseError``
+for an HTTP error), but the request body is sent as Baton builds it, through the client's request
+method (its HTTP client for a stream, whose lines Baton reads itself: see ``_sse``), rather than
+through ``AsyncClient.chat``. ``chat`` re-validates every
 argument through its pydantic models, and those lose information Baton relies on: tool parameter
 schemas are cut down to ``type``/``items``/``description``/``enum`` per property (nested objects,
 ``anyOf`` for optional parameters, defaults and ``$ref`` are dropped; ollama-python #724), tool
@@ -70,6 +71,7 @@ from ._cache import MessageCache, append_tool_message
 from ._config import ProviderConfig, bounded, missing_extra
 from ._errors import error_for_status, malformed
 from ._media import b64, media_note, tool_media_intro, unsupported
+from ._sse import decode, ndjson_lines
 
 __all__ = ["OllamaChatClient", "OllamaConfig"]
 
@@ -248,6 +250,32 @@ async def _mapped_errors(provider: str) -> AsyncIterator[None]:
         raise malformed(provider, exc) from exc
 
 
+async def _raise_for_status(response: Any) -> None:
+    """A non-2xx answer to a streamed request as the SDK raises it: ``ResponseError`` with the
+    body's text and the status (its ``__context__`` keeping the response, for the headers)."""
+    import httpx
+    import ollama
+
+    try:
+        response.raise_for_status()
+    except httpx.HTTPStatusError as exc:
+        await exc.response.aread()
+        raise ollama.ResponseError(exc.response.text, exc.response.status_code) from None
+
+
+async def _ollama_parts(response: Any, provider: str) -> AsyncIterator[dict[str, Any]]:
+    """The JSON objects of a ``/api/chat`` stream; an ``{"error": ...}`` line raises, as the
+    SDK's streaming does."""
+    async for line in ndjson_lines(response, provider):
+        part = decode(line, provider)
+        if not isinstance(part, dict):
+            raise malformed(provider, f"a chunk of an unexpected shape: {part!r}")
+        error = part.get("error")
+        if error:
+            raise ModelError(f"{provider} reported an error: {error}", provider=provider)
+        yield part
+
+
 def _make_sdk(config: OllamaConfig) -> Any:
     try:
         import ollama
@@ -358,12 +386,10 @@ class OllamaChatClient:
     async def _respond_once(self, request: dict[str, Any], emit: EmitChunk) -> ModelResponse:
         provider = self.config.provider_name
         async with _mapped_errors(provider):
-            # ``_request(dict, ...)``: the SDK's transport, with answers left as plain JSON
-            # objects (see the module docstring for why ``chat()`` is not used).
-            answer = await self.sdk._request(
-                dict, "POST", "/api/chat", json=request, stream=request["stream"]
-            )
             if not request["stream"]:
+                # ``_request(dict, ...)``: the SDK's transport, with the answer left a plain
+                # JSON object (see the module docstring for why ``chat()`` is not used).
+                answer = await self.sdk._request(dict, "POST", "/api/chat", json=request)
                 if not isinstance(answer.get("message"), dict):
                     raise malformed(provider, f"an answer without a message: {answer!r}")
                 message = answer["message"]
@@ -373,13 +399,12 @@ class OllamaChatClient:
                     [self._tool_call(c) for c in message.get("tool_calls") or ()],
                     answer,
                 )
-            try:
-                return await self._from_stream(answer, emit)
-            finally:
-                # Release the connection now, even when the answer is abandoned mid-stream.
-                closer = getattr(answer, "aclose", None)
-                if closer is not None:
-                    await closer()
+            # Streamed: the SDK's HTTP client (host, headers, timeouts) sends the request, and
+            # a non-2xx status becomes the SDK's ``ResponseError`` as in its own streaming;
+            # Baton reads the lines itself (``_sse``), without the SDK's per-line copies.
+            async with self.sdk._client.stream("POST", "/api/chat", json=request) as response:
+                await _raise_for_status(response)
+                return await self._from_stream(_ollama_parts(response, provider), emit)
 
     async def _from_stream(
         self, parts: AsyncIterator[dict[str, Any]], emit: EmitChunk

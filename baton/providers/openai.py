@@ -3,6 +3,7 @@ Azure OpenAI's v1 API, ...) through ``base_url`` and ``headers``."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import KW_ONLY, dataclass
 from typing import Any, ClassVar
 
@@ -42,9 +43,11 @@ from ._openai_common import (
     check_cache_and_tier,
     make_openai_client,
     mapped_errors,
+    openai_events,
     strict_schema,
 )
-from ._sdk import post_prepared
+from ._sdk import post_prepared, post_streamed
+from ._sse import field
 
 __all__ = ["OpenAIChatClient", "OpenAIConfig"]
 
@@ -182,16 +185,18 @@ def append_chat_message(provider: str, messages: list[Message], event: Event) ->
 
 
 def chat_usage(usage: Any) -> Usage:
+    """Baton's usage from an answer's ``usage`` (an SDK object, or the plain JSON of a
+    stream)."""
     if usage is None:
         return Usage(requests=1)
-    prompt_details = getattr(usage, "prompt_tokens_details", None)
-    completion_details = getattr(usage, "completion_tokens_details", None)
+    prompt_details = field(usage, "prompt_tokens_details")
+    completion_details = field(usage, "completion_tokens_details")
     return Usage(
         requests=1,
-        input_tokens=usage.prompt_tokens or 0,
-        output_tokens=usage.completion_tokens or 0,
-        cache_read_tokens=getattr(prompt_details, "cached_tokens", 0) or 0,
-        reasoning_tokens=getattr(completion_details, "reasoning_tokens", 0) or 0,
+        input_tokens=field(usage, "prompt_tokens") or 0,
+        output_tokens=field(usage, "completion_tokens") or 0,
+        cache_read_tokens=field(prompt_details, "cached_tokens") or 0,
+        reasoning_tokens=field(completion_details, "reasoning_tokens") or 0,
     )
 
 
@@ -204,7 +209,15 @@ def _tool_choice(choice: str | None, has_tools: bool) -> Any:
 
 
 def _shapeless(provider: str, what: str, answer: Any) -> MalformedResponse:
-    return malformed(provider, f"{what} without a list of choices: {answer.to_json(indent=None)}")
+    shown = answer.to_json(indent=None) if hasattr(answer, "to_json") else to_json(answer).decode()
+    return malformed(provider, f"{what} without a list of choices: {shown}")
+
+
+def _text(provider: str, value: Any, chunk: Any) -> str:
+    """``value`` when it is a string (streamed text, reasoning, arguments), else the error."""
+    if isinstance(value, str):
+        return value
+    raise malformed(provider, f"a stream chunk of an unexpected shape: {to_json(chunk).decode()}")
 
 
 class OpenAIChatClient:
@@ -283,34 +296,25 @@ class OpenAIChatClient:
     async def respond(self, call: ModelCall, emit: EmitChunk) -> ModelResponse:
         request = self.build_request(call)
         provider = self.config.provider_name
-        from openai import AsyncStream
-        from openai.types.chat import ChatCompletion, ChatCompletionChunk
-
         async with mapped_errors(provider):
             if not call.settings.stream:
+                from openai.types.chat import ChatCompletion
+
                 completion = await post_prepared(
                     self.sdk,
                     "/chat/completions",
                     request,
                     cast_to=ChatCompletion,
-                    stream=False,
-                    stream_cls=None,
                     provider=provider,
                 )
                 return self._from_completion(completion)
             request["stream"] = True
             request["stream_options"] = {"include_usage": True}
-            stream = await post_prepared(
-                self.sdk,
-                "/chat/completions",
-                request,
-                cast_to=ChatCompletion,
-                stream=True,
-                stream_cls=AsyncStream[ChatCompletionChunk],
-                provider=provider,
-            )
-            async with stream:  # the connection is released even when the answer is abandoned
-                return await self._from_stream(stream, emit)
+            response = await post_streamed(self.sdk, "/chat/completions", request)
+            try:
+                return await self._from_stream(openai_events(response, provider), emit)
+            finally:  # the connection is released even when the answer is abandoned
+                await response.aclose()
 
     def _from_completion(self, completion: Any) -> ModelResponse:
         if not isinstance(completion.choices, list):
@@ -333,7 +337,9 @@ class OpenAIChatClient:
             response_id=getattr(completion, "id", None) or None,
         )
 
-    async def _from_stream(self, stream: Any, emit: EmitChunk) -> ModelResponse:
+    async def _from_stream(self, chunks: AsyncIterator[Any], emit: EmitChunk) -> ModelResponse:
+        """The answer from the stream's chunks, read as plain JSON objects (see ``_sse``)."""
+        provider = self.config.provider_name
         text: list[str] = []
         thoughts: list[str] = []
         calls: dict[int, list[Any]] = {}  # index -> [id, name, argument pieces]
@@ -341,42 +347,48 @@ class OpenAIChatClient:
         finish_reason = None
         model = None
         response_id = None
-        async for chunk in stream:
-            if not isinstance(chunk.choices, list):
-                raise _shapeless(self.config.provider_name, "a stream chunk", chunk)
-            model = chunk.model or model
-            response_id = response_id or getattr(chunk, "id", None)
-            if chunk.usage is not None:
-                usage = chunk.usage
-            for choice in chunk.choices:
-                delta = choice.delta
-                if choice.finish_reason:
-                    finish_reason = choice.finish_reason
-                if delta is None:
+        async for chunk in chunks:
+            choices = chunk.get("choices") if isinstance(chunk, dict) else None
+            if not isinstance(choices, list):
+                raise _shapeless(provider, "a stream chunk", chunk)
+            model = chunk.get("model") or model
+            response_id = response_id or chunk.get("id")
+            if chunk.get("usage") is not None:
+                usage = chunk["usage"]
+            for choice in choices:
+                if not isinstance(choice, dict):
+                    raise _shapeless(provider, "a stream chunk", chunk)
+                if choice.get("finish_reason"):
+                    finish_reason = choice["finish_reason"]
+                delta = choice.get("delta")
+                if not isinstance(delta, dict):
                     continue
-                extra = delta.model_extra or {}
-                thought = extra.get("reasoning_content") or extra.get("reasoning")
+                thought = delta.get("reasoning_content") or delta.get("reasoning")
                 if thought:
-                    thoughts.append(thought)
+                    thoughts.append(_text(provider, thought, chunk))
                     await emit(ReasoningChunk(thought))
-                if delta.content:
-                    text.append(delta.content)
-                    await emit(TextChunk(delta.content))
-                for piece in delta.tool_calls or ():
-                    slot = calls.setdefault(piece.index, [None, None, []])
-                    if piece.id:
-                        slot[0] = piece.id
-                    if piece.function is not None:
-                        if piece.function.name:
-                            slot[1] = piece.function.name
-                        if piece.function.arguments:
-                            slot[2].append(piece.function.arguments)
+                content = delta.get("content")
+                if content:
+                    if content.__class__ is not str:  # (the hot path: one check, no call)
+                        content = _text(provider, content, chunk)
+                    text.append(content)
+                    await emit(TextChunk(content))
+                for piece in delta.get("tool_calls") or ():
+                    if not isinstance(piece, dict) or not isinstance(piece.get("index"), int):
+                        raise _shapeless(provider, "a stream chunk", chunk)
+                    index = piece["index"]
+                    slot = calls.setdefault(index, [None, None, []])
+                    if piece.get("id"):
+                        slot[0] = piece["id"]
+                    function = piece.get("function")
+                    if isinstance(function, dict):
+                        if function.get("name"):
+                            slot[1] = function["name"]
+                        arguments = function.get("arguments")
+                        if arguments:
+                            slot[2].append(_text(provider, arguments, chunk))
                             await emit(
-                                ToolCallDelta(
-                                    slot[0] or f"call_{piece.index}",
-                                    slot[1] or "",
-                                    piece.function.arguments,
-                                )
+                                ToolCallDelta(slot[0] or f"call_{index}", slot[1] or "", arguments)
                             )
         if finish_reason is None:
             raise ConnectionLost(

@@ -4,12 +4,13 @@ stream events, and every endpoint that speaks it through ``base_url`` and ``head
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from dataclasses import KW_ONLY, dataclass
 from typing import Any, ClassVar
 
 from pydantic_core import to_json
 
-from ..errors import ConfigError, ConnectionLost, InvalidRequest
+from ..errors import ConfigError, ConnectionLost, InvalidRequest, MalformedResponse
 from ..events import (
     Audio,
     CompactionSummary,
@@ -46,10 +47,12 @@ from ._openai_common import (
     check_cache_and_tier,
     make_openai_client,
     mapped_errors,
+    openai_events,
     response_error,
     strict_schema,
 )
-from ._sdk import post_prepared
+from ._sdk import post_prepared, post_streamed
+from ._sse import field
 
 __all__ = ["OpenAIResponsesClient", "OpenAIResponsesConfig"]
 
@@ -212,26 +215,36 @@ def append_input_items(provider: str, store: bool, items: list[Item], event: Eve
 
 
 def responses_usage(usage: Any) -> Usage:
+    """Baton's usage from a response's ``usage`` (an SDK object or plain JSON)."""
     if usage is None:
         return Usage(requests=1)
-    input_details = getattr(usage, "input_tokens_details", None)
-    output_details = getattr(usage, "output_tokens_details", None)
+    input_details = field(usage, "input_tokens_details")
+    output_details = field(usage, "output_tokens_details")
     return Usage(
         requests=1,
-        input_tokens=usage.input_tokens or 0,
-        output_tokens=usage.output_tokens or 0,
-        cache_read_tokens=getattr(input_details, "cached_tokens", 0) or 0,
-        cache_write_tokens=getattr(input_details, "cache_write_tokens", 0) or 0,
-        reasoning_tokens=getattr(output_details, "reasoning_tokens", 0) or 0,
+        input_tokens=field(usage, "input_tokens") or 0,
+        output_tokens=field(usage, "output_tokens") or 0,
+        cache_read_tokens=field(input_details, "cached_tokens") or 0,
+        cache_write_tokens=field(input_details, "cache_write_tokens") or 0,
+        reasoning_tokens=field(output_details, "reasoning_tokens") or 0,
     )
 
 
 def _raw(item: Any) -> Item:
-    """An SDK item as the plain dict sent back verbatim (absent and null fields left out)."""
+    """An item (plain JSON or an SDK object) as the plain dict sent back verbatim (absent and
+    null fields left out)."""
     if isinstance(item, dict):
-        return {k: v for k, v in item.items() if v is not None}
+        return _without_nulls(item)  # type: ignore[no-any-return]
     raw: Item = item.to_dict(mode="json", exclude_none=True)
     return raw
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 class _Streamed:
@@ -249,14 +262,40 @@ class _Streamed:
         return self.calls.setdefault(index, [None, None, []])
 
 
+def _string(value: Any) -> str:
+    """A text field of a finished response: a string, or empty when the field is missing or of
+    another type."""
+    return value if isinstance(value, str) else ""
+
+
+def _unexpected(provider: str, event: Item) -> MalformedResponse:
+    return malformed(provider, f"a stream event of an unexpected shape: {to_json(event).decode()}")
+
+
+def _piece(provider: str, event: Item) -> str:
+    """A delta event's text piece (empty when absent)."""
+    delta = event.get("delta")
+    if delta is None or isinstance(delta, str):
+        return delta or ""
+    raise _unexpected(provider, event)
+
+
+def _index(provider: str, event: Item) -> int:
+    """The ``output_index`` of an event about one output item."""
+    index = event.get("output_index")
+    if isinstance(index, int):
+        return index
+    raise _unexpected(provider, event)
+
+
 def _delta(slot: list[Any], index: int, piece: str) -> ToolCallDelta:
     """The streamed piece ``piece`` of the call in ``slot`` (at ``output_index`` ``index``)."""
     return ToolCallDelta(slot[0] or f"call_{index}", slot[1] or "", piece)
 
 
 def _finish_reason(response: Any, has_calls: bool, refused: bool) -> str:
-    if getattr(response, "status", None) == "incomplete":
-        reason = getattr(getattr(response, "incomplete_details", None), "reason", None)
+    if field(response, "status") == "incomplete":
+        reason = field(field(response, "incomplete_details"), "reason")
         return {"max_output_tokens": "length"}.get(reason or "", reason or "incomplete")
     if refused:
         return "refusal"
@@ -291,25 +330,30 @@ _HOSTED_ITEMS = {
 
 
 def _hosted_call(item: Any, kind: str) -> HostedToolCall:
-    """A hosted tool's output item as a ``HostedToolCall``."""
+    """A hosted tool's output item (plain JSON from a stream, or the SDK's object) as a
+    ``HostedToolCall``; fields of another type than expected are read as absent."""
     if kind == "web_search_call":
-        action = getattr(item, "action", None)
-        given = getattr(action, "query", None) or getattr(action, "url", None)
-        sources = getattr(action, "sources", None) or ()
-        output = search_results(("", getattr(s, "url", "") or "") for s in sources)
+        action = field(item, "action")
+        given = field(action, "query") or field(action, "url")
+        output = search_results(("", _string(field(s, "url"))) for s in _items(action, "sources"))
     elif kind == "code_interpreter_call":
-        given = getattr(item, "code", None)
-        outputs = getattr(item, "outputs", None) or ()
+        given = field(item, "code")
         output = "\n".join(
-            getattr(o, "logs", None) or getattr(o, "url", None) or "" for o in outputs
+            _string(field(o, "logs")) or _string(field(o, "url")) for o in _items(item, "outputs")
         )
     else:
-        given = list(getattr(item, "queries", None) or ())
-        results = getattr(item, "results", None) or ()
+        given = _items(item, "queries")
         output = search_results(
-            (getattr(r, "filename", "") or "", getattr(r, "file_id", "") or "") for r in results
+            (_string(field(r, "filename")), _string(field(r, "file_id")))
+            for r in _items(item, "results")
         )
-    return hosted_call(getattr(item, "id", "") or "", _HOSTED_ITEMS[kind], kind, given, output)
+    return hosted_call(_string(field(item, "id")), _HOSTED_ITEMS[kind], kind, given, output)
+
+
+def _items(value: Any, name: str) -> list[Any]:
+    """A list field of a hosted tool's item (empty when absent or of another type)."""
+    found = field(value, name)
+    return found if isinstance(found, list) else []
 
 
 def _tool_choice(choice: str | None, has_tools: bool) -> Any:
@@ -400,81 +444,85 @@ class OpenAIResponsesClient:
     @bounded
     async def respond(self, call: ModelCall, emit: EmitChunk) -> ModelResponse:
         request = self.build_request(call)
-        from openai import AsyncStream
-        from openai.types.responses import Response, ResponseStreamEvent
-
-        async with mapped_errors(self.config.provider_name):
+        provider = self.config.provider_name
+        async with mapped_errors(provider):
             if not call.settings.stream:
+                from openai.types.responses import Response
+
                 response = await post_prepared(
                     self.sdk,
                     "/responses",
                     request,
                     cast_to=Response,
-                    stream=False,
-                    stream_cls=None,
-                    provider=self.config.provider_name,
+                    provider=provider,
                 )
                 return await announced(self._from_response(response, None), emit)
             request["stream"] = True
-            stream = await post_prepared(
-                self.sdk,
-                "/responses",
-                request,
-                cast_to=Response,
-                stream=True,
-                stream_cls=AsyncStream[ResponseStreamEvent],
-                provider=self.config.provider_name,
-            )
-            async with stream:  # the connection is released even when an event ends the answer
-                return await announced(await self._from_stream(stream, emit), emit)
+            http = await post_streamed(self.sdk, "/responses", request)
+            try:
+                answer = await self._from_stream(openai_events(http, provider), emit)
+            finally:  # the connection is released even when an event ends the answer
+                await http.aclose()
+            return await announced(answer, emit)
 
-    async def _from_stream(self, stream: Any, emit: EmitChunk) -> ModelResponse:
+    async def _from_stream(self, events: AsyncIterator[Any], emit: EmitChunk) -> ModelResponse:
+        """The answer from the stream's events, read as plain JSON objects (see ``_sse``)."""
         provider = self.config.provider_name
         streamed = _Streamed()
         final: Any = None
-        async for event in stream:
-            kind = getattr(event, "type", None)
+        async for event in events:
+            if not isinstance(event, dict):
+                raise malformed(provider, f"a stream event that is not an object: {event!r}")
+            kind = event.get("type")
             if kind in ("response.output_text.delta", "response.refusal.delta"):
-                if event.delta:
-                    streamed.text.append(event.delta)
-                    await emit(TextChunk(event.delta))
+                delta = _piece(provider, event)
+                if delta:
+                    streamed.text.append(delta)
+                    await emit(TextChunk(delta))
             elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
-                if event.delta:
-                    streamed.thoughts.append(event.delta)
-                    await emit(ReasoningChunk(event.delta))
+                delta = _piece(provider, event)
+                if delta:
+                    streamed.thoughts.append(delta)
+                    await emit(ReasoningChunk(delta))
             elif kind == "response.output_item.added":
-                item = event.item
-                if getattr(item, "type", None) == "function_call":
-                    slot = streamed.call(event.output_index)
-                    slot[0], slot[1] = item.call_id, item.name
-                    if item.arguments:
-                        slot[2] = [item.arguments]
-                        await emit(_delta(slot, event.output_index, item.arguments))
+                item = event.get("item")
+                if isinstance(item, dict) and item.get("type") == "function_call":
+                    index = _index(provider, event)
+                    slot = streamed.call(index)
+                    slot[0], slot[1] = item.get("call_id"), item.get("name")
+                    arguments = item.get("arguments")
+                    if arguments and isinstance(arguments, str):
+                        slot[2] = [arguments]
+                        await emit(_delta(slot, index, arguments))
             elif kind == "response.function_call_arguments.delta":
-                slot = streamed.call(event.output_index)
-                if event.delta:
-                    slot[2].append(event.delta)
-                    await emit(_delta(slot, event.output_index, event.delta))
+                index = _index(provider, event)
+                slot = streamed.call(index)
+                delta = _piece(provider, event)
+                if delta:
+                    slot[2].append(delta)
+                    await emit(_delta(slot, index, delta))
             elif kind == "response.function_call_arguments.done":
-                slot = streamed.call(event.output_index)
-                sent, final_arguments = "".join(slot[2]), event.arguments or ""
+                index = _index(provider, event)
+                slot = streamed.call(index)
+                final_arguments = event.get("arguments") or ""
+                if not isinstance(final_arguments, str):
+                    raise _unexpected(provider, event)
+                sent = "".join(slot[2])
                 if final_arguments.startswith(sent) and len(final_arguments) > len(sent):
                     # Arguments the deltas left out: the pieces still add up to the call.
-                    await emit(_delta(slot, event.output_index, final_arguments[len(sent) :]))
+                    await emit(_delta(slot, index, final_arguments[len(sent) :]))
                 slot[2] = [final_arguments]
             elif kind == "response.output_item.done":
-                streamed.done[event.output_index] = event.item
+                streamed.done[_index(provider, event)] = event.get("item")
             elif kind in ("response.completed", "response.incomplete"):
-                final = event.response
+                final = event.get("response")
+                if not isinstance(final, dict):
+                    raise _unexpected(provider, event)
             elif kind == "response.failed":
-                error = getattr(event.response, "error", None)
-                raise response_error(
-                    provider, getattr(error, "code", None), getattr(error, "message", None)
-                )
+                error = field(event.get("response"), "error")
+                raise response_error(provider, field(error, "code"), field(error, "message"))
             elif kind == "error":
-                raise response_error(
-                    provider, getattr(event, "code", None), getattr(event, "message", None)
-                )
+                raise response_error(provider, event.get("code"), event.get("message"))
         if final is None:
             raise ConnectionLost(
                 f"the {provider} stream ended before the response was complete", provider=provider
@@ -482,17 +530,17 @@ class OpenAIResponsesClient:
         return self._from_response(final, streamed)
 
     def _from_response(self, response: Any, streamed: _Streamed | None) -> ModelResponse:
-        """A ModelResponse from a finished response object. Its ``output`` is authoritative;
-        what a stream delivered fills in whatever it left out."""
+        """A ModelResponse from a finished response (an SDK object, or the plain JSON of a
+        stream's last event). Its ``output`` is authoritative; what a stream delivered fills in
+        whatever it left out."""
         provider = self.config.provider_name
-        if getattr(response, "status", None) == "failed":
-            error = getattr(response, "error", None)
-            raise response_error(
-                provider, getattr(error, "code", None), getattr(error, "message", None)
-            )
-        if streamed is None and not isinstance(getattr(response, "output", None), list):
+        if field(response, "status") == "failed":
+            error = field(response, "error")
+            raise response_error(provider, field(error, "code"), field(error, "message"))
+        if streamed is None and not isinstance(field(response, "output"), list):
             raise malformed(provider, f"a response without output: {response.to_json(indent=None)}")
-        output = list(getattr(response, "output", None) or ())
+        output = field(response, "output")
+        output = list(output) if isinstance(output, list) else []
         if not output and streamed is not None:
             output = [streamed.done[index] for index in sorted(streamed.done)]
         text: list[str] = []
@@ -502,22 +550,29 @@ class OpenAIResponsesClient:
         hosted: list[HostedToolCall] = []
         has_message = refused = False
         for item in output:
-            kind = getattr(item, "type", None)
+            kind = field(item, "type")
             if kind == "message":
                 has_message = True
-                for part in getattr(item, "content", None) or ():
-                    if part.type == "output_text":
-                        text.append(part.text)
-                    elif part.type == "refusal":
-                        text.append(part.refusal)
+                for part in field(item, "content") or ():
+                    part_type = field(part, "type")
+                    if part_type == "output_text":
+                        text.append(_string(field(part, "text")))
+                    elif part_type == "refusal":
+                        text.append(_string(field(part, "refusal")))
                         refused = True
             elif kind == "reasoning":
                 reasoning.append(_raw(item))
-                summaries.extend(s.text for s in getattr(item, "summary", None) or ())
-                summaries.extend(c.text for c in getattr(item, "content", None) or ())
+                summaries.extend(_string(field(s, "text")) for s in field(item, "summary") or ())
+                summaries.extend(_string(field(c, "text")) for c in field(item, "content") or ())
             elif kind == "function_call":
-                calls.append(ToolCall(item.call_id, item.name, item.arguments or "{}"))
-            elif kind in _HOSTED_ITEMS:
+                calls.append(
+                    ToolCall(
+                        _string(field(item, "call_id")),
+                        _string(field(item, "name")),
+                        _string(field(item, "arguments")) or "{}",
+                    )
+                )
+            elif isinstance(kind, str) and kind in _HOSTED_ITEMS:
                 hosted.append(_hosted_call(item, kind))
         if streamed is not None:
             if not has_message:
@@ -532,12 +587,12 @@ class OpenAIResponsesClient:
         return ModelResponse(
             text="".join(text),
             tool_calls=tuple(calls),
-            usage=self.config.priced(responses_usage(getattr(response, "usage", None))),
+            usage=self.config.priced(responses_usage(field(response, "usage"))),
             finish_reason=_finish_reason(response, bool(calls), refused),
-            model=getattr(response, "model", None),
+            model=field(response, "model"),
             provider=provider,
             reasoning="\n\n".join(summaries),
             provider_data={REASONING_KEY: reasoning} if reasoning else None,
-            response_id=getattr(response, "id", None) or None,
+            response_id=field(response, "id") or None,
             hosted_calls=tuple(hosted),
         )

@@ -117,6 +117,19 @@ class WireServer:
         else:
             self._queue.append(Scripted(status=status, raw=body, media_type=media_type))
 
+    def reply_chunks(
+        self,
+        chunks: Iterable[bytes],
+        *,
+        media_type: str = "text/event-stream",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """A streamed answer sent as exactly these pieces of bytes (one HTTP chunk each), to
+        cut lines and events at chosen places."""
+        self._queue.append(
+            Scripted(chunks=list(chunks), media_type=media_type, headers=headers or {})
+        )
+
     def reply_forever(
         self, chunk: bytes, *, first: Iterable[bytes] = (), media_type: str = "text/event-stream"
     ) -> None:

@@ -1,0 +1,199 @@
+"""Baton reads streamed answers itself (``baton/providers/_sse.py``): server-sent events and
+newline-delimited JSON arrive in pieces cut anywhere (mid-line, between CR and LF, several
+events in one piece), with every line ending the formats allow, comments, multi-line data and
+compression, and each provider's reply is the same as from one tidy piece per event."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from typing import Any
+
+import pytest
+from wire import WireServer, closing
+
+from baton import Agent
+from baton.errors import ConnectionLost, MalformedResponse, ModelError, ModelTimeout
+from baton.events import TextChunk
+from baton.providers._errors import transport_failure
+from baton.providers.anthropic import AnthropicConfig
+from baton.providers.ollama import OllamaConfig
+from baton.providers.openai import OpenAIConfig
+
+pytest.importorskip("openai")
+pytest.importorskip("anthropic")
+pytest.importorskip("ollama")
+
+PIECES = ["Hel", "lo, ", "wor", "ld! ", "\u00e9\U0001f600"]  # multi-byte UTF-8 too
+
+
+def _openai(wire: WireServer) -> OpenAIConfig:
+    return closing(OpenAIConfig("gpt-test", api_key="sk-test", base_url=f"{wire.url}/v1"))
+
+
+def _chat_body(newline: bytes = b"\n") -> bytes:
+    def event(payload: Any) -> bytes:
+        return b"data: " + json.dumps(payload).encode() + newline + newline
+
+    head = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "gpt-test"}
+    chunks = [{**head, "choices": [{"index": 0, "delta": {"content": piece}}]} for piece in PIECES]
+    chunks.append({**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    return b"".join(event(c) for c in chunks) + b"data: [DONE]" + newline + newline
+
+
+def _cut(body: bytes, size: int) -> list[bytes]:
+    return [body[i : i + size] for i in range(0, len(body), size)]
+
+
+async def _ask(agent: Agent) -> tuple[str, list[str]]:
+    async with agent.run("hi") as run:
+        chunks = [event.text async for event in run if isinstance(event, TextChunk)]
+        reply = await run.result()
+    return reply.text, chunks
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n", b"\r"], ids=["lf", "crlf", "cr"])
+@pytest.mark.parametrize("size", [1, 2, 7, 64, 10_000], ids=lambda size: f"pieces-of-{size}")
+async def test_events_cut_anywhere_read_the_same(
+    wire: WireServer, newline: bytes, size: int
+) -> None:
+    wire.reply_chunks(_cut(_chat_body(newline), size))
+    text, chunks = await _ask(Agent("a", config=_openai(wire)))
+    assert text == "".join(PIECES)
+    assert chunks == PIECES  # one chunk per event, whatever the cuts
+
+
+def _anthropic_body() -> bytes:
+    def event(name: str | None, payload: Any) -> bytes:
+        head = f"event: {name}\r\n".encode() if name else b""
+        return head + b"data: " + json.dumps(payload).encode() + b"\r\n\r\n"
+
+    message = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-test",
+        "content": [],
+        "usage": {"input_tokens": 3, "output_tokens": 1},
+    }
+    start = {"type": "content_block_start", "index": 0, "content_block": {"type": "text"}}
+    return b"".join(
+        [
+            event("message_start", {"type": "message_start", "message": message}),
+            event("ping", {"type": "ping"}),
+            event("content_block_start", start),
+            # unnamed: skipped, as the SDK skips it
+            event(None, {"type": "content_block_delta", "index": 0, "delta": {"text": "X"}}),
+            *(
+                event(
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": 0,
+                        "delta": {"type": "text_delta", "text": piece},
+                    },
+                )
+                for piece in PIECES
+            ),
+            event("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"}}),
+            event("message_stop", {"type": "message_stop"}),
+        ]
+    )
+
+
+def _anthropic(wire: WireServer) -> AnthropicConfig:
+    return closing(AnthropicConfig("claude-test", api_key="sk-ant-test", base_url=wire.url))
+
+
+@pytest.mark.parametrize("size", [1, 5, 10_000], ids=lambda size: f"pieces-of-{size}")
+async def test_anthropic_events_cut_anywhere_pings_and_unnamed_events_skipped(
+    wire: WireServer, size: int
+) -> None:
+    wire.reply_chunks(_cut(_anthropic_body(), size))
+    text, chunks = await _ask(Agent("a", config=_anthropic(wire)))
+    assert (text, chunks) == ("".join(PIECES), PIECES)
+
+
+async def test_a_crlf_split_between_its_cr_and_lf_ends_one_line(wire: WireServer) -> None:
+    # Anthropic's events are named: an LF taken for a second line end would end the event
+    # between its name and its data.
+    body = _anthropic_body()
+    pieces: list[bytes] = []
+    start = 0
+    for at in range(len(body)):  # cut after every CR
+        if body[at : at + 1] == b"\r":
+            pieces.append(body[start : at + 1])
+            start = at + 1
+    pieces.append(body[start:])
+    wire.reply_chunks(pieces)
+    text, chunks = await _ask(Agent("a", config=_anthropic(wire)))
+    assert (text, chunks) == ("".join(PIECES), PIECES)
+
+
+async def test_comments_fields_and_multi_line_data(wire: WireServer) -> None:
+    head = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "gpt-test"}
+    first = json.dumps({**head, "choices": [{"index": 0, "delta": {"content": "A"}}]}, indent=1)
+    last = {**head, "choices": [{"index": 0, "delta": {"content": "B"}, "finish_reason": "stop"}]}
+    body = (
+        b": a comment, then an event whose JSON spans lines\n"
+        b"id: 1\nretry: 1000\n"
+        + b"".join(b"data: " + line.encode() + b"\n" for line in first.splitlines())
+        + b"\n\n\n"  # blank lines with no event: nothing
+        + b"data:"  # no space after the colon
+        + json.dumps(last).encode()
+        + b"\n\ndata: [DONE]\n\n"
+    )
+    wire.reply_chunks([body])
+    text, chunks = await _ask(Agent("a", config=_openai(wire)))
+    assert (text, chunks) == ("AB", ["A", "B"])
+
+
+async def test_a_compressed_stream_is_read(wire: WireServer) -> None:
+    wire.reply_chunks(_cut(gzip.compress(_chat_body()), 50), headers={"content-encoding": "gzip"})
+    text, chunks = await _ask(Agent("a", config=_openai(wire)))
+    assert (text, chunks) == ("".join(PIECES), PIECES)
+
+
+async def test_an_event_cut_off_before_its_blank_line_is_not_read(wire: WireServer) -> None:
+    # The last event's JSON is whole but its closing blank line never came: the answer is
+    # incomplete (no finish reason read), not finished.
+    body = _chat_body()
+    wire.reply_chunks([body[: body.rindex(b"data: {")] + body[body.rindex(b"data: {") :][:-20]])
+    with pytest.raises(ConnectionLost):
+        await Agent("a", config=_openai(wire)).ask("hi")
+
+
+async def test_a_line_that_is_not_json_names_it(wire: WireServer) -> None:
+    wire.reply_chunks([b'data: {"id": "c1", "choices": [}\n\n'])
+    with pytest.raises(MalformedResponse, match="not JSON") as caught:
+        await Agent("a", config=_openai(wire)).ask("hi")
+    assert '"choices": [}' in str(caught.value)  # where it broke
+
+
+async def test_ollama_lines_cut_anywhere_and_a_last_line_without_newline(wire: WireServer) -> None:
+    lines = [
+        json.dumps({"model": "m", "message": {"role": "assistant", "content": p}, "done": False})
+        for p in PIECES
+    ]
+    final = {"model": "m", "message": {"role": "assistant", "content": ""}, "done": True}
+    body = ("\n".join(lines) + "\n\n" + json.dumps({**final, "done_reason": "stop"})).encode()
+    wire.reply_chunks(_cut(body, 3), media_type="application/x-ndjson")
+    config = closing(OllamaConfig("m", base_url=wire.url))
+    text, chunks = await _ask(Agent("a", config=config))
+    assert (text, chunks) == ("".join(PIECES), PIECES)
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected"),
+    [("ReadTimeout", ModelTimeout), ("RemoteProtocolError", ConnectionLost)],
+)
+def test_a_failed_read_mid_stream_is_a_baton_error(
+    failure: str, expected: type[ModelError]
+) -> None:
+    # What the reader raises when the HTTP library fails while the body streams in.
+    httpx2 = pytest.importorskip("httpx2")
+    error = transport_failure(
+        "openai", getattr(httpx2, failure)("peer went away, key sk-secret1234567890")
+    )
+    assert type(error) is expected and error.retryable and error.provider == "openai"
+    assert "sk-secret1234567890" not in str(error)  # secrets an error echoes are redacted
