@@ -161,13 +161,13 @@ def test_a_worker_needs_a_spec_and_an_agent() -> None:
         Worker("agent", SPEC)
 
 
-async def test_outcomes_live_in_the_agents_storage_backend(storage_url: str) -> None:
-    storage = open_storage(storage_url)
+async def test_outcomes_live_in_the_agents_storage_backend(store: str) -> None:
+    storage = open_storage(store)
     first = Worker(SPEC.agent(config=ScriptedModel('{"answer": "stored"}'), storage=storage), SPEC)
     output = await first.run(payload("r1"))
     # another worker (as in another process) on the same storage answers without running
     idle = ScriptedModel()
-    second = Worker(SPEC.agent(config=idle, storage=open_storage(storage_url)), SPEC)
+    second = Worker(SPEC.agent(config=idle, storage=open_storage(store)), SPEC)
     assert await second.run(payload("r1")) == output
     assert idle.calls_made == 0
     stored = await second.outcome("r1")

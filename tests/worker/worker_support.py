@@ -30,7 +30,7 @@ def held_step() -> tuple[Any, asyncio.Event]:
 
 
 def open_storage(url: str) -> Any:
-    """The ``Storage`` a ``storage_url`` names."""
+    """The ``Storage`` a ``store`` spec names."""
     if url.startswith("redis"):
         from baton.backends.redis import RedisStorage
 
