@@ -61,14 +61,8 @@ async def test_a_failure_retrying_cannot_fix_ends_at_once(with_failed: bool) -> 
 
 
 async def test_a_run_in_progress_is_waited_for_and_its_outcome_shared() -> None:
-    started, release = asyncio.Event(), asyncio.Event()
-
-    @tool
-    async def slow_step() -> str:
-        """A step that takes a while."""
-        started.set()
-        await release.wait()
-        return "stepped"
+    started = asyncio.Event()
+    slow_step, release = held_step(started)
 
     model = ScriptedModel(call("slow_step"), '{"answer": "done"}')
     worker = Worker(SPEC.agent(config=model, tools=[slow_step]), SPEC)
@@ -179,14 +173,8 @@ async def test_a_run_in_progress_in_another_worker_is_waited_for_through_the_his
 ) -> None:
     from baton.backends.redis import RedisHistory, RedisStorage
 
-    started, release = asyncio.Event(), asyncio.Event()
-
-    @tool
-    async def slow_step() -> str:
-        """A step that takes a while."""
-        started.set()
-        await release.wait()
-        return "stepped"
+    started = asyncio.Event()
+    slow_step, release = held_step(started)
 
     def worker(model: ScriptedModel) -> Worker:
         # separate history and storage objects: as two processes would have
