@@ -9,17 +9,4 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "backends"))
 
-from redis_support import own_redis, prefix, redis_url
-from sql_support import postgres_server, postgresql_url, sql_url, sqlite_url
-from store_support import store
-
-__all__ = [
-    "own_redis",
-    "postgres_server",
-    "postgresql_url",
-    "prefix",
-    "redis_url",
-    "sql_url",
-    "sqlite_url",
-    "store",
-]
+from backend_fixtures import *  # noqa: F403  (the fixtures, for pytest to find)
