@@ -116,6 +116,16 @@ def sse(text: str) -> list[dict[str, Any]]:
     return [json.loads(line[5:]) for line in text.splitlines() if line.startswith("data:")]
 
 
+async def named_events(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str | None, Any]]:
+    """(event name, JSON data) of each event of an event stream's lines, as they arrive."""
+    name = None
+    async for line in lines:
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            yield name, json.loads(line[6:])
+
+
 @contextmanager
 def baton_dev(
     *arguments: str, env: dict[str, str] | None = None

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from devui_agents import calculator
-from devui_support import HERE, baton_dev, bearer, run_input
+from devui_support import HERE, baton_dev, bearer, named_events, run_input
 from serving import uvicorn_serving
 
 from baton import Agent
@@ -200,24 +200,18 @@ async def test_the_timeline_streams_each_event_once_with_durations() -> None:
         async with http.stream(
             "GET", "/api/conversations/conv-t/timeline", headers=headers
         ) as stream:
-            lines = stream.aiter_lines()
-            name = None
-            async for line in lines:
-                if line.startswith("event: "):
-                    name = line[7:]
-                elif line.startswith("data: "):
-                    data = json.loads(line[6:])
-                    if name == "snapshot":
-                        assert len(data["entries"]) == 7
-                        # the next ask, while this stream is open
-                        second = await http.post(
-                            "/agui/", json=run_input("conv-t", "again?"), headers=headers
-                        )
-                        assert second.status_code == 200
-                    else:
-                        entries.append(data)
-                        if data["event"]["type"] == "RunFinished":
-                            break
+            async for name, data in named_events(stream.aiter_lines()):
+                if name == "snapshot":
+                    assert len(data["entries"]) == 7
+                    # the next ask, while this stream is open
+                    second = await http.post(
+                        "/agui/", json=run_input("conv-t", "again?"), headers=headers
+                    )
+                    assert second.status_code == 200
+                else:
+                    entries.append(data)
+                    if data["event"]["type"] == "RunFinished":
+                        break
         types = [e["event"]["type"] for e in entries]
         assert types[0] == "RunStarted" and types.count("RunStarted") == 1
         assert "TextChunk" in types  # live-only events too

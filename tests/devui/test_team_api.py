@@ -5,12 +5,11 @@ resumes, and ``baton dev`` loads a team by name."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 from devui_agents import crew, edited
-from devui_support import baton_dev, bearer, run_input, sse
+from devui_support import baton_dev, bearer, named_events, run_input, sse
 from serving import uvicorn_serving
 
 from baton.devui import DevApp
@@ -38,26 +37,21 @@ async def test_a_team_chats_in_steps_and_its_timeline_has_every_event_once() -> 
         async with http.stream(
             "GET", "/api/conversations/conv-crew/timeline", headers=headers
         ) as stream:
-            name = None
-            async for line in stream.aiter_lines():
-                if line.startswith("event: "):
-                    name = line[7:]
-                elif line.startswith("data: "):
-                    data = json.loads(line[6:])
-                    if name == "snapshot":
-                        known = len(data["entries"])
-                        stored = [e["event"]["type"] for e in data["entries"]]
-                        assert stored[0] == "TeamStarted" and stored[-1] == "TeamFinished"
-                        # the next ask, while this stream is open
-                        second = await http.post(
-                            "/agui/", json=run_input("conv-crew", "Coffee?"), headers=headers
-                        )
-                        assert second.status_code == 200
-                    else:
-                        entries.append(data)
-                        finished = [e for e in entries if e["event"]["type"] == "RunFinished"]
-                        if len(finished) == 2:
-                            break
+            async for name, data in named_events(stream.aiter_lines()):
+                if name == "snapshot":
+                    known = len(data["entries"])
+                    stored = [e["event"]["type"] for e in data["entries"]]
+                    assert stored[0] == "TeamStarted" and stored[-1] == "TeamFinished"
+                    # the next ask, while this stream is open
+                    second = await http.post(
+                        "/agui/", json=run_input("conv-crew", "Coffee?"), headers=headers
+                    )
+                    assert second.status_code == 200
+                else:
+                    entries.append(data)
+                    finished = [e for e in entries if e["event"]["type"] == "RunFinished"]
+                    if len(finished) == 2:
+                        break
         stored_entries = [e for e in entries if e["index"] is not None]
         # every new stored event, once, in order: the team's own between the members' runs
         assert [e["index"] for e in stored_entries] == list(
