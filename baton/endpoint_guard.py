@@ -20,15 +20,25 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import json
 import secrets
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping, Sequence
+from typing import Any, Protocol
 
 from .errors import ConfigError
 
 __all__ = ["EndpointGuard", "is_loopback"]
 
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class _StreamedRequest(Protocol):
+    """What ``read_body`` needs of a request (a Starlette ``Request`` has it)."""
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    def stream(self) -> AsyncIterator[bytes]: ...
 
 
 def is_loopback(host: str | None) -> bool:
@@ -127,13 +137,52 @@ class EndpointGuard:
             return 401, "a valid bearer token is required (Authorization: Bearer <token>)"
         return None
 
-    async def refuse(self, refusal: tuple[int, str], send: Send) -> None:
-        """Answer a refused request: its status, and the reason as plain text."""
+    async def admit(self, scope: Mapping[str, Any], send: Send, *, as_json: bool = False) -> bool:
+        """Whether the request of ``scope`` may go on to the endpoint. A refused HTTP request
+        is answered here (see ``refuse``); other scopes (lifespan, ...) are not checked."""
+        if scope["type"] != "http":
+            return True
+        refusal = self.refusal(scope)
+        if refusal is None:
+            return True
+        await self.refuse(refusal, send, as_json=as_json)
+        return False
+
+    async def refuse(
+        self,
+        refusal: tuple[int, str],
+        send: Send,
+        *,
+        as_json: bool = False,
+        headers: Sequence[tuple[bytes, bytes]] = (),
+    ) -> None:
+        """Answer a refused request: its status, and the reason as plain text (or, with
+        ``as_json``, as ``{"error": reason}``), with ``headers`` added."""
         status, reason = refusal
-        headers = [(b"content-type", b"text/plain; charset=utf-8")]
+        if as_json:
+            body = json.dumps({"error": reason}, separators=(",", ":")).encode()
+            kind = b"application/json"
+        else:
+            body, kind = reason.encode(), b"text/plain; charset=utf-8"
+        sent = [(b"content-type", kind), *headers]
         if status == 401:
-            headers.append((b"www-authenticate", f'Bearer realm="{self.realm}"'.encode()))
-        body = reason.encode()
-        headers.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
+            sent.append((b"www-authenticate", f'Bearer realm="{self.realm}"'.encode()))
+        sent.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": sent})
         await send({"type": "http.response.body", "body": body})
+
+    @staticmethod
+    async def read_body(request: _StreamedRequest, limit: int) -> bytes | None:
+        """The request's body, or None when it is larger than ``limit`` bytes: refused on its
+        declared length, and otherwise read no further than the limit, whatever is sent."""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)

@@ -19,15 +19,13 @@ SSE framing, HTTP on loopback, and the client's parsing.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
-import multiprocessing
-import socket
 import statistics
 import time
 from collections.abc import Callable
 from typing import Any
+
+from ._serving import agui_input, by_path, options, rate_cell, run_server, server_process, sse_data
 
 SIZES = (100, 1_000, 10_000)
 
@@ -42,56 +40,19 @@ def _agent(chunks_count: int) -> Any:
 
 def _serve(port: int, sizes: tuple[int, ...]) -> None:
     """The child process: one AG-UI endpoint per size, at /<size>."""
-    import uvicorn
-
     from baton.agui import AGUIApp
 
-    apps = {f"/{n}": AGUIApp(_agent(n), no_token=True, path=f"/{n}") for n in sizes}
-
-    async def dispatch(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        await apps[scope["path"]](scope, receive, send)
-
-    uvicorn.run(dispatch, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_listening(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("the AG-UI server did not start")
+    run_server(
+        port, by_path({f"/{n}": AGUIApp(_agent(n), no_token=True, path=f"/{n}") for n in sizes})
+    )
 
 
 async def _endpoint_once(client: Any, url: str, n: int) -> tuple[float, int]:
-    body = {
-        "threadId": f"bench-{time.perf_counter_ns()}",
-        "runId": "r",
-        "messages": [{"id": "u", "role": "user", "content": "go"}],
-    }
+    body = agui_input()
     events = 0
     start = time.perf_counter()
-    async with client.stream("POST", f"{url}/{n}", json=body) as response:
-        async for line in response.aiter_lines():
-            if line.startswith("data:"):
-                json.loads(line[5:])
-                events += 1
+    async for _ in sse_data(client, "POST", f"{url}/{n}", json=body):
+        events += 1
     return time.perf_counter() - start, events
 
 
@@ -103,10 +64,6 @@ async def _in_process_once(agent: Any) -> tuple[float, int]:
             events += 1
         await run.result()
     return time.perf_counter() - start, events
-
-
-def _cell(rates: list[float]) -> str:
-    return f"{statistics.median(rates):,.0f} ({min(rates):,.0f}-{max(rates):,.0f})"
 
 
 async def _measure(url: str, sizes: tuple[int, ...], repeat: int) -> list[dict[str, Any]]:
@@ -136,23 +93,10 @@ async def _measure(url: str, sizes: tuple[int, ...], repeat: int) -> list[dict[s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="two repetitions, sizes 100/1,000")
-    parser.add_argument("--repeat", type=int, default=7)
-    options = parser.parse_args()
-    sizes = SIZES[:2] if options.quick else SIZES
-    repeat = 2 if options.quick else options.repeat
-    port = _free_port()
-    server = multiprocessing.get_context("spawn").Process(
-        target=_serve, args=(port, sizes), daemon=True
-    )
-    server.start()
-    try:
-        _wait_listening(port)
-        rows = asyncio.run(_measure(f"http://127.0.0.1:{port}", sizes, repeat))
-    finally:
-        server.terminate()
-        server.join(10)
+    repeat, quick = options(__doc__, "two repetitions, sizes 100/1,000")
+    sizes = SIZES[:2] if quick else SIZES
+    with server_process(_serve, sizes) as url:
+        rows = asyncio.run(_measure(url, sizes, repeat))
     print(
         f"AG-UI endpoint vs agent.run in process, {repeat} repetitions, events/s median (min-max)"
     )
@@ -164,8 +108,8 @@ def main() -> None:
     for row in rows:
         ms = {k: statistics.median(v) * 1000 for k, v in row["seconds"].items()}
         print(
-            f"| {row['chunks']:,} | {_cell(row['rates']['endpoint'])} "
-            f"| {_cell(row['rates']['in_process'])} "
+            f"| {row['chunks']:,} | {rate_cell(row['rates']['endpoint'])} "
+            f"| {rate_cell(row['rates']['in_process'])} "
             f"| {ms['endpoint']:.1f} / {ms['in_process']:.1f} |"
         )
     print("events per answer:", {r["chunks"]: r["events"] for r in rows})

@@ -17,15 +17,12 @@ spread; flat across T means the cost grows linearly with the turns.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
-import multiprocessing
 import statistics
 import time
 from typing import Any
 
-from .agui import _free_port, _wait_listening
+from ._serving import agui_input, by_path, options, run_server, server_process, sse_data
 
 TURNS = (2, 10, 50)
 CHUNKS = 20
@@ -45,38 +42,20 @@ def _team(turns: int) -> Any:
 
 def _serve(port: int, sizes: tuple[int, ...]) -> None:
     """The child process: one AG-UI endpoint per team size, at /<turns>."""
-    import uvicorn
-
     from baton.agui import AGUIApp
 
-    apps = {f"/{t}": AGUIApp(_team(t), no_token=True, path=f"/{t}") for t in sizes}
-
-    async def dispatch(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        await apps[scope["path"]](scope, receive, send)
-
-    uvicorn.run(dispatch, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    run_server(
+        port, by_path({f"/{t}": AGUIApp(_team(t), no_token=True, path=f"/{t}") for t in sizes})
+    )
 
 
 async def _endpoint_once(client: Any, url: str, turns: int) -> tuple[float, int]:
-    body = {
-        "threadId": f"bench-{time.perf_counter_ns()}",
-        "runId": "r",
-        "messages": [{"id": "u", "role": "user", "content": "go"}],
-    }
+    body = agui_input()
     steps = 0
     start = time.perf_counter()
-    async with client.stream("POST", f"{url}/{turns}", json=body) as response:
-        async for line in response.aiter_lines():
-            if line.startswith("data:") and json.loads(line[5:])["type"] == "STEP_STARTED":
-                steps += 1
+    async for event in sse_data(client, "POST", f"{url}/{turns}", json=body):
+        if event["type"] == "STEP_STARTED":
+            steps += 1
     return time.perf_counter() - start, steps
 
 
@@ -122,23 +101,10 @@ async def _measure(url: str, sizes: tuple[int, ...], repeat: int) -> list[dict[s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="two repetitions, T = 2 and 10")
-    parser.add_argument("--repeat", type=int, default=7)
-    options = parser.parse_args()
-    sizes = TURNS[:2] if options.quick else TURNS
-    repeat = 2 if options.quick else options.repeat
-    port = _free_port()
-    server = multiprocessing.get_context("spawn").Process(
-        target=_serve, args=(port, sizes), daemon=True
-    )
-    server.start()
-    try:
-        _wait_listening(port)
-        rows = asyncio.run(_measure(f"http://127.0.0.1:{port}", sizes, repeat))
-    finally:
-        server.terminate()
-        server.join(10)
+    repeat, quick = options(__doc__, "two repetitions, T = 2 and 10")
+    sizes = TURNS[:2] if quick else TURNS
+    with server_process(_serve, sizes) as url:
+        rows = asyncio.run(_measure(url, sizes, repeat))
     print(f"a team over AG-UI vs team.run in process, {CHUNKS} chunks a turn, {repeat} reps")
     print("| member turns | endpoint ms/turn | in process ms/turn | ratio |")
     print("|---:|---:|---:|---:|")

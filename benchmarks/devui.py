@@ -21,15 +21,14 @@ the repetitions with the min-max spread.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import multiprocessing
 import statistics
 import time
 from typing import Any
 
-from benchmarks.agui import _agent, _free_port, _wait_listening
+from ._serving import agui_input, options, rate_cell, run_server, server_process, sse_data
+from .agui import _agent
 
 SIZES = (100, 1_000, 10_000)
 TOKEN = "bench-token-0123456789abcdef"
@@ -37,8 +36,6 @@ TOKEN = "bench-token-0123456789abcdef"
 
 def _serve(port: int, sizes: tuple[int, ...]) -> None:
     """The child process: at /bare/<n> a bare AG-UI endpoint, at /dev/<n>/... a dev server."""
-    import uvicorn
-
     from baton.agui import AGUIApp
     from baton.devui import DevApp
     from baton.history import MemoryHistory, MemoryStorage
@@ -51,14 +48,6 @@ def _serve(port: int, sizes: tuple[int, ...]) -> None:
         dev[f"/dev/{n}"] = DevApp(agent, token=TOKEN)
 
     async def dispatch(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
         path = scope["path"]
         if path in bare:
             await bare[path](scope, receive, send)
@@ -67,26 +56,15 @@ def _serve(port: int, sizes: tuple[int, ...]) -> None:
         inner = {**scope, "path": path[len(prefix) :], "raw_path": None}
         await dev[prefix](inner, receive, send)
 
-    uvicorn.run(dispatch, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-
-
-def _body(thread: str) -> dict[str, Any]:
-    return {
-        "threadId": thread,
-        "runId": "r",
-        "messages": [{"id": "u", "role": "user", "content": "go"}],
-    }
+    run_server(port, dispatch)
 
 
 async def _bare_once(client: Any, url: str, n: int) -> tuple[float, int]:
     events = 0
     start = time.perf_counter()
-    body = _body(f"bench-{time.perf_counter_ns()}")
-    async with client.stream("POST", f"{url}/bare/{n}", json=body) as response:
-        async for line in response.aiter_lines():
-            if line.startswith("data:"):
-                json.loads(line[5:])
-                events += 1
+    body = agui_input()
+    async for _ in sse_data(client, "POST", f"{url}/bare/{n}", json=body):
+        events += 1
     return time.perf_counter() - start, events
 
 
@@ -116,11 +94,9 @@ async def _dev_once(client: Any, url: str, n: int) -> tuple[float, int, int]:
 
     async def chat() -> int:
         events = 0
-        async with client.stream("POST", f"{base}/agui/", json=_body(thread), headers=headers) as r:
-            async for line in r.aiter_lines():
-                if line.startswith("data:"):
-                    json.loads(line[5:])
-                    events += 1
+        answer = sse_data(client, "POST", f"{base}/agui/", json=agui_input(thread), headers=headers)
+        async for _ in answer:
+            events += 1
         return events
 
     watching = asyncio.create_task(timeline())
@@ -128,10 +104,6 @@ async def _dev_once(client: Any, url: str, n: int) -> tuple[float, int, int]:
     start = time.perf_counter()
     agui_events, entries = await asyncio.gather(chat(), watching)
     return time.perf_counter() - start, entries, agui_events
-
-
-def _cell(rates: list[float]) -> str:
-    return f"{statistics.median(rates):,.0f} ({min(rates):,.0f}-{max(rates):,.0f})"
 
 
 async def _measure(url: str, sizes: tuple[int, ...], repeat: int) -> list[dict[str, Any]]:
@@ -170,23 +142,10 @@ async def _measure(url: str, sizes: tuple[int, ...], repeat: int) -> list[dict[s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="two repetitions, sizes 100/1,000")
-    parser.add_argument("--repeat", type=int, default=7)
-    options = parser.parse_args()
-    sizes = SIZES[:2] if options.quick else SIZES
-    repeat = 2 if options.quick else options.repeat
-    port = _free_port()
-    server = multiprocessing.get_context("spawn").Process(
-        target=_serve, args=(port, sizes), daemon=True
-    )
-    server.start()
-    try:
-        _wait_listening(port)
-        rows = asyncio.run(_measure(f"http://127.0.0.1:{port}", sizes, repeat))
-    finally:
-        server.terminate()
-        server.join(10)
+    repeat, quick = options(__doc__, "two repetitions, sizes 100/1,000")
+    sizes = SIZES[:2] if quick else SIZES
+    with server_process(_serve, sizes) as url:
+        rows = asyncio.run(_measure(url, sizes, repeat))
     print(f"dev page vs bare AG-UI endpoint, {repeat} repetitions, events/s median (min-max)")
     print(
         "| chunks | bare AG-UI events/s | dev page: timeline entries/s | dev page: AG-UI events/s "
@@ -196,8 +155,8 @@ def main() -> None:
     for row in rows:
         ms = {k: statistics.median(v) * 1000 for k, v in row["seconds"].items()}
         print(
-            f"| {row['chunks']:,} | {_cell(row['bare'])} | {_cell(row['timeline'])} "
-            f"| {_cell(row['agui'])} | {ms['bare']:.1f} / {ms['dev']:.1f} |"
+            f"| {row['chunks']:,} | {rate_cell(row['bare'])} | {rate_cell(row['timeline'])} "
+            f"| {rate_cell(row['agui'])} | {ms['bare']:.1f} / {ms['dev']:.1f} |"
         )
     print("events per answer:", {r["chunks"]: r["counts"] for r in rows})
 

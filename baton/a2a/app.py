@@ -200,9 +200,5 @@ class A2AApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Every route but the card is guarded: a client reads the card to learn it needs a token.
-        if scope["type"] == "http" and scope.get("path") != CARD_PATH:
-            refusal = self._guard.refusal(scope)
-            if refusal is not None:
-                await self._guard.refuse(refusal, send)
-                return
-        await self.starlette(scope, receive, send)
+        if scope.get("path") == CARD_PATH or await self._guard.admit(scope, send):
+            await self.starlette(scope, receive, send)

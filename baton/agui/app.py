@@ -184,24 +184,14 @@ class AGUIApp:
         return f"AGUIApp({self.agent.name!r}, path={self.path!r}, {self._guard!r})"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            refusal = self._guard.refusal(scope)
-            if refusal is not None:
-                status, reason = refusal
-                headers = {"www-authenticate": 'Bearer realm="baton-agui"'} if status == 401 else {}
-                response = JSONResponse({"error": reason}, status_code=status, headers=headers)
-                await response(scope, receive, send)
-                return
-        await self._app(scope, receive, send)
+        if await self._guard.admit(scope, send, as_json=True):
+            await self._app(scope, receive, send)
 
     # -- the request ------------------------------------------------------------------------
 
     async def _endpoint(self, request: Request) -> Response:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-            return JSONResponse({"error": "the request body is too large"}, status_code=413)
-        body = await request.body()
-        if len(body) > self.max_body:
+        body = await self._guard.read_body(request, self.max_body)
+        if body is None:
             return JSONResponse({"error": "the request body is too large"}, status_code=413)
         try:
             data = json.loads(body)

@@ -56,7 +56,7 @@ class TokenGate:
         checked = {**scope, "headers": headers}
         refusal = self.guard.refusal(checked)
         if refusal is not None:
-            await _refuse(refusal, send, self.guard.realm)
+            await _refuse(self.guard, refusal, send)
             return
         if from_query and hmac.compare_digest(given or "", token):
             await _set_cookie_and_redirect(send, name, token, scope.get("root_path", ""))
@@ -88,23 +88,14 @@ def _given_token(
     return None, False
 
 
-async def _refuse(refusal: tuple[int, str], send: Any, realm: str) -> None:
+async def _refuse(guard: EndpointGuard, refusal: tuple[int, str], send: Any) -> None:
     status, reason = refusal
     if status == 401:
         reason = (
             "the dev server needs its token: open the URL `baton dev` printed (it ends in "
             "?token=...)"
         )
-    body = reason.encode()
-    headers = [
-        (b"content-type", b"text/plain; charset=utf-8"),
-        (b"content-length", str(len(body)).encode()),
-        (b"cache-control", b"no-store"),
-    ]
-    if status == 401:
-        headers.append((b"www-authenticate", f'Bearer realm="{realm}"'.encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await guard.refuse((status, reason), send, headers=[(b"cache-control", b"no-store")])
 
 
 async def _set_cookie_and_redirect(send: Any, name: str, token: str, root: str) -> None:

@@ -93,14 +93,13 @@ class HTTPApp:
             await self.app.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            refusal = self.guard.refusal(scope)
-            if refusal is not None:
-                await self.guard.refuse(refusal, send)
-                return
-        elif scope["type"] != "lifespan":  # websockets and the like: nothing here takes them
+        if scope["type"] not in (
+            "http",
+            "lifespan",
+        ):  # websockets and the like: nothing here takes them
             raise ConfigError(f"the MCP app serves HTTP only, not {scope['type']!r}")
-        await self._inner(scope, receive, send)
+        if await self.guard.admit(scope, send):
+            await self._inner(scope, receive, send)
 
 
 # -- the command line ----------------------------------------------------------------------------

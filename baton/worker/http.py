@@ -84,28 +84,15 @@ class WorkerApp:
         return f"WorkerApp({self.worker.spec.id!r}, {self._guard!r})"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            refusal = self._guard.refusal(scope)
-            if refusal is not None:
-                await self._guard.refuse(refusal, send)
-                return
-        await self._app(scope, receive, send)
+        if await self._guard.admit(scope, send):
+            await self._app(scope, receive, send)
 
     async def _post_run(self, request: Request) -> Response:
         from starlette.responses import JSONResponse
 
-        too_big = _rejected(f"the body is larger than {self.max_body} bytes", status=413)
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body:
-            return too_big
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():  # read no more than max_body, whatever is sent
-            size += len(chunk)
-            if size > self.max_body:
-                return too_big
-            chunks.append(chunk)
-        body = b"".join(chunks)
+        body = await self._guard.read_body(request, self.max_body)
+        if body is None:
+            return _rejected(f"the body is larger than {self.max_body} bytes", status=413)
         try:
             payload: Any = json.loads(body)
         except ValueError as exc:

@@ -34,6 +34,17 @@ async def run_client(node_peers: NodePeers, plan: dict[str, Any]) -> dict[str, A
     return report
 
 
+async def run_served(node_peers: NodePeers, runnable: Any, plan: dict[str, Any]) -> dict[str, Any]:
+    """Serve ``AGUIApp(runnable)`` (an agent or a team) on loopback with the test token and run
+    ``client.mjs`` on ``plan`` against it (``run_client``)."""
+    from serving import uvicorn_serving
+
+    from baton.agui import AGUIApp
+
+    async with uvicorn_serving(AGUIApp(runnable, token=TOKEN)) as url:
+        return await run_client(node_peers, {"url": url, **plan})
+
+
 def types(run: dict[str, Any]) -> list[str]:
     return [e["type"] for e in run["events"]]
 

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from agui_support import TOKEN, run_client, types
+from agui_support import TOKEN, run_client, run_served, types
 from node_peers import NodePeers
 from serving import uvicorn_serving
 
@@ -65,11 +65,11 @@ async def test_a_streamed_answer_with_reasoning_tools_and_state(node_peers: Node
         chunks("It is ", "sunny."),
     )
     agent = durable(model, tools=[lookup], variables={"units": "metric"})
-    async with uvicorn_serving(AGUIApp(agent, token=TOKEN)) as url:
-        report = await run_client(
-            node_peers,
-            {"url": url, "threadId": "t1", "state": {"mood": "calm"}, "steps": [{"user": "Oslo?"}]},
-        )
+    report = await run_served(
+        node_peers,
+        agent,
+        {"threadId": "t1", "state": {"mood": "calm"}, "steps": [{"user": "Oslo?"}]},
+    )
     [run] = report["runs"]
     assert run["error"] is None and run["outcome"] == "success"
     assert types(run) == [
@@ -110,16 +110,15 @@ async def test_a_streamed_answer_with_reasoning_tools_and_state(node_peers: Node
 async def test_a_front_end_tool_round_trip_driven_by_the_client(node_peers: NodePeers) -> None:
     model = ScriptedModel(call("show_weather", city="Rome"), "Shown: the card says 21C.")
     agent = durable(model)
-    async with uvicorn_serving(AGUIApp(agent, token=TOKEN)) as url:
-        report = await run_client(
-            node_peers,
-            {
-                "url": url,
-                "threadId": "t2",
-                "tools": [WEATHER_TOOL],
-                "steps": [{"user": "weather in Rome?"}, {"toolResult": "card shown: 21C"}],
-            },
-        )
+    report = await run_served(
+        node_peers,
+        agent,
+        {
+            "threadId": "t2",
+            "tools": [WEATHER_TOOL],
+            "steps": [{"user": "weather in Rome?"}, {"toolResult": "card shown: 21C"}],
+        },
+    )
     first, second = report["runs"]
     assert first["error"] is None and first["outcome"] == "success"
     [call_id] = first["pendingToolCallIds"]
@@ -138,15 +137,14 @@ async def test_a_front_end_tool_round_trip_driven_by_the_client(node_peers: Node
 async def test_an_approval_round_trip_driven_by_the_client(node_peers: NodePeers) -> None:
     model = ScriptedModel(call("deploy", env="prod"), "Deployed.")
     agent = durable(model, tools=[deploy])
-    async with uvicorn_serving(AGUIApp(agent, token=TOKEN)) as url:
-        report = await run_client(
-            node_peers,
-            {
-                "url": url,
-                "threadId": "t3",
-                "steps": [{"user": "ship it"}, {"resolve": {"approved": True, "reason": "ok"}}],
-            },
-        )
+    report = await run_served(
+        node_peers,
+        agent,
+        {
+            "threadId": "t3",
+            "steps": [{"user": "ship it"}, {"resolve": {"approved": True, "reason": "ok"}}],
+        },
+    )
     first, second = report["runs"]
     assert first["error"] is None and first["outcome"] == "interrupt"
     [interrupt] = first["interrupts"]
@@ -164,11 +162,9 @@ async def test_an_approval_round_trip_driven_by_the_client(node_peers: NodePeers
 async def test_a_cancelled_approval_denies_the_call(node_peers: NodePeers) -> None:
     model = ScriptedModel(call("deploy", env="prod"), "Not deployed.")
     agent = durable(model, tools=[deploy])
-    async with uvicorn_serving(AGUIApp(agent, token=TOKEN)) as url:
-        report = await run_client(
-            node_peers,
-            {"url": url, "threadId": "t4", "steps": [{"user": "ship it"}, {"cancel": True}]},
-        )
+    report = await run_served(
+        node_peers, agent, {"threadId": "t4", "steps": [{"user": "ship it"}, {"cancel": True}]}
+    )
     second = report["runs"][1]
     assert second["error"] is None and second["outcome"] == "success"
     result = second["events"][1]
@@ -248,11 +244,9 @@ async def test_without_a_history_the_clients_messages_are_the_conversation(
 ) -> None:
     model = ScriptedModel(chunks("First ", "answer."), "Second answer.")
     agent = Agent("helper", config=model)  # no history: the client holds the thread
-    async with uvicorn_serving(AGUIApp(agent, token=TOKEN)) as url:
-        report = await run_client(
-            node_peers,
-            {"url": url, "threadId": "t6", "steps": [{"user": "one"}, {"user": "two"}]},
-        )
+    report = await run_served(
+        node_peers, agent, {"threadId": "t6", "steps": [{"user": "one"}, {"user": "two"}]}
+    )
     assert [r["outcome"] for r in report["runs"]] == ["success", "success"]
     # the second model call saw the whole conversation the client sent
     seen = [
@@ -279,10 +273,7 @@ async def test_a_failing_run_ends_with_run_error(node_peers: NodePeers) -> None:
         tools=[explode],
         raise_tool_errors=True,
     )
-    async with uvicorn_serving(AGUIApp(agent, token=TOKEN)) as url:
-        report = await run_client(
-            node_peers, {"url": url, "threadId": "t7", "steps": [{"user": "go"}]}
-        )
+    report = await run_served(node_peers, agent, {"threadId": "t7", "steps": [{"user": "go"}]})
     [run] = report["runs"]
     assert run["runError"] == {"message": "the agent failed (RuntimeError)", "code": "RuntimeError"}
     assert types(run)[-1] == "RUN_ERROR"

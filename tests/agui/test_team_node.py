@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from agui_support import TOKEN, run_client, types
+from agui_support import run_served, types
 from node_peers import NodePeers
-from serving import uvicorn_serving
 
 from baton import Agent, MemoryHistory, MemoryStorage
-from baton.agui import AGUIApp
 from baton.events import HumanInputRequest, HumanMessage, RunFinished, RunStarted
 from baton.teams import Handoff, Human, MaxTurns, RoundRobin, SpeakerSelected, Swarm, TeamFinished
 from baton.testing import ScriptedModel, call, chunks
@@ -53,15 +51,14 @@ async def test_a_round_robin_team_turn_by_turn_as_steps(
         history=history,
         storage=MemoryStorage(),
     )
-    async with uvicorn_serving(AGUIApp(crew, token=TOKEN)) as url:
-        report = await run_client(
-            node_peers,
-            {
-                "url": url,
-                "threadId": "t-crew",
-                "steps": [{"user": "A haiku about tea."}, {"user": "Now coffee."}],
-            },
-        )
+    report = await run_served(
+        node_peers,
+        crew,
+        {
+            "threadId": "t-crew",
+            "steps": [{"user": "A haiku about tea."}, {"user": "Now coffee."}],
+        },
+    )
     first, second = report["runs"]
     for run in (first, second):
         assert run["error"] is None and run["outcome"] == "success"
@@ -91,11 +88,9 @@ async def test_a_swarm_handoff_is_a_tool_call_in_the_first_step(node_peers: Node
     billing = Agent("billing", config=ScriptedModel("Refunded."))
     history = MemoryHistory()
     desk = Swarm([triage, billing], start="triage", history=history, storage=MemoryStorage())
-    async with uvicorn_serving(AGUIApp(desk, token=TOKEN)) as url:
-        report = await run_client(
-            node_peers,
-            {"url": url, "threadId": "t-desk", "steps": [{"user": "I was charged twice."}]},
-        )
+    report = await run_served(
+        node_peers, desk, {"threadId": "t-desk", "steps": [{"user": "I was charged twice."}]}
+    )
     [run] = report["runs"]
     assert run["error"] is None and run["outcome"] == "success"
     one_run_pair(run)
@@ -136,15 +131,14 @@ async def test_a_human_member_pauses_the_team_as_an_interrupt(
         history=history,
         storage=MemoryStorage(),
     )
-    async with uvicorn_serving(AGUIApp(crew, token=TOKEN)) as url:
-        report = await run_client(
-            node_peers,
-            {
-                "url": url,
-                "threadId": "t-edit",
-                "steps": [{"user": "Write."}, {"resolve": {"text": "Shorter, please."}}],
-            },
-        )
+    report = await run_served(
+        node_peers,
+        crew,
+        {
+            "threadId": "t-edit",
+            "steps": [{"user": "Write."}, {"resolve": {"text": "Shorter, please."}}],
+        },
+    )
     asked, resumed = report["runs"]
     one_run_pair(asked)
     assert asked["outcome"] == "interrupt"
@@ -172,11 +166,9 @@ async def test_a_team_without_history_reads_the_clients_messages(node_peers: Nod
         [Agent("one", config=first_model), Agent("two", config=second_model)],
         termination=MaxTurns(2),
     )
-    async with uvicorn_serving(AGUIApp(pair, token=TOKEN)) as url:
-        report = await run_client(
-            node_peers,
-            {"url": url, "threadId": "t-held", "steps": [{"user": "Hi."}, {"user": "More."}]},
-        )
+    report = await run_served(
+        node_peers, pair, {"threadId": "t-held", "steps": [{"user": "Hi."}, {"user": "More."}]}
+    )
     first, second = report["runs"]
     for run in (first, second):
         assert run["error"] is None and run["outcome"] == "success"

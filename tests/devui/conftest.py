@@ -15,15 +15,7 @@ pytest.importorskip("uvicorn")
 # The backend tests' Redis and SQL fixtures (a real server, a prefix or schema of each test's own).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "backends"))
 
+from backend_fixtures import *  # noqa: F403  (the fixtures, for pytest to find)
 from devui_support import browser
-from redis_support import prefix, redis_url
-from sql_support import postgres_server, postgresql_url, sqlite_url
 
-__all__ = [
-    "browser",
-    "postgres_server",
-    "postgresql_url",
-    "prefix",
-    "redis_url",
-    "sqlite_url",
-]
+__all__ = ["browser"]

@@ -8,10 +8,15 @@ root on Debian).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +24,7 @@ from serving import uvicorn_serving
 
 from baton.devui import DevApp
 
+HERE = Path(__file__).resolve().parent
 CHROMIUM = os.environ.get("BATON_CHROMIUM", "/usr/bin/chromium")
 STEP_TIMEOUT = 15_000  # ms a page step may take before the test fails (instead of hanging)
 INSTALL = "pip install -e '.[dev]' (Playwright) and, as root: apt-get install -y chromium"
@@ -88,3 +94,55 @@ async def send(page: Any, text: str) -> None:
     """Type ``text`` in the page's prompt and send it."""
     await page.fill("#prompt", text)
     await page.click("#send")
+
+
+def bearer(app: DevApp) -> dict[str, str]:
+    """The header that carries ``app``'s token."""
+    return {"authorization": f"Bearer {app.token}"}
+
+
+def run_input(thread: str, text: str, **more: Any) -> dict[str, Any]:
+    """An AG-UI run input: one user message ``text`` on ``thread`` (and ``more`` fields)."""
+    return {
+        "threadId": thread,
+        "runId": os.urandom(4).hex(),
+        "messages": [{"id": os.urandom(4).hex(), "role": "user", "content": text}],
+        **more,
+    }
+
+
+def sse(text: str) -> list[dict[str, Any]]:
+    """The JSON of every ``data:`` line of an event-stream body."""
+    return [json.loads(line[5:]) for line in text.splitlines() if line.startswith("data:")]
+
+
+async def named_events(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str | None, Any]]:
+    """(event name, JSON data) of each event of an event stream's lines, as they arrive."""
+    name = None
+    async for line in lines:
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            yield name, json.loads(line[6:])
+
+
+@contextmanager
+def baton_dev(
+    *arguments: str, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[str]]:
+    """``baton dev *arguments`` running in this folder (so ``devui_agents:...`` imports), its
+    output piped; stopped with Ctrl-C (SIGINT) on the way out unless it already ended."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "baton.cli", "dev", *arguments],
+        cwd=HERE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from devui_agents import calculator
+from devui_support import HERE, baton_dev, bearer, named_events, run_input
 from serving import uvicorn_serving
 
 from baton import Agent
@@ -22,24 +23,10 @@ from baton.devui import DevApp
 from baton.errors import ConfigError
 from baton.testing import ScriptedModel
 
-HERE = Path(__file__).resolve().parent
-
 
 def client(app: DevApp, host: str = "127.0.0.1:8000") -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
     return httpx.AsyncClient(transport=transport, base_url=f"http://{host}")
-
-
-def bearer(app: DevApp) -> dict[str, str]:
-    return {"authorization": f"Bearer {app.token}"}
-
-
-def run_input(thread: str, text: str) -> dict[str, Any]:
-    return {
-        "threadId": thread,
-        "runId": os.urandom(4).hex(),
-        "messages": [{"id": os.urandom(4).hex(), "role": "user", "content": text}],
-    }
 
 
 @pytest.mark.parametrize(
@@ -213,24 +200,18 @@ async def test_the_timeline_streams_each_event_once_with_durations() -> None:
         async with http.stream(
             "GET", "/api/conversations/conv-t/timeline", headers=headers
         ) as stream:
-            lines = stream.aiter_lines()
-            name = None
-            async for line in lines:
-                if line.startswith("event: "):
-                    name = line[7:]
-                elif line.startswith("data: "):
-                    data = json.loads(line[6:])
-                    if name == "snapshot":
-                        assert len(data["entries"]) == 7
-                        # the next ask, while this stream is open
-                        second = await http.post(
-                            "/agui/", json=run_input("conv-t", "again?"), headers=headers
-                        )
-                        assert second.status_code == 200
-                    else:
-                        entries.append(data)
-                        if data["event"]["type"] == "RunFinished":
-                            break
+            async for name, data in named_events(stream.aiter_lines()):
+                if name == "snapshot":
+                    assert len(data["entries"]) == 7
+                    # the next ask, while this stream is open
+                    second = await http.post(
+                        "/agui/", json=run_input("conv-t", "again?"), headers=headers
+                    )
+                    assert second.status_code == 200
+                else:
+                    entries.append(data)
+                    if data["event"]["type"] == "RunFinished":
+                        break
         types = [e["event"]["type"] for e in entries]
         assert types[0] == "RunStarted" and types.count("RunStarted") == 1
         assert "TextChunk" in types  # live-only events too
@@ -255,14 +236,7 @@ def test_an_agent_without_history_and_storage_is_a_config_error() -> None:
 
 
 def test_baton_dev_prints_the_url_with_the_token_and_serves_it(tmp_path: Path) -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "baton.cli", "dev", "devui_agents:calculator", "--no-browser"],
-        cwd=HERE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with baton_dev("devui_agents:calculator", "--no-browser") as process:
         assert process.stdout is not None
         line = process.stdout.readline()
         assert "baton dev: calculator at http://127.0.0.1:" in line, line
@@ -281,10 +255,6 @@ def test_baton_dev_prints_the_url_with_the_token_and_serves_it(tmp_path: Path) -
             assert next(lines) == "event: snapshot"
             process.send_signal(signal.SIGINT)
             assert process.wait(timeout=30) == 0
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            process.wait(timeout=30)
 
 
 def baton_dev_with_history(url: str) -> subprocess.CompletedProcess[str]:
@@ -365,23 +335,12 @@ def test_baton_dev_opens_the_browser_on_the_url_with_the_token() -> None:
     # Python's webbrowser runs $BROWSER (%s: the URL) before any browser it finds; this one
     # writes the URL it was opened on to the output it shares with the server.
     browser = f"{sys.executable} -c 'import sys; print(\"opened\", sys.argv[1], flush=True)' %s"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "baton.cli", "dev", "devui_agents:calculator"],
-        cwd=HERE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "BROWSER": browser},
-    )
-    try:
+    with baton_dev("devui_agents:calculator", env={**os.environ, "BROWSER": browser}) as process:
         assert process.stdout is not None
         url = process.stdout.readline().split(" at ", 1)[1].strip()
         lines = [process.stdout.readline().strip() for _ in range(2)]
         assert f"opened {url}" in lines, lines
         assert httpx.get(url).status_code == 303
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
 
 
 async def test_a_conversation_whose_id_holds_a_slash_can_be_opened() -> None:

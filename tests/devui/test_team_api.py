@@ -5,38 +5,14 @@ resumes, and ``baton dev`` loads a team by name."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import httpx
 from devui_agents import crew, edited
+from devui_support import baton_dev, bearer, named_events, run_input, sse
 from serving import uvicorn_serving
 
 from baton.devui import DevApp
-
-HERE = Path(__file__).resolve().parent
-
-
-def bearer(app: DevApp) -> dict[str, str]:
-    return {"authorization": f"Bearer {app.token}"}
-
-
-def run_input(thread: str, text: str, **more: Any) -> dict[str, Any]:
-    return {
-        "threadId": thread,
-        "runId": os.urandom(4).hex(),
-        "messages": [{"id": os.urandom(4).hex(), "role": "user", "content": text}],
-        **more,
-    }
-
-
-def sse(text: str) -> list[dict[str, Any]]:
-    return [json.loads(line[5:]) for line in text.splitlines() if line.startswith("data:")]
 
 
 async def test_a_team_chats_in_steps_and_its_timeline_has_every_event_once() -> None:
@@ -61,26 +37,21 @@ async def test_a_team_chats_in_steps_and_its_timeline_has_every_event_once() -> 
         async with http.stream(
             "GET", "/api/conversations/conv-crew/timeline", headers=headers
         ) as stream:
-            name = None
-            async for line in stream.aiter_lines():
-                if line.startswith("event: "):
-                    name = line[7:]
-                elif line.startswith("data: "):
-                    data = json.loads(line[6:])
-                    if name == "snapshot":
-                        known = len(data["entries"])
-                        stored = [e["event"]["type"] for e in data["entries"]]
-                        assert stored[0] == "TeamStarted" and stored[-1] == "TeamFinished"
-                        # the next ask, while this stream is open
-                        second = await http.post(
-                            "/agui/", json=run_input("conv-crew", "Coffee?"), headers=headers
-                        )
-                        assert second.status_code == 200
-                    else:
-                        entries.append(data)
-                        finished = [e for e in entries if e["event"]["type"] == "RunFinished"]
-                        if len(finished) == 2:
-                            break
+            async for name, data in named_events(stream.aiter_lines()):
+                if name == "snapshot":
+                    known = len(data["entries"])
+                    stored = [e["event"]["type"] for e in data["entries"]]
+                    assert stored[0] == "TeamStarted" and stored[-1] == "TeamFinished"
+                    # the next ask, while this stream is open
+                    second = await http.post(
+                        "/agui/", json=run_input("conv-crew", "Coffee?"), headers=headers
+                    )
+                    assert second.status_code == 200
+                else:
+                    entries.append(data)
+                    finished = [e for e in entries if e["event"]["type"] == "RunFinished"]
+                    if len(finished) == 2:
+                        break
         stored_entries = [e for e in entries if e["index"] is not None]
         # every new stored event, once, in order: the team's own between the members' runs
         assert [e["index"] for e in stored_entries] == list(
@@ -139,14 +110,7 @@ async def test_a_team_paused_on_its_human_member_shows_the_interrupt_and_resumes
 
 
 def test_baton_dev_serves_a_team_named_as_module_attribute() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "baton.cli", "dev", "devui_agents:crew", "--no-browser"],
-        cwd=HERE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with baton_dev("devui_agents:crew", "--no-browser") as process:
         assert process.stdout is not None
         line = process.stdout.readline()
         assert "baton dev: crew at http://127.0.0.1:" in line, line
@@ -159,6 +123,4 @@ def test_baton_dev_serves_a_team_named_as_module_attribute() -> None:
         ]
         answered = httpx.post(f"{base}/agui/", json=run_input("c", "Tea?"), headers=auth)
         assert [e["type"] for e in sse(answered.text)].count("STEP_STARTED") == 2
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
+    assert process.returncode == 0  # stopped by Ctrl-C, cleanly

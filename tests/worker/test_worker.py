@@ -61,14 +61,8 @@ async def test_a_failure_retrying_cannot_fix_ends_at_once(with_failed: bool) -> 
 
 
 async def test_a_run_in_progress_is_waited_for_and_its_outcome_shared() -> None:
-    started, release = asyncio.Event(), asyncio.Event()
-
-    @tool
-    async def slow_step() -> str:
-        """A step that takes a while."""
-        started.set()
-        await release.wait()
-        return "stepped"
+    started = asyncio.Event()
+    slow_step, release = held_step(started)
 
     model = ScriptedModel(call("slow_step"), '{"answer": "done"}')
     worker = Worker(SPEC.agent(config=model, tools=[slow_step]), SPEC)
@@ -161,13 +155,13 @@ def test_a_worker_needs_a_spec_and_an_agent() -> None:
         Worker("agent", SPEC)
 
 
-async def test_outcomes_live_in_the_agents_storage_backend(storage_url: str) -> None:
-    storage = open_storage(storage_url)
+async def test_outcomes_live_in_the_agents_storage_backend(store: str) -> None:
+    storage = open_storage(store)
     first = Worker(SPEC.agent(config=ScriptedModel('{"answer": "stored"}'), storage=storage), SPEC)
     output = await first.run(payload("r1"))
     # another worker (as in another process) on the same storage answers without running
     idle = ScriptedModel()
-    second = Worker(SPEC.agent(config=idle, storage=open_storage(storage_url)), SPEC)
+    second = Worker(SPEC.agent(config=idle, storage=open_storage(store)), SPEC)
     assert await second.run(payload("r1")) == output
     assert idle.calls_made == 0
     stored = await second.outcome("r1")
@@ -179,14 +173,8 @@ async def test_a_run_in_progress_in_another_worker_is_waited_for_through_the_his
 ) -> None:
     from baton.backends.redis import RedisHistory, RedisStorage
 
-    started, release = asyncio.Event(), asyncio.Event()
-
-    @tool
-    async def slow_step() -> str:
-        """A step that takes a while."""
-        started.set()
-        await release.wait()
-        return "stepped"
+    started = asyncio.Event()
+    slow_step, release = held_step(started)
 
     def worker(model: ScriptedModel) -> Worker:
         # separate history and storage objects: as two processes would have

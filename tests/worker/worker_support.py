@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 
-def held_step() -> tuple[Any, asyncio.Event]:
+def held_step(started: asyncio.Event | None = None) -> tuple[Any, asyncio.Event]:
     """A tool ``slow_step`` that answers "done" once the event it comes with is set: a run
-    that is in progress until the test lets it finish."""
+    that is in progress until the test lets it finish. ``started`` is set when the step begins."""
     from baton import tool
 
     release = asyncio.Event()
@@ -23,6 +23,8 @@ def held_step() -> tuple[Any, asyncio.Event]:
     @tool
     async def slow_step() -> str:
         """A step that takes a while."""
+        if started is not None:
+            started.set()
         await release.wait()
         return "done"
 
@@ -30,7 +32,7 @@ def held_step() -> tuple[Any, asyncio.Event]:
 
 
 def open_storage(url: str) -> Any:
-    """The ``Storage`` a ``storage_url`` names."""
+    """The ``Storage`` a ``store`` spec names."""
     if url.startswith("redis"):
         from baton.backends.redis import RedisStorage
 
