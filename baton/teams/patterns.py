@@ -9,15 +9,16 @@ panel = Selector([planner, coder, tester], model="openai:gpt-5-mini")
 from __future__ import annotations
 
 import inspect
+import itertools
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, Field, ValidationError
 
 from ..conversation import new_id
 from ..errors import ConfigError
-from ..events import Event, ModelRequest, ModelResponse, Text, Usage
+from ..events import Event, HumanMessage, ModelRequest, ModelResponse, Text, Usage
 from ..history import HistoryView
 from ..models.base import ModelCall, ModelConfig, ModelSettings, valid_response
 from ..models.registry import resolve_config
@@ -62,6 +63,14 @@ class SpeakerChoice(BaseModel):
 
     speaker: str = Field(description="The name of the member who should speak next.")
     reason: str = Field(default="", description="Why that member, in a few words.")
+
+
+class _Choice(NamedTuple):
+    """Who may speak next: the members, their names as a set and as the prompt lists them."""
+
+    members: list[Member]
+    allowed: frozenset[str]
+    names: str
 
 
 Candidates = Callable[[TeamState], Sequence[str] | Awaitable[Sequence[str]]]
@@ -123,75 +132,99 @@ class Selector(Team):
         self._roles = "Members:\n" + "\n".join(
             f"- {m.name}: {m.description or 'a team member'}" for m in self.members
         )
+        # Without a candidate function the choice depends on the previous speaker alone: per
+        # previous speaker, the candidates, as a set and as the prompt lists them, made once
+        # per team instead of on every turn.
+        self._choices: dict[str | None, _Choice] = {}
+        # A selection is no run, but a call carries a run id: unique per call, made without a
+        # system call each time.
+        self._run_ids = map(f"{new_id()}-{{}}".format, itertools.count(1))
+        self._provider = self.model.provider
+        self._model_name = self.model.model_name
 
-    async def _candidates(self, state: TeamState) -> list[Member]:
-        if self.candidates is None:
-            names: Sequence[str] = [m.name for m in self.members]
-        else:
-            found = self.candidates(state)
-            if inspect.isawaitable(found):
-                found = await found
-            names = list(found)
-            unknown = [n for n in names if n not in self.by_name]
-            if unknown or not names:
-                raise ConfigError(
-                    f"Selector {self.name!r}: the candidate function returned "
-                    f"{names!r}; it must return member names among {list(self.by_name)}"
-                )
-        chosen = [self.by_name[n] for n in dict.fromkeys(names)]
-        if not self.allow_repeat and state.previous_speaker is not None:
-            others = [m for m in chosen if m.name != state.previous_speaker]
+    def _fixed_choice(self, previous: str | None) -> _Choice:
+        """The choice without a candidate function: every member but the previous speaker."""
+        key = previous if not self.allow_repeat and previous in self.by_name else None
+        choice = self._choices.get(key)
+        if choice is None:
+            choice = self._choices[key] = self._choice(self.members, previous)
+        return choice
+
+    async def _candidates(self, state: TeamState) -> _Choice:
+        """The choice the candidate function narrows (checked on every turn: it may change)."""
+        assert self.candidates is not None
+        found = self.candidates(state)
+        if inspect.isawaitable(found):
+            found = await found
+        names = list(found)
+        unknown = [n for n in names if n not in self.by_name]
+        if unknown or not names:
+            raise ConfigError(
+                f"Selector {self.name!r}: the candidate function returned "
+                f"{names!r}; it must return member names among {list(self.by_name)}"
+            )
+        return self._choice([self.by_name[n] for n in dict.fromkeys(names)], state.previous_speaker)
+
+    def _choice(self, chosen: Sequence[Member], previous: str | None) -> _Choice:
+        chosen = list(chosen)
+        if not self.allow_repeat and previous is not None:
+            others = [m for m in chosen if m.name != previous]
             if others:  # a candidate list of the previous speaker alone is taken as given
                 chosen = others
-        return chosen
+        names = ", ".join(m.name for m in chosen)
+        return _Choice(chosen, frozenset(m.name for m in chosen), names)
 
     async def choose(self, state: TeamState) -> tuple[Member, str]:
-        candidates = await self._candidates(state)
+        if self.candidates is None:
+            choice = self._fixed_choice(state.previous_speaker)
+        else:
+            choice = await self._candidates(state)
+        candidates = choice.members
         if len(candidates) == 1:
             return candidates[0], "the only candidate"
-        allowed = {m.name for m in candidates}
-        prompt = self._prompt(state, candidates)
+        allowed = choice.allowed
+        prompt = self._prompt(state, choice)
         problems: list[str] = []
+        key = self.selector_name
         for _ in range(self.max_selection_attempts):
             asked = (
                 prompt if not problems else f"{prompt}\n\nEarlier answers: {'; '.join(problems)}"
             )
-            response = await self._select(asked, state.conversation_id)
+            call = self._call(asked, state.conversation_id)
             # A provider that fails (auth, rate limits, down) fails the ask, as a member's
             # model would; a malformed answer is asked again.
+            response = valid_response(await self.model.client().respond(call, _ignore_chunk))
             usage = response.usage
             state.usage = state.usage + usage
-            key = self.selector_name
-            state.by_member[key] = state.by_member.get(key, Usage()) + usage
+            state.by_member[key] = state.by_member.get(key, _NO_USAGE) + usage
             try:
-                choice = SpeakerChoice.model_validate_json(_unfenced(response.text))
+                answer = _read_choice(_unfenced(response.text))
             except ValidationError:
                 problems.append("no valid choice (an answer that is not the JSON asked for)")
                 continue
-            if choice.speaker in allowed:
-                return self.by_name[choice.speaker], choice.reason or "chosen by the selector"
-            problems.append(f"{choice.speaker!r} is not one of the candidates")
+            if answer.speaker in allowed:
+                return self.by_name[answer.speaker], answer.reason or "chosen by the selector"
+            problems.append(f"{answer.speaker!r} is not one of the candidates")
         member = _after(self.members, state.previous_speaker, lambda m: m.name in allowed)
         return member, (
             f"fallback after {self.max_selection_attempts} failed selections "
             f"({'; '.join(problems)}): next in order"
         )
 
-    async def _select(self, prompt: str, conversation_id: str) -> ModelResponse:
-        call = ModelCall(
+    def _call(self, prompt: str, conversation_id: str) -> ModelCall:
+        """One selection's model call: everything but the prompt was made with the team."""
+        return ModelCall(
             self.selector_name,
             conversation_id,
-            new_id(),
+            next(self._run_ids),
             self._instructions,
             HistoryView([ModelRequest((Text(prompt),))]),
             (),
             self._output,
             self._settings,
-            self.model.provider,
-            self.model.model_name,
+            self._provider,
+            self._model_name,
         )
-        response = await self.model.client().respond(call, _ignore_chunk)
-        return valid_response(response)
 
     def _recent_lines(self, state: TeamState) -> deque[str]:
         """The last ``window`` messages as lines: read from the end once per ask, then only
@@ -204,19 +237,29 @@ class Selector(Team):
             return lines
         lines, seen = kept
         for i in range(seen[0], len(events)):
-            line = _line(events[i])
-            if line is not None:
-                lines.append(line)
+            event = events[i]
+            # Most events of a turn are no message (run and team bookkeeping): one C-level
+            # check skips them.
+            if isinstance(event, _MESSAGE_KINDS):
+                line = _line(event)
+                if line is not None:
+                    lines.append(line)
         seen[0] = len(events)
         return lines
 
-    def _prompt(self, state: TeamState, candidates: Sequence[Member]) -> str:
+    def _prompt(self, state: TeamState, choice: _Choice) -> str:
         lines = "\n".join(self._recent_lines(state))
-        names = ", ".join(m.name for m in candidates)
         return (
             f"{self._roles}\n\nConversation (latest last):\n{lines or '(empty)'}\n\n"
-            f"Candidates: {names}\nWho speaks next?"
+            f"Candidates: {choice.names}\nWho speaks next?"
         )
+
+
+_NO_USAGE = Usage()
+# The model's own validator, called directly (``model_validate_json`` wraps it per call).
+_read_choice: Callable[[str], SpeakerChoice] = SpeakerChoice.__pydantic_validator__.validate_json
+# The kinds of event ``said`` can read a message from.
+_MESSAGE_KINDS = (ModelResponse, ModelRequest, HumanMessage)
 
 
 async def _ignore_chunk(event: Event) -> None:
