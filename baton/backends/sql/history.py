@@ -20,6 +20,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic_core import from_json
+
 from ...conversation import new_id
 from ...errors import EventDecodeError
 from ...events import Event, event_types, from_dict, to_dict
@@ -270,9 +272,12 @@ class SQLHistory(SQLStore):
 def _decode(conversation_id: str, seq: Any, type_name: str, payload: Any) -> Event:
     where = f"conversation {conversation_id!r}, event {seq}"
     try:
-        data = json.loads(payload)
-    except ValueError as exc:
-        raise EventDecodeError(f"{where}: the stored payload is not JSON ({exc})") from None
+        data = from_json(payload)  # pydantic-core parses in Rust, about twice as fast as json
+    except ValueError:
+        try:  # what it refuses (a lone surrogate, say) reads as ``json`` reads it, or fails so
+            data = json.loads(payload)
+        except ValueError as exc:
+            raise EventDecodeError(f"{where}: the stored payload is not JSON ({exc})") from None
     if not isinstance(data, dict) or data.get("type") != type_name:
         found = data.get("type") if isinstance(data, dict) else type(data).__name__
         raise EventDecodeError(f"{where}: the payload's type {found!r} is not {type_name!r}")
