@@ -217,7 +217,11 @@ def _fast_decoder_of(cls: type[Record]) -> Callable[[Mapping[str, Any]], Any]:
             lines.append(f"        if type(v{i}) not in ok{i}:\n            v{i} = d{i}(v{i})")
         if decode is not _plain:
             scope[f"d{i}"] = decode
-            if accepted is None:
+            if decode in _EMPTY_TUPLE_DECODERS:  # an empty list is the common case
+                lines.append(f"        v{i} = () if v{i} == [] else d{i}(v{i})")
+            elif decode in _OPTIONAL_RECORD_DECODERS:
+                lines.append(f"        if v{i} is not None:\n            v{i} = d{i}(v{i})")
+            elif accepted is None:
                 lines.append(f"        v{i} = d{i}(v{i})")
     # Positional arguments when they are the ``__init__``'s own order (a little faster).
     positional = all(f.init and not f.kw_only for f in fields(cls))  # type: ignore[arg-type]
@@ -240,18 +244,31 @@ def _plain(value: Any) -> Any:
     return value
 
 
+# Decoders a class's fast decoder calls only when there is work: a record field that is not
+# None, a tuple field that is not an empty list (see ``_fast_decoder_of``).
+_OPTIONAL_RECORD_DECODERS: set[Callable[[Any], Any]] = set()
+_EMPTY_TUPLE_DECODERS: set[Callable[[Any], Any]] = set()
+
+
 def _record_decoder(allowed: tuple[type, ...]) -> Callable[[Any], Any]:
     exact = frozenset(allowed)
 
     def decode(value: Any) -> Any:
         if value is None:
             return None
+        if type(value) is dict:  # the common case: straight to the class's own decoder
+            name = value.get("type")
+            cls = _REGISTRY.get(name) if type(name) is str else None
+            if cls in exact:
+                fast = _FAST_DECODERS.get(cls)
+                return (fast or _fast_decoder_of(cls))(value)
         record = from_dict(value)
         if type(record) not in exact and not isinstance(record, allowed):
             names = " or ".join(t.__name__ for t in allowed)
             raise EventDecodeError(f"expected {names}, got {type(record).__name__}")
         return record
 
+    _OPTIONAL_RECORD_DECODERS.add(decode)
     return decode
 
 
@@ -263,6 +280,7 @@ def _record_tuple_decoder(allowed: tuple[type, ...]) -> Callable[[Any], Any]:
             raise EventDecodeError("expected a list")
         return tuple([decode_one(v) for v in value])
 
+    _EMPTY_TUPLE_DECODERS.add(decode)
     return decode
 
 
@@ -278,6 +296,9 @@ def _decode_tuple(value: Any) -> tuple[Any, ...]:
     if not isinstance(value, list | tuple):
         raise EventDecodeError("expected a list")
     return tuple(value)
+
+
+_EMPTY_TUPLE_DECODERS.add(_decode_tuple)
 
 
 def _record_types(tp: Any) -> tuple[type, ...]:
