@@ -51,6 +51,8 @@ _REGISTRY: dict[str, type[Record]] = {}
 # Per class: (field name, decoder) pairs, computed once at registration.
 _DECODERS: dict[type[Record], tuple[tuple[str, Callable[[Any], Any]], ...]] = {}
 _FIELD_NAMES: dict[type[Record], tuple[str, ...]] = {}
+# Per class: its decoder made once on first use (see ``_fast_decoder_of``).
+_FAST_DECODERS: dict[type[Record], Callable[[Mapping[str, Any]], Any]] = {}
 # Per class: its ``to_dict``, made once on first use (see ``_encoder_of``).
 _ENCODERS: dict[type[Record], Callable[[Any], dict[str, Any]]] = {}
 
@@ -65,6 +67,7 @@ def register(cls: R) -> R:
     _REGISTRY[name] = cls
     _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
     _DECODERS.pop(cls, None)
+    _FAST_DECODERS.pop(cls, None)
     _ENCODERS.pop(cls, None)
     return cls
 
@@ -153,7 +156,7 @@ def _encoder_of(cls: type[Record]) -> Callable[[Any], dict[str, Any]]:
 
 def from_dict(data: Mapping[str, Any]) -> Any:
     """Decode a dict made by ``to_dict``. Only registered classes can be built."""
-    if not isinstance(data, Mapping):
+    if type(data) is not dict and not isinstance(data, Mapping):
         raise EventDecodeError(f"expected an object with a 'type' key, got {type(data).__name__}")
     type_name = data.get("type")
     cls = _REGISTRY.get(type_name) if isinstance(type_name, str) else None
@@ -162,6 +165,17 @@ def from_dict(data: Mapping[str, Any]) -> Any:
             f"unknown event type {type_name!r}: only registered event types can be decoded "
             "(register custom events with baton.events.register)"
         )
+    decode = _FAST_DECODERS.get(cls)
+    if decode is None:
+        decode = _fast_decoder_of(cls)
+    return decode(data)
+
+
+def _decode_checked(cls: type[Record], data: Mapping[str, Any]) -> Any:
+    """Decode ``data`` as ``cls`` field by field, naming the field that is wrong: the path a
+    payload takes when the fast decoder of its class could not build it (a missing field, a
+    wrong type, a nested record that failed), so every error reads the same as ever."""
+    type_name = cls.__name__
     decoders = _DECODERS.get(cls)
     if decoders is None:
         decoders = _DECODERS[cls] = _decoders_of(cls)
@@ -180,20 +194,81 @@ def from_dict(data: Mapping[str, Any]) -> Any:
         raise EventDecodeError(f"{type_name}: {exc}") from None
 
 
+def _fast_decoder_of(cls: type[Record]) -> Callable[[Mapping[str, Any]], Any]:
+    """The decoder of one registered class, made once: a function that reads every field,
+    checks a scalar's type inline (one set lookup), hands records, tuples and bytes to their
+    field's decoder, and calls the class once. Anything it cannot build in one go (a field
+    missing, a wrong type, a class that refuses its values) goes through ``_decode_checked``,
+    which builds it or raises the ``EventDecodeError`` naming the field: errors and results are
+    the same as the checked path's, at a third of the cost. Its source is made from the
+    dataclass's field names only, never from data."""
+    decoders = _DECODERS.get(cls)
+    if decoders is None:
+        decoders = _DECODERS[cls] = _decoders_of(cls)
+    if not all(name.isidentifier() for name, _ in decoders):  # pragma: no cover - dataclass
+        raise TypeError(f"{cls.__name__} has a field that is not an identifier")
+    scope: dict[str, Any] = {"cls": cls, "checked": _decode_checked}
+    lines = []
+    for i, (name, decode) in enumerate(decoders):
+        lines.append(f"        v{i} = data[{name!r}]")
+        accepted = _SCALAR_ACCEPTED.get(decode)
+        if accepted is not None:
+            scope[f"ok{i}"] = accepted
+            lines.append(f"        if type(v{i}) not in ok{i}:\n            v{i} = d{i}(v{i})")
+        if decode is not _plain:
+            scope[f"d{i}"] = decode
+            if decode in _EMPTY_TUPLE_DECODERS:  # an empty list is the common case
+                lines.append(f"        v{i} = () if v{i} == [] else d{i}(v{i})")
+            elif decode in _OPTIONAL_RECORD_DECODERS:
+                lines.append(f"        if v{i} is not None:\n            v{i} = d{i}(v{i})")
+            elif accepted is None:
+                lines.append(f"        v{i} = d{i}(v{i})")
+    # Positional arguments when they are the ``__init__``'s own order (a little faster).
+    positional = all(f.init and not f.kw_only for f in fields(cls))  # type: ignore[arg-type]
+    call = ", ".join(
+        f"v{i}" if positional else f"{name}=v{i}" for i, (name, _) in enumerate(decoders)
+    )
+    source = (
+        "def decode(data):\n    try:\n"
+        + "".join(line + "\n" for line in lines)
+        + f"        return cls({call})\n"
+        + "    except Exception:\n        return checked(cls, data)\n"
+    )
+    exec(source, scope)  # made from the field names only, never from data
+    fast: Callable[[Mapping[str, Any]], Any] = scope["decode"]
+    _FAST_DECODERS[cls] = fast
+    return fast
+
+
 def _plain(value: Any) -> Any:
     return value
 
 
+# Decoders a class's fast decoder calls only when there is work: a record field that is not
+# None, a tuple field that is not an empty list (see ``_fast_decoder_of``).
+_OPTIONAL_RECORD_DECODERS: set[Callable[[Any], Any]] = set()
+_EMPTY_TUPLE_DECODERS: set[Callable[[Any], Any]] = set()
+
+
 def _record_decoder(allowed: tuple[type, ...]) -> Callable[[Any], Any]:
+    exact = frozenset(allowed)
+
     def decode(value: Any) -> Any:
         if value is None:
             return None
+        if type(value) is dict:  # the common case: straight to the class's own decoder
+            name = value.get("type")
+            cls = _REGISTRY.get(name) if type(name) is str else None
+            if cls in exact:
+                fast = _FAST_DECODERS.get(cls)
+                return (fast or _fast_decoder_of(cls))(value)
         record = from_dict(value)
-        if not isinstance(record, allowed):
+        if type(record) not in exact and not isinstance(record, allowed):
             names = " or ".join(t.__name__ for t in allowed)
             raise EventDecodeError(f"expected {names}, got {type(record).__name__}")
         return record
 
+    _OPTIONAL_RECORD_DECODERS.add(decode)
     return decode
 
 
@@ -203,8 +278,9 @@ def _record_tuple_decoder(allowed: tuple[type, ...]) -> Callable[[Any], Any]:
     def decode(value: Any) -> tuple[Any, ...]:
         if not isinstance(value, list | tuple):
             raise EventDecodeError("expected a list")
-        return tuple(decode_one(v) for v in value)
+        return tuple([decode_one(v) for v in value])
 
+    _EMPTY_TUPLE_DECODERS.add(decode)
     return decode
 
 
@@ -220,6 +296,9 @@ def _decode_tuple(value: Any) -> tuple[Any, ...]:
     if not isinstance(value, list | tuple):
         raise EventDecodeError("expected a list")
     return tuple(value)
+
+
+_EMPTY_TUPLE_DECODERS.add(_decode_tuple)
 
 
 def _record_types(tp: Any) -> tuple[type, ...]:
@@ -273,7 +352,12 @@ def _scalar_decoder(tp: Any) -> Callable[[Any], Any]:
             return _NON_FINITE[value]
         raise EventDecodeError(f"expected {name}, got {type(value).__name__}")
 
+    _SCALAR_ACCEPTED[decode] = accepted
     return decode
+
+
+# The types each scalar decoder passes as they are, so a class's fast decoder checks them inline.
+_SCALAR_ACCEPTED: dict[Callable[[Any], Any], frozenset[type]] = {}
 
 
 def _decoders_of(cls: type[Record]) -> tuple[tuple[str, Callable[[Any], Any]], ...]:

@@ -641,3 +641,61 @@ def test_a_stored_event_with_a_wrong_field_type_is_a_decode_error(
     with pytest.raises(EventDecodeError) as caught:
         from_dict(data)
     assert where in str(caught.value)
+
+
+# Payloads with every field present take each class's compiled decoder (the fast path); a wrong
+# value there must read exactly as on the field-by-field path: an EventDecodeError naming the
+# field, never a raw TypeError, KeyError or AttributeError, and nothing of another class built.
+HOSTILE_VALUES: list[object] = [
+    12345,
+    None,
+    True,
+    "text",
+    1.5,
+    ["a", {"type": "os.system"}],
+    {"type": "Sentinel"},
+    {"type": "RunFailed", "run_id": "r", "error_type": "E", "message": "m"},
+    {"$bytes": 7},
+]
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_a_complete_payload_with_any_field_of_a_wrong_type_is_a_decode_error(name: str) -> None:
+    full = to_dict(SAMPLES[name])
+    for field_name in full:
+        if field_name == "type":
+            continue
+        for value in HOSTILE_VALUES:
+            Sentinel.made.clear()
+            hostile = {**full, field_name: value}
+            try:
+                decoded = from_dict(hostile)
+            except EventDecodeError as exc:
+                assert f"{name}.{field_name}: " in str(exc) or str(exc).startswith(f"{name}: ")
+            else:  # an ``Any`` field, or a value its type accepts: built as the class asked
+                assert type(decoded) is type(SAMPLES[name])
+            assert Sentinel.made == []
+
+
+def test_a_complete_nested_record_with_a_wrong_type_names_the_path() -> None:
+    usage = {**to_dict(Usage(1, 2, 3)), "output_tokens": "3"}
+    data = {**to_dict(ModelResponse("hi", usage=Usage(1, 2, 3))), "usage": usage}
+    with pytest.raises(EventDecodeError) as caught:
+        from_dict(data)
+    assert "ModelResponse.usage: Usage.output_tokens: expected int, got str" in str(caught.value)
+    calls = [to_dict(ToolCall("c", "n")), {**to_dict(ToolCall("d", "n")), "arguments": 1}]
+    with pytest.raises(EventDecodeError) as caught:
+        from_dict({**to_dict(ModelResponse()), "tool_calls": calls})
+    assert "ModelResponse.tool_calls: ToolCall.arguments: expected str, got int" in str(
+        caught.value
+    )
+
+
+def test_a_complete_payload_the_class_refuses_is_a_decode_error() -> None:
+    # Media checks its values in __post_init__: with every field present the compiled decoder
+    # calls the class, and what it raises still comes out as an EventDecodeError.
+    full = to_dict(SAMPLES["Image"])
+    both = {**full, "data": {"$bytes": "AAE="}, "url": "https://example.com/a.png"}
+    with pytest.raises(EventDecodeError) as caught:
+        from_dict(both)
+    assert str(caught.value).startswith("Image: ")

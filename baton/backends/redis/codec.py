@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic_core import to_json
+from pydantic_core import from_json, to_json
 
 from ...errors import EventDecodeError
 from ...events import Event, from_dict, to_dict
@@ -50,10 +50,11 @@ def decode_event(payload: bytes | str | None, where: str = "") -> Event:
 
 
 def decode_events(payloads: list[bytes] | list[bytes | str], where: str = "") -> list[Event]:
-    """Decode many stored events at once (one JSON parse for all of them when they are well
-    formed; else entry by entry, so the error names the bad one)."""
+    """Decode many stored events at once (one JSON parse for all of them, by pydantic-core in
+    Rust, when they are well formed; else entry by entry with ``json``, so the error names the
+    bad one and anything ``json`` reads still loads)."""
     try:
-        items: Any = json.loads(b"[" + b",".join(_as_bytes(p) for p in payloads) + b"]")
+        items: Any = from_json(b"[" + b",".join(_as_bytes(p) for p in payloads) + b"]")
     except ValueError:
         return [decode_event(p, f"{where}[{i}]") for i, p in enumerate(payloads)]
     out: list[Event] = []

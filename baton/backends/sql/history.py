@@ -20,6 +20,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic_core import from_json
+
 from ...conversation import new_id
 from ...errors import EventDecodeError
 from ...events import Event, event_types, from_dict, to_dict
@@ -268,18 +270,27 @@ class SQLHistory(SQLStore):
 
 
 def _decode(conversation_id: str, seq: Any, type_name: str, payload: Any) -> Event:
-    where = f"conversation {conversation_id!r}, event {seq}"
     try:
-        data = json.loads(payload)
-    except ValueError as exc:
-        raise EventDecodeError(f"{where}: the stored payload is not JSON ({exc})") from None
-    if not isinstance(data, dict) or data.get("type") != type_name:
+        data = from_json(payload)  # pydantic-core parses in Rust, about twice as fast as json
+    except ValueError:
+        try:  # what it refuses (a lone surrogate, say) reads as ``json`` reads it, or fails so
+            data = json.loads(payload)
+        except ValueError as exc:
+            where = _where(conversation_id, seq)
+            raise EventDecodeError(f"{where}: the stored payload is not JSON ({exc})") from None
+    if type(data) is not dict or data.get("type") != type_name:
         found = data.get("type") if isinstance(data, dict) else type(data).__name__
+        where = _where(conversation_id, seq)
         raise EventDecodeError(f"{where}: the payload's type {found!r} is not {type_name!r}")
     try:
         event = from_dict(data)
     except EventDecodeError as exc:
-        raise EventDecodeError(f"{where}: {exc}") from exc
+        raise EventDecodeError(f"{_where(conversation_id, seq)}: {exc}") from exc
     if not isinstance(event, Event):
-        raise EventDecodeError(f"{where}: {type_name!r} is not an event")
+        raise EventDecodeError(f"{_where(conversation_id, seq)}: {type_name!r} is not an event")
     return event
+
+
+def _where(conversation_id: str, seq: Any) -> str:
+    """Which stored event an error is about (made only when there is an error: loads are hot)."""
+    return f"conversation {conversation_id!r}, event {seq}"
