@@ -43,7 +43,7 @@ async def spawn(*args: str) -> asyncio.subprocess.Process:
         sys.executable,
         str(SCRIPT),
         *args,
-        stdin=asyncio.subprocess.PIPE,  # ended by finish(): see redis_procs.agent
+        stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         cwd=ROOT,
@@ -54,7 +54,7 @@ async def spawn(*args: str) -> asyncio.subprocess.Process:
 async def finish(process: asyncio.subprocess.Process, seconds: float = 60) -> str:
     try:
         async with asyncio.timeout(seconds):
-            out, err = await process.communicate(b"")  # b"": ends the child's stdin
+            out, err = await process.communicate()
     finally:
         if process.returncode is None:
             process.kill()

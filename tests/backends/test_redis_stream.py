@@ -156,6 +156,35 @@ async def test_transient_events_are_live_but_not_kept_by_default(
     assert texts(replay_pruned) == ["done"]
 
 
+async def test_closing_keeps_young_chunks_for_a_lagging_watcher(
+    redis_url: str, prefix: str
+) -> None:
+    first = RedisStream("lag", redis_url, prefix=prefix)  # the default transient_ttl (60 s)
+    for event in (TextChunk("He"), TextChunk("llo"), HumanMessage("done")):
+        await first.send(event)
+    await first.aclose()
+    # A watcher that had not read them yet (it attaches only now, from the start) still gets
+    # the chunks: the sender's close left them, listed for a later sender.
+    late = await take(RedisWatcher("lag", redis_url, prefix=prefix, from_id="0"), 3)
+    assert texts(late) == ["He", "llo", "done"]
+    admin = redis.asyncio.Redis.from_url(redis_url)
+    listed = stream_key("lag", prefix) + ":transient"
+    assert await admin.zcard(listed) == 2
+    # The conversation's next sender deletes them once they are old enough for it (ttl 0 here:
+    # at once), together with its own.
+    second = RedisStream("lag", redis_url, prefix=prefix, transient_ttl=0)
+    await second.send(TextChunk("again"))
+    await second.send(HumanMessage("done again"))
+    await second.aclose()
+    replay = await take(RedisWatcher("lag", redis_url, prefix=prefix, from_id="0"), 2)
+    assert texts(replay) == ["done", "done again"]
+    assert await admin.xlen(stream_key("lag", prefix)) == 2
+    assert await admin.exists(listed) == 0
+    await second.delete()
+    assert await admin.exists(stream_key("lag", prefix)) == 0
+    await admin.aclose()
+
+
 async def test_an_agent_streams_its_chunks_through_redis(redis_url: str, prefix: str) -> None:
     stream = RedisStream("c1", redis_url, prefix=prefix)
     watcher = RedisWatcher("c1", redis_url, prefix=prefix)

@@ -21,6 +21,10 @@ Transient events (text chunks, ...). They are appended like the others, so live 
 them in order. By default they are not kept: the sender deletes its transient entries once they
 are ``transient_ttl`` seconds old (on its later sends, and on ``aclose``), so a watcher replaying
 a finished conversation sees its persistent events only. ``persist_transient=True`` keeps them.
+``aclose`` never deletes an entry younger than ``transient_ttl``: a watcher that lags behind the
+sender (a slow client, a busy machine) still finds the answer's last chunks. Those entries are
+listed in ``<prefix>stream:<conversation id>:transient`` (a sorted set by age), and whichever
+sender of the conversation closes next deletes the ones that have come of age.
 
 ``RedisWatcher`` is the passive view: an ``async for`` iterator that replays from any entry id
 (``from_id="0"``: from the start; ``None``: live from the moment it attaches) and then follows
@@ -62,6 +66,28 @@ log = logger("baton.backends.redis")
 
 _ORIGIN, _SEQ, _EVENT, _TRANSIENT = b"o", b"n", b"e", b"t"
 _DEDUP_WINDOW = 4096
+
+
+# Run by ``aclose`` in one round trip: delete this sender's transient entries that are older
+# than the horizon (ms), list the younger ones for a later sender, and delete the listed ones of
+# earlier senders that have come of age. KEYS: the stream, the list. ARGV: horizon, entry ids.
+_CLOSE_TRANSIENT = """
+local horizon = tonumber(ARGV[1])
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', horizon)
+for i = 2, #ARGV do
+  local ms = tonumber(string.match(ARGV[i], '^(%d+)'))
+  if ms <= horizon then
+    due[#due + 1] = ARGV[i]
+  else
+    redis.call('ZADD', KEYS[2], ms, ARGV[i])
+  end
+end
+if #due > 0 then
+  redis.call('XDEL', KEYS[1], unpack(due))
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', horizon)
+end
+return #due
+"""
 
 
 def stream_key(conversation_id: str, prefix: str = "baton:") -> str:
@@ -228,12 +254,12 @@ class RedisStream:
         if event.transient and not self.persist_transient:
             self._transient_ids.append(entry_id)
 
-    async def _prune(self, everything: bool = False) -> None:
+    async def _prune(self) -> None:
         """Delete this sender's transient entries older than ``transient_ttl``."""
         horizon = (time.time() - self.transient_ttl) * 1000
         ids = self._transient_ids
         old: list[bytes] = []
-        while ids and (everything or id_key(ids[0])[0] < horizon):
+        while ids and id_key(ids[0])[0] < horizon:
             old.append(ids.popleft())
         if old:
             with contextlib.suppress(*retryable_errors()):
@@ -350,18 +376,26 @@ class RedisStream:
         self._local.close()
 
     async def aclose(self) -> None:
-        """``close()``, waiting for the follower to stop and deleting pending transient entries
-        (unless ``persist_transient``)."""
+        """``close()``, waiting for the follower to stop, then deleting the transient entries
+        older than ``transient_ttl`` (this sender's and those earlier senders left); the younger
+        ones are left for watchers still reading and deleted by a later close (module docs)."""
         follower = self._follower
         self.close()
         if follower is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await follower
-        await self._prune(everything=True)
+        if self.persist_transient:
+            return
+        ids = list(self._transient_ids)
+        self._transient_ids.clear()
+        horizon = int((time.time() - self.transient_ttl) * 1000)
+        keys = (self.key, self.key + ":transient")
+        with contextlib.suppress(*retryable_errors()):
+            await self._connector.client().eval(_CLOSE_TRANSIENT, 2, *keys, horizon, *ids)
 
     async def delete(self) -> None:
-        """Remove the conversation's Redis Stream."""
-        await self._connector.client().delete(self.key)
+        """Remove the conversation's Redis Stream (and its list of transient entries)."""
+        await self._connector.client().delete(self.key, self.key + ":transient")
 
 
 class RedisWatcher:
