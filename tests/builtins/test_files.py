@@ -74,6 +74,37 @@ def test_every_way_out_of_the_root_is_refused(project: Path, escape: str) -> Non
         kit["files_list"]("..")
 
 
+@pytest.mark.parametrize("tool", ["files_read", "files_write", "files_patch", "files_list"])
+def test_a_directory_swapped_for_a_symlink_after_the_check_is_not_followed(
+    project: Path, tool: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An attacker with a shell in the same directory swaps src/ for a symlink pointing out of
+    # the root, right after the path was checked: the moment os.path.realpath returns.
+    outside = project.parent / "outside"
+    outside.mkdir()
+    (outside / "app.py").write_text("def main():\n    return 'TOP SECRET'\n")
+    checked = os.path.realpath
+
+    def check_then_swap(path: str | os.PathLike[str], *, strict: bool = False) -> str:
+        real = checked(path, strict=strict)
+        if not (project / "src").is_symlink():
+            (project / "src").rename(project / "src-moved")
+            os.symlink(outside, project / "src")
+        return real
+
+    kit = tools_of(files(project))
+    monkeypatch.setattr(os.path, "realpath", check_then_swap)
+    args = {
+        "files_read": ("src/app.py",),
+        "files_write": ("src/app.py", "pwned"),
+        "files_patch": ("src/app.py", "TOP SECRET", "pwned"),
+        "files_list": ("src",),
+    }[tool]
+    with pytest.raises(OutsideRoot, match="replaced by a symlink"):
+        kit[tool](*args)
+    assert (outside / "app.py").read_text() == "def main():\n    return 'TOP SECRET'\n"
+
+
 def test_a_symlink_inside_the_root_to_a_file_inside_is_fine(project: Path) -> None:
     os.symlink(project / "README.md", project / "readme-link")
     kit = tools_of(files(project))

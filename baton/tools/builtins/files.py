@@ -5,13 +5,16 @@
 
 Every path the model gives is taken relative to ``root`` (an absolute path must lie under it)
 and resolved, symlinks included, before use: a path that ends up outside ``root`` (``..``, a
-symlink pointing out, ``/etc/passwd``) is refused, and the final open refuses a symlink that
-appeared after the check (``O_NOFOLLOW``). Reads and writes have size limits; ``read_only=True``
-offers only the reading tools. Problems come back to the model as short tool errors.
+symlink pointing out, ``/etc/passwd``) is refused. The checked path is then opened one directory
+at a time from the root (``openat`` with ``O_NOFOLLOW``), so a directory or file swapped for a
+symlink after the check (by a shell tool, say) is refused rather than followed out of the root.
+Reads and writes have size limits; ``read_only=True`` offers only the reading tools. Problems
+come back to the model as short tool errors.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
@@ -57,31 +60,66 @@ class _Root:
         relative = path.relative_to(self.path)
         return "." if relative == Path(".") else relative.as_posix()
 
+    def open_dir(self, real: Path, *, create: bool = False) -> int:
+        """A descriptor of the directory ``real`` (a path ``resolve`` returned), opened one
+        component at a time from the root without following symlinks; ``create`` makes the
+        missing ones. A component that became a symlink since the check is refused."""
+        fd = os.open(self.path, _DIR_FLAGS)
+        try:
+            for part in real.relative_to(self.path).parts:
+                if create:
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(part, 0o755, dir_fd=fd)
+                try:
+                    inner = os.open(part, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
+                except OSError as exc:
+                    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                        raise _moved(real) from None
+                    raise
+                os.close(fd)
+                fd = inner
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
-def _open_read(path: Path, shown: str) -> int:
-    return _open_regular(path, os.O_RDONLY, shown)
+    def open_regular(self, real: Path, flags: int, shown: str) -> int:
+        """Open ``real`` only if it is a regular file: opening a FIFO or a device could block
+        for ever, or read without end. ``O_NONBLOCK`` makes the open itself return at once; the
+        file's type is checked on what was opened."""
+        if real == self.path:
+            raise IsADirectoryError(f"{shown!r} is not a regular file but a directory")
+        parent = self.open_dir(real.parent, create=bool(flags & os.O_CREAT))
+        flags |= os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+        try:
+            fd = os.open(real.name, flags, 0o644, dir_fd=parent)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # the file became a symlink after the check
+                raise _moved(real) from None
+            if exc.errno in (errno.ENXIO, errno.EISDIR):  # a FIFO with no reader; a directory
+                raise _not_regular(os.stat(real.name, dir_fd=parent), shown) from None
+            raise
+        finally:
+            os.close(parent)
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(fd)
+            raise _not_regular(os.stat_result((mode, *(0,) * 9)), shown)
+        os.set_blocking(fd, True)
+        return fd
 
 
-def _open_regular(path: Path, flags: int, shown: str) -> int:
-    """Open ``path`` (not following a final symlink) only if it is a regular file: opening a
-    FIFO or a device could block for ever, or read without end. ``O_NONBLOCK`` makes the open
-    itself return at once; the file's type is checked on what was opened."""
-    flags |= os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(path, flags, 0o644)
-    except OSError as exc:
-        if exc.errno in (errno.ENXIO, errno.EISDIR):  # a FIFO with no reader; a directory
-            raise _not_regular(path, shown) from None
-        raise
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise _not_regular(path, shown)
-    os.set_blocking(fd, True)
-    return fd
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-def _not_regular(path: Path, shown: str) -> OSError:
-    if path.is_dir():
+def _moved(real: Path) -> OutsideRoot:
+    return OutsideRoot(
+        f"{real.name!r}: a part of its path was replaced by a symlink while in use; refused"
+    )
+
+
+def _not_regular(status: os.stat_result, shown: str) -> OSError:
+    if stat.S_ISDIR(status.st_mode):
         return IsADirectoryError(f"{shown!r} is not a regular file but a directory")
     return OSError(f"{shown!r} is not a regular file (a FIFO, socket or device); it is not opened")
 
@@ -121,7 +159,7 @@ def files(
         target = base.resolve(path)
         if offset < 0:
             raise ValueError("offset cannot be negative")
-        fd = _open_read(target, path)
+        fd = base.open_regular(target, os.O_RDONLY, path)
         with os.fdopen(fd, "rb") as handle:
             size = os.fstat(handle.fileno()).st_size
             handle.seek(offset)
@@ -145,17 +183,17 @@ def files(
         if not target.is_dir():
             raise NotADirectoryError(f"{path!r} is not a directory")
         lines: list[str] = []
-        for entry in _walk(target, recursive):
+        for place, status in _walk(base, target, recursive):
             if len(lines) == max_results:
                 lines.append("[... more entries; list a subdirectory to see them]")
                 break
-            shown = base.show(Path(entry.path))
-            if entry.is_dir(follow_symlinks=False):
+            shown = base.show(place)
+            if stat.S_ISDIR(status.st_mode):
                 lines.append(shown + "/")
-            elif entry.is_symlink():
+            elif stat.S_ISLNK(status.st_mode):
                 lines.append(shown + " (symlink)")
             else:
-                lines.append(f"{shown} ({entry.stat(follow_symlinks=False).st_size} bytes)")
+                lines.append(f"{shown} ({status.st_size} bytes)")
         return "\n".join(lines) if lines else f"{base.show(target)} is empty"
 
     def search(pattern: str, path: str = ".", regex: bool = False) -> str:
@@ -174,15 +212,17 @@ def files(
             raise ValueError(f"invalid regular expression: {exc}") from None
         hits: list[str] = []
         if not target.is_dir():
-            os.close(_open_read(target, path))  # a single file: refused if not a regular one
+            os.close(base.open_regular(target, os.O_RDONLY, path))  # refused if not regular
         candidates = (
-            [Path(e.path) for e in _walk(target, True) if e.is_file(follow_symlinks=False)]
+            [place for place, status in _walk(base, target, True) if stat.S_ISREG(status.st_mode)]
             if target.is_dir()
             else [target]
         )
         for file in candidates:
             try:
-                with os.fdopen(_open_read(file, base.show(file)), "rb") as handle:
+                with os.fdopen(
+                    base.open_regular(file, os.O_RDONLY, base.show(file)), "rb"
+                ) as handle:
                     data = handle.read(max_read_bytes)
             except OSError:
                 continue
@@ -206,9 +246,7 @@ def files(
         if len(data) > max_write_bytes:
             raise ValueError(f"the content has {len(data)} bytes; the limit is {max_write_bytes}")
         target = base.resolve(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        base.resolve(path)  # the created directories must not have changed where it points
-        _write(target, data, path)
+        _write(base, target, data, path)
         return f"Wrote {base.show(target)} ({len(data)} bytes)."
 
     def patch(path: str, old: str, new: str, replace_all: bool = False) -> str:
@@ -221,7 +259,7 @@ def files(
             replace_all: Replace every occurrence of old.
         """
         target = base.resolve(path)
-        with os.fdopen(_open_read(target, path), "rb") as handle:
+        with os.fdopen(base.open_regular(target, os.O_RDONLY, path), "rb") as handle:
             text = handle.read(max_write_bytes + 1).decode("utf-8")
         if len(text.encode("utf-8")) > max_write_bytes:
             raise ValueError(f"{path!r} is larger than the {max_write_bytes} bytes limit")
@@ -237,7 +275,7 @@ def files(
         data = updated.encode("utf-8")
         if len(data) > max_write_bytes:
             raise ValueError(f"the result would exceed the {max_write_bytes} bytes limit")
-        _write(target, data, path)
+        _write(base, target, data, path)
         return f"Replaced {count if replace_all else 1} occurrence(s) in {base.show(target)}."
 
     tools = [
@@ -250,23 +288,39 @@ def files(
     return Toolkit(*tools, name="files", prefix=prefix)
 
 
-def _write(target: Path, data: bytes, shown: str) -> None:
+def _write(base: _Root, target: Path, data: bytes, shown: str) -> None:
     # Truncated only once known to be a regular file: O_TRUNC on open would also apply to a
-    # device, and the open of a FIFO would wait for a reader.
-    fd = _open_regular(target, os.O_WRONLY | os.O_CREAT, shown)
+    # device, and the open of a FIFO would wait for a reader. Missing directories are made on
+    # the way (open_regular with O_CREAT), each under the one opened before it.
+    fd = base.open_regular(target, os.O_WRONLY | os.O_CREAT, shown)
     with os.fdopen(fd, "wb") as handle:
         handle.truncate(0)
         handle.write(data)
 
 
-def _walk(directory: Path, recursive: bool) -> Iterator[os.DirEntry[str]]:
-    """Entries under ``directory`` in name order, without following symlinks or descending
-    into tool caches (``.git``, ``node_modules``, ...)."""
+def _walk(base: _Root, directory: Path, recursive: bool) -> Iterator[tuple[Path, os.stat_result]]:
+    """``(path, lstat)`` of the entries under ``directory`` in name order, read through
+    descriptors opened from the root (see ``_Root.open_dir``), without following symlinks or
+    descending into tool caches (``.git``, ``node_modules``, ...)."""
     try:
-        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        fd = base.open_dir(directory)
+    except OutsideRoot:
+        raise
+    except OSError:  # unreadable, or gone since it was listed
+        return
+    try:
+        with os.scandir(fd) as listing:
+            names = sorted(entry.name for entry in listing)
+        entries = []
+        for name in names:
+            with contextlib.suppress(OSError):  # gone since the listing
+                entries.append((name, os.stat(name, dir_fd=fd, follow_symlinks=False)))
     except OSError:
         return
-    for entry in entries:
-        yield entry
-        if recursive and entry.is_dir(follow_symlinks=False) and entry.name not in _SKIPPED_DIRS:
-            yield from _walk(Path(entry.path), recursive)
+    finally:
+        os.close(fd)
+    for name, status in entries:
+        place = directory / name
+        yield place, status
+        if recursive and stat.S_ISDIR(status.st_mode) and name not in _SKIPPED_DIRS:
+            yield from _walk(base, place, recursive)
