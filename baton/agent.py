@@ -29,6 +29,7 @@ from .options import (
     PromptInput,
     as_parts,
     check_positive,
+    check_settings,
     check_threads,
     check_timeout,
 )
@@ -144,7 +145,7 @@ class Agent(Generic[OutputT]):
         # The thread pool this agent's sync tools run on (None: the process-wide one, see
         # baton.tools.threads): its own pool keeps other agents' stuck calls from its threads.
         self.tool_threads = check_threads(tool_threads)
-        self.settings = settings
+        self.settings = check_settings(settings)
         self.dependencies: dict[Any, Any] = dict(dependencies or {})
         self.variables: dict[str, Any] = dict(variables or {})
         self.history = history
@@ -525,7 +526,7 @@ class Agent(Generic[OutputT]):
             cached = self._settings_cache.get(id(config))
             if cached is not None and cached[0] is config:
                 return cached[1]
-        merged = config.settings.merge(self.settings).merge(override)
+        merged = config.settings.merge(self.settings).merge(check_settings(override))
         if override is None:
             self._settings_cache[id(config)] = (config, merged)
         return merged

@@ -120,6 +120,17 @@ def check_threads(value: ToolThreads | None) -> ToolThreads | None:
     return value
 
 
+def check_settings(value: object, where: str = "settings") -> ModelSettings | None:
+    """``ModelSettings`` or ``None``; a dict (the usual slip) is refused with the spelling."""
+    if value is None or isinstance(value, ModelSettings):
+        return value
+    hint = ""
+    if isinstance(value, Mapping):
+        fields = ", ".join(f"{key}={item!r}" for key, item in value.items())
+        hint = f": write {where}=ModelSettings({fields}) (from baton import ModelSettings)"
+    raise ConfigError(f"{where} takes a ModelSettings, got {type(value).__name__}{hint}")
+
+
 class AgentOptions(TypedDict, total=False):
     """The keyword options of ``Agent(...)`` besides ``response_schema`` (see ``Agent``)."""
 

@@ -43,7 +43,17 @@ import types
 import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
-from typing import Any, Generic, Protocol, TypeVar, Union, get_args, get_origin, runtime_checkable
+from typing import (
+    Any,
+    Generic,
+    Protocol,
+    TypeAlias,
+    TypeVar,
+    Union,
+    get_args,
+    get_origin,
+    runtime_checkable,
+)
 
 from .errors import ConfigError, StreamClosed, StreamOverflow, SubscriberTimeout
 from .events import Event, HumanMessage, SubscriberFailed
@@ -137,6 +147,9 @@ class EventFilter:
 
 _MISSING = object()
 
+# What ``subscribe(where=...)`` takes: a filter, or event classes (``ToolCall``, ``A | B``).
+Where: TypeAlias = "EventFilter | type[Event] | types.UnionType | tuple[type[Event], ...] | None"
+
 
 def _flatten_types(item: Any) -> tuple[Any, ...]:
     if isinstance(item, tuple):
@@ -187,7 +200,7 @@ class Stream(Protocol):
         """Deliver an event to every matching subscriber, in order."""
         ...
 
-    def subscribe(self, fn: Subscriber, *, where: EventFilter | None = None) -> Subscription: ...
+    def subscribe(self, fn: Subscriber, *, where: Where = None) -> Subscription: ...
 
     def where(
         self, *types: Any, predicate: Callable[[Any], bool] | None = None, **fields: Any
@@ -334,8 +347,12 @@ class MemoryStream:
 
     # -- subscribing -------------------------------------------------------------------------
 
-    def subscribe(self, fn: Subscriber, *, where: EventFilter | None = None) -> Subscription:
-        """Call ``fn(event)`` for every event (matching ``where``). ``fn`` may be async."""
+    def subscribe(self, fn: Subscriber, *, where: Where = None) -> Subscription:
+        """Call ``fn(event)`` for every event (matching ``where``: event classes, ``A | B``, or
+        a filter; ``stream.where(...).subscribe(fn)`` also narrows by fields). ``fn`` may be
+        async."""
+        if where is not None and not isinstance(where, EventFilter):
+            where = EventFilter.build((where,), None, {})
         name = getattr(fn, "__qualname__", None) or repr(fn)
         return Subscription(self, self._add(_Sub(fn, where, name)))
 

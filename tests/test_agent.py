@@ -759,3 +759,12 @@ async def test_conversation_usage_sums_every_ask_also_one_loaded_from_a_history(
     other = Agent("u", config=ScriptedModel("three"), history=history)
     third = await other.ask("c", conversation_id=first.conversation_id)
     assert third.conversation_usage.usage == first.usage + second.usage + third.usage
+
+
+async def test_settings_given_as_a_dict_are_refused_with_the_spelling() -> None:
+    with pytest.raises(ConfigError, match=r"settings=ModelSettings\(temperature=0\.2\)"):
+        Agent("a", config=ScriptedModel("hi"), settings={"temperature": 0.2})  # type: ignore[arg-type]
+    agent = Agent("a", config=ScriptedModel("hi", "again"))
+    with pytest.raises(ConfigError, match=r"takes a ModelSettings, got dict"):
+        await agent.ask("hi", settings={"temperature": 0.2})  # type: ignore[arg-type]
+    assert (await agent.ask("hi")).text == "hi"  # the refused ask left nothing behind

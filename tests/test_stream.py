@@ -1052,3 +1052,18 @@ async def test_a_remark_too_late_for_the_ask_is_recorded_by_the_next_one_and_not
     assert [r.text for r in remarks] == ["too late for this one"]
     assert any(isinstance(e, HumanMessage) for e in model.requests[1].messages)
     assert seen == []  # recorded, never published again on the stream it came from
+
+
+async def test_subscribe_takes_event_classes_as_its_filter() -> None:
+    stream = MemoryStream()
+    calls: list[object] = []
+    texts: list[object] = []
+    stream.subscribe(calls.append, where=ToolCall)
+    stream.subscribe(texts.append, where=TextChunk | HumanMessage)
+    await stream.send(TextChunk("hi"))
+    await stream.send(HumanMessage("yes"))
+    await stream.send(ToolCall("c1", "add", {"a": 1}))
+    assert [type(e).__name__ for e in calls] == ["ToolCall"]
+    assert [type(e).__name__ for e in texts] == ["TextChunk", "HumanMessage"]
+    with pytest.raises(TypeError, match="event classes"):
+        stream.subscribe(calls.append, where=str)  # type: ignore[arg-type]

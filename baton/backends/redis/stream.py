@@ -50,12 +50,12 @@ from ...redaction import logger
 from ...stream import (
     DEFAULT_DELIVERY_TIMEOUT,
     DEFAULT_MAX_BUFFER,
-    EventFilter,
     MemoryStream,
     StreamView,
     Subscriber,
     Subscription,
     Watcher,
+    Where,
 )
 from .codec import decode_event, encode_event, id_key
 from .connection import Connector, RedisSource, require_redis
@@ -267,7 +267,7 @@ class RedisStream:
 
     # -- subscribing (local subscribers, as on a MemoryStream) ---------------------------------
 
-    def subscribe(self, fn: Subscriber, *, where: EventFilter | None = None) -> Subscription:
+    def subscribe(self, fn: Subscriber, *, where: Where = None) -> Subscription:
         """Call ``fn(event)`` for every event sent here or by other senders (see the docs)."""
         return self._local.subscribe(fn, where=where)
 
