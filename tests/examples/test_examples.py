@@ -255,3 +255,21 @@ def test_sandboxed_tools(examples: dict[str, Started]) -> None:
     assert "files written: fib.txt" in out
     assert "files_read failed" in out and "is outside the directory" in out
     assert "The answer goes here: fib(30) = 832040" in out
+
+
+def test_the_migration_guides_baton_programs_run_and_its_ag2_ones_parse() -> None:
+    migration = EXAMPLES / "migration"
+    tools = Started("migration/tools_baton").output()
+    assert tools.strip() == "B-7 shipped on 3 December."
+    chat = lines(Started("migration/groupchat_baton").output())
+    assert chat == [
+        "[writer] A haiku about tea.",
+        "[critic] Too plain.",
+        "[writer] A better haiku.",
+        "[critic] APPROVED",
+        "TextMention('APPROVED')",
+    ]
+    # AG2 is not a dependency: its halves are only checked to be Python here
+    for path in migration.glob("*_ag2*.py"):
+        compile(path.read_text(), str(path), "exec")
+    assert len(list(migration.glob("*_ag2*.py"))) == 2
