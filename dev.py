@@ -4,7 +4,11 @@
     python3 dev.py demo  [args...]        set up .venv (cli extra) and run `baton demo`
     python3 dev.py test  [pytest args...] set up .venv (dev extra), run ruff, mypy and pytest
     python3 dev.py bench [args...]        set up .venv (dev extra), run `python -m benchmarks.core`
+    python3 dev.py docs  [--serve]        set up .venv (docs extra), build the docs site strictly
+                                          into site/ (a warning or broken link fails), or
+                                          preview it with live reload (--serve [ADDRESS])
 
+`test` also builds the docs strictly (tests/docs/) and runs every code block in them.
 `test` also installs the Debian packages the tests drive (chromium, for the dev UI's browser
 tests; bubblewrap, for the code sandbox) when it runs as root on Debian and they are missing.
 
@@ -222,7 +226,18 @@ def cmd_bench(args: list[str]) -> None:
     exec_in_venv([python, "-m", "benchmarks.core", *args])
 
 
-COMMANDS = {"demo": cmd_demo, "test": cmd_test, "bench": cmd_bench}
+def cmd_docs(args: list[str]) -> None:
+    python = ensure_venv("docs")
+    os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")  # Material's notice about its successor
+    if args[:1] == ["--serve"]:
+        address = args[1] if len(args) > 1 else "127.0.0.1:8000"
+        exec_in_venv([python, "-m", "mkdocs", "serve", "--strict", "--dev-addr", address])
+    if args:
+        die(f"unexpected arguments {' '.join(args)!r}; use `docs` or `docs --serve [ADDRESS]`", 2)
+    exec_in_venv([python, "-m", "mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site")])
+
+
+COMMANDS = {"demo": cmd_demo, "test": cmd_test, "bench": cmd_bench, "docs": cmd_docs}
 
 
 def main(argv: list[str]) -> None:
