@@ -8,6 +8,7 @@ Examples that need a service skip without it (Redis; bubblewrap for the sandbox)
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -49,6 +50,12 @@ class Started:
         code = self.process.returncode
         assert code == 0, f"{self.name}.py exited with {code}:\n{output}"
         assert "Traceback" not in output, output
+        return output
+
+    def crashed_output(self) -> str:
+        """Its output, once it exited with an error, as it should have."""
+        output, _ = self.process.communicate(timeout=120)
+        assert self.process.returncode != 0, f"{self.name}.py should have failed:\n{output}"
         return output
 
     def stop(self) -> None:
@@ -228,6 +235,28 @@ def test_durable_sqlite_resumes_in_a_second_process(tmp_path: Path) -> None:
     assert "resumed: Done: subscription of lee@example.com cancelled." in second
     assert "follow-up: No: your final invoice will arrive by email." in second
     assert not (tmp_path / "example.paused.json").exists()
+
+
+def test_durable_dbos_resumes_a_crashed_run_without_redoing_finished_steps(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("dbos")
+    database = str(tmp_path / "dbos.sqlite")
+    crashed = Started("durable_dbos", database, "crash").crashed_output()
+    assert "crashing in send_welcome_mail" in crashed
+    out = lines(Started("durable_dbos", database).output())
+    assert json.loads(out[0]) == {
+        "run_id": "onboard-kim",
+        "status": "ok",
+        "result": {"onboarded": "kim@example.com", "steps": 2},
+    }
+    steps = out[out.index("steps that really ran:") + 1 :]
+    assert [step.split(" (")[0] for step in steps] == [
+        "create_account",
+        "send_welcome_mail",
+        "send_welcome_mail",  # the one the crash cut short, run again; create_account was not
+    ]
+    assert steps[0].split(" (")[1] == steps[1].split(" (")[1] != steps[2].split(" (")[1]
 
 
 def test_worker_fleet(examples: dict[str, Started]) -> None:
