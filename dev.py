@@ -6,7 +6,8 @@
     python3 dev.py bench [args...]        set up .venv (dev extra), run `python -m benchmarks.core`
     python3 dev.py docs  [--serve]        set up .venv (docs extra), build the docs site strictly
                                           into site/ (a warning or broken link fails), or
-                                          preview it with live reload (--serve [ADDRESS])
+                                          preview it with live reload (--serve [ADDRESS];
+                                          warnings are printed, not fatal, while you edit)
 
 `test` also builds the docs strictly (tests/docs/) and runs every code block in them.
 `test` also installs the Debian packages the tests drive (chromium, for the dev UI's browser
@@ -231,7 +232,7 @@ def cmd_docs(args: list[str]) -> None:
     os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")  # Material's notice about its successor
     if args[:1] == ["--serve"]:
         address = args[1] if len(args) > 1 else "127.0.0.1:8000"
-        exec_in_venv([python, "-m", "mkdocs", "serve", "--strict", "--dev-addr", address])
+        exec_in_venv([python, "-m", "mkdocs", "serve", "--no-strict", "--dev-addr", address])
     if args:
         die(f"unexpected arguments {' '.join(args)!r}; use `docs` or `docs --serve [ADDRESS]`", 2)
     exec_in_venv([python, "-m", "mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site")])

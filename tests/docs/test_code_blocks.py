@@ -1,5 +1,5 @@
-"""Every code block in the docs is either an example file included by reference or is checked
-here. The conventions, for anyone writing a page:
+"""Every code block in the docs (docs/**/*.md and README.md) is either an example file
+included by reference or is checked here. The conventions, for anyone writing a page:
 
 - ```` ```python ```` blocks run. The blocks of one page run in order in one shared namespace
   (a later block uses what an earlier one defined), with ``__name__ == "__main__"``, in a
@@ -37,7 +37,7 @@ from types import CodeType
 import pytest
 import yaml
 
-from .blocks import DOCS, ROOT, Block, blocks, pages, snippets_outside_blocks
+from .blocks import ROOT, Block, blocks, pages, snippets_outside_blocks
 from .shell_rules import SHELL_LANGUAGES, commands, problem
 
 PYTHON = {"python", "py", "python3"}
@@ -122,7 +122,7 @@ def _compile(block: Block) -> CodeType:
     )
 
 
-@pytest.mark.parametrize("page", _python_pages(), ids=lambda page: str(page.relative_to(DOCS)))
+@pytest.mark.parametrize("page", _python_pages(), ids=lambda page: str(page.relative_to(ROOT)))
 def test_python_blocks_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for key in PROVIDER_KEYS:
         monkeypatch.delenv(key, raising=False)
