@@ -30,6 +30,7 @@ class Started:
 
     def __init__(self, name: str, *args: str, **env: str) -> None:
         self.name = name
+        self.args = args
         self.process = subprocess.Popen(
             [sys.executable, str(EXAMPLES / f"{name}.py"), *args],
             cwd=ROOT,
@@ -99,12 +100,18 @@ NEEDS: dict[str, str | None] = {
 
 
 @pytest.fixture(scope="module")
-def examples() -> Iterator[dict[str, Started]]:
-    """Every example that can run here, started at once (``durable_sqlite`` is run by its own
-    test, twice in a row, and ``worker_fleet`` only when Redis answers)."""
+def examples(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Started]]:
+    """Every example that can run here, started at once; ``worker_fleet`` only when Redis
+    answers. The two durable examples run twice: here their first runs start (named
+    ``<name>:first``, with their database in ``state``), and their tests run the second."""
     started = {name: Started(name) for name, problem in NEEDS.items() if problem is None}
     if redis_problem() is None:
         started["worker_fleet"] = Started("worker_fleet", REDIS_URL=REDIS_URL)
+    state = tmp_path_factory.mktemp("durable")
+    if has("aiosqlite"):
+        started["durable_sqlite:first"] = Started("durable_sqlite", str(state / "example.db"))
+    if has("dbos"):
+        started["durable_dbos:first"] = Started("durable_dbos", str(state / "dbos.sqlite"), "crash")
     try:
         yield started
     finally:
@@ -225,24 +232,26 @@ def test_agui_app(examples: dict[str, Started]) -> None:
     assert "TOOL_CALL_RESULT: checkout 2.4.1 is live" in second
 
 
-def test_durable_sqlite_resumes_in_a_second_process(tmp_path: Path) -> None:
-    pytest.importorskip("aiosqlite")
-    database = str(tmp_path / "example.db")
-    first = Started("durable_sqlite", database).output()
+def test_durable_sqlite_resumes_in_a_second_process(examples: dict[str, Started]) -> None:
+    if "durable_sqlite:first" not in examples:
+        pytest.skip("the sqlite extra is not installed")
+    database = examples["durable_sqlite:first"].args[0]
+    first = examples["durable_sqlite:first"].output()
     assert "paused: 1 approval pending in conversation" in first
     second = Started("durable_sqlite", database).output()
     assert 'pending approval of cancel_subscription {"customer":"lee@example.com"}' in second
     assert "resumed: Done: subscription of lee@example.com cancelled." in second
     assert "follow-up: No: your final invoice will arrive by email." in second
-    assert not (tmp_path / "example.paused.json").exists()
+    assert not Path(database).with_suffix(".paused.json").exists()
 
 
 def test_durable_dbos_resumes_a_crashed_run_without_redoing_finished_steps(
-    tmp_path: Path,
+    examples: dict[str, Started],
 ) -> None:
-    pytest.importorskip("dbos")
-    database = str(tmp_path / "dbos.sqlite")
-    crashed = Started("durable_dbos", database, "crash").crashed_output()
+    if "durable_dbos:first" not in examples:
+        pytest.skip("the dbos extra is not installed")
+    database = examples["durable_dbos:first"].args[0]
+    crashed = examples["durable_dbos:first"].crashed_output()
     assert "crashing in send_welcome_mail" in crashed
     out = lines(Started("durable_dbos", database).output())
     assert json.loads(out[0]) == {
