@@ -34,7 +34,7 @@ PYPROJECT = ROOT / "pyproject.toml"
 VENV = Path(os.environ.get("BATON_VENV") or ROOT / ".venv").expanduser().resolve()
 MARKER_NAME = ".baton-dev-install.json"
 IS_WINDOWS = os.name == "nt"
-LINT_DIRS = ("baton", "tests", "benchmarks")
+LINT_DIRS = ("baton", "tests", "benchmarks", "examples")
 
 
 def say(msg: str) -> None:

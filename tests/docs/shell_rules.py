@@ -10,6 +10,7 @@ assignments and ``export NAME=value`` lines are allowed.
 - ``baton SUB ...`` (or ``.venv/bin/baton``): the subcommand exists and takes every ``--option``
   the line gives (checked against the command itself, and ``SUB --help`` must succeed);
 - ``python -m MODULE`` / ``python3 -m`` / ``.venv/bin/python -m``: the module can be found;
+- ``python examples/NAME.py ...``: the example exists (the examples' tests run it);
 - ``sh PATH`` / ``bash PATH``: the script exists in the repository;
 - ``apt-get install``, ``redis-server``, ``uvx``, ``npm``, ``cd``, ``export``: allowed as they are.
 
@@ -100,8 +101,13 @@ def _pip(args: list[str]) -> str | None:
 def _python(args: list[str]) -> str | None:
     if args[:1] == ["-m"]:
         return _module(args[1:])
+    if args and args[0].startswith("examples/") and args[0].endswith(".py"):
+        return None if (ROOT / args[0]).is_file() else f"no example {args[0]!r}"
     if args[:1] != ["dev.py"]:
-        return "only `python3 dev.py COMMAND` and `python3 -m MODULE` are allowed"
+        return (
+            "only `python3 dev.py COMMAND`, `python3 -m MODULE` and `python examples/NAME.py` "
+            "are allowed"
+        )
     source = (ROOT / "dev.py").read_text(encoding="utf-8")
     table = re.search(r"^COMMANDS = \{(?P<body>[^}]*)\}", source, re.MULTILINE)
     names = re.findall(r'"(\w+)":', table.group("body")) if table else []
