@@ -43,6 +43,7 @@ from .run import (
     delete_run_state,
     load_run_state,
     open_run_index,
+    paused_in,
     paused_run,
     stored_outcomes,
 )
@@ -209,6 +210,16 @@ class Agent(Generic[OutputT]):
         had not finished (never those that had) and carry on to the reply. Needs the same
         ``history=``, ``storage=``, tools and middleware as the agent that paused."""
         return await run_loop(await self.open_resumed(conversation_id, answers, options))
+
+    async def paused(self, conversation_id: str, /) -> RunState | None:
+        """The ask paused on ``conversation_id`` (``AskSuspended``), read from this agent's
+        ``history=`` and ``storage=`` in any process, or None when nothing waits there.
+        ``.requests`` are what it waits for: answer each with a ``HumanMessage`` carrying its
+        ``request_id`` and pass them to ``resume``."""
+        if self.history is None or self.storage is None:
+            return None
+        events = await self.history.load(conversation_id)
+        return await paused_in(events, conversation_id, self.storage)
 
     async def open_run(
         self,

@@ -23,7 +23,7 @@ from .history import Storage
 from .runstate import RunState, load_run_state
 from .storing import store
 
-__all__ = ["close_open_run", "closing_events", "open_run_index", "paused_run"]
+__all__ = ["close_open_run", "closing_events", "open_run_index", "paused_in", "paused_run"]
 
 
 def open_run_index(events: Sequence[Event]) -> int:
@@ -87,10 +87,17 @@ async def _pause_of(storage: Storage | None, conversation_id: str, run_id: str) 
 async def paused_run(conversation: Conversation, storage: Storage | None) -> RunState | None:
     """The conversation's last run if it is open and paused (its ``RunState`` is in
     ``storage``). Reads only."""
-    found = _open_run(conversation.events)
+    return await paused_in(conversation.events, conversation.id, storage)
+
+
+async def paused_in(
+    events: Sequence[Event], conversation_id: str, storage: Storage | None
+) -> RunState | None:
+    """``paused_run`` over a conversation's stored events. Reads only."""
+    found = _open_run(events)
     if found is None:
         return None
-    return await _pause_of(storage, conversation.id, found[1].run_id)
+    return await _pause_of(storage, conversation_id, found[1].run_id)
 
 
 async def close_open_run(conversation: Conversation, storage: Storage | None) -> RunState | None:

@@ -47,7 +47,7 @@ from .events import (
 )
 from .history import Storage
 from .redaction import logger, redact_text
-from .repair import close_open_run, closing_events, open_run_index, paused_run
+from .repair import close_open_run, closing_events, open_run_index, paused_in, paused_run
 from .runstate import (
     RunState,
     delete_run_state,
@@ -72,6 +72,7 @@ __all__ = [
     "delete_run_state",
     "load_run_state",
     "open_run_index",
+    "paused_in",
     "paused_run",
     "run_state_key",
     "stored_outcomes",

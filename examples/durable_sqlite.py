@@ -2,9 +2,10 @@
 
 What it shows: ``open_backend("sqlite:///...")`` for a history and a storage; an
 ``ApprovalPolicy(suspend=True)`` that pauses the ask (``AskSuspended``: its ``RunState`` is
-saved, the process may exit); a second process reading the stored conversation, finding the
-pending ``ApprovalRequest`` and continuing with ``agent.resume(conversation_id, answer)``;
-then an ordinary follow-up ask on the same conversation.
+saved, the process may exit); a second process finding the pending ``ApprovalRequest`` in the
+stored conversation (``agent.paused(conversation_id)``) and continuing with
+``agent.resume(conversation_id, answer)``; then an ordinary follow-up ask on the same
+conversation.
 
 Needs: ``pip install 'baton-agents[sqlite]'``.
 
@@ -69,8 +70,11 @@ async def main(db_path: Path) -> None:
             return
 
         conversation_id = json.loads(saved.read_text())["conversation_id"]
-        events = await db.history.load(conversation_id)  # the stored truth
-        [request] = [e for e in events if isinstance(e, ApprovalRequest)]
+        paused = await agent.paused(conversation_id)  # read from the stored conversation
+        assert paused is not None, "nothing is paused there"
+        [request] = paused.requests
+        assert isinstance(request, ApprovalRequest)
+        events = await db.history.load(conversation_id)
         print(
             f"run 2: found {len(events)} stored events; pending approval of "
             f"{request.call.name} {request.call.arguments}"

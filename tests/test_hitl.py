@@ -616,6 +616,24 @@ async def test_a_suspended_conversation_refuses_new_asks_until_resumed() -> None
     assert_valid_history(reply.events)
 
 
+async def test_a_paused_ask_is_found_from_the_stored_data_alone() -> None:
+    counter = Counter()
+    suspended, history, storage = await suspend_deploy(counter)
+    history2, storage2 = await copy_elsewhere(history, storage)  # another process
+    agent = ops_agent(ScriptedModel("Deployed.", "Hi."), counter, history2, storage2)
+
+    paused = await agent.paused("c1")
+    assert paused is not None and paused.run_id == suspended.run_id
+    [request] = paused.requests
+    assert request.request_id == suspended.request_id and request.call.name == "deploy"
+    assert await agent.paused("elsewhere") is None  # nothing stored there
+
+    await agent.resume("c1", HumanMessage(request_id=request.request_id, approved=True))
+    assert await agent.paused("c1") is None  # resumed and finished
+    assert counter.calls == {"fetch": 1, "deploy": 1}
+    assert await Agent("bare", config=ScriptedModel("x")).paused("c1") is None  # no store
+
+
 async def test_resume_without_answers_asks_again_and_may_suspend_again() -> None:
     counter = Counter()
     suspended, history, storage = await suspend_deploy(counter)
