@@ -123,6 +123,7 @@ class Team:
             m.name: (ViewPolicy(m.name, m.view, self._pending_filter),) for m in self.members
         }
         self._asks: dict[str, TeamAsk] = {}  # running asks by conversation id (for member tools)
+        self._member_options: dict[str, Mapping[str, Any]] = {}  # see _turn_options
 
     def __repr__(self) -> str:
         names = ", ".join(m.name for m in self.members)
@@ -460,10 +461,7 @@ class Team:
             inner = await target.play(prompt, conversation, ask.sink, ask.member_options)
             last = inner.turns[-1]
             return Turn(member.name, last.text, last.output, inner.usage, response=last.response)
-        options: dict[str, Any] = {**ask.member_options, "policies": self._policies[member.name]}
-        tools = self.member_tools(member)
-        if tools:
-            options["tools"] = tools
+        options = self._turn_options(ask, member)
         live = await target.open_run(prompt, cast(Any, options), held=conversation)
         live.tap = ask.sink
         start = len(conversation.events)
@@ -499,6 +497,20 @@ class Team:
             handoff[1] if handoff else "",
             reply.response,
         )
+
+    def _turn_options(self, ask: TeamAsk, member: Member) -> Mapping[str, Any]:
+        """The options of ``member``'s run: its view, the team's tools for it, and what the
+        ask passes to every member; made once per member when the ask passes nothing."""
+        cached = None if ask.member_options else self._member_options.get(member.name)
+        if cached is not None:
+            return cached
+        options: dict[str, Any] = {**ask.member_options, "policies": self._policies[member.name]}
+        tools = self.member_tools(member)
+        if tools:
+            options["tools"] = tools
+        if not ask.member_options:
+            self._member_options[member.name] = options
+        return options
 
     # -- hand-offs ---------------------------------------------------------------------------
 
