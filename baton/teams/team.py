@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 
 from ..agent import Agent
@@ -39,7 +39,7 @@ from ..events import (
 from ..history import History, Storage
 from ..loop import run_loop
 from ..options import PromptInput, as_parts
-from ..run import abandon_run
+from ..run import LiveRun, abandon_run
 from ..storing import store
 from ..sync import run_sync
 from ..tools.tool import Tool
@@ -248,8 +248,11 @@ class Team:
     async def resume(
         self, conversation_id: str, /, *answers: HumanMessage, **options: Any
     ) -> TeamReply:
-        """Continue a team ask paused on a ``Human(..., suspend=True)`` member, maybe in
-        another process: ``answers`` holds ``HumanMessage(request_id=..., text=...)``. Needs
+        """Continue a team ask paused on a ``Human(..., suspend=True)`` member, or by a member
+        agent that paused its own turn (``suspend_on_human``, ``ApprovalPolicy(suspend=True)``,
+        ``context.pause``), maybe in another process: ``answers`` holds
+        ``HumanMessage(request_id=..., text=... or approved=...)``; a member's run goes on
+        where it stood. Needs
         the same ``history=`` and ``storage=`` as the team that paused. Options: ``stream=``,
         ``wait_busy=``, and ``middleware=`` / ``observers=`` for the members' runs."""
         self.prepare()
@@ -278,31 +281,80 @@ class Team:
                 raise NotSuspended(
                     f"team {self.name!r} has no paused ask on conversation {conversation_id}"
                 )
-            request_id = paused["request_id"]
-            answer = next(
-                (a for a in answers if isinstance(a, HumanMessage) and a.request_id == request_id),
-                None,
-            )
-            if answer is None:
-                raise ConfigError(
-                    f"team.resume() takes the answer to the paused request: "
-                    f"HumanMessage(request_id={request_id!r}, text=...)"
-                )
             member = self.by_name.get(paused["member"])
             if member is None:
                 raise ConfigError(
                     f"team {self.name!r} paused for {paused['member']!r}, which is not a member "
                     f"of this team ({list(self.by_name)}): resume with the team that paused"
                 )
+            passed = {k: options[k] for k in MEMBER_OPTIONS if k in options}
+            if "run_id" in paused:  # a member's own run paused: it goes on where it stood
+                turn = self._resumed_run(member, conversation, answers, paused["request_ids"])
+            else:
+                turn = self._resumed_human(member, paused["request_id"], answers)
             state = rebuild_state(self.name, conversation, paused["team_id"])
             if not await storage.delete(pause_key(conversation_id)):
                 raise NotSuspended(f"the paused team ask of {conversation_id} was resumed")
-            passed = {k: options[k] for k in MEMBER_OPTIONS if k in options}
             ask = TeamAsk(conversation, state, None, passed, top=True)
-            state = await self._drive(ask, None, resumed=(request_id, member, answer.text))
+            state = await self._drive(ask, None, resumed=turn)
             return self._reply(conversation, state)
         finally:
             await conversation.release()
+
+    def _resumed_human(
+        self, member: Member, request_id: str, answers: Sequence[HumanMessage]
+    ) -> Callable[[TeamAsk], Awaitable[Turn]]:
+        """The turn of a paused human member, taken with its answer among ``answers``."""
+        answer = next(
+            (a for a in answers if isinstance(a, HumanMessage) and a.request_id == request_id),
+            None,
+        )
+        if answer is None:
+            raise ConfigError(
+                f"team.resume() takes the answer to the paused request: "
+                f"HumanMessage(request_id={request_id!r}, text=...)"
+            )
+        text = answer.text
+
+        async def turn(ask: TeamAsk) -> Turn:
+            await record_answer(ask, request_id, text, to_stream=True)
+            return Turn(member.name, text, text, Usage())
+
+        return turn
+
+    def _resumed_run(
+        self,
+        member: Member,
+        conversation: Conversation,
+        answers: Sequence[HumanMessage],
+        request_ids: Sequence[str],
+    ) -> Callable[[TeamAsk], Awaitable[Turn]]:
+        """The rest of a member's turn whose own run paused, given ``answers``."""
+        target = member.target
+        if not isinstance(target, Agent):
+            raise ConfigError(
+                f"team {self.name!r} paused in a run of {member.name!r}, which is not an agent "
+                "in this team: resume with the team that paused"
+            )
+        for answer in answers:
+            if not isinstance(answer, HumanMessage) or answer.request_id not in request_ids:
+                raise ConfigError(
+                    f"team.resume() takes HumanMessage answers to the paused requests "
+                    f"({', '.join(request_ids)}), got {answer!r}"
+                )
+
+        async def turn(ask: TeamAsk) -> Turn:
+            options = self._turn_options(ask, member)
+            live = await target.open_resumed(
+                conversation.id,
+                answers,
+                cast(Any, options),
+                held=conversation,
+                storage=self.storage,
+            )
+            return await self._member_run(ask, member, live, len(conversation.events))
+
+        return turn
 
     def all_members(self) -> list[Member]:
         """Every member taking turns in this team: its own, then, for a member that is a team,
@@ -321,18 +373,20 @@ class Team:
 
     async def pending_request(self, conversation_id: str) -> HumanInputRequest | None:
         """The request a paused ask of this team on ``conversation_id`` waits for (a
-        ``Human(..., suspend=True)`` member's turn; answer it with ``resume``), or None."""
+        ``Human(..., suspend=True)`` member's turn, or a member agent's own request; answer it
+        with ``resume``), or None."""
         storage, history = self.storage, self.history
         if storage is None or history is None:
             return None
         paused = await storage.get(pause_key(conversation_id))
         if not isinstance(paused, dict) or paused.get("team") != self.name:
             return None
-        request_id = paused["request_id"]
+        ids = paused.get("request_ids") or [paused["request_id"]]
         for event in reversed(await history.load(conversation_id)):
-            if isinstance(event, HumanInputRequest) and event.request_id == request_id:
+            if isinstance(event, HumanInputRequest) and event.request_id in ids:
                 return event
-        return HumanInputRequest(request_id, f"{paused['member']}: your turn in {self.name}")
+        # A member's approval request, or a human's turn whose request is not found.
+        return HumanInputRequest(ids[0], f"{paused['member']}: your turn in {self.name}")
 
     # -- playing turns -----------------------------------------------------------------------
 
@@ -370,9 +424,10 @@ class Team:
         task: PromptInput | None,
         *,
         started: TeamStarted | None = None,
-        resumed: tuple[str, Member, str] | None = None,
+        resumed: Callable[[TeamAsk], Awaitable[Turn]] | None = None,
     ) -> TeamState:
-        """The turns of one ask, from its start or from a human's answer it paused for."""
+        """The turns of one ask, from its start or from the turn it paused in (``resumed``
+        takes that turn to its end)."""
         conversation, state = ask.conversation, ask.state
         team_id = state.team_id
         outer = self._asks.get(conversation.id)
@@ -382,9 +437,7 @@ class Team:
             if started is not None:
                 await record(ask, started)
             if resumed is not None:
-                request_id, member, text = resumed
-                await record_answer(ask, request_id, text, to_stream=True)
-                state.add(Turn(member.name, text, text, Usage()))
+                state.add(await resumed(ask))
                 ended = await self.finished(state) or await first_fired(self._stop, state)
             while ended is None:
                 member, reason = await self.choose(state)
@@ -464,6 +517,9 @@ class Team:
         options = self._turn_options(ask, member)
         live = await target.open_run(prompt, cast(Any, options), held=conversation)
         live.tap = ask.sink
+        # A member's own pause (suspend_on_human, ApprovalPolicy(suspend=True), ...) pauses
+        # the team's ask: its run is saved in the team's storage (see _member_run).
+        live.storage = self.storage if self._can_pause(ask) else None
         start = len(conversation.events)
         if live.plan.chains.ask is None:
             # The selection and the run's start go to the store in one write (a round trip
@@ -479,7 +535,55 @@ class Team:
             live.started = opening
         else:  # around_ask middleware runs before the run starts: it records its own start
             await record(ask, selected)
-        reply = await run_loop(live)
+        return await self._member_run(ask, member, live, start)
+
+    def _can_pause(self, ask: TeamAsk) -> bool:
+        """Whether ``ask`` can pause durably: the team asked (not one taking a turn in
+        another team), with a history and a storage."""
+        return ask.top and self.storage is not None and ask.conversation.history is not None
+
+    async def _member_run(self, ask: TeamAsk, member: Member, live: LiveRun, start: int) -> Turn:
+        """Run a member's turn (new, or resumed) to its end: its ``Turn``. A run that pauses
+        itself pauses the team's ask (``AskSuspended`` with the member's requests), to go on
+        with ``team.resume``; a team that can't pause fails with a ``ConfigError`` saying why."""
+        conversation = ask.conversation
+        try:
+            reply = await run_loop(live)
+        except AskSuspended as suspended:
+            if suspended.run_id != live.run_id or self.storage is None:
+                raise
+            await self.storage.put(
+                pause_key(conversation.id),
+                {
+                    "team": self.name,
+                    "team_id": ask.state.team_id,
+                    "member": member.name,
+                    "run_id": live.run_id,
+                    "request_ids": [r.request_id for r in suspended.requests],
+                },
+            )
+            ids = ", ".join(r.request_id for r in suspended.requests)
+            raise AskSuspended(
+                f"team {self.name!r} waits for the requests of its member {member.name!r} "
+                f"(request {ids}); continue it with team.resume({conversation.id!r}, "
+                "HumanMessage(request_id=..., text=... or approved=True/False))",
+                conversation_id=conversation.id,
+                run_id=ask.state.team_id,
+                requests=suspended.requests,
+                asked_in=suspended.asked_in,
+            ) from None
+        except ConfigError as error:
+            if live.storage is not None or "storage=" not in str(error):
+                raise
+            where = (
+                "it takes its turn inside another team (only the team asked can pause)"
+                if not ask.top
+                else "give the team history= and storage="
+            )
+            raise ConfigError(
+                f"member {member.name!r} of team {self.name!r} paused its turn, which pauses "
+                f"the team's ask, and this ask can't pause: {where}"
+            ) from error
         called = tuple(
             c.name
             for e in conversation.events[start:]

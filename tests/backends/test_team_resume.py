@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 from run_procs import stores
-from team_procs import editorial
+from team_procs import asking_crew, editorial
 from test_durable_runs import first_line, kill
 
 from baton import Agent, tool
 from baton.conversation import new_id
 from baton.errors import AskSuspended
-from baton.events import ModelResponse, RunFailed, ToolCall
+from baton.events import ModelResponse, RunFailed, ToolCall, ToolCallResult
 from baton.teams import MaxTurns, RoundRobin, SpeakerSelected, Swarm, TeamFailed, TeamFinished
 from baton.testing import ScriptedModel, call
 
@@ -123,6 +123,26 @@ async def test_a_human_members_pause_is_resumed_by_another_process(
         events = await history.load(cid)
         valid_history(events)
         assert [e.member for e in events if isinstance(e, SpeakerSelected)] == ["writer", "editor"]
+        assert isinstance(events[-1], TeamFinished)
+
+
+async def test_a_member_pausing_its_own_turn_is_resumed_by_another_process(
+    store: str, valid_history: Any
+) -> None:
+    cid = new_id()
+    async with stores(store) as (history, storage):
+        with pytest.raises(AskSuspended) as paused:
+            await asking_crew(history, storage, call("ask_boss")).ask("Write.", conversation_id=cid)
+    child = await spawn_team("resume-writer", store, cid, paused.value.request_id, "yes")
+    try:
+        assert await first_line(child) == "MaxTurns(2) draft, as the boss said / looks good"
+    finally:
+        await child.wait()
+    async with stores(store) as (history, storage):
+        events = await history.load(cid)
+        valid_history(events)
+        assert [e.member for e in events if isinstance(e, SpeakerSelected)] == ["writer", "editor"]
+        assert [e.content for e in events if isinstance(e, ToolCallResult)] == ["yes"]
         assert isinstance(events[-1], TeamFinished)
 
 
