@@ -437,41 +437,9 @@ class Team:
             if started is not None:
                 await record(ask, started)
             if resumed is not None:
-                state.add(await resumed(ask))
-                ended = await self.finished(state) or await first_fired(self._stop, state)
+                ended = await self.turn_taken(ask, await resumed(ask))
             while ended is None:
-                member, reason = await self.choose(state)
-                selected = SpeakerSelected(
-                    team_id, self.name, member.name, reason, len(state.turns)
-                )
-                prompt = await self.prompt_for(state, member, task)
-                timeout = self._timeout
-                if timeout is None:
-                    turn = await self._take_turn(ask, member, prompt, selected)
-                else:
-                    # A Timeout cuts a running turn too (its run closes as cancelled); the
-                    # ask then ends normally with the last answer it has.
-                    limit = asyncio.timeout(max(0.0, timeout.seconds - state.elapsed))
-                    try:
-                        async with limit:
-                            turn = await self._take_turn(ask, member, prompt, selected)
-                    except TimeoutError:
-                        if not limit.expired():
-                            raise  # the member's own error, not the team's limit
-                        self._filters.pop((conversation.id, member.name), None)
-                        ended = repr(timeout)
-                        break
-                self._filters.pop((conversation.id, member.name), None)
-                state.add(turn)
-                if turn.handoff is not None:
-                    await record(
-                        ask,
-                        HandoffEvent(
-                            team_id, self.name, member.name, turn.handoff, turn.handoff_reason
-                        ),
-                    )
-                # The pattern's own end names it best when a limit fires on the same turn.
-                ended = await self.finished(state) or await first_fired(self._stop, state)
+                ended = await self.step(ask, task)
             assert ended is not None
             members = tuple(MemberUsage(n, u) for n, u in state.by_member.items())
             await record(
@@ -501,6 +469,46 @@ class Team:
                 self._asks[conversation.id] = outer
             for key in [k for k in self._filters if k[0] == conversation.id]:
                 del self._filters[key]
+
+    async def step(self, ask: TeamAsk, task: PromptInput | None) -> str | None:
+        """One step of an ask: the next member chosen takes its turn. Returns what ended the
+        ask (``TeamFinished.termination``), or ``None`` to go on. A ``Graph`` takes the nodes
+        ready together in one step, in parallel."""
+        state, conversation = ask.state, ask.conversation
+        member, reason = await self.choose(state)
+        selected = SpeakerSelected(state.team_id, self.name, member.name, reason, len(state.turns))
+        prompt = await self.prompt_for(state, member, task)
+        timeout = self._timeout
+        if timeout is None:
+            turn = await self._take_turn(ask, member, prompt, selected)
+        else:
+            # A Timeout cuts a running turn too (its run closes as cancelled); the ask then
+            # ends normally with the last answer it has.
+            limit = asyncio.timeout(max(0.0, timeout.seconds - state.elapsed))
+            try:
+                async with limit:
+                    turn = await self._take_turn(ask, member, prompt, selected)
+            except TimeoutError:
+                if not limit.expired():
+                    raise  # the member's own error, not the team's limit
+                self._filters.pop((conversation.id, member.name), None)
+                return repr(timeout)
+        self._filters.pop((conversation.id, member.name), None)
+        return await self.turn_taken(ask, turn)
+
+    async def turn_taken(self, ask: TeamAsk, turn: Turn) -> str | None:
+        """Keep a finished turn (its hand-off recorded); what ended the ask, or ``None``."""
+        state = ask.state
+        state.add(turn)
+        if turn.handoff is not None:
+            await record(
+                ask,
+                HandoffEvent(
+                    state.team_id, self.name, turn.member, turn.handoff, turn.handoff_reason
+                ),
+            )
+        # The pattern's own end names it best when a limit fires on the same turn.
+        return await self.finished(state) or await first_fired(self._stop, state)
 
     async def _take_turn(
         self, ask: TeamAsk, member: Member, prompt: PromptInput | None, selected: SpeakerSelected
@@ -576,7 +584,8 @@ class Team:
             if live.storage is not None or "storage=" not in str(error):
                 raise
             where = (
-                "it takes its turn inside another team (only the team asked can pause)"
+                "it takes its turn inside another team or in a graph's parallel branch "
+                "(only the team asked, in a turn of its own, can pause)"
                 if not ask.top
                 else "give the team history= and storage="
             )
