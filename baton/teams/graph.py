@@ -18,10 +18,11 @@ failure leaves them), and what follows them is ready for the next step. At most 
 before a ``MaxTurns`` run together.
 ``graph.join(name, after=[...], wait="all" | "any")`` makes node ``name`` wait for all (or the
 first) of those nodes; with "any", the first to end cancels those still running (their runs
-closed as cancelled, their tool calls answered). The ask ends when no node is left to run (``TeamFinished`` says
-``graph done``) or a termination fires. A cycle needs a way out: an edge in it with a ``when``,
-or ``termination=``/``max_turns=`` given to the graph; this is checked before the first ask
-(``graph.validate()``). ``graph.to_json()`` describes it by names;
+closed as cancelled, their tool calls answered). The ask ends when no node is left to run
+(``TeamFinished`` says ``graph done``) or a termination fires. A cycle needs a way out: an
+edge in it with a ``when``, or ``termination=``/``max_turns=`` given to the graph; this is
+checked before the first ask (``graph.validate()``). A graph's ask can't pause (a node's own
+pause is a ``ConfigError``). ``graph.to_json()`` describes it by names;
 ``Graph.from_json(data, nodes=..., conditions=...)`` builds it again.
 """
 
@@ -299,6 +300,13 @@ class Graph(Team):
 
     def prepare(self) -> None:
         self.validate()
+
+    def why_no_pause(self, ask: TeamAsk) -> str | None:
+        # Which nodes are ready, and which joins have arrivals, is not saved with a pause.
+        return (
+            "a graph can't pause yet (which nodes are ready is not saved); answer the node's "
+            "requests without pausing (Agent(hitl=...), or on the stream)"
+        )
 
     async def choose(self, state: TeamState) -> tuple[Member, str]:
         name, why = _plan(state, self.start).ready.pop(0)

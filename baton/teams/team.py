@@ -527,7 +527,7 @@ class Team:
         live.tap = ask.sink
         # A member's own pause (suspend_on_human, ApprovalPolicy(suspend=True), ...) pauses
         # the team's ask: its run is saved in the team's storage (see _member_run).
-        live.storage = self.storage if self._can_pause(ask) else None
+        live.storage = self.storage if self.why_no_pause(ask) is None else None
         start = len(conversation.events)
         if live.plan.chains.ask is None:
             # The selection and the run's start go to the store in one write (a round trip
@@ -545,10 +545,18 @@ class Team:
             await record(ask, selected)
         return await self._member_run(ask, member, live, start)
 
-    def _can_pause(self, ask: TeamAsk) -> bool:
-        """Whether ``ask`` can pause durably: the team asked (not one taking a turn in
-        another team), with a history and a storage."""
-        return ask.top and self.storage is not None and ask.conversation.history is not None
+    def why_no_pause(self, ask: TeamAsk) -> str | None:
+        """Why ``ask`` can't pause durably (``None``: it can). It can when it is the team's
+        own ask (not a turn inside another team, nor a graph's parallel branch) and the team
+        has a history and a storage."""
+        if not ask.top:
+            return (
+                "it takes its turn inside another team or in a graph's parallel branch (only "
+                "the team asked, in a turn of its own, can pause)"
+            )
+        if self.storage is None or ask.conversation.history is None:
+            return "give the team history= and storage="
+        return None
 
     async def _member_run(self, ask: TeamAsk, member: Member, live: LiveRun, start: int) -> Turn:
         """Run a member's turn (new, or resumed) to its end: its ``Turn``. A run that pauses
@@ -581,17 +589,12 @@ class Team:
                 asked_in=suspended.asked_in,
             ) from None
         except ConfigError as error:
-            if live.storage is not None or "storage=" not in str(error):
+            why = self.why_no_pause(ask)
+            if why is None or "storage=" not in str(error):
                 raise
-            where = (
-                "it takes its turn inside another team or in a graph's parallel branch "
-                "(only the team asked, in a turn of its own, can pause)"
-                if not ask.top
-                else "give the team history= and storage="
-            )
             raise ConfigError(
                 f"member {member.name!r} of team {self.name!r} paused its turn, which pauses "
-                f"the team's ask, and this ask can't pause: {where}"
+                f"the team's ask, and this ask can't pause: {why}"
             ) from error
         called = tuple(
             c.name
