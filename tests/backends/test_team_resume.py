@@ -17,8 +17,16 @@ from test_durable_runs import first_line, kill
 from baton import Agent, tool
 from baton.conversation import new_id
 from baton.errors import AskSuspended
-from baton.events import ModelResponse, RunFailed, ToolCall, ToolCallResult
-from baton.teams import MaxTurns, RoundRobin, SpeakerSelected, Swarm, TeamFailed, TeamFinished
+from baton.events import ModelResponse, RunFailed, RunStarted, ToolCall, ToolCallResult
+from baton.teams import (
+    Graph,
+    MaxTurns,
+    RoundRobin,
+    SpeakerSelected,
+    Swarm,
+    TeamFailed,
+    TeamFinished,
+)
 from baton.testing import ScriptedModel, call
 
 
@@ -96,6 +104,40 @@ async def test_a_cancelled_team_ask_leaves_the_stored_conversation_valid(
         ).ask("again", conversation_id=conversation_id)
         assert reply.text == "a says"  # b's turn was cut: a goes next after b
         valid_history(await history.load(conversation_id))
+
+
+async def test_a_graph_cancelled_mid_fan_out_leaves_the_stored_conversation_valid(
+    store: str, valid_history: Any
+) -> None:
+    conversation_id = new_id()
+    inside: list[asyncio.Event] = [asyncio.Event(), asyncio.Event()]
+
+    def waiting(name: str, reached: asyncio.Event) -> Agent[str]:
+        @tool(name=f"wait_{name}")
+        async def wait() -> str:
+            """Wait for ever."""
+            reached.set()
+            await asyncio.Event().wait()
+            return "never"
+
+        return Agent(name, config=ScriptedModel(call(f"wait_{name}")), tools=[wait])
+
+    async with stores(store) as (history, storage):
+        flow = Graph(name="fan", history=history, storage=storage)
+        flow.add("plan", Agent("plan", config=ScriptedModel("the plan")))
+        flow.add("left", waiting("left", inside[0])).add("right", waiting("right", inside[1]))
+        flow.edge("plan", "left").edge("plan", "right")
+        async with flow.run("go", conversation_id=conversation_id) as run:
+            async with asyncio.timeout(30):
+                for reached in inside:
+                    await reached.wait()
+            await run.cancel()
+    async with stores(store) as (history, storage):
+        events = await history.load(conversation_id)
+        valid_history(events)
+        assert [e.error_type for e in events if isinstance(e, TeamFailed)] == ["Cancelled"]
+        assert [e.error_type for e in events if isinstance(e, RunFailed)] == ["Cancelled"] * 2
+        assert [e.agent for e in events if isinstance(e, RunStarted)] == ["plan", "left", "right"]
 
 
 TEAM_PROCS = Path(__file__).with_name("team_procs.py")
