@@ -6,7 +6,11 @@ member's own run on it (``RunStarted`` with the member's name ... ``RunFinished`
 ``Agent.open_run(held=...)`` and ``baton.loop.run_loop``), so the transcript shows every
 member the others' answers as their named turns. Around the runs the team records its own
 events (``baton.teams.events``) store-first, in the same history. A member that is a team
-takes its turn on the same conversation (its events nested inside the outer team's).
+takes its turn on the same conversation (its events nested inside the outer team's). A member
+agent that pauses its own turn (``suspend_on_human``, ``ApprovalPolicy(suspend=True)``) pauses
+the team's ask durably, as a ``Human(..., suspend=True)`` member does: its run is saved in the
+team's ``storage=`` and ``team.resume`` continues it where it stood (``why_no_pause`` says when
+an ask can't pause: that is then a ``ConfigError``).
 
 What the patterns decide (who speaks next, when the pattern itself is done) is in
 ``patterns.py``, ``swarm.py``, ``sequential.py`` and ``graph.py``; when to stop is
