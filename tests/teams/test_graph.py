@@ -341,3 +341,27 @@ async def test_a_node_that_pauses_its_own_turn_is_a_clear_error(valid_history: A
     with pytest.raises(ConfigError, match=r"'asker'.*'flow'.*graph can't pause"):
         await flow.ask("go", conversation_id="g-pause")
     valid_history(await history.load("g-pause"))
+
+
+async def test_a_human_node_in_a_branch_is_asked_live_and_stored_with_its_block(
+    valid_history: Any,
+) -> None:
+    from baton.events import HumanInputRequest, HumanMessage
+    from baton.stream import MemoryStream
+    from baton.teams import Human
+
+    plan, _ = node("plan", "the plan")
+    writer, _ = node("writer", "a draft")
+    flow = Graph(name="fan")
+    flow.add("plan", plan).add("editor", Human("editor")).add("writer", writer)
+    flow.edge("plan", "editor").edge("plan", "writer")
+    stream = MemoryStream()
+    async with flow.run("Build", stream=stream) as run:
+        async for event in run:
+            if isinstance(event, HumanInputRequest):  # seen while the branch waits
+                await stream.send(HumanMessage("Keep it short.", request_id=event.request_id))
+        reply = await run.result()
+    events = list(reply.events)
+    valid_history(events)
+    assert sorted(t.text for t in reply.turns[1:]) == ["Keep it short.", "a draft"]
+    assert [m for k, m in blocks(events) if k == "selected"] == ["plan", "editor", "writer"]
