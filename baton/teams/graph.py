@@ -343,13 +343,14 @@ class Graph(Team):
                 except TimeoutError:
                     if not limit.expired():
                         raise
+                    _count(state, done)
                     return repr(timeout)
-        finally:
-            for turn in done:  # the turns that ended count, however the step ends
-                if turn is not None:
-                    state.add(turn)
-        for turn in done:
+        except BaseException:
+            _count(state, done)  # the turns that ended count, however the step ends
+            raise
+        for turn in done:  # in the stored order, each with the state as after its turn
             if turn is not None:
+                state.add(turn)
                 await self._follow(state, plan, turn.member)
         return ("graph done" if not plan.ready else None) or await first_fired(self._stop, state)
 
@@ -395,6 +396,12 @@ class Graph(Team):
                 if wait == "all":
                     plan.arrived[target] = set()
             plan.ready.append((target, f"after {last}"))
+
+
+def _count(state: TeamState, done: Sequence[Turn | None]) -> None:
+    for turn in done:
+        if turn is not None:
+            state.add(turn)
 
 
 class _Plan:

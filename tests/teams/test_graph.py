@@ -365,3 +365,17 @@ async def test_a_human_node_in_a_branch_is_asked_live_and_stored_with_its_block(
     valid_history(events)
     assert sorted(t.text for t in reply.turns[1:]) == ["Keep it short.", "a draft"]
     assert [m for k, m in blocks(events) if k == "selected"] == ["plan", "editor", "writer"]
+
+
+async def test_a_branch_condition_reads_the_state_as_after_its_own_turn() -> None:
+    plan, _ = node("plan", "the plan")
+    left, _ = node("left", "LEFT OK")
+    right, _ = node("right", "right, no")
+    after_left, _ = node("after_left", "checked")
+    flow = Graph(name="fan")
+    for name, agent in (("plan", plan), ("left", left), ("right", right)):
+        flow.add(name, agent)
+    flow.add("after_left", after_left).edge("plan", "left").edge("plan", "right")
+    flow.edge("left", "after_left", when=lambda s: "LEFT OK" in s.last_text)
+    reply = await flow.ask("go")
+    assert [t.member for t in reply.turns] == ["plan", "left", "right", "after_left"]
