@@ -43,7 +43,7 @@ from ..events import (
 from ..history import History, Storage
 from ..loop import run_loop
 from ..options import PromptInput, as_parts
-from ..run import LiveRun, abandon_run
+from ..run import LiveRun, abandon_run, open_run_index
 from ..storing import store
 from ..sync import run_sync
 from ..tools.tool import Tool
@@ -349,6 +349,7 @@ class Team:
 
         async def turn(ask: TeamAsk) -> Turn:
             options = self._turn_options(ask, member)
+            start = max(0, open_run_index(conversation.events))  # the tools called before too
             live = await target.open_resumed(
                 conversation.id,
                 answers,
@@ -356,7 +357,7 @@ class Team:
                 held=conversation,
                 storage=self.storage,
             )
-            return await self._member_run(ask, member, live, len(conversation.events))
+            return await self._member_run(ask, member, live, start)
 
         return turn
 

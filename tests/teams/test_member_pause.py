@@ -66,6 +66,7 @@ async def test_a_member_asking_a_human_pauses_the_team_and_resumes_its_turn(
     assert reply.text == "looks good" and reply.termination == "MaxTurns(2)"
     assert [t.member for t in reply.turns] == ["writer", "editor"]
     assert reply.turns[0].text == "draft, as the boss said"
+    assert reply.turns[0].tools == ("ask_boss",)  # called before the pause
     assert reply.usage_by_member["writer"].requests == 2  # the whole turn: before and after
     events = await history.load("m1")
     valid_history(events)
