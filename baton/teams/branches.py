@@ -10,9 +10,10 @@ When every branch has ended, their events go to the team's conversation in one s
 one block per branch (``SpeakerSelected``, then the member's run from ``RunStarted`` to its end),
 the blocks in the order the branches were started (the order of the edges that reached them),
 whatever order they finished in. Then, store first, each is delivered to the stream and the
-live reader. Transient events (text chunks) reach them live, while the branch runs, and so do
-requests for a person (``HumanInputRequest``, ``ApprovalRequest``): the turn waits for an
-answer to them (on the team's stream), so they can't wait for the block.
+live reader, each block with its transient events (text chunks) in their places: a chunk
+names no run, so a reader could not tell two branches' chunks apart live. Requests for a person
+(``HumanInputRequest``, ``ApprovalRequest``) are delivered at once, while the branch runs: the
+turn waits for an answer to them (on the team's stream), so they can't wait for the block.
 
 A branch is cancelled when the team's ask is (a cancel, a ``Timeout``), when a sibling fails
 (the ask then fails with that sibling's error), and when ``cancel`` says so (a join on "any"
@@ -41,28 +42,29 @@ __all__ = ["Branch", "BranchStream", "run_branches"]
 TakeTurn = Callable[[TeamAsk], Coroutine[Any, Any, Turn]]
 
 
-def _live(event: Event) -> bool:
-    """Whether a branch's event is delivered at once: a transient one, or a request a person
-    must see to answer (the turn waits for that answer)."""
-    return event.transient or isinstance(event, _ASKS)
-
-
+# Requests a person must see to answer: delivered at once (the branch's turn waits for them).
 _ASKS = (HumanInputRequest, ApprovalRequest, UnattendedRequest)
 
 
 class BranchStream:
-    """A branch's stream: what ``_live`` says goes on to the team's stream at once; the rest
-    is delivered when the branch's block is stored. Everything else is the team's stream's (a
-    human node in a branch waits for its answer there)."""
+    """A branch's stream: a request for a person goes on to the team's stream at once; a
+    transient event is held, with its place among the branch's events, and delivered with its
+    block (so a reader gets each branch's chunks after its ``RunStarted``, never two branches'
+    mixed). Everything else is the team's stream's (a human node in a branch waits for its
+    answer there)."""
 
     remarks: Any = None  # remarks sent meanwhile wait in the team's conversation
 
-    def __init__(self, stream: Stream) -> None:
+    def __init__(self, stream: Stream, events: list[Event]) -> None:
         self.stream = stream
+        self.events = events  # the branch's conversation
+        self.held: list[tuple[int, Event]] = []
 
     async def send(self, event: Event) -> None:
-        if _live(event):
+        if isinstance(event, _ASKS):
             await self.stream.send(event)
+        elif event.transient:
+            self.held.append((len(self.events), event))
 
     async def send_many(self, events: Sequence[Event]) -> None:
         for event in events:
@@ -72,12 +74,12 @@ class BranchStream:
         return getattr(self.stream, name)
 
 
-def _transient_only(sink: Sink | None) -> Sink | None:
+def _asks_only(sink: Sink | None) -> Sink | None:
     if sink is None:
         return None
 
     def live(event: Event) -> Any:
-        return sink(event) if _live(event) else None
+        return sink(event) if isinstance(event, _ASKS) else None
 
     return live
 
@@ -85,19 +87,18 @@ def _transient_only(sink: Sink | None) -> Sink | None:
 class Branch:
     """One turn of a fan-out: the node, its conversation and its task."""
 
-    __slots__ = ("ask", "name", "start", "task")
+    __slots__ = ("ask", "name", "start", "stream", "task")
 
     def __init__(self, ask: TeamAsk, name: str, fork: list[Event]) -> None:
         outer = ask.conversation
+        events = list(fork)
+        self.stream = BranchStream(outer.stream, events)
         conversation = Conversation(
-            id=outer.id,
-            events=list(fork),
-            stream=BranchStream(outer.stream),
-            variables=outer.variables,
+            id=outer.id, events=events, stream=self.stream, variables=outer.variables
         )
         # Not the team's own ask (top=False): a turn in a branch can't pause the team.
         self.ask = TeamAsk(
-            conversation, ask.state, _transient_only(ask.sink), ask.member_options, top=False
+            conversation, ask.state, _asks_only(ask.sink), ask.member_options, top=False
         )
         self.name = name
         self.start = len(fork)
@@ -107,6 +108,21 @@ class Branch:
     def events(self) -> list[Event]:
         """What the branch recorded since the fork."""
         return self.ask.conversation.events[self.start :]
+
+    def delivered(self) -> list[Event]:
+        """The branch's events as its block delivers them: the stored ones with the transient
+        ones held in their places, without the requests delivered already."""
+        held = self.stream.held
+        out: list[Event] = []
+        h = 0
+        events = self.ask.conversation.events
+        for i in range(self.start, len(events) + 1):
+            while h < len(held) and held[h][0] <= i:
+                out.append(held[h][1])
+                h += 1
+            if i < len(events) and not isinstance(events[i], _ASKS):
+                out.append(events[i])
+        return out
 
 
 async def run_branches(
@@ -166,6 +182,6 @@ async def _keep(ask: TeamAsk, branches: Sequence[Branch]) -> None:
     if not events:
         return
     await store(ask.conversation, events)
-    for event in events:
-        if not isinstance(event, _ASKS):
+    for branch in branches:
+        for event in branch.delivered():
             await deliver(ask, event)

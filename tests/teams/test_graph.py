@@ -379,3 +379,37 @@ async def test_a_branch_condition_reads_the_state_as_after_its_own_turn() -> Non
     flow.edge("left", "after_left", when=lambda s: "LEFT OK" in s.last_text)
     reply = await flow.ask("go")
     assert [t.member for t in reply.turns] == ["plan", "left", "right", "after_left"]
+
+
+async def test_a_reader_gets_each_branchs_chunks_inside_its_own_block() -> None:
+    from baton.events import ModelResponse, TextChunk
+    from baton.testing import chunks
+
+    plan, _ = node("plan", "the plan")
+    left = Agent("left", config=ScriptedModel(chunks("le", "ft")))
+    right = Agent("right", config=ScriptedModel(chunks("ri", "ght")))
+    flow = Graph(name="fan").add("plan", plan).add("left", left).add("right", right)
+    flow.edge("plan", "left").edge("plan", "right")
+    seen: list[str] = []
+    async with flow.run("go") as run:
+        async for event in run:
+            if isinstance(event, RunStarted):
+                seen.append(f"start {event.agent}")
+            elif isinstance(event, TextChunk):
+                seen.append(event.text)
+            elif isinstance(event, ModelResponse):
+                seen.append(f"answer {event.agent}")
+        await run.result()
+    assert seen == [
+        "start plan",
+        "the plan",
+        "answer plan",
+        "start left",
+        "le",
+        "ft",
+        "answer left",
+        "start right",
+        "ri",
+        "ght",
+        "answer right",
+    ]
