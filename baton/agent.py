@@ -308,18 +308,28 @@ class Agent(Generic[OutputT]):
         return live
 
     async def open_resumed(
-        self, conversation_id: str, answers: Sequence[HumanMessage], options: AskOptions
+        self,
+        conversation_id: str,
+        answers: Sequence[HumanMessage],
+        options: AskOptions,
+        *,
+        held: Conversation | None = None,
+        storage: Storage | None = None,
     ) -> LiveRun:
         """Claim a conversation whose ask is paused and make its run continue where it
-        stood, with ``answers`` to its open requests (see ``resume``)."""
-        storage, history = self.storage, self.history
+        stood, with ``answers`` to its open requests (see ``resume``).
+
+        For ``baton.teams``: ``held`` is the conversation, claimed by the caller (as in
+        ``open_run``), and ``storage`` the one the paused run was saved in (the team's)."""
+        history = self.history if held is None else held.history
+        storage = storage or self.storage
         if storage is None or history is None:
             raise ConfigError(
                 "agent.resume() continues an ask saved in a history and a storage: build the "
                 "agent with the same history= and storage= as the one that paused"
             )
         config, plan = self._config_and_plan(options)
-        conversation = await claim_stored(
+        conversation = held or await claim_stored(
             history,
             conversation_id,
             stream=options.get("stream"),
@@ -350,6 +360,8 @@ class Agent(Generic[OutputT]):
             # Which calls finished is the history's to say (the store is the truth).
             state = replace(state, finished=stored_outcomes(conversation.events, start, state))
             live = self._live(state, conversation, config, plan, options)
+            live.storage = storage
+            live.keeps_claim = held is not None
             reopened: dict[str, list[Any]] = {}
             for request, call_id in zip(state.requests, state.asked_in, strict=False):
                 reopened.setdefault(call_id, []).append(request)
@@ -364,7 +376,8 @@ class Agent(Generic[OutputT]):
                 conversation.variables.update(state.variables)
             return live
         except BaseException:
-            await conversation.release()
+            if held is None:
+                await conversation.release()
             raise
 
     def _config_for(self, options: AskOptions) -> ModelConfig:

@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-from .events import Event, Usage, UsageLine, UsageReport
+from .events import Event, ModelRequest, Usage, UsageLine, UsageReport
 
 if TYPE_CHECKING:
-    from .events import ApprovalRequest, HumanInputRequest, HumanMessage, ModelRequest, ToolCall
+    from .events import ApprovalRequest, HumanInputRequest, HumanMessage, ToolCall
     from .history import HistoryView
     from .hooks import Middleware
     from .models.base import ModelConfig
@@ -268,8 +268,18 @@ class Context:
 
     @property
     def request(self) -> ModelRequest:
-        """The user's message that started this ask."""
-        return self.run.request
+        """The user's message that started this ask. A run that started with no message of
+        its own (a team member's turn, taken on the conversation as it stands) has the
+        latest message in the conversation: the team's task, or a later one."""
+        request = self.run.request
+        if request.parts:
+            return request
+        events = self.run.conversation.events
+        for i in range(len(events) - 1, -1, -1):
+            event = events[i]
+            if type(event) is ModelRequest and event.parts:
+                return event
+        return request
 
     @property
     def stream(self) -> Stream:

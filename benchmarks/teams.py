@@ -10,8 +10,8 @@ Baton's work: claims, runs, store-first recording into memory, the transcript, t
   same with one tool round (the unit of a swarm's hand-off turn), and one ``reply.ask("hi")`` in
   a conversation of N asks (the conversation grows as a team's does);
 - RoundRobin: two members answering text, ``MaxTurns(N)``: cost per member turn;
-- Selector: three members and a scripted selector model (structured output, one call per
-  turn: a second agent ask per turn, on its own short conversation);
+- Selector: three members and a scripted selector model (structured output: one model call
+  per turn, made directly by the team, with no run or conversation of its own);
 - Swarm: two members handing off to each other every turn (one model call and one
   ``transfer_to_...`` tool call per turn).
 
@@ -174,7 +174,7 @@ def report(results: dict[str, dict[int, list[float]]], sizes: Sequence[int]) -> 
         against = max(best[name][n] / best[unit][n] for n in sizes) if unit else None
         cells = " | ".join(cell(by_size[n]) for n in sizes)
         print(f"| {name} | {cells} | {worst:.2f} | {'' if against is None else f'{against:.2f}'} |")
-        if name.startswith(("RoundRobin", "Swarm")) and against is not None and against > TARGET:
+        if against is not None and against > TARGET:  # every team variant has a unit
             ok = False
     print()
     for name in results:

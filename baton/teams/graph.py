@@ -10,31 +10,41 @@
 An agent's node is named as the agent (its answers are recorded under its name); a function's
 node takes any name. Each node takes one turn when it is reached. After a node, every edge out
 of it whose ``when`` holds (a function of the ``TeamState``, sync or async: last answer, tools
-called, variables; no ``when``: always) is followed; several followed edges fan out. A
-conversation holds one run at a time, so fanned-out branches take their turns one after
-another, each seeing the conversation as it was when the fan-out began (not its siblings'
-turns).
+called, variables; no ``when``: always) is followed; several followed edges fan out. The nodes
+ready together take their turns in parallel, each seeing the conversation as it was at the
+fork (not its siblings' turns); once all have ended, each branch's events are stored as one
+block, in the order of the edges that reached them (``branches.py`` says how a cancel or a
+failure leaves them), and what follows them is ready for the next step. At most the turns left
+before a ``MaxTurns`` run together.
 ``graph.join(name, after=[...], wait="all" | "any")`` makes node ``name`` wait for all (or the
-first) of those nodes. The ask ends when no node is left to run (``TeamFinished`` says
-``graph done``) or a termination fires. A cycle needs a way out: an edge in it with a ``when``,
-or ``termination=``/``max_turns=`` given to the graph; this is checked before the first ask
-(``graph.validate()``). ``graph.to_json()`` describes it by names;
+first) of those nodes; with "any", the first to end cancels those still running (their runs
+closed as cancelled, their tool calls answered). The ask ends when no node is left to run
+(``TeamFinished`` says ``graph done``) or a termination fires. A cycle needs a way out: an
+edge in it with a ``when``, or ``termination=``/``max_turns=`` given to the graph; this is
+checked before the first ask (``graph.validate()``). A graph's ask can't pause (a node's own
+pause is a ``ConfigError``). ``graph.to_json()`` describes it by names;
 ``Graph.from_json(data, nodes=..., conditions=...)`` builds it again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, Literal
 
 from ..agent import Agent
 from ..errors import ConfigError
 from ..events import ModelResponse, Usage
 from ..models.base import EmitChunk, ModelCall, ModelClient, ModelConfig
+from ..options import PromptInput
+from .branches import run_branches
+from .events import SpeakerSelected
 from .human import Human
-from .state import TeamState
+from .recording import TeamAsk
+from .state import TeamState, Turn
 from .team import Team
+from .termination import MaxTurns, either, first_fired
 from .views import Member, as_member
 
 __all__ = ["Condition", "Graph"]
@@ -291,23 +301,88 @@ class Graph(Team):
     def prepare(self) -> None:
         self.validate()
 
+    def why_no_pause(self, ask: TeamAsk) -> str | None:
+        # Which nodes are ready, and which joins have arrivals, is not saved with a pause.
+        return (
+            "a graph can't pause yet (which nodes are ready is not saved); answer the node's "
+            "requests without pausing (Agent(hitl=...), or on the stream)"
+        )
+
     async def choose(self, state: TeamState) -> tuple[Member, str]:
-        plan = _plan(state, self.start)
-        name, why = plan.ready.pop(0)
-        cut = plan.cuts.pop(name, None)
-        if cut is not None:  # a fanned-out branch: it sees the conversation as at the fork
-            self.expect_filter(state.conversation_id, name, _cut_at(cut))
+        name, why = _plan(state, self.start).ready.pop(0)
         return self.by_name[name], why
+
+    async def step(self, ask: TeamAsk, task: PromptInput | None) -> str | None:
+        """One node's turn, or the nodes ready together (a fan-out) in parallel: see
+        ``branches.py``."""
+        state = ask.state
+        plan = _plan(state, self.start)
+        # Up to the turns left before a MaxTurns fires (the hard limit included): nodes
+        # beyond wait for the next step.
+        limits = [m.n for m in either(self._stop, MaxTurns)]
+        room = max(1, min(limits, default=len(plan.ready)) - len(state.turns))
+        if len(plan.ready) == 1 or room == 1:
+            return await super().step(ask, task)
+        wave, plan.ready = plan.ready[:room], plan.ready[room:]
+        turns = []
+        for i, (name, why) in enumerate(wave):
+            member = self.by_name[name]
+            selected = SpeakerSelected(state.team_id, self.name, name, why, len(state.turns) + i)
+            prompt = await self.prompt_for(state, member, task)
+            turns.append((name, self._branch_turn(member, prompt, selected)))
+        done: list[Turn | None] = []
+        timeout = self._timeout
+        try:
+            if timeout is None:
+                await run_branches(ask, turns, done, lambda name: self._racing(plan, name))
+            else:
+                limit = asyncio.timeout(max(0.0, timeout.seconds - state.elapsed))
+                try:
+                    async with limit:
+                        await run_branches(ask, turns, done, lambda n: self._racing(plan, n))
+                except TimeoutError:
+                    if not limit.expired():
+                        raise
+                    _count(state, done)
+                    return repr(timeout)
+        except BaseException:
+            _count(state, done)  # the turns that ended count, however the step ends
+            raise
+        for turn in done:  # in the stored order, each with the state as after its turn
+            if turn is not None:
+                state.add(turn)
+                await self._follow(state, plan, turn.member)
+        return ("graph done" if not plan.ready else None) or await first_fired(self._stop, state)
+
+    def _branch_turn(
+        self, member: Member, prompt: PromptInput | None, selected: SpeakerSelected
+    ) -> Callable[[TeamAsk], Coroutine[Any, Any, Turn]]:
+        async def take(branch: TeamAsk) -> Turn:
+            return await self._take_turn(branch, member, prompt, selected)
+
+        return take
+
+    def _racing(self, plan: _Plan, name: str) -> list[str]:
+        """The nodes to cancel now that ``name`` ended: the others a join on "any" waits for,
+        when ``name`` is its first arrival."""
+        cancel: list[str] = []
+        for target, (after, wait) in self._joins.items():
+            if wait == "any" and name in after and not plan.arrived.get(target):
+                cancel.extend(n for n in after if n != name)
+        return cancel
 
     async def finished(self, state: TeamState) -> str | None:
         plan = _plan(state, self.start)
-        last = state.turns[-1].member
+        await self._follow(state, plan, state.turns[-1].member)
+        return None if plan.ready else "graph done"
+
+    async def _follow(self, state: TeamState, plan: _Plan, last: str) -> None:
+        """Make ready what follows node ``last``'s turn: its edges whose condition holds."""
         followed = [
             target
             for source, target, when in self._edges
             if source == last and (when is None or await _holds(when, state))
         ]
-        fork = len(state.events) if len(followed) > 1 else None
         for target in followed:
             join = self._joins.get(target)
             if join is not None:
@@ -321,18 +396,20 @@ class Graph(Team):
                 if wait == "all":
                     plan.arrived[target] = set()
             plan.ready.append((target, f"after {last}"))
-            if fork is not None:
-                plan.cuts[target] = fork
-        return None if plan.ready else "graph done"
+
+
+def _count(state: TeamState, done: Sequence[Turn | None]) -> None:
+    for turn in done:
+        if turn is not None:
+            state.add(turn)
 
 
 class _Plan:
-    __slots__ = ("arrived", "cuts", "ready")
+    __slots__ = ("arrived", "ready")
 
     def __init__(self, start: str) -> None:
         self.ready: list[tuple[str, str]] = [(start, "start")]
         self.arrived: dict[str, set[str]] = {}
-        self.cuts: dict[str, int] = {}
 
 
 def _plan(state: TeamState, start: str) -> _Plan:
@@ -348,13 +425,6 @@ async def _holds(when: Condition, state: TeamState) -> bool:
     if inspect.isawaitable(result):
         result = await result
     return bool(result)
-
-
-def _cut_at(length: int) -> Callable[[Sequence[Any]], Sequence[Any]]:
-    def cut(events: Sequence[Any]) -> Sequence[Any]:
-        return events[:length]
-
-    return cut
 
 
 def _name_of(function: Callable[..., Any]) -> str:

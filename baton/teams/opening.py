@@ -67,6 +67,17 @@ async def repair(conversation: Conversation, storage: Storage | None) -> None:
     events = conversation.events
     if not events:
         return
+    still_open = open_teams(events)
+    if still_open and storage is not None:
+        # Checked first: a team paused in a member's own run has that run open too.
+        paused = await storage.get(pause_key(conversation.id))
+        if isinstance(paused, dict) and paused.get("team_id") in {t for t, _ in still_open}:
+            ids = paused.get("request_id") or ", ".join(paused.get("request_ids") or ())
+            raise ConversationBusy(
+                f"conversation {conversation.id} has a team ask paused while waiting for "
+                f"{paused.get('member')!r} (request {ids}); finish it first with "
+                f"team.resume({conversation.id!r}, HumanMessage(request_id=..., text=...))"
+            )
     paused_run = await close_open_run(conversation, storage)
     if paused_run is not None:
         raise ConversationBusy(
@@ -74,15 +85,6 @@ async def repair(conversation: Conversation, storage: Storage | None) -> None:
             "waiting for a human; finish it first with that agent's resume(...)"
         )
     still_open = open_teams(conversation.events)
-    if still_open and storage is not None:
-        paused = await storage.get(pause_key(conversation.id))
-        if isinstance(paused, dict) and paused.get("team_id") in {t for t, _ in still_open}:
-            raise ConversationBusy(
-                f"conversation {conversation.id} has a team ask paused while waiting for "
-                f"{paused.get('member')!r} (request {paused.get('request_id')}); finish it "
-                f"first with team.resume({conversation.id!r}, HumanMessage(request_id=..., "
-                "text=...))"
-            )
     if still_open:
         await store(
             conversation,

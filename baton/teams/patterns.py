@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from ..conversation import new_id
 from ..errors import ConfigError
-from ..events import Event, HumanMessage, ModelRequest, ModelResponse, Text, Usage
+from ..events import Event, HumanMessage, ModelRequest, ModelResponse, Text
 from ..history import HistoryView
 from ..models.base import ModelCall, ModelConfig, ModelSettings, valid_response
 from ..models.registry import resolve_config
@@ -194,9 +194,7 @@ class Selector(Team):
             # A provider that fails (auth, rate limits, down) fails the ask, as a member's
             # model would; a malformed answer is asked again.
             response = valid_response(await self.model.client().respond(call, _ignore_chunk))
-            usage = response.usage
-            state.usage = state.usage + usage
-            state.by_member[key] = state.by_member.get(key, _NO_USAGE) + usage
+            state.charge(key, response.usage)
             try:
                 answer = _read_choice(_unfenced(response.text))
             except ValidationError:
@@ -255,7 +253,6 @@ class Selector(Team):
         )
 
 
-_NO_USAGE = Usage()
 # The model's own validator, called directly (``model_validate_json`` wraps it per call).
 _read_choice: Callable[[str], SpeakerChoice] = SpeakerChoice.__pydantic_validator__.validate_json
 # The kinds of event ``said`` can read a message from.

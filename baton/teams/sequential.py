@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from ..agent import Agent
 from ..errors import ConfigError
-from ..events import Event, Usage
+from ..events import Event
 from ..models.base import ModelConfig
 from ..options import PromptInput
 from .state import TeamState, Turn
@@ -105,9 +105,7 @@ class Sequential(Team):
             assert self.summarizer is not None
             reply = await self.summarizer.ask("\n\n".join(f"[{t.member}] {t.text}" for t in turns))
             # Counted in the ask's total, and under its own name (as a selector's model).
-            state.usage = state.usage + reply.usage
-            name = self.summarizer.name
-            state.by_member[name] = state.by_member.get(name, Usage()) + reply.usage
+            state.charge(self.summarizer.name, reply.usage)
             return reply.text
         result = carryover(list(turns))
         if inspect.isawaitable(result):

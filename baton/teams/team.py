@@ -6,7 +6,11 @@ member's own run on it (``RunStarted`` with the member's name ... ``RunFinished`
 ``Agent.open_run(held=...)`` and ``baton.loop.run_loop``), so the transcript shows every
 member the others' answers as their named turns. Around the runs the team records its own
 events (``baton.teams.events``) store-first, in the same history. A member that is a team
-takes its turn on the same conversation (its events nested inside the outer team's).
+takes its turn on the same conversation (its events nested inside the outer team's). A member
+agent that pauses its own turn (``suspend_on_human``, ``ApprovalPolicy(suspend=True)``) pauses
+the team's ask durably, as a ``Human(..., suspend=True)`` member does: its run is saved in the
+team's ``storage=`` and ``team.resume`` continues it where it stood (``why_no_pause`` says when
+an ask can't pause: that is then a ``ConfigError``).
 
 What the patterns decide (who speaks next, when the pattern itself is done) is in
 ``patterns.py``, ``swarm.py``, ``sequential.py`` and ``graph.py``; when to stop is
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 
 from ..agent import Agent
@@ -39,7 +43,7 @@ from ..events import (
 from ..history import History, Storage
 from ..loop import run_loop
 from ..options import PromptInput, as_parts
-from ..run import abandon_run
+from ..run import LiveRun, abandon_run, open_run_index
 from ..storing import store
 from ..sync import run_sync
 from ..tools.tool import Tool
@@ -123,6 +127,7 @@ class Team:
             m.name: (ViewPolicy(m.name, m.view, self._pending_filter),) for m in self.members
         }
         self._asks: dict[str, TeamAsk] = {}  # running asks by conversation id (for member tools)
+        self._member_options: dict[str, Mapping[str, Any]] = {}  # see _turn_options
 
     def __repr__(self) -> str:
         names = ", ".join(m.name for m in self.members)
@@ -247,8 +252,11 @@ class Team:
     async def resume(
         self, conversation_id: str, /, *answers: HumanMessage, **options: Any
     ) -> TeamReply:
-        """Continue a team ask paused on a ``Human(..., suspend=True)`` member, maybe in
-        another process: ``answers`` holds ``HumanMessage(request_id=..., text=...)``. Needs
+        """Continue a team ask paused on a ``Human(..., suspend=True)`` member, or by a member
+        agent that paused its own turn (``suspend_on_human``, ``ApprovalPolicy(suspend=True)``,
+        ``context.pause``), maybe in another process: ``answers`` holds
+        ``HumanMessage(request_id=..., text=... or approved=...)``; a member's run goes on
+        where it stood. Needs
         the same ``history=`` and ``storage=`` as the team that paused. Options: ``stream=``,
         ``wait_busy=``, and ``middleware=`` / ``observers=`` for the members' runs."""
         self.prepare()
@@ -277,31 +285,81 @@ class Team:
                 raise NotSuspended(
                     f"team {self.name!r} has no paused ask on conversation {conversation_id}"
                 )
-            request_id = paused["request_id"]
-            answer = next(
-                (a for a in answers if isinstance(a, HumanMessage) and a.request_id == request_id),
-                None,
-            )
-            if answer is None:
-                raise ConfigError(
-                    f"team.resume() takes the answer to the paused request: "
-                    f"HumanMessage(request_id={request_id!r}, text=...)"
-                )
             member = self.by_name.get(paused["member"])
             if member is None:
                 raise ConfigError(
                     f"team {self.name!r} paused for {paused['member']!r}, which is not a member "
                     f"of this team ({list(self.by_name)}): resume with the team that paused"
                 )
+            passed = {k: options[k] for k in MEMBER_OPTIONS if k in options}
+            if "run_id" in paused:  # a member's own run paused: it goes on where it stood
+                turn = self._resumed_run(member, conversation, answers, paused["request_ids"])
+            else:
+                turn = self._resumed_human(member, paused["request_id"], answers)
             state = rebuild_state(self.name, conversation, paused["team_id"])
             if not await storage.delete(pause_key(conversation_id)):
                 raise NotSuspended(f"the paused team ask of {conversation_id} was resumed")
-            passed = {k: options[k] for k in MEMBER_OPTIONS if k in options}
             ask = TeamAsk(conversation, state, None, passed, top=True)
-            state = await self._drive(ask, None, resumed=(request_id, member, answer.text))
+            state = await self._drive(ask, None, resumed=turn)
             return self._reply(conversation, state)
         finally:
             await conversation.release()
+
+    def _resumed_human(
+        self, member: Member, request_id: str, answers: Sequence[HumanMessage]
+    ) -> Callable[[TeamAsk], Awaitable[Turn]]:
+        """The turn of a paused human member, taken with its answer among ``answers``."""
+        answer = next(
+            (a for a in answers if isinstance(a, HumanMessage) and a.request_id == request_id),
+            None,
+        )
+        if answer is None:
+            raise ConfigError(
+                f"team.resume() takes the answer to the paused request: "
+                f"HumanMessage(request_id={request_id!r}, text=...)"
+            )
+        text = answer.text
+
+        async def turn(ask: TeamAsk) -> Turn:
+            await record_answer(ask, request_id, text, to_stream=True)
+            return Turn(member.name, text, text, Usage())
+
+        return turn
+
+    def _resumed_run(
+        self,
+        member: Member,
+        conversation: Conversation,
+        answers: Sequence[HumanMessage],
+        request_ids: Sequence[str],
+    ) -> Callable[[TeamAsk], Awaitable[Turn]]:
+        """The rest of a member's turn whose own run paused, given ``answers``."""
+        target = member.target
+        if not isinstance(target, Agent):
+            raise ConfigError(
+                f"team {self.name!r} paused in a run of {member.name!r}, which is not an agent "
+                "in this team: resume with the team that paused"
+            )
+        for answer in answers:
+            if not isinstance(answer, HumanMessage) or answer.request_id not in request_ids:
+                raise ConfigError(
+                    f"team.resume() takes HumanMessage answers to the paused requests "
+                    f"({', '.join(request_ids)}), got {answer!r}"
+                )
+
+        async def turn(ask: TeamAsk) -> Turn:
+            options = self._turn_options(ask, member)
+            start = max(0, open_run_index(conversation.events))  # the tools called before too
+            live = await target.open_resumed(
+                conversation.id,
+                answers,
+                cast(Any, options),
+                held=conversation,
+                storage=self.storage,
+            )
+            return await self._member_run(ask, member, live, start)
+
+        return turn
 
     def all_members(self) -> list[Member]:
         """Every member taking turns in this team: its own, then, for a member that is a team,
@@ -320,18 +378,20 @@ class Team:
 
     async def pending_request(self, conversation_id: str) -> HumanInputRequest | None:
         """The request a paused ask of this team on ``conversation_id`` waits for (a
-        ``Human(..., suspend=True)`` member's turn; answer it with ``resume``), or None."""
+        ``Human(..., suspend=True)`` member's turn, or a member agent's own request; answer it
+        with ``resume``), or None."""
         storage, history = self.storage, self.history
         if storage is None or history is None:
             return None
         paused = await storage.get(pause_key(conversation_id))
         if not isinstance(paused, dict) or paused.get("team") != self.name:
             return None
-        request_id = paused["request_id"]
+        ids = paused.get("request_ids") or [paused["request_id"]]
         for event in reversed(await history.load(conversation_id)):
-            if isinstance(event, HumanInputRequest) and event.request_id == request_id:
+            if isinstance(event, HumanInputRequest) and event.request_id in ids:
                 return event
-        return HumanInputRequest(request_id, f"{paused['member']}: your turn in {self.name}")
+        # A member's approval request, or a human's turn whose request is not found.
+        return HumanInputRequest(ids[0], f"{paused['member']}: your turn in {self.name}")
 
     # -- playing turns -----------------------------------------------------------------------
 
@@ -369,9 +429,10 @@ class Team:
         task: PromptInput | None,
         *,
         started: TeamStarted | None = None,
-        resumed: tuple[str, Member, str] | None = None,
+        resumed: Callable[[TeamAsk], Awaitable[Turn]] | None = None,
     ) -> TeamState:
-        """The turns of one ask, from its start or from a human's answer it paused for."""
+        """The turns of one ask, from its start or from the turn it paused in (``resumed``
+        takes that turn to its end)."""
         conversation, state = ask.conversation, ask.state
         team_id = state.team_id
         outer = self._asks.get(conversation.id)
@@ -381,43 +442,9 @@ class Team:
             if started is not None:
                 await record(ask, started)
             if resumed is not None:
-                request_id, member, text = resumed
-                await record_answer(ask, request_id, text, to_stream=True)
-                state.add(Turn(member.name, text, text, Usage()))
-                ended = await self.finished(state) or await first_fired(self._stop, state)
+                ended = await self.turn_taken(ask, await resumed(ask))
             while ended is None:
-                member, reason = await self.choose(state)
-                selected = SpeakerSelected(
-                    team_id, self.name, member.name, reason, len(state.turns)
-                )
-                prompt = await self.prompt_for(state, member, task)
-                timeout = self._timeout
-                if timeout is None:
-                    turn = await self._take_turn(ask, member, prompt, selected)
-                else:
-                    # A Timeout cuts a running turn too (its run closes as cancelled); the
-                    # ask then ends normally with the last answer it has.
-                    limit = asyncio.timeout(max(0.0, timeout.seconds - state.elapsed))
-                    try:
-                        async with limit:
-                            turn = await self._take_turn(ask, member, prompt, selected)
-                    except TimeoutError:
-                        if not limit.expired():
-                            raise  # the member's own error, not the team's limit
-                        self._filters.pop((conversation.id, member.name), None)
-                        ended = repr(timeout)
-                        break
-                self._filters.pop((conversation.id, member.name), None)
-                state.add(turn)
-                if turn.handoff is not None:
-                    await record(
-                        ask,
-                        HandoffEvent(
-                            team_id, self.name, member.name, turn.handoff, turn.handoff_reason
-                        ),
-                    )
-                # The pattern's own end names it best when a limit fires on the same turn.
-                ended = await self.finished(state) or await first_fired(self._stop, state)
+                ended = await self.step(ask, task)
             assert ended is not None
             members = tuple(MemberUsage(n, u) for n, u in state.by_member.items())
             await record(
@@ -448,6 +475,46 @@ class Team:
             for key in [k for k in self._filters if k[0] == conversation.id]:
                 del self._filters[key]
 
+    async def step(self, ask: TeamAsk, task: PromptInput | None) -> str | None:
+        """One step of an ask: the next member chosen takes its turn. Returns what ended the
+        ask (``TeamFinished.termination``), or ``None`` to go on. A ``Graph`` takes the nodes
+        ready together in one step, in parallel."""
+        state, conversation = ask.state, ask.conversation
+        member, reason = await self.choose(state)
+        selected = SpeakerSelected(state.team_id, self.name, member.name, reason, len(state.turns))
+        prompt = await self.prompt_for(state, member, task)
+        timeout = self._timeout
+        if timeout is None:
+            turn = await self._take_turn(ask, member, prompt, selected)
+        else:
+            # A Timeout cuts a running turn too (its run closes as cancelled); the ask then
+            # ends normally with the last answer it has.
+            limit = asyncio.timeout(max(0.0, timeout.seconds - state.elapsed))
+            try:
+                async with limit:
+                    turn = await self._take_turn(ask, member, prompt, selected)
+            except TimeoutError:
+                if not limit.expired():
+                    raise  # the member's own error, not the team's limit
+                self._filters.pop((conversation.id, member.name), None)
+                return repr(timeout)
+        self._filters.pop((conversation.id, member.name), None)
+        return await self.turn_taken(ask, turn)
+
+    async def turn_taken(self, ask: TeamAsk, turn: Turn) -> str | None:
+        """Keep a finished turn (its hand-off recorded); what ended the ask, or ``None``."""
+        state = ask.state
+        state.add(turn)
+        if turn.handoff is not None:
+            await record(
+                ask,
+                HandoffEvent(
+                    state.team_id, self.name, turn.member, turn.handoff, turn.handoff_reason
+                ),
+            )
+        # The pattern's own end names it best when a limit fires on the same turn.
+        return await self.finished(state) or await first_fired(self._stop, state)
+
     async def _take_turn(
         self, ask: TeamAsk, member: Member, prompt: PromptInput | None, selected: SpeakerSelected
     ) -> Turn:
@@ -460,12 +527,12 @@ class Team:
             inner = await target.play(prompt, conversation, ask.sink, ask.member_options)
             last = inner.turns[-1]
             return Turn(member.name, last.text, last.output, inner.usage, response=last.response)
-        options: dict[str, Any] = {**ask.member_options, "policies": self._policies[member.name]}
-        tools = self.member_tools(member)
-        if tools:
-            options["tools"] = tools
+        options = self._turn_options(ask, member)
         live = await target.open_run(prompt, cast(Any, options), held=conversation)
         live.tap = ask.sink
+        # A member's own pause (suspend_on_human, ApprovalPolicy(suspend=True), ...) pauses
+        # the team's ask: its run is saved in the team's storage (see _member_run).
+        live.storage = self.storage if self.why_no_pause(ask) is None else None
         start = len(conversation.events)
         if live.plan.chains.ask is None:
             # The selection and the run's start go to the store in one write (a round trip
@@ -481,7 +548,59 @@ class Team:
             live.started = opening
         else:  # around_ask middleware runs before the run starts: it records its own start
             await record(ask, selected)
-        reply = await run_loop(live)
+        return await self._member_run(ask, member, live, start)
+
+    def why_no_pause(self, ask: TeamAsk) -> str | None:
+        """Why ``ask`` can't pause durably (``None``: it can). It can when it is the team's
+        own ask (not a turn inside another team, nor a graph's parallel branch) and the team
+        has a history and a storage."""
+        if not ask.top:
+            return (
+                "it takes its turn inside another team or in a graph's parallel branch (only "
+                "the team asked, in a turn of its own, can pause)"
+            )
+        if self.storage is None or ask.conversation.history is None:
+            return "give the team history= and storage="
+        return None
+
+    async def _member_run(self, ask: TeamAsk, member: Member, live: LiveRun, start: int) -> Turn:
+        """Run a member's turn (new, or resumed) to its end: its ``Turn``. A run that pauses
+        itself pauses the team's ask (``AskSuspended`` with the member's requests), to go on
+        with ``team.resume``; a team that can't pause fails with a ``ConfigError`` saying why."""
+        conversation = ask.conversation
+        try:
+            reply = await run_loop(live)
+        except AskSuspended as suspended:
+            if suspended.run_id != live.run_id or self.storage is None:
+                raise
+            await self.storage.put(
+                pause_key(conversation.id),
+                {
+                    "team": self.name,
+                    "team_id": ask.state.team_id,
+                    "member": member.name,
+                    "run_id": live.run_id,
+                    "request_ids": [r.request_id for r in suspended.requests],
+                },
+            )
+            ids = ", ".join(r.request_id for r in suspended.requests)
+            raise AskSuspended(
+                f"team {self.name!r} waits for the requests of its member {member.name!r} "
+                f"(request {ids}); continue it with team.resume({conversation.id!r}, "
+                "HumanMessage(request_id=..., text=... or approved=True/False))",
+                conversation_id=conversation.id,
+                run_id=ask.state.team_id,
+                requests=suspended.requests,
+                asked_in=suspended.asked_in,
+            ) from None
+        except ConfigError as error:
+            why = self.why_no_pause(ask)
+            if why is None or "storage=" not in str(error):
+                raise
+            raise ConfigError(
+                f"member {member.name!r} of team {self.name!r} paused its turn, which pauses "
+                f"the team's ask, and this ask can't pause: {why}"
+            ) from error
         called = tuple(
             c.name
             for e in conversation.events[start:]
@@ -499,6 +618,20 @@ class Team:
             handoff[1] if handoff else "",
             reply.response,
         )
+
+    def _turn_options(self, ask: TeamAsk, member: Member) -> Mapping[str, Any]:
+        """The options of ``member``'s run: its view, the team's tools for it, and what the
+        ask passes to every member; made once per member when the ask passes nothing."""
+        cached = None if ask.member_options else self._member_options.get(member.name)
+        if cached is not None:
+            return cached
+        options: dict[str, Any] = {**ask.member_options, "policies": self._policies[member.name]}
+        tools = self.member_tools(member)
+        if tools:
+            options["tools"] = tools
+        if not ask.member_options:
+            self._member_options[member.name] = options
+        return options
 
     # -- hand-offs ---------------------------------------------------------------------------
 

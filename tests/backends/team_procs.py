@@ -9,7 +9,8 @@ from typing import Any
 
 from run_procs import stores
 
-from baton import Agent
+from baton import Agent, tool
+from baton.context import Context
 from baton.events import HumanMessage
 from baton.teams import Human, MaxTurns, RoundRobin, TextMention
 from baton.testing import ScriptedModel
@@ -24,6 +25,34 @@ def editorial(history: Any, storage: Any, *writer_turns: str) -> RoundRobin:
         history=history,
         storage=storage,
     )
+
+
+@tool
+async def ask_boss(context: Context) -> str:
+    """Ask the boss whether to go ahead."""
+    return await context.input("Go ahead?")
+
+
+def asking_crew(history: Any, storage: Any, *writer_turns: Any) -> RoundRobin:
+    """A writer who pauses its own turn for an answer (suspend_on_human), and an editor."""
+    writer = Agent(
+        "writer",
+        config=ScriptedModel(*writer_turns),
+        tools=[ask_boss],
+        suspend_on_human=True,
+    )
+    editor = Agent("editor", config=ScriptedModel("looks good", repeat=True))
+    return RoundRobin(
+        [writer, editor], name="asking", termination=MaxTurns(2), history=history, storage=storage
+    )
+
+
+async def resume_writer(spec: str, cid: str, request_id: str, answer: str) -> None:
+    async with stores(spec) as (history, storage):
+        reply = await asking_crew(history, storage, "draft, as the boss said").resume(
+            cid, HumanMessage(answer, request_id=request_id)
+        )
+        print(f"{reply.termination} {reply.turns[0].text} / {reply.text}", flush=True)
 
 
 async def die_in_turn(spec: str, cid: str) -> None:
@@ -54,7 +83,11 @@ async def resume_editor(spec: str, cid: str, request_id: str, answer: str) -> No
         print(f"{reply.termination} {reply.text}", flush=True)
 
 
-COMMANDS = {"die-in-turn": die_in_turn, "resume-editor": resume_editor}
+COMMANDS = {
+    "die-in-turn": die_in_turn,
+    "resume-editor": resume_editor,
+    "resume-writer": resume_writer,
+}
 
 if __name__ == "__main__":
     command, spec, *args = sys.argv[1:]

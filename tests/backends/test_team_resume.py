@@ -11,14 +11,22 @@ from typing import Any
 
 import pytest
 from run_procs import stores
-from team_procs import editorial
+from team_procs import asking_crew, editorial
 from test_durable_runs import first_line, kill
 
 from baton import Agent, tool
 from baton.conversation import new_id
 from baton.errors import AskSuspended
-from baton.events import ModelResponse, RunFailed, ToolCall
-from baton.teams import MaxTurns, RoundRobin, SpeakerSelected, Swarm, TeamFailed, TeamFinished
+from baton.events import ModelResponse, RunFailed, RunStarted, ToolCall, ToolCallResult
+from baton.teams import (
+    Graph,
+    MaxTurns,
+    RoundRobin,
+    SpeakerSelected,
+    Swarm,
+    TeamFailed,
+    TeamFinished,
+)
 from baton.testing import ScriptedModel, call
 
 
@@ -98,6 +106,40 @@ async def test_a_cancelled_team_ask_leaves_the_stored_conversation_valid(
         valid_history(await history.load(conversation_id))
 
 
+async def test_a_graph_cancelled_mid_fan_out_leaves_the_stored_conversation_valid(
+    store: str, valid_history: Any
+) -> None:
+    conversation_id = new_id()
+    inside: list[asyncio.Event] = [asyncio.Event(), asyncio.Event()]
+
+    def waiting(name: str, reached: asyncio.Event) -> Agent[str]:
+        @tool(name=f"wait_{name}")
+        async def wait() -> str:
+            """Wait for ever."""
+            reached.set()
+            await asyncio.Event().wait()
+            return "never"
+
+        return Agent(name, config=ScriptedModel(call(f"wait_{name}")), tools=[wait])
+
+    async with stores(store) as (history, storage):
+        flow = Graph(name="fan", history=history, storage=storage)
+        flow.add("plan", Agent("plan", config=ScriptedModel("the plan")))
+        flow.add("left", waiting("left", inside[0])).add("right", waiting("right", inside[1]))
+        flow.edge("plan", "left").edge("plan", "right")
+        async with flow.run("go", conversation_id=conversation_id) as run:
+            async with asyncio.timeout(30):
+                for reached in inside:
+                    await reached.wait()
+            await run.cancel()
+    async with stores(store) as (history, storage):
+        events = await history.load(conversation_id)
+        valid_history(events)
+        assert [e.error_type for e in events if isinstance(e, TeamFailed)] == ["Cancelled"]
+        assert [e.error_type for e in events if isinstance(e, RunFailed)] == ["Cancelled"] * 2
+        assert [e.agent for e in events if isinstance(e, RunStarted)] == ["plan", "left", "right"]
+
+
 TEAM_PROCS = Path(__file__).with_name("team_procs.py")
 
 
@@ -123,6 +165,26 @@ async def test_a_human_members_pause_is_resumed_by_another_process(
         events = await history.load(cid)
         valid_history(events)
         assert [e.member for e in events if isinstance(e, SpeakerSelected)] == ["writer", "editor"]
+        assert isinstance(events[-1], TeamFinished)
+
+
+async def test_a_member_pausing_its_own_turn_is_resumed_by_another_process(
+    store: str, valid_history: Any
+) -> None:
+    cid = new_id()
+    async with stores(store) as (history, storage):
+        with pytest.raises(AskSuspended) as paused:
+            await asking_crew(history, storage, call("ask_boss")).ask("Write.", conversation_id=cid)
+    child = await spawn_team("resume-writer", store, cid, paused.value.request_id, "yes")
+    try:
+        assert await first_line(child) == "MaxTurns(2) draft, as the boss said / looks good"
+    finally:
+        await child.wait()
+    async with stores(store) as (history, storage):
+        events = await history.load(cid)
+        valid_history(events)
+        assert [e.member for e in events if isinstance(e, SpeakerSelected)] == ["writer", "editor"]
+        assert [e.content for e in events if isinstance(e, ToolCallResult)] == ["yes"]
         assert isinstance(events[-1], TeamFinished)
 
 

@@ -1,16 +1,20 @@
-"""Graph: conditional edges and cycles with an exit, fan-out (each branch sees the conversation
-as at the fork), joins (all / any), function nodes, validation, JSON by names."""
+"""Graph: conditional edges and cycles with an exit, fan-out (branches run in parallel, each
+seeing the conversation as at the fork, stored in edge order), joins (all / any, which cancels
+the branches still running), cancellation and failure mid-fan-out (a valid stored history),
+function nodes, validation, JSON by names."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
-from baton import Agent
+from baton import Agent, MemoryHistory, MemoryStorage, tool
+from baton.context import Context
 from baton.errors import ConfigError
-from baton.events import ToolCallResult
-from baton.teams import Graph, MaxTurns, SpeakerSelected, TeamState
+from baton.events import RunFailed, RunStarted, ToolCallError, ToolCallResult
+from baton.teams import Graph, MaxTurns, SpeakerSelected, TeamFailed, TeamState
 from baton.testing import ScriptedModel, call
 
 
@@ -184,3 +188,228 @@ def test_from_json_refuses_a_malformed_description_with_a_config_error(data: Any
     draft, _ = node("draft", "v1")
     with pytest.raises(ConfigError, match=r"Graph\.from_json: .*to_json\(\)"):
         Graph.from_json(data, nodes={"draft": draft})
+
+
+def waiting_node(
+    name: str, gate: asyncio.Event, reached: asyncio.Event | None = None
+) -> Agent[str]:
+    """A node whose turn calls a tool that waits for ``gate`` (``reached`` is set on the way)."""
+
+    @tool(name=f"wait_{name}")
+    async def wait() -> str:
+        """Wait for the gate."""
+        if reached is not None:
+            reached.set()
+        await gate.wait()
+        return "through"
+
+    return Agent(name, config=ScriptedModel(call(f"wait_{name}"), f"{name} done"), tools=[wait])
+
+
+def blocks(events: list[Any]) -> list[tuple[str, str]]:
+    """(kind, member or agent) of each selection and run start, in stored order."""
+    return [
+        ("selected", e.member) if isinstance(e, SpeakerSelected) else ("run", e.agent)
+        for e in events
+        if isinstance(e, SpeakerSelected | RunStarted)
+    ]
+
+
+async def test_fanned_out_branches_run_at_the_same_time_and_are_stored_in_edge_order(
+    valid_history: Any,
+) -> None:
+    # Each branch waits for the other to have started: taken one after the other they could
+    # never finish. Right finishes first; left is still stored first (the edges' order).
+    left_in, right_in = asyncio.Event(), asyncio.Event()
+    plan, _ = node("plan", "the plan")
+    left = waiting_node("left", right_in, left_in)
+    right_gate = asyncio.Event()
+    right = waiting_node("right", right_gate, right_in)
+    merge, merge_model = node("merge", "merged")
+    flow = Graph(name="fan", history=MemoryHistory())
+    for name, agent in (("plan", plan), ("left", left), ("right", right), ("merge", merge)):
+        flow.add(name, agent)
+    flow.edge("plan", "left").edge("plan", "right").join("merge", after=["left", "right"])
+    right_gate.set()
+    async with asyncio.timeout(30):  # a bound on a failure (a deadlock), not a timer
+        reply = await flow.ask("Build")
+    assert reply.text == "merged"
+    events = list(reply.events)
+    valid_history(events)
+    assert blocks(events) == [
+        ("selected", "plan"),
+        ("run", "plan"),
+        ("selected", "left"),
+        ("run", "left"),
+        ("selected", "right"),
+        ("run", "right"),
+        ("selected", "merge"),
+        ("run", "merge"),
+    ]
+    assert [s.text for s in merge_model.seen()][-4:] == [
+        "[left] left done",
+        "[right] calls tool wait_right({})",
+        "[right] tool wait_right answered: through",
+        "[right] right done",
+    ]
+    assert [t.member for t in reply.turns] == ["plan", "left", "right", "merge"]
+
+
+async def test_a_join_on_any_cancels_the_branches_still_running(valid_history: Any) -> None:
+    a, _ = node("a", "a")
+    fast, _ = node("fast", "fast answer")
+    reached = asyncio.Event()
+    slow = waiting_node("slow", asyncio.Event(), reached)
+    end, end_model = node("end", "end")
+    flow = Graph(name="race", history=MemoryHistory())
+    for name, agent in (("a", a), ("slow", slow), ("fast", fast), ("end", end)):
+        flow.add(name, agent)
+    flow.edge("a", "slow").edge("a", "fast").join("end", after=["slow", "fast"], wait="any")
+    async with asyncio.timeout(30):
+        reply = await flow.ask("go")
+    assert reply.text == "end" and end_model.calls_made == 1
+    assert [t.member for t in reply.turns] == ["a", "fast", "end"]
+    events = list(reply.events)
+    valid_history(events)
+    cut = [e for e in events if isinstance(e, RunFailed)]
+    assert [e.error_type for e in cut] == ["Cancelled"]
+    outcomes = [e for e in events if isinstance(e, ToolCallError | ToolCallResult)]
+    assert len(outcomes) == 1 and isinstance(outcomes[0], ToolCallError)  # answered
+    assert [m for k, m in blocks(events) if k == "selected"] == ["a", "slow", "fast", "end"]
+
+
+async def test_cancelling_the_team_mid_fan_out_leaves_a_valid_history(valid_history: Any) -> None:
+    history = MemoryHistory()
+    left_in, right_in = asyncio.Event(), asyncio.Event()
+    plan, _ = node("plan", "the plan")
+    flow = Graph(name="fan", history=history)
+    flow.add("plan", plan)
+    flow.add("left", waiting_node("left", asyncio.Event(), left_in))
+    flow.add("right", waiting_node("right", asyncio.Event(), right_in))
+    flow.edge("plan", "left").edge("plan", "right")
+    async with flow.run("Build", conversation_id="fan-cancel") as run:
+        async with asyncio.timeout(30):
+            await left_in.wait()
+            await right_in.wait()
+        await run.cancel()
+    events = await history.load("fan-cancel")
+    valid_history(events)
+    assert [e.error_type for e in events if isinstance(e, TeamFailed)] == ["Cancelled"]
+    assert [e.error_type for e in events if isinstance(e, RunFailed)] == ["Cancelled"] * 2
+    assert [m for k, m in blocks(events) if k == "run"] == ["plan", "left", "right"]
+    again = Graph(name="fan", history=history).add("plan", node("plan", "again")[0])
+    assert (await again.ask("go on", conversation_id="fan-cancel")).text == "again"
+
+
+async def test_a_failing_branch_fails_the_team_and_cancels_its_siblings(
+    valid_history: Any,
+) -> None:
+    history = MemoryHistory()
+    reached = asyncio.Event()
+
+    async def boom(state: TeamState) -> str:
+        await reached.wait()  # the sibling is inside its tool
+        raise RuntimeError("the branch broke")
+
+    plan, _ = node("plan", "the plan")
+    flow = Graph(name="fan", history=history)
+    flow.add("plan", plan).add("boom", boom)
+    flow.add("slow", waiting_node("slow", asyncio.Event(), reached))
+    flow.edge("plan", "boom").edge("plan", "slow")
+    with pytest.raises(RuntimeError, match="the branch broke"):
+        async with asyncio.timeout(30):
+            await flow.ask("Build", conversation_id="fan-fail")
+    events = await history.load("fan-fail")
+    valid_history(events)
+    failed = [e for e in events if isinstance(e, TeamFailed)]
+    assert len(failed) == 1 and failed[0].error_type == "RuntimeError"
+    runs = {e.run_id: e.error_type for e in events if isinstance(e, RunFailed)}
+    assert sorted(runs.values()) == ["Cancelled", "RuntimeError"]
+
+
+async def test_a_node_that_pauses_its_own_turn_is_a_clear_error(valid_history: Any) -> None:
+    @tool
+    async def ask_boss(context: Context) -> str:
+        """Ask the boss."""
+        return await context.input("Go ahead?")
+
+    asker = Agent(
+        "asker", config=ScriptedModel(call("ask_boss")), tools=[ask_boss], suspend_on_human=True
+    )
+    history = MemoryHistory()
+    flow = Graph(name="flow", history=history, storage=MemoryStorage()).add("asker", asker)
+    with pytest.raises(ConfigError, match=r"'asker'.*'flow'.*graph can't pause"):
+        await flow.ask("go", conversation_id="g-pause")
+    valid_history(await history.load("g-pause"))
+
+
+async def test_a_human_node_in_a_branch_is_asked_live_and_stored_with_its_block(
+    valid_history: Any,
+) -> None:
+    from baton.events import HumanInputRequest, HumanMessage
+    from baton.stream import MemoryStream
+    from baton.teams import Human
+
+    plan, _ = node("plan", "the plan")
+    writer, _ = node("writer", "a draft")
+    flow = Graph(name="fan")
+    flow.add("plan", plan).add("editor", Human("editor")).add("writer", writer)
+    flow.edge("plan", "editor").edge("plan", "writer")
+    stream = MemoryStream()
+    async with flow.run("Build", stream=stream) as run:
+        async for event in run:
+            if isinstance(event, HumanInputRequest):  # seen while the branch waits
+                await stream.send(HumanMessage("Keep it short.", request_id=event.request_id))
+        reply = await run.result()
+    events = list(reply.events)
+    valid_history(events)
+    assert sorted(t.text for t in reply.turns[1:]) == ["Keep it short.", "a draft"]
+    assert [m for k, m in blocks(events) if k == "selected"] == ["plan", "editor", "writer"]
+
+
+async def test_a_branch_condition_reads_the_state_as_after_its_own_turn() -> None:
+    plan, _ = node("plan", "the plan")
+    left, _ = node("left", "LEFT OK")
+    right, _ = node("right", "right, no")
+    after_left, _ = node("after_left", "checked")
+    flow = Graph(name="fan")
+    for name, agent in (("plan", plan), ("left", left), ("right", right)):
+        flow.add(name, agent)
+    flow.add("after_left", after_left).edge("plan", "left").edge("plan", "right")
+    flow.edge("left", "after_left", when=lambda s: "LEFT OK" in s.last_text)
+    reply = await flow.ask("go")
+    assert [t.member for t in reply.turns] == ["plan", "left", "right", "after_left"]
+
+
+async def test_a_reader_gets_each_branchs_chunks_inside_its_own_block() -> None:
+    from baton.events import ModelResponse, TextChunk
+    from baton.testing import chunks
+
+    plan, _ = node("plan", "the plan")
+    left = Agent("left", config=ScriptedModel(chunks("le", "ft")))
+    right = Agent("right", config=ScriptedModel(chunks("ri", "ght")))
+    flow = Graph(name="fan").add("plan", plan).add("left", left).add("right", right)
+    flow.edge("plan", "left").edge("plan", "right")
+    seen: list[str] = []
+    async with flow.run("go") as run:
+        async for event in run:
+            if isinstance(event, RunStarted):
+                seen.append(f"start {event.agent}")
+            elif isinstance(event, TextChunk):
+                seen.append(event.text)
+            elif isinstance(event, ModelResponse):
+                seen.append(f"answer {event.agent}")
+        await run.result()
+    assert seen == [
+        "start plan",
+        "the plan",
+        "answer plan",
+        "start left",
+        "le",
+        "ft",
+        "answer left",
+        "start right",
+        "ri",
+        "ght",
+        "answer right",
+    ]

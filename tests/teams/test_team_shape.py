@@ -33,6 +33,7 @@ from baton.teams import (
     TextMention,
 )
 from baton.testing import ScriptedModel, call, chunks
+from baton.transcript import part_text
 
 
 def names(events: Any) -> list[str]:
@@ -326,3 +327,19 @@ async def test_team_variables_reach_every_member_and_persist_in_the_conversation
     assert reply.variables["count"] == 2
     again = await reply.ask("more")
     assert again.variables["count"] == 4
+
+
+async def test_a_members_tools_see_the_teams_task_as_the_request() -> None:
+    seen: list[str] = []
+
+    @tool
+    async def note(context: Context) -> str:
+        """Note the request."""
+        seen.append(" ".join(part_text(p) for p in context.request.parts))
+        return "noted"
+
+    a = Agent("a", config=ScriptedModel("a says"))
+    b = Agent("b", config=ScriptedModel(call("note"), "b says"), tools=[note])
+    reply = await RoundRobin([a, b], termination=MaxTurns(2)).ask("Write about tea.")
+    assert reply.text == "b says"
+    assert seen == ["Write about tea."]  # b's turn started with no message of its own

@@ -1,0 +1,105 @@
+"""A member agent that pauses its own turn (``suspend_on_human``, ``ApprovalPolicy(suspend=
+True)``) pauses the whole team's ask; ``team.resume`` continues that member's run where it
+stood, then the team goes on (fresh team and agent objects, as another process would)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from baton import Agent, MemoryHistory, MemoryStorage, tool
+from baton.context import Context
+from baton.errors import AskSuspended, ConfigError, ConversationBusy
+from baton.events import ApprovalRequest, HumanInputRequest, HumanMessage, ToolCallResult
+from baton.hitl import ApprovalPolicy
+from baton.teams import MaxTurns, RoundRobin, SpeakerSelected, TeamFailed, TeamFinished
+from baton.testing import ScriptedModel, call
+
+
+@tool
+async def ask_boss(context: Context) -> str:
+    """Ask the boss whether to go ahead."""
+    return await context.input("Go ahead?")
+
+
+@tool
+async def publish(title: str) -> str:
+    """Publish an article."""
+    return f"published {title}"
+
+
+def crew(history: Any, storage: Any, *writer_turns: Any, **writer: Any) -> RoundRobin:
+    w = Agent(
+        "writer",
+        config=ScriptedModel(*writer_turns),
+        tools=[ask_boss, publish],
+        suspend_on_human=True,
+        **writer,
+    )
+    editor = Agent("editor", config=ScriptedModel("looks good", repeat=True))
+    return RoundRobin(
+        [w, editor], name="crew", termination=MaxTurns(2), history=history, storage=storage
+    )
+
+
+async def test_a_member_asking_a_human_pauses_the_team_and_resumes_its_turn(
+    valid_history: Any,
+) -> None:
+    history, storage = MemoryHistory(), MemoryStorage()
+    with pytest.raises(AskSuspended) as paused:
+        await crew(history, storage, call("ask_boss")).ask("Write.", conversation_id="m1")
+    (request,) = paused.value.requests
+    assert isinstance(request, HumanInputRequest) and request.prompt == "Go ahead?"
+    assert "team.resume" in str(paused.value)
+    assert await crew(history, storage).pending_request("m1") == request
+    with pytest.raises(ConversationBusy, match=r"team\.resume"):
+        await crew(history, storage, "x").ask("again", conversation_id="m1")
+    with pytest.raises(ConfigError, match="paused requests"):
+        await crew(history, storage).resume("m1", HumanMessage("?", request_id="wrong"))
+
+    # Another team and agent objects (as another process would have): the writer's tool call
+    # runs again and gets the answer (no model call again for the turn it paused in), the
+    # writer answers, then the editor takes its turn.
+    resumed = crew(history, storage, "draft, as the boss said")
+    reply = await resumed.resume("m1", HumanMessage("yes", request_id=request.request_id))
+    assert reply.text == "looks good" and reply.termination == "MaxTurns(2)"
+    assert [t.member for t in reply.turns] == ["writer", "editor"]
+    assert reply.turns[0].text == "draft, as the boss said"
+    assert reply.turns[0].tools == ("ask_boss",)  # called before the pause
+    assert reply.usage_by_member["writer"].requests == 2  # the whole turn: before and after
+    events = await history.load("m1")
+    valid_history(events)
+    results = [e for e in events if isinstance(e, ToolCallResult)]
+    assert [r.content for r in results] == ["yes"]
+    assert [e.member for e in events if isinstance(e, SpeakerSelected)] == ["writer", "editor"]
+    assert len([e for e in events if isinstance(e, TeamFinished)]) == 1
+    assert not [e for e in events if isinstance(e, TeamFailed)]
+
+
+async def test_an_approval_policy_that_suspends_pauses_the_team(valid_history: Any) -> None:
+    history, storage = MemoryHistory(), MemoryStorage()
+    policy = ApprovalPolicy(lambda c: c.name == "publish", suspend=True)
+    with pytest.raises(AskSuspended) as paused:
+        await crew(history, storage, call("publish", title="Tea"), middleware=[policy]).ask(
+            "Write.", conversation_id="m2"
+        )
+    (request,) = paused.value.requests
+    assert isinstance(request, ApprovalRequest) and request.call.name == "publish"
+    reply = await crew(history, storage, "done", middleware=[policy]).resume(
+        "m2", HumanMessage(approved=True, request_id=request.request_id)
+    )
+    assert reply.turns[0].text == "done"
+    events = await history.load("m2")
+    valid_history(events)
+    assert [e.content for e in events if isinstance(e, ToolCallResult)] == ["published Tea"]
+
+
+async def test_a_team_that_cannot_pause_fails_with_a_clear_error(valid_history: Any) -> None:
+    history = MemoryHistory()
+    team = crew(history, None, call("ask_boss"))
+    with pytest.raises(ConfigError, match=r"writer.*crew.*history= and storage="):
+        await team.ask("Write.", conversation_id="m3")
+    events = await history.load("m3")
+    valid_history(events)
+    assert [e.error_type for e in events if isinstance(e, TeamFailed)] == ["ConfigError"]
