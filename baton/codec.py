@@ -434,12 +434,17 @@ def _record_schema(cls: type[Record], refs: Mapping[str, CoreSchema]) -> CoreSch
     """One registered class: its fields, as ``_decoders_of`` decodes them, set on an instance
     made without ``__init__`` (as a frozen dataclass's own ``__init__`` sets them, without its
     ``object.__setattr__`` call per field), then its ``__post_init__``. A class that is not a
-    plain slotted dataclass goes through its ``from_dict`` decoder instead."""
-    hints = typing.get_type_hints(cls)
+    plain slotted dataclass, or whose annotations name a class not defined yet, goes through its
+    ``from_dict`` decoder instead."""
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # a forward reference nothing defines yet: this class alone waits
+        hints = None
     params = getattr(cls, "__dataclass_params__", None)
     own = fields(cls)  # type: ignore[arg-type]
     plain = (
-        params is not None
+        hints is not None
+        and params is not None
         and params.init
         and "__dict__" not in dir(cls)
         and all(f.init and not f.kw_only for f in own)
@@ -451,6 +456,7 @@ def _record_schema(cls: type[Record], refs: Mapping[str, CoreSchema]) -> CoreSch
             return (_FAST_DECODERS.get(cls) or _fast_decoder_of(cls))(data)
 
         return cs.no_info_plain_validator_function(decode, ref=cls.__name__)
+    assert hints is not None
     args = []
     for f in own:
         schema = _field_schema(hints[f.name], refs)

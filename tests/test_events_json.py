@@ -156,3 +156,14 @@ def test_an_event_class_that_is_not_slotted_decodes_through_its_from_dict() -> N
     plain = PlainEvent("hi", 2)
     assert _same_as_from_dict([to_dict(plain)]) == [plain]
     assert events_from_json(json.dumps([{"type": "PlainEvent", "note": 1}])) is None
+
+
+def test_a_class_whose_annotation_names_nothing_yet_leaves_the_others_in_one_pass() -> None:
+    @register
+    @dataclass(frozen=True, slots=True)
+    class Dangling(Event):
+        later: NotDefinedYet  # type: ignore[name-defined]  # noqa: F821
+
+    decoded = events_from_json(json.dumps([to_dict(ModelResponse("hi"))]))
+    assert decoded == [ModelResponse("hi")]
+    assert events_from_json(json.dumps([{"type": "Dangling", "later": 1}])) is None
