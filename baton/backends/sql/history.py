@@ -244,14 +244,16 @@ class SQLHistory(SQLStore):
                     "registered event type, so nothing was loaded (register custom events "
                     "with baton.events.register before loading)"
                 )
-        if rows:  # the whole history in one parse, built in Rust (``events_from_json``)
+        try:  # the whole history in one parse, built in Rust (``events_from_json``)
             events = events_from_json("[" + ",".join([p for _, _, p in rows]) + "]")
-            if events is not None and len(events) == len(rows):
-                for event, (_, type_name, _) in zip(events, rows, strict=True):
-                    if type(event).__name__ != type_name:
-                        break
-                else:
-                    return events
+        except TypeError:  # a payload stored as bytes (SQLite keeps what it was given)
+            events = None
+        if rows and events is not None and len(events) == len(rows):
+            for event, (_, type_name, _) in zip(events, rows, strict=True):
+                if type(event).__name__ != type_name:
+                    break
+            else:
+                return events
         # Row by row: a payload the one-pass decoder refused is decoded, or named, here.
         return [_decode(conversation_id, seq, t, p) for seq, t, p in rows]
 
