@@ -13,15 +13,25 @@ import base64
 import math
 import types
 import typing
-from collections.abc import Callable, Mapping
-from dataclasses import fields
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import MISSING, fields
 from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin
 
-from pydantic_core import to_jsonable_python
+from pydantic_core import CoreSchema, SchemaValidator, to_jsonable_python
+from pydantic_core import core_schema as cs
 
 from .errors import EventDecodeError
 
-__all__ = ["Event", "Part", "Record", "event_types", "from_dict", "register", "to_dict"]
+__all__ = [
+    "Event",
+    "Part",
+    "Record",
+    "event_types",
+    "events_from_json",
+    "from_dict",
+    "register",
+    "to_dict",
+]
 
 
 class Record:
@@ -69,6 +79,7 @@ def register(cls: R) -> R:
     _DECODERS.pop(cls, None)
     _FAST_DECODERS.pop(cls, None)
     _ENCODERS.pop(cls, None)
+    _JSON_DECODER.clear()  # its unions name the registered classes: made again on next use
     return cls
 
 
@@ -364,3 +375,138 @@ def _decoders_of(cls: type[Record]) -> tuple[tuple[str, Callable[[Any], Any]], .
     # Resolved lazily, on first decode, so that annotations may name classes defined later.
     hints = typing.get_type_hints(cls)
     return tuple((f.name, _decoder_for(hints[f.name])) for f in fields(cls))  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------
+# Stored histories: a JSON array of events, decoded straight into the classes
+# ---------------------------------------------------------------------------------------------
+
+# The one validator ``events_from_json`` uses, made on first use and dropped by ``register``
+# (its unions list the registered classes); ``None`` inside when it cannot be made.
+_JSON_DECODER: list[SchemaValidator | None] = []
+
+
+def events_from_json(array: str | bytes) -> list[Event] | None:
+    """Decode a JSON array of ``to_dict`` payloads of events in one pass, or ``None``.
+
+    A load reads a whole history at once: this parses the array and builds every event and
+    the records inside it in Rust (pydantic-core, already a dependency, builds slotted
+    dataclasses without running their ``__init__``), at about the cost of the parse alone. It
+    accepts only what ``from_dict`` decodes to the same result: registered event classes
+    chosen by their ``"type"`` key, scalars of their field's exact JSON type, records only of
+    the classes a field names. Anything else (an unknown type, a wrong type, a non-finite
+    float, data that is not JSON) returns ``None``, and the caller decodes the payloads one by
+    one with ``from_dict``, which builds what it can and names what is wrong."""
+    if not _JSON_DECODER:
+        _JSON_DECODER.append(_json_decoder())
+    decoder = _JSON_DECODER[0]
+    if decoder is None:
+        return None
+    try:
+        decoded: list[Event] = decoder.validate_json(array)
+    except Exception:  # a ValidationError, or what a record's __post_init__ raised
+        return None
+    return decoded
+
+
+def _json_decoder() -> SchemaValidator | None:
+    """The validator of a list of registered events (``None`` when a class's annotations
+    cannot be resolved yet: loads then go through ``from_dict``)."""
+    try:
+        refs: dict[str, CoreSchema] = {
+            name: cs.definition_reference_schema(name) for name in _REGISTRY
+        }
+        definitions = [_record_schema(cls, refs) for cls in _REGISTRY.values()]
+        events = [c for c in _REGISTRY.values() if issubclass(c, Event)]
+        schema = cs.list_schema(_union_of(events, refs), strict=True)
+        return SchemaValidator(cs.definitions_schema(schema, definitions))
+    except Exception:  # pragma: no cover - a forward reference nothing defines yet
+        return None
+
+
+def _union_of(classes: Sequence[type[Record]], refs: Mapping[str, CoreSchema]) -> CoreSchema:
+    """Records of these classes, picked by the ``"type"`` key (as ``from_dict`` picks them)."""
+    choices: dict[Any, CoreSchema] = {c.__name__: refs[c.__name__] for c in classes}
+    return cs.tagged_union_schema(choices, "type", strict=True)
+
+
+def _record_schema(cls: type[Record], refs: Mapping[str, CoreSchema]) -> CoreSchema:
+    """One registered class: its fields, as ``_decoders_of`` decodes them, set on an instance
+    made without ``__init__`` (as a frozen dataclass's own ``__init__`` sets them, without its
+    ``object.__setattr__`` call per field), then its ``__post_init__``. A class that is not a
+    plain slotted dataclass, or whose annotations name a class not defined yet, goes through its
+    ``from_dict`` decoder instead."""
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # a forward reference nothing defines yet: this class alone waits
+        hints = None
+    params = getattr(cls, "__dataclass_params__", None)
+    own = fields(cls)  # type: ignore[arg-type]
+    plain = (
+        hints is not None
+        and params is not None
+        and params.init
+        and "__dict__" not in dir(cls)
+        and all(f.init and not f.kw_only for f in own)
+        and "__init__" in cls.__dict__  # the dataclass's own, not a subclass's override
+    )
+    if not plain:
+
+        def decode(data: Any, cls: type[Record] = cls) -> Any:
+            return (_FAST_DECODERS.get(cls) or _fast_decoder_of(cls))(data)
+
+        return cs.no_info_plain_validator_function(decode, ref=cls.__name__)
+    assert hints is not None
+    args = []
+    for f in own:
+        schema = _field_schema(hints[f.name], refs)
+        if f.default is not MISSING:
+            schema = cs.with_default_schema(schema, default=f.default)
+        elif f.default_factory is not MISSING:
+            schema = cs.with_default_schema(schema, default_factory=f.default_factory)
+        args.append(cs.dataclass_field(f.name, schema))
+    return cs.dataclass_schema(
+        cls,
+        cs.dataclass_args_schema(cls.__name__, args, extra_behavior="ignore"),
+        [f.name for f in own],
+        post_init=hasattr(cls, "__post_init__"),
+        slots=True,
+        strict=True,
+        ref=cls.__name__,
+    )
+
+
+def _field_schema(tp: Any, refs: Mapping[str, CoreSchema]) -> CoreSchema:
+    """What a field accepts, mirroring ``_decoder_for``: the same annotation reads the same
+    way, only stricter where ``from_dict`` would convert (a non-finite float's string)."""
+    origin = get_origin(tp)
+    if origin is tuple:
+        args = get_args(tp)
+        allowed = _record_types(args[0]) if args else ()
+        items = _union_of(_registered_of(allowed), refs) if allowed else cs.any_schema()
+        return cs.tuple_schema([items], variadic_item_index=0)
+    allowed = _record_types(tp)
+    if allowed:
+        return cs.nullable_schema(_union_of(_registered_of(allowed), refs))
+    if tp is bytes or (origin in (Union, types.UnionType) and bytes in get_args(tp)):
+        return cs.no_info_plain_validator_function(_decode_bytes)
+    args = get_args(tp) if origin in (Union, types.UnionType) else (tp,)
+    kinds = [a for a in args if a is not type(None)]
+    if len(kinds) != 1 or kinds[0] not in _SCALARS:
+        return cs.any_schema()
+    kind = kinds[0]
+    schema: CoreSchema
+    if kind is str:
+        schema = cs.str_schema(strict=True)
+    elif kind is bool:
+        schema = cs.bool_schema(strict=True)
+    elif kind is int:
+        schema = cs.int_schema(strict=True)
+    else:  # a float field keeps an integer as it is, as ``from_dict`` does
+        schema = cs.union_schema([cs.int_schema(strict=True), cs.float_schema(strict=True)])
+    return cs.nullable_schema(schema) if type(None) in args else schema
+
+
+def _registered_of(allowed: tuple[type, ...]) -> list[type[Record]]:
+    """The registered classes a record field takes: those it names and their subclasses."""
+    return [c for c in _REGISTRY.values() if issubclass(c, allowed)]

@@ -17,7 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .codec import Event, Part, Record, event_types, from_dict, register, to_dict
+from .codec import (
+    Event,
+    Part,
+    Record,
+    event_types,
+    events_from_json,
+    from_dict,
+    register,
+    to_dict,
+)
 
 __all__ = [
     "ApprovalRequest",
@@ -62,6 +71,7 @@ __all__ = [
     "UsageReport",
     "Video",
     "event_types",
+    "events_from_json",
     "from_dict",
     "register",
     "to_dict",

@@ -8,7 +8,8 @@ event, issue 19 point 5). The conversation is realistic: asks of a user request,
 response with two tool calls and usage, two tool results, a final response, a usage report and
 the run's start and end. Loads are timed warm (pool open, schema
 checked), as an agent continuing a conversation sees them; the "fetch" column is the query alone,
-the rest is JSON parsing and ``from_dict``. Appends are one event per call (what the agent loop
+and the floor is the query plus one JSON parse of the payloads (``pydantic_core.from_json``):
+what a load costs before any event is built. Appends are one event per call (what the agent loop
 does), batches of 10, and 8 concurrent writers on one conversation.
 
 PostgreSQL is at ``--postgres-url`` (default: the test server, ``postgresql://postgres@127.0.0.1/
@@ -27,6 +28,8 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+
+from pydantic_core import from_json
 
 from baton.backends.sql import SQLHistory
 from baton.events import (
@@ -81,6 +84,20 @@ async def timed(fn: Callable[[], Awaitable[object]], repeat: int) -> list[float]
     return times
 
 
+_LOAD = "SELECT seq, type, payload FROM baton_events WHERE conversation_id = $1 ORDER BY seq"
+
+
+async def fetch_rows(history: SQLHistory, cid: str) -> object:
+    """The query alone, through the backend's own connection."""
+    return await history.db.fetch(_LOAD, cid)
+
+
+async def fetch_and_parse(history: SQLHistory, cid: str) -> object:
+    """The floor of a load: the query and one JSON parse of every payload (no events built)."""
+    rows = await history.db.fetch(_LOAD, cid)
+    return from_json("[" + ",".join([r[2] for r in rows]) + "]")
+
+
 async def bench(label: str, url: str, quick: bool) -> list[str]:
     lines = []
     repeat = 10 if quick else 50
@@ -93,14 +110,8 @@ async def bench(label: str, url: str, quick: bool) -> list[str]:
             loaded = await history.load(cid)
             assert loaded == events
             load = await timed(lambda cid=cid: history.load(cid), repeat)
-            fetch = await timed(
-                lambda cid=cid: history.db.fetch(
-                    "SELECT seq, type, payload FROM baton_events WHERE conversation_id = $1 "
-                    "ORDER BY seq",
-                    cid,
-                ),
-                repeat,
-            )
+            fetch = await timed(lambda cid=cid: fetch_rows(history, cid), repeat)
+            floor = await timed(lambda cid=cid: fetch_and_parse(history, cid), repeat)
             med = statistics.median(load)
             mark = ""
             if n == 1000:
@@ -111,7 +122,8 @@ async def bench(label: str, url: str, quick: bool) -> list[str]:
                 f"{label:<11} load {n:>5} events: median {med:7.2f} ms  "
                 f"{med / n * 1000:5.2f} us/event  "
                 f"p90 {sorted(load)[int(len(load) * 0.9)]:7.2f} ms  "
-                f"(fetch {statistics.median(fetch):6.2f} ms){mark}"
+                f"(fetch {statistics.median(fetch):6.2f} ms, floor: fetch + parse "
+                f"{statistics.median(floor) / n * 1000:5.2f} us/event){mark}"
             )
 
         count = 200 if quick else 1000

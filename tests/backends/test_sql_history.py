@@ -55,6 +55,7 @@ from baton.events import (
     UsageReport,
     Video,
     event_types,
+    to_dict,
 )
 from baton.hitl import ApprovalPolicy
 from baton.testing import ScriptedModel, call
@@ -369,3 +370,28 @@ async def test_a_payload_disagreeing_with_its_type_column_is_refused(sql_url: st
         with pytest.raises(EventDecodeError, match="event 0: RunFinished"):
             await history.load("c")
     assert CONSTRUCTED == []
+
+
+async def test_a_payload_of_another_registered_event_than_its_row_names_is_refused(
+    sql_url: str,
+) -> None:
+    # The one-pass decoder builds both rows; the load still checks each against its type column.
+    async with SQLHistory(sql_url) as history:
+        await history.append("c", [RunFinished("r", "fine")])
+        await insert_row(history, 1, "RunFinished", {"type": "TextChunk", "text": "x"})
+        with pytest.raises(EventDecodeError, match=r"event 1: .*'TextChunk' is not 'RunFinished'"):
+            await history.load("c")
+
+
+async def test_a_sqlite_payload_stored_as_bytes_still_loads(sqlite_url: str) -> None:
+    async with SQLHistory(sqlite_url) as history:
+        await history.append("c", [RunStarted("r", "a", "c")])
+        await history.db.execute(
+            "INSERT INTO baton_events (conversation_id, seq, type, payload) "
+            "VALUES ($1, $2, $3, $4)",
+            "c",
+            1,
+            "RunFinished",
+            json.dumps(to_dict(RunFinished("r", "done"))).encode(),
+        )
+        assert await history.load("c") == [RunStarted("r", "a", "c"), RunFinished("r", "done")]

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic_core import from_json, to_json
 
 from ...errors import EventDecodeError
-from ...events import Event, from_dict, to_dict
+from ...events import Event, events_from_json, from_dict, to_dict
 
 __all__ = ["decode_event", "decode_events", "encode_event", "id_key"]
 
@@ -50,11 +50,16 @@ def decode_event(payload: bytes | str | None, where: str = "") -> Event:
 
 
 def decode_events(payloads: list[bytes] | list[bytes | str], where: str = "") -> list[Event]:
-    """Decode many stored events at once (one JSON parse for all of them, by pydantic-core in
-    Rust, when they are well formed; else entry by entry with ``json``, so the error names the
-    bad one and anything ``json`` reads still loads)."""
-    try:
-        items: Any = from_json(b"[" + b",".join(_as_bytes(p) for p in payloads) + b"]")
+    """Decode many stored events at once: parsed and built in one pass by
+    ``events.events_from_json`` when they are well formed; else one parse of them all and
+    ``from_dict`` each, or entry by entry with ``json``, so the error names the bad one and
+    anything ``json`` reads still loads."""
+    joined = b"[" + b",".join([_as_bytes(p) for p in payloads]) + b"]"
+    events = events_from_json(joined)  # parsed and built in one pass, in Rust
+    if events is not None and len(events) == len(payloads):
+        return events
+    try:  # a payload the one-pass decoder refused is decoded, or named, here
+        items: Any = from_json(joined)
     except ValueError:
         return [decode_event(p, f"{where}[{i}]") for i, p in enumerate(payloads)]
     out: list[Event] = []

@@ -1,0 +1,169 @@
+"""``events_from_json``: a stored history decoded in one pass (issue 19, point 5).
+
+Its contract: for any JSON array it either returns exactly what ``from_dict`` builds from each
+item (same classes, same values, same value types) or ``None``, and the loads then decode item
+by item with ``from_dict``, which names what is wrong. It never builds a class the registry
+does not hold, nor a record a field does not name."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from baton.errors import EventDecodeError
+from baton.events import (
+    Event,
+    Image,
+    ModelRequest,
+    ModelResponse,
+    Text,
+    ToolCall,
+    Usage,
+    events_from_json,
+    from_dict,
+    register,
+    to_dict,
+)
+from tests.event_samples import HOSTILE_VALUES, SAMPLES
+
+
+def _same_as_from_dict(items: list[Any]) -> list[Event] | None:
+    """``events_from_json`` of the items, checked against ``from_dict`` of each when it
+    decoded them (the repr shows each value's type: ``1`` is not ``1.0``, a list no tuple)."""
+    decoded = events_from_json(json.dumps(items))
+    if decoded is not None:
+        expected = [from_dict(item) for item in items]
+        assert decoded == expected
+        assert repr(decoded) == repr(expected)
+        assert [type(e) for e in decoded] == [type(e) for e in expected]
+    return decoded
+
+
+EVENT_SAMPLES = sorted(name for name, record in SAMPLES.items() if isinstance(record, Event))
+
+
+@pytest.mark.parametrize("name", EVENT_SAMPLES)
+def test_every_event_type_decodes_in_one_pass(name: str) -> None:
+    assert _same_as_from_dict([to_dict(SAMPLES[name])]) == [SAMPLES[name]]
+
+
+def test_a_whole_history_decodes_in_one_pass_in_order() -> None:
+    history = [SAMPLES[name] for name in EVENT_SAMPLES] * 3
+    assert _same_as_from_dict([to_dict(e) for e in history]) == history
+    assert events_from_json("[]") == []
+
+
+def test_values_keep_the_types_from_dict_gives_them() -> None:
+    # A float field keeps an integer as stored; ``Any`` fields stay plain JSON (lists, dicts
+    # that name a registered type); omitted fields take their defaults.
+    items = [
+        {"type": "ModelResponse", "usage": {"type": "Usage", "cost": 2}},
+        {"type": "ModelResponse", "provider_data": [{"type": "ToolCall", "id": "x"}, 1.5]},
+        {"type": "ToolCall", "id": "c", "name": "n", "__class__": "os.system"},
+        {"type": "ModelResponse", "usage": None},
+    ]
+    decoded = _same_as_from_dict(items)
+    assert decoded is not None
+    assert type(decoded[0].usage.cost) is int  # type: ignore[attr-defined]
+    assert decoded[1].provider_data == [{"type": "ToolCall", "id": "x"}, 1.5]  # type: ignore[attr-defined]
+    assert decoded[2] == ToolCall("c", "n")
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_a_wrong_value_in_any_field_is_refused_or_decoded_as_from_dict_does(name: str) -> None:
+    full = to_dict(SAMPLES[name])
+    for field_name in full:
+        if field_name == "type":
+            continue
+        for value in HOSTILE_VALUES:
+            hostile = {**full, field_name: value}
+            try:
+                from_dict(hostile)
+            except EventDecodeError:
+                assert events_from_json(json.dumps([hostile])) is None
+            else:
+                if isinstance(SAMPLES[name], Event):
+                    _same_as_from_dict([hostile])
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"type": "NoSuchEvent"},
+        {"type": "Sentinel"},
+        {"type": "Event"},
+        {"type": 1},
+        {"text": "hi"},
+        "TextChunk",
+        None,
+        {"type": "Usage"},  # a registered record that is not an event
+        {"type": "Text", "text": "a part, not an event"},
+        {"type": "RunStarted", "run_id": "r"},  # fields missing
+        {"type": "ModelRequest", "parts": [{"type": "os.system"}]},
+        {"type": "ModelRequest", "parts": [{"type": "Image"}]},  # refused by __post_init__
+        {
+            "type": "ModelRequest",
+            "parts": [{"type": "Image", "data": {"$bytes": "***not base64***"}}],
+        },
+        {"type": "ModelResponse", "usage": {"type": "TextChunk", "text": "x"}},
+        {"type": "ModelResponse", "tool_calls": [{"type": "Text", "text": "x"}]},
+        {"type": "ModelResponse", "tool_calls": [None]},
+        {"type": "ModelResponse", "usage": {"type": "Usage", "cost": "NaN"}},
+        {"type": "ModelResponse", "usage": {"type": "Usage", "requests": True}},
+        {"type": "ModelResponse", "usage": {"type": "Usage", "requests": 1.0}},
+    ],
+)
+def test_what_it_does_not_build_exactly_as_from_dict_it_refuses(item: Any) -> None:
+    assert events_from_json(json.dumps([to_dict(SAMPLES["RunStarted"]), item])) is None
+
+
+@pytest.mark.parametrize("text", ["", "[", "{}", '{"type": "TextChunk", "text": "x"}', "[1,]"])
+def test_what_is_not_a_json_array_is_refused(text: str) -> None:
+    assert events_from_json(text) is None
+
+
+def test_media_bytes_decode_from_base64() -> None:
+    request = ModelRequest((Text("see"), Image(data=b"\x89PNG\x00\xff")))
+    assert _same_as_from_dict([to_dict(request)]) == [request]
+
+
+def test_an_event_registered_after_a_load_decodes_in_the_next() -> None:
+    assert events_from_json(json.dumps([to_dict(ModelResponse("hi"))])) == [ModelResponse("hi")]
+
+    @register
+    @dataclass(frozen=True, slots=True)
+    class LateEvent(Event):
+        note: str
+        usage: Usage | None = None
+
+    late = LateEvent("later", Usage(requests=1))
+    assert _same_as_from_dict([to_dict(late), to_dict(ModelResponse("hi"))]) == [
+        late,
+        ModelResponse("hi"),
+    ]
+
+
+def test_an_event_class_that_is_not_slotted_decodes_through_its_from_dict() -> None:
+    @register
+    @dataclass(frozen=True)
+    class PlainEvent(Event):
+        note: str
+        count: int = 0
+
+    plain = PlainEvent("hi", 2)
+    assert _same_as_from_dict([to_dict(plain)]) == [plain]
+    assert events_from_json(json.dumps([{"type": "PlainEvent", "note": 1}])) is None
+
+
+def test_a_class_whose_annotation_names_nothing_yet_leaves_the_others_in_one_pass() -> None:
+    @register
+    @dataclass(frozen=True, slots=True)
+    class Dangling(Event):
+        later: NotDefinedYet  # type: ignore[name-defined]  # noqa: F821
+
+    decoded = events_from_json(json.dumps([to_dict(ModelResponse("hi"))]))
+    assert decoded == [ModelResponse("hi")]
+    assert events_from_json(json.dumps([{"type": "Dangling", "later": 1}])) is None
