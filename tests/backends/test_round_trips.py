@@ -127,7 +127,7 @@ async def test_the_last_write_is_refused_once_another_holder_has_the_conversatio
 
 
 async def test_around_ask_middleware_and_shared_streams_keep_separate_writes(
-    redis_url: str, prefix: str, valid_history: HistoryCheck
+    own_redis: OwnRedis, prefix: str, valid_history: HistoryCheck
 ) -> None:
     """around_ask middleware runs before the run starts (so the start is not written with the
     claim) and after it ends (so the claim is released after it): the conversation is the same."""
@@ -140,6 +140,7 @@ async def test_around_ask_middleware_and_shared_streams_keep_separate_writes(
             seen.append("after")
             return reply
 
+    redis_url = own_redis.url  # a server of its own: it counts the commands the server ran
     history = RedisHistory(redis_url, prefix=prefix)
     try:
         agent = Agent("a", history=history, middleware=[Around()])
