@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from baton import Agent, MemoryHistory, tool
+from baton.collector import tune_collector
 from baton.testing import ScriptedModel, call, chunks
 
 
@@ -100,3 +103,28 @@ async def test_a_streamed_run_read_to_its_end_leaves_no_cycles(
     del run
     await settle()
     assert saved_garbage() == []
+
+
+def test_tune_collector_is_opt_in_and_can_be_undone() -> None:
+    original = gc.get_threshold()
+    frozen = gc.get_freeze_count()
+    try:
+        previous = tune_collector(20_000)
+        assert previous == original
+        assert gc.get_threshold() == (20_000, original[1], original[2])
+        assert gc.get_freeze_count() > frozen  # what was alive is out of the collector's sight
+        with pytest.raises(ValueError, match="positive integer"):
+            tune_collector(0)
+    finally:
+        gc.set_threshold(*original)
+        gc.unfreeze()
+    assert gc.get_threshold() == original
+
+
+def test_importing_baton_leaves_the_collector_as_it_was() -> None:
+    code = (
+        "import gc; before = gc.get_threshold(); import baton, baton.collector; "
+        "print(gc.get_threshold() == before, gc.get_freeze_count())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "0"]
