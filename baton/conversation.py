@@ -18,6 +18,7 @@ import functools
 import os
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -227,6 +228,20 @@ def claims_in_store(history: History) -> bool:
 # Conversation holds its history, so the history's id cannot be reused while the entry exists.
 _OPEN: weakref.WeakValueDictionary[tuple[int, str], Conversation] = weakref.WeakValueDictionary()
 
+WARM_CONVERSATIONS = 256
+"""Stored conversations this process keeps in memory after their asks (the most recently
+claimed): the next ask on one of them continues from memory, checked against the store's
+length, instead of loading it again. Older ones stay only while a reply holds them."""
+
+_WARM: OrderedDict[tuple[int, str], Conversation] = OrderedDict()
+
+
+def _keep_warm(key: tuple[int, str], conversation: Conversation) -> None:
+    _WARM[key] = conversation
+    _WARM.move_to_end(key)
+    if len(_WARM) > WARM_CONVERSATIONS:
+        _WARM.popitem(last=False)
+
 
 def new_conversation(
     stream: Stream | None, variables: dict[str, Any], history: History | None
@@ -236,7 +251,9 @@ def new_conversation(
     conversation = Conversation(stream=stream, variables=variables, history=history)
     conversation.busy = True
     if history is not None:
-        _OPEN[(id(history), conversation.id)] = conversation
+        key = (id(history), conversation.id)
+        _OPEN[key] = conversation
+        _keep_warm(key, conversation)
     return conversation
 
 
@@ -254,7 +271,8 @@ async def claim(
         else:
             conversation.busy = True
         return
-    _OPEN.setdefault((id(history), conversation.id), conversation)
+    key = (id(history), conversation.id)
+    _keep_warm(key, _OPEN.setdefault(key, conversation))
     await _claim_stored(conversation, history, wait, start)
 
 
@@ -282,6 +300,7 @@ async def claim_stored(
         )
         conversation.saved = -1  # not loaded yet
         _OPEN[key] = conversation
+    _keep_warm(key, conversation)
     await _claim_stored(conversation, history, wait, start)
     if stream is not None:
         conversation.stream = stream

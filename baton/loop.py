@@ -9,7 +9,8 @@ it runs a ``LiveRun`` made from a new ``RunState`` or from a paused one (``agent
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Awaitable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -68,9 +69,10 @@ async def _call_model(call: ModelCall, context: Context) -> ModelResponse:
     return valid_response(response)
 
 
-async def _call_tool(call: ToolCall, context: Context) -> ToolCallResult | ToolCallError:
+def _call_tool(call: ToolCall, context: Context) -> Awaitable[ToolCallResult | ToolCallError]:
+    # A plain function handing back execute_tool_call's coroutine: one coroutine less per call.
     run = context.run
-    return await execute_tool_call(
+    return execute_tool_call(
         call,
         run.table,
         context,
@@ -146,7 +148,7 @@ async def run_loop(run: LiveRun) -> Reply[Any]:
         around = run.plan.chains.ask
         if around is None:
             return await _loop(run)
-        return await around(run.context, lambda: _loop(run))
+        return await around(run.context, functools.partial(_loop, run))
     except AskSuspended as suspended:
         if suspended.run_id == run.run_id and not run.pausing:
             raise ConfigError(
@@ -156,6 +158,10 @@ async def run_loop(run: LiveRun) -> Reply[Any]:
             ) from None
         raise
     finally:
+        # The run and its context refer to each other: the run lets go of its context here,
+        # so that an ask leaves no reference cycle behind (the cyclic collector would have to
+        # find and free it, with everything it holds). A context kept by a tool still works.
+        del run.context
         if takes_remarks and stream.remarks is inbox:  # type: ignore[attr-defined]
             stream.remarks = None  # type: ignore[attr-defined]
         conversation = run.conversation
@@ -221,8 +227,7 @@ async def _loop(run: LiveRun) -> Reply[Any]:
                 # finished then are stored; only the other calls run now.
                 response = resumed.response
                 run.response, run.finished = response, list(resumed.finished)
-                pending = set(resumed.pending)
-                calls = [c for c in response.tool_calls if c.id in pending]
+                calls = _unfinished(response, resumed.pending)
                 resumed = None
             else:
                 resumed = None
@@ -244,6 +249,7 @@ async def _loop(run: LiveRun) -> Reply[Any]:
                 for policy in plan.policies:
                     call = await policy.apply(call, context)
                 response = await model_chain(call, context)
+                del call  # not held (with its view of the history) while the tools run
                 if response.agent != agent_name:  # who wrote it, for other agents' transcripts
                     response = replace(response, agent=agent_name)
                 counter.add(
@@ -256,7 +262,8 @@ async def _loop(run: LiveRun) -> Reply[Any]:
                 if response.tool_calls:
                     # Set before recording: whatever stops the run from here on finds these
                     # calls (a pause saves them; a failure answers them).
-                    run.response, run.finished = response, []
+                    run.response = response
+                    run.finished.clear()  # the outcomes of the last round were used already
                 elif plan.output is None and not plan.observers and response.text.strip():
                     # The final answer: stored in one write with the run's end (one round trip
                     # less on a durable history). Nothing runs in between (an observer could
@@ -363,6 +370,12 @@ async def _take_remarks(run: LiveRun) -> None:
     ``Run.send``: not sent to the stream again)."""
     for remark in run.remarks():
         await run.record(remark, to_stream=False)
+
+
+def _unfinished(response: ModelResponse, pending: Sequence[str]) -> list[ToolCall]:
+    """The calls of ``response`` whose ids are ``pending`` (a resumed run's open calls)."""
+    ids = set(pending)
+    return [c for c in response.tool_calls if c.id in ids]
 
 
 def _attempts(rejected: dict[str, int]) -> str:

@@ -166,7 +166,7 @@ class LiveRun:
         # the run neither takes its claim nor gives it back (see Agent.open_run(held=...)).
         self.keeps_claim = False
         self.tap: Callable[[Event], Any] | None = None
-        self.alerts: list[ObserverAlert] = []
+        self.alerts: list[ObserverAlert] | None = None  # made at the first alert
 
         self.halt: ObserverAlert | None = None
         self.humans: HumanState | None = None  # this ask's human requests (humans.py)
@@ -177,6 +177,8 @@ class LiveRun:
         for line in state.usage:
             counter.add(line.usage, line.kind, line.provider, line.model)
         counter.tool_calls = state.tool_calls
+        # The context refers back to this run: ``run_loop`` drops this reference when the ask
+        # ends, so the pair leaves no cycle for the garbage collector.
         self.context = Context(self, dependencies, counter)
 
     # -- recording ---------------------------------------------------------------------------
@@ -255,6 +257,8 @@ class LiveRun:
             for observer in observers:
                 alert = observer.observe(event, self.context)
                 if alert is not None:
+                    if self.alerts is None:
+                        self.alerts = []
                     self.alerts.append(alert)
 
     def remark(self, message: HumanMessage) -> None:
@@ -279,7 +283,7 @@ class LiveRun:
             await self.record(event)
 
     async def _record_alerts(self) -> None:
-        alerts, self.alerts = self.alerts, []
+        alerts, self.alerts = self.alerts or (), None
         for alert in alerts:
             await self.record(alert)
             if alert.fatal and self.halt is None:

@@ -244,7 +244,8 @@ class MemoryStream:
             else check_delivery_timeout(delivery_timeout)
         )
         self._on_subscribe = on_subscribe
-        self._subs: list[_Sub] = []
+        # A list from the first subscriber on: most conversations' streams never get one.
+        self._subs: list[_Sub] | tuple[()] = ()
         # Concrete event class -> the subscribers whose types match it; rebuilt lazily after
         # (un)subscribe, so sending costs one dict lookup when nobody listens.
         self._index: dict[type, tuple[_Sub, ...]] = {}
@@ -368,11 +369,11 @@ class MemoryStream:
     def close(self) -> None:
         """End every watcher's iteration; pending ``next()`` waits raise ``StreamClosed``."""
         self._closed = True
-        for sub in list(self._subs):
+        subs, self._subs = self._subs, ()
+        for sub in subs:
             closer = getattr(sub.fn, "close_stream", None)
             if closer is not None:
                 closer()
-        self._subs.clear()
         self._index.clear()
 
     @property
@@ -386,6 +387,8 @@ class MemoryStream:
     def _add(self, sub: _Sub) -> _Sub:
         if self._closed:
             raise StreamClosed("cannot subscribe to a closed stream")
+        if not self._subs:
+            self._subs = []
         self._subs.append(sub)
         self._index.clear()
         if self._on_subscribe is not None:
@@ -393,8 +396,11 @@ class MemoryStream:
         return sub
 
     def _remove(self, sub: _Sub) -> None:
+        subs = self._subs
+        if not subs:
+            return
         try:
-            self._subs.remove(sub)
+            subs.remove(sub)
         except ValueError:
             return
         self._index.clear()

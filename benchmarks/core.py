@@ -12,6 +12,10 @@ A         one ask, text reply                                        µs per ask
 B         one ask with one tool round (``add(a=1, b=2)``), then text µs per ask
 C10/C100  one ask with 10 / 100 sequential tool rounds, then text    µs per round (ask / rounds)
 D         1000 concurrent asks on one agent, B's script per conv.    asks/s; heap per conversation
+DS        D in steady state at 100 / 1,000 / 10,000 concurrent:      asks/s; % of time in the
+          batches back to back, the collector never forced           collector; objects it freed
+                                                                     per ask; tracked objects per
+                                                                     ask in flight
 E         a 1000-chunk streamed reply read through ``agent.run``     µs per chunk (ask / 1000)
 T200      B on an agent with 200 tools, against the same with 1      ratio of µs per ask
 
@@ -27,6 +31,15 @@ table shows the median and the min-max spread over the repetitions; per-repetiti
 used for the C100/C10 and T200/T1 rows. ``gc.collect()`` runs between repetitions and scenarios;
 the collector stays on while timing (garbage is part of the cost). D's memory is measured in
 separate passes under ``tracemalloc``, never while timing.
+
+DS measures what a server running asks all day sees: no ``gc.collect()`` between batches, so
+every collection the asks cause (and every reference cycle they leave) is paid inside the
+timing. Each side runs one session per size (one untimed batch first, then ``--reps`` samples
+of at least ``--rep-time`` seconds of whole batches); ``gc.callbacks`` time the collector and
+``gc.get_stats()`` count its full collections and the objects it freed (objects reference
+counting frees never reach it). Tracked objects per ask in flight are counted with
+``gc.get_objects()`` while 1,000 asks wait in a gated tool, the collector off: a collection of
+the old generation walks every one of them, so they (with cycles) set the collector's cost.
 """
 
 from __future__ import annotations
@@ -55,6 +68,7 @@ from typing import Any
 
 import baton
 from baton import Agent, Tool, tool
+from baton.collector import tune_collector
 from baton.events import TextChunk, ToolCallResult
 from baton.testing import ScriptedModel, call, chunks
 
@@ -62,7 +76,7 @@ CONCURRENT = 1000  # asks in flight in D
 STREAM_CHUNKS = 1000  # chunks in E's reply
 MANY_TOOLS = 200  # tools on T200's agent
 KB = 1000  # bytes (SI, the stricter reading of "25 KB")
-SCENARIOS = ("A", "B", "C", "D", "E", "T200")
+SCENARIOS = ("A", "B", "C", "D", "DS", "E", "T200")
 ALIASES = {"C10": "C", "C100": "C", "T": "T200", "T1": "T200", "F": None}
 
 
@@ -119,6 +133,8 @@ class Row:
         """Baton's cost over the floor's (for rates: the floor's rate over Baton's)."""
         if self.baton is None or self.floor is None or self.kind == "ratio":
             return None
+        if not self.floor.median or not self.baton.median:
+            return None  # e.g. no garbage on the floor: a ratio would mean nothing
         if self.kind == "rate":
             return self.floor.median / self.baton.median
         return self.baton.median / self.floor.median
@@ -471,6 +487,7 @@ class Report:
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     memory: dict[str, Any] = field(default_factory=dict)
+    steady: dict[int | str, Any] = field(default_factory=dict)
 
 
 async def scenario_a(cfg: Config, report: Report) -> None:
@@ -808,11 +825,253 @@ async def scenario_t200(cfg: Config, report: Report) -> None:
     )
 
 
+# --------------------------------------------------------------------------- D in steady state
+
+STEADY_SIZES = (100, 1000, 10_000)  # asks in flight in DS
+STEADY_TARGET = 12_000  # asks/s at 10,000 in flight
+
+
+class GcClock:
+    """CPU time spent in the cyclic collector (``gc.callbacks``) and its collections by
+    generation (``gc.get_stats()`` deltas), while installed."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.collections: list[int] = []
+        self._start = 0.0
+        self._stats: list[dict[str, int]] = []
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.process_time()
+        else:
+            self.seconds += time.process_time() - self._start
+
+    def __enter__(self) -> GcClock:
+        self._stats = gc.get_stats()
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+        pairs = zip(gc.get_stats(), self._stats, strict=True)
+        self.collections = [a["collections"] - b["collections"] for a, b in pairs]
+
+
+def collected() -> int:
+    """Objects the collector has freed in this process so far."""
+    return sum(s["collected"] for s in gc.get_stats())
+
+
+@dataclass
+class Steady:
+    """One side's steady-state session at one size: asks/s per sample, the collector's share
+    of the CPU time and its full collections over the timed samples, and the objects it
+    (not reference counting) freed per ask over the whole session."""
+
+    rates: list[float]
+    gc_share: float
+    full_per_10k: float  # generation-2 collections per 10,000 asks
+    freed_per_ask: float
+
+
+async def steady_session(
+    batch: Callable[[], Awaitable[None]], asks: int, cfg: Config, between: Callable[[], None]
+) -> Steady:
+    """Batches of ``asks`` concurrent asks back to back, the collector on and never forced:
+    one untimed batch to reach steady state, then ``cfg.reps`` samples of at least
+    ``cfg.rep_time`` seconds (whole batches) each. ``between`` runs untimed after each sample
+    (it drops ScriptedModel's per-conversation cursors: the test model's state, not Baton's).
+
+    Times are the process's CPU time: these asks never wait on I/O, so on a quiet machine it
+    is the wall time, and on a shared one it leaves out other processes' turns."""
+    gc.collect()  # the other side's leftovers are not this side's cost
+    freed_before = collected()
+    await batch()
+    rates: list[float] = []
+    timed = 0.0
+    done = 0
+    with GcClock() as clock:
+        for _ in range(cfg.reps):
+            start = time.process_time()
+            n = 0
+            while True:
+                await batch()
+                n += 1
+                elapsed = time.process_time() - start
+                if elapsed >= cfg.rep_time:
+                    break
+            rates.append(n * asks / elapsed)
+            timed += elapsed
+            done += n * asks
+            between()
+    await drop_handles()  # counts the cycles still waiting for a collection too
+    freed = collected() - freed_before
+    return Steady(
+        rates,
+        clock.seconds / timed,
+        clock.collections[2] * 10_000 / done,
+        freed / (done + asks),
+    )
+
+
+async def tracked_in_flight(
+    start: Callable[[], Awaitable[Any]], gate: asyncio.Event, n: int
+) -> float:
+    """GC-tracked objects each ask holds while it waits in its tool (``n`` asks in flight,
+    the collector off while counting): what every collection of the old generation walks."""
+    gate.clear()
+    await drop_handles()
+    gc.disable()
+    try:
+        before = len(gc.get_objects())
+        pending = asyncio.gather(*(start() for _ in range(n)))
+        for _ in range(20):  # every ask reaches the tool's wait
+            await asyncio.sleep(0)
+        held = len(gc.get_objects()) - before
+        gate.set()
+        await pending
+    finally:
+        gc.enable()
+    del pending
+    await drop_handles()
+    return held / n
+
+
+async def scenario_ds(cfg: Config, report: Report) -> None:
+    tool_fn = yielding_add()
+    model = scripted(call("add", a=1, b=2), "3")
+    agent: Agent[str] = Agent("bench", config=model, tools=[Tool(tool_fn, name="add")])
+    fmodel = FloorModel(("add", '{"a":1,"b":2}'), "3")
+    ftools = {"add": tool_fn}
+    reply = await agent.ask("hi")
+    expect(reply.text == "3" and len(results_of(reply)) == 1, f"DS: got {reply!r}")
+    subscribers: list[Callable[[Any], None]] = []
+    clear = forget(model)
+    sizes = STEADY_SIZES if not cfg.profile else (STEADY_SIZES[-1],)
+    for size in sizes:
+
+        async def baton_batch(size: int = size) -> None:
+            await asyncio.gather(*(agent.ask("hi") for _ in range(size)))
+
+        async def floor_batch(size: int = size) -> None:
+            await asyncio.gather(
+                *(floor_ask(fmodel, ftools, "hi", subscribers) for _ in range(size))
+            )
+
+        if cfg.profile:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            await baton_batch()
+            profiler.disable()
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("tottime").print_stats(
+                cfg.top
+            )
+            print(f"\n--- cProfile DS{size}: one batch, top {cfg.top} by tottime\n{out.getvalue()}")
+            clear()
+            return
+        clear()
+        baton = await steady_session(baton_batch, size, cfg, clear)
+        floor = await steady_session(floor_batch, size, cfg, lambda: None)
+        label = f"{size:,}"
+        report.rows.append(
+            Row(
+                f"DS{label}  steady, {label} concurrent",
+                "asks/s CPU",
+                Stats.of(baton.rates),
+                Stats.of(floor.rates),
+                Target(">=", STEADY_TARGET) if size == STEADY_SIZES[-1] else None,
+                kind="rate",
+            )
+        )
+        report.rows.append(
+            Row(
+                f"DS{label}  time in the collector",
+                "% of CPU",
+                Stats.of([baton.gc_share * 100]),
+                Stats.of([floor.gc_share * 100]),
+            )
+        )
+        if size == STEADY_SIZES[-1]:
+            report.rows.append(
+                Row(
+                    f"DS{label}  garbage the collector found",
+                    "per ask",
+                    Stats.of([baton.freed_per_ask]),
+                    Stats.of([floor.freed_per_ask]),
+                )
+            )
+        report.notes.append(
+            f"DS{label}: full collections per 10,000 asks: Baton {baton.full_per_10k:.1f}, floor "
+            f"{floor.full_per_10k:.1f}; unreachable objects the collector found per ask: Baton "
+            f"{baton.freed_per_ask:.1f}, floor {floor.freed_per_ask:.1f}"
+        )
+        report.steady[size] = {"baton": vars(baton), "floor": vars(floor)}
+        if size == STEADY_SIZES[-1]:
+            # The opt-in setting for servers (baton.collector), both sides under it, then undone.
+            previous = tune_collector()
+            try:
+                tuned = await steady_session(baton_batch, size, cfg, clear)
+                ftuned = await steady_session(floor_batch, size, cfg, lambda: None)
+            finally:
+                gc.set_threshold(*previous)
+                gc.unfreeze()
+            report.rows.append(
+                Row(
+                    f"DS{label}+ extra: tune_collector()",
+                    "asks/s CPU",
+                    Stats.of(tuned.rates),
+                    Stats.of(ftuned.rates),
+                    kind="rate",
+                    extra=True,
+                )
+            )
+            report.steady["tuned"] = {"baton": vars(tuned), "floor": vars(ftuned)}
+            report.notes.append(
+                f"DS{label} with tune_collector() (gen0 threshold 50,000, gc.freeze()): time in "
+                f"the collector Baton {tuned.gc_share:.0%}, floor {ftuned.gc_share:.0%}"
+            )
+    clear()
+
+    gate = asyncio.Event()
+
+    async def gated_add(a: int, b: int) -> int:
+        """Add two integers."""
+        await gate.wait()
+        return a + b
+
+    gmodel = scripted(call("add", a=1, b=2), "3")
+    gagent: Agent[str] = Agent("bench", config=gmodel, tools=[Tool(gated_add, name="add")])
+    gftools = {"add": gated_add}
+    gate.set()
+    expect((await gagent.ask("hi")).text == "3", "DS: gated agent")
+    gmodel._states.clear()
+    held = [
+        await tracked_in_flight(lambda: gagent.ask("hi"), gate, CONCURRENT)
+        for _ in range(cfg.mem_reps)
+    ]
+    gmodel._states.clear()
+    fheld = [
+        await tracked_in_flight(lambda: floor_ask(fmodel, gftools, "hi", []), gate, CONCURRENT)
+        for _ in range(cfg.mem_reps)
+    ]
+    report.rows.append(
+        Row(
+            "DS  GC-tracked objects per ask in flight",
+            "objects",
+            Stats.of(held),
+            Stats.of(fheld),
+        )
+    )
+
+
 RUNNERS: dict[str, Callable[[Config, Report], Awaitable[None]]] = {
     "A": scenario_a,
     "B": scenario_b,
     "C": scenario_c,
     "D": scenario_d,
+    "DS": scenario_ds,
     "E": scenario_e,
     "T200": scenario_t200,
 }
@@ -1004,6 +1263,7 @@ def write_json(path: Path, meta: dict[str, Any], cfg: Config, report: Report) ->
         "config": vars(cfg),
         "rows": [r.as_json() for r in report.rows],
         "memory": report.memory,
+        "steady": report.steady,
         "notes": report.notes,
     }
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

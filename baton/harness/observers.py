@@ -174,11 +174,21 @@ class TokenMonitor(Observer):
 
 
 def _earlier_tokens(context: Context) -> int:
-    """Tokens of the asks before the current one, from their usage reports in history."""
+    """Tokens of the asks before the current one, from history: an ask's usage report, or
+    for an ask that failed before its report (halted, for one), its model responses' usage.
+    Read from the store's events, so a conversation reloaded in memory (or in another
+    process) keeps its budget."""
     total = 0
+    unreported = 0  # the model responses of an ask whose report has not come (yet)
     for event in context.events:
-        if isinstance(event, RunStarted) and event.run_id == context.run_id:
-            break
-        if isinstance(event, UsageReport):
+        if isinstance(event, RunStarted):
+            if event.run_id == context.run_id:
+                break
+            total += unreported
+            unreported = 0
+        elif isinstance(event, ModelResponse):
+            unreported += event.usage.total_tokens
+        elif isinstance(event, UsageReport):
             total += event.usage.total_tokens
-    return total
+            unreported = 0
+    return total + unreported

@@ -241,63 +241,14 @@ async def execute_tool_calls(
     their outcomes are recorded, calls after a sequential boundary don't start, and then one
     ``AskSuspended`` with every paused call's requests is raised.
     """
-    outcomes: list[ToolCallResult | ToolCallError] = []
-    paused: list[tuple[str, AskSuspended]] = []
-    run_id = context.run_id
-
-    async def one(call: ToolCall) -> None:
-        token = CURRENT_CALL.set(call)  # what humans.current_call() reads, middleware included
-        try:
-            await context.emit(call)  # transient notice: this call starts now
-            outcome = await run_call(call, context)
-        except AskSuspended as suspended:
-            if suspended.run_id != run_id:
-                raise  # an outer ask pauses (a sub-agent's request went to its parent)
-            paused.append((call.id, suspended))
-            return
-        finally:
-            CURRENT_CALL.reset(token)
-        outcomes.append(outcome)
-        await record(outcome)
-
+    round_ = _Round(context, run_call, record)
     if len(calls) == 1:
-        await one(calls[0])
+        await round_.one(calls[0])
     else:
-        limit = asyncio.Semaphore(concurrency)
-
-        async def bounded(call: ToolCall) -> None:
-            async with limit:
-                await one(call)
-
-        async def together(group: list[ToolCall]) -> None:
-            if len(group) == 1:
-                await one(group[0])
-                return
-            try:
-                async with asyncio.TaskGroup() as tasks:
-                    for call in group:
-                        tasks.create_task(bounded(call))
-            except BaseExceptionGroup as group_error:
-                # Surface the first real error, not an ExceptionGroup the caller never asked for.
-                raise group_error.exceptions[0] from None
-
-        group: list[ToolCall] = []
-        for call in calls:
-            tool = table.get(call.name)
-            if tool is not None and tool.sequential:
-                if group:
-                    await together(group)
-                    group = []
-                if paused:
-                    break
-                await one(call)
-            else:
-                if paused:
-                    break
-                group.append(call)
-        if group and not paused:
-            await together(group)
+        await round_.run_all(calls, table, concurrency)
+    paused = round_.paused
     if paused:
+        run_id = round_.run_id
         raise AskSuspended(
             "; ".join(str(s) for _, s in paused),
             conversation_id=context.conversation_id,
@@ -305,4 +256,84 @@ async def execute_tool_calls(
             requests=tuple(r for _, s in paused for r in s.requests),
             asked_in=tuple(call_id for call_id, s in paused for _ in s.requests),
         )
-    return outcomes
+    return round_.outcomes
+
+
+class _Round:
+    """The calls of one response as they run: their outcomes, and the calls that paused.
+
+    A slotted object rather than closures over the caller's locals: an ask in flight holds
+    one object here instead of a function, its cells and their tuple, all of which the
+    cyclic collector would walk (see benchmarks/README.md, "D in steady state")."""
+
+    __slots__ = ("context", "limit", "outcomes", "paused", "record", "run_call", "run_id")
+
+    def __init__(
+        self,
+        context: Context,
+        run_call: Callable[[ToolCall, Context], Awaitable[ToolCallResult | ToolCallError]],
+        record: Record,
+    ) -> None:
+        self.context = context
+        self.run_call = run_call
+        self.record = record
+        self.run_id = context.run_id
+        self.outcomes: list[ToolCallResult | ToolCallError] = []
+        self.paused: list[tuple[str, AskSuspended]] | None = None  # made at the first pause
+        self.limit: asyncio.Semaphore | None = None  # several calls at once only
+
+    async def one(self, call: ToolCall) -> None:
+        context = self.context
+        token = CURRENT_CALL.set(call)  # what humans.current_call() reads, middleware included
+        try:
+            await context.emit(call)  # transient notice: this call starts now
+            outcome = await self.run_call(call, context)
+        except AskSuspended as suspended:
+            if suspended.run_id != self.run_id:
+                raise  # an outer ask pauses (a sub-agent's request went to its parent)
+            if self.paused is None:
+                self.paused = []
+            self.paused.append((call.id, suspended))
+            return
+        finally:
+            CURRENT_CALL.reset(token)
+        self.outcomes.append(outcome)
+        await self.record(outcome)
+
+    async def run_all(
+        self, calls: Sequence[ToolCall], table: Mapping[str, Tool], concurrency: int
+    ) -> None:
+        self.limit = asyncio.Semaphore(concurrency)
+        group: list[ToolCall] = []
+        for call in calls:
+            tool = table.get(call.name)
+            if tool is not None and tool.sequential:
+                if group:
+                    await self._together(group)
+                    group = []
+                if self.paused:
+                    break
+                await self.one(call)
+            else:
+                if self.paused:
+                    break
+                group.append(call)
+        if group and not self.paused:
+            await self._together(group)
+
+    async def _bounded(self, call: ToolCall) -> None:
+        assert self.limit is not None
+        async with self.limit:
+            await self.one(call)
+
+    async def _together(self, group: list[ToolCall]) -> None:
+        if len(group) == 1:
+            await self.one(group[0])
+            return
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                for call in group:
+                    tasks.create_task(self._bounded(call))
+        except BaseExceptionGroup as group_error:
+            # Surface the first real error, not an ExceptionGroup the caller never asked for.
+            raise group_error.exceptions[0] from None
