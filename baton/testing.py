@@ -225,6 +225,9 @@ class ScriptedModel(ModelConfig, ModelClient):
         # newest `max_tracked_conversations` are kept, so a long-lived model doesn't grow without
         # bound; a forgotten tally is simply recounted.
         self._states: OrderedDict[str, _ConversationState] = OrderedDict()
+        # The tally at the end of each call, by the id of the last event counted: (first event,
+        # last event, events counted, tokens), the newest `max_tracked_conversations` kept.
+        self._tallies: dict[int, tuple[Event, Event, int, int]] = {}
         self._ids = itertools.count(1)
 
     # -- ModelConfig -------------------------------------------------------------------------
@@ -341,8 +344,10 @@ class ScriptedModel(ModelConfig, ModelClient):
             seen > len(messages)
             or messages[seen - 1] is not state.last
             or messages[0] is not state.first
-        ):  # a forked conversation, or a window a context policy slid: start over
+        ):  # a window a context policy slid, an edited history: start over
             state.seen = state.tokens = 0
+        if not state.seen and messages:
+            self._from_prefix(state, messages)  # a fork: start from its shared prefix's tally
         new = (
             messages.tail(state.seen)
             if isinstance(messages, HistoryView)
@@ -350,10 +355,35 @@ class ScriptedModel(ModelConfig, ModelClient):
         )
         for event in new:
             state.tokens += _event_tokens(event)
-        state.seen = len(messages)
+        state.seen = total = len(messages)
         if messages:
-            state.first, state.last = messages[0], messages[-1]
+            first, last = state.first, state.last = messages[0], messages[-1]
+            tallies = self._tallies
+            tallies[id(last)] = (first, last, total, state.tokens)
+            if len(tallies) > self.max_tracked_conversations:
+                del tallies[next(iter(tallies))]
         return state.tokens
+
+    def _from_prefix(self, state: _ConversationState, messages: Sequence[Event]) -> None:
+        """Start a conversation's tally from the longest prefix of ``messages`` a call counted
+        (a fork shares its events up to the old reply with the conversation it came from),
+        looked for a few events back from the end; the same first and last event at the same
+        length is the same prefix."""
+        tallies = self._tallies
+        total = len(messages)
+        first = messages[0]
+        for index in range(total - 1, max(total - 128, 0) - 1, -1):
+            event = messages[index]
+            found = tallies.get(id(event))
+            if (
+                found is not None
+                and found[1] is event
+                and found[2] == index + 1
+                and found[0] is first
+            ):
+                state.seen, state.tokens = found[2], found[3]
+                state.first, state.last = first, event
+                return
 
     def _tool_call(self, scripted: ScriptedCall) -> ToolCall:
         return ToolCall(f"call_{next(self._ids)}", scripted.name, scripted.arguments)
