@@ -47,6 +47,7 @@ from .events import (
     ModelRequest,
     ModelResponse,
     ReasoningChunk,
+    RunStarted,
     Text,
     TextChunk,
     ToolCall,
@@ -273,6 +274,12 @@ class ScriptedModel(ModelConfig, ModelClient):
             raise AssertionError("the ScriptedModel has not been called (record=True is needed)")
         return seen_by(self.requests[index])
 
+    def forget_conversations(self) -> None:
+        """Drop what the model tracks per conversation (script cursors, token tallies), as if
+        it had never seen one: a long benchmark's memory, reset between repetitions."""
+        self._states.clear()
+        self._tallies.clear()
+
     @property
     def remaining(self) -> int:
         """Turns left on the shared tape."""
@@ -296,7 +303,7 @@ class ScriptedModel(ModelConfig, ModelClient):
                 turn = turn(f"{turn.__name__} raised by the ScriptedModel script")
         if isinstance(turn, BaseException):
             raise turn
-        input_tokens = self._input_tokens(state, call.messages)
+        input_tokens = self._input_tokens(state, call.messages, call.conversation_id)
         if isinstance(turn, ModelResponse):
             return turn
         stream = call.settings.stream
@@ -337,7 +344,9 @@ class ScriptedModel(ModelConfig, ModelClient):
         state.cursor += 1
         return turn
 
-    def _input_tokens(self, state: _ConversationState, messages: Sequence[Event]) -> int:
+    def _input_tokens(
+        self, state: _ConversationState, messages: Sequence[Event], conversation_id: str
+    ) -> int:
         # Count only what is new since the last call: O(new events), like a real adapter.
         seen = state.seen
         if seen and (
@@ -347,7 +356,10 @@ class ScriptedModel(ModelConfig, ModelClient):
         ):  # a window a context policy slid, an edited history: start over
             state.seen = state.tokens = 0
         if not state.seen and messages:
-            self._from_prefix(state, messages)  # a fork: start from its shared prefix's tally
+            first = messages[0]
+            if type(first) is not RunStarted or first.conversation_id != conversation_id:
+                # Not a conversation's own start: maybe a fork, sharing a counted prefix.
+                self._from_prefix(state, messages)
         new = (
             messages.tail(state.seen)
             if isinstance(messages, HistoryView)
@@ -371,14 +383,16 @@ class ScriptedModel(ModelConfig, ModelClient):
         length is the same prefix."""
         tallies = self._tallies
         total = len(messages)
+        start = max(total - 128, 0)
+        recent = messages.tail(start) if isinstance(messages, HistoryView) else messages[start:]
         first = messages[0]
-        for index in range(total - 1, max(total - 128, 0) - 1, -1):
-            event = messages[index]
+        for offset in range(len(recent) - 1, -1, -1):
+            event = recent[offset]
             found = tallies.get(id(event))
             if (
                 found is not None
                 and found[1] is event
-                and found[2] == index + 1
+                and found[2] == start + offset + 1
                 and found[0] is first
             ):
                 state.seen, state.tokens = found[2], found[3]
