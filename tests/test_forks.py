@@ -245,6 +245,12 @@ def test_a_branch_reuses_the_prefix_a_call_converted() -> None:
     assert messages[0] is converted[0] and messages[1] is converted[1]
 
 
+def test_an_empty_view_after_others_converts_to_no_messages() -> None:
+    cache: MessageCache[dict[str, Any]] = MessageCache(convert)
+    cache.messages("parent", HistoryView([ModelRequest((Text("q"),))]))
+    assert cache.messages("empty", HistoryView([])) == []
+
+
 @pytest.mark.parametrize("agent", [None, "writer"])
 def test_a_prefix_converted_for_another_agent_is_not_reused(agent: str | None) -> None:
     cache: MessageCache[dict[str, Any]] = MessageCache(convert)

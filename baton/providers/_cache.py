@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar
 
 from ..events import Event, ModelResponse, ToolCallError, ToolCallResult
 from ..history import HistoryView
@@ -25,22 +25,12 @@ M = TypeVar("M")
 PREFIX_LOOKBACK = 128
 
 
-class _Mark:
-    """Where one conversion pass of an entry ended: the first ``count`` events made the first
-    ``length`` messages, ``guard`` the last of them; ``foreign``: the transcript's state then.
-    A later pass that changes a message at or before ``guard`` (appending functions replace
-    or insert messages, never change one in place) voids the mark."""
-
-    __slots__ = ("count", "event", "foreign", "guard", "length")
-
-    def __init__(
-        self, count: int, event: Event, length: int, guard: object, foreign: dict[str, str] | None
-    ) -> None:
-        self.count = count
-        self.event = event
-        self.length = length
-        self.guard = guard
-        self.foreign = foreign
+# Where one conversion pass of an entry ended: (count, event, length, guard, foreign): the first
+# ``count`` events (``event`` the last of them) made the first ``length`` messages, ``guard``
+# the last of those; ``foreign``: the transcript's state then (None when empty). A later pass
+# that changes a message at or before ``guard`` (appending functions replace or insert
+# messages, never change one in place) voids the mark. A plain tuple: one is made per call.
+_Mark: TypeAlias = tuple[int, Event, int, object, "dict[str, str] | None"]
 
 
 class _Entry(Generic[M]):
@@ -136,11 +126,14 @@ class MessageCache(Generic[M]):
             entry.first = events[0]
             last = entry.last = events[total - 1]
             marks = entry.marks
-            while marks and not _holds(messages, marks[-1]):
-                self._unmark(entry, marks.pop())
             length = len(messages)
+            while marks:  # the ends of earlier passes this one changed a message of: void
+                end = marks[-1][2]
+                if end <= length and (not end or messages[end - 1] is marks[-1][3]):
+                    break
+                self._unmark(entry, marks.pop())
             foreign = state.foreign_calls
-            mark = _Mark(
+            mark = (
                 total,
                 last,
                 length,
@@ -158,27 +151,29 @@ class MessageCache(Generic[M]):
         entry converted (found a few events back from the end), or none."""
         entry: _Entry[M] = _Entry(key)
         marks = self._marks
-        if not marks:
+        if not marks or not len(events):
             return entry
-        total = len(events)
-        for index in range(total - 1, max(total - PREFIX_LOOKBACK, 0) - 1, -1):
-            event = events[index]
+        start = max(len(events) - PREFIX_LOOKBACK, 0)
+        recent = events.tail(start)
+        first = events[0]
+        for offset in range(len(recent) - 1, -1, -1):
+            event = recent[offset]
             found = marks.get((id(event), agent))
             if found is None:
                 continue
             source, mark = found
             if (
-                mark.event is event
-                and mark.count == index + 1
-                and source.first is events[0]
+                mark[1] is event
+                and mark[0] == start + offset + 1
+                and source.first is first
                 and self._entries.get(source.key) is source
                 and _holds(source.messages, mark)
             ):
-                entry.messages = source.messages[: mark.length]
-                if mark.foreign is not None:
-                    entry.transcript.foreign_calls.update(mark.foreign)
-                entry.count = mark.count
-                entry.first = events[0]
+                entry.messages = source.messages[: mark[2]]
+                if mark[4] is not None:
+                    entry.transcript.foreign_calls.update(mark[4])
+                entry.count = mark[0]
+                entry.first = first
                 entry.last = event
                 return entry
         return entry
@@ -189,7 +184,7 @@ class MessageCache(Generic[M]):
         entry.marks.clear()
 
     def _unmark(self, entry: _Entry[M], mark: _Mark) -> None:
-        key = (id(mark.event), entry.key[1])
+        key = (id(mark[1]), entry.key[1])
         found = self._marks.get(key)
         if found is not None and found[1] is mark:
             del self._marks[key]
@@ -202,8 +197,8 @@ class MessageCache(Generic[M]):
 def _holds(messages: list[Any], mark: _Mark) -> bool:
     """Whether ``messages`` still begin with the messages ``mark`` recorded (a replaced or
     shifted message at or before its last one changes the object found there)."""
-    length = mark.length
-    return len(messages) >= length and (not length or messages[length - 1] is mark.guard)
+    length = mark[2]
+    return len(messages) >= length and (not length or messages[length - 1] is mark[3])
 
 
 def _in_call_order(events: Iterable[Event | None]) -> Iterator[Event | None]:
