@@ -47,6 +47,7 @@ from .events import (
     ModelRequest,
     ModelResponse,
     ReasoningChunk,
+    RunStarted,
     Text,
     TextChunk,
     ToolCall,
@@ -225,6 +226,9 @@ class ScriptedModel(ModelConfig, ModelClient):
         # newest `max_tracked_conversations` are kept, so a long-lived model doesn't grow without
         # bound; a forgotten tally is simply recounted.
         self._states: OrderedDict[str, _ConversationState] = OrderedDict()
+        # The tally at the end of each call, by the id of the last event counted: (first event,
+        # last event, events counted, tokens), the newest `max_tracked_conversations` kept.
+        self._tallies: dict[int, tuple[Event, Event, int, int]] = {}
         self._ids = itertools.count(1)
 
     # -- ModelConfig -------------------------------------------------------------------------
@@ -270,6 +274,12 @@ class ScriptedModel(ModelConfig, ModelClient):
             raise AssertionError("the ScriptedModel has not been called (record=True is needed)")
         return seen_by(self.requests[index])
 
+    def forget_conversations(self) -> None:
+        """Drop what the model tracks per conversation (script cursors, token tallies), as if
+        it had never seen one: a long benchmark's memory, reset between repetitions."""
+        self._states.clear()
+        self._tallies.clear()
+
     @property
     def remaining(self) -> int:
         """Turns left on the shared tape."""
@@ -293,7 +303,7 @@ class ScriptedModel(ModelConfig, ModelClient):
                 turn = turn(f"{turn.__name__} raised by the ScriptedModel script")
         if isinstance(turn, BaseException):
             raise turn
-        input_tokens = self._input_tokens(state, call.messages)
+        input_tokens = self._input_tokens(state, call.messages, call.conversation_id)
         if isinstance(turn, ModelResponse):
             return turn
         stream = call.settings.stream
@@ -334,15 +344,22 @@ class ScriptedModel(ModelConfig, ModelClient):
         state.cursor += 1
         return turn
 
-    def _input_tokens(self, state: _ConversationState, messages: Sequence[Event]) -> int:
+    def _input_tokens(
+        self, state: _ConversationState, messages: Sequence[Event], conversation_id: str
+    ) -> int:
         # Count only what is new since the last call: O(new events), like a real adapter.
         seen = state.seen
         if seen and (
             seen > len(messages)
             or messages[seen - 1] is not state.last
             or messages[0] is not state.first
-        ):  # a forked conversation, or a window a context policy slid: start over
+        ):  # a window a context policy slid, an edited history: start over
             state.seen = state.tokens = 0
+        if not state.seen and messages:
+            first = messages[0]
+            if type(first) is not RunStarted or first.conversation_id != conversation_id:
+                # Not a conversation's own start: maybe a fork, sharing a counted prefix.
+                self._from_prefix(state, messages)
         new = (
             messages.tail(state.seen)
             if isinstance(messages, HistoryView)
@@ -350,10 +367,37 @@ class ScriptedModel(ModelConfig, ModelClient):
         )
         for event in new:
             state.tokens += _event_tokens(event)
-        state.seen = len(messages)
+        state.seen = total = len(messages)
         if messages:
-            state.first, state.last = messages[0], messages[-1]
+            first, last = state.first, state.last = messages[0], messages[-1]
+            tallies = self._tallies
+            tallies[id(last)] = (first, last, total, state.tokens)
+            if len(tallies) > self.max_tracked_conversations:
+                del tallies[next(iter(tallies))]
         return state.tokens
+
+    def _from_prefix(self, state: _ConversationState, messages: Sequence[Event]) -> None:
+        """Start a conversation's tally from the longest prefix of ``messages`` a call counted
+        (a fork shares its events up to the old reply with the conversation it came from),
+        looked for a few events back from the end; the same first and last event at the same
+        length is the same prefix."""
+        tallies = self._tallies
+        total = len(messages)
+        start = max(total - 128, 0)
+        recent = messages.tail(start) if isinstance(messages, HistoryView) else messages[start:]
+        first = messages[0]
+        for offset in range(len(recent) - 1, -1, -1):
+            event = recent[offset]
+            found = tallies.get(id(event))
+            if (
+                found is not None
+                and found[1] is event
+                and found[2] == start + offset + 1
+                and found[0] is first
+            ):
+                state.seen, state.tokens = found[2], found[3]
+                state.first, state.last = first, event
+                return
 
     def _tool_call(self, scripted: ScriptedCall) -> ToolCall:
         return ToolCall(f"call_{next(self._ids)}", scripted.name, scripted.arguments)

@@ -453,11 +453,13 @@ def scripted(*turns: Any) -> ScriptedModel:
 
 
 def forget(model: ScriptedModel) -> Callable[[], None]:
-    """Drop the script's per-conversation cursors between repetitions (untimed).
+    """Drop the script's per-conversation cursors and token tallies between repetitions
+    (untimed).
 
-    ScriptedModel keeps one cursor per conversation id it has seen, record=False or not, so a
-    benchmark running N asks would otherwise grow a dict of N entries (reported under D)."""
-    return model._states.clear
+    ScriptedModel keeps one cursor per conversation id it has seen and a tally per call,
+    record=False or not, so a benchmark running N asks would otherwise grow dicts of N entries
+    (reported under D)."""
+    return model.forget_conversations
 
 
 def asks(agent: Agent[Any], prompt: str = "hi") -> Batch:

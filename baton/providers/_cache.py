@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar
 
 from ..events import Event, ModelResponse, ToolCallError, ToolCallResult
 from ..history import HistoryView
@@ -20,15 +20,30 @@ __all__ = ["MessageCache", "append_tool_message", "merge_or_append"]
 M = TypeVar("M")
 
 
-class _Entry(Generic[M]):
-    __slots__ = ("count", "first", "last", "messages", "transcript")
+# How far back from the end of a view a new entry looks for a converted prefix to start from
+# (a fork's first call: the events after the old reply's last model call, and the new ask's).
+PREFIX_LOOKBACK = 128
 
-    def __init__(self) -> None:
+
+# Where one conversion pass of an entry ended: (count, event, length, guard, foreign): the first
+# ``count`` events (``event`` the last of them) made the first ``length`` messages, ``guard``
+# the last of those; ``foreign``: the transcript's state then (None when empty). A later pass
+# that changes a message at or before ``guard`` (appending functions replace or insert
+# messages, never change one in place) voids the mark. A plain tuple: one is made per call.
+_Mark: TypeAlias = tuple[int, Event, int, object, "dict[str, str] | None"]
+
+
+class _Entry(Generic[M]):
+    __slots__ = ("count", "first", "key", "last", "marks", "messages", "transcript")
+
+    def __init__(self, key: tuple[str, str | None]) -> None:
+        self.key = key
         self.transcript = TranscriptState()
         self.count = 0
         self.first: Event | None = None
         self.last: Event | None = None
         self.messages: list[M] = []
+        self.marks: list[_Mark] = []
 
 
 class MessageCache(Generic[M]):
@@ -41,6 +56,14 @@ class MessageCache(Generic[M]):
     message where the provider needs that). The cache checks that the events it converted
     are still the conversation's, by the identity of the first and the last converted event (a
     forked or edited history, or a window a context policy slid, is converted afresh).
+
+    A conversation forked from another (an old reply continued after the conversation moved
+    on) shares its events with it: its first call starts from the messages the other
+    conversation had at the end of one of its calls (found by the identity of the event there,
+    and of the first event, a few events back from the fork's end), and converts only the
+    events after it. That is why ``append`` must never change a message in place: it may
+    append a message, replace the last one (``messages[-1] = ...``) or insert one, and the
+    cache notices which ends of earlier calls those changes void.
 
     With ``results_in_call_order=True`` (providers whose wire has no call ids, where results
     are matched to calls by position: Gemini, Ollama) the tool results of each answer are
@@ -58,6 +81,8 @@ class MessageCache(Generic[M]):
         self._entries: OrderedDict[tuple[str, str | None], _Entry[M]] = OrderedDict()
         self._max = max_conversations
         self._in_call_order = results_in_call_order
+        # The ends of the entries' conversion passes, by (id of the event there, agent).
+        self._marks: dict[tuple[int, str | None], tuple[_Entry[M], _Mark]] = {}
 
     def messages(
         self, conversation_id: str, events: HistoryView, agent: str | None = None
@@ -75,31 +100,105 @@ class MessageCache(Generic[M]):
                 and (events[entry.count - 1] is not entry.last or events[0] is not entry.first)
             )
         ):
-            entry = _Entry()
+            if entry is not None:
+                self._forget(entry)
+            entry = self._from_prefix(key, events, agent)
             self._entries[key] = entry
             if len(self._entries) > self._max:
-                self._entries.popitem(last=False)
+                self._forget(self._entries.popitem(last=False)[1])
         else:
             self._entries.move_to_end(key)
         if entry.count < total:
             append = self._append
+            messages = entry.messages
             state = entry.transcript
             try:
                 visible = (shown(event, agent, state) for event in events.tail(entry.count))
                 for event in _in_call_order(visible) if self._in_call_order else visible:
                     if event is not None:
-                        append(entry.messages, event)
+                        append(messages, event)
             except BaseException:
                 # A half-converted batch must not be mistaken for a converted one.
                 del self._entries[key]
+                self._forget(entry)
                 raise
             entry.count = total
             entry.first = events[0]
-            entry.last = events[total - 1]
+            last = entry.last = events[total - 1]
+            marks = entry.marks
+            length = len(messages)
+            while marks:  # the ends of earlier passes this one changed a message of: void
+                end = marks[-1][2]
+                if end <= length and (not end or messages[end - 1] is marks[-1][3]):
+                    break
+                self._unmark(entry, marks.pop())
+            foreign = state.foreign_calls
+            mark = (
+                total,
+                last,
+                length,
+                messages[length - 1] if length else None,
+                dict(foreign) if foreign else None,
+            )
+            marks.append(mark)
+            self._marks[(id(last), agent)] = (entry, mark)
         return entry.messages
+
+    def _from_prefix(
+        self, key: tuple[str, str | None], events: HistoryView, agent: str | None
+    ) -> _Entry[M]:
+        """A new entry for ``events``, holding the messages of the longest prefix another
+        entry converted (found a few events back from the end), or none."""
+        entry: _Entry[M] = _Entry(key)
+        marks = self._marks
+        if not marks or not len(events):
+            return entry
+        start = max(len(events) - PREFIX_LOOKBACK, 0)
+        recent = events.tail(start)
+        first = events[0]
+        for offset in range(len(recent) - 1, -1, -1):
+            event = recent[offset]
+            found = marks.get((id(event), agent))
+            if found is None:
+                continue
+            source, mark = found
+            if (
+                mark[1] is event
+                and mark[0] == start + offset + 1
+                and source.first is first
+                and self._entries.get(source.key) is source
+                and _holds(source.messages, mark)
+            ):
+                entry.messages = source.messages[: mark[2]]
+                if mark[4] is not None:
+                    entry.transcript.foreign_calls.update(mark[4])
+                entry.count = mark[0]
+                entry.first = first
+                entry.last = event
+                return entry
+        return entry
+
+    def _forget(self, entry: _Entry[M]) -> None:
+        for mark in entry.marks:
+            self._unmark(entry, mark)
+        entry.marks.clear()
+
+    def _unmark(self, entry: _Entry[M], mark: _Mark) -> None:
+        key = (id(mark[1]), entry.key[1])
+        found = self._marks.get(key)
+        if found is not None and found[1] is mark:
+            del self._marks[key]
 
     def clear(self) -> None:
         self._entries.clear()
+        self._marks.clear()
+
+
+def _holds(messages: list[Any], mark: _Mark) -> bool:
+    """Whether ``messages`` still begin with the messages ``mark`` recorded (a replaced or
+    shifted message at or before its last one changes the object found there)."""
+    length = mark[2]
+    return len(messages) >= length and (not length or messages[length - 1] is mark[3])
 
 
 def _in_call_order(events: Iterable[Event | None]) -> Iterator[Event | None]:
@@ -126,7 +225,9 @@ def _in_call_order(events: Iterable[Event | None]) -> Iterator[Event | None]:
 
 def merge_or_append(messages: list[dict[str, Any]], message: dict[str, Any]) -> None:
     """Append ``message``, merging its content into the previous message when both have the
-    same role (providers that require alternating roles)."""
+    same role (providers that require alternating roles). The merged message replaces the
+    previous one (never changed in place: an earlier call's messages may be shared by a fork,
+    see ``MessageCache``)."""
     if messages and messages[-1]["role"] == message["role"]:
         previous = messages[-1]
         content = previous["content"]
@@ -135,7 +236,7 @@ def merge_or_append(messages: list[dict[str, Any]], message: dict[str, Any]) -> 
         addition = message["content"]
         if isinstance(addition, str):
             addition = [{"type": "text", "text": addition}]
-        previous["content"] = [*content, *addition]
+        messages[-1] = {**previous, "content": [*content, *addition]}
         return
     messages.append(message)
 

@@ -244,7 +244,8 @@ def _add(contents: list[gt.Content], role: str, parts: list[gt.Part]) -> None:
         return
     last = contents[-1] if contents else None
     if last is not None and last.role == role and last.parts is not None:
-        last.parts.extend(parts)
+        # Replaced, not changed in place: the message cache may share the old one with a fork.
+        contents[-1] = types.Content(role=role, parts=[*last.parts, *parts])
     else:
         contents.append(types.Content(role=role, parts=parts))
 
@@ -283,18 +284,21 @@ def _response_media(
 def _add_response(contents: list[gt.Content], response: gt.Part, after: list[gt.Part]) -> None:
     """Add a function response to the user turn, after the turn's other responses and before
     the media parts that follow them."""
+    from google.genai import types
+
     last = contents[-1] if contents else None
     if last is None or last.role != "user" or not last.parts:
         _add(contents, "user", [response, *after])
         return
-    at = len(last.parts)
-    while at and last.parts[at - 1].function_response is None:
+    parts = last.parts
+    at = len(parts)
+    while at and parts[at - 1].function_response is None:
         at -= 1
     if at == 0:  # no responses in this turn yet (a user's text): append as before
-        last.parts.extend([response, *after])
+        _add(contents, "user", [response, *after])
         return
-    last.parts.insert(at, response)
-    last.parts.extend(after)
+    # A new content with the response in place (see _add: contents are never changed).
+    contents[-1] = types.Content(role="user", parts=[*parts[:at], response, *parts[at:], *after])
 
 
 def append_gemini_content(provider: str, contents: list[gt.Content], event: Event) -> None:

@@ -1,0 +1,262 @@
+"""Continuing an old reply after its conversation moved on (a fork): the branch sees exactly
+its prefix, forks of forks too, and what the work shared with the conversation it came from
+(the ScriptedModel's token tally, the providers' converted messages) gives the same answer as
+a fresh conversation holding the same events."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from baton import Agent, Image, tool
+from baton.events import (
+    Event,
+    HumanMessage,
+    ModelRequest,
+    ModelResponse,
+    Text,
+    TextChunk,
+    ToolCall,
+    ToolCallResult,
+)
+from baton.history import HistoryView
+from baton.models.base import ModelCall
+from baton.providers._cache import MessageCache, append_tool_message, merge_or_append
+from baton.testing import ScriptedModel, call
+
+OFFLINE = "http://127.0.0.1:9"
+
+
+def requests_text(events: Any) -> list[str]:
+    return [e.text for e in events if isinstance(e, ModelRequest)]
+
+
+async def no_emit(chunk: TextChunk) -> None:
+    return None
+
+
+async def fresh_input_tokens(model_call: ModelCall) -> int:
+    """The input tokens a ScriptedModel that never saw the conversation counts for the call."""
+    fresh = replace(
+        model_call, conversation_id="fresh", messages=HistoryView(list(model_call.messages))
+    )
+    answer = await ScriptedModel("x").respond(fresh, no_emit)
+    return answer.usage.input_tokens
+
+
+async def test_a_fork_sees_exactly_its_prefix_and_counts_it_as_a_fresh_model_would() -> None:
+    model = ScriptedModel(repeat=True)
+    model.turns = ("answer " * 20,)
+    agent = Agent("a", config=model)
+    reply = await agent.ask("one")
+    for n in range(30):
+        reply = await reply.ask(f"ask {n}")
+    old = reply
+    old_events = list(old.events)
+    for n in range(5):
+        reply = await reply.ask(f"later {n}")  # the conversation moves on
+
+    fork = await old.ask("the other way")
+
+    shown = list(model.last_request.messages)
+    assert shown[: len(old_events)] == old_events
+    assert all(a is b for a, b in zip(shown, old_events, strict=False))
+    assert requests_text(shown[len(old_events) :]) == ["the other way"]
+    assert not any("later" in text for text in requests_text(shown))
+    assert fork.response.usage.input_tokens == await fresh_input_tokens(model.last_request)
+    assert fork.conversation_id != old.conversation_id
+    assert list(old.events) == old_events  # the old reply still sees what it saw
+
+
+async def test_forks_of_forks_each_see_their_own_line() -> None:
+    model = ScriptedModel(repeat=True)
+    model.turns = ("ok " * 10,)
+    agent = Agent("a", config=model)
+    root = await agent.ask("root")
+    a1 = await root.ask("a1")
+    await a1.ask("a2")  # the root conversation moves on past a1
+
+    b1 = await a1.ask("b1")  # a fork of a1
+    await b1.ask("b2")  # the fork moves on
+    c1 = await b1.ask("c1")  # a fork of the fork, from b1
+    c1_call = model.last_request
+    d1 = await root.ask("d1")  # a fork of the root, before a1
+
+    assert requests_text(c1.events) == ["root", "a1", "b1", "c1"]
+    assert requests_text(d1.events) == ["root", "d1"]
+    assert requests_text(b1.events) == ["root", "a1", "b1"]
+    assert len({root.conversation_id, b1.conversation_id, c1.conversation_id}) == 3
+    assert c1.response.usage.input_tokens == await fresh_input_tokens(c1_call)
+    assert d1.response.usage.input_tokens == await fresh_input_tokens(model.last_request)
+
+    c2 = await c1.ask("c2")  # the newest reply of a fork continues it
+    assert c2.conversation_id == c1.conversation_id
+    assert requests_text(c2.events) == ["root", "a1", "b1", "c1", "c2"]
+    assert c2.response.usage.input_tokens == await fresh_input_tokens(model.last_request)
+
+
+@tool
+async def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+@tool
+async def chart() -> Image:
+    """Draw the chart."""
+    return Image(data=b"\x89PNG fake chart")
+
+
+def provider_clients() -> dict[str, Any]:
+    from baton.providers.anthropic import AnthropicConfig
+    from baton.providers.gemini import GeminiConfig
+    from baton.providers.ollama import OllamaConfig
+    from baton.providers.openai import OpenAIConfig
+    from baton.providers.openai_responses import OpenAIResponsesConfig
+
+    return {
+        "openai": OpenAIConfig("m", api_key="sk-test", base_url=f"{OFFLINE}/v1").client(),
+        "responses": OpenAIResponsesConfig(
+            "m", api_key="sk-test", base_url=f"{OFFLINE}/v1"
+        ).client(),
+        "anthropic": AnthropicConfig("m", api_key="sk-ant-test", base_url=OFFLINE).client(),
+        "gemini": GeminiConfig("m", api_key="test-key", base_url=OFFLINE).client(),
+        "ollama": OllamaConfig("m", base_url=OFFLINE).client(),
+    }
+
+
+class WireModel(ScriptedModel):
+    """A ScriptedModel that also builds each provider's request for every call (offline:
+    nothing is sent), keeping the last ones."""
+
+    def __init__(self, *turns: Any) -> None:
+        super().__init__(*turns)
+        self.clients = provider_clients()
+        self.built: dict[str, dict[str, Any]] = {}
+
+    async def respond(self, model_call: ModelCall, emit: Any) -> ModelResponse:
+        self.built = {name: c.build_request(model_call) for name, c in self.clients.items()}
+        return await super().respond(model_call, emit)
+
+
+def wire_messages(name: str, request: dict[str, Any]) -> list[Any]:
+    return list(
+        request["contents" if name == "gemini" else "input" if name == "responses" else "messages"]
+    )
+
+
+async def test_provider_wire_of_a_fork_is_what_a_fresh_conversation_would_send() -> None:
+    # Tool rounds with media results: providers merge results into one turn, or put media
+    # after the tool messages, so earlier messages change after they were first converted.
+    model = WireModel(
+        [call("add", a=1, b=2), call("chart")],
+        "three, and a chart",
+        [call("chart"), call("add", a=2, b=2)],
+        "four",
+        "later",
+        [call("add", a=5, b=5), call("chart")],
+        "ten",
+    )
+    agent = Agent("a", config=model, tools=[add, chart])
+    first = await agent.ask("add and draw")
+    old = await first.ask("again")
+    parent_built = model.built
+    await old.ask("moving on")
+
+    fork = await old.ask("a different turn")
+
+    assert fork.text == "ten"
+    fork_call = model.last_request
+    fresh_call = replace(
+        fork_call, conversation_id="fresh", messages=HistoryView(list(fork_call.messages))
+    )
+    fresh = provider_clients()
+    for name, client in fresh.items():
+        assert model.built[name] == client.build_request(fresh_call), name
+        # the fork's request starts from the parent's converted messages, not a copy of them
+        shared, parent = (
+            wire_messages(name, model.built[name]),
+            wire_messages(name, parent_built[name]),
+        )
+        assert shared[1] is parent[1], name
+    for client in [*model.clients.values(), *fresh.values()]:
+        await client.aclose()
+
+
+# -- the message cache's shared prefixes -------------------------------------------------------
+
+
+def text_messages(events: list[Event]) -> list[dict[str, Any]]:
+    """A provider of alternating roles: a request and a remark in a row make one message."""
+    cache: MessageCache[dict[str, Any]] = MessageCache(convert)
+    return [dict(m) for m in cache.messages("fresh", HistoryView(events))]
+
+
+def convert(messages: list[dict[str, Any]], event: Event) -> None:
+    if isinstance(event, ModelRequest | HumanMessage):
+        merge_or_append(messages, {"role": "user", "content": event.text})
+    elif isinstance(event, ModelResponse):
+        messages.append({"role": "assistant", "content": event.text})
+    elif isinstance(event, ToolCallResult):
+        append_tool_message(messages, {"role": "tool", "content": event.content})
+        if event.parts:
+            messages.append({"role": "user", "content": "media"})
+
+
+def test_a_prefix_whose_last_message_was_merged_into_later_is_not_reused() -> None:
+    cache: MessageCache[dict[str, Any]] = MessageCache(convert)
+    request = ModelRequest((Text("question"),))
+    parent = [request]
+    cache.messages("parent", HistoryView(parent))
+    parent.append(HumanMessage("a remark"))  # merged into the request's message
+    cache.messages("parent", HistoryView(parent))
+
+    branch = [request, ModelResponse("answer")]
+    assert cache.messages("branch", HistoryView(branch)) == text_messages(branch)
+    assert cache.messages("parent", HistoryView(parent)) == text_messages(parent)
+
+
+def test_a_prefix_with_a_tool_message_inserted_before_its_end_is_not_reused() -> None:
+    cache: MessageCache[dict[str, Any]] = MessageCache(convert)
+    calls = (ToolCall("c1", "chart", "{}"), ToolCall("c2", "add", "{}"))
+    answer = ModelResponse("", calls)
+    media_result = ToolCallResult("c1", "chart", "a chart", parts=(Image(data=b"x"),))
+    parent: list[Event] = [ModelRequest((Text("q"),)), answer, media_result]
+    cache.messages("parent", HistoryView(parent))
+    parent.append(ToolCallResult("c2", "add", "3"))  # goes in before the media message
+    cache.messages("parent", HistoryView(parent))
+
+    branch = [*parent[:3], ModelResponse("done")]
+    assert cache.messages("branch", HistoryView(branch)) == text_messages(branch)
+
+
+def test_a_branch_reuses_the_prefix_a_call_converted() -> None:
+    cache: MessageCache[dict[str, Any]] = MessageCache(convert)
+    parent: list[Event] = [ModelRequest((Text("q"),)), ModelResponse("a")]
+    converted = cache.messages("parent", HistoryView(parent))
+    parent.extend([ModelRequest((Text("q2"),)), ModelResponse("a2")])
+    cache.messages("parent", HistoryView(parent))
+
+    branch = [*parent[:2], ModelRequest((Text("other"),))]
+    messages = cache.messages("branch", HistoryView(branch))
+    assert messages == text_messages(branch)
+    assert messages[0] is converted[0] and messages[1] is converted[1]
+
+
+def test_an_empty_view_after_others_converts_to_no_messages() -> None:
+    cache: MessageCache[dict[str, Any]] = MessageCache(convert)
+    cache.messages("parent", HistoryView([ModelRequest((Text("q"),))]))
+    assert cache.messages("empty", HistoryView([])) == []
+
+
+@pytest.mark.parametrize("agent", [None, "writer"])
+def test_a_prefix_converted_for_another_agent_is_not_reused(agent: str | None) -> None:
+    cache: MessageCache[dict[str, Any]] = MessageCache(convert)
+    parent: list[Event] = [ModelRequest((Text("q"),)), ModelResponse("a")]
+    converted = cache.messages("parent", HistoryView(parent), agent="reader")
+    messages = cache.messages(
+        "branch", HistoryView([*parent, ModelRequest((Text("x"),))]), agent=agent
+    )
+    assert messages[0] is not converted[0]
