@@ -13,15 +13,25 @@ is atomic, so two processes resuming the same suspended ask can't both claim it;
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from ...conversation import new_id
 from ...events import Event
 from ...history import Claim, KeptClaim, lease_seconds, take_claim
 from .codec import decode_events, encode_event
-from .connection import LEASE_RELEASE, LEASE_RENEW, Connector, RedisSource, reaches_redis
+from .connection import (
+    LEASE_RELEASE,
+    LEASE_RENEW,
+    Connector,
+    RedisSource,
+    reaches_redis,
+    redis_unavailable,
+)
+from .line import Line, command, open_line, pack, prelude
 
 __all__ = ["RedisHistory", "RedisStorage"]
 
@@ -49,6 +59,10 @@ redis.call('RPUSH', KEYS[2], unpack(ARGV, 2))
 redis.call('DEL', KEYS[1])
 return 1
 """
+_CLAIM_SOURCE, _FINISH_SOURCE = _CLAIM.encode(), _FINISH.encode()
+# Sent by SHA (EVALSHA); the source goes only when Redis answers NOSCRIPT.
+_CLAIM_SHA = hashlib.sha1(_CLAIM_SOURCE).hexdigest().encode()
+_FINISH_SHA = hashlib.sha1(_FINISH_SOURCE).hexdigest().encode()
 _GLOB_SPECIAL = str.maketrans({c: "\\" + c for c in "*?[]\\"})
 
 
@@ -77,23 +91,40 @@ class RedisHistory:
         """Claim a conversation for one ask (``baton.history.ClaimingHistory``): a key
         ``<prefix>claim:<id>`` set with ``SET NX PX`` by a script that, in the same round trip,
         reads the list's length and appends ``start`` when it is ``at``. The lease is renewed
-        every third of ``lease``; only its holder deletes it (with the run's last events)."""
+        every third of ``lease``; only its holder deletes it (with the run's last events).
+        With a pool made from a URL the claim holds one of its connections until it is given
+        back, and writes the ask's events on it (see ``line``)."""
         client = self._connector.client()
         key, history_key = f"{self.prefix}claim:{conversation_id}", self.key(conversation_id)
         token = new_id().encode()
         ms = int(self.lease * 1000)
         first: list[bytes | int] = [at, *(encode_event(e) for e in start)] if start else []
         started = False
+        line = await open_line(client)
 
         async def attempt() -> int | None:
             nonlocal started
-            answer = int(await client.eval(_CLAIM, 2, key, history_key, token, ms, *first))
+            if line is not None:
+                args = [key.encode(), history_key.encode(), token, b"%d" % ms, *map(_arg, first)]
+                whole = command(b"EVAL", _CLAIM_SOURCE, b"2", *args)
+                if line.knows(_CLAIM_SHA):
+                    packed = command(b"EVALSHA", _CLAIM_SHA, b"2", *args)
+                    answer = await line.call(packed, int, lambda: whole)
+                else:
+                    answer = await line.call(whole, int)
+            else:
+                answer = int(await client.eval(_CLAIM, 2, key, history_key, token, ms, *first))
             if answer < 0:
                 return None
             started = bool(answer & 1)
             return answer >> 1
 
-        length = await take_claim(conversation_id, wait, attempt)
+        try:
+            length = await take_claim(conversation_id, wait, attempt)
+        except BaseException:
+            if line is not None:
+                await line.close()
+            raise
 
         async def renew() -> bool:
             return bool(await client.eval(LEASE_RENEW, 1, key, token, ms))
@@ -107,14 +138,20 @@ class RedisHistory:
                 return bool(await client.eval(LEASE_RELEASE, 1, key, token))
             return bool(await client.eval(_FINISH, 2, key, history_key, token, *payloads))
 
-        return KeptClaim(
-            f"conversation {conversation_id}",
+        what = f"conversation {conversation_id}"
+        if line is None:
+            return KeptClaim(what, self.lease, renew, release, finish, length, started=started)
+        return RedisClaim(
+            what,
             self.lease,
             renew,
             release,
             finish,
             length,
             started=started,
+            line=line,
+            keys=(key.encode(), history_key.encode(), token),
+            owner=self,
         )
 
     def __repr__(self) -> str:
@@ -151,6 +188,91 @@ class RedisHistory:
         pattern = self.key("").translate(_GLOB_SPECIAL) + "*"
         found = [k[start:].decode() async for k in self._connector.client().scan_iter(pattern)]
         return sorted(found)
+
+
+class RedisClaim(KeptClaim):
+    """A ``RedisHistory`` claim that holds a pooled connection (a ``Line``) from its taking to
+    its release, and writes the ask's events on it in the asking task
+    (``baton.history.WritingClaim``): one ``RPUSH`` per step, the last events and the release
+    in one ``EVALSHA``, each command packed from parts made once per claim."""
+
+    __slots__ = ("_finish_head", "_line", "_owner", "_push_head", "_whole")
+
+    def __init__(
+        self,
+        *args: Any,
+        line: Line,
+        keys: tuple[bytes, bytes, bytes],
+        owner: RedisHistory,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._line = line
+        self._owner = owner
+        key, history_key, token = keys
+        self._push_head = prelude(b"RPUSH", history_key)
+        self._finish_head = prelude(b"EVALSHA", _FINISH_SHA, b"2", key, history_key, token)
+        self._whole = prelude(b"EVAL", _FINISH_SOURCE, b"2", key, history_key, token)
+
+    def write_now(self, events: Sequence[Event], release: bool) -> Awaitable[None] | None:
+        if not events or (release and self.given_back):
+            return None  # nothing to send, or given back already: the ordinary way says so
+        payloads = [encode_event(e) for e in events]
+        line = self._line
+        if release:
+            whole = self._whole
+            if line.knows(_FINISH_SHA):
+                packed = pack(self._finish_head, 6, payloads)
+                again: Callable[[], bytes] | None = lambda: pack(whole, 6, payloads)  # noqa: E731
+            else:
+                packed, again = pack(whole, 6, payloads), None
+            if not line.takes(packed):
+                return None
+            return self._finish_now(packed, again)
+        packed = pack(self._push_head, 2, payloads)
+        if not line.takes(packed):
+            return None
+        return self._push_now(packed)
+
+    def take_cut(self) -> asyncio.Future[Any] | None:
+        return self._line.take_cut()
+
+    def _answered(self, held: Any) -> None:
+        self.finished(bool(held))
+
+    async def _push_now(self, packed: bytes) -> None:
+        try:
+            await self._line.call(packed, _nothing)
+        except Exception as exc:
+            raise _unavailable(exc, self._owner) from exc
+
+    async def _finish_now(self, packed: bytes, again: Callable[[], bytes] | None) -> None:
+        try:
+            await self._line.call(packed, self._answered, again)
+        except Exception as exc:
+            raise _unavailable(exc, self._owner) from exc
+        await self._line.close()
+
+    async def append_and_release(self, events: Sequence[Event]) -> None:
+        await super().append_and_release(events)
+        await self._line.close()
+
+    async def release(self) -> None:
+        await self._line.close()  # first: the release may take the same connection
+        await super().release()
+
+
+def _nothing(reply: Any) -> None:
+    return None
+
+
+def _arg(value: bytes | int) -> bytes:
+    return value if isinstance(value, bytes) else b"%d" % value
+
+
+def _unavailable(exc: Exception, owner: RedisHistory) -> Exception:
+    """A redis-py error as ``BackendUnavailable`` (as ``reaches_redis`` makes them)."""
+    return redis_unavailable(exc, owner) or exc
 
 
 class RedisStorage:
