@@ -23,6 +23,7 @@ log = logger("baton.history")
 __all__ = [
     "Claim",
     "ClaimingHistory",
+    "ClaimingNow",
     "History",
     "HistoryView",
     "KeptClaim",
@@ -124,6 +125,26 @@ class Claim(Protocol):
         """Append a run's last events and give the conversation back: in one round trip where
         the backend can, and only while this claim is held (else ``ClaimLost``, nothing
         written). On failure the claim is still held (``release`` gives it back)."""
+        ...
+
+
+@runtime_checkable
+class ClaimingNow(Protocol):
+    """A ``ClaimingHistory`` whose claim can be awaited in the asking task, with no task of its
+    own (``RedisHistory``'s): asks use ``claim_now`` when a history has it."""
+
+    async def claim_now(
+        self,
+        conversation_id: str,
+        *,
+        wait: float | None = 0,
+        start: Sequence[Event] = (),
+        at: int = 0,
+        cut: Callable[[asyncio.Future[Claim]], None],
+    ) -> Claim:
+        """``ClaimingHistory.claim``; a cancel that lands once the claim may have been taken
+        hands ``cut`` the future of that claim (it fails when none was taken) before the
+        ``CancelledError`` is raised, so the caller can give it back."""
         ...
 
 

@@ -114,3 +114,41 @@ async def test_the_held_connection_goes_back_when_an_ask_fails_or_is_refused(
         assert reply.text == "ok" and in_use(url) == 0
     finally:
         await close_pools()
+
+
+async def test_a_cancel_while_redis_holds_the_claim_gives_the_claim_back(
+    own_redis: OwnRedis, valid_history: HistoryCheck
+) -> None:
+    """The claim is sent from the asking task: cancelled before Redis answers, the ask leaves
+    the claim (and the run it started) to be closed and given back once the answer comes."""
+    url = own_redis.url
+    history = RedisHistory(url, prefix="cw:")
+    agent = Agent("a", history=history, storage=RedisStorage(url, prefix="cw:"))
+    try:
+        await agent.ask("warm", config=ScriptedModel("ok"), conversation_id="warm")
+        await connect(url).execute_command("CLIENT", "PAUSE", 10_000, "WRITE")
+        task = asyncio.create_task(
+            agent.ask("hi", config=ScriptedModel("never"), conversation_id="c")
+        )
+        for _ in range(1000):  # until the claim's script is sent (and held, not answered)
+            if await blocked_clients(url):
+                break
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await connect(url).execute_command("CLIENT", "UNPAUSE")
+        for _ in range(1000):  # given back in the background once Redis answers
+            if not await connect(url).exists("cw:claim:c") and in_use(url) == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert await connect(url).exists("cw:claim:c") == 0
+        assert in_use(url) == 0
+        stored = await history.load("c")
+        valid_history(stored)
+        assert isinstance(stored[-1], RunFailed) and stored[-1].error_type == "Cancelled"
+        reply = await agent.ask("again", config=ScriptedModel("ok"), conversation_id="c")
+        assert reply.text == "ok"
+        assert list(reply.events) == await history.load("c")
+    finally:
+        await close_pools()

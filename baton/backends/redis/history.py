@@ -20,8 +20,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from ...conversation import new_id
+from ...errors import ClaimLost
 from ...events import Event
-from ...history import Claim, KeptClaim, lease_seconds, take_claim
+from ...history import Claim, KeptClaim, keep_running, lease_seconds, take_claim
 from .codec import decode_events, encode_event
 from .connection import (
     LEASE_RELEASE,
@@ -94,37 +95,80 @@ class RedisHistory:
         every third of ``lease``; only its holder deletes it (with the run's last events).
         With a pool made from a URL the claim holds one of its connections until it is given
         back, and writes the ask's events on it (see ``line``)."""
+        return await self._claim(conversation_id, wait, start, at, None)
+
+    @reaches_redis
+    async def claim_now(
+        self,
+        conversation_id: str,
+        *,
+        wait: float | None = 0,
+        start: Sequence[Event] = (),
+        at: int = 0,
+        cut: Callable[[asyncio.Future[Claim]], None],
+    ) -> Claim:
+        """``claim``, awaited in the asking task (``baton.history.ClaimingNow``): a cancel
+        that lands once the claim was sent hands ``cut`` the future of the claim taken."""
+        return await self._claim(conversation_id, wait, start, at, cut)
+
+    async def _claim(
+        self,
+        conversation_id: str,
+        wait: float | None,
+        start: Sequence[Event],
+        at: int,
+        cut: Callable[[asyncio.Future[Claim]], None] | None,
+    ) -> Claim:
         client = self._connector.client()
         key, history_key = f"{self.prefix}claim:{conversation_id}", self.key(conversation_id)
         token = new_id().encode()
         ms = int(self.lease * 1000)
         first: list[bytes | int] = [at, *(encode_event(e) for e in start)] if start else []
-        started = False
         line = await open_line(client)
+        taken: list[Claim] = []
 
-        async def attempt() -> int | None:
-            nonlocal started
-            if line is not None:
-                args = [key.encode(), history_key.encode(), token, b"%d" % ms, *map(_arg, first)]
-                whole = command(b"EVAL", _CLAIM_SOURCE, b"2", *args)
-                if line.knows(_CLAIM_SHA):
-                    packed = command(b"EVALSHA", _CLAIM_SHA, b"2", *args)
-                    answer = await line.call(packed, int, lambda: whole)
-                else:
-                    answer = await line.call(whole, int)
-            else:
-                answer = int(await client.eval(_CLAIM, 2, key, history_key, token, ms, *first))
+        def answered(reply: Any) -> int | None:
+            # -1: another holder has the claim; else twice the length, plus 1 if started.
+            answer = int(reply)
             if answer < 0:
                 return None
-            started = bool(answer & 1)
+            taken.append(made(answer >> 1, bool(answer & 1)))
             return answer >> 1
 
-        try:
-            length = await take_claim(conversation_id, wait, attempt)
-        except BaseException:
-            if line is not None:
-                await line.close()
-            raise
+        async def attempt() -> int | None:
+            if line is None:
+                return answered(await client.eval(_CLAIM, 2, key, history_key, token, ms, *first))
+            args = [key.encode(), history_key.encode(), token, b"%d" % ms, *map(_arg, first)]
+            try:
+                if line.knows(_CLAIM_SHA):
+                    return await line.call(
+                        command(b"EVALSHA", _CLAIM_SHA, b"2", *args),
+                        answered,
+                        lambda: command(b"EVAL", _CLAIM_SOURCE, b"2", *args),
+                    )
+                return await line.call(command(b"EVAL", _CLAIM_SOURCE, b"2", *args), answered)
+            except asyncio.CancelledError:
+                rest = line.take_cut()
+                if rest is not None:  # sent: the claim may be taken, and is then given back
+                    (cut or _give_back)(asyncio.ensure_future(_claimed(rest, taken)))
+                raise
+
+        def made(length: int, started: bool) -> Claim:
+            what = f"conversation {conversation_id}"
+            if line is None:
+                return KeptClaim(what, self.lease, renew, release, finish, length, started=started)
+            return RedisClaim(
+                what,
+                self.lease,
+                renew,
+                release,
+                finish,
+                length,
+                started=started,
+                line=line,
+                keys=(key.encode(), history_key.encode(), token),
+                owner=self,
+            )
 
         async def renew() -> bool:
             return bool(await client.eval(LEASE_RENEW, 1, key, token, ms))
@@ -138,21 +182,13 @@ class RedisHistory:
                 return bool(await client.eval(LEASE_RELEASE, 1, key, token))
             return bool(await client.eval(_FINISH, 2, key, history_key, token, *payloads))
 
-        what = f"conversation {conversation_id}"
-        if line is None:
-            return KeptClaim(what, self.lease, renew, release, finish, length, started=started)
-        return RedisClaim(
-            what,
-            self.lease,
-            renew,
-            release,
-            finish,
-            length,
-            started=started,
-            line=line,
-            keys=(key.encode(), history_key.encode(), token),
-            owner=self,
-        )
+        try:
+            await take_claim(conversation_id, wait, attempt)
+        except BaseException:
+            if line is not None:
+                await line.close()
+            raise
+        return taken[-1]
 
     def __repr__(self) -> str:
         return f"RedisHistory({self._connector!r}, prefix={self.prefix!r})"
@@ -260,6 +296,25 @@ class RedisClaim(KeptClaim):
     async def release(self) -> None:
         await self._line.close()  # first: the release may take the same connection
         await super().release()
+
+
+async def _claimed(rest: asyncio.Future[Any], taken: list[Claim]) -> Claim:
+    """The claim a cancelled ask's claiming took after all (its reply read by the cut)."""
+    await rest
+    if not taken:
+        raise ClaimLost("the claim was not taken: nothing to give back")
+    return taken[-1]
+
+
+def _give_back(taking: asyncio.Future[Claim]) -> None:
+    """A claim taken for a caller that was cancelled meanwhile: give it back (the run it may
+    have started stays open, for the next ask's repair to close)."""
+    taking.add_done_callback(_release_taken)
+
+
+def _release_taken(taking: asyncio.Future[Claim]) -> None:
+    if not taking.cancelled() and taking.exception() is None:
+        keep_running(taking.result().release())
 
 
 def _nothing(reply: Any) -> None:
