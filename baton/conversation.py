@@ -24,7 +24,7 @@ from typing import Any, cast
 
 from .errors import BackendUnavailable, ConversationBusy
 from .events import Event, RunFailed, RunFinished
-from .history import Claim, ClaimingHistory, History, keep_running
+from .history import Claim, ClaimingHistory, ClaimingNow, History, keep_running
 from .stream import MemoryStream, Stream
 
 __all__ = [
@@ -211,7 +211,23 @@ async def _close_unbegun(claim: Claim, started: Event) -> None:
         await claim.release()
 
 
+def _cut_claim(
+    conversation: Conversation, start: Sequence[Event], taking: asyncio.Future[Claim]
+) -> None:
+    taking.add_done_callback(functools.partial(_give_back, conversation, start))
+
+
 _CLAIMS: dict[type, bool] = {}
+_CLAIMS_NOW: dict[type, bool] = {}
+
+
+def claims_now(history: History) -> bool:
+    """Whether ``history`` is a ``ClaimingNow`` (cached per class, as ``claims_in_store``)."""
+    cls = type(history)
+    known = _CLAIMS_NOW.get(cls)
+    if known is None:
+        known = _CLAIMS_NOW[cls] = isinstance(history, ClaimingNow)
+    return known
 
 
 def claims_in_store(history: History) -> bool:
@@ -333,20 +349,28 @@ async def _claim_stored(
         if claims_in_store(history):
             at = _start_at(conversation) if start else None
             await _settle(conversation)
-            taking = asyncio.ensure_future(
-                cast(ClaimingHistory, history).claim(
+            first = start if at is not None else ()
+            if claims_now(history):
+                # Claimed in this task; a cancel once the claim was sent hands over its future.
+                held = conversation.claim = await cast(ClaimingNow, history).claim_now(
                     conversation.id,
                     wait=wait,
-                    start=start if at is not None else (),
+                    start=first,
                     at=at or 0,
+                    cut=functools.partial(_cut_claim, conversation, start),
                 )
-            )
-            try:
-                held = conversation.claim = await asyncio.shield(taking)
-            except asyncio.CancelledError:
-                # A claim taken after all is given back (its stored start closed).
-                taking.add_done_callback(functools.partial(_give_back, conversation, start))
-                raise
+            else:
+                taking = asyncio.ensure_future(
+                    cast(ClaimingHistory, history).claim(
+                        conversation.id, wait=wait, start=first, at=at or 0
+                    )
+                )
+                try:
+                    held = conversation.claim = await asyncio.shield(taking)
+                except asyncio.CancelledError:
+                    # A claim taken after all is given back (its stored start closed).
+                    _cut_claim(conversation, start, taking)
+                    raise
             if held.started:  # the store held what memory does, and now the start too
                 conversation.events.extend(start)
                 conversation.saved = len(conversation.events)

@@ -23,12 +23,14 @@ log = logger("baton.history")
 __all__ = [
     "Claim",
     "ClaimingHistory",
+    "ClaimingNow",
     "History",
     "HistoryView",
     "KeptClaim",
     "MemoryHistory",
     "MemoryStorage",
     "Storage",
+    "WritingClaim",
     "keep_running",
     "lease_seconds",
     "take_claim",
@@ -123,6 +125,47 @@ class Claim(Protocol):
         """Append a run's last events and give the conversation back: in one round trip where
         the backend can, and only while this claim is held (else ``ClaimLost``, nothing
         written). On failure the claim is still held (``release`` gives it back)."""
+        ...
+
+
+@runtime_checkable
+class ClaimingNow(Protocol):
+    """A ``ClaimingHistory`` whose claim can be awaited in the asking task, with no task of its
+    own (``RedisHistory``'s): asks use ``claim_now`` when a history has it."""
+
+    async def claim_now(
+        self,
+        conversation_id: str,
+        *,
+        wait: float | None = 0,
+        start: Sequence[Event] = (),
+        at: int = 0,
+        cut: Callable[[asyncio.Future[Claim]], None],
+    ) -> Claim:
+        """``ClaimingHistory.claim``; a cancel that lands once the claim may have been taken
+        hands ``cut`` the future of that claim (it fails when none was taken) before the
+        ``CancelledError`` is raised, so the caller can give it back."""
+        ...
+
+
+@runtime_checkable
+class WritingClaim(Claim, Protocol):
+    """A ``Claim`` that writes the conversation's events itself, in the task that awaits the
+    write, with no task of its own per write (``baton.storing`` uses it when a claim has it;
+    ``RedisHistory``'s claims write on the connection they hold).
+
+    A cancel must not tear such a write: once the write may have reached the store, a cancel
+    leaves it going on in a task, which ``take_cut`` hands over (the awaiting task still gets
+    the ``CancelledError``); when nothing was sent, ``take_cut`` returns ``None``."""
+
+    def write_now(self, events: Sequence[Event], release: bool) -> Awaitable[None] | None:
+        """The write of ``events`` (``release``: and the claim given back with them, as
+        ``append_and_release``), or ``None`` when it can't be made this way now (the caller
+        then writes through ``History.append``/``append_and_release`` as any claim's)."""
+        ...
+
+    def take_cut(self) -> asyncio.Future[Any] | None:
+        """The rest of a write a cancel cut off after it was sent, once; else ``None``."""
         ...
 
 
@@ -259,10 +302,15 @@ class KeptClaim:
                 self._renewer.cancel()  # racing the release is harmless: both check the holder
         return release
 
-    async def append_and_release(self, events: Sequence[Event]) -> None:
-        if self._release is None:
-            raise ClaimLost(f"the claim on {self.what} was given back already; nothing written")
-        if not await self._finish(events):
+    @property
+    def given_back(self) -> bool:
+        """Whether the claim was released (or its last events written with the release)."""
+        return self._release is None
+
+    def finished(self, held: bool) -> None:
+        """The store answered a write of the run's last events with the release: ``held``,
+        they were written and the claim given back; else nothing was written (``ClaimLost``)."""
+        if not held:
             self.lost = True
             raise ClaimLost(
                 f"this process no longer holds the claim on {self.what} (its lease ran out), "
@@ -270,6 +318,11 @@ class KeptClaim:
                 "reloaded from the store)"
             )
         self._stop()
+
+    async def append_and_release(self, events: Sequence[Event]) -> None:
+        if self._release is None:
+            raise ClaimLost(f"the claim on {self.what} was given back already; nothing written")
+        self.finished(await self._finish(events))
 
     async def release(self) -> None:
         release = self._stop()

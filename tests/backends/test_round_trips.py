@@ -64,10 +64,11 @@ async def test_an_ask_costs_one_redis_round_trip_per_step(
         # answer's RPUSH, GET and DEL inside the second: two plain RPUSHes are the other trips.
         assert first == {"eval": 2, "set": 1, "llen": 1, "rpush": 4, "get": 1, "del": 1}
         # The next ask in this process knows the conversation: it is not loaded again either.
+        # The pool sent both scripts whole once; from then on they go by SHA.
         second = await commands_of(
             url, agent.ask("more", config=ScriptedModel("ok"), conversation_id="c")
         )
-        assert second == {"eval": 2, "set": 1, "llen": 1, "rpush": 2, "get": 1, "del": 1}
+        assert second == {"evalsha": 2, "set": 1, "llen": 1, "rpush": 2, "get": 1, "del": 1}
         assert await connect(url).exists("rt:claim:c") == 0
         valid_history(await history.load("c"))
     finally:

@@ -13,15 +13,26 @@ is atomic, so two processes resuming the same suspended ask can't both claim it;
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from ...conversation import new_id
+from ...errors import ClaimLost
 from ...events import Event
-from ...history import Claim, KeptClaim, lease_seconds, take_claim
+from ...history import Claim, KeptClaim, keep_running, lease_seconds, take_claim
 from .codec import decode_events, encode_event
-from .connection import LEASE_RELEASE, LEASE_RENEW, Connector, RedisSource, reaches_redis
+from .connection import (
+    LEASE_RELEASE,
+    LEASE_RENEW,
+    Connector,
+    RedisSource,
+    reaches_redis,
+    redis_unavailable,
+)
+from .line import Line, command, open_line, pack, prelude
 
 __all__ = ["RedisHistory", "RedisStorage"]
 
@@ -49,6 +60,10 @@ redis.call('RPUSH', KEYS[2], unpack(ARGV, 2))
 redis.call('DEL', KEYS[1])
 return 1
 """
+_CLAIM_SOURCE, _FINISH_SOURCE = _CLAIM.encode(), _FINISH.encode()
+# Sent by SHA (EVALSHA); the source goes only when Redis answers NOSCRIPT.
+_CLAIM_SHA = hashlib.sha1(_CLAIM_SOURCE).hexdigest().encode()
+_FINISH_SHA = hashlib.sha1(_FINISH_SOURCE).hexdigest().encode()
 _GLOB_SPECIAL = str.maketrans({c: "\\" + c for c in "*?[]\\"})
 
 
@@ -77,23 +92,83 @@ class RedisHistory:
         """Claim a conversation for one ask (``baton.history.ClaimingHistory``): a key
         ``<prefix>claim:<id>`` set with ``SET NX PX`` by a script that, in the same round trip,
         reads the list's length and appends ``start`` when it is ``at``. The lease is renewed
-        every third of ``lease``; only its holder deletes it (with the run's last events)."""
+        every third of ``lease``; only its holder deletes it (with the run's last events).
+        With a pool made from a URL the claim holds one of its connections until it is given
+        back, and writes the ask's events on it (see ``line``)."""
+        return await self._claim(conversation_id, wait, start, at, None)
+
+    @reaches_redis
+    async def claim_now(
+        self,
+        conversation_id: str,
+        *,
+        wait: float | None = 0,
+        start: Sequence[Event] = (),
+        at: int = 0,
+        cut: Callable[[asyncio.Future[Claim]], None],
+    ) -> Claim:
+        """``claim``, awaited in the asking task (``baton.history.ClaimingNow``): a cancel
+        that lands once the claim was sent hands ``cut`` the future of the claim taken."""
+        return await self._claim(conversation_id, wait, start, at, cut)
+
+    async def _claim(
+        self,
+        conversation_id: str,
+        wait: float | None,
+        start: Sequence[Event],
+        at: int,
+        cut: Callable[[asyncio.Future[Claim]], None] | None,
+    ) -> Claim:
         client = self._connector.client()
         key, history_key = f"{self.prefix}claim:{conversation_id}", self.key(conversation_id)
         token = new_id().encode()
         ms = int(self.lease * 1000)
         first: list[bytes | int] = [at, *(encode_event(e) for e in start)] if start else []
-        started = False
+        line = await open_line(client)
+        taken: list[Claim] = []
 
-        async def attempt() -> int | None:
-            nonlocal started
-            answer = int(await client.eval(_CLAIM, 2, key, history_key, token, ms, *first))
+        def answered(reply: Any) -> int | None:
+            # -1: another holder has the claim; else twice the length, plus 1 if started.
+            answer = int(reply)
             if answer < 0:
                 return None
-            started = bool(answer & 1)
+            taken.append(made(answer >> 1, bool(answer & 1)))
             return answer >> 1
 
-        length = await take_claim(conversation_id, wait, attempt)
+        async def attempt() -> int | None:
+            if line is None:
+                return answered(await client.eval(_CLAIM, 2, key, history_key, token, ms, *first))
+            args = [key.encode(), history_key.encode(), token, b"%d" % ms, *map(_arg, first)]
+            try:
+                if line.knows(_CLAIM_SHA):
+                    return await line.call(
+                        command(b"EVALSHA", _CLAIM_SHA, b"2", *args),
+                        answered,
+                        lambda: command(b"EVAL", _CLAIM_SOURCE, b"2", *args),
+                    )
+                return await line.call(command(b"EVAL", _CLAIM_SOURCE, b"2", *args), answered)
+            except asyncio.CancelledError:
+                rest = line.take_cut()
+                if rest is not None:  # sent: the claim may be taken, and is then given back
+                    (cut or _give_back)(asyncio.ensure_future(_claimed(rest, taken)))
+                raise
+
+        def made(length: int, started: bool) -> Claim:
+            what = f"conversation {conversation_id}"
+            if line is None:
+                return KeptClaim(what, self.lease, renew, release, finish, length, started=started)
+            return RedisClaim(
+                what,
+                self.lease,
+                renew,
+                release,
+                finish,
+                length,
+                started=started,
+                line=line,
+                keys=(key.encode(), history_key.encode(), token),
+                owner=self,
+            )
 
         async def renew() -> bool:
             return bool(await client.eval(LEASE_RENEW, 1, key, token, ms))
@@ -107,15 +182,13 @@ class RedisHistory:
                 return bool(await client.eval(LEASE_RELEASE, 1, key, token))
             return bool(await client.eval(_FINISH, 2, key, history_key, token, *payloads))
 
-        return KeptClaim(
-            f"conversation {conversation_id}",
-            self.lease,
-            renew,
-            release,
-            finish,
-            length,
-            started=started,
-        )
+        try:
+            await take_claim(conversation_id, wait, attempt)
+        except BaseException:
+            if line is not None:
+                await line.close()
+            raise
+        return taken[-1]
 
     def __repr__(self) -> str:
         return f"RedisHistory({self._connector!r}, prefix={self.prefix!r})"
@@ -151,6 +224,110 @@ class RedisHistory:
         pattern = self.key("").translate(_GLOB_SPECIAL) + "*"
         found = [k[start:].decode() async for k in self._connector.client().scan_iter(pattern)]
         return sorted(found)
+
+
+class RedisClaim(KeptClaim):
+    """A ``RedisHistory`` claim that holds a pooled connection (a ``Line``) from its taking to
+    its release, and writes the ask's events on it in the asking task
+    (``baton.history.WritingClaim``): one ``RPUSH`` per step, the last events and the release
+    in one ``EVALSHA``, each command packed from parts made once per claim."""
+
+    __slots__ = ("_finish_head", "_line", "_owner", "_push_head", "_whole")
+
+    def __init__(
+        self,
+        *args: Any,
+        line: Line,
+        keys: tuple[bytes, bytes, bytes],
+        owner: RedisHistory,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._line = line
+        self._owner = owner
+        key, history_key, token = keys
+        self._push_head = prelude(b"RPUSH", history_key)
+        self._finish_head = prelude(b"EVALSHA", _FINISH_SHA, b"2", key, history_key, token)
+        self._whole = prelude(b"EVAL", _FINISH_SOURCE, b"2", key, history_key, token)
+
+    def write_now(self, events: Sequence[Event], release: bool) -> Awaitable[None] | None:
+        if not events or (release and self.given_back):
+            return None  # nothing to send, or given back already: the ordinary way says so
+        payloads = [encode_event(e) for e in events]
+        line = self._line
+        if release:
+            whole = self._whole
+            if line.knows(_FINISH_SHA):
+                packed = pack(self._finish_head, 6, payloads)
+                again: Callable[[], bytes] | None = lambda: pack(whole, 6, payloads)  # noqa: E731
+            else:
+                packed, again = pack(whole, 6, payloads), None
+            if not line.takes(packed):
+                return None
+            return self._finish_now(packed, again)
+        packed = pack(self._push_head, 2, payloads)
+        if not line.takes(packed):
+            return None
+        return self._push_now(packed)
+
+    def take_cut(self) -> asyncio.Future[Any] | None:
+        return self._line.take_cut()
+
+    def _answered(self, held: Any) -> None:
+        self.finished(bool(held))
+
+    async def _push_now(self, packed: bytes) -> None:
+        try:
+            await self._line.call(packed, _nothing)
+        except Exception as exc:
+            raise _unavailable(exc, self._owner) from exc
+
+    async def _finish_now(self, packed: bytes, again: Callable[[], bytes] | None) -> None:
+        try:
+            await self._line.call(packed, self._answered, again)
+        except Exception as exc:
+            raise _unavailable(exc, self._owner) from exc
+        await self._line.close()
+
+    async def append_and_release(self, events: Sequence[Event]) -> None:
+        await super().append_and_release(events)
+        await self._line.close()
+
+    async def release(self) -> None:
+        await self._line.close()  # first: the release may take the same connection
+        await super().release()
+
+
+async def _claimed(rest: asyncio.Future[Any], taken: list[Claim]) -> Claim:
+    """The claim a cancelled ask's claiming took after all (its reply read by the cut)."""
+    await rest
+    if not taken:
+        raise ClaimLost("the claim was not taken: nothing to give back")
+    return taken[-1]
+
+
+def _give_back(taking: asyncio.Future[Claim]) -> None:
+    """A claim taken for a caller that was cancelled meanwhile: give it back (the run it may
+    have started stays open, for the next ask's repair to close)."""
+    taking.add_done_callback(_release_taken)
+
+
+def _release_taken(taking: asyncio.Future[Claim]) -> None:
+    if not taking.cancelled() and taking.exception() is None:
+        keep_running(taking.result().release())
+
+
+def _nothing(reply: Any) -> None:
+    return None
+
+
+def _arg(value: bytes | int) -> bytes:
+    return value if isinstance(value, bytes) else b"%d" % value
+
+
+def _unavailable(exc: Exception, owner: RedisHistory) -> Exception:
+    """A redis-py error as ``BackendUnavailable`` (as ``reaches_redis`` makes them)."""
+    return redis_unavailable(exc, owner) or exc
 
 
 class RedisStorage:

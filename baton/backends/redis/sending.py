@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from redis.asyncio.connection import AbstractConnection
 
-__all__ = ["UNTIMED_SEND", "timed_sends"]
+__all__ = ["UNTIMED_SEND", "timed_sends", "untimed"]
 
 UNTIMED_SEND = 64 * 1024
 """Bytes below which a command is sent without a timer (asyncio's default high-water mark of a
@@ -42,6 +42,11 @@ def timed_sends(base: type[AbstractConnection]) -> type[AbstractConnection]:
     if made is None:
         made = _MADE[base] = _make(base)
     return made
+
+
+def untimed(cls: type[Any]) -> bool:
+    """Whether ``cls`` is a connection class made by ``timed_sends`` (small sends untimed)."""
+    return cls in _MADE.values()
 
 
 def _make(base: type[AbstractConnection]) -> type[AbstractConnection]:
