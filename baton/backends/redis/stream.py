@@ -82,8 +82,10 @@ for i = 2, #ARGV do
     redis.call('ZADD', KEYS[2], ms, ARGV[i])
   end
 end
+for i = 1, #due, 1000 do  -- unpack takes at most ~8000 values: a long answer has more chunks
+  redis.call('XDEL', KEYS[1], unpack(due, i, math.min(i + 999, #due)))
+end
 if #due > 0 then
-  redis.call('XDEL', KEYS[1], unpack(due))
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', horizon)
 end
 return #due
