@@ -259,6 +259,19 @@ async def test_unknown_types_in_history_are_rejected(redis_url: str, prefix: str
         await history.load("c1")
 
 
+async def test_an_entry_holding_two_events_is_named_not_split(redis_url: str, prefix: str) -> None:
+    # Entries are parsed together, joined into one JSON array: an entry "{...},{...}" would
+    # read as two events there. Each entry must be one event.
+    history = RedisHistory(redis_url, prefix=prefix)
+    await history.append("c1", [HumanMessage("first")])
+    admin = redis.asyncio.Redis.from_url(redis_url)
+    two = '{"type": "HumanMessage", "text": "a"}, {"type": "HumanMessage", "text": "b"}'
+    await admin.rpush(history.key("c1"), two)
+    await admin.aclose()
+    with pytest.raises(EventDecodeError, match="not valid JSON"):
+        await history.load("c1")
+
+
 def test_urls_are_checked() -> None:
     with pytest.raises(ConfigError, match=r"redis://"):
         RedisStream("c1", "http://localhost:6379")
