@@ -325,11 +325,14 @@ class Graph(Team):
             return await super().step(ask, task)
         wave, plan.ready = plan.ready[:room], plan.ready[room:]
         turns = []
+        selections: list[SpeakerSelected] = []
         for i, (name, why) in enumerate(wave):
             member = self.by_name[name]
-            selected = SpeakerSelected(state.team_id, self.name, name, why, len(state.turns) + i)
+            selected = SpeakerSelected(state.team_id, self.name, name, why, state.next_turn + i)
+            selections.append(selected)
             prompt = await self.prompt_for(state, member, task)
             turns.append((name, self._branch_turn(member, prompt, selected)))
+        fork = len(ask.conversation.events)
         done: list[Turn | None] = []
         timeout = self._timeout
         try:
@@ -348,6 +351,12 @@ class Graph(Team):
         except BaseException:
             _count(state, done)  # the turns that ended count, however the step ends
             raise
+        # A branch cancelled once it began (a join on "any") has its selection stored: the
+        # turns selected next are numbered after it.
+        kept = {id(e) for e in ask.conversation.events[fork:] if isinstance(e, SpeakerSelected)}
+        state.cut += sum(
+            1 for turn, s in zip(done, selections, strict=True) if turn is None and id(s) in kept
+        )
         for turn in done:  # in the stored order, each with the state as after its turn
             if turn is not None:
                 state.add(turn)

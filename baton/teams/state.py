@@ -56,6 +56,14 @@ class TeamState:
     conversation_id: str = ""
     # What a pattern keeps for this ask only (a graph's ready nodes, ...).
     scratch: dict[str, Any] = field(default_factory=dict)
+    # Turns selected in this ask and cut short before they ended (a graph's branches that a
+    # join on "any" cancelled): each has its ``SpeakerSelected`` stored, and no ``Turn``.
+    cut: int = 0
+
+    @property
+    def next_turn(self) -> int:
+        """The number of the next turn selected in this ask (``SpeakerSelected.turn``)."""
+        return len(self.turns) + self.cut
 
     @property
     def last(self) -> Turn | None:

@@ -481,7 +481,7 @@ class Team:
         ready together in one step, in parallel."""
         state, conversation = ask.state, ask.conversation
         member, reason = await self.choose(state)
-        selected = SpeakerSelected(state.team_id, self.name, member.name, reason, len(state.turns))
+        selected = SpeakerSelected(state.team_id, self.name, member.name, reason, state.next_turn)
         prompt = await self.prompt_for(state, member, task)
         timeout = self._timeout
         if timeout is None:

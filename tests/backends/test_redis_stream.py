@@ -185,6 +185,21 @@ async def test_closing_keeps_young_chunks_for_a_lagging_watcher(
     await admin.aclose()
 
 
+async def test_closing_deletes_the_chunks_of_a_long_answer(redis_url: str, prefix: str) -> None:
+    # More chunks than Lua's unpack takes at once (about 8000): each close still deletes them.
+    first = RedisStream("long", redis_url, prefix=prefix)
+    await first.send_many([TextChunk("x")] * 9000 + [HumanMessage("done")])
+    await first.aclose()
+    second = RedisStream("long", redis_url, prefix=prefix, transient_ttl=0)
+    await second.send(HumanMessage("done again"))
+    await second.aclose()
+    admin = redis.asyncio.Redis.from_url(redis_url)
+    assert await admin.xlen(stream_key("long", prefix)) == 2
+    assert await admin.exists(stream_key("long", prefix) + ":transient") == 0
+    await second.delete()
+    await admin.aclose()
+
+
 async def test_an_agent_streams_its_chunks_through_redis(redis_url: str, prefix: str) -> None:
     stream = RedisStream("c1", redis_url, prefix=prefix)
     watcher = RedisWatcher("c1", redis_url, prefix=prefix)
@@ -241,6 +256,19 @@ async def test_unknown_types_in_history_are_rejected(redis_url: str, prefix: str
     await admin.rpush(history.key("c1"), '{"type": "Exploit"}')
     await admin.aclose()
     with pytest.raises(EventDecodeError, match="unknown event type 'Exploit'"):
+        await history.load("c1")
+
+
+async def test_an_entry_holding_two_events_is_named_not_split(redis_url: str, prefix: str) -> None:
+    # Entries are parsed together, joined into one JSON array: an entry "{...},{...}" would
+    # read as two events there. Each entry must be one event.
+    history = RedisHistory(redis_url, prefix=prefix)
+    await history.append("c1", [HumanMessage("first")])
+    admin = redis.asyncio.Redis.from_url(redis_url)
+    two = '{"type": "HumanMessage", "text": "a"}, {"type": "HumanMessage", "text": "b"}'
+    await admin.rpush(history.key("c1"), two)
+    await admin.aclose()
+    with pytest.raises(EventDecodeError, match="not valid JSON"):
         await history.load("c1")
 
 

@@ -276,6 +276,8 @@ async def test_a_join_on_any_cancels_the_branches_still_running(valid_history: A
     outcomes = [e for e in events if isinstance(e, ToolCallError | ToolCallResult)]
     assert len(outcomes) == 1 and isinstance(outcomes[0], ToolCallError)  # answered
     assert [m for k, m in blocks(events) if k == "selected"] == ["a", "slow", "fast", "end"]
+    # The cancelled branch's selection keeps its number: each selected turn has its own.
+    assert [e.turn for e in events if isinstance(e, SpeakerSelected)] == [0, 1, 2, 3]
 
 
 async def test_cancelling_the_team_mid_fan_out_leaves_a_valid_history(valid_history: Any) -> None:

@@ -61,6 +61,8 @@ def decode_events(payloads: list[bytes] | list[bytes | str], where: str = "") ->
     try:  # a payload the one-pass decoder refused is decoded, or named, here
         items: Any = from_json(joined)
     except ValueError:
+        items = None
+    if items is None or len(items) != len(payloads):  # a bad entry, or one that holds two
         return [decode_event(p, f"{where}[{i}]") for i, p in enumerate(payloads)]
     out: list[Event] = []
     for i, data in enumerate(items):

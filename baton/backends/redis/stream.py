@@ -20,11 +20,13 @@ other senders appended. Payloads naming an unknown type are logged and skipped t
 Transient events (text chunks, ...). They are appended like the others, so live watchers see
 them in order. By default they are not kept: the sender deletes its transient entries once they
 are ``transient_ttl`` seconds old (on its later sends, and on ``aclose``), so a watcher replaying
-a finished conversation sees its persistent events only. ``persist_transient=True`` keeps them.
+a conversation sees mostly its persistent events. ``persist_transient=True`` keeps them.
 ``aclose`` never deletes an entry younger than ``transient_ttl``: a watcher that lags behind the
 sender (a slow client, a busy machine) still finds the answer's last chunks. Those entries are
 listed in ``<prefix>stream:<conversation id>:transient`` (a sorted set by age), and whichever
-sender of the conversation closes next deletes the ones that have come of age.
+sender of the conversation closes next deletes the ones that have come of age. So the chunks of
+a conversation's last ask stay (with that list) until the conversation has another sender, or
+until ``delete()``: a watcher replaying it sees them.
 
 ``RedisWatcher`` is the passive view: an ``async for`` iterator that replays from any entry id
 (``from_id="0"``: from the start; ``None``: live from the moment it attaches) and then follows
@@ -82,8 +84,10 @@ for i = 2, #ARGV do
     redis.call('ZADD', KEYS[2], ms, ARGV[i])
   end
 end
+for i = 1, #due, 1000 do  -- unpack takes at most ~8000 values: a long answer has more chunks
+  redis.call('XDEL', KEYS[1], unpack(due, i, math.min(i + 999, #due)))
+end
 if #due > 0 then
-  redis.call('XDEL', KEYS[1], unpack(due))
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', horizon)
 end
 return #due
