@@ -200,6 +200,24 @@ async def test_closing_deletes_the_chunks_of_a_long_answer(redis_url: str, prefi
     await admin.aclose()
 
 
+async def test_young_chunks_left_at_close_are_swept_once_they_come_of_age(
+    redis_url: str, prefix: str
+) -> None:
+    stream = RedisStream("sweep", redis_url, prefix=prefix, transient_ttl=0.2)
+    await stream.send(TextChunk("He"))
+    await stream.send(HumanMessage("done"))
+    await stream.aclose()  # the chunk is younger than 0.2 s: left for watchers, then swept
+    admin = redis.asyncio.Redis.from_url(redis_url)
+    key = stream_key("sweep", prefix)
+    async with asyncio.timeout(10):  # polls Redis: no event of this process says it is done
+        while await admin.xlen(key) != 1 or await admin.exists(key + ":transient"):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    replay = await take(RedisWatcher("sweep", redis_url, prefix=prefix, from_id="0"), 1)
+    assert texts(replay) == ["done"]
+    await stream.delete()
+    await admin.aclose()
+
+
 async def test_an_agent_streams_its_chunks_through_redis(redis_url: str, prefix: str) -> None:
     stream = RedisStream("c1", redis_url, prefix=prefix)
     watcher = RedisWatcher("c1", redis_url, prefix=prefix)

@@ -23,10 +23,11 @@ are ``transient_ttl`` seconds old (on its later sends, and on ``aclose``), so a 
 a conversation sees mostly its persistent events. ``persist_transient=True`` keeps them.
 ``aclose`` never deletes an entry younger than ``transient_ttl``: a watcher that lags behind the
 sender (a slow client, a busy machine) still finds the answer's last chunks. Those entries are
-listed in ``<prefix>stream:<conversation id>:transient`` (a sorted set by age), and whichever
-sender of the conversation closes next deletes the ones that have come of age. So the chunks of
-a conversation's last ask stay (with that list) until the conversation has another sender, or
-until ``delete()``: a watcher replaying it sees them.
+listed in ``<prefix>stream:<conversation id>:transient`` (a sorted set by age) and deleted
+once they come of age, by the closing process while it lives (a task sleeping ``transient_ttl``)
+or else by whichever sender of the conversation closes next: a process that exits right after
+its close leaves its last answer's chunks until the conversation has another sender, or until
+``delete()``.
 
 ``RedisWatcher`` is the passive view: an ``async for`` iterator that replays from any entry id
 (``from_id="0"``: from the start; ``None``: live from the moment it attaches) and then follows
@@ -92,6 +93,10 @@ if #due > 0 then
 end
 return #due
 """
+
+
+# Sweeps scheduled by aclose (kept referenced until done: the loop holds tasks weakly).
+_SWEEPS: set[asyncio.Task[None]] = set()
 
 
 def stream_key(conversation_id: str, prefix: str = "baton:") -> str:
@@ -396,6 +401,20 @@ class RedisStream:
         keys = (self.key, self.key + ":transient")
         with contextlib.suppress(*retryable_errors()):
             await self._connector.client().eval(_CLOSE_TRANSIENT, 2, *keys, horizon, *ids)
+        if any(id_key(entry_id)[0] > horizon for entry_id in ids):
+            # Young entries were left for watchers: while this process lives, delete them once
+            # they come of age (a process that exits first leaves them to the next close).
+            sweep = asyncio.get_running_loop().create_task(self._sweep(keys))
+            _SWEEPS.add(sweep)
+            sweep.add_done_callback(_SWEEPS.discard)
+
+    async def _sweep(self, keys: tuple[str, str]) -> None:
+        await asyncio.sleep(self.transient_ttl + 0.05)
+        horizon = int((time.time() - self.transient_ttl) * 1000)
+        try:
+            await self._connector.client().eval(_CLOSE_TRANSIENT, 2, *keys, horizon)
+        except Exception as exc:  # best effort: the next close of the conversation sweeps too
+            log.debug("sweeping the transient entries of %s failed: %r", self.key, exc)
 
     async def delete(self) -> None:
         """Remove the conversation's Redis Stream (and its list of transient entries)."""

@@ -97,7 +97,9 @@ class _Root:
             if exc.errno == errno.ELOOP:  # the file became a symlink after the check
                 raise _moved(real) from None
             if exc.errno in (errno.ENXIO, errno.EISDIR):  # a FIFO with no reader; a directory
-                raise _not_regular(os.stat(real.name, dir_fd=parent), shown) from None
+                raise _not_regular(
+                    os.stat(real.name, dir_fd=parent, follow_symlinks=False), shown
+                ) from None
             raise
         finally:
             os.close(parent)
