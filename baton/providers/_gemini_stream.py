@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import os
+import ssl
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,17 +40,29 @@ def _library() -> Any:
     return httpx2
 
 
+def _verify(library: Any) -> Any:
+    """The TLS settings google-genai gives its own client: ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``
+    when set (httpx reads neither itself), else the library's default context."""
+    cafile = os.environ.get("SSL_CERT_FILE")
+    capath = os.environ.get("SSL_CERT_DIR")
+    if cafile or capath:
+        return ssl.create_default_context(cafile=cafile, capath=capath)
+    create = getattr(library, "create_ssl_context", None)
+    return create() if create is not None else True
+
+
 def body_taking_client() -> Any:
     """An ``AsyncClient`` (of the library google-genai would use) for ``httpx_async_client``.
 
     Connections belong to the event loop that opened them, so it keeps one pool per running
     loop, as the SDK's own client does; its settings are the SDK's defaults (no client-wide
-    timeout, the SDK gives each request its own; redirects followed)."""
+    timeout, the SDK gives each request its own; redirects followed; the same TLS context)."""
     library = _library()
+    verify = _verify(library)
 
     class BodyTakingClient(library.AsyncClient):  # type: ignore[misc, name-defined]
         def __init__(self) -> None:
-            super().__init__(timeout=None, follow_redirects=True)
+            super().__init__(timeout=None, follow_redirects=True, verify=verify)
             self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
                 weakref.WeakKeyDictionary()
             )
@@ -57,7 +71,9 @@ def body_taking_client() -> Any:
             loop = asyncio.get_running_loop()
             pool = self._pools.get(loop)
             if pool is None:
-                pool = self._pools[loop] = library.AsyncClient(timeout=None, follow_redirects=True)
+                pool = self._pools[loop] = library.AsyncClient(
+                    timeout=None, follow_redirects=True, verify=verify
+                )
             return pool
 
         async def send(self, request: Any, *, stream: bool = False, **kwargs: Any) -> Any:
