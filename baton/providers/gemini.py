@@ -397,6 +397,8 @@ class GeminiClient:
             raise missing_extra(provider, config.extra_name or "gemini", exc) from None
         self.config = config
         options = config.sdk_options()
+        # Streams are read by Baton (see ``_gemini_stream``); the SDK leaves closing it to us.
+        self._http = body_taking_client()
         http_options = types.HttpOptions(
             base_url=config.base_url,
             headers=dict(config.headers) if config.headers else None,
@@ -406,7 +408,7 @@ class GeminiClient:
                 if config.max_retries
                 else None
             ),
-            httpx_async_client=body_taking_client(),  # streams are read by Baton (see there)
+            httpx_async_client=self._http,
         )
         try:
             self.google = genai.Client(**options, http_options=http_options)
@@ -424,6 +426,7 @@ class GeminiClient:
         close = getattr(self.sdk, "aclose", None)  # not in older google-genai releases
         if close is not None:
             await close()
+        await self._http.aclose()
         self.google.close()
 
     def _tool(self, specs: tuple[ToolSpec, ...]) -> gt.Tool:
