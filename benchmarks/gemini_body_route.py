@@ -1,6 +1,7 @@
 """Can Baton read Gemini's streamed body itself while google-genai still sends the request?
-A feasibility measurement for issue 19, point 2 (Gemini and Vertex AI still stream through the
-SDK's own parser, about 145 µs of CPU per chunk).
+The feasibility measurement for issue 19, point 2, taken while Gemini and Vertex AI still
+streamed through the SDK's own parser (about 145 µs of CPU per chunk); ``GeminiConfig`` now
+reads its streams this way (``baton/providers/_gemini_stream.py``).
 
 google-genai 3.x takes a caller's ``httpx.AsyncClient`` (``HttpOptions(httpx_async_client=...)``,
 public) and sends every request through its ``send``. A subclass whose ``send`` keeps a 2xx
@@ -13,7 +14,7 @@ then reads the server-sent events with its own reader (``baton/providers/_sse.py
 Variants, against the loopback server of ``provider_streams`` (a separate process):
 
 - ``sdk``: ``client.aio.models.generate_content_stream`` iterated to the end (the floor that
-  an application calling the SDK pays, and what ``GeminiConfig`` pays today);
+  an application calling the SDK pays, and what ``GeminiConfig`` paid before);
 - ``route``: the same call through the body-taking client, its body read by ``sse_events`` and
   ``pydantic_core.from_json``, each chunk's first text part taken from the dict.
 

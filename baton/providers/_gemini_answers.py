@@ -1,10 +1,13 @@
 """Reading Gemini's answers (a whole response or the chunks of a stream) into Baton's
 ``ModelResponse``: text, thoughts, calls with ids Baton gives them, produced files, the parts'
-thought signatures to replay, usage, code Gemini ran and its Google searches."""
+thought signatures to replay, usage, code Gemini ran and its Google searches. It reads the
+wire's JSON (camelCase keys, bytes as base64) decoded into plain dicts: a streamed chunk as Baton
+read it off the body, a whole answer as the SDK's typed response dumped back to that form."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import base64
+from typing import Any
 
 from pydantic_core import to_json
 
@@ -24,9 +27,6 @@ from ._config import ProviderConfig
 from ._hosted import hosted_call, search_results
 from ._media import b64, produced_media
 
-if TYPE_CHECKING:
-    from google.genai import types as gt
-
 __all__ = ["GeminiAnswer", "gemini_usage"]
 
 # Finish reasons meaning the answer was withheld under a content policy.
@@ -45,30 +45,46 @@ _BLOCKED = frozenset(
 
 
 def gemini_usage(metadata: Any) -> Usage:
-    """Baton's usage from ``usage_metadata``: output includes the thinking tokens."""
-    if metadata is None:
+    """Baton's usage from ``usageMetadata``: output includes the thinking tokens."""
+    if not isinstance(metadata, dict):
         return Usage(requests=1)
-    thoughts = metadata.thoughts_token_count or 0
+    thoughts = metadata.get("thoughtsTokenCount") or 0
     return Usage(
         requests=1,
-        input_tokens=(metadata.prompt_token_count or 0)
-        + (metadata.tool_use_prompt_token_count or 0),
-        output_tokens=(metadata.candidates_token_count or 0) + thoughts,
-        cache_read_tokens=metadata.cached_content_token_count or 0,
+        input_tokens=(metadata.get("promptTokenCount") or 0)
+        + (metadata.get("toolUsePromptTokenCount") or 0),
+        output_tokens=(metadata.get("candidatesTokenCount") or 0) + thoughts,
+        cache_read_tokens=metadata.get("cachedContentTokenCount") or 0,
         reasoning_tokens=thoughts,
     )
 
 
-def _produced(part: gt.Part) -> Media | None:
-    """The file an answer's part holds (inline data or a file URI), unless it is a thought."""
-    if part.thought:
+def _decoded(text: str) -> bytes:
+    """Bytes from the wire's base64 (standard, or the URL-safe kind protobuf's JSON allows)."""
+    if "-" in text or "_" in text:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    return base64.b64decode(text + "=" * (-len(text) % 4))
+
+
+def _signature(value: Any) -> str | None:
+    """A part's thought signature as standard base64."""
+    if not isinstance(value, str) or not value:
         return None
-    blob = part.inline_data
-    if blob is not None and blob.data:
-        return produced_media(blob.mime_type, data=blob.data)
-    file = part.file_data
-    if file is not None and file.file_uri:
-        return produced_media(file.mime_type, url=file.file_uri)
+    if "-" in value or "_" in value or len(value) % 4:
+        return b64(_decoded(value))
+    return value
+
+
+def _produced(part: dict[str, Any]) -> Media | None:
+    """The file an answer's part holds (inline data or a file URI), unless it is a thought."""
+    if part.get("thought"):
+        return None
+    blob = part.get("inlineData")
+    if isinstance(blob, dict) and blob.get("data"):
+        return produced_media(blob.get("mimeType"), data=_decoded(blob["data"]))
+    file = part.get("fileData")
+    if isinstance(file, dict) and file.get("fileUri"):
+        return produced_media(file.get("mimeType"), url=file["fileUri"])
     return None
 
 
@@ -102,72 +118,81 @@ class GeminiAnswer:
         self.code_runs: list[list[str]] = []  # [code, output] of each code execution part
         self.grounding: Any = None  # Google Search: the queries and sources of the answer
 
-    def observe(self, response: gt.GenerateContentResponse) -> list[gt.Part]:
-        """Take a response's metadata; return its candidate's parts."""
-        if response.usage_metadata is not None:
-            self.metadata = response.usage_metadata
-        self.model = response.model_version or self.model
-        self.response_id = getattr(response, "response_id", None) or self.response_id
-        feedback = response.prompt_feedback
-        if feedback is not None and feedback.block_reason is not None:
-            reason = str(feedback.block_reason.value)
-            detail = feedback.block_reason_message
+    def observe(self, response: dict[str, Any]) -> list[dict[str, Any]]:
+        """Take a response's metadata (a ``GenerateContentResponse`` as the wire's JSON); return
+        its candidate's parts."""
+        metadata = response.get("usageMetadata")
+        if metadata is not None:
+            self.metadata = metadata
+        self.model = response.get("modelVersion") or self.model
+        self.response_id = response.get("responseId") or self.response_id
+        feedback = response.get("promptFeedback")
+        reason = feedback.get("blockReason") if isinstance(feedback, dict) else None
+        if reason is not None:
+            detail = feedback.get("blockReasonMessage")  # type: ignore[union-attr]
             self.blocked = f"the prompt was blocked ({reason})" + (f": {detail}" if detail else "")
-        candidate = response.candidates[0] if response.candidates else None
-        if candidate is None:
+        candidates = response.get("candidates")
+        candidate = candidates[0] if candidates else None
+        if not isinstance(candidate, dict):
             return []
-        if getattr(candidate, "grounding_metadata", None) is not None:
-            self.grounding = candidate.grounding_metadata
-        if candidate.finish_reason is not None:
-            self.finish_reason = str(candidate.finish_reason.value)
+        grounding = candidate.get("groundingMetadata")
+        if grounding is not None:
+            self.grounding = grounding
+        finish = candidate.get("finishReason")
+        if finish is not None:
+            self.finish_reason = str(finish)
             if self.finish_reason in _BLOCKED:
                 flagged = [
-                    str(r.category.value)
-                    for r in candidate.safety_ratings or ()
-                    if r.blocked and r.category is not None
+                    str(r["category"])
+                    for r in candidate.get("safetyRatings") or ()
+                    if isinstance(r, dict) and r.get("blocked") and r.get("category") is not None
                 ]
                 self.blocked = f"the answer was stopped ({self.finish_reason})" + (
                     f": {', '.join(flagged)}" if flagged else ""
                 )
-        return list(candidate.content.parts or ()) if candidate.content is not None else []
+        content = candidate.get("content")
+        parts = content.get("parts") if isinstance(content, dict) else None
+        return parts if isinstance(parts, list) else []
 
-    def add(self, part: gt.Part) -> Event | None:
+    def add(self, part: dict[str, Any]) -> Event | None:
         """Take one part; return the chunk to stream for it, if any."""
-        signature = b64(part.thought_signature) if part.thought_signature else None
+        signature = _signature(part.get("thoughtSignature"))
         self.keep = self.keep or signature is not None
-        call = part.function_call
-        if call is not None:
+        call = part.get("functionCall")
+        if isinstance(call, dict):
             index = len(self.calls)
+            api_id = call.get("id")
             self.calls.append(
                 ToolCall(
-                    call.id or f"{self.id_prefix}{index}",
-                    call.name or "",
-                    to_json(valid_data(call.args or {})).decode(),
+                    api_id or f"{self.id_prefix}{index}",
+                    call.get("name") or "",
+                    to_json(valid_data(call.get("args") or {})).decode(),
                 )
             )
-            self.keep = self.keep or bool(call.id)
-            self.parts.append(["call", index, signature, bool(call.id)])
+            self.keep = self.keep or bool(api_id)
+            self.parts.append(["call", index, signature, bool(api_id)])
             return None
-        code = getattr(part, "executable_code", None)
-        if code is not None:  # Gemini ran code itself (the code execution tool)
-            self.code_runs.append([code.code or "", ""])
+        code = part.get("executableCode")
+        if isinstance(code, dict):  # Gemini ran code itself (the code execution tool)
+            self.code_runs.append([code.get("code") or "", ""])
             return None
-        result = getattr(part, "code_execution_result", None)
-        if result is not None:
+        result = part.get("codeExecutionResult")
+        if isinstance(result, dict):
             if not self.code_runs:
                 self.code_runs.append(["", ""])
-            self.code_runs[-1][1] += result.output or ""
+            self.code_runs[-1][1] += result.get("output") or ""
             return None
         media = _produced(part)
         if media is not None:
             self.parts.append(["file", len(self.files), signature, False])
             self.files.append(media)
             return None
-        text = part.text or ""
+        text = part.get("text") or ""
         if not text and signature is None:
-            return None  # empty, or a kind of part Baton does not use (code execution, ...)
-        kind = "thought" if part.thought else "text"
-        (self.thoughts if part.thought else self.text).append(text)
+            return None  # empty, or a kind of part Baton does not use
+        thought = bool(part.get("thought"))
+        kind = "thought" if thought else "text"
+        (self.thoughts if thought else self.text).append(text)
         last = self.parts[-1] if self.parts else None
         if signature is None and last is not None and last[0] == kind and last[2] is None:
             last[1].append(text)
@@ -175,7 +200,7 @@ class GeminiAnswer:
             self.parts.append([kind, [text], signature, False])
         if not text:
             return None
-        return ReasoningChunk(text) if part.thought else TextChunk(text)
+        return ReasoningChunk(text) if thought else TextChunk(text)
 
     def provider_data(self) -> dict[str, Any] | None:
         if not self.keep:
@@ -218,13 +243,14 @@ class GeminiAnswer:
             hosted_call(f"code_{i}", "code_interpreter", "code_execution", code, output)
             for i, (code, output) in enumerate(self.code_runs)
         ]
-        grounding = self.grounding
-        queries = list(getattr(grounding, "web_search_queries", None) or ())
+        grounding = self.grounding if isinstance(self.grounding, dict) else {}
+        queries = list(grounding.get("webSearchQueries") or ())
         if queries:
+            chunks = [c for c in grounding.get("groundingChunks") or () if isinstance(c, dict)]
             sources = (
-                (getattr(web, "title", "") or "", getattr(web, "uri", "") or "")
-                for web in (getattr(c, "web", None) for c in grounding.grounding_chunks or ())
-                if web is not None
+                (web.get("title") or "", web.get("uri") or "")
+                for web in (c.get("web") for c in chunks)
+                if isinstance(web, dict)
             )
             calls.append(
                 hosted_call(

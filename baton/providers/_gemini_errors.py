@@ -21,7 +21,7 @@ from ._errors import error_for_status, is_transport_error, malformed
 if TYPE_CHECKING:
     from google.genai.errors import APIError
 
-__all__ = ["mapped_errors"]
+__all__ = ["mapped_errors", "raise_stream_error"]
 
 
 def _is_timeout(exc: BaseException) -> bool:
@@ -71,6 +71,18 @@ def _api_error(provider: str, exc: APIError) -> ModelError:
             status=status,
         )
     return error_for_status(provider, status, message, headers, exc.details)
+
+
+def raise_stream_error(chunk: dict[str, Any]) -> None:
+    """Raise a stream's ``{"error": {...}}`` chunk as the SDK's ``APIError`` (what its own
+    reader does), for ``mapped_errors`` to translate like any other."""
+    from google.genai.errors import APIError
+
+    error = chunk.get("error")
+    code = error.get("code") if isinstance(error, dict) else None
+    if isinstance(code, int):
+        APIError.raise_error(code, chunk, None)
+    raise APIError(0, chunk, None)  # no status: a ModelError
 
 
 @asynccontextmanager

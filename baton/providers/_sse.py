@@ -73,6 +73,19 @@ async def sse_events(response: Any, provider: str) -> AsyncIterator[tuple[str | 
                     ):
                         yield chunk[7:first].decode("utf-8", "replace"), chunk[first + 7 : end]
                         continue
+            elif (
+                not partial
+                and not data
+                and event is None
+                and chunk[-4:] == b"\r\n\r\n"
+                and chunk.startswith(b"data: ")
+            ):
+                # The same with CRLF line ends (Gemini's): one ``data: ...`` line, no other
+                # line end before the closing blank line.
+                end = len(chunk) - 4
+                if chunk.find(b"\r") == end and chunk.find(b"\n") == end + 1:
+                    yield None, chunk[6:end]
+                    continue
             if partial:
                 chunk = partial + chunk
             if b"\r" in chunk:

@@ -5,6 +5,11 @@ Gemini streams each function call whole (its ``args`` complete in one chunk; the
 no partial arguments), so no ``ToolCallDelta`` events are emitted for it: the call appears
 complete in the ``ModelResponse``. Vertex AI's opt-in ``stream_function_call_arguments``
 (``partial_args`` by JSON path) is not requested.
+
+The SDK sends every request (URL, API key or Vertex AI credentials, headers, timeout, retries,
+a non-2xx status raised as its error); a streamed answer's body is read by Baton itself
+(``_gemini_stream``, ``_sse``) into the wire's JSON, a whole answer is the SDK's response dumped
+back to that form, and ``GeminiAnswer`` reads both.
 """
 
 from __future__ import annotations
@@ -45,10 +50,13 @@ from ..models.base import (
 from ..tools.tool import ToolSpec
 from ._cache import MessageCache
 from ._config import ProviderConfig, bounded, missing_extra
+from ._errors import malformed
 from ._gemini_answers import GeminiAnswer
-from ._gemini_errors import mapped_errors
+from ._gemini_errors import mapped_errors, raise_stream_error
+from ._gemini_stream import body_taking_client, taking_body
 from ._hosted import announced
 from ._media import unsupported
+from ._sse import decode, sse_events
 
 if TYPE_CHECKING:
     from google.genai import types as gt
@@ -393,6 +401,8 @@ class GeminiClient:
             raise missing_extra(provider, config.extra_name or "gemini", exc) from None
         self.config = config
         options = config.sdk_options()
+        # Streams are read by Baton (see ``_gemini_stream``); the SDK leaves closing it to us.
+        self._http = body_taking_client()
         http_options = types.HttpOptions(
             base_url=config.base_url,
             headers=dict(config.headers) if config.headers else None,
@@ -402,6 +412,7 @@ class GeminiClient:
                 if config.max_retries
                 else None
             ),
+            httpx_async_client=self._http,
         )
         try:
             self.google = genai.Client(**options, http_options=http_options)
@@ -419,6 +430,7 @@ class GeminiClient:
         close = getattr(self.sdk, "aclose", None)  # not in older google-genai releases
         if close is not None:
             await close()
+        await self._http.aclose()
         self.google.close()
 
     def _tool(self, specs: tuple[ToolSpec, ...]) -> gt.Tool:
@@ -511,20 +523,31 @@ class GeminiClient:
         async with mapped_errors(provider):
             if not call.settings.stream:
                 response = await self.sdk.models.generate_content(**request)
-                for part in answer.observe(response):
+                whole = response.model_dump(mode="json", by_alias=True, exclude_none=True)
+                for part in answer.observe(whole):
                     answer.add(part)
                 return await announced(answer.response(self.config), emit)
-            stream = await self.sdk.models.generate_content_stream(**request)
+            async with taking_body() as taken:
+                stream = await self.sdk.models.generate_content_stream(**request)
+                async for _ in stream:  # nothing: the body is Baton's to read
+                    pass
+            if not taken:  # not sent through the body-taking client (never expected)
+                raise ConnectionLost(f"{provider} sent no stream", provider=provider)
+            body = taken[0]
             try:
-                async for chunk in stream:
+                async for _, data in sse_events(body, provider):
+                    chunk = decode(data, provider)
+                    if not isinstance(chunk, dict):
+                        raise malformed(provider, f"a chunk that is not an object: {chunk!r}")
+                    if "error" in chunk:  # the SDK's own reader raises these as its APIError
+                        raise_stream_error(chunk)
                     for part in answer.observe(chunk):
-                        piece = answer.add(part)
-                        if piece is not None:
-                            await emit(piece)
+                        if isinstance(part, dict):
+                            piece = answer.add(part)
+                            if piece is not None:
+                                await emit(piece)
             finally:
-                close = getattr(stream, "aclose", None)
-                if close is not None:
-                    await close()
+                await body.aclose()
             if answer.finish_reason is None and answer.blocked is None:
                 raise ConnectionLost(
                     f"the stream from {provider} ended before the answer was finished",

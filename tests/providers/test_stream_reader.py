@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from wire import WireServer, closing
 
-from baton import Agent
+from baton import Agent, tool
 from baton.errors import ConnectionLost, MalformedResponse, ModelError, ModelTimeout
-from baton.events import TextChunk
+from baton.events import ModelResponse, TextChunk
 from baton.providers._errors import transport_failure
 from baton.providers.anthropic import AnthropicConfig
 from baton.providers.ollama import OllamaConfig
@@ -128,6 +128,55 @@ async def test_a_crlf_split_between_its_cr_and_lf_ends_one_line(wire: WireServer
     wire.reply_chunks(pieces)
     text, chunks = await _ask(Agent("a", config=_anthropic(wire)))
     assert (text, chunks) == ("".join(PIECES), PIECES)
+
+
+def _gemini_body() -> bytes:
+    """Gemini's stream as Google frames it (CRLF line ends): thought, text, a signed call."""
+
+    def event(parts: list[dict[str, Any]], **extra: Any) -> bytes:
+        body = {"candidates": [{"content": {"role": "model", "parts": parts}, **extra}]}
+        return b"data: " + json.dumps(body).encode() + b"\r\n\r\n"
+
+    call = {"functionCall": {"name": "look", "args": {"q": "x"}}, "thoughtSignature": "c2ln"}
+    return b"".join(
+        [
+            event([{"text": "Pondering", "thought": True}]),
+            *(event([{"text": piece}]) for piece in PIECES),
+            event([call], finishReason="STOP"),
+        ]
+    )
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 10_000], ids=lambda size: f"pieces-of-{size}")
+async def test_gemini_events_with_crlf_cut_anywhere_read_the_same(
+    wire: WireServer, size: int
+) -> None:
+    pytest.importorskip("google.genai")
+    from baton.providers.gemini import GeminiConfig
+
+    body = _gemini_body()
+    # size 0: one piece per event, the usual case (read without splitting lines)
+    pieces = [e + b"\r\n\r\n" for e in body.split(b"\r\n\r\n")[:-1]] if not size else None
+    wire.reply_chunks(pieces or _cut(body, size))
+    done = {"content": {"role": "model", "parts": [{"text": "ok"}]}, "finishReason": "STOP"}
+    wire.reply_sse([{"candidates": [done]}], done=False)
+
+    @tool
+    async def look(q: str) -> str:
+        """Look."""
+        return q
+
+    config = closing(GeminiConfig("gemini-test", api_key="g-test", base_url=wire.url))
+    async with Agent("a", config=config, tools=[look]).run("hi") as run:
+        events = [event async for event in run]
+        await run.result()
+    chunks = [event.text for event in events if isinstance(event, TextChunk)]
+    response = next(event for event in events if isinstance(event, ModelResponse))
+    assert chunks == [*PIECES, "ok"] and response.text == "".join(PIECES)
+    assert response.reasoning == "Pondering"
+    assert [(c.name, c.arguments) for c in response.tool_calls] == [("look", '{"q":"x"}')]
+    assert response.provider_data is not None
+    assert response.provider_data["gemini"]["parts"][-1] == {"call": 0, "signature": "c2ln"}
 
 
 async def test_comments_fields_and_multi_line_data(wire: WireServer) -> None:
