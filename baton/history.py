@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import itertools
-import operator
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, Protocol, overload, runtime_checkable
@@ -78,18 +77,18 @@ class HistoryView(Sequence[Event]):
         return self._events[start : self._length]
 
     def shares_prefix(self, other: HistoryView, count: int) -> bool:
-        """Whether this view and ``other`` both begin with the same ``count`` event objects:
-        O(1) for two views of the same list (taken to agree up to the shorter: a conversation's
-        list only grows, and a reload replaces its events, which comparing the ``count``-th
-        event shows), else one identity check per event (a policy's window, a fork's list)."""
+        """Whether this view and ``other`` both begin with the same ``count`` events: O(1) for
+        two views of the same list (taken to agree up to the shorter: a conversation's list
+        only grows, and a reload replaces its events, which comparing the ``count``-th event
+        shows), else one comparison per event (the same objects compare by identity, in C)."""
         if count > self._length or count > other._length:
             return False
         mine, theirs = self._events, other._events
         if mine is theirs:
             return True
-        return all(
-            map(operator.is_, itertools.islice(mine, count), itertools.islice(theirs, count))
-        )
+        if len(mine) == count == len(theirs):
+            return mine == theirs
+        return mine[:count] == theirs[:count]
 
     def __repr__(self) -> str:
         return f"HistoryView({self._length} events)"
