@@ -56,8 +56,10 @@ class MessageCache(Generic[M]):
     don't see are skipped, another agent's turns arrive as named user messages. Then
     ``append(messages, event)`` converts it and adds it to the list (merging into the last
     message where the provider needs that). The cache checks that the events it converted
-    are still the conversation's, by the identity of the first and the last converted event (a
-    forked or edited history, or a window a context policy slid, is converted afresh).
+    are still the conversation's: the same first and last converted event, and a view that
+    begins with the events of the last one (``HistoryView.shares_prefix``: O(1) on the
+    conversation's own list); a forked or edited history, or a window a context policy slid or
+    re-pinned, is converted afresh.
 
     A conversation forked from another (an old reply continued after the conversation moved
     on) shares its events with it: its first call starts from the messages the other
