@@ -76,6 +76,20 @@ class HistoryView(Sequence[Event]):
         """The events from index ``start`` on: O(len - start), for incremental consumers."""
         return self._events[start : self._length]
 
+    def shares_prefix(self, other: HistoryView, count: int) -> bool:
+        """Whether this view and ``other`` both begin with the same ``count`` events: O(1) for
+        two views of the same list (taken to agree up to the shorter: a conversation's list
+        only grows, and a reload replaces its events, which comparing the ``count``-th event
+        shows), else one comparison per event (the same objects compare by identity, in C)."""
+        if count > self._length or count > other._length:
+            return False
+        mine, theirs = self._events, other._events
+        if mine is theirs:
+            return True
+        if len(mine) == count == len(theirs):
+            return mine == theirs
+        return mine[:count] == theirs[:count]
+
     def __repr__(self) -> str:
         return f"HistoryView({self._length} events)"
 

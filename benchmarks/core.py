@@ -1048,12 +1048,12 @@ async def scenario_ds(cfg: Config, report: Report) -> None:
     gftools = {"add": gated_add}
     gate.set()
     expect((await gagent.ask("hi")).text == "3", "DS: gated agent")
-    gmodel._states.clear()
+    gmodel.forget_conversations()
     held = [
         await tracked_in_flight(lambda: gagent.ask("hi"), gate, CONCURRENT)
         for _ in range(cfg.mem_reps)
     ]
-    gmodel._states.clear()
+    gmodel.forget_conversations()
     fheld = [
         await tracked_in_flight(lambda: floor_ask(fmodel, gftools, "hi", []), gate, CONCURRENT)
         for _ in range(cfg.mem_reps)

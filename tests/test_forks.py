@@ -260,3 +260,35 @@ def test_a_prefix_converted_for_another_agent_is_not_reused(agent: str | None) -
         "branch", HistoryView([*parent, ModelRequest((Text("x"),))]), agent=agent
     )
     assert messages[0] is not converted[0]
+
+
+# A window that pins the latest request ([first, latest, kept steps...]), then one that no longer
+# pins it and keeps one step more in its place: the same first and the same event at the same
+# index, with a different event between them.
+def pinned_then_unpinned() -> tuple[list[Event], list[Event]]:
+    first, latest = ModelRequest((Text("first"),)), ModelRequest((Text("latest, long"),))
+    before, kept, last = ModelResponse("before"), ModelResponse("kept"), ModelResponse("last")
+    return [first, latest, kept, last], [first, before, kept, last, ModelRequest((Text("new"),))]
+
+
+def test_a_window_with_another_event_between_the_same_ends_is_converted_afresh() -> None:
+    cache: MessageCache[dict[str, Any]] = MessageCache(convert)
+    pinned, unpinned = pinned_then_unpinned()
+    cache.messages("c", HistoryView(pinned))
+    assert cache.messages("c", HistoryView(unpinned)) == text_messages(unpinned)
+
+
+def test_a_fork_whose_window_differs_between_the_same_ends_does_not_reuse_the_prefix() -> None:
+    cache: MessageCache[dict[str, Any]] = MessageCache(convert)
+    pinned, unpinned = pinned_then_unpinned()
+    cache.messages("parent", HistoryView(pinned))
+    assert cache.messages("fork", HistoryView(unpinned)) == text_messages(unpinned)
+
+
+def test_a_growing_window_in_a_list_of_its_own_still_reuses_the_converted_messages() -> None:
+    cache: MessageCache[dict[str, Any]] = MessageCache(convert)
+    events: list[Event] = [ModelRequest((Text("q"),)), ModelResponse("a")]
+    converted = cache.messages("c", HistoryView(list(events)))
+    events.append(ModelRequest((Text("q2"),)))
+    messages = cache.messages("c", HistoryView(list(events)))
+    assert messages == text_messages(events) and messages is converted

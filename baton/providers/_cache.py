@@ -34,7 +34,7 @@ _Mark: TypeAlias = tuple[int, Event, int, object, "dict[str, str] | None"]
 
 
 class _Entry(Generic[M]):
-    __slots__ = ("count", "first", "key", "last", "marks", "messages", "transcript")
+    __slots__ = ("count", "first", "key", "last", "marks", "messages", "transcript", "view")
 
     def __init__(self, key: tuple[str, str | None]) -> None:
         self.key = key
@@ -44,6 +44,8 @@ class _Entry(Generic[M]):
         self.last: Event | None = None
         self.messages: list[M] = []
         self.marks: list[_Mark] = []
+        # The view last converted: a later view must begin with its first ``count`` events.
+        self.view: HistoryView | None = None
 
 
 class MessageCache(Generic[M]):
@@ -54,8 +56,10 @@ class MessageCache(Generic[M]):
     don't see are skipped, another agent's turns arrive as named user messages. Then
     ``append(messages, event)`` converts it and adds it to the list (merging into the last
     message where the provider needs that). The cache checks that the events it converted
-    are still the conversation's, by the identity of the first and the last converted event (a
-    forked or edited history, or a window a context policy slid, is converted afresh).
+    are still the conversation's: the same first and last converted event, and a view that
+    begins with the events of the last one (``HistoryView.shares_prefix``: O(1) on the
+    conversation's own list); a forked or edited history, or a window a context policy slid or
+    re-pinned, is converted afresh.
 
     A conversation forked from another (an old reply continued after the conversation moved
     on) shares its events with it: its first call starts from the messages the other
@@ -97,7 +101,11 @@ class MessageCache(Generic[M]):
             or entry.count > total
             or (
                 entry.count
-                and (events[entry.count - 1] is not entry.last or events[0] is not entry.first)
+                and (
+                    events[entry.count - 1] is not entry.last
+                    or events[0] is not entry.first
+                    or not _same_start(events, entry)
+                )
             )
         ):
             if entry is not None:
@@ -108,6 +116,7 @@ class MessageCache(Generic[M]):
                 self._forget(self._entries.popitem(last=False)[1])
         else:
             self._entries.move_to_end(key)
+        entry.view = events
         if entry.count < total:
             append = self._append
             messages = entry.messages
@@ -168,6 +177,7 @@ class MessageCache(Generic[M]):
                 and source.first is first
                 and self._entries.get(source.key) is source
                 and _holds(source.messages, mark)
+                and _same_start(events, source, mark[0])
             ):
                 entry.messages = source.messages[: mark[2]]
                 if mark[4] is not None:
@@ -192,6 +202,15 @@ class MessageCache(Generic[M]):
     def clear(self) -> None:
         self._entries.clear()
         self._marks.clear()
+
+
+def _same_start(events: HistoryView, entry: _Entry[Any], count: int | None = None) -> bool:
+    """Whether ``events`` begin with the first ``count`` (default: all the converted) events
+    of ``entry``'s last view. The first and the last of them alone don't say it: a window that
+    pins a request can put another event between the same first and last (one window pins the
+    latest request, the next shows the event before the kept steps in its place)."""
+    view = entry.view
+    return view is not None and events.shares_prefix(view, entry.count if count is None else count)
 
 
 def _holds(messages: list[Any], mark: _Mark) -> bool:

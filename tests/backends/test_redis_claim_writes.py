@@ -152,3 +152,46 @@ async def test_a_cancel_while_redis_holds_the_claim_gives_the_claim_back(
         assert list(reply.events) == await history.load("c")
     finally:
         await close_pools()
+
+
+async def test_a_cancel_while_redis_holds_the_last_write_gives_the_connection_back(
+    own_redis: OwnRedis, valid_history: HistoryCheck
+) -> None:
+    """The run's last events go with the release: a cancel while Redis holds that write leaves
+    it to finish, and the held connection still goes back to the pool afterwards."""
+    url = own_redis.url
+    history = RedisHistory(url, prefix="cw:")
+    agent = Agent("a", history=history, storage=RedisStorage(url, prefix="cw:"))
+
+    async def answer(_call: Any) -> str:
+        await connect(url).execute_command("CLIENT", "PAUSE", 10_000, "WRITE")
+        return "done"
+
+    try:
+        await agent.ask("warm", config=ScriptedModel("ok"), conversation_id="warm")
+        task = asyncio.create_task(
+            agent.ask("hi", config=ScriptedModel(answer), conversation_id="c")
+        )
+        for _ in range(1000):  # until the last write is sent (and held, not answered)
+            if await blocked_clients(url):
+                break
+            await asyncio.sleep(0.01)
+        task.cancel()
+        await asyncio.sleep(0.05)
+        await connect(url).execute_command("CLIENT", "UNPAUSE")
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        for _ in range(200):  # anything left runs in the background: let it end
+            if in_use(url) == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert in_use(url) == 0
+        assert await connect(url).exists("cw:claim:c") == 0
+        stored = await history.load("c")
+        valid_history(stored)
+        reply = await agent.ask("again", config=ScriptedModel("ok"), conversation_id="c")
+        assert reply.text == "ok"
+        assert list(reply.events) == await history.load("c")
+        assert in_use(url) == 0
+    finally:
+        await close_pools()
