@@ -27,7 +27,15 @@ if TYPE_CHECKING:
     from .stream import Stream
     from .tools.tool import Tool
 
-__all__ = ["Context", "Depends", "Inject", "Variable", "WorkItem", "conversation_usage"]
+__all__ = [
+    "Context",
+    "Depends",
+    "Inject",
+    "UsageTotal",
+    "Variable",
+    "WorkItem",
+    "conversation_usage",
+]
 
 _NO_DEFAULT: Any = object()
 T = TypeVar("T")
@@ -135,12 +143,11 @@ class WorkItem:
         return hash((self.run_id, self.attempt))
 
 
-class UsageCounter:
-    """A mutable running total, turned into a ``Usage`` record when asked. Each addition is
-    also noted by kind, provider and model, and summed only when a breakdown is asked for."""
+class UsageTotal:
+    """A running sum of ``Usage`` records, added to in place (no record made per addition);
+    ``snapshot()`` is the sum as a ``Usage``."""
 
     __slots__ = (
-        "_lines",
         "cache_read_tokens",
         "cache_write_tokens",
         "cost",
@@ -160,6 +167,39 @@ class UsageCounter:
         self.reasoning_tokens = 0
         self.tool_calls = 0
         self.cost = 0.0
+
+    def add_usage(self, usage: Usage | UsageTotal) -> None:
+        """Add ``usage`` (a record, or another running total) to this total."""
+        self.requests += usage.requests
+        self.input_tokens += usage.input_tokens
+        self.output_tokens += usage.output_tokens
+        self.cache_read_tokens += usage.cache_read_tokens
+        self.cache_write_tokens += usage.cache_write_tokens
+        self.reasoning_tokens += usage.reasoning_tokens
+        self.tool_calls += usage.tool_calls
+        self.cost += usage.cost
+
+    def snapshot(self) -> Usage:
+        return Usage(
+            self.requests,
+            self.input_tokens,
+            self.output_tokens,
+            self.cache_read_tokens,
+            self.cache_write_tokens,
+            self.reasoning_tokens,
+            self.tool_calls,
+            self.cost,
+        )
+
+
+class UsageCounter(UsageTotal):
+    """A mutable running total, turned into a ``Usage`` record when asked. Each addition is
+    also noted by kind, provider and model, and summed only when a breakdown is asked for."""
+
+    __slots__ = ("_lines",)
+
+    def __init__(self) -> None:
+        super().__init__()
         self._lines: list[tuple[str, str, str, Usage, int]] = []
 
     def add(
@@ -173,14 +213,7 @@ class UsageCounter:
         """Count ``usage`` (and ``tool_calls`` made on its behalf) under kind/provider/model."""
         self._lines.append((kind, provider, model, usage, tool_calls))
         self.tool_calls += tool_calls
-        self.requests += usage.requests
-        self.input_tokens += usage.input_tokens
-        self.output_tokens += usage.output_tokens
-        self.cache_read_tokens += usage.cache_read_tokens
-        self.cache_write_tokens += usage.cache_write_tokens
-        self.reasoning_tokens += usage.reasoning_tokens
-        self.tool_calls += usage.tool_calls
-        self.cost += usage.cost
+        self.add_usage(usage)
 
     def breakdown(self, total: Usage | None = None) -> tuple[UsageLine, ...]:
         """Usage summed per (kind, provider, model), in order of first appearance. ``total``
@@ -198,18 +231,6 @@ class UsageCounter:
             previous = totals.get(key)
             totals[key] = usage if previous is None else previous + usage
         return tuple(UsageLine(k, p, m, u) for (k, p, m), u in totals.items())
-
-    def snapshot(self) -> Usage:
-        return Usage(
-            self.requests,
-            self.input_tokens,
-            self.output_tokens,
-            self.cache_read_tokens,
-            self.cache_write_tokens,
-            self.reasoning_tokens,
-            self.tool_calls,
-            self.cost,
-        )
 
 
 def conversation_usage(events: Iterable[Event]) -> UsageReport:

@@ -6,14 +6,15 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
+from ..context import UsageTotal
 from ..conversation import Conversation
 from ..errors import NotSuspended
 from ..events import Event, ModelResponse, RunFinished, Usage, UsageReport
 from .events import SpeakerSelected, TeamFailed, TeamFinished, TeamStarted
 
-__all__ = ["Tally", "TeamState", "Turn", "open_teams", "rebuild_state"]
+__all__ = ["TeamState", "Turn", "open_teams", "rebuild_state"]
 
 
 @dataclass(slots=True)
@@ -47,7 +48,7 @@ class TeamState:
     turns: list[Turn] = field(default_factory=list)
     # What each member (and a selector's model) spent, counted in place: a turn adds its
     # usage to one tally instead of making two ``Usage`` records (the total and the member's).
-    spent: dict[str, Tally] = field(default_factory=dict)
+    spent: dict[str, UsageTotal] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     # Conditions combined with `&` remember here which of their parts fired in this ask.
     fired: set[int] = field(default_factory=set)
@@ -83,74 +84,28 @@ class TeamState:
     @property
     def usage(self) -> Usage:
         """What this ask spent so far, all members together."""
-        total = Tally()
+        total = UsageTotal()
         for tally in self.spent.values():
-            total.add_tally(tally)
-        return total.usage()
+            total.add_usage(tally)
+        return total.snapshot()
 
     @property
     def by_member(self) -> dict[str, Usage]:
         """What each member (and a selector's model, under ``<team>-selector``) spent so far."""
-        return {name: tally.usage() for name, tally in self.spent.items()}
+        return {name: tally.snapshot() for name, tally in self.spent.items()}
 
     def charge(self, member: str, usage: Usage) -> None:
         """Count ``usage`` as spent by ``member`` in this ask."""
         tally = self.spent.get(member)
         if tally is None:
-            tally = self.spent[member] = Tally()
-        tally.add(usage)
+            tally = self.spent[member] = UsageTotal()
+        tally.add_usage(usage)
 
     def add(self, turn: Turn) -> None:
         """A finished turn: kept, its usage charged to its member."""
         self.turns.append(turn)
         self.charge(turn.member, turn.usage)
         self.previous_speaker = turn.member
-
-
-class Tally:
-    """A running sum of ``Usage``, added to in place."""
-
-    __slots__ = (
-        "cache_read_tokens",
-        "cache_write_tokens",
-        "cost",
-        "input_tokens",
-        "output_tokens",
-        "reasoning_tokens",
-        "requests",
-        "tool_calls",
-    )
-
-    def __init__(self) -> None:
-        self.requests = self.input_tokens = self.output_tokens = 0
-        self.cache_read_tokens = self.cache_write_tokens = 0
-        self.reasoning_tokens = self.tool_calls = 0
-        self.cost = 0.0
-
-    def add(self, usage: Usage) -> None:
-        self.requests += usage.requests
-        self.input_tokens += usage.input_tokens
-        self.output_tokens += usage.output_tokens
-        self.cache_read_tokens += usage.cache_read_tokens
-        self.cache_write_tokens += usage.cache_write_tokens
-        self.reasoning_tokens += usage.reasoning_tokens
-        self.tool_calls += usage.tool_calls
-        self.cost += usage.cost
-
-    def add_tally(self, other: Tally) -> None:
-        self.add(cast(Usage, other))  # the same fields
-
-    def usage(self) -> Usage:
-        return Usage(
-            self.requests,
-            self.input_tokens,
-            self.output_tokens,
-            self.cache_read_tokens,
-            self.cache_write_tokens,
-            self.reasoning_tokens,
-            self.tool_calls,
-            self.cost,
-        )
 
 
 def open_teams(events: Sequence[Event]) -> list[tuple[str, str]]:
