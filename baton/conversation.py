@@ -24,7 +24,7 @@ from typing import Any, cast
 
 from .errors import BackendUnavailable, ConversationBusy
 from .events import Event, RunFailed, RunFinished
-from .history import Claim, ClaimingHistory, ClaimingNow, History, keep_running
+from .history import Claim, ClaimingHistory, ClaimingNow, History, keep_running, kind_check
 from .stream import MemoryStream, Stream
 
 __all__ = [
@@ -217,27 +217,10 @@ def _cut_claim(
     taking.add_done_callback(functools.partial(_give_back, conversation, start))
 
 
-_CLAIMS: dict[type, bool] = {}
-_CLAIMS_NOW: dict[type, bool] = {}
-
-
-def claims_now(history: History) -> bool:
-    """Whether ``history`` is a ``ClaimingNow`` (cached per class, as ``claims_in_store``)."""
-    cls = type(history)
-    known = _CLAIMS_NOW.get(cls)
-    if known is None:
-        known = _CLAIMS_NOW[cls] = isinstance(history, ClaimingNow)
-    return known
-
-
-def claims_in_store(history: History) -> bool:
-    """Whether ``history`` is a ``ClaimingHistory`` (cached per class: a protocol check costs
-    tens of microseconds, more than the rest of opening a memory conversation)."""
-    cls = type(history)
-    known = _CLAIMS.get(cls)
-    if known is None:
-        known = _CLAIMS[cls] = isinstance(history, ClaimingHistory)
-    return known
+# Whether a history claims conversations in its store (``ClaimingHistory``), and whether it
+# claims them from the asking task (``ClaimingNow``).
+claims_in_store = kind_check(ClaimingHistory)
+claims_now = kind_check(ClaimingNow)
 
 
 # Stored conversations open in this process, keyed by (id(history), conversation id). A live

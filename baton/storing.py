@@ -21,7 +21,7 @@ from typing import Any, cast
 from .conversation import WRITE_GRACE, Conversation
 from .errors import BackendUnavailable, BatonError, ClaimLost
 from .events import Event, RunFailed
-from .history import WRITE_WAITER, Claim, History, MemoryHistory, WritingClaim
+from .history import WRITE_WAITER, History, MemoryHistory, WritingClaim, kind_check
 from .redaction import logger, redact_text
 
 __all__ = ["CANCEL_GRACE", "abandon_run", "store"]
@@ -132,16 +132,8 @@ async def _shielded_write(
         raise _unstored(conversation, history, events, exc) from exc
 
 
-_WRITES_NOW: dict[type, bool] = {}
-
-
-def _writes_now(claim: Claim) -> bool:
-    """Whether ``claim`` is a ``WritingClaim`` (cached per class: a protocol check is slow)."""
-    cls = type(claim)
-    known = _WRITES_NOW.get(cls)
-    if known is None:
-        known = _WRITES_NOW[cls] = isinstance(claim, WritingClaim)
-    return known
+# Whether a claim sends its writes from the asking task (``WritingClaim``).
+_writes_now = kind_check(WritingClaim)
 
 
 async def _write_now(
