@@ -302,27 +302,40 @@ def _write(base: _Root, target: Path, data: bytes, shown: str) -> None:
 
 def _walk(base: _Root, directory: Path, recursive: bool) -> Iterator[tuple[Path, os.stat_result]]:
     """``(path, lstat)`` of the entries under ``directory`` in name order, read through
-    descriptors opened from the root (see ``_Root.open_dir``), without following symlinks or
-    descending into tool caches (``.git``, ``node_modules``, ...)."""
+    descriptors opened from the root (see ``_Root.open_dir``), each subdirectory opened from
+    its parent's, without following symlinks or descending into tool caches (``.git``,
+    ``node_modules``, ...)."""
     try:
         fd = base.open_dir(directory)
     except OutsideRoot:
         raise
-    except OSError:  # unreadable, or gone since it was listed
+    except OSError:  # unreadable
         return
+    yield from _walk_open(fd, directory, recursive)
+
+
+def _walk_open(fd: int, directory: Path, recursive: bool) -> Iterator[tuple[Path, os.stat_result]]:
+    """``_walk`` of the directory open as ``fd``, which it closes."""
     try:
-        with os.scandir(fd) as listing:
-            names = sorted(entry.name for entry in listing)
+        try:
+            with os.scandir(fd) as listing:
+                names = sorted(entry.name for entry in listing)
+        except OSError:
+            return
         entries = []
         for name in names:
             with contextlib.suppress(OSError):  # gone since the listing
                 entries.append((name, os.stat(name, dir_fd=fd, follow_symlinks=False)))
-    except OSError:
-        return
+        for name, status in entries:
+            place = directory / name
+            yield place, status
+            if recursive and stat.S_ISDIR(status.st_mode) and name not in _SKIPPED_DIRS:
+                try:
+                    inner = os.open(name, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
+                except OSError as exc:
+                    if exc.errno in (errno.ELOOP, errno.ENOTDIR):  # swapped for a symlink
+                        raise _moved(place) from None
+                    continue  # unreadable, or gone since it was listed
+                yield from _walk_open(inner, place, recursive)
     finally:
         os.close(fd)
-    for name, status in entries:
-        place = directory / name
-        yield place, status
-        if recursive and stat.S_ISDIR(status.st_mode) and name not in _SKIPPED_DIRS:
-            yield from _walk(base, place, recursive)
