@@ -171,7 +171,9 @@ class LiveRun:
         self.halt: ObserverAlert | None = None
         self.humans: HumanState | None = None  # this ask's human requests (humans.py)
         self.response: ModelResponse | None = None  # whose tool calls are running
-        self.finished: list[ToolCallResult | ToolCallError] = []
+        # The outcomes of the running round so far: a tuple (the empty one is no new object
+        # while the calls run; a round usually has one call).
+        self.finished: tuple[ToolCallResult | ToolCallError, ...] = ()
         self.resumed: RunState | None = state if state.status == "paused" else None
         counter = UsageCounter()
         for line in state.usage:
@@ -235,7 +237,7 @@ class LiveRun:
             conversation.events.append(outcome)
         else:
             await store(conversation, (outcome,))
-        self.finished.append(outcome)
+        self.finished += (outcome,)
         await self.deliver(outcome)
         if self.alerts:
             await self._record_alerts()
@@ -319,7 +321,7 @@ class LiveRun:
             self.turn,
             status,
             self.response,
-            tuple(self.finished),
+            self.finished,
             counter.breakdown(),
             counter.tool_calls,
             tuple(requests),
