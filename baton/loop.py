@@ -10,7 +10,7 @@ it runs a ``LiveRun`` made from a new ``RunState`` or from a paused one (``agent
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Coroutine, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +25,6 @@ from .errors import (
 )
 from .events import (
     Event,
-    HumanMessage,
     ModelResponse,
     OutputRejected,
     RunFinished,
@@ -145,7 +144,7 @@ def run_loop(run: LiveRun) -> Coroutine[Any, Any, Reply[Any]]:
 
 
 async def _around_ask(run: LiveRun) -> Reply[Any]:
-    inbox = _enter(run)
+    _enter(run)
     try:
         around = run.plan.chains.ask
         assert around is not None
@@ -159,34 +158,37 @@ async def _around_ask(run: LiveRun) -> Reply[Any]:
             ) from None
         raise
     finally:
-        await _leave(run, inbox)
+        await _leave(run)
 
 
-def _enter(run: LiveRun) -> Callable[[HumanMessage], None] | None:
-    """Start the ask: it takes the remarks sent on its stream (the inbox returned, for
-    ``_leave``), unless another ask holds them (on a stream several conversations share, the
-    one that started first: a remark there names no conversation)."""
+def _enter(run: LiveRun) -> None:
+    """Start the ask: it takes the remarks sent on its conversation's stream, unless another
+    ask holds them (on a stream several conversations share, the one that started first: a
+    remark there names no conversation). A stream made later takes them for it too."""
     run.entered = True
-    stream = run.conversation.stream
-    if (type(stream) is MemoryStream or hasattr(stream, "remarks")) and getattr(
+    conversation = run.conversation
+    stream = conversation.made_stream
+    if stream is None:
+        conversation.taking_remarks = True
+    elif (type(stream) is MemoryStream or hasattr(stream, "remarks")) and getattr(
         stream, "remarks", None
     ) is None:
-        inbox = run.remark
-        stream.remarks = inbox
-        return inbox
-    return None
+        stream.remarks = conversation.remark
+        conversation.taking_remarks = True
 
 
-async def _leave(run: LiveRun, inbox: Callable[[HumanMessage], None] | None) -> None:
+async def _leave(run: LiveRun) -> None:
     """End the ask, however it ended: let go of the stream's remarks and of the claim."""
     # The run and its context refer to each other: the run lets go of its context here, so
     # that an ask leaves no reference cycle behind (the cyclic collector would have to find
     # and free it, with everything it holds). A context kept by a tool still works.
     del run.context
     conversation = run.conversation
-    stream = conversation.stream
-    if inbox is not None and stream.remarks is inbox:  # type: ignore[attr-defined]
-        stream.remarks = None  # type: ignore[attr-defined]
+    if conversation.taking_remarks:  # the stream and its remarks refer to each other too
+        conversation.taking_remarks = False
+        stream = conversation.made_stream
+        if stream is not None and getattr(stream, "remarks", None) == conversation.remark:
+            stream.remarks = None  # type: ignore[attr-defined]
     if run.keeps_claim:
         pass  # its caller holds the conversation (a team between its members' turns)
     elif conversation.claim is None:
@@ -225,7 +227,8 @@ async def _loop(run: LiveRun, owner: bool) -> Reply[Any]:
     provider, model_name = run.config.provider, run.config.model_name
     agent_name = run.agent_name
     resumed = run.resumed  # a paused run continuing in the turn it paused in
-    inbox = _enter(run) if owner else None
+    if owner:
+        _enter(run)
     try:
         if run.started:  # stored with the claim: only delivered now
             await run.deliver_many(run.started)
@@ -366,7 +369,7 @@ async def _loop(run: LiveRun, owner: bool) -> Reply[Any]:
         await run.record_many(
             (*unrecorded, report, RunFinished(run.run_id, text, output)),
             last=plan.chains.ask is None
-            and type(conversation.stream) is MemoryStream
+            and type(conversation.made_stream) in (MemoryStream, type(None))  # not shared
             and not run.keeps_claim,
         )
         return Reply(run.owner, conversation, run.run_id, text, output, usage, response, report)
@@ -389,7 +392,7 @@ async def _loop(run: LiveRun, owner: bool) -> Reply[Any]:
         raise
     finally:
         if owner:
-            await _leave(run, inbox)
+            await _leave(run)
 
 
 async def _take_remarks(run: LiveRun) -> None:
