@@ -194,13 +194,21 @@ class UsageTotal:
 
 class UsageCounter(UsageTotal):
     """A mutable running total, turned into a ``Usage`` record when asked. Each addition is
-    also noted by kind, provider and model, and summed only when a breakdown is asked for."""
+    also noted by kind, provider and model, and summed only when a breakdown is asked for.
 
-    __slots__ = ("_lines",)
+    While every addition shares one kind, provider and model (an ask on one model: the usual
+    case), the running total is that one line's sum, so no line is kept: an ask in flight
+    holds no list for the cyclic collector to walk. From the first addition under another,
+    the total so far becomes the first line and each addition is noted."""
+
+    __slots__ = ("_kind", "_lines", "_model", "_provider")
 
     def __init__(self) -> None:
         super().__init__()
-        self._lines: list[tuple[str, str, str, Usage, int]] = []
+        self._kind: str | None = None  # the first addition's kind, provider and model
+        self._provider = ""
+        self._model = ""
+        self._lines: list[tuple[str, str, str, Usage, int]] | None = None  # see the class docs
 
     def add(
         self,
@@ -211,18 +219,27 @@ class UsageCounter(UsageTotal):
         tool_calls: int = 0,
     ) -> None:
         """Count ``usage`` (and ``tool_calls`` made on its behalf) under kind/provider/model."""
-        self._lines.append((kind, provider, model, usage, tool_calls))
+        lines = self._lines
+        if lines is None:
+            if self._kind is None:
+                self._kind, self._provider, self._model = kind, provider, model
+            elif kind != self._kind or provider != self._provider or model != self._model:
+                first = (self._kind, self._provider, self._model, self.snapshot(), 0)
+                lines = self._lines = [first]
+        if lines is not None:
+            lines.append((kind, provider, model, usage, tool_calls))
         self.tool_calls += tool_calls
         self.add_usage(usage)
 
     def breakdown(self, total: Usage | None = None) -> tuple[UsageLine, ...]:
         """Usage summed per (kind, provider, model), in order of first appearance. ``total``
-        (this counter's snapshot) saves the sums in the common case of a single line."""
+        (this counter's snapshot) saves making one in the common case of a single line."""
         lines = self._lines
-        if total is not None and lines:
-            kind, provider, model = lines[0][:3]
-            if all(line[0] == kind and line[1] == provider and line[2] == model for line in lines):
-                return (UsageLine(kind, provider, model, total),)
+        if lines is None:
+            if self._kind is None:
+                return ()
+            line = total if total is not None else self.snapshot()
+            return (UsageLine(self._kind, self._provider, self._model, line),)
         totals: dict[tuple[str, str, str], Usage] = {}
         for kind, provider, model, usage, tool_calls in lines:
             key = (kind, provider, model)

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from .errors import BackendUnavailable, ConversationBusy
-from .events import Event, RunFailed, RunFinished
+from .events import Event, HumanMessage, RunFailed, RunFinished
 from .history import Claim, ClaimingHistory, ClaimingNow, History, keep_running, kind_check
 from .stream import MemoryStream, Stream
 
@@ -60,10 +60,11 @@ class Conversation:
         "history",
         "id",
         "inbox",
+        "made_stream",
         "saved",
         "stale",
         "states",
-        "stream",
+        "taking_remarks",
         "variables",
         "writing",
     )
@@ -79,7 +80,9 @@ class Conversation:
     ) -> None:
         self.id = id or new_id()
         self.events: list[Event] = events if events is not None else []
-        self.stream: Stream = stream if stream is not None else MemoryStream()
+        # The stream once made (``stream`` makes a MemoryStream on first use): most
+        # conversations are never watched, and while none is made nobody can be listening.
+        self.made_stream: Stream | None = stream
         self.variables: dict[str, Any] = variables if variables is not None else {}
         self.history = history
         self.saved = len(self.events) if history is not None else 0
@@ -92,6 +95,31 @@ class Conversation:
         # Remarks (HumanMessages answering no request) not yet recorded: the running ask takes
         # them before its next model call; one that came too late for it, the next ask.
         self.inbox: list[Event] | None = None  # made at the first remark
+        # An ask running on this conversation takes the remarks sent on its stream (see
+        # ``MemoryStream.remarks``; ``baton.loop`` sets it): a stream made meanwhile does too.
+        self.taking_remarks = False
+
+    @property
+    def stream(self) -> Stream:
+        """The conversation's stream: the one it was given, or a ``MemoryStream`` made on
+        first use."""
+        stream = self.made_stream
+        if stream is None:
+            stream = self.made_stream = MemoryStream()
+            if self.taking_remarks:
+                stream.remarks = self.remark
+        return stream
+
+    @stream.setter
+    def stream(self, stream: Stream) -> None:
+        self.made_stream = stream
+
+    def remark(self, message: HumanMessage) -> None:
+        """Keep a remark (a HumanMessage answering no request) for the model's next call: the
+        running ask takes it before that call, or the next ask if it came too late."""
+        if self.inbox is None:
+            self.inbox = []
+        self.inbox.append(message)
 
     def fork(self, length: int) -> Conversation:
         """A new conversation that starts with this one's first ``length`` events.

@@ -10,7 +10,7 @@ it runs a ``LiveRun`` made from a new ``RunState`` or from a paused one (``agent
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Coroutine, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -131,24 +131,24 @@ class Plan:
         self.raise_tool_errors = raise_tool_errors
 
 
-async def run_loop(run: LiveRun) -> Reply[Any]:
-    """Run one ask to its reply, through the ``around_ask`` middleware when there is any;
-    the conversation's claim is given back at the end, however the ask ends."""
-    run.entered = True
-    stream = run.conversation.stream
-    inbox = run.remark
-    # A stream's remarks go to the ask that holds it (on a stream several conversations
-    # share, the one that started first: a remark there names no conversation).
-    takes_remarks = (type(stream) is MemoryStream or hasattr(stream, "remarks")) and getattr(
-        stream, "remarks", None
-    ) is None
-    if takes_remarks:
-        stream.remarks = inbox  # type: ignore[attr-defined]
+def run_loop(run: LiveRun) -> Coroutine[Any, Any, Reply[Any]]:
+    """Run one ask to its reply (``await run_loop(run)``), through the ``around_ask``
+    middleware when there is any; the conversation's claim is given back at the end, however
+    the ask ends.
+
+    Without ``around_ask`` middleware (the common case) this is the loop's own coroutine:
+    an ask waiting in a tool then holds one coroutine less for the collector to walk."""
+    if run.plan.chains.ask is None:
+        return _loop(run, True)
+    return _around_ask(run)
+
+
+async def _around_ask(run: LiveRun) -> Reply[Any]:
+    _enter(run)
     try:
         around = run.plan.chains.ask
-        if around is None:
-            return await _loop(run)
-        return await around(run.context, functools.partial(_loop, run))
+        assert around is not None
+        return await around(run.context, functools.partial(_loop, run, False))
     except AskSuspended as suspended:
         if suspended.run_id == run.run_id and not run.pausing:
             raise ConfigError(
@@ -158,19 +158,43 @@ async def run_loop(run: LiveRun) -> Reply[Any]:
             ) from None
         raise
     finally:
-        # The run and its context refer to each other: the run lets go of its context here,
-        # so that an ask leaves no reference cycle behind (the cyclic collector would have to
-        # find and free it, with everything it holds). A context kept by a tool still works.
-        del run.context
-        if takes_remarks and stream.remarks is inbox:  # type: ignore[attr-defined]
+        await _leave(run)
+
+
+def _enter(run: LiveRun) -> None:
+    """Start the ask: it takes the remarks sent on its conversation's stream, unless another
+    ask holds them (on a stream several conversations share, the one that started first: a
+    remark there names no conversation). A stream made later takes them for it too."""
+    run.entered = True
+    conversation = run.conversation
+    stream = conversation.made_stream
+    if stream is None:
+        conversation.taking_remarks = True
+    elif (type(stream) is MemoryStream or hasattr(stream, "remarks")) and getattr(
+        stream, "remarks", None
+    ) is None:
+        stream.remarks = conversation.remark
+        conversation.taking_remarks = True
+
+
+async def _leave(run: LiveRun) -> None:
+    """End the ask, however it ended: let go of the stream's remarks and of the claim."""
+    # The run and its context refer to each other: the run lets go of its context here, so
+    # that an ask leaves no reference cycle behind (the cyclic collector would have to find
+    # and free it, with everything it holds). A context kept by a tool still works.
+    del run.context
+    conversation = run.conversation
+    if conversation.taking_remarks:  # the stream and its remarks refer to each other too
+        conversation.taking_remarks = False
+        stream = conversation.made_stream
+        if stream is not None and getattr(stream, "remarks", None) == conversation.remark:
             stream.remarks = None  # type: ignore[attr-defined]
-        conversation = run.conversation
-        if run.keeps_claim:
-            pass  # its caller holds the conversation (a team between its members' turns)
-        elif conversation.claim is None:
-            conversation.busy = False
-        else:
-            await conversation.release()
+    if run.keeps_claim:
+        pass  # its caller holds the conversation (a team between its members' turns)
+    elif conversation.claim is None:
+        conversation.busy = False
+    else:
+        await conversation.release()
 
 
 async def _open_cleanly(run: LiveRun) -> None:
@@ -190,7 +214,9 @@ async def _open_cleanly(run: LiveRun) -> None:
         await close_open_run(conversation, run.storage)
 
 
-async def _loop(run: LiveRun) -> Reply[Any]:
+async def _loop(run: LiveRun, owner: bool) -> Reply[Any]:
+    """The ask itself. ``owner``: no ``around_ask`` middleware runs it, so it starts and ends
+    the ask too (``_enter``, ``_leave``)."""
     from .reply import Reply
 
     conversation = run.conversation
@@ -201,6 +227,8 @@ async def _loop(run: LiveRun) -> Reply[Any]:
     provider, model_name = run.config.provider, run.config.model_name
     agent_name = run.agent_name
     resumed = run.resumed  # a paused run continuing in the turn it paused in
+    if owner:
+        _enter(run)
     try:
         if run.started:  # stored with the claim: only delivered now
             await run.deliver_many(run.started)
@@ -226,7 +254,7 @@ async def _loop(run: LiveRun) -> Reply[Any]:
                 # The turn the run paused in: its response and the outcomes of the calls that
                 # finished then are stored; only the other calls run now.
                 response = resumed.response
-                run.response, run.finished = response, list(resumed.finished)
+                run.response, run.finished = response, resumed.finished
                 calls = _unfinished(response, resumed.pending)
                 resumed = None
             else:
@@ -263,7 +291,7 @@ async def _loop(run: LiveRun) -> Reply[Any]:
                     # Set before recording: whatever stops the run from here on finds these
                     # calls (a pause saves them; a failure answers them).
                     run.response = response
-                    run.finished.clear()  # the outcomes of the last round were used already
+                    run.finished = ()  # the outcomes of the last round were used already
                 elif plan.output is None and not plan.observers and response.text.strip():
                     # The final answer: stored in one write with the run's end (one round trip
                     # less on a durable history). Nothing runs in between (an observer could
@@ -281,8 +309,7 @@ async def _loop(run: LiveRun) -> Reply[Any]:
                     context,
                     concurrency=run.tool_concurrency,
                     run_call=plan.chains.tool,
-                    record=run.record_outcome,
-                )
+                )  # each outcome recorded by the run (run.record_outcome) as it comes
                 outcomes = run.finished
                 run.response = None
                 run.check_halt()
@@ -342,7 +369,7 @@ async def _loop(run: LiveRun) -> Reply[Any]:
         await run.record_many(
             (*unrecorded, report, RunFinished(run.run_id, text, output)),
             last=plan.chains.ask is None
-            and type(conversation.stream) is MemoryStream
+            and type(conversation.made_stream) in (MemoryStream, type(None))  # not shared
             and not run.keeps_claim,
         )
         return Reply(run.owner, conversation, run.run_id, text, output, usage, response, report)
@@ -363,6 +390,9 @@ async def _loop(run: LiveRun) -> Reply[Any]:
     except BaseException as error:
         await run.close_failed(error)
         raise
+    finally:
+        if owner:
+            await _leave(run)
 
 
 async def _take_remarks(run: LiveRun) -> None:

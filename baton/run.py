@@ -171,7 +171,9 @@ class LiveRun:
         self.halt: ObserverAlert | None = None
         self.humans: HumanState | None = None  # this ask's human requests (humans.py)
         self.response: ModelResponse | None = None  # whose tool calls are running
-        self.finished: list[ToolCallResult | ToolCallError] = []
+        # The outcomes of the running round so far: a tuple (the empty one is no new object
+        # while the calls run; a round usually has one call).
+        self.finished: tuple[ToolCallResult | ToolCallError, ...] = ()
         self.resumed: RunState | None = state if state.status == "paused" else None
         counter = UsageCounter()
         for line in state.usage:
@@ -204,8 +206,8 @@ class LiveRun:
             conversation.events.extend(events)
         else:
             await store(conversation, events, release=last)
-        stream = conversation.stream
-        if type(stream) is MemoryStream:  # the common case, without a frame more per step
+        stream = conversation.made_stream
+        if stream is None or type(stream) is MemoryStream:  # the common case: no frame more
             for event in events:
                 await self.deliver(event)
             if self.alerts:
@@ -215,7 +217,7 @@ class LiveRun:
 
     async def deliver_many(self, events: Sequence[Event]) -> None:
         """Deliver stored events (as ``record_many`` does once they are kept)."""
-        stream = self.conversation.stream
+        stream = self.conversation.made_stream
         send_many = None if type(stream) is MemoryStream else getattr(stream, "send_many", None)
         if send_many is not None:
             await send_many(events)
@@ -235,7 +237,7 @@ class LiveRun:
             conversation.events.append(outcome)
         else:
             await store(conversation, (outcome,))
-        self.finished.append(outcome)
+        self.finished += (outcome,)
         await self.deliver(outcome)
         if self.alerts:
             await self._record_alerts()
@@ -243,9 +245,9 @@ class LiveRun:
     async def deliver(self, event: Event, *, to_stream: bool = True) -> None:
         """Deliver an event live (stream, tap, observers) without keeping it in history."""
         if to_stream:
-            stream = self.conversation.stream
-            # A memory stream nobody listens to: nothing to await.
-            if type(stream) is not MemoryStream or stream.subscriber_count:
+            stream = self.conversation.made_stream
+            # No stream made yet, or a memory stream nobody listens to: nothing to await.
+            if stream is not None and (type(stream) is not MemoryStream or stream.subscriber_count):
                 await stream.send(event)
         tap = self.tap
         if tap is not None:
@@ -265,10 +267,7 @@ class LiveRun:
         """Take a remark (a HumanMessage answering no request) sent while the run goes: it is
         recorded and shown to the model at its next call (see ``MemoryStream.remarks``). It
         waits in the conversation's inbox: what this run can't take, the next ask does."""
-        conversation = self.conversation
-        if conversation.inbox is None:
-            conversation.inbox = []
-        conversation.inbox.append(message)
+        self.conversation.remark(message)
 
     def remarks(self) -> list[HumanMessage]:
         """The remarks waiting, taken out of the inbox (oldest first)."""
@@ -319,7 +318,7 @@ class LiveRun:
             self.turn,
             status,
             self.response,
-            tuple(self.finished),
+            self.finished,
             counter.breakdown(),
             counter.tool_calls,
             tuple(requests),

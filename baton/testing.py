@@ -202,6 +202,11 @@ class _ConversationState:
         self.last: Event | None = None
 
 
+def _tally_of(state: _ConversationState) -> tuple[Event, Event, int, int]:
+    assert state.first is not None and state.last is not None
+    return (state.first, state.last, state.seen, state.tokens)
+
+
 class ScriptedModel(ModelConfig, ModelClient):
     """A model config whose answers come from a script. See the module docs for turn kinds."""
 
@@ -227,8 +232,10 @@ class ScriptedModel(ModelConfig, ModelClient):
         # bound; a forgotten tally is simply recounted.
         self._states: OrderedDict[str, _ConversationState] = OrderedDict()
         # The tally at the end of each call, by the id of the last event counted: (first event,
-        # last event, events counted, tokens), the newest `max_tracked_conversations` kept.
-        self._tallies: dict[int, tuple[Event, Event, int, int]] = {}
+        # last event, events counted, tokens), the newest `max_tracked_conversations` kept. The
+        # conversation's state stands for its latest tally (no copy made per call) until its
+        # next call, which keeps the old one as a tuple.
+        self._tallies: dict[int, _ConversationState | tuple[Event, Event, int, int]] = {}
         self._ids = itertools.count(1)
 
     # -- ModelConfig -------------------------------------------------------------------------
@@ -348,6 +355,9 @@ class ScriptedModel(ModelConfig, ModelClient):
         self, state: _ConversationState, messages: Sequence[Event], conversation_id: str
     ) -> int:
         # Count only what is new since the last call: O(new events), like a real adapter.
+        tallies = self._tallies
+        if state.last is not None and tallies.get(id(state.last)) is state:
+            tallies[id(state.last)] = _tally_of(state)  # the state moves on: keep its tally
         seen = state.seen
         if seen and (
             seen > len(messages)
@@ -367,11 +377,10 @@ class ScriptedModel(ModelConfig, ModelClient):
         )
         for event in new:
             state.tokens += _event_tokens(event)
-        state.seen = total = len(messages)
+        state.seen = len(messages)
         if messages:
-            first, last = state.first, state.last = messages[0], messages[-1]
-            tallies = self._tallies
-            tallies[id(last)] = (first, last, total, state.tokens)
+            state.first, state.last = messages[0], messages[-1]
+            tallies[id(state.last)] = state
             if len(tallies) > self.max_tracked_conversations:
                 del tallies[next(iter(tallies))]
         return state.tokens
@@ -389,6 +398,8 @@ class ScriptedModel(ModelConfig, ModelClient):
         for offset in range(len(recent) - 1, -1, -1):
             event = recent[offset]
             found = tallies.get(id(event))
+            if isinstance(found, _ConversationState):
+                found = _tally_of(found)
             if (
                 found is not None
                 and found[1] is event

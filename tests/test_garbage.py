@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from baton import Agent, MemoryHistory, tool
+from baton import Agent, Context, MemoryHistory, tool
 from baton.collector import tune_collector
+from baton.events import HumanMessage
 from baton.testing import ScriptedModel, call, chunks
 
 
@@ -87,6 +88,25 @@ async def test_concurrent_asks_with_a_history_leave_no_cycles(
     assert {r.text for r in replies} == {"3"}
     assert len({r.conversation_id for r in replies}) == 50
     del replies
+    await settle()
+    assert saved_garbage() == []
+
+
+async def test_an_ask_whose_tool_makes_the_stream_leaves_no_cycles(
+    saved_garbage: Callable[[], list[str]],
+) -> None:
+    """The stream made mid-ask routes remarks to the conversation (the two refer to each
+    other while the ask runs); the ask's end undoes it."""
+
+    @tool
+    async def watched(context: Context) -> str:
+        """Touch the conversation's stream."""
+        await context.stream.send(HumanMessage("a remark"))
+        return "ok"
+
+    agent: Agent[str] = Agent("e", config=scripted(call("watched"), "done"), tools=[watched])
+    for _ in range(5):
+        assert (await agent.ask("hi")).text == "done"
     await settle()
     assert saved_garbage() == []
 

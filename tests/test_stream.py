@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from baton import Agent, tool
+from baton import Agent, Context, tool
 from baton.errors import ConfigError, StreamClosed, StreamOverflow
 from baton.events import (
     Event,
@@ -1015,6 +1015,26 @@ async def test_a_remark_sent_while_an_ask_runs_reaches_the_model_at_its_next_cal
                 go.set()
     last = paris.requests[1].messages[-1]
     assert isinstance(last, HumanMessage) and last.text == "in Celsius, please"
+
+
+async def test_a_stream_first_asked_for_while_the_ask_runs_takes_its_remarks_too():
+    """A conversation makes its stream on first use: one a tool asks for mid-ask routes the
+    remarks sent on it to the running ask, and lets go of them when the ask ends."""
+    streams: list[Stream] = []
+
+    @tool
+    async def search(city: str, context: Context) -> str:
+        """Search a city."""
+        streams.append(context.stream)
+        await context.stream.send(HumanMessage("also check Oslo"))
+        return f"sunny in {city}"
+
+    model = ScriptedModel(call("search", city="Rome"), "Rome and Oslo are sunny")
+    reply = await Agent("a", config=model, tools=[search]).ask("weather?")
+    last = model.requests[1].messages[-1]
+    assert isinstance(last, HumanMessage) and last.text == "also check Oslo"
+    assert reply.stream is streams[0]  # the same stream, kept by the conversation
+    assert getattr(streams[0], "remarks", "missing") is None  # the ask let go of it
 
 
 async def test_a_remark_sent_after_the_last_model_call_is_kept_for_the_next_ask():

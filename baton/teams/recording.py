@@ -51,8 +51,12 @@ async def record(ask: TeamAsk, event: Event, *, to_stream: bool = True) -> None:
 
 async def deliver(ask: TeamAsk, event: Event, *, to_stream: bool = True) -> None:
     """Deliver a stored team event: the conversation's stream, then the live reader."""
-    stream = ask.conversation.stream
-    if to_stream and (type(stream) is not MemoryStream or stream.subscriber_count):
+    stream = ask.conversation.made_stream  # None: nobody asked for it, so nobody listens
+    if (
+        to_stream
+        and stream is not None
+        and (type(stream) is not MemoryStream or stream.subscriber_count)
+    ):
         await stream.send(event)
     if ask.sink is not None:
         waiting = ask.sink(event)

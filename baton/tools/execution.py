@@ -222,16 +222,18 @@ def _failed(call: ToolCall, exc: BaseException) -> ToolCallError:
     )
 
 
-async def execute_tool_calls(
+def execute_tool_calls(
     calls: Sequence[ToolCall],
     table: Mapping[str, Tool],
     context: Context,
     *,
     concurrency: int,
     run_call: Callable[[ToolCall, Context], Awaitable[ToolCallResult | ToolCallError]],
-    record: Record,
-) -> list[ToolCallResult | ToolCallError]:
-    """Run the calls of one response; ``record`` is awaited with each outcome as it completes.
+    record: Record | None = None,
+) -> Awaitable[list[ToolCallResult | ToolCallError]]:
+    """Run the calls of one response (``await execute_tool_calls(...)``); ``record`` is
+    awaited with each outcome as it completes (default: the ask's run records it, store first,
+    as the loop does).
 
     Calls run concurrently (at most ``concurrency`` at once); a tool marked ``sequential`` runs
     alone, after the calls before it and before the calls after it. ``run_call`` runs one call
@@ -241,68 +243,86 @@ async def execute_tool_calls(
     their outcomes are recorded, calls after a sequential boundary don't start, and then one
     ``AskSuspended`` with every paused call's requests is raised.
     """
-    round_ = _Round(context, run_call, record)
     if len(calls) == 1:
-        await round_.one(calls[0])
+        # The common case, on one coroutine: while the tool runs, the ask holds nothing more
+        # here for the cyclic collector to walk (see benchmarks/README.md, "D in steady state").
+        return _execute_one(calls[0], context, run_call, record)
+    return _Round(context, run_call, record).run_all(calls, table, concurrency)
+
+
+async def _execute_one(
+    call: ToolCall,
+    context: Context,
+    run_call: Callable[[ToolCall, Context], Awaitable[ToolCallResult | ToolCallError]],
+    record: Record | None,
+) -> list[ToolCallResult | ToolCallError]:
+    """Run and record one call; a pause of this ask raises its ``AskSuspended`` with the
+    call's id as ``asked_in``."""
+    previous = CURRENT_CALL.get()
+    # What humans.current_call() reads, middleware included; set back (rather than reset with
+    # a token) so that the ask holds no token while the call runs.
+    CURRENT_CALL.set(call)
+    try:
+        await context.emit(call)  # transient notice: this call starts now
+        outcome = await run_call(call, context)
+    except AskSuspended as suspended:
+        if suspended.run_id != context.run_id:
+            raise  # an outer ask pauses (a sub-agent's request went to its parent)
+        asked_in = (call.id,) * len(suspended.requests)
+        raise _suspension(context, (suspended,), asked_in) from None
+    finally:
+        CURRENT_CALL.set(previous)
+    if record is None:
+        await context.run.record_outcome(outcome)
     else:
-        await round_.run_all(calls, table, concurrency)
-    paused = round_.paused
-    if paused:
-        run_id = round_.run_id
-        raise AskSuspended(
-            "; ".join(str(s) for _, s in paused),
-            conversation_id=context.conversation_id,
-            run_id=run_id,
-            requests=tuple(r for _, s in paused for r in s.requests),
-            asked_in=tuple(call_id for call_id, s in paused for _ in s.requests),
-        )
-    return round_.outcomes
+        await record(outcome)
+    return [outcome]
+
+
+def _suspension(
+    context: Context, paused: Sequence[AskSuspended], asked_in: tuple[str, ...]
+) -> AskSuspended:
+    """The one ``AskSuspended`` of a round: every paused call's requests, with the id of the
+    call each was asked in (``asked_in``)."""
+    return AskSuspended(
+        "; ".join(str(s) for s in paused),
+        conversation_id=context.conversation_id,
+        run_id=context.run_id,
+        requests=tuple(r for s in paused for r in s.requests),
+        asked_in=asked_in,
+    )
 
 
 class _Round:
-    """The calls of one response as they run: their outcomes, and the calls that paused.
+    """The calls of one response with several calls as they run: their outcomes, and the
+    calls that paused."""
 
-    A slotted object rather than closures over the caller's locals: an ask in flight holds
-    one object here instead of a function, its cells and their tuple, all of which the
-    cyclic collector would walk (see benchmarks/README.md, "D in steady state")."""
-
-    __slots__ = ("context", "limit", "outcomes", "paused", "record", "run_call", "run_id")
+    __slots__ = ("context", "limit", "outcomes", "paused", "record", "run_call")
 
     def __init__(
         self,
         context: Context,
         run_call: Callable[[ToolCall, Context], Awaitable[ToolCallResult | ToolCallError]],
-        record: Record,
+        record: Record | None,
     ) -> None:
         self.context = context
         self.run_call = run_call
         self.record = record
-        self.run_id = context.run_id
         self.outcomes: list[ToolCallResult | ToolCallError] = []
-        self.paused: list[tuple[str, AskSuspended]] | None = None  # made at the first pause
-        self.limit: asyncio.Semaphore | None = None  # several calls at once only
+        self.paused: list[AskSuspended] = []
+        self.limit: asyncio.Semaphore | None = None
 
     async def one(self, call: ToolCall) -> None:
-        context = self.context
-        token = CURRENT_CALL.set(call)  # what humans.current_call() reads, middleware included
         try:
-            await context.emit(call)  # transient notice: this call starts now
-            outcome = await self.run_call(call, context)
+            self.outcomes += await _execute_one(call, self.context, self.run_call, self.record)
         except AskSuspended as suspended:
-            if suspended.run_id != self.run_id:
-                raise  # an outer ask pauses (a sub-agent's request went to its parent)
-            if self.paused is None:
-                self.paused = []
-            self.paused.append((call.id, suspended))
-            return
-        finally:
-            CURRENT_CALL.reset(token)
-        self.outcomes.append(outcome)
-        await self.record(outcome)
+            if suspended.run_id != self.context.run_id:
+                raise  # an outer ask pauses
+            self.paused.append(suspended)  # with its call's id (see _execute_one)
 
     async def run_all(
         self, calls: Sequence[ToolCall], table: Mapping[str, Tool], concurrency: int
-    ) -> None:
+    ) -> list[ToolCallResult | ToolCallError]:
         self.limit = asyncio.Semaphore(concurrency)
         group: list[ToolCall] = []
         for call in calls:
@@ -320,6 +340,11 @@ class _Round:
                 group.append(call)
         if group and not self.paused:
             await self._together(group)
+        paused = self.paused
+        if paused:
+            # Each came from _execute_one, its requests' calls in its asked_in already.
+            raise _suspension(self.context, paused, tuple(i for s in paused for i in s.asked_in))
+        return self.outcomes
 
     async def _bounded(self, call: ToolCall) -> None:
         assert self.limit is not None
