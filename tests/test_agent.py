@@ -25,8 +25,17 @@ from baton import (
     ToolCallResult,
     tool,
 )
+from baton.context import UsageCounter
 from baton.errors import ConversationBusy, EmptyResponseError, ModelError, RateLimited
-from baton.events import OutputRejected, RunFailed, RunFinished, RunStarted, UsageReport
+from baton.events import (
+    OutputRejected,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    Usage,
+    UsageLine,
+    UsageReport,
+)
 from baton.testing import ScriptedModel, call
 
 
@@ -742,6 +751,29 @@ async def test_cancelling_during_the_model_call_records_run_failed():
     assert kinds(events) == [RunStarted, ModelRequest, RunFailed]
     assert events[-1].error_type == "Cancelled"
     assert (await agent.ask("again", conversation_id="c")).text == "fine"
+
+
+def test_a_usage_breakdown_keeps_each_lines_tool_calls_when_the_kind_changes_mid_ask():
+    """A counter keeps no lines while one kind, provider and model is counted: the first
+    addition under another turns the total so far into the first line, its tool calls
+    included, and later additions under the first go on adding to it."""
+    counter = UsageCounter()
+    counter.add(Usage(requests=1, input_tokens=10, cost=0.25), "model", "p", "m", tool_calls=2)
+    counter.add(Usage(requests=1, input_tokens=5), "model", "p", "m", tool_calls=1)
+    [alone] = counter.breakdown()
+    assert alone == UsageLine("model", "p", "m", Usage(2, 15, tool_calls=3, cost=0.25))
+    counter.add(Usage(requests=1, input_tokens=7), "subtask", "p", "small", tool_calls=1)
+    counter.add(Usage(requests=1, input_tokens=1), "model", "p", "m")
+    total = counter.snapshot()
+    assert (
+        counter.breakdown(total)
+        == counter.breakdown()
+        == (
+            UsageLine("model", "p", "m", Usage(3, 16, tool_calls=3, cost=0.25)),
+            UsageLine("subtask", "p", "small", Usage(1, 7, tool_calls=1)),
+        )
+    )
+    assert total == Usage(4, 23, tool_calls=4, cost=0.25)
 
 
 async def test_conversation_usage_sums_every_ask_also_one_loaded_from_a_history():

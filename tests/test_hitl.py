@@ -582,6 +582,38 @@ async def test_suspend_then_resume_in_another_process_without_redoing_finished_w
         await agent2.resume("c1", HumanMessage("again", request.request_id, True))
 
 
+@pytest.mark.parametrize("envs", [("prod",), ("prod", "dev")])
+async def test_a_pause_names_the_call_of_each_request_whether_one_call_or_several_ran(
+    envs: tuple[str, ...],
+) -> None:
+    """One call runs on its own path, several in a task group: either way the suspension and
+    the saved state say which call asked each request, and resuming runs each call once."""
+    counter = Counter()
+    history, storage = MemoryHistory(), MemoryStorage()
+    model = ScriptedModel([call("deploy", env=env) for env in envs])
+    with pytest.raises(AskSuspended) as raised:
+        await ops_agent(model, counter, history, storage).ask("ship", conversation_id="c1")
+
+    suspended = raised.value
+    response = next(e for e in await history.load("c1") if isinstance(e, ModelResponse))
+    by_call = {
+        r.call.id: r.request_id for r in suspended.requests if isinstance(r, ApprovalRequest)
+    }
+    assert sorted(by_call) == sorted(c.id for c in response.tool_calls)
+    assert [by_call[c] for c in suspended.asked_in] == list(suspended.request_ids)
+    saved = await load_run_state(storage, "c1")
+    assert saved is not None and saved.asked_in == suspended.asked_in
+    assert counter.calls == {}
+
+    answers = [HumanMessage(request_id=rid, approved=True) for rid in suspended.request_ids]
+    reply = await ops_agent(ScriptedModel("Shipped."), counter, history, storage).resume(
+        "c1", *answers
+    )
+    assert reply.text == "Shipped."
+    assert counter.calls == {"deploy": len(envs)}
+    assert_valid_history(reply.events)
+
+
 async def test_resume_with_a_denial_tells_the_model_and_runs_nothing() -> None:
     counter = Counter()
     suspended, history, storage = await suspend_deploy(counter)

@@ -1070,6 +1070,49 @@ async def test_sync_tools_see_the_callers_context_variables_on_pool_threads():
     assert seen == [("where_am_i", True)]
 
 
+@pytest.mark.parametrize("inner_calls", [1, 2])
+async def test_a_tool_that_asks_another_agent_still_sees_its_own_call_afterwards(
+    inner_calls: int,
+):
+    """The current call is set back when a call ends: a tool awaiting another agent's ask
+    (whose one call runs in the same task, or whose several calls run in tasks of their own)
+    sees its own call again afterwards, and the caller of the outer ask sees none."""
+    seen: list[tuple[str, str]] = []
+
+    def current() -> str:
+        found = CURRENT_CALL.get()
+        return found.name if found is not None else ""
+
+    @tool
+    async def look(i: int) -> str:
+        """Report the current call."""
+        seen.append(("inner", current()))
+        return "looked"
+
+    inner = Agent(
+        "inner",
+        config=ScriptedModel([call("look", i=i) for i in range(inner_calls)], "inner done"),
+        tools=[look],
+    )
+
+    @tool
+    async def delegate() -> str:
+        """Ask the inner agent."""
+        seen.append(("before", current()))
+        text = (await inner.ask("go")).text
+        seen.append(("after", current()))
+        return text
+
+    outer = Agent("outer", config=ScriptedModel(call("delegate"), "done"), tools=[delegate])
+    assert (await outer.ask("go")).text == "done"
+    assert seen == [
+        ("before", "delegate"),
+        *[("inner", "look")] * inner_calls,
+        ("after", "delegate"),
+    ]
+    assert CURRENT_CALL.get() is None
+
+
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "4"])
 def test_tool_threads_must_be_a_positive_whole_number(bad: Any):
     with pytest.raises(ConfigError, match="max_threads"):
