@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -230,10 +231,10 @@ def execute_tool_calls(
     concurrency: int,
     run_call: Callable[[ToolCall, Context], Awaitable[ToolCallResult | ToolCallError]],
     record: Record | None = None,
-) -> Awaitable[list[ToolCallResult | ToolCallError]]:
-    """Run the calls of one response (``await execute_tool_calls(...)``); ``record`` is
-    awaited with each outcome as it completes (default: the ask's run records it, store first,
-    as the loop does).
+) -> Coroutine[Any, Any, list[ToolCallResult | ToolCallError]]:
+    """Run the calls of one response (``await execute_tool_calls(...)``, or a task made of
+    it); ``record`` is awaited with each outcome as it completes (default: the ask's run
+    records it, store first, as the loop does).
 
     Calls run concurrently (at most ``concurrency`` at once); a tool marked ``sequential`` runs
     alone, after the calls before it and before the calls after it. ``run_call`` runs one call
@@ -295,7 +296,11 @@ def _suspension(
 
 class _Round:
     """The calls of one response with several calls as they run: their outcomes, and the
-    calls that paused."""
+    calls that paused.
+
+    A slotted object rather than closures over the caller's locals: an ask in flight holds
+    one object here instead of a function, its cells and their tuple, all of which the
+    cyclic collector would walk (see benchmarks/README.md, "D in steady state")."""
 
     __slots__ = ("context", "limit", "outcomes", "paused", "record", "run_call")
 
