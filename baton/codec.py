@@ -10,6 +10,7 @@ tuples of records built, bytes from base64), so a stored event with a wrong type
 from __future__ import annotations
 
 import base64
+import gc
 import math
 import types
 import typing
@@ -402,10 +403,30 @@ def events_from_json(array: str | bytes) -> list[Event] | None:
     decoder = _JSON_DECODER[0]
     if decoder is None:
         return None
+    # The cyclic collector is paused for this one call, which makes every event and record
+    # of the history (about 24,000 tracked objects for 10,000 events). Each counts towards
+    # the next collection, so with the collector running the call triggers a young
+    # collection every 700 of them and, as the survivors pile up, older ones that walk them
+    # again (and, at 10,000 events and more, the whole heap): the cost of a load grew faster
+    # than the history. Nothing the call makes can be garbage before it returns (the list it
+    # returns holds it all), so those collections would find nothing. Pausing is safe: it
+    # only delays collections (a cycle made meanwhile, say by a record's ``__post_init__``,
+    # is found by the next one), and the next allocation after the call runs the one that
+    # was due, once. It is not a change of the collector's settings: it is undone before
+    # returning, only by the call that made it (a collector that was off stays off), and the
+    # thresholds are never touched. Between the two, only the decode runs (in Rust, calling
+    # back into Python only for a record's ``__post_init__`` or a non-slotted class); another
+    # thread that runs meanwhile only sees its collections delayed too.
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
     try:
         decoded: list[Event] = decoder.validate_json(array)
     except Exception:  # a ValidationError, or what a record's __post_init__ raised
         return None
+    finally:
+        if paused:
+            gc.enable()
     return decoded
 
 

@@ -7,6 +7,7 @@ does not hold, nor a record a field does not name."""
 
 from __future__ import annotations
 
+import gc
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -167,3 +168,37 @@ def test_a_class_whose_annotation_names_nothing_yet_leaves_the_others_in_one_pas
     decoded = events_from_json(json.dumps([to_dict(ModelResponse("hi"))]))
     assert decoded == [ModelResponse("hi")]
     assert events_from_json(json.dumps([{"type": "Dangling", "later": 1}])) is None
+
+
+def test_the_collector_is_paused_for_the_decode_and_left_as_it_was() -> None:
+    # The decode builds a whole history in one call with the cyclic collector paused (see
+    # ``events_from_json``); afterwards it is as it was, whether the call succeeded or not,
+    # and a collector that was off stays off. Thresholds are never touched.
+    seen: list[bool] = []
+
+    @register
+    @dataclass(frozen=True, slots=True)
+    class CollectorProbe(Event):
+        fail: bool = False
+
+        def __post_init__(self) -> None:
+            seen.append(gc.isenabled())
+            if self.fail:
+                raise ValueError("refused")
+
+    thresholds = gc.get_threshold()
+    expected = CollectorProbe()
+    probe, failing = to_dict(expected), {"type": "CollectorProbe", "fail": True}
+    seen.clear()
+    assert gc.isenabled()
+    assert events_from_json(json.dumps([probe])) == [expected]
+    assert events_from_json(json.dumps([probe, failing])) is None
+    assert seen == [False, False, False]  # both decodes ran paused
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert events_from_json(json.dumps([probe])) == [expected]
+        assert not gc.isenabled()  # not switched on by a load
+    finally:
+        gc.enable()
+    assert gc.get_threshold() == thresholds
