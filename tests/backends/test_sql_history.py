@@ -347,6 +347,7 @@ async def insert_row(history: SQLHistory, seq: int, type_name: str, payload: obj
         ("Sneaky", {"type": "Sneaky", "note": "built!"}),
         ("os.system", {"type": "os.system", "command": "echo hi"}),
         ("Usage", {"type": "Usage", "requests": 1}),  # registered, but not an event
+        ("RunFinished,Sneaky", {"type": "RunFinished", "run_id": "r"}),  # a comma in the name
     ],
 )
 async def test_a_row_naming_an_unknown_event_type_is_refused(
@@ -380,6 +381,35 @@ async def test_a_payload_of_another_registered_event_than_its_row_names_is_refus
         await history.append("c", [RunFinished("r", "fine")])
         await insert_row(history, 1, "RunFinished", {"type": "TextChunk", "text": "x"})
         with pytest.raises(EventDecodeError, match=r"event 1: .*'TextChunk' is not 'RunFinished'"):
+            await history.load("c")
+
+
+async def test_a_history_whose_seqs_have_a_gap_still_loads_in_seq_order(sql_url: str) -> None:
+    # Not how Baton numbers events (0, 1, 2, ... without a gap): the one-row fetch of a whole
+    # history refuses it, and the rows are read one by one, in seq order, as they always were.
+    async with SQLHistory(sql_url) as history:
+        await history.append("c", [RunStarted("r", "a", "c")])
+        await insert_row(history, 7, "RunFinished", to_dict(RunFinished("r", "late")))
+        await insert_row(history, 3, "RunFinished", to_dict(RunFinished("r", "early")))
+        assert await history.load("c") == [
+            RunStarted("r", "a", "c"),
+            RunFinished("r", "early"),
+            RunFinished("r", "late"),
+        ]
+
+
+async def test_a_sqlite_payload_that_is_not_utf8_is_named(sqlite_url: str) -> None:
+    async with SQLHistory(sqlite_url) as history:
+        await history.append("c", [RunStarted("r", "a", "c")])
+        await history.db.execute(
+            "INSERT INTO baton_events (conversation_id, seq, type, payload) "
+            "VALUES ($1, $2, $3, $4)",
+            "c",
+            1,
+            "RunFinished",
+            b'{"type": "RunFinished", "run_id": "\xff"}',
+        )
+        with pytest.raises(EventDecodeError, match="event 1: the stored payload is not JSON"):
             await history.load("c")
 
 

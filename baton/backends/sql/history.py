@@ -10,9 +10,12 @@ Claims (``baton_claims``): an ask claims its conversation before loading it, wit
 its holder and lease; the lease is renewed while the ask runs and taken over once it expired, so
 a process that died blocks the conversation for at most ``lease`` seconds.
 
-Rows are decoded only into registered classes (``events.events_from_json``, one pass for a
-whole history, else ``events.from_dict`` row by row): a row naming a type that is not a
-registered event raises ``EventDecodeError`` before any event of the load is built.
+A load fetches a whole history as one row (the database joins the payloads into one JSON
+array) and decodes it in one pass (``events.events_from_json``); anything off (a gap or
+disorder in ``seq``, a type that is not a registered event, a payload that one pass refuses)
+sends it row by row through ``events.from_dict``, which names the row. Either way only
+registered classes are built, and a row naming a type that is not a registered event raises
+``EventDecodeError`` before any event of the load is built.
 """
 
 from __future__ import annotations
@@ -109,6 +112,27 @@ _RENEW = (
 )
 _RELEASE = "DELETE FROM baton_claims WHERE conversation_id = $1 AND holder = $2"
 _LOAD = "SELECT seq, type, payload FROM baton_events WHERE conversation_id = $1 ORDER BY seq"
+# A whole history as one row: how many events, their seqs, their type names (each joined by
+# commas) and their payloads joined into one JSON array, so the driver hands back four values
+# instead of a row per event. The rows are fed to the aggregates in seq order by the subquery:
+# both databases do so, but neither promises it (SQLite before 3.44 has no ORDER BY inside an
+# aggregate, and an ORDER BY there costs PostgreSQL a sort per aggregate), so the seqs come
+# back too and the load checks they are 0, 1, 2, ... in this order (``_in_order``): the same
+# step of an aggregate query feeds one row to all its aggregates, so the three lists are
+# aligned. SQLite hands the types and payloads back as BLOBs (bytes): a value that is not
+# UTF-8 then fails the decode, not the fetch.
+_LOAD_JOINED = {
+    "postgresql": (
+        "SELECT count(*), string_agg(seq::text, ','), string_agg(type, ','), "
+        "'[' || string_agg(payload::text, ',') || ']' FROM (SELECT seq, type, payload "
+        "FROM baton_events WHERE conversation_id = $1 ORDER BY seq) AS e"
+    ),
+    "sqlite": (
+        "SELECT count(*), group_concat(seq, ','), CAST(group_concat(type, ',') AS BLOB), "
+        "CAST('[' || group_concat(payload, ',') || ']' AS BLOB) FROM (SELECT seq, type, "
+        "payload FROM baton_events WHERE conversation_id = $1 ORDER BY seq)"
+    ),
+}
 _LENGTH = "SELECT length FROM baton_conversations WHERE conversation_id = $1"
 
 
@@ -234,6 +258,15 @@ class SQLHistory(SQLStore):
 
     async def load(self, conversation_id: str) -> list[Event]:
         """All events of a conversation, oldest first (empty if unknown)."""
+        joined = await self.db.fetch(_LOAD_JOINED[self.db.dialect], conversation_id)
+        if not joined or not joined[0][0]:
+            return []
+        count, seqs, types, array = joined[0]
+        events = _decode_joined(int(count), seqs, types, array)
+        if events is not None:
+            return events
+        # Row by row: what the one-pass decode refused is decoded, or named, here (the rows
+        # are fetched again: this is the path of a damaged history, not of a load).
         rows = await self.db.fetch(_LOAD, conversation_id)
         registry = event_types()
         for seq, type_name, _ in rows:  # check every row before building any event
@@ -244,17 +277,6 @@ class SQLHistory(SQLStore):
                     "registered event type, so nothing was loaded (register custom events "
                     "with baton.events.register before loading)"
                 )
-        try:  # the whole history in one parse, built in Rust (``events_from_json``)
-            events = events_from_json("[" + ",".join([p for _, _, p in rows]) + "]")
-        except TypeError:  # a payload stored as bytes (SQLite keeps what it was given)
-            events = None
-        if rows and events is not None and len(events) == len(rows):
-            for event, (_, type_name, _) in zip(events, rows, strict=True):
-                if type(event).__name__ != type_name:
-                    break
-            else:
-                return events
-        # Row by row: a payload the one-pass decoder refused is decoded, or named, here.
         return [_decode(conversation_id, seq, t, p) for seq, t, p in rows]
 
     async def length(self, conversation_id: str) -> int:
@@ -279,6 +301,60 @@ class SQLHistory(SQLStore):
                 "DELETE FROM baton_conversations WHERE conversation_id = $1", conversation_id
             )
         return removed > 0
+
+
+def _decode_joined(count: int, seqs: Any, types: Any, array: Any) -> list[Event] | None:
+    """A history fetched as one row (``_LOAD_JOINED``), decoded in one pass, or ``None`` when
+    anything is off: rows not in seq order, a type that is not a registered event (checked
+    before any event is built), a payload the one-pass decoder refuses, or one whose type is
+    not its row's. The load then goes row by row, as it always did, and names the row."""
+    if not _in_order(seqs, count):
+        return None
+    if isinstance(types, bytes):
+        try:
+            types = types.decode()
+        except UnicodeDecodeError:
+            return None
+    if not isinstance(types, str):
+        return None
+    names = types.split(",")
+    if len(names) != count:  # a type name with a comma in it
+        return None
+    registry = event_types()
+    for name in set(names):
+        cls = registry.get(name)
+        if cls is None or not issubclass(cls, Event):
+            return None
+    try:
+        events = events_from_json(array)
+    except TypeError:  # pragma: no cover - a driver handing back another type
+        return None
+    if events is None or [type(e).__name__ for e in events] != names:
+        return None
+    return events
+
+
+# "0,1,2,...": the seqs of the longest history checked so far, as the databases join them.
+_SEQS = [""]
+
+
+def _in_order(seqs: Any, count: int) -> bool:
+    """Whether ``seqs`` is ``"0,1,...,count-1"``: the seqs of a whole history (numbered from 0
+    without a gap), fed to the aggregates in order. A prefix of a string made once and grown
+    as histories grow, so the check is one comparison of the text, not a parse."""
+    if not isinstance(seqs, str):
+        return False
+    length, width, start, bound = count - 1, 1, 0, 10  # the commas, then the digits
+    while start < count:
+        end = min(count, bound)
+        length += (end - start) * width
+        start, width, bound = end, width + 1, bound * 10
+    if len(seqs) != length:
+        return False
+    known = _SEQS[0]
+    if len(known) < length:
+        known = _SEQS[0] = ",".join(map(str, range(2 * count)))
+    return known.startswith(seqs)
 
 
 def _decode(conversation_id: str, seq: Any, type_name: str, payload: Any) -> Event:
