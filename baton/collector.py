@@ -1,11 +1,13 @@
 """An opt-in setting of CPython's cyclic garbage collector for processes that run thousands of
 asks at once.
 
-Baton never changes the collector's settings by itself: they belong to the whole process. An ask
-leaves no reference cycles (reference counting frees all it made), but while thousands of asks
-are in flight their objects are alive, and with the default thresholds (700, 10, 10) the
-collector keeps walking them, and every object the process holds, in full collections: at
-10,000 asks in flight that is about 40 % of the time (``python3 dev.py bench --only DS``).
+Baton never changes the collector's settings by itself: they belong to the whole process (a
+history load only pauses it for the one call that decodes the stored events, and restores it
+before returning: see ``events.events_from_json``). An ask leaves no reference cycles
+(reference counting frees all it made), but while thousands of asks are in flight their
+objects are alive, and with the default thresholds (700, 10, 10) the collector keeps walking
+them, and every object the process holds, in full collections: at 10,000 asks in flight that
+is about 40 % of the time (``python3 dev.py bench --only DS``).
 A server can call ``tune_collector()`` once, after its imports, to run the collector less often.
 """
 
