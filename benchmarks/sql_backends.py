@@ -86,13 +86,13 @@ async def timed(fn: Callable[[], Awaitable[object]], repeat: int) -> list[float]
 
 
 _LOAD = "SELECT seq, type, payload FROM baton_events WHERE conversation_id = $1 ORDER BY seq"
-# The payloads joined into one JSON array by the database, fed to the aggregate in seq order
-# by the subquery (as ``SQLHistory.load`` fetches them, without its check of that order).
+# The payloads joined into one JSON array by the database, as ``SQLHistory.load`` fetches
+# them (without the seqs and types it checks them against).
 _JOINED = {
     "postgresql": "SELECT '[' || string_agg(payload::text, ',') || ']' FROM (SELECT payload "
     "FROM baton_events WHERE conversation_id = $1 ORDER BY seq) AS e",
-    "sqlite": "SELECT '[' || group_concat(payload, ',') || ']' FROM (SELECT payload "
-    "FROM baton_events WHERE conversation_id = $1 ORDER BY seq)",
+    "sqlite": "SELECT '[' || group_concat(payload, ',') || ']' FROM baton_events "
+    "WHERE conversation_id = $1",
 }
 
 

@@ -14,14 +14,15 @@ A load fetches a whole history as one row (the database joins the payloads into 
 array) and decodes it in one pass (``events.events_from_json``); anything off (a gap or
 disorder in ``seq``, a type that is not a registered event, a payload that one pass refuses)
 sends it row by row through ``events.from_dict``, which names the row. Either way only
-registered classes are built, and a row naming a type that is not a registered event raises
-``EventDecodeError`` before any event of the load is built.
+registered classes are ever built, and a row naming a type that is not a registered event
+raises ``EventDecodeError`` (rows are checked for it before any is decoded one by one).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 from pydantic_core import from_json
@@ -114,13 +115,14 @@ _RELEASE = "DELETE FROM baton_claims WHERE conversation_id = $1 AND holder = $2"
 _LOAD = "SELECT seq, type, payload FROM baton_events WHERE conversation_id = $1 ORDER BY seq"
 # A whole history as one row: how many events, their seqs, their type names (each joined by
 # commas) and their payloads joined into one JSON array, so the driver hands back four values
-# instead of a row per event. The rows are fed to the aggregates in seq order by the subquery:
-# both databases do so, but neither promises it (SQLite before 3.44 has no ORDER BY inside an
-# aggregate, and an ORDER BY there costs PostgreSQL a sort per aggregate), so the seqs come
-# back too and the load checks they are 0, 1, 2, ... in this order (``_in_order``): the same
-# step of an aggregate query feeds one row to all its aggregates, so the three lists are
-# aligned. SQLite hands the types and payloads back as BLOBs (bytes): a value that is not
-# UTF-8 then fails the decode, not the fetch.
+# instead of a row per event. Neither database promises the order in which an aggregate sees
+# its rows (SQLite before 3.44 has no ORDER BY inside one; PostgreSQL sorts once per ordered
+# aggregate), so the seqs come back too and the load checks they are 0, 1, 2, ... in this
+# order (``_in_order``); one step of an aggregate query feeds a row to all its aggregates, so
+# the three lists are aligned. The order is then only a matter of speed: SQLite reads a
+# conversation's rows along its primary key (conversation id, seq), in seq order; PostgreSQL
+# may read them in another, so its rows come sorted from a subquery. SQLite hands the types
+# and payloads back as BLOBs (bytes): a value that is not UTF-8 fails the decode, not the fetch.
 _LOAD_JOINED = {
     "postgresql": (
         "SELECT count(*), string_agg(seq::text, ','), string_agg(type, ','), "
@@ -129,8 +131,8 @@ _LOAD_JOINED = {
     ),
     "sqlite": (
         "SELECT count(*), group_concat(seq, ','), CAST(group_concat(type, ',') AS BLOB), "
-        "CAST('[' || group_concat(payload, ',') || ']' AS BLOB) FROM (SELECT seq, type, "
-        "payload FROM baton_events WHERE conversation_id = $1 ORDER BY seq)"
+        "CAST('[' || group_concat(payload, ',') || ']' AS BLOB) FROM baton_events "
+        "WHERE conversation_id = $1"
     ),
 }
 _LENGTH = "SELECT length FROM baton_conversations WHERE conversation_id = $1"
@@ -305,9 +307,9 @@ class SQLHistory(SQLStore):
 
 def _decode_joined(count: int, seqs: Any, types: Any, array: Any) -> list[Event] | None:
     """A history fetched as one row (``_LOAD_JOINED``), decoded in one pass, or ``None`` when
-    anything is off: rows not in seq order, a type that is not a registered event (checked
-    before any event is built), a payload the one-pass decoder refuses, or one whose type is
-    not its row's. The load then goes row by row, as it always did, and names the row."""
+    anything is off: rows not in seq order, a payload the one-pass decoder refuses (a type
+    that is not a registered event among them), or one whose type is not its row's. The load
+    then goes row by row, as it always did, and names the row."""
     if not _in_order(seqs, count):
         return None
     if isinstance(types, bytes):
@@ -315,23 +317,21 @@ def _decode_joined(count: int, seqs: Any, types: Any, array: Any) -> list[Event]
             types = types.decode()
         except UnicodeDecodeError:
             return None
-    if not isinstance(types, str):
+    if not isinstance(types, str) or types.count(",") != count - 1:  # a comma in a name
         return None
-    names = types.split(",")
-    if len(names) != count:  # a type name with a comma in it
-        return None
-    registry = event_types()
-    for name in set(names):
-        cls = registry.get(name)
-        if cls is None or not issubclass(cls, Event):
-            return None
     try:
         events = events_from_json(array)
     except TypeError:  # pragma: no cover - a driver handing back another type
         return None
-    if events is None or [type(e).__name__ for e in events] != names:
+    # Each event's class is its row's type: the decoded classes' names, joined, are the rows'
+    # (with as many names as rows and no comma in the rows' names, the two lists are equal).
+    # Only registered event classes are ever built, so every row's type is one too.
+    if events is None or len(events) != count or ",".join(map(_NAME, map(type, events))) != types:
         return None
     return events
+
+
+_NAME = attrgetter("__name__")
 
 
 # "0,1,2,...": the seqs of the longest history checked so far, as the databases join them.
