@@ -54,8 +54,8 @@ class SSEFrames:
     Lines end in LF, CRLF or CR; ``data`` lines of one event are joined with LF; comments,
     ``id`` and ``retry`` fields are skipped; an event without data is not delivered, nor one the
     stream cut off before its closing blank line. It is plain (not asynchronous) code, so that a
-    stream's reader and its answer run in one loop over the body's pieces: a layer of async
-    generators between them would cost a few thousand instructions per chunk each."""
+    stream's reader and its answer run in one loop over the body's pieces (see
+    ``read_events``)."""
 
     __slots__ = ("data", "event", "partial", "skip_lf")
 
@@ -155,8 +155,8 @@ async def read_events(
 
     One loop over the body's pieces, with the framing, the decoding and the answer's own
     reading as plain calls in it: a streamed chunk costs one step of the HTTP library's
-    iterator and no other (a layer of async generators between the body and the answer costs a
-    few thousand instructions per chunk each). A failure of the connection while reading (a
+    iterator and no other (each async generator between the body and the answer would cost
+    about a thousand instructions per chunk). A failure of the connection while reading (a
     drop, a read timeout) becomes Baton's ``ConnectionLost`` or ``ModelTimeout``; what ``take``
     or ``emit`` raise passes unchanged."""
     frames = Lines() if lines else SSEFrames()
