@@ -3,10 +3,11 @@
 For each adapter: ``build_request`` for a conversation of N events (the conversion cache warm
 from the previous call, one new tool round added: the steady state of a real conversation;
 each timed call is at exactly N + 2 events, the cache reset and refilled untimed before it),
-and the parsing of a streamed answer of 20 text chunks from the objects the adapter reads, made
-beforehand (plain JSON for OpenAI, Anthropic and Ollama, whose streams Baton reads itself; the
-SDK's types for Gemini), with the framing events the API sends around them (start, finish,
-usage), fed through an async iterator, timed inside the event loop. Reported per call, at
+and the reading of a streamed answer of 20 text chunks, with the framing events the API sends
+around them (start, finish, usage): each event's JSON text, made beforehand, handed to the
+adapter's stream reader (``take``: the JSON decoded into plain objects and read, as Baton reads
+the body of every provider's stream, see ``baton/providers/_sse.py``), the pieces it returns
+emitted, timed inside the event loop. Reported per call, at
 N = 20 and N = 200: the target is ≤ 150 µs at 20 events (build + parse) and a flat cost as N
 grows (build @200 ≤ 1.5 x build @20: O(new events), not O(all events)). What the SDKs then do
 with the request (their own transformation and serialisation of the whole conversation, HTTP)
@@ -29,11 +30,13 @@ import pstats
 import socket
 import statistics
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from unittest import mock
+
+from pydantic_core import to_json
 
 from baton.events import (
     Event,
@@ -46,6 +49,7 @@ from baton.events import (
 )
 from baton.history import HistoryView
 from baton.models.base import EmitChunk, ModelCall, ModelSettings
+from baton.providers._sse import Take
 from baton.tools.tool import tool
 
 OFFLINE_URL = "http://127.0.0.1:9"
@@ -265,8 +269,6 @@ def anthropic_stream() -> list[Any]:
 
 
 def gemini_stream() -> list[Any]:
-    from google.genai import types
-
     def chunk(text: str, last: bool) -> dict[str, Any]:
         candidate: dict[str, Any] = {"content": {"role": "model", "parts": [{"text": text}]}}
         if last:
@@ -274,10 +276,7 @@ def gemini_stream() -> list[Any]:
         usage = {"promptTokenCount": 120, "candidatesTokenCount": 20, "totalTokenCount": 140}
         return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": "gemini-bench"}
 
-    return [
-        types.GenerateContentResponse.model_validate(chunk(p, i == len(PIECES) - 1))
-        for i, p in enumerate(PIECES)
-    ]
+    return [chunk(p, i == len(PIECES) - 1) for i, p in enumerate(PIECES)]
 
 
 def ollama_stream() -> list[Any]:
@@ -300,42 +299,66 @@ def ollama_stream() -> list[Any]:
 # How an adapter's stream parsing is driven
 # ---------------------------------------------------------------------------------------------
 
+# Given the client: a new stream reader's ``take`` and what makes the answer once it has read all.
+Reader = Callable[[Any], tuple[Take, Callable[[], ModelResponse]]]
 # Given the client and the prepared stream items: something that parses them once.
 Parse = Callable[[Any, list[Any]], Callable[[EmitChunk], Awaitable[ModelResponse]]]
 
 
-async def iterate(items: list[Any]) -> AsyncIterator[Any]:
-    for item in items:
-        yield item
+def chat_reader(client: Any) -> tuple[Take, Callable[[], ModelResponse]]:
+    from baton.providers.openai import ChatStream
+
+    stream = ChatStream(client.config.provider_name)
+    return stream.take, lambda: stream.response(client.config)
 
 
-def via_from_stream(
-    client: Any, items: list[Any]
-) -> Callable[[EmitChunk], Awaitable[ModelResponse]]:
-    """The adapter's ``_from_stream(stream, emit)``."""
-    return lambda emit: client._from_stream(iterate(items), emit)
+def responses_reader(client: Any) -> tuple[Take, Callable[[], ModelResponse]]:
+    from baton.providers.openai_responses import _Streamed
+
+    stream = _Streamed(client.config.provider_name)
+    return stream.take, lambda: client._from_response(stream.final, stream)
 
 
-def via_anthropic(client: Any, items: list[Any]) -> Callable[[EmitChunk], Awaitable[ModelResponse]]:
-    """Anthropic's stream reading (``_anthropic_answers.from_stream``)."""
-    from baton.providers._anthropic_answers import from_stream
+def anthropic_reader(client: Any) -> tuple[Take, Callable[[], ModelResponse]]:
+    from baton.providers._anthropic_answers import AnthropicStream
 
-    return lambda emit: from_stream(client.config, iterate(items), emit)
+    stream = AnthropicStream(client.config.provider_name)
+    return stream.take, lambda: stream.response(client.config)
 
 
-def via_respond(client: Any, items: list[Any]) -> Callable[[EmitChunk], Awaitable[ModelResponse]]:
-    """The google-genai adapters parse inside ``respond()``: run it with ``build_request``
-    returning a prepared request and the SDK's ``generate_content_stream`` replaced by one that
-    returns the prepared chunks (the rest of ``respond()`` is the real code)."""
-    call = model_call(conversation(1), 1)
-    request = client.build_request(call)
+def gemini_reader(client: Any) -> tuple[Take, Callable[[], ModelResponse]]:
+    from baton.providers._gemini_answers import GeminiAnswer
 
-    async def generate_content_stream(**kwargs: Any) -> AsyncIterator[Any]:
-        return iterate(items)
+    answer = GeminiAnswer("call_1_", client.config.provider_name)
+    return answer.take, lambda: answer.response(client.config)
 
-    client.build_request = lambda call: request
-    client.sdk.models.generate_content_stream = generate_content_stream
-    return lambda emit: client.respond(call, emit)
+
+def ollama_reader(client: Any) -> tuple[Take, Callable[[], ModelResponse]]:
+    from baton.providers.ollama import _OllamaStream
+
+    stream = _OllamaStream(client.config.provider_name, client._tool_call)
+    return stream.take, lambda: client._response(
+        "".join(stream.text), "".join(stream.thoughts), stream.calls, stream.final
+    )
+
+
+def via_reader(reader: Reader, named: bool = False) -> Parse:
+    """Each item's JSON text (an SSE event named by its ``type`` with ``named``) handed to a new
+    reader's ``take``, what it returns emitted: what ``read_events`` does per event."""
+
+    def parse(client: Any, items: list[Any]) -> Callable[[EmitChunk], Awaitable[ModelResponse]]:
+        frames = [(item["type"].encode() if named else None, to_json(item)) for item in items]
+
+        async def run(emit: EmitChunk) -> ModelResponse:
+            take, finish = reader(client)
+            for name, data in frames:
+                for piece in take(name, data) or ():
+                    await emit(piece)
+            return finish()
+
+        return run
+
+    return parse
 
 
 @dataclass(frozen=True)
@@ -343,18 +366,29 @@ class Adapter:
     name: str
     client: Callable[[], Any]
     stream: Callable[[], list[Any]]
-    parse: Parse = via_from_stream
+    parse: Parse
     note: str = ""
 
 
 ADAPTERS: tuple[Adapter, ...] = (
-    Adapter("openai chat", openai_chat_client, openai_chat_stream),
-    Adapter("openai responses", openai_responses_client, openai_responses_stream),
-    Adapter("anthropic", anthropic_client, anthropic_stream, via_anthropic),
-    Adapter("gemini", gemini_client, gemini_stream, via_respond, "parse: respond(), SDK faked"),
-    Adapter("vertex", vertex_client, gemini_stream, via_respond, "parse: respond(), SDK faked"),
-    Adapter("ollama", ollama_client, ollama_stream, note="parse: plain JSON, as Baton reads it"),
-    Adapter("dashscope", dashscope_client, openai_chat_stream, note="parse: OpenAI chat's"),
+    Adapter("openai chat", openai_chat_client, openai_chat_stream, via_reader(chat_reader)),
+    Adapter(
+        "openai responses",
+        openai_responses_client,
+        openai_responses_stream,
+        via_reader(responses_reader, named=True),
+    ),
+    Adapter("anthropic", anthropic_client, anthropic_stream, via_reader(anthropic_reader, True)),
+    Adapter("gemini", gemini_client, gemini_stream, via_reader(gemini_reader)),
+    Adapter("vertex", vertex_client, gemini_stream, via_reader(gemini_reader)),
+    Adapter("ollama", ollama_client, ollama_stream, via_reader(ollama_reader)),
+    Adapter(
+        "dashscope",
+        dashscope_client,
+        openai_chat_stream,
+        via_reader(chat_reader),
+        "parse: OpenAI chat's",
+    ),
 )
 
 

@@ -15,7 +15,7 @@ Variants, against the loopback server of ``provider_streams`` (a separate proces
 
 - ``sdk``: ``client.aio.models.generate_content_stream`` iterated to the end (the floor that
   an application calling the SDK pays, and what ``GeminiConfig`` paid before);
-- ``route``: the same call through the body-taking client, its body read by ``sse_events`` and
+- ``route``: the same call through the body-taking client, its body read by ``read_events`` and
   ``pydantic_core.from_json``, each chunk's first text part taken from the dict.
 
 It reports client CPU time (``time.process_time``) per chunk, median of the repetitions. The
@@ -39,7 +39,8 @@ from typing import Any
 import httpx
 from pydantic_core import from_json
 
-from baton.providers._sse import sse_events
+from baton.events import Event
+from baton.providers._sse import read_events
 
 from .loopback_streams import ServerProcess
 
@@ -99,12 +100,20 @@ def _clients(url: str) -> tuple[dict[str, Ask], list[Any]]:
             _TAKEN.reset(token)
         response = taken[0]
         seen = 0
+
+        def take(name: bytes | None, data: bytes) -> tuple[()]:
+            nonlocal seen
+            chunk = from_json(data)
+            parts = chunk["candidates"][0]["content"]["parts"]
+            if parts and parts[0].get("text"):
+                seen += 1
+            return ()
+
+        async def emit(event: Event) -> None:
+            return None
+
         try:
-            async for _, data in sse_events(response, "gemini"):
-                chunk = from_json(data)
-                parts = chunk["candidates"][0]["content"]["parts"]
-                if parts and parts[0].get("text"):
-                    seen += 1
+            await read_events(response, "gemini", take, emit)
         finally:
             await response.aclose()
         return seen

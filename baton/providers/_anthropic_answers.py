@@ -5,7 +5,7 @@ failures mapped onto Baton's errors. The request side is ``anthropic.py``."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -23,6 +23,7 @@ from ..errors import (
     RateLimited,
 )
 from ..events import (
+    Event,
     HostedToolCall,
     ModelResponse,
     ReasoningChunk,
@@ -31,18 +32,17 @@ from ..events import (
     ToolCallDelta,
     Usage,
 )
-from ..models.base import EmitChunk, valid_data
+from ..models.base import valid_data
 from ._config import ProviderConfig
 from ._errors import connection_dropped, error_for_status, is_transport_error, malformed
 from ._hosted import hosted_call, search_results
-from ._sse import decode, field, sse_events
+from ._sse import decode, field
 
 __all__ = [
     "THINKING_TYPES",
-    "anthropic_events",
+    "AnthropicStream",
     "anthropic_usage",
     "from_message",
-    "from_stream",
     "mapped_errors",
 ]
 
@@ -210,25 +210,6 @@ def from_message(config: ProviderConfig, message: Any) -> ModelResponse:
     )
 
 
-async def anthropic_events(response: Any, provider: str) -> AsyncIterator[dict[str, Any]]:
-    """The events of a Messages stream, as plain JSON objects, read from the raw HTTP response.
-    Pings, unnamed events and events with empty data are skipped, as the SDK skips them; an
-    ``error`` event raises its Baton error."""
-    async for name, data in sse_events(response, provider):
-        if name is None or name == "ping" or (not data and name != "error"):
-            continue
-        if name == "error":
-            try:
-                body: Any = json.loads(data)
-            except ValueError:
-                body = data.decode("utf-8", "replace")
-            raise stream_error(provider, body, str(body) or "no details given")
-        event = decode(data, provider)
-        if not isinstance(event, dict):
-            raise _unexpected(provider, event)
-        yield event
-
-
 class _StreamBlock:
     """One content block being assembled from a stream."""
 
@@ -259,44 +240,74 @@ def _piece(provider: str, delta: dict[str, Any], name: str, event: Any) -> str:
     raise _unexpected(provider, event)
 
 
-async def from_stream(
-    config: ProviderConfig, events: AsyncIterator[dict[str, Any]], emit: EmitChunk
-) -> ModelResponse:
-    """The answer from a stream's events (plain JSON objects, see ``anthropic_events``)."""
-    provider = config.provider_name
-    open_blocks: dict[int, _StreamBlock] = {}
-    usage: dict[str, Any] = {}
-    finish_reason: str | None = None
-    model: str | None = None
-    response_id: str | None = None
-    stopped = False
-    async for event in events:
+class AnthropicStream:
+    """A Messages answer assembled from its stream's events, as ``read_events`` hands them over
+    (each event's JSON read here, see ``_sse``): ``take`` reads one and returns the pieces to
+    stream, ``response`` is the answer once the stream has ended. Pings, unnamed events and
+    events with empty data are skipped, as the SDK skips them; an ``error`` event raises its
+    Baton error."""
+
+    __slots__ = (
+        "finish_reason",
+        "model",
+        "open_blocks",
+        "provider",
+        "response_id",
+        "stopped",
+        "usage",
+    )
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        self.open_blocks: dict[int, _StreamBlock] = {}
+        self.usage: dict[str, Any] = {}
+        self.finish_reason: str | None = None
+        self.model: str | None = None
+        self.response_id: str | None = None
+        self.stopped = False
+
+    def take(self, name: bytes | None, data: bytes) -> Sequence[Event] | None:
+        """Read one event."""
+        provider = self.provider
+        if name is None or name == b"ping" or (not data and name != b"error"):
+            return ()
+        if name == b"error":
+            try:
+                body: Any = json.loads(data)
+            except ValueError:
+                body = data.decode("utf-8", "replace")
+            raise stream_error(provider, body, str(body) or "no details given")
+        event = decode(data, provider)
+        if event.__class__ is not dict:
+            raise _unexpected(provider, event)
         kind = event.get("type")
         if kind == "content_block_delta":
             index = event.get("index")
-            slot = open_blocks.get(index) if isinstance(index, int) else None
-            delta = event.get("delta")
+            slot = self.open_blocks.get(index) if index.__class__ is int else None
             if slot is None:
-                continue
-            if not isinstance(delta, dict):
+                return ()
+            delta = event.get("delta")
+            if delta.__class__ is not dict:
                 raise _unexpected(provider, event)
             delta_type = delta.get("type")
             if delta_type == "text_delta":
-                text = _piece(provider, delta, "text", event)
+                text = delta.get("text")
+                if text.__class__ is not str:
+                    text = _piece(provider, delta, "text", event)
                 if text:
                     slot.pieces.append(text)
-                    await emit(TextChunk(text))
+                    return (TextChunk(text),)
             elif delta_type == "thinking_delta":
                 thought = _piece(provider, delta, "thinking", event)
                 if thought:
                     slot.pieces.append(thought)
-                    await emit(ReasoningChunk(thought))
+                    return (ReasoningChunk(thought),)
             elif delta_type == "input_json_delta":
                 partial = _piece(provider, delta, "partial_json", event)
                 if partial:
                     slot.pieces.append(partial)
                     if slot.kind == "tool_use":
-                        await emit(ToolCallDelta(slot.id, slot.name, partial))
+                        return (ToolCallDelta(slot.id, slot.name, partial),)
             elif delta_type == "signature_delta":
                 slot.signature += _piece(provider, delta, "signature", event)
         elif kind == "content_block_start":
@@ -304,40 +315,46 @@ async def from_stream(
             index = event.get("index")
             if not isinstance(block, dict) or not isinstance(index, int):
                 raise _unexpected(provider, event)
-            slot = open_blocks[index] = _StreamBlock(block)
+            slot = self.open_blocks[index] = _StreamBlock(block)
             if slot.pieces and slot.kind in ("text", "thinking"):
                 chunk_type = TextChunk if slot.kind == "text" else ReasoningChunk
-                await emit(chunk_type(slot.pieces[0]))
+                return (chunk_type(slot.pieces[0]),)
         elif kind == "message_start":
             message = event.get("message")
             if not isinstance(message, dict):
                 raise _unexpected(provider, event)
-            model = message.get("model")
-            response_id = message.get("id")
-            merge_usage(usage, message.get("usage"))
+            self.model = message.get("model")
+            self.response_id = message.get("id")
+            merge_usage(self.usage, message.get("usage"))
         elif kind == "message_delta":
             delta = event.get("delta")
-            finish_reason = field(delta, "stop_reason") or finish_reason
-            merge_usage(usage, event.get("usage"))
+            self.finish_reason = field(delta, "stop_reason") or self.finish_reason
+            merge_usage(self.usage, event.get("usage"))
         elif kind == "message_stop":
-            stopped = True
-    if not stopped:
-        raise ConnectionLost(
-            f"the stream from {provider} ended before the answer was complete", provider=provider
+            self.stopped = True
+        return ()
+
+    def response(self, config: ProviderConfig) -> ModelResponse:
+        """The answer the stream delivered; ``ConnectionLost`` when it ended before
+        ``message_stop``."""
+        if not self.stopped:
+            raise ConnectionLost(
+                f"the stream from {self.provider} ended before the answer was complete",
+                provider=self.provider,
+            )
+        slots = [slot for _, slot in sorted(self.open_blocks.items())]
+        blocks = [_finished(slot) for slot in slots]
+        return _response(
+            config,
+            [b for b in blocks if b is not None],
+            anthropic_usage(self.usage),
+            self.finish_reason,
+            self.model,
+            self.response_id,
+            server_tool_calls(
+                (slot.block, "".join(slot.pieces)) for slot in slots if is_server_block(slot.kind)
+            ),
         )
-    slots = [slot for _, slot in sorted(open_blocks.items())]
-    blocks = [_finished(slot) for slot in slots]
-    return _response(
-        config,
-        [b for b in blocks if b is not None],
-        anthropic_usage(usage),
-        finish_reason,
-        model,
-        response_id,
-        server_tool_calls(
-            (slot.block, "".join(slot.pieces)) for slot in slots if is_server_block(slot.kind)
-        ),
-    )
 
 
 def _finished(slot: _StreamBlock) -> Block | None:

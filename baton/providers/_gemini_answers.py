@@ -24,8 +24,11 @@ from ..events import (
 )
 from ..models.base import valid_data
 from ._config import ProviderConfig
+from ._errors import malformed
+from ._gemini_errors import raise_stream_error
 from ._hosted import hosted_call, search_results
 from ._media import b64, produced_media
+from ._sse import decode
 
 __all__ = ["GeminiAnswer", "gemini_usage"]
 
@@ -100,8 +103,9 @@ class GeminiAnswer:
     images (a model's drafts, marked ``thought``) are not kept.
     """
 
-    def __init__(self, id_prefix: str) -> None:
+    def __init__(self, id_prefix: str, provider: str) -> None:
         self.id_prefix = id_prefix
+        self.provider = provider
         self.text: list[str] = []
         self.thoughts: list[str] = []
         self.calls: list[ToolCall] = []
@@ -118,29 +122,47 @@ class GeminiAnswer:
         self.code_runs: list[list[str]] = []  # [code, output] of each code execution part
         self.grounding: Any = None  # Google Search: the queries and sources of the answer
 
+    def take(self, name: bytes | None, data: bytes) -> list[Event]:
+        """Read one streamed chunk (as ``read_events`` hands it over, see ``_sse``); return the
+        pieces to stream. An ``{"error": ...}`` chunk is raised as the SDK's ``APIError``, as
+        its own reader does."""
+        chunk = decode(data, self.provider)
+        if chunk.__class__ is not dict:
+            raise malformed(self.provider, f"a chunk that is not an object: {chunk!r}")
+        if "error" in chunk:
+            raise_stream_error(chunk)
+        pieces: list[Event] = []
+        for part in self.observe(chunk):
+            if part.__class__ is dict:
+                piece = self.add(part)
+                if piece is not None:
+                    pieces.append(piece)
+        return pieces
+
     def observe(self, response: dict[str, Any]) -> list[dict[str, Any]]:
         """Take a response's metadata (a ``GenerateContentResponse`` as the wire's JSON); return
         its candidate's parts."""
-        metadata = response.get("usageMetadata")
-        if metadata is not None:
-            self.metadata = metadata
+        # Fields most chunks lack are looked for with ``in`` first (cheaper than ``get``).
+        if "usageMetadata" in response and response["usageMetadata"] is not None:
+            self.metadata = response["usageMetadata"]
         self.model = response.get("modelVersion") or self.model
         self.response_id = response.get("responseId") or self.response_id
-        feedback = response.get("promptFeedback")
-        reason = feedback.get("blockReason") if isinstance(feedback, dict) else None
-        if reason is not None:
-            detail = feedback.get("blockReasonMessage")  # type: ignore[union-attr]
-            self.blocked = f"the prompt was blocked ({reason})" + (f": {detail}" if detail else "")
+        if "promptFeedback" in response:
+            feedback = response["promptFeedback"]
+            reason = feedback.get("blockReason") if isinstance(feedback, dict) else None
+            if reason is not None:
+                detail = feedback.get("blockReasonMessage")
+                self.blocked = f"the prompt was blocked ({reason})" + (
+                    f": {detail}" if detail else ""
+                )
         candidates = response.get("candidates")
         candidate = candidates[0] if candidates else None
-        if not isinstance(candidate, dict):
+        if candidate.__class__ is not dict:
             return []
-        grounding = candidate.get("groundingMetadata")
-        if grounding is not None:
-            self.grounding = grounding
-        finish = candidate.get("finishReason")
-        if finish is not None:
-            self.finish_reason = str(finish)
+        if "groundingMetadata" in candidate and candidate["groundingMetadata"] is not None:
+            self.grounding = candidate["groundingMetadata"]
+        if "finishReason" in candidate and candidate["finishReason"] is not None:
+            self.finish_reason = str(candidate["finishReason"])
             if self.finish_reason in _BLOCKED:
                 flagged = [
                     str(r["category"])
@@ -151,15 +173,18 @@ class GeminiAnswer:
                     f": {', '.join(flagged)}" if flagged else ""
                 )
         content = candidate.get("content")
-        parts = content.get("parts") if isinstance(content, dict) else None
-        return parts if isinstance(parts, list) else []
+        parts = content.get("parts") if content.__class__ is dict else None
+        return parts if parts.__class__ is list else []
 
     def add(self, part: dict[str, Any]) -> Event | None:
         """Take one part; return the chunk to stream for it, if any."""
-        signature = _signature(part.get("thoughtSignature"))
-        self.keep = self.keep or signature is not None
-        call = part.get("functionCall")
-        if isinstance(call, dict):
+        # The usual streamed part is text alone: the other kinds are looked for with ``in``.
+        signature = None
+        if "thoughtSignature" in part:
+            signature = _signature(part["thoughtSignature"])
+            self.keep = self.keep or signature is not None
+        if "functionCall" in part and isinstance(part["functionCall"], dict):
+            call = part["functionCall"]
             index = len(self.calls)
             api_id = call.get("id")
             self.calls.append(
@@ -172,25 +197,25 @@ class GeminiAnswer:
             self.keep = self.keep or bool(api_id)
             self.parts.append(["call", index, signature, bool(api_id)])
             return None
-        code = part.get("executableCode")
-        if isinstance(code, dict):  # Gemini ran code itself (the code execution tool)
-            self.code_runs.append([code.get("code") or "", ""])
+        if "executableCode" in part and isinstance(part["executableCode"], dict):
+            # Gemini ran code itself (the code execution tool)
+            self.code_runs.append([part["executableCode"].get("code") or "", ""])
             return None
-        result = part.get("codeExecutionResult")
-        if isinstance(result, dict):
+        if "codeExecutionResult" in part and isinstance(part["codeExecutionResult"], dict):
             if not self.code_runs:
                 self.code_runs.append(["", ""])
-            self.code_runs[-1][1] += result.get("output") or ""
+            self.code_runs[-1][1] += part["codeExecutionResult"].get("output") or ""
             return None
-        media = _produced(part)
-        if media is not None:
-            self.parts.append(["file", len(self.files), signature, False])
-            self.files.append(media)
-            return None
+        if "inlineData" in part or "fileData" in part:
+            media = _produced(part)
+            if media is not None:
+                self.parts.append(["file", len(self.files), signature, False])
+                self.files.append(media)
+                return None
         text = part.get("text") or ""
         if not text and signature is None:
             return None  # empty, or a kind of part Baton does not use
-        thought = bool(part.get("thought"))
+        thought = "thought" in part and bool(part["thought"])
         kind = "thought" if thought else "text"
         (self.thoughts if thought else self.text).append(text)
         last = self.parts[-1] if self.parts else None

@@ -23,7 +23,7 @@ from ..errors import (
 from ..redaction import redact_text
 from ._config import ProviderConfig, missing_extra
 from ._errors import connection_dropped, error_for_status, is_transport_error, malformed
-from ._sse import decode, drain, sse_events
+from ._sse import decode
 
 __all__ = [
     "ServiceTier",
@@ -31,7 +31,7 @@ __all__ = [
     "check_cache_and_tier",
     "make_openai_client",
     "mapped_errors",
-    "openai_events",
+    "openai_payload",
     "response_error",
     "stream_error",
     "strict_schema",
@@ -117,19 +117,14 @@ async def mapped_errors(provider: str) -> AsyncIterator[None]:
         raise
 
 
-async def openai_events(response: Any, provider: str) -> AsyncIterator[Any]:
-    """The JSON payloads of an OpenAI stream (Chat Completions or Responses) read from the raw
-    HTTP response, up to ``[DONE]``; an ``{"error": ...}`` payload raises its Baton error, as
-    the SDK's own stream raises ``APIError`` for it."""
-    events = sse_events(response, provider)
-    async for _, data in events:
-        if data[:6] == b"[DONE]":
-            await drain(events)
-            return
-        payload = decode(data, provider)
-        if isinstance(payload, dict) and payload.get("error"):
-            raise stream_error(provider, payload["error"])
-        yield payload
+def openai_payload(data: bytes, provider: str) -> Any:
+    """One event's JSON payload from an OpenAI stream (Chat Completions or Responses); an
+    ``{"error": ...}`` payload raises its Baton error, as the SDK's own stream raises
+    ``APIError`` for it. (``[DONE]``, the end, is not JSON: the caller checks for it first.)"""
+    payload = decode(data, provider)
+    if payload.__class__ is dict and "error" in payload and payload["error"]:
+        raise stream_error(provider, payload["error"])
+    return payload
 
 
 def stream_error(provider: str, error: Any) -> ModelError:

@@ -16,17 +16,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from pydantic_core import from_json
 
+from ..events import Event
+from ..models.base import EmitChunk
 from ._errors import is_transport_error, malformed, transport_failure
 
-__all__ = ["decode", "drain", "field", "ndjson_lines", "sse_events"]
+__all__ = ["Lines", "SSEFrames", "Take", "decode", "drain", "field", "read_events"]
 
 # How long a finished answer's leftover body is read for (see ``drain``).
 _DRAIN_SECONDS = 0.1
+# Line ends, as the byte values that ``in`` looks for in bytes (see ``SSEFrames.feed``).
+_LF = 10
+_CR = 13
 
 
 def _body(response: Any) -> AsyncIterator[bytes]:
@@ -42,90 +47,140 @@ def _body(response: Any) -> AsyncIterator[bytes]:
     return chunks
 
 
-async def sse_events(response: Any, provider: str) -> AsyncIterator[tuple[str | None, bytes]]:
-    """The ``(event name or None, data)`` of each server-sent event in ``response``'s body.
+class SSEFrames:
+    """Splits a body arriving in pieces into its server-sent events, each ``(event name or
+    None, data)`` (both bytes).
 
     Lines end in LF, CRLF or CR; ``data`` lines of one event are joined with LF; comments,
     ``id`` and ``retry`` fields are skipped; an event without data is not delivered, nor one the
-    stream cut off before its closing blank line."""
-    event: str | None = None
-    data: list[bytes] = []
-    partial = b""  # the start of a line whose end has not arrived yet
-    skip_lf = False  # the last chunk ended in CR: an LF starting the next one ends no line
-    try:
-        async for chunk in _body(response):
-            if skip_lf and chunk[:1] == b"\n":
-                chunk = chunk[1:]
-            skip_lf = chunk[-1:] == b"\r"
-            if not partial and not data and event is None and chunk[-2:] == b"\n\n":
-                # The usual case: one whole event per piece, ``data: ...`` or ``event: ...``
-                # then ``data: ...``, read without splitting it into lines.
-                end = len(chunk) - 2
-                first = chunk.find(b"\n")
-                if b"\r" not in chunk:
-                    if first == end and chunk.startswith(b"data: "):
-                        yield None, chunk[6:end]
-                        continue
-                    if (
-                        chunk.startswith(b"event: ")
-                        and chunk.find(b"\n", first + 1) == end
-                        and chunk.startswith(b"data: ", first + 1)
-                    ):
-                        yield chunk[7:first].decode("utf-8", "replace"), chunk[first + 7 : end]
-                        continue
-            elif (
-                not partial
-                and not data
-                and event is None
-                and chunk[-4:] == b"\r\n\r\n"
-                and chunk.startswith(b"data: ")
-            ):
-                # The same with CRLF line ends (Gemini's): one ``data: ...`` line, no other
-                # line end before the closing blank line.
-                end = len(chunk) - 4
-                if chunk.find(b"\r") == end and chunk.find(b"\n") == end + 1:
-                    yield None, chunk[6:end]
-                    continue
-            if partial:
-                chunk = partial + chunk
-            if b"\r" in chunk:
-                chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-            lines = chunk.split(b"\n")
-            partial = lines.pop()
-            for line in lines:
-                if not line:  # a blank line ends the event
-                    if data:
-                        yield event, data[0] if len(data) == 1 else b"\n".join(data)
-                        data = []
-                    event = None
-                elif line.startswith(b"data:"):
-                    data.append(line[6:] if line[5:6] == b" " else line[5:])
-                elif line.startswith(b"event:"):
-                    event = line[6:].strip().decode("utf-8", "replace")
-    except Exception as exc:
-        if is_transport_error(exc):
-            raise transport_failure(provider, exc) from exc
-        raise
+    stream cut off before its closing blank line. It is plain (not asynchronous) code, so that a
+    stream's reader and its answer run in one loop over the body's pieces (see
+    ``read_events``)."""
+
+    __slots__ = ("data", "event", "partial", "skip_lf")
+
+    def __init__(self) -> None:
+        self.event: bytes | None = None
+        self.data: list[bytes] = []
+        self.partial = b""  # the start of a line whose end has not arrived yet
+        self.skip_lf = False  # the last piece ended in CR: an LF starting the next ends no line
+
+    def feed(self, chunk: bytes) -> list[tuple[bytes | None, bytes]]:
+        """The events that ``chunk`` (the body's next piece) completes."""
+        # Per chunk, only slices, ``split`` and byte values tested with ``in`` (a memchr):
+        # CPython's ``find``/``startswith`` parse their arguments the slow way, and
+        # ``b"\r" in chunk`` first tries the bytes as an integer and swallows the TypeError,
+        # each costing more than the rest of the framing.
+        if self.skip_lf and chunk[:1] == b"\n":
+            chunk = chunk[1:]
+        self.skip_lf = chunk[-1:] == b"\r"
+        if not self.partial and not self.data and self.event is None:
+            # The usual case: one whole event per piece, ``data: ...`` or ``event: ...`` then
+            # ``data: ...``, with LF or (Gemini's) CRLF line ends, read without a loop.
+            if chunk[-2:] == b"\n\n" and _CR not in chunk:
+                if chunk[:6] == b"data: ":
+                    data = chunk[6:-2]
+                    if _LF not in data:
+                        return [(None, data)]
+                elif chunk[:7] == b"event: ":
+                    lines = chunk[:-2].split(b"\n")
+                    if len(lines) == 2 and lines[1][:6] == b"data: ":
+                        return [(lines[0][6:].strip(), lines[1][6:])]
+            elif chunk[-4:] == b"\r\n\r\n" and chunk[:6] == b"data: ":
+                data = chunk[6:-4]
+                if _LF not in data and _CR not in data:
+                    return [(None, data)]
+        if self.partial:
+            chunk = self.partial + chunk
+        if _CR in chunk:
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = chunk.split(b"\n")
+        self.partial = lines.pop()
+        events: list[tuple[bytes | None, bytes]] = []
+        for line in lines:
+            if not line:  # a blank line ends the event
+                data_lines = self.data
+                if data_lines:
+                    joined = data_lines[0] if len(data_lines) == 1 else b"\n".join(data_lines)
+                    events.append((self.event, joined))
+                    self.data = []
+                self.event = None
+            elif line[:5] == b"data:":
+                self.data.append(line[6:] if line[5:6] == b" " else line[5:])
+            elif line[:6] == b"event:":
+                self.event = line[6:].strip()
+        return events
+
+    def end(self) -> list[tuple[bytes | None, bytes]]:
+        """What the body's end completes: nothing (an event needs its closing blank line)."""
+        return []
 
 
-async def ndjson_lines(response: Any, provider: str) -> AsyncIterator[bytes]:
-    """Each non-blank line of ``response``'s body (newline-delimited JSON), without its end."""
-    partial = b""
-    try:
-        async for chunk in _body(response):
-            if partial:
-                chunk = partial + chunk
-            lines = chunk.split(b"\n")
-            partial = lines.pop()
-            for line in lines:
-                if line.strip():
-                    yield line
-        if partial.strip():  # the last line needs no newline after it
-            yield partial
-    except Exception as exc:
-        if is_transport_error(exc):
-            raise transport_failure(provider, exc) from exc
-        raise
+class Lines:
+    """Splits a body arriving in pieces into its non-blank lines (newline-delimited JSON),
+    each ``(None, line)`` without its end: the shape of ``SSEFrames``' events."""
+
+    __slots__ = ("partial",)
+
+    def __init__(self) -> None:
+        self.partial = b""
+
+    def feed(self, chunk: bytes) -> list[tuple[bytes | None, bytes]]:
+        """The lines that ``chunk`` (the body's next piece) completes."""
+        if self.partial:
+            chunk = self.partial + chunk
+        lines = chunk.split(b"\n")
+        self.partial = lines.pop()
+        if len(lines) == 1:  # the usual case: one whole line per piece
+            line = lines[0]
+            return [(None, line)] if line.strip() else []
+        return [(None, line) for line in lines if line.strip()]
+
+    def end(self) -> list[tuple[bytes | None, bytes]]:
+        """The last line, which needs no newline after it."""
+        return [(None, self.partial)] if self.partial.strip() else []
+
+
+Take = Callable[[bytes | None, bytes], Sequence[Event] | None]
+"""What a stream's answer does with one event of the body, ``(event name or None, data)``
+(a line of newline-delimited JSON has no name): it returns the chunks to stream (``TextChunk``
+s, ...), or None when the answer is over (OpenAI's ``[DONE]``)."""
+
+
+async def read_events(
+    response: Any, provider: str, take: Take, emit: EmitChunk, *, lines: bool = False
+) -> None:
+    """Read ``response``'s body to its end (server-sent events, or newline-delimited JSON with
+    ``lines``), handing each event to ``take`` and emitting the chunks it returns.
+
+    One loop over the body's pieces, with the framing, the decoding and the answer's own
+    reading as plain calls in it: a streamed chunk costs one step of the HTTP library's
+    iterator and no other (each async generator between the body and the answer would cost
+    about a thousand instructions per chunk). A failure of the connection while reading (a
+    drop, a read timeout) becomes Baton's ``ConnectionLost`` or ``ModelTimeout``; what ``take``
+    or ``emit`` raise passes unchanged."""
+    frames = Lines() if lines else SSEFrames()
+    body = _body(response)
+    following = body.__anext__
+    while True:
+        try:  # around the read only: emit's own failures are not the connection's
+            chunk = await following()
+        except StopAsyncIteration:
+            break
+        except Exception as exc:
+            if is_transport_error(exc):
+                raise transport_failure(provider, exc) from exc
+            raise
+        for name, data in frames.feed(chunk):
+            chunks = take(name, data)
+            if chunks is None:
+                await drain(body)
+                return
+            for piece in chunks:
+                await emit(piece)
+    for name, data in frames.end():
+        for piece in take(name, data) or ():
+            await emit(piece)
 
 
 async def drain(events: AsyncIterator[Any]) -> None:

@@ -65,9 +65,8 @@ from ..models.hosted import HostedTool, WebSearch
 from ..output import OutputSpec
 from ._anthropic_answers import (
     THINKING_TYPES,
-    anthropic_events,
+    AnthropicStream,
     from_message,
-    from_stream,
     mapped_errors,
 )
 from ._cache import MessageCache, merge_or_append
@@ -75,6 +74,7 @@ from ._config import ProviderConfig, bounded, missing_extra
 from ._hosted import announced
 from ._media import b64, media_note, unsupported
 from ._sdk import post_prepared, post_streamed
+from ._sse import read_events
 
 __all__ = ["AnthropicClient", "AnthropicConfig", "CachePoint"]
 
@@ -489,8 +489,9 @@ class AnthropicClient:
                 return await announced(from_message(self.config, message), emit)
             request["stream"] = True
             response = await post_streamed(self.sdk, "/v1/messages", request)
+            stream = AnthropicStream(provider)
             try:
-                answer = await from_stream(self.config, anthropic_events(response, provider), emit)
+                await read_events(response, provider, stream.take, emit)
             finally:  # the connection is released even when the answer is abandoned
                 await response.aclose()
-            return await announced(answer, emit)
+            return await announced(stream.response(self.config), emit)

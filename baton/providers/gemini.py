@@ -50,13 +50,12 @@ from ..models.base import (
 from ..tools.tool import ToolSpec
 from ._cache import MessageCache
 from ._config import ProviderConfig, bounded, missing_extra
-from ._errors import malformed
 from ._gemini_answers import GeminiAnswer
-from ._gemini_errors import mapped_errors, raise_stream_error
+from ._gemini_errors import mapped_errors
 from ._gemini_stream import body_taking_client, taking_body
 from ._hosted import announced
 from ._media import unsupported
-from ._sse import decode, sse_events
+from ._sse import read_events
 
 if TYPE_CHECKING:
     from google.genai import types as gt
@@ -519,7 +518,7 @@ class GeminiClient:
     async def respond(self, call: ModelCall, emit: EmitChunk) -> ModelResponse:
         request = self.build_request(call)
         provider = self.config.provider_name
-        answer = GeminiAnswer(f"call_{len(call.messages)}_")
+        answer = GeminiAnswer(f"call_{len(call.messages)}_", provider)
         async with mapped_errors(provider):
             if not call.settings.stream:
                 response = await self.sdk.models.generate_content(**request)
@@ -535,17 +534,7 @@ class GeminiClient:
                 raise ConnectionLost(f"{provider} sent no stream", provider=provider)
             body = taken[0]
             try:
-                async for _, data in sse_events(body, provider):
-                    chunk = decode(data, provider)
-                    if not isinstance(chunk, dict):
-                        raise malformed(provider, f"a chunk that is not an object: {chunk!r}")
-                    if "error" in chunk:  # the SDK's own reader raises these as its APIError
-                        raise_stream_error(chunk)
-                    for part in answer.observe(chunk):
-                        if isinstance(part, dict):
-                            piece = answer.add(part)
-                            if piece is not None:
-                                await emit(piece)
+                await read_events(body, provider, answer.take, emit)
             finally:
                 await body.aclose()
             if answer.finish_reason is None and answer.blocked is None:

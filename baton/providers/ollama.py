@@ -32,7 +32,7 @@ import asyncio
 import itertools
 import json
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import KW_ONLY, dataclass
 from typing import Any, ClassVar, Literal
@@ -71,7 +71,7 @@ from ._cache import MessageCache, append_tool_message
 from ._config import ProviderConfig, bounded, missing_extra
 from ._errors import error_for_status, malformed
 from ._media import b64, media_note, tool_media_intro, unsupported
-from ._sse import decode, ndjson_lines
+from ._sse import decode, read_events
 
 __all__ = ["OllamaChatClient", "OllamaConfig"]
 
@@ -263,17 +263,53 @@ async def _raise_for_status(response: Any) -> None:
         raise ollama.ResponseError(exc.response.text, exc.response.status_code) from None
 
 
-async def _ollama_parts(response: Any, provider: str) -> AsyncIterator[dict[str, Any]]:
-    """The JSON objects of a ``/api/chat`` stream; an ``{"error": ...}`` line raises, as the
-    SDK's streaming does."""
-    async for line in ndjson_lines(response, provider):
+class _OllamaStream:
+    """An ``/api/chat`` answer assembled from its stream's lines, as ``read_events`` hands them
+    over (each line's JSON read here, see ``_sse``): ``take`` reads one and returns the pieces
+    to stream. An ``{"error": ...}`` line raises, as the SDK's streaming does."""
+
+    __slots__ = ("calls", "final", "provider", "text", "thoughts", "tool_call")
+
+    def __init__(self, provider: str, tool_call: Callable[[Mapping[str, Any]], ToolCall]) -> None:
+        self.provider = provider
+        self.tool_call = tool_call
+        self.text: list[str] = []
+        self.thoughts: list[str] = []
+        self.calls: list[ToolCall] = []
+        self.final: dict[str, Any] | None = None  # the last line, ``done`` and its usage
+
+    @property
+    def emitted(self) -> bool:
+        """Whether a piece of the answer went out on the stream (then it is not retried)."""
+        return bool(self.text or self.thoughts)
+
+    def take(self, name: bytes | None, line: bytes) -> Sequence[Event]:
+        provider = self.provider
         part = decode(line, provider)
-        if not isinstance(part, dict):
+        if part.__class__ is not dict:
             raise malformed(provider, f"a chunk of an unexpected shape: {part!r}")
         error = part.get("error")
         if error:
             raise ModelError(f"{provider} reported an error: {error}", provider=provider)
-        yield part
+        message = part.get("message") or {}
+        if message.__class__ is not dict:
+            raise malformed(provider, f"a chunk of an unexpected shape: {part!r}")
+        if part.get("done"):
+            self.final = part
+        pieces: list[Event] = []
+        thought = message.get("thinking")
+        if thought:
+            self.thoughts.append(thought)
+            pieces.append(ReasoningChunk(thought))
+        content = message.get("content")
+        if content:
+            self.text.append(content)
+            pieces.append(TextChunk(content))
+        # Ollama sends each tool call whole, possibly spread over several chunks.
+        if "tool_calls" in message:
+            for raw in message["tool_calls"] or ():
+                self.calls.append(self.tool_call(raw))
+        return pieces
 
 
 def _make_sdk(config: OllamaConfig) -> Any:
@@ -361,21 +397,15 @@ class OllamaChatClient:
     @bounded
     async def respond(self, call: ModelCall, emit: EmitChunk) -> ModelResponse:
         request = self.build_request(call)
-        emitted = False
-
-        async def tracked(event: Event) -> None:
-            nonlocal emitted
-            emitted = True
-            await emit(event)
-
         attempt = 0
         # Inside RetryMiddleware one request per attempt: Baton's layer does the retrying.
         retries = 0 if RETRIED_BY_BATON.get() else self.config.max_retries
         while True:
+            stream = _OllamaStream(self.config.provider_name, self._tool_call)
             try:
-                return await self._respond_once(request, tracked)
+                return await self._respond_once(request, stream, emit)
             except ModelError as exc:
-                if not exc.retryable or emitted or attempt >= retries:
+                if not exc.retryable or stream.emitted or attempt >= retries:
                     raise
                 wait = exc.retry_after
                 await asyncio.sleep(
@@ -383,7 +413,9 @@ class OllamaChatClient:
                 )
                 attempt += 1
 
-    async def _respond_once(self, request: dict[str, Any], emit: EmitChunk) -> ModelResponse:
+    async def _respond_once(
+        self, request: dict[str, Any], stream: _OllamaStream, emit: EmitChunk
+    ) -> ModelResponse:
         provider = self.config.provider_name
         async with _mapped_errors(provider):
             if not request["stream"]:
@@ -404,40 +436,14 @@ class OllamaChatClient:
             # Baton reads the lines itself (``_sse``), without the SDK's per-line copies.
             async with self.sdk._client.stream("POST", "/api/chat", json=request) as response:
                 await _raise_for_status(response)
-                return await self._from_stream(_ollama_parts(response, provider), emit)
-
-    async def _from_stream(
-        self, parts: AsyncIterator[dict[str, Any]], emit: EmitChunk
-    ) -> ModelResponse:
-        text: list[str] = []
-        thoughts: list[str] = []
-        calls: list[ToolCall] = []
-        final: dict[str, Any] | None = None
-        async for part in parts:
-            message = part.get("message") or {}
-            if not isinstance(message, dict):
-                raise malformed(
-                    self.config.provider_name, f"a chunk of an unexpected shape: {part!r}"
+                await read_events(response, provider, stream.take, emit, lines=True)
+            if stream.final is None:
+                raise ConnectionLost(
+                    f"the {provider} stream ended before its final chunk", provider=provider
                 )
-            thought = message.get("thinking")
-            if thought:
-                thoughts.append(thought)
-                await emit(ReasoningChunk(thought))
-            content = message.get("content")
-            if content:
-                text.append(content)
-                await emit(TextChunk(content))
-            # Ollama sends each tool call whole, possibly spread over several chunks.
-            for raw in message.get("tool_calls") or ():
-                calls.append(self._tool_call(raw))
-            if part.get("done"):
-                final = part
-        if final is None:
-            raise ConnectionLost(
-                f"the {self.config.provider_name} stream ended before its final chunk",
-                provider=self.config.provider_name,
+            return self._response(
+                "".join(stream.text), "".join(stream.thoughts), stream.calls, stream.final
             )
-        return self._response("".join(text), "".join(thoughts), calls, final)
 
     def _tool_call(self, raw: Mapping[str, Any]) -> ToolCall:
         function = raw.get("function") or {}

@@ -3,7 +3,6 @@ Azure OpenAI's v1 API, ...) through ``base_url`` and ``headers``."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import KW_ONLY, dataclass
 from typing import Any, ClassVar
 
@@ -43,11 +42,11 @@ from ._openai_common import (
     check_cache_and_tier,
     make_openai_client,
     mapped_errors,
-    openai_events,
+    openai_payload,
     strict_schema,
 )
 from ._sdk import post_prepared, post_streamed
-from ._sse import field
+from ._sse import field, read_events
 
 __all__ = ["OpenAIChatClient", "OpenAIConfig"]
 
@@ -311,10 +310,12 @@ class OpenAIChatClient:
             request["stream"] = True
             request["stream_options"] = {"include_usage": True}
             response = await post_streamed(self.sdk, "/chat/completions", request)
+            stream = ChatStream(provider)
             try:
-                return await self._from_stream(openai_events(response, provider), emit)
+                await read_events(response, provider, stream.take, emit)
             finally:  # the connection is released even when the answer is abandoned
                 await response.aclose()
+            return stream.response(self.config)
 
     def _from_completion(self, completion: Any) -> ModelResponse:
         if not isinstance(completion.choices, list):
@@ -337,76 +338,107 @@ class OpenAIChatClient:
             response_id=getattr(completion, "id", None) or None,
         )
 
-    async def _from_stream(self, chunks: AsyncIterator[Any], emit: EmitChunk) -> ModelResponse:
-        """The answer from the stream's chunks, read as plain JSON objects (see ``_sse``)."""
-        provider = self.config.provider_name
-        text: list[str] = []
-        thoughts: list[str] = []
-        calls: dict[int, list[Any]] = {}  # index -> [id, name, argument pieces]
-        usage = None
-        finish_reason = None
-        model = None
-        response_id = None
-        async for chunk in chunks:
-            choices = chunk.get("choices") if isinstance(chunk, dict) else None
-            if not isinstance(choices, list):
+
+class ChatStream:
+    """A Chat Completions answer assembled from its stream's chunks, as ``read_events`` hands
+    them over (each chunk's JSON read here, see ``_sse``): ``take`` reads one and returns the
+    pieces to stream, ``response`` is the answer once the stream has ended."""
+
+    __slots__ = (
+        "calls",
+        "finish_reason",
+        "model",
+        "provider",
+        "response_id",
+        "text",
+        "thoughts",
+        "usage",
+    )
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        self.text: list[str] = []
+        self.thoughts: list[str] = []
+        self.calls: dict[int, list[Any]] = {}  # index -> [id, name, argument pieces]
+        self.usage: Any = None
+        self.finish_reason: str | None = None
+        self.model: str | None = None
+        self.response_id: str | None = None
+
+    def take(self, name: bytes | None, data: bytes) -> list[Event] | None:
+        """Read one event's data; None at ``[DONE]``, the end of the answer."""
+        if data[:6] == b"[DONE]":
+            return None
+        provider = self.provider
+        chunk = openai_payload(data, provider)
+        choices = chunk.get("choices") if chunk.__class__ is dict else None
+        if choices.__class__ is not list:
+            raise _shapeless(provider, "a stream chunk", chunk)
+        if chunk.get("model"):
+            self.model = chunk["model"]
+        if not self.response_id:
+            self.response_id = chunk.get("id")
+        if "usage" in chunk and chunk["usage"] is not None:
+            self.usage = chunk["usage"]
+        pieces: list[Event] = []
+        for choice in choices:
+            if choice.__class__ is not dict:
                 raise _shapeless(provider, "a stream chunk", chunk)
-            model = chunk.get("model") or model
-            response_id = response_id or chunk.get("id")
-            if chunk.get("usage") is not None:
-                usage = chunk["usage"]
-            for choice in choices:
-                if not isinstance(choice, dict):
-                    raise _shapeless(provider, "a stream chunk", chunk)
-                if choice.get("finish_reason"):
-                    finish_reason = choice["finish_reason"]
-                delta = choice.get("delta")
-                if not isinstance(delta, dict):
-                    continue
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+            delta = choice.get("delta")
+            if delta.__class__ is not dict:
+                continue
+            if "reasoning_content" in delta or "reasoning" in delta:
                 thought = delta.get("reasoning_content") or delta.get("reasoning")
                 if thought:
-                    thoughts.append(_text(provider, thought, chunk))
-                    await emit(ReasoningChunk(thought))
-                content = delta.get("content")
-                if content:
-                    if content.__class__ is not str:  # (the hot path: one check, no call)
-                        content = _text(provider, content, chunk)
-                    text.append(content)
-                    await emit(TextChunk(content))
-                for piece in delta.get("tool_calls") or ():
-                    if not isinstance(piece, dict) or not isinstance(piece.get("index"), int):
-                        raise _shapeless(provider, "a stream chunk", chunk)
-                    index = piece["index"]
-                    slot = calls.setdefault(index, [None, None, []])
-                    if piece.get("id"):
-                        slot[0] = piece["id"]
-                    function = piece.get("function")
-                    if isinstance(function, dict):
-                        if function.get("name"):
-                            slot[1] = function["name"]
-                        arguments = function.get("arguments")
-                        if arguments:
-                            slot[2].append(_text(provider, arguments, chunk))
-                            await emit(
-                                ToolCallDelta(slot[0] or f"call_{index}", slot[1] or "", arguments)
-                            )
-        if finish_reason is None:
+                    self.thoughts.append(_text(provider, thought, chunk))
+                    pieces.append(ReasoningChunk(thought))
+            content = delta.get("content")
+            if content:
+                if content.__class__ is not str:  # (the hot path: one check, no call)
+                    content = _text(provider, content, chunk)
+                self.text.append(content)
+                pieces.append(TextChunk(content))
+            for piece in delta.get("tool_calls") or ():
+                if not isinstance(piece, dict) or not isinstance(piece.get("index"), int):
+                    raise _shapeless(provider, "a stream chunk", chunk)
+                index = piece["index"]
+                slot = self.calls.setdefault(index, [None, None, []])
+                if piece.get("id"):
+                    slot[0] = piece["id"]
+                function = piece.get("function")
+                if isinstance(function, dict):
+                    if function.get("name"):
+                        slot[1] = function["name"]
+                    arguments = function.get("arguments")
+                    if arguments:
+                        slot[2].append(_text(provider, arguments, chunk))
+                        pieces.append(
+                            ToolCallDelta(slot[0] or f"call_{index}", slot[1] or "", arguments)
+                        )
+        return pieces
+
+    def response(self, config: OpenAIConfig) -> ModelResponse:
+        """The answer the stream delivered; ``ConnectionLost`` when it ended before a finish
+        reason came."""
+        if self.finish_reason is None:
             raise ConnectionLost(
-                f"the stream from {self.config.provider_name} ended before the answer was "
-                "finished (no finish reason)",
-                provider=self.config.provider_name,
+                f"the stream from {self.provider} ended before the answer was finished (no "
+                "finish reason)",
+                provider=self.provider,
             )
         tool_calls = tuple(
             ToolCall(slot[0] or f"call_{index}", slot[1] or "", "".join(slot[2]) or "{}")
-            for index, slot in sorted(calls.items())
+            for index, slot in sorted(self.calls.items())
         )
         return ModelResponse(
-            text="".join(text),
+            text="".join(self.text),
             tool_calls=tool_calls,
-            usage=self.config.priced(chat_usage(usage)),
-            finish_reason=finish_reason,
-            model=model,
-            provider=self.config.provider_name,
-            reasoning="".join(thoughts),
-            response_id=response_id or None,
+            usage=config.priced(chat_usage(self.usage)),
+            finish_reason=self.finish_reason,
+            model=self.model,
+            provider=self.provider,
+            reasoning="".join(self.thoughts),
+            response_id=self.response_id or None,
         )

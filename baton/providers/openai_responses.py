@@ -4,7 +4,7 @@ stream events, and every endpoint that speaks it through ``base_url`` and ``head
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass
 from typing import Any, ClassVar
 
@@ -47,12 +47,12 @@ from ._openai_common import (
     check_cache_and_tier,
     make_openai_client,
     mapped_errors,
-    openai_events,
+    openai_payload,
     response_error,
     strict_schema,
 )
 from ._sdk import post_prepared, post_streamed
-from ._sse import field
+from ._sse import field, read_events
 
 __all__ = ["OpenAIResponsesClient", "OpenAIResponsesConfig"]
 
@@ -248,18 +248,84 @@ def _without_nulls(value: Any) -> Any:
 
 
 class _Streamed:
-    """What a stream delivered piece by piece, for when the final response omits it."""
+    """A response assembled from its stream's events, as ``read_events`` hands them over (each
+    event's JSON read here, see ``_sse``): ``take`` reads one and returns the pieces to stream;
+    ``final`` is the finished response its last event carries, and the rest what the stream
+    delivered piece by piece, for when that response omits it."""
 
-    __slots__ = ("calls", "done", "text", "thoughts")
+    __slots__ = ("calls", "done", "final", "provider", "text", "thoughts")
 
-    def __init__(self) -> None:
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
         self.text: list[str] = []
         self.thoughts: list[str] = []
         self.calls: dict[int, list[Any]] = {}  # output_index -> [call_id, name, argument pieces]
         self.done: dict[int, Any] = {}  # output_index -> item from response.output_item.done
+        self.final: Item | None = None  # the response of response.completed / .incomplete
 
     def call(self, index: int) -> list[Any]:
         return self.calls.setdefault(index, [None, None, []])
+
+    def take(self, name: bytes | None, data: bytes) -> Sequence[Event] | None:
+        """Read one event's data; None at ``[DONE]``, the end of the answer."""
+        if data[:6] == b"[DONE]":
+            return None
+        provider = self.provider
+        event = openai_payload(data, provider)
+        if event.__class__ is not dict:
+            raise malformed(provider, f"a stream event that is not an object: {event!r}")
+        kind = event.get("type")
+        if kind == "response.output_text.delta" or kind == "response.refusal.delta":
+            delta = _piece(provider, event)
+            if delta:
+                self.text.append(delta)
+                return (TextChunk(delta),)
+        elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
+            delta = _piece(provider, event)
+            if delta:
+                self.thoughts.append(delta)
+                return (ReasoningChunk(delta),)
+        elif kind == "response.output_item.added":
+            item = event.get("item")
+            if isinstance(item, dict) and item.get("type") == "function_call":
+                index = _index(provider, event)
+                slot = self.call(index)
+                slot[0], slot[1] = item.get("call_id"), item.get("name")
+                arguments = item.get("arguments")
+                if arguments and isinstance(arguments, str):
+                    slot[2] = [arguments]
+                    return (_delta(slot, index, arguments),)
+        elif kind == "response.function_call_arguments.delta":
+            index = _index(provider, event)
+            slot = self.call(index)
+            delta = _piece(provider, event)
+            if delta:
+                slot[2].append(delta)
+                return (_delta(slot, index, delta),)
+        elif kind == "response.function_call_arguments.done":
+            index = _index(provider, event)
+            slot = self.call(index)
+            final_arguments = event.get("arguments") or ""
+            if not isinstance(final_arguments, str):
+                raise _unexpected(provider, event)
+            sent = "".join(slot[2])
+            slot[2] = [final_arguments]
+            if final_arguments.startswith(sent) and len(final_arguments) > len(sent):
+                # Arguments the deltas left out: the pieces still add up to the call.
+                return (_delta(slot, index, final_arguments[len(sent) :]),)
+        elif kind == "response.output_item.done":
+            self.done[_index(provider, event)] = event.get("item")
+        elif kind in ("response.completed", "response.incomplete"):
+            final = event.get("response")
+            if not isinstance(final, dict):
+                raise _unexpected(provider, event)
+            self.final = final
+        elif kind == "response.failed":
+            error = field(event.get("response"), "error")
+            raise response_error(provider, field(error, "code"), field(error, "message"))
+        elif kind == "error":
+            raise response_error(provider, event.get("code"), event.get("message"))
+        return ()
 
 
 def _string(value: Any) -> str:
@@ -459,75 +525,17 @@ class OpenAIResponsesClient:
                 return await announced(self._from_response(response, None), emit)
             request["stream"] = True
             http = await post_streamed(self.sdk, "/responses", request)
+            streamed = _Streamed(provider)
             try:
-                answer = await self._from_stream(openai_events(http, provider), emit)
+                await read_events(http, provider, streamed.take, emit)
             finally:  # the connection is released even when an event ends the answer
                 await http.aclose()
-            return await announced(answer, emit)
-
-    async def _from_stream(self, events: AsyncIterator[Any], emit: EmitChunk) -> ModelResponse:
-        """The answer from the stream's events, read as plain JSON objects (see ``_sse``)."""
-        provider = self.config.provider_name
-        streamed = _Streamed()
-        final: Any = None
-        async for event in events:
-            if not isinstance(event, dict):
-                raise malformed(provider, f"a stream event that is not an object: {event!r}")
-            kind = event.get("type")
-            if kind in ("response.output_text.delta", "response.refusal.delta"):
-                delta = _piece(provider, event)
-                if delta:
-                    streamed.text.append(delta)
-                    await emit(TextChunk(delta))
-            elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
-                delta = _piece(provider, event)
-                if delta:
-                    streamed.thoughts.append(delta)
-                    await emit(ReasoningChunk(delta))
-            elif kind == "response.output_item.added":
-                item = event.get("item")
-                if isinstance(item, dict) and item.get("type") == "function_call":
-                    index = _index(provider, event)
-                    slot = streamed.call(index)
-                    slot[0], slot[1] = item.get("call_id"), item.get("name")
-                    arguments = item.get("arguments")
-                    if arguments and isinstance(arguments, str):
-                        slot[2] = [arguments]
-                        await emit(_delta(slot, index, arguments))
-            elif kind == "response.function_call_arguments.delta":
-                index = _index(provider, event)
-                slot = streamed.call(index)
-                delta = _piece(provider, event)
-                if delta:
-                    slot[2].append(delta)
-                    await emit(_delta(slot, index, delta))
-            elif kind == "response.function_call_arguments.done":
-                index = _index(provider, event)
-                slot = streamed.call(index)
-                final_arguments = event.get("arguments") or ""
-                if not isinstance(final_arguments, str):
-                    raise _unexpected(provider, event)
-                sent = "".join(slot[2])
-                if final_arguments.startswith(sent) and len(final_arguments) > len(sent):
-                    # Arguments the deltas left out: the pieces still add up to the call.
-                    await emit(_delta(slot, index, final_arguments[len(sent) :]))
-                slot[2] = [final_arguments]
-            elif kind == "response.output_item.done":
-                streamed.done[_index(provider, event)] = event.get("item")
-            elif kind in ("response.completed", "response.incomplete"):
-                final = event.get("response")
-                if not isinstance(final, dict):
-                    raise _unexpected(provider, event)
-            elif kind == "response.failed":
-                error = field(event.get("response"), "error")
-                raise response_error(provider, field(error, "code"), field(error, "message"))
-            elif kind == "error":
-                raise response_error(provider, event.get("code"), event.get("message"))
-        if final is None:
-            raise ConnectionLost(
-                f"the {provider} stream ended before the response was complete", provider=provider
-            )
-        return self._from_response(final, streamed)
+            if streamed.final is None:
+                raise ConnectionLost(
+                    f"the {provider} stream ended before the response was complete",
+                    provider=provider,
+                )
+            return await announced(self._from_response(streamed.final, streamed), emit)
 
     def _from_response(self, response: Any, streamed: _Streamed | None) -> ModelResponse:
         """A ModelResponse from a finished response (an SDK object, or the plain JSON of a
