@@ -220,6 +220,11 @@ def seen_by(call: ModelCall) -> list[Seen]:
     return out
 
 
+# Calls of at most this many events (a one-message call, such as a team's selection) are
+# counted afresh: cheaper than looking for, and keeping, a tally a fork could start from.
+_SHORT = 8
+
+
 class _ConversationState:
     __slots__ = ("cursor", "first", "last", "seen", "tokens")
 
@@ -323,7 +328,7 @@ class ScriptedModel(ModelConfig, ModelClient):
         turn = self._next_turn(state if self.per_conversation else self._shared)
         while callable(turn) and not isinstance(turn, type):
             turn = turn(call)
-            if inspect.isawaitable(turn):
+            if type(turn) is not str and inspect.isawaitable(turn):  # text: the usual answer
                 turn = await turn
         if isinstance(turn, type) and issubclass(turn, BaseException):
             try:
@@ -384,7 +389,7 @@ class ScriptedModel(ModelConfig, ModelClient):
             or messages[0] is not state.first
         ):  # a window a context policy slid, an edited history: start over
             state.seen = state.tokens = 0
-        if not state.seen and messages:
+        if not state.seen and len(messages) > _SHORT:
             first = messages[0]
             if type(first) is not RunStarted or first.conversation_id != conversation_id:
                 # Not a conversation's own start: maybe a fork, sharing a counted prefix.
@@ -409,6 +414,8 @@ class ScriptedModel(ModelConfig, ModelClient):
         state.seen = total = len(messages)
         if messages:
             first, last = state.first, state.last = messages[0], messages[-1]
+            if total <= _SHORT:
+                return state.tokens  # recounted at once: not worth a tally for forks
             tallies = self._tallies
             tallies[id(last)] = (first, last, total, state.tokens)
             if len(tallies) > self.max_tracked_conversations:
@@ -473,13 +480,14 @@ class ScriptedModel(ModelConfig, ModelClient):
         input_tokens: int,
         agent: str,
     ) -> ModelResponse:
-        output_tokens = estimate_tokens(text) + estimate_tokens(thoughts)
+        reasoning_tokens = (len(thoughts) + 3) // 4  # estimate_tokens, inlined (every call)
+        output_tokens = (len(text) + 3) // 4 + reasoning_tokens
         for c in tool_calls:
-            output_tokens += estimate_tokens(c.arguments) + 4
+            output_tokens += (len(c.arguments) + 3) // 4 + 4
         return ModelResponse(
             text,
             tuple(tool_calls),
-            Usage(1, input_tokens, output_tokens, reasoning_tokens=estimate_tokens(thoughts)),
+            Usage(1, input_tokens, output_tokens, reasoning_tokens=reasoning_tokens),
             "tool_calls" if tool_calls else "stop",
             self._model,
             "scripted",
