@@ -115,33 +115,62 @@ def estimate_tokens(text: str) -> int:
     return (len(text) + 3) // 4
 
 
-def _event_tokens(event: Event) -> int:
-    if type(event) not in ALWAYS_SHOWN and not sent_to_model(event):
-        return 0  # what the model reads is the transcript's to say
-    if isinstance(event, ModelRequest):
-        return sum(
-            estimate_tokens(p.text)
-            if isinstance(p, Text)
-            else estimate_tokens(str(p.value))
-            if isinstance(p, Data)
-            else 256
-            for p in event.parts
-        )
-    if isinstance(event, ModelResponse):
-        return estimate_tokens(event.text) + sum(
-            estimate_tokens(c.arguments) + 4 for c in event.tool_calls
-        )
-    if isinstance(event, ToolCallResult):
-        if event.parts:  # media: a flat charge each, as for a request's media
-            return 4 + sum(
-                estimate_tokens(p.text) if isinstance(p, Text) else 256 for p in event.parts
-            )
-        return estimate_tokens(event.content) + 4
-    if isinstance(event, ToolCallError):
-        return estimate_tokens(event.message) + 4
-    if isinstance(event, CompactionSummary):
-        return estimate_tokens(event.message) + 4
-    return 0
+# Counting is per event class: one dict lookup finds the count of a class, or None for the
+# classes no model is shown (most of a team's events: runs', usage and team bookkeeping), so a
+# member reading the dozen events of the others' turns pays next to nothing for them.
+_Counter = Callable[[Any], int]
+
+
+def _request_tokens(event: ModelRequest) -> int:
+    return sum(
+        estimate_tokens(p.text)
+        if isinstance(p, Text)
+        else estimate_tokens(str(p.value))
+        if isinstance(p, Data)
+        else 256
+        for p in event.parts
+    )
+
+
+def _response_tokens(event: ModelResponse) -> int:
+    tokens = (len(event.text) + 3) // 4  # estimate_tokens, inlined: the commonest kind
+    for c in event.tool_calls:
+        tokens += (len(c.arguments) + 3) // 4 + 4
+    return tokens
+
+
+def _result_tokens(event: ToolCallResult) -> int:
+    if event.parts:  # media: a flat charge each, as for a request's media
+        return 4 + sum(estimate_tokens(p.text) if isinstance(p, Text) else 256 for p in event.parts)
+    return estimate_tokens(event.content) + 4
+
+
+def _message_tokens(event: ToolCallError | CompactionSummary) -> int:
+    return estimate_tokens(event.message) + 4
+
+
+# The classes counted, in the order a subclass is matched (the first base that fits).
+_KINDS: tuple[tuple[type, _Counter], ...] = (
+    (ModelRequest, _request_tokens),
+    (ModelResponse, _response_tokens),
+    (ToolCallResult, _result_tokens),
+    (ToolCallError, _message_tokens),
+    (CompactionSummary, _message_tokens),
+)
+_UNRESOLVED: Any = object()
+_COUNTERS: dict[type, _Counter | None] = {}
+
+
+def _counter_for(event: Event) -> _Counter | None:
+    """How events of ``event``'s class are counted, found once per class."""
+    cls = type(event)
+    counter = next((count for kind, count in _KINDS if issubclass(cls, kind)), None)
+    # A counted class is shown or not by its class alone (only a human's message depends on its
+    # fields, and it is not counted), so one event decides for its class.
+    if counter is not None and cls not in ALWAYS_SHOWN and not sent_to_model(event):
+        counter = None  # what the model reads is the transcript's to say
+    _COUNTERS[cls] = counter
+    return counter
 
 
 class Seen(NamedTuple):
@@ -189,6 +218,11 @@ def seen_by(call: ModelCall) -> list[Seen]:
             author, text = "baton", getattr(event, "message", "")
         out.append(Seen(role, author, text))
     return out
+
+
+# Calls of at most this many events (a one-message call, such as a team's selection) are
+# counted afresh: cheaper than looking for, and keeping, a tally a fork could start from.
+_SHORT = 8
 
 
 class _ConversationState:
@@ -301,7 +335,7 @@ class ScriptedModel(ModelConfig, ModelClient):
         turn = self._next_turn(state if self.per_conversation else self._shared)
         while callable(turn) and not isinstance(turn, type):
             turn = turn(call)
-            if inspect.isawaitable(turn):
+            if type(turn) is not str and inspect.isawaitable(turn):  # text: the usual answer
                 turn = await turn
         if isinstance(turn, type) and issubclass(turn, BaseException):
             try:
@@ -365,7 +399,7 @@ class ScriptedModel(ModelConfig, ModelClient):
             or messages[0] is not state.first
         ):  # a window a context policy slid, an edited history: start over
             state.seen = state.tokens = 0
-        if not state.seen and messages:
+        if not state.seen and len(messages) > _SHORT:
             first = messages[0]
             if type(first) is not RunStarted or first.conversation_id != conversation_id:
                 # Not a conversation's own start: maybe a fork, sharing a counted prefix.
@@ -375,11 +409,23 @@ class ScriptedModel(ModelConfig, ModelClient):
             if isinstance(messages, HistoryView)
             else list(messages)[state.seen :]
         )
+        counters = _COUNTERS
+        tokens = state.tokens
         for event in new:
-            state.tokens += _event_tokens(event)
-        state.seen = len(messages)
+            counter = counters.get(type(event), _UNRESOLVED)
+            if counter is None:
+                continue  # never shown to a model
+            if counter is _UNRESOLVED:
+                counter = _counter_for(event)
+                if counter is None:
+                    continue
+            tokens += counter(event)
+        state.tokens = tokens
+        state.seen = total = len(messages)
         if messages:
             state.first, state.last = messages[0], messages[-1]
+            if total <= _SHORT:
+                return tokens  # recounted at once: not worth a tally for forks
             tallies[id(state.last)] = state
             if len(tallies) > self.max_tracked_conversations:
                 del tallies[next(iter(tallies))]
@@ -445,13 +491,14 @@ class ScriptedModel(ModelConfig, ModelClient):
         input_tokens: int,
         agent: str,
     ) -> ModelResponse:
-        output_tokens = estimate_tokens(text) + estimate_tokens(thoughts)
+        reasoning_tokens = (len(thoughts) + 3) // 4  # estimate_tokens, inlined (every call)
+        output_tokens = (len(text) + 3) // 4 + reasoning_tokens
         for c in tool_calls:
-            output_tokens += estimate_tokens(c.arguments) + 4
+            output_tokens += (len(c.arguments) + 3) // 4 + 4
         return ModelResponse(
             text,
             tuple(tool_calls),
-            Usage(1, input_tokens, output_tokens, reasoning_tokens=estimate_tokens(thoughts)),
+            Usage(1, input_tokens, output_tokens, reasoning_tokens=reasoning_tokens),
             "tool_calls" if tool_calls else "stop",
             self._model,
             "scripted",

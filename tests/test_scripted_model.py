@@ -19,7 +19,20 @@ from baton import (
     tool,
 )
 from baton.errors import BatonError, ProviderUnavailable, RateLimited, ScriptExhausted
-from baton.events import ReasoningChunk, RunStarted, ToolCallDelta
+from baton.events import (
+    CompactionSummary,
+    Data,
+    HumanMessage,
+    Image,
+    OutputRejected,
+    ReasoningChunk,
+    RunFinished,
+    RunStarted,
+    ToolCall,
+    ToolCallDelta,
+    UsageReport,
+)
+from baton.history import HistoryView
 from baton.models.base import ModelCall
 from baton.testing import ScriptedModel, call, chunks, reasoning
 
@@ -429,3 +442,40 @@ async def test_usage_is_non_zero_and_input_grows_across_a_conversation():
     assert len(set(inputs)) == 4  # strictly growing
     assert first.usage == responses[0].usage + responses[1].usage + Usage(tool_calls=1)
     assert second.usage == responses[2].usage
+
+
+async def test_input_tokens_count_what_models_are_shown_of_each_kind():
+    # The estimate (about four characters a token) per kind the transcript shows: a request's
+    # text and data, and a flat 256 a media part; an answer's text and each call's arguments
+    # (+4 a call); a tool's result or error (+4); a summary. Run bookkeeping, usage reports, a
+    # human's remark and a rejected output add nothing. A second call counts only what is new.
+    model = ScriptedModel("one", "two")
+    png = Image(data=b"\x89PNG", media_type="image/png")
+    events: list[Event] = [
+        RunStarted("r1", "a", "c1"),
+        ModelRequest((Text("x" * 10), Data({"k": 1}), png)),  # 3 + 2 + 256
+        ModelResponse("y" * 7, (ToolCall("t1", "f", '{"a":1}'),), agent="b"),  # 2 + (2 + 4)
+        ToolCallResult("t1", "f", "z" * 9),  # 3 + 4
+        ToolCallResult("t2", "f", "[image]", parts=(Text("t" * 5), png)),  # 4 + 2 + 256
+        UsageReport(Usage(requests=1)),
+    ]
+
+    def model_call(length: int) -> ModelCall:
+        return ModelCall(
+            "a", "c1", "r1", None, HistoryView(events, length), (), None, ModelSettings()
+        )
+
+    async def ignore(event: Event) -> None:
+        return None
+
+    first = await model.respond(model_call(len(events)), ignore)
+    assert first.usage.input_tokens == 261 + 8 + 7 + 262
+    events += [
+        ToolCallError("t3", "f", "e" * 4),  # 1 + 4
+        CompactionSummary("s", 3),  # "Summary of the earlier conversation: s": 10 + 4
+        HumanMessage("a remark"),
+        OutputRejected("not valid"),
+        RunFinished("r1", "done"),
+    ]
+    second = await model.respond(model_call(len(events)), ignore)
+    assert second.usage.input_tokens == 261 + 8 + 7 + 262 + 5 + 14

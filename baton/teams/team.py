@@ -55,7 +55,16 @@ from .opening import MEMBER_OPTIONS, open_conversation, repair
 from .recording import Sink, TeamAsk, close_failed, deliver, record
 from .reply import TeamReply, TeamRun
 from .state import TeamState, Turn, rebuild_state
-from .termination import AnyOf, MaxTurns, Termination, Timeout, either, first_fired
+from .termination import (
+    AnyOf,
+    MaxTurns,
+    Termination,
+    Timeout,
+    checked_only,
+    either,
+    first_checked,
+    first_fired,
+)
 from .views import InputFilter, Member, ViewPolicy, as_member
 
 __all__ = ["DEFAULT_MAX_TURNS", "Team", "TeamReply", "TeamRun"]
@@ -100,6 +109,8 @@ class Team:
         self._stop: Termination = (
             self.max_turns if termination is None else AnyOf(termination, self.max_turns)
         )
+        # Conditions decided by their sync check alone are checked without a coroutine each.
+        self._checked_only = checked_only(self._stop)
         # The soonest Timeout that stops the ask by itself (not only with another condition).
         timeouts = sorted(either(self._stop, Timeout), key=lambda t: t.seconds)
         self._timeout: Timeout | None = timeouts[0] if timeouts else None
@@ -513,7 +524,12 @@ class Team:
                 ),
             )
         # The pattern's own end names it best when a limit fires on the same turn.
-        return await self.finished(state) or await first_fired(self._stop, state)
+        ended = await self.finished(state)
+        if ended:
+            return ended
+        if self._checked_only:
+            return first_checked(self._stop, state)
+        return await first_fired(self._stop, state)
 
     async def _take_turn(
         self, ask: TeamAsk, member: Member, prompt: PromptInput | None, selected: SpeakerSelected

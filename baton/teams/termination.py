@@ -255,6 +255,26 @@ def either(condition: Termination, kind: type[T]) -> list[T]:
     return []
 
 
+def checked_only(condition: Termination) -> bool:
+    """Whether ``condition`` is decided by ``check`` alone, parts included (no ``fired`` of
+    its own, such as a ``FunctionCondition``'s, that may await): then ``first_checked`` gives
+    what ``first_fired`` would, without a coroutine per part on every turn."""
+    if type(condition) is AnyOf or type(condition) is AllOf:
+        return all(checked_only(part) for part in condition.parts)
+    return type(condition).fired is Termination.fired and not isinstance(condition, AnyOf | AllOf)
+
+
+def first_checked(condition: Termination, state: TeamState) -> str | None:
+    """``first_fired`` for a condition that is ``checked_only``."""
+    if isinstance(condition, AnyOf):
+        for part in condition.parts:
+            name = first_checked(part, state)
+            if name is not None:
+                return name
+        return None
+    return repr(condition) if condition.check(state) else None
+
+
 async def first_fired(condition: Termination, state: TeamState) -> str | None:
     """The name of what fired in ``condition`` (the innermost part of an ``|``; the whole of
     an ``&``), or ``None``."""

@@ -25,6 +25,8 @@ from baton.teams import (
     Timeout,
     TokenLimit,
 )
+from baton.teams.state import Turn
+from baton.teams.termination import checked_only, first_checked, first_fired
 from baton.testing import ScriptedModel, call
 
 
@@ -155,3 +157,20 @@ async def test_the_team_hard_limit_is_configurable_and_validated() -> None:
         TokenLimit(0)
     with pytest.raises(ConfigError):
         MaxTurns(3) | "x"  # type: ignore[operator]
+
+
+async def test_sync_checks_name_what_fired_as_the_awaited_path_does():
+    # Conditions decided by `check` alone are checked without awaiting (a team's every turn);
+    # a FunctionCondition anywhere in the tree keeps the awaited path. Both name the same part.
+    mention, turns = TextMention("DONE"), MaxTurns(3)
+    either_one = turns | mention
+    both = MaxTurns(1) & mention
+    assert checked_only(either_one) and checked_only(both) and checked_only(turns | both)
+    assert not checked_only(turns | FunctionCondition(lambda state: False))
+    for texts in ([], ["go on"], ["DONE"], ["a", "b", "c"], ["a", "DONE now"]):
+        state = TeamState("t", "id", "task", [], {})
+        for text in texts:
+            state.add(Turn("m", text, text, Usage()))
+        for condition in (either_one, both, turns | both):
+            fresh = TeamState("t", "id", "task", [], {}, turns=list(state.turns))
+            assert first_checked(condition, fresh) == await first_fired(condition, state)
