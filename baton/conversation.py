@@ -58,6 +58,7 @@ class Conversation:
         "busy",
         "claim",
         "events",
+        "forks",
         "history",
         "id",
         "inbox",
@@ -99,6 +100,8 @@ class Conversation:
         # An ask running on this conversation takes the remarks sent on its stream (see
         # ``MemoryStream.remarks``; ``baton.loop`` sets it): a stream made meanwhile does too.
         self.taking_remarks = False
+        # The forks sharing ``events`` (see ``fork``), made at the first.
+        self.forks: Forks | None = None
 
     @property
     def stream(self) -> Stream:
@@ -132,13 +135,13 @@ class Conversation:
         """
         events = self.events
         shared = ForkedEvents(events, length)
-        if type(events) is list:
-            # This conversation's list changes in place only on a reload, which first has its
-            # forks copy what they share of it.
-            watchers = _FORKS.get(self)
-            if watchers is None:
-                watchers = _FORKS[self] = weakref.WeakValueDictionary()
-            shared.watch(watchers)
+        if type(events) is list and self.history is not None:
+            # This conversation's list changes in place only on a reload (of a conversation
+            # with a history), which first has its forks copy what they share of it.
+            forks = self.forks
+            if forks is None:
+                forks = self.forks = Forks()
+            shared.watch(forks)
         branch = Conversation(events=shared, variables=dict(self.variables), history=self.history)
         branch.saved = 0
         return branch
@@ -193,21 +196,14 @@ class Conversation:
             mine.reset(events)
         else:
             assert isinstance(mine, list)
-            forks = _FORKS.pop(self, None)
-            if forks is not None:
-                for fork in list(forks.values()):
-                    fork.unshare(mine)
+            if self.forks is not None:
+                self.forks.unshare(mine)
             mine[:] = events
         self.saved = len(events)
         self.stale = False
 
     def __repr__(self) -> str:
         return f"Conversation({self.id!r}, {len(self.events)} events)"
-
-
-# The forks sharing each conversation's list (see ``Conversation.fork``), told before a reload
-# changes it. Kept out of the conversation's own slots: most conversations are never forked.
-_FORKS: weakref.WeakKeyDictionary[Conversation, Forks] = weakref.WeakKeyDictionary()
 
 
 def _busy(conversation_id: str) -> ConversationBusy:

@@ -42,35 +42,44 @@ class ForkedEvents(Sequence[Event]):
 
     def __init__(self, events: EventList, length: int) -> None:
         """The first ``length`` events of ``events`` (fewer if it holds fewer), shared."""
-        length = max(0, min(length, len(events)))
         self._own: list[Event] = []
         self._watching: tuple[Forks, ...] = ()
-        if type(events) is ForkedEvents:
-            parts: list[tuple[list[Event], int]] = []
-            left = length
-            for part, count in events._parts:
-                if not left:
-                    break
-                take = min(count, left)
-                parts.append((part, take))
-                left -= take
-            if left:  # the branch's own events after its shared prefix (a list that only grows)
-                parts.append((events._own, left))
-            self._parts = tuple(parts)
-            # A list this fork shares through ``events`` may be reloaded: hear of it as
-            # ``events`` does.
-            for watchers in events._watching:
-                self.watch(watchers)
-        else:
-            assert isinstance(events, list)
-            self._parts = ((events, length),) if length else ()
+        if type(events) is list:  # a fork of a conversation that is no fork itself
+            if length > len(events):
+                length = len(events)
+            if length > 0:
+                self._parts = ((events, length),)
+                self._shared = length
+            else:
+                self._parts = ()
+                self._shared = 0
+            return
+        assert isinstance(events, ForkedEvents)
+        length = max(0, min(length, len(events)))
+        parts: list[tuple[list[Event], int]] = []
+        left = length
+        for part, count in events._parts:
+            if not left:
+                break
+            take = min(count, left)
+            parts.append((part, take))
+            left -= take
+        if left:  # the branch's own events after its shared prefix (a list that only grows)
+            parts.append((events._own, left))
+        self._parts = tuple(parts)
         self._shared = length
+        # A list this fork shares through ``events`` may be reloaded: hear of it as
+        # ``events`` does.
+        if events._watching:
+            self._watching = events._watching
+            for forks in self._watching:
+                forks.add(self)
 
-    def watch(self, watchers: Forks) -> None:
-        """Join ``watchers``: the forks a conversation makes copy what they share of its list
+    def watch(self, forks: Forks) -> None:
+        """Join ``forks``: the forks of a conversation, which copy what they share of its list
         (``unshare``) before a reload replaces its contents. Forks of this fork join too."""
-        watchers[id(self)] = self
-        self._watching = (*self._watching, watchers)
+        forks.add(self)
+        self._watching = (*self._watching, forks) if self._watching else (forks,)
 
     def unshare(self, events: list[Event]) -> None:
         """Copy the part shared with ``events`` (about to change in place), if any: this
@@ -103,15 +112,25 @@ class ForkedEvents(Sequence[Event]):
     def __getitem__(self, index: slice) -> list[Event]: ...
 
     def __getitem__(self, index: int | slice) -> Event | list[Event]:
-        if isinstance(index, slice):
-            return self._slice(index)
+        # The reads an ask makes go first: an event or a tail after the fork point.
         shared = self._shared
+        if type(index) is slice:
+            start = index.start
+            if start is not None and start >= shared and index.step is None:
+                stop = index.stop
+                if stop is None:
+                    return self._own[start - shared :]
+                if stop >= shared:
+                    return self._own[start - shared : stop - shared]
+            return self._slice(index)
+        if index >= shared:
+            return self._own[index - shared]
         if index < 0:
             index += shared + len(self._own)
             if index < 0:
                 raise IndexError("event index out of range")
-        if index >= shared:
-            return self._own[index - shared]
+            if index >= shared:
+                return self._own[index - shared]
         for part, count in self._parts:
             if index < count:
                 return part[index]
@@ -119,7 +138,7 @@ class ForkedEvents(Sequence[Event]):
         raise AssertionError("the parts hold the shared events")  # pragma: no cover
 
     def _slice(self, index: slice) -> list[Event]:
-        start, stop, step = index.indices(len(self))
+        start, stop, step = index.indices(self._shared + len(self._own))
         if step != 1:
             return list(self)[index]
         if stop <= start:
@@ -198,6 +217,28 @@ class ForkedEvents(Sequence[Event]):
 EventList: TypeAlias = "list[Event] | ForkedEvents"
 """What ``Conversation.events`` holds: a plain list, or a branch's ``ForkedEvents``."""
 
-Forks: TypeAlias = "weakref.WeakValueDictionary[int, ForkedEvents]"
-"""The live forks sharing one list, by ``id`` (a ``ForkedEvents`` compares by its events, so
-it can't be a set's member)."""
+
+class Forks:
+    """The live forks sharing one conversation's list (held weakly), told before a reload
+    changes the list in place (``unshare``)."""
+
+    __slots__ = ("_prune_at", "_refs")
+
+    def __init__(self) -> None:
+        self._refs: list[weakref.ref[ForkedEvents]] = []
+        self._prune_at = 64
+
+    def add(self, fork: ForkedEvents) -> None:
+        refs = self._refs
+        refs.append(weakref.ref(fork))
+        if len(refs) >= self._prune_at:  # drop the dead; amortised O(1) per fork
+            refs[:] = [ref for ref in refs if ref() is not None]
+            self._prune_at = max(64, 2 * len(refs))
+
+    def unshare(self, events: list[Event]) -> None:
+        """Have every live fork copy what it shares of ``events``."""
+        for ref in self._refs:
+            fork = ref()
+            if fork is not None:
+                fork.unshare(events)
+        self._refs.clear()

@@ -362,7 +362,7 @@ def test_forked_events_read_like_the_list_they_stand_for_through_forks_of_forks(
 def fork_allocation(size: int) -> int:
     """The bytes ``Conversation.fork`` allocates at most for a branch of ``size`` events."""
     parent = Conversation(events=remarks("e", size + 1))
-    parent.fork(1)  # the parent's first fork also makes the registry of its forks
+    parent.fork(1)  # warm: the first call of a function allocates its own frame data
     tracemalloc.start()
     try:
         branch = parent.fork(size)
