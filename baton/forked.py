@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeAlias, overload
 
 from .events import Event
@@ -36,13 +36,16 @@ class ForkedEvents(Sequence[Event]):
     iteration are C-speed per part.
     """
 
-    __slots__ = ("__weakref__", "_own", "_parts", "_shared", "_watching")
+    __slots__ = ("__weakref__", "_own", "_parts", "_shared", "_watching", "append", "extend")
 
     _parts: tuple[tuple[list[Event], int], ...]  # (list, how many of its first events)
+    # Add events after the fork: the own list's methods themselves (no Python call per step).
+    append: Callable[[Event], None]
+    extend: Callable[[Iterable[Event]], None]
 
     def __init__(self, events: EventList, length: int) -> None:
         """The first ``length`` events of ``events`` (fewer if it holds fewer), shared."""
-        self._own: list[Event] = []
+        self._own_list([])
         self._watching: tuple[Forks, ...] = ()
         if type(events) is list:  # a fork of a conversation that is no fork itself
             if length > len(events):
@@ -94,13 +97,12 @@ class ForkedEvents(Sequence[Event]):
         list of its own is left as it was: forks of this branch may share it."""
         self._parts = ()
         self._shared = 0
-        self._own = list(events)
+        self._own_list(list(events))
 
-    def append(self, event: Event) -> None:
-        self._own.append(event)
-
-    def extend(self, events: Iterable[Event]) -> None:
-        self._own.extend(events)
+    def _own_list(self, own: list[Event]) -> None:
+        self._own = own
+        self.append = own.append
+        self.extend = own.extend
 
     def __len__(self) -> int:
         return self._shared + len(self._own)
