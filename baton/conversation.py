@@ -24,6 +24,7 @@ from typing import Any, cast
 
 from .errors import BackendUnavailable, ConversationBusy
 from .events import Event, HumanMessage, RunFailed, RunFinished
+from .forked import EventList, ForkedEvents, Forks
 from .history import Claim, ClaimingHistory, ClaimingNow, History, keep_running, kind_check
 from .stream import MemoryStream, Stream
 
@@ -57,6 +58,7 @@ class Conversation:
         "busy",
         "claim",
         "events",
+        "forks",
         "history",
         "id",
         "inbox",
@@ -73,13 +75,13 @@ class Conversation:
         self,
         *,
         id: str | None = None,
-        events: list[Event] | None = None,
+        events: EventList | None = None,
         stream: Stream | None = None,
         variables: dict[str, Any] | None = None,
         history: History | None = None,
     ) -> None:
         self.id = id or new_id()
-        self.events: list[Event] = events if events is not None else []
+        self.events: EventList = events if events is not None else []
         # The stream once made (``stream`` makes a MemoryStream on first use): most
         # conversations are never watched, and while none is made nobody can be listening.
         self.made_stream: Stream | None = stream
@@ -98,6 +100,8 @@ class Conversation:
         # An ask running on this conversation takes the remarks sent on its stream (see
         # ``MemoryStream.remarks``; ``baton.loop`` sets it): a stream made meanwhile does too.
         self.taking_remarks = False
+        # The forks sharing ``events`` (see ``fork``), made at the first.
+        self.forks: Forks | None = None
 
     @property
     def stream(self) -> Stream:
@@ -126,10 +130,19 @@ class Conversation:
 
         Used when an earlier reply is continued after the conversation moved on: the newer
         events stay where they are, and the branch gets its own id, stream and variables.
+        The branch shares those events instead of copying them (``ForkedEvents``): O(1) in
+        the conversation's length. Its first write stores them under its own id.
         """
-        branch = Conversation(
-            events=self.events[:length], variables=dict(self.variables), history=self.history
-        )
+        events = self.events
+        shared = ForkedEvents(events, length)
+        if type(events) is list and self.history is not None:
+            # This conversation's list changes in place only on a reload (of a conversation
+            # with a history), which first has its forks copy what they share of it.
+            forks = self.forks
+            if forks is None:
+                forks = self.forks = Forks()
+            shared.watch(forks)
+        branch = Conversation(events=shared, variables=dict(self.variables), history=self.history)
         branch.saved = 0
         return branch
 
@@ -170,7 +183,7 @@ class Conversation:
 
     async def reload(self) -> None:
         """Replace the events in memory with the store's (the same list object: views and
-        contexts holding it see the change)."""
+        contexts holding it see the change; forks sharing its events first copy them)."""
         assert self.history is not None
         events = await self.history.load(self.id)
         if not events and self.saved == 0:
@@ -178,7 +191,14 @@ class Conversation:
             # holds only the prefix it was forked with (never stored under this id).
             self.stale = False
             return
-        self.events[:] = events
+        mine = self.events
+        if type(mine) is ForkedEvents:
+            mine.reset(events)
+        else:
+            assert isinstance(mine, list)
+            if self.forks is not None:
+                self.forks.unshare(mine)
+            mine[:] = events
         self.saved = len(events)
         self.stale = False
 

@@ -16,6 +16,7 @@ from typing import Any, Protocol, overload, runtime_checkable
 
 from .errors import ClaimLost, ConfigError, ConversationBusy
 from .events import Event
+from .forked import EventList, ForkedEvents
 from .redaction import logger
 
 log = logger("baton.history")
@@ -40,7 +41,8 @@ __all__ = [
 
 
 class HistoryView(Sequence[Event]):
-    """A read-only view of the first ``length`` events of a growing list.
+    """A read-only view of the first ``length`` events of a growing list (a conversation's
+    events: a ``list``, or a fork's ``ForkedEvents``).
 
     Making one is O(1): model calls and replies hand out views instead of copies, so a long
     conversation costs nothing extra per call. The view never sees events appended after it.
@@ -48,7 +50,7 @@ class HistoryView(Sequence[Event]):
 
     __slots__ = ("_events", "_length")
 
-    def __init__(self, events: list[Event], length: int | None = None) -> None:
+    def __init__(self, events: EventList, length: int | None = None) -> None:
         self._events = events
         self._length = len(events) if length is None else length
 
@@ -81,11 +83,17 @@ class HistoryView(Sequence[Event]):
         """Whether this view and ``other`` both begin with the same ``count`` events: O(1) for
         two views of the same list (taken to agree up to the shorter: a conversation's list
         only grows, and a reload replaces its events, which comparing the ``count``-th event
-        shows), else one comparison per event (the same objects compare by identity, in C)."""
+        shows) and for a fork and the conversation it shares them with (``ForkedEvents``),
+        else one comparison per event (the same objects compare by identity, in C)."""
         if count > self._length or count > other._length:
             return False
         mine, theirs = self._events, other._events
         if mine is theirs:
+            return True
+        if type(mine) is ForkedEvents:
+            if mine.starts_like(theirs, count):
+                return True
+        elif type(theirs) is ForkedEvents and theirs.starts_like(mine, count):
             return True
         if len(mine) == count == len(theirs):
             return mine == theirs

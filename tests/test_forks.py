@@ -1,16 +1,20 @@
 """Continuing an old reply after its conversation moved on (a fork): the branch sees exactly
 its prefix, forks of forks too, and what the work shared with the conversation it came from
 (the ScriptedModel's token tally, the providers' converted messages) gives the same answer as
-a fresh conversation holding the same events."""
+a fresh conversation holding the same events. The branch shares its prefix with the
+conversation it came from (``ForkedEvents``) instead of copying it, and a reload of either
+leaves the other as it was."""
 
 from __future__ import annotations
 
+import tracemalloc
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from baton import Agent, Image, tool
+from baton.conversation import Conversation
 from baton.events import (
     Event,
     HumanMessage,
@@ -21,7 +25,8 @@ from baton.events import (
     ToolCall,
     ToolCallResult,
 )
-from baton.history import HistoryView
+from baton.forked import EventList, ForkedEvents
+from baton.history import HistoryView, MemoryHistory
 from baton.models.base import ModelCall
 from baton.providers._cache import MessageCache, append_tool_message, merge_or_append
 from baton.testing import ScriptedModel, call
@@ -292,3 +297,155 @@ def test_a_growing_window_in_a_list_of_its_own_still_reuses_the_converted_messag
     events.append(ModelRequest((Text("q2"),)))
     messages = cache.messages("c", HistoryView(list(events)))
     assert messages == text_messages(events) and messages is converted
+
+
+# -- the shared prefix (ForkedEvents) ----------------------------------------------------------
+
+
+def remarks(name: str, count: int) -> list[Event]:
+    return [HumanMessage(f"{name}{i}") for i in range(count)]
+
+
+def assert_reads_like(events: EventList, expected: list[Event]) -> None:
+    """``events`` answers every read a list answers, as ``expected`` does."""
+    n = len(expected)
+    assert len(events) == n
+    assert list(events) == expected and list(reversed(events)) == expected[::-1]
+    assert events == expected and expected == events
+    for i in range(-n, n):
+        assert events[i] is expected[i], i
+    for i in (n, -n - 1):
+        with pytest.raises(IndexError):
+            events[i]
+    bounds = [None, *range(-n - 2, n + 3)]
+    for start in bounds:
+        for stop in bounds:
+            assert events[start:stop] == expected[start:stop], (start, stop)
+    assert events[::2] == expected[::2] and events[::-1] == expected[::-1]
+    if expected:
+        assert expected[-1] in events and events.index(expected[-1]) == n - 1
+
+
+def test_forked_events_read_like_the_list_they_stand_for_through_forks_of_forks() -> None:
+    base, own, more = remarks("base", 8), remarks("first", 6), remarks("third", 2)
+    first = ForkedEvents(base, 5)
+    first.extend(own[:4])
+    second = ForkedEvents(first, 7)  # five of base's and two of first's own
+    second.append(HumanMessage("second"))
+    third = ForkedEvents(second, 3)  # back within base's part
+    third.extend(more)
+    empty = ForkedEvents(second, 0)
+    beyond = ForkedEvents(base, 20)  # a length past the end: what there is
+    expected = {
+        "first": [*base[:5], *own],
+        "second": [*base[:5], *own[:2], second[-1]],
+        "third": [*base[:3], *more],
+        "empty": [],
+        "beyond": list(base),
+    }
+    forks = {"first": first, "second": second, "third": third, "empty": empty, "beyond": beyond}
+
+    base.extend(remarks("later", 3))  # the conversation moves on
+    first.extend(own[4:])  # and so does the first fork
+
+    for name, events in forks.items():
+        assert_reads_like(events, expected[name])
+    # Whether two begin with the same events, known from how they were made (no comparison).
+    assert first.starts_like(base, 5) and not first.starts_like(base, 6)
+    assert second.starts_like(first, 7) and second.starts_like(base, 5)
+    assert third.starts_like(second, 3) and not third.starts_like(second, 4)
+    assert not ForkedEvents(list(base), 5).starts_like(base, 5)  # equal, but not shared
+    assert HistoryView(second).shares_prefix(HistoryView(first), 7)
+    assert not HistoryView(third).shares_prefix(HistoryView(second), 4)
+
+
+def fork_allocation(size: int) -> int:
+    """The bytes ``Conversation.fork`` allocates at most for a branch of ``size`` events."""
+    parent = Conversation(events=remarks("e", size + 1))
+    parent.fork(1)  # warm: the first call of a function allocates its own frame data
+    tracemalloc.start()
+    try:
+        branch = parent.fork(size)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(branch.events) == size
+    return peak
+
+
+def test_a_fork_of_a_long_conversation_shares_its_prefix_instead_of_copying_it() -> None:
+    parent = Conversation(events=remarks("e", 5_000))
+    branch = parent.fork(4_000)
+
+    assert isinstance(branch.events, ForkedEvents)
+    assert branch.events.starts_like(parent.events, 4_000)
+    assert branch.events[3_999] is parent.events[3_999]
+    assert branch.saved == 0 and branch.id != parent.id
+    # A copy of 5,000 references is 40 kB; the fork's own objects are the same at any length.
+    assert fork_allocation(5_000) - fork_allocation(10) < 5_000 * 8 // 10
+
+
+async def test_a_reload_of_the_conversation_forked_from_leaves_its_forks_as_they_were() -> None:
+    history = MemoryHistory()
+    original, own = remarks("stored", 10), remarks("branch", 2)
+    parent = Conversation(events=list(original), history=history)
+    await history.append(parent.id, original)
+    branch = parent.fork(6)
+    branch.events.extend(own)
+    twig = branch.fork(7)  # shares parent's list (6) and the branch's own (1)
+    parent_list = parent.events
+
+    # Another writer replaced what the store holds: the parent's reload takes it in place.
+    edited = remarks("edited", 12)
+    history = parent.history = MemoryHistory()
+    await history.append(parent.id, edited)
+    await parent.reload()
+
+    assert parent.events is parent_list and list(parent.events) == edited
+    assert list(branch.events) == [*original[:6], *own]
+    assert list(twig.events) == [*original[:6], own[0]]
+    assert all(a is b for a, b in zip(branch.events, [*original[:6], *own], strict=True))
+    assert not branch.events.starts_like(parent.events, 6)  # a copy now, not the list
+    later = parent.fork(4)  # a fork after the reload shares the reloaded list
+    assert isinstance(later.events, ForkedEvents) and later.events.starts_like(parent.events, 4)
+    assert list(later.events) == edited[:4]
+
+    # The branch reloads too (its store holds other events): its fork keeps what it shared.
+    branch.history = history
+    await history.append(branch.id, remarks("branch stored", 3))
+    branch.saved = 8
+    await branch.reload()
+    assert list(branch.events) == remarks("branch stored", 3)
+    assert list(twig.events) == [*original[:6], own[0]]
+    branch.events.append(HumanMessage("after"))
+    assert list(twig.events) == [*original[:6], own[0]]
+
+
+async def test_asks_on_old_replies_interleaved_with_the_conversation_see_their_own_lines() -> None:
+    model = ScriptedModel(repeat=True)
+    model.turns = ("ok",)
+    agent = Agent("a", config=model)
+    latest = await agent.ask("p0")
+    replies = [latest]
+    for n in range(1, 6):
+        latest = await latest.ask(f"p{n}")
+        replies.append(latest)
+    old = replies[2]
+    seen = {id(r): list(r.events) for r in replies}
+
+    fork = await old.ask("f0")  # shares p0..p2
+    latest = await latest.ask("p6")
+    fork = await fork.ask("f1")
+    twig = await fork.ask("t0")
+    fork = await (await old.ask("g0")).ask("g1")  # a second fork of the same reply
+    latest = await latest.ask("p7")
+    twig = await twig.ask("t1")
+
+    assert requests_text(latest.events) == [f"p{n}" for n in range(8)]
+    assert requests_text(twig.events) == ["p0", "p1", "p2", "f0", "f1", "t0", "t1"]
+    assert requests_text(fork.events) == ["p0", "p1", "p2", "g0", "g1"]
+    assert requests_text(model.last_request.messages) == requests_text(twig.events)
+    assert all(list(r.events) == seen[id(r)] for r in replies)
+    shared = list(old.events)
+    for line in (fork, twig):
+        assert all(a is b for a, b in zip(line.events, shared, strict=False))

@@ -399,6 +399,7 @@ CORE = {
     "codec",
     "stream",
     "history",
+    "forked",
     "run",
     "runstate",
     "storing",
