@@ -332,12 +332,14 @@ CONSTRUCTED: list[str] = []
 
 
 async def insert_row(history: SQLHistory, seq: int, type_name: str, payload: object) -> None:
+    """Store a row of conversation "c" as written by something other than Baton: ``payload``
+    as JSON text, or as given when it is already ``bytes``."""
     await history.db.execute(
         "INSERT INTO baton_events (conversation_id, seq, type, payload) VALUES ($1, $2, $3, $4)",
         "c",
         seq,
         type_name,
-        json.dumps(payload),
+        payload if isinstance(payload, bytes) else json.dumps(payload),
     )
 
 
@@ -401,14 +403,7 @@ async def test_a_history_whose_seqs_have_a_gap_still_loads_in_seq_order(sql_url:
 async def test_a_sqlite_payload_that_is_not_utf8_is_named(sqlite_url: str) -> None:
     async with SQLHistory(sqlite_url) as history:
         await history.append("c", [RunStarted("r", "a", "c")])
-        await history.db.execute(
-            "INSERT INTO baton_events (conversation_id, seq, type, payload) "
-            "VALUES ($1, $2, $3, $4)",
-            "c",
-            1,
-            "RunFinished",
-            b'{"type": "RunFinished", "run_id": "\xff"}',
-        )
+        await insert_row(history, 1, "RunFinished", b'{"type": "RunFinished", "run_id": "\xff"}')
         with pytest.raises(EventDecodeError, match="event 1: the stored payload is not JSON"):
             await history.load("c")
 
@@ -416,12 +411,7 @@ async def test_a_sqlite_payload_that_is_not_utf8_is_named(sqlite_url: str) -> No
 async def test_a_sqlite_payload_stored_as_bytes_still_loads(sqlite_url: str) -> None:
     async with SQLHistory(sqlite_url) as history:
         await history.append("c", [RunStarted("r", "a", "c")])
-        await history.db.execute(
-            "INSERT INTO baton_events (conversation_id, seq, type, payload) "
-            "VALUES ($1, $2, $3, $4)",
-            "c",
-            1,
-            "RunFinished",
-            json.dumps(to_dict(RunFinished("r", "done"))).encode(),
+        await insert_row(
+            history, 1, "RunFinished", json.dumps(to_dict(RunFinished("r", "done"))).encode()
         )
         assert await history.load("c") == [RunStarted("r", "a", "c"), RunFinished("r", "done")]
