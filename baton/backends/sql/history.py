@@ -14,8 +14,9 @@ A load fetches a whole history as one row (the database joins the payloads into 
 array) and decodes it in one pass (``events.events_from_json``); anything off (a gap or
 disorder in ``seq``, a type that is not a registered event, a payload that one pass refuses, a
 history too long for the database to join into one value) sends it row by row through
-``events.from_dict``, which names the row. Either way only registered classes are ever built, and a row naming a type that is not a registered event
-raises ``EventDecodeError`` (rows are checked for it before any is decoded one by one).
+``events.from_dict``, which names the row. Either way only registered classes are ever built,
+and a row naming a type that is not a registered event raises ``EventDecodeError`` (rows are
+checked for it before any is decoded one by one).
 """
 
 from __future__ import annotations
