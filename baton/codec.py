@@ -418,9 +418,9 @@ def events_from_json(array: str | bytes) -> list[Event] | None:
     # back into Python only for a record's ``__post_init__`` or a non-slotted class); another
     # thread that runs meanwhile only sees its collections delayed too.
     paused = gc.isenabled()
-    if paused:
-        gc.disable()
     try:
+        if paused:  # inside the try: an interrupt right after it still re-enables
+            gc.disable()
         decoded: list[Event] = decoder.validate_json(array)
     except Exception:  # a ValidationError, or what a record's __post_init__ raised
         return None

@@ -135,7 +135,7 @@ class Conversation:
         """
         events = self.events
         shared = ForkedEvents(events, length)
-        if type(events) is list and self.history is not None:
+        if isinstance(events, list) and self.history is not None:
             # This conversation's list changes in place only on a reload (of a conversation
             # with a history), which first has its forks copy what they share of it.
             forks = self.forks

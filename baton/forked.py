@@ -47,7 +47,7 @@ class ForkedEvents(Sequence[Event]):
         """The first ``length`` events of ``events`` (fewer if it holds fewer), shared."""
         self._own_list([])
         self._watching: tuple[Forks, ...] = ()
-        if type(events) is list:  # a fork of a conversation that is no fork itself
+        if isinstance(events, list):  # a conversation's list (a subclass too), not a fork
             if length > len(events):
                 length = len(events)
             if length > 0:
@@ -57,7 +57,6 @@ class ForkedEvents(Sequence[Event]):
                 self._parts = ()
                 self._shared = 0
             return
-        assert isinstance(events, ForkedEvents)
         length = max(0, min(length, len(events)))
         parts: list[tuple[list[Event], int]] = []
         left = length

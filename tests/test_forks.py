@@ -385,6 +385,24 @@ def test_a_fork_of_a_long_conversation_shares_its_prefix_instead_of_copying_it()
     assert fork_allocation(5_000) - fork_allocation(10) < 5_000 * 8 // 10
 
 
+class EventLog(list[Event]):
+    """A caller's own list type for a conversation's events."""
+
+
+async def test_a_conversation_whose_events_are_a_list_subclass_forks_and_reloads() -> None:
+    history = MemoryHistory()
+    original = remarks("stored", 5)
+    parent = Conversation(events=EventLog(original), history=history)
+    await history.append(parent.id, original)
+    branch = parent.fork(3)
+    assert list(branch.events) == original[:3]
+    edited = remarks("edited", 6)
+    history = parent.history = MemoryHistory()
+    await history.append(parent.id, edited)
+    await parent.reload()  # in place: the branch copied what it shared first
+    assert list(parent.events) == edited and list(branch.events) == original[:3]
+
+
 async def test_a_reload_of_the_conversation_forked_from_leaves_its_forks_as_they_were() -> None:
     history = MemoryHistory()
     original, own = remarks("stored", 10), remarks("branch", 2)

@@ -12,15 +12,17 @@ a process that died blocks the conversation for at most ``lease`` seconds.
 
 A load fetches a whole history as one row (the database joins the payloads into one JSON
 array) and decodes it in one pass (``events.events_from_json``); anything off (a gap or
-disorder in ``seq``, a type that is not a registered event, a payload that one pass refuses)
-sends it row by row through ``events.from_dict``, which names the row. Either way only
-registered classes are ever built, and a row naming a type that is not a registered event
-raises ``EventDecodeError`` (rows are checked for it before any is decoded one by one).
+disorder in ``seq``, a type that is not a registered event, a payload that one pass refuses, a
+history too long for the database to join into one value) sends it row by row through
+``events.from_dict``, which names the row. Either way only registered classes are ever built,
+and a row naming a type that is not a registered event raises ``EventDecodeError`` (rows are
+checked for it before any is decoded one by one).
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from operator import attrgetter
 from typing import Any
@@ -260,13 +262,19 @@ class SQLHistory(SQLStore):
 
     async def load(self, conversation_id: str) -> list[Event]:
         """All events of a conversation, oldest first (empty if unknown)."""
-        joined = await self.db.fetch(_LOAD_JOINED[self.db.dialect], conversation_id)
-        if not joined or not joined[0][0]:
-            return []
-        count, seqs, types, array = joined[0]
-        events = _decode_joined(int(count), seqs, types, array)
-        if events is not None:
-            return events
+        try:
+            joined = await self.db.fetch(_LOAD_JOINED[self.db.dialect], conversation_id)
+        except Exception as exc:
+            if not _too_big(exc):
+                raise
+            joined = None  # one value can't hold it all: each row still fits in one
+        if joined is not None:
+            if not joined or not joined[0][0]:
+                return []
+            count, seqs, types, array = joined[0]
+            events = _decode_joined(int(count), seqs, types, array)
+            if events is not None:
+                return events
         # Row by row: what the one-pass decode refused is decoded, or named, here (the rows
         # are fetched again: this is the path of a damaged history, not of a load).
         rows = await self.db.fetch(_LOAD, conversation_id)
@@ -303,6 +311,21 @@ class SQLHistory(SQLStore):
                 "DELETE FROM baton_conversations WHERE conversation_id = $1", conversation_id
             )
         return removed > 0
+
+
+def _too_big(exc: Exception) -> bool:
+    """Whether the one-row fetch failed because the joined history passes a limit of the
+    database on one value (SQLite's length limit, 1,000,000,000 bytes by default; PostgreSQL's
+    1 GB per value and string buffer) or its memory for one: the rows, fetched one by one,
+    may still fit. Anything else (a database gone, a query refused) is raised as it is."""
+    if isinstance(exc, sqlite3.DataError):  # SQLITE_TOOBIG: "string or blob too big"
+        return True
+    state = getattr(exc, "sqlstate", None)  # asyncpg's errors carry the SQLSTATE
+    if not isinstance(state, str):
+        return False
+    # 54: program limit exceeded (a string buffer past 1 GB); 53: insufficient resources
+    # (out of memory); XX000 with this text: joining the brackets past the allocation limit.
+    return state[:2] in ("53", "54") or (state == "XX000" and "alloc request size" in str(exc))
 
 
 def _decode_joined(count: int, seqs: Any, types: Any, array: Any) -> list[Event] | None:
