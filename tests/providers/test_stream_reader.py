@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from baton import Agent, tool
 from baton.errors import ConnectionLost, MalformedResponse, ModelError, ModelTimeout
 from baton.events import ModelResponse, TextChunk
 from baton.providers._errors import transport_failure
+from baton.providers._sse import Lines, SSEFrames
 from baton.providers.anthropic import AnthropicConfig
 from baton.providers.ollama import OllamaConfig
 from baton.providers.openai import OpenAIConfig
@@ -246,3 +248,52 @@ def test_a_failed_read_mid_stream_is_a_baton_error(
     )
     assert type(error) is expected and error.retryable and error.provider == "openai"
     assert "sk-secret1234567890" not in str(error)  # secrets an error echoes are redacted
+
+
+# A body with every framing case at once: CR, LF and CRLF ends, ``data:`` with and without its
+# space, multi-line data, a comment, ``id``/``retry`` fields, a named event, a name without
+# data, and a last event the body cuts off before its blank line.
+_FRAMED = (
+    b"data: a\r\rdata:b\r\n\r\nevent: x\r\ndata: y\r\n\r\n: note\nid: 3\nretry: 5\n"
+    b"data: 1\ndata: 2\n\nevent: lone\n\ndata: [DONE]\n\ndata: tail"
+)
+_FRAMED_EVENTS = [
+    (None, b"a"),
+    (None, b"b"),
+    (b"x", b"y"),
+    (None, b"1\n2"),
+    (None, b"[DONE]"),
+]
+
+
+def _framed(pieces: list[bytes]) -> list[tuple[bytes | None, bytes]]:
+    frames = SSEFrames()
+    events = [event for piece in pieces for event in frames.feed(piece)]
+    return events + frames.end()
+
+
+def test_sse_framing_is_the_same_wherever_the_body_is_cut() -> None:
+    # Cut at every pair of byte boundaries, the pieces in between sometimes empty: an empty
+    # piece between a CR and its LF must not make the LF a second line end.
+    body = _FRAMED
+    assert _framed([body]) == _FRAMED_EVENTS
+    for first in range(len(body) + 1):
+        for second in range(first, len(body) + 1):
+            pieces = [body[:first], body[first:second], body[second:]]
+            assert _framed(pieces) == _FRAMED_EVENTS, pieces
+    rng = random.Random(7)
+    for _ in range(500):
+        cuts = sorted(rng.randint(0, len(body)) for _ in range(rng.randint(1, 12)))
+        pieces = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=True)]
+        assert _framed(pieces) == _FRAMED_EVENTS, pieces
+
+
+def test_ndjson_lines_are_the_same_wherever_the_body_is_cut() -> None:
+    body = b'{"a":1}\n\n{"b":2}\r\n  \n{"c":3}'
+    expected = [b'{"a":1}', b'{"b":2}\r', b'{"c":3}']
+    for first in range(len(body) + 1):
+        for second in range(first, len(body) + 1):
+            lines = Lines()
+            pieces = [body[:first], body[first:second], body[second:]]
+            read = [line for piece in pieces for _, line in lines.feed(piece)]
+            assert read + [line for _, line in lines.end()] == expected, pieces
