@@ -23,7 +23,7 @@ from pydantic_core import from_json
 
 from ..events import Event
 from ..models.base import EmitChunk
-from ._errors import is_transport_error, malformed, transport_failure
+from ._errors import is_transport_error, malformed, raised_by_caller, transport_failure
 
 __all__ = ["Lines", "SSEFrames", "Take", "decode", "drain", "field", "read_events"]
 
@@ -160,7 +160,8 @@ async def read_events(
     iterator and no other (each async generator between the body and the answer would cost
     about a thousand instructions per chunk). A failure of the connection while reading (a
     drop, a read timeout) becomes Baton's ``ConnectionLost`` or ``ModelTimeout``; what ``take``
-    or ``emit`` raise passes unchanged."""
+    or ``emit`` raise passes unchanged, what ``emit`` raises marked (``raised_by_caller``) so
+    that the provider's own error mapping, around this call, passes it unchanged too."""
     frames = Lines() if lines else SSEFrames()
     body = _body(response)
     following = body.__anext__
@@ -179,10 +180,18 @@ async def read_events(
                 await drain(body)
                 return
             for piece in chunks:
-                await emit(piece)
+                try:  # (free in CPython 3.11+ unless it raises)
+                    await emit(piece)
+                except Exception as exc:
+                    raised_by_caller(exc)  # so the provider's mapping leaves it alone
+                    raise
     for name, data in frames.end():
         for piece in take(name, data) or ():
-            await emit(piece)
+            try:
+                await emit(piece)
+            except Exception as exc:
+                raised_by_caller(exc)
+                raise
 
 
 async def drain(events: AsyncIterator[Any]) -> None:

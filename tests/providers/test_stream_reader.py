@@ -10,12 +10,15 @@ import json
 import random
 from typing import Any
 
+import httpx
 import pytest
 from wire import WireServer, closing
 
 from baton import Agent, tool
 from baton.errors import ConnectionLost, MalformedResponse, ModelError, ModelTimeout
-from baton.events import ModelResponse, TextChunk
+from baton.events import Event, HumanMessage, ModelResponse, TextChunk
+from baton.history import HistoryView
+from baton.models.base import ModelCall, ModelSettings
 from baton.providers._errors import transport_failure
 from baton.providers._sse import Lines, SSEFrames
 from baton.providers.anthropic import AnthropicConfig
@@ -297,3 +300,40 @@ def test_ndjson_lines_are_the_same_wherever_the_body_is_cut() -> None:
             pieces = [body[:first], body[first:second], body[second:]]
             read = [line for piece in pieces for _, line in lines.feed(piece)]
             assert read + [line for _, line in lines.end()] == expected, pieces
+
+
+def _ollama_body() -> bytes:
+    line = {"model": "m", "message": {"role": "assistant", "content": "Hi"}, "done": False}
+    final = {**line, "message": {"role": "assistant", "content": ""}, "done": True}
+    return (json.dumps(line) + "\n" + json.dumps({**final, "done_reason": "stop"})).encode()
+
+
+@pytest.mark.parametrize(
+    "failure", [ConnectionResetError("the sink's socket"), httpx.ReadTimeout("the sink's call")]
+)
+@pytest.mark.parametrize("wire_kind", ["openai", "anthropic", "ollama"])
+async def test_a_failure_of_emit_is_not_the_connections(
+    wire: WireServer, wire_kind: str, failure: Exception
+) -> None:
+    # What the caller's emit raises (a sink whose socket reset, a webhook that timed out) is
+    # not the provider's connection dropping: it must not come back as a retryable
+    # ConnectionLost or ModelTimeout, which would re-ask the model and stream its chunks again.
+    config: Any
+    if wire_kind == "openai":
+        wire.reply_chunks([_chat_body()])
+        config = _openai(wire)
+    elif wire_kind == "anthropic":
+        wire.reply_chunks([_anthropic_body()])
+        config = _anthropic(wire)
+    else:
+        wire.reply_chunks([_ollama_body()], media_type="application/x-ndjson")
+        config = closing(OllamaConfig("m", base_url=wire.url, max_retries=0))
+    events: list[Event] = [HumanMessage("hi")]
+    call = ModelCall("a", "c", "r", None, HistoryView(events, 1), (), None, ModelSettings())
+
+    async def emit(event: Event) -> None:
+        raise failure
+
+    with pytest.raises(type(failure)) as raised:
+        await config.create_client().respond(call, emit)
+    assert raised.value is failure
