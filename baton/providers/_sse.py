@@ -71,10 +71,11 @@ class SSEFrames:
         # CPython's ``find``/``startswith`` parse their arguments the slow way, and
         # ``b"\r" in chunk`` first tries the bytes as an integer and swallows the TypeError,
         # each costing more than the rest of the framing.
-        if not chunk:  # an empty piece keeps ``skip_lf``: a CR's LF may still follow
-            return []
-        if self.skip_lf and chunk[:1] == b"\n":
-            chunk = chunk[1:]
+        if self.skip_lf:
+            if not chunk:  # an empty piece keeps ``skip_lf``: the CR's LF may still follow
+                return []
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
         self.skip_lf = chunk[-1:] == b"\r"
         if not self.partial and not self.data and self.event is None:
             # The usual case: one whole event per piece, ``data: ...`` or ``event: ...`` then
