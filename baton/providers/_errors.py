@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import time
@@ -25,8 +26,10 @@ from ..redaction import redact_text
 __all__ = [
     "connection_dropped",
     "error_for_status",
+    "is_caller_failure",
     "is_transport_error",
     "malformed",
+    "raised_by_caller",
     "retry_after_seconds",
     "transport_failure",
 ]
@@ -97,9 +100,30 @@ def error_for_status(
 _TRANSPORT_MODULES = ("httpx", "httpx2", "httpcore", "h11", "anyio", "aiohttp")
 
 
+# The attribute that marks an exception raised by the caller's code (see ``raised_by_caller``).
+_BY_CALLER = "_baton_raised_by_caller"
+
+
+def raised_by_caller(exc: BaseException) -> None:
+    """Mark ``exc`` as raised by the caller's code while an answer streamed in (the ``emit``
+    that takes each chunk), so that a provider's error mapping passes it unchanged: a sink's
+    reset socket or failed HTTP call is not the provider's connection dropping, and must not
+    become a retryable ``ConnectionLost`` (a retry would stream the answer's chunks again)."""
+    with contextlib.suppress(AttributeError, TypeError):  # (an exception without a __dict__)
+        setattr(exc, _BY_CALLER, True)
+
+
+def is_caller_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` was marked by ``raised_by_caller``."""
+    return getattr(exc, _BY_CALLER, False) is True
+
+
 def is_transport_error(exc: BaseException) -> bool:
     """Whether ``exc`` comes from the HTTP layer under an SDK (a dropped or refused
-    connection), which SDKs sometimes let through unwrapped, e.g. mid-stream."""
+    connection), which SDKs sometimes let through unwrapped, e.g. mid-stream; never one that
+    the caller's own code raised (``raised_by_caller``)."""
+    if is_caller_failure(exc):
+        return False
     module = type(exc).__module__.split(".")[0]
     return module in _TRANSPORT_MODULES or isinstance(exc, ConnectionError)
 

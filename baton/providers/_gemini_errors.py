@@ -16,7 +16,7 @@ from ..errors import (
     ModelError,
     ModelTimeout,
 )
-from ._errors import error_for_status, is_transport_error, malformed
+from ._errors import error_for_status, is_caller_failure, is_transport_error, malformed
 
 if TYPE_CHECKING:
     from google.genai.errors import APIError
@@ -106,6 +106,8 @@ async def mapped_errors(provider: str) -> AsyncIterator[None]:
             provider=provider,
         ) from exc
     except Exception as exc:
+        if is_caller_failure(exc):  # the caller's emit failed, not the connection
+            raise
         if _is_timeout(exc):
             raise ModelTimeout(
                 f"{provider} did not answer in time ({type(exc).__name__}: {exc})",

@@ -14,6 +14,7 @@ from pydantic_core import to_json
 
 from ..events import HostedToolCall, ModelResponse
 from ..models.base import EmitChunk
+from ._errors import raised_by_caller
 
 __all__ = ["announced", "as_text", "hosted_call", "search_results"]
 
@@ -45,5 +46,9 @@ async def announced(response: ModelResponse, emit: EmitChunk) -> ModelResponse:
     """``response``, after its hosted tool calls went out on the stream (transiently: the
     response itself keeps them)."""
     for call in response.hosted_calls:
-        await emit(call)
+        try:
+            await emit(call)
+        except Exception as exc:
+            raised_by_caller(exc)  # the caller's failure, not the connection's (see _errors)
+            raise
     return response

@@ -23,7 +23,7 @@ from pydantic_core import from_json
 
 from ..events import Event
 from ..models.base import EmitChunk
-from ._errors import is_transport_error, malformed, transport_failure
+from ._errors import is_transport_error, malformed, raised_by_caller, transport_failure
 
 __all__ = ["Lines", "SSEFrames", "Take", "decode", "drain", "field", "read_events"]
 
@@ -71,8 +71,11 @@ class SSEFrames:
         # CPython's ``find``/``startswith`` parse their arguments the slow way, and
         # ``b"\r" in chunk`` first tries the bytes as an integer and swallows the TypeError,
         # each costing more than the rest of the framing.
-        if self.skip_lf and chunk[:1] == b"\n":
-            chunk = chunk[1:]
+        if self.skip_lf:
+            if not chunk:  # an empty piece keeps ``skip_lf``: the CR's LF may still follow
+                return []
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
         self.skip_lf = chunk[-1:] == b"\r"
         if not self.partial and not self.data and self.event is None:
             # The usual case: one whole event per piece, ``data: ...`` or ``event: ...`` then
@@ -158,7 +161,8 @@ async def read_events(
     iterator and no other (each async generator between the body and the answer would cost
     about a thousand instructions per chunk). A failure of the connection while reading (a
     drop, a read timeout) becomes Baton's ``ConnectionLost`` or ``ModelTimeout``; what ``take``
-    or ``emit`` raise passes unchanged."""
+    or ``emit`` raise passes unchanged, what ``emit`` raises marked (``raised_by_caller``) so
+    that the provider's own error mapping, around this call, passes it unchanged too."""
     frames = Lines() if lines else SSEFrames()
     body = _body(response)
     following = body.__anext__
@@ -177,10 +181,18 @@ async def read_events(
                 await drain(body)
                 return
             for piece in chunks:
-                await emit(piece)
+                try:  # (free in CPython 3.11+ unless it raises)
+                    await emit(piece)
+                except Exception as exc:
+                    raised_by_caller(exc)  # so the provider's mapping leaves it alone
+                    raise
     for name, data in frames.end():
         for piece in take(name, data) or ():
-            await emit(piece)
+            try:
+                await emit(piece)
+            except Exception as exc:
+                raised_by_caller(exc)
+                raise
 
 
 async def drain(events: AsyncIterator[Any]) -> None:

@@ -69,7 +69,7 @@ from ..models.base import (
 )
 from ._cache import MessageCache, append_tool_message
 from ._config import ProviderConfig, bounded, missing_extra
-from ._errors import error_for_status, malformed
+from ._errors import error_for_status, is_caller_failure, malformed
 from ._media import b64, media_note, tool_media_intro, unsupported
 from ._sse import decode, read_events
 
@@ -238,10 +238,14 @@ async def _mapped_errors(provider: str) -> AsyncIterator[None]:
         headers = getattr(response, "headers", None)
         raise error_for_status(provider, exc.status_code, message, headers, exc.error) from exc
     except httpx.TimeoutException as exc:
+        if is_caller_failure(exc):  # the caller's emit failed, not the connection
+            raise
         raise ModelTimeout(
             f"{provider} did not answer in time ({exc!r})", provider=provider
         ) from exc
     except (httpx.TransportError, ConnectionError) as exc:
+        if is_caller_failure(exc):
+            raise
         raise ConnectionLost(
             f"the connection to {provider} failed or dropped ({type(exc).__name__}: {exc})",
             provider=provider,

@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 from typing import Any
 
+import httpx
 import pytest
 from wire import WireServer, closing
 
 from baton import Agent, tool
 from baton.errors import ConnectionLost, MalformedResponse, ModelError, ModelTimeout
-from baton.events import ModelResponse, TextChunk
+from baton.events import Event, HumanMessage, ModelResponse, TextChunk
+from baton.history import HistoryView
+from baton.models.base import ModelCall, ModelSettings
 from baton.providers._errors import transport_failure
+from baton.providers._sse import Lines, SSEFrames
 from baton.providers.anthropic import AnthropicConfig
 from baton.providers.ollama import OllamaConfig
 from baton.providers.openai import OpenAIConfig
@@ -246,3 +251,89 @@ def test_a_failed_read_mid_stream_is_a_baton_error(
     )
     assert type(error) is expected and error.retryable and error.provider == "openai"
     assert "sk-secret1234567890" not in str(error)  # secrets an error echoes are redacted
+
+
+# A body with every framing case at once: CR, LF and CRLF ends, ``data:`` with and without its
+# space, multi-line data, a comment, ``id``/``retry`` fields, a named event, a name without
+# data, and a last event the body cuts off before its blank line.
+_FRAMED = (
+    b"data: a\r\rdata:b\r\n\r\nevent: x\r\ndata: y\r\n\r\n: note\nid: 3\nretry: 5\n"
+    b"data: 1\ndata: 2\n\nevent: lone\n\ndata: [DONE]\n\ndata: tail"
+)
+_FRAMED_EVENTS = [
+    (None, b"a"),
+    (None, b"b"),
+    (b"x", b"y"),
+    (None, b"1\n2"),
+    (None, b"[DONE]"),
+]
+
+
+def _framed(pieces: list[bytes]) -> list[tuple[bytes | None, bytes]]:
+    frames = SSEFrames()
+    events = [event for piece in pieces for event in frames.feed(piece)]
+    return events + frames.end()
+
+
+def test_sse_framing_is_the_same_wherever_the_body_is_cut() -> None:
+    # Cut at every pair of byte boundaries, the pieces in between sometimes empty: an empty
+    # piece between a CR and its LF must not make the LF a second line end.
+    body = _FRAMED
+    assert _framed([body]) == _FRAMED_EVENTS
+    for first in range(len(body) + 1):
+        for second in range(first, len(body) + 1):
+            pieces = [body[:first], body[first:second], body[second:]]
+            assert _framed(pieces) == _FRAMED_EVENTS, pieces
+    rng = random.Random(7)
+    for _ in range(500):
+        cuts = sorted(rng.randint(0, len(body)) for _ in range(rng.randint(1, 12)))
+        pieces = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=True)]
+        assert _framed(pieces) == _FRAMED_EVENTS, pieces
+
+
+def test_ndjson_lines_are_the_same_wherever_the_body_is_cut() -> None:
+    body = b'{"a":1}\n\n{"b":2}\r\n  \n{"c":3}'
+    expected = [b'{"a":1}', b'{"b":2}\r', b'{"c":3}']
+    for first in range(len(body) + 1):
+        for second in range(first, len(body) + 1):
+            lines = Lines()
+            pieces = [body[:first], body[first:second], body[second:]]
+            read = [line for piece in pieces for _, line in lines.feed(piece)]
+            assert read + [line for _, line in lines.end()] == expected, pieces
+
+
+def _ollama_body() -> bytes:
+    line = {"model": "m", "message": {"role": "assistant", "content": "Hi"}, "done": False}
+    final = {**line, "message": {"role": "assistant", "content": ""}, "done": True}
+    return (json.dumps(line) + "\n" + json.dumps({**final, "done_reason": "stop"})).encode()
+
+
+@pytest.mark.parametrize(
+    "failure", [ConnectionResetError("the sink's socket"), httpx.ReadTimeout("the sink's call")]
+)
+@pytest.mark.parametrize("wire_kind", ["openai", "anthropic", "ollama"])
+async def test_a_failure_of_emit_is_not_the_connections(
+    wire: WireServer, wire_kind: str, failure: Exception
+) -> None:
+    # What the caller's emit raises (a sink whose socket reset, a webhook that timed out) is
+    # not the provider's connection dropping: it must not come back as a retryable
+    # ConnectionLost or ModelTimeout, which would re-ask the model and stream its chunks again.
+    config: Any
+    if wire_kind == "openai":
+        wire.reply_chunks([_chat_body()])
+        config = _openai(wire)
+    elif wire_kind == "anthropic":
+        wire.reply_chunks([_anthropic_body()])
+        config = _anthropic(wire)
+    else:
+        wire.reply_chunks([_ollama_body()], media_type="application/x-ndjson")
+        config = closing(OllamaConfig("m", base_url=wire.url, max_retries=0))
+    events: list[Event] = [HumanMessage("hi")]
+    call = ModelCall("a", "c", "r", None, HistoryView(events, 1), (), None, ModelSettings())
+
+    async def emit(event: Event) -> None:
+        raise failure
+
+    with pytest.raises(type(failure)) as raised:
+        await config.create_client().respond(call, emit)
+    assert raised.value is failure
