@@ -22,6 +22,7 @@ from pydantic_core import CoreSchema, SchemaValidator, to_jsonable_python
 from pydantic_core import core_schema as cs
 
 from .errors import EventDecodeError
+from .fast_init import fast_init
 
 __all__ = [
     "Event",
@@ -77,6 +78,7 @@ def register(cls: R) -> R:
         raise ValueError(f"Event type name {name!r} is already registered by another class")
     _REGISTRY[name] = cls
     _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    fast_init(cls)  # records are made on every step: store their fields the quick way
     _DECODERS.pop(cls, None)
     _FAST_DECODERS.pop(cls, None)
     _ENCODERS.pop(cls, None)
