@@ -41,7 +41,6 @@ def fast_init(cls: type) -> bool:
     namespace: dict[str, Any] = {}
     params_src: list[str] = []
     body: list[str] = []
-    seen_default = False
     for f in fields:
         if not f.init or f.kw_only or f.default_factory is not dataclasses.MISSING:
             return False
@@ -50,11 +49,8 @@ def fast_init(cls: type) -> bool:
             return False
         namespace[f"_set_{f.name}"] = setter
         if f.default is dataclasses.MISSING:
-            if seen_default:
-                return False  # not a valid signature: leave it to dataclasses' own error
-            params_src.append(f.name)
+            params_src.append(f.name)  # dataclasses refused a field without one after one with
         else:
-            seen_default = True
             namespace[f"_default_{f.name}"] = f.default
             params_src.append(f"{f.name}=_default_{f.name}")
         body.append(f"    _set_{f.name}(self, {f.name})")

@@ -47,17 +47,11 @@ class ForkedEvents(Sequence[Event]):
         """The first ``length`` events of ``events`` (fewer if it holds fewer), shared."""
         self._own_list([])
         self._watching: tuple[Forks, ...] = ()
-        if isinstance(events, list):  # a conversation's list (a subclass too), not a fork
-            if length > len(events):
-                length = len(events)
-            if length > 0:
-                self._parts = ((events, length),)
-                self._shared = length
-            else:
-                self._parts = ()
-                self._shared = 0
-            return
         length = max(0, min(length, len(events)))
+        self._shared = length
+        if isinstance(events, list):  # a conversation's list (a subclass too), not a fork
+            self._parts = ((events, length),) if length else ()
+            return
         parts: list[tuple[list[Event], int]] = []
         left = length
         for part, count in events._parts:
@@ -69,7 +63,6 @@ class ForkedEvents(Sequence[Event]):
         if left:  # the branch's own events after its shared prefix (a list that only grows)
             parts.append((events._own, left))
         self._parts = tuple(parts)
-        self._shared = length
         # A list this fork shares through ``events`` may be reloaded: hear of it as
         # ``events`` does.
         if events._watching:

@@ -261,7 +261,7 @@ def checked_only(condition: Termination) -> bool:
     what ``first_fired`` would, without a coroutine per part on every turn."""
     if type(condition) is AnyOf or type(condition) is AllOf:
         return all(checked_only(part) for part in condition.parts)
-    return type(condition).fired is Termination.fired and not isinstance(condition, AnyOf | AllOf)
+    return type(condition).fired is Termination.fired  # AnyOf and AllOf have their own
 
 
 def first_checked(condition: Termination, state: TeamState) -> str | None:
