@@ -115,21 +115,22 @@ def estimate_tokens(text: str) -> int:
     return (len(text) + 3) // 4
 
 
-# Counting is per event class: one dict lookup finds the count of a class, or None for the
-# classes no model is shown (most of a team's events: runs', usage and team bookkeeping), so a
-# member reading the dozen events of the others' turns pays next to nothing for them.
+# Counting is per event class: a class is counted (its counter) or not (None: the classes no
+# model is shown, most of a team's events: runs', usage and team bookkeeping), so a member
+# reading the dozen events of the others' turns pays next to nothing for them.
 _Counter = Callable[[Any], int]
 
 
 def _request_tokens(event: ModelRequest) -> int:
-    return sum(
-        estimate_tokens(p.text)
-        if isinstance(p, Text)
-        else estimate_tokens(str(p.value))
-        if isinstance(p, Data)
-        else 256
-        for p in event.parts
-    )
+    tokens = 0
+    for p in event.parts:  # a loop, not sum(...): most requests have one part
+        if isinstance(p, Text):
+            tokens += (len(p.text) + 3) // 4  # estimate_tokens, inlined
+        elif isinstance(p, Data):
+            tokens += estimate_tokens(str(p.value))
+        else:
+            tokens += 256
+    return tokens
 
 
 def _response_tokens(event: ModelResponse) -> int:
@@ -158,7 +159,8 @@ _KINDS: tuple[tuple[type, _Counter], ...] = (
     (CompactionSummary, _message_tokens),
 )
 _UNRESOLVED: Any = object()
-_COUNTERS: dict[type, _Counter | None] = {}
+_COUNTERS: dict[type, _Counter | None] = {}  # each class met: its counter, or None
+_COUNTED: dict[type, _Counter] = {}  # the classes counted, with their counter
 
 
 def _counter_for(event: Event) -> _Counter | None:
@@ -170,6 +172,8 @@ def _counter_for(event: Event) -> _Counter | None:
     if counter is not None and cls not in ALWAYS_SHOWN and not sent_to_model(event):
         counter = None  # what the model reads is the transcript's to say
     _COUNTERS[cls] = counter
+    if counter is not None:
+        _COUNTED[cls] = counter
     return counter
 
 
@@ -223,6 +227,43 @@ def seen_by(call: ModelCall) -> list[Seen]:
 # Calls of at most this many events (a one-message call, such as a team's selection) are
 # counted afresh: cheaper than looking for, and keeping, a tally a fork could start from.
 _SHORT = 8
+
+
+def _tokens(events: Sequence[Event]) -> int:
+    """The input tokens of ``events``, each counted by its class's counter."""
+    tokens = 0
+    if len(events) <= _SHORT:  # a few events: one dict lookup each
+        counters = _COUNTERS
+        for event in events:
+            counter = counters.get(type(event), _UNRESOLVED)
+            if counter is None:
+                continue  # never shown to a model
+            if counter is _UNRESOLVED:
+                counter = _counter_for(event)
+                if counter is None:
+                    continue
+            tokens += counter(event)
+        return tokens
+    # More (what a team member reads of the others' turns): most are shown to no model (runs',
+    # usage and team bookkeeping), passed over in C by their class; only the counted are visited.
+    kinds = list(map(type, events))
+    if not _COUNTERS.keys() >= set(kinds):
+        for event in events:
+            if type(event) not in _COUNTERS:
+                _counter_for(event)
+    counted = _COUNTED
+    for event in itertools.compress(events, map(counted.__contains__, kinds)):
+        tokens += counted[type(event)](event)
+    return tokens
+
+
+def _forget_oldest(tallies: dict[Any, Any], keep: int) -> None:
+    """Drop the oldest entries of ``tallies`` (a dict keeps its insertion order) down to
+    three quarters of ``keep``, in one pass. Dropping one entry per insertion instead costs a
+    walk over every slot deleted since the dict last compacted itself (``next(iter(d))`` skips
+    them one by one), which grows with the dict: slow at a hundred thousand entries."""
+    for key in list(itertools.islice(tallies, len(tallies) - keep * 3 // 4)):
+        del tallies[key]
 
 
 class _ConversationState:
@@ -331,12 +372,36 @@ class ScriptedModel(ModelConfig, ModelClient):
     async def respond(self, call: ModelCall, emit: EmitChunk) -> ModelResponse:
         if self.record:
             self.requests.append(call)
-        state = self._state(call.conversation_id)
-        turn = self._next_turn(state if self.per_conversation else self._shared)
+        messages = call.messages
+        # A short call (a new conversation's first, a team's selection) is counted afresh, so
+        # it needs no state of its conversation unless the script's cursor is kept there.
+        short = len(messages) <= _SHORT
+        state = None if short else self._state(call.conversation_id)
+        if self.per_conversation:
+            turn = self._next_turn(state or self._state(call.conversation_id))
+        else:
+            turn = self._next_turn(self._shared)
         while callable(turn) and not isinstance(turn, type):
             turn = turn(call)
             if type(turn) is not str and inspect.isawaitable(turn):  # text: the usual answer
                 turn = await turn
+        if type(turn) is str:  # the usual answer: text, built without the general walk below
+            input_tokens = (
+                _tokens(messages)
+                if state is None
+                else self._input_tokens(state, messages, call.conversation_id)
+            )
+            if turn and call.settings.stream:
+                await emit(TextChunk(turn))
+            return ModelResponse(
+                turn,
+                (),
+                Usage(1, input_tokens, (len(turn) + 3) // 4),
+                "stop",
+                self._model,
+                "scripted",
+                agent=call.agent,
+            )
         if isinstance(turn, type) and issubclass(turn, BaseException):
             try:
                 turn = turn()
@@ -344,7 +409,11 @@ class ScriptedModel(ModelConfig, ModelClient):
                 turn = turn(f"{turn.__name__} raised by the ScriptedModel script")
         if isinstance(turn, BaseException):
             raise turn
-        input_tokens = self._input_tokens(state, call.messages, call.conversation_id)
+        input_tokens = (
+            _tokens(messages)
+            if state is None
+            else self._input_tokens(state, messages, call.conversation_id)
+        )
         if isinstance(turn, ModelResponse):
             return turn
         stream = call.settings.stream
@@ -389,47 +458,34 @@ class ScriptedModel(ModelConfig, ModelClient):
         self, state: _ConversationState, messages: Sequence[Event], conversation_id: str
     ) -> int:
         # Count only what is new since the last call: O(new events), like a real adapter.
+        # Called for more than _SHORT events (see respond): the tally is kept for forks.
         tallies = self._tallies
-        if state.last is not None and tallies.get(id(state.last)) is state:
-            tallies[id(state.last)] = _tally_of(state)  # the state moves on: keep its tally
+        last = state.last
+        if last is not None and tallies.get(id(last)) is state:
+            tallies[id(last)] = _tally_of(state)  # the state moves on: keep its tally
+        total = len(messages)
+        first = messages[0]
         seen = state.seen
-        if seen and (
-            seen > len(messages)
-            or messages[seen - 1] is not state.last
-            or messages[0] is not state.first
-        ):  # a window a context policy slid, an edited history: start over
-            state.seen = state.tokens = 0
-        if not state.seen and len(messages) > _SHORT:
-            first = messages[0]
-            if type(first) is not RunStarted or first.conversation_id != conversation_id:
-                # Not a conversation's own start: maybe a fork, sharing a counted prefix.
-                self._from_prefix(state, messages)
+        if seen and (seen > total or first is not state.first or messages[seen - 1] is not last):
+            state.seen = state.tokens = 0  # a window a context policy slid, an edited history
+        if not state.seen and (
+            type(first) is not RunStarted or first.conversation_id != conversation_id
+        ):  # not a conversation's own start: maybe a fork, sharing a counted prefix
+            self._from_prefix(state, messages)
         new = (
             messages.tail(state.seen)
             if isinstance(messages, HistoryView)
             else list(messages)[state.seen :]
         )
-        counters = _COUNTERS
-        tokens = state.tokens
-        for event in new:
-            counter = counters.get(type(event), _UNRESOLVED)
-            if counter is None:
-                continue  # never shown to a model
-            if counter is _UNRESOLVED:
-                counter = _counter_for(event)
-                if counter is None:
-                    continue
-            tokens += counter(event)
-        state.tokens = tokens
-        state.seen = total = len(messages)
-        if messages:
-            state.first, state.last = messages[0], messages[-1]
-            if total <= _SHORT:
-                return tokens  # recounted at once: not worth a tally for forks
-            tallies[id(state.last)] = state
-            if len(tallies) > self.max_tracked_conversations:
-                del tallies[next(iter(tallies))]
-        return state.tokens
+        state.tokens = tokens = state.tokens + _tokens(new)
+        state.seen = total
+        state.first = first
+        if new:  # else the last event counted is still the last
+            state.last = new[-1]
+        tallies[id(state.last)] = state
+        if len(tallies) > self.max_tracked_conversations:
+            _forget_oldest(tallies, self.max_tracked_conversations)
+        return tokens
 
     def _from_prefix(self, state: _ConversationState, messages: Sequence[Event]) -> None:
         """Start a conversation's tally from the longest prefix of ``messages`` a call counted

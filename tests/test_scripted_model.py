@@ -479,3 +479,38 @@ async def test_input_tokens_count_what_models_are_shown_of_each_kind():
     ]
     second = await model.respond(model_call(len(events)), ignore)
     assert second.usage.input_tokens == 261 + 8 + 7 + 262 + 5 + 14
+
+
+async def test_token_tallies_stay_bounded_and_counts_right_when_trimmed():
+    # Each call of more than a few events keeps a tally (for forks); only the newest
+    # max_tracked_conversations are kept, dropped in batches (cheap at any size), and a
+    # forgotten one is simply recounted: the counts never change.
+    model = ScriptedModel("ok", repeat=True)
+    model.max_tracked_conversations = 8
+
+    def conversation(cid: str, turns: int) -> list[Event]:
+        events: list[Event] = [RunStarted("r", "a", cid)]
+        for i in range(turns):
+            events += [ModelRequest((Text("q" * (4 * i + 4)),)), ModelResponse("a" * 8)]
+        return events
+
+    def model_call(cid: str, events: list[Event]) -> ModelCall:
+        return ModelCall("a", cid, "r", None, HistoryView(events), (), None, ModelSettings())
+
+    async def ignore(event: Event) -> None:
+        return None
+
+    def expected(events: list[Event]) -> int:
+        return sum((i + 1) + 2 for i in range(sum(isinstance(e, ModelRequest) for e in events)))
+
+    kept = {f"c{n}": conversation(f"c{n}", 5) for n in range(40)}
+    for cid, events in kept.items():
+        answer = await model.respond(model_call(cid, events), ignore)
+        assert answer.usage.input_tokens == expected(events)
+        assert len(model._tallies) <= model.max_tracked_conversations
+    # The first conversations' tallies are long gone; they go on, counted right.
+    for cid in ("c0", "c1", "c39"):
+        events = kept[cid]
+        events += [ModelRequest((Text("q" * 24),)), ModelResponse("a" * 8)]
+        answer = await model.respond(model_call(cid, events), ignore)
+        assert answer.usage.input_tokens == expected(events)
