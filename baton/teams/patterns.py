@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, Field, ValidationError
+from pydantic_core import from_json
 
 from ..conversation import new_id
 from ..errors import ConfigError
@@ -196,13 +197,13 @@ class Selector(Team):
             response = valid_response(await self.model.client().respond(call, _ignore_chunk))
             state.charge(key, response.usage)
             try:
-                answer = _read_choice(_unfenced(response.text))
+                speaker, reason = _read_choice(response.text)
             except ValidationError:
                 problems.append("no valid choice (an answer that is not the JSON asked for)")
                 continue
-            if answer.speaker in allowed:
-                return self.by_name[answer.speaker], answer.reason or "chosen by the selector"
-            problems.append(f"{answer.speaker!r} is not one of the candidates")
+            if speaker in allowed:
+                return self.by_name[speaker], reason or "chosen by the selector"
+            problems.append(f"{speaker!r} is not one of the candidates")
         member = _after(self.members, state.previous_speaker, lambda m: m.name in allowed)
         return member, (
             f"fallback after {self.max_selection_attempts} failed selections "
@@ -254,7 +255,35 @@ class Selector(Team):
 
 
 # The model's own validator, called directly (``model_validate_json`` wraps it per call).
-_read_choice: Callable[[str], SpeakerChoice] = SpeakerChoice.__pydantic_validator__.validate_json
+_validate_choice: Callable[[str], SpeakerChoice] = (
+    SpeakerChoice.__pydantic_validator__.validate_json
+)
+
+
+def _read_choice(text: str) -> tuple[str, str]:
+    """The speaker and reason of a selector's answer (without the Markdown fence some models
+    put around it). The usual answer, a JSON object whose ``speaker`` (and ``reason``, if
+    given) are strings, is read as parsed JSON: what ``SpeakerChoice`` makes of it (other keys
+    ignored, as the model ignores them), at a third of a model validation's cost, on every
+    turn. Anything else goes through ``SpeakerChoice``'s validator, which accepts it or raises
+    its ``ValidationError``."""
+    try:
+        data = from_json(text)  # JSON allows the whitespace around it that _unfenced strips
+    except ValueError:
+        text = _unfenced(text)
+        try:
+            data = from_json(text)
+        except ValueError:
+            data = None  # not JSON: the validator says so, in its own words
+    if type(data) is dict:
+        speaker = data.get("speaker")
+        reason = data.get("reason", "")
+        if type(speaker) is str and type(reason) is str:
+            return speaker, reason
+    choice = _validate_choice(text)
+    return choice.speaker, choice.reason
+
+
 # The kinds of event ``said`` can read a message from.
 _MESSAGE_KINDS = (ModelResponse, ModelRequest, HumanMessage)
 

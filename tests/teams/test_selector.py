@@ -7,10 +7,11 @@ import json
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from baton import Agent
 from baton.errors import ConfigError
-from baton.teams import MaxTurns, Selector, SpeakerSelected, TeamState
+from baton.teams import MaxTurns, Selector, SpeakerChoice, SpeakerSelected, TeamState
 from baton.testing import ScriptedModel
 
 
@@ -51,6 +52,48 @@ async def test_an_invalid_choice_is_asked_again() -> None:
     assert "'nobody' is not one of the candidates" in last_prompt
     assert "no valid choice (an answer that is not the JSON asked for)" in last_prompt
     assert selector.calls_made == 3
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        '{"speaker": "tester"}',  # no reason: the default one
+        '{"reason": "why not", "speaker": "tester", "confidence": 0.9}',  # an extra key
+        '```json\n{"speaker": "tester", "reason": "fenced"}\n```',
+        '  {"speaker": "tester", "reason": "\\u00e9t\\u00e9"}  ',  # escapes, whitespace
+        '{"speaker": "coder", "speaker": "tester"}',  # a repeated key: the last one
+        '{"speaker": "nobody", "reason": "?"}',  # valid, but no candidate
+        '{"speaker": "tester", "reason": null}',  # not a string: no valid choice
+        '{"speaker": 3}',
+        '{"reason": "no speaker"}',
+        '["tester"]',
+        '"tester"',
+        "tester",
+        '{"speaker": "tester"',  # cut short
+        '{"speaker": "tester"} and more',
+        "",
+    ],
+)
+async def test_an_answer_is_read_as_the_speaker_choice_model_reads_it(answer: str) -> None:
+    # Whatever the shape, the team takes what SpeakerChoice validation makes of the answer:
+    # its speaker and reason, or a failed selection (asked again, then the fallback).
+    body = answer.strip().removeprefix("```json").removesuffix("```")
+    try:
+        expected: SpeakerChoice | None = SpeakerChoice.model_validate_json(body)
+    except ValidationError:
+        expected = None
+    selector = ScriptedModel(answer, repeat=True)
+    team = Selector(crew("coder", "tester"), selector, termination=MaxTurns(1))
+    reply = await team.ask("go")
+    [(member, reason)] = selected(reply)
+    if expected is None:
+        assert selector.calls_made == 3
+        assert "no valid choice" in reason and member == "coder"
+    elif expected.speaker == "tester":
+        assert (member, reason) == ("tester", expected.reason or "chosen by the selector")
+        assert selector.calls_made == 1
+    else:  # a speaker who is no candidate
+        assert f"{expected.speaker!r} is not one of the candidates" in reason
 
 
 async def test_the_fallback_never_picks_the_speaker_it_just_excluded() -> None:
