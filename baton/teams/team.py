@@ -65,7 +65,7 @@ from .termination import (
     first_checked,
     first_fired,
 )
-from .views import InputFilter, Member, ViewPolicy, as_member
+from .views import All, InputFilter, Member, ViewPolicy, as_member
 
 __all__ = ["DEFAULT_MAX_TURNS", "Team", "TeamReply", "TeamRun"]
 
@@ -137,6 +137,10 @@ class Team:
         self._policies: dict[str, tuple[ViewPolicy, ...]] = {
             m.name: (ViewPolicy(m.name, m.view, self._pending_filter),) for m in self.members
         }
+        # A member seeing the whole conversation needs its view policy only for a hand-off's
+        # input filter: until a filter is first expected (expect_filter), its runs go without
+        # one (no policy call per model call, the agent's own plan).
+        self._filtering = False
         self._asks: dict[str, TeamAsk] = {}  # running asks by conversation id (for member tools)
         self._member_options: dict[str, Mapping[str, Any]] = {}  # see _turn_options
 
@@ -617,12 +621,10 @@ class Team:
                 f"member {member.name!r} of team {self.name!r} paused its turn, which pauses "
                 f"the team's ask, and this ask can't pause: {why}"
             ) from error
-        called = tuple(
-            c.name
-            for e in conversation.events[start:]
-            if isinstance(e, ModelResponse)
-            for c in e.tool_calls
-        )
+        calling = [
+            e for e in conversation.events[start:] if isinstance(e, ModelResponse) and e.tool_calls
+        ]
+        called = tuple(c.name for e in calling for c in e.tool_calls) if calling else ()
         handoff = ask.state.handoffs.pop(reply.run_id, None)
         return Turn(
             member.name,
@@ -641,7 +643,9 @@ class Team:
         cached = None if ask.member_options else self._member_options.get(member.name)
         if cached is not None:
             return cached
-        options: dict[str, Any] = {**ask.member_options, "policies": self._policies[member.name]}
+        options: dict[str, Any] = {**ask.member_options}
+        if self._filtering or type(member.view) is not All:
+            options["policies"] = self._policies[member.name]
         tools = self.member_tools(member)
         if tools:
             options["tools"] = tools
@@ -666,6 +670,9 @@ class Team:
 
     def expect_filter(self, conversation_id: str, member: str, fn: InputFilter) -> None:
         """Show ``member`` its next turn through ``fn`` (a hand-off's input filter)."""
+        if not self._filtering:  # from now on every member's run goes through its view
+            self._filtering = True
+            self._member_options.clear()
         self._filters[(conversation_id, member)] = fn
 
 
