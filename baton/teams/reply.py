@@ -134,11 +134,9 @@ class TeamRun:
         if conversation is None:
             self._remarks.append(message)  # given to the ask as soon as it starts
             return
-        # The conversation's inbox: the next member's run records it and its model reads it
+        # Kept by the conversation: the next member's run records it and its model reads it
         # (as a run's own remarks); one sent after the last turn waits for the next ask.
-        if conversation.inbox is None:
-            conversation.inbox = []
-        conversation.inbox.append(message)
+        conversation.remark(message)
 
     async def __aenter__(self) -> TeamRun:
         self._task = asyncio.create_task(
