@@ -266,20 +266,17 @@ def _forget_oldest(tallies: dict[Any, Any], keep: int) -> None:
         del tallies[key]
 
 
+# A conversation's count at the end of a call: (first event, last event, events counted,
+# tokens). Made once per call and never changed, so the one kept for forks is the same tuple.
+_Tally = tuple[Event, Event, int, int]
+
+
 class _ConversationState:
-    __slots__ = ("cursor", "first", "last", "seen", "tokens")
+    __slots__ = ("cursor", "tally")
 
     def __init__(self) -> None:
         self.cursor = 0
-        self.seen = 0
-        self.tokens = 0
-        self.first: Event | None = None
-        self.last: Event | None = None
-
-
-def _tally_of(state: _ConversationState) -> tuple[Event, Event, int, int]:
-    assert state.first is not None and state.last is not None
-    return (state.first, state.last, state.seen, state.tokens)
+        self.tally: _Tally | None = None
 
 
 class ScriptedModel(ModelConfig, ModelClient):
@@ -306,11 +303,9 @@ class ScriptedModel(ModelConfig, ModelClient):
         # newest `max_tracked_conversations` are kept, so a long-lived model doesn't grow without
         # bound; a forgotten tally is simply recounted.
         self._states: OrderedDict[str, _ConversationState] = OrderedDict()
-        # The tally at the end of each call, by the id of the last event counted: (first event,
-        # last event, events counted, tokens), the newest `max_tracked_conversations` kept. The
-        # conversation's state stands for its latest tally (no copy made per call) until its
-        # next call, which keeps the old one as a tuple.
-        self._tallies: dict[int, _ConversationState | tuple[Event, Event, int, int]] = {}
+        # The tally at the end of each call, by the id of the last event counted, the newest
+        # `max_tracked_conversations` kept (a fork starts from the one of its prefix).
+        self._tallies: dict[int, _Tally] = {}
         self._ids = itertools.count(1)
 
     # -- ModelConfig -------------------------------------------------------------------------
@@ -459,39 +454,36 @@ class ScriptedModel(ModelConfig, ModelClient):
     ) -> int:
         # Count only what is new since the last call: O(new events), like a real adapter.
         # Called for more than _SHORT events (see respond): the tally is kept for forks.
-        tallies = self._tallies
-        last = state.last
-        if last is not None and tallies.get(id(last)) is state:
-            tallies[id(last)] = _tally_of(state)  # the state moves on: keep its tally
         total = len(messages)
         first = messages[0]
-        seen = state.seen
-        if seen and (seen > total or first is not state.first or messages[seen - 1] is not last):
-            state.seen = state.tokens = 0  # a window a context policy slid, an edited history
-        if not state.seen and (
-            type(first) is not RunStarted or first.conversation_id != conversation_id
-        ):  # not a conversation's own start: maybe a fork, sharing a counted prefix
-            self._from_prefix(state, messages)
-        new = (
-            messages.tail(state.seen)
-            if isinstance(messages, HistoryView)
-            else list(messages)[state.seen :]
-        )
-        state.tokens = tokens = state.tokens + _tokens(new)
-        state.seen = total
-        state.first = first
+        tally = state.tally
+        if tally is not None:
+            _, last, seen, tokens = tally
+            if seen > total or first is not tally[0] or messages[seen - 1] is not last:
+                seen = tokens = 0  # a window a context policy slid, an edited history
+        else:
+            seen = tokens = 0
+        if not seen and (type(first) is not RunStarted or first.conversation_id != conversation_id):
+            # Not a conversation's own start: maybe a fork, sharing a counted prefix.
+            found = self._from_prefix(messages)
+            if found is not None:
+                _, last, seen, tokens = found
+        new = messages.tail(seen) if isinstance(messages, HistoryView) else list(messages)[seen:]
+        tokens += _tokens(new)
         if new:  # else the last event counted is still the last
-            state.last = new[-1]
-        tallies[id(state.last)] = state
+            last = new[-1]
+        state.tally = tally = (first, last, total, tokens)
+        tallies = self._tallies
+        tallies[id(last)] = tally
         if len(tallies) > self.max_tracked_conversations:
             _forget_oldest(tallies, self.max_tracked_conversations)
         return tokens
 
-    def _from_prefix(self, state: _ConversationState, messages: Sequence[Event]) -> None:
-        """Start a conversation's tally from the longest prefix of ``messages`` a call counted
-        (a fork shares its events up to the old reply with the conversation it came from),
-        looked for a few events back from the end; the same first and last event at the same
-        length is the same prefix."""
+    def _from_prefix(self, messages: Sequence[Event]) -> _Tally | None:
+        """The tally of the longest prefix of ``messages`` a call counted (a fork shares its
+        events up to the old reply with the conversation it came from), looked for a few
+        events back from the end; the same first and last event at the same length is the
+        same prefix."""
         tallies = self._tallies
         total = len(messages)
         start = max(total - 128, 0)
@@ -500,17 +492,14 @@ class ScriptedModel(ModelConfig, ModelClient):
         for offset in range(len(recent) - 1, -1, -1):
             event = recent[offset]
             found = tallies.get(id(event))
-            if isinstance(found, _ConversationState):
-                found = _tally_of(found)
             if (
                 found is not None
                 and found[1] is event
                 and found[2] == start + offset + 1
                 and found[0] is first
             ):
-                state.seen, state.tokens = found[2], found[3]
-                state.first, state.last = first, event
-                return
+                return found
+        return None
 
     def _tool_call(self, scripted: ScriptedCall) -> ToolCall:
         return ToolCall(f"call_{next(self._ids)}", scripted.name, scripted.arguments)

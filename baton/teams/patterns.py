@@ -37,12 +37,15 @@ class RoundRobin(Team):
 
     def __init__(self, members: Sequence[Any], *, name: str = "round_robin", **options: Any):
         super().__init__(name, members, **options)
+        self._following = {  # each member's name -> the member after it, cycling
+            m.name: self.members[(i + 1) % len(self.members)] for i, m in enumerate(self.members)
+        }
 
     async def choose(self, state: TeamState) -> tuple[Member, str]:
         previous = state.previous_speaker
-        if previous is None or previous not in self.by_name:
+        member = None if previous is None else self._following.get(previous)
+        if member is None:
             return self.members[0], "first in order"
-        member = _after(self.members, previous, lambda m: True)
         return member, f"next in order after {previous}"
 
 

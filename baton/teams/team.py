@@ -61,8 +61,8 @@ from .termination import (
     Termination,
     Timeout,
     checked_only,
+    checked_parts,
     either,
-    first_checked,
     first_fired,
 )
 from .views import All, InputFilter, Member, ViewPolicy, as_member
@@ -109,8 +109,9 @@ class Team:
         self._stop: Termination = (
             self.max_turns if termination is None else AnyOf(termination, self.max_turns)
         )
-        # Conditions decided by their sync check alone are checked without a coroutine each.
-        self._checked_only = checked_only(self._stop)
+        # Conditions decided by their sync check alone are checked without a coroutine each,
+        # the parts of an `|` one after the other (see checked_parts).
+        self._checks = checked_parts(self._stop) if checked_only(self._stop) else None
         # The soonest Timeout that stops the ask by itself (not only with another condition).
         timeouts = sorted(either(self._stop, Timeout), key=lambda t: t.seconds)
         self._timeout: Timeout | None = timeouts[0] if timeouts else None
@@ -372,7 +373,7 @@ class Team:
                 held=conversation,
                 storage=self.storage,
             )
-            return await self._member_run(ask, member, live, start)
+            return await self._member_run(ask, member, live, start, resumed=True)
 
         return turn
 
@@ -531,9 +532,13 @@ class Team:
         ended = await self.finished(state)
         if ended:
             return ended
-        if self._checked_only:
-            return first_checked(self._stop, state)
-        return await first_fired(self._stop, state)
+        checks = self._checks
+        if checks is None:
+            return await first_fired(self._stop, state)
+        for condition in checks:
+            if condition.check(state):
+                return repr(condition)
+        return None
 
     async def _take_turn(
         self, ask: TeamAsk, member: Member, prompt: PromptInput | None, selected: SpeakerSelected
@@ -583,8 +588,10 @@ class Team:
             return "give the team history= and storage="
         return None
 
-    async def _member_run(self, ask: TeamAsk, member: Member, live: LiveRun, start: int) -> Turn:
-        """Run a member's turn (new, or resumed) to its end: its ``Turn``. A run that pauses
+    async def _member_run(
+        self, ask: TeamAsk, member: Member, live: LiveRun, start: int, resumed: bool = False
+    ) -> Turn:
+        """Run a member's turn (new, or ``resumed``) to its end: its ``Turn``. A run that pauses
         itself pauses the team's ask (``AskSuspended`` with the member's requests), to go on
         with ``team.resume``; a team that can't pause fails with a ``ConfigError`` saying why."""
         conversation = ask.conversation
@@ -621,10 +628,14 @@ class Team:
                 f"member {member.name!r} of team {self.name!r} paused its turn, which pauses "
                 f"the team's ask, and this ask can't pause: {why}"
             ) from error
-        calling = [
-            e for e in conversation.events[start:] if isinstance(e, ModelResponse) and e.tool_calls
-        ]
-        called = tuple(c.name for e in calling for c in e.tool_calls) if calling else ()
+        called: tuple[str, ...] = ()
+        if resumed or reply.usage.tool_calls:  # a turn that called no tool: nothing to read
+            called = tuple(
+                c.name
+                for e in conversation.events[start:]
+                if isinstance(e, ModelResponse)
+                for c in e.tool_calls
+            )
         handoff = ask.state.handoffs.pop(reply.run_id, None)
         return Turn(
             member.name,

@@ -264,6 +264,15 @@ def checked_only(condition: Termination) -> bool:
     return type(condition).fired is Termination.fired  # AnyOf and AllOf have their own
 
 
+def checked_parts(condition: Termination) -> tuple[Termination, ...]:
+    """The parts ``first_checked`` tries, in its order: those of an ``|`` (nested ones
+    flattened), or ``condition`` itself. Checking each in turn and naming the first that
+    holds gives what ``first_checked`` gives, without a call per level on every turn."""
+    if isinstance(condition, AnyOf):
+        return tuple(found for part in condition.parts for found in checked_parts(part))
+    return (condition,)
+
+
 def first_checked(condition: Termination, state: TeamState) -> str | None:
     """``first_fired`` for a condition that is ``checked_only``."""
     if isinstance(condition, AnyOf):

@@ -343,3 +343,16 @@ async def test_a_members_tools_see_the_teams_task_as_the_request() -> None:
     reply = await RoundRobin([a, b], termination=MaxTurns(2)).ask("Write about tea.")
     assert reply.text == "b says"
     assert seen == ["Write about tea."]  # b's turn started with no message of its own
+
+
+async def test_a_turn_names_the_tools_its_member_called() -> None:
+    @tool
+    def look(topic: str) -> str:
+        """Look a topic up."""
+        return f"notes on {topic}"
+
+    script = ScriptedModel(call("look", topic="tea"), call("look", topic="cups"), "done")
+    a = Agent("a", config=script, tools=[look])
+    b = Agent("b", config=ScriptedModel("fine"))
+    reply = await RoundRobin([a, b], termination=MaxTurns(2)).ask("go")
+    assert [(t.member, t.tools) for t in reply.turns] == [("a", ("look", "look")), ("b", ())]
