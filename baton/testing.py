@@ -372,10 +372,17 @@ class ScriptedModel(ModelConfig, ModelClient):
         # it needs no state of its conversation unless the script's cursor is kept there.
         short = len(messages) <= _SHORT
         state = None if short else self._state(call.conversation_id)
+        cursor = self._shared
         if self.per_conversation:
-            turn = self._next_turn(state or self._state(call.conversation_id))
+            cursor = state or self._state(call.conversation_id)
+        turns, at = self.turns, cursor.cursor
+        if at >= len(turns) and self.repeat:
+            at = 0  # the script starts over
+        if at < len(turns):
+            turn = turns[at]
+            cursor.cursor = at + 1
         else:
-            turn = self._next_turn(self._shared)
+            turn = self._next_turn(cursor)  # the script ran out: it says so
         while callable(turn) and not isinstance(turn, type):
             turn = turn(call)
             if type(turn) is not str and inspect.isawaitable(turn):  # text: the usual answer

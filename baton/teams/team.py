@@ -514,7 +514,8 @@ class Team:
                     raise  # the member's own error, not the team's limit
                 self._filters.pop((conversation.id, member.name), None)
                 return repr(timeout)
-        self._filters.pop((conversation.id, member.name), None)
+        if self._filtering:  # a filter expected for this turn is used up
+            self._filters.pop((conversation.id, member.name), None)
         return await self.turn_taken(ask, turn)
 
     async def turn_taken(self, ask: TeamAsk, turn: Turn) -> str | None:
