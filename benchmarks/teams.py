@@ -1,6 +1,6 @@
 """The framework's own cost per team turn, next to one single-agent turn.
 
-    python -m benchmarks.teams            # about half a minute
+    python -m benchmarks.teams            # about a minute
     python -m benchmarks.teams --quick    # a smoke run
     python -m benchmarks.teams --cpu      # timed in CPU time (a busy machine)
 
