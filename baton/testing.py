@@ -34,7 +34,7 @@ import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from pydantic_core import to_json
 
@@ -59,6 +59,7 @@ from .events import (
 from .history import HistoryView
 from .models.base import EmitChunk, ModelCall, ModelClient, ModelConfig
 from .models.registry import resolve_config
+from .team_events import TeamStarted
 from .transcript import ALWAYS_SHOWN, TranscriptState, role_of, sent_to_model, shown
 
 __all__ = [
@@ -223,6 +224,9 @@ def seen_by(call: ModelCall) -> list[Seen]:
         out.append(Seen(role, author, text))
     return out
 
+
+# The events a conversation starts with, naming it (a fork's first is its origin's).
+_OPENINGS = frozenset({RunStarted, TeamStarted})
 
 # Calls of at most this many events (a one-message call, such as a team's selection) are
 # counted afresh: cheaper than looking for, and keeping, a tally a fork could start from.
@@ -470,8 +474,11 @@ class ScriptedModel(ModelConfig, ModelClient):
                 seen = tokens = 0  # a window a context policy slid, an edited history
         else:
             seen = tokens = 0
-        if not seen and (type(first) is not RunStarted or first.conversation_id != conversation_id):
-            # Not a conversation's own start: maybe a fork, sharing a counted prefix.
+        if not seen and (
+            type(first) not in _OPENINGS
+            or cast("RunStarted | TeamStarted", first).conversation_id != conversation_id
+        ):  # not this conversation's own start (a run's, a team ask's): maybe a fork, sharing
+            # a counted prefix of the conversation it came from (whose id its first event has)
             found = self._from_prefix(messages)
             if found is not None:
                 _, last, seen, tokens = found
