@@ -438,7 +438,8 @@ class OpenAIResponsesClient:
         self.sdk = make_openai_client(config)
         provider, store = config.provider_name, config.store
         self._cache: MessageCache[Item] = MessageCache(
-            lambda items, event: append_input_items(provider, store, items, event)
+            lambda items, event: append_input_items(provider, store, items, event),
+            reach=lambda items: 0,  # items are only added
         )
 
     async def aclose(self) -> None:
