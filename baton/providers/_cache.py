@@ -24,6 +24,7 @@ __all__ = [
     "append_tool_message",
     "last_message_reach",
     "merge_or_append",
+    "message_list",
     "tool_message_reach",
 ]
 
@@ -427,6 +428,18 @@ def merge_or_append(messages: list[dict[str, Any]], message: dict[str, Any]) -> 
         messages[-1] = {**previous, "content": [*content, *addition]}
         return
     messages.append(message)
+
+
+def message_list(messages: Sequence[M], *head: M) -> list[M]:
+    """A new list of ``head`` then ``messages`` (as ``MessageCache.messages`` returned them),
+    for a request: the parts of a ``SharedMessages`` are copied a part at a time (in C), not
+    an item at a time through its iterator."""
+    if type(messages) is not SharedMessages:  # a list (the cache's own): one copy in C
+        return [*head, *messages]
+    out = list(head)
+    for part, count in messages._parts:
+        out += part if count == len(part) else part[:count]
+    return out
 
 
 def last_message_reach(messages: Sequence[Any]) -> int:
