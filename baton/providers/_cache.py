@@ -36,6 +36,11 @@ M = TypeVar("M")
 PREFIX_LOOKBACK = 128
 
 
+# A fork shares the converted messages of its prefix from this many on; fewer are copied (a
+# copy of a few references costs less than sharing them).
+SHARE_FROM = 256
+
+
 # Where one conversion pass of an entry ended: (count, event, length, guard, foreign): the first
 # ``count`` events (``event`` the last of them) made the first ``length`` messages, ``guard``
 # the last of those; ``foreign``: the transcript's state then (None when empty). A later pass
@@ -119,9 +124,9 @@ class SharedMessages(Sequence[M]):
 
     __slots__ = ("_length", "_parts")
 
-    def __init__(self, parts: tuple[_Part, ...]) -> None:
+    def __init__(self, parts: tuple[_Part, ...], length: int | None = None) -> None:
         self._parts = parts
-        self._length = sum(count for _, count in parts)
+        self._length = sum(count for _, count in parts) if length is None else length
 
     def __len__(self) -> int:
         return self._length
@@ -272,8 +277,9 @@ class MessageCache(Generic[M]):
             entry.first = events[0]
             last = entry.last = events[total - 1]
             marks = entry.marks
-            length = entry.length()
-            at = entry.at
+            # (An entry sharing no messages, the common case, indexes its list in C.)
+            length = len(messages) + entry.shared
+            at = entry.at if entry.shared else messages.__getitem__
             while marks:  # the ends of earlier passes this one changed a message of: void
                 end = marks[-1][2]
                 if end <= length and (not end or at(end - 1) is marks[-1][3]):
@@ -289,8 +295,9 @@ class MessageCache(Generic[M]):
             )
             marks.append(mark)
             self._marks[(id(last), agent)] = (entry, mark)
-        if entry.parts:
-            return SharedMessages((*entry.parts, (entry.messages, len(entry.messages))))
+        if entry.shared:
+            own = entry.messages
+            return SharedMessages((*entry.parts, (own, len(own))), entry.shared + len(own))
         return entry.messages
 
     def _own_tail(self, entry: _Entry[M]) -> None:
@@ -346,10 +353,10 @@ class MessageCache(Generic[M]):
     def _share(self, entry: _Entry[M], source: _Entry[M], length: int) -> None:
         """Start ``entry`` with the first ``length`` messages of ``source``: shared up to the
         ones the next ``append`` could reach, which the entry copies into its own list."""
-        if self._reach is None:  # no sharing: a copy
-            entry.messages = list(SharedMessages(source.prefix(length)))
+        prefix: SharedMessages[M] = SharedMessages(source.prefix(length), length)
+        if self._reach is None or length < SHARE_FROM:  # a copy (of a few: cheaper)
+            entry.messages = message_list(prefix)
             return
-        prefix: SharedMessages[M] = SharedMessages(source.prefix(length))
         cut = length - min(self._reach(prefix), length)
         if cut:
             entry.parts = source.prefix(cut)
