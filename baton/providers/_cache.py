@@ -119,8 +119,9 @@ class _Entry(Generic[M]):
 
 class SharedMessages(Sequence[M]):
     """The messages of a fork's entry: the first messages of lists it shares with the entries
-    it came from, then its own (a snapshot: later calls don't change it). Iterating it runs in
-    C per part; build a request's list from it (``list(...)``, ``[..., *messages]``)."""
+    it came from, then its own. Like the list the cache returns for other conversations, it
+    holds until the cache's next call (which may replace its last messages). Build a request's
+    list from it with ``message_list`` (a part at a time, in C)."""
 
     __slots__ = ("_length", "_parts")
 
