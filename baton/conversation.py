@@ -135,9 +135,10 @@ class Conversation:
         """
         events = self.events
         shared = ForkedEvents(events, length)
-        if isinstance(events, list) and self.history is not None:
-            # This conversation's list changes in place only on a reload (of a conversation
-            # with a history), which first has its forks copy what they share of it.
+        if isinstance(events, list):
+            # This conversation's list changes in place only on a reload, which first has its
+            # forks copy what they share of it. Registered with or without a history now: a
+            # conversation can be given one later (and then be reloaded).
             forks = self.forks
             if forks is None:
                 forks = self.forks = Forks()

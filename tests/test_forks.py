@@ -7,6 +7,8 @@ leaves the other as it was."""
 
 from __future__ import annotations
 
+import copy
+import json
 import tracemalloc
 from dataclasses import replace
 from typing import Any
@@ -28,7 +30,14 @@ from baton.events import (
 from baton.forked import EventList, ForkedEvents
 from baton.history import HistoryView, MemoryHistory
 from baton.models.base import ModelCall
-from baton.providers._cache import MessageCache, append_tool_message, merge_or_append
+from baton.providers import _cache
+from baton.providers._cache import (
+    MessageCache,
+    SharedMessages,
+    append_tool_message,
+    merge_or_append,
+    tool_message_reach,
+)
 from baton.testing import ScriptedModel, call
 
 OFFLINE = "http://127.0.0.1:9"
@@ -467,3 +476,258 @@ async def test_asks_on_old_replies_interleaved_with_the_conversation_see_their_o
     shared = list(old.events)
     for line in (fork, twig):
         assert all(a is b for a, b in zip(line.events, shared, strict=False))
+
+
+# -- the converted messages of a fork share its prefix too (issue 19, point 4) ----------------
+
+
+@pytest.fixture(params=["shared", "copied"])
+def share_from(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Forks share their converted messages from any length ("shared"), or from the cache's
+    own threshold, below which the short histories of these tests are copied."""
+    if request.param == "shared":
+        monkeypatch.setattr(_cache, "SHARE_FROM", 0)
+    return _cache.SHARE_FROM
+
+
+@pytest.fixture
+def share_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_cache, "SHARE_FROM", 0)
+
+
+def wire_bytes(request: dict[str, Any]) -> bytes:
+    """A request body as bytes (Gemini's contents and config are pydantic models)."""
+
+    def plain(value: Any) -> Any:
+        return value.model_dump(mode="json", exclude_none=True)
+
+    return json.dumps(request, default=plain).encode()
+
+
+class FromScratchModel(WireModel):
+    """A WireModel that checks every call's requests, for each provider, against a second set
+    of clients rendering the call's history from scratch (copies of its events under a new
+    conversation id: nothing converted before can be found for them)."""
+
+    def __init__(self, *turns: Any) -> None:
+        super().__init__(*turns)
+        self.scratch = provider_clients()
+        self.calls = 0
+        self.shared = 0  # calls whose messages (some provider's) shared a prefix
+
+    async def respond(self, model_call: ModelCall, emit: Any) -> ModelResponse:
+        self.calls += 1
+        copies = [copy.copy(event) for event in model_call.messages]
+        fresh = replace(
+            model_call, conversation_id=f"scratch-{self.calls}", messages=HistoryView(copies)
+        )
+        for name, client in self.clients.items():
+            cached = client._cache.messages(
+                model_call.conversation_id, model_call.messages, model_call.agent
+            )
+            self.shared += isinstance(cached, SharedMessages)
+            built = wire_bytes(client.build_request(model_call))
+            assert built == wire_bytes(self.scratch[name].build_request(fresh)), name
+        return await super().respond(model_call, emit)
+
+    async def aclose(self) -> None:
+        for client in [*self.clients.values(), *self.scratch.values()]:
+            await client.aclose()
+
+
+async def test_every_provider_renders_forks_byte_for_byte_as_from_scratch(share_from: int) -> None:
+    # Tool rounds with media results (merged into one turn, or media after the tool
+    # messages), asks on the latest replies, old replies (forks), forks of forks, and a
+    # conversation another writer moves on (reloaded here while forks share its lists).
+    history = MemoryHistory()
+    model = FromScratchModel(
+        [call("add", a=1, b=2), call("chart")],
+        "three, and a chart",
+        "plain",
+        [call("chart"), call("add", a=2, b=2)],
+        "four",
+    )
+    model.repeat = True
+    agent = Agent("a", config=model, tools=[add, chart], history=history)
+    other = Agent("a", config=ScriptedModel("elsewhere", repeat=True), history=history)
+    replies = [await agent.ask("start")]
+    for n in range(4):
+        replies.append(await replies[-1].ask(f"p{n}"))
+    latest = replies[-1]
+    for step in range(24):
+        old = replies[(step * 7) % len(replies)]
+        branch = await old.ask(f"fork {step}")  # a fork unless ``old`` is the latest
+        replies.append(branch)
+        if step % 3 == 0:
+            replies.append(await branch.ask(f"on {step}"))  # the branch moves on
+        if step % 4 == 1:
+            latest = await latest.ask(f"main {step}")  # the conversation moves on
+            replies.append(latest)
+        if step % 8 == 2:  # another writer moves the conversation on: the next ask reloads
+            await other.ask(f"other {step}", conversation_id=latest.conversation_id)
+            latest = await latest.ask(f"after other {step}")
+            replies.append(latest)
+    assert model.calls > 70, model.calls
+    assert model.shared > 150 if share_from == 0 else model.shared == 0, model.shared
+    assert len({r.conversation_id for r in replies}) > 20
+    await model.aclose()
+
+
+def test_a_fork_shares_the_converted_prefix_instead_of_copying_it(share_all: None) -> None:
+    cache: MessageCache[dict[str, Any]] = MessageCache(convert, reach=tool_message_reach)
+
+    def fork_allocation(size: int) -> int:
+        parent: list[Event] = []
+        for n in range(size // 2):
+            parent += [ModelRequest((Text(f"q{n}"),)), ModelResponse(f"a{n}")]
+        cache.messages(f"parent {size}", HistoryView(parent))
+        parent.append(ModelRequest((Text("later"),)))  # the parent moves on
+        cache.messages(f"parent {size}", HistoryView(parent))
+        branch = ForkedEvents(parent, len(parent) - 1)  # the events shared too
+        branch.append(ModelRequest((Text("other"),)))
+        tracemalloc.start()
+        try:
+            messages = cache.messages(f"branch {size}", HistoryView(branch))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert isinstance(messages, SharedMessages)
+        assert list(messages) == text_messages(list(branch))
+        return peak
+
+    fork_allocation(10)  # warm
+    # A copy of 2,500 references is 20 kB; what the fork makes is the same at any length.
+    assert fork_allocation(5_000) - fork_allocation(10) < 5_000 * 8 // 20
+
+
+def test_forks_of_forks_and_parents_moving_on_keep_the_shared_messages_as_they_were(
+    share_all: None,
+) -> None:
+    cache: MessageCache[dict[str, Any]] = MessageCache(convert, reach=tool_message_reach)
+    calls = (ToolCall("c1", "chart", "{}"), ToolCall("c2", "add", "{}"))
+    media = ToolCallResult("c1", "chart", "a chart", parts=(Image(data=b"x"),))
+    parent: list[Event] = [ModelRequest((Text("q"),)), ModelResponse("", calls), media]
+    cache.messages("parent", HistoryView(parent))  # ends with the media's user message
+    fork = [*parent, ToolCallResult("c2", "add", "3")]  # goes in before the media message
+    twig_from = [*fork, ModelResponse("done"), HumanMessage("remark")]
+    parent += [ToolCallResult("c2", "add", "4"), ModelResponse("other")]
+    lines = {"parent": parent, "fork": fork, "twig": twig_from}
+    for name, events in lines.items():
+        assert list(cache.messages(name, HistoryView(events))) == text_messages(events)
+    twig = [*twig_from, HumanMessage("more"), ModelRequest((Text("t"),))]
+    fork += [ModelResponse("fork answer"), HumanMessage("x")]
+    parent += [HumanMessage("y"), ModelRequest((Text("z"),))]
+    for name, events in {"twig": twig, "fork": fork, "parent": parent}.items():
+        got = cache.messages(name, HistoryView(events))
+        assert list(got) == text_messages(events), name
+    for name, events in {"fork": fork, "twig": twig, "parent": parent}.items():
+        assert list(cache.messages(name, HistoryView(events))) == text_messages(events), name
+
+
+def test_an_entry_whose_next_append_could_reach_shared_messages_moves_to_its_own_list(
+    share_all: None,
+) -> None:
+    # A reach that grows (not the providers' kind): the parent's next pass could reach the
+    # messages a fork shares, so it continues on a list of its own first.
+    reaches = [1]
+    cache: MessageCache[dict[str, Any]] = MessageCache(convert, reach=lambda m: reaches[0])
+    parent: list[Event] = [ModelRequest((Text("q"),)), ModelResponse("a")]
+    parent += [ModelRequest((Text("q2"),)), ModelResponse("a2")]
+    cache.messages("parent", HistoryView(parent))
+    branch = [*parent, ModelRequest((Text("b"),))]
+    shared = cache.messages("branch", HistoryView(branch))
+    assert isinstance(shared, SharedMessages)
+    before = list(shared)
+    reaches[0] = 4
+    parent.append(HumanMessage("merged into nothing: the last is an answer"))
+    parent.append(ModelRequest((Text("q3"),)))
+    assert list(cache.messages("parent", HistoryView(parent))) == text_messages(parent)
+    assert list(shared) == before
+    branch.append(ModelResponse("b answer"))
+    assert list(cache.messages("branch", HistoryView(branch))) == text_messages(branch)
+
+
+def test_shared_messages_read_like_the_list_they_stand_for() -> None:
+    a, b = [{"n": i} for i in range(5)], [{"n": i} for i in range(5, 9)]
+    shared: SharedMessages[dict[str, int]] = SharedMessages(((a, 3), (b, 4)))
+    a.append({"n": 99})  # the lists grow after: the snapshot doesn't
+    expected = [*a[:3], *b]
+    n = len(expected)
+    assert len(shared) == n and list(shared) == expected and shared == expected
+    for i in range(-n, n):
+        assert shared[i] is expected[i]
+    for i in (n, -n - 1):
+        with pytest.raises(IndexError):
+            shared[i]
+    for start in [None, *range(-n - 1, n + 2)]:
+        for stop in [None, *range(-n - 1, n + 2)]:
+            assert shared[start:stop] == expected[start:stop], (start, stop)
+    assert shared[::-2] == expected[::-2]
+
+
+async def test_every_provider_renders_forks_made_within_a_tool_round_as_from_scratch(
+    share_from: int,
+) -> None:
+    # Forks whose shared messages end where the next result merges into the last message or
+    # goes in before the media message of an earlier one, continued while the lines they
+    # share move on: each provider's request as a fresh conversation's, byte for byte.
+    model = ScriptedModel("ok")
+    await Agent("a", config=model).ask("template")
+    template = model.last_request
+    clients, scratch = provider_clients(), provider_clients()
+    calls = (
+        ToolCall("c1", "chart", "{}"),
+        ToolCall("c2", "add", "{}"),
+        ToolCall("c3", "add", "{}"),
+    )
+    media = ToolCallResult("c1", "chart", "a chart", parts=(Image(data=b"x"),))
+    parent: list[Event] = [ModelRequest((Text("q"),)), ModelResponse("", calls), media]
+    lines: dict[str, EventList] = {"parent": parent}
+    steps = [
+        ("parent", None, []),
+        ("fork", ("parent", 3), [ToolCallResult("c2", "add", "3")]),
+        ("parent", None, [ToolCallResult("c2", "add", "4"), ToolCallResult("c3", "add", "5")]),
+        ("twig", ("fork", 4), [ToolCallResult("c3", "add", "6"), ModelResponse("t")]),
+        ("fork", None, [ToolCallResult("c3", "add", "7"), ModelResponse("f")]),
+        ("parent", None, [ModelResponse("p"), HumanMessage("remark")]),
+        ("sprig", ("parent", 7), [ModelRequest((Text("s"),))]),
+        ("parent", None, [ModelRequest((Text("p2"),))]),
+        ("twig", None, [HumanMessage("x"), ModelRequest((Text("t2"),))]),
+        ("sprig", None, [ModelResponse("s answer")]),
+    ]
+    checked = 0
+    for name, fork_of, added in steps:
+        if fork_of is not None:
+            source, length = fork_of
+            lines[name] = ForkedEvents(lines[source], length)
+        lines[name].extend(added)
+        for line, events in lines.items():
+            view = HistoryView(events)
+            copies = HistoryView([copy.copy(e) for e in events])
+            checked += 1
+            for provider, client in clients.items():
+                mine = replace(template, conversation_id=line, messages=view)
+                fresh = replace(template, conversation_id=f"scratch {checked}", messages=copies)
+                built = wire_bytes(client.build_request(mine))
+                assert built == wire_bytes(scratch[provider].build_request(fresh)), (
+                    provider,
+                    name,
+                    line,
+                )
+    for client in [*clients.values(), *scratch.values()]:
+        await client.aclose()
+
+
+async def test_a_fork_made_before_its_conversation_had_a_history_keeps_its_events_on_reload() -> (
+    None
+):
+    original = remarks("memory", 5)
+    parent = Conversation(events=list(original))  # no history yet
+    branch = parent.fork(3)
+    twig = branch.fork(2)
+    history = parent.history = MemoryHistory()  # given one later, then reloaded
+    await history.append(parent.id, remarks("stored", 6))
+    await parent.reload()
+    assert list(parent.events) == remarks("stored", 6)
+    assert list(branch.events) == original[:3] and list(twig.events) == original[:2]
+    assert all(a is b for a, b in zip(branch.events, original, strict=False))

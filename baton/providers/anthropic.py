@@ -69,7 +69,7 @@ from ._anthropic_answers import (
     from_message,
     mapped_errors,
 )
-from ._cache import MessageCache, merge_or_append
+from ._cache import MessageCache, last_message_reach, merge_or_append, message_list
 from ._config import ProviderConfig, bounded, missing_extra
 from ._hosted import announced
 from ._media import b64, media_note, unsupported
@@ -382,7 +382,8 @@ class AnthropicClient:
         self.sdk = make_anthropic_client(config)
         provider = config.provider_name
         self._cache: MessageCache[Message] = MessageCache(
-            lambda messages, event: append_anthropic_message(provider, messages, event)
+            lambda messages, event: append_anthropic_message(provider, messages, event),
+            reach=last_message_reach,  # merged into the last message
         )
         self._schema: tuple[OutputSpec, dict[str, Any]] | None = None
 
@@ -415,7 +416,9 @@ class AnthropicClient:
         request: dict[str, Any] = {
             "model": config.model,
             "max_tokens": max_tokens,
-            "messages": list(self._cache.messages(call.conversation_id, call.messages, call.agent)),
+            "messages": message_list(
+                self._cache.messages(call.conversation_id, call.messages, call.agent)
+            ),
         }
         points = config._cache_points
         control: Block | None = None

@@ -48,7 +48,7 @@ from ..models.base import (
     ModelSettings,
 )
 from ..tools.tool import ToolSpec
-from ._cache import MessageCache
+from ._cache import MessageCache, last_message_reach, message_list
 from ._config import ProviderConfig, bounded, missing_extra
 from ._gemini_answers import GeminiAnswer
 from ._gemini_errors import mapped_errors
@@ -422,6 +422,7 @@ class GeminiClient:
         self._tools: tuple[tuple[ToolSpec, ...], gt.Tool] | None = None
         self._cache: MessageCache[gt.Content] = MessageCache(
             lambda contents, event: append_gemini_content(provider, contents, event),
+            reach=last_message_reach,  # a turn merges into the last content
             results_in_call_order=True,  # matched to calls by position when no ids are sent
         )
 
@@ -512,7 +513,7 @@ class GeminiClient:
                 provider=config.provider_name,
             ) from None
         contents = self._cache.messages(call.conversation_id, call.messages, call.agent)
-        return {"model": config.model, "contents": list(contents), "config": generation}
+        return {"model": config.model, "contents": message_list(contents), "config": generation}
 
     @bounded
     async def respond(self, call: ModelCall, emit: EmitChunk) -> ModelResponse:

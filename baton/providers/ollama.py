@@ -67,7 +67,7 @@ from ..models.base import (
     ModelSettings,
     valid_data,
 )
-from ._cache import MessageCache, append_tool_message
+from ._cache import MessageCache, append_tool_message, message_list, tool_message_reach
 from ._config import ProviderConfig, bounded, missing_extra
 from ._errors import error_for_status, is_caller_failure, malformed
 from ._media import b64, media_note, tool_media_intro, unsupported
@@ -337,6 +337,7 @@ class OllamaChatClient:
         provider = config.provider_name
         self._cache: MessageCache[Message] = MessageCache(
             lambda messages, event: append_ollama_message(provider, messages, event),
+            reach=tool_message_reach,
             results_in_call_order=True,  # no call ids on the wire: matched by position
         )
         self._ids = itertools.count()
@@ -373,9 +374,9 @@ class OllamaChatClient:
             else:
                 request["format"] = output.json_schema
         request["messages"] = (
-            [{"role": "system", "content": instructions}, *history]
+            message_list(history, {"role": "system", "content": instructions})
             if instructions
-            else list(history)
+            else message_list(history)
         )
         think = _think(config, settings)
         if think is not None:

@@ -32,7 +32,7 @@ from ..events import (
     Usage,
 )
 from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings
-from ._cache import MessageCache, append_tool_message
+from ._cache import MessageCache, append_tool_message, message_list, tool_message_reach
 from ._config import ProviderConfig, bounded
 from ._errors import malformed
 from ._media import b64, data_url, document_name, media_note, tool_media_intro, unsupported
@@ -227,7 +227,8 @@ class OpenAIChatClient:
         self.sdk = make_openai_client(config)
         provider = config.provider_name
         self._cache: MessageCache[Message] = MessageCache(
-            lambda messages, event: append_chat_message(provider, messages, event)
+            lambda messages, event: append_chat_message(provider, messages, event),
+            reach=tool_message_reach,
         )
 
     async def aclose(self) -> None:
@@ -247,9 +248,9 @@ class OpenAIChatClient:
                 else output.prompt_text()
             )
         messages = (
-            [{"role": "system", "content": instructions}, *history]
+            message_list(history, {"role": "system", "content": instructions})
             if instructions
-            else list(history)
+            else message_list(history)
         )
         request: dict[str, Any] = {"model": config.model, "messages": messages}
         if call.tools:

@@ -36,7 +36,7 @@ from ..events import (
 )
 from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings
 from ..models.hosted import FileSearch, HostedTool
-from ._cache import MessageCache
+from ._cache import MessageCache, message_list
 from ._config import ProviderConfig, bounded
 from ._errors import malformed
 from ._hosted import announced, hosted_call, search_results
@@ -438,7 +438,8 @@ class OpenAIResponsesClient:
         self.sdk = make_openai_client(config)
         provider, store = config.provider_name, config.store
         self._cache: MessageCache[Item] = MessageCache(
-            lambda items, event: append_input_items(provider, store, items, event)
+            lambda items, event: append_input_items(provider, store, items, event),
+            reach=lambda items: 0,  # items are only added
         )
 
     async def aclose(self) -> None:
@@ -462,7 +463,9 @@ class OpenAIResponsesClient:
             instructions = f"{instructions}\n\n{prompt}" if instructions else prompt
         request: dict[str, Any] = {
             "model": config.model,
-            "input": list(self._cache.messages(call.conversation_id, call.messages, call.agent)),
+            "input": message_list(
+                self._cache.messages(call.conversation_id, call.messages, call.agent)
+            ),
             "store": config.store,
         }
         if instructions:

@@ -32,6 +32,7 @@ from typing import Any
 
 from ..conversation import Conversation
 from ..events import ApprovalRequest, Event, HumanInputRequest, UnattendedRequest
+from ..forked import EventList, ForkedEvents
 from ..storing import CANCEL_GRACE, store
 from ..stream import Stream, cleanup_delivery
 from .recording import Sink, TeamAsk, deliver
@@ -55,7 +56,7 @@ class BranchStream:
 
     remarks: Any = None  # remarks sent meanwhile wait in the team's conversation
 
-    def __init__(self, stream: Stream, events: list[Event]) -> None:
+    def __init__(self, stream: Stream, events: EventList) -> None:
         self.stream = stream
         self.events = events  # the branch's conversation
         self.held: list[tuple[int, Event]] = []
@@ -89,9 +90,12 @@ class Branch:
 
     __slots__ = ("ask", "name", "start", "stream", "task")
 
-    def __init__(self, ask: TeamAsk, name: str, fork: list[Event]) -> None:
+    def __init__(self, ask: TeamAsk, name: str, fork: EventList, length: int) -> None:
         outer = ask.conversation
-        events = list(fork)
+        # The team's events up to the fork, shared (not copied): nothing changes them while
+        # the branches run (they are added to in one write after the last ends, and the team's
+        # ask holds the conversation, so no reload replaces them meanwhile).
+        events = ForkedEvents(fork, length)
         self.stream = BranchStream(outer.stream, events)
         conversation = Conversation(
             id=outer.id, events=events, stream=self.stream, variables=outer.variables
@@ -101,7 +105,7 @@ class Branch:
             conversation, ask.state, _asks_only(ask.sink), ask.member_options, top=False
         )
         self.name = name
-        self.start = len(fork)
+        self.start = length
         self.task: asyncio.Task[Turn] | None = None
 
     @property
@@ -135,8 +139,9 @@ async def run_branches(
     (see the module docs). ``done`` gets each branch's ``Turn`` in the order given (``None``: it
     was cancelled), also when this raises; ``cancel(name)``, called when branch ``name`` ended,
     names the branches still running to cancel."""
-    fork = list(ask.conversation.events)
-    branches = [Branch(ask, name, fork) for name, _ in turns]
+    fork = ask.conversation.events
+    length = len(fork)
+    branches = [Branch(ask, name, fork, length) for name, _ in turns]
     for branch, (_, take) in zip(branches, turns, strict=True):
         branch.task = asyncio.create_task(take(branch.ask))
     tasks = {b.task: b for b in branches if b.task is not None}
