@@ -36,13 +36,13 @@ from .events import (
 )
 from .history import HistoryView, MemoryHistory
 from .hooks import Chains, ContextPolicy, Middleware, Observer
-from .humans import HumanHandler, human_terminal
+from .humans import CURRENT_CALL, HumanHandler, human_terminal
 from .models.base import ModelCall, ValidChunks, valid_response
 from .output import OutputInvalid, OutputSpec
 from .prompt import Instructions
 from .run import LiveRun, close_open_run
 from .stream import MemoryStream
-from .tools.execution import execute_tool_call, execute_tool_calls
+from .tools.execution import execute_tool_call, execute_tool_calls, suspension_of
 from .tools.source import SourcedTables, ToolSource
 from .tools.tool import Tool, ToolSpec
 
@@ -217,12 +217,11 @@ async def _open_cleanly(run: LiveRun) -> None:
 async def _loop(run: LiveRun, owner: bool) -> Reply[Any]:
     """The ask itself. ``owner``: no ``around_ask`` middleware runs it, so it starts and ends
     the ask too (``_enter``, ``_leave``)."""
-    from .reply import Reply
-
+    Reply = _REPLY[0] if _REPLY else _reply_class()  # imported once, not per ask
     conversation = run.conversation
     context = run.context
     plan = run.plan
-    counter = context.usage_counter
+    counter = run  # the ask's usage total (LiveRun is its UsageCounter)
     model_chain = plan.chains.model
     provider, model_name = run.config.provider, run.config.model_name
     agent_name = run.agent_name
@@ -303,13 +302,31 @@ async def _loop(run: LiveRun, owner: bool) -> Reply[Any]:
                 run.check_halt()
                 calls = response.tool_calls
             if response.tool_calls:
-                await execute_tool_calls(
-                    calls,
-                    run.table,
-                    context,
-                    concurrency=run.tool_concurrency,
-                    run_call=plan.chains.tool,
-                )  # each outcome recorded by the run (run.record_outcome) as it comes
+                if len(calls) == 1:
+                    # The usual round, run on this frame (as execute_tool_calls runs one call):
+                    # while the tool runs, the ask holds no coroutine more for the collector.
+                    one = calls[0]
+                    previous = CURRENT_CALL.get()  # humans.current_call(), middleware included
+                    CURRENT_CALL.set(one)  # set back, not reset: no token held meanwhile
+                    try:
+                        await run.deliver(one)  # transient notice: this call starts now
+                        outcome = await plan.chains.tool(one, context)
+                    except AskSuspended as suspended:
+                        if suspended.run_id != run.run_id:
+                            raise  # an outer ask pauses (a sub-agent's request went to it)
+                        asked_in = (one.id,) * len(suspended.requests)
+                        raise suspension_of(context, (suspended,), asked_in) from None
+                    finally:
+                        CURRENT_CALL.set(previous)
+                    await run.record_outcome(outcome)
+                else:
+                    await execute_tool_calls(
+                        calls,
+                        run.table,
+                        context,
+                        concurrency=run.tool_concurrency,
+                        run_call=plan.chains.tool,
+                    )  # each outcome recorded by the run (run.record_outcome) as it comes
                 outcomes = run.finished
                 run.response = None
                 run.check_halt()
@@ -393,6 +410,16 @@ async def _loop(run: LiveRun, owner: bool) -> Reply[Any]:
     finally:
         if owner:
             await _leave(run)
+
+
+_REPLY: list[type[Reply[Any]]] = []  # baton.reply's Reply, once imported (it imports this module)
+
+
+def _reply_class() -> type[Reply[Any]]:
+    from .reply import Reply
+
+    _REPLY.append(Reply)
+    return Reply
 
 
 async def _take_remarks(run: LiveRun) -> None:

@@ -81,8 +81,11 @@ __all__ = [
 log = logger("baton.run")
 
 
-class LiveRun:
-    """One running ask (see the module docs): its state, and the one path its events take."""
+class LiveRun(UsageCounter):
+    """One running ask (see the module docs): its state, and the one path its events take.
+
+    The run is also the ask's running usage total (``context.usage_counter``): one object
+    less per ask in flight for the cyclic collector to walk."""
 
     __slots__ = (
         "agent_name",
@@ -138,6 +141,7 @@ class LiveRun:
         owner: Any = None,
         tool_threads: ToolThreads | None = None,
     ) -> None:
+        super().__init__()
         self.agent_name = state.agent
         self.run_id = state.run_id
         self.request = state.request
@@ -175,13 +179,12 @@ class LiveRun:
         # while the calls run; a round usually has one call).
         self.finished: tuple[ToolCallResult | ToolCallError, ...] = ()
         self.resumed: RunState | None = state if state.status == "paused" else None
-        counter = UsageCounter()
         for line in state.usage:
-            counter.add(line.usage, line.kind, line.provider, line.model)
-        counter.tool_calls = state.tool_calls
+            self.add(line.usage, line.kind, line.provider, line.model)
+        self.tool_calls = state.tool_calls
         # The context refers back to this run: ``run_loop`` drops this reference when the ask
         # ends, so the pair leaves no cycle for the garbage collector.
-        self.context = Context(self, dependencies, counter)
+        self.context = Context(self, dependencies, self)
 
     # -- recording ---------------------------------------------------------------------------
 
@@ -304,7 +307,7 @@ class LiveRun:
         asked_in: Sequence[str] = (),
     ) -> RunState:
         """This run as a ``RunState`` record."""
-        counter = self.context.usage_counter
+        counter = self  # the usage so far
         try:
             variables = to_jsonable_python(self.conversation.variables)
         except Exception:

@@ -223,6 +223,8 @@ def seen_by(call: ModelCall) -> list[Seen]:
 # Calls of at most this many events (a one-message call, such as a team's selection) are
 # counted afresh: cheaper than looking for, and keeping, a tally a fork could start from.
 _SHORT = 8
+# Shared answers and usage records kept (the oldest dropped first): a script has few.
+_KEPT_ANSWERS = 256
 
 
 class _ConversationState:
@@ -271,6 +273,12 @@ class ScriptedModel(ModelConfig, ModelClient):
         # next call, which keeps the old one as a tuple.
         self._tallies: dict[int, _ConversationState | tuple[Event, Event, int, int]] = {}
         self._ids = itertools.count(1)
+        # Answers with no per-call field (a text turn: no call ids), by what makes them
+        # (text, reasoning, input tokens, agent), and usage records by their counts: a script
+        # playing the same answer again hands back the same frozen objects, as a recorded or
+        # prebuilt test model would, instead of making new ones per call.
+        self._answers: dict[tuple[str, str, int, str], ModelResponse] = {}
+        self._usages: dict[tuple[int, int, int], Usage] = {}
 
     # -- ModelConfig -------------------------------------------------------------------------
 
@@ -320,6 +328,8 @@ class ScriptedModel(ModelConfig, ModelClient):
         it had never seen one: a long benchmark's memory, reset between repetitions."""
         self._states.clear()
         self._tallies.clear()
+        self._answers.clear()
+        self._usages.clear()
 
     @property
     def remaining(self) -> int:
@@ -345,6 +355,15 @@ class ScriptedModel(ModelConfig, ModelClient):
         if isinstance(turn, BaseException):
             raise turn
         input_tokens = self._input_tokens(state, call.messages, call.conversation_id)
+        if (
+            len(call.messages) <= _SHORT
+            and (not self.per_conversation or (self.repeat and state.cursor >= len(self.turns)))
+            and self._states.get(call.conversation_id) is state
+        ):
+            # Nothing worth keeping for this conversation: no tally (a short call is recounted
+            # at once) and its script starts over at its next call, as a new state's would.
+            # Dropped, so that a finished conversation leaves nothing here.
+            del self._states[call.conversation_id]
         if isinstance(turn, ModelResponse):
             return turn
         stream = call.settings.stream
@@ -491,14 +510,42 @@ class ScriptedModel(ModelConfig, ModelClient):
         input_tokens: int,
         agent: str,
     ) -> ModelResponse:
+        if not tool_calls:
+            key = (text, thoughts, input_tokens, agent)
+            answer = self._answers.get(key)
+            if answer is None:
+                answer = self._answers[key] = self._make_response(
+                    text, thoughts, (), input_tokens, agent
+                )
+                if len(self._answers) > _KEPT_ANSWERS:
+                    del self._answers[next(iter(self._answers))]
+            return answer
+        return self._make_response(text, thoughts, tuple(tool_calls), input_tokens, agent)
+
+    def _make_response(
+        self,
+        text: str,
+        thoughts: str,
+        tool_calls: tuple[ToolCall, ...],
+        input_tokens: int,
+        agent: str,
+    ) -> ModelResponse:
         reasoning_tokens = (len(thoughts) + 3) // 4  # estimate_tokens, inlined (every call)
         output_tokens = (len(text) + 3) // 4 + reasoning_tokens
         for c in tool_calls:
             output_tokens += (len(c.arguments) + 3) // 4 + 4
+        counts = (input_tokens, output_tokens, reasoning_tokens)
+        usage = self._usages.get(counts)
+        if usage is None:
+            usage = self._usages[counts] = Usage(
+                1, input_tokens, output_tokens, reasoning_tokens=reasoning_tokens
+            )
+            if len(self._usages) > _KEPT_ANSWERS:
+                del self._usages[next(iter(self._usages))]
         return ModelResponse(
             text,
-            tuple(tool_calls),
-            Usage(1, input_tokens, output_tokens, reasoning_tokens=reasoning_tokens),
+            tool_calls,
+            usage,
             "tool_calls" if tool_calls else "stop",
             self._model,
             "scripted",
