@@ -91,6 +91,7 @@ class Plan:
 
     __slots__ = (
         "chains",
+        "fixed",
         "hosted",
         "inherited",
         "instructions",
@@ -100,6 +101,7 @@ class Plan:
         "raise_tool_errors",
         "sources",
         "specs",
+        "system",
         "table",
     )
 
@@ -123,6 +125,10 @@ class Plan:
         self.specs: tuple[ToolSpec, ...] = tuple(t.spec for t in table.values())
         self.output = output
         self.instructions = instructions.with_output(output)
+        # Static instructions are the same at every model call: their text, made once (no
+        # rendering coroutine per call). None with dynamic ones (rendered at each call).
+        self.fixed = not self.instructions.is_dynamic
+        self.system = self.instructions.static_text() if self.fixed else None
         self.chains = Chains(middleware, _call_model, _call_tool, human_terminal(hitl))
         # Middleware that sub-agents run by this agent's asks get too (Middleware.inherited).
         self.inherited = tuple(m for m in middleware if m.inherited)
@@ -264,7 +270,7 @@ async def _loop(run: LiveRun, owner: bool) -> Reply[Any]:
                     agent_name,
                     conversation.id,
                     run.run_id,
-                    await plan.instructions.render(context),
+                    plan.system if plan.fixed else await plan.instructions.render(context),
                     HistoryView(conversation.events),
                     run.specs,
                     plan.output,

@@ -122,6 +122,9 @@ _Counter = Callable[[Any], int]
 
 
 def _request_tokens(event: ModelRequest) -> int:
+    parts = event.parts
+    if len(parts) == 1 and type(parts[0]) is Text:  # the usual request: one text
+        return (len(parts[0].text) + 3) // 4  # estimate_tokens, inlined
     return sum(
         estimate_tokens(p.text)
         if isinstance(p, Text)
@@ -341,29 +344,30 @@ class ScriptedModel(ModelConfig, ModelClient):
     async def respond(self, call: ModelCall, emit: EmitChunk) -> ModelResponse:
         if self.record:
             self.requests.append(call)
-        state = self._state(call.conversation_id)
+        conversation_id = call.conversation_id
+        state = self._state(conversation_id)
         turn = self._next_turn(state if self.per_conversation else self._shared)
-        while callable(turn) and not isinstance(turn, type):
-            turn = turn(call)
-            if type(turn) is not str and inspect.isawaitable(turn):  # text: the usual answer
-                turn = await turn
-        if isinstance(turn, type) and issubclass(turn, BaseException):
-            try:
-                turn = turn()
-            except TypeError:  # e.g. ModelError needs a message
-                turn = turn(f"{turn.__name__} raised by the ScriptedModel script")
-        if isinstance(turn, BaseException):
-            raise turn
-        input_tokens = self._input_tokens(state, call.messages, call.conversation_id)
+        kind = type(turn)
+        if kind is not str and kind is not ScriptedCall:  # the usual turns go straight on
+            turn = await self._resolve(turn, call)
+        messages = call.messages
+        input_tokens = self._input_tokens(state, messages, conversation_id)
         if (
-            len(call.messages) <= _SHORT
+            len(messages) <= _SHORT
             and (not self.per_conversation or (self.repeat and state.cursor >= len(self.turns)))
-            and self._states.get(call.conversation_id) is state
+            and self._states.get(conversation_id) is state
         ):
             # Nothing worth keeping for this conversation: no tally (a short call is recounted
             # at once) and its script starts over at its next call, as a new state's would.
             # Dropped, so that a finished conversation leaves nothing here.
-            del self._states[call.conversation_id]
+            del self._states[conversation_id]
+        if kind is str:  # a final text answer
+            if turn and call.settings.stream:
+                await emit(TextChunk(turn))
+            return self._response(turn, "", (), input_tokens, call.agent)
+        if kind is ScriptedCall:
+            calls = (self._tool_call(turn),)
+            return self._response("", "", calls, input_tokens, call.agent)
         if isinstance(turn, ModelResponse):
             return turn
         stream = call.settings.stream
@@ -381,7 +385,24 @@ class ScriptedModel(ModelConfig, ModelClient):
         text = "".join(text_parts)
         if text and stream:
             await emit(TextChunk(text))
-        return self._response(text, "", tool_calls, input_tokens, call.agent)
+        return self._response(text, "", tuple(tool_calls), input_tokens, call.agent)
+
+    @staticmethod
+    async def _resolve(turn: Any, call: ModelCall) -> Any:
+        """A turn that is a function (called with ``call``) or an exception (raised) played:
+        what it stands for."""
+        while callable(turn) and not isinstance(turn, type):
+            turn = turn(call)
+            if type(turn) is not str and inspect.isawaitable(turn):  # text: the usual answer
+                turn = await turn
+        if isinstance(turn, type) and issubclass(turn, BaseException):
+            try:
+                turn = turn()
+            except TypeError:  # e.g. ModelError needs a message
+                turn = turn(f"{turn.__name__} raised by the ScriptedModel script")
+        if isinstance(turn, BaseException):
+            raise turn
+        return turn
 
     def _state(self, conversation_id: str) -> _ConversationState:
         states = self._states
@@ -500,13 +521,15 @@ class ScriptedModel(ModelConfig, ModelClient):
                     await emit(ToolCallDelta(tool_call.id, tool_call.name, tool_call.arguments))
             else:
                 raise TypeError(f"chunks() cannot play {piece!r}")
-        return self._response("".join(text), "".join(thoughts), tool_calls, input_tokens, agent)
+        return self._response(
+            "".join(text), "".join(thoughts), tuple(tool_calls), input_tokens, agent
+        )
 
     def _response(
         self,
         text: str,
         thoughts: str,
-        tool_calls: list[ToolCall],
+        tool_calls: tuple[ToolCall, ...],
         input_tokens: int,
         agent: str,
     ) -> ModelResponse:
@@ -520,7 +543,7 @@ class ScriptedModel(ModelConfig, ModelClient):
                 if len(self._answers) > _KEPT_ANSWERS:
                     del self._answers[next(iter(self._answers))]
             return answer
-        return self._make_response(text, thoughts, tuple(tool_calls), input_tokens, agent)
+        return self._make_response(text, thoughts, tool_calls, input_tokens, agent)
 
     def _make_response(
         self,
