@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .context import Context
-from .conversation import claims_in_store
+from .conversation import Conversation, claims_in_store
 from .errors import (
     AskSuspended,
     ConfigError,
@@ -185,6 +185,15 @@ def _enter(run: LiveRun) -> None:
 
 async def _leave(run: LiveRun) -> None:
     """End the ask, however it ended: let go of the stream's remarks and of the claim."""
+    held = _let_go(run)
+    if held is not None:
+        await held.release()
+
+
+def _let_go(run: LiveRun) -> Conversation | None:
+    """``_leave`` up to the store's claim: the conversation whose claim is still to be given
+    back (``await conversation.release()``), if any (a plain function: no coroutine per ask
+    when there is none, the usual case)."""
     # The run and its context refer to each other: the run lets go of its context here, so
     # that an ask leaves no reference cycle behind (the cyclic collector would have to find
     # and free it, with everything it holds). A context kept by a tool still works.
@@ -196,11 +205,11 @@ async def _leave(run: LiveRun) -> None:
         if stream is not None and getattr(stream, "remarks", None) == conversation.remark:
             stream.remarks = None  # type: ignore[attr-defined]
     if run.keeps_claim:
-        pass  # its caller holds the conversation (a team between its members' turns)
-    elif conversation.claim is None:
+        return None  # its caller holds the conversation (a team between its members' turns)
+    if conversation.claim is None:
         conversation.busy = False
-    else:
-        await conversation.release()
+        return None
+    return conversation
 
 
 async def _open_cleanly(run: LiveRun) -> None:
@@ -315,7 +324,8 @@ async def _loop(run: LiveRun, owner: bool) -> Reply[Any]:
                     previous = CURRENT_CALL.get()  # humans.current_call(), middleware included
                     CURRENT_CALL.set(one)  # set back, not reset: no token held meanwhile
                     try:
-                        await run.deliver(one)  # transient notice: this call starts now
+                        if run.heard():  # a transient notice: this call starts now
+                            await run.deliver(one)
                         outcome = await plan.chains.tool(one, context)
                     except AskSuspended as suspended:
                         if suspended.run_id != run.run_id:
@@ -415,7 +425,9 @@ async def _loop(run: LiveRun, owner: bool) -> Reply[Any]:
         raise
     finally:
         if owner:
-            await _leave(run)
+            held = _let_go(run)
+            if held is not None:
+                await held.release()
 
 
 _REPLY: list[type[Reply[Any]]] = []  # baton.reply's Reply, once imported (it imports this module)

@@ -196,9 +196,10 @@ class LiveRun(UsageCounter):
             conversation.events.append(event)
         else:
             await store(conversation, (event,))
-        await self.deliver(event, to_stream=to_stream)
-        if self.alerts:
-            await self._record_alerts()
+        if self.heard():
+            await self.deliver(event, to_stream=to_stream)
+            if self.alerts:
+                await self._record_alerts()
 
     async def record_many(self, events: Sequence[Event], *, last: bool = False) -> None:
         """Keep the events of one step in one store write, then deliver each (to a stream
@@ -211,10 +212,11 @@ class LiveRun(UsageCounter):
             await store(conversation, events, release=last)
         stream = conversation.made_stream
         if stream is None or type(stream) is MemoryStream:  # the common case: no frame more
-            for event in events:
-                await self.deliver(event)
-            if self.alerts:
-                await self._record_alerts()
+            if self.heard():
+                for event in events:
+                    await self.deliver(event)
+                if self.alerts:
+                    await self._record_alerts()
         else:
             await self.deliver_many(events)
 
@@ -241,9 +243,24 @@ class LiveRun(UsageCounter):
         else:
             await store(conversation, (outcome,))
         self.finished += (outcome,)
-        await self.deliver(outcome)
-        if self.alerts:
-            await self._record_alerts()
+        if self.heard():
+            await self.deliver(outcome)
+            if self.alerts:
+                await self._record_alerts()
+
+    def heard(self) -> bool:
+        """Whether anyone takes this run's events live: a stream (a memory stream only with
+        subscribers), the run's reader (``tap``) or an observer. When nobody does, the events
+        are kept without a ``deliver`` (one coroutine less per event)."""
+        stream = self.conversation.made_stream
+        return (
+            self.tap is not None
+            or bool(self.plan.observers)
+            or (
+                stream is not None
+                and (type(stream) is not MemoryStream or stream.subscriber_count > 0)
+            )
+        )
 
     async def deliver(self, event: Event, *, to_stream: bool = True) -> None:
         """Deliver an event live (stream, tap, observers) without keeping it in history."""
