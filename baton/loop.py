@@ -63,7 +63,9 @@ async def _call_model(call: ModelCall, context: Context) -> ModelResponse:
     # Every model's text reaches the stream and the history as valid Unicode (lone surrogates
     # would make the store, or the next request, fail to encode the conversation).
     chunks = ValidChunks(run.deliver)
-    response = await run.client.respond(call, chunks.emit)
+    client = run.client
+    assert client is not None  # taken when the loop started
+    response = await client.respond(call, chunks.emit)
     if chunks.holding:
         await chunks.flush()
     return valid_response(response)
@@ -241,6 +243,7 @@ async def _loop(run: LiveRun, owner: bool) -> Reply[Any]:
     provider, model_name = run.config.provider, run.config.model_name
     agent_name = run.agent_name
     resumed = run.resumed  # a paused run continuing in the turn it paused in
+    run.client = run.config.client()  # this loop's (see LiveRun.client)
     if owner:
         _enter(run)
     try:

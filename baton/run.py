@@ -151,7 +151,11 @@ class LiveRun(UsageCounter):
         self.table = plan.table  # this run's tools (tool sources add to it when it starts)
         self.specs = plan.specs
         self.config = config
-        self.client: ModelClient = config.client()
+        # The model's client is taken when the loop starts (run_loop), in the loop the ask runs
+        # on: connection pools belong to one event loop, and a run can be made outside it
+        # (``agent.ask`` makes a new conversation's run when called, ``ask_sync`` runs it on
+        # Baton's own loop).
+        self.client: ModelClient | None = None
         self.settings = settings
         self.max_turns = max_turns
         self.output_retries = output_retries

@@ -800,3 +800,11 @@ async def test_settings_given_as_a_dict_are_refused_with_the_spelling() -> None:
     with pytest.raises(ConfigError, match=r"takes a ModelSettings, got dict"):
         await agent.ask("hi", settings={"temperature": 0.2})  # type: ignore[arg-type]
     assert (await agent.ask("hi")).text == "hi"  # the refused ask left nothing behind
+
+
+async def test_a_mistake_in_the_arguments_of_ask_is_raised_when_the_ask_is_awaited() -> None:
+    agent: Agent[str] = Agent("a", config=ScriptedModel("hi"))
+    asking = agent.ask("hello", max_turns=0)  # a new conversation's run is made at once
+    with pytest.raises(ConfigError, match="max_turns"):
+        await asking
+    assert (await agent.ask("hello")).text == "hi"  # nothing was left claimed or broken
