@@ -40,7 +40,7 @@ from .humans import CURRENT_CALL, HumanHandler, human_terminal
 from .models.base import ModelCall, ValidChunks, valid_response
 from .output import OutputInvalid, OutputSpec
 from .prompt import Instructions
-from .run import LiveRun, close_open_run
+from .run import LiveRun, abandon_run, close_open_run
 from .stream import MemoryStream
 from .tools.execution import execute_tool_call, execute_tool_calls, suspension_of
 from .tools.source import SourcedTables, ToolSource
@@ -214,6 +214,17 @@ def _let_go(run: LiveRun) -> Conversation | None:
     return conversation
 
 
+async def _unopened(run: LiveRun, error: BaseException) -> None:
+    """End an ask that failed before it began (its model's client could not be made), as
+    ``Agent.open_run`` ends one that fails: a start stored with the claim is closed in the
+    store, and the claim is given back; nothing else is recorded."""
+    if run.started:
+        await abandon_run(run.conversation, run.run_id, error)
+    held = _let_go(run)
+    if held is not None:
+        await held.release()
+
+
 async def _open_cleanly(run: LiveRun) -> None:
     """Inside ``around_ask`` (so inside a ``ConversationLock``): catch up with a history that
     can't claim conversations, then close a run a dead process left open."""
@@ -243,7 +254,12 @@ async def _loop(run: LiveRun, owner: bool) -> Reply[Any]:
     provider, model_name = run.config.provider, run.config.model_name
     agent_name = run.agent_name
     resumed = run.resumed  # a paused run continuing in the turn it paused in
-    run.client = run.config.client()  # this loop's (see LiveRun.client)
+    try:
+        run.client = run.config.client()  # this loop's (see LiveRun.client)
+    except BaseException as error:
+        if owner:  # (inside around_ask middleware, _around_ask ends the ask)
+            await _unopened(run, error)
+        raise
     if owner:
         _enter(run)
     try:

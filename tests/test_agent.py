@@ -808,3 +808,26 @@ async def test_a_mistake_in_the_arguments_of_ask_is_raised_when_the_ask_is_await
     with pytest.raises(ConfigError, match="max_turns"):
         await asking
     assert (await agent.ask("hello")).text == "hi"  # nothing was left claimed or broken
+
+
+class _NoClient(ScriptedModel):
+    """A model whose client can't be made (as a provider's without credentials)."""
+
+    def client(self) -> Any:
+        raise ConfigError("no client for this model")
+
+
+async def test_an_ask_whose_model_client_cannot_be_made_gives_its_conversation_back() -> None:
+    history = MemoryHistory()
+    agent: Agent[str] = Agent("a", config=ScriptedModel("one", "two"), history=history)
+    first = await agent.ask("hello")
+    broken: Agent[str] = Agent("a", config=_NoClient("never"), history=history)
+    for asking in (
+        broken.ask("new"),
+        broken.ask("again", conversation_id=first.conversation_id),
+    ):
+        with pytest.raises(ConfigError, match="no client"):
+            await asking
+    # Nothing holds the conversation: the next ask on it runs.
+    again = await agent.ask("more", conversation_id=first.conversation_id)
+    assert again.text == "two"
