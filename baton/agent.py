@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Generic, overload
 
@@ -186,8 +186,24 @@ class Agent(Generic[OutputT]):
 
     # -- asking ------------------------------------------------------------------------------
 
-    async def ask(self, prompt: PromptInput, **options: Unpack[AskOptions]) -> Reply[OutputT]:
-        """Start a conversation (or continue one by ``conversation_id``) and get the reply."""
+    def ask(
+        self, prompt: PromptInput, **options: Unpack[AskOptions]
+    ) -> Coroutine[Any, Any, Reply[OutputT]]:
+        """Start a conversation (or continue one by ``conversation_id``) and get the reply:
+        ``reply = await agent.ask(...)``."""
+        if options.get("conversation_id") is None:
+            # A new conversation needs no claim: the run is made now and the ask is the loop's
+            # own coroutine (one coroutine less per ask for the collector to walk, and two
+            # fewer made; see benchmarks/README.md, "D in steady state"). A mistake in the
+            # arguments is raised when the ask is awaited, as from any coroutine.
+            try:
+                run = self._new_run(prompt, options)
+            except Exception as error:
+                return _raise(error)
+            return run_loop(run)
+        return self._ask_stored(prompt, options)
+
+    async def _ask_stored(self, prompt: PromptInput, options: AskOptions) -> Reply[OutputT]:
         return await run_loop(await self.open_run(prompt, options))
 
     def ask_sync(self, prompt: PromptInput, **options: Unpack[AskOptions]) -> Reply[OutputT]:
@@ -241,6 +257,8 @@ class Agent(Generic[OutputT]):
         if held is not None:
             request = ModelRequest(() if prompt is None else as_parts(prompt))
             return self._held_run(request, held, options)
+        if after is None and options.get("conversation_id") is None:
+            return self._new_run(prompt, options)
         request = ModelRequest(as_parts(prompt))
         config, plan = self._config_and_plan(options)
         run_id = new_id()
@@ -255,11 +273,6 @@ class Agent(Generic[OutputT]):
 
         if after is not None:
             conversation = await after.claim_next(options, start(after.conversation_id))
-        elif options.get("conversation_id") is None:
-            # A new id: nobody else can hold it, and the store has nothing under it yet.
-            conversation = new_conversation(
-                options.get("stream"), dict(self.variables), self.history
-            )
         else:
             conversation = await self._claim(options, start(options["conversation_id"]))
         lease = conversation.claim
@@ -287,6 +300,22 @@ class Agent(Generic[OutputT]):
             if started:
                 await abandon_run(conversation, run_id, error)
             await conversation.release()
+            raise
+
+    def _new_run(self, prompt: PromptInput | None, options: AskOptions) -> LiveRun:
+        """The run of one new ask on a new conversation (see ``open_run``): a new id needs
+        no claim in the store, so nothing here waits."""
+        request = ModelRequest(as_parts(prompt))
+        config, plan = self._config_and_plan(options)
+        conversation = new_conversation(options.get("stream"), dict(self.variables), self.history)
+        try:
+            variables = options.get("variables")
+            if variables:
+                conversation.variables.update(variables)
+            state = RunState(conversation.id, new_id(), self.name, request)
+            return self._live(state, conversation, config, plan, options)
+        except BaseException:
+            conversation.busy = False  # the claim of a new conversation: in this process only
             raise
 
     def _held_run(
@@ -609,3 +638,8 @@ class Agent(Generic[OutputT]):
             or self.description
             or f"Ask the {self.name!r} agent to handle a task and return its answer.",
         )
+
+
+async def _raise(error: Exception) -> Any:
+    """A coroutine raising ``error`` when awaited (see ``Agent.ask``)."""
+    raise error

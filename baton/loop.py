@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .context import Context
-from .conversation import claims_in_store
+from .conversation import Conversation, claims_in_store
 from .errors import (
     AskSuspended,
     ConfigError,
@@ -36,13 +36,13 @@ from .events import (
 )
 from .history import HistoryView, MemoryHistory
 from .hooks import Chains, ContextPolicy, Middleware, Observer
-from .humans import HumanHandler, human_terminal
+from .humans import CURRENT_CALL, HumanHandler, human_terminal
 from .models.base import ModelCall, ValidChunks, valid_response
 from .output import OutputInvalid, OutputSpec
 from .prompt import Instructions
-from .run import LiveRun, close_open_run
+from .run import LiveRun, abandon_run, close_open_run
 from .stream import MemoryStream
-from .tools.execution import execute_tool_call, execute_tool_calls
+from .tools.execution import execute_tool_call, execute_tool_calls, suspension_of
 from .tools.source import SourcedTables, ToolSource
 from .tools.tool import Tool, ToolSpec
 
@@ -63,7 +63,9 @@ async def _call_model(call: ModelCall, context: Context) -> ModelResponse:
     # Every model's text reaches the stream and the history as valid Unicode (lone surrogates
     # would make the store, or the next request, fail to encode the conversation).
     chunks = ValidChunks(run.deliver)
-    response = await run.client.respond(call, chunks.emit)
+    client = run.client
+    assert client is not None  # taken when the loop started
+    response = await client.respond(call, chunks.emit)
     if chunks.holding:
         await chunks.flush()
     return valid_response(response)
@@ -91,6 +93,7 @@ class Plan:
 
     __slots__ = (
         "chains",
+        "fixed",
         "hosted",
         "inherited",
         "instructions",
@@ -100,6 +103,7 @@ class Plan:
         "raise_tool_errors",
         "sources",
         "specs",
+        "system",
         "table",
     )
 
@@ -123,6 +127,10 @@ class Plan:
         self.specs: tuple[ToolSpec, ...] = tuple(t.spec for t in table.values())
         self.output = output
         self.instructions = instructions.with_output(output)
+        # Static instructions are the same at every model call: their text, made once (no
+        # rendering coroutine per call). None with dynamic ones (rendered at each call).
+        self.fixed = not self.instructions.is_dynamic
+        self.system = self.instructions.static_text() if self.fixed else None
         self.chains = Chains(middleware, _call_model, _call_tool, human_terminal(hitl))
         # Middleware that sub-agents run by this agent's asks get too (Middleware.inherited).
         self.inherited = tuple(m for m in middleware if m.inherited)
@@ -179,6 +187,15 @@ def _enter(run: LiveRun) -> None:
 
 async def _leave(run: LiveRun) -> None:
     """End the ask, however it ended: let go of the stream's remarks and of the claim."""
+    held = _let_go(run)
+    if held is not None:
+        await held.release()
+
+
+def _let_go(run: LiveRun) -> Conversation | None:
+    """``_leave`` up to the store's claim: the conversation whose claim is still to be given
+    back (``await conversation.release()``), if any (a plain function: no coroutine per ask
+    when there is none, the usual case)."""
     # The run and its context refer to each other: the run lets go of its context here, so
     # that an ask leaves no reference cycle behind (the cyclic collector would have to find
     # and free it, with everything it holds). A context kept by a tool still works.
@@ -190,11 +207,22 @@ async def _leave(run: LiveRun) -> None:
         if stream is not None and getattr(stream, "remarks", None) == conversation.remark:
             stream.remarks = None  # type: ignore[attr-defined]
     if run.keeps_claim:
-        pass  # its caller holds the conversation (a team between its members' turns)
-    elif conversation.claim is None:
+        return None  # its caller holds the conversation (a team between its members' turns)
+    if conversation.claim is None:
         conversation.busy = False
-    else:
-        await conversation.release()
+        return None
+    return conversation
+
+
+async def _unopened(run: LiveRun, error: BaseException) -> None:
+    """End an ask that failed before it began (its model's client could not be made), as
+    ``Agent.open_run`` ends one that fails: a start stored with the claim is closed in the
+    store, and the claim is given back; nothing else is recorded."""
+    if run.started:
+        await abandon_run(run.conversation, run.run_id, error)
+    held = _let_go(run)
+    if held is not None:
+        await held.release()
 
 
 async def _open_cleanly(run: LiveRun) -> None:
@@ -217,16 +245,21 @@ async def _open_cleanly(run: LiveRun) -> None:
 async def _loop(run: LiveRun, owner: bool) -> Reply[Any]:
     """The ask itself. ``owner``: no ``around_ask`` middleware runs it, so it starts and ends
     the ask too (``_enter``, ``_leave``)."""
-    from .reply import Reply
-
+    Reply = _REPLY[0] if _REPLY else _reply_class()  # imported once, not per ask
     conversation = run.conversation
     context = run.context
     plan = run.plan
-    counter = context.usage_counter
+    counter = run  # the ask's usage total (LiveRun is its UsageCounter)
     model_chain = plan.chains.model
     provider, model_name = run.config.provider, run.config.model_name
     agent_name = run.agent_name
     resumed = run.resumed  # a paused run continuing in the turn it paused in
+    try:
+        run.client = run.config.client()  # this loop's (see LiveRun.client)
+    except BaseException as error:
+        if owner:  # (inside around_ask middleware, _around_ask ends the ask)
+            await _unopened(run, error)
+        raise
     if owner:
         _enter(run)
     try:
@@ -265,7 +298,7 @@ async def _loop(run: LiveRun, owner: bool) -> Reply[Any]:
                     agent_name,
                     conversation.id,
                     run.run_id,
-                    await plan.instructions.render(context),
+                    plan.system if plan.fixed else await plan.instructions.render(context),
                     HistoryView(conversation.events),
                     run.specs,
                     plan.output,
@@ -303,13 +336,32 @@ async def _loop(run: LiveRun, owner: bool) -> Reply[Any]:
                 run.check_halt()
                 calls = response.tool_calls
             if response.tool_calls:
-                await execute_tool_calls(
-                    calls,
-                    run.table,
-                    context,
-                    concurrency=run.tool_concurrency,
-                    run_call=plan.chains.tool,
-                )  # each outcome recorded by the run (run.record_outcome) as it comes
+                if len(calls) == 1:
+                    # The usual round, run on this frame (as execute_tool_calls runs one call):
+                    # while the tool runs, the ask holds no coroutine more for the collector.
+                    one = calls[0]
+                    previous = CURRENT_CALL.get()  # humans.current_call(), middleware included
+                    CURRENT_CALL.set(one)  # set back, not reset: no token held meanwhile
+                    try:
+                        if run.heard():  # a transient notice: this call starts now
+                            await run.deliver(one)
+                        outcome = await plan.chains.tool(one, context)
+                    except AskSuspended as suspended:
+                        if suspended.run_id != run.run_id:
+                            raise  # an outer ask pauses (a sub-agent's request went to it)
+                        asked_in = (one.id,) * len(suspended.requests)
+                        raise suspension_of(context, (suspended,), asked_in) from None
+                    finally:
+                        CURRENT_CALL.set(previous)
+                    await run.record_outcome(outcome)
+                else:
+                    await execute_tool_calls(
+                        calls,
+                        run.table,
+                        context,
+                        concurrency=run.tool_concurrency,
+                        run_call=plan.chains.tool,
+                    )  # each outcome recorded by the run (run.record_outcome) as it comes
                 outcomes = run.finished
                 run.response = None
                 run.check_halt()
@@ -392,7 +444,19 @@ async def _loop(run: LiveRun, owner: bool) -> Reply[Any]:
         raise
     finally:
         if owner:
-            await _leave(run)
+            held = _let_go(run)
+            if held is not None:
+                await held.release()
+
+
+_REPLY: list[type[Reply[Any]]] = []  # baton.reply's Reply, once imported (it imports this module)
+
+
+def _reply_class() -> type[Reply[Any]]:
+    from .reply import Reply
+
+    _REPLY.append(Reply)
+    return Reply
 
 
 async def _take_remarks(run: LiveRun) -> None:

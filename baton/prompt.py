@@ -50,6 +50,15 @@ class Instructions:
     def is_dynamic(self) -> bool:
         return self._signature is not None
 
+    def static_text(self) -> str | None:
+        """The text of static instructions (not ``is_dynamic``): what every ``render`` gives."""
+        return self._with_suffix(self._static)
+
+    def _with_suffix(self, text: str | None) -> str | None:
+        if self._suffix is None:
+            return text
+        return f"{text}\n\n{self._suffix}" if text else self._suffix
+
     async def render(self, context: Context) -> str | None:
         text = self._static
         sig = self._signature
@@ -70,6 +79,4 @@ class Instructions:
                     f"prompt function {sig.label} returned {type(rendered).__name__}, not str"
                 )
             text = rendered
-        if self._suffix is None:
-            return text
-        return f"{text}\n\n{self._suffix}" if text else self._suffix
+        return self._with_suffix(text)

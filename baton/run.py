@@ -81,8 +81,11 @@ __all__ = [
 log = logger("baton.run")
 
 
-class LiveRun:
-    """One running ask (see the module docs): its state, and the one path its events take."""
+class LiveRun(UsageCounter):
+    """One running ask (see the module docs): its state, and the one path its events take.
+
+    The run is also the ask's running usage total (``context.usage_counter``): one object
+    less per ask in flight for the cyclic collector to walk."""
 
     __slots__ = (
         "agent_name",
@@ -138,6 +141,7 @@ class LiveRun:
         owner: Any = None,
         tool_threads: ToolThreads | None = None,
     ) -> None:
+        super().__init__()
         self.agent_name = state.agent
         self.run_id = state.run_id
         self.request = state.request
@@ -147,7 +151,11 @@ class LiveRun:
         self.table = plan.table  # this run's tools (tool sources add to it when it starts)
         self.specs = plan.specs
         self.config = config
-        self.client: ModelClient = config.client()
+        # The model's client is taken when the loop starts (run_loop), in the loop the ask runs
+        # on: connection pools belong to one event loop, and a run can be made outside it
+        # (``agent.ask`` makes a new conversation's run when called, ``ask_sync`` runs it on
+        # Baton's own loop).
+        self.client: ModelClient | None = None
         self.settings = settings
         self.max_turns = max_turns
         self.output_retries = output_retries
@@ -175,13 +183,12 @@ class LiveRun:
         # while the calls run; a round usually has one call).
         self.finished: tuple[ToolCallResult | ToolCallError, ...] = ()
         self.resumed: RunState | None = state if state.status == "paused" else None
-        counter = UsageCounter()
         for line in state.usage:
-            counter.add(line.usage, line.kind, line.provider, line.model)
-        counter.tool_calls = state.tool_calls
+            self.add(line.usage, line.kind, line.provider, line.model)
+        self.tool_calls = state.tool_calls
         # The context refers back to this run: ``run_loop`` drops this reference when the ask
         # ends, so the pair leaves no cycle for the garbage collector.
-        self.context = Context(self, dependencies, counter)
+        self.context = Context(self, dependencies, self)
 
     # -- recording ---------------------------------------------------------------------------
 
@@ -193,9 +200,10 @@ class LiveRun:
             conversation.events.append(event)
         else:
             await store(conversation, (event,))
-        await self.deliver(event, to_stream=to_stream)
-        if self.alerts:
-            await self._record_alerts()
+        if self.heard():
+            await self.deliver(event, to_stream=to_stream)
+            if self.alerts:
+                await self._record_alerts()
 
     async def record_many(self, events: Sequence[Event], *, last: bool = False) -> None:
         """Keep the events of one step in one store write, then deliver each (to a stream
@@ -208,10 +216,11 @@ class LiveRun:
             await store(conversation, events, release=last)
         stream = conversation.made_stream
         if stream is None or type(stream) is MemoryStream:  # the common case: no frame more
-            for event in events:
-                await self.deliver(event)
-            if self.alerts:
-                await self._record_alerts()
+            if self.heard():
+                for event in events:
+                    await self.deliver(event)
+                if self.alerts:
+                    await self._record_alerts()
         else:
             await self.deliver_many(events)
 
@@ -238,9 +247,24 @@ class LiveRun:
         else:
             await store(conversation, (outcome,))
         self.finished += (outcome,)
-        await self.deliver(outcome)
-        if self.alerts:
-            await self._record_alerts()
+        if self.heard():
+            await self.deliver(outcome)
+            if self.alerts:
+                await self._record_alerts()
+
+    def heard(self) -> bool:
+        """Whether anyone takes this run's events live: a stream (a memory stream only with
+        subscribers), the run's reader (``tap``) or an observer. When nobody does, the events
+        are kept without a ``deliver`` (one coroutine less per event)."""
+        stream = self.conversation.made_stream
+        return (
+            self.tap is not None
+            or bool(self.plan.observers)
+            or (
+                stream is not None
+                and (type(stream) is not MemoryStream or stream.subscriber_count > 0)
+            )
+        )
 
     async def deliver(self, event: Event, *, to_stream: bool = True) -> None:
         """Deliver an event live (stream, tap, observers) without keeping it in history."""
@@ -304,7 +328,7 @@ class LiveRun:
         asked_in: Sequence[str] = (),
     ) -> RunState:
         """This run as a ``RunState`` record."""
-        counter = self.context.usage_counter
+        counter = self  # the usage so far
         try:
             variables = to_jsonable_python(self.conversation.variables)
         except Exception:

@@ -231,6 +231,8 @@ _OPENINGS = frozenset({RunStarted, TeamStarted})
 # Calls of at most this many events (a one-message call, such as a team's selection) are
 # counted afresh: cheaper than looking for, and keeping, a tally a fork could start from.
 _SHORT = 8
+# Shared answers and usage records kept (the oldest dropped first): a script has few.
+_KEPT_ANSWERS = 256
 
 
 def _tokens(events: Sequence[Event]) -> int:
@@ -311,6 +313,12 @@ class ScriptedModel(ModelConfig, ModelClient):
         # `max_tracked_conversations` kept (a fork starts from the one of its prefix).
         self._tallies: dict[int, _Tally] = {}
         self._ids = itertools.count(1)
+        # Answers with no per-call field (a text turn: no call ids), by what makes them
+        # (text, reasoning, input tokens, agent), and usage records by their counts: a script
+        # playing the same answer again hands back the same frozen objects, as a recorded or
+        # prebuilt test model would, instead of making new ones per call.
+        self._answers: dict[tuple[str, str, int, str], ModelResponse] = {}
+        self._usages: dict[tuple[int, int, int], Usage] = {}
 
     # -- ModelConfig -------------------------------------------------------------------------
 
@@ -360,6 +368,8 @@ class ScriptedModel(ModelConfig, ModelClient):
         it had never seen one: a long benchmark's memory, reset between repetitions."""
         self._states.clear()
         self._tallies.clear()
+        self._answers.clear()
+        self._usages.clear()
 
     @property
     def remaining(self) -> int:
@@ -372,13 +382,14 @@ class ScriptedModel(ModelConfig, ModelClient):
         if self.record:
             self.requests.append(call)
         messages = call.messages
+        conversation_id = call.conversation_id
         # A short call (a new conversation's first, a team's selection) is counted afresh, so
         # it needs no state of its conversation unless the script's cursor is kept there.
         short = len(messages) <= _SHORT
-        state = None if short else self._state(call.conversation_id)
+        state = None if short else self._state(conversation_id)
         cursor = self._shared
         if self.per_conversation:
-            cursor = state or self._state(call.conversation_id)
+            cursor = state or self._state(conversation_id)
         turns, at = self.turns, cursor.cursor
         if at >= len(turns) and self.repeat:
             at = 0  # the script starts over
@@ -387,6 +398,24 @@ class ScriptedModel(ModelConfig, ModelClient):
             cursor.cursor = at + 1
         else:
             turn = self._next_turn(cursor)  # the script ran out: it says so
+        if (
+            short
+            and self.repeat
+            and cursor.cursor >= len(turns)
+            and self._states.get(conversation_id) is cursor
+        ):
+            # Nothing worth keeping for this conversation: a short call keeps no tally, and
+            # its script starts over at its next call, as a new state's would. Dropped, so
+            # that a finished conversation leaves nothing here.
+            del self._states[conversation_id]
+        kind = type(turn)
+        if kind is ScriptedCall:  # a single tool call: the other usual turn
+            input_tokens = (
+                _tokens(messages)
+                if state is None
+                else self._input_tokens(state, messages, conversation_id)
+            )
+            return self._response("", "", (self._tool_call(turn),), input_tokens, call.agent)
         while callable(turn) and not isinstance(turn, type):
             turn = turn(call)
             if type(turn) is not str and inspect.isawaitable(turn):  # text: the usual answer
@@ -395,19 +424,11 @@ class ScriptedModel(ModelConfig, ModelClient):
             input_tokens = (
                 _tokens(messages)
                 if state is None
-                else self._input_tokens(state, messages, call.conversation_id)
+                else self._input_tokens(state, messages, conversation_id)
             )
             if turn and call.settings.stream:
                 await emit(TextChunk(turn))
-            return ModelResponse(
-                turn,
-                (),
-                Usage(1, input_tokens, (len(turn) + 3) // 4),
-                "stop",
-                self._model,
-                "scripted",
-                agent=call.agent,
-            )
+            return self._response(turn, "", (), input_tokens, call.agent)
         if isinstance(turn, type) and issubclass(turn, BaseException):
             try:
                 turn = turn()
@@ -418,7 +439,7 @@ class ScriptedModel(ModelConfig, ModelClient):
         input_tokens = (
             _tokens(messages)
             if state is None
-            else self._input_tokens(state, messages, call.conversation_id)
+            else self._input_tokens(state, messages, conversation_id)
         )
         if isinstance(turn, ModelResponse):
             return turn
@@ -437,7 +458,7 @@ class ScriptedModel(ModelConfig, ModelClient):
         text = "".join(text_parts)
         if text and stream:
             await emit(TextChunk(text))
-        return self._response(text, "", tool_calls, input_tokens, call.agent)
+        return self._response(text, "", tuple(tool_calls), input_tokens, call.agent)
 
     def _state(self, conversation_id: str) -> _ConversationState:
         states = self._states
@@ -540,13 +561,35 @@ class ScriptedModel(ModelConfig, ModelClient):
                     await emit(ToolCallDelta(tool_call.id, tool_call.name, tool_call.arguments))
             else:
                 raise TypeError(f"chunks() cannot play {piece!r}")
-        return self._response("".join(text), "".join(thoughts), tool_calls, input_tokens, agent)
+        return self._response(
+            "".join(text), "".join(thoughts), tuple(tool_calls), input_tokens, agent
+        )
 
     def _response(
         self,
         text: str,
         thoughts: str,
-        tool_calls: list[ToolCall],
+        tool_calls: tuple[ToolCall, ...],
+        input_tokens: int,
+        agent: str,
+    ) -> ModelResponse:
+        if not tool_calls:
+            key = (text, thoughts, input_tokens, agent)
+            answer = self._answers.get(key)
+            if answer is None:
+                answer = self._answers[key] = self._make_response(
+                    text, thoughts, (), input_tokens, agent
+                )
+                if len(self._answers) > _KEPT_ANSWERS:
+                    del self._answers[next(iter(self._answers))]
+            return answer
+        return self._make_response(text, thoughts, tool_calls, input_tokens, agent)
+
+    def _make_response(
+        self,
+        text: str,
+        thoughts: str,
+        tool_calls: tuple[ToolCall, ...],
         input_tokens: int,
         agent: str,
     ) -> ModelResponse:
@@ -554,10 +597,18 @@ class ScriptedModel(ModelConfig, ModelClient):
         output_tokens = (len(text) + 3) // 4 + reasoning_tokens
         for c in tool_calls:
             output_tokens += (len(c.arguments) + 3) // 4 + 4
+        counts = (input_tokens, output_tokens, reasoning_tokens)
+        usage = self._usages.get(counts)
+        if usage is None:
+            usage = self._usages[counts] = Usage(
+                1, input_tokens, output_tokens, reasoning_tokens=reasoning_tokens
+            )
+            if len(self._usages) > _KEPT_ANSWERS:
+                del self._usages[next(iter(self._usages))]
         return ModelResponse(
             text,
-            tuple(tool_calls),
-            Usage(1, input_tokens, output_tokens, reasoning_tokens=reasoning_tokens),
+            tool_calls,
+            usage,
             "tool_calls" if tool_calls else "stop",
             self._model,
             "scripted",

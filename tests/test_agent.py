@@ -800,3 +800,34 @@ async def test_settings_given_as_a_dict_are_refused_with_the_spelling() -> None:
     with pytest.raises(ConfigError, match=r"takes a ModelSettings, got dict"):
         await agent.ask("hi", settings={"temperature": 0.2})  # type: ignore[arg-type]
     assert (await agent.ask("hi")).text == "hi"  # the refused ask left nothing behind
+
+
+async def test_a_mistake_in_the_arguments_of_ask_is_raised_when_the_ask_is_awaited() -> None:
+    agent: Agent[str] = Agent("a", config=ScriptedModel("hi"))
+    asking = agent.ask("hello", max_turns=0)  # a new conversation's run is made at once
+    with pytest.raises(ConfigError, match="max_turns"):
+        await asking
+    assert (await agent.ask("hello")).text == "hi"  # nothing was left claimed or broken
+
+
+class _NoClient(ScriptedModel):
+    """A model whose client can't be made (as a provider's without credentials)."""
+
+    def client(self) -> Any:
+        raise ConfigError("no client for this model")
+
+
+async def test_an_ask_whose_model_client_cannot_be_made_gives_its_conversation_back() -> None:
+    history = MemoryHistory()
+    agent: Agent[str] = Agent("a", config=ScriptedModel("one", "two"), history=history)
+    first = await agent.ask("hello")
+    broken: Agent[str] = Agent("a", config=_NoClient("never"), history=history)
+    for asking in (
+        broken.ask("new"),
+        broken.ask("again", conversation_id=first.conversation_id),
+    ):
+        with pytest.raises(ConfigError, match="no client"):
+            await asking
+    # Nothing holds the conversation: the next ask on it runs.
+    again = await agent.ask("more", conversation_id=first.conversation_id)
+    assert again.text == "two"

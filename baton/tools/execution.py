@@ -26,7 +26,7 @@ from .schema import describe_validation_error
 from .threads import ToolThreads, default_tool_threads
 from .tool import Tool, ToolResult, parts_content, result_content, to_content, tool_parts
 
-__all__ = ["execute_tool_call", "execute_tool_calls"]
+__all__ = ["execute_tool_call", "execute_tool_calls", "suspension_of"]
 
 log = logger("baton.tools")
 
@@ -270,7 +270,7 @@ async def _execute_one(
         if suspended.run_id != context.run_id:
             raise  # an outer ask pauses (a sub-agent's request went to its parent)
         asked_in = (call.id,) * len(suspended.requests)
-        raise _suspension(context, (suspended,), asked_in) from None
+        raise suspension_of(context, (suspended,), asked_in) from None
     finally:
         CURRENT_CALL.set(previous)
     if record is None:
@@ -280,11 +280,12 @@ async def _execute_one(
     return [outcome]
 
 
-def _suspension(
+def suspension_of(
     context: Context, paused: Sequence[AskSuspended], asked_in: tuple[str, ...]
 ) -> AskSuspended:
     """The one ``AskSuspended`` of a round: every paused call's requests, with the id of the
-    call each was asked in (``asked_in``)."""
+    call each was asked in (``asked_in``). The loop runs a response's single call itself and
+    raises this too when the call pauses the ask."""
     return AskSuspended(
         "; ".join(str(s) for s in paused),
         conversation_id=context.conversation_id,
@@ -348,7 +349,7 @@ class _Round:
         paused = self.paused
         if paused:
             # Each came from _execute_one, its requests' calls in its asked_in already.
-            raise _suspension(self.context, paused, tuple(i for s in paused for i in s.asked_in))
+            raise suspension_of(self.context, paused, tuple(i for s in paused for i in s.asked_in))
         return self.outcomes
 
     async def _bounded(self, call: ToolCall) -> None:
