@@ -232,7 +232,7 @@ class LiveRun(UsageCounter):
             await send_many(events)
             for event in events:
                 await self.deliver(event, to_stream=False)
-        else:
+        elif self.heard():  # nobody listening: nothing to deliver (as record_many)
             for event in events:
                 await self.deliver(event)
         if self.alerts:

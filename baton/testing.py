@@ -231,8 +231,6 @@ _OPENINGS = frozenset({RunStarted, TeamStarted})
 # Calls of at most this many events (a one-message call, such as a team's selection) are
 # counted afresh: cheaper than looking for, and keeping, a tally a fork could start from.
 _SHORT = 8
-# Shared answers and usage records kept (the oldest dropped first): a script has few.
-_KEPT_ANSWERS = 256
 
 
 def _tokens(events: Sequence[Event]) -> int:
@@ -313,12 +311,6 @@ class ScriptedModel(ModelConfig, ModelClient):
         # `max_tracked_conversations` kept (a fork starts from the one of its prefix).
         self._tallies: dict[int, _Tally] = {}
         self._ids = itertools.count(1)
-        # Answers with no per-call field (a text turn: no call ids), by what makes them
-        # (text, reasoning, input tokens, agent), and usage records by their counts: a script
-        # playing the same answer again hands back the same frozen objects, as a recorded or
-        # prebuilt test model would, instead of making new ones per call.
-        self._answers: dict[tuple[str, str, int, str], ModelResponse] = {}
-        self._usages: dict[tuple[int, int, int], Usage] = {}
 
     # -- ModelConfig -------------------------------------------------------------------------
 
@@ -368,8 +360,6 @@ class ScriptedModel(ModelConfig, ModelClient):
         it had never seen one: a long benchmark's memory, reset between repetitions."""
         self._states.clear()
         self._tallies.clear()
-        self._answers.clear()
-        self._usages.clear()
 
     @property
     def remaining(self) -> int:
@@ -573,42 +563,16 @@ class ScriptedModel(ModelConfig, ModelClient):
         input_tokens: int,
         agent: str,
     ) -> ModelResponse:
-        if not tool_calls:
-            key = (text, thoughts, input_tokens, agent)
-            answer = self._answers.get(key)
-            if answer is None:
-                answer = self._answers[key] = self._make_response(
-                    text, thoughts, (), input_tokens, agent
-                )
-                if len(self._answers) > _KEPT_ANSWERS:
-                    del self._answers[next(iter(self._answers))]
-            return answer
-        return self._make_response(text, thoughts, tool_calls, input_tokens, agent)
-
-    def _make_response(
-        self,
-        text: str,
-        thoughts: str,
-        tool_calls: tuple[ToolCall, ...],
-        input_tokens: int,
-        agent: str,
-    ) -> ModelResponse:
+        # A new answer per call, as a provider adapter makes: handing back one shared answer
+        # would leave out of every benchmark the answer object each real ask holds.
         reasoning_tokens = (len(thoughts) + 3) // 4  # estimate_tokens, inlined (every call)
         output_tokens = (len(text) + 3) // 4 + reasoning_tokens
         for c in tool_calls:
             output_tokens += (len(c.arguments) + 3) // 4 + 4
-        counts = (input_tokens, output_tokens, reasoning_tokens)
-        usage = self._usages.get(counts)
-        if usage is None:
-            usage = self._usages[counts] = Usage(
-                1, input_tokens, output_tokens, reasoning_tokens=reasoning_tokens
-            )
-            if len(self._usages) > _KEPT_ANSWERS:
-                del self._usages[next(iter(self._usages))]
         return ModelResponse(
             text,
             tool_calls,
-            usage,
+            Usage(1, input_tokens, output_tokens, reasoning_tokens=reasoning_tokens),
             "tool_calls" if tool_calls else "stop",
             self._model,
             "scripted",
