@@ -328,20 +328,12 @@ def publish(subscribers: list[Callable[[Any], None]], event: Any) -> None:
 
 
 class FloorModel:
-    """The floor's model: a coroutine answering each call with a dict, from a script of text
-    turns (``str``, one prebuilt answer each) and tool-call turns (``(name, arguments_json)``,
-    a fresh dict with a new call id)."""
+    """The floor's model: a coroutine answering each call with a fresh dict, from a script of
+    text turns (``str``) and tool-call turns (``(name, arguments_json)``)."""
 
     def __init__(self, *turns: str | tuple[str, str]) -> None:
         self.turns = turns
         self.ids = itertools.count(1)
-        # A text turn's answer is made once and handed back each time, as ScriptedModel
-        # hands back its shared text answers (a tool-call turn needs a new call id each time).
-        self.answers = {
-            turn: {"role": "assistant", "text": turn, "tool_calls": ()}
-            for turn in turns
-            if isinstance(turn, str)
-        }
 
     async def __call__(
         self, conversation: FloorConversation, subscribers: list[Callable[[Any], None]]
@@ -350,7 +342,7 @@ class FloorModel:
         conversation.cursor += 1
         if isinstance(turn, str):
             publish(subscribers, ("chunk", turn))
-            return self.answers[turn]
+            return {"role": "assistant", "text": turn, "tool_calls": ()}
         name, arguments = turn
         tool_call = {"id": f"call_{next(self.ids)}", "name": name, "arguments": arguments}
         return {"role": "assistant", "text": "", "tool_calls": (tool_call,)}
