@@ -44,7 +44,7 @@ from .loopback_streams import ServerProcess
 
 SIZES = (100, 1_000, 10_000)
 FORMATS = ("openai", "responses", "anthropic", "gemini", "ollama")
-VARIANTS = ("http", "sdk", "baton")
+VARIANTS = ("http", "raw", "sdk", "baton")
 TARGET_US = 10.0
 
 
@@ -192,7 +192,9 @@ async def _sdk(wire: str, url: str) -> tuple[Ask, Callable[[], Awaitable[None]]]
     return ask, close
 
 
-async def _http(wire: str, url: str) -> tuple[Ask, Callable[[], Awaitable[None]]]:
+async def _http(
+    wire: str, url: str, *, raw: bool = False
+) -> tuple[Ask, Callable[[], Awaitable[None]]]:
     import httpx2
 
     client = httpx2.AsyncClient(base_url=url)
@@ -206,15 +208,23 @@ async def _http(wire: str, url: str) -> tuple[Ask, Callable[[], Awaitable[None]]
     async def ask(n: int) -> int:
         where = path.get(wire) or f"/v1beta/models/bench-{n}:streamGenerateContent?alt=sse"
         async with client.stream("POST", where, json={"model": f"bench-{n}"}) as response:
-            async for _ in response.aiter_raw():
-                pass
+            if raw:
+                async for _ in response.aiter_raw():
+                    pass
+            else:  # the layer Baton's readers take the body from (``_sse._body``)
+                async for _ in response.stream:
+                    pass
         return n
 
     return ask, client.aclose
 
 
+async def _raw(wire: str, url: str) -> tuple[Ask, Callable[[], Awaitable[None]]]:
+    return await _http(wire, url, raw=True)
+
+
 async def _client(variant: str, wire: str, url: str) -> tuple[Ask, Callable[[], Awaitable[None]]]:
-    return await {"baton": _baton, "sdk": _sdk, "http": _http}[variant](wire, url)
+    return await {"baton": _baton, "sdk": _sdk, "http": _http, "raw": _raw}[variant](wire, url)
 
 
 # ---------------------------------------------------------------------------------------------
