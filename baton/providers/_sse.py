@@ -59,7 +59,7 @@ class SSEFrames:
     asynchronous) code, so that a stream's reader and its answer run in one loop over the
     body's pieces (see ``read_events``)."""
 
-    __slots__ = ("data", "event", "partial", "skip_lf", "starting")
+    __slots__ = ("clean", "data", "event", "partial", "skip_lf", "starting")
 
     def __init__(self) -> None:
         self.event: bytes | None = None
@@ -67,26 +67,20 @@ class SSEFrames:
         self.partial = b""  # the start of a line whose end has not arrived yet
         self.skip_lf = False  # the last piece ended in CR: an LF starting the next ends no line
         self.starting = True  # the body's first bytes, which may be a byte order mark, are due
+        # Nothing is left over from the pieces read so far (none of the above is pending), so
+        # the next piece may take ``feed``'s quick way. Not before the first piece (its mark).
+        self.clean = False
 
     def feed(self, chunk: bytes) -> list[tuple[bytes | None, bytes]]:
         """The events that ``chunk`` (the body's next piece) completes."""
-        if self.starting:
-            chunk = _without_bom(self, chunk)
-            if not chunk:
-                return []
         # Per chunk, only slices, ``split`` and byte values tested with ``in`` (a memchr):
         # CPython's ``find``/``startswith`` parse their arguments the slow way, and
         # ``b"\r" in chunk`` first tries the bytes as an integer and swallows the TypeError,
         # each costing more than the rest of the framing.
-        if self.skip_lf:
-            if not chunk:  # an empty piece keeps ``skip_lf``: the CR's LF may still follow
-                return []
-            if chunk[:1] == b"\n":
-                chunk = chunk[1:]
-        self.skip_lf = chunk[-1:] == b"\r"
-        if not self.partial and not self.data and self.event is None:
-            # The usual case: one whole event per piece, ``data: ...`` or ``event: ...`` then
-            # ``data: ...``, with LF or (Gemini's) CRLF line ends, read without a loop.
+        if self.clean:
+            # The usual case: nothing left over from the last piece, and this one is one whole
+            # event, ``data: ...`` or ``event: ...`` then ``data: ...``, with LF or (Gemini's)
+            # CRLF line ends, read without a loop and leaving nothing over either.
             if chunk[-2:] == b"\n\n" and _CR not in chunk:
                 if chunk[:6] == b"data: ":
                     data = chunk[6:-2]
@@ -100,6 +94,20 @@ class SSEFrames:
                 data = chunk[6:-4]
                 if _LF not in data and _CR not in data:
                     return [(None, data)]
+        return self._feed(chunk)
+
+    def _feed(self, chunk: bytes) -> list[tuple[bytes | None, bytes]]:
+        """``feed`` for any piece, line by line."""
+        if self.starting:
+            chunk = _without_bom(self, chunk)
+            if not chunk:
+                return []
+        if self.skip_lf:
+            if not chunk:  # an empty piece keeps ``skip_lf``: the CR's LF may still follow
+                return []
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        self.skip_lf = chunk[-1:] == b"\r"
         if self.partial:
             chunk = self.partial + chunk
         if _CR in chunk:
@@ -123,6 +131,7 @@ class SSEFrames:
                 self.data.append(b"")
             elif line == b"event":
                 self.event = b""
+        self.clean = not (self.partial or self.data or self.skip_lf or self.event is not None)
         return events
 
     def end(self) -> list[tuple[bytes | None, bytes]]:
@@ -202,6 +211,7 @@ async def read_events(
     frames = Lines() if lines else SSEFrames()
     body = _body(response)
     following = body.__anext__
+    feed = frames.feed
     while True:
         try:  # around the read only: emit's own failures are not the connection's
             chunk = await following()
@@ -211,7 +221,7 @@ async def read_events(
             if is_transport_error(exc):
                 raise transport_failure(provider, exc) from exc
             raise
-        for name, data in frames.feed(chunk):
+        for name, data in feed(chunk):
             if not data:  # an event with empty data (a keep-alive) has nothing to read
                 continue
             chunks = take(name, data)
