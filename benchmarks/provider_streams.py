@@ -265,7 +265,7 @@ async def _wall(
     print(
         f"{'wire':<11}{'client':<7}"
         + "".join(f"{n:>19,}" for n in SIZES)
-        + f"{'fixed':>21}{'marginal':>19}"
+        + f"{'fixed':>25}{'marginal':>19}"
     )
     for wire in formats:
         for variant in variants:
@@ -280,7 +280,7 @@ async def _wall(
             fixed = [one - statistics.median(marginal) for one in per_request[1]]
             cells = [_cell(per_request[n], n) for n in SIZES] + [_cell(fixed), _cell(marginal)]
             print(f"{wire:<11}{variant:<7}" + "".join(f"{cell:>19}" for cell in cells[:-2])
-                  + f"{cells[-2]:>21}{cells[-1]:>19}", flush=True)  # fmt: skip
+                  + f"{cells[-2]:>25}{cells[-1]:>19}", flush=True)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
