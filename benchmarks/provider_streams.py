@@ -12,11 +12,14 @@ events each API sends around them. The client process runs, per wire format:
 - ``baton``: the Baton config's ``respond()`` (what an agent's model call runs), every chunk
   handed to a no-op ``emit``;
 - ``http``: the HTTP library alone (``httpx2``, as under the openai, anthropic and google-genai
-  SDKs) reading the same body with ``aiter_raw()`` and nothing else: no reader can go below it.
+  SDKs) reading the same body with ``aiter_raw()`` and nothing else;
+- ``raw``: the same, reading ``response.stream`` (the response's byte stream, the layer
+  Baton's readers take the body from): no reader of the response can go below it.
 
 Wall mode (default) reports the client's CPU time (``time.process_time``; the server's is not
 counted) per chunk, median and spread over repetitions, at 100, 1,000 and 10,000 chunks: the
-curve includes each request's fixed cost spread over its chunks. ``--instructions`` counts CPU
+curve includes each request's fixed cost spread over its chunks, which it also prints apart
+(the fixed µs of a request, and the marginal µs of one more chunk). ``--instructions`` counts CPU
 instructions with callgrind instead (valgrind needed): each variant runs twice, with ``--small``
 and ``--large`` chunks, and the difference divided by the extra chunks is the cost of one chunk,
 free of start-up, import and per-request costs.
