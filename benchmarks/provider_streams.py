@@ -20,9 +20,10 @@ Wall mode (default) reports the client's CPU time (``time.process_time``; the se
 counted) per chunk, median and spread over repetitions, at 100, 1,000 and 10,000 chunks: the
 curve includes each request's fixed cost spread over its chunks, which it also prints apart
 (the fixed µs of a request, and the marginal µs of one more chunk). ``--instructions`` counts CPU
-instructions with callgrind instead (valgrind needed): each variant runs twice, with ``--small``
-and ``--large`` chunks, and the difference divided by the extra chunks is the cost of one chunk,
-free of start-up, import and per-request costs.
+instructions with callgrind instead (valgrind needed): each variant runs with ``--small`` and
+``--large`` chunks, and the difference divided by the extra chunks is the cost of one chunk,
+free of start-up, import and per-request costs; a third run asks twice for ``--small`` chunks,
+which gives one request's fixed cost.
 
     python -m benchmarks.provider_streams [--quick] [--only openai,anthropic]
     python -m benchmarks.provider_streams --instructions [--small 500 --large 2500]
