@@ -12,14 +12,18 @@ events each API sends around them. The client process runs, per wire format:
 - ``baton``: the Baton config's ``respond()`` (what an agent's model call runs), every chunk
   handed to a no-op ``emit``;
 - ``http``: the HTTP library alone (``httpx2``, as under the openai, anthropic and google-genai
-  SDKs) reading the same body with ``aiter_raw()`` and nothing else: no reader can go below it.
+  SDKs) reading the same body with ``aiter_raw()`` and nothing else;
+- ``raw``: the same, reading ``response.stream`` (the response's byte stream, the layer
+  Baton's readers take the body from): no reader of the response can go below it.
 
 Wall mode (default) reports the client's CPU time (``time.process_time``; the server's is not
 counted) per chunk, median and spread over repetitions, at 100, 1,000 and 10,000 chunks: the
-curve includes each request's fixed cost spread over its chunks. ``--instructions`` counts CPU
-instructions with callgrind instead (valgrind needed): each variant runs twice, with ``--small``
-and ``--large`` chunks, and the difference divided by the extra chunks is the cost of one chunk,
-free of start-up, import and per-request costs.
+curve includes each request's fixed cost spread over its chunks, which it also prints apart
+(the fixed µs of a request, and the marginal µs of one more chunk). ``--instructions`` counts CPU
+instructions with callgrind instead (valgrind needed): each variant runs with ``--small`` and
+``--large`` chunks, and the difference divided by the extra chunks is the cost of one chunk,
+free of start-up, import and per-request costs; a third run asks twice for ``--small`` chunks,
+which gives one request's fixed cost.
 
     python -m benchmarks.provider_streams [--quick] [--only openai,anthropic]
     python -m benchmarks.provider_streams --instructions [--small 500 --large 2500]
@@ -44,7 +48,7 @@ from .loopback_streams import ServerProcess
 
 SIZES = (100, 1_000, 10_000)
 FORMATS = ("openai", "responses", "anthropic", "gemini", "ollama")
-VARIANTS = ("http", "sdk", "baton")
+VARIANTS = ("http", "raw", "sdk", "baton")
 TARGET_US = 10.0
 
 
@@ -192,7 +196,9 @@ async def _sdk(wire: str, url: str) -> tuple[Ask, Callable[[], Awaitable[None]]]
     return ask, close
 
 
-async def _http(wire: str, url: str) -> tuple[Ask, Callable[[], Awaitable[None]]]:
+async def _http(
+    wire: str, url: str, *, raw: bool = False
+) -> tuple[Ask, Callable[[], Awaitable[None]]]:
     import httpx2
 
     client = httpx2.AsyncClient(base_url=url)
@@ -206,15 +212,23 @@ async def _http(wire: str, url: str) -> tuple[Ask, Callable[[], Awaitable[None]]
     async def ask(n: int) -> int:
         where = path.get(wire) or f"/v1beta/models/bench-{n}:streamGenerateContent?alt=sse"
         async with client.stream("POST", where, json={"model": f"bench-{n}"}) as response:
-            async for _ in response.aiter_raw():
-                pass
+            if raw:
+                async for _ in response.aiter_raw():
+                    pass
+            else:  # the layer Baton's readers take the body from (``_sse._body``)
+                async for _ in response.stream:
+                    pass
         return n
 
     return ask, client.aclose
 
 
+async def _raw(wire: str, url: str) -> tuple[Ask, Callable[[], Awaitable[None]]]:
+    return await _http(wire, url, raw=True)
+
+
 async def _client(variant: str, wire: str, url: str) -> tuple[Ask, Callable[[], Awaitable[None]]]:
-    return await {"baton": _baton, "sdk": _sdk, "http": _http}[variant](wire, url)
+    return await {"baton": _baton, "sdk": _sdk, "http": _http, "raw": _raw}[variant](wire, url)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -222,34 +236,55 @@ async def _client(variant: str, wire: str, url: str) -> tuple[Ask, Callable[[], 
 # ---------------------------------------------------------------------------------------------
 
 
-async def _cpu_per_chunk(ask: Ask, n: int, repeats: int) -> list[float]:
-    """µs of client CPU per chunk, one figure per repetition (each repetition asks enough
-    times to stream about 10,000 chunks)."""
-    asks = max(1, 10_000 // n)
+async def _cpu_per_request(ask: Ask, n: int, repeats: int) -> list[float]:
+    """µs of client CPU per request of ``n`` chunks, one figure per repetition (each
+    repetition asks enough times to stream about 10,000 chunks; 500 times for one chunk)."""
+    asks = 500 if n == 1 else max(1, 10_000 // n)
     assert await ask(n) == n, "the client saw a different number of chunks"  # warm-up
     figures = []
     for _ in range(repeats):
         start = time.process_time()
         for _ in range(asks):
             await ask(n)
-        figures.append((time.process_time() - start) / (asks * n) * 1e6)
+        figures.append((time.process_time() - start) / asks * 1e6)
     return figures
 
 
-async def _wall(url: str, formats: tuple[str, ...], repeats: int) -> None:
-    print(f"client CPU µs per streamed chunk (median [min-max] of {repeats}); target ≤ {TARGET_US}")
-    print(f"{'wire':<11}{'variant':<8}" + "".join(f"{n:>22,}" for n in SIZES))
+def _cell(figures: list[float], scale: float = 1.0) -> str:
+    low, mid, high = min(figures) / scale, statistics.median(figures) / scale, max(figures) / scale
+    return f"{mid:.1f} [{low:.1f}-{high:.1f}]"
+
+
+async def _wall(
+    url: str, formats: tuple[str, ...], variants: tuple[str, ...], repeats: int
+) -> None:
+    """Per wire and client: µs of client CPU per chunk at each size (the request's fixed cost
+    spread over its chunks), then the two parts of that figure: the fixed cost of one request
+    (a one-chunk request less one marginal chunk) and the marginal cost of one more chunk
+    (between 1,000 and 10,000 chunks, where the fixed cost cancels)."""
+    print(
+        f"client CPU µs per streamed chunk, median [min-max] of {repeats}; target ≤ {TARGET_US}"
+        "\nfixed = µs per request (setup, request, headers, end); marginal = µs per extra chunk"
+    )
+    print(
+        f"{'wire':<11}{'client':<7}"
+        + "".join(f"{n:>19,}" for n in SIZES)
+        + f"{'fixed':>25}{'marginal':>19}"
+    )
     for wire in formats:
-        for variant in VARIANTS:
+        for variant in variants:
             ask, close = await _client(variant, wire, url)
-            cells = []
-            for n in SIZES:
-                figures = await _cpu_per_chunk(ask, n, repeats)
-                cells.append(
-                    f"{statistics.median(figures):8.1f} [{min(figures):.1f}-{max(figures):.1f}]"
-                )
+            per_request = {n: await _cpu_per_request(ask, n, repeats) for n in (1, *SIZES)}
             await close()
-            print(f"{wire:<11}{variant:<8}" + "".join(f"{cell:>22}" for cell in cells))
+            low, high = SIZES[-2], SIZES[-1]
+            marginal = [
+                (b - a) / (high - low)
+                for a, b in zip(per_request[low], per_request[high], strict=True)
+            ]
+            fixed = [one - statistics.median(marginal) for one in per_request[1]]
+            cells = [_cell(per_request[n], n) for n in SIZES] + [_cell(fixed), _cell(marginal)]
+            print(f"{wire:<11}{variant:<7}" + "".join(f"{cell:>19}" for cell in cells[:-2])
+                  + f"{cells[-2]:>25}{cells[-1]:>19}", flush=True)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,16 +292,17 @@ async def _wall(url: str, formats: tuple[str, ...], repeats: int) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-async def _child(variant: str, wire: str, url: str, n: int) -> None:
+async def _child(variant: str, wire: str, url: str, n: int, asks: int) -> None:
     ask, close = await _client(variant, wire, url)
-    await ask(10)  # imports and first-request work, the same in both runs
-    seen = await ask(n)
+    await ask(10)  # imports and first-request work, the same in every run
+    for _ in range(asks):
+        seen = await ask(n)
+        assert seen == n, f"saw {seen} chunks, expected {n}"
     await close()
-    assert seen == n, f"saw {seen} chunks, expected {n}"
 
 
-def _instructions(variant: str, wire: str, url: str, n: int, folder: Path) -> int:
-    out = folder / f"{variant}.{wire}.{n}.out"
+def _instructions(variant: str, wire: str, url: str, n: int, asks: int, folder: Path) -> int:
+    out = folder / f"{variant}.{wire}.{n}.{asks}.out"
     done = subprocess.run(
         [
             "valgrind",
@@ -280,6 +316,7 @@ def _instructions(variant: str, wire: str, url: str, n: int, folder: Path) -> in
             wire,
             url,
             str(n),
+            str(asks),
         ],
         capture_output=True,
         text=True,
@@ -294,22 +331,30 @@ def _instructions(variant: str, wire: str, url: str, n: int, folder: Path) -> in
 def _callgrind(
     url: str, formats: tuple[str, ...], variants: tuple[str, ...], small: int, large: int
 ) -> None:
+    """Per wire and client, three runs: one request of ``small`` chunks, one of ``large``, two
+    of ``small``. The first two give the marginal chunk, the first and third one whole
+    request, which less its chunks is the fixed cost of a request."""
     if shutil.which("valgrind") is None:
         raise SystemExit("--instructions counts instructions with valgrind: install it first")
-    print(f"instructions per streamed chunk (callgrind, ({large:,} - {small:,} chunks) / diff)")
-    print(f"{'wire':<11}" + "".join(f"{variant:>14}" for variant in variants) + "  baton/sdk")
+    print(
+        f"instructions per streamed chunk (callgrind, ({large:,} - {small:,} chunks) / diff) "
+        f"and per request (fixed: a request of {small:,} chunks less its chunks)"
+    )
+    print(
+        f"{'wire':<11}"
+        + "".join(f"{variant + ' chunk':>16}{variant + ' fixed':>16}" for variant in variants)
+    )
     with tempfile.TemporaryDirectory() as folder:
         for wire in formats:
-            per_chunk = {}
+            cells = ""
             for variant in variants:
-                low = _instructions(variant, wire, url, small, Path(folder))
-                high = _instructions(variant, wire, url, large, Path(folder))
-                per_chunk[variant] = (high - low) / (large - small)
-            cells = "".join(f"{per_chunk[variant]:>14,.0f}" for variant in variants)
-            both = "sdk" in per_chunk and "baton" in per_chunk
-            ratio = per_chunk["baton"] / per_chunk["sdk"] if both else None
-            shown = f"{ratio:>11.2f}" if ratio is not None else ""
-            print(f"{wire:<11}{cells}{shown}", flush=True)
+                low = _instructions(variant, wire, url, small, 1, Path(folder))
+                high = _instructions(variant, wire, url, large, 1, Path(folder))
+                twice = _instructions(variant, wire, url, small, 2, Path(folder))
+                per_chunk = (high - low) / (large - small)
+                fixed = twice - low - small * per_chunk
+                cells += f"{per_chunk:>16,.0f}{fixed:>16,.0f}"
+            print(f"{wire:<11}{cells}", flush=True)
 
 
 def main() -> None:
@@ -317,14 +362,17 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--only", help="comma-separated wire formats: " + ",".join(FORMATS))
     parser.add_argument("--instructions", action="store_true", help="count with callgrind")
-    parser.add_argument("--variants", default="sdk,baton", help="clients to count: http,sdk,baton")
+    parser.add_argument(
+        "--variants",
+        help="clients: http,raw,sdk,baton (all in wall mode, sdk,baton with --instructions)",
+    )
     parser.add_argument("--small", type=int, default=500, help="chunks in the short run")
     parser.add_argument("--large", type=int, default=2500, help="chunks in the long run")
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        variant, wire, url, n = args.child
-        asyncio.run(_child(variant, wire, url, int(n)))
+        variant, wire, url, n, asks = args.child
+        asyncio.run(_child(variant, wire, url, int(n), int(asks)))
         return
     formats = FORMATS
     if args.only:
@@ -332,14 +380,17 @@ def main() -> None:
         unknown = set(formats) - set(FORMATS)
         if unknown:
             parser.error(f"unknown wire format(s): {', '.join(sorted(unknown))}")
-    if not set(args.variants.split(",")) <= set(VARIANTS):
+    if args.variants and not set(args.variants.split(",")) <= set(VARIANTS):
         parser.error(f"--variants takes {', '.join(VARIANTS)}")
     with ServerProcess() as server:
         if args.instructions:
-            variants = tuple(name.strip() for name in args.variants.split(","))
+            variants = tuple(name.strip() for name in (args.variants or "sdk,baton").split(","))
             _callgrind(server.url, formats, variants, args.small, args.large)
         else:
-            asyncio.run(_wall(server.url, formats, 3 if args.quick else 7))
+            variants = tuple(
+                name.strip() for name in (args.variants or ",".join(VARIANTS)).split(",")
+            )
+            asyncio.run(_wall(server.url, formats, variants, 3 if args.quick else 7))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Literal, TypeVar
 
+from pydantic_core import from_json
+
 from ..errors import (
     BatonError,
     ConfigError,
@@ -121,7 +123,10 @@ def openai_payload(data: bytes, provider: str) -> Any:
     """One event's JSON payload from an OpenAI stream (Chat Completions or Responses); an
     ``{"error": ...}`` payload raises its Baton error, as the SDK's own stream raises
     ``APIError`` for it. (``[DONE]``, the end, is not JSON: the caller checks for it first.)"""
-    payload = decode(data, provider)
+    try:  # (``decode``'s first try, called here: one call fewer per streamed chunk)
+        payload = from_json(data)
+    except ValueError:
+        payload = decode(data, provider)
     if payload.__class__ is dict and "error" in payload and payload["error"]:
         raise stream_error(provider, payload["error"])
     return payload

@@ -51,19 +51,25 @@ class SSEFrames:
     """Splits a body arriving in pieces into its server-sent events, each ``(event name or
     None, data)`` (both bytes).
 
-    Lines end in LF, CRLF or CR; ``data`` lines of one event are joined with LF; comments,
-    ``id`` and ``retry`` fields are skipped; an event without data is not delivered, nor one the
-    stream cut off before its closing blank line. It is plain (not asynchronous) code, so that a
-    stream's reader and its answer run in one loop over the body's pieces (see
-    ``read_events``)."""
+    Lines end in LF, CRLF or CR; one UTF-8 byte order mark at the start of the body is
+    dropped; ``data`` lines of one event are joined with LF, and a ``data`` line without a colon
+    is a data field with an empty value (as the SSE specification reads a field name without
+    one); comments, ``id`` and ``retry`` fields are skipped; an event without data is not
+    delivered, nor one the stream cut off before its closing blank line. It is plain (not
+    asynchronous) code, so that a stream's reader and its answer run in one loop over the
+    body's pieces (see ``read_events``)."""
 
-    __slots__ = ("data", "event", "partial", "skip_lf")
+    __slots__ = ("clean", "data", "event", "partial", "skip_lf", "starting")
 
     def __init__(self) -> None:
         self.event: bytes | None = None
         self.data: list[bytes] = []
         self.partial = b""  # the start of a line whose end has not arrived yet
         self.skip_lf = False  # the last piece ended in CR: an LF starting the next ends no line
+        self.starting = True  # the body's first bytes, which may be a byte order mark, are due
+        # Nothing is left over from the pieces read so far (none of the above is pending), so
+        # the next piece may take ``feed``'s quick way. Not before the first piece (its mark).
+        self.clean = False
 
     def feed(self, chunk: bytes) -> list[tuple[bytes | None, bytes]]:
         """The events that ``chunk`` (the body's next piece) completes."""
@@ -71,15 +77,10 @@ class SSEFrames:
         # CPython's ``find``/``startswith`` parse their arguments the slow way, and
         # ``b"\r" in chunk`` first tries the bytes as an integer and swallows the TypeError,
         # each costing more than the rest of the framing.
-        if self.skip_lf:
-            if not chunk:  # an empty piece keeps ``skip_lf``: the CR's LF may still follow
-                return []
-            if chunk[:1] == b"\n":
-                chunk = chunk[1:]
-        self.skip_lf = chunk[-1:] == b"\r"
-        if not self.partial and not self.data and self.event is None:
-            # The usual case: one whole event per piece, ``data: ...`` or ``event: ...`` then
-            # ``data: ...``, with LF or (Gemini's) CRLF line ends, read without a loop.
+        if self.clean:
+            # The usual case: nothing left over from the last piece, and this one is one whole
+            # event, ``data: ...`` or ``event: ...`` then ``data: ...``, with LF or (Gemini's)
+            # CRLF line ends, read without a loop and leaving nothing over either.
             if chunk[-2:] == b"\n\n" and _CR not in chunk:
                 if chunk[:6] == b"data: ":
                     data = chunk[6:-2]
@@ -93,6 +94,20 @@ class SSEFrames:
                 data = chunk[6:-4]
                 if _LF not in data and _CR not in data:
                     return [(None, data)]
+        return self._feed(chunk)
+
+    def _feed(self, chunk: bytes) -> list[tuple[bytes | None, bytes]]:
+        """``feed`` for any piece, line by line."""
+        if self.starting:
+            chunk = _without_bom(self, chunk)
+            if not chunk:
+                return []
+        if self.skip_lf:
+            if not chunk:  # an empty piece keeps ``skip_lf``: the CR's LF may still follow
+                return []
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        self.skip_lf = chunk[-1:] == b"\r"
         if self.partial:
             chunk = self.partial + chunk
         if _CR in chunk:
@@ -112,6 +127,11 @@ class SSEFrames:
                 self.data.append(line[6:] if line[5:6] == b" " else line[5:])
             elif line[:6] == b"event:":
                 self.event = line[6:].strip()
+            elif line == b"data":  # a field without a colon has an empty value
+                self.data.append(b"")
+            elif line == b"event":
+                self.event = b""
+        self.clean = not (self.partial or self.data or self.skip_lf or self.event is not None)
         return events
 
     def end(self) -> list[tuple[bytes | None, bytes]]:
@@ -121,15 +141,21 @@ class SSEFrames:
 
 class Lines:
     """Splits a body arriving in pieces into its non-blank lines (newline-delimited JSON),
-    each ``(None, line)`` without its end: the shape of ``SSEFrames``' events."""
+    each ``(None, line)`` without its end: the shape of ``SSEFrames``' events. One UTF-8 byte
+    order mark at the start of the body is dropped, as ``SSEFrames`` does."""
 
-    __slots__ = ("partial",)
+    __slots__ = ("partial", "starting")
 
     def __init__(self) -> None:
         self.partial = b""
+        self.starting = True
 
     def feed(self, chunk: bytes) -> list[tuple[bytes | None, bytes]]:
         """The lines that ``chunk`` (the body's next piece) completes."""
+        if self.starting:
+            chunk = _without_bom(self, chunk)
+            if not chunk:
+                return []
         if self.partial:
             chunk = self.partial + chunk
         lines = chunk.split(b"\n")
@@ -142,6 +168,24 @@ class Lines:
     def end(self) -> list[tuple[bytes | None, bytes]]:
         """The last line, which needs no newline after it."""
         return [(None, self.partial)] if self.partial.strip() else []
+
+
+_BOM = b"\xef\xbb\xbf"  # U+FEFF in UTF-8
+
+
+def _without_bom(frames: SSEFrames | Lines, chunk: bytes) -> bytes:
+    """The body's first bytes without a leading byte order mark (the SSE specification drops
+    one; a JSON decoder would refuse it). While what has arrived could still be the start of
+    one (a body cut into pieces of one or two bytes), it waits in ``partial`` and nothing is
+    returned; once three bytes have come, ``starting`` is over and every later piece is read
+    as it is."""
+    head = frames.partial + chunk if frames.partial else chunk
+    if len(head) < 3 and head == _BOM[: len(head)]:
+        frames.partial = head
+        return b""
+    frames.starting = False
+    frames.partial = b""
+    return head[3:] if head[:3] == _BOM else head
 
 
 Take = Callable[[bytes | None, bytes], Sequence[Event] | None]
@@ -160,12 +204,14 @@ async def read_events(
     reading as plain calls in it: a streamed chunk costs one step of the HTTP library's
     iterator and no other (each async generator between the body and the answer would cost
     about a thousand instructions per chunk). A failure of the connection while reading (a
-    drop, a read timeout) becomes Baton's ``ConnectionLost`` or ``ModelTimeout``; what ``take``
+    drop, a read timeout) becomes Baton's ``ConnectionLost`` or ``ModelTimeout``. An event
+    whose data is empty (``data:`` alone, a keep-alive) is not handed to ``take``. What ``take``
     or ``emit`` raise passes unchanged, what ``emit`` raises marked (``raised_by_caller``) so
     that the provider's own error mapping, around this call, passes it unchanged too."""
     frames = Lines() if lines else SSEFrames()
     body = _body(response)
     following = body.__anext__
+    feed = frames.feed
     while True:
         try:  # around the read only: emit's own failures are not the connection's
             chunk = await following()
@@ -175,7 +221,9 @@ async def read_events(
             if is_transport_error(exc):
                 raise transport_failure(provider, exc) from exc
             raise
-        for name, data in frames.feed(chunk):
+        for name, data in feed(chunk):
+            if not data:  # an event with empty data (a keep-alive) has nothing to read
+                continue
             chunks = take(name, data)
             if chunks is None:
                 await drain(body)
@@ -187,7 +235,7 @@ async def read_events(
                     raised_by_caller(exc)  # so the provider's mapping leaves it alone
                     raise
     for name, data in frames.end():
-        for piece in take(name, data) or ():
+        for piece in (take(name, data) or ()) if data else ():
             try:
                 await emit(piece)
             except Exception as exc:

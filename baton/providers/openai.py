@@ -347,6 +347,7 @@ class ChatStream:
 
     __slots__ = (
         "calls",
+        "done",
         "finish_reason",
         "model",
         "provider",
@@ -365,10 +366,12 @@ class ChatStream:
         self.finish_reason: str | None = None
         self.model: str | None = None
         self.response_id: str | None = None
+        self.done = False  # ``[DONE]`` came: the server ended the stream itself
 
     def take(self, name: bytes | None, data: bytes) -> list[Event] | None:
         """Read one event's data; None at ``[DONE]``, the end of the answer."""
         if data[:6] == b"[DONE]":
+            self.done = True
             return None
         provider = self.provider
         chunk = openai_payload(data, provider)
@@ -422,11 +425,26 @@ class ChatStream:
 
     def response(self, config: OpenAIConfig) -> ModelResponse:
         """The answer the stream delivered; ``ConnectionLost`` when it ended before a finish
-        reason came."""
+        reason came, or after it but before both the usage Baton asks for
+        (``include_usage``) and ``[DONE]``.
+
+        The usage comes in a chunk of its own after the finish reason. A stream cut between
+        the two holds the whole text but not what it cost: taken as finished, it would report
+        no tokens and no cost, and budgets and usage reports would undercount it silently. So
+        it is a lost connection, as an Anthropic stream without ``message_stop`` or a
+        Responses stream without ``response.completed`` is (their usage comes in or before
+        those). A server that sends ``[DONE]`` without usage (a compatible server that ignores
+        ``stream_options``) has ended its answer: taken, with no token counts to give."""
         if self.finish_reason is None:
             raise ConnectionLost(
                 f"the stream from {self.provider} ended before the answer was finished (no "
                 "finish reason)",
+                provider=self.provider,
+            )
+        if self.usage is None and not self.done:
+            raise ConnectionLost(
+                f"the stream from {self.provider} ended after the finish reason but before its "
+                "usage and [DONE]: the answer's token counts were lost",
                 provider=self.provider,
             )
         tool_calls = tuple(
