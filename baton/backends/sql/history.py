@@ -339,10 +339,10 @@ def _decode_joined(count: int, seqs: Any, types: Any, array: Any) -> list[Event]
             return None
     if not isinstance(types, str) or types.count(",") != count - 1:  # a comma in a name
         return None
-    if isinstance(array, bytes):  # SQLite
-        pieces: list[bytes] | list[str] = array.split(b"\x1e")
-    elif isinstance(array, str):
-        pieces = array.split("\x1e")
+    if isinstance(array, bytes):  # SQLite's BLOB
+        pieces: list[bytes] | list[str] = _pieces(array, b"\x1e")
+    elif isinstance(array, str):  # pragma: no cover - a driver handing back text
+        pieces = _pieces(array, "\x1e")
     else:  # pragma: no cover - a driver handing back another type
         return None
     events = events_from_json(pieces)
@@ -352,6 +352,18 @@ def _decode_joined(count: int, seqs: Any, types: Any, array: Any) -> list[Event]
     if events is None or len(events) != count or ",".join(map(_NAME, map(type, events))) != types:
         return None
     return events
+
+
+def _pieces(array: Any, separator: Any) -> Any:
+    """``array.split(separator)``, with ``find``: a split by one character looks at each
+    character in turn (about 1,400 instructions an event here), ``find`` uses ``memchr``."""
+    pieces = []
+    find, start = array.find, 0
+    while (end := find(separator, start)) >= 0:
+        pieces.append(array[start:end])
+        start = end + 1
+    pieces.append(array[start:])
+    return pieces
 
 
 def _decode_rows(rows: Sequence[Any]) -> list[Event] | None:
