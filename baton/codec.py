@@ -411,7 +411,7 @@ def events_from_json(array: str | bytes | Sequence[str | bytes]) -> list[Event] 
     A long history is best given in pieces of a few hundred events (``JSON_PIECE``): the
     validator holds the whole parsed text of an array until it is done with it, and at
     10,000 events that no longer fits in the processor's cache (a 10,000-event decode cost
-    about 40 % more per event than a 1,000-event one, and in pieces costs about the same)."""
+    40-50 % more per event than a 1,000-event one, and in pieces costs about the same)."""
     if not _JSON_DECODER:
         _JSON_DECODER.append(_json_decoder())
     decoder = _JSON_DECODER[0]
