@@ -25,6 +25,7 @@ from .errors import EventDecodeError
 from .fast_init import fast_init
 
 __all__ = [
+    "JSON_PIECE",
     "Event",
     "Part",
     "Record",
@@ -384,13 +385,19 @@ def _decoders_of(cls: type[Record]) -> tuple[tuple[str, Callable[[Any], Any]], .
 # Stored histories: a JSON array of events, decoded straight into the classes
 # ---------------------------------------------------------------------------------------------
 
+# How many events a piece of a history given to ``events_from_json`` should hold: small enough
+# that the parsed text of one stays in the processor's cache, large enough that the call per
+# piece costs nothing (128 to 512 measured the same; see benchmarks/README.md, "Loads in pieces").
+JSON_PIECE = 256
+
 # The one validator ``events_from_json`` uses, made on first use and dropped by ``register``
 # (its unions list the registered classes); ``None`` inside when it cannot be made.
 _JSON_DECODER: list[SchemaValidator | None] = []
 
 
-def events_from_json(array: str | bytes) -> list[Event] | None:
-    """Decode a JSON array of ``to_dict`` payloads of events in one pass, or ``None``.
+def events_from_json(array: str | bytes | Sequence[str | bytes]) -> list[Event] | None:
+    """Decode a JSON array of ``to_dict`` payloads of events in one pass, or ``None``; or a
+    sequence of such arrays, the pieces of one history, into one list.
 
     A load reads a whole history at once: this parses the array and builds every event and
     the records inside it in Rust (pydantic-core, already a dependency, builds slotted
@@ -399,7 +406,12 @@ def events_from_json(array: str | bytes) -> list[Event] | None:
     chosen by their ``"type"`` key, scalars of their field's exact JSON type, records only of
     the classes a field names. Anything else (an unknown type, a wrong type, a non-finite
     float, data that is not JSON) returns ``None``, and the caller decodes the payloads one by
-    one with ``from_dict``, which builds what it can and names what is wrong."""
+    one with ``from_dict``, which builds what it can and names what is wrong.
+
+    A long history is best given in pieces of a few hundred events (``JSON_PIECE``): the
+    validator holds the whole parsed text of an array until it is done with it, and at
+    10,000 events that no longer fits in the processor's cache (a 10,000-event decode cost
+    40-50 % more per event than a 1,000-event one, and in pieces costs about the same)."""
     if not _JSON_DECODER:
         _JSON_DECODER.append(_json_decoder())
     decoder = _JSON_DECODER[0]
@@ -423,7 +435,12 @@ def events_from_json(array: str | bytes) -> list[Event] | None:
     try:
         if paused:  # inside the try: an interrupt right after it still re-enables
             gc.disable()
-        decoded: list[Event] = decoder.validate_json(array)
+        if isinstance(array, str | bytes):
+            decoded: list[Event] = decoder.validate_json(array)
+        else:
+            decoded = []
+            for piece in array:
+                decoded += decoder.validate_json(piece)
     except Exception:  # a ValidationError, or what a record's __post_init__ raised
         return None
     finally:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .codec import (
+    JSON_PIECE,
     Event,
     Part,
     Record,
@@ -29,6 +30,7 @@ from .codec import (
 )
 
 __all__ = [
+    "JSON_PIECE",
     "ApprovalRequest",
     "Audio",
     "CompactionSummary",

@@ -6,12 +6,13 @@
 
 Target (issue 19, point 5): loading a stored conversation costs <= 3 us per event. The mix is
 the SQL benchmark's realistic conversation (requests, responses with tool calls and usage, tool
-results, usage reports, run start and end). Each figure is the median CPU time (``process_time``:
-steadier than the wall clock on a shared machine) of several rounds, per
-event: ``events_from_json`` of the payloads joined into one array (parse and build, what a
-load does), ``from_dict`` alone (dicts already parsed: the fallback of a load, and what loads
-did before), the JSON parse alone (``json.loads`` and ``pydantic_core.from_json`` of the same
-array: the floor of a load), and calling the same classes with the values taken out beforehand
+results, usage reports, run start and end). Each figure is the median CPU time
+(``process_time``: steadier than the wall clock on a shared machine) of several rounds, per
+event: ``events_from_json`` of the payloads joined into one array and in pieces of
+``JSON_PIECE`` events (parse and build; a load decodes in pieces), ``from_dict`` alone (dicts
+already parsed: the fallback of a load, and what loads did before), the JSON parse alone
+(``json.loads`` and ``pydantic_core.from_json`` of the same array: the floor of a load), and
+calling the same classes with the values taken out beforehand
 (nested records too: what building the events through their ``__init__`` costs alone).
 """
 
@@ -27,7 +28,7 @@ from typing import Any
 
 from pydantic_core import from_json, to_json
 
-from baton.events import events_from_json, from_dict, to_dict
+from baton.events import JSON_PIECE, events_from_json, from_dict, to_dict
 
 from .sql_backends import conversation
 
@@ -61,8 +62,14 @@ def main(argv: list[str]) -> int:
             return [p() for p in plans]
 
         assert events_from_json(joined) == events
+        payloads = [to_json(d) for d in dicts]
+        pieces = [
+            b"[" + b",".join(payloads[i : i + JSON_PIECE]) + b"]" for i in range(0, n, JSON_PIECE)
+        ]
+        assert events_from_json(pieces) == events
         rows = [
             ("events_from_json", per_event_us(lambda j=joined: events_from_json(j), n, rounds)),
+            ("  in pieces (loads)", per_event_us(lambda p=pieces: events_from_json(p), n, rounds)),
             ("from_dict", per_event_us(decode, n, rounds)),
             ("json.loads (joined)", per_event_us(lambda j=joined: json.loads(j), n, rounds)),
             ("pydantic_core.from_json", per_event_us(lambda j=joined: from_json(j), n, rounds)),

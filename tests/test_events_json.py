@@ -23,6 +23,7 @@ from baton.events import (
     Text,
     ToolCall,
     Usage,
+    event_types,
     events_from_json,
     from_dict,
     register,
@@ -202,3 +203,69 @@ def test_the_collector_is_paused_for_the_decode_and_left_as_it_was() -> None:
     finally:
         gc.enable()
     assert gc.get_threshold() == thresholds
+
+
+def _other_modules_samples() -> dict[str, Event]:
+    """One rich instance of every event registered by Baton's modules besides
+    ``baton.events`` (whose samples are ``SAMPLES``)."""
+    from baton.a2a.events import RemoteStatus, RemoteText
+    from baton.mcp.events import MCPLog, MCPProgress
+    from baton.team_events import (
+        Handoff,
+        MemberUsage,
+        SpeakerSelected,
+        TeamFailed,
+        TeamFinished,
+        TeamStarted,
+    )
+
+    usage = Usage(1, 10, 5, cost=0.25)
+    return {
+        "RemoteStatus": RemoteStatus("t1", "remote", "rt1", "working", "on it"),
+        "RemoteText": RemoteText("t1", "remote", "partial text"),
+        "MCPLog": MCPLog("files", "info", {"path": "/tmp", "items": [1, 2.5, None]}, "fs"),
+        "MCPProgress": MCPProgress("c1", "files", 0.5, 2.0, "half way"),
+        "TeamStarted": TeamStarted("tm1", "crew", "round_robin", "conv", "plan a trip"),
+        "SpeakerSelected": SpeakerSelected("tm1", "crew", "writer", "their turn", 2),
+        "Handoff": Handoff("tm1", "crew", "writer", "editor", "review"),
+        "TeamFinished": TeamFinished(
+            "tm1", "crew", "MaxTurns(2)", "done", 2, usage, (MemberUsage("writer", usage),)
+        ),
+        "TeamFailed": TeamFailed("tm1", "crew", "RuntimeError", "boom"),
+    }
+
+
+def test_every_event_baton_registers_decodes_in_one_pass_as_stored() -> None:
+    # Every event class Baton's own modules register (tests register others) has a sample
+    # here, and each decodes in one pass to an event equal to the one stored, alone, in a
+    # history with the others, and in pieces, as the loads give it.
+    others = _other_modules_samples()
+    samples: dict[str, Event] = {
+        **{name: record for name, record in SAMPLES.items() if isinstance(record, Event)},
+        **others,
+    }
+    registered = {
+        name
+        for name, cls in event_types().items()
+        if issubclass(cls, Event) and cls.__module__.startswith("baton.")
+    }
+    assert registered == set(samples)
+    for name, event in samples.items():
+        assert _same_as_from_dict([to_dict(event)]) == [event], name
+    history = [samples[name] for name in sorted(samples)] * 3
+    payloads = [json.dumps(to_dict(e)) for e in history]
+    assert _same_as_from_dict([to_dict(e) for e in history]) == history
+    pieces = ["[" + ",".join(payloads[i : i + 5]) + "]" for i in range(0, len(payloads), 5)]
+    assert events_from_json(pieces) == history
+    assert events_from_json([p.encode() for p in pieces]) == history
+
+
+def test_a_history_in_pieces_decodes_as_one_and_a_bad_piece_refuses_it_all() -> None:
+    history = [ModelResponse(str(i), usage=Usage(1, i, 2)) for i in range(12)]
+    payloads = [json.dumps(to_dict(e)) for e in history]
+    pieces = ["[" + ",".join(payloads[i : i + 5]) + "]" for i in range(0, 12, 5)]
+    assert events_from_json(pieces) == history == events_from_json("[" + ",".join(payloads) + "]")
+    assert events_from_json([]) == [] and events_from_json(["[]", "[]"]) == []
+    assert events_from_json([*pieces, '[{"type": "NoSuchEvent"}]']) is None
+    assert events_from_json([pieces[0], "[", pieces[1]]) is None
+    assert gc.isenabled()

@@ -16,6 +16,7 @@ from baton import Agent, MemoryStream
 from baton.backends.redis import RedisHistory, RedisStream, RedisWatcher, stream_key
 from baton.errors import ConfigError, EventDecodeError
 from baton.events import (
+    JSON_PIECE,
     HumanMessage,
     ModelResponse,
     RunFinished,
@@ -287,6 +288,22 @@ async def test_an_entry_holding_two_events_is_named_not_split(redis_url: str, pr
     await admin.rpush(history.key("c1"), two)
     await admin.aclose()
     with pytest.raises(EventDecodeError, match="not valid JSON"):
+        await history.load("c1")
+
+
+async def test_a_history_of_several_pieces_loads_and_names_a_bad_entry(
+    redis_url: str, prefix: str
+) -> None:
+    # A load decodes the entries in pieces of JSON_PIECE events: all of them come back, in
+    # order, and a bad entry in a later piece is still named by its index in the whole list.
+    history = RedisHistory(redis_url, prefix=prefix)
+    events = [HumanMessage(str(i)) for i in range(2 * JSON_PIECE + 7)]
+    await history.append("c1", events)
+    assert await history.load("c1") == events
+    admin = redis.asyncio.Redis.from_url(redis_url)
+    await admin.rpush(history.key("c1"), '{"type": "Exploit"}')
+    await admin.aclose()
+    with pytest.raises(EventDecodeError, match=rf"'Exploit'.*\[{len(events)}\]"):
         await history.load("c1")
 
 

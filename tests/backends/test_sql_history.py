@@ -17,6 +17,7 @@ from baton import Agent, tool
 from baton.backends.sql import SQLHistory, SQLStorage
 from baton.errors import AskSuspended, EventDecodeError
 from baton.events import (
+    JSON_PIECE,
     ApprovalRequest,
     Audio,
     CompactionSummary,
@@ -451,3 +452,60 @@ async def test_a_sqlite_payload_stored_as_bytes_still_loads(sqlite_url: str) -> 
             history, 1, "RunFinished", json.dumps(to_dict(RunFinished("r", "done"))).encode()
         )
         assert await history.load("c") == [RunStarted("r", "a", "c"), RunFinished("r", "done")]
+
+
+async def test_a_history_of_several_pieces_loads_in_order_and_names_a_bad_row(
+    sql_url: str,
+) -> None:
+    # A load decodes JSON_PIECE events at a time (SQLite's joined row carries the pieces,
+    # PostgreSQL's rows are joined into them): every event comes back, in order, across the
+    # pieces' edges, and a bad row in a later piece is still named by its seq.
+    kinds = [
+        lambda i: RunStarted(f"r{i}", "a", "c"),
+        lambda i: ModelResponse(f"answer {i}", (ToolCall(f"t{i}", "add"),), Usage(1, i, 2)),
+        lambda i: ToolCallResult(f"t{i}", "add", str(i), i),
+        lambda i: RunFinished(f"r{i}", str(i)),
+    ]
+    events = [kinds[i % len(kinds)](i) for i in range(2 * JSON_PIECE + 7)]
+    async with SQLHistory(sql_url) as history:
+        for start in range(0, len(events), 100):
+            await history.append("c", events[start : start + 100])
+        assert await history.load("c") == events
+        await insert_row(history, len(events), "RunFinished", {"type": "RunFinished"})
+        with pytest.raises(EventDecodeError, match=rf"event {len(events)}: RunFinished"):
+            await history.load("c")
+
+
+async def test_a_sqlite_payload_holding_the_pieces_separator_is_named(sqlite_url: str) -> None:
+    # SQLite keeps any text: a hand-made row may hold "]\x1e[", where a joined history is cut
+    # into pieces. The pieces then hold more events than there are rows, and the row is named.
+    async with SQLHistory(sqlite_url) as history:
+        await history.append("c", [RunStarted("r", "a", "c")])
+        done = json.dumps(to_dict(RunFinished("r", "done")))
+        await insert_row(history, 1, "RunFinished", f"{done}]\x1e[{done}".encode())
+        with pytest.raises(EventDecodeError, match="event 1: the stored payload is not JSON"):
+            await history.load("c")
+
+
+async def test_the_seqs_kept_for_the_order_check_are_bounded(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The text "0,1,2,..." a joined history's seqs are checked against is kept for histories
+    # of up to _SEQS_KEPT events; a longer one's is made for its own check, not kept.
+    from baton.backends.sql import history as module
+
+    seqs = [""]
+    monkeypatch.setattr(module, "_SEQS", seqs)
+    monkeypatch.setattr(module, "_SEQS_KEPT", 10)
+    kept = ",".join(map(str, range(10)))
+    assert module._in_order("0,1,2,3,4,5,6,7,8,9,10,11", 12)
+    assert seqs == [""]
+    assert not module._in_order("0,1,2,3,4,5,6,7,8,9,11,10", 12)
+    assert module._in_order("0,1,2", 3) and seqs == [",".join(map(str, range(6)))]
+    assert module._in_order("0,1,2,3,4,5,6,7", 8) and seqs == [kept]
+    assert not module._in_order("0,1,2,3,5,4,6,7", 8)
+    events = [RunFinished("r", str(i)) for i in range(25)]
+    async with SQLHistory(sqlite_url) as history:
+        await history.append("c", events)
+        assert await history.load("c") == events
+    assert seqs == [kept]

@@ -10,13 +10,14 @@ Claims (``baton_claims``): an ask claims its conversation before loading it, wit
 its holder and lease; the lease is renewed while the ask runs and taken over once it expired, so
 a process that died blocks the conversation for at most ``lease`` seconds.
 
-A load fetches a whole history as one row (the database joins the payloads into one JSON
-array) and decodes it in one pass (``events.events_from_json``); anything off (a gap or
-disorder in ``seq``, a type that is not a registered event, a payload that one pass refuses, a
-history too long for the database to join into one value) sends it row by row through
-``events.from_dict``, which names the row. Either way only registered classes are ever built,
-and a row naming a type that is not a registered event raises ``EventDecodeError`` (rows are
-checked for it before any is decoded one by one).
+A load decodes a whole history in one pass (``events.events_from_json``), in pieces of
+``events.JSON_PIECE`` events: SQLite fetches it as one row (the database joins the payloads into
+JSON arrays), PostgreSQL as rows of type and payload, joined here. Anything off (a gap or
+disorder in SQLite's ``seq``, a type that is not a registered event or not its row's, a payload
+that one pass refuses, a history too long for SQLite to join into one value) sends it row by
+row through ``events.from_dict``, which names the row. Either way only registered classes are
+ever built, and a row naming a type that is not a registered event raises ``EventDecodeError``
+(rows are checked for it before any is decoded one by one).
 """
 
 from __future__ import annotations
@@ -24,14 +25,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from pydantic_core import from_json
 
 from ...conversation import new_id
 from ...errors import EventDecodeError
-from ...events import Event, event_types, events_from_json, from_dict, to_dict
+from ...events import JSON_PIECE, Event, event_types, events_from_json, from_dict, to_dict
 from ...history import Claim, KeptClaim, lease_seconds, take_claim
 from ...redaction import logger
 from ._base import SQLStore
@@ -115,28 +116,27 @@ _RENEW = (
 )
 _RELEASE = "DELETE FROM baton_claims WHERE conversation_id = $1 AND holder = $2"
 _LOAD = "SELECT seq, type, payload FROM baton_events WHERE conversation_id = $1 ORDER BY seq"
-# A whole history as one row: how many events, their seqs, their type names (each joined by
-# commas) and their payloads joined into one JSON array, so the driver hands back four values
-# instead of a row per event. Neither database promises the order in which an aggregate sees
-# its rows (SQLite before 3.44 has no ORDER BY inside one; PostgreSQL sorts once per ordered
-# aggregate), so the seqs come back too and the load checks they are 0, 1, 2, ... in this
-# order (``_in_order``); one step of an aggregate query feeds a row to all its aggregates, so
-# the three lists are aligned. The order is then only a matter of speed: SQLite reads a
-# conversation's rows along its primary key (conversation id, seq), in seq order; PostgreSQL
-# may read them in another, so its rows come sorted from a subquery. SQLite hands the types
-# and payloads back as BLOBs (bytes): a value that is not UTF-8 fails the decode, not the fetch.
-_LOAD_JOINED = {
-    "postgresql": (
-        "SELECT count(*), string_agg(seq::text, ','), string_agg(type, ','), "
-        "'[' || string_agg(payload::text, ',') || ']' FROM (SELECT seq, type, payload "
-        "FROM baton_events WHERE conversation_id = $1 ORDER BY seq) AS e"
-    ),
-    "sqlite": (
-        "SELECT count(*), group_concat(seq, ','), CAST(group_concat(type, ',') AS BLOB), "
-        "CAST('[' || group_concat(payload, ',') || ']' AS BLOB) FROM baton_events "
-        "WHERE conversation_id = $1"
-    ),
-}
+# SQLite: a whole history as one row: how many events, their seqs, their type names (each
+# joined by commas) and their payloads joined into JSON arrays of ``JSON_PIECE`` events each
+# (a row's separator precedes its value: every ``JSON_PIECE``-th ends one array and starts the
+# next, split apart at the ``\x1e`` between them, a byte no JSON text holds), so the driver
+# hands back four values instead of a row per event. SQLite does not promise the order in which
+# an aggregate sees its rows (before 3.44 it has no ORDER BY inside one), so the seqs come back
+# too and the load checks they are 0, 1, 2, ... in this order (``_in_order``); one step of an
+# aggregate query feeds a row to all its aggregates, so the lists are aligned. The order is
+# then only a matter of speed: SQLite reads a conversation's rows along its primary key
+# (conversation id, seq), in seq order. It hands the types and payloads back as BLOBs (bytes):
+# a value that is not UTF-8 fails the decode, not the fetch. PostgreSQL fetches the rows
+# (``_LOAD_ROWS``): its server spends more on joining them (a cast of each payload to text, and
+# copies of the whole) than on sending them (benchmarks/README.md, "Loads in pieces").
+_LOAD_JOINED = (
+    "SELECT count(*), group_concat(seq, ','), CAST(group_concat(type, ',') AS BLOB), "
+    f"CAST('[' || group_concat(payload, CASE WHEN seq % {JSON_PIECE} = 0 THEN ']' || char(30) "
+    "|| '[' ELSE ',' END) || ']' AS BLOB) FROM baton_events WHERE conversation_id = $1"
+)
+# PostgreSQL: the rows' types and payloads, in seq order (the seqs are not needed: the order
+# is the query's, and a gap changes nothing).
+_LOAD_ROWS = "SELECT type, payload FROM baton_events WHERE conversation_id = $1 ORDER BY seq"
 _LENGTH = "SELECT length FROM baton_conversations WHERE conversation_id = $1"
 
 
@@ -262,21 +262,26 @@ class SQLHistory(SQLStore):
 
     async def load(self, conversation_id: str) -> list[Event]:
         """All events of a conversation, oldest first (empty if unknown)."""
-        try:
-            joined = await self.db.fetch(_LOAD_JOINED[self.db.dialect], conversation_id)
-        except Exception as exc:
-            if not _too_big(exc):
-                raise
-            joined = None  # one value can't hold it all: each row still fits in one
-        if joined is not None:
-            if not joined or not joined[0][0]:
-                return []
-            count, seqs, types, array = joined[0]
-            events = _decode_joined(int(count), seqs, types, array)
+        if self.db.dialect == "sqlite":
+            try:
+                joined = await self.db.fetch(_LOAD_JOINED, conversation_id)
+            except Exception as exc:
+                if not _too_big(exc):
+                    raise
+                joined = None  # one value can't hold it all: each row still fits in one
+            if joined is not None:
+                if not joined or not joined[0][0]:
+                    return []
+                count, seqs, types, array = joined[0]
+                events = _decode_joined(int(count), seqs, types, array)
+                if events is not None:
+                    return events
+        else:
+            events = _decode_rows(await self.db.fetch(_LOAD_ROWS, conversation_id))
             if events is not None:
                 return events
         # Row by row: what the one-pass decode refused is decoded, or named, here (the rows
-        # are fetched again: this is the path of a damaged history, not of a load).
+        # are fetched again, with their seqs: this is the path of a damaged history).
         rows = await self.db.fetch(_LOAD, conversation_id)
         registry = event_types()
         for seq, type_name, _ in rows:  # check every row before building any event
@@ -314,25 +319,17 @@ class SQLHistory(SQLStore):
 
 
 def _too_big(exc: Exception) -> bool:
-    """Whether the one-row fetch failed because the joined history passes a limit of the
-    database on one value (SQLite's length limit, 1,000,000,000 bytes by default; PostgreSQL's
-    1 GB per value and string buffer) or its memory for one: the rows, fetched one by one,
-    may still fit. Anything else (a database gone, a query refused) is raised as it is."""
-    if isinstance(exc, sqlite3.DataError):  # SQLITE_TOOBIG: "string or blob too big"
-        return True
-    state = getattr(exc, "sqlstate", None)  # asyncpg's errors carry the SQLSTATE
-    if not isinstance(state, str):
-        return False
-    # 54: program limit exceeded (a string buffer past 1 GB); 53: insufficient resources
-    # (out of memory); XX000 with this text: joining the brackets past the allocation limit.
-    return state[:2] in ("53", "54") or (state == "XX000" and "alloc request size" in str(exc))
+    """Whether SQLite's one-row fetch failed because the joined history passes its limit on one
+    value (1,000,000,000 bytes by default): the rows, fetched one by one, may still fit.
+    Anything else (a database gone, a query refused) is raised as it is."""
+    return isinstance(exc, sqlite3.DataError)  # SQLITE_TOOBIG: "string or blob too big"
 
 
 def _decode_joined(count: int, seqs: Any, types: Any, array: Any) -> list[Event] | None:
-    """A history fetched as one row (``_LOAD_JOINED``), decoded in one pass, or ``None`` when
-    anything is off: rows not in seq order, a payload the one-pass decoder refuses (a type
-    that is not a registered event among them), or one whose type is not its row's. The load
-    then goes row by row, as it always did, and names the row."""
+    """A history fetched as one row (``_LOAD_JOINED``, SQLite), decoded in one pass, or
+    ``None`` when anything is off: rows not in seq order, a payload the one-pass decoder
+    refuses (a type that is not a registered event among them), or one whose type is not its
+    row's. The load then goes row by row, as it always did, and names the row."""
     if not _in_order(seqs, count):
         return None
     if isinstance(types, bytes):
@@ -342,10 +339,13 @@ def _decode_joined(count: int, seqs: Any, types: Any, array: Any) -> list[Event]
             return None
     if not isinstance(types, str) or types.count(",") != count - 1:  # a comma in a name
         return None
-    try:
-        events = events_from_json(array)
-    except TypeError:  # pragma: no cover - a driver handing back another type
+    if isinstance(array, bytes):  # SQLite's BLOB
+        pieces: list[bytes] | list[str] = _pieces(array, b"\x1e")
+    elif isinstance(array, str):  # pragma: no cover - a driver handing back text
+        pieces = _pieces(array, "\x1e")
+    else:  # pragma: no cover - a driver handing back another type
         return None
+    events = events_from_json(pieces)
     # Each event's class is its row's type: the decoded classes' names, joined, are the rows'
     # (with as many names as rows and no comma in the rows' names, the two lists are equal).
     # Only registered event classes are ever built, so every row's type is one too.
@@ -354,11 +354,49 @@ def _decode_joined(count: int, seqs: Any, types: Any, array: Any) -> list[Event]
     return events
 
 
+def _pieces(array: Any, separator: Any) -> Any:
+    """``array.split(separator)``, with ``find``: a split by one character looks at each
+    character in turn (about 1,400 instructions an event here), ``find`` uses ``memchr``."""
+    pieces = []
+    find, start = array.find, 0
+    while (end := find(separator, start)) >= 0:
+        pieces.append(array[start:end])
+        start = end + 1
+    pieces.append(array[start:])
+    return pieces
+
+
+def _decode_rows(rows: Sequence[Any]) -> list[Event] | None:
+    """A history fetched as rows (type, payload) in seq order (``_LOAD_ROWS``), decoded in one
+    pass, or ``None`` when a payload is refused or one's type is not its row's (the load then
+    goes row by row and names the row). The payloads go in pieces of ``JSON_PIECE`` events,
+    joined into JSON arrays: PostgreSQL's ``json`` column holds one JSON value a row, so each
+    row makes one item of an array."""
+    payloads = list(map(_PAYLOAD, rows))
+    try:
+        pieces = [
+            "[" + ",".join(payloads[i : i + JSON_PIECE]) + "]"
+            for i in range(0, len(payloads), JSON_PIECE)
+        ]
+    except TypeError:  # pragma: no cover - a driver handing back another type
+        return None
+    events = events_from_json(pieces)
+    if events is None or len(events) != len(rows):
+        return None
+    if list(map(_NAME, map(type, events))) != list(map(_TYPE, rows)):
+        return None
+    return events
+
+
 _NAME = attrgetter("__name__")
+_TYPE = itemgetter(0)
+_PAYLOAD = itemgetter(1)
 
 
-# "0,1,2,...": the seqs of the longest history checked so far, as the databases join them.
+# "0,1,2,...": the seqs of the longest history checked so far, as the databases join them, up
+# to ``_SEQS_KEPT`` of them (about 600 kB): a longer history's are made for its check alone.
 _SEQS = [""]
+_SEQS_KEPT = 100_000
 
 
 def _in_order(seqs: Any, count: int) -> bool:
@@ -376,7 +414,9 @@ def _in_order(seqs: Any, count: int) -> bool:
         return False
     known = _SEQS[0]
     if len(known) < length:
-        known = _SEQS[0] = ",".join(map(str, range(2 * count)))
+        if count > _SEQS_KEPT:
+            return seqs == ",".join(map(str, range(count)))
+        known = _SEQS[0] = ",".join(map(str, range(min(2 * count, _SEQS_KEPT))))
     return known.startswith(seqs)
 
 
