@@ -35,11 +35,11 @@ async def slow_add(a: int, b: int) -> int:
 @pytest.fixture
 def saved_garbage() -> Iterator[Callable[[], list[str]]]:
     """With the collector off, what the asks run meanwhile left for it: the Baton objects
-    among the unreachable ones a collection finds (``gc.DEBUG_SAVEALL`` keeps them). The Baton
+    among the unreachable ones a collection finds (``gc.DEBUG_SAVEALL`` keeps them). The
     objects alive before the test (an earlier test's Redis connector, say, that its event loop
     lets go of only now) are held until the end, so they can't be counted as this test's."""
     gc.collect()
-    earlier = [o for o in gc.get_objects() if type(o).__module__.startswith("baton")]
+    earlier = gc.get_objects()
     gc.disable()
     gc.set_debug(gc.DEBUG_SAVEALL)
 
