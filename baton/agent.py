@@ -398,6 +398,10 @@ class Agent(Generic[OutputT]):
                 answers={a.request_id: a for a in answers if a.request_id is not None},
                 reopened=reopened,
             )
+            # The model's client is made here, in the loop the resume runs on, before the
+            # paused state goes: a client that can't be made (no credentials in this process)
+            # leaves the ask paused, as any other failure before this point does.
+            live.client = config.client()
             # Taken last: once the paused state is gone, only this resume can continue it.
             if not await delete_run_state(storage, conversation_id):
                 raise NotSuspended(f"the paused ask of conversation {conversation_id} was resumed")

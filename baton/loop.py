@@ -255,7 +255,8 @@ async def _loop(run: LiveRun, owner: bool) -> Reply[Any]:
     agent_name = run.agent_name
     resumed = run.resumed  # a paused run continuing in the turn it paused in
     try:
-        run.client = run.config.client()  # this loop's (see LiveRun.client)
+        if run.client is None:  # (a resumed run has it: see Agent.open_resumed)
+            run.client = run.config.client()  # this loop's (see LiveRun.client)
     except BaseException as error:
         if owner:  # (inside around_ask middleware, _around_ask ends the ask)
             await _unopened(run, error)

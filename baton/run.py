@@ -154,7 +154,8 @@ class LiveRun(UsageCounter):
         # The model's client is taken when the loop starts (run_loop), in the loop the ask runs
         # on: connection pools belong to one event loop, and a run can be made outside it
         # (``agent.ask`` makes a new conversation's run when called, ``ask_sync`` runs it on
-        # Baton's own loop).
+        # Baton's own loop). A resumed run takes it before its paused state is deleted
+        # (``Agent.open_resumed``, in the loop the resume runs on).
         self.client: ModelClient | None = None
         self.settings = settings
         self.max_turns = max_turns

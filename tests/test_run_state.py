@@ -562,6 +562,38 @@ async def test_a_resume_that_fails_before_it_starts_leaves_the_run_paused() -> N
     assert reply.text == "Oslo it is."
 
 
+class _NoClient(ScriptedModel):
+    """A model whose client can't be made here (a provider's without credentials)."""
+
+    def client(self) -> Any:
+        raise ConfigError("no client for this model")
+
+
+async def test_a_resume_whose_model_client_cannot_be_made_leaves_the_run_paused() -> None:
+    # A resume may run in another process, without the provider's credentials: its failure
+    # to make the model's client must not use up the pause (the answers can come again).
+    history, storage = MemoryHistory(), MemoryStorage()
+
+    @tool
+    async def ask(context: Context) -> str:
+        """Ask."""
+        return await context.input("Which city?")
+
+    def agent(model: ScriptedModel) -> Agent:
+        return Agent(
+            "a", config=model, tools=[ask], history=history, storage=storage, suspend_on_human=True
+        )
+
+    with pytest.raises(AskSuspended) as paused:
+        await agent(ScriptedModel(call("ask"))).ask("go", conversation_id="r")
+    answer = HumanMessage("Oslo", paused.value.request_id)
+    with pytest.raises(ConfigError, match="no client"):
+        await agent(_NoClient("x")).resume("r", answer)
+    assert await load_run_state(storage, "r") is not None  # still paused
+    reply = await agent(ScriptedModel("Oslo it is.")).resume("r", answer)
+    assert reply.text == "Oslo it is."
+
+
 async def test_two_sub_agents_paused_in_one_call_each_get_their_own_answer(
     valid_history: HistoryCheck,
 ) -> None:
