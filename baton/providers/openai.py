@@ -32,6 +32,7 @@ from ..events import (
     Usage,
 )
 from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings
+from ..redaction import logger
 from ._cache import MessageCache, append_tool_message, message_list, tool_message_reach
 from ._config import ProviderConfig, bounded
 from ._errors import malformed
@@ -47,6 +48,8 @@ from ._openai_common import (
 )
 from ._sdk import post_prepared, post_streamed
 from ._sse import field, read_events
+
+log = logger("baton.providers")
 
 __all__ = ["OpenAIChatClient", "OpenAIConfig"]
 
@@ -425,16 +428,14 @@ class ChatStream:
 
     def response(self, config: OpenAIConfig) -> ModelResponse:
         """The answer the stream delivered; ``ConnectionLost`` when it ended before a finish
-        reason came, or after it but before both the usage Baton asks for
-        (``include_usage``) and ``[DONE]``.
+        reason came.
 
-        The usage comes in a chunk of its own after the finish reason. A stream cut between
-        the two holds the whole text but not what it cost: taken as finished, it would report
-        no tokens and no cost, and budgets and usage reports would undercount it silently. So
-        it is a lost connection, as an Anthropic stream without ``message_stop`` or a
-        Responses stream without ``response.completed`` is (their usage comes in or before
-        those). A server that sends ``[DONE]`` without usage (a compatible server that ignores
-        ``stream_options``) has ended its answer: taken, with no token counts to give."""
+        The usage comes in a chunk of its own after the finish reason, then ``[DONE]``. A body
+        that ends cleanly after the finish reason with neither is taken as finished, as the
+        openai SDK takes it: several compatible servers (older llama.cpp and TGI releases,
+        some local servers) end their streams that way, and a connection that drops shows up
+        as a transport error instead. Its token counts are unknown, so the reply reports
+        none, and a warning says so (a budget counts nothing for it)."""
         if self.finish_reason is None:
             raise ConnectionLost(
                 f"the stream from {self.provider} ended before the answer was finished (no "
@@ -442,10 +443,11 @@ class ChatStream:
                 provider=self.provider,
             )
         if self.usage is None and not self.done:
-            raise ConnectionLost(
-                f"the stream from {self.provider} ended after the finish reason but before its "
-                "usage and [DONE]: the answer's token counts were lost",
-                provider=self.provider,
+            log.warning(
+                "the stream from %s ended after its finish reason with neither usage nor "
+                "[DONE]: the answer is taken as finished, with no token counts (a server "
+                "that supports stream_options.include_usage reports them)",
+                self.provider,
             )
         tool_calls = tuple(
             ToolCall(slot[0] or f"call_{index}", slot[1] or "", "".join(slot[2]) or "{}")
