@@ -19,11 +19,28 @@ from __future__ import annotations
 import itertools
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TypeAlias, overload
+from typing import TypeAlias, TypeVar, overload
 
 from .events import Event
 
-__all__ = ["EventList", "ForkedEvents", "Forks"]
+P = TypeVar("P")
+
+__all__ = ["EventList", "ForkedEvents", "Forks", "leading_parts"]
+
+
+def leading_parts(parts: Iterable[tuple[P, int]], length: int) -> tuple[list[tuple[P, int]], int]:
+    """The first of ``parts`` (each a list and how many of its first items count) cut to hold
+    ``length`` items, and how many of ``length`` they fall short by (to take from what follows
+    them). Used by the forks of events here and of converted messages in the providers."""
+    taken: list[tuple[P, int]] = []
+    left = length
+    for part, count in parts:
+        if not left:
+            break
+        take = min(count, left)
+        taken.append((part, take))
+        left -= take
+    return taken, left
 
 
 class ForkedEvents(Sequence[Event]):
@@ -52,14 +69,7 @@ class ForkedEvents(Sequence[Event]):
         if isinstance(events, list):  # a conversation's list (a subclass too), not a fork
             self._parts = ((events, length),) if length else ()
             return
-        parts: list[tuple[list[Event], int]] = []
-        left = length
-        for part, count in events._parts:
-            if not left:
-                break
-            take = min(count, left)
-            parts.append((part, take))
-            left -= take
+        parts, left = leading_parts(events._parts, length)
         if left:  # the branch's own events after its shared prefix (a list that only grows)
             parts.append((events._own, left))
         self._parts = tuple(parts)

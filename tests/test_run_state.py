@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from baton import Agent, Context, MemoryHistory, MemoryStorage, MemoryStream, tool
+from baton import Agent, Context, MemoryHistory, MemoryStorage, MemoryStream, Storage, tool
 from baton.errors import (
     AskSuspended,
     BackendUnavailable,
@@ -539,7 +539,9 @@ def test_the_transcript_is_what_a_model_sees_and_names_other_agents() -> None:
 # -- resume and pause edge cases ------------------------------------------------------------------
 
 
-async def test_a_resume_that_fails_before_it_starts_leaves_the_run_paused() -> None:
+async def _paused_on_a_question() -> tuple[Callable[[ScriptedModel], Agent], HumanMessage, Storage]:
+    """An ask paused on conversation ``r`` waiting for a city: the agent (given its model) to
+    resume it with, the answer, and the storage holding the paused state."""
     history, storage = MemoryHistory(), MemoryStorage()
 
     @tool
@@ -554,7 +556,11 @@ async def test_a_resume_that_fails_before_it_starts_leaves_the_run_paused() -> N
 
     with pytest.raises(AskSuspended) as paused:
         await agent(ScriptedModel(call("ask"))).ask("go", conversation_id="r")
-    answer = HumanMessage("Oslo", paused.value.request_id)
+    return agent, HumanMessage("Oslo", paused.value.request_id), storage
+
+
+async def test_a_resume_that_fails_before_it_starts_leaves_the_run_paused() -> None:
+    agent, answer, storage = await _paused_on_a_question()
     with pytest.raises(ConfigError, match="max_turns"):
         await agent(ScriptedModel("x")).resume("r", answer, max_turns=0)
     assert await load_run_state(storage, "r") is not None  # still paused
@@ -572,21 +578,7 @@ class _NoClient(ScriptedModel):
 async def test_a_resume_whose_model_client_cannot_be_made_leaves_the_run_paused() -> None:
     # A resume may run in another process, without the provider's credentials: its failure
     # to make the model's client must not use up the pause (the answers can come again).
-    history, storage = MemoryHistory(), MemoryStorage()
-
-    @tool
-    async def ask(context: Context) -> str:
-        """Ask."""
-        return await context.input("Which city?")
-
-    def agent(model: ScriptedModel) -> Agent:
-        return Agent(
-            "a", config=model, tools=[ask], history=history, storage=storage, suspend_on_human=True
-        )
-
-    with pytest.raises(AskSuspended) as paused:
-        await agent(ScriptedModel(call("ask"))).ask("go", conversation_id="r")
-    answer = HumanMessage("Oslo", paused.value.request_id)
+    agent, answer, storage = await _paused_on_a_question()
     with pytest.raises(ConfigError, match="no client"):
         await agent(_NoClient("x")).resume("r", answer)
     assert await load_run_state(storage, "r") is not None  # still paused

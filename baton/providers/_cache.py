@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Generic, TypeAlias, TypeVar, overload
 
 from ..events import Event, ModelResponse, ToolCallError, ToolCallResult
+from ..forked import leading_parts
 from ..history import HistoryView
 from ..transcript import TranscriptState, shown
 
@@ -104,14 +105,7 @@ class _Entry(Generic[M]):
 
     def prefix(self, length: int) -> tuple[_Part, ...]:
         """The parts holding the first ``length`` messages."""
-        parts: list[_Part] = []
-        left = length
-        for part, count in self.parts:
-            if not left:
-                break
-            take = min(count, left)
-            parts.append((part, take))
-            left -= take
+        parts, left = leading_parts(self.parts, length)
         if left:
             parts.append((self.messages, left))
         return tuple(parts)
