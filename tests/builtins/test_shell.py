@@ -3,6 +3,7 @@ the sandbox, refusals reaching the model as short tool errors."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from baton.errors import ConfigError
 from baton.events import ApprovalRequest
 from baton.testing import ScriptedModel, call
 from baton.tools.builtins import ShellPolicy, UnsafeSubprocess, shell
+from baton.tools.builtins.shell import Shell
 
 POLICY = ShellPolicy(allow=["ls", "cat", "echo", "git status"], deny=["rm", "git push"])
 
@@ -83,21 +85,31 @@ def test_bad_policies_are_config_errors() -> None:
         shell(policy="ls", sandbox=UnsafeSubprocess())  # type: ignore[arg-type]
 
 
-def shell_agent(model: ScriptedModel, answers: list[bool], asked: list[str]) -> Agent:
-    def hook(request: Any, context: Context) -> bool:
-        assert isinstance(request, ApprovalRequest)
-        asked.append(request.reason)
-        return answers.pop(0)
-
-    return Agent(
-        "ops",
-        config=model,
-        tools=[shell(POLICY, limits=TIGHT)],
-        hitl=hook,
-    )
+ShellAgent = Callable[[ScriptedModel, list[bool], list[str]], Agent]
 
 
-async def test_allowed_commands_run_in_the_sandbox_without_asking() -> None:
+@pytest.fixture
+async def shell_agent() -> AsyncIterator[ShellAgent]:
+    """An agent with the shell tool, its approvals answered by ``answers`` and noted in
+    ``asked``; the tool's workspaces are closed after the test (they hold scratch folders)."""
+    shells: list[Shell] = []
+
+    def make(model: ScriptedModel, answers: list[bool], asked: list[str]) -> Agent:
+        def hook(request: Any, context: Context) -> bool:
+            assert isinstance(request, ApprovalRequest)
+            asked.append(request.reason)
+            return answers.pop(0)
+
+        tool = shell(POLICY, limits=TIGHT)
+        shells.append(tool)
+        return Agent("ops", config=model, tools=[tool], hitl=hook)
+
+    yield make
+    for tool in shells:
+        await tool.aclose()
+
+
+async def test_allowed_commands_run_in_the_sandbox_without_asking(shell_agent: ShellAgent) -> None:
     needs_bwrap()
     asked: list[str] = []
     model = ScriptedModel(
@@ -112,7 +124,7 @@ async def test_allowed_commands_run_in_the_sandbox_without_asking() -> None:
     assert "hello\nnote.txt" in results[1].content  # the same workspace for the conversation
 
 
-async def test_denied_commands_are_refused_without_asking() -> None:
+async def test_denied_commands_are_refused_without_asking(shell_agent: ShellAgent) -> None:
     needs_bwrap()
     asked: list[str] = []
     model = ScriptedModel(call("shell", command="ls && rm -rf /workspace"), "ok")
@@ -124,7 +136,7 @@ async def test_denied_commands_are_refused_without_asking() -> None:
     )
 
 
-async def test_other_commands_run_only_when_a_human_approves() -> None:
+async def test_other_commands_run_only_when_a_human_approves(shell_agent: ShellAgent) -> None:
     needs_bwrap()
     asked: list[str] = []
     model = ScriptedModel(
