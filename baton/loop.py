@@ -220,9 +220,7 @@ async def _unopened(run: LiveRun, error: BaseException) -> None:
     store, and the claim is given back; nothing else is recorded."""
     if run.started:
         await abandon_run(run.conversation, run.run_id, error)
-    held = _let_go(run)
-    if held is not None:
-        await held.release()
+    await _leave(run)
 
 
 async def _open_cleanly(run: LiveRun) -> None:
