@@ -16,7 +16,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, fields
-from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin
+from typing import Any, ClassVar, TypeVar, Union, cast, get_args, get_origin
 
 from pydantic_core import CoreSchema, SchemaValidator, to_jsonable_python
 from pydantic_core import core_schema as cs
@@ -32,6 +32,7 @@ __all__ = [
     "event_types",
     "events_from_json",
     "from_dict",
+    "json_pieces",
     "register",
     "to_dict",
 ]
@@ -389,6 +390,21 @@ def _decoders_of(cls: type[Record]) -> tuple[tuple[str, Callable[[Any], Any]], .
 # that the parsed text of one stays in the processor's cache, large enough that the call per
 # piece costs nothing (128 to 512 measured the same; see benchmarks/README.md, "Loads in pieces").
 JSON_PIECE = 256
+
+
+def json_pieces(payloads: Sequence[str] | Sequence[bytes]) -> list[str] | list[bytes]:
+    """Stored payloads (one event's JSON each, all text or all bytes) as the pieces
+    ``events_from_json`` takes: JSON arrays of ``JSON_PIECE`` events each. A mix of text and
+    bytes raises ``TypeError``."""
+    if not payloads:
+        return []
+    starts = range(0, len(payloads), JSON_PIECE)
+    if isinstance(payloads[0], str):
+        texts = cast("Sequence[str]", payloads)
+        return ["[" + ",".join(texts[i : i + JSON_PIECE]) + "]" for i in starts]
+    blobs = cast("Sequence[bytes]", payloads)
+    return [b"[" + b",".join(blobs[i : i + JSON_PIECE]) + b"]" for i in starts]
+
 
 # The one validator ``events_from_json`` uses, made on first use and dropped by ``register``
 # (its unions list the registered classes); ``None`` inside when it cannot be made.

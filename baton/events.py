@@ -25,6 +25,7 @@ from .codec import (
     event_types,
     events_from_json,
     from_dict,
+    json_pieces,
     register,
     to_dict,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "event_types",
     "events_from_json",
     "from_dict",
+    "json_pieces",
     "register",
     "to_dict",
 ]

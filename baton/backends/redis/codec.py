@@ -9,7 +9,7 @@ from typing import Any
 from pydantic_core import from_json, to_json
 
 from ...errors import EventDecodeError
-from ...events import JSON_PIECE, Event, events_from_json, from_dict, to_dict
+from ...events import Event, events_from_json, from_dict, json_pieces, to_dict
 
 __all__ = ["decode_event", "decode_events", "encode_event", "id_key"]
 
@@ -55,10 +55,10 @@ def decode_events(payloads: list[bytes] | list[bytes | str], where: str = "") ->
     ``from_dict`` each, or entry by entry with ``json``, so the error names the bad one and
     anything ``json`` reads still loads."""
     try:
-        pieces = _pieces(payloads)
+        pieces = json_pieces(payloads)  # type: ignore[arg-type]
     except TypeError:  # a str among them (Redis hands back bytes)
         payloads = [_as_bytes(p) for p in payloads]
-        pieces = _pieces(payloads)
+        pieces = json_pieces(payloads)
     events = events_from_json(pieces)  # parsed and built in one pass, in Rust
     if events is not None and len(events) == len(payloads):
         return events
@@ -81,15 +81,6 @@ def decode_events(payloads: list[bytes] | list[bytes | str], where: str = "") ->
             )
         out.append(record)
     return out
-
-
-def _pieces(payloads: list[bytes] | list[bytes | str]) -> list[bytes]:
-    """The payloads as JSON arrays of a few hundred events each (``JSON_PIECE``): the decoder
-    holds one piece's parsed text at a time, which then stays in the processor's cache."""
-    return [
-        b"[" + b",".join(payloads[i : i + JSON_PIECE]) + b"]"  # type: ignore[arg-type]
-        for i in range(0, len(payloads), JSON_PIECE)
-    ]
 
 
 def _as_bytes(payload: bytes | str) -> bytes:

@@ -32,7 +32,15 @@ from pydantic_core import from_json
 
 from ...conversation import new_id
 from ...errors import EventDecodeError
-from ...events import JSON_PIECE, Event, event_types, events_from_json, from_dict, to_dict
+from ...events import (
+    JSON_PIECE,
+    Event,
+    event_types,
+    events_from_json,
+    from_dict,
+    json_pieces,
+    to_dict,
+)
 from ...history import Claim, KeptClaim, lease_seconds, take_claim
 from ...redaction import logger
 from ._base import SQLStore
@@ -372,12 +380,8 @@ def _decode_rows(rows: Sequence[Any]) -> list[Event] | None:
     goes row by row and names the row). The payloads go in pieces of ``JSON_PIECE`` events,
     joined into JSON arrays: PostgreSQL's ``json`` column holds one JSON value a row, so each
     row makes one item of an array."""
-    payloads = list(map(_PAYLOAD, rows))
     try:
-        pieces = [
-            "[" + ",".join(payloads[i : i + JSON_PIECE]) + "]"
-            for i in range(0, len(payloads), JSON_PIECE)
-        ]
+        pieces = json_pieces(list(map(_PAYLOAD, rows)))
     except TypeError:  # pragma: no cover - a driver handing back another type
         return None
     events = events_from_json(pieces)
