@@ -257,31 +257,22 @@ def either(condition: Termination, kind: type[T]) -> list[T]:
 
 def checked_only(condition: Termination) -> bool:
     """Whether ``condition`` is decided by ``check`` alone, parts included (no ``fired`` of
-    its own, such as a ``FunctionCondition``'s, that may await): then ``first_checked`` gives
-    what ``first_fired`` would, without a coroutine per part on every turn."""
+    its own, such as a ``FunctionCondition``'s, that may await): then checking its
+    ``checked_parts`` in turn gives what ``first_fired`` would, without a coroutine per part on
+    every turn."""
     if type(condition) is AnyOf or type(condition) is AllOf:
         return all(checked_only(part) for part in condition.parts)
     return type(condition).fired is Termination.fired  # AnyOf and AllOf have their own
 
 
 def checked_parts(condition: Termination) -> tuple[Termination, ...]:
-    """The parts ``first_checked`` tries, in its order: those of an ``|`` (nested ones
-    flattened), or ``condition`` itself. Checking each in turn and naming the first that
-    holds gives what ``first_checked`` gives, without a call per level on every turn."""
+    """The parts ``first_fired`` tries, in its order: those of an ``|`` (nested ones
+    flattened), or ``condition`` itself. For a ``checked_only`` condition, checking each in
+    turn and naming the first that holds gives what ``first_fired`` gives, without a call per
+    level on every turn."""
     if isinstance(condition, AnyOf):
         return tuple(found for part in condition.parts for found in checked_parts(part))
     return (condition,)
-
-
-def first_checked(condition: Termination, state: TeamState) -> str | None:
-    """``first_fired`` for a condition that is ``checked_only``."""
-    if isinstance(condition, AnyOf):
-        for part in condition.parts:
-            name = first_checked(part, state)
-            if name is not None:
-                return name
-        return None
-    return repr(condition) if condition.check(state) else None
 
 
 async def first_fired(condition: Termination, state: TeamState) -> str | None:
