@@ -25,7 +25,7 @@ from .events import Event
 
 P = TypeVar("P")
 
-__all__ = ["EventList", "ForkedEvents", "Forks", "leading_parts"]
+__all__ = ["EventList", "ForkedEvents", "Forks", "item_of_parts", "leading_parts"]
 
 
 def leading_parts(parts: Iterable[tuple[P, int]], length: int) -> tuple[list[tuple[P, int]], int]:
@@ -41,6 +41,17 @@ def leading_parts(parts: Iterable[tuple[P, int]], length: int) -> tuple[list[tup
         taken.append((part, take))
         left -= take
     return taken, left
+
+
+def item_of_parts(parts: Iterable[tuple[Sequence[P], int]], index: int) -> P:
+    """The item at ``index`` (0 <= index < their total) of what ``parts`` hold in order, each a
+    list and how many of its first items count. Used by the forks of events here and of
+    converted messages in the providers."""
+    for part, count in parts:
+        if index < count:
+            return part[index]
+        index -= count
+    raise IndexError("index out of range of the shared parts")
 
 
 class ForkedEvents(Sequence[Event]):
@@ -135,11 +146,7 @@ class ForkedEvents(Sequence[Event]):
                 raise IndexError("event index out of range")
             if index >= shared:
                 return self._own[index - shared]
-        for part, count in self._parts:
-            if index < count:
-                return part[index]
-            index -= count
-        raise AssertionError("the parts hold the shared events")  # pragma: no cover
+        return item_of_parts(self._parts, index)
 
     def _slice(self, index: slice) -> list[Event]:
         start, stop, step = index.indices(self._shared + len(self._own))

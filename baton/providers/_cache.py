@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Generic, TypeAlias, TypeVar, overload
 
 from ..events import Event, ModelResponse, ToolCallError, ToolCallResult
-from ..forked import leading_parts
+from ..forked import item_of_parts, leading_parts
 from ..history import HistoryView
 from ..transcript import TranscriptState, shown
 
@@ -90,15 +90,10 @@ class _Entry(Generic[M]):
 
     def at(self, index: int) -> M:
         """The message at ``index`` (0 <= index < length)."""
-        index -= self.shared
-        if index >= 0:
-            return self.messages[index]
-        index += self.shared
-        for part, count in self.parts:
-            if index < count:
-                return part[index]  # type: ignore[no-any-return]
-            index -= count
-        raise IndexError("message index out of range")  # pragma: no cover
+        own = index - self.shared
+        if own >= 0:
+            return self.messages[own]
+        return item_of_parts(self.parts, index)  # type: ignore[no-any-return]
 
     def length(self) -> int:
         return self.shared + len(self.messages)
@@ -149,11 +144,7 @@ class SharedMessages(Sequence[M]):
             index += self._length
         if not 0 <= index < self._length:
             raise IndexError("message index out of range")
-        for part, count in self._parts:
-            if index < count:
-                return part[index]  # type: ignore[no-any-return]
-            index -= count
-        raise AssertionError("the parts hold the messages")  # pragma: no cover
+        return item_of_parts(self._parts, index)  # type: ignore[no-any-return]
 
     def __iter__(self) -> Iterator[M]:
         return itertools.chain.from_iterable(
