@@ -21,8 +21,12 @@ first) of those nodes; with "any", the first to end cancels those still running 
 closed as cancelled, their tool calls answered). The ask ends when no node is left to run
 (``TeamFinished`` says ``graph done``) or a termination fires. A cycle needs a way out: an
 edge in it with a ``when``, or ``termination=``/``max_turns=`` given to the graph; this is
-checked before the first ask (``graph.validate()``). A graph's ask can't pause (a node's own
-pause is a ``ConfigError``). ``graph.to_json()`` describes it by names;
+checked before the first ask (``graph.validate()``). A graph's ask pauses as any team's does
+(a ``Human(..., suspend=True)`` node, or a node's agent pausing its own turn; the graph needs
+``history=`` and ``storage=``): the ready nodes and the joins' arrivals are saved with the
+pause, and ``graph.resume`` goes on from there, in any process. A node in a parallel branch
+can't pause (a ``ConfigError`` saying so): answer its requests live (``handler=``, ``hitl=``,
+the stream). ``graph.to_json()`` describes it by names;
 ``Graph.from_json(data, nodes=..., conditions=...)`` builds it again.
 """
 
@@ -119,11 +123,6 @@ class Graph(Team):
         if name in self._nodes:
             raise ConfigError(f"graph {self._name!r} has a node named {name!r} already")
         if isinstance(node, Human):
-            if node.suspend:
-                raise ConfigError(
-                    f"graph node {name!r}: a graph's human nodes are answered by handler= or "
-                    "on the stream; a graph can't pause on one yet (suspend=True)"
-                )
             member = Member(node, name=name)
             self._kinds[name] = "human"
         elif isinstance(node, Agent | Team | Member):
@@ -301,12 +300,39 @@ class Graph(Team):
     def prepare(self) -> None:
         self.validate()
 
-    def why_no_pause(self, ask: TeamAsk) -> str | None:
-        # Which nodes are ready, and which joins have arrivals, is not saved with a pause.
-        return (
-            "a graph can't pause yet (which nodes are ready is not saved); answer the node's "
-            "requests without pausing (Agent(hitl=...), or on the stream)"
-        )
+    def kept_on_pause(self, state: TeamState) -> dict[str, Any]:
+        # Which nodes are ready next and which joins have had arrivals is the graph's own
+        # knowledge (edge conditions were decided on the state as it was then): saved as it
+        # stands, not worked out again from the history on resume.
+        plan = _plan(state, self.start)
+        return {
+            "ready": [[name, why] for name, why in plan.ready],
+            "arrived": {target: sorted(names) for target, names in plan.arrived.items()},
+        }
+
+    def restore_on_resume(self, state: TeamState, kept: Mapping[str, Any]) -> None:
+        ready, arrived = kept.get("ready"), kept.get("arrived")
+        if (
+            not isinstance(ready, list)
+            or not all(isinstance(r, list) and len(r) == 2 for r in ready)
+            or not isinstance(arrived, dict)
+            or not all(isinstance(a, list) for a in arrived.values())
+        ):
+            raise ConfigError(
+                f"graph {self.name!r}: the paused ask saved no plan of its ready nodes (paused "
+                "by another kind of team?): resume with the graph that paused"
+            )
+        named = {str(n) for n, _ in ready} | set(arrived)
+        named.update(str(n) for names in arrived.values() for n in names)
+        unknown = sorted(named - set(self._nodes))
+        if unknown:
+            raise ConfigError(
+                f"graph {self.name!r} paused with nodes {unknown} ready or joined, which it does "
+                f"not have ({list(self._nodes)}): resume with the graph that paused"
+            )
+        plan = _plan(state, self.start)
+        plan.ready = [(str(name), str(why)) for name, why in ready]
+        plan.arrived = {str(target): {str(n) for n in names} for target, names in arrived.items()}
 
     async def choose(self, state: TeamState) -> tuple[Member, str]:
         name, why = _plan(state, self.start).ready.pop(0)

@@ -21,7 +21,7 @@ message the members' models read (a ``HumanMessage`` remark).
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..conversation import new_id
@@ -96,9 +96,15 @@ def pause_key(conversation_id: str) -> str:
 
 
 async def human_turn(
-    ask: TeamAsk, member: Member, human: Human, team: str, storage: Storage | None
+    ask: TeamAsk,
+    member: Member,
+    human: Human,
+    team: str,
+    storage: Storage | None,
+    kept: Mapping[str, Any] | None = None,
 ) -> Turn:
-    """A human member's turn in ``team``'s ask (see the module docs); ``storage`` keeps a pause."""
+    """A human member's turn in ``team``'s ask (see the module docs); ``storage`` keeps a pause,
+    with ``kept`` (what the team's pattern saves of the ask: ``Team.kept_on_pause``)."""
     conversation = ask.conversation
     request = human.request(new_id(), team)
     on_stream = False
@@ -109,8 +115,8 @@ async def human_turn(
         if storage is None or conversation.history is None or not ask.top:
             raise ConfigError(
                 f"Human({human.name!r}, suspend=True) pauses the team's ask: it must be a "
-                "member of the team asked (not of a nested team), and that team needs "
-                "history= and storage="
+                "member of the team asked (not of a nested team, nor a node of a graph's "
+                "parallel branch), and that team needs history= and storage="
             )
         await record(ask, request)
         await storage.put(
@@ -120,6 +126,7 @@ async def human_turn(
                 "team_id": ask.state.team_id,
                 "request_id": request.request_id,
                 "member": member.name,
+                "pattern": dict(kept or {}),
             },
         )
         raise AskSuspended(

@@ -174,6 +174,16 @@ class Team:
         """Tools the team gives ``member`` for its turns (a swarm's hand-off tools)."""
         return ()
 
+    def kept_on_pause(self, state: TeamState) -> dict[str, Any]:
+        """What this pattern knows of a pausing ask that its history does not say (a graph's
+        ready nodes), as JSON-able data: saved with the pause and handed to
+        ``restore_on_resume``, maybe in another process. Most patterns read everything they
+        need from the history: nothing."""
+        return {}
+
+    def restore_on_resume(self, state: TeamState, kept: Mapping[str, Any]) -> None:
+        """Put back into the rebuilt ``state`` of a resumed ask what ``kept_on_pause`` saved."""
+
     def resumed_speaker(self, events: Sequence[Event]) -> str | None:
         """Who spoke last in this team's conversation (to go on from there), read from the
         history: the last speaker this team selected."""
@@ -313,6 +323,7 @@ class Team:
             else:
                 turn = self._resumed_human(member, paused["request_id"], answers)
             state = rebuild_state(self.name, conversation, paused["team_id"])
+            self.restore_on_resume(state, paused.get("pattern") or {})
             if not await storage.delete(pause_key(conversation_id)):
                 raise NotSuspended(f"the paused team ask of {conversation_id} was resumed")
             ask = TeamAsk(conversation, state, None, passed, top=True)
@@ -380,6 +391,7 @@ class Team:
     def all_members(self) -> list[Member]:
         """Every member taking turns in this team: its own, then, for a member that is a team,
         that team's (each team once). What a server checks before serving the team."""
+        self.prepare()
         found: list[Member] = []
         seen: set[int] = {id(self)}
         pending = list(self.members)
@@ -396,6 +408,7 @@ class Team:
         """The request a paused ask of this team on ``conversation_id`` waits for (a
         ``Human(..., suspend=True)`` member's turn, or a member agent's own request; answer it
         with ``resume``), or None."""
+        self.prepare()  # a graph not asked yet in this process is built first
         storage, history = self.storage, self.history
         if storage is None or history is None:
             return None
@@ -549,7 +562,8 @@ class Team:
         if not isinstance(target, Agent):
             await record(ask, selected)
             if isinstance(target, Human):
-                return await human_turn(ask, member, target, self.name, self.storage)
+                kept = self.kept_on_pause(ask.state) if target.suspend else None
+                return await human_turn(ask, member, target, self.name, self.storage, kept)
             inner = await target.play(prompt, conversation, ask.sink, ask.member_options)
             last = inner.turns[-1]
             return Turn(member.name, last.text, last.output, inner.usage, response=last.response)
@@ -609,6 +623,7 @@ class Team:
                     "member": member.name,
                     "run_id": live.run_id,
                     "request_ids": [r.request_id for r in suspended.requests],
+                    "pattern": self.kept_on_pause(ask.state),
                 },
             )
             ids = ", ".join(r.request_id for r in suspended.requests)

@@ -12,7 +12,7 @@ from run_procs import stores
 from baton import Agent, tool
 from baton.context import Context
 from baton.events import HumanMessage
-from baton.teams import Human, MaxTurns, RoundRobin, TextMention
+from baton.teams import Graph, Human, MaxTurns, RoundRobin, TeamState, TextMention
 from baton.testing import ScriptedModel
 
 
@@ -25,6 +25,22 @@ def editorial(history: Any, storage: Any, *writer_turns: str) -> RoundRobin:
         history=history,
         storage=storage,
     )
+
+
+def review_graph(history: Any, storage: Any, *drafts: str) -> Graph:
+    """draft -> editor (a human who pauses the graph) -> draft again on "change", or publish,
+    which waits (a join) for both the draft and the editor."""
+
+    def changes(state: TeamState) -> bool:
+        return "change" in state.last_text
+
+    flow = Graph(name="review", history=history, storage=storage)
+    flow.add("draft", Agent("draft", config=ScriptedModel(*drafts)))
+    flow.add("editor", Human("editor", suspend=True))
+    flow.add("publish", lambda state: f"published after {len(state.turns)} turns")
+    flow.edge("draft", "editor").edge("editor", "draft", when=changes)
+    flow.join("publish", after=["draft", "editor"])
+    return flow
 
 
 @tool
@@ -83,9 +99,18 @@ async def resume_editor(spec: str, cid: str, request_id: str, answer: str) -> No
         print(f"{reply.termination} {reply.text}", flush=True)
 
 
+async def resume_review(spec: str, cid: str, request_id: str, answer: str) -> None:
+    async with stores(spec) as (history, storage):
+        reply = await review_graph(history, storage).resume(
+            cid, HumanMessage(answer, request_id=request_id)
+        )
+        print(f"{reply.termination} {reply.text}", flush=True)
+
+
 COMMANDS = {
     "die-in-turn": die_in_turn,
     "resume-editor": resume_editor,
+    "resume-review": resume_review,
     "resume-writer": resume_writer,
 }
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from run_procs import stores
-from team_procs import asking_crew, editorial
+from team_procs import asking_crew, editorial, review_graph
 from test_durable_runs import first_line, kill
 
 from baton import Agent, tool
@@ -186,6 +186,32 @@ async def test_a_member_pausing_its_own_turn_is_resumed_by_another_process(
         assert [e.member for e in events if isinstance(e, SpeakerSelected)] == ["writer", "editor"]
         assert [e.content for e in events if isinstance(e, ToolCallResult)] == ["yes"]
         assert isinstance(events[-1], TeamFinished)
+
+
+async def test_a_graph_paused_on_a_human_node_is_resumed_by_another_process(
+    store: str, valid_history: Any
+) -> None:
+    """The join's arrival from the draft (before the pause) is kept in the store with the pause:
+    the other process's graph runs the join once the editor has answered."""
+    cid = new_id()
+    async with stores(store) as (history, storage):
+        with pytest.raises(AskSuspended) as paused:
+            await review_graph(history, storage, "v1").ask("Write.", conversation_id=cid)
+    child = await spawn_team("resume-review", store, cid, paused.value.request_id, "fine")
+    try:
+        assert await first_line(child) == "graph done published after 2 turns"
+    finally:
+        await child.wait()
+    async with stores(store) as (history, storage):
+        events = await history.load(cid)
+        valid_history(events)
+        assert [e.member for e in events if isinstance(e, SpeakerSelected)] == [
+            "draft",
+            "editor",
+            "publish",
+        ]
+        assert isinstance(events[-1], TeamFinished)
+        assert await storage.get(f"baton:team-pause:{cid}") is None
 
 
 async def test_a_process_killed_mid_team_is_repaired_by_the_next_team_ask(

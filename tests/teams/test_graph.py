@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from baton import Agent, MemoryHistory, MemoryStorage, tool
-from baton.context import Context
+from baton import Agent, MemoryHistory, tool
 from baton.errors import ConfigError
 from baton.events import HumanMessage, RunFailed, RunStarted, ToolCallError, ToolCallResult
 from baton.teams import Graph, MaxTurns, SpeakerSelected, TeamFailed, TeamState
@@ -147,13 +146,6 @@ async def test_async_conditions_and_a_human_node() -> None:
     assert order(reply) == ["draft", "editor", "draft", "editor"]
     assert reply.text == "fine" and reply.termination == "graph done"
     assert flow.to_json()["nodes"][1] == {"name": "editor", "kind": "human"}
-
-
-def test_a_graph_cannot_pause_on_a_human_node_yet() -> None:
-    from baton.teams import Human
-
-    with pytest.raises(ConfigError, match="suspend"):
-        Graph().add("editor", Human("editor", suspend=True))
 
 
 async def test_a_graph_not_yet_asked_is_a_tool_and_has_a_repr() -> None:
@@ -328,22 +320,6 @@ async def test_a_failing_branch_fails_the_team_and_cancels_its_siblings(
     assert len(failed) == 1 and failed[0].error_type == "RuntimeError"
     runs = {e.run_id: e.error_type for e in events if isinstance(e, RunFailed)}
     assert sorted(runs.values()) == ["Cancelled", "RuntimeError"]
-
-
-async def test_a_node_that_pauses_its_own_turn_is_a_clear_error(valid_history: Any) -> None:
-    @tool
-    async def ask_boss(context: Context) -> str:
-        """Ask the boss."""
-        return await context.input("Go ahead?")
-
-    asker = Agent(
-        "asker", config=ScriptedModel(call("ask_boss")), tools=[ask_boss], suspend_on_human=True
-    )
-    history = MemoryHistory()
-    flow = Graph(name="flow", history=history, storage=MemoryStorage()).add("asker", asker)
-    with pytest.raises(ConfigError, match=r"'asker'.*'flow'.*graph can't pause"):
-        await flow.ask("go", conversation_id="g-pause")
-    valid_history(await history.load("g-pause"))
 
 
 async def test_a_human_node_in_a_branch_is_asked_live_and_stored_with_its_block(
