@@ -50,7 +50,7 @@ AG-UI step named after the member (``STEP_STARTED`` / ``STEP_FINISHED``) holding
 
 Only Baton's public API is used: ``agent.run`` (``reply.run`` for a client-held
 conversation), ``agent.resume`` with the run's stream, and the run's events; for a team,
-``team.run`` / ``reply.run``, ``team.pending_request`` and ``team.resume``.
+``team.run`` / ``reply.run``, ``team.paused`` and ``team.resume``.
 """
 
 from __future__ import annotations
@@ -299,8 +299,8 @@ class AGUIApp:
         """The requests a paused ask on ``thread`` waits for (None: nothing paused)."""
         agent = self.agent
         if isinstance(agent, Team):
-            request = await agent.pending_request(thread)
-            return None if request is None else (request,)
+            waiting = await agent.paused(thread)
+            return None if waiting is None else waiting.requests
         if agent.history is None or agent.storage is None:
             return None
         paused = await load_run_state(agent.storage, thread)

@@ -195,8 +195,8 @@ class DevApp:
         events = await self.agent.history.load(cid)
         requests: Sequence[Any] = ()
         if isinstance(self.agent, Team):
-            waiting = await self.agent.pending_request(cid)
-            requests = () if waiting is None else (waiting,)
+            waiting = await self.agent.paused(cid)
+            requests = () if waiting is None else waiting.requests
         else:
             paused = await load_run_state(self.agent.storage, cid)
             requests = () if paused is None else paused.requests

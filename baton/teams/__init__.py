@@ -20,7 +20,7 @@ from .graph import Condition, Graph
 from .human import Human, HumanHandler
 from .patterns import RoundRobin, Selector, SpeakerChoice
 from .sequential import Carryover, Fresh, Sequential
-from .state import TeamState, Turn
+from .state import PausedTeamAsk, TeamState, Turn
 from .swarm import Swarm, Transfer
 from .team import DEFAULT_MAX_TURNS, Team, TeamReply, TeamRun
 from .termination import (
@@ -66,6 +66,7 @@ __all__ = [
     "MemberUsage",
     "Nothing",
     "OwnAndAddressed",
+    "PausedTeamAsk",
     "RoundRobin",
     "Selector",
     "Sequential",

@@ -11,10 +11,31 @@ from typing import Any
 from ..context import UsageTotal
 from ..conversation import Conversation
 from ..errors import NotSuspended
-from ..events import Event, ModelResponse, RunFinished, Usage, UsageReport
+from ..events import (
+    ApprovalRequest,
+    Event,
+    HumanInputRequest,
+    ModelResponse,
+    RunFinished,
+    Usage,
+    UsageReport,
+)
 from .events import SpeakerSelected, TeamFailed, TeamFinished, TeamStarted
 
-__all__ = ["TeamState", "Turn", "open_teams", "rebuild_state"]
+__all__ = ["PausedTeamAsk", "TeamState", "Turn", "open_teams", "rebuild_state"]
+
+
+@dataclass(frozen=True, slots=True)
+class PausedTeamAsk:
+    """A team ask waiting durably (``team.paused(conversation_id)``): the member whose turn
+    waits, and every request it waits for (a ``Human`` member's ``HumanInputRequest``; a member
+    agent's own ``HumanInputRequest`` or ``ApprovalRequest`` records). Answer each with a
+    ``HumanMessage`` carrying its ``request_id`` and pass them to ``team.resume``."""
+
+    team: str
+    team_id: str
+    member: str
+    requests: tuple[HumanInputRequest | ApprovalRequest, ...]
 
 
 @dataclass(slots=True)

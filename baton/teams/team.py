@@ -31,6 +31,7 @@ from ..context import Context
 from ..conversation import Conversation, claim_stored, new_id
 from ..errors import AskSuspended, ConfigError, NotSuspended
 from ..events import (
+    ApprovalRequest,
     Event,
     HumanInputRequest,
     HumanMessage,
@@ -44,6 +45,7 @@ from ..history import History, Storage
 from ..loop import run_loop
 from ..options import PromptInput, as_parts
 from ..run import LiveRun, abandon_run, open_run_index
+from ..runstate import load_run_state
 from ..storing import store
 from ..sync import run_sync
 from ..tools.tool import Tool
@@ -54,7 +56,7 @@ from .human import Human, human_turn, pause_key, record_answer
 from .opening import MEMBER_OPTIONS, open_conversation, repair
 from .recording import Sink, TeamAsk, close_failed, deliver, record
 from .reply import TeamReply, TeamRun
-from .state import TeamState, Turn, rebuild_state
+from .state import PausedTeamAsk, TeamState, Turn, rebuild_state
 from .termination import (
     AnyOf,
     MaxTurns,
@@ -404,10 +406,12 @@ class Team:
                 pending.extend(target.members)
         return found
 
-    async def pending_request(self, conversation_id: str) -> HumanInputRequest | None:
-        """The request a paused ask of this team on ``conversation_id`` waits for (a
-        ``Human(..., suspend=True)`` member's turn, or a member agent's own request; answer it
-        with ``resume``), or None."""
+    async def paused(self, conversation_id: str, /) -> PausedTeamAsk | None:
+        """The ask of this team paused on ``conversation_id`` (``AskSuspended``), read from the
+        team's ``history=`` and ``storage=`` in any process, or None when nothing waits there.
+        ``.requests`` are all it waits for, as recorded: answer each with a ``HumanMessage``
+        carrying its ``request_id`` and pass them to ``resume`` (the same shape as
+        ``Agent.paused``)."""
         self.prepare()  # a graph not asked yet in this process is built first
         storage, history = self.storage, self.history
         if storage is None or history is None:
@@ -415,12 +419,32 @@ class Team:
         paused = await storage.get(pause_key(conversation_id))
         if not isinstance(paused, dict) or paused.get("team") != self.name:
             return None
-        ids = paused.get("request_ids") or [paused["request_id"]]
+        member, team_id = str(paused.get("member")), str(paused.get("team_id"))
+        if "run_id" in paused:  # a member agent's own run paused: its saved state holds them
+            run = await load_run_state(storage, conversation_id)
+            if run is not None and run.run_id == paused["run_id"]:
+                return PausedTeamAsk(self.name, team_id, member, run.requests)
+        request_id = str(paused.get("request_id") or (paused.get("request_ids") or [""])[0])
         for event in reversed(await history.load(conversation_id)):
-            if isinstance(event, HumanInputRequest) and event.request_id in ids:
-                return event
-        # A member's approval request, or a human's turn whose request is not found.
-        return HumanInputRequest(ids[0], f"{paused['member']}: your turn in {self.name}")
+            if isinstance(event, HumanInputRequest) and event.request_id == request_id:
+                return PausedTeamAsk(self.name, team_id, member, (event,))
+        # A human's turn whose request is not in the history (written by an older version).
+        target = self.by_name[member].target if member in self.by_name else None
+        request = (
+            target.request(request_id, self.name)
+            if isinstance(target, Human)
+            else HumanInputRequest(request_id, f"{member}: your turn in {self.name}")
+        )
+        return PausedTeamAsk(self.name, team_id, member, (request,))
+
+    async def pending_request(
+        self, conversation_id: str
+    ) -> HumanInputRequest | ApprovalRequest | None:
+        """The first request a paused ask of this team on ``conversation_id`` waits for, or
+        None; ``paused(conversation_id).requests`` has them all (a member agent may wait for
+        several: two tool calls to approve)."""
+        paused = await self.paused(conversation_id)
+        return None if paused is None else paused.requests[0]
 
     # -- playing turns -----------------------------------------------------------------------
 

@@ -103,3 +103,40 @@ async def test_a_team_that_cannot_pause_fails_with_a_clear_error(valid_history: 
     events = await history.load("m3")
     valid_history(events)
     assert [e.error_type for e in events if isinstance(e, TeamFailed)] == ["ConfigError"]
+
+
+async def test_paused_gives_every_request_a_member_waits_for(valid_history: Any) -> None:
+    """Two tool calls to approve in one answer: ``team.paused`` has both approval requests as
+    recorded (not one request of the wrong kind), from fresh objects; answering both finishes."""
+    history, storage = MemoryHistory(), MemoryStorage()
+    policy = ApprovalPolicy(lambda c: c.name == "publish", suspend=True)
+    two = [call("publish", title="Tea"), call("publish", title="Coffee")]
+    with pytest.raises(AskSuspended) as suspended:
+        await crew(history, storage, two, middleware=[policy]).ask("Write.", conversation_id="m4")
+    assert len(suspended.value.requests) == 2
+    fresh = crew(history, storage, middleware=[policy])
+    paused = await fresh.paused("m4")
+    assert paused is not None
+    assert (paused.team, paused.member) == ("crew", "writer")
+    assert paused.requests == suspended.value.requests
+    assert all(isinstance(r, ApprovalRequest) for r in paused.requests)
+    assert [r.call.arguments for r in paused.requests] == ['{"title":"Tea"}', '{"title":"Coffee"}']
+    assert await fresh.pending_request("m4") == paused.requests[0]
+    answers = [HumanMessage(approved=True, request_id=r.request_id) for r in paused.requests]
+    reply = await crew(history, storage, "done", middleware=[policy]).resume("m4", *answers)
+    assert reply.turns[0].text == "done"
+    assert await fresh.paused("m4") is None
+    events = await history.load("m4")
+    valid_history(events)
+    assert [e.content for e in events if isinstance(e, ToolCallResult)] == [
+        "published Tea",
+        "published Coffee",
+    ]
+
+
+async def test_paused_is_none_without_a_pause_or_a_store() -> None:
+    history, storage = MemoryHistory(), MemoryStorage()
+    reply = await crew(history, storage, "draft").ask("Write.", conversation_id="m5")
+    assert reply.text == "looks good"
+    assert await crew(history, storage).paused("m5") is None
+    assert await crew(history, None).paused("m5") is None
