@@ -12,7 +12,16 @@ from node_peers import NodePeers
 
 from baton import Agent, MemoryHistory, MemoryStorage
 from baton.events import HumanInputRequest, HumanMessage, RunFinished, RunStarted
-from baton.teams import Handoff, Human, MaxTurns, RoundRobin, SpeakerSelected, Swarm, TeamFinished
+from baton.teams import (
+    Graph,
+    Handoff,
+    Human,
+    MaxTurns,
+    RoundRobin,
+    SpeakerSelected,
+    Swarm,
+    TeamFinished,
+)
 from baton.testing import ScriptedModel, call, chunks
 
 
@@ -157,6 +166,43 @@ async def test_a_human_member_pauses_the_team_as_an_interrupt(
     answers = [e for e in stored if isinstance(e, HumanMessage) and e.request_id]
     assert [a.text for a in answers] == ["Shorter, please."]
     assert [e.termination for e in stored if isinstance(e, TeamFinished)] == ["MaxTurns(3)"]
+
+
+async def test_a_graphs_human_node_pauses_it_as_an_interrupt(
+    node_peers: NodePeers, valid_history: Any
+) -> None:
+    """A graph's pause keeps which node comes next: the resumed run takes the edge the
+    editor's answer decides (publish), not the graph's start again."""
+    history = MemoryHistory()
+    flow = Graph(name="review", history=history, storage=MemoryStorage())
+    flow.add("draft", Agent("draft", config=ScriptedModel("Draft one.")))
+    flow.add("editor", Human("editor", suspend=True))
+    flow.add("publish", Agent("publish", config=ScriptedModel("Published.")))
+    flow.edge("draft", "editor")
+    flow.edge("editor", "publish", when=lambda state: "APPROVED" in state.last_text)
+    report = await run_served(
+        node_peers,
+        flow,
+        {"threadId": "t-graph", "steps": [{"user": "Write."}, {"resolve": {"text": "APPROVED"}}]},
+    )
+    asked, resumed = report["runs"]
+    one_run_pair(asked)
+    assert asked["outcome"] == "interrupt"
+    [interrupt] = asked["interrupts"]
+    assert steps(asked) == [("STEP_STARTED", "draft"), ("STEP_FINISHED", "draft")]
+    one_run_pair(resumed)
+    assert resumed["error"] is None and resumed["outcome"] == "success"
+    assert texts_by_speaker(resumed) == [("publish", "Published.")]
+    stored = await history.load("t-graph")
+    valid_history(stored)
+    assert [s.member for s in stored if isinstance(s, SpeakerSelected)] == [
+        "draft",
+        "editor",
+        "publish",
+    ]
+    assert [e.termination for e in stored if isinstance(e, TeamFinished)] == ["graph done"]
+    [request] = [e for e in stored if isinstance(e, HumanInputRequest)]
+    assert request.request_id == interrupt["id"]
 
 
 async def test_a_team_without_history_reads_the_clients_messages(node_peers: NodePeers) -> None:
