@@ -238,21 +238,20 @@ class Selector(Team):
             state.scratch["selector"] = (lines, [len(events)])
             return lines
         lines, seen = kept
-        new = events[seen[0] :]
+        start = seen[0]
         seen[0] = len(events)
-        # Most events of a turn are no message (run and team bookkeeping): passed over in C,
-        # by their class; only the messages are visited.
-        kinds = list(map(type, new))
-        if not _KINDS_SEEN.issuperset(kinds):
-            for kind in kinds:
-                if kind not in _KINDS_SEEN:
-                    _KINDS_SEEN.add(kind)
-                    if issubclass(kind, _MESSAGE_KINDS):
-                        _MESSAGE_CLASSES.add(kind)
-        for event in itertools.compress(new, map(_MESSAGE_CLASSES.__contains__, kinds)):
-            line = _line(event)
-            if line is not None:
-                lines.append(line)
+        # Most events of a turn are no message (run and team bookkeeping): passed over by
+        # their class, one lookup each; only the messages are read.
+        is_message = _IS_MESSAGE
+        for event in events[start:]:
+            kind = type(event)
+            message = is_message.get(kind)
+            if message is None:
+                message = is_message[kind] = issubclass(kind, _MESSAGE_KINDS)
+            if message:
+                line = _line(event)
+                if line is not None:
+                    lines.append(line)
         return lines
 
     def _prompt(self, state: TeamState, choice: _Choice) -> str:
@@ -293,11 +292,10 @@ def _read_choice(text: str) -> tuple[str, str]:
     return choice.speaker, choice.reason
 
 
-# The kinds of event ``said`` can read a message from; the classes met so far, and those of
-# them that are such a kind.
+# The kinds of event ``said`` can read a message from, and per class met so far, whether it is
+# such a kind.
 _MESSAGE_KINDS = (ModelResponse, ModelRequest, HumanMessage)
-_KINDS_SEEN: set[type] = set()
-_MESSAGE_CLASSES: set[type] = set()
+_IS_MESSAGE: dict[type, bool] = {}
 
 
 async def _ignore_chunk(event: Event) -> None:
