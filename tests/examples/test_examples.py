@@ -245,6 +245,30 @@ def test_durable_sqlite_resumes_in_a_second_process(examples: dict[str, Started]
     assert not Path(database).with_suffix(".paused.json").exists()
 
 
+def test_review_graph_pauses_at_the_editor_between_processes(tmp_path: Path) -> None:
+    if not has("aiosqlite"):
+        pytest.skip("the sqlite extra is not installed")
+    database = str(tmp_path / "review.db")
+    first = lines(Started("review_graph", database).output())
+    assert first[1:] == [
+        "draft: Steam over the cup / the kettle hums to itself / leaves unfold slowly",
+        "paused: the editor's turn; the process can exit now. Run me with an answer.",
+    ]
+    assert lines(Started("review_graph", database).output()) == [
+        "waiting for the editor; run me with an answer"
+    ]
+    second = lines(Started("review_graph", database, "Make it about green tea.").output())
+    assert (
+        second[1]
+        == "draft: Green leaves in the pot / a pale jade steam rises / the first sip is spring"
+    )
+    third = lines(Started("review_graph", database, "APPROVED").output())
+    assert third[-1] == (
+        "graph done: Published: Green leaves in the pot / a pale jade steam rises / "
+        "the first sip is spring"
+    )
+
+
 def test_durable_dbos_resumes_a_crashed_run_without_redoing_finished_steps(
     examples: dict[str, Started],
 ) -> None:
