@@ -15,8 +15,10 @@ from ..events import (
     ApprovalRequest,
     Event,
     HumanInputRequest,
+    HumanMessage,
     ModelResponse,
     RunFinished,
+    RunStarted,
     Usage,
     UsageReport,
 )
@@ -164,14 +166,18 @@ def rebuild_state(team: str, conversation: Conversation, team_id: str) -> TeamSt
         conversation_id=conversation.id,
     )
     current: str | None = None
-    text, usage = "", Usage()
+    text, usage, ran = "", Usage(), False
     for event in events[start + 1 :]:
         if isinstance(event, SpeakerSelected) and event.team_id == team_id:
             if current is not None:
                 state.add(Turn(current, text, text, usage))
-            current, text, usage = event.member, "", Usage()
+            current, text, usage, ran = event.member, "", Usage(), False
+        elif isinstance(event, RunStarted):
+            ran = True
         elif isinstance(event, RunFinished):
             text = event.text
         elif isinstance(event, UsageReport):
             usage = usage + event.usage
+        elif isinstance(event, HumanMessage) and event.request_id is not None and not ran:
+            text = event.text  # a human member's answer: a turn with no run of its own
     return state  # the last speaker selected is the human whose answer comes now

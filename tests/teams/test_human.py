@@ -190,3 +190,36 @@ async def test_a_resume_by_a_team_without_the_paused_member_keeps_the_pause() ->
         await team.resume("c-other", answer, variables={"x": 1})
     reply = await team.resume("c-other", answer)  # the pause was kept for the right team
     assert reply.text == "Fine." and reply.termination == "MaxTurns(2)"
+
+
+async def test_a_human_turn_before_a_pause_keeps_its_answer_after_the_resume(
+    valid_history: Any,
+) -> None:
+    """The turns of an ask resumed twice are read back from the history: an earlier human
+    turn's text is the person's answer (it has no run whose end says it)."""
+    history, storage = MemoryHistory(), MemoryStorage()
+
+    def crew(*drafts: str) -> RoundRobin:
+        return RoundRobin(
+            [Agent("writer", config=ScriptedModel(*drafts)), Human("editor", suspend=True)],
+            termination=MaxTurns(4),
+            history=history,
+            storage=storage,
+        )
+
+    with pytest.raises(AskSuspended) as first:
+        await crew("draft 1").ask("Write.", conversation_id="h-twice")
+    with pytest.raises(AskSuspended) as second:
+        await crew("draft 2").resume(
+            "h-twice", HumanMessage("note 1", request_id=first.value.requests[0].request_id)
+        )
+    reply = await crew().resume(
+        "h-twice", HumanMessage("note 2", request_id=second.value.requests[0].request_id)
+    )
+    assert [(t.member, t.text) for t in reply.turns] == [
+        ("writer", "draft 1"),
+        ("editor", "note 1"),
+        ("writer", "draft 2"),
+        ("editor", "note 2"),
+    ]
+    valid_history(await history.load("h-twice"))
