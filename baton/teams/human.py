@@ -13,6 +13,8 @@ A human's turn records a ``HumanInputRequest`` (its ``request_id``) and waits fo
 - ``suspend=True``: the team's ask pauses durably (``AskSuspended``; the team needs
   ``history=`` and ``storage=``) and ``team.resume(conversation_id, HumanMessage(request_id=...,
   text=...))`` continues it, in any process, with the same turn order, termination and usage.
+  A human in a team that is itself a member pauses the team asked (whose store keeps the
+  pause, the member team's inside it); not in a graph's parallel branch (a ``ConfigError``).
 
 The answer is recorded (``HumanMessage`` with the ``request_id``), then the human's words as a
 message the members' models read (a ``HumanMessage`` remark).
@@ -114,9 +116,9 @@ async def human_turn(
     elif human.suspend:
         if storage is None or conversation.history is None or not ask.top:
             raise ConfigError(
-                f"Human({human.name!r}, suspend=True) pauses the team's ask: it must be a "
-                "member of the team asked (not of a nested team, nor a node of a graph's "
-                "parallel branch), and that team needs history= and storage="
+                f"Human({human.name!r}, suspend=True) pauses the team's ask: it can't take "
+                "its turn in a graph's parallel branch, and the team asked needs history= and "
+                "storage="
             )
         await record(ask, request)
         await storage.put(

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..conversation import Conversation
 from ..events import Event
+from ..history import Storage
 from ..storing import CANCEL_GRACE, store
 from ..stream import MemoryStream, cleanup_delivery
 from .events import TeamFailed
@@ -25,7 +26,7 @@ Sink = Callable[[Event], Any]
 class TeamAsk:
     """One team ask in progress: its conversation, state and where events go live."""
 
-    __slots__ = ("conversation", "member_options", "sink", "state", "top")
+    __slots__ = ("conversation", "member_options", "sink", "state", "storage", "top")
 
     def __init__(
         self,
@@ -35,8 +36,12 @@ class TeamAsk:
         member_options: Mapping[str, Any],
         *,
         top: bool = False,
+        storage: Storage | None = None,
     ) -> None:
-        self.top = top  # the team's own ask (not a turn inside another team's)
+        # Whether this ask can pause: the team's own ask, or a nested team's turn in one
+        # (not a graph's parallel branch); ``storage`` keeps a pause: the asked team's.
+        self.top = top
+        self.storage = storage
         self.conversation = conversation
         self.state = state
         self.sink = sink

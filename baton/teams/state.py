@@ -30,7 +30,8 @@ __all__ = ["PausedTeamAsk", "TeamState", "Turn", "open_teams", "rebuild_state"]
 @dataclass(frozen=True, slots=True)
 class PausedTeamAsk:
     """A team ask waiting durably (``team.paused(conversation_id)``): the member whose turn
-    waits, and every request it waits for (a ``Human`` member's ``HumanInputRequest``; a member
+    waits (a member of a member team, when the pause is in that team's turn), and every
+    request it waits for (a ``Human`` member's ``HumanInputRequest``; a member
     agent's own ``HumanInputRequest`` or ``ApprovalRequest`` records). Answer each with a
     ``HumanMessage`` carrying its ``request_id`` and pass them to ``team.resume``."""
 

@@ -10,7 +10,9 @@ takes its turn on the same conversation (its events nested inside the outer team
 agent that pauses its own turn (``suspend_on_human``, ``ApprovalPolicy(suspend=True)``) pauses
 the team's ask durably, as a ``Human(..., suspend=True)`` member does: its run is saved in the
 team's ``storage=`` and ``team.resume`` continues it where it stood (``why_no_pause`` says when
-an ask can't pause: that is then a ``ConfigError``).
+an ask can't pause: that is then a ``ConfigError``). A pause in a member team's turn is the
+pause of the team asked (saved in its storage, the member team's pause inside it:
+``_paused_in_member``), and its ``resume`` finishes that turn first (``_resumed_team``).
 
 What the patterns decide (who speaks next, when the pattern itself is done) is in
 ``patterns.py``, ``swarm.py``, ``sequential.py`` and ``graph.py``; when to stop is
@@ -252,7 +254,9 @@ class Team:
                 conversation.variables.update(options["variables"])
             await repair(conversation, self.storage)
             passed = {k: options[k] for k in MEMBER_OPTIONS if k in options}
-            state = await self.play(task, conversation, sink, passed, top=True)
+            state = await self.play(
+                task, conversation, sink, passed, top=True, storage=self.storage
+            )
             return self._reply(conversation, state)
         finally:
             await conversation.release()
@@ -313,26 +317,104 @@ class Team:
                 raise NotSuspended(
                     f"team {self.name!r} has no paused ask on conversation {conversation_id}"
                 )
-            member = self.by_name.get(paused["member"])
-            if member is None:
-                raise ConfigError(
-                    f"team {self.name!r} paused for {paused['member']!r}, which is not a member "
-                    f"of this team ({list(self.by_name)}): resume with the team that paused"
-                )
             passed = {k: options[k] for k in MEMBER_OPTIONS if k in options}
-            if "run_id" in paused:  # a member's own run paused: it goes on where it stood
-                turn = self._resumed_run(member, conversation, answers, paused["request_ids"])
-            else:
-                turn = self._resumed_human(member, paused["request_id"], answers)
-            state = rebuild_state(self.name, conversation, paused["team_id"])
-            self.restore_on_resume(state, paused.get("pattern") or {})
+            state, turn = self._paused_turn(conversation, paused, answers, storage)
             if not await storage.delete(pause_key(conversation_id)):
                 raise NotSuspended(f"the paused team ask of {conversation_id} was resumed")
-            ask = TeamAsk(conversation, state, None, passed, top=True)
+            ask = TeamAsk(conversation, state, None, passed, top=True, storage=storage)
             state = await self._drive(ask, None, resumed=turn)
             return self._reply(conversation, state)
         finally:
             await conversation.release()
+
+    def _paused_turn(
+        self,
+        conversation: Conversation,
+        paused: Mapping[str, Any],
+        answers: Sequence[HumanMessage],
+        storage: Storage,
+    ) -> tuple[TeamState, Callable[[TeamAsk], Awaitable[Turn]]]:
+        """The state of this team's paused ask as the history has it, and the rest of the turn
+        it paused in, given ``answers`` (see ``resume``). ``paused`` is what the pause saved:
+        a human member's request, a member agent's paused run, or the pause of a member that
+        is a team (``inner``, saved the same way by that team)."""
+        member = self.by_name.get(paused["member"])
+        if member is None:
+            raise ConfigError(
+                f"team {self.name!r} paused for {paused['member']!r}, which is not a member "
+                f"of this team ({list(self.by_name)}): resume with the team that paused"
+            )
+        turn: Callable[[TeamAsk], Awaitable[Turn]]
+        if "inner" in paused:  # a member team paused in its own turn: it goes on first
+            turn = self._resumed_team(member, conversation, paused["inner"], answers, storage)
+        elif "run_id" in paused:  # a member's own run paused: it goes on where it stood
+            turn = self._resumed_run(member, conversation, answers, paused["request_ids"], storage)
+        else:
+            turn = self._resumed_human(member, paused["request_id"], answers)
+        state = rebuild_state(self.name, conversation, paused["team_id"])
+        self.restore_on_resume(state, paused.get("pattern") or {})
+        return state, turn
+
+    def _resumed_team(
+        self,
+        member: Member,
+        conversation: Conversation,
+        inner: Mapping[str, Any],
+        answers: Sequence[HumanMessage],
+        storage: Storage,
+    ) -> Callable[[TeamAsk], Awaitable[Turn]]:
+        """The rest of the turn of a member team that paused in it: that team's ask goes on
+        (its own paused turn first) to its end, which ends the member's turn."""
+        target = member.target
+        if not isinstance(target, Team) or not isinstance(inner, dict):
+            raise ConfigError(
+                f"team {self.name!r} paused in a turn of its member team {member.name!r}, "
+                "which is not a team in this team: resume with the team that paused"
+            )
+        target.prepare()
+        state, turn = target._paused_turn(conversation, inner, answers, storage)
+
+        async def resumed(ask: TeamAsk) -> Turn:
+            nested = TeamAsk(
+                conversation, state, ask.sink, ask.member_options, top=ask.top, storage=storage
+            )
+            try:
+                final = await target._drive(nested, None, resumed=turn)
+            except AskSuspended as suspended:
+                raise await self._paused_in_member(ask, member, suspended) from None
+            return _team_turn(member, final)
+
+        return resumed
+
+    async def _paused_in_member(
+        self, ask: TeamAsk, member: Member, suspended: AskSuspended
+    ) -> AskSuspended:
+        """A member team's ask paused in its turn (its pause saved under the conversation's
+        key): saved again as this team's pause, with the member's inside it, so that
+        ``resume`` on this team, the one asked, goes on in the member's turn."""
+        storage = ask.storage
+        key = pause_key(ask.conversation.id)
+        inner = None if storage is None else await storage.get(key)
+        if not isinstance(inner, dict) or inner.get("team_id") != suspended.run_id:
+            return suspended  # not the member team's own pause (it closed its ask): as it is
+        assert storage is not None
+        await storage.put(
+            key,
+            {
+                "team": self.name,
+                "team_id": ask.state.team_id,
+                "member": member.name,
+                "pattern": self.kept_on_pause(ask.state),
+                "inner": inner,
+            },
+        )
+        return AskSuspended(
+            f"team {self.name!r} waits in the turn of its member {member.name!r}: {suspended}",
+            conversation_id=ask.conversation.id,
+            run_id=ask.state.team_id,
+            requests=suspended.requests,
+            asked_in=suspended.asked_in,
+        )
 
     def _resumed_human(
         self, member: Member, request_id: str, answers: Sequence[HumanMessage]
@@ -361,6 +443,7 @@ class Team:
         conversation: Conversation,
         answers: Sequence[HumanMessage],
         request_ids: Sequence[str],
+        storage: Storage,
     ) -> Callable[[TeamAsk], Awaitable[Turn]]:
         """The rest of a member's turn whose own run paused, given ``answers``."""
         target = member.target
@@ -384,7 +467,7 @@ class Team:
                 answers,
                 cast(Any, options),
                 held=conversation,
-                storage=self.storage,
+                storage=storage,
             )
             return await self._member_run(ask, member, live, start, resumed=True)
 
@@ -419,7 +502,15 @@ class Team:
         paused = await storage.get(pause_key(conversation_id))
         if not isinstance(paused, dict) or paused.get("team") != self.name:
             return None
-        member, team_id = str(paused.get("member")), str(paused.get("team_id"))
+        team_id = str(paused.get("team_id"))
+        team: Team = self
+        while isinstance(paused.get("inner"), dict):  # a member team's pause: the one waiting
+            nested = team.by_name.get(str(paused.get("member")))
+            if nested is None or not isinstance(nested.target, Team):
+                break
+            team, paused = nested.target, paused["inner"]
+            team.prepare()
+        member = str(paused.get("member"))
         if "run_id" in paused:  # a member agent's own run paused: its saved state holds them
             run = await load_run_state(storage, conversation_id)
             if run is not None and run.run_id == paused["run_id"]:
@@ -429,9 +520,9 @@ class Team:
             if isinstance(event, HumanInputRequest) and event.request_id == request_id:
                 return PausedTeamAsk(self.name, team_id, member, (event,))
         # A human's turn whose request is not in the history (written by an older version).
-        target = self.by_name[member].target if member in self.by_name else None
+        target = team.by_name[member].target if member in team.by_name else None
         request = (
-            target.request(request_id, self.name)
+            target.request(request_id, team.name)
             if isinstance(target, Human)
             else HumanInputRequest(request_id, f"{member}: your turn in {self.name}")
         )
@@ -456,6 +547,7 @@ class Team:
         member_options: Mapping[str, Any] | None = None,
         *,
         top: bool = False,
+        storage: Storage | None = None,
     ) -> TeamState:
         """Play one ask on a conversation the caller holds: ``task`` (``None`` for a team
         taking a turn inside another team) goes to the first member. Returns the final state.
@@ -472,7 +564,7 @@ class Team:
             previous_speaker=self.resumed_speaker(conversation.events),
             conversation_id=conversation.id,
         )
-        ask = TeamAsk(conversation, state, sink, member_options or {}, top=top)
+        ask = TeamAsk(conversation, state, sink, member_options or {}, top=top, storage=storage)
         started = TeamStarted(team_id, self.name, type(self).__name__, conversation.id, task_text)
         return await self._drive(ask, task, started=started)
 
@@ -587,16 +679,25 @@ class Team:
             await record(ask, selected)
             if isinstance(target, Human):
                 kept = self.kept_on_pause(ask.state) if target.suspend else None
-                return await human_turn(ask, member, target, self.name, self.storage, kept)
-            inner = await target.play(prompt, conversation, ask.sink, ask.member_options)
-            last = inner.turns[-1]
-            return Turn(member.name, last.text, last.output, inner.usage, response=last.response)
+                return await human_turn(ask, member, target, self.name, ask.storage, kept)
+            try:
+                inner = await target.play(
+                    prompt,
+                    conversation,
+                    ask.sink,
+                    ask.member_options,
+                    top=ask.top,
+                    storage=ask.storage,
+                )
+            except AskSuspended as suspended:
+                raise await self._paused_in_member(ask, member, suspended) from None
+            return _team_turn(member, inner)
         options = self._turn_options(ask, member)
         live = await target.open_run(prompt, cast(Any, options), held=conversation)
         live.tap = ask.sink
         # A member's own pause (suspend_on_human, ApprovalPolicy(suspend=True), ...) pauses
         # the team's ask: its run is saved in the team's storage (see _member_run).
-        live.storage = self.storage if self.why_no_pause(ask) is None else None
+        live.storage = ask.storage if self.why_no_pause(ask) is None else None
         start = len(conversation.events)
         if live.plan.chains.ask is None:
             # The selection and the run's start go to the store in one write (a round trip
@@ -616,15 +717,15 @@ class Team:
 
     def why_no_pause(self, ask: TeamAsk) -> str | None:
         """Why ``ask`` can't pause durably (``None``: it can). It can when it is the team's
-        own ask (not a turn inside another team, nor a graph's parallel branch) and the team
-        has a history and a storage."""
+        own ask or a member team's turn in it, not in a graph's parallel branch, and the team
+        asked has a history and a storage (the pause is saved in that storage)."""
         if not ask.top:
             return (
-                "it takes its turn inside another team or in a graph's parallel branch (only "
-                "the team asked, in a turn of its own, can pause)"
+                "it takes its turn in a graph's parallel branch (a branch can't pause the "
+                "graph: answer it live, with handler=, hitl= or on the stream)"
             )
-        if self.storage is None or ask.conversation.history is None:
-            return "give the team history= and storage="
+        if ask.storage is None or ask.conversation.history is None:
+            return "give the team asked history= and storage="
         return None
 
     async def _member_run(
@@ -637,9 +738,10 @@ class Team:
         try:
             reply = await run_loop(live)
         except AskSuspended as suspended:
-            if suspended.run_id != live.run_id or self.storage is None:
+            storage = ask.storage
+            if suspended.run_id != live.run_id or storage is None:
                 raise
-            await self.storage.put(
+            await storage.put(
                 pause_key(conversation.id),
                 {
                     "team": self.name,
@@ -734,3 +836,9 @@ def _tool_name(name: str) -> str:
 def _task_text(task: PromptInput) -> str:
     parts = as_parts(task)
     return "\n".join(part_text(p) for p in parts)
+
+
+def _team_turn(member: Member, state: TeamState) -> Turn:
+    """The turn of a member that is a team: its last turn's answer, its whole ask's usage."""
+    last = state.turns[-1]
+    return Turn(member.name, last.text, last.output, state.usage, response=last.response)

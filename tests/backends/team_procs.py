@@ -43,6 +43,22 @@ def review_graph(history: Any, storage: Any, *drafts: str) -> Graph:
     return flow
 
 
+def nested_desk(history: Any, storage: Any, *writer_turns: str) -> RoundRobin:
+    """A writer, then a review team (no store of its own) whose human pauses the whole ask."""
+    review = RoundRobin(
+        [Agent("reviewer", config=ScriptedModel("tighten it")), Human("boss", suspend=True)],
+        name="review",
+        termination=MaxTurns(2),
+    )
+    return RoundRobin(
+        [Agent("writer", config=ScriptedModel(*writer_turns)), review],
+        name="desk",
+        termination=MaxTurns(3),
+        history=history,
+        storage=storage,
+    )
+
+
 @tool
 async def ask_boss(context: Context) -> str:
     """Ask the boss whether to go ahead."""
@@ -107,9 +123,18 @@ async def resume_review(spec: str, cid: str, request_id: str, answer: str) -> No
         print(f"{reply.termination} {reply.text}", flush=True)
 
 
+async def resume_nested(spec: str, cid: str, request_id: str, answer: str) -> None:
+    async with stores(spec) as (history, storage):
+        reply = await nested_desk(history, storage, "draft 2").resume(
+            cid, HumanMessage(answer, request_id=request_id)
+        )
+        print(" / ".join(f"{t.member}: {t.text}" for t in reply.turns), flush=True)
+
+
 COMMANDS = {
     "die-in-turn": die_in_turn,
     "resume-editor": resume_editor,
+    "resume-nested": resume_nested,
     "resume-review": resume_review,
     "resume-writer": resume_writer,
 }

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from run_procs import stores
-from team_procs import asking_crew, editorial, review_graph
+from team_procs import asking_crew, editorial, nested_desk, review_graph
 from test_durable_runs import first_line, kill
 
 from baton import Agent, tool
@@ -211,6 +211,26 @@ async def test_a_graph_paused_on_a_human_node_is_resumed_by_another_process(
             "publish",
         ]
         assert isinstance(events[-1], TeamFinished)
+        assert await storage.get(f"baton:team-pause:{cid}") is None
+
+
+async def test_a_human_in_a_nested_team_is_resumed_by_another_process(
+    store: str, valid_history: Any
+) -> None:
+    cid = new_id()
+    async with stores(store) as (history, storage):
+        with pytest.raises(AskSuspended) as paused:
+            await nested_desk(history, storage, "draft 1").ask("Write.", conversation_id=cid)
+    child = await spawn_team("resume-nested", store, cid, paused.value.request_id, "ship it")
+    try:
+        line = await first_line(child)
+        assert line == "writer: draft 1 / review: ship it / writer: draft 2"
+    finally:
+        await child.wait()
+    async with stores(store) as (history, storage):
+        events = await history.load(cid)
+        valid_history(events)
+        assert sorted(e.team for e in events if isinstance(e, TeamFinished)) == ["desk", "review"]
         assert await storage.get(f"baton:team-pause:{cid}") is None
 
 
