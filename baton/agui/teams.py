@@ -1,13 +1,14 @@
 """What serving a team over AG-UI needs beyond an agent: the check that the team can be served
-(a member's approval can't pause a team's ask), and the client-held conversation as a team
-reply to continue (a team without ``history=``).
+(a member's approval is not served as an interrupt), and the client-held conversation as a
+team reply to continue (a team without ``history=``).
 
-A served team's ask pauses only on a ``Human(name, suspend=True)`` member of the team itself
-(``team.resume`` continues it, in any process sharing the team's history and storage): the
-member's turn is an AG-UI interrupt with ``reason: "input_required"``. A member agent's own
-pause is not resumable inside a team, so a member whose tools require approval must answer
-them itself (``hitl=`` on that agent); and front-end tools are refused (they would pause a
-member's run).
+A served team's ask pauses on a ``Human(name, suspend=True)`` member (of the team, of a member
+team, or a graph's node; ``team.resume`` continues it, in any process sharing the team's
+history and storage): the member's turn is an AG-UI interrupt with ``reason:
+"input_required"``. A member agent's own pause (an approval with ``ApprovalPolicy(suspend=True)``
+and the like) pauses a team's ask in Python, but is not served here as an interrupt, so a
+member whose tools require approval must answer them itself (``hitl=`` on that agent); and
+front-end tools are refused (they would pause a member's run).
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ __all__ = [
 
 FRONTEND_TOOLS_REFUSED = (
     "front-end tools can't be given to a team: a call to one pauses the member's run, and a "
-    "team's ask pauses only on a Human(..., suspend=True) member; serve an agent for "
-    "front-end tools, or declare none"
+    "team served over AG-UI pauses only on a Human(..., suspend=True) member; serve an agent "
+    "for front-end tools, or declare none"
 )
 
 
@@ -48,7 +49,7 @@ def check_team(team: Team) -> None:
             raise ConfigError(
                 f"team {team.name!r} can't be served over AG-UI: its member {agent.name!r} has "
                 f"tools requiring approval ({', '.join(needing)}), and a member's approval "
-                "can't pause a team's ask. Give that agent hitl= (a handler answering "
+                "is not served as an interrupt. Give that agent hitl= (a handler answering "
                 "approvals), or ask a person through a Human(name, suspend=True) member"
             )
 

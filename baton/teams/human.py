@@ -29,10 +29,9 @@ from typing import TYPE_CHECKING, Any
 from ..conversation import new_id
 from ..errors import AskSuspended, ConfigError
 from ..events import HumanInputRequest, HumanMessage, UnattendedRequest, Usage
-from ..history import Storage
 from ..redaction import logger
 from ..stream import MemoryStream
-from .recording import TeamAsk, record
+from .recording import TeamAsk, keep_pause, pause_key, record
 from .state import Turn
 
 if TYPE_CHECKING:
@@ -92,21 +91,17 @@ def answer_text(answer: Any, name: str) -> str:
     )
 
 
-def pause_key(conversation_id: str) -> str:
-    """The storage key of a team ask paused on a human member."""
-    return f"baton:team-pause:{conversation_id}"
-
-
 async def human_turn(
     ask: TeamAsk,
     member: Member,
     human: Human,
     team: str,
-    storage: Storage | None,
+    why_no_pause: str | None = None,
     kept: Mapping[str, Any] | None = None,
 ) -> Turn:
-    """A human member's turn in ``team``'s ask (see the module docs); ``storage`` keeps a pause,
-    with ``kept`` (what the team's pattern saves of the ask: ``Team.kept_on_pause``)."""
+    """A human member's turn in ``team``'s ask (see the module docs). With ``suspend=True``
+    the ask pauses unless ``why_no_pause`` (``Team.why_no_pause``) says why it can't; the
+    pause keeps ``kept`` (what the team's pattern saves of the ask: ``Team.kept_on_pause``)."""
     conversation = ask.conversation
     request = human.request(new_id(), team)
     on_stream = False
@@ -114,24 +109,13 @@ async def human_turn(
         await record(ask, request)
         text = await human.answer(request)
     elif human.suspend:
-        if storage is None or conversation.history is None or not ask.top:
+        if why_no_pause is not None:
             raise ConfigError(
-                f"Human({human.name!r}, suspend=True) pauses the team's ask: it can't take "
-                "its turn in a graph's parallel branch, and the team asked needs history= and "
-                "storage="
+                f"Human({human.name!r}, suspend=True) pauses the team's ask, and this ask "
+                f"can't pause: {why_no_pause}"
             )
         await record(ask, request)
-        await storage.put(
-            pause_key(conversation.id),
-            {
-                "team": team,
-                "team_id": ask.state.team_id,
-                "request_id": request.request_id,
-                "member": member.name,
-                "pattern": dict(kept or {}),
-            },
-        )
-        raise AskSuspended(
+        suspended = AskSuspended(
             f"team {team!r} waits for {human.name!r} (request {request.request_id}); "
             f"continue it with team.resume({conversation.id!r}, "
             f"HumanMessage(request_id={request.request_id!r}, text=...))",
@@ -139,6 +123,14 @@ async def human_turn(
             run_id=ask.state.team_id,
             requests=(request,),
         )
+        saved = {
+            "team": team,
+            "team_id": ask.state.team_id,
+            "request_id": request.request_id,
+            "member": member.name,
+            "pattern": dict(kept or {}),
+        }
+        await keep_pause(ask, saved, suspended)
     else:
         waiting = conversation.stream.where(HumanMessage, request_id=request.request_id).next()
         try:

@@ -72,11 +72,15 @@ async def repair(conversation: Conversation, storage: Storage | None) -> None:
         # Checked first: a team paused in a member's own run has that run open too.
         paused = await storage.get(pause_key(conversation.id))
         if isinstance(paused, dict) and paused.get("team_id") in {t for t, _ in still_open}:
-            ids = paused.get("request_id") or ", ".join(paused.get("request_ids") or ())
+            waiting = paused
+            while isinstance(waiting.get("inner"), dict):  # a member team's: who waits there
+                waiting = waiting["inner"]
+            ids = waiting.get("request_id") or ", ".join(waiting.get("request_ids") or ())
             raise ConversationBusy(
-                f"conversation {conversation.id} has a team ask paused while waiting for "
-                f"{paused.get('member')!r} (request {ids}); finish it first with "
-                f"team.resume({conversation.id!r}, HumanMessage(request_id=..., text=...))"
+                f"conversation {conversation.id} has an ask of team {paused.get('team')!r} "
+                f"paused while waiting for {waiting.get('member')!r} (request {ids}); finish it "
+                f"first with team.resume({conversation.id!r}, HumanMessage(request_id=..., "
+                "text=...))"
             )
     paused_run = await close_open_run(conversation, storage)
     if paused_run is not None:

@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from contextlib import suppress
-from typing import Any
+from typing import Any, NoReturn
 
 from ..conversation import Conversation
+from ..errors import AskSuspended
 from ..events import Event
 from ..history import Storage
 from ..storing import CANCEL_GRACE, store
@@ -17,7 +18,16 @@ from ..stream import MemoryStream, cleanup_delivery
 from .events import TeamFailed
 from .state import TeamState, open_teams
 
-__all__ = ["Sink", "TeamAsk", "close_failed", "deliver", "record"]
+__all__ = [
+    "PendingPause",
+    "Sink",
+    "TeamAsk",
+    "close_failed",
+    "deliver",
+    "keep_pause",
+    "pause_key",
+    "record",
+]
 
 Sink = Callable[[Event], Any]
 """The live reader of a team's ask (``team.run``): given each event, maybe awaited."""
@@ -26,7 +36,7 @@ Sink = Callable[[Event], Any]
 class TeamAsk:
     """One team ask in progress: its conversation, state and where events go live."""
 
-    __slots__ = ("conversation", "member_options", "sink", "state", "storage", "top")
+    __slots__ = ("asked", "conversation", "member_options", "sink", "state", "storage", "top")
 
     def __init__(
         self,
@@ -37,15 +47,50 @@ class TeamAsk:
         *,
         top: bool = False,
         storage: Storage | None = None,
+        asked: bool = False,
     ) -> None:
-        # Whether this ask can pause: the team's own ask, or a nested team's turn in one
+        # Whether this ask can pause: the team's own ask, or a member team's turn in one
         # (not a graph's parallel branch); ``storage`` keeps a pause: the asked team's.
         self.top = top
         self.storage = storage
+        # The ask of the team asked, which saves a pause; a member team's ask hands its pause
+        # up instead (``PendingPause``), so that a pause is one write, whole.
+        self.asked = asked
         self.conversation = conversation
         self.state = state
         self.sink = sink
         self.member_options = member_options  # given to every member's run (relay, middleware)
+
+
+def pause_key(conversation_id: str) -> str:
+    """The storage key of a paused team ask (one per conversation: the team asked's)."""
+    return f"baton:team-pause:{conversation_id}"
+
+
+class PendingPause(AskSuspended):
+    """A member team's pause on its way up to the team asked (``record``: what that member
+    team saves of it), which saves it with its own (``keep_pause``). Never reaches a caller:
+    the team asked raises the plain ``AskSuspended``."""
+
+    def __init__(self, suspended: AskSuspended, record: dict[str, Any]) -> None:
+        super().__init__(
+            str(suspended),
+            conversation_id=suspended.conversation_id,
+            run_id=suspended.run_id,
+            requests=suspended.requests,
+            asked_in=suspended.asked_in,
+        )
+        self.record = record
+
+
+async def keep_pause(ask: TeamAsk, record: dict[str, Any], suspended: AskSuspended) -> NoReturn:
+    """Pause ``ask`` with ``record`` (what resumes it): saved in one write by the team asked,
+    or handed up to it from a member team's ask (see ``PendingPause``)."""
+    if not ask.asked:
+        raise PendingPause(suspended, record) from None
+    assert ask.storage is not None  # an ask that can pause has a storage (why_no_pause)
+    await ask.storage.put(pause_key(ask.conversation.id), record)
+    raise suspended from None
 
 
 async def record(ask: TeamAsk, event: Event, *, to_stream: bool = True) -> None:
@@ -80,7 +125,13 @@ async def close_failed(ask: TeamAsk, team: str, error: BaseException) -> None:
             conversation = ask.conversation
             if conversation.stale:
                 await conversation.reload()
-            if ask.state.team_id not in {t for t, _ in open_teams(conversation.events)}:
+            still_open = open_teams(conversation.events)
+            ids = [team_id for team_id, _ in still_open]
+            if ask.state.team_id not in ids:
                 return
+            # Closed innermost first: a member team's ask still open inside this one (it
+            # handed up a pause this ask could not keep) ends with it.
+            closing = still_open[ids.index(ask.state.team_id) :]
             with cleanup_delivery():
-                await record(ask, TeamFailed(ask.state.team_id, team, kind, message[:500]))
+                for team_id, name in reversed(closing):
+                    await record(ask, TeamFailed(team_id, name, kind, message[:500]))

@@ -181,4 +181,6 @@ def rebuild_state(team: str, conversation: Conversation, team_id: str) -> TeamSt
             usage = usage + event.usage
         elif isinstance(event, HumanMessage) and event.request_id is not None and not ran:
             text = event.text  # a human member's answer: a turn with no run of its own
+        elif isinstance(event, TeamFinished) and event.team_id != team_id:
+            text = event.text  # a member team's answer: its last member's, a person's too
     return state  # the last speaker selected is the human whose answer comes now

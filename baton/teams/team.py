@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 from ..agent import Agent
 from ..context import Context
@@ -56,7 +56,7 @@ from .events import Handoff as HandoffEvent
 from .events import MemberUsage, SpeakerSelected, TeamFinished, TeamStarted
 from .human import Human, human_turn, pause_key, record_answer
 from .opening import MEMBER_OPTIONS, open_conversation, repair
-from .recording import Sink, TeamAsk, close_failed, deliver, record
+from .recording import PendingPause, Sink, TeamAsk, close_failed, deliver, keep_pause, record
 from .reply import TeamReply, TeamRun
 from .state import PausedTeamAsk, TeamState, Turn, rebuild_state
 from .termination import (
@@ -255,7 +255,7 @@ class Team:
             await repair(conversation, self.storage)
             passed = {k: options[k] for k in MEMBER_OPTIONS if k in options}
             state = await self.play(
-                task, conversation, sink, passed, top=True, storage=self.storage
+                task, conversation, sink, passed, top=True, storage=self.storage, asked=True
             )
             return self._reply(conversation, state)
         finally:
@@ -321,7 +321,7 @@ class Team:
             state, turn = self._paused_turn(conversation, paused, answers, storage)
             if not await storage.delete(pause_key(conversation_id)):
                 raise NotSuspended(f"the paused team ask of {conversation_id} was resumed")
-            ask = TeamAsk(conversation, state, None, passed, top=True, storage=storage)
+            ask = TeamAsk(conversation, state, None, passed, top=True, storage=storage, asked=True)
             state = await self._drive(ask, None, resumed=turn)
             return self._reply(conversation, state)
         finally:
@@ -381,40 +381,36 @@ class Team:
             try:
                 final = await target._drive(nested, None, resumed=turn)
             except AskSuspended as suspended:
-                raise await self._paused_in_member(ask, member, suspended) from None
+                await self._paused_in_member(ask, member, suspended)
             return _team_turn(member, final)
 
         return resumed
 
     async def _paused_in_member(
         self, ask: TeamAsk, member: Member, suspended: AskSuspended
-    ) -> AskSuspended:
-        """A member team's ask paused in its turn (its pause saved under the conversation's
-        key): saved again as this team's pause, with the member's inside it, so that
-        ``resume`` on this team, the one asked, goes on in the member's turn."""
-        storage = ask.storage
-        key = pause_key(ask.conversation.id)
-        inner = None if storage is None else await storage.get(key)
-        if not isinstance(inner, dict) or inner.get("team_id") != suspended.run_id:
-            return suspended  # not the member team's own pause (it closed its ask): as it is
-        assert storage is not None
-        await storage.put(
-            key,
-            {
-                "team": self.name,
-                "team_id": ask.state.team_id,
-                "member": member.name,
-                "pattern": self.kept_on_pause(ask.state),
-                "inner": inner,
-            },
-        )
-        return AskSuspended(
+    ) -> NoReturn:
+        """A member team's ask paused in its turn (a ``PendingPause``, with what that team saves
+        of it): this team's pause, with the member team's inside it, saved in one write when
+        this team is the one asked (else handed up the same way), so that ``resume`` on the
+        team asked goes on in the member's turn. Any other ``AskSuspended`` (a pause the member
+        team could not keep: it closed its ask) goes on as it is."""
+        if not isinstance(suspended, PendingPause):
+            raise suspended
+        paused = AskSuspended(
             f"team {self.name!r} waits in the turn of its member {member.name!r}: {suspended}",
             conversation_id=ask.conversation.id,
             run_id=ask.state.team_id,
             requests=suspended.requests,
             asked_in=suspended.asked_in,
         )
+        saved = {
+            "team": self.name,
+            "team_id": ask.state.team_id,
+            "member": member.name,
+            "pattern": self.kept_on_pause(ask.state),
+            "inner": suspended.record,
+        }
+        await keep_pause(ask, saved, paused)
 
     def _resumed_human(
         self, member: Member, request_id: str, answers: Sequence[HumanMessage]
@@ -486,6 +482,7 @@ class Team:
             target = member.target
             if isinstance(target, Team) and id(target) not in seen:
                 seen.add(id(target))
+                target.prepare()  # a graph is built when first asked
                 pending.extend(target.members)
         return found
 
@@ -548,10 +545,13 @@ class Team:
         *,
         top: bool = False,
         storage: Storage | None = None,
+        asked: bool = False,
     ) -> TeamState:
         """Play one ask on a conversation the caller holds: ``task`` (``None`` for a team
         taking a turn inside another team) goes to the first member. Returns the final state.
-        ``top``: the ask is the team's own (not a turn in another team)."""
+        ``top``: the ask can pause (not in a graph's parallel branch); ``storage``: where a
+        pause is kept (the team asked's); ``asked``: the ask is the team's own, which keeps
+        its pause (a member team's ask hands it up: see ``TeamAsk``)."""
         self.prepare()
         team_id = new_id()
         task_text = "" if task is None else _task_text(task)
@@ -564,7 +564,15 @@ class Team:
             previous_speaker=self.resumed_speaker(conversation.events),
             conversation_id=conversation.id,
         )
-        ask = TeamAsk(conversation, state, sink, member_options or {}, top=top, storage=storage)
+        ask = TeamAsk(
+            conversation,
+            state,
+            sink,
+            member_options or {},
+            top=top,
+            storage=storage,
+            asked=asked,
+        )
         started = TeamStarted(team_id, self.name, type(self).__name__, conversation.id, task_text)
         return await self._drive(ask, task, started=started)
 
@@ -678,8 +686,10 @@ class Team:
         if not isinstance(target, Agent):
             await record(ask, selected)
             if isinstance(target, Human):
-                kept = self.kept_on_pause(ask.state) if target.suspend else None
-                return await human_turn(ask, member, target, self.name, ask.storage, kept)
+                why, kept = None, None
+                if target.suspend:
+                    why, kept = self.why_no_pause(ask), self.kept_on_pause(ask.state)
+                return await human_turn(ask, member, target, self.name, why, kept)
             try:
                 inner = await target.play(
                     prompt,
@@ -690,7 +700,7 @@ class Team:
                     storage=ask.storage,
                 )
             except AskSuspended as suspended:
-                raise await self._paused_in_member(ask, member, suspended) from None
+                await self._paused_in_member(ask, member, suspended)
             return _team_turn(member, inner)
         options = self._turn_options(ask, member)
         live = await target.open_run(prompt, cast(Any, options), held=conversation)
@@ -741,19 +751,8 @@ class Team:
             storage = ask.storage
             if suspended.run_id != live.run_id or storage is None:
                 raise
-            await storage.put(
-                pause_key(conversation.id),
-                {
-                    "team": self.name,
-                    "team_id": ask.state.team_id,
-                    "member": member.name,
-                    "run_id": live.run_id,
-                    "request_ids": [r.request_id for r in suspended.requests],
-                    "pattern": self.kept_on_pause(ask.state),
-                },
-            )
             ids = ", ".join(r.request_id for r in suspended.requests)
-            raise AskSuspended(
+            paused = AskSuspended(
                 f"team {self.name!r} waits for the requests of its member {member.name!r} "
                 f"(request {ids}); continue it with team.resume({conversation.id!r}, "
                 "HumanMessage(request_id=..., text=... or approved=True/False))",
@@ -761,7 +760,16 @@ class Team:
                 run_id=ask.state.team_id,
                 requests=suspended.requests,
                 asked_in=suspended.asked_in,
-            ) from None
+            )
+            saved = {
+                "team": self.name,
+                "team_id": ask.state.team_id,
+                "member": member.name,
+                "run_id": live.run_id,
+                "request_ids": [r.request_id for r in suspended.requests],
+                "pattern": self.kept_on_pause(ask.state),
+            }
+            await keep_pause(ask, saved, paused)
         except ConfigError as error:
             why = self.why_no_pause(ask)
             if why is None or "storage=" not in str(error):
