@@ -396,21 +396,40 @@ class Team:
         team could not keep: it closed its ask) goes on as it is."""
         if not isinstance(suspended, PendingPause):
             raise suspended
-        paused = AskSuspended(
+        await self._pause(
+            ask,
+            member,
+            suspended,
             f"team {self.name!r} waits in the turn of its member {member.name!r}: {suspended}",
+            inner=suspended.record,
+        )
+
+    async def _pause(
+        self,
+        ask: TeamAsk,
+        member: Member,
+        suspended: AskSuspended,
+        message: str,
+        **saved: Any,
+    ) -> NoReturn:
+        """Pause ``ask`` in ``member``'s turn, waiting for ``suspended``'s requests: the caller
+        is told ``message``; the pause keeps who paused, the pattern's own (``kept_on_pause``)
+        and ``saved`` (what goes on with the member's turn: see ``_paused_turn``)."""
+        paused = AskSuspended(
+            message,
             conversation_id=ask.conversation.id,
             run_id=ask.state.team_id,
             requests=suspended.requests,
             asked_in=suspended.asked_in,
         )
-        saved = {
+        record = {
             "team": self.name,
             "team_id": ask.state.team_id,
             "member": member.name,
             "pattern": self.kept_on_pause(ask.state),
-            "inner": suspended.record,
+            **saved,
         }
-        await keep_pause(ask, saved, paused)
+        await keep_pause(ask, record, paused)
 
     def _resumed_human(
         self, member: Member, request_id: str, answers: Sequence[HumanMessage]
@@ -752,24 +771,16 @@ class Team:
             if suspended.run_id != live.run_id or storage is None:
                 raise
             ids = ", ".join(r.request_id for r in suspended.requests)
-            paused = AskSuspended(
+            await self._pause(
+                ask,
+                member,
+                suspended,
                 f"team {self.name!r} waits for the requests of its member {member.name!r} "
                 f"(request {ids}); continue it with team.resume({conversation.id!r}, "
                 "HumanMessage(request_id=..., text=... or approved=True/False))",
-                conversation_id=conversation.id,
-                run_id=ask.state.team_id,
-                requests=suspended.requests,
-                asked_in=suspended.asked_in,
+                run_id=live.run_id,
+                request_ids=list(suspended.request_ids),
             )
-            saved = {
-                "team": self.name,
-                "team_id": ask.state.team_id,
-                "member": member.name,
-                "run_id": live.run_id,
-                "request_ids": [r.request_id for r in suspended.requests],
-                "pattern": self.kept_on_pause(ask.state),
-            }
-            await keep_pause(ask, saved, paused)
         except ConfigError as error:
             why = self.why_no_pause(ask)
             if why is None or "storage=" not in str(error):
