@@ -1,0 +1,269 @@
+"""Stored events decoded row by row, each as its row's class, with msgspec when it is installed.
+
+A SQL history's rows carry each event's type name next to its payload, so a load can decode
+each payload straight into that class: ``msgspec.json.Decoder(cls)`` parses the JSON and builds
+a frozen, slotted dataclass (and the dataclasses and tuples inside it) in C, without calling
+its ``__init__``, in about a third of what pydantic-core's one-pass decode
+(``events_from_json``) costs (benchmarks/README.md, "Loads row by row with msgspec").
+
+msgspec reads a dataclass more leniently than ``from_dict`` in four ways, so a payload is
+first checked by a second, smaller decoder of its own (a "check"): a msgspec ``Struct`` per
+registered class holding only what the first one would not check as ``from_dict`` does:
+
+- the ``"type"`` key of the payload and of every record in it (msgspec skips keys that are not
+  fields; ``from_dict`` builds the class it names, and only one the field allows),
+- a float field holding an integer (msgspec makes it a float; ``from_dict`` keeps the int),
+- a record field holding ``null`` where its annotation does not allow it.
+
+Everything else reads the same: scalars of their field's exact JSON type (no bool for an int,
+no float for an int, no string for a float), ``Any`` fields as plain JSON (big integers
+included), defaults for missing fields, extra keys ignored, the last of duplicate keys kept,
+``__post_init__`` run. A record field naming several classes (``tuple[Part, ...]``) is built
+by ``from_dict``'s own record decoder (msgspec hands it the parsed value). A class is decoded
+this way only if every field's annotation is one whose reading is known to be the same (see
+``_field_kind``); any other class, and any payload either decoder refuses, makes
+``events_from_rows`` return ``None``, and the load decodes row by row with ``from_dict`` as
+before, with the same results and errors. ``tests/test_events_json.py`` pins the agreement.
+
+Without msgspec, ``events_from_rows`` joins the payloads and uses ``events_from_json``.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import fields
+from typing import Annotated, Any, Union, get_args, get_origin
+
+from .codec import (
+    Event,
+    Record,
+    _record_decoder,
+    _record_types,
+    _registered_of,
+    event_types,
+    events_from_json,
+    json_pieces,
+)
+
+__all__ = ["events_from_rows"]
+
+
+def events_from_rows(
+    types: Sequence[str], payloads: Sequence[str] | Sequence[bytes]
+) -> list[Event] | None:
+    """The events of a history's rows (type names and JSON payloads, in order), each exactly
+    what ``from_dict`` builds from its payload and of its row's class; or ``None`` when a row
+    is not one the fast decode builds the same way (the caller then decodes row by row with
+    ``from_dict``, which builds what it can and names what is wrong)."""
+    if len(types) != len(payloads):
+        return None
+    table = _table()
+    if table is None:
+        return _with_json(types, payloads)
+    paused = gc.isenabled()  # paused for the decode, as ``events_from_json`` explains
+    try:
+        if paused:
+            gc.disable()
+        events: list[Event] = []
+        append = events.append
+        for name, payload in zip(types, payloads, strict=True):  # lengths checked above
+            check, decode = table[name]  # KeyError: a type with no fast decode
+            check(payload)
+            append(decode(payload))
+        return events
+    except Exception:  # a refused payload (or a type with no fast decode): the slow path
+        return None
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _with_json(
+    types: Sequence[str], payloads: Sequence[str] | Sequence[bytes]
+) -> list[Event] | None:
+    try:
+        pieces = json_pieces(payloads)
+    except TypeError:  # a mix of text and bytes
+        return None
+    events = events_from_json(pieces)
+    if events is None or len(events) != len(types):
+        return None
+    if [type(e).__name__ for e in events] != list(types):
+        return None
+    return events
+
+
+def fast() -> bool:
+    """Whether msgspec is installed (``pip install baton-agents[fast]``): loads then decode
+    each row straight into its class; without it, in one pass through pydantic-core."""
+    return _msgspec() is not None
+
+
+_MSGSPEC: list[Any] = []
+
+
+def _msgspec() -> Any:
+    """The msgspec module, imported on first use (it is optional, and ``import baton`` does
+    not import it), or ``None``."""
+    if not _MSGSPEC:
+        try:
+            _MSGSPEC.append(importlib.import_module("msgspec"))
+        except ImportError:
+            _MSGSPEC.append(None)
+    return _MSGSPEC[0]
+
+
+# (registry size, the decoders by type name): made again when a class is registered (the
+# registry only grows; a new class can change what another's record fields allow).
+_TABLE: list[tuple[int, dict[str, Any]]] = []
+
+
+def _table() -> dict[str, Any] | None:
+    msgspec = _msgspec()
+    if msgspec is None:
+        return None
+    size = len(event_types())
+    if not _TABLE or _TABLE[0][0] != size:
+        _TABLE[:] = [(size, _build(msgspec))]
+    return _TABLE[0][1]
+
+
+def _build(msgspec: Any) -> dict[str, Any]:
+    """Per registered event class that reads the same through msgspec: its check and its
+    decoder (each a bound ``decode``)."""
+    # A float field may not hold an integer in a check: no integer is both >= 1 and <= 0.
+    no_int = Annotated[int, msgspec.Meta(ge=1, le=0)]
+    # A second member of every check's union, so msgspec requires the ``"type"`` key (a lone
+    # tagged Struct takes an object without one); its tag is no class's name, and its one
+    # field no value satisfies.
+    never = msgspec.defstruct("Never", [("never", no_int)], tag_field="type", tag="")
+    make = _Checks(msgspec, Union[no_int, float], never)  # noqa: UP007
+    kinds: dict[type[Record], dict[str, Any] | None] = {}
+    for cls in event_types().values():
+        _kinds_of(cls, kinds)
+    table: dict[str, Any] = {}
+    for name, cls in event_types().items():
+        if not issubclass(cls, Event) or kinds.get(cls) is None:
+            continue
+        try:
+            check = msgspec.json.Decoder(make.tagged(cls, kinds)).decode
+            decode = msgspec.json.Decoder(cls, dec_hook=_hook).decode
+        except Exception:  # msgspec does not take this class: it stays on the slow path
+            continue
+        table[name] = (check, decode)
+    return table
+
+
+def _kinds_of(cls: type[Record], kinds: dict[type[Record], dict[str, Any] | None]) -> Any:
+    """What each field of ``cls`` is (``_field_kind``), or ``None`` if ``cls`` is not read the
+    same by msgspec (a field of another kind, a class that is not a plain slotted dataclass,
+    a record field naming such a class). Memoized in ``kinds``; a cycle reads as ``None``."""
+    if cls in kinds:
+        return kinds[cls]
+    kinds[cls] = None  # while it is being looked at
+    params = getattr(cls, "__dataclass_params__", None)
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # a forward reference nothing defines yet
+        return None
+    if params is None or not params.init or "__dict__" in dir(cls):
+        return None
+    own = fields(cls)  # type: ignore[arg-type]
+    if not all(f.init and not f.kw_only for f in own) or "__init__" not in cls.__dict__:
+        return None
+    result: dict[str, Any] = {}
+    for f in own:
+        kind = _field_kind(hints[f.name], kinds)
+        if kind is None:
+            return None
+        result[f.name] = kind
+    kinds[cls] = result
+    return result
+
+
+_SCALARS = {str, int, bool, float, Any}
+
+
+def _field_kind(tp: Any, kinds: dict[type[Record], dict[str, Any] | None]) -> Any:
+    """How a field reads, among those msgspec reads as ``from_dict`` does (else ``None``):
+    ``"plain"`` (``str``, ``int``, ``bool``, ``Any``, optional or not, and tuples of them),
+    ``"float"`` (a float, optional or not), ``("record", cls)`` (one plain registered class
+    with no registered subclass), ``("records", cls)`` (a tuple of those), ``"hook"`` (a
+    record or tuple of records of an abstract class, built by ``from_dict``'s own decoder)."""
+    origin = get_origin(tp)
+    if origin is tuple:
+        args = get_args(tp)
+        if len(args) != 2 or args[1] is not Ellipsis:
+            return None
+        item = args[0]
+        if item in (str, int, bool, Any):
+            return "plain"
+        kind = _field_kind(item, kinds)
+        if isinstance(kind, tuple) and kind[0] == "record":
+            return ("records", kind[1])
+        return "hook" if kind == "hook" else None
+    args = get_args(tp) if origin in (Union, typing.get_origin(int | None)) else (tp,)
+    named = [a for a in args if a is not type(None)]
+    if len(named) != 1:
+        return None
+    (one,) = named
+    if one in _SCALARS:
+        return "float" if one is float else "plain"
+    if not isinstance(one, type) or not issubclass(one, Record) or not _record_types(one):
+        return None
+    registered = _registered_of((one,))
+    if hasattr(one, "__dataclass_fields__"):
+        # msgspec builds this class itself: it must be the only one the field allows
+        if registered != [one] or _kinds_of(one, kinds) is None:
+            return None
+        return ("record", one)
+    return "hook" if registered else None  # an abstract class: msgspec calls ``_hook``
+
+
+class _Checks:
+    """The check Structs, one per class, made once per table."""
+
+    def __init__(self, msgspec: Any, float_type: Any, never: Any) -> None:
+        self.msgspec, self.float_type, self.never = msgspec, float_type, never
+        self.made: dict[type[Record], Any] = {}
+
+    def tagged(self, cls: type[Record], kinds: Any) -> Any:
+        """What a check reads a record of ``cls`` as: its Struct or ``never`` (so the
+        ``"type"`` key is required and must name ``cls``)."""
+        return Union[self.of(cls, kinds), self.never]  # noqa: UP007
+
+    def of(self, cls: type[Record], kinds: Any) -> Any:
+        """The check Struct of ``cls``: its ``"type"`` tag, and only the fields that need a
+        check (every field optional: the decoder itself requires what the class requires)."""
+        if cls in self.made:
+            return self.made[cls]
+        spec: list[tuple[str, Any, Any]] = []
+        for name, kind in kinds[cls].items():
+            if kind == "float":
+                spec.append((name, self.float_type | None, None))
+            elif isinstance(kind, tuple):
+                nested = self.tagged(kind[1], kinds)
+                if kind[0] == "records":
+                    spec.append((name, tuple.__class_getitem__((nested, ...)), ()))
+                else:
+                    spec.append((name, nested | None, None))
+        check = self.msgspec.defstruct(
+            f"Check{cls.__name__}", spec, tag_field="type", tag=cls.__name__, kw_only=True
+        )
+        self.made[cls] = check
+        return check
+
+
+_HOOKS: dict[type, Callable[[Any], Any]] = {}
+
+
+def _hook(tp: type, value: Any) -> Any:
+    """A field of an abstract record class (``Part``, ``Media``): msgspec hands over the parsed
+    value, and ``from_dict``'s own record decoder builds it (or refuses it) as it would."""
+    decode = _HOOKS.get(tp)
+    if decode is None:
+        decode = _HOOKS[tp] = _record_decoder((tp,))
+    return decode(value)
