@@ -350,10 +350,16 @@ def test_a_wrong_value_in_any_field_of_a_row_is_refused_or_decoded_as_from_dict_
             ['{"type": "ModelRequest", "parts": [{"type": "Image", "data": "AA"}]}'],
         ),
         (["RunStarted", "RunStarted"], ['{"type": "RunStarted"}']),
+        # not JSON (a raw tab in a string, text after the value), not UTF-8, or what only the
+        # row-by-row fallback (json.loads) reads: a lone surrogate
+        (["RunFinished"], ['{"type": "RunFinished", "run_id": "r", "text": "a\tb"}']),
+        (["RunFinished"], ['{"type": "RunFinished", "run_id": "r", "text": "t"}, {}']),
+        (["RunFinished"], [b'{"type": "RunFinished", "run_id": "r", "text": "\xff"}']),
+        (["RunFinished"], [b'{"type": "RunFinished", "run_id": "r", "text": "\xed\xa0\x80"}']),
     ],
 )
 def test_what_a_row_does_not_build_exactly_as_from_dict_it_refuses(
-    names: list[str], payloads: list[str]
+    names: list[str], payloads: list[str] | list[bytes]
 ) -> None:
     assert events_from_rows(names, payloads) is None
 
