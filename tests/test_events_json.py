@@ -413,11 +413,10 @@ def test_a_row_of_a_class_registered_later_or_not_slotted_decodes_as_from_dict()
         None,
         [RowLateEvent("n", None, 2)],
     )
-    # not read the same by msgspec: never on its fast path, so the load goes row by row
-    assert events_from_rows(["RowPlainEvent"], [json.dumps(to_dict(RowPlainEvent("x")))]) in (
-        None,
-        [RowPlainEvent("x")],
-    )
+    # not read the same by msgspec: never on its fast path, so the history goes to the
+    # one-pass decode, as without msgspec
+    plain = [to_dict(RowPlainEvent("x")), to_dict(late)]
+    assert _rows_same_as_from_dict(plain) == [RowPlainEvent("x"), late]
     if codec_rows.fast():
         assert "RowPlainEvent" not in (codec_rows._table() or {})
 
@@ -444,4 +443,4 @@ def test_rows_decode_with_the_collector_paused_and_leave_it_as_it_was() -> None:
     assert decoded == expected
     assert gc.isenabled()
     if codec_rows.fast():
-        assert seen == [False, False, False]  # both decodes ran paused
+        assert seen and not any(seen)  # both decodes ran paused
