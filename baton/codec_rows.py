@@ -50,7 +50,7 @@ from .codec import (
     json_pieces,
 )
 
-__all__ = ["events_from_rows"]
+__all__ = ["events_from_payloads", "events_from_rows", "fast"]
 
 
 def events_from_rows(
@@ -91,6 +91,33 @@ def events_from_rows(
     return _with_json(types, payloads)
 
 
+def events_from_payloads(payloads: Sequence[bytes]) -> list[Event] | None:
+    """The events of stored payloads without their type names (Redis entries), each exactly
+    what ``from_dict`` builds from it; or ``None`` when one is not (the caller decodes them
+    one by one). With msgspec each payload's check, a union of every class's, tells its
+    class; a payload it does not take sends them all to ``events_from_json``, in pieces of
+    ``JSON_PIECE``, as without msgspec."""
+    decoders = _fast()
+    any_check = None if decoders is None else decoders.any_check
+    if decoders is not None and any_check is not None:
+        by_check = decoders.by_check
+        paused = gc.isenabled()  # paused for the decode, as ``events_from_json`` explains
+        try:
+            if paused:
+                gc.disable()
+            events: list[Event] = []
+            append = events.append
+            for payload in payloads:
+                append(by_check[type(any_check(payload))](payload))
+            return events
+        except Exception:  # a payload msgspec does not take: the one-pass decode, as before
+            pass
+        finally:
+            if paused:
+                gc.enable()
+    return events_from_json(json_pieces(payloads))
+
+
 def _with_json(
     types: Sequence[str], payloads: Sequence[str] | Sequence[bytes]
 ) -> list[Event] | None:
@@ -126,12 +153,12 @@ def _msgspec() -> Any:
     return _MSGSPEC[0]
 
 
-# (registry size, the decoders by type name): made again when a class is registered (the
-# registry only grows; a new class can change what another's record fields allow).
-_TABLE: list[tuple[int, dict[str, Any]]] = []
+# (registry size, the decoders): made again when a class is registered (the registry only
+# grows; a new class can change what another's record fields allow).
+_TABLE: list[tuple[int, _Fast]] = []
 
 
-def _table() -> dict[str, Any] | None:
+def _fast() -> _Fast | None:
     msgspec = _msgspec()
     if msgspec is None:
         return None
@@ -141,7 +168,13 @@ def _table() -> dict[str, Any] | None:
     return _TABLE[0][1]
 
 
-def _build(msgspec: Any) -> dict[str, Any]:
+def _table() -> dict[str, Any] | None:
+    """The check and decoder of each class msgspec reads as ``from_dict`` does, by name."""
+    decoders = _fast()
+    return None if decoders is None else decoders.by_name
+
+
+def _build(msgspec: Any) -> _Fast:
     """Per registered event class that reads the same through msgspec: its check and its
     decoder (each a bound ``decode``)."""
     # A float field may not hold an integer in a check: no integer is both >= 1 and <= 0.
@@ -154,7 +187,7 @@ def _build(msgspec: Any) -> dict[str, Any]:
     kinds: dict[type[Record], dict[str, Any] | None] = {}
     for cls in event_types().values():
         _kinds_of(cls, kinds)
-    table: dict[str, Any] = {}
+    decoders = _Fast()
     for name, cls in event_types().items():
         if not issubclass(cls, Event) or kinds.get(cls) is None:
             continue
@@ -163,8 +196,22 @@ def _build(msgspec: Any) -> dict[str, Any]:
             decode = msgspec.json.Decoder(cls, dec_hook=_hook).decode
         except Exception:  # msgspec does not take this class: it stays on the slow path
             continue
-        table[name] = (check, decode)
-    return table
+        decoders.by_name[name] = (check, decode)
+        decoders.by_check[make.of(cls, kinds)] = decode
+    if decoders.by_check:
+        # payloads without their type names (Redis): the check that matches tells the class
+        decoders.any_check = msgspec.json.Decoder(Union[(*decoders.by_check, never)]).decode
+    return decoders
+
+
+class _Fast:
+    """The decoders of one registry: by type name, each class's check and decoder; by check
+    Struct, the class's decoder; and one check of any of them (``None`` if there is none)."""
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {}
+        self.by_check: dict[type, Callable[[Any], Any]] = {}
+        self.any_check: Callable[[Any], Any] | None = None
 
 
 def _kinds_of(cls: type[Record], kinds: dict[type[Record], dict[str, Any] | None]) -> Any:

@@ -16,7 +16,7 @@ import pytest
 from pydantic_core import from_json
 
 from baton import codec_rows
-from baton.codec_rows import events_from_rows
+from baton.codec_rows import events_from_payloads, events_from_rows
 from baton.errors import EventDecodeError
 from baton.events import (
     Event,
@@ -286,6 +286,11 @@ def _rows_same_as_from_dict(items: list[Any], names: list[str] | None = None) ->
     payloads = [json.dumps(item) for item in items]
     decoded = events_from_rows(names, payloads)
     assert repr(events_from_rows(names, [p.encode() for p in payloads])) == repr(decoded)
+    # without the names (Redis): the same, or the one-pass decode's answer for the same items
+    untyped = events_from_payloads([p.encode() for p in payloads])
+    assert repr(untyped) in (repr(decoded), repr(events_from_json(json.dumps(items))))
+    if untyped is not None:
+        assert repr(untyped) == repr([from_dict(item) for item in items])
     if decoded is not None:
         expected = [from_dict(item) for item in items]
         assert decoded == expected
@@ -444,3 +449,16 @@ def test_rows_decode_with_the_collector_paused_and_leave_it_as_it_was() -> None:
     assert gc.isenabled()
     if codec_rows.fast():
         assert seen and not any(seen)  # both decodes ran paused
+
+
+def test_payloads_without_names_decode_as_from_dict_or_are_refused() -> None:
+    history = [SAMPLES[name] for name in EVENT_SAMPLES] * 2
+    payloads = [json.dumps(to_dict(e)).encode() for e in history]
+    assert events_from_payloads(payloads) == history
+    assert events_from_payloads([]) == []
+    for bad in (b'{"type": "Usage"}', b'{"run_id": "r"}', b"[]", b'{"type": "NoSuchEvent"}'):
+        assert events_from_payloads([*payloads, bad]) is None
+    if codec_rows.fast():  # an integer in a float field: the one-pass decode keeps it an int
+        odd = b'{"type": "ModelResponse", "usage": {"type": "Usage", "cost": 2}}'
+        decoded = events_from_payloads([odd])
+        assert decoded is not None and type(decoded[0].usage.cost) is int  # type: ignore[attr-defined]
