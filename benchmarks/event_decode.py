@@ -9,7 +9,10 @@ the SQL benchmark's realistic conversation (requests, responses with tool calls 
 results, usage reports, run start and end). Each figure is the median CPU time
 (``process_time``: steadier than the wall clock on a shared machine) of several rounds, per
 event: ``events_from_json`` of the payloads joined into one array and in pieces of
-``JSON_PIECE`` events (parse and build; a load decodes in pieces), ``from_dict`` alone (dicts
+``JSON_PIECE`` events (parse and build; a load decodes in pieces), ``events_from_rows`` of the
+payloads one by one with their type names (what SQL loads use; with msgspec installed, each
+decoded straight into its class, else joined and given to ``events_from_json``),
+``from_dict`` alone (dicts
 already parsed: the fallback of a load, and what loads did before), the JSON parse alone
 (``json.loads`` and ``pydantic_core.from_json`` of the same array: the floor of a load), and
 calling the same classes with the values taken out beforehand
@@ -28,6 +31,7 @@ from typing import Any
 
 from pydantic_core import from_json, to_json
 
+from baton.codec_rows import events_from_rows, fast
 from baton.events import JSON_PIECE, events_from_json, from_dict, to_dict
 
 from .sql_backends import conversation
@@ -67,16 +71,20 @@ def main(argv: list[str]) -> int:
             b"[" + b",".join(payloads[i : i + JSON_PIECE]) + b"]" for i in range(0, n, JSON_PIECE)
         ]
         assert events_from_json(pieces) == events
+        names = [type(e).__name__ for e in events]
+        assert events_from_rows(names, payloads) == events
+        by_rows = "events_from_rows (msgspec)" if fast() else "events_from_rows (no msgspec)"
         rows = [
             ("events_from_json", per_event_us(lambda j=joined: events_from_json(j), n, rounds)),
             ("  in pieces (loads)", per_event_us(lambda p=pieces: events_from_json(p), n, rounds)),
+            (by_rows, per_event_us(lambda t=names, p=payloads: events_from_rows(t, p), n, rounds)),
             ("from_dict", per_event_us(decode, n, rounds)),
             ("json.loads (joined)", per_event_us(lambda j=joined: json.loads(j), n, rounds)),
             ("pydantic_core.from_json", per_event_us(lambda j=joined: from_json(j), n, rounds)),
             ("class calls alone", per_event_us(rebuild, n, rounds)),
         ]
         for label, us in rows:
-            print(f"{n:>6} events  {label:<24} {us:6.2f} us/event  ({us * n / 1000:7.2f} ms)")
+            print(f"{n:>6} events  {label:<29} {us:6.2f} us/event  ({us * n / 1000:7.2f} ms)")
     return 0
 
 

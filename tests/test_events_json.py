@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from pydantic_core import from_json
 
+from baton import codec_rows
+from baton.codec_rows import events_from_payloads, events_from_rows
 from baton.errors import EventDecodeError
 from baton.events import (
     Event,
@@ -269,3 +272,193 @@ def test_a_history_in_pieces_decodes_as_one_and_a_bad_piece_refuses_it_all() -> 
     assert events_from_json([*pieces, '[{"type": "NoSuchEvent"}]']) is None
     assert events_from_json([pieces[0], "[", pieces[1]]) is None
     assert gc.isenabled()
+
+
+# -- events_from_rows: each row's payload decoded as its row's class (msgspec when installed) --
+
+
+def _rows_same_as_from_dict(items: list[Any], names: list[str] | None = None) -> list[Event] | None:
+    """``events_from_rows`` of the items as rows (their ``"type"`` the row's type unless
+    ``names`` says otherwise), as text and as bytes, checked against ``from_dict`` of each when
+    it decoded them (values' types included, as ``_same_as_from_dict``)."""
+    if names is None:
+        names = [i.get("type") if isinstance(i, dict) else "?" for i in items]
+    payloads = [json.dumps(item) for item in items]
+    decoded = events_from_rows(names, payloads)
+    assert repr(events_from_rows(names, [p.encode() for p in payloads])) == repr(decoded)
+    # without the names (Redis): the same, or the one-pass decode's answer for the same items
+    untyped = events_from_payloads([p.encode() for p in payloads])
+    assert repr(untyped) in (repr(decoded), repr(events_from_json(json.dumps(items))))
+    if untyped is not None:
+        assert repr(untyped) == repr([from_dict(item) for item in items])
+    if decoded is not None:
+        expected = [from_dict(item) for item in items]
+        assert decoded == expected
+        assert repr(decoded) == repr(expected)
+        assert [type(e) for e in decoded] == [type(e) for e in expected]
+        assert [type(e).__name__ for e in decoded] == names
+    return decoded
+
+
+@pytest.mark.parametrize("name", EVENT_SAMPLES)
+def test_every_event_type_decodes_as_its_row(name: str) -> None:
+    assert _rows_same_as_from_dict([to_dict(SAMPLES[name])]) == [SAMPLES[name]]
+
+
+def test_every_event_baton_registers_decodes_as_its_row_and_with_msgspec_fast() -> None:
+    samples = {
+        **{name: record for name, record in SAMPLES.items() if isinstance(record, Event)},
+        **_other_modules_samples(),
+    }
+    history = [samples[name] for name in sorted(samples)] * 3
+    assert _rows_same_as_from_dict([to_dict(e) for e in history]) == history
+    assert events_from_rows([], []) == []
+    if codec_rows.fast():  # every class Baton registers takes the fast path
+        assert set(samples) <= set(codec_rows._table() or ())
+
+
+@pytest.mark.parametrize("name", EVENT_SAMPLES)
+def test_a_wrong_value_in_any_field_of_a_row_is_refused_or_decoded_as_from_dict_does(
+    name: str,
+) -> None:
+    full = to_dict(SAMPLES[name])
+    for field_name in full:
+        if field_name == "type":
+            continue
+        for value in HOSTILE_VALUES:
+            hostile = {**full, field_name: value}
+            try:
+                from_dict(hostile)
+            except EventDecodeError:
+                assert events_from_rows([name], [json.dumps(hostile)]) is None
+            else:
+                _rows_same_as_from_dict([hostile])
+
+
+@pytest.mark.parametrize(
+    ("names", "payloads"),
+    [
+        (["RunStarted"], ['{"run_id": "r", "agent": "a", "conversation_id": "c"}']),
+        (["RunStarted"], ['{"type": "RunFinished", "run_id": "r", "text": "t"}']),
+        (["RunFinished"], ['{"type": "RunFinished", "run_id": "r", "text": "t", "type": "X"}']),
+        (["RunFinished"], ['{"type": "RunFinished", "run_id": "r", "text": "t"} x']),
+        (["NoSuchEvent"], ['{"type": "NoSuchEvent"}']),
+        (["Usage"], ['{"type": "Usage"}']),
+        (["ModelResponse"], ['{"type": "ModelResponse", "usage": {"requests": 1}}']),
+        (["ModelResponse"], ['{"type": "ModelResponse", "usage": {"type": "Text", "text": "x"}}']),
+        (["ModelResponse"], ['{"type": "ModelResponse", "tool_calls": [{"id": "c", "name": 1}]}']),
+        (["ModelResponse"], ['{"type": "ModelResponse", "tool_calls": [{"id": "c", "name": ""}]}']),
+        (["ModelResponse"], ['{"type": "ModelResponse", "usage": {"type": "Usage", "cost": "1"}}']),
+        (["ModelResponse"], ['{"type": "ModelResponse", "text": "\\ud800"}']),
+        (
+            ["ModelRequest"],
+            ['{"type": "ModelRequest", "parts": [{"type": "Image", "data": "AA"}]}'],
+        ),
+        (["RunStarted", "RunStarted"], ['{"type": "RunStarted"}']),
+        # not JSON (a raw tab in a string, text after the value), not UTF-8, or what only the
+        # row-by-row fallback (json.loads) reads: a lone surrogate
+        (["RunFinished"], ['{"type": "RunFinished", "run_id": "r", "text": "a\tb"}']),
+        (["RunFinished"], ['{"type": "RunFinished", "run_id": "r", "text": "t"}, {}']),
+        (["RunFinished"], [b'{"type": "RunFinished", "run_id": "r", "text": "\xff"}']),
+        (["RunFinished"], [b'{"type": "RunFinished", "run_id": "r", "text": "\xed\xa0\x80"}']),
+    ],
+)
+def test_what_a_row_does_not_build_exactly_as_from_dict_it_refuses(
+    names: list[str], payloads: list[str] | list[bytes]
+) -> None:
+    assert events_from_rows(names, payloads) is None
+
+
+def test_rows_keep_the_values_from_dict_gives_them() -> None:
+    # An integer in a float field stays an integer (or the row takes the slow path); big
+    # integers, duplicate keys (the last wins), keys in any order, spaces, extra keys, nulls
+    # in Any fields and defaults read as ``from_dict`` reads them.
+    items: list[Any] = [
+        {"type": "ModelResponse", "usage": {"type": "Usage", "cost": 2}},
+        {"type": "ModelResponse", "usage": {"cost": 0.5, "type": "Usage"}, "text": "t"},
+        {"type": "ToolCallResult", "call_id": "c", "name": "n", "content": "x", "value": 2**80},
+        {"text": "late type", "type": "ModelResponse", "extra": [1, 2], "provider_data": None},
+        {"type": "ModelResponse", "usage": None},
+        {"type": "ModelResponse", "tool_calls": [None]},
+        {"type": "ToolCallResult", "call_id": "c", "name": "n", "content": "x", "value": 1e300},
+    ]
+    for item in items:
+        _rows_same_as_from_dict([item])
+    for text in [
+        '{"type": "RunFinished", "run_id": "a", "run_id": "b", "text": "t"}',
+        '{"type": "ModelResponse", "usage": {"type": "Usage", "cost": 1e400}}',
+        '{"type": "ModelResponse", "usage": {"type": "Usage", "cost": NaN}}',
+        '{"type": "ToolCallResult", "call_id": "c", "name": "n", "content": "", "value": -0.0}',
+    ]:
+        decoded = events_from_rows([json.loads(text)["type"]], [text])
+        assert decoded is None or repr(decoded) == repr([from_dict(from_json(text))])
+    if codec_rows.fast():
+        assert _rows_same_as_from_dict([items[1], items[2], items[3]]) is not None
+
+
+def test_a_row_of_a_class_registered_later_or_not_slotted_decodes_as_from_dict() -> None:
+    @register
+    @dataclass(frozen=True, slots=True)
+    class RowLateEvent(Event):
+        note: str
+        usage: Usage | None = None
+        ratio: float = 0.5
+
+    @register
+    @dataclass(frozen=True)
+    class RowPlainEvent(Event):
+        note: str
+
+    late = RowLateEvent("later", Usage(requests=1), 1.5)
+    assert _rows_same_as_from_dict([to_dict(late), to_dict(ModelResponse("hi"))]) == [
+        late,
+        ModelResponse("hi"),
+    ]
+    assert _rows_same_as_from_dict([{"type": "RowLateEvent", "note": "n", "ratio": 2}]) in (
+        None,
+        [RowLateEvent("n", None, 2)],
+    )
+    # not read the same by msgspec: never on its fast path, so the history goes to the
+    # one-pass decode, as without msgspec
+    plain = [to_dict(RowPlainEvent("x")), to_dict(late)]
+    assert _rows_same_as_from_dict(plain) == [RowPlainEvent("x"), late]
+    if codec_rows.fast():
+        assert "RowPlainEvent" not in (codec_rows._table() or {})
+
+
+def test_rows_decode_with_the_collector_paused_and_leave_it_as_it_was() -> None:
+    seen: list[bool] = []
+
+    @register
+    @dataclass(frozen=True, slots=True)
+    class RowCollectorProbe(Event):
+        fail: bool = False
+
+        def __post_init__(self) -> None:
+            seen.append(gc.isenabled())
+            if self.fail:
+                raise ValueError("refused")
+
+    probe = json.dumps(to_dict(RowCollectorProbe()))
+    failing = json.dumps({"type": "RowCollectorProbe", "fail": True})
+    names, expected = ["RowCollectorProbe"], [RowCollectorProbe()]
+    seen.clear()
+    decoded = events_from_rows(names, [probe])
+    assert events_from_rows(names * 2, [probe, failing]) is None
+    assert decoded == expected
+    assert gc.isenabled()
+    if codec_rows.fast():
+        assert seen and not any(seen)  # both decodes ran paused
+
+
+def test_payloads_without_names_decode_as_from_dict_or_are_refused() -> None:
+    history = [SAMPLES[name] for name in EVENT_SAMPLES] * 2
+    payloads = [json.dumps(to_dict(e)).encode() for e in history]
+    assert events_from_payloads(payloads) == history
+    assert events_from_payloads([]) == []
+    for bad in (b'{"type": "Usage"}', b'{"run_id": "r"}', b"[]", b'{"type": "NoSuchEvent"}'):
+        assert events_from_payloads([*payloads, bad]) is None
+    if codec_rows.fast():  # an integer in a float field: the one-pass decode keeps it an int
+        odd = b'{"type": "ModelResponse", "usage": {"type": "Usage", "cost": 2}}'
+        decoded = events_from_payloads([odd])
+        assert decoded is not None and type(decoded[0].usage.cost) is int  # type: ignore[attr-defined]

@@ -397,6 +397,7 @@ CORE = {
     "errors",
     "events",
     "codec",
+    "codec_rows",
     "stream",
     "history",
     "forked",

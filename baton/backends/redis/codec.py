@@ -8,8 +8,9 @@ from typing import Any
 
 from pydantic_core import from_json, to_json
 
+from ...codec_rows import events_from_payloads
 from ...errors import EventDecodeError
-from ...events import Event, events_from_json, from_dict, json_pieces, to_dict
+from ...events import Event, from_dict, to_dict
 
 __all__ = ["decode_event", "decode_events", "encode_event", "id_key"]
 
@@ -50,16 +51,16 @@ def decode_event(payload: bytes | str | None, where: str = "") -> Event:
 
 
 def decode_events(payloads: list[bytes] | list[bytes | str], where: str = "") -> list[Event]:
-    """Decode many stored events at once: parsed and built in one pass by
+    """Decode many stored events at once: each built straight into its class by msgspec
+    (``codec_rows.events_from_payloads``) or, without it, parsed and built in one pass by
     ``events.events_from_json`` when they are well formed; else one parse of them all and
     ``from_dict`` each, or entry by entry with ``json``, so the error names the bad one and
     anything ``json`` reads still loads."""
-    try:
-        pieces = json_pieces(payloads)  # type: ignore[arg-type]
+    try:  # each straight into its class (msgspec), or in one pass in pieces (pydantic-core)
+        events = events_from_payloads(payloads)  # type: ignore[arg-type]
     except TypeError:  # a str among them (Redis hands back bytes)
         payloads = [_as_bytes(p) for p in payloads]
-        pieces = json_pieces(payloads)
-    events = events_from_json(pieces)  # parsed and built in one pass, in Rust
+        events = events_from_payloads(payloads)
     if events is not None and len(events) == len(payloads):
         return events
     joined = b"[" + b",".join(payloads) + b"]"  # type: ignore[arg-type]

@@ -10,9 +10,11 @@ Claims (``baton_claims``): an ask claims its conversation before loading it, wit
 its holder and lease; the lease is renewed while the ask runs and taken over once it expired, so
 a process that died blocks the conversation for at most ``lease`` seconds.
 
-A load decodes a whole history in one pass (``events.events_from_json``), in pieces of
-``events.JSON_PIECE`` events: SQLite fetches it as one row (the database joins the payloads into
-JSON arrays), PostgreSQL as rows of type and payload, joined here. Anything off (a gap or
+A load decodes a whole history at once: SQLite fetches it as one row (the database joins the
+payloads), PostgreSQL as rows of type and payload. With msgspec installed (the ``fast`` extra)
+each payload is decoded straight into its row's class (``codec_rows.events_from_rows``);
+without it, in one pass (``events.events_from_json``) of JSON arrays of ``events.JSON_PIECE``
+events (SQLite's joined by the database, PostgreSQL's here). Anything off (a gap or
 disorder in SQLite's ``seq``, a type that is not a registered event or not its row's, a payload
 that one pass refuses, a history too long for SQLite to join into one value) sends it row by
 row through ``events.from_dict``, which names the row. Either way only registered classes are
@@ -30,6 +32,7 @@ from typing import Any
 
 from pydantic_core import from_json
 
+from ...codec_rows import events_from_rows, fast
 from ...conversation import new_id
 from ...errors import EventDecodeError
 from ...events import (
@@ -141,6 +144,13 @@ _LOAD_JOINED = (
     "SELECT count(*), group_concat(seq, ','), CAST(group_concat(type, ',') AS BLOB), "
     f"CAST('[' || group_concat(payload, CASE WHEN seq % {JSON_PIECE} = 0 THEN ']' || char(30) "
     "|| '[' ELSE ',' END) || ']' AS BLOB) FROM baton_events WHERE conversation_id = $1"
+)
+# SQLite with msgspec installed (``codec_rows.fast()``): the same row, the payloads separated
+# by ``\x1e`` alone, split apart here and each decoded as its row's class
+# (``codec_rows.events_from_rows``); no ``CASE`` a row, no brackets.
+_LOAD_SEPARATED = (
+    "SELECT count(*), group_concat(seq, ','), CAST(group_concat(type, ',') AS BLOB), "
+    "CAST(group_concat(payload, char(30)) AS BLOB) FROM baton_events WHERE conversation_id = $1"
 )
 # PostgreSQL: the rows' types and payloads, in seq order (the seqs are not needed: the order
 # is the query's, and a gap changes nothing).
@@ -272,7 +282,8 @@ class SQLHistory(SQLStore):
         """All events of a conversation, oldest first (empty if unknown)."""
         if self.db.dialect == "sqlite":
             try:
-                joined = await self.db.fetch(_LOAD_JOINED, conversation_id)
+                query = _LOAD_SEPARATED if fast() else _LOAD_JOINED
+                joined = await self.db.fetch(query, conversation_id)
             except Exception as exc:
                 if not _too_big(exc):
                     raise
@@ -347,6 +358,15 @@ def _decode_joined(count: int, seqs: Any, types: Any, array: Any) -> list[Event]
             return None
     if not isinstance(types, str) or types.count(",") != count - 1:  # a comma in a name
         return None
+    if fast():  # the payloads separated by \x1e (``_LOAD_SEPARATED``), one by one
+        if not isinstance(array, bytes):  # pragma: no cover - a driver handing back text
+            return None
+        # ``events_from_rows`` checks each payload's class is its row's; a payload holding a
+        # \x1e of its own (no JSON text does) makes one too many and fails the count.
+        names, payloads = types.split(","), array.split(b"\x1e")
+        if len(payloads) != count:
+            return None
+        return events_from_rows(names, payloads)
     if isinstance(array, bytes):  # SQLite's BLOB
         pieces: list[bytes] | list[str] = _pieces(array, b"\x1e")
     elif isinstance(array, str):  # pragma: no cover - a driver handing back text
@@ -379,7 +399,11 @@ def _decode_rows(rows: Sequence[Any]) -> list[Event] | None:
     pass, or ``None`` when a payload is refused or one's type is not its row's (the load then
     goes row by row and names the row). The payloads go in pieces of ``JSON_PIECE`` events,
     joined into JSON arrays: PostgreSQL's ``json`` column holds one JSON value a row, so each
-    row makes one item of an array."""
+    row makes one item of an array. With msgspec installed, each payload is decoded as its
+    row's class instead (``codec_rows.events_from_rows``)."""
+    if fast():
+        names, payloads = list(map(_TYPE, rows)), list(map(_PAYLOAD, rows))
+        return events_from_rows(names, payloads)
     try:
         pieces = json_pieces(list(map(_PAYLOAD, rows)))
     except TypeError:  # pragma: no cover - a driver handing back another type
