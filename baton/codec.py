@@ -33,7 +33,10 @@ __all__ = [
     "events_from_json",
     "from_dict",
     "json_pieces",
+    "record_decoder",
+    "record_types",
     "register",
+    "registered_of",
     "to_dict",
 ]
 
@@ -266,7 +269,9 @@ _OPTIONAL_RECORD_DECODERS: set[Callable[[Any], Any]] = set()
 _EMPTY_TUPLE_DECODERS: set[Callable[[Any], Any]] = set()
 
 
-def _record_decoder(allowed: tuple[type, ...]) -> Callable[[Any], Any]:
+def record_decoder(allowed: tuple[type, ...]) -> Callable[[Any], Any]:
+    """The decoder of a field holding a record of the ``allowed`` classes (or their registered
+    subclasses): a payload's ``"type"`` picks the class, which must be one of them."""
     exact = frozenset(allowed)
 
     def decode(value: Any) -> Any:
@@ -289,7 +294,7 @@ def _record_decoder(allowed: tuple[type, ...]) -> Callable[[Any], Any]:
 
 
 def _record_tuple_decoder(allowed: tuple[type, ...]) -> Callable[[Any], Any]:
-    decode_one = _record_decoder(allowed)
+    decode_one = record_decoder(allowed)
 
     def decode(value: Any) -> tuple[Any, ...]:
         if not isinstance(value, list | tuple):
@@ -317,7 +322,8 @@ def _decode_tuple(value: Any) -> tuple[Any, ...]:
 _EMPTY_TUPLE_DECODERS.add(_decode_tuple)
 
 
-def _record_types(tp: Any) -> tuple[type, ...]:
+def record_types(tp: Any) -> tuple[type, ...]:
+    """The record classes an annotation names (itself, or the members of a union)."""
     candidates = get_args(tp) if get_origin(tp) in (Union, types.UnionType) else (tp,)
     return tuple(c for c in candidates if isinstance(c, type) and issubclass(c, Record))
 
@@ -328,11 +334,11 @@ def _decoder_for(tp: Any) -> Callable[[Any], Any]:
     origin = get_origin(tp)
     if origin is tuple:
         args = get_args(tp)
-        allowed = _record_types(args[0]) if args else ()
+        allowed = record_types(args[0]) if args else ()
         return _record_tuple_decoder(allowed) if allowed else _decode_tuple
-    allowed = _record_types(tp)
+    allowed = record_types(tp)
     if allowed:
-        return _record_decoder(allowed)
+        return record_decoder(allowed)
     if tp is bytes or (origin in (Union, types.UnionType) and bytes in get_args(tp)):
         return _decode_bytes
     return _scalar_decoder(tp)
@@ -538,12 +544,12 @@ def _field_schema(tp: Any, refs: Mapping[str, CoreSchema]) -> CoreSchema:
     origin = get_origin(tp)
     if origin is tuple:
         args = get_args(tp)
-        allowed = _record_types(args[0]) if args else ()
-        items = _union_of(_registered_of(allowed), refs) if allowed else cs.any_schema()
+        allowed = record_types(args[0]) if args else ()
+        items = _union_of(registered_of(allowed), refs) if allowed else cs.any_schema()
         return cs.tuple_schema([items], variadic_item_index=0)
-    allowed = _record_types(tp)
+    allowed = record_types(tp)
     if allowed:
-        return cs.nullable_schema(_union_of(_registered_of(allowed), refs))
+        return cs.nullable_schema(_union_of(registered_of(allowed), refs))
     if tp is bytes or (origin in (Union, types.UnionType) and bytes in get_args(tp)):
         return cs.no_info_plain_validator_function(_decode_bytes)
     args = get_args(tp) if origin in (Union, types.UnionType) else (tp,)
@@ -563,6 +569,6 @@ def _field_schema(tp: Any, refs: Mapping[str, CoreSchema]) -> CoreSchema:
     return cs.nullable_schema(schema) if type(None) in args else schema
 
 
-def _registered_of(allowed: tuple[type, ...]) -> list[type[Record]]:
+def registered_of(allowed: tuple[type, ...]) -> list[type[Record]]:
     """The registered classes a record field takes: those it names and their subclasses."""
     return [c for c in _REGISTRY.values() if issubclass(c, allowed)]

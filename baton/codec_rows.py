@@ -42,12 +42,12 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from .codec import (
     Event,
     Record,
-    _record_decoder,
-    _record_types,
-    _registered_of,
     event_types,
     events_from_json,
     json_pieces,
+    record_decoder,
+    record_types,
+    registered_of,
 )
 
 __all__ = ["events_from_payloads", "events_from_rows", "fast"]
@@ -134,8 +134,9 @@ def _with_json(
 
 
 def fast() -> bool:
-    """Whether msgspec is installed (``pip install baton-agents[fast]``): loads then decode
-    each row straight into its class; without it, in one pass through pydantic-core."""
+    """Whether msgspec is installed (the stores' extras install it: ``baton-agents[sqlite]``,
+    ``[postgres]``, ``[redis]``): loads then decode each row straight into its class; without
+    it, in one pass through pydantic-core."""
     return _msgspec() is not None
 
 
@@ -269,9 +270,9 @@ def _field_kind(tp: Any, kinds: dict[type[Record], dict[str, Any] | None]) -> An
     (one,) = named
     if one in _SCALARS:
         return "float" if one is float else "plain"
-    if not isinstance(one, type) or not issubclass(one, Record) or not _record_types(one):
+    if not isinstance(one, type) or not issubclass(one, Record) or not record_types(one):
         return None
-    registered = _registered_of((one,))
+    registered = registered_of((one,))
     if hasattr(one, "__dataclass_fields__"):
         # msgspec builds this class itself: it must be the only one the field allows
         if registered != [one] or _kinds_of(one, kinds) is None:
@@ -322,5 +323,5 @@ def _hook(tp: type, value: Any) -> Any:
     value, and ``from_dict``'s own record decoder builds it (or refuses it) as it would."""
     decode = _HOOKS.get(tp)
     if decode is None:
-        decode = _HOOKS[tp] = _record_decoder((tp,))
+        decode = _HOOKS[tp] = record_decoder((tp,))
     return decode(value)
