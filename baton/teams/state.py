@@ -24,7 +24,7 @@ from ..events import (
 )
 from .events import SpeakerSelected, TeamFailed, TeamFinished, TeamStarted
 
-__all__ = ["PausedTeamAsk", "TeamState", "Turn", "open_teams", "rebuild_state"]
+__all__ = ["PausedTeamAsk", "TeamState", "Turn", "open_teams", "rebuild_state", "team_turn"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,3 +184,10 @@ def rebuild_state(team: str, conversation: Conversation, team_id: str) -> TeamSt
         elif isinstance(event, TeamFinished) and event.team_id != team_id:
             text = event.text  # a member team's answer: its last member's, a person's too
     return state  # the last speaker selected is the human whose answer comes now
+
+
+def team_turn(member: str, state: TeamState) -> Turn:
+    """The turn of ``member``, a team whose ask ended in ``state``: its last turn's answer, its
+    whole ask's usage."""
+    last = state.turns[-1]
+    return Turn(member, last.text, last.output, state.usage, response=last.response)

@@ -10,9 +10,8 @@ takes its turn on the same conversation (its events nested inside the outer team
 agent that pauses its own turn (``suspend_on_human``, ``ApprovalPolicy(suspend=True)``) pauses
 the team's ask durably, as a ``Human(..., suspend=True)`` member does: its run is saved in the
 team's ``storage=`` and ``team.resume`` continues it where it stood (``why_no_pause`` says when
-an ask can't pause: that is then a ``ConfigError``). A pause in a member team's turn is the
-pause of the team asked (saved in its storage, the member team's pause inside it:
-``_paused_in_member``), and its ``resume`` finishes that turn first (``_resumed_team``).
+an ask can't pause: that is then a ``ConfigError``). How a pause is kept and an ask resumed
+(a member team's pause too) is ``pausing.py``.
 
 What the patterns decide (who speaks next, when the pattern itself is done) is in
 ``patterns.py``, ``swarm.py``, ``sequential.py`` and ``graph.py``; when to stop is
@@ -26,17 +25,14 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, NoReturn, cast
+from typing import Any, cast
 
 from ..agent import Agent
 from ..context import Context
-from ..conversation import Conversation, claim_stored, new_id
-from ..errors import AskSuspended, ConfigError, NotSuspended
+from ..conversation import Conversation, new_id
+from ..errors import AskSuspended, ConfigError
 from ..events import (
-    ApprovalRequest,
     Event,
-    HumanInputRequest,
-    HumanMessage,
     ModelResponse,
     RunStarted,
     Usage,
@@ -46,19 +42,19 @@ from ..events import (
 from ..history import History, Storage
 from ..loop import run_loop
 from ..options import PromptInput, as_parts
-from ..run import LiveRun, abandon_run, open_run_index
-from ..runstate import load_run_state
+from ..run import LiveRun, abandon_run
 from ..storing import store
 from ..sync import run_sync
 from ..tools.tool import Tool
 from ..transcript import part_text
 from .events import Handoff as HandoffEvent
 from .events import MemberUsage, SpeakerSelected, TeamFinished, TeamStarted
-from .human import Human, human_turn, pause_key, record_answer
+from .human import Human, human_turn
 from .opening import MEMBER_OPTIONS, open_conversation, repair
-from .recording import PendingPause, Sink, TeamAsk, close_failed, deliver, keep_pause, record
+from .pausing import Pausing
+from .recording import Sink, TeamAsk, close_failed, deliver, record
 from .reply import TeamReply, TeamRun
-from .state import PausedTeamAsk, TeamState, Turn, rebuild_state
+from .state import TeamState, Turn, team_turn
 from .termination import (
     AnyOf,
     MaxTurns,
@@ -77,7 +73,7 @@ __all__ = ["DEFAULT_MAX_TURNS", "Team", "TeamReply", "TeamRun"]
 DEFAULT_MAX_TURNS = 20
 
 
-class Team:
+class Team(Pausing):
     """Base of the team patterns (``RoundRobin``, ``Selector``, ``Swarm``...): see the
     module docs. ``termination`` composes conditions (``MaxTurns(5) | TextMention("DONE")``);
     ``max_turns`` is the hard limit of member turns per ask (20). ``history``/``storage``
@@ -281,213 +277,6 @@ class Team:
             state,
         )
 
-    async def resume(
-        self, conversation_id: str, /, *answers: HumanMessage, **options: Any
-    ) -> TeamReply:
-        """Continue a team ask paused on a ``Human(..., suspend=True)`` member, or by a member
-        agent that paused its own turn (``suspend_on_human``, ``ApprovalPolicy(suspend=True)``,
-        ``context.pause``), maybe in another process: ``answers`` holds
-        ``HumanMessage(request_id=..., text=... or approved=...)``; a member's run goes on
-        where it stood. Needs
-        the same ``history=`` and ``storage=`` as the team that paused. Options: ``stream=``,
-        ``wait_busy=``, and ``middleware=`` / ``observers=`` for the members' runs."""
-        self.prepare()
-        unknown = sorted(set(options) - {"stream", "wait_busy", "middleware", "observers"})
-        if unknown:
-            raise ConfigError(
-                f"team.resume() takes stream=, wait_busy=, middleware= and observers=, not "
-                f"{unknown[0]}= (the paused ask goes on with what it started with)"
-            )
-        storage, history = self.storage, self.history
-        if storage is None or history is None:
-            raise ConfigError(
-                "team.resume() continues an ask saved in a history and a storage: build the "
-                "team with the same history= and storage= as the one that paused"
-            )
-        conversation = await claim_stored(
-            history,
-            conversation_id,
-            stream=options.get("stream"),
-            variables=self.variables,
-            wait=options.get("wait_busy", 0),
-        )
-        try:
-            paused = await storage.get(pause_key(conversation_id))
-            if not isinstance(paused, dict) or paused.get("team") != self.name:
-                raise NotSuspended(
-                    f"team {self.name!r} has no paused ask on conversation {conversation_id}"
-                )
-            passed = {k: options[k] for k in MEMBER_OPTIONS if k in options}
-            state, turn = self._paused_turn(conversation, paused, answers, storage)
-            if not await storage.delete(pause_key(conversation_id)):
-                raise NotSuspended(f"the paused team ask of {conversation_id} was resumed")
-            ask = TeamAsk(conversation, state, None, passed, top=True, storage=storage, asked=True)
-            state = await self._drive(ask, None, resumed=turn)
-            return self._reply(conversation, state)
-        finally:
-            await conversation.release()
-
-    def _paused_turn(
-        self,
-        conversation: Conversation,
-        paused: Mapping[str, Any],
-        answers: Sequence[HumanMessage],
-        storage: Storage,
-    ) -> tuple[TeamState, Callable[[TeamAsk], Awaitable[Turn]]]:
-        """The state of this team's paused ask as the history has it, and the rest of the turn
-        it paused in, given ``answers`` (see ``resume``). ``paused`` is what the pause saved:
-        a human member's request, a member agent's paused run, or the pause of a member that
-        is a team (``inner``, saved the same way by that team)."""
-        member = self.by_name.get(paused["member"])
-        if member is None:
-            raise ConfigError(
-                f"team {self.name!r} paused for {paused['member']!r}, which is not a member "
-                f"of this team ({list(self.by_name)}): resume with the team that paused"
-            )
-        turn: Callable[[TeamAsk], Awaitable[Turn]]
-        if "inner" in paused:  # a member team paused in its own turn: it goes on first
-            turn = self._resumed_team(member, conversation, paused["inner"], answers, storage)
-        elif "run_id" in paused:  # a member's own run paused: it goes on where it stood
-            turn = self._resumed_run(member, conversation, answers, paused["request_ids"], storage)
-        else:
-            turn = self._resumed_human(member, paused["request_id"], answers)
-        state = rebuild_state(self.name, conversation, paused["team_id"])
-        self.restore_on_resume(state, paused.get("pattern") or {})
-        return state, turn
-
-    def _resumed_team(
-        self,
-        member: Member,
-        conversation: Conversation,
-        inner: Mapping[str, Any],
-        answers: Sequence[HumanMessage],
-        storage: Storage,
-    ) -> Callable[[TeamAsk], Awaitable[Turn]]:
-        """The rest of the turn of a member team that paused in it: that team's ask goes on
-        (its own paused turn first) to its end, which ends the member's turn."""
-        target = member.target
-        if not isinstance(target, Team) or not isinstance(inner, dict):
-            raise ConfigError(
-                f"team {self.name!r} paused in a turn of its member team {member.name!r}, "
-                "which is not a team in this team: resume with the team that paused"
-            )
-        target.prepare()
-        state, turn = target._paused_turn(conversation, inner, answers, storage)
-
-        async def resumed(ask: TeamAsk) -> Turn:
-            nested = TeamAsk(
-                conversation, state, ask.sink, ask.member_options, top=ask.top, storage=storage
-            )
-            try:
-                final = await target._drive(nested, None, resumed=turn)
-            except AskSuspended as suspended:
-                await self._paused_in_member(ask, member, suspended)
-            return _team_turn(member, final)
-
-        return resumed
-
-    async def _paused_in_member(
-        self, ask: TeamAsk, member: Member, suspended: AskSuspended
-    ) -> NoReturn:
-        """A member team's ask paused in its turn (a ``PendingPause``, with what that team saves
-        of it): this team's pause, with the member team's inside it, saved in one write when
-        this team is the one asked (else handed up the same way), so that ``resume`` on the
-        team asked goes on in the member's turn. Any other ``AskSuspended`` (a pause the member
-        team could not keep: it closed its ask) goes on as it is."""
-        if not isinstance(suspended, PendingPause):
-            raise suspended
-        await self._pause(
-            ask,
-            member,
-            suspended,
-            f"team {self.name!r} waits in the turn of its member {member.name!r}: {suspended}",
-            inner=suspended.record,
-        )
-
-    async def _pause(
-        self,
-        ask: TeamAsk,
-        member: Member,
-        suspended: AskSuspended,
-        message: str,
-        **saved: Any,
-    ) -> NoReturn:
-        """Pause ``ask`` in ``member``'s turn, waiting for ``suspended``'s requests: the caller
-        is told ``message``; the pause keeps who paused, the pattern's own (``kept_on_pause``)
-        and ``saved`` (what goes on with the member's turn: see ``_paused_turn``)."""
-        paused = AskSuspended(
-            message,
-            conversation_id=ask.conversation.id,
-            run_id=ask.state.team_id,
-            requests=suspended.requests,
-            asked_in=suspended.asked_in,
-        )
-        record = {
-            "team": self.name,
-            "team_id": ask.state.team_id,
-            "member": member.name,
-            "pattern": self.kept_on_pause(ask.state),
-            **saved,
-        }
-        await keep_pause(ask, record, paused)
-
-    def _resumed_human(
-        self, member: Member, request_id: str, answers: Sequence[HumanMessage]
-    ) -> Callable[[TeamAsk], Awaitable[Turn]]:
-        """The turn of a paused human member, taken with its answer among ``answers``."""
-        answer = next(
-            (a for a in answers if isinstance(a, HumanMessage) and a.request_id == request_id),
-            None,
-        )
-        if answer is None:
-            raise ConfigError(
-                f"team.resume() takes the answer to the paused request: "
-                f"HumanMessage(request_id={request_id!r}, text=...)"
-            )
-        text = answer.text
-
-        async def turn(ask: TeamAsk) -> Turn:
-            await record_answer(ask, request_id, text, to_stream=True)
-            return Turn(member.name, text, text, Usage())
-
-        return turn
-
-    def _resumed_run(
-        self,
-        member: Member,
-        conversation: Conversation,
-        answers: Sequence[HumanMessage],
-        request_ids: Sequence[str],
-        storage: Storage,
-    ) -> Callable[[TeamAsk], Awaitable[Turn]]:
-        """The rest of a member's turn whose own run paused, given ``answers``."""
-        target = member.target
-        if not isinstance(target, Agent):
-            raise ConfigError(
-                f"team {self.name!r} paused in a run of {member.name!r}, which is not an agent "
-                "in this team: resume with the team that paused"
-            )
-        for answer in answers:
-            if not isinstance(answer, HumanMessage) or answer.request_id not in request_ids:
-                raise ConfigError(
-                    f"team.resume() takes HumanMessage answers to the paused requests "
-                    f"({', '.join(request_ids)}), got {answer!r}"
-                )
-
-        async def turn(ask: TeamAsk) -> Turn:
-            options = self._turn_options(ask, member)
-            start = max(0, open_run_index(conversation.events))  # the tools called before too
-            live = await target.open_resumed(
-                conversation.id,
-                answers,
-                cast(Any, options),
-                held=conversation,
-                storage=storage,
-            )
-            return await self._member_run(ask, member, live, start, resumed=True)
-
-        return turn
-
     def all_members(self) -> list[Member]:
         """Every member taking turns in this team: its own, then, for a member that is a team,
         that team's (each team once). What a server checks before serving the team."""
@@ -504,54 +293,6 @@ class Team:
                 target.prepare()  # a graph is built when first asked
                 pending.extend(target.members)
         return found
-
-    async def paused(self, conversation_id: str, /) -> PausedTeamAsk | None:
-        """The ask of this team paused on ``conversation_id`` (``AskSuspended``), read from the
-        team's ``history=`` and ``storage=`` in any process, or None when nothing waits there.
-        ``.requests`` are all it waits for, as recorded: answer each with a ``HumanMessage``
-        carrying its ``request_id`` and pass them to ``resume`` (the same shape as
-        ``Agent.paused``)."""
-        self.prepare()  # a graph not asked yet in this process is built first
-        storage, history = self.storage, self.history
-        if storage is None or history is None:
-            return None
-        paused = await storage.get(pause_key(conversation_id))
-        if not isinstance(paused, dict) or paused.get("team") != self.name:
-            return None
-        team_id = str(paused.get("team_id"))
-        team: Team = self
-        while isinstance(paused.get("inner"), dict):  # a member team's pause: the one waiting
-            nested = team.by_name.get(str(paused.get("member")))
-            if nested is None or not isinstance(nested.target, Team):
-                break
-            team, paused = nested.target, paused["inner"]
-            team.prepare()
-        member = str(paused.get("member"))
-        if "run_id" in paused:  # a member agent's own run paused: its saved state holds them
-            run = await load_run_state(storage, conversation_id)
-            if run is not None and run.run_id == paused["run_id"]:
-                return PausedTeamAsk(self.name, team_id, member, run.requests)
-        request_id = str(paused.get("request_id") or (paused.get("request_ids") or [""])[0])
-        for event in reversed(await history.load(conversation_id)):
-            if isinstance(event, HumanInputRequest) and event.request_id == request_id:
-                return PausedTeamAsk(self.name, team_id, member, (event,))
-        # A human's turn whose request is not in the history (written by an older version).
-        target = team.by_name[member].target if member in team.by_name else None
-        request = (
-            target.request(request_id, team.name)
-            if isinstance(target, Human)
-            else HumanInputRequest(request_id, f"{member}: your turn in {self.name}")
-        )
-        return PausedTeamAsk(self.name, team_id, member, (request,))
-
-    async def pending_request(
-        self, conversation_id: str
-    ) -> HumanInputRequest | ApprovalRequest | None:
-        """The first request a paused ask of this team on ``conversation_id`` waits for, or
-        None; ``paused(conversation_id).requests`` has them all (a member agent may wait for
-        several: two tool calls to approve)."""
-        paused = await self.paused(conversation_id)
-        return None if paused is None else paused.requests[0]
 
     # -- playing turns -----------------------------------------------------------------------
 
@@ -720,7 +461,7 @@ class Team:
                 )
             except AskSuspended as suspended:
                 await self._paused_in_member(ask, member, suspended)
-            return _team_turn(member, inner)
+            return team_turn(member.name, inner)
         options = self._turn_options(ask, member)
         live = await target.open_run(prompt, cast(Any, options), held=conversation)
         live.tap = ask.sink
@@ -855,9 +596,3 @@ def _tool_name(name: str) -> str:
 def _task_text(task: PromptInput) -> str:
     parts = as_parts(task)
     return "\n".join(part_text(p) for p in parts)
-
-
-def _team_turn(member: Member, state: TeamState) -> Turn:
-    """The turn of a member that is a team: its last turn's answer, its whole ask's usage."""
-    last = state.turns[-1]
-    return Turn(member.name, last.text, last.output, state.usage, response=last.response)
