@@ -14,7 +14,8 @@ import gc
 import math
 import types
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import MISSING, fields
 from typing import Any, ClassVar, TypeVar, Union, cast, get_args, get_origin
 
@@ -29,6 +30,7 @@ __all__ = [
     "Event",
     "Part",
     "Record",
+    "collector_paused",
     "event_types",
     "events_from_json",
     "from_dict",
@@ -453,22 +455,31 @@ def events_from_json(array: str | bytes | Sequence[str | bytes]) -> list[Event] 
     # thresholds are never touched. Between the two, only the decode runs (in Rust, calling
     # back into Python only for a record's ``__post_init__`` or a non-slotted class); another
     # thread that runs meanwhile only sees its collections delayed too.
+    try:
+        with collector_paused():
+            if isinstance(array, str | bytes):
+                decoded: list[Event] = decoder.validate_json(array)
+            else:
+                decoded = []
+                for piece in array:
+                    decoded += decoder.validate_json(piece)
+    except Exception:  # a ValidationError, or what a record's __post_init__ raised
+        return None
+    return decoded
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic collector paused while a stored history is decoded (why: see
+    ``events_from_json``), and enabled again after only if it was on."""
     paused = gc.isenabled()
     try:
         if paused:  # inside the try: an interrupt right after it still re-enables
             gc.disable()
-        if isinstance(array, str | bytes):
-            decoded: list[Event] = decoder.validate_json(array)
-        else:
-            decoded = []
-            for piece in array:
-                decoded += decoder.validate_json(piece)
-    except Exception:  # a ValidationError, or what a record's __post_init__ raised
-        return None
+        yield
     finally:
         if paused:
             gc.enable()
-    return decoded
 
 
 def _json_decoder() -> SchemaValidator | None:

@@ -32,7 +32,6 @@ Without msgspec, ``events_from_rows`` joins the payloads and uses ``events_from_
 
 from __future__ import annotations
 
-import gc
 import importlib
 import typing
 from collections.abc import Callable, Sequence
@@ -42,6 +41,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from .codec import (
     Event,
     Record,
+    collector_paused,
     event_types,
     events_from_json,
     json_pieces,
@@ -70,24 +70,19 @@ def events_from_rows(
     table = _table()
     if table is None:
         return _with_json(types, payloads)
-    paused = gc.isenabled()  # paused for the decode, as ``events_from_json`` explains
     try:
-        if paused:
-            gc.disable()
-        events: list[Event] = []
-        append = events.append
-        for name, payload in zip(types, payloads, strict=True):  # lengths checked above
-            check, decode = table[name]
-            check(payload)
-            append(decode(payload))
+        with collector_paused():
+            events: list[Event] = []
+            append = events.append
+            for name, payload in zip(types, payloads, strict=True):  # lengths checked above
+                check, decode = table[name]
+                check(payload)
+                append(decode(payload))
         return events
     except KeyError:  # a class msgspec does not read as ``from_dict`` does (msgspec raises
         pass  # no KeyError; a ``__post_init__`` that does fails the one-pass decode too)
     except Exception:  # a payload refused: the slow path names what is wrong
         return None
-    finally:
-        if paused:
-            gc.enable()
     return _with_json(types, payloads)
 
 
@@ -101,20 +96,15 @@ def events_from_payloads(payloads: Sequence[bytes]) -> list[Event] | None:
     any_check = None if decoders is None else decoders.any_check
     if decoders is not None and any_check is not None:
         by_check = decoders.by_check
-        paused = gc.isenabled()  # paused for the decode, as ``events_from_json`` explains
         try:
-            if paused:
-                gc.disable()
-            events: list[Event] = []
-            append = events.append
-            for payload in payloads:
-                append(by_check[type(any_check(payload))](payload))
+            with collector_paused():
+                events: list[Event] = []
+                append = events.append
+                for payload in payloads:
+                    append(by_check[type(any_check(payload))](payload))
             return events
         except Exception:  # a payload msgspec does not take: the one-pass decode, as before
             pass
-        finally:
-            if paused:
-                gc.enable()
     return events_from_json(json_pieces(payloads))
 
 
