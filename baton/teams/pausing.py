@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 from ..agent import Agent
 from ..conversation import Conversation, claim_stored
 from ..errors import AskSuspended, ConfigError, NotSuspended
-from ..events import ApprovalRequest, HumanInputRequest, HumanMessage, Usage
+from ..events import HumanInputRequest, HumanMessage, Usage
 from ..history import History, Storage
 from ..options import PromptInput
 from ..run import open_run_index
@@ -71,16 +71,10 @@ class Pausing:
             self, ask: TeamAsk, member: Member, live: LiveRun, start: int, resumed: bool = False
         ) -> Turn: ...
 
-    async def resume(
-        self, conversation_id: str, /, *answers: HumanMessage, **options: Any
+    async def _resume_ask(
+        self, conversation_id: str, answers: Sequence[HumanMessage], options: Mapping[str, Any]
     ) -> TeamReply:
-        """Continue a team ask paused on a ``Human(..., suspend=True)`` member, or by a member
-        agent that paused its own turn (``suspend_on_human``, ``ApprovalPolicy(suspend=True)``,
-        ``context.pause``), maybe in another process: ``answers`` holds
-        ``HumanMessage(request_id=..., text=... or approved=...)``; a member's run goes on
-        where it stood. Needs
-        the same ``history=`` and ``storage=`` as the team that paused. Options: ``stream=``,
-        ``wait_busy=``, and ``middleware=`` / ``observers=`` for the members' runs."""
+        """``Team.resume`` (see there)."""
         self.prepare()
         unknown = sorted(set(options) - {"stream", "wait_busy", "middleware", "observers"})
         if unknown:
@@ -278,12 +272,8 @@ class Pausing:
 
         return turn
 
-    async def paused(self, conversation_id: str, /) -> PausedTeamAsk | None:
-        """The ask of this team paused on ``conversation_id`` (``AskSuspended``), read from the
-        team's ``history=`` and ``storage=`` in any process, or None when nothing waits there.
-        ``.requests`` are all it waits for, as recorded: answer each with a ``HumanMessage``
-        carrying its ``request_id`` and pass them to ``resume`` (the same shape as
-        ``Agent.paused``)."""
+    async def _paused_ask(self, conversation_id: str) -> PausedTeamAsk | None:
+        """``Team.paused`` (see there)."""
         self.prepare()  # a graph not asked yet in this process is built first
         storage, history = self.storage, self.history
         if storage is None or history is None:
@@ -316,12 +306,3 @@ class Pausing:
             else HumanInputRequest(request_id, f"{member}: your turn in {self.name}")
         )
         return PausedTeamAsk(self.name, team_id, member, (request,))
-
-    async def pending_request(
-        self, conversation_id: str
-    ) -> HumanInputRequest | ApprovalRequest | None:
-        """The first request a paused ask of this team on ``conversation_id`` waits for, or
-        None; ``paused(conversation_id).requests`` has them all (a member agent may wait for
-        several: two tool calls to approve)."""
-        paused = await self.paused(conversation_id)
-        return None if paused is None else paused.requests[0]

@@ -32,7 +32,10 @@ from ..context import Context
 from ..conversation import Conversation, new_id
 from ..errors import AskSuspended, ConfigError
 from ..events import (
+    ApprovalRequest,
     Event,
+    HumanInputRequest,
+    HumanMessage,
     ModelResponse,
     RunStarted,
     Usage,
@@ -54,7 +57,7 @@ from .opening import MEMBER_OPTIONS, open_conversation, repair
 from .pausing import Pausing
 from .recording import Sink, TeamAsk, close_failed, deliver, record
 from .reply import TeamReply, TeamRun
-from .state import TeamState, Turn, team_turn
+from .state import PausedTeamAsk, TeamState, Turn, team_turn
 from .termination import (
     AnyOf,
     MaxTurns,
@@ -276,6 +279,36 @@ class Team(Pausing):
             UsageReport(usage, lines),
             state,
         )
+
+    async def resume(
+        self, conversation_id: str, /, *answers: HumanMessage, **options: Any
+    ) -> TeamReply:
+        """Continue a team ask paused on a ``Human(..., suspend=True)`` member (of this team, a
+        member team or a graph's node), or by a member agent that paused its own turn
+        (``suspend_on_human``, ``ApprovalPolicy(suspend=True)``, ``context.pause``), maybe in
+        another process: ``answers`` holds ``HumanMessage(request_id=..., text=... or
+        approved=...)``; a member's run goes on where it stood. Needs the same ``history=`` and
+        ``storage=`` as the team that paused. Options: ``stream=``, ``wait_busy=``, and
+        ``middleware=`` / ``observers=`` for the members' runs. See ``pausing.py``."""
+        return await self._resume_ask(conversation_id, answers, options)
+
+    async def paused(self, conversation_id: str, /) -> PausedTeamAsk | None:
+        """The ask of this team paused on ``conversation_id`` (``AskSuspended``), read from the
+        team's ``history=`` and ``storage=`` in any process, or None when nothing waits there.
+        ``.member`` is who waits (a member team's member, when the pause is in its turn);
+        ``.requests`` are all it waits for, as recorded: answer each with a ``HumanMessage``
+        carrying its ``request_id`` and pass them to ``resume`` (the shape of
+        ``Agent.paused``)."""
+        return await self._paused_ask(conversation_id)
+
+    async def pending_request(
+        self, conversation_id: str
+    ) -> HumanInputRequest | ApprovalRequest | None:
+        """The first request a paused ask of this team on ``conversation_id`` waits for, or
+        None; ``paused(conversation_id).requests`` has them all (a member agent may wait for
+        several: two tool calls to approve)."""
+        paused = await self.paused(conversation_id)
+        return None if paused is None else paused.requests[0]
 
     def all_members(self) -> list[Member]:
         """Every member taking turns in this team: its own, then, for a member that is a team,
