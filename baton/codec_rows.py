@@ -155,7 +155,11 @@ def _fast() -> _Fast | None:
         return None
     size = len(event_types())
     if not _TABLE or _TABLE[0][0] != size:
-        _TABLE[:] = [(size, _build(msgspec))]
+        try:
+            built = _build(msgspec)
+        except Exception:  # e.g. a class registered by another thread meanwhile (the registry
+            return None  # changed size while read): this load takes the one-pass path; not kept
+        _TABLE[:] = [(size, built)]
     return _TABLE[0][1]
 
 

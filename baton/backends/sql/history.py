@@ -11,10 +11,11 @@ its holder and lease; the lease is renewed while the ask runs and taken over onc
 a process that died blocks the conversation for at most ``lease`` seconds.
 
 A load decodes a whole history at once: SQLite fetches it as one row (the database joins the
-payloads), PostgreSQL as rows of type and payload. With msgspec installed (the ``fast`` extra)
-each payload is decoded straight into its row's class (``codec_rows.events_from_rows``);
-without it, in one pass (``events.events_from_json``) of JSON arrays of ``events.JSON_PIECE``
-events (SQLite's joined by the database, PostgreSQL's here). Anything off (a gap or
+payloads), PostgreSQL as rows of type and payload. With msgspec installed (the ``sqlite`` and
+``postgres`` extras install it) each payload is decoded straight into its row's class
+(``codec_rows.events_from_rows``); without it, in one pass (``events.events_from_json``) of
+JSON arrays of ``events.JSON_PIECE`` events (SQLite's joined by the database, PostgreSQL's
+here). Anything off (a gap or
 disorder in SQLite's ``seq``, a type that is not a registered event or not its row's, a payload
 that one pass refuses, a history too long for SQLite to join into one value) sends it row by
 row through ``events.from_dict``, which names the row. Either way only registered classes are
