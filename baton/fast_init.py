@@ -10,8 +10,8 @@ third less time per event. Instances stay frozen (assignment still raises
 
 Only classes whose generated ``__init__`` does nothing more are changed: every field taken by
 ``__init__``, positional, with a plain default or none; no ``__post_init__``, ``InitVar`` or
-default factory (a ``ClassVar`` is no field and changes nothing). Any other class keeps the
-dataclass's own ``__init__``.
+default factory (a ``ClassVar`` is no field and changes nothing), and no ``__init__`` written
+in the class body. Any other class keeps its own ``__init__``.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ def fast_init(cls: type) -> bool:
         return False
     fields = dataclasses.fields(cls)
     original = vars(cls)["__init__"]
+    if getattr(getattr(original, "__code__", None), "co_filename", None) != "<string>":
+        return False  # written in the class body (dataclasses makes theirs from source text)
     taken = list(inspect.signature(original).parameters)[1:]
     if taken != [f.name for f in fields]:
         return False  # an InitVar (an argument that is no field): the generated one knows best

@@ -84,10 +84,18 @@ def test_classes_whose_init_does_more_keep_their_own() -> None:
     class NotFrozen:
         a: int
 
-    for cls in (Checked, WithInitVar, WithFactory, KeywordOnly, NotSlotted, NotFrozen):
+    @dataclass(frozen=True, slots=True)
+    class OwnInit:  # an __init__ written in the class: the dataclass keeps it, so do we
+        a: str
+
+        def __init__(self, a: str) -> None:
+            object.__setattr__(self, "a", a.upper())
+
+    for cls in (Checked, WithInitVar, WithFactory, KeywordOnly, NotSlotted, NotFrozen, OwnInit):
         own = vars(cls)["__init__"]
         assert not fast_init(cls), cls.__name__
         assert vars(cls)["__init__"] is own
     Checked(3)
     assert made == [3]
     assert WithFactory().a == [] and WithFactory().a is not WithFactory().a
+    assert OwnInit("abc").a == "ABC"
