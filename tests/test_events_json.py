@@ -174,15 +174,12 @@ def test_a_class_whose_annotation_names_nothing_yet_leaves_the_others_in_one_pas
     assert events_from_json(json.dumps([{"type": "Dangling", "later": 1}])) is None
 
 
-def test_the_collector_is_paused_for_the_decode_and_left_as_it_was() -> None:
-    # The decode builds a whole history in one call with the cyclic collector paused (see
-    # ``events_from_json``); afterwards it is as it was, whether the call succeeded or not,
-    # and a collector that was off stays off. Thresholds are never touched.
-    seen: list[bool] = []
+def collector_probe(name: str, seen: list[bool]) -> Any:
+    """A registered event class ``name`` noting in ``seen``, as each one is built, whether the
+    cyclic collector runs (and refusing to be built with ``fail=True``)."""
 
-    @register
     @dataclass(frozen=True, slots=True)
-    class CollectorProbe(Event):
+    class Probe(Event):
         fail: bool = False
 
         def __post_init__(self) -> None:
@@ -190,6 +187,16 @@ def test_the_collector_is_paused_for_the_decode_and_left_as_it_was() -> None:
             if self.fail:
                 raise ValueError("refused")
 
+    Probe.__name__ = Probe.__qualname__ = name
+    return register(Probe)
+
+
+def test_the_collector_is_paused_for_the_decode_and_left_as_it_was() -> None:
+    # The decode builds a whole history in one call with the cyclic collector paused (see
+    # ``events_from_json``); afterwards it is as it was, whether the call succeeded or not,
+    # and a collector that was off stays off. Thresholds are never touched.
+    seen: list[bool] = []
+    CollectorProbe = collector_probe("CollectorProbe", seen)
     thresholds = gc.get_threshold()
     expected = CollectorProbe()
     probe, failing = to_dict(expected), {"type": "CollectorProbe", "fail": True}
@@ -428,17 +435,7 @@ def test_a_row_of_a_class_registered_later_or_not_slotted_decodes_as_from_dict()
 
 def test_rows_decode_with_the_collector_paused_and_leave_it_as_it_was() -> None:
     seen: list[bool] = []
-
-    @register
-    @dataclass(frozen=True, slots=True)
-    class RowCollectorProbe(Event):
-        fail: bool = False
-
-        def __post_init__(self) -> None:
-            seen.append(gc.isenabled())
-            if self.fail:
-                raise ValueError("refused")
-
+    RowCollectorProbe = collector_probe("RowCollectorProbe", seen)
     probe = json.dumps(to_dict(RowCollectorProbe()))
     failing = json.dumps({"type": "RowCollectorProbe", "fail": True})
     names, expected = ["RowCollectorProbe"], [RowCollectorProbe()]
