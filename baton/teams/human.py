@@ -123,14 +123,14 @@ async def human_turn(
             run_id=ask.state.team_id,
             requests=(request,),
         )
-        saved = {
-            "team": team,
-            "team_id": ask.state.team_id,
-            "request_id": request.request_id,
-            "member": member.name,
-            "pattern": dict(kept or {}),
-        }
-        await keep_pause(ask, saved, suspended)
+        await keep_pause(
+            ask,
+            suspended,
+            team=team,
+            member=member.name,
+            kept=kept or {},
+            request_id=request.request_id,
+        )
     else:
         waiting = conversation.stream.where(HumanMessage, request_id=request.request_id).next()
         try:

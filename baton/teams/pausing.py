@@ -206,14 +206,14 @@ class Pausing:
             requests=suspended.requests,
             asked_in=suspended.asked_in,
         )
-        record = {
-            "team": self.name,
-            "team_id": ask.state.team_id,
-            "member": member.name,
-            "pattern": self.kept_on_pause(ask.state),
+        await keep_pause(
+            ask,
+            paused,
+            team=self.name,
+            member=member.name,
+            kept=self.kept_on_pause(ask.state),
             **saved,
-        }
-        await keep_pause(ask, record, paused)
+        )
 
     def _resumed_human(
         self, member: Member, request_id: str, answers: Sequence[HumanMessage]

@@ -83,9 +83,27 @@ class PendingPause(AskSuspended):
         self.record = record
 
 
-async def keep_pause(ask: TeamAsk, record: dict[str, Any], suspended: AskSuspended) -> NoReturn:
-    """Pause ``ask`` with ``record`` (what resumes it): saved in one write by the team asked,
-    or handed up to it from a member team's ask (see ``PendingPause``)."""
+async def keep_pause(
+    ask: TeamAsk,
+    suspended: AskSuspended,
+    *,
+    team: str,
+    member: str,
+    kept: Mapping[str, Any],
+    **saved: Any,
+) -> NoReturn:
+    """Pause ``ask`` of ``team`` in ``member``'s turn, raising ``suspended``. The pause's record
+    (what resumes it: who paused, the pattern's own ``kept``, and ``saved``: the human's
+    request, the member's paused run, or a member team's own record under ``inner``) is saved
+    in one write by the team asked, or handed up to it from a member team's ask (see
+    ``PendingPause``)."""
+    record = {
+        "team": team,
+        "team_id": ask.state.team_id,
+        "member": member,
+        "pattern": dict(kept),
+        **saved,
+    }
     if not ask.asked:
         raise PendingPause(suspended, record) from None
     assert ask.storage is not None  # an ask that can pause has a storage (why_no_pause)
