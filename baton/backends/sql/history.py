@@ -42,7 +42,6 @@ from ...events import (
     event_types,
     events_from_json,
     from_dict,
-    json_pieces,
     to_dict,
 )
 from ...history import Claim, KeptClaim, lease_seconds, take_claim
@@ -396,25 +395,13 @@ def _pieces(array: Any, separator: Any) -> Any:
 
 
 def _decode_rows(rows: Sequence[Any]) -> list[Event] | None:
-    """A history fetched as rows (type, payload) in seq order (``_LOAD_ROWS``), decoded in one
-    pass, or ``None`` when a payload is refused or one's type is not its row's (the load then
-    goes row by row and names the row). The payloads go in pieces of ``JSON_PIECE`` events,
-    joined into JSON arrays: PostgreSQL's ``json`` column holds one JSON value a row, so each
-    row makes one item of an array. With msgspec installed, each payload is decoded as its
-    row's class instead (``codec_rows.events_from_rows``)."""
-    if fast():
-        names, payloads = list(map(_TYPE, rows)), list(map(_PAYLOAD, rows))
-        return events_from_rows(names, payloads)
-    try:
-        pieces = json_pieces(list(map(_PAYLOAD, rows)))
-    except TypeError:  # pragma: no cover - a driver handing back another type
-        return None
-    events = events_from_json(pieces)
-    if events is None or len(events) != len(rows):
-        return None
-    if list(map(_NAME, map(type, events))) != list(map(_TYPE, rows)):
-        return None
-    return events
+    """A history fetched as rows (type, payload) in seq order (``_LOAD_ROWS``), decoded
+    (``codec_rows.events_from_rows``: each payload as its row's class with msgspec, else in
+    one pass, in pieces of ``JSON_PIECE`` events joined into JSON arrays: PostgreSQL's
+    ``json`` column holds one JSON value a row, so each row makes one item of an array), or
+    ``None`` when a payload is refused or one's type is not its row's (the load then goes row
+    by row and names the row)."""
+    return events_from_rows(list(map(_TYPE, rows)), list(map(_PAYLOAD, rows)))
 
 
 _NAME = attrgetter("__name__")
