@@ -161,7 +161,6 @@ _KINDS: tuple[tuple[type, _Counter], ...] = (
 )
 _UNRESOLVED: Any = object()
 _COUNTERS: dict[type, _Counter | None] = {}  # each class met: its counter, or None
-_COUNTED: dict[type, _Counter] = {}  # the classes counted, with their counter
 
 
 def _counter_for(event: Event) -> _Counter | None:
@@ -173,8 +172,6 @@ def _counter_for(event: Event) -> _Counter | None:
     if counter is not None and cls not in ALWAYS_SHOWN and not sent_to_model(event):
         counter = None  # what the model reads is the transcript's to say
     _COUNTERS[cls] = counter
-    if counter is not None:
-        _COUNTED[cls] = counter
     return counter
 
 
@@ -234,30 +231,21 @@ _SHORT = 8
 
 
 def _tokens(events: Sequence[Event]) -> int:
-    """The input tokens of ``events``, each counted by its class's counter."""
+    """The input tokens of ``events``, each counted by its class's counter: one dict lookup per
+    event (most of a team's events are shown to no model: runs', usage and team bookkeeping;
+    passed over by their class). A plain loop: cheaper, at every length measured (15 to 1,500
+    events), than sorting the events by class in C first."""
     tokens = 0
-    if len(events) <= _SHORT:  # a few events: one dict lookup each
-        counters = _COUNTERS
-        for event in events:
-            counter = counters.get(type(event), _UNRESOLVED)
+    counters = _COUNTERS
+    for event in events:
+        counter = counters.get(type(event), _UNRESOLVED)
+        if counter is None:
+            continue  # never shown to a model
+        if counter is _UNRESOLVED:
+            counter = _counter_for(event)
             if counter is None:
-                continue  # never shown to a model
-            if counter is _UNRESOLVED:
-                counter = _counter_for(event)
-                if counter is None:
-                    continue
-            tokens += counter(event)
-        return tokens
-    # More (what a team member reads of the others' turns): most are shown to no model (runs',
-    # usage and team bookkeeping), passed over in C by their class; only the counted are visited.
-    kinds = list(map(type, events))
-    if not _COUNTERS.keys() >= set(kinds):
-        for event in events:
-            if type(event) not in _COUNTERS:
-                _counter_for(event)
-    counted = _COUNTED
-    for event in itertools.compress(events, map(counted.__contains__, kinds)):
-        tokens += counted[type(event)](event)
+                continue
+        tokens += counter(event)
     return tokens
 
 

@@ -22,7 +22,7 @@ from ..events import (
     Usage,
     UsageReport,
 )
-from .events import SpeakerSelected, TeamFailed, TeamFinished, TeamStarted
+from .events import MemberUsage, SpeakerSelected, TeamFailed, TeamFinished, TeamStarted
 
 __all__ = ["PausedTeamAsk", "TeamState", "Turn", "open_teams", "rebuild_state", "team_turn"]
 
@@ -84,6 +84,9 @@ class TeamState:
     # Turns selected in this ask and cut short before they ended (a graph's branches that a
     # join on "any" cancelled): each has its ``SpeakerSelected`` stored, and no ``Turn``.
     cut: int = 0
+    # The ask's end as recorded (set once ``TeamFinished`` is stored): the reply reads its
+    # totals instead of summing the tallies again.
+    finished: TeamFinished | None = None
 
     @property
     def next_turn(self) -> int:
@@ -117,6 +120,17 @@ class TeamState:
     def by_member(self) -> dict[str, Usage]:
         """What each member (and a selector's model, under ``<team>-selector``) spent so far."""
         return {name: tally.snapshot() for name, tally in self.spent.items()}
+
+    def totals(self) -> tuple[Usage, tuple[MemberUsage, ...]]:
+        """What this ask spent so far: the total and each member's, one snapshot per tally
+        (``usage`` and ``by_member`` together, for the ask's end)."""
+        total = UsageTotal()
+        members: list[MemberUsage] = []
+        for name, tally in self.spent.items():
+            spent = tally.snapshot()
+            total.add_usage(spent)
+            members.append(MemberUsage(name, spent))
+        return total.snapshot(), tuple(members)
 
     def charge(self, member: str, usage: Usage) -> None:
         """Count ``usage`` as spent by ``member`` in this ask."""
@@ -190,4 +204,5 @@ def team_turn(member: str, state: TeamState) -> Turn:
     """The turn of ``member``, a team whose ask ended in ``state``: its last turn's answer, its
     whole ask's usage."""
     last = state.turns[-1]
-    return Turn(member, last.text, last.output, state.usage, response=last.response)
+    usage = state.finished.usage if state.finished is not None else state.usage
+    return Turn(member, last.text, last.output, usage, response=last.response)

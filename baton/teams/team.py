@@ -51,7 +51,7 @@ from ..sync import run_sync
 from ..tools.tool import Tool
 from ..transcript import part_text
 from .events import Handoff as HandoffEvent
-from .events import MemberUsage, SpeakerSelected, TeamFinished, TeamStarted
+from .events import SpeakerSelected, TeamFinished, TeamStarted
 from .human import Human, human_turn
 from .opening import MEMBER_OPTIONS, open_conversation, repair
 from .pausing import Pausing
@@ -263,10 +263,10 @@ class Team(Pausing):
     def _reply(self, conversation: Conversation, state: TeamState) -> TeamReply:
         # No turn finished only when a Timeout cut the first one: an empty answer.
         last = state.turns[-1] if state.turns else Turn(self.name, "", "", Usage())
-        usage = state.usage
-        lines = tuple(
-            UsageLine(f"member:{name}", "", "", spent) for name, spent in state.by_member.items()
-        )
+        # What the ask's TeamFinished recorded (summed once, at its end).
+        finished = state.finished
+        usage, members = (finished.usage, finished.members) if finished else state.totals()
+        lines = tuple(UsageLine(f"member:{m.member}", "", "", m.usage) for m in members)
         response = last.response or ModelResponse(last.text, agent=last.member)
         return TeamReply(
             self,
@@ -392,19 +392,12 @@ class Team(Pausing):
             while ended is None:
                 ended = await self.step(ask, task)
             assert ended is not None
-            members = tuple(MemberUsage(n, u) for n, u in state.by_member.items())
-            await record(
-                ask,
-                TeamFinished(
-                    team_id,
-                    self.name,
-                    ended,
-                    state.last_text,
-                    len(state.turns),
-                    state.usage,
-                    members,
-                ),
+            usage, members = state.totals()
+            finished = TeamFinished(
+                team_id, self.name, ended, state.last_text, len(state.turns), usage, members
             )
+            await record(ask, finished)
+            state.finished = finished
             return state
         except AskSuspended as suspended:
             if suspended.run_id != team_id:
