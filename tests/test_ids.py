@@ -1,0 +1,61 @@
+"""Ids (conversations, runs, team asks): random, unique across threads and forked processes."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import warnings
+
+import pytest
+
+from baton.conversation import new_id
+
+HEX16 = re.compile(r"[0-9a-f]{16}")
+
+
+def test_ids_are_16_hex_digits_and_distinct() -> None:
+    ids = [new_id() for _ in range(5_000)]  # many batches of the operating system's bytes
+    assert all(HEX16.fullmatch(i) for i in ids)
+    assert len(set(ids)) == len(ids)
+
+
+def test_threads_never_take_the_same_id() -> None:
+    taken: list[list[str]] = [[] for _ in range(4)]
+    start = threading.Barrier(len(taken))
+
+    def take(out: list[str]) -> None:
+        start.wait()  # all four draw at once, through refills too
+        out.extend(new_id() for _ in range(3_000))
+
+    threads = [threading.Thread(target=take, args=(out,)) for out in taken]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [i for out in taken for i in out]
+    assert len(every) == 12_000
+    assert len(set(every)) == len(every)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+def test_a_forked_child_does_not_repeat_its_parents_ids() -> None:
+    new_id()  # the parent holds unread ids when it forks
+    read, write = os.pipe()
+    with warnings.catch_warnings():  # Python 3.12 warns about forking a threaded process
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child: its next ids, then out without running pytest's teardown
+        try:
+            os.write(write, "".join(new_id() for _ in range(8)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = pipe.read()
+    os.waitpid(pid, 0)
+    parent = "".join(new_id() for _ in range(8))
+    child_ids = {child[i : i + 16] for i in range(0, len(child), 16)}
+    parent_ids = {parent[i : i + 16] for i in range(0, len(parent), 16)}
+    assert len(child_ids) == 8, child
+    assert not child_ids & parent_ids
