@@ -44,9 +44,9 @@ A team (``baton.teams``) is served like an agent: ``AGUIApp(team)``. Each member
 AG-UI step named after the member (``STEP_STARTED`` / ``STEP_FINISHED``) holding its messages
 (``TEXT_MESSAGE_START.name`` is the member), all inside the request's one ``RUN_STARTED`` /
 ``RUN_FINISHED``. The ask pauses on a ``Human(name, suspend=True)`` member (an
-``input_required`` interrupt, answered with ``{"text": ...}`` and continued with
-``team.resume``); front-end tools and member approvals that would pause are refused (see
-``baton.agui.teams``).
+``input_required`` interrupt, answered with ``{"text": ...}``) and on a member agent's approval
+(a ``tool_call`` interrupt), both continued with ``team.resume``; front-end tools are refused,
+and so is a team whose approvals nobody could answer (see ``baton.agui.teams``).
 
 Only Baton's public API is used: ``agent.run`` (``reply.run`` for a client-held
 conversation), ``agent.resume`` with the run's stream, and the run's events; for a team,
@@ -108,7 +108,7 @@ from .inputs import (
     replayed_conversation,
 )
 from .state import StateTracker
-from .teams import check_team, refuse_frontend_tools, replayed_team_reply
+from .teams import approvals_for, refuse_frontend_tools, replayed_team_reply
 from .translate import Translator
 
 if TYPE_CHECKING:
@@ -165,7 +165,7 @@ class AGUIApp:
         # Made once: the same middleware objects every ask, so the agent's plan cache hits.
         layers: list[Any] = [StateCapture()]
         if isinstance(agent, Team):
-            check_team(agent)
+            layers.extend(approvals_for(agent))
         elif not any(isinstance(m, ApprovalPolicy) for m in agent.middleware) and any(
             t.requires_approval for t in agent.tools.values()
         ):
@@ -295,24 +295,33 @@ class AGUIApp:
             options["tools"] = self._frontend.tools(run_input.tools)
         return options
 
-    async def _paused_requests(self, thread: str) -> Sequence[Any] | None:
-        """The requests a paused ask on ``thread`` waits for (None: nothing paused)."""
+    async def _paused(self, thread: str) -> tuple[Sequence[Any], str | None] | None:
+        """The requests a paused ask on ``thread`` waits for (None: nothing paused), and, for
+        a team, the member agent whose run goes on when they are answered (None: the ask
+        goes on from a ``Human`` member's answer, with the next member's run)."""
         agent = self.agent
         if isinstance(agent, Team):
             waiting = await agent.paused(thread)
-            return None if waiting is None else waiting.requests
+            if waiting is None:
+                return None
+            runs = any(
+                m.name == waiting.member and isinstance(m.target, Agent)
+                for m in agent.all_members()
+            )
+            return waiting.requests, waiting.member if runs else None
         if agent.history is None or agent.storage is None:
             return None
         paused = await load_run_state(agent.storage, thread)
-        return None if paused is None else paused.requests
+        return None if paused is None else (paused.requests, None)
 
     async def _run(
         self, run_input: RunAgentInput, translator: Translator, state: StateTracker
     ) -> AsyncIterator[BaseEvent]:
         thread = run_input.thread_id
         options = self._options(run_input)
-        requests = await self._paused_requests(thread)
-        if requests is not None:
+        paused = await self._paused(thread)
+        if paused is not None:
+            requests, member = paused
             answers = answers_for(
                 requests, run_input.resume or (), pending_tool_calls(run_input.messages)
             )
@@ -323,6 +332,9 @@ class AGUIApp:
                     "interrupts with resume entries and its front-end tool calls with tool "
                     "messages"
                 )
+            if member is not None:  # its run goes on: in a step of its own, as when it began
+                for event in translator.resume_member(member):
+                    yield event
             source = self._resumed(thread, answers, options, state)
             async for event in self._translated(source, translator, state, run_input):
                 yield event

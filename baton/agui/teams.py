@@ -1,14 +1,19 @@
-"""What serving a team over AG-UI needs beyond an agent: the check that the team can be served
-(a member's approval is not served as an interrupt), and the client-held conversation as a
-team reply to continue (a team without ``history=``).
+"""What serving a team over AG-UI needs beyond an agent: the approvals its members ask for,
+served as interrupts, and the client-held conversation as a team reply to continue (a team
+without ``history=``).
 
 A served team's ask pauses on a ``Human(name, suspend=True)`` member (of the team, of a member
-team, or a graph's node; ``team.resume`` continues it, in any process sharing the team's
-history and storage): the member's turn is an AG-UI interrupt with ``reason:
-"input_required"``. A member agent's own pause (an approval with ``ApprovalPolicy(suspend=True)``
-and the like) pauses a team's ask in Python, but is not served here as an interrupt, so a
-member whose tools require approval must answer them itself (``hitl=`` on that agent); and
-front-end tools are refused (they would pause a member's run).
+team, or a graph's node): the member's turn is an AG-UI interrupt with ``reason:
+"input_required"``. It pauses too on a member agent's approval (a tool made with
+``requires_approval=True``): the app gives the members ``ApprovalPolicy(suspend=True)`` when
+none brings an ``ApprovalPolicy`` of its own, and the approval is an interrupt with ``reason:
+"tool_call"``; ``team.resume`` continues either, in any process sharing the team's history and
+storage. A team whose approvals nobody could answer is refused when the app is made, naming the
+member and the fix: a team without ``history=`` and ``storage=`` (its ask can't pause), or a
+member whose own ``ApprovalPolicy`` waits for an answer on the stream. A member with a
+``hitl=`` handler answers its approvals itself. A member in a graph's parallel branch can't
+pause the graph: its approval ends the run with ``RUN_ERROR`` saying so. Front-end tools are
+refused (a call to one would pause a member's run where no client tool message can reach it).
 """
 
 from __future__ import annotations
@@ -20,12 +25,14 @@ from ..agent import Agent
 from ..conversation import Conversation
 from ..errors import ConfigError
 from ..events import ModelResponse, Usage, UsageReport
+from ..hitl import ApprovalPolicy
+from ..middleware.base import Middleware
 from ..teams import Team, TeamReply, TeamState
 from .inputs import BadInput, replayed_conversation
 
 __all__ = [
     "FRONTEND_TOOLS_REFUSED",
-    "check_team",
+    "approvals_for",
     "refuse_frontend_tools",
     "replayed_team_reply",
 ]
@@ -37,21 +44,54 @@ FRONTEND_TOOLS_REFUSED = (
 )
 
 
-def check_team(team: Team) -> None:
-    """Refuse a team whose members would wait for an approval nobody can give (see the
-    module docs), naming the member and the fix."""
+def approvals_for(team: Team) -> tuple[Middleware, ...]:
+    """The middleware a served team's members get so that a member's approval pauses the
+    team's ask as an interrupt: ``ApprovalPolicy(suspend=True)`` when a member has tools
+    requiring approval and none has an ``ApprovalPolicy`` of its own (the ask's middleware
+    reaches every member, so one of their own would be doubled). Raises ``ConfigError``, naming
+    the member and the fix, for a team whose approvals nobody could answer."""
+    asking: dict[str, tuple[Agent[Any], list[str]]] = {}
     for member in team.all_members():
         agent = member.target
         if not isinstance(agent, Agent) or agent.hitl is not None:
-            continue
+            continue  # a handler answers the agent's approvals itself
         needing = sorted(name for name, t in agent.tools.items() if t.requires_approval)
         if needing:
+            asking.setdefault(agent.name, (agent, needing))
+    if not asking:
+        return ()
+    name, (_, needing) = next(iter(asking.items()))
+    if team.history is None or team.storage is None:
+        raise ConfigError(
+            f"team {team.name!r} can't be served over AG-UI: its member {name!r} has tools "
+            f"requiring approval ({', '.join(needing)}), and an approval is served as an "
+            "interrupt that pauses the team's ask, which needs history= and storage= on the "
+            "team. Give the team both, or give that agent hitl= (a handler answering approvals)"
+        )
+    own = {n: _policies(agent) for n, (agent, _) in asking.items() if _policies(agent)}
+    for name, policies in own.items():
+        if not any(p.suspend for p in policies):
             raise ConfigError(
-                f"team {team.name!r} can't be served over AG-UI: its member {agent.name!r} has "
-                f"tools requiring approval ({', '.join(needing)}), and a member's approval "
-                "is not served as an interrupt. Give that agent hitl= (a handler answering "
-                "approvals), or ask a person through a Human(name, suspend=True) member"
+                f"team {team.name!r} can't be served over AG-UI: its member {name!r} has an "
+                "ApprovalPolicy that waits for an answer on the stream, and nobody answers "
+                "there for a served team. Make it ApprovalPolicy(suspend=True) (served as an "
+                "interrupt), or give that agent hitl= (a handler answering approvals)"
             )
+    if not own:
+        return (ApprovalPolicy(suspend=True),)
+    without = sorted(set(asking) - set(own))
+    if without:
+        raise ConfigError(
+            f"team {team.name!r} can't be served over AG-UI: its members {without} have tools "
+            f"requiring approval and no ApprovalPolicy, while {sorted(own)} have their own, so "
+            "the app can't add one for all of them. Give each of them "
+            "middleware=[ApprovalPolicy(suspend=True)] (served as an interrupt)"
+        )
+    return ()
+
+
+def _policies(agent: Agent[Any]) -> list[ApprovalPolicy]:
+    return [m for m in agent.middleware if isinstance(m, ApprovalPolicy)]
 
 
 def replayed_team_reply(team: Team, messages: Sequence[Any], thread: str) -> TeamReply:

@@ -1,5 +1,6 @@
 """What ``AGUIApp(team)`` refuses, and says why: front-end tools (a team's ask can't pause on
-a member's call), member approvals nobody could answer, and something that is no agent."""
+a member's call), member approvals nobody could answer, and something that is no agent; and
+the approval policy it gives the members otherwise."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from agui_support import TOKEN, client_for, post, run_input, sse_events, user
 
 from baton import Agent, ConfigError, MemoryHistory, MemoryStorage, tool
 from baton.agui import AGUIApp
+from baton.agui.teams import approvals_for
 from baton.events import ApprovalRequest, HumanMessage
+from baton.hitl import ApprovalPolicy
 from baton.teams import MaxTurns, RoundRobin
 from baton.testing import ScriptedModel
 
@@ -46,10 +49,21 @@ async def test_front_end_tools_are_refused_with_the_limit_named() -> None:
     assert [e["type"] for e in sse_events(answered.text)][-1] == "RUN_FINISHED"
 
 
-def test_a_member_approval_nobody_can_give_is_refused_when_served() -> None:
+def agent_with(policy: ApprovalPolicy) -> Agent[Any]:
+    return Agent("ops", config=ScriptedModel("ok"), tools=[deploy], middleware=[policy])
+
+
+def durable(*members: Any) -> RoundRobin:
+    return RoundRobin(list(members), history=MemoryHistory(), storage=MemoryStorage())
+
+
+def test_a_member_approval_without_a_store_to_pause_in_is_refused() -> None:
     inner = RoundRobin([Agent("ops", config=ScriptedModel("ok"), tools=[deploy])], name="inner")
     team = RoundRobin([Agent("writer", config=ScriptedModel("ok")), inner])
-    with pytest.raises(ConfigError, match=r"member 'ops' has tools requiring approval \(deploy\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"member 'ops' has tools requiring approval \(deploy\).*history= and storage=",
+    ):
         AGUIApp(team, token=TOKEN)
 
     def approve(request: ApprovalRequest) -> HumanMessage:
@@ -57,6 +71,31 @@ def test_a_member_approval_nobody_can_give_is_refused_when_served() -> None:
 
     answered = Agent("ops", config=ScriptedModel("ok"), tools=[deploy], hitl=approve)
     AGUIApp(RoundRobin([answered]), token=TOKEN)  # a member answering its own approvals
+    assert approvals_for(RoundRobin([answered])) == ()
+
+
+def test_members_approvals_pause_the_team_through_one_suspending_policy() -> None:
+    ops = Agent("ops", config=ScriptedModel("ok"), tools=[deploy])
+    inner = RoundRobin([ops], name="inner")
+    [policy] = approvals_for(durable(Agent("writer", config=ScriptedModel("ok")), inner))
+    assert isinstance(policy, ApprovalPolicy) and policy.suspend
+    # Members bringing their own suspending policy get none more (it would ask twice).
+    own = agent_with(ApprovalPolicy(suspend=True))
+    assert approvals_for(durable(own)) == ()
+    AGUIApp(durable(own), token=TOKEN)
+
+
+def test_a_member_policy_that_waits_on_the_stream_is_refused() -> None:
+    waiting = agent_with(ApprovalPolicy())
+    with pytest.raises(ConfigError, match=r"member 'ops' has an ApprovalPolicy that waits"):
+        AGUIApp(durable(waiting), token=TOKEN)
+
+
+def test_members_with_and_without_a_policy_of_their_own_are_refused() -> None:
+    own = agent_with(ApprovalPolicy(suspend=True))
+    bare = Agent("release", config=ScriptedModel("ok"), tools=[deploy])
+    with pytest.raises(ConfigError, match=r"members \['release'\] have tools requiring approval"):
+        AGUIApp(durable(own, bare), token=TOKEN)
 
 
 def test_only_agents_and_teams_are_served() -> None:

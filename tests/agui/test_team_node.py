@@ -1,17 +1,26 @@
 """A team served over AG-UI (``AGUIApp(team)``) against the official client, ``@ag-ui/client``'s
 ``HttpAgent`` under node: each member's turn is a step named after it, inside the request's one
 ``RUN_STARTED`` / ``RUN_FINISHED``, and every event passes both official schemas
-(``run_client``). A human member pausing the team is an interrupt the client resumes."""
+(``run_client``). A human member pausing the team, or a member's approval, is an interrupt the
+client resumes."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from agui_support import run_served, types
+from agui_support import TOKEN, run_client, run_served, types
 from node_peers import NodePeers
 
-from baton import Agent, MemoryHistory, MemoryStorage
-from baton.events import HumanInputRequest, HumanMessage, RunFinished, RunStarted
+from baton import Agent, MemoryHistory, MemoryStorage, tool
+from baton.events import (
+    ApprovalRequest,
+    HumanInputRequest,
+    HumanMessage,
+    RunFinished,
+    RunStarted,
+    ToolCallResult,
+)
 from baton.teams import (
     Graph,
     Handoff,
@@ -166,6 +175,151 @@ async def test_a_human_member_pauses_the_team_as_an_interrupt(
     answers = [e for e in stored if isinstance(e, HumanMessage) and e.request_id]
     assert [a.text for a in answers] == ["Shorter, please."]
     assert [e.termination for e in stored if isinstance(e, TeamFinished)] == ["MaxTurns(3)"]
+
+
+@tool(requires_approval=True)
+def deploy(env: str) -> str:
+    """Deploy to an environment."""
+    return f"deployed to {env}"
+
+
+def release_crew(ops_model: ScriptedModel, history: MemoryHistory) -> RoundRobin:
+    return RoundRobin(
+        [
+            Agent("ops", config=ops_model, tools=[deploy]),
+            Agent("reviewer", config=ScriptedModel("Looks good.")),
+        ],
+        termination=MaxTurns(2),
+        history=history,
+        storage=MemoryStorage(),
+    )
+
+
+async def test_a_members_approval_is_an_interrupt_the_client_answers(
+    node_peers: NodePeers, valid_history: Any
+) -> None:
+    history = MemoryHistory()
+    ops_model = ScriptedModel(call("deploy", env="prod"), "Deployed to prod.")
+    report = await run_served(
+        node_peers,
+        release_crew(ops_model, history),
+        {
+            "threadId": "t-release",
+            "steps": [{"user": "Ship it."}, {"resolve": {"approved": True, "reason": "go"}}],
+        },
+    )
+    asked, resumed = report["runs"]
+    one_run_pair(asked)
+    assert asked["error"] is None and asked["outcome"] == "interrupt"
+    [interrupt] = asked["interrupts"]
+    [call_id] = [e["toolCallId"] for e in asked["events"] if e["type"] == "TOOL_CALL_END"]
+    assert interrupt["reason"] == "tool_call" and interrupt["toolCallId"] == call_id
+    assert interrupt["responseSchema"]["required"] == ["approved"]
+    assert steps(asked) == [("STEP_STARTED", "ops"), ("STEP_FINISHED", "ops")]
+    one_run_pair(resumed)
+    assert resumed["error"] is None and resumed["outcome"] == "success"
+    [result] = [e for e in resumed["events"] if e["type"] == "TOOL_CALL_RESULT"]
+    assert (result["toolCallId"], result["content"]) == (call_id, "deployed to prod")
+    # ops's turn goes on in a step of its own (its run began in the first request)
+    assert steps(resumed) == [
+        ("STEP_STARTED", "ops"),
+        ("STEP_FINISHED", "ops"),
+        ("STEP_STARTED", "reviewer"),
+        ("STEP_FINISHED", "reviewer"),
+    ]
+    assert texts_by_speaker(resumed) == [("ops", "Deployed to prod."), ("reviewer", "Looks good.")]
+    stored = await history.load("t-release")
+    valid_history(stored)
+    [request] = [e for e in stored if isinstance(e, ApprovalRequest)]
+    assert request.request_id == interrupt["id"]
+    assert HumanMessage("go", request.request_id, approved=True) in stored
+    # The call ran once, after the approval; the team's ask then went on to the next member.
+    assert [r.content for r in stored if isinstance(r, ToolCallResult)] == ["deployed to prod"]
+    assert [s.member for s in stored if isinstance(s, SpeakerSelected)] == ["ops", "reviewer"]
+    assert [e.termination for e in stored if isinstance(e, TeamFinished)] == ["MaxTurns(2)"]
+
+
+async def test_a_cancelled_member_approval_denies_the_call(
+    node_peers: NodePeers, valid_history: Any
+) -> None:
+    history = MemoryHistory()
+    ops_model = ScriptedModel(call("deploy", env="prod"), "Not deployed.")
+    report = await run_served(
+        node_peers,
+        release_crew(ops_model, history),
+        {"threadId": "t-denied", "steps": [{"user": "Ship it."}, {"cancel": True}]},
+    )
+    resumed = report["runs"][1]
+    one_run_pair(resumed)
+    assert resumed["error"] is None and resumed["outcome"] == "success"
+    [result] = [e for e in resumed["events"] if e["type"] == "TOOL_CALL_RESULT"]
+    assert result["content"].startswith("The user denied this call")
+    assert texts_by_speaker(resumed) == [("ops", "Not deployed."), ("reviewer", "Looks good.")]
+    valid_history(await history.load("t-denied"))
+
+
+async def test_a_member_approval_asked_in_one_replica_is_answered_in_another(
+    node_peers: NodePeers, tmp_path: Path, valid_history: Any
+) -> None:
+    """Two AGUIApps of the same team share SQLite: the member's approval pauses the ask in the
+    first; the client's answer, sent to the second, runs the call there and the team goes on."""
+    from serving import uvicorn_serving
+
+    from baton.agui import AGUIApp
+    from baton.backends.sql import SQLHistory, SQLStorage
+
+    url_db = f"sqlite:///{tmp_path / 'teams.db'}"
+    async with (
+        SQLHistory(url_db) as history_a,
+        SQLStorage(url_db) as storage_a,
+        SQLHistory(url_db) as history_b,
+        SQLStorage(url_db) as storage_b,
+    ):
+
+        def replica(ops_turn: Any, history: Any, storage: Any) -> RoundRobin:
+            # each replica's scripted models play the turns that replica serves
+            return RoundRobin(
+                [
+                    Agent("ops", config=ScriptedModel(ops_turn), tools=[deploy]),
+                    Agent("reviewer", config=ScriptedModel("Looks good.")),
+                ],
+                termination=MaxTurns(2),
+                history=history,
+                storage=storage,
+            )
+
+        first = replica(call("deploy", env="prod"), history_a, storage_a)
+        second = replica("Deployed to prod.", history_b, storage_b)
+        async with (
+            uvicorn_serving(AGUIApp(first, token=TOKEN)) as url_a,
+            uvicorn_serving(AGUIApp(second, token=TOKEN)) as url_b,
+        ):
+            report = await run_client(
+                node_peers,
+                {
+                    "url": url_a,
+                    "threadId": "t-replicas",
+                    "steps": [
+                        {"user": "Ship it."},
+                        {"url": url_b},
+                        {"resolve": {"approved": True}},
+                    ],
+                },
+            )
+        asked, resumed = report["runs"]
+        assert (asked["outcome"], resumed["error"], resumed["outcome"]) == (
+            "interrupt",
+            None,
+            "success",
+        )
+        assert texts_by_speaker(resumed) == [
+            ("ops", "Deployed to prod."),
+            ("reviewer", "Looks good."),
+        ]
+        stored = await history_a.load("t-replicas")
+        valid_history(stored)
+        assert [r.content for r in stored if isinstance(r, ToolCallResult)] == ["deployed to prod"]
+        assert [e.termination for e in stored if isinstance(e, TeamFinished)] == ["MaxTurns(2)"]
 
 
 async def test_a_graphs_human_node_pauses_it_as_an_interrupt(
