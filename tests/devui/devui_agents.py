@@ -174,3 +174,15 @@ def edited(history: Any = None, storage: Any = None) -> RoundRobin:
         history=history or MemoryHistory(),
         storage=storage or MemoryStorage(),
     )
+
+
+def released(history: Any = None, storage: Any = None) -> RoundRobin:
+    """A team whose deployer asks to deploy (an approval the page answers), then a reviewer."""
+    reviewer = Agent("reviewer", config=ScriptedModel("Looks good.", repeat=True))
+    return RoundRobin(
+        [deployer(), reviewer],
+        name="release",
+        termination=MaxTurns(2),
+        history=history or MemoryHistory(),
+        storage=storage or MemoryStorage(),
+    )

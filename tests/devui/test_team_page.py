@@ -1,11 +1,11 @@
 """A team's dev page in a real browser (headless Chromium through Playwright): each member's
 answer signed in the chat, each member's turn a run in the timeline between the team's own
 events (speaker selections with their reasons, the team's end), and a human member's turn
-answered from the page."""
+and a member's approval answered from the page."""
 
 from __future__ import annotations
 
-from devui_agents import crew, edited
+from devui_agents import crew, edited, released
 from devui_support import dev_page, send
 
 
@@ -40,3 +40,19 @@ async def test_a_human_members_turn_is_answered_from_the_page(browser) -> None:
         await page.locator("#interrupts button", has_text="Answer").first.click()
         await page.locator(".message.assistant", has_text="Draft two.").wait_for()
         await page.locator("#timeline .item.team", has_text="MaxTurns(3)").wait_for()
+
+
+async def test_a_members_approval_is_answered_from_the_page(browser) -> None:
+    async with dev_page(browser, released()) as (page, _app):
+        await send(page, "Ship billing")
+        interrupt = page.locator(".interrupt")
+        await interrupt.wait_for()
+        assert "deploy" in await interrupt.inner_text()
+        await interrupt.get_by_role("button", name="Approve").click()
+        deployer = page.locator(".message.assistant[data-author=deployer]", has_text="live.")
+        await deployer.wait_for()
+        await page.locator(".message.assistant[data-author=reviewer]").wait_for()
+        await page.locator("#timeline .item.team", has_text="MaxTurns(2)").wait_for()
+        tool = page.locator("#timeline .item.tool[data-call]")
+        await tool.locator(".result", has_text="billing deployed").wait_for()
+        assert await page.locator(".interrupt").count() == 0
