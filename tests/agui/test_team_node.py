@@ -183,31 +183,37 @@ def deploy(env: str) -> str:
     return f"deployed to {env}"
 
 
-def release_crew(ops_model: ScriptedModel, history: MemoryHistory) -> RoundRobin:
+def release_crew(ops_turns: Any, history: Any, storage: Any = None) -> RoundRobin:
+    """ops deploys (a call requiring approval) then reports; a reviewer answers after it."""
     return RoundRobin(
         [
-            Agent("ops", config=ops_model, tools=[deploy]),
+            Agent("ops", config=ScriptedModel(*ops_turns), tools=[deploy]),
             Agent("reviewer", config=ScriptedModel("Looks good.")),
         ],
         termination=MaxTurns(2),
         history=history,
-        storage=MemoryStorage(),
+        storage=storage or MemoryStorage(),
     )
+
+
+async def release_answered(
+    node_peers: NodePeers, thread: str, answer: dict[str, Any], final: str
+) -> tuple[dict[str, Any], MemoryHistory]:
+    """The release asked (paused on ops's approval) and answered with ``answer``."""
+    history = MemoryHistory()
+    report = await run_served(
+        node_peers,
+        release_crew((call("deploy", env="prod"), final), history),
+        {"threadId": thread, "steps": [{"user": "Ship it."}, answer]},
+    )
+    return report, history
 
 
 async def test_a_members_approval_is_an_interrupt_the_client_answers(
     node_peers: NodePeers, valid_history: Any
 ) -> None:
-    history = MemoryHistory()
-    ops_model = ScriptedModel(call("deploy", env="prod"), "Deployed to prod.")
-    report = await run_served(
-        node_peers,
-        release_crew(ops_model, history),
-        {
-            "threadId": "t-release",
-            "steps": [{"user": "Ship it."}, {"resolve": {"approved": True, "reason": "go"}}],
-        },
-    )
+    answer = {"resolve": {"approved": True, "reason": "go"}}
+    report, history = await release_answered(node_peers, "t-release", answer, "Deployed to prod.")
     asked, resumed = report["runs"]
     one_run_pair(asked)
     assert asked["error"] is None and asked["outcome"] == "interrupt"
@@ -242,12 +248,8 @@ async def test_a_members_approval_is_an_interrupt_the_client_answers(
 async def test_a_cancelled_member_approval_denies_the_call(
     node_peers: NodePeers, valid_history: Any
 ) -> None:
-    history = MemoryHistory()
-    ops_model = ScriptedModel(call("deploy", env="prod"), "Not deployed.")
-    report = await run_served(
-        node_peers,
-        release_crew(ops_model, history),
-        {"threadId": "t-denied", "steps": [{"user": "Ship it."}, {"cancel": True}]},
+    report, history = await release_answered(
+        node_peers, "t-denied", {"cancel": True}, "Not deployed."
     )
     resumed = report["runs"][1]
     one_run_pair(resumed)
@@ -275,21 +277,9 @@ async def test_a_member_approval_asked_in_one_replica_is_answered_in_another(
         SQLHistory(url_db) as history_b,
         SQLStorage(url_db) as storage_b,
     ):
-
-        def replica(ops_turn: Any, history: Any, storage: Any) -> RoundRobin:
-            # each replica's scripted models play the turns that replica serves
-            return RoundRobin(
-                [
-                    Agent("ops", config=ScriptedModel(ops_turn), tools=[deploy]),
-                    Agent("reviewer", config=ScriptedModel("Looks good.")),
-                ],
-                termination=MaxTurns(2),
-                history=history,
-                storage=storage,
-            )
-
-        first = replica(call("deploy", env="prod"), history_a, storage_a)
-        second = replica("Deployed to prod.", history_b, storage_b)
+        # each replica's scripted models play the turns that replica serves
+        first = release_crew((call("deploy", env="prod"),), history_a, storage_a)
+        second = release_crew(("Deployed to prod.",), history_b, storage_b)
         async with (
             uvicorn_serving(AGUIApp(first, token=TOKEN)) as url_a,
             uvicorn_serving(AGUIApp(second, token=TOKEN)) as url_b,
