@@ -9,8 +9,16 @@ a human, live in the agent's storage, so any replica sharing it can answer any t
 
 A team (``baton.teams``) is served the same way: a task is one ask of the team (its members
 take their turns; the answer is the last member's), a context the team's conversation. Its ask
-can't pause for the client: a member whose tools require approval must answer them itself
-(``hitl=``), and a ``Human`` member needs a ``handler=``; both are checked when the app is made.
+pauses as an ``input-required`` task on a ``Human(name, suspend=True)`` member (its prompt is
+the question; any text answers) and on a member agent's approval (the members get
+``ApprovalPolicy(suspend=True)`` when none brings one of its own); the client's answer on that
+task continues it with ``team.resume``, in any replica sharing the team's history and
+storage, and a cancel ends it unanswered (``team.cancel_paused``). Refused when the app is
+made, naming the member and the fix: a ``Human`` member with neither ``handler=`` nor
+``suspend=True`` (nobody could answer its turn), and a team whose approvals nobody could answer
+(``baton.teams.serving.approvals_for``: a member's own ``ApprovalPolicy`` that doesn't
+suspend, or members with and without one). A member in a graph's parallel branch can't pause
+the graph: its pause fails the task, saying so.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from ..errors import ConfigError
 from ..hitl import ApprovalPolicy
 from ..hooks import Middleware
 from ..teams import Human, Team
+from ..teams.serving import approvals_for
 from .card import Skill, build_card, skills_of
 from .executor import agent_executor
 from .sdk import require_sdk
@@ -57,27 +66,30 @@ def _approvals(agent: Agent[Any]) -> tuple[Middleware, ...]:
     return ()
 
 
-def _check_team(team: Team) -> None:
-    """A team's ask can't pause for an A2A client (``input-required``): refuse the members
-    that would wait for one, naming the fix."""
+def _check_team(team: Team) -> tuple[Middleware, ...]:
+    """Refuse a team whose ask would wait for what no A2A client can send, naming the member
+    and the fix; the middleware its asks get so that a member's approval pauses the ask (an
+    ``input-required`` task), by the rule ``AGUIApp`` follows too."""
     for member in team.all_members():
         target = member.target
-        if isinstance(target, Human) and target.handler is None:
+        if not isinstance(target, Human) or target.handler is not None:
+            continue
+        if not target.suspend:
             raise ConfigError(
                 f"team {team.name!r} can't be served over A2A: its member {target.name!r} is a "
-                "Human without handler=, and a served team's ask can't pause for the client. "
-                "Give it handler=, or serve the team over AG-UI (baton.agui), which pauses "
-                "on a Human(name, suspend=True) member"
+                "Human without handler= and without suspend=True, whose turn waits for an "
+                "answer on the stream, where no A2A client can send one. Make it "
+                f"Human({target.name!r}, suspend=True) (its turn asked of the client as an "
+                "input-required task) or give it handler= (answered in this process)"
             )
-        if isinstance(target, Agent) and target.hitl is None:
-            needing = sorted(n for n, t in target.tools.items() if t.requires_approval)
-            if needing:
-                raise ConfigError(
-                    f"team {team.name!r} can't be served over A2A: its member "
-                    f"{target.name!r} has tools requiring approval ({', '.join(needing)}), and "
-                    "a member's approval can't pause a team's ask. Give that agent hitl= (a "
-                    "handler answering approvals)"
-                )
+        if team.history is None or team.storage is None:
+            raise ConfigError(
+                f"team {team.name!r} can't be served over A2A: its member {target.name!r} is a "
+                "Human(suspend=True), whose turn pauses the team's ask as an input-required "
+                "task, which needs history= and storage= on the team (shared by every "
+                "replica). Give the team both"
+            )
+    return approvals_for(team, "A2A", "an input-required task")
 
 
 class A2AApp:
@@ -115,8 +127,8 @@ class A2AApp:
             raise ConfigError(
                 f"A2AApp serves a baton Agent or a team (baton.teams), got {type(agent).__name__}"
             )
-        if isinstance(agent, Team):
-            _check_team(agent)
+        # The middleware every ask gets, so that an approval pauses (an input-required task).
+        extra = _check_team(agent) if isinstance(agent, Team) else _approvals(agent)
         if agent.history is None or agent.storage is None:
             raise ConfigError(
                 f"A2AApp keeps each context's conversation and each task in the agent's "
@@ -148,7 +160,6 @@ class A2AApp:
             realm="baton-a2a",
         )
         self.tasks = storage_task_store(agent.storage)
-        extra = () if isinstance(agent, Team) else _approvals(agent)
         self.executor = agent_executor(agent, agent.storage, extra, self.tasks)
         self.handler = DefaultRequestHandler(
             agent_executor=self.executor,

@@ -3,9 +3,10 @@ one conversation (``conversation_id`` = the A2A context id, so a context's messa
 the same conversation and the client never resends history).
 
 Only Baton's public API is used: ``agent.ask`` / ``agent.resume`` with a stream the executor
-watches. A run that pauses for a human (``AskSuspended``) makes the task ``input-required``;
-what it waits on is stored next to the paused run (``baton:a2a:paused:<context id>`` in the
-agent's storage), so the client's answer can resume it in any replica.
+watches (a team's ``ask`` / ``resume`` / ``cancel_paused`` the same way). A run, or a team's
+ask, that pauses for a human (``AskSuspended``) makes the task ``input-required``; what it
+waits on is stored next to the paused run (``baton:a2a:paused:<context id>`` in the agent's
+storage), so the client's answer can resume it in any replica.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic_core import to_jsonable_python
 
 from ..agent import Agent
-from ..errors import AskSuspended, BatonError
+from ..errors import AskSuspended, BatonError, NotSuspended
 from ..events import (
     Audio,
     Data,
@@ -133,9 +134,10 @@ def agent_executor(
     tasks: TaskStore,
 ) -> Any:
     """The SDK ``AgentExecutor`` serving ``agent`` (the SDK's classes are loaded on use).
-    ``middleware`` is given to every ask (an approval policy that pauses, when the agent has
-    none); ``tasks`` is the task store, read to see whether a paused run's task still waits.
-    A team (checked by the app: it never pauses) is asked with the options a team takes."""
+    ``middleware`` is given to every ask (an approval policy that pauses, when the agent, or
+    a team's members, have none); ``tasks`` is the task store, read to see whether a paused
+    run's task still waits. A team (checked by the app) is asked with the options a team
+    takes; its ask pauses on a ``Human(..., suspend=True)`` member or a member's own pause."""
     from a2a.helpers import new_data_part
     from a2a.server.agent_execution import AgentExecutor
     from a2a.types.a2a_pb2 import (
@@ -158,7 +160,7 @@ def agent_executor(
     }
     extra = tuple(middleware)
     # How each ask pauses for a human: an agent's run suspends (an input-required task); a
-    # team's ask takes only its members' options (and is never paused here).
+    # team's ask takes only its members' options (it pauses on its members' own pauses).
     pausing: dict[str, Any] = {} if isinstance(agent, Team) else {"suspend_on_human": True}
 
     def wire_parts(text: str, data: Any = None) -> list[WirePart]:
@@ -374,7 +376,16 @@ def agent_executor(
 
         async def _close_paused(self, context_id: str, record: dict[str, Any]) -> None:
             """End the paused run of a cancelled task: resumed with every request refused,
-            no tool run and no model call, it closes as cancelled (the history stays valid)."""
+            no tool run and no model call, it closes as cancelled (the history stays valid).
+            A team's paused ask is ended unanswered (``cancel_paused``): resumed, a human
+            member's refusal would be taken as its answer and the ask would go on."""
+            if isinstance(agent, Team):
+                try:
+                    await agent.cancel_paused(context_id, reason="The A2A task was cancelled.")
+                except NotSuspended as gone:  # resumed elsewhere: nothing to close
+                    log.info("closing paused team ask of %s: %s", context_id, gone)
+                await storage.delete(PAUSED_PREFIX + context_id)
+                return
             refusals = [
                 HumanMessage(
                     "the A2A task was cancelled",

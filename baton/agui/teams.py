@@ -10,7 +10,8 @@ none brings an ``ApprovalPolicy`` of its own, and the approval is an interrupt w
 "tool_call"``; ``team.resume`` continues either, in any process sharing the team's history and
 storage. A team whose approvals nobody could answer is refused when the app is made, naming the
 member and the fix: a team without ``history=`` and ``storage=`` (its ask can't pause), or a
-member whose own ``ApprovalPolicy`` waits for an answer on the stream. A member with a
+member whose own ``ApprovalPolicy`` waits for an answer on the stream (the rule
+``baton.teams.serving.approvals_for``, which ``A2AApp`` shares). A member with a
 ``hitl=`` handler answers its approvals itself. A member in a graph's parallel branch can't
 pause the graph: its approval ends the run with ``RUN_ERROR`` saying so. Front-end tools are
 refused (a call to one would pause a member's run where no client tool message can reach it).
@@ -21,13 +22,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..agent import Agent
 from ..conversation import Conversation
-from ..errors import ConfigError
 from ..events import ModelResponse, Usage, UsageReport
-from ..hitl import ApprovalPolicy
 from ..middleware.base import Middleware
 from ..teams import Team, TeamReply, TeamState
+from ..teams.serving import approvals_for as shared_approvals_for
 from .inputs import BadInput, replayed_conversation
 
 __all__ = [
@@ -46,52 +45,10 @@ FRONTEND_TOOLS_REFUSED = (
 
 def approvals_for(team: Team) -> tuple[Middleware, ...]:
     """The middleware a served team's members get so that a member's approval pauses the
-    team's ask as an interrupt: ``ApprovalPolicy(suspend=True)`` when a member has tools
-    requiring approval and none has an ``ApprovalPolicy`` of its own (the ask's middleware
-    reaches every member, so one of their own would be doubled). Raises ``ConfigError``, naming
-    the member and the fix, for a team whose approvals nobody could answer."""
-    asking: dict[str, tuple[Agent[Any], list[str]]] = {}
-    for member in team.all_members():
-        agent = member.target
-        if not isinstance(agent, Agent) or agent.hitl is not None:
-            continue  # a handler answers the agent's approvals itself
-        needing = sorted(name for name, t in agent.tools.items() if t.requires_approval)
-        if needing:
-            asking.setdefault(agent.name, (agent, needing))
-    if not asking:
-        return ()
-    name, (_, needing) = next(iter(asking.items()))
-    if team.history is None or team.storage is None:
-        raise ConfigError(
-            f"team {team.name!r} can't be served over AG-UI: its member {name!r} has tools "
-            f"requiring approval ({', '.join(needing)}), and an approval is served as an "
-            "interrupt that pauses the team's ask, which needs history= and storage= on the "
-            "team. Give the team both, or give that agent hitl= (a handler answering approvals)"
-        )
-    own = {n: _policies(agent) for n, (agent, _) in asking.items() if _policies(agent)}
-    for name, policies in own.items():
-        if not any(p.suspend for p in policies):
-            raise ConfigError(
-                f"team {team.name!r} can't be served over AG-UI: its member {name!r} has an "
-                "ApprovalPolicy that waits for an answer on the stream, and nobody answers "
-                "there for a served team. Make it ApprovalPolicy(suspend=True) (served as an "
-                "interrupt), or give that agent hitl= (a handler answering approvals)"
-            )
-    if not own:
-        return (ApprovalPolicy(suspend=True),)
-    without = sorted(set(asking) - set(own))
-    if without:
-        raise ConfigError(
-            f"team {team.name!r} can't be served over AG-UI: its members {without} have tools "
-            f"requiring approval and no ApprovalPolicy, while {sorted(own)} have their own, so "
-            "the app can't add one for all of them. Give each of them "
-            "middleware=[ApprovalPolicy(suspend=True)] (served as an interrupt)"
-        )
-    return ()
-
-
-def _policies(agent: Agent[Any]) -> list[ApprovalPolicy]:
-    return [m for m in agent.middleware if isinstance(m, ApprovalPolicy)]
+    team's ask as an interrupt (``baton.teams.serving.approvals_for``, the rule ``A2AApp``
+    shares). Raises ``ConfigError``, naming the member and the fix, for a team whose approvals
+    nobody could answer."""
+    return shared_approvals_for(team, "AG-UI", "an interrupt")
 
 
 def replayed_team_reply(team: Team, messages: Sequence[Any], thread: str) -> TeamReply:

@@ -8,7 +8,7 @@ pattern keeps of the ask (``kept_on_pause``: a graph's ready nodes) and what goe
 member's turn (the human's request, the run's requests, or the member team's own pause, saved
 the same way, under ``inner``). ``resume`` reads it back, rebuilds the state of the ask from the
 history, finishes the paused turn (the member team's ask first, to its end) and goes on with the
-ask; ``paused`` tells what a paused ask waits for.
+ask; ``paused`` tells what a paused ask waits for; ``cancel_paused`` ends it unanswered.
 """
 
 from __future__ import annotations
@@ -19,15 +19,18 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 from ..agent import Agent
 from ..conversation import Conversation, claim_stored
 from ..errors import AskSuspended, ConfigError, NotSuspended
-from ..events import HumanInputRequest, HumanMessage, Usage
+from ..events import Event, HumanInputRequest, HumanMessage, RunStarted, Usage
 from ..history import History, Storage
 from ..options import PromptInput
+from ..repair import closing_events
 from ..run import open_run_index
-from ..runstate import load_run_state
+from ..runstate import delete_run_state, load_run_state
+from ..storing import store
+from .events import TeamFailed
 from .human import Human, pause_key, record_answer
 from .opening import MEMBER_OPTIONS
 from .recording import PendingPause, TeamAsk, keep_pause
-from .state import PausedTeamAsk, TeamState, Turn, rebuild_state, team_turn
+from .state import PausedTeamAsk, TeamState, Turn, open_teams, rebuild_state, team_turn
 from .views import Member
 
 if TYPE_CHECKING:
@@ -108,6 +111,53 @@ class Pausing:
             ask = TeamAsk(conversation, state, None, passed, top=True, storage=storage, asked=True)
             state = await self._drive(ask, None, resumed=turn)
             return self._reply(conversation, state)
+        finally:
+            await conversation.release()
+
+    async def _cancel_paused(self, conversation_id: str, reason: str, wait_busy: float) -> None:
+        """``Team.cancel_paused`` (see there)."""
+        self.prepare()
+        storage, history = self.storage, self.history
+        if storage is None or history is None:
+            raise ConfigError(
+                "team.cancel_paused() ends an ask saved in a history and a storage: build the "
+                "team with the same history= and storage= as the one that paused"
+            )
+        conversation = await claim_stored(
+            history, conversation_id, stream=None, variables=self.variables, wait=wait_busy
+        )
+        try:
+            paused = await storage.get(pause_key(conversation_id))
+            if not isinstance(paused, dict) or paused.get("team") != self.name:
+                raise NotSuspended(
+                    f"team {self.name!r} has no paused ask on conversation {conversation_id}"
+                )
+            waiting = paused
+            while isinstance(waiting.get("inner"), dict):  # a member team's: who waits there
+                waiting = waiting["inner"]
+            events = conversation.events
+            closing: list[Event] = []
+            start = open_run_index(events)
+            started = events[start] if start >= 0 else None
+            if isinstance(started, RunStarted) and started.run_id == waiting.get("run_id"):
+                # A member's paused run: its open calls answered (none run), then closed.
+                run_id = started.run_id
+                closing += closing_events(events, start, run_id, "Cancelled", reason, "cancelled")
+            still_open = open_teams(events)
+            ids = [team_id for team_id, _ in still_open]
+            if paused.get("team_id") in ids:  # innermost first, as a cancelled ask closes
+                at = ids.index(paused["team_id"])
+                closing += [
+                    TeamFailed(team_id, name, "Cancelled", reason)
+                    for team_id, name in reversed(still_open[at:])
+                ]
+            # The history first: a crash before the pause is forgotten leaves it closed, and
+            # a second cancel only forgets the pause.
+            if closing:
+                await store(conversation, closing)
+            if "run_id" in waiting:
+                await delete_run_state(storage, conversation_id)
+            await storage.delete(pause_key(conversation_id))
         finally:
             await conversation.release()
 

@@ -292,6 +292,23 @@ class Team(Pausing):
         ``middleware=`` / ``observers=`` for the members' runs. See ``pausing.py``."""
         return await self._resume_ask(conversation_id, answers, options)
 
+    async def cancel_paused(
+        self,
+        conversation_id: str,
+        /,
+        *,
+        reason: str = "The paused ask was cancelled.",
+        wait_busy: float = 0,
+    ) -> None:
+        """End the ask of this team paused on ``conversation_id`` without answering it, in any
+        process sharing the team's ``history=`` and ``storage=``: a member's paused run closes
+        as cancelled (its open tool calls answered, none run), the ask and any member team's
+        ask open in it with ``TeamFailed`` (``error_type="Cancelled"``, ``reason`` its
+        message); the request stays unanswered and the next ask on the conversation starts
+        afresh. ``NotSuspended`` when nothing of this team is paused there (maybe resumed
+        elsewhere). What a server does when its client cancels a paused task."""
+        await self._cancel_paused(conversation_id, reason, wait_busy)
+
     async def paused(self, conversation_id: str, /) -> PausedTeamAsk | None:
         """The ask of this team paused on ``conversation_id`` (``AskSuspended``), read from the
         team's ``history=`` and ``storage=`` in any process, or None when nothing waits there.

@@ -1,5 +1,6 @@
-"""What the A2A tests share: a served agent with tools that need a human, and a thin layer over
-the a2a-sdk client (the real peer) to send messages and read what comes back."""
+"""What the A2A tests share: a served agent with tools that need a human, served teams that
+pause (a human member, a member's approval), and a thin layer over the a2a-sdk client (the
+real peer) to send messages and read what comes back."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from google.protobuf.json_format import ParseDict
 
 from baton import Agent, Context, tool
 from baton.history import History, MemoryHistory, MemoryStorage, Storage
+from baton.teams import Human, MaxTurns, RoundRobin, TextMention
 from baton.testing import ScriptedModel, call, chunks
 
 TOKEN = "test-token-0123456789abcdef"
@@ -57,6 +59,60 @@ async def wait(gate: str) -> str:
     """
     await GATES.setdefault(gate, asyncio.Event()).wait()
     return "opened"
+
+
+# What the served teams' ``publish`` tool published, in order (a tool run once is one entry).
+publications: list[str] = []
+
+EDITOR_ASKS = "What should the writer change?"
+
+
+@tool(requires_approval=True)
+def publish(title: str) -> str:
+    """Publish a post.
+
+    Args:
+        title: The post's title.
+    """
+    publications.append(title)
+    return f"published {title}"
+
+
+def editorial(
+    *writer: Any,
+    publisher: tuple[Any, ...] = (),
+    history: History | None = None,
+    storage: Storage | None = None,
+) -> RoundRobin:
+    """A served team that pauses: a writer (the scripted ``writer`` turns), then a
+    ``Human("editor", suspend=True)``, then (given ``publisher`` turns) an agent publishing
+    with a tool requiring approval; it ends when a member says DONE."""
+    members: list[Any] = [
+        Agent("writer", config=ScriptedModel(*writer)),
+        Human("editor", suspend=True, prompt=EDITOR_ASKS),
+    ]
+    if publisher:
+        members.append(Agent("publisher", config=ScriptedModel(*publisher), tools=[publish]))
+    return RoundRobin(
+        members,
+        name="editorial",
+        termination=TextMention("DONE") | MaxTurns(6),
+        history=history if history is not None else MemoryHistory(),
+        storage=storage if storage is not None else MemoryStorage(),
+    )
+
+
+def publishing(
+    *turns: Any, history: History | None = None, storage: Storage | None = None
+) -> RoundRobin:
+    """A served team of one member whose ``publish`` tool requires approval."""
+    return RoundRobin(
+        [Agent("publisher", config=ScriptedModel(*turns), tools=[publish])],
+        name="publishing",
+        termination=MaxTurns(1),
+        history=history if history is not None else MemoryHistory(),
+        storage=storage if storage is not None else MemoryStorage(),
+    )
 
 
 def make_agent(

@@ -1,6 +1,6 @@
 """Baton's A2AApp against the official JavaScript client, ``@a2a-js/sdk`` (run under node 22 by
 ``client_peer.mjs``), over JSON-RPC and HTTP+JSON: an answer, a streamed answer in the same
-context, an approval round trip and a cancel."""
+context, an approval round trip and a cancel; and a served team's pauses answered."""
 
 from __future__ import annotations
 
@@ -9,15 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from a2a_support import TOKEN, make_agent
+from a2a_support import EDITOR_ASKS, TOKEN, editorial, make_agent, publications
 from node_peers import NodePeers
 from serving import uvicorn_serving
 
 from baton.a2a import A2AApp
-from baton.events import ModelRequest, RunFailed
+from baton.events import HumanMessage, ModelRequest, RunFailed, ToolCallResult
+from baton.teams import TeamFinished
 from baton.testing import call, chunks
 
 SCRIPT = Path(__file__).resolve().parent / "client_peer.mjs"
+TEAM_SCRIPT = Path(__file__).resolve().parent / "team_peer.mjs"
 
 
 async def run_peer(node_peers: NodePeers, peer: dict[str, Any]) -> dict[str, Any]:
@@ -63,3 +65,38 @@ async def test_the_javascript_client(
         "wait",
     ]
     assert isinstance(stored[-1], RunFailed) and stored[-1].error_type == "Cancelled"
+
+
+@pytest.mark.parametrize("binding", ["JSONRPC", "HTTP+JSON"])
+async def test_the_javascript_client_answers_a_served_teams_pauses(
+    node_peers: NodePeers, binding: str, valid_history: object
+) -> None:
+    """A team's ask pauses twice in one task: for a ``Human(suspend=True)`` member (any text
+    answers) and for a member's approval ("yes"); the team then finishes."""
+    publications.clear()
+    team = editorial(
+        "Draft: tea.",
+        publisher=(call("publish", title="green tea"), "Published. DONE"),
+    )
+    async with uvicorn_serving(A2AApp(team, token=TOKEN)) as base:
+        peer = {
+            "url": base,
+            "token": TOKEN,
+            "binding": binding,
+            "first": "A post about tea.",
+            "answers": ["Make it green tea.", "yes"],
+        }
+        report = await node_peers.run_script(TEAM_SCRIPT, BATON_PEER=json.dumps(peer))
+    completed, input_required = 3, 6
+    asked, approval, done = report["steps"]
+    assert (asked["state"], asked["text"]) == (input_required, EDITOR_ASKS)
+    assert approval["state"] == input_required and "'publish'" in approval["text"]
+    assert (done["state"], done["text"]) == (completed, "Published. DONE")
+    assert asked["task"] == approval["task"] == done["task"]  # one task: one ask of the team
+    assert publications == ["green tea"]
+    events = await team.history.load(report["contextId"])  # type: ignore[union-attr]
+    valid_history(events)  # type: ignore[operator]
+    answered = [e.text for e in events if isinstance(e, HumanMessage) and e.request_id]
+    assert answered == ["Make it green tea.", "approved"]
+    assert [e.content for e in events if isinstance(e, ToolCallResult)] == ["published green tea"]
+    assert len([e for e in events if isinstance(e, TeamFinished)]) == 1

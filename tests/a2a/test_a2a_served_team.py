@@ -1,6 +1,7 @@
 """A team served over A2A (``A2AApp(team)``) to the a2a-sdk's own Python client: a task is one
 ask of the team (every member takes its turn; the answer is the last member's), a context the
-team's conversation; and the members a served team can't wait for are refused, named."""
+team's conversation; and the members a served team can't wait for are refused, named (its
+pauses: ``test_a2a_team_pause.py``)."""
 
 from __future__ import annotations
 
@@ -9,22 +10,17 @@ from typing import Any
 import httpx
 import pytest
 from a2a.types.a2a_pb2 import TaskState
-from a2a_support import TOKEN, a2a_client, send, user_message
+from a2a_support import TOKEN, a2a_client, publish, send, user_message
 from serving import uvicorn_serving
 
-from baton import Agent, tool
+from baton import Agent
 from baton.a2a import A2AApp
 from baton.errors import ConfigError
 from baton.events import RunStarted
 from baton.history import MemoryHistory, MemoryStorage
+from baton.hitl import ApprovalPolicy
 from baton.teams import Human, MaxTurns, RoundRobin, SpeakerSelected, TeamFinished
 from baton.testing import ScriptedModel, chunks
-
-
-@tool(requires_approval=True)
-def publish(title: str) -> str:
-    """Publish a post."""
-    return f"published {title}"
 
 
 def crew() -> RoundRobin:
@@ -73,18 +69,33 @@ async def test_a_task_is_one_team_ask_and_a_context_its_conversation(
 
 
 def test_members_a_served_team_cannot_wait_for_are_refused() -> None:
-    def history() -> dict[str, Any]:
+    def stores() -> dict[str, Any]:
         return {"history": MemoryHistory(), "storage": MemoryStorage()}
 
     writer = Agent("writer", config=ScriptedModel("x"))
-    waiting = RoundRobin([writer, Human("editor", suspend=True)], **history())
-    with pytest.raises(ConfigError, match=r"member 'editor' is a Human without handler="):
-        A2AApp(waiting, token=TOKEN)
+    on_stream = RoundRobin([writer, Human("editor")], **stores())
+    with pytest.raises(
+        ConfigError, match=r"member 'editor' is a Human without handler= and without suspend"
+    ):
+        A2AApp(on_stream, token=TOKEN)
+    unkept = RoundRobin([writer, Human("editor", suspend=True)])
+    with pytest.raises(ConfigError, match=r"member 'editor' is a Human\(suspend=True\).*history="):
+        A2AApp(unkept, token=TOKEN)
     publisher = Agent("publisher", config=ScriptedModel("x"), tools=[publish])
-    nested = RoundRobin([writer, RoundRobin([publisher], name="inner")], **history())
-    with pytest.raises(ConfigError, match=r"member 'publisher' has tools requiring approval"):
+    nested = RoundRobin([writer, RoundRobin([publisher], name="inner")])
+    with pytest.raises(
+        ConfigError, match=r"over A2A: its member 'publisher' has tools requiring approval"
+    ):
         A2AApp(nested, token=TOKEN)
-    answered = RoundRobin([writer, Human("editor", handler=lambda request: "ok")], **history())
+    waits = Agent(
+        "publisher", config=ScriptedModel("x"), tools=[publish], middleware=[ApprovalPolicy()]
+    )
+    with pytest.raises(ConfigError, match=r"member 'publisher' has an ApprovalPolicy that waits"):
+        A2AApp(RoundRobin([waits], **stores()), token=TOKEN)
+    # What can pause is served (it does: test_a2a_team_pause.py).
+    A2AApp(RoundRobin([writer, Human("editor", suspend=True)], **stores()), token=TOKEN)
+    A2AApp(RoundRobin([writer, RoundRobin([publisher])], **stores()), token=TOKEN)
+    answered = RoundRobin([writer, Human("editor", handler=lambda request: "ok")], **stores())
     A2AApp(answered, token=TOKEN)  # a human member with a handler answers in the process
     with pytest.raises(ConfigError, match="history= and storage="):
         A2AApp(RoundRobin([writer]), token=TOKEN)

@@ -12,7 +12,15 @@ from baton.context import Context
 from baton.errors import AskSuspended, ConfigError, ConversationBusy, NotSuspended
 from baton.events import HumanInputRequest, HumanMessage
 from baton.stream import MemoryStream
-from baton.teams import Human, MaxTurns, RoundRobin, SpeakerSelected, TeamFinished, TextMention
+from baton.teams import (
+    Human,
+    MaxTurns,
+    RoundRobin,
+    SpeakerSelected,
+    TeamFailed,
+    TeamFinished,
+    TextMention,
+)
 from baton.testing import ScriptedModel, call
 
 
@@ -99,6 +107,32 @@ async def test_a_paused_human_turn_resumes_from_fresh_objects(valid_history: Any
     assert len([e for e in events if isinstance(e, TeamFinished)]) == 1
     with pytest.raises(NotSuspended):
         await team().resume("c-human", HumanMessage("again", request_id=request_id))
+
+
+async def test_cancel_paused_ends_the_ask_without_the_humans_answer(valid_history: Any) -> None:
+    history, storage = MemoryHistory(), MemoryStorage()
+
+    def team(*turns: str) -> RoundRobin:
+        return RoundRobin(
+            [Agent("writer", config=ScriptedModel(*turns)), Human("editor", suspend=True)],
+            termination=TextMention("APPROVED") | MaxTurns(6),
+            history=history,
+            storage=storage,
+        )
+
+    with pytest.raises(NotSuspended):
+        await team().cancel_paused("c-cancel")  # nothing paused there
+    with pytest.raises(AskSuspended):
+        await team("draft").ask("Write.", conversation_id="c-cancel")
+    await team().cancel_paused("c-cancel")
+    events = await history.load("c-cancel")
+    valid_history(events)
+    assert not [e for e in events if isinstance(e, HumanMessage)]  # nobody answered for them
+    assert isinstance(events[-1], TeamFailed) and events[-1].error_type == "Cancelled"
+    assert await team().paused("c-cancel") is None
+    reply = await team("APPROVED").ask("Again.", conversation_id="c-cancel")
+    assert reply.text == "APPROVED"  # the next ask starts afresh, after the editor's turn
+    valid_history(await history.load("c-cancel"))
 
 
 async def test_suspend_needs_a_history_and_storage() -> None:

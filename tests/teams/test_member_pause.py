@@ -10,8 +10,15 @@ import pytest
 
 from baton import Agent, MemoryHistory, MemoryStorage, tool
 from baton.context import Context
-from baton.errors import AskSuspended, ConfigError, ConversationBusy
-from baton.events import ApprovalRequest, HumanInputRequest, HumanMessage, ToolCallResult
+from baton.errors import AskSuspended, ConfigError, ConversationBusy, NotSuspended
+from baton.events import (
+    ApprovalRequest,
+    HumanInputRequest,
+    HumanMessage,
+    RunFailed,
+    ToolCallError,
+    ToolCallResult,
+)
 from baton.hitl import ApprovalPolicy
 from baton.teams import MaxTurns, RoundRobin, SpeakerSelected, TeamFailed, TeamFinished
 from baton.testing import ScriptedModel, call
@@ -140,3 +147,38 @@ async def test_paused_is_none_without_a_pause_or_a_store() -> None:
     assert reply.text == "looks good"
     assert await crew(history, storage).paused("m5") is None
     assert await crew(history, None).paused("m5") is None
+
+
+async def test_cancel_paused_ends_a_member_teams_paused_run_unanswered(
+    valid_history: Any,
+) -> None:
+    """A member's run paused inside a member team: ``cancel_paused`` (fresh objects, as another
+    process) answers its open call as cancelled without running it, closes the run and both
+    asks (innermost first), and the conversation takes the next ask."""
+    history, storage = MemoryHistory(), MemoryStorage()
+
+    def outer(*writer_turns: Any) -> RoundRobin:
+        inner = crew(history, storage, *writer_turns)
+        lead = Agent("lead", config=ScriptedModel("brief", repeat=True))
+        return RoundRobin(
+            [lead, inner], name="desk", termination=MaxTurns(2), history=history, storage=storage
+        )
+
+    with pytest.raises(AskSuspended):
+        await outer(call("ask_boss")).ask("Write.", conversation_id="m6")
+    await outer().cancel_paused("m6", reason="nobody will answer")
+    assert await outer().paused("m6") is None
+    with pytest.raises(NotSuspended):
+        await outer().cancel_paused("m6")
+    events = await history.load("m6")
+    valid_history(events)
+    assert not [e for e in events if isinstance(e, HumanMessage | ToolCallResult)]
+    [error] = [e for e in events if isinstance(e, ToolCallError)]
+    assert (error.name, error.error_type) == ("ask_boss", "Cancelled")
+    [failed] = [e for e in events if isinstance(e, RunFailed)]
+    assert (failed.error_type, failed.message) == ("Cancelled", "nobody will answer")
+    closed = [(e.team, e.error_type) for e in events if isinstance(e, TeamFailed)]
+    assert closed == [("crew", "Cancelled"), ("desk", "Cancelled")]
+    reply = await outer("draft").ask("Again.", conversation_id="m6")
+    assert reply.termination == "MaxTurns(2)"
+    valid_history(await history.load("m6"))
