@@ -32,42 +32,48 @@ def approvals_for(team: Team, protocol: str, pause: str) -> tuple[Middleware, ..
     ``protocol`` names the server and ``pause`` what a pause is there (``"an interrupt"``),
     for the ``ConfigError`` raised, naming the member and the fix, for a team whose approvals
     nobody could answer (see the module docs)."""
-    asking: dict[str, tuple[Agent[Any], list[str]]] = {}
+    # Every member agent with tools requiring approval, once (an agent may be a member of
+    # several teams inside this one; two agents may share a name).
+    asking: dict[int, tuple[Agent[Any], list[str]]] = {}
     for member in team.all_members():
         agent = member.target
-        if not isinstance(agent, Agent) or agent.hitl is not None:
-            continue  # a handler answers the agent's approvals itself
-        needing = sorted(name for name, t in agent.tools.items() if t.requires_approval)
-        if needing:
-            asking.setdefault(agent.name, (agent, needing))
-    if not asking:
+        if isinstance(agent, Agent):
+            needing = sorted(name for name, t in agent.tools.items() if t.requires_approval)
+            if needing:
+                asking.setdefault(id(agent), (agent, needing))
+    # A member with a hitl= handler answers its approvals itself; the others need a person.
+    unanswered = [(a, needing) for a, needing in asking.values() if a.hitl is None]
+    if not unanswered:
         return ()
     refused = f"team {team.name!r} can't be served over {protocol}"
-    name, (_, needing) = next(iter(asking.items()))
+    first, needing = unanswered[0]
     if team.history is None or team.storage is None:
         raise ConfigError(
-            f"{refused}: its member {name!r} has tools requiring approval "
+            f"{refused}: its member {first.name!r} has tools requiring approval "
             f"({', '.join(needing)}), and an approval is served as {pause} that pauses the "
             "team's ask, which needs history= and storage= on the team. Give the team both, "
             "or give that agent hitl= (a handler answering approvals)"
         )
-    own = {n: _policies(agent) for n, (agent, _) in asking.items() if _policies(agent)}
-    for name, policies in own.items():
-        if not any(p.suspend for p in policies):
+    for agent, _ in unanswered:
+        policies = _policies(agent)
+        if policies and not any(p.suspend for p in policies):
             raise ConfigError(
-                f"{refused}: its member {name!r} has an ApprovalPolicy that waits for an "
+                f"{refused}: its member {agent.name!r} has an ApprovalPolicy that waits for an "
                 "answer on the stream, and nobody answers there for a served team. Make it "
                 f"ApprovalPolicy(suspend=True) (served as {pause}), or give that agent hitl= "
                 "(a handler answering approvals)"
             )
+    # The ask's middleware reaches every member: a policy added for all would ask twice in a
+    # member that has one of its own (with a handler too).
+    own = sorted({a.name for a, _ in asking.values() if _policies(a)})
     if not own:
         return (ApprovalPolicy(suspend=True),)
-    without = sorted(set(asking) - set(own))
+    without = sorted({a.name for a, _ in unanswered if not _policies(a)})
     if without:
         raise ConfigError(
             f"{refused}: its members {without} have tools requiring approval and no "
-            f"ApprovalPolicy, while {sorted(own)} have their own, so the app can't add one "
-            "for all of them. Give each of them middleware=[ApprovalPolicy(suspend=True)] "
+            f"ApprovalPolicy, while {own} have their own, so the app can't add one for all of "
+            "them. Give each of them middleware=[ApprovalPolicy(suspend=True)] "
             f"(served as {pause})"
         )
     return ()

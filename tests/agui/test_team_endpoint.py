@@ -102,3 +102,32 @@ def test_only_agents_and_teams_are_served() -> None:
     thing: Any = object()
     with pytest.raises(ConfigError, match="serves a baton Agent or a team"):
         AGUIApp(thing, token=TOKEN)
+
+
+def test_members_are_told_apart_by_identity_not_name() -> None:
+    """Two agents named ops, in the team and in a member team: the one without a policy of its
+    own is not taken for the one with, whose policy would leave it waiting on the stream."""
+    inner = RoundRobin([Agent("ops", config=ScriptedModel("ok"), tools=[deploy])], name="inner")
+    team = durable(agent_with(ApprovalPolicy(suspend=True)), inner)
+    with pytest.raises(ConfigError, match=r"members \['ops'\] have tools requiring approval"):
+        AGUIApp(team, token=TOKEN)
+
+
+def test_a_handler_members_own_policy_is_not_doubled() -> None:
+    """A member answering its approvals itself (hitl=) with its own ApprovalPolicy would ask
+    twice if the app added one for every member: the member without one must bring its own."""
+
+    def approve(request: ApprovalRequest) -> HumanMessage:
+        return HumanMessage("yes", request_id=request.request_id, approved=True)
+
+    answering = Agent(
+        "auditor",
+        config=ScriptedModel("ok"),
+        tools=[deploy],
+        hitl=approve,
+        middleware=[ApprovalPolicy()],
+    )
+    bare = Agent("release", config=ScriptedModel("ok"), tools=[deploy])
+    with pytest.raises(ConfigError, match=r"members \['release'\] have tools requiring approval"):
+        AGUIApp(durable(answering, bare), token=TOKEN)
+    assert approvals_for(durable(answering)) == ()  # answered by its handler: nothing to add
