@@ -18,7 +18,7 @@ import functools
 import os
 import time
 import weakref
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -41,23 +41,10 @@ __all__ = [
 
 def new_id() -> str:
     """A random 16-hex-digit id (cheaper than uuid4, and as unique for this purpose): 8 bytes
-    of the operating system's random source."""
-    ids = _UNUSED_IDS
-    while True:
-        try:
-            return ids.popleft()
-        except IndexError:
-            # One system call per _ID_BATCH ids instead of one per id (an ask makes two, its
-            # conversation's and its run's). A deque pops atomically, so two threads never
-            # take the same id; two refilling at once only add more.
-            hexed = os.urandom(8 * _ID_BATCH).hex()
-            ids.extend([hexed[i : i + 16] for i in range(0, len(hexed), 16)])
-
-
-_ID_BATCH = 256
-_UNUSED_IDS: deque[str] = deque()
-if hasattr(os, "register_at_fork"):  # a forked child must not hand out its parent's next ids
-    os.register_at_fork(after_in_child=_UNUSED_IDS.clear)
+    of the operating system's random source, read per id. (Read in batches, ids would repeat
+    in processes forked by servers that skip Python's fork hooks, e.g. uWSGI's prefork
+    workers by default, whenever the parent had made one.)"""
+    return os.urandom(8).hex()
 
 
 class Conversation:
