@@ -165,10 +165,11 @@ class AGUIApp:
         # Made once: the same middleware objects every ask, so the agent's plan cache hits.
         layers: list[Any] = [StateCapture()]
         if isinstance(agent, Team):
-            layers.extend(approvals_for(agent))
-        elif not any(isinstance(m, ApprovalPolicy) for m in agent.middleware) and any(
-            t.requires_approval for t in agent.tools.values()
-        ):
+            layers.extend(approvals_for(agent, middleware))
+        elif not any(
+            isinstance(m, ApprovalPolicy) for m in (*agent.middleware, *middleware)
+        ) and any(t.requires_approval for t in agent.tools.values()):
+            # (A policy of the agent's or the app's own decides: a second would ask again.)
             layers.append(ApprovalPolicy(suspend=True))
         layers.extend(middleware)
         self._middleware = tuple(layers)

@@ -43,12 +43,13 @@ FRONTEND_TOOLS_REFUSED = (
 )
 
 
-def approvals_for(team: Team) -> tuple[Middleware, ...]:
+def approvals_for(team: Team, given: Sequence[Middleware] = ()) -> tuple[Middleware, ...]:
     """The middleware a served team's members get so that a member's approval pauses the
     team's ask as an interrupt (``baton.teams.serving.approvals_for``, the rule ``A2AApp``
-    shares). Raises ``ConfigError``, naming the member and the fix, for a team whose approvals
-    nobody could answer."""
-    return shared_approvals_for(team, "AG-UI", "an interrupt")
+    shares); ``given``: the middleware the app was given for every ask. Raises
+    ``ConfigError``, naming the member and the fix, for a team whose approvals nobody could
+    answer."""
+    return shared_approvals_for(team, "AG-UI", "an interrupt", given)
 
 
 def replayed_team_reply(team: Team, messages: Sequence[Any], thread: str) -> TeamReply:

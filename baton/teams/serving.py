@@ -1,18 +1,21 @@
 """What a protocol server (``baton.agui``, ``baton.a2a``) needs to serve a team whose ask
 pauses for its client: the approvals its members ask for, made into pauses.
 
-A member agent's approval (a tool made with ``requires_approval=True``) can only reach a
-client as a paused ask (an AG-UI interrupt, an A2A ``input-required`` task), continued with
-``team.resume`` in any process sharing the team's history and storage. ``approvals_for`` gives
-the members ``ApprovalPolicy(suspend=True)`` when none brings one of its own, and refuses,
-naming the member and the fix, a team whose approvals nobody could answer: one without
-``history=`` and ``storage=`` (its ask can't pause), a member whose own ``ApprovalPolicy``
-waits for an answer on the stream, or members some of which bring a policy and some not. A
-member with a ``hitl=`` handler answers its approvals itself.
+A member agent's approval (a tool made with ``requires_approval=True``, or a call an
+``ApprovalPolicy`` matches) can only reach a client as a paused ask (an AG-UI interrupt, an A2A
+``input-required`` task), continued with ``team.resume`` in any process sharing the team's
+history and storage. ``approvals_for`` gives the members ``ApprovalPolicy(suspend=True)`` when
+a member needs approvals and none brings a policy (nor the server), and refuses, naming the
+member and the fix, a team whose approvals nobody could answer: one without ``history=`` and
+``storage=`` (its ask can't pause), an ``ApprovalPolicy`` that waits for an answer on the
+stream (a member's own or the server's), or a policy the server's middleware would add a second
+time to a member that brings one. A member with a ``hitl=`` handler answers its approvals
+itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ..agent import Agent
@@ -24,60 +27,74 @@ from .team import Team
 __all__ = ["approvals_for"]
 
 
-def approvals_for(team: Team, protocol: str, pause: str) -> tuple[Middleware, ...]:
+def approvals_for(
+    team: Team, protocol: str, pause: str, given: Sequence[Middleware] = ()
+) -> tuple[Middleware, ...]:
     """The middleware a served team's members get (the ask's ``middleware=``, which reaches
     every member) so that a member's approval pauses the team's ask: ``ApprovalPolicy(
-    suspend=True)`` when a member has tools requiring approval and none has an
-    ``ApprovalPolicy`` of its own (one of their own would then ask twice), else nothing.
+    suspend=True)`` when a member has tools requiring approval and no policy is brought (by a
+    member or in ``given``, the middleware the server gives every ask), else nothing.
     ``protocol`` names the server and ``pause`` what a pause is there (``"an interrupt"``),
     for the ``ConfigError`` raised, naming the member and the fix, for a team whose approvals
     nobody could answer (see the module docs)."""
-    # Every member agent with tools requiring approval, once (an agent may be a member of
-    # several teams inside this one; two agents may share a name).
-    asking: dict[int, tuple[Agent[Any], list[str]]] = {}
+    refused = f"team {team.name!r} can't be served over {protocol}"
+    # Every member agent once (an agent may be a member of several teams inside this one; two
+    # agents may share a name): the tools it needs approved, the policies it brings.
+    agents: dict[int, tuple[Agent[Any], list[str], list[ApprovalPolicy]]] = {}
     for member in team.all_members():
         agent = member.target
-        if isinstance(agent, Agent):
+        if isinstance(agent, Agent) and id(agent) not in agents:
             needing = sorted(name for name, t in agent.tools.items() if t.requires_approval)
-            if needing:
-                asking.setdefault(id(agent), (agent, needing))
+            agents[id(agent)] = (agent, needing, _policies(agent.middleware))
+    served = _policies(given)
+    for policy in served:
+        if not policy.suspend:
+            raise ConfigError(
+                f"{refused}: the ApprovalPolicy given to the app waits for an answer on the "
+                "stream, and nobody answers there for a served team. Make it "
+                f"ApprovalPolicy(..., suspend=True) (served as {pause})"
+            )
     # A member with a hitl= handler answers its approvals itself; the others need a person.
-    unanswered = [(a, needing) for a, needing in asking.values() if a.hitl is None]
-    if not unanswered:
-        return ()
-    refused = f"team {team.name!r} can't be served over {protocol}"
-    first, needing = unanswered[0]
-    if team.history is None or team.storage is None:
-        raise ConfigError(
-            f"{refused}: its member {first.name!r} has tools requiring approval "
-            f"({', '.join(needing)}), and an approval is served as {pause} that pauses the "
-            "team's ask, which needs history= and storage= on the team. Give the team both, "
-            "or give that agent hitl= (a handler answering approvals)"
-        )
-    for agent, _ in unanswered:
-        policies = _policies(agent)
-        if policies and not any(p.suspend for p in policies):
+    unanswered = [(a, needing, own) for a, needing, own in agents.values() if a.hitl is None]
+    for agent, _, own in unanswered:
+        if any(not p.suspend for p in own):
             raise ConfigError(
                 f"{refused}: its member {agent.name!r} has an ApprovalPolicy that waits for an "
                 "answer on the stream, and nobody answers there for a served team. Make it "
-                f"ApprovalPolicy(suspend=True) (served as {pause}), or give that agent hitl= "
-                "(a handler answering approvals)"
+                f"ApprovalPolicy(..., suspend=True) (served as {pause}), or give that agent "
+                "hitl= (a handler answering approvals)"
             )
-    # The ask's middleware reaches every member: a policy added for all would ask twice in a
-    # member that has one of its own (with a handler too).
-    own = sorted({a.name for a, _ in asking.values() if _policies(a)})
-    if not own:
-        return (ApprovalPolicy(suspend=True),)
-    without = sorted({a.name for a, _ in unanswered if not _policies(a)})
-    if without:
-        raise ConfigError(
-            f"{refused}: its members {without} have tools requiring approval and no "
-            f"ApprovalPolicy, while {own} have their own, so the app can't add one for all of "
-            "them. Give each of them middleware=[ApprovalPolicy(suspend=True)] "
-            f"(served as {pause})"
+    pausing = [(a, needing) for a, needing, own in unanswered if needing or own]
+    if pausing and (team.history is None or team.storage is None):
+        agent, needing = pausing[0]
+        what = (
+            f"tools requiring approval ({', '.join(needing)})" if needing else "an ApprovalPolicy"
         )
-    return ()
+        raise ConfigError(
+            f"{refused}: its member {agent.name!r} has {what}, and an approval is served "
+            f"as {pause} that pauses the team's ask, which needs history= and storage= on the "
+            "team. Give the team both, or give that agent hitl= (a handler answering approvals)"
+        )
+    # The ask's middleware reaches every member: a policy given to all of them would ask a
+    # second time in a member that brings its own (with a handler too).
+    bringing = sorted({a.name for a, _, own in agents.values() if own})
+    if served and bringing:
+        raise ConfigError(
+            f"{refused}: the app's ApprovalPolicy reaches every member, and {bringing} bring "
+            "their own, which would ask a second time. Give the policy to the members that "
+            "need one instead of the app"
+        )
+    bare = sorted({a.name for a, needing, own in unanswered if needing and not own})
+    if not bare or served:
+        return ()
+    if not bringing:
+        return (ApprovalPolicy(suspend=True),)
+    raise ConfigError(
+        f"{refused}: its members {bare} have tools requiring approval and no ApprovalPolicy, "
+        f"while {bringing} have their own, so the app can't add one for all of them. Give "
+        f"each of them middleware=[ApprovalPolicy(suspend=True)] (served as {pause})"
+    )
 
 
-def _policies(agent: Agent[Any]) -> list[ApprovalPolicy]:
-    return [m for m in agent.middleware if isinstance(m, ApprovalPolicy)]
+def _policies(middleware: Sequence[Middleware]) -> list[ApprovalPolicy]:
+    return [m for m in middleware if isinstance(m, ApprovalPolicy)]

@@ -15,7 +15,7 @@ from baton.agui.teams import approvals_for
 from baton.events import ApprovalRequest, HumanMessage
 from baton.hitl import ApprovalPolicy
 from baton.teams import MaxTurns, RoundRobin
-from baton.testing import ScriptedModel
+from baton.testing import ScriptedModel, call
 
 
 @tool(requires_approval=True)
@@ -131,3 +131,46 @@ def test_a_handler_members_own_policy_is_not_doubled() -> None:
     with pytest.raises(ConfigError, match=r"members \['release'\] have tools requiring approval"):
         AGUIApp(durable(answering, bare), token=TOKEN)
     assert approvals_for(durable(answering)) == ()  # answered by its handler: nothing to add
+
+
+async def test_an_approval_policy_given_to_the_app_is_the_only_one() -> None:
+    """The app's own suspending policy reaches every member: none is added beside it (two
+    would ask again after every answer), and the approval, once answered, runs the call."""
+    ops = Agent("ops", config=ScriptedModel(call("deploy", env="prod"), "Done."), tools=[deploy])
+    team = RoundRobin(
+        [ops], termination=MaxTurns(1), history=MemoryHistory(), storage=MemoryStorage()
+    )
+    app = AGUIApp(team, token=TOKEN, middleware=[ApprovalPolicy(suspend=True)])
+    async with client_for(app) as client:
+        asked = sse_events((await post(client, run_input("t-app", user("ship")))).text)
+        [interrupt] = asked[-1]["outcome"]["interrupts"]
+        answer = {"interruptId": interrupt["id"], "status": "resolved"}
+        answer["payload"] = {"approved": True}
+        resumed = sse_events((await post(client, run_input("t-app", resume=[answer]))).text)
+    assert resumed[-1]["type"] == "RUN_FINISHED"
+    assert resumed[-1].get("outcome", {}).get("type") != "interrupt"
+    results = [e["content"] for e in resumed if e["type"] == "TOOL_CALL_RESULT"]
+    assert results == ["deployed to prod"]
+    with pytest.raises(ConfigError, match="the ApprovalPolicy given to the app waits"):
+        AGUIApp(durable(ops), token=TOKEN, middleware=[ApprovalPolicy()])
+    with pytest.raises(ConfigError, match=r"\['ops'\] bring their own"):
+        own = agent_with(ApprovalPolicy(suspend=True))
+        AGUIApp(durable(own), token=TOKEN, middleware=[ApprovalPolicy(suspend=True)])
+
+
+def test_any_members_policy_that_waits_on_the_stream_is_refused() -> None:
+    """A policy matching calls of tools that don't require approval waits all the same."""
+
+    @tool
+    def wipe(path: str) -> str:
+        """Wipe a path."""
+        return f"wiped {path}"
+
+    careful = Agent(
+        "janitor",
+        config=ScriptedModel("ok"),
+        tools=[wipe],
+        middleware=[ApprovalPolicy(lambda call: call.name == "wipe")],
+    )
+    with pytest.raises(ConfigError, match=r"member 'janitor' has an ApprovalPolicy that waits"):
+        AGUIApp(durable(careful), token=TOKEN)
