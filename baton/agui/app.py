@@ -94,7 +94,7 @@ from ..hitl import ApprovalPolicy
 from ..hooks import Middleware, Observer
 from ..redaction import logger
 from ..reply import Reply
-from ..runstate import load_run_state
+from ..runstate import RunState, load_run_state
 from ..stream import MemoryStream
 from ..teams import Team
 from ._extra import require_extra
@@ -296,20 +296,20 @@ class AGUIApp:
             options["tools"] = self._frontend.tools(run_input.tools)
         return options
 
-    async def _paused(self, thread: str) -> tuple[Sequence[Any], str | None] | None:
+    async def _paused(self, thread: str) -> tuple[Sequence[Any], RunState | None] | None:
         """The requests a paused ask on ``thread`` waits for (None: nothing paused), and, for
-        a team, the member agent whose run goes on when they are answered (None: the ask
-        goes on from a ``Human`` member's answer, with the next member's run)."""
+        a team, the paused run of the member agent that goes on when they are answered (None:
+        the ask goes on from a ``Human`` member's answer, with the next member's run)."""
         agent = self.agent
         if isinstance(agent, Team):
             waiting = await agent.paused(thread)
             if waiting is None:
                 return None
-            runs = any(
-                m.name == waiting.member and isinstance(m.target, Agent)
-                for m in agent.all_members()
-            )
-            return waiting.requests, waiting.member if runs else None
+            run = None if agent.storage is None else await load_run_state(agent.storage, thread)
+            asked = {r.request_id for r in waiting.requests}
+            if run is not None and not asked & {r.request_id for r in run.requests}:
+                run = None  # not the run this pause waits for
+            return waiting.requests, run
         if agent.history is None or agent.storage is None:
             return None
         paused = await load_run_state(agent.storage, thread)
@@ -322,7 +322,7 @@ class AGUIApp:
         options = self._options(run_input)
         paused = await self._paused(thread)
         if paused is not None:
-            requests, member = paused
+            requests, run = paused
             answers = answers_for(
                 requests, run_input.resume or (), pending_tool_calls(run_input.messages)
             )
@@ -333,8 +333,8 @@ class AGUIApp:
                     "interrupts with resume entries and its front-end tool calls with tool "
                     "messages"
                 )
-            if member is not None:  # its run goes on: in a step of its own, as when it began
-                for event in translator.resume_member(member):
+            if run is not None:  # a member's run goes on: in its step, as when it began
+                for event in translator.resume_member(run.agent, run.run_id):
                     yield event
             source = self._resumed(thread, answers, options, state)
             async for event in self._translated(source, translator, state, run_input):

@@ -85,7 +85,6 @@ class Translator:
 
     __slots__ = (
         "_reasoning",
-        "_resumed",
         "_speaker",
         "_steps",
         "_streamed_reasoning",
@@ -106,9 +105,6 @@ class Translator:
         self.open_calls: dict[str, str] = {}  # call id -> name, started and not yet ended
         self.ended: set[str] = set()  # calls started and ended in this AG-UI run
         self._steps: dict[str, str] = {}  # sub-task or member run id -> its step's name
-        # The step of a member run resumed in this AG-UI run (its RunStarted was in an earlier
-        # one, so its run id is not known here): ended by the first run end not in _steps.
-        self._resumed: str | None = None
 
     def translate(self, event: Event) -> Iterator[BaseEvent]:
         """The AG-UI events ``event`` stands for (often none)."""
@@ -249,20 +245,18 @@ class Translator:
         self._steps[started.run_id] = started.agent
         yield StepStartedEvent(step_name=started.agent)
 
-    def resume_member(self, member: str) -> Iterator[BaseEvent]:
-        """Open the step of ``member``, whose paused run goes on in this AG-UI run (a team's
-        ask resumed after its approval or question): its messages carry its name again."""
-        self._speaker = self._resumed = member
-        yield StepStartedEvent(step_name=member)
+    def resume_member(self, agent: str, run_id: str) -> Iterator[BaseEvent]:
+        """Open the step of ``agent``'s run ``run_id``, paused in an earlier AG-UI run and going
+        on in this one (a team's ask resumed after its approval or question), as its
+        ``RunStarted`` did: its messages carry its name, its end closes the step."""
+        self._speaker = agent
+        self._steps[run_id] = agent
+        yield StepStartedEvent(step_name=agent)
 
     def _member_finished(self, run_id: str) -> Iterator[BaseEvent]:
         yield from self.close_messages()
         yield from self.close_calls()
         self._speaker = None
-        if run_id not in self._steps and self._resumed is not None:
-            name, self._resumed = self._resumed, None
-            yield StepFinishedEvent(step_name=name)
-            return
         yield from self._step_finished(run_id)
 
     def close(self) -> Iterator[BaseEvent]:
@@ -271,6 +265,3 @@ class Translator:
         yield from self.close_calls()
         for task_id in list(self._steps):
             yield from self._step_finished(task_id)
-        if self._resumed is not None:
-            name, self._resumed = self._resumed, None
-            yield StepFinishedEvent(step_name=name)

@@ -202,7 +202,9 @@ def rebuild_state(team: str, conversation: Conversation, team_id: str) -> TeamSt
 
 def team_turn(member: str, state: TeamState) -> Turn:
     """The turn of ``member``, a team whose ask ended in ``state``: its last turn's answer, its
-    whole ask's usage."""
-    last = state.turns[-1]
+    whole ask's usage (an empty answer when its Timeout cut its first turn)."""
     usage = state.finished.usage if state.finished is not None else state.usage
+    if not state.turns:
+        return Turn(member, "", "", usage)
+    last = state.turns[-1]
     return Turn(member, last.text, last.output, usage, response=last.response)

@@ -26,6 +26,7 @@ from baton.teams import (
     Handoff,
     Human,
     MaxTurns,
+    Member,
     RoundRobin,
     SpeakerSelected,
     Swarm,
@@ -258,6 +259,44 @@ async def test_a_cancelled_member_approval_denies_the_call(
     assert result["content"].startswith("The user denied this call")
     assert texts_by_speaker(resumed) == [("ops", "Not deployed."), ("reviewer", "Looks good.")]
     valid_history(await history.load("t-denied"))
+
+
+async def test_an_approval_inside_a_member_team_resumes_in_the_agents_step(
+    node_peers: NodePeers, valid_history: Any
+) -> None:
+    """ops, a member of a member team under another name (``Member(..., name=)``): its step is
+    named after the agent before the pause and after it, and closes once."""
+    history = MemoryHistory()
+    ops = Agent(
+        "ops", config=ScriptedModel(call("deploy", env="prod"), "Deployed."), tools=[deploy]
+    )
+    inner = RoundRobin([Member(ops, name="deployer")], name="inner", termination=MaxTurns(1))
+    crew = RoundRobin(
+        [inner, Agent("reviewer", config=ScriptedModel("Looks good."))],
+        termination=MaxTurns(2),
+        history=history,
+        storage=MemoryStorage(),
+    )
+    report = await run_served(
+        node_peers,
+        crew,
+        {"threadId": "t-nested", "steps": [{"user": "Ship it."}, {"resolve": {"approved": True}}]},
+    )
+    asked, resumed = report["runs"]
+    assert asked["outcome"] == "interrupt"
+    assert steps(asked) == [("STEP_STARTED", "ops"), ("STEP_FINISHED", "ops")]
+    one_run_pair(resumed)
+    assert resumed["error"] is None and resumed["outcome"] == "success"
+    assert steps(resumed) == [
+        ("STEP_STARTED", "ops"),
+        ("STEP_FINISHED", "ops"),
+        ("STEP_STARTED", "reviewer"),
+        ("STEP_FINISHED", "reviewer"),
+    ]
+    assert texts_by_speaker(resumed) == [("ops", "Deployed."), ("reviewer", "Looks good.")]
+    stored = await history.load("t-nested")
+    valid_history(stored)
+    assert [r.content for r in stored if isinstance(r, ToolCallResult)] == ["deployed to prod"]
 
 
 async def test_a_member_approval_asked_in_one_replica_is_answered_in_another(

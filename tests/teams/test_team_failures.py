@@ -116,6 +116,37 @@ async def test_a_team_left_open_by_a_dead_process_is_closed_by_the_next_ask(
     assert reply.text == "b says"  # a was selected last: b goes next
 
 
+async def test_a_member_team_whose_timeout_cut_its_first_turn_takes_an_empty_turn(
+    valid_history: Any,
+) -> None:
+    """The member team ends normally with no turn of its own (its Timeout fired at once): the
+    outer ask takes that as an empty answer and goes on with its next member."""
+
+    async def hang(_: Any) -> str:
+        await asyncio.Event().wait()
+        return "never"
+
+    inner = RoundRobin(
+        [Agent("slow", config=ScriptedModel(hang))],
+        name="inner",
+        termination=Timeout(1e-6) | MaxTurns(1),  # due at once: no timer to wait for
+    )
+    history = MemoryHistory()
+    team = RoundRobin(
+        [inner, Agent("b", config=ScriptedModel("b says"))],
+        termination=MaxTurns(2),
+        history=history,
+    )
+    reply = await team.ask("go", conversation_id="c-inner-timeout")
+    assert [t.member for t in reply.turns] == ["inner", "b"]
+    assert reply.turns[0].text == "" and reply.text == "b says"
+    stored = await history.load("c-inner-timeout")
+    valid_history(stored)
+    check_teams(stored)
+    inner_end = [e for e in stored if isinstance(e, TeamFinished) and e.team == "inner"]
+    assert [e.termination for e in inner_end] == ["Timeout(1e-06)"]
+
+
 async def test_a_timeout_cuts_a_hung_turn_and_ends_the_ask_normally(valid_history: Any) -> None:
     async def hang(_: Any) -> str:
         await asyncio.Event().wait()
