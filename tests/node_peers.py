@@ -44,12 +44,17 @@ class NodePeers:
     def bin(self, name: str) -> Path:
         return self.modules / ".bin" / name
 
-    async def run_script(self, script: Path, **env: str) -> dict[str, Any]:
+    async def run_script(
+        self, script: Path, *, prelude: Path | None = None, **env: str
+    ) -> dict[str, Any]:
         """Run the ES module ``script`` under node 22 with ``env`` added to the environment;
         its report, the JSON on the last line it prints. The script is fed to node on stdin
         with this folder as the working directory, so its imports resolve in the installed
-        peers. Async: the server under test usually runs in the caller's event loop."""
+        peers; ``prelude``, a module several scripts start with (their imports and set-up),
+        is fed first. Async: the server under test usually runs in the caller's event loop."""
         source = await asyncio.to_thread(script.read_bytes)
+        if prelude is not None:
+            source = await asyncio.to_thread(prelude.read_bytes) + b"\n" + source
         process = await asyncio.create_subprocess_exec(
             str(self.node),
             "--input-type=module",

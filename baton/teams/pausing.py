@@ -85,12 +85,7 @@ class Pausing:
                 f"team.resume() takes stream=, wait_busy=, middleware= and observers=, not "
                 f"{unknown[0]}= (the paused ask goes on with what it started with)"
             )
-        storage, history = self.storage, self.history
-        if storage is None or history is None:
-            raise ConfigError(
-                "team.resume() continues an ask saved in a history and a storage: build the "
-                "team with the same history= and storage= as the one that paused"
-            )
+        storage, history = self._stores("resume() continues")
         conversation = await claim_stored(
             history,
             conversation_id,
@@ -99,11 +94,7 @@ class Pausing:
             wait=options.get("wait_busy", 0),
         )
         try:
-            paused = await storage.get(pause_key(conversation_id))
-            if not isinstance(paused, dict) or paused.get("team") != self.name:
-                raise NotSuspended(
-                    f"team {self.name!r} has no paused ask on conversation {conversation_id}"
-                )
+            paused = await self._pause_record(storage, conversation_id)
             passed = {k: options[k] for k in MEMBER_OPTIONS if k in options}
             state, turn = self._paused_turn(conversation, paused, answers, storage)
             if not await storage.delete(pause_key(conversation_id)):
@@ -114,25 +105,35 @@ class Pausing:
         finally:
             await conversation.release()
 
-    async def _cancel_paused(self, conversation_id: str, reason: str, wait_busy: float) -> None:
-        """``Team.cancel_paused`` (see there)."""
-        self.prepare()
+    def _stores(self, doing: str) -> tuple[Storage, History]:
+        """The team's storage and history, which a paused ask lives in (``doing``: what the
+        caller does with it, for the error)."""
         storage, history = self.storage, self.history
         if storage is None or history is None:
             raise ConfigError(
-                "team.cancel_paused() ends an ask saved in a history and a storage: build the "
-                "team with the same history= and storage= as the one that paused"
+                f"team.{doing} an ask saved in a history and a storage: build the team with "
+                "the same history= and storage= as the one that paused"
             )
+        return storage, history
+
+    async def _pause_record(self, storage: Storage, conversation_id: str) -> dict[str, Any]:
+        """This team's pause record on ``conversation_id`` (``NotSuspended``: none)."""
+        paused = await storage.get(pause_key(conversation_id))
+        if not isinstance(paused, dict) or paused.get("team") != self.name:
+            raise NotSuspended(
+                f"team {self.name!r} has no paused ask on conversation {conversation_id}"
+            )
+        return paused
+
+    async def _cancel_paused(self, conversation_id: str, reason: str, wait_busy: float) -> None:
+        """``Team.cancel_paused`` (see there)."""
+        self.prepare()
+        storage, history = self._stores("cancel_paused() ends")
         conversation = await claim_stored(
             history, conversation_id, stream=None, variables=self.variables, wait=wait_busy
         )
         try:
-            paused = await storage.get(pause_key(conversation_id))
-            if not isinstance(paused, dict) or paused.get("team") != self.name:
-                raise NotSuspended(
-                    f"team {self.name!r} has no paused ask on conversation {conversation_id}"
-                )
-            waiting = paused
+            paused = waiting = await self._pause_record(storage, conversation_id)
             while isinstance(waiting.get("inner"), dict):  # a member team's: who waits there
                 waiting = waiting["inner"]
             events = conversation.events

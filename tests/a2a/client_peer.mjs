@@ -1,45 +1,6 @@
-// A client of Baton's A2A server written with the official JavaScript SDK (@a2a-js/sdk 1.3).
-// test_server_node.py runs it with node 22 from tests/node (where the SDK is installed) and
-// reads one JSON line from stdout. BATON_PEER (JSON): {"url": ..., "token": ..., "binding": ...}
-// The SDK's messages are protobuf-shaped: `role` is the numeric enum and a text part is
-// {content: {$case: "text", value}} (a {text} part would be sent empty).
-import { randomUUID } from "node:crypto";
-import {
-  ClientFactory,
-  ClientFactoryOptions,
-  DefaultAgentCardResolver,
-  JsonRpcTransportFactory,
-  RestTransportFactory,
-} from "@a2a-js/sdk/client";
-
-const peer = JSON.parse(process.env.BATON_PEER);
-const ROLE_USER = 1;
-const authed = (input, init = {}) => {
-  const headers = new Headers(init.headers ?? {});
-  headers.set("Authorization", `Bearer ${peer.token}`);
-  return fetch(input, { ...init, headers });
-};
-const factory = new ClientFactory(
-  ClientFactoryOptions.createFrom(ClientFactoryOptions.default, {
-    transports: [
-      new JsonRpcTransportFactory({ fetchImpl: authed }),
-      new RestTransportFactory({ fetchImpl: authed }),
-    ],
-    preferredTransports: [peer.binding],
-    cardResolver: new DefaultAgentCardResolver({ fetchImpl: authed }),
-  }),
-);
-const client = await factory.createFromUrl(peer.url);
-
-const message = (text, ids = {}) => ({
-  messageId: randomUUID(),
-  role: ROLE_USER,
-  parts: [{ content: { $case: "text", value: text } }],
-  ...ids,
-});
-const textOf = (parts) =>
-  (parts ?? []).filter((p) => p.content?.$case === "text").map((p) => p.content.value).join("\n");
-
+// A client of Baton's A2A server written with the official JavaScript SDK (@a2a-js/sdk 1.3),
+// run after a2a_client.mjs (its `peer`, `client`, `message`, `textOf`); it prints one JSON line,
+// the report test_a2a_node_client.py reads.
 const report = {};
 // 1. One message, one answer.
 const first = await client.sendMessage({ message: message("hi") });

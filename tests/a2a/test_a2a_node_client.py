@@ -18,13 +18,15 @@ from baton.events import HumanMessage, ModelRequest, RunFailed, ToolCallResult
 from baton.teams import TeamFinished
 from baton.testing import call, chunks
 
-SCRIPT = Path(__file__).resolve().parent / "client_peer.mjs"
-TEAM_SCRIPT = Path(__file__).resolve().parent / "team_peer.mjs"
+HERE = Path(__file__).resolve().parent
+CLIENT = HERE / "a2a_client.mjs"  # the set-up both scripts start with
+SCRIPT = HERE / "client_peer.mjs"
+TEAM_SCRIPT = HERE / "team_peer.mjs"
 
 
 async def run_peer(node_peers: NodePeers, peer: dict[str, Any]) -> dict[str, Any]:
     """Run the node client on ``peer``; its report."""
-    return await node_peers.run_script(SCRIPT, BATON_PEER=json.dumps(peer))
+    return await node_peers.run_script(SCRIPT, prelude=CLIENT, BATON_PEER=json.dumps(peer))
 
 
 @pytest.mark.parametrize("binding", ["JSONRPC", "HTTP+JSON"])
@@ -86,7 +88,9 @@ async def test_the_javascript_client_answers_a_served_teams_pauses(
             "first": "A post about tea.",
             "answers": ["Make it green tea.", "yes"],
         }
-        report = await node_peers.run_script(TEAM_SCRIPT, BATON_PEER=json.dumps(peer))
+        report = await node_peers.run_script(
+            TEAM_SCRIPT, prelude=CLIENT, BATON_PEER=json.dumps(peer)
+        )
     completed, input_required = 3, 6
     asked, approval, done = report["steps"]
     assert (asked["state"], asked["text"]) == (input_required, EDITOR_ASKS)

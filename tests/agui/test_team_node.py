@@ -184,6 +184,15 @@ def deploy(env: str) -> str:
     return f"deployed to {env}"
 
 
+# A resumed release: ops's turn goes on in its step, then the reviewer's.
+OPS_THEN_REVIEWER = [
+    ("STEP_STARTED", "ops"),
+    ("STEP_FINISHED", "ops"),
+    ("STEP_STARTED", "reviewer"),
+    ("STEP_FINISHED", "reviewer"),
+]
+
+
 def release_crew(ops_turns: Any, history: Any, storage: Any = None) -> RoundRobin:
     """ops deploys (a call requiring approval) then reports; a reviewer answers after it."""
     return RoundRobin(
@@ -227,13 +236,7 @@ async def test_a_members_approval_is_an_interrupt_the_client_answers(
     assert resumed["error"] is None and resumed["outcome"] == "success"
     [result] = [e for e in resumed["events"] if e["type"] == "TOOL_CALL_RESULT"]
     assert (result["toolCallId"], result["content"]) == (call_id, "deployed to prod")
-    # ops's turn goes on in a step of its own (its run began in the first request)
-    assert steps(resumed) == [
-        ("STEP_STARTED", "ops"),
-        ("STEP_FINISHED", "ops"),
-        ("STEP_STARTED", "reviewer"),
-        ("STEP_FINISHED", "reviewer"),
-    ]
+    assert steps(resumed) == OPS_THEN_REVIEWER  # ops's run began in the first request
     assert texts_by_speaker(resumed) == [("ops", "Deployed to prod."), ("reviewer", "Looks good.")]
     stored = await history.load("t-release")
     valid_history(stored)
@@ -287,12 +290,7 @@ async def test_an_approval_inside_a_member_team_resumes_in_the_agents_step(
     assert steps(asked) == [("STEP_STARTED", "ops"), ("STEP_FINISHED", "ops")]
     one_run_pair(resumed)
     assert resumed["error"] is None and resumed["outcome"] == "success"
-    assert steps(resumed) == [
-        ("STEP_STARTED", "ops"),
-        ("STEP_FINISHED", "ops"),
-        ("STEP_STARTED", "reviewer"),
-        ("STEP_FINISHED", "reviewer"),
-    ]
+    assert steps(resumed) == OPS_THEN_REVIEWER
     assert texts_by_speaker(resumed) == [("ops", "Deployed."), ("reviewer", "Looks good.")]
     stored = await history.load("t-nested")
     valid_history(stored)

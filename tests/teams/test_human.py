@@ -3,6 +3,7 @@ that team.resume continues (fresh team and history objects, as another process w
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from baton import Agent, MemoryHistory, MemoryStorage, tool
 from baton.context import Context
 from baton.errors import AskSuspended, ConfigError, ConversationBusy, NotSuspended
 from baton.events import HumanInputRequest, HumanMessage
+from baton.history import History, Storage
 from baton.stream import MemoryStream
 from baton.teams import (
     Human,
@@ -27,6 +29,21 @@ from baton.testing import ScriptedModel, call
 def writer(*turns: str) -> tuple[Agent[str], ScriptedModel]:
     model = ScriptedModel(*turns)
     return Agent("writer", config=model), model
+
+
+def editing(history: History, storage: Storage) -> Callable[..., RoundRobin]:
+    """Teams of a writer (playing ``turns``) and an editor who pauses, on one history and
+    storage: a fresh one per call, as a process that resumes makes its own."""
+
+    def team(*turns: str) -> RoundRobin:
+        return RoundRobin(
+            [Agent("writer", config=ScriptedModel(*turns)), Human("editor", suspend=True)],
+            termination=TextMention("APPROVED") | MaxTurns(6),
+            history=history,
+            storage=storage,
+        )
+
+    return team
 
 
 async def test_a_handler_answers_the_humans_turn(valid_history: Any) -> None:
@@ -65,15 +82,8 @@ async def test_the_stream_answers_when_there_is_no_handler() -> None:
 
 
 async def test_a_paused_human_turn_resumes_from_fresh_objects(valid_history: Any) -> None:
-    history, storage = MemoryHistory(), MemoryStorage()
-
-    def team(*turns: str) -> RoundRobin:
-        return RoundRobin(
-            [Agent("writer", config=ScriptedModel(*turns)), Human("editor", suspend=True)],
-            termination=TextMention("APPROVED") | MaxTurns(6),
-            history=history,
-            storage=storage,
-        )
+    history = MemoryHistory()
+    team = editing(history, MemoryStorage())
 
     with pytest.raises(AskSuspended) as paused:
         await team("draft one").ask("Write.", conversation_id="c-human")
@@ -110,15 +120,8 @@ async def test_a_paused_human_turn_resumes_from_fresh_objects(valid_history: Any
 
 
 async def test_cancel_paused_ends_the_ask_without_the_humans_answer(valid_history: Any) -> None:
-    history, storage = MemoryHistory(), MemoryStorage()
-
-    def team(*turns: str) -> RoundRobin:
-        return RoundRobin(
-            [Agent("writer", config=ScriptedModel(*turns)), Human("editor", suspend=True)],
-            termination=TextMention("APPROVED") | MaxTurns(6),
-            history=history,
-            storage=storage,
-        )
+    history = MemoryHistory()
+    team = editing(history, MemoryStorage())
 
     with pytest.raises(NotSuspended):
         await team().cancel_paused("c-cancel")  # nothing paused there
