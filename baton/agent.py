@@ -18,7 +18,7 @@ from .events import Event, HumanMessage, ModelRequest, RunStarted
 from .history import History, Storage
 from .hitl import with_approval_policy
 from .hooks import ContextPolicy, Middleware, Observer
-from .humans import HumanHandler, HumanState
+from .humans import HumanHandler, resumed_humans
 from .loop import Plan, run_loop
 from .models.base import ModelConfig, ModelSettings
 from .models.hosted import check_hosted, resolve_hosted, split_hosted
@@ -391,12 +391,8 @@ class Agent(Generic[OutputT]):
             live = self._live(state, conversation, config, plan, options)
             live.storage = storage
             live.keeps_claim = held is not None
-            reopened: dict[str, list[Any]] = {}
-            for request, call_id in zip(state.requests, state.asked_in, strict=False):
-                reopened.setdefault(call_id, []).append(request)
-            live.humans = HumanState(
-                answers={a.request_id: a for a in answers if a.request_id is not None},
-                reopened=reopened,
+            live.humans = resumed_humans(
+                conversation.events, start, state.requests, state.asked_in, answers
             )
             # The model's client is made here, in the loop the resume runs on, before the
             # paused state goes: a client that can't be made (no credentials in this process)

@@ -16,14 +16,21 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from .conversation import new_id
 from .errors import AskSuspended, ConfigError, HumanInputTimeout, StreamClosed
-from .events import ApprovalRequest, HumanInputRequest, HumanMessage, ToolCall, UnattendedRequest
+from .events import (
+    ApprovalRequest,
+    Event,
+    HumanInputRequest,
+    HumanMessage,
+    ToolCall,
+    UnattendedRequest,
+)
 from .redaction import logger
 from .stream import MemoryStream
 
@@ -88,6 +95,9 @@ class HumanState:
 
     answers: dict[str, HumanMessage] = field(default_factory=dict)  # given to resume()
     reopened: dict[str, list[HumanRequest]] = field(default_factory=dict)  # by asking call id
+    # Requests whose answers the history holds already (given at an earlier resume): asked
+    # again, they take them without recording them a second time.
+    replayed: set[str] = field(default_factory=set)
     published: set[str] = field(default_factory=set)
     waits: dict[str, _Wait] = field(default_factory=dict)
     received: dict[str, HumanMessage] = field(default_factory=dict)  # came on the stream
@@ -98,6 +108,50 @@ def humans_of(run: LiveRun) -> HumanState:
     if humans is None:
         humans = run.humans = HumanState()
     return humans
+
+
+def resumed_humans(
+    events: Sequence[Event],
+    start: int,
+    paused: Sequence[HumanRequest],
+    asked_in: Sequence[str],
+    given: Sequence[HumanMessage],
+) -> HumanState:
+    """The human requests of a resumed run: ``paused`` (the run's, asked in the calls
+    ``asked_in``) with the answers ``given`` to resume, and, before them, what those calls
+    asked in this run and had answered already (read from ``events``, the history, from the
+    run's start). A call that paused runs again from its start and asks again, in the same
+    order: each request then takes its own answer. Without the earlier ones, a call asking
+    twice (a question, then an approval; two approval policies) would be asked its first
+    request again at every resume and never finish."""
+    calls = set(asked_in)
+    paused_ids = {r.request_id for r in paused}
+    earlier: dict[str, list[HumanRequest]] = {}
+    answered: dict[str, HumanMessage] = {}
+    for event in events[start:]:
+        if isinstance(event, HumanMessage):
+            if event.request_id is not None:
+                answered[event.request_id] = event
+            continue
+        if isinstance(event, ApprovalRequest):
+            asker: str | None = event.call.id
+        elif isinstance(event, HumanInputRequest):
+            asker = event.call_id
+        else:
+            continue
+        if asker is not None and asker in calls and event.request_id not in paused_ids:
+            earlier.setdefault(asker, []).append(event)
+    reopened: dict[str, list[HumanRequest]] = {}
+    replayed: dict[str, HumanMessage] = {}
+    for call_id, requests in earlier.items():
+        for request in requests:
+            if request.request_id in answered:
+                reopened.setdefault(call_id, []).append(request)
+                replayed[request.request_id] = answered[request.request_id]
+    for request, call_id in zip(paused, asked_in, strict=False):
+        reopened.setdefault(call_id, []).append(request)
+    answers = {a.request_id: a for a in given if a.request_id is not None}
+    return HumanState(answers={**replayed, **answers}, reopened=reopened, replayed=set(replayed))
 
 
 def asking_call_id() -> str:
@@ -318,6 +372,9 @@ async def ask_human(
     if rid not in humans.published:  # a middleware answered without asking anyone
         humans.published.add(rid)
         await run.record(request)
+    if rid in humans.replayed:  # its answer is in the history since an earlier resume
+        humans.replayed.discard(rid)
+        return message
     from_stream = humans.received.pop(rid, None) is message
     await run.record(message, to_stream=not from_stream)
     return message

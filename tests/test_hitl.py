@@ -685,6 +685,80 @@ async def test_resume_without_answers_asks_again_and_may_suspend_again() -> None
     assert_valid_history(reply.events)
 
 
+async def test_a_call_asking_twice_finishes_after_two_resumes_each_answer_recorded_once() -> None:
+    """A tool asks a question, then for an approval, with the ask suspending on humans: it
+    pauses at the question, runs again from its start when resumed (the question takes its
+    answer) and pauses at the approval; resumed again, in another process, both requests take
+    their own answers and the call runs once. (It used to ask the question again at every
+    resume, forever.)"""
+    shipped: list[str] = []
+
+    @tool
+    async def ship(context: Context) -> str:
+        """Ship a service."""
+        name = await context.input("Which service?")
+        if not await context.approve(f"Ship {name}?"):
+            return "not shipped"
+        shipped.append(name)
+        return f"shipped {name}"
+
+    history, storage = MemoryHistory(), MemoryStorage()
+
+    def shipper(*turns: Any) -> Agent[str]:
+        return Agent(
+            "ops",
+            config=ScriptedModel(*turns),
+            tools=[ship],
+            history=history,
+            storage=storage,
+            suspend_on_human=True,
+        )
+
+    with pytest.raises(AskSuspended) as first:
+        await shipper(call("ship")).ask("go", conversation_id="c-twice")
+    [question] = first.value.requests
+    assert isinstance(question, HumanInputRequest)
+    with pytest.raises(AskSuspended) as second:
+        await shipper().resume("c-twice", HumanMessage("billing", question.request_id))
+    [approval] = second.value.requests
+    assert isinstance(approval, ApprovalRequest) and approval.call.name == "ship"
+    history, storage = await copy_elsewhere(history, storage)  # another process
+    reply = await shipper("Shipped.").resume(
+        "c-twice", HumanMessage("ok", approval.request_id, approved=True)
+    )
+    assert reply.text == "Shipped." and shipped == ["billing"]
+    events = list(reply.events)
+    assert_valid_history(events)
+    assert [e.content for e in events if isinstance(e, ToolCallResult)] == ["shipped billing"]
+    asked = [e.request_id for e in events if isinstance(e, HumanInputRequest | ApprovalRequest)]
+    answered = [e.request_id for e in events if isinstance(e, HumanMessage) and e.request_id]
+    assert asked == answered == [question.request_id, approval.request_id]
+
+
+async def test_two_suspending_approval_policies_on_one_call_each_ask_once() -> None:
+    history, storage = MemoryHistory(), MemoryStorage()
+    counter = Counter()
+    agent = Agent(
+        "ops",
+        config=ScriptedModel(call("deploy", env="prod"), "Deployed."),
+        tools=deploy_tools(counter),
+        middleware=[ApprovalPolicy(suspend=True), ApprovalPolicy(lambda c: True, suspend=True)],
+        history=history,
+        storage=storage,
+    )
+    with pytest.raises(AskSuspended) as first:
+        await agent.ask("ship", conversation_id="c-two")
+    with pytest.raises(AskSuspended) as second:  # the second policy's turn to ask
+        await agent.resume("c-two", HumanMessage("yes", first.value.request_id, approved=True))
+    assert second.value.request_id != first.value.request_id
+    reply = await agent.resume(
+        "c-two", HumanMessage("yes too", second.value.request_id, approved=True)
+    )
+    assert reply.text == "Deployed." and counter.calls == {"deploy": 1}
+    assert_valid_history(reply.events)
+    assert len([e for e in reply.events if isinstance(e, ApprovalRequest)]) == 2
+
+
 async def test_resume_rejects_answers_to_unknown_requests_and_unsuspended_conversations() -> None:
     counter = Counter()
     suspended, history, storage = await suspend_deploy(counter)
