@@ -28,8 +28,9 @@ saved in the storage, and the ask raises ``AskSuspended`` (answer its ``request_
 no ``Reply`` yet). Later, in any process, an ``Agent`` built the same way continues it: ``await
 agent.resume(conversation_id, HumanMessage(request_id=rid, approved=True))`` records the answer,
 runs the calls that had not finished (never those that had; a call that paused runs again from
-its start, and its request gets the answer) and goes on to the ``Reply``. Until then a new ask
-there raises ``ConversationBusy``.
+its start, and its request gets the answer, as do the requests it had answered before a later
+pause: a call may ask several times) and goes on to the ``Reply``. Until then a new ask there
+raises ``ConversationBusy``.
 
 Sub-agents. A request made by an agent running as a sub-task (``agent.as_tool()``,
 ``run_subtasks``) goes to the parent ask, marked with the sub-task's ``task_id``: the parent's
