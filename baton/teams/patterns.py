@@ -9,7 +9,6 @@ panel = Selector([planner, coder, tester], model="openai:gpt-5-mini")
 from __future__ import annotations
 
 import inspect
-import itertools
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple
@@ -17,7 +16,6 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_core import from_json
 
-from ..conversation import new_id
 from ..errors import ConfigError
 from ..events import Event, HumanMessage, ModelRequest, ModelResponse, Text
 from ..history import HistoryView
@@ -140,9 +138,6 @@ class Selector(Team):
         # previous speaker, the candidates, as a set and as the prompt lists them, made once
         # per team instead of on every turn.
         self._choices: dict[str | None, _Choice] = {}
-        # A selection is no run, but a call carries a run id: unique per call, made without a
-        # system call each time.
-        self._run_ids = map(f"{new_id()}-{{}}".format, itertools.count(1))
         self._provider = self.model.provider
         self._model_name = self.model.model_name
 
@@ -190,11 +185,14 @@ class Selector(Team):
         prompt = self._prompt(state, choice)
         problems: list[str] = []
         key = self.selector_name
-        for _ in range(self.max_selection_attempts):
+        for attempt in range(1, self.max_selection_attempts + 1):
             asked = (
                 prompt if not problems else f"{prompt}\n\nEarlier answers: {'; '.join(problems)}"
             )
-            call = self._call(asked, state.conversation_id)
+            # A selection is no run, but a call carries a run id: the ask's own (random, made
+            # per ask), the turn and the attempt, unique without a system call per call.
+            run_id = f"{state.team_id}-select-{state.next_turn}-{attempt}"
+            call = self._call(asked, state.conversation_id, run_id)
             # A provider that fails (auth, rate limits, down) fails the ask, as a member's
             # model would; a malformed answer is asked again.
             response = valid_response(await self.model.client().respond(call, _ignore_chunk))
@@ -213,12 +211,12 @@ class Selector(Team):
             f"({'; '.join(problems)}): next in order"
         )
 
-    def _call(self, prompt: str, conversation_id: str) -> ModelCall:
+    def _call(self, prompt: str, conversation_id: str, run_id: str) -> ModelCall:
         """One selection's model call: everything but the prompt was made with the team."""
         return ModelCall(
             self.selector_name,
             conversation_id,
-            next(self._run_ids),
+            run_id,
             self._instructions,
             HistoryView([ModelRequest((Text(prompt),))]),
             (),

@@ -44,7 +44,7 @@ async def test_the_model_picks_each_speaker_with_its_reason() -> None:
 
 
 async def test_an_invalid_choice_is_asked_again() -> None:
-    selector = ScriptedModel(pick("nobody"), "not json", pick("tester", "ok"))
+    selector = ScriptedModel(pick("nobody"), "not json", pick("tester", "ok"), repeat=True)
     team = Selector(crew("coder", "tester"), selector, termination=MaxTurns(1))
     reply = await team.ask("go")
     assert selected(reply) == [("tester", "ok")]
@@ -52,6 +52,13 @@ async def test_an_invalid_choice_is_asked_again() -> None:
     assert "'nobody' is not one of the candidates" in last_prompt
     assert "no valid choice (an answer that is not the JSON asked for)" in last_prompt
     assert selector.calls_made == 3
+    # Each selection call carries a run id of its own, made from the ask's: unique across
+    # attempts, turns, asks and processes (the team's id is random per ask).
+    again = await team.ask("go")  # the script starts over: three calls more
+    ids = [c.run_id for c in selector.requests]
+    assert len(set(ids)) == len(ids) == 6
+    assert all(i.startswith(f"{reply.run_id}-") for i in ids[:3])
+    assert all(i.startswith(f"{again.run_id}-") for i in ids[3:])
 
 
 @pytest.mark.parametrize(
