@@ -159,9 +159,9 @@ def agent_executor(
         TaskState.TASK_STATE_REJECTED,
     }
     extra = tuple(middleware)
-    # How each ask pauses for a human: an agent's run suspends (an input-required task); a
-    # team's ask takes only its members' options (it pauses on its members' own pauses).
-    pausing: dict[str, Any] = {} if isinstance(agent, Team) else {"suspend_on_human": True}
+    # How each ask pauses for a human: an agent's run suspends on a question (an
+    # input-required task), and so does a team member's (the team's ask pauses with it).
+    pausing: dict[str, Any] = {"suspend_on_human": True}
 
     def wire_parts(text: str, data: Any = None) -> list[WirePart]:
         parts = [WirePart(text=text)] if text else []

@@ -288,10 +288,10 @@ class AGUIApp:
         options: AskOptions = {"middleware": self._middleware}
         if self._observers:
             options["observers"] = self._observers
+        options["suspend_on_human"] = True  # a question pauses: an interrupt (a member's too)
         if isinstance(self.agent, Team):  # a team's ask takes the members' options only
             refuse_frontend_tools(run_input.tools or ())
             return options
-        options["suspend_on_human"] = True
         if run_input.tools:
             options["tools"] = self._frontend.tools(run_input.tools)
         return options

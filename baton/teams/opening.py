@@ -23,8 +23,9 @@ __all__ = ["MEMBER_OPTIONS", "TEAM_OPTIONS", "open_conversation", "repair"]
 
 # relay: a parent ask answers the members' human requests (the team as a sub-task);
 # middleware, observers: added to every member's (e.g. the parent's inherited Telemetry, a
-# served team's dev UI recorder).
-MEMBER_OPTIONS = frozenset({"relay", "middleware", "observers"})
+# served team's dev UI recorder); suspend_on_human: a member's question (context.input)
+# pauses the team's ask (a served team's client answers it) instead of waiting on the stream.
+MEMBER_OPTIONS = frozenset({"relay", "middleware", "observers", "suspend_on_human"})
 TEAM_OPTIONS = frozenset({"conversation_id", "stream", "wait_busy", "variables"}) | MEMBER_OPTIONS
 
 

@@ -79,11 +79,13 @@ class Pausing:
     ) -> TeamReply:
         """``Team.resume`` (see there)."""
         self.prepare()
-        unknown = sorted(set(options) - {"stream", "wait_busy", "middleware", "observers"})
+        taken = {"stream", "wait_busy", "middleware", "observers", "suspend_on_human"}
+        unknown = sorted(set(options) - taken)
         if unknown:
             raise ConfigError(
-                f"team.resume() takes stream=, wait_busy=, middleware= and observers=, not "
-                f"{unknown[0]}= (the paused ask goes on with what it started with)"
+                "team.resume() takes stream=, wait_busy=, middleware=, observers= and "
+                f"suspend_on_human=, not {unknown[0]}= (the paused ask goes on with what it "
+                "started with)"
             )
         storage, history = self._stores("resume() continues")
         conversation = await claim_stored(

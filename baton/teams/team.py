@@ -201,7 +201,8 @@ class Team(Pausing):
     async def ask(self, task: PromptInput, **options: Any) -> TeamReply:
         """Run the team on ``task`` until a termination fires; the reply holds the last
         member's answer. ``conversation_id=`` continues a stored conversation (needs
-        ``history=``), ``stream=`` watches it, ``wait_busy=`` waits for a running ask."""
+        ``history=``), ``stream=`` watches it, ``wait_busy=`` waits for a running ask;
+        ``middleware=``, ``observers=`` and ``suspend_on_human=`` go to every member's run."""
         return await self.ask_with(task, options)
 
     def ask_sync(self, task: PromptInput, **options: Any) -> TeamReply:
@@ -289,7 +290,8 @@ class Team(Pausing):
         another process: ``answers`` holds ``HumanMessage(request_id=..., text=... or
         approved=...)``; a member's run goes on where it stood. Needs the same ``history=`` and
         ``storage=`` as the team that paused. Options: ``stream=``, ``wait_busy=``, and
-        ``middleware=`` / ``observers=`` for the members' runs. See ``pausing.py``."""
+        ``middleware=`` / ``observers=`` / ``suspend_on_human=`` for the members' runs. See
+        ``pausing.py``."""
         return await self._resume_ask(conversation_id, answers, options)
 
     async def cancel_paused(

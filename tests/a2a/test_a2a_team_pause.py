@@ -25,11 +25,11 @@ from a2a_support import (
 )
 from serving import uvicorn_serving
 
-from baton import Agent, MemoryHistory, MemoryStorage
+from baton import Agent, Context, MemoryHistory, MemoryStorage, tool
 from baton.a2a import A2AApp
 from baton.backends.sql import SQLHistory, SQLStorage
 from baton.events import HumanMessage, RunFailed, RunStarted, ToolCallError, ToolCallResult
-from baton.teams import Graph, Human, Team, TeamFailed, TeamFinished
+from baton.teams import Graph, Human, MaxTurns, RoundRobin, Team, TeamFailed, TeamFinished
 from baton.testing import ScriptedModel, call
 
 COMPLETED = TaskState.TASK_STATE_COMPLETED
@@ -103,6 +103,32 @@ async def test_a_members_approval_is_asked_of_the_client(
         assert isinstance(outcomes[0], ToolCallResult)
     else:
         assert isinstance(outcomes[0], ToolCallError) and error in outcomes[0].message
+
+
+async def test_a_members_question_is_asked_of_the_client(valid_history: Any) -> None:
+    """A member's tool asks a question (``context.input``): the team's ask pauses (members
+    are asked with ``suspend_on_human=True``) and the client's text reaches the tool."""
+
+    @tool
+    async def release(context: Context) -> str:
+        """Release a service."""
+        return f"released {await context.input('Which service?')}"
+
+    team = RoundRobin(
+        [Agent("ops", config=ScriptedModel(call("release"), "Released."), tools=[release])],
+        termination=MaxTurns(1),
+        history=MemoryHistory(),
+        storage=MemoryStorage(),
+    )
+    async with uvicorn_serving(A2AApp(team, token=TOKEN)) as base, a2a_client(base) as client:
+        asked = await send(client, user_message("Release."))
+        assert asked.state == INPUT and "Which service?" in asked.text
+        ids = {"context_id": asked.context_id, "task_id": asked.task_id}
+        done = await send(client, user_message("billing", **ids))
+        assert done.state == COMPLETED and done.text == "Released."
+    events = await stored(team, asked.context_id)
+    valid_history(events)
+    assert [e.content for e in events if isinstance(e, ToolCallResult)] == ["released billing"]
 
 
 @pytest.mark.parametrize("pause", ["human", "approval"])

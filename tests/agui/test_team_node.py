@@ -12,7 +12,7 @@ from typing import Any
 from agui_support import TOKEN, run_client, run_served, types
 from node_peers import NodePeers
 
-from baton import Agent, MemoryHistory, MemoryStorage, tool
+from baton import Agent, Context, MemoryHistory, MemoryStorage, tool
 from baton.events import (
     ApprovalRequest,
     HumanInputRequest,
@@ -295,6 +295,48 @@ async def test_an_approval_inside_a_member_team_resumes_in_the_agents_step(
     stored = await history.load("t-nested")
     valid_history(stored)
     assert [r.content for r in stored if isinstance(r, ToolCallResult)] == ["deployed to prod"]
+
+
+async def test_a_members_question_is_an_interrupt_the_client_answers(
+    node_peers: NodePeers, valid_history: Any
+) -> None:
+    """A member's tool asks a question (``context.input``): the served team's ask pauses (the
+    app asks with ``suspend_on_human=True``), and the client's text reaches the tool."""
+
+    @tool
+    async def release(context: Context) -> str:
+        """Release a service."""
+        name = await context.input("Which service?")
+        return f"released {name}"
+
+    history = MemoryHistory()
+    crew = RoundRobin(
+        [
+            Agent("ops", config=ScriptedModel(call("release"), "Released."), tools=[release]),
+            Agent("reviewer", config=ScriptedModel("Looks good.")),
+        ],
+        termination=MaxTurns(2),
+        history=history,
+        storage=MemoryStorage(),
+    )
+    report = await run_served(
+        node_peers,
+        crew,
+        {"threadId": "t-asked", "steps": [{"user": "Release."}, {"resolve": {"text": "billing"}}]},
+    )
+    asked, resumed = report["runs"]
+    assert asked["outcome"] == "interrupt"
+    [interrupt] = asked["interrupts"]
+    assert interrupt["reason"] == "input_required" and interrupt["message"] == "Which service?"
+    one_run_pair(resumed)
+    assert resumed["error"] is None and resumed["outcome"] == "success"
+    assert steps(resumed) == OPS_THEN_REVIEWER
+    [result] = [e for e in resumed["events"] if e["type"] == "TOOL_CALL_RESULT"]
+    assert result["content"] == "released billing"
+    stored = await history.load("t-asked")
+    valid_history(stored)
+    [request] = [e for e in stored if isinstance(e, HumanInputRequest)]
+    assert request.request_id == interrupt["id"]
 
 
 async def test_a_member_approval_asked_in_one_replica_is_answered_in_another(
