@@ -537,7 +537,8 @@ class Team(Pausing):
         if not ask.top:
             return (
                 "it takes its turn in a graph's parallel branch (a branch can't pause the "
-                "graph: answer it live, with handler=, hitl= or on the stream)"
+                "graph: answer it live, with handler= or hitl=, or on the stream when the "
+                "graph is not served; or give the member a node outside the parallel branches)"
             )
         if ask.storage is None or ask.conversation.history is None:
             return "give the team asked history= and storage="
