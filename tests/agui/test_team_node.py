@@ -6,6 +6,7 @@ client resumes."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -193,11 +194,14 @@ OPS_THEN_REVIEWER = [
 ]
 
 
-def release_crew(ops_turns: Any, history: Any, storage: Any = None) -> RoundRobin:
-    """ops deploys (a call requiring approval) then reports; a reviewer answers after it."""
+def release_crew(
+    ops_turns: Any, history: Any, storage: Any = None, tools: Sequence[Any] = (deploy,)
+) -> RoundRobin:
+    """ops deploys (a call requiring approval, by default) then reports; a reviewer answers
+    after it."""
     return RoundRobin(
         [
-            Agent("ops", config=ScriptedModel(*ops_turns), tools=[deploy]),
+            Agent("ops", config=ScriptedModel(*ops_turns), tools=list(tools)),
             Agent("reviewer", config=ScriptedModel("Looks good.")),
         ],
         termination=MaxTurns(2),
@@ -310,18 +314,9 @@ async def test_a_members_question_is_an_interrupt_the_client_answers(
         return f"released {name}"
 
     history = MemoryHistory()
-    crew = RoundRobin(
-        [
-            Agent("ops", config=ScriptedModel(call("release"), "Released."), tools=[release]),
-            Agent("reviewer", config=ScriptedModel("Looks good.")),
-        ],
-        termination=MaxTurns(2),
-        history=history,
-        storage=MemoryStorage(),
-    )
     report = await run_served(
         node_peers,
-        crew,
+        release_crew((call("release"), "Released."), history, tools=[release]),
         {"threadId": "t-asked", "steps": [{"user": "Release."}, {"resolve": {"text": "billing"}}]},
     )
     asked, resumed = report["runs"]
