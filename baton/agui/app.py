@@ -303,13 +303,7 @@ class AGUIApp:
         agent = self.agent
         if isinstance(agent, Team):
             waiting = await agent.paused(thread)
-            if waiting is None:
-                return None
-            run = None if agent.storage is None else await load_run_state(agent.storage, thread)
-            asked = {r.request_id for r in waiting.requests}
-            if run is not None and not asked & {r.request_id for r in run.requests}:
-                run = None  # not the run this pause waits for
-            return waiting.requests, run
+            return None if waiting is None else (waiting.requests, waiting.run)
         if agent.history is None or agent.storage is None:
             return None
         paused = await load_run_state(agent.storage, thread)

@@ -12,9 +12,9 @@ from ..errors import ConfigError, ConversationBusy
 from ..history import History, Storage
 from ..run import close_open_run
 from ..storing import store
-from .events import TeamFailed
 from .human import pause_key
-from .state import open_teams
+from .recording import innermost
+from .state import closing_teams, open_teams
 
 if TYPE_CHECKING:
     from .reply import TeamReply
@@ -73,9 +73,7 @@ async def repair(conversation: Conversation, storage: Storage | None) -> None:
         # Checked first: a team paused in a member's own run has that run open too.
         paused = await storage.get(pause_key(conversation.id))
         if isinstance(paused, dict) and paused.get("team_id") in {t for t, _ in still_open}:
-            waiting = paused
-            while isinstance(waiting.get("inner"), dict):  # a member team's: who waits there
-                waiting = waiting["inner"]
+            waiting = innermost(paused)  # a member team's pause: who waits there
             ids = waiting.get("request_id") or ", ".join(waiting.get("request_ids") or ())
             raise ConversationBusy(
                 f"conversation {conversation.id} has an ask of team {paused.get('team')!r} "
@@ -89,17 +87,10 @@ async def repair(conversation: Conversation, storage: Storage | None) -> None:
             f"conversation {conversation.id} has an ask of {paused_run.agent!r} paused while "
             "waiting for a human; finish it first with that agent's resume(...)"
         )
-    still_open = open_teams(conversation.events)
-    if still_open:
-        await store(
-            conversation,
-            [
-                TeamFailed(
-                    team_id,
-                    team,
-                    "Interrupted",
-                    "The process running this team stopped before it finished.",
-                )
-                for team_id, team in reversed(still_open)
-            ],
-        )
+    closing = closing_teams(
+        conversation.events,
+        "Interrupted",
+        "The process running this team stopped before it finished.",
+    )
+    if closing:
+        await store(conversation, closing)

@@ -26,11 +26,10 @@ from ..repair import closing_events
 from ..run import open_run_index
 from ..runstate import delete_run_state, load_run_state
 from ..storing import store
-from .events import TeamFailed
 from .human import Human, pause_key, record_answer
 from .opening import MEMBER_OPTIONS
-from .recording import PendingPause, TeamAsk, keep_pause
-from .state import PausedTeamAsk, TeamState, Turn, open_teams, rebuild_state, team_turn
+from .recording import PendingPause, TeamAsk, innermost, keep_pause
+from .state import PausedTeamAsk, TeamState, Turn, closing_teams, rebuild_state, team_turn
 from .views import Member
 
 if TYPE_CHECKING:
@@ -79,8 +78,8 @@ class Pausing:
     ) -> TeamReply:
         """``Team.resume`` (see there)."""
         self.prepare()
-        taken = {"stream", "wait_busy", "middleware", "observers", "suspend_on_human"}
-        unknown = sorted(set(options) - taken)
+        # A relay belongs to the ask that started the team (as a sub-task), not to a resume.
+        unknown = sorted(set(options) - {"stream", "wait_busy"} - (MEMBER_OPTIONS - {"relay"}))
         if unknown:
             raise ConfigError(
                 "team.resume() takes stream=, wait_busy=, middleware=, observers= and "
@@ -135,9 +134,8 @@ class Pausing:
             history, conversation_id, stream=None, variables=self.variables, wait=wait_busy
         )
         try:
-            paused = waiting = await self._pause_record(storage, conversation_id)
-            while isinstance(waiting.get("inner"), dict):  # a member team's: who waits there
-                waiting = waiting["inner"]
+            paused = await self._pause_record(storage, conversation_id)
+            waiting = innermost(paused)  # a member team's pause: who waits there
             events = conversation.events
             closing: list[Event] = []
             start = open_run_index(events)
@@ -146,14 +144,9 @@ class Pausing:
                 # A member's paused run: its open calls answered (none run), then closed.
                 run_id = started.run_id
                 closing += closing_events(events, start, run_id, "Cancelled", reason, "cancelled")
-            still_open = open_teams(events)
-            ids = [team_id for team_id, _ in still_open]
-            if paused.get("team_id") in ids:  # innermost first, as a cancelled ask closes
-                at = ids.index(paused["team_id"])
-                closing += [
-                    TeamFailed(team_id, name, "Cancelled", reason)
-                    for team_id, name in reversed(still_open[at:])
-                ]
+            # The ask and the member teams' asks open in it, innermost first, as a cancelled
+            # ask closes.
+            closing += closing_teams(events, "Cancelled", reason, inside=paused.get("team_id", ""))
             # The history first: a crash before the pause is forgotten leaves it closed, and
             # a second cancel only forgets the pause.
             if closing:
@@ -346,7 +339,7 @@ class Pausing:
         if "run_id" in paused:  # a member agent's own run paused: its saved state holds them
             run = await load_run_state(storage, conversation_id)
             if run is not None and run.run_id == paused["run_id"]:
-                return PausedTeamAsk(self.name, team_id, member, run.requests)
+                return PausedTeamAsk(self.name, team_id, member, run.requests, run)
         request_id = str(paused.get("request_id") or (paused.get("request_ids") or [""])[0])
         for event in reversed(await history.load(conversation_id)):
             if isinstance(event, HumanInputRequest) and event.request_id == request_id:

@@ -15,8 +15,7 @@ from ..events import Event
 from ..history import Storage
 from ..storing import CANCEL_GRACE, store
 from ..stream import MemoryStream, cleanup_delivery
-from .events import TeamFailed
-from .state import TeamState, open_teams
+from .state import TeamState, closing_teams
 
 __all__ = [
     "PendingPause",
@@ -24,6 +23,7 @@ __all__ = [
     "TeamAsk",
     "close_failed",
     "deliver",
+    "innermost",
     "keep_pause",
     "pause_key",
     "record",
@@ -143,13 +143,19 @@ async def close_failed(ask: TeamAsk, team: str, error: BaseException) -> None:
             conversation = ask.conversation
             if conversation.stale:
                 await conversation.reload()
-            still_open = open_teams(conversation.events)
-            ids = [team_id for team_id, _ in still_open]
-            if ask.state.team_id not in ids:
-                return
             # Closed innermost first: a member team's ask still open inside this one (it
             # handed up a pause this ask could not keep) ends with it.
-            closing = still_open[ids.index(ask.state.team_id) :]
+            closing = closing_teams(
+                conversation.events, kind, message[:500], inside=ask.state.team_id
+            )
             with cleanup_delivery():
-                for team_id, name in reversed(closing):
-                    await record(ask, TeamFailed(team_id, name, kind, message[:500]))
+                for failed in closing:
+                    await record(ask, failed)
+
+
+def innermost(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The record of whoever waits in a pause ``record``: a member team's own, nested under
+    ``"inner"``, down to the member whose turn waits."""
+    while isinstance(record.get("inner"), dict):
+        record = record["inner"]
+    return record

@@ -22,9 +22,18 @@ from ..events import (
     Usage,
     UsageReport,
 )
+from ..runstate import RunState
 from .events import MemberUsage, SpeakerSelected, TeamFailed, TeamFinished, TeamStarted
 
-__all__ = ["PausedTeamAsk", "TeamState", "Turn", "open_teams", "rebuild_state", "team_turn"]
+__all__ = [
+    "PausedTeamAsk",
+    "TeamState",
+    "Turn",
+    "closing_teams",
+    "open_teams",
+    "rebuild_state",
+    "team_turn",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +42,15 @@ class PausedTeamAsk:
     waits (a member of a member team, when the pause is in that team's turn), and every
     request it waits for (a ``Human`` member's ``HumanInputRequest``; a member
     agent's own ``HumanInputRequest`` or ``ApprovalRequest`` records). Answer each with a
-    ``HumanMessage`` carrying its ``request_id`` and pass them to ``team.resume``."""
+    ``HumanMessage`` carrying its ``request_id`` and pass them to ``team.resume``. ``run`` is
+    the member agent's paused run, which goes on when they are answered (None: a ``Human``
+    member's turn waits)."""
 
     team: str
     team_id: str
     member: str
     requests: tuple[HumanInputRequest | ApprovalRequest, ...]
+    run: RunState | None = None
 
 
 @dataclass(slots=True)
@@ -155,6 +167,20 @@ def open_teams(events: Sequence[Event]) -> list[tuple[str, str]]:
         elif isinstance(event, TeamFinished | TeamFailed):
             open_asks = [a for a in open_asks if a[0] != event.team_id]
     return open_asks
+
+
+def closing_teams(
+    events: Sequence[Event], error_type: str, message: str, inside: str | None = None
+) -> list[TeamFailed]:
+    """The ``TeamFailed`` closing the team asks open in ``events``, innermost first: all of
+    them, or ask ``inside`` and the member teams' asks open in it (none when it is closed)."""
+    still_open = open_teams(events)
+    if inside is not None:
+        ids = [team_id for team_id, _ in still_open]
+        still_open = still_open[ids.index(inside) :] if inside in ids else []
+    return [
+        TeamFailed(team_id, team, error_type, message) for team_id, team in reversed(still_open)
+    ]
 
 
 def rebuild_state(team: str, conversation: Conversation, team_id: str) -> TeamState:

@@ -31,14 +31,17 @@ def writer(*turns: str) -> tuple[Agent[str], ScriptedModel]:
     return Agent("writer", config=model), model
 
 
-def editing(history: History, storage: Storage) -> Callable[..., RoundRobin]:
+def editing(
+    history: History, storage: Storage, termination: Any = None
+) -> Callable[..., RoundRobin]:
     """Teams of a writer (playing ``turns``) and an editor who pauses, on one history and
-    storage: a fresh one per call, as a process that resumes makes its own."""
+    storage: a fresh one per call, as a process that resumes makes its own. They stop at
+    ``termination`` (by default when someone says APPROVED, or after 6 turns)."""
 
     def team(*turns: str) -> RoundRobin:
         return RoundRobin(
             [Agent("writer", config=ScriptedModel(*turns)), Human("editor", suspend=True)],
-            termination=TextMention("APPROVED") | MaxTurns(6),
+            termination=termination or TextMention("APPROVED") | MaxTurns(6),
             history=history,
             storage=storage,
         )
@@ -234,16 +237,8 @@ async def test_a_human_turn_before_a_pause_keeps_its_answer_after_the_resume(
 ) -> None:
     """The turns of an ask resumed twice are read back from the history: an earlier human
     turn's text is the person's answer (it has no run whose end says it)."""
-    history, storage = MemoryHistory(), MemoryStorage()
-
-    def crew(*drafts: str) -> RoundRobin:
-        return RoundRobin(
-            [Agent("writer", config=ScriptedModel(*drafts)), Human("editor", suspend=True)],
-            termination=MaxTurns(4),
-            history=history,
-            storage=storage,
-        )
-
+    history = MemoryHistory()
+    crew = editing(history, MemoryStorage(), MaxTurns(4))
     with pytest.raises(AskSuspended) as first:
         await crew("draft 1").ask("Write.", conversation_id="h-twice")
     with pytest.raises(AskSuspended) as second:

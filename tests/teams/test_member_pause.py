@@ -128,6 +128,9 @@ async def test_paused_gives_every_request_a_member_waits_for(valid_history: Any)
     assert paused.requests == suspended.value.requests
     assert all(isinstance(r, ApprovalRequest) for r in paused.requests)
     assert [r.call.arguments for r in paused.requests] == ['{"title":"Tea"}', '{"title":"Coffee"}']
+    assert paused.run is not None  # the member's paused run, which goes on when answered
+    saved = await storage.get("baton:team-pause:m4")
+    assert (paused.run.run_id, paused.run.agent) == (saved["run_id"], "writer")
     assert await fresh.pending_request("m4") == paused.requests[0]
     answers = [HumanMessage(approved=True, request_id=r.request_id) for r in paused.requests]
     reply = await crew(history, storage, "done", middleware=[policy]).resume("m4", *answers)

@@ -49,6 +49,7 @@ async def test_a_human_in_a_nested_team_pauses_the_team_asked(valid_history: Any
         await outer(history, storage, reviewers(), "draft 1").ask("Write.", conversation_id="n1")
     paused = await outer(history, storage, reviewers()).paused("n1")
     assert paused is not None and (paused.team, paused.member) == ("desk", "boss")
+    assert paused.run is None  # a person's turn: no member run waits
     (request,) = paused.requests
     assert isinstance(request, HumanInputRequest)
     saved = await storage.get("baton:team-pause:n1")
