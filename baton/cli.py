@@ -216,18 +216,30 @@ async def _serve_mcp(
 
 async def _run_demo(requested_model: str | None) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
+    from rich.text import Text
 
     from .console import EventPrinter, describe_usage
     from .demo import QUESTION, build_agent, choose_model
-    from .errors import BatonError
+    from .errors import BatonError, ConfigError
     from .testing import ScriptedModel
 
     console = Console(highlight=False)
-    config, notice = choose_model(requested_model)
+    try:
+        config, notice = choose_model(requested_model)
+    except ConfigError as exc:
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            f"baton demo: {exc}", style="red", markup=False
+        )
+        return 2
     scripted = isinstance(config, ScriptedModel)
-    console.print(Panel(notice, title="model", border_style="yellow" if scripted else "green"))
+    # Texts from outside (errors, tool output, the model's answer) are printed as plain text:
+    # rich would take "[openai]" or "[/etc]" in them for markup, drop it or fail on it.
+    console.print(
+        Panel(Text(notice), title="model", border_style="yellow" if scripted else "green")
+    )
     if scripted:
         console.print(
             "[dim]To use a real model, change one line in baton/demo.py "
@@ -243,7 +255,7 @@ async def _run_demo(requested_model: str | None) -> int:
             reply = await run.result()
     except BatonError as exc:
         printer.end_line()
-        console.print(f"[red]{type(exc).__name__}: {exc}[/red]")
+        console.print(f"{type(exc).__name__}: {exc}", style="red", markup=False)
         return 1
     printer.end_line()
     advice = reply.output
@@ -254,7 +266,7 @@ async def _run_demo(requested_model: str | None) -> int:
         table.add_row(city.city, f"{city.celsius:g}", f"{city.fahrenheit:g}", city.conditions)
     console.print()
     console.print(table)
-    console.print(f"[bold]Best city:[/bold] {advice.best_city} — {advice.reason}")
+    console.print(f"[bold]Best city:[/bold] {escape(advice.best_city)} — {escape(advice.reason)}")
     console.print(
         f"\n[dim]usage: {describe_usage(reply.usage)}; "
         f"{len(reply.events)} events in the conversation[/dim]"

@@ -12,6 +12,8 @@ import time
 from collections import deque
 from typing import Any
 
+from rich.markup import escape
+
 from .events import (
     ApprovalRequest,
     Event,
@@ -79,26 +81,36 @@ class EventPrinter:
         console = self.console
         if isinstance(event, TextChunk):
             if not self._open_line:
-                console.print(f"[bold cyan]{self.speaker}:[/bold cyan] ", end="")
+                console.print(f"[bold cyan]{escape(self.speaker)}:[/bold cyan] ", end="")
                 self._open_line = True
             console.print(event.text, end="", markup=False, highlight=False)
         elif isinstance(event, ReasoningChunk):
             self.end_line()
-            console.print(f"[dim italic]thinking: {event.text}[/dim italic]", highlight=False)
+            console.print(
+                f"[dim italic]thinking: {escape(event.text)}[/dim italic]", highlight=False
+            )
         elif isinstance(event, ModelResponse):
             self.end_line()
         elif isinstance(event, ToolCall):
             self.end_line()
             console.print(
-                f"  [magenta]→ {event.name}[/magenta]({event.arguments})", highlight=False
+                f"  [magenta]→ {escape(event.name)}[/magenta]({escape(event.arguments)})",
+                highlight=False,
             )
         elif isinstance(event, ToolCallResult):
-            console.print(f"  [green]← {event.name}[/green] {event.content}", highlight=False)
+            console.print(
+                f"  [green]← {escape(event.name)}[/green] {escape(event.content)}",
+                highlight=False,
+            )
         elif isinstance(event, ToolCallError):
-            console.print(f"  [red]✗ {event.name}[/red] {event.message}", highlight=False)
+            console.print(
+                f"  [red]✗ {escape(event.name)}[/red] {escape(event.message)}", highlight=False
+            )
         elif isinstance(event, RunFailed):
             self.end_line()
-            console.print(f"[red]run failed: {event.error_type}: {event.message}[/red]")
+            console.print(
+                f"run failed: {event.error_type}: {event.message}", style="red", markup=False
+            )
 
 
 class TimelinePrinter(EventPrinter):

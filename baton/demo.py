@@ -109,12 +109,21 @@ def scripted_model() -> ScriptedModel:
 
 
 def choose_model(requested: str | None = None) -> tuple[ModelConfig, str]:
-    """The model to run on, and a sentence saying plainly which one and why."""
-    candidates = [requested] if requested else []
-    candidates += [model for key, model in PROVIDER_KEYS.items() if os.environ.get(key)]
+    """The model to run on, and a sentence saying plainly which one and why.
+
+    A model the user names (``--model``) is used or refused (``ConfigError``, saying why): the
+    demo never answers a named model's question with canned text. Without one, the first
+    provider whose key is set and whose SDK is installed, else the scripted model."""
+    if requested:
+        try:
+            config = resolve_config(requested)
+            config.client()  # fails here, clearly, if the provider's SDK is not installed
+        except (ConfigError, AuthenticationFailed) as exc:
+            raise ConfigError(f"can't run the demo on {requested}: {exc}") from None
+        return config, f"Running on {requested}."
+    candidates = [model for key, model in PROVIDER_KEYS.items() if os.environ.get(key)]
     problems: list[str] = []
     for shorthand in candidates:
-        assert shorthand is not None
         try:
             config = resolve_config(shorthand)
             config.client()  # fails here, clearly, if the provider's SDK is not installed

@@ -12,7 +12,7 @@ typer_testing = pytest.importorskip("typer.testing")
 from baton import Agent, tool  # noqa: E402
 from baton.chat import RequestLine  # noqa: E402
 from baton.cli import _build_app  # noqa: E402
-from baton.console import TimelinePrinter  # noqa: E402
+from baton.console import EventPrinter, TimelinePrinter  # noqa: E402
 from baton.errors import ProviderUnavailable  # noqa: E402
 from baton.history import MemoryHistory  # noqa: E402
 from baton.middleware import RetryMiddleware  # noqa: E402
@@ -81,3 +81,39 @@ async def test_the_timeline_printer_shows_tool_calls_with_durations_and_retries(
     assert lines[11].startswith("│ turn 2 · ")
     assert lines[12].startswith("│ usage: 2 model calls, 1 tool call")
     assert lines[13].startswith("└ finished in ")
+
+
+@tool
+def listing(path: str) -> str:
+    """List a folder."""
+    return f"files: [{path}] done"
+
+
+@tool
+def installer() -> str:
+    """Fail as a missing extra does."""
+    raise ValueError("install baton-agents[openai] first")
+
+
+async def test_the_printer_shows_brackets_in_tool_output_as_they_are() -> None:
+    # rich reads "[/etc]" as a closing tag (a MarkupError that ended the chat) and "[openai]"
+    # as a style (silently dropped): the printer shows both as plain text.
+    output = io.StringIO()
+    console = rich_console.Console(file=output, width=200, highlight=False, color_system=None)
+    printer = EventPrinter(console, speaker="[bold]bot[/]")
+    model = ScriptedModel(
+        chunks("Looking in [/etc]. ", call("listing", path="/etc"), call("installer")),
+        "Done with [red]care[/red].",
+    )
+    agent = Agent("files", config=model, tools=[listing, installer])
+    async with agent.run("list /etc") as run:
+        async for event in run:
+            printer(event)
+        await run.result()
+    printer.end_line()
+    text = output.getvalue()
+    assert "[bold]bot[/]: Looking in [/etc]." in text
+    assert '→ listing({"path":"/etc"})' in text
+    assert "← listing files: [/etc] done" in text
+    assert "install baton-agents[openai] first" in text
+    assert "Done with [red]care[/red]." in text

@@ -31,6 +31,20 @@ def test_demo_runs_offline_and_says_so(runner, monkeypatch) -> None:
     assert "3 model calls, 4 tool calls" in result.output
 
 
+@pytest.mark.parametrize(
+    ("model", "said"),
+    [("nonsense", "must look like 'provider:model'"), ("nosuch:model", "nosuch")],
+)
+def test_demo_refuses_a_named_model_it_cannot_run(runner, model: str, said: str) -> None:
+    # A model the user names is never replaced by the scripted one: the demo would answer
+    # with canned text and exit 0 as if the named model had run.
+    result = runner.invoke(_build_app(), ["demo", "--model", model])
+    assert result.exit_code == 2, result.output
+    assert f"baton demo: can't run the demo on {model}:" in result.output
+    assert said in result.output
+    assert "SCRIPTED" not in result.output
+
+
 def test_chat_scripted_echo_with_commands(runner) -> None:
     result = runner.invoke(_build_app(), ["chat"], input="hello\n/usage\n/new\nagain\n/exit\n")
     assert result.exit_code == 0, result.output
