@@ -29,6 +29,8 @@ def worker_app() -> Any:
     """The ``baton worker`` typer app."""
     import typer
 
+    # Said in the help: without --redis a worker shares the local server's database 0.
+    _REDIS_HELP = "Redis URL (default: redis://127.0.0.1:6379/0)."
     app = typer.Typer(
         help="Bounded workers: run, submit to and serve a *.worker.md contract.",
         no_args_is_help=True,
@@ -39,7 +41,7 @@ def worker_app() -> Any:
         spec: Path = typer.Argument(..., help="The *.worker.md file."),
         agent: str = typer.Option(..., "--agent", help="The agent, as 'module:attribute'."),
         redis: str | None = typer.Option(
-            None, "--redis", envvar="BATON_REDIS_URL", help="Redis URL."
+            None, "--redis", envvar="BATON_REDIS_URL", help=_REDIS_HELP, show_default=False
         ),
         concurrency: int = typer.Option(4, "--concurrency", "-c", help="Tasks run at once."),
         prefix: str = typer.Option("baton:", "--prefix", help="Redis key prefix."),
@@ -71,7 +73,7 @@ def worker_app() -> Any:
         spec: str = typer.Argument(..., help="The *.worker.md file, or the spec's id."),
         payload: str = typer.Option(..., "--payload", help="The task's JSON payload."),
         redis: str | None = typer.Option(
-            None, "--redis", envvar="BATON_REDIS_URL", help="Redis URL."
+            None, "--redis", envvar="BATON_REDIS_URL", help=_REDIS_HELP, show_default=False
         ),
         prefix: str = typer.Option("baton:", "--prefix", help="Redis key prefix."),
         wait: bool = typer.Option(

@@ -87,3 +87,11 @@ async def test_submit_and_wait_queues_the_task_once(
         assert await raw.xlen(RedisKeys(spec.id, prefix).tasks) == 1
     finally:
         await raw.aclose()
+
+
+def test_the_help_says_which_redis_a_worker_uses_without_redis() -> None:
+    # Without --redis (or $BATON_REDIS_URL) a worker shares the local server's database 0.
+    for command in ("run", "submit"):
+        shown = baton(command, "--help")
+        assert shown.returncode == 0, shown.stderr
+        assert "redis://127.0.0.1:6379/0" in " ".join(shown.stdout.split()), command
