@@ -448,6 +448,12 @@ async def _loop(run: LiveRun, owner: bool) -> Reply[Any]:
                 await held.release()
 
 
+# ``agent.ask`` on a new conversation hands back this coroutine itself, so a forgotten
+# ``await`` is reported with its name: the name of what the user called, not of this module's
+# internals ("coroutine 'Agent.ask' was never awaited"). Set once: coroutines copy it when made.
+_loop.__name__ = "ask"
+_loop.__qualname__ = "Agent.ask"
+
 _REPLY: list[type[Reply[Any]]] = []  # baton.reply's Reply, once imported (it imports this module)
 
 

@@ -831,3 +831,10 @@ async def test_an_ask_whose_model_client_cannot_be_made_gives_its_conversation_b
     # Nothing holds the conversation: the next ask on it runs.
     again = await agent.ask("more", conversation_id=first.conversation_id)
     assert again.text == "two"
+
+
+def test_a_forgotten_await_is_reported_with_the_name_the_user_called() -> None:
+    agent = Agent("a", config=ScriptedModel("x"))
+    pending = agent.ask("hi")  # a new conversation: the loop's own coroutine
+    assert pending.__qualname__ == "Agent.ask"
+    pending.close()  # what the RuntimeWarning "coroutine ... was never awaited" names

@@ -733,3 +733,20 @@ def test_agent_tool_table_lists_tools_from_functions_tools_and_toolkits():
 
     agent = Agent("x", config=ScriptedModel("hi"), tools=[a, b, Counter(prefix="k")])
     assert sorted(agent.tools) == ["a", "b", "k_increment", "k_read"]
+
+
+def _takes_args(*values: int) -> int:
+    return len(values)
+
+
+def _takes_kwargs(**options: int) -> int:
+    return len(options)
+
+
+@pytest.mark.parametrize(
+    ("function", "shown"), [(_takes_args, "*values"), (_takes_kwargs, "**options")]
+)
+def test_star_parameters_are_refused_as_written(function: Any, shown: str) -> None:
+    with pytest.raises(ToolDefinitionError) as info:
+        tool(function)
+    assert f"takes {shown}: tools need named parameters" in str(info.value)

@@ -98,7 +98,8 @@ def read_signature(
     for p in parameters:
         if p.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
             raise ToolDefinitionError(
-                f"{label} takes *{p.name}: tools need named parameters so the model knows what "
+                f"{label} takes {'*' if p.kind is inspect.Parameter.VAR_POSITIONAL else '**'}"
+                f"{p.name}: tools need named parameters so the model knows what "
                 "to send; replace it with explicit parameters"
             )
         if p.kind is inspect.Parameter.POSITIONAL_ONLY:

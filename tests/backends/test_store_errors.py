@@ -40,6 +40,7 @@ async def test_an_unreachable_redis_is_a_retryable_backend_error_without_the_pas
             await agent.ask("hi", config=ScriptedModel("yo"), conversation_id="c")
         assert raised.value.retryable
         assert SECRET not in str(raised.value) and "***" in str(raised.value)
+        assert ".." not in str(raised.value)  # the driver's own full stop is not doubled
         with pytest.raises(BackendUnavailable) as stored:
             await RedisStorage(url).get("k")
         assert SECRET not in str(stored.value)

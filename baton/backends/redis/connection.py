@@ -157,12 +157,12 @@ def redis_unavailable(exc: BaseException, owner: object) -> BackendUnavailable |
         return None
     unreachable = isinstance(exc, rex.ConnectionError | rex.TimeoutError | rex.BusyLoadingError)
     fix = (
-        "Check that Redis is running and the URL is right; the ask can be retried"
+        "Check that Redis is running and the URL is right; what failed can be retried"
         if unreachable
         else "Redis answered with an error: check its configuration (memory, ACLs, key types)"
     )
     return BackendUnavailable(
-        f"{owner!r} could not use Redis: {type(exc).__name__}: {exc}. {fix}",
+        f"{owner!r} could not use Redis: {type(exc).__name__}: {str(exc).rstrip('.')}. {fix}",
         retryable=unreachable,
     )
 
