@@ -15,6 +15,7 @@ the wrapped and the bare form.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import inspect
 import json
@@ -32,7 +33,7 @@ from pydantic_core import SchemaError, from_json
 from .context import Context
 from .errors import ConfigError, Retry
 from .tools.injection import Signature, read_signature, resolve_injections
-from .tools.schema import ArgsSchema, describe_validation_error, parse_docstring
+from .tools.schema import ArgsSchema, describe_validation_error, parse_docstring, schema_problem
 
 __all__ = ["OutputInvalid", "OutputSpec", "Prompted", "build_output_spec"]
 
@@ -105,6 +106,11 @@ class OutputSpec:
             self.json_schema = self._args.json_schema
             self.wrapped = False
             return
+        if _is_instance_of_a_schema_class(schema):
+            raise ConfigError(
+                f"response_schema takes a class, not an instance: pass "
+                f"{type(schema).__name__}, not {schema!r}"
+            )
         self.name = getattr(schema, "__name__", None) or "result"
         try:
             self._adapter = TypeAdapter(schema)
@@ -116,7 +122,8 @@ class OutputSpec:
             SchemaError,
         ) as exc:
             raise ConfigError(
-                f"response_schema {schema!r} cannot be described as a JSON schema ({exc}); use a "
+                f"response_schema {schema!r} cannot be described as a JSON schema "
+                f"({schema_problem(exc)}); use a "
                 "pydantic model, dataclass, TypedDict (from typing_extensions before Python 3.12), "
                 "primitive, list or union of those, or a JSON schema as a dict"
             ) from None
@@ -165,7 +172,12 @@ class OutputSpec:
                 data = data["result"]
             return self._adapter.validate_python(data)
         except ValidationError as exc:
-            raise OutputInvalid(self._explain(describe_validation_error(exc))) from None
+            # An error without a location is about the answer itself (not JSON, not an object);
+            # a function's output names its arguments, as a tool's do.
+            whole = "arguments" if self._args is not None else "the answer"
+            raise OutputInvalid(
+                self._explain(describe_validation_error(exc, whole=whole))
+            ) from None
         except Retry as exc:
             raise OutputInvalid(exc.message) from None
 
@@ -223,6 +235,13 @@ class OutputSpec:
             f"Your answer does not match the required output schema: {problem}. "
             "Reply again with only JSON that matches the schema."
         )
+
+
+def _is_instance_of_a_schema_class(schema: Any) -> bool:
+    """A pydantic model's or a dataclass's instance given where its class was meant."""
+    if isinstance(schema, type):
+        return False
+    return dataclasses.is_dataclass(schema) or hasattr(type(schema), "__pydantic_fields__")
 
 
 def _json_schema_checker(schema: Mapping[str, Any]) -> Any:

@@ -472,8 +472,20 @@ async def test_unknown_schema_error_is_a_config_error():
     class Opaque:
         pass
 
-    with pytest.raises(ConfigError, match="cannot be described as a JSON schema"):
+    with pytest.raises(ConfigError, match="cannot be described as a JSON schema") as caught:
         Agent("out", config=ScriptedModel("x"), response_schema=Opaque)
+    # pydantic's advice for model authors (arbitrary_types_allowed, ...) is not repeated
+    assert "arbitrary_types_allowed" not in str(caught.value)
+    assert "pydantic-core schema for" in str(caught.value)
+
+
+async def test_an_instance_given_as_the_schema_names_its_class() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Agent("out", config=ScriptedModel("x"), response_schema=City(name="x", population=1))
+    assert str(caught.value) == (
+        "response_schema takes a class, not an instance: pass City, not "
+        "City(name='x', population=1)"
+    )
 
 
 # -- JSON-schema dicts ----------------------------------------------------------------------------
@@ -526,3 +538,12 @@ async def test_a_json_schema_dict_checks_a_final_tool_result_too():
 def test_a_schema_baton_cannot_use_is_a_config_error():
     with pytest.raises(ConfigError, match=r"not a valid JSON schema .*type"):
         Agent("out", config=ScriptedModel("x"), response_schema={"type": "no-such-type"})
+
+
+async def test_an_answer_that_is_not_json_is_named_as_the_answer() -> None:
+    # (A tool's arguments are "arguments"; a final answer is not: the model reads this.)
+    agent, model = ask_with(City, "not json", "also not json", "nope", output_retries=1)
+    with pytest.raises(OutputValidationError) as caught:
+        await agent.ask("a city")
+    assert "the required output schema: the answer: Invalid JSON" in str(caught.value)
+    assert "the answer: Invalid JSON" in model.requests[1].messages[-1].message

@@ -750,3 +750,21 @@ def test_star_parameters_are_refused_as_written(function: Any, shown: str) -> No
     with pytest.raises(ToolDefinitionError) as info:
         tool(function)
     assert f"takes {shown}: tools need named parameters" in str(info.value)
+
+
+class _Database:
+    """Not something a model can send."""
+
+
+def test_a_parameter_the_model_cannot_fill_is_named_with_the_way_out() -> None:
+    def lookup(query: str, db: _Database) -> str:
+        return query
+
+    with pytest.raises(ToolDefinitionError) as info:
+        tool(lookup)
+    message = str(info.value)
+    assert message.startswith(
+        "tool 'lookup': parameter 'db' (_Database) cannot be described to the model as JSON"
+    )
+    assert "Inject(...) or Depends(...)" in message
+    assert "arbitrary_types_allowed" not in message

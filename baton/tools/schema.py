@@ -21,7 +21,38 @@ from typing_extensions import TypedDict
 from ..errors import ToolDefinitionError
 from .injection import ModelParam
 
-__all__ = ["ArgsSchema", "JsonArgs", "describe_validation_error", "parse_docstring"]
+__all__ = [
+    "ArgsSchema",
+    "JsonArgs",
+    "describe_validation_error",
+    "parse_docstring",
+    "schema_problem",
+]
+
+
+_SCHEMA_ERRORS = (PydanticSchemaGenerationError, PydanticInvalidForJsonSchema, PydanticUserError)
+
+
+def schema_problem(exc: Exception) -> str:
+    """The first sentence of pydantic's schema error: what failed, without its advice for
+    pydantic model authors (``arbitrary_types_allowed``, ``__get_pydantic_core_schema__``),
+    which is not how a Baton user fixes it."""
+    first = str(exc).strip().split("\n", 1)[0]
+    return first.split(". ", 1)[0].rstrip(".")
+
+
+def _undescribable(params: tuple[ModelParam, ...]) -> ModelParam | None:
+    """The first parameter whose type alone has no JSON schema (on the error path only)."""
+    for p in params:
+        try:
+            TypeAdapter(p.annotation).json_schema()
+        except _SCHEMA_ERRORS:
+            return p
+    return None
+
+
+def _type_name(annotation: Any) -> str:
+    return annotation.__name__ if isinstance(annotation, type) else repr(annotation)
 
 
 def parse_docstring(fn: Callable[..., Any]) -> tuple[str, dict[str, str]]:
@@ -55,15 +86,18 @@ class ArgsSchema:
         try:
             self.adapter: TypeAdapter[dict[str, Any]] = TypeAdapter(cast(Any, typed))
             schema = self.adapter.json_schema()
-        except (
-            PydanticSchemaGenerationError,
-            PydanticInvalidForJsonSchema,
-            PydanticUserError,
-        ) as exc:
+        except _SCHEMA_ERRORS as exc:
+            culprit = _undescribable(params)
+            which = (
+                "a parameter type"
+                if culprit is None
+                else f"parameter {culprit.name!r} ({_type_name(culprit.annotation)})"
+            )
             raise ToolDefinitionError(
-                f"{owner}: a parameter type cannot be described to the model as JSON ({exc}). Use "
-                "JSON-friendly types (str, int, pydantic models, dataclasses, TypedDicts, lists, "
-                "Literal, Enum) or inject the value with Inject(...)/Depends(...)"
+                f"{owner}: {which} cannot be described to the model as JSON "
+                f"({schema_problem(exc)}). Use JSON-friendly types (str, int, pydantic models, "
+                "dataclasses, TypedDicts, lists, Literal, Enum); a value the model should not "
+                "fill (a client, a connection) is injected with Inject(...) or Depends(...)"
             ) from None
         schema.pop("title", None)
         properties = schema.setdefault("properties", {})
@@ -101,12 +135,16 @@ class JsonArgs:
         return self._adapter.validate_json(arguments or "{}")
 
 
-def describe_validation_error(exc: ValidationError, limit: int = 6) -> str:
-    """A short, model-readable summary of a pydantic error: no tracebacks, no file paths."""
+def describe_validation_error(
+    exc: ValidationError, limit: int = 6, whole: str = "arguments"
+) -> str:
+    """A short, model-readable summary of a pydantic error: no tracebacks, no file paths.
+    ``whole`` names what an error without a location is about (a tool call's arguments, a
+    final answer)."""
     lines: list[str] = []
     errors = exc.errors(include_url=False, include_context=False)
     for err in errors[:limit]:
-        loc = ".".join(str(x) for x in err["loc"]) or "arguments"
+        loc = ".".join(str(x) for x in err["loc"]) or whole
         message = err["msg"]
         kind = err["type"]
         if kind not in ("missing", "json_invalid", "extra_forbidden") and "input" in err:
