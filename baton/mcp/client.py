@@ -34,7 +34,7 @@ from ..tools.tool import Tool
 from .asking import Caller, Callers
 from .content import PromptMessage, prompt_messages, resource_parts, tool_result
 from .events import MCPProgress
-from .faults import lost_answer, permanent, request_error, unavailable
+from .faults import connection_closed, lost_answer, permanent, request_error, unavailable
 from .options import ServerOptions, read_options
 from .targets import Target, http_target, in_process_target, require_mcp, sse_target, stdio_target
 
@@ -103,6 +103,7 @@ class MCPServer:
         self._connect = connect
         self._mode = "auto"  # how mcp.Client picks the protocol version
         self._refusal: Callable[[], str | None] = lambda: None  # see targets.Target
+        self._process = False  # see targets.Target
         self.name = settings.name
         self.timeout = settings.timeout
         self.connect_timeout = settings.connect_timeout
@@ -128,6 +129,7 @@ class MCPServer:
         options.setdefault("name", target.name)
         made = cls(target.connect, **options)
         made._mode, made._refusal = target.mode, target.refusal
+        made._process = target.process
         return made
 
     @classmethod
@@ -470,6 +472,14 @@ class MCPServer:
                 refused = self._refusal()
                 if refused is not None:  # turned away: trying again can't help
                     raise ToolSourceUnavailable(f"MCP server {self.name}: {refused}") from None
+                if self._process and connection_closed(exc.__cause__):
+                    # A command that ends before the handshake (a crash, a missing module, a
+                    # wrong argument) ends so again: said once, without four tries.
+                    raise ToolSourceUnavailable(
+                        f"MCP server {self.name}: the process closed the connection before the "
+                        "MCP handshake, so it likely exited at start (what it wrote to stderr "
+                        "is on this process's stderr); check that the command runs on its own"
+                    ) from exc.__cause__
                 if attempt >= self.reconnect or permanent(exc.__cause__):
                     if attempt:
                         raise ToolSourceUnavailable(

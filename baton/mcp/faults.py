@@ -51,16 +51,24 @@ def permanent(exc: BaseException | None) -> bool:
     return isinstance(status, int) and 400 <= status < 500 and status not in {408, 429}
 
 
-def request_error(server: str, what: str, exc: Exception) -> tuple[Exception, bool]:
-    """The Baton error a request's SDK error becomes, and whether it means the connection is
-    gone (the session must close). Errors it does not know are returned as they are."""
+def connection_closed(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is the SDK saying the other side closed the connection."""
     from anyio import BrokenResourceError, ClosedResourceError
     from mcp import MCPError
     from mcp.types import CONNECTION_CLOSED
+
+    if isinstance(exc, ClosedResourceError | BrokenResourceError):
+        return True
+    return isinstance(exc, MCPError) and exc.code == CONNECTION_CLOSED
+
+
+def request_error(server: str, what: str, exc: Exception) -> tuple[Exception, bool]:
+    """The Baton error a request's SDK error becomes, and whether it means the connection is
+    gone (the session must close). Errors it does not know are returned as they are."""
+    from mcp import MCPError
     from pydantic import ValidationError
 
-    closed = isinstance(exc, ClosedResourceError | BrokenResourceError)
-    if closed or (isinstance(exc, MCPError) and exc.code == CONNECTION_CLOSED):
+    if connection_closed(exc):
         return ToolSourceUnavailable(
             f"MCP server {server} closed the connection (did it exit?); the next call starts "
             "a new session"

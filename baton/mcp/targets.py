@@ -56,6 +56,7 @@ class Target:
     name: str
     mode: str = "auto"
     refusal: Callable[[], str | None] = _never_refused
+    process: bool = False  # a subprocess Baton starts (stdio), not a server it reaches
 
 
 def stdio_target(
@@ -82,7 +83,7 @@ def stdio_target(
     shown = [Path(command).name]
     if argv[:1] == ["-m"] and len(argv) > 1:
         shown += argv[:2]
-    return Target(connect, " ".join(shown))
+    return Target(connect, " ".join(shown), process=True)
 
 
 def http_target(

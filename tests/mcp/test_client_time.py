@@ -286,6 +286,20 @@ async def test_a_server_that_cannot_start_is_a_clear_error() -> None:
     await server.aclose()
 
 
+async def test_a_server_that_exits_at_start_is_said_once_without_trying_again() -> None:
+    """A command that ends before the handshake (here: an error and exit status 3) is not
+    started four times: trying again can't help, and the error says what likely happened."""
+    crash = "import sys; sys.stderr.write('no module named mcp_server_x\\n'); sys.exit(3)"
+    server = MCPServer.stdio(sys.executable, ["-c", crash], reconnect=3)
+    agent = Agent("a", config=ScriptedModel("never"), tools=[server])
+    with pytest.raises(ToolSourceUnavailable) as failed:
+        await agent.ask("hi")
+    assert "closed the connection before the MCP handshake" in str(failed.value)
+    assert "attempts" not in str(failed.value)
+    assert server.sessions_opened == 1
+    await server.aclose()
+
+
 def test_a_missing_sdk_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "mcp", None)  # `import mcp` fails as if not installed
     with pytest.raises(ConfigError, match=r"pip install 'baton-agents\[mcp\]'"):
