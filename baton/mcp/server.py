@@ -251,7 +251,13 @@ class MCPApp:
     ) -> None:
         require_sdk()
         if not isinstance(agent, Agent):
-            raise ConfigError(f"MCPApp serves a baton Agent, got {type(agent).__name__}")
+            # A team (or anything else with as_tool) is served through an agent that uses it.
+            hint = (
+                "; serve an agent that uses it as a tool: Agent(..., tools=[team.as_tool()])"
+                if callable(getattr(agent, "as_tool", None))
+                else ""
+            )
+            raise ConfigError(f"MCPApp serves a baton Agent, got {type(agent).__name__}{hint}")
         if tools not in _MODES:
             raise ConfigError(f"tools must be one of {', '.join(_MODES)}, got {tools!r}")
         if isinstance(input_timeout, bool) or not input_timeout > 0:

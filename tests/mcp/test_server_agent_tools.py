@@ -81,3 +81,16 @@ async def test_a_tools_exception_text_stays_on_the_server() -> None:
     assert text(result) == "the tool connect failed (RuntimeError); see the server log"
     [error] = [e for e in reply.events if isinstance(e, ToolCallError)]
     assert "RuntimeError" in error.message and "hunter2" not in error.message
+
+
+def test_a_team_is_refused_with_the_way_to_serve_it() -> None:
+    from baton import ConfigError
+    from baton.teams import RoundRobin
+
+    team = RoundRobin([Agent(n, config=ScriptedModel("x")) for n in ("a", "b")])
+    with pytest.raises(ConfigError) as refused:
+        MCPApp(team)  # type: ignore[arg-type]
+    assert str(refused.value) == (
+        "MCPApp serves a baton Agent, got RoundRobin; serve an agent that uses it as a tool: "
+        "Agent(..., tools=[team.as_tool()])"
+    )
