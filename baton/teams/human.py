@@ -10,6 +10,9 @@ A human's turn records a ``HumanInputRequest`` (its ``request_id``) and waits fo
   ``HumanMessage``;
 - otherwise ``suspend=False`` (the default): a ``HumanMessage(request_id=..., text=...)`` sent
   on the conversation's stream (by a UI watching it) answers;
+- ``timeout=`` (seconds) bounds the wait for a handler's or the stream's answer: past it the
+  team's ask fails with ``HumanInputTimeout`` (the conversation stays valid; the next ask
+  starts afresh); without it the turn waits as long as it takes;
 - ``suspend=True``: the team's ask pauses durably (``AskSuspended``; the team needs
   ``history=`` and ``storage=``) and ``team.resume(conversation_id, HumanMessage(request_id=...,
   text=...))`` continues it, in any process, with the same turn order, termination and usage.
@@ -22,12 +25,14 @@ message the members' models read (a ``HumanMessage`` remark).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..conversation import new_id
-from ..errors import AskSuspended, ConfigError
+from ..errors import AskSuspended, ConfigError, HumanInputTimeout
 from ..events import HumanInputRequest, HumanMessage, UnattendedRequest, Usage
 from ..redaction import logger
 from ..stream import MemoryStream
@@ -55,16 +60,28 @@ class Human:
         handler: HumanHandler | None = None,
         prompt: str | None = None,
         suspend: bool = False,
+        timeout: float | None = None,
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise ConfigError("a Human member needs a name, e.g. Human('editor')")
         if handler is not None and suspend:
             raise ConfigError("Human(...) takes handler= or suspend=True, not both")
+        if timeout is not None:
+            if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+                raise ConfigError(
+                    f"Human({name!r}) timeout= is a positive number of seconds, got {timeout!r}"
+                )
+            if suspend:
+                raise ConfigError(
+                    f"Human({name!r}, suspend=True) pauses the ask instead of waiting: "
+                    "timeout= bounds a wait (with handler= or on the stream), so drop one"
+                )
         self.name = name
         self.description = description or f"{name}, a person"
         self.handler = handler
         self.prompt = prompt
         self.suspend = suspend
+        self.timeout = timeout
 
     def __repr__(self) -> str:
         return f"Human({self.name!r})"
@@ -107,7 +124,8 @@ async def human_turn(
     on_stream = False
     if human.handler is not None:
         await record(ask, request)
-        text = await human.answer(request)
+        async with _answered_within(human, request, team):
+            text = await human.answer(request)
     elif human.suspend:
         if why_no_pause is not None:
             raise ConfigError(
@@ -150,10 +168,33 @@ async def human_turn(
             if inspect.iscoroutine(waiting):
                 waiting.close()
             raise
-        text = answer_text(await waiting, human.name)
+        async with _answered_within(human, request, team):
+            answer = await waiting
+        text = answer_text(answer, human.name)
         on_stream = True
     await record_answer(ask, request.request_id, text, to_stream=not on_stream)
     return Turn(member.name, text, text, Usage())
+
+
+@contextlib.asynccontextmanager
+async def _answered_within(
+    human: Human, request: HumanInputRequest, team: str
+) -> AsyncIterator[None]:
+    """The wait for ``human``'s answer, bounded by its ``timeout=`` (if any)."""
+    if human.timeout is None:
+        yield
+        return
+    try:
+        async with asyncio.timeout(human.timeout):
+            yield
+    except TimeoutError:
+        raise HumanInputTimeout(
+            f"team {team!r}: {human.name!r} did not answer within {human.timeout:g} s "
+            f"(request {request.request_id}); allow longer with Human(..., timeout=N), or use "
+            "suspend=True to pause the ask until an answer comes",
+            request_id=request.request_id,
+            timeout=human.timeout,
+        ) from None
 
 
 async def record_answer(ask: TeamAsk, request_id: str, text: str, *, to_stream: bool) -> None:

@@ -149,6 +149,49 @@ async def test_suspend_needs_a_history_and_storage() -> None:
         Human("x", handler=lambda r: "", suspend=True)
 
 
+@pytest.mark.parametrize("answered_by", ["stream", "handler"])
+async def test_a_human_who_does_not_answer_in_time_fails_the_ask_cleanly(
+    answered_by: str, valid_history: Any
+) -> None:
+    import asyncio
+
+    from baton.errors import HumanInputTimeout
+
+    never = asyncio.Event()  # a handler that never answers: a person away from the desk
+
+    async def away(request: HumanInputRequest) -> str:
+        await never.wait()
+        return "too late"
+
+    handler = away if answered_by == "handler" else None
+    history = MemoryHistory()
+    w = Agent("writer", config=ScriptedModel("draft", "second draft"))
+    team = RoundRobin(
+        [w, Human("editor", handler=handler, timeout=0.01)],
+        termination=MaxTurns(2),
+        history=history,
+    )
+    with pytest.raises(HumanInputTimeout) as late:
+        await team.ask("Write.", conversation_id="late")
+    assert "'editor' did not answer within 0.01 s" in str(late.value)
+    events = await history.load("late")
+    valid_history(events)
+    assert isinstance(events[-1], TeamFailed)
+    # the next ask on the conversation works (the writer's second turn; the editor is asked
+    # again and this time, with the turn limit at one, the ask ends with the writer)
+    again = await RoundRobin([w, Human("editor")], termination=MaxTurns(1), history=history).ask(
+        "Again.", conversation_id="late"
+    )
+    assert again.text == "second draft"
+
+
+def test_a_human_timeout_is_checked_when_made() -> None:
+    with pytest.raises(ConfigError, match="positive number of seconds"):
+        Human("ed", timeout=0)
+    with pytest.raises(ConfigError, match="pauses the ask instead of waiting"):
+        Human("ed", suspend=True, timeout=5)
+
+
 async def test_a_handler_returning_something_else_is_a_config_error() -> None:
     w, _ = writer("draft")
     team = RoundRobin([w, Human("editor", handler=lambda r: 42)], termination=MaxTurns(2))  # type: ignore[arg-type,return-value]
