@@ -176,7 +176,7 @@ class EndpointGuard:
         """The request's body, or None when it is larger than ``limit`` bytes: refused on its
         declared length, and otherwise read no further than the limit, whatever is sent."""
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
             return None
         chunks: list[bytes] = []
         size = 0

@@ -36,7 +36,8 @@ Safety: a bearer token is required (generated when not given: ``app.token``) unl
 the endpoint's own origin or one in ``allowed_origins`` (add CORS in front for other origins);
 on a loopback address only loopback ``Host`` names are answered (421; ``allowed_hosts`` adds
 some), against DNS rebinding.
-A malformed body is answered 400 (not JSON) or 422 (not a ``RunAgentInput``) with a short
+A body larger than ``max_body`` bytes (default 8 MiB) is answered 413, a malformed one 400
+(not JSON, or nested too deeply to read) or 422 (not a ``RunAgentInput``), with a short
 reason; the agent's errors reach the client as ``RUN_ERROR``: Baton's by their message, others
 by their type only (the traceback is logged here, never sent).
 
@@ -198,6 +199,10 @@ class AGUIApp:
             data = json.loads(body)
         except ValueError:
             return JSONResponse({"error": "the body must be a JSON RunAgentInput"}, status_code=400)
+        except RecursionError:  # json.loads gives up on deep nesting ([[[[...) this way
+            return JSONResponse(
+                {"error": "the body's JSON is nested too deeply to read"}, status_code=400
+            )
         try:
             run_input = RunAgentInput.model_validate(data)
         except ValidationError as exc:

@@ -108,16 +108,37 @@ async def test_on_loopback_only_loopback_host_names_are_answered() -> None:
         (b"{not json", 400, "must be a JSON RunAgentInput"),
         (b'{"threadId": "t"}', 422, "not a valid AG-UI RunAgentInput"),
         (b'{"threadId": 3, "runId": "r", "messages": [{"role": "robot"}]}', 422, "problems"),
+        (b"[" * 100_000, 400, "nested too deeply"),
+        (b'{"threadId": "\xff\xfe"}', 400, "must be a JSON RunAgentInput"),
+        (b"", 400, "must be a JSON RunAgentInput"),
+        (b"null", 422, "not a valid AG-UI RunAgentInput"),
+        (b'["threadId", "t"]', 422, "not a valid AG-UI RunAgentInput"),
+        (b'{"s": "' + b"x" * 300_000 + b'"}', 413, "too large"),
     ],
 )
 async def test_malformed_input_is_a_clear_client_error(body: bytes, status: int, says: str) -> None:
-    app = AGUIApp(Agent("helper", config=ScriptedModel("hi")), token=TOKEN)
+    """Each answered with its 4xx and a short reason, and the next good request is served."""
+    app = AGUIApp(Agent("helper", config=ScriptedModel("hi")), token=TOKEN, max_body=200_000)
     async with client_for(app) as client:
         response = await client.post(
             "/", content=body, headers={"authorization": f"Bearer {TOKEN}"}
         )
+        after = await post(client, run_input("t", user("hi")))
     assert response.status_code == status
     assert says in response.text and "Traceback" not in response.text
+    assert sse_events(after.text)[-1]["type"] == "RUN_FINISHED"
+
+
+async def test_a_content_length_that_is_not_a_number_is_not_trusted() -> None:
+    """A "²" passes ``str.isdigit`` but not ``int``: the body is read as it comes instead."""
+    app = AGUIApp(Agent("helper", config=ScriptedModel("hi")), token=TOKEN)
+    async with client_for(app) as client:
+        headers = [(b"authorization", f"Bearer {TOKEN}".encode()), (b"content-length", b"\xb2")]
+        body = run_input("t", user("hi"))
+        request = client.build_request("POST", "/", json=body, headers=headers)
+        response = await client.send(request)
+    assert response.status_code == 200
+    assert sse_events(response.text)[-1]["type"] == "RUN_FINISHED"
 
 
 async def test_with_a_history_only_the_new_user_messages_are_read() -> None:
