@@ -14,6 +14,9 @@ passes before the endpoint reads it, in this order.
 
 Patterns in ``allowed_hosts`` and ``allowed_origins`` match exactly, or with any port when they
 end in ``:*``. The token never appears in a repr, a log line or an error message.
+
+Then the body: ``read_body`` (an endpoint of ours) and ``buffer_body`` (an SDK's routes) read
+it no further than the endpoint's limit, so an oversized one is refused (413), never held.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from .errors import ConfigError
 __all__ = ["EndpointGuard", "is_loopback"]
 
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
 
 class _StreamedRequest(Protocol):
@@ -170,6 +174,39 @@ class EndpointGuard:
         sent.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": sent})
         await send({"type": "http.response.body", "body": body})
+
+    @staticmethod
+    async def buffer_body(scope: Mapping[str, Any], receive: Receive, limit: int) -> Receive | None:
+        """For an app that reads the body itself (an SDK's routes): a ``receive`` that gives
+        the request's body, read here in full, then the rest of the connection's messages; or
+        None when the body is larger than ``limit`` bytes (refused on its declared length, and
+        otherwise read no further than the limit, whatever is sent)."""
+        declared = ""
+        for key, value in scope["headers"]:
+            if key.lower() == b"content-length":
+                declared = value.decode("latin-1")
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client left: the app is told so
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+                break
+        pending = [message]
+
+        async def replayed() -> MutableMapping[str, Any]:
+            return pending.pop() if pending else await receive()
+
+        return replayed
 
     @staticmethod
     async def read_body(request: _StreamedRequest, limit: int) -> bytes | None:

@@ -5,6 +5,7 @@ cancels, any replica, and the bearer token."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -250,6 +251,27 @@ async def test_a_token_is_required_unless_loopback_development() -> None:
     assert generated.token and len(generated.token) >= 32
 
 
+@pytest.mark.parametrize("path", ["/", "/message:send"], ids=["JSONRPC", "HTTP+JSON"])
+async def test_a_body_over_max_body_is_refused_and_the_server_goes_on(path: str) -> None:
+    app = A2AApp(make_agent("still here"), token=TOKEN, max_body=4096)
+    big = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"x": "y" * 5000}}
+
+    async def chunked() -> AsyncIterator[bytes]:  # no content-length: counted as read
+        for _ in range(10):
+            yield b"y" * 1000
+
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    async with uvicorn_serving(app) as base, httpx.AsyncClient(base_url=base) as http:
+        for refused in (
+            await http.post(path, json=big, headers=auth),
+            await http.post(path, content=chunked(), headers=auth),
+        ):
+            assert refused.status_code == 413
+            assert refused.text == "the request body is larger than 4096 bytes"
+        async with a2a_client(base) as client:
+            assert (await send(client, user_message("hi"))).text == "still here"
+
+
 async def _asgi_get(app: A2AApp, client_host: str) -> int:
     transport = httpx.ASGITransport(app=app, client=(client_host, 5000))
     async with httpx.AsyncClient(transport=transport, base_url="http://agent") as http:
@@ -276,6 +298,8 @@ def test_bad_configuration_is_a_config_error() -> None:
         A2AApp(make_agent("x"), token="short")
     with pytest.raises(ConfigError, match="not both"):
         A2AApp(make_agent("x"), token=TOKEN, no_token=True)
+    with pytest.raises(ConfigError, match="max_body must be a positive number of bytes"):
+        A2AApp(make_agent("x"), max_body=0)
 
 
 def test_importing_baton_does_not_import_the_sdk() -> None:
