@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -270,6 +271,26 @@ async def test_a_body_over_max_body_is_refused_and_the_server_goes_on(path: str)
             assert refused.text == "the request body is larger than 4096 bytes"
         async with a2a_client(base) as client:
             assert (await send(client, user_message("hi"))).text == "still here"
+
+
+@pytest.mark.parametrize("parts", [[{"text": ""}], [{"futurePart": {"x": 1}}]], ids=str)
+async def test_a_message_with_nothing_to_ask_is_rejected(parts: list[dict[str, Any]]) -> None:
+    """Empty text, or only parts of kinds this server does not know (the SDK drops unknown
+    fields): the task is rejected saying so, no run starts, and the context goes on."""
+    agent = make_agent("answered")
+    message = {"messageId": "m1", "role": "ROLE_USER", "parts": parts, "contextId": "c1"}
+    body = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": message}}
+    headers = {"Authorization": f"Bearer {TOKEN}", "A2A-Version": "1.0"}
+    async with uvicorn_serving(A2AApp(agent, token=TOKEN)) as base:
+        async with httpx.AsyncClient(base_url=base) as http:
+            task = (await http.post("/", json=body, headers=headers)).json()["result"]["task"]
+        assert task["status"]["state"] == "TASK_STATE_REJECTED"
+        assert "nothing to ask" in task["status"]["message"]["parts"][0]["text"]
+        async with a2a_client(base) as client:
+            after = await send(client, user_message("hi", context_id="c1"))
+    assert after.state == COMPLETED and after.text == "answered"
+    stored = await agent.history.load("c1")  # type: ignore[union-attr]
+    assert [e.text for e in stored if isinstance(e, ModelRequest)] == ["hi"]
 
 
 async def _asgi_get(app: A2AApp, client_host: str) -> int:
