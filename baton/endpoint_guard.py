@@ -16,7 +16,8 @@ Patterns in ``allowed_hosts`` and ``allowed_origins`` match exactly, or with any
 end in ``:*``. The token never appears in a repr, a log line or an error message.
 
 Then the body: ``read_body`` (an endpoint of ours) and ``buffer_body`` (an SDK's routes) read
-it no further than the endpoint's limit, so an oversized one is refused (413), never held.
+it no further than the endpoint's limit, so an oversized one is refused (413), never held;
+``parse_json`` reads an endpoint's JSON body, refusing what no answer or store could carry.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Any, Protocol
 
+from pydantic_core import from_json
+
 from .errors import ConfigError
 
-__all__ = ["EndpointGuard", "is_loopback"]
+__all__ = ["EndpointGuard", "is_loopback", "parse_json"]
 
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -56,6 +59,18 @@ def is_loopback(host: str | None) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def parse_json(body: bytes) -> Any:
+    """The JSON value of a request ``body``, or a ``ValueError`` whose message says what is
+    wrong with it: not UTF-8 JSON, nested too deeply (a few hundred levels of ``[``), or a
+    lone surrogate escape (``"\\ud800"``), a string no UTF-8 answer, log or store could hold."""
+    try:
+        return from_json(body)
+    except ValueError as exc:
+        if str(exc).startswith("recursion limit exceeded"):
+            raise ValueError("the body's JSON is nested too deeply to read") from None
+        raise ValueError(f"the body is not JSON ({exc})") from None
 
 
 def _host_name(header: str) -> str:

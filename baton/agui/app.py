@@ -37,9 +37,10 @@ the endpoint's own origin or one in ``allowed_origins`` (add CORS in front for o
 on a loopback address only loopback ``Host`` names are answered (421; ``allowed_hosts`` adds
 some), against DNS rebinding.
 A body larger than ``max_body`` bytes (default 8 MiB) is answered 413, a malformed one 400
-(not JSON, or nested too deeply to read) or 422 (not a ``RunAgentInput``), with a short
-reason; the agent's errors reach the client as ``RUN_ERROR``: Baton's by their message, others
-by their type only (the traceback is logged here, never sent).
+(not UTF-8 JSON, nested too deeply, or a lone surrogate escape: ``parse_json``) or 422 (not a
+``RunAgentInput``), with a short reason; the agent's errors reach the client as
+``RUN_ERROR``: Baton's by their message, others by their type only (the traceback is logged
+here, never sent).
 
 A team (``baton.teams``) is served like an agent: ``AGUIApp(team)``. Each member's turn is an
 AG-UI step named after the member (``STEP_STARTED`` / ``STEP_FINISHED``) holding its messages
@@ -57,7 +58,6 @@ conversation), ``agent.resume`` with the run's stream, and the run's events; for
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
@@ -81,7 +81,7 @@ from starlette.routing import Route
 
 from ..agent import Agent
 from ..conversation import Conversation
-from ..endpoint_guard import EndpointGuard
+from ..endpoint_guard import EndpointGuard, parse_json
 from ..errors import AskSuspended, BatonError, ConfigError
 from ..events import (
     Event,
@@ -196,12 +196,10 @@ class AGUIApp:
         if body is None:
             return JSONResponse({"error": "the request body is too large"}, status_code=413)
         try:
-            data = json.loads(body)
-        except ValueError:
-            return JSONResponse({"error": "the body must be a JSON RunAgentInput"}, status_code=400)
-        except RecursionError:  # json.loads gives up on deep nesting ([[[[...) this way
+            data = parse_json(body)
+        except ValueError as exc:
             return JSONResponse(
-                {"error": "the body's JSON is nested too deeply to read"}, status_code=400
+                {"error": f"the body must be a JSON RunAgentInput: {exc}"}, status_code=400
             )
         try:
             run_input = RunAgentInput.model_validate(data)

@@ -109,6 +109,13 @@ async def test_on_loopback_only_loopback_host_names_are_answered() -> None:
         (b'{"threadId": "t"}', 422, "not a valid AG-UI RunAgentInput"),
         (b'{"threadId": 3, "runId": "r", "messages": [{"role": "robot"}]}', 422, "problems"),
         (b"[" * 100_000, 400, "nested too deeply"),
+        # lone surrogate escapes: strings no UTF-8 event, answer or store could carry
+        (b'{"threadId": "\\ud800", "runId": "r", "messages": []}', 400, "not JSON"),
+        (
+            b'{"threadId": "t", "runId": "r", "messages": [], "state": {"k": "\\udc00"}}',
+            400,
+            "not JSON",
+        ),
         (b'{"threadId": "\xff\xfe"}', 400, "must be a JSON RunAgentInput"),
         (b"", 400, "must be a JSON RunAgentInput"),
         (b"null", 422, "not a valid AG-UI RunAgentInput"),
