@@ -110,6 +110,12 @@ class EndpointGuard:
                 "the bearer token must be a string of at least 16 characters; leave it out "
                 "to have one generated (app.token)"
             )
+        if token is not None and not all("!" <= c <= "~" for c in token):
+            # A client could never send it: header values are ASCII, and the value is trimmed.
+            raise ConfigError(
+                "the bearer token must be printable ASCII without spaces (it is sent as "
+                "Authorization: Bearer <token>); secrets.token_urlsafe(32) makes a good one"
+            )
         self._token: bytes | None = (
             None if no_token else (token or secrets.token_urlsafe(32)).encode()
         )

@@ -168,6 +168,17 @@ async def test_a_request_index_that_is_not_a_number_is_a_400(index: str) -> None
         assert (await http.get("/api/info", headers=bearer(app))).status_code == 200
 
 
+@pytest.mark.parametrize(
+    "token", ["é" * 20, " padded-token-0123456789 ", "tab\tseparated-token-0123"], ids=repr
+)
+def test_a_token_no_client_could_send_is_a_config_error(token: str) -> None:
+    """Header values are ASCII and trimmed: such a token would never match (and the page's
+    ``?token=`` with accents was a 500). Every served endpoint shares the rule."""
+    with pytest.raises(ConfigError, match="printable ASCII without spaces") as refused:
+        DevApp(calculator(), token=token)
+    assert token not in str(refused.value)
+
+
 @pytest.fixture(params=["sqlite", "postgresql", "redis"])
 def history_url(request: pytest.FixtureRequest) -> tuple[str, str]:
     """Each URL ``baton dev --history`` takes, fresh for the test, and the Redis prefix."""
