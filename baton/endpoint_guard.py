@@ -61,6 +61,9 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
+_CREDENTIALS = (b"authorization", b"cookie")
+
+
 def parse_json(body: bytes) -> Any:
     """The JSON value of a request ``body``, or a ``ValueError`` whose message says what is
     wrong with it: not UTF-8 JSON, nested too deeply (a few hundred levels of ``[``), or a
@@ -161,6 +164,14 @@ class EndpointGuard:
         ):
             return 401, "a valid bearer token is required (Authorization: Bearer <token>)"
         return None
+
+    @staticmethod
+    def without_credentials(scope: Mapping[str, Any]) -> dict[str, Any]:
+        """``scope`` without its ``Authorization`` and ``Cookie`` headers: for an SDK's app
+        behind the guard, which has read them (an SDK may copy every header into what it
+        logs)."""
+        kept = [(k, v) for k, v in scope["headers"] if k.lower() not in _CREDENTIALS]
+        return {**scope, "headers": kept}
 
     async def admit(self, scope: Mapping[str, Any], send: Send, *, as_json: bool = False) -> bool:
         """Whether the request of ``scope`` may go on to the endpoint. A refused HTTP request

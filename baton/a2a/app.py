@@ -218,9 +218,11 @@ class A2AApp:
         # Every route but the card is guarded: a client reads the card to learn it needs a token.
         if scope.get("path") != CARD_PATH and not await self._guard.admit(scope, send):
             return
-        if scope["type"] == "http":  # the SDK reads any body whole: at most max_body of it
+        if scope["type"] == "http":
+            # The SDK logs every header at DEBUG: the token stops here, with the guard.
+            scope = self._guard.without_credentials(scope)
             buffered = await self._guard.buffer_body(scope, receive, self.max_body)
-            if buffered is None:
+            if buffered is None:  # the SDK reads any body whole: at most max_body of it
                 reason = f"the request body is larger than {self.max_body} bytes"
                 await self._guard.refuse((413, reason), send)
                 return

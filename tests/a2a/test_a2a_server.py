@@ -5,6 +5,7 @@ cancels, any replica, and the bearer token."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -291,6 +292,21 @@ async def test_a_message_with_nothing_to_ask_is_rejected(parts: list[dict[str, A
     assert after.state == COMPLETED and after.text == "answered"
     stored = await agent.history.load("c1")  # type: ignore[union-attr]
     assert [e.text for e in stored if isinstance(e, ModelRequest)] == ["hi"]
+
+
+async def test_the_token_never_reaches_the_sdk_or_its_logs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The a2a-sdk copies every request header into its call context and logs that at DEBUG:
+    the guard, having read the token, keeps it (and cookies) from the SDK."""
+    caplog.set_level(logging.DEBUG)
+    async with (
+        uvicorn_serving(A2AApp(make_agent("hi"), token=TOKEN)) as base,
+        a2a_client(base) as client,
+    ):
+        assert (await send(client, user_message("hi"))).state == COMPLETED
+    assert "call_context" in caplog.text  # the SDK's line with the headers was logged
+    assert TOKEN not in caplog.text
 
 
 async def _asgi_get(app: A2AApp, client_host: str) -> int:
