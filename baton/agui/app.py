@@ -103,6 +103,7 @@ from .frontend import FrontendTools, StateCapture, current_state
 from .inputs import (
     BadInput,
     answers_for,
+    check_tool_names,
     interrupts_of,
     new_user_parts,
     pending_tool_calls,
@@ -296,6 +297,7 @@ class AGUIApp:
             refuse_frontend_tools(run_input.tools or ())
             return options
         if run_input.tools:
+            check_tool_names(run_input.tools, self.agent.tools)
             options["tools"] = self._frontend.tools(run_input.tools)
         return options
 

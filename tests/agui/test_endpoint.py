@@ -269,6 +269,28 @@ async def test_front_end_tools_without_a_storage_end_with_a_clear_run_error() ->
     assert "history=" in events[-1]["message"] and "storage=" in events[-1]["message"]
 
 
+@pytest.mark.parametrize(
+    ("names", "says"),
+    [
+        (["pick_city"], "the front-end tool 'pick_city' has the name of one of the agent's own"),
+        (["show_card", "show_card"], "two front-end tools are named 'show_card'"),
+    ],
+)
+async def test_front_end_tools_whose_names_clash_are_a_client_error(
+    names: list[str], says: str
+) -> None:
+    """Told to the client as its mistake (not as the agent's tool conflict), before the model
+    is called; the thread goes on."""
+    agent = durable("after", tools=[pick_city])
+    tools = [{"name": n, "description": "A tool.", "parameters": None} for n in names]
+    async with client_for(AGUIApp(agent, token=TOKEN)) as client:
+        clash = sse_events((await post(client, run_input("t", user("go"), tools=tools))).text)
+        after = sse_events((await post(client, run_input("t", user("again")))).text)
+    assert [e["type"] for e in clash] == ["RUN_STARTED", "RUN_ERROR"]
+    assert says in clash[-1]["message"]
+    assert after[-1]["type"] == "RUN_FINISHED"
+
+
 def test_json_patch_covers_add_replace_remove_and_escapes_keys() -> None:
     before = {"a": 1, "b": [1], "gone": True}
     after = {"a": 2, "b": [1], "new/key~": {"x": None}}
