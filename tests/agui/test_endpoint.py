@@ -3,6 +3,7 @@ run rules, through HTTP requests (httpx on the ASGI app: no server, no sockets).
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from typing import Any
@@ -41,7 +42,8 @@ async def pick_city(context: Context) -> str:
     return "going to " + await context.input("Which city?")
 
 
-async def test_a_token_is_required_and_never_shown() -> None:
+async def test_a_token_is_required_and_never_shown(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     app = AGUIApp(Agent("helper", config=ScriptedModel("hi")), token=TOKEN)
     assert TOKEN not in repr(app) and app.token == TOKEN
     async with client_for(app, "10.1.2.3") as client:
@@ -49,7 +51,7 @@ async def test_a_token_is_required_and_never_shown() -> None:
         wrong = await post(client, run_input("t", user("hi")), token="x" * 26)
         right = await post(client, run_input("t", user("hi")))
     assert missing.status_code == wrong.status_code == 401
-    assert TOKEN not in missing.text + wrong.text
+    assert TOKEN not in missing.text + wrong.text and TOKEN not in caplog.text
     assert missing.headers["www-authenticate"].startswith("Bearer")
     assert right.status_code == 200
     assert [e["type"] for e in sse_events(right.text)][-1] == "RUN_FINISHED"
