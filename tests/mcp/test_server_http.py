@@ -157,6 +157,18 @@ async def test_without_a_token_only_loopback_clients_are_served() -> None:
     assert sent[0]["status"] == 403
 
 
+def test_a_websocket_is_refused_not_a_server_error() -> None:
+    """Nothing here takes websockets: a client opening one is refused (403 on the wire), not
+    answered with an exception in the server's log."""
+    from starlette.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
+
+    http = MCPApp(make_agent()).http_app(token=TOKEN)
+    with pytest.raises(WebSocketDisconnect) as refused, TestClient(http).websocket_connect("/mcp"):
+        pass
+    assert refused.value.code == 1008
+
+
 async def test_the_app_mounts_in_starlette() -> None:
     http = MCPApp(make_agent()).http_app(token=TOKEN)
     parent = Starlette(routes=[Mount("/agents/helper", app=http)], lifespan=http.lifespan)
