@@ -14,6 +14,10 @@ passes before the endpoint reads it, in this order.
 
 Patterns in ``allowed_hosts`` and ``allowed_origins`` match exactly, or with any port when they
 end in ``:*``. The token never appears in a repr, a log line or an error message.
+
+Then the body: ``read_body`` (an endpoint of ours) and ``buffer_body`` (an SDK's routes) read
+it no further than the endpoint's limit, so an oversized one is refused (413), never held;
+``parse_json`` reads an endpoint's JSON body, refusing what no answer or store could carry.
 """
 
 from __future__ import annotations
@@ -25,11 +29,14 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Any, Protocol
 
+from pydantic_core import from_json
+
 from .errors import ConfigError
 
-__all__ = ["EndpointGuard", "is_loopback"]
+__all__ = ["EndpointGuard", "is_loopback", "parse_json"]
 
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
 
 class _StreamedRequest(Protocol):
@@ -52,6 +59,21 @@ def is_loopback(host: str | None) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+_CREDENTIALS = (b"authorization", b"cookie")
+
+
+def parse_json(body: bytes) -> Any:
+    """The JSON value of a request ``body``, or a ``ValueError`` whose message says what is
+    wrong with it: not UTF-8 JSON, nested too deeply (a few hundred levels of ``[``), or a
+    lone surrogate escape (``"\\ud800"``), a string no UTF-8 answer, log or store could hold."""
+    try:
+        return from_json(body)
+    except ValueError as exc:
+        if str(exc).startswith("recursion limit exceeded"):
+            raise ValueError("the body's JSON is nested too deeply to read") from None
+        raise ValueError(f"the body is not JSON ({exc})") from None
 
 
 def _host_name(header: str) -> str:
@@ -90,6 +112,12 @@ class EndpointGuard:
             raise ConfigError(
                 "the bearer token must be a string of at least 16 characters; leave it out "
                 "to have one generated (app.token)"
+            )
+        if token is not None and not all("!" <= c <= "~" for c in token):
+            # A client could never send it: header values are ASCII, and the value is trimmed.
+            raise ConfigError(
+                "the bearer token must be printable ASCII without spaces (it is sent as "
+                "Authorization: Bearer <token>); secrets.token_urlsafe(32) makes a good one"
             )
         self._token: bytes | None = (
             None if no_token else (token or secrets.token_urlsafe(32)).encode()
@@ -137,6 +165,14 @@ class EndpointGuard:
             return 401, "a valid bearer token is required (Authorization: Bearer <token>)"
         return None
 
+    @staticmethod
+    def without_credentials(scope: Mapping[str, Any]) -> dict[str, Any]:
+        """``scope`` without its ``Authorization`` and ``Cookie`` headers: for an SDK's app
+        behind the guard, which has read them (an SDK may copy every header into what it
+        logs)."""
+        kept = [(k, v) for k, v in scope["headers"] if k.lower() not in _CREDENTIALS]
+        return {**scope, "headers": kept}
+
     async def admit(self, scope: Mapping[str, Any], send: Send, *, as_json: bool = False) -> bool:
         """Whether the request of ``scope`` may go on to the endpoint. A refused HTTP request
         is answered here (see ``refuse``); other scopes (lifespan, ...) are not checked."""
@@ -172,11 +208,44 @@ class EndpointGuard:
         await send({"type": "http.response.body", "body": body})
 
     @staticmethod
+    async def buffer_body(scope: Mapping[str, Any], receive: Receive, limit: int) -> Receive | None:
+        """For an app that reads the body itself (an SDK's routes): a ``receive`` that gives
+        the request's body, read here in full, then the rest of the connection's messages; or
+        None when the body is larger than ``limit`` bytes (refused on its declared length, and
+        otherwise read no further than the limit, whatever is sent)."""
+        declared = ""
+        for key, value in scope["headers"]:
+            if key.lower() == b"content-length":
+                declared = value.decode("latin-1")
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client left: the app is told so
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+                break
+        pending = [message]
+
+        async def replayed() -> MutableMapping[str, Any]:
+            return pending.pop() if pending else await receive()
+
+        return replayed
+
+    @staticmethod
     async def read_body(request: _StreamedRequest, limit: int) -> bytes | None:
         """The request's body, or None when it is larger than ``limit`` bytes: refused on its
         declared length, and otherwise read no further than the limit, whatever is sent."""
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
             return None
         chunks: list[bytes] = []
         size = 0

@@ -105,7 +105,8 @@ class A2AApp:
     base URL the card advertises (default: the URL the card was fetched at). ``skills``
     replaces the skills derived from the agent's tools. A task waiting for input is kept in
     this process's memory for ``idle_seconds`` and then only in the storage (an answer brings
-    it back)."""
+    it back). A request body larger than ``max_body`` bytes (default 8 MiB, room for inline
+    files) is refused with a 413 before the SDK reads it."""
 
     def __init__(
         self,
@@ -119,6 +120,7 @@ class A2AApp:
         version: str | None = None,
         skills: Sequence[Skill] | None = None,
         idle_seconds: float = 60.0,
+        max_body: int = 8 * 1024 * 1024,
         allowed_origins: Sequence[str] = (),
         allowed_hosts: Sequence[str] = (),
     ) -> None:
@@ -138,6 +140,8 @@ class A2AApp:
             )
         if isinstance(idle_seconds, bool) or not idle_seconds > 0:
             raise ConfigError(f"idle_seconds must be a positive number, got {idle_seconds!r}")
+        if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body <= 0:
+            raise ConfigError(f"max_body must be a positive number of bytes, got {max_body!r}")
         from a2a.server.request_handlers import DefaultRequestHandler
         from a2a.server.routes import create_jsonrpc_routes, create_rest_routes
         from starlette.applications import Starlette
@@ -150,6 +154,7 @@ class A2AApp:
         self.description = description or agent.description or f"The {agent.name!r} agent."
         self.version = version or __version__
         self.url = url
+        self.max_body = max_body
         self.skills = skills_of(agent, skills)
         # The guard first: the card says whether a token is needed.
         self._guard = EndpointGuard(
@@ -211,5 +216,15 @@ class A2AApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Every route but the card is guarded: a client reads the card to learn it needs a token.
-        if scope.get("path") == CARD_PATH or await self._guard.admit(scope, send):
-            await self.starlette(scope, receive, send)
+        if scope.get("path") != CARD_PATH and not await self._guard.admit(scope, send):
+            return
+        if scope["type"] == "http":
+            # The SDK logs every header at DEBUG: the token stops here, with the guard.
+            scope = self._guard.without_credentials(scope)
+            buffered = await self._guard.buffer_body(scope, receive, self.max_body)
+            if buffered is None:  # the SDK reads any body whole: at most max_body of it
+                reason = f"the request body is larger than {self.max_body} bytes"
+                await self._guard.refuse((413, reason), send)
+                return
+            receive = buffered
+        await self.starlette(scope, receive, send)

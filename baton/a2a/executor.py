@@ -299,11 +299,23 @@ def agent_executor(
                     )
                 )
                 return
+            prompt = prompt_parts(context.message) if answers is None else []
+            if answers is None and not prompt:  # only empty text, or parts of unknown kinds
+                await event_queue.enqueue_event(
+                    status(
+                        task_id,
+                        context_id,
+                        TaskState.TASK_STATE_REJECTED,
+                        "The message has nothing to ask: send a text, data or file (url or "
+                        "raw bytes) part.",
+                    )
+                )
+                return
             await event_queue.enqueue_event(
                 status(task_id, context_id, TaskState.TASK_STATE_WORKING)
             )
             runner = asyncio.create_task(
-                self._run(event_queue, task_id, context_id, context.message, answers)
+                self._run(event_queue, task_id, context_id, prompt, answers)
             )
             self._running[task_id] = runner
             try:
@@ -322,7 +334,7 @@ def agent_executor(
             queue: EventQueue,
             task_id: str,
             context_id: str,
-            message: Message | None,
+            prompt: list[Part],
             answers: list[HumanMessage] | None,
         ) -> None:
             stream = MemoryStream()
@@ -336,7 +348,7 @@ def agent_executor(
                         )
                     else:
                         reply = await agent.ask(
-                            prompt_parts(message) or "",
+                            prompt,
                             conversation_id=context_id,
                             stream=stream,
                             middleware=extra,

@@ -36,9 +36,11 @@ Safety: a bearer token is required (generated when not given: ``app.token``) unl
 the endpoint's own origin or one in ``allowed_origins`` (add CORS in front for other origins);
 on a loopback address only loopback ``Host`` names are answered (421; ``allowed_hosts`` adds
 some), against DNS rebinding.
-A malformed body is answered 400 (not JSON) or 422 (not a ``RunAgentInput``) with a short
-reason; the agent's errors reach the client as ``RUN_ERROR``: Baton's by their message, others
-by their type only (the traceback is logged here, never sent).
+A body larger than ``max_body`` bytes (default 8 MiB) is answered 413, a malformed one 400
+(not UTF-8 JSON, nested too deeply, or a lone surrogate escape: ``parse_json``) or 422 (not a
+``RunAgentInput``), with a short reason; the agent's errors reach the client as
+``RUN_ERROR``: Baton's by their message, others by their type only (the traceback is logged
+here, never sent).
 
 A team (``baton.teams``) is served like an agent: ``AGUIApp(team)``. Each member's turn is an
 AG-UI step named after the member (``STEP_STARTED`` / ``STEP_FINISHED``) holding its messages
@@ -56,7 +58,6 @@ conversation), ``agent.resume`` with the run's stream, and the run's events; for
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
@@ -80,7 +81,7 @@ from starlette.routing import Route
 
 from ..agent import Agent
 from ..conversation import Conversation
-from ..endpoint_guard import EndpointGuard
+from ..endpoint_guard import EndpointGuard, parse_json
 from ..errors import AskSuspended, BatonError, ConfigError
 from ..events import (
     Event,
@@ -102,6 +103,7 @@ from .frontend import FrontendTools, StateCapture, current_state
 from .inputs import (
     BadInput,
     answers_for,
+    check_tool_names,
     interrupts_of,
     new_user_parts,
     pending_tool_calls,
@@ -195,9 +197,11 @@ class AGUIApp:
         if body is None:
             return JSONResponse({"error": "the request body is too large"}, status_code=413)
         try:
-            data = json.loads(body)
-        except ValueError:
-            return JSONResponse({"error": "the body must be a JSON RunAgentInput"}, status_code=400)
+            data = parse_json(body)
+        except ValueError as exc:
+            return JSONResponse(
+                {"error": f"the body must be a JSON RunAgentInput: {exc}"}, status_code=400
+            )
         try:
             run_input = RunAgentInput.model_validate(data)
         except ValidationError as exc:
@@ -293,6 +297,7 @@ class AGUIApp:
             refuse_frontend_tools(run_input.tools or ())
             return options
         if run_input.tools:
+            check_tool_names(run_input.tools, self.agent.tools)
             options["tools"] = self._frontend.tools(run_input.tools)
         return options
 

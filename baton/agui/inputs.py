@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from ag_ui.core import (
@@ -63,6 +63,7 @@ __all__ = [
     "INPUT_SCHEMA",
     "BadInput",
     "answers_for",
+    "check_tool_names",
     "interrupts_of",
     "new_user_parts",
     "pending_tool_calls",
@@ -148,6 +149,22 @@ def new_user_parts(messages: Sequence[Any]) -> tuple[Part, ...]:
     for message in messages[_trailing_users(messages) :]:
         parts.extend(_parts(message.content))
     return tuple(parts)
+
+
+def check_tool_names(declared: Sequence[Any], own: Collection[str]) -> None:
+    """A ``BadInput`` naming a front-end tool the client declares twice, or under the name of
+    one of the agent's ``own`` tools (else the agent's own conflict error, whose fix is not
+    the client's)."""
+    seen: set[str] = set()
+    for spec in declared:
+        if spec.name in own:
+            raise BadInput(
+                f"the front-end tool {spec.name!r} has the name of one of the agent's own "
+                "tools: give it another name in the client"
+            )
+        if spec.name in seen:
+            raise BadInput(f"two front-end tools are named {spec.name!r}: name each its own way")
+        seen.add(spec.name)
 
 
 def pending_tool_calls(messages: Sequence[Any]) -> dict[str, ToolMessage]:

@@ -249,7 +249,7 @@ class DevApp:
     async def _request(self, request: Request) -> Response:
         cid = request.path_params["cid"]
         raw = request.query_params.get("index", "")
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit()):  # "²" is a digit int() refuses
             return JSONResponse({"error": "give ?index=N, a response's index"}, status_code=400)
         index = int(raw)
         captured = self.recorder.calls.get((cid, index))

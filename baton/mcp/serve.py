@@ -93,10 +93,10 @@ class HTTPApp:
             await self.app.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in (
-            "http",
-            "lifespan",
-        ):  # websockets and the like: nothing here takes them
+        if scope["type"] == "websocket":  # a client's to make: refused (403), not a crash
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        if scope["type"] not in ("http", "lifespan"):  # nothing here takes them
             raise ConfigError(f"the MCP app serves HTTP only, not {scope['type']!r}")
         if await self.guard.admit(scope, send):
             await self._inner(scope, receive, send)

@@ -15,12 +15,11 @@ token is required unless ``no_token=True``, which serves loopback clients only.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from ..endpoint_guard import EndpointGuard
+from ..endpoint_guard import EndpointGuard, parse_json
 from ..errors import BatonError, ConfigError
 from .outcome import INVALID_REQUEST, RETRYABLE_ERROR, error_result
 from .pool import WorkerPool
@@ -94,11 +93,9 @@ class WorkerApp:
         if body is None:
             return _rejected(f"the body is larger than {self.max_body} bytes", status=413)
         try:
-            payload: Any = json.loads(body)
+            payload: Any = parse_json(body)
         except ValueError as exc:
-            return _rejected(f"the body is not JSON ({exc})", status=400)
-        except RecursionError:
-            return _rejected("the body's JSON is nested too deeply to read", status=400)
+            return _rejected(str(exc), status=400)
         run_id, rejected = self.worker.check(payload)
         if not run_id:
             assert rejected is not None

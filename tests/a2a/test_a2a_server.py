@@ -5,7 +5,10 @@ cancels, any replica, and the bearer token."""
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -250,6 +253,62 @@ async def test_a_token_is_required_unless_loopback_development() -> None:
     assert generated.token and len(generated.token) >= 32
 
 
+@pytest.mark.parametrize("path", ["/", "/message:send"], ids=["JSONRPC", "HTTP+JSON"])
+async def test_a_body_over_max_body_is_refused_and_the_server_goes_on(path: str) -> None:
+    app = A2AApp(make_agent("still here"), token=TOKEN, max_body=4096)
+    big = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"x": "y" * 5000}}
+
+    async def chunked() -> AsyncIterator[bytes]:  # no content-length: counted as read
+        for _ in range(10):
+            yield b"y" * 1000
+
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    async with uvicorn_serving(app) as base, httpx.AsyncClient(base_url=base) as http:
+        for refused in (
+            await http.post(path, json=big, headers=auth),
+            await http.post(path, content=chunked(), headers=auth),
+        ):
+            assert refused.status_code == 413
+            assert refused.text == "the request body is larger than 4096 bytes"
+        async with a2a_client(base) as client:
+            assert (await send(client, user_message("hi"))).text == "still here"
+
+
+@pytest.mark.parametrize("parts", [[{"text": ""}], [{"futurePart": {"x": 1}}]], ids=str)
+async def test_a_message_with_nothing_to_ask_is_rejected(parts: list[dict[str, Any]]) -> None:
+    """Empty text, or only parts of kinds this server does not know (the SDK drops unknown
+    fields): the task is rejected saying so, no run starts, and the context goes on."""
+    agent = make_agent("answered")
+    message = {"messageId": "m1", "role": "ROLE_USER", "parts": parts, "contextId": "c1"}
+    body = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": message}}
+    headers = {"Authorization": f"Bearer {TOKEN}", "A2A-Version": "1.0"}
+    async with uvicorn_serving(A2AApp(agent, token=TOKEN)) as base:
+        async with httpx.AsyncClient(base_url=base) as http:
+            task = (await http.post("/", json=body, headers=headers)).json()["result"]["task"]
+        assert task["status"]["state"] == "TASK_STATE_REJECTED"
+        assert "nothing to ask" in task["status"]["message"]["parts"][0]["text"]
+        async with a2a_client(base) as client:
+            after = await send(client, user_message("hi", context_id="c1"))
+    assert after.state == COMPLETED and after.text == "answered"
+    stored = await agent.history.load("c1")  # type: ignore[union-attr]
+    assert [e.text for e in stored if isinstance(e, ModelRequest)] == ["hi"]
+
+
+async def test_the_token_never_reaches_the_sdk_or_its_logs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The a2a-sdk copies every request header into its call context and logs that at DEBUG:
+    the guard, having read the token, keeps it (and cookies) from the SDK."""
+    caplog.set_level(logging.DEBUG)
+    async with (
+        uvicorn_serving(A2AApp(make_agent("hi"), token=TOKEN)) as base,
+        a2a_client(base) as client,
+    ):
+        assert (await send(client, user_message("hi"))).state == COMPLETED
+    assert "call_context" in caplog.text  # the SDK's line with the headers was logged
+    assert TOKEN not in caplog.text
+
+
 async def _asgi_get(app: A2AApp, client_host: str) -> int:
     transport = httpx.ASGITransport(app=app, client=(client_host, 5000))
     async with httpx.AsyncClient(transport=transport, base_url="http://agent") as http:
@@ -276,6 +335,8 @@ def test_bad_configuration_is_a_config_error() -> None:
         A2AApp(make_agent("x"), token="short")
     with pytest.raises(ConfigError, match="not both"):
         A2AApp(make_agent("x"), token=TOKEN, no_token=True)
+    with pytest.raises(ConfigError, match="max_body must be a positive number of bytes"):
+        A2AApp(make_agent("x"), max_body=0)
 
 
 def test_importing_baton_does_not_import_the_sdk() -> None:

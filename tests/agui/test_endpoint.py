@@ -3,6 +3,7 @@ run rules, through HTTP requests (httpx on the ASGI app: no server, no sockets).
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from typing import Any
@@ -41,7 +42,8 @@ async def pick_city(context: Context) -> str:
     return "going to " + await context.input("Which city?")
 
 
-async def test_a_token_is_required_and_never_shown() -> None:
+async def test_a_token_is_required_and_never_shown(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     app = AGUIApp(Agent("helper", config=ScriptedModel("hi")), token=TOKEN)
     assert TOKEN not in repr(app) and app.token == TOKEN
     async with client_for(app, "10.1.2.3") as client:
@@ -49,7 +51,7 @@ async def test_a_token_is_required_and_never_shown() -> None:
         wrong = await post(client, run_input("t", user("hi")), token="x" * 26)
         right = await post(client, run_input("t", user("hi")))
     assert missing.status_code == wrong.status_code == 401
-    assert TOKEN not in missing.text + wrong.text
+    assert TOKEN not in missing.text + wrong.text and TOKEN not in caplog.text
     assert missing.headers["www-authenticate"].startswith("Bearer")
     assert right.status_code == 200
     assert [e["type"] for e in sse_events(right.text)][-1] == "RUN_FINISHED"
@@ -108,16 +110,44 @@ async def test_on_loopback_only_loopback_host_names_are_answered() -> None:
         (b"{not json", 400, "must be a JSON RunAgentInput"),
         (b'{"threadId": "t"}', 422, "not a valid AG-UI RunAgentInput"),
         (b'{"threadId": 3, "runId": "r", "messages": [{"role": "robot"}]}', 422, "problems"),
+        (b"[" * 100_000, 400, "nested too deeply"),
+        # lone surrogate escapes: strings no UTF-8 event, answer or store could carry
+        (b'{"threadId": "\\ud800", "runId": "r", "messages": []}', 400, "not JSON"),
+        (
+            b'{"threadId": "t", "runId": "r", "messages": [], "state": {"k": "\\udc00"}}',
+            400,
+            "not JSON",
+        ),
+        (b'{"threadId": "\xff\xfe"}', 400, "must be a JSON RunAgentInput"),
+        (b"", 400, "must be a JSON RunAgentInput"),
+        (b"null", 422, "not a valid AG-UI RunAgentInput"),
+        (b'["threadId", "t"]', 422, "not a valid AG-UI RunAgentInput"),
+        (b'{"s": "' + b"x" * 300_000 + b'"}', 413, "too large"),
     ],
 )
 async def test_malformed_input_is_a_clear_client_error(body: bytes, status: int, says: str) -> None:
-    app = AGUIApp(Agent("helper", config=ScriptedModel("hi")), token=TOKEN)
+    """Each answered with its 4xx and a short reason, and the next good request is served."""
+    app = AGUIApp(Agent("helper", config=ScriptedModel("hi")), token=TOKEN, max_body=200_000)
     async with client_for(app) as client:
         response = await client.post(
             "/", content=body, headers={"authorization": f"Bearer {TOKEN}"}
         )
+        after = await post(client, run_input("t", user("hi")))
     assert response.status_code == status
     assert says in response.text and "Traceback" not in response.text
+    assert sse_events(after.text)[-1]["type"] == "RUN_FINISHED"
+
+
+async def test_a_content_length_that_is_not_a_number_is_not_trusted() -> None:
+    """A "²" passes ``str.isdigit`` but not ``int``: the body is read as it comes instead."""
+    app = AGUIApp(Agent("helper", config=ScriptedModel("hi")), token=TOKEN)
+    async with client_for(app) as client:
+        headers = [(b"authorization", f"Bearer {TOKEN}".encode()), (b"content-length", b"\xb2")]
+        body = run_input("t", user("hi"))
+        request = client.build_request("POST", "/", json=body, headers=headers)
+        response = await client.send(request)
+    assert response.status_code == 200
+    assert sse_events(response.text)[-1]["type"] == "RUN_FINISHED"
 
 
 async def test_with_a_history_only_the_new_user_messages_are_read() -> None:
@@ -239,6 +269,28 @@ async def test_front_end_tools_without_a_storage_end_with_a_clear_run_error() ->
         events = sse_events((await post(client, run_input("t", user("go"), tools=tools))).text)
     assert events[-1]["type"] == "RUN_ERROR"
     assert "history=" in events[-1]["message"] and "storage=" in events[-1]["message"]
+
+
+@pytest.mark.parametrize(
+    ("names", "says"),
+    [
+        (["pick_city"], "the front-end tool 'pick_city' has the name of one of the agent's own"),
+        (["show_card", "show_card"], "two front-end tools are named 'show_card'"),
+    ],
+)
+async def test_front_end_tools_whose_names_clash_are_a_client_error(
+    names: list[str], says: str
+) -> None:
+    """Told to the client as its mistake (not as the agent's tool conflict), before the model
+    is called; the thread goes on."""
+    agent = durable("after", tools=[pick_city])
+    tools = [{"name": n, "description": "A tool.", "parameters": None} for n in names]
+    async with client_for(AGUIApp(agent, token=TOKEN)) as client:
+        clash = sse_events((await post(client, run_input("t", user("go"), tools=tools))).text)
+        after = sse_events((await post(client, run_input("t", user("again")))).text)
+    assert [e["type"] for e in clash] == ["RUN_STARTED", "RUN_ERROR"]
+    assert says in clash[-1]["message"]
+    assert after[-1]["type"] == "RUN_FINISHED"
 
 
 def test_json_patch_covers_add_replace_remove_and_escapes_keys() -> None:

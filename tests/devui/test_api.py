@@ -157,6 +157,28 @@ async def test_the_api_lists_conversations_and_serves_their_events_and_requests(
         assert [m["role"] for m in body["messages"]] == ["user", "assistant", "tool"]
 
 
+@pytest.mark.parametrize("index", ["", "-1", "x", "%C2%B2", "1.0"])
+async def test_a_request_index_that_is_not_a_number_is_a_400(index: str) -> None:
+    """A "²" (``%C2%B2``) passes ``str.isdigit`` but not ``int``: a 400 too, never a 500."""
+    app = DevApp(calculator())
+    async with client(app) as http:
+        path = f"/api/conversations/c1/request?index={index}"
+        response = await http.get(path, headers=bearer(app))
+        assert response.status_code == 400 and "?index=N" in response.json()["error"]
+        assert (await http.get("/api/info", headers=bearer(app))).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "token", ["é" * 20, " padded-token-0123456789 ", "tab\tseparated-token-0123"], ids=repr
+)
+def test_a_token_no_client_could_send_is_a_config_error(token: str) -> None:
+    """Header values are ASCII and trimmed: such a token would never match (and the page's
+    ``?token=`` with accents was a 500). Every served endpoint shares the rule."""
+    with pytest.raises(ConfigError, match="printable ASCII without spaces") as refused:
+        DevApp(calculator(), token=token)
+    assert token not in str(refused.value)
+
+
 @pytest.fixture(params=["sqlite", "postgresql", "redis"])
 def history_url(request: pytest.FixtureRequest) -> tuple[str, str]:
     """Each URL ``baton dev --history`` takes, fresh for the test, and the Redis prefix."""

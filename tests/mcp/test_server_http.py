@@ -5,6 +5,7 @@ official ``mcp`` Python SDK client and plain HTTP requests for the guards."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import httpx2
@@ -79,7 +80,8 @@ async def test_elicitation_over_http_in_both_protocol_eras() -> None:
             assert answers.asked[0][0] == "colour?"
 
 
-async def test_the_token_is_required_and_never_shown() -> None:
+async def test_the_token_is_required_and_never_shown(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     http = MCPApp(make_agent()).http_app(token=TOKEN)
     assert TOKEN not in repr(http) and "token required" in repr(http)
     async with uvicorn_serving(http) as base:
@@ -95,6 +97,9 @@ async def test_the_token_is_required_and_never_shown() -> None:
             async with http_client_for(url, "not-the-token") as client:
                 await client.list_tools()
         assert refused.group_contains(Exception)  # the SDK reports the 401 as an MCPError
+        async with http_client_for(url, TOKEN) as client:  # the SDK's own logs, a whole call
+            assert text(await client.call_tool("ask", {"prompt": "add 1 2"})) == "result: 3"
+    assert TOKEN not in caplog.text
 
 
 async def test_a_generated_token_and_bad_tokens() -> None:
@@ -150,6 +155,18 @@ async def test_without_a_token_only_loopback_clients_are_served() -> None:
     }
     await http(scope, receive, send)
     assert sent[0]["status"] == 403
+
+
+def test_a_websocket_is_refused_not_a_server_error() -> None:
+    """Nothing here takes websockets: a client opening one is refused (403 on the wire), not
+    answered with an exception in the server's log."""
+    from starlette.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
+
+    http = MCPApp(make_agent()).http_app(token=TOKEN)
+    with pytest.raises(WebSocketDisconnect) as refused, TestClient(http).websocket_connect("/mcp"):
+        pass
+    assert refused.value.code == 1008
 
 
 async def test_the_app_mounts_in_starlette() -> None:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import pytest
 from contract_cases import OUTPUT
 from serving import uvicorn_serving
 from worker_support import held_step
@@ -134,6 +135,26 @@ async def test_a_body_nested_too_deep_to_read_is_an_invalid_request() -> None:
         assert deep.status_code == 400 and deep.json()["status"] == "invalid_request"
         assert "nested too deeply" in deep.json()["result"]["error"]
     assert model.calls_made == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"run_id": "\\ud800", "task": "Answer.", "context": {}}',
+        b'{"run_id": "r1", "task": "Answer \\udc00", "context": {}}',
+    ],
+)
+async def test_a_lone_surrogate_escape_is_an_invalid_request(body: bytes) -> None:
+    """JSON may escape half a UTF-16 pair ("\\ud800"): no UTF-8 answer or store can carry
+    it, so the body is refused as it is read, and the next request is answered."""
+    model = ScriptedModel('{"answer": "a"}')
+    app = WorkerApp(Worker(SPEC.agent(config=model), SPEC), no_token=True)
+    async with uvicorn_serving(app) as base, httpx.AsyncClient(base_url=base) as http:
+        refused = await http.post("/runs", content=body)
+        assert refused.status_code == 400 and refused.json()["status"] == "invalid_request"
+        assert "not JSON" in refused.json()["result"]["error"]
+        answered = await http.post("/runs", json=payload("r2"))
+        assert answered.json() == {"run_id": "r2", "status": "ok", "result": {"answer": "a"}}
 
 
 async def test_a_run_id_with_slashes_and_spaces_is_found_at_its_location() -> None:
