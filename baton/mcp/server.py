@@ -250,14 +250,15 @@ class MCPApp:
         input_timeout: float = 600.0,
     ) -> None:
         require_sdk()
-        if not isinstance(agent, Agent):
+        given: object = agent  # typed as an Agent; checked, as a caller may pass anything
+        if not isinstance(given, Agent):
             # A team (or anything else with as_tool) is served through an agent that uses it.
             hint = (
                 "; serve an agent that uses it as a tool: Agent(..., tools=[team.as_tool()])"
-                if callable(getattr(agent, "as_tool", None))
+                if callable(getattr(given, "as_tool", None))
                 else ""
             )
-            raise ConfigError(f"MCPApp serves a baton Agent, got {type(agent).__name__}{hint}")
+            raise ConfigError(f"MCPApp serves a baton Agent, got {type(given).__name__}{hint}")
         if tools not in _MODES:
             raise ConfigError(f"tools must be one of {', '.join(_MODES)}, got {tools!r}")
         if isinstance(input_timeout, bool) or not input_timeout > 0:
