@@ -32,8 +32,8 @@ from ..endpoint_guard import EndpointGuard
 from ..errors import ConfigError
 from ..hitl import ApprovalPolicy
 from ..hooks import Middleware
-from ..teams import Human, Team
-from ..teams.serving import approvals_for
+from ..teams import Team
+from ..teams.serving import approvals_for, check_humans
 from .card import Skill, build_card, skills_of
 from .executor import agent_executor
 from .sdk import require_sdk
@@ -69,26 +69,8 @@ def _approvals(agent: Agent[Any]) -> tuple[Middleware, ...]:
 def _check_team(team: Team) -> tuple[Middleware, ...]:
     """Refuse a team whose ask would wait for what no A2A client can send, naming the member
     and the fix; the middleware its asks get so that a member's approval pauses the ask (an
-    ``input-required`` task), by the rule ``AGUIApp`` follows too."""
-    for member in team.all_members():
-        target = member.target
-        if not isinstance(target, Human) or target.handler is not None:
-            continue
-        if not target.suspend:
-            raise ConfigError(
-                f"team {team.name!r} can't be served over A2A: its member {target.name!r} is a "
-                "Human without handler= and without suspend=True, whose turn waits for an "
-                "answer on the stream, where no A2A client can send one. Make it "
-                f"Human({target.name!r}, suspend=True) (its turn asked of the client as an "
-                "input-required task) or give it handler= (answered in this process)"
-            )
-        if team.history is None or team.storage is None:
-            raise ConfigError(
-                f"team {team.name!r} can't be served over A2A: its member {target.name!r} is a "
-                "Human(suspend=True), whose turn pauses the team's ask as an input-required "
-                "task, which needs history= and storage= on the team (shared by every "
-                "replica). Give the team both"
-            )
+    ``input-required`` task), by the rules ``AGUIApp`` follows too."""
+    check_humans(team, "A2A", "an input-required task")
     return approvals_for(team, "A2A", "an input-required task")
 
 

@@ -98,6 +98,7 @@ from ..reply import Reply
 from ..runstate import RunState, load_run_state
 from ..stream import MemoryStream
 from ..teams import Team
+from ..teams.serving import check_humans
 from ._extra import require_extra
 from .frontend import FrontendTools, StateCapture, current_state
 from .inputs import (
@@ -167,6 +168,7 @@ class AGUIApp:
         # Made once: the same middleware objects every ask, so the agent's plan cache hits.
         layers: list[Any] = [StateCapture()]
         if isinstance(agent, Team):
+            check_humans(agent, "AG-UI", "an interrupt")
             layers.extend(approvals_for(agent, middleware))
         elif not any(
             isinstance(m, ApprovalPolicy) for m in (*agent.middleware, *middleware)

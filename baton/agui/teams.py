@@ -4,7 +4,10 @@ without ``history=``).
 
 A served team's ask pauses on a ``Human(name, suspend=True)`` member (of the team, of a member
 team, or a graph's node): the member's turn is an AG-UI interrupt with ``reason:
-"input_required"``. It pauses too on a member agent's approval (a tool made with
+"input_required"``. A ``Human`` with neither ``handler=`` nor ``suspend=True`` (its turn would
+wait on a stream no client reaches), or with ``suspend=True`` in a team without ``history=``
+and ``storage=``, is refused when the app is made (``baton.teams.serving.check_humans``, as
+``A2AApp`` does). It pauses too on a member agent's approval (a tool made with
 ``requires_approval=True``): the app gives the members ``ApprovalPolicy(suspend=True)`` when
 none brings an ``ApprovalPolicy`` of its own, and the approval is an interrupt with ``reason:
 "tool_call"``; ``team.resume`` continues either, in any process sharing the team's history and

@@ -1,5 +1,6 @@
 """What a protocol server (``baton.agui``, ``baton.a2a``) needs to serve a team whose ask
-pauses for its client: the approvals its members ask for, made into pauses.
+pauses for its client: human members it can ask (``check_humans``), and the approvals its
+members ask for, made into pauses (``approvals_for``).
 
 A member agent's approval (a tool made with ``requires_approval=True``, or a call an
 ``ApprovalPolicy`` matches) can only reach a client as a paused ask (an AG-UI interrupt, an A2A
@@ -22,9 +23,36 @@ from ..agent import Agent
 from ..errors import ConfigError
 from ..hitl import ApprovalPolicy
 from ..hooks import Middleware
+from .human import Human
 from .team import Team
 
-__all__ = ["approvals_for"]
+__all__ = ["approvals_for", "check_humans"]
+
+
+def check_humans(team: Team, protocol: str, pause: str) -> None:
+    """Refuse, naming the member and the fix, a team with a ``Human`` member no client of
+    ``protocol`` could answer: one without ``handler=`` and ``suspend=True`` (its turn waits
+    for an answer on the stream, which no client of a served team reaches: the ask would hang),
+    or one with ``suspend=True`` in a team without ``history=`` and ``storage=`` (its turn
+    pauses the ask as ``pause``, kept in those stores)."""
+    for member in team.all_members():
+        human = member.target
+        if not isinstance(human, Human) or human.handler is not None:
+            continue
+        refused = f"team {team.name!r} can't be served over {protocol}: its member {human.name!r}"
+        if not human.suspend:
+            raise ConfigError(
+                f"{refused} is a Human without handler= and without suspend=True, whose turn "
+                f"waits for an answer on the stream, where no {protocol} client can send one. "
+                f"Make it Human({human.name!r}, suspend=True) (its turn asked of the client as "
+                f"{pause}) or give it handler= (answered in this process)"
+            )
+        if team.history is None or team.storage is None:
+            raise ConfigError(
+                f"{refused} is a Human(suspend=True), whose turn pauses the team's ask as "
+                f"{pause}, which needs history= and storage= on the team (shared by every "
+                "replica). Give the team both"
+            )
 
 
 def approvals_for(

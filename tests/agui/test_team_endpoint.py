@@ -14,7 +14,7 @@ from baton.agui import AGUIApp
 from baton.agui.teams import approvals_for
 from baton.events import ApprovalRequest, HumanMessage
 from baton.hitl import ApprovalPolicy
-from baton.teams import MaxTurns, RoundRobin
+from baton.teams import Human, MaxTurns, RoundRobin
 from baton.testing import ScriptedModel, call
 
 
@@ -83,6 +83,26 @@ def test_members_approvals_pause_the_team_through_one_suspending_policy() -> Non
     own = agent_with(ApprovalPolicy(suspend=True))
     assert approvals_for(durable(own)) == ()
     AGUIApp(durable(own), token=TOKEN)
+
+
+def test_a_human_member_no_client_could_answer_is_refused() -> None:
+    # Served, a Human without handler= waits on a stream no AG-UI client reaches: the
+    # request used to stream the first member's step and then nothing, for ever.
+    writer = Agent("writer", config=ScriptedModel("ok"))
+    inner = RoundRobin([Human("ed")], name="inner")
+    with pytest.raises(ConfigError) as waits:
+        AGUIApp(durable(writer, inner), token=TOKEN)
+    assert str(waits.value).startswith(
+        "team 'round_robin' can't be served over AG-UI: its member 'ed' is a Human without "
+        "handler= and without suspend=True"
+    )
+    assert "Human('ed', suspend=True) (its turn asked of the client as an interrupt)" in str(
+        waits.value
+    )
+    with pytest.raises(ConfigError, match=r"Human\(suspend=True\).*history= and storage="):
+        AGUIApp(RoundRobin([writer, Human("ed", suspend=True)]), token=TOKEN)
+    AGUIApp(durable(writer, Human("ed", suspend=True)), token=TOKEN)
+    AGUIApp(RoundRobin([writer, Human("ed", handler=lambda request: "fine")]), token=TOKEN)
 
 
 def test_a_member_policy_that_waits_on_the_stream_is_refused() -> None:
