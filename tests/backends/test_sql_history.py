@@ -15,7 +15,7 @@ import pytest
 
 from baton import Agent, codec_rows, tool
 from baton.backends.sql import SQLHistory, SQLStorage
-from baton.errors import AskSuspended, EventDecodeError
+from baton.errors import AskSuspended, ConfigError, EventDecodeError
 from baton.events import (
     JSON_PIECE,
     ApprovalRequest,
@@ -164,6 +164,22 @@ async def test_unknown_conversations_and_empty_appends(sql_url: str) -> None:
         with pytest.raises(TypeError, match="holds events"):
             await history.append("b", [Text("a part, not an event")])  # type: ignore[list-item]
         assert await history.length("b") == 2
+
+
+async def test_a_nul_character_is_kept_in_text_and_named_in_an_id(sql_url: str) -> None:
+    """Text holding NUL (a tool reading a binary file) is stored as JSON escapes on both
+    databases; PostgreSQL's text columns can't hold it in an id, which is a ConfigError saying
+    so (it was asyncpg's own CharacterNotInRepertoireError, a 500 on served endpoints)."""
+    async with SQLHistory(sql_url) as history:
+        await history.append("nul", [RunFinished("r", "head\x00tail")])
+        [kept] = await history.load("nul")
+        assert isinstance(kept, RunFinished) and kept.text == "head\x00tail"
+        if sql_url.startswith("postgresql"):
+            with pytest.raises(ConfigError, match=r"can't hold the NUL character"):
+                await history.load("a\x00b")
+            assert await history.load("nul") == [kept]  # the database goes on
+        else:
+            assert await history.load("a\x00b") == []
 
 
 @tool

@@ -114,6 +114,15 @@ _SQLITE_UNAVAILABLE = (
 )
 
 
+# asyncpg's errors for text PostgreSQL can't hold: a NUL character in a parameter (the stored
+# events are JSON text, which writes it as an escape; ids and keys are passed as they are).
+_ASYNCPG_NUL_ERRORS = {"CharacterNotInRepertoireError", "UntranslatableCharacterError"}
+
+
+def _is_nul_refused(exc: BaseException) -> bool:
+    return any(cls.__name__ in _ASYNCPG_NUL_ERRORS for cls in type(exc).__mro__)
+
+
 def _is_connection_error(exc: BaseException) -> bool:
     if isinstance(exc, sqlite3.Error):
         name = getattr(exc, "sqlite_errorname", None) or ""
@@ -410,6 +419,12 @@ class Database:
             async with engine.session(transaction) as session:
                 yield session
         except Exception as exc:
+            if _is_nul_refused(exc):
+                raise ConfigError(
+                    f"{self.url.redacted} can't hold the NUL character (\\x00) in an id or a "
+                    "key (PostgreSQL's text refuses it): remove it from the conversation id, "
+                    "run id or key given"
+                ) from None
             unavailable = self._unavailable(exc)
             if unavailable is None:
                 raise
