@@ -151,10 +151,21 @@ def new_user_parts(messages: Sequence[Any]) -> tuple[Part, ...]:
     return tuple(parts)
 
 
+# Front-end tools one request may declare: OpenAI's limit per call, more than any model is
+# good at choosing from; each costs the endpoint a schema to read (about 0.3 ms), so a request
+# declaring thousands would hold the event loop for seconds.
+MAX_FRONTEND_TOOLS = 128
+
+
 def check_tool_names(declared: Sequence[Any], own: Collection[str]) -> None:
     """A ``BadInput`` naming a front-end tool the client declares twice, or under the name of
     one of the agent's ``own`` tools (else the agent's own conflict error, whose fix is not
-    the client's)."""
+    the client's), or for more than ``MAX_FRONTEND_TOOLS`` of them."""
+    if len(declared) > MAX_FRONTEND_TOOLS:
+        raise BadInput(
+            f"{len(declared)} front-end tools declared: at most {MAX_FRONTEND_TOOLS} in one "
+            "request; declare the ones this turn needs"
+        )
     seen: set[str] = set()
     for spec in declared:
         if spec.name in own:

@@ -276,6 +276,7 @@ async def test_front_end_tools_without_a_storage_end_with_a_clear_run_error() ->
     [
         (["pick_city"], "the front-end tool 'pick_city' has the name of one of the agent's own"),
         (["show_card", "show_card"], "two front-end tools are named 'show_card'"),
+        ([f"show_{i}" for i in range(129)], "129 front-end tools declared: at most 128"),
     ],
 )
 async def test_front_end_tools_whose_names_clash_are_a_client_error(
