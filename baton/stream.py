@@ -39,25 +39,17 @@ import asyncio
 import contextlib
 import contextvars
 import inspect
-import types
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
-from typing import (
-    Any,
-    Generic,
-    Protocol,
-    TypeAlias,
-    TypeVar,
-    Union,
-    get_args,
-    get_origin,
-    runtime_checkable,
-)
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from .errors import ConfigError, StreamClosed, StreamOverflow, SubscriberTimeout
+from .event_filter import EventFilter
+from .event_filter import Where as Where  # what subscribe(where=...) takes: re-exported
 from .events import Event, HumanMessage, SubscriberFailed
 from .redaction import logger
+from .resumed import Resumed
 from .subscribers import in_thread  # re-exported: the stream's subscribers off the loop
 
 __all__ = [
@@ -91,72 +83,6 @@ cancelled ask has about a second to close its run, see ``baton.run``)."""
 _CLEANUP: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "baton_stream_cleanup", default=None
 )
-
-
-class EventFilter:
-    """Which events a subscriber wants: a set of types, field values, and/or a predicate."""
-
-    __slots__ = ("fields", "predicate", "types")
-
-    def __init__(
-        self,
-        types_: tuple[type, ...] = (Event,),
-        fields: tuple[tuple[str, Any], ...] = (),
-        predicate: Callable[[Any], bool] | None = None,
-    ) -> None:
-        self.types = types_  # empty: matches nothing
-        # (name, value) pairs, all of which must hold; a name may repeat after narrowing.
-        self.fields = fields or None
-        self.predicate = predicate
-
-    @classmethod
-    def build(
-        cls, spec: tuple[Any, ...], predicate: Callable[[Any], bool] | None, fields: dict[str, Any]
-    ) -> EventFilter:
-        flat: list[type] = []
-        for item in spec:
-            for candidate in _flatten_types(item):
-                if not (isinstance(candidate, type) and issubclass(candidate, Event)):
-                    raise TypeError(f"where() takes event classes, got {candidate!r}")
-                flat.append(candidate)
-        return cls(tuple(flat) or (Event,), tuple(fields.items()), predicate)
-
-    def narrow(self, other: EventFilter) -> EventFilter:
-        """Both filters must match (disjoint types or conflicting fields match nothing)."""
-        types_ = tuple(
-            t for t in other.types if any(issubclass(t, mine) for mine in self.types)
-        ) + tuple(t for t in self.types if any(issubclass(t, theirs) for theirs in other.types))
-        merged_fields = (*(self.fields or ()), *(other.fields or ()))
-        preds = [p for p in (self.predicate, other.predicate) if p is not None]
-        predicate: Callable[[Any], bool] | None
-        if len(preds) == 2:
-            first, second = preds
-            predicate = lambda e: first(e) and second(e)  # noqa: E731
-        else:
-            predicate = preds[0] if preds else None
-        return EventFilter(tuple(dict.fromkeys(types_)), merged_fields, predicate)
-
-    def accepts(self, event: Any) -> bool:
-        """Field and predicate checks (the type was already matched by the stream's index)."""
-        if self.fields is not None:
-            for name, expected in self.fields:
-                if getattr(event, name, _MISSING) != expected:
-                    return False
-        return self.predicate is None or bool(self.predicate(event))
-
-
-_MISSING = object()
-
-# What ``subscribe(where=...)`` takes: a filter, or event classes (``ToolCall``, ``A | B``).
-Where: TypeAlias = "EventFilter | type[Event] | types.UnionType | tuple[type[Event], ...] | None"
-
-
-def _flatten_types(item: Any) -> tuple[Any, ...]:
-    if isinstance(item, tuple):
-        return tuple(t for sub in item for t in _flatten_types(sub))
-    if isinstance(item, types.UnionType) or get_origin(item) is Union:
-        return get_args(item)
-    return (item,)
 
 
 class _Sub:
@@ -305,7 +231,7 @@ class MemoryStream:
         cleanup = _CLEANUP.get()
         if cleanup is not None and (limit is None or cleanup < limit):
             limit = cleanup
-        rest = _Resumed(step, waiting)
+        rest = Resumed(step, waiting)
         deadline: asyncio.Timeout | None = None
         try:
             if limit is None:
@@ -404,54 +330,6 @@ class MemoryStream:
         except ValueError:
             return
         self._index.clear()
-
-
-class _Resumed:
-    """Awaits the rest of a coroutine (or ``__await__`` iterator) already run to its first
-    wait (``waiting``: what it yielded to the loop), like ``yield from``. On a cancellation it
-    passes the cancellation in once; a subscriber that ignores it (waits again) is closed
-    instead of waited for, and the cancellation goes on (``ignored_cancel`` is set)."""
-
-    __slots__ = ("ignored_cancel", "step", "waiting")
-
-    def __init__(self, step: Any, waiting: Any) -> None:
-        self.step = step
-        self.waiting = waiting
-        self.ignored_cancel = False
-
-    def __await__(self) -> Generator[Any, Any, None]:
-        step, waiting = self.step, self.waiting
-        self.waiting = None
-        while True:
-            try:
-                sent = yield waiting
-            except asyncio.CancelledError as cancel:
-                try:
-                    step.throw(cancel)
-                except StopIteration:
-                    pass  # it swallowed the cancellation and returned: the cancel still stands
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    log.debug("stream subscriber raised on cancellation", exc_info=exc)
-                else:
-                    self.ignored_cancel = True
-                    with contextlib.suppress(BaseException):
-                        step.close()  # runs its finally blocks (they cannot wait any more)
-                raise
-            except GeneratorExit:
-                step.close()  # the delivery itself is being closed: close the subscriber too
-                raise
-            except BaseException as exc:
-                try:
-                    waiting = step.throw(exc)
-                except StopIteration:
-                    return
-            else:
-                try:
-                    waiting = step.send(sent)
-                except StopIteration:
-                    return
 
 
 def check_delivery_timeout(value: float | None) -> float | None:

@@ -399,6 +399,8 @@ CORE = {
     "codec",
     "codec_rows",
     "stream",
+    "event_filter",
+    "resumed",
     "history",
     "forked",
     "run",

@@ -10,8 +10,9 @@ takes its turn on the same conversation (its events nested inside the outer team
 agent that pauses its own turn (``suspend_on_human``, ``ApprovalPolicy(suspend=True)``) pauses
 the team's ask durably, as a ``Human(..., suspend=True)`` member does: its run is saved in the
 team's ``storage=`` and ``team.resume`` continues it where it stood (``why_no_pause`` says when
-an ask can't pause: that is then a ``ConfigError``). How a pause is kept and an ask resumed
-(a member team's pause too) is ``pausing.py``.
+an ask can't pause: that is then a ``ConfigError``). How a member's turn is taken and run to
+its end is ``turns.py``; how a pause is kept and an ask resumed (a member team's pause too),
+``pausing.py``.
 
 What the patterns decide (who speaks next, when the pattern itself is done) is in
 ``patterns.py``, ``swarm.py``, ``sequential.py`` and ``graph.py``; when to stop is
@@ -27,7 +28,6 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 
-from ..agent import Agent
 from ..context import Context
 from ..conversation import Conversation, new_id
 from ..errors import AskSuspended, ConfigError
@@ -37,27 +37,22 @@ from ..events import (
     HumanInputRequest,
     HumanMessage,
     ModelResponse,
-    RunStarted,
     Usage,
     UsageLine,
     UsageReport,
 )
 from ..history import History, Storage
-from ..loop import run_loop
 from ..options import PromptInput, as_parts
-from ..run import LiveRun, abandon_run
-from ..storing import store
 from ..sync import run_sync
 from ..tools.tool import Tool
 from ..transcript import part_text
 from .events import Handoff as HandoffEvent
 from .events import SpeakerSelected, TeamFinished, TeamStarted
-from .human import Human, human_turn
 from .opening import MEMBER_OPTIONS, open_conversation, repair
 from .pausing import Pausing
-from .recording import Sink, TeamAsk, close_failed, deliver, record
+from .recording import Sink, TeamAsk, close_failed, record
 from .reply import TeamReply, TeamRun
-from .state import PausedTeamAsk, TeamState, Turn, team_turn
+from .state import PausedTeamAsk, TeamState, Turn
 from .termination import (
     AnyOf,
     MaxTurns,
@@ -68,7 +63,8 @@ from .termination import (
     either,
     first_fired,
 )
-from .views import All, InputFilter, Member, ViewPolicy, as_member
+from .turns import MemberTurns
+from .views import InputFilter, Member, ViewPolicy, as_member
 
 __all__ = ["DEFAULT_MAX_TURNS", "Team", "TeamReply", "TeamRun"]
 
@@ -76,7 +72,7 @@ __all__ = ["DEFAULT_MAX_TURNS", "Team", "TeamReply", "TeamRun"]
 DEFAULT_MAX_TURNS = 20
 
 
-class Team(Pausing):
+class Team(MemberTurns, Pausing):
     """Base of the team patterns (``RoundRobin``, ``Selector``, ``Swarm``...): see the
     module docs. ``termination`` composes conditions (``MaxTurns(5) | TextMention("DONE")``);
     ``max_turns`` is the hard limit of member turns per ask (20). ``history``/``storage``
@@ -483,53 +479,6 @@ class Team(Pausing):
                 return repr(condition)
         return None
 
-    async def _take_turn(
-        self, ask: TeamAsk, member: Member, prompt: PromptInput | None, selected: SpeakerSelected
-    ) -> Turn:
-        target = member.target
-        conversation = ask.conversation
-        if not isinstance(target, Agent):
-            await record(ask, selected)
-            if isinstance(target, Human):
-                why, kept = None, None
-                if target.suspend:
-                    why, kept = self.why_no_pause(ask), self.kept_on_pause(ask.state)
-                return await human_turn(ask, member, target, self.name, why, kept)
-            try:
-                inner = await target.play(
-                    prompt,
-                    conversation,
-                    ask.sink,
-                    ask.member_options,
-                    top=ask.top,
-                    storage=ask.storage,
-                )
-            except AskSuspended as suspended:
-                await self._paused_in_member(ask, member, suspended)
-            return team_turn(member.name, inner)
-        options = self._turn_options(ask, member)
-        live = await target.open_run(prompt, cast(Any, options), held=conversation)
-        live.tap = ask.sink
-        # A member's own pause (suspend_on_human, ApprovalPolicy(suspend=True), ...) pauses
-        # the team's ask: its run is saved in the team's storage (see _member_run).
-        live.storage = ask.storage if self.why_no_pause(ask) is None else None
-        start = len(conversation.events)
-        if live.plan.chains.ask is None:
-            # The selection and the run's start go to the store in one write (a round trip
-            # less per turn on a durable history); the loop then only delivers the start.
-            started = RunStarted(live.run_id, live.agent_name, conversation.id)
-            opening = (started, live.request) if live.request.parts else (started,)
-            await store(conversation, (selected, *opening))
-            try:
-                await deliver(ask, selected)
-            except BaseException as error:
-                await abandon_run(conversation, live.run_id, error)
-                raise
-            live.started = opening
-        else:  # around_ask middleware runs before the run starts: it records its own start
-            await record(ask, selected)
-        return await self._member_run(ask, member, live, start)
-
     def why_no_pause(self, ask: TeamAsk) -> str | None:
         """Why ``ask`` can't pause durably (``None``: it can). It can when it is the team's
         own ask or a member team's turn in it, not in a graph's parallel branch, and the team
@@ -543,74 +492,6 @@ class Team(Pausing):
         if ask.storage is None or ask.conversation.history is None:
             return "give the team asked history= and storage="
         return None
-
-    async def _member_run(
-        self, ask: TeamAsk, member: Member, live: LiveRun, start: int, resumed: bool = False
-    ) -> Turn:
-        """Run a member's turn (new, or ``resumed``) to its end: its ``Turn``. A run that pauses
-        itself pauses the team's ask (``AskSuspended`` with the member's requests), to go on
-        with ``team.resume``; a team that can't pause fails with a ``ConfigError`` saying why."""
-        conversation = ask.conversation
-        try:
-            reply = await run_loop(live)
-        except AskSuspended as suspended:
-            storage = ask.storage
-            if suspended.run_id != live.run_id or storage is None:
-                raise
-            ids = ", ".join(r.request_id for r in suspended.requests)
-            await self._pause(
-                ask,
-                member,
-                suspended,
-                f"team {self.name!r} waits for the requests of its member {member.name!r} "
-                f"(request {ids}); continue it with team.resume({conversation.id!r}, "
-                "HumanMessage(request_id=..., text=... or approved=True/False))",
-                run_id=live.run_id,
-                request_ids=list(suspended.request_ids),
-            )
-        except ConfigError as error:
-            why = self.why_no_pause(ask)
-            if why is None or "storage=" not in str(error):
-                raise
-            raise ConfigError(
-                f"member {member.name!r} of team {self.name!r} paused its turn, which pauses "
-                f"the team's ask, and this ask can't pause: {why}"
-            ) from error
-        called: tuple[str, ...] = ()
-        if resumed or reply.usage.tool_calls:  # a turn that called no tool: nothing to read
-            called = tuple(
-                c.name
-                for e in conversation.events[start:]
-                if isinstance(e, ModelResponse)
-                for c in e.tool_calls
-            )
-        handoff = ask.state.handoffs.pop(reply.run_id, None)
-        return Turn(
-            member.name,
-            reply.text,
-            reply.output,
-            reply.usage,
-            called,
-            handoff[0] if handoff else None,
-            handoff[1] if handoff else "",
-            reply.response,
-        )
-
-    def _turn_options(self, ask: TeamAsk, member: Member) -> Mapping[str, Any]:
-        """The options of ``member``'s run: its view, the team's tools for it, and what the
-        ask passes to every member; made once per member when the ask passes nothing."""
-        cached = None if ask.member_options else self._member_options.get(member.name)
-        if cached is not None:
-            return cached
-        options: dict[str, Any] = {**ask.member_options}
-        if self._filtering or type(member.view) is not All:
-            options["policies"] = self._policies[member.name]
-        tools = self.member_tools(member)
-        if tools:
-            options["tools"] = tools
-        if not ask.member_options:
-            self._member_options[member.name] = options
-        return options
 
     # -- hand-offs ---------------------------------------------------------------------------
 
