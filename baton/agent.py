@@ -24,14 +24,20 @@ from .models.base import ModelConfig, ModelSettings
 from .models.hosted import split_hosted
 from .models.registry import resolve_config
 from .options import (
+    AGENT_OPTION_NAMES,
     AgentOptions,
     AskOptions,
     PromptInput,
     as_parts,
+    check_ask_options,
+    check_hitl,
+    check_mapping,
     check_positive,
     check_settings,
     check_threads,
     check_timeout,
+    check_tool_list,
+    unknown_option,
 )
 from .output import OutputSpec, Prompted, build_output_spec
 from .overrides import AgentOverride, replaced_tools
@@ -134,9 +140,12 @@ class Agent(Planning, Generic[OutputT]):
         storage: Storage | None = None,
         suspend_on_human: bool = False,
         raise_tool_errors: bool = False,
+        **unknown: Any,  # not in the overloads: type checkers refuse them; here, said why
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise ConfigError("an Agent needs a non-empty name, e.g. Agent('assistant', ...)")
+        if unknown:
+            raise unknown_option(sorted(unknown)[0], AGENT_OPTION_NAMES, "Agent(...)")
         self.name = name
         self.description = description
         self.config = resolve_config(config) if config is not None else None
@@ -148,10 +157,10 @@ class Agent(Planning, Generic[OutputT]):
         # baton.tools.threads): its own pool keeps other agents' stuck calls from its threads.
         self.tool_threads = check_threads(tool_threads)
         self.settings = check_settings(settings)
-        self.dependencies: dict[Any, Any] = dict(dependencies or {})
-        self.variables: dict[str, Any] = dict(variables or {})
+        self.dependencies: dict[Any, Any] = check_mapping("dependencies", dependencies)
+        self.variables: dict[str, Any] = check_mapping("variables", variables)
         self.history = history
-        self.hitl = hitl  # answers human-input requests and approvals (baton.hitl)
+        self.hitl = check_hitl(hitl)  # answers human-input requests and approvals (baton.hitl)
         self.storage = storage  # keeps paused runs (baton.run.RunState)
         # context.input pauses the ask (saved for agent.resume) instead of waiting
         self.suspend_on_human = suspend_on_human
@@ -159,7 +168,7 @@ class Agent(Planning, Generic[OutputT]):
         # ToolCallError the model reads (see baton.tools.execution.execute_tool_call).
         self.raise_tool_errors = raise_tool_errors
         self._instructions = Instructions(prompt, owner=f"agent {name!r}")
-        self._tool_sources: tuple[Any, ...] = tuple(tools)
+        self._tool_sources: tuple[Any, ...] = check_tool_list(tools)
         self.middleware: tuple[Middleware, ...] = tuple(middleware)
         self.policies: tuple[ContextPolicy, ...] = tuple(policies)
         self.observers: tuple[Observer, ...] = tuple(observers)
@@ -436,6 +445,8 @@ class Agent(Planning, Generic[OutputT]):
         plan: Plan,
         options: AskOptions,
     ) -> LiveRun:
+        if options:  # (an ask without options, the usual one, has nothing to check)
+            check_ask_options(options)
         dependencies: Mapping[Any, Any] = self.dependencies
         if "dependencies" in options:
             dependencies = {**self.dependencies, **options["dependencies"]}

@@ -3,8 +3,11 @@ parts (``as_parts``), with the checks that turn a wrong value into a ``ConfigErr
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, TypedDict
+import dataclasses
+import difflib
+import inspect
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any, TypedDict, cast
 
 from pydantic_core import PydanticSerializationError, to_jsonable_python
 
@@ -18,13 +21,20 @@ from .stream import Stream
 from .tools.threads import ToolThreads
 
 __all__ = [
+    "AGENT_OPTION_NAMES",
+    "ASK_OPTION_NAMES",
     "AgentOptions",
     "AskOptions",
     "PromptInput",
     "as_parts",
+    "check_ask_options",
+    "check_hitl",
+    "check_mapping",
     "check_positive",
     "check_threads",
     "check_timeout",
+    "check_tool_list",
+    "unknown_option",
 ]
 
 
@@ -90,6 +100,97 @@ def as_data(value: object) -> Data:
         ) from None
 
 
+ASK_OPTION_NAMES: frozenset[str] = AskOptions.__optional_keys__ | AskOptions.__required_keys__
+
+_MODEL_SETTINGS = frozenset(f.name for f in dataclasses.fields(ModelSettings)) - {"extra"}
+
+# Names users of other libraries reach for, and what Baton calls them.
+_SPELLED_ELSEWHERE = {
+    "model": "config",
+    "instructions": "prompt (the agent's instructions)",
+    "system_prompt": "prompt (the agent's instructions)",
+    "output_type": "response_schema",
+    "result_type": "response_schema",
+    "deps": "dependencies",
+    "message_history": "conversation_id (a stored conversation) or reply.ask(...)",
+}
+
+
+def check_ask_options(options: Mapping[str, Any], where: str = "agent.ask()") -> None:
+    """A ``ConfigError`` for an option an ask does not take (an ask would otherwise run as if
+    it had not been given: a mistyped ``conversation_id`` starts a new conversation), naming
+    the nearest option or where the setting goes. Cheap for the usual ask: a set comparison."""
+    if options.keys() <= ASK_OPTION_NAMES:
+        return
+    name = sorted(options.keys() - ASK_OPTION_NAMES)[0]
+    raise ConfigError(f"{where} has no option {name}={_hint(name, ASK_OPTION_NAMES)}")
+
+
+def unknown_option(name: str, known: Collection[str], where: str) -> ConfigError:
+    """The error for an option ``where`` does not take, naming what was likely meant."""
+    return ConfigError(f"{where} has no option {name}={_hint(name, known)}")
+
+
+def _hint(name: str, known: Collection[str]) -> str:
+    if name in _MODEL_SETTINGS:
+        return f"; it is a model setting: settings=ModelSettings({name}=...)"
+    if name in _SPELLED_ELSEWHERE:
+        return f"; Baton calls it {_SPELLED_ELSEWHERE[name]}"
+    close = difflib.get_close_matches(name, known, n=1)
+    if close:
+        return f"; did you mean {close[0]}=?"
+    setting = difflib.get_close_matches(name, _MODEL_SETTINGS, n=1)
+    if setting:
+        return f"; did you mean the model setting settings=ModelSettings({setting[0]}=...)?"
+    return f" (its options: {', '.join(sorted(known))})"
+
+
+def check_tool_list(tools: object, where: str = "tools") -> tuple[Any, ...]:
+    """``tools=`` as a tuple: a list (or other iterable) of tools, toolkits and tool sources.
+    One tool or function given alone (``tools=add``) is refused with the spelling."""
+    if isinstance(tools, str | bytes | Mapping) or not isinstance(tools, Iterable):
+        shown = getattr(tools, "name", None) or getattr(tools, "__name__", None)
+        example = f"[{shown}]" if isinstance(shown, str) and shown.isidentifier() else "[...]"
+        raise ConfigError(
+            f"{where}= takes a list of tools, toolkits or tool sources, e.g. {where}={example}; "
+            f"got {type(tools).__name__}"
+        )
+    return tuple(tools)
+
+
+def check_mapping(name: str, value: object) -> dict[Any, Any]:
+    """A dict of ``value`` (``None``: empty), or a ``ConfigError`` for anything not a mapping."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"{name}= takes a dict (e.g. {name}={{'user_id': 42}}), got {type(value).__name__}"
+        )
+    return dict(value)
+
+
+def check_hitl(handler: object) -> HumanHandler | None:
+    """``hitl=``: ``None`` or a function taking ``(request, context)``."""
+    if handler is None:
+        return None
+    if not callable(handler):
+        raise ConfigError(
+            "hitl= takes a function (request, context) -> answer, sync or async, got "
+            f"{type(handler).__name__}"
+        )
+    try:
+        inspect.signature(handler).bind(None, None)
+    except TypeError:
+        raise ConfigError(
+            f"hitl= handler {getattr(handler, '__qualname__', handler)!r} must take two "
+            "arguments, (request, context): it is called with the HumanInputRequest or "
+            "ApprovalRequest and the ask's Context"
+        ) from None
+    except ValueError:
+        pass  # a callable whose signature can't be read (a builtin): taken as given
+    return cast(HumanHandler, handler)
+
+
 def check_positive(name: str, value: int, minimum: int = 1) -> int:
     """``value`` if it is an integer of at least ``minimum``, else a ``ConfigError``."""
     if not isinstance(value, int) or value < minimum:
@@ -153,3 +254,9 @@ class AgentOptions(TypedDict, total=False):
     storage: Storage | None
     suspend_on_human: bool
     raise_tool_errors: bool
+
+
+# Everything Agent(...) takes by keyword (its options and response_schema).
+AGENT_OPTION_NAMES: frozenset[str] = (
+    AgentOptions.__optional_keys__ | AgentOptions.__required_keys__ | {"response_schema"}
+)

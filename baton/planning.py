@@ -14,7 +14,7 @@ from .loop import Plan
 from .models.base import ModelConfig, ModelSettings
 from .models.hosted import check_hosted, resolve_hosted, split_hosted
 from .models.registry import resolve_config
-from .options import AskOptions, check_settings
+from .options import AskOptions, check_settings, check_tool_list
 from .output import OutputSpec, build_output_spec
 from .overrides import active_override
 from .tools.tool import Tool
@@ -116,7 +116,7 @@ class Planning:
             and raise_errors == self.raise_tool_errors
         ):
             return self._plan
-        tools_key = tuple(extra_tools) if extra_tools else ()
+        tools_key = check_tool_list(extra_tools) if extra_tools else ()
         schema = options.get("response_schema")
         key: tuple[Any, ...] = (
             tools_key,

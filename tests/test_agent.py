@@ -838,3 +838,66 @@ def test_a_forgotten_await_is_reported_with_the_name_the_user_called() -> None:
     pending = agent.ask("hi")  # a new conversation: the loop's own coroutine
     assert pending.__qualname__ == "Agent.ask"
     pending.close()  # what the RuntimeWarning "coroutine ... was never awaited" names
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"temperature": 0.0}, "it is a model setting: settings=ModelSettings(temperature=...)"),
+        ({"temprature": 0.0}, "settings=ModelSettings(temperature=...)"),
+        ({"conversationid": "abc"}, "did you mean conversation_id=?"),
+        ({"max_turn": 3}, "did you mean max_turns=?"),
+        ({"model": "openai:gpt-5"}, "Baton calls it config"),
+    ],
+)
+async def test_an_option_an_ask_does_not_take_is_refused_with_what_was_meant(
+    options: dict[str, Any], says: str
+) -> None:
+    # It used to be ignored: the ask ran without it (a mistyped conversation_id started a new
+    # conversation, a temperature was never sent).
+    agent = Agent("a", config=ScriptedModel("x", repeat=True))
+    name = next(iter(options))
+    with pytest.raises(ConfigError) as refused:
+        await agent.ask("hi", **options)
+    assert str(refused.value).startswith(f"agent.ask() has no option {name}=")
+    assert says in str(refused.value)
+    with pytest.raises(ConfigError, match=f"has no option {name}="):
+        async with agent.run("hi", **options):
+            pass
+    assert (await agent.ask("hi", max_turns=3)).text == "x"  # the agent is unharmed
+
+
+@tool
+def _add(a: int, b: int) -> int:
+    """Add two numbers."""
+    return a + b
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"model": "openai:gpt-5"}, "Agent(...) has no option model=; Baton calls it config"),
+        ({"instructions": "Be brief."}, "Baton calls it prompt (the agent's instructions)"),
+        ({"output_type": int}, "Baton calls it response_schema"),
+        (
+            {"tools": _add},
+            "tools= takes a list of tools, toolkits or tool sources, e.g. tools=[_add]",
+        ),
+        ({"variables": [1]}, "variables= takes a dict"),
+        ({"dependencies": "db"}, "dependencies= takes a dict"),
+        ({"hitl": "yes"}, "hitl= takes a function (request, context) -> answer"),
+        ({"hitl": lambda request: None}, "must take two arguments, (request, context)"),
+    ],
+)
+def test_a_wrong_agent_option_is_refused_when_the_agent_is_made(
+    options: dict[str, Any], says: str
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        Agent("a", config=ScriptedModel("x"), **options)
+    assert says in str(refused.value)
+
+
+async def test_one_tool_given_alone_to_an_ask_is_refused_with_the_list_spelling() -> None:
+    agent = Agent("a", config=ScriptedModel("x"))
+    with pytest.raises(ConfigError, match=r"tools= takes a list .* e\.g\. tools=\[_add\]"):
+        await agent.ask("hi", tools=_add)  # type: ignore[arg-type]

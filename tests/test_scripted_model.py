@@ -18,7 +18,13 @@ from baton import (
     Usage,
     tool,
 )
-from baton.errors import BatonError, ProviderUnavailable, RateLimited, ScriptExhausted
+from baton.errors import (
+    BatonError,
+    ConfigError,
+    ProviderUnavailable,
+    RateLimited,
+    ScriptExhausted,
+)
 from baton.events import (
     CompactionSummary,
     Data,
@@ -268,7 +274,7 @@ async def test_script_exhausted_has_a_helpful_message():
     message = str(caught.value)
     assert "'tiny'" in message
     assert "called 2 times" in message
-    assert "1 turn" in message
+    assert "script has 1 turn;" in message  # (not "1 turns")
     assert "repeat=True" in message
     assert model.calls_made == 2  # the call was still recorded
 
@@ -514,3 +520,13 @@ async def test_token_tallies_stay_bounded_and_counts_right_when_trimmed():
         events += [ModelRequest((Text("q" * 24),)), ModelResponse("a" * 8)]
         answer = await model.respond(model_call(cid, events), ignore)
         assert answer.usage.input_tokens == expected(events)
+
+
+@pytest.mark.parametrize("turn", [3, {"a": 1}, ["text", 3], None])
+def test_a_turn_the_script_cannot_play_is_refused_when_it_is_made(turn: object) -> None:
+    with pytest.raises(ConfigError, match=r"turn 2 is .* which it can't play: a turn is text"):
+        ScriptedModel("fine", turn)
+
+
+def test_a_script_says_what_it_is_and_counts_in_words() -> None:
+    assert repr(ScriptedModel("a", "b", model="demo")) == "ScriptedModel('demo', 2 turns)"

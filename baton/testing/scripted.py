@@ -10,7 +10,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, cast
 
-from ..errors import ScriptExhausted
+from ..errors import ConfigError, ScriptExhausted
 from ..events import (
     Event,
     ModelResponse,
@@ -53,6 +53,24 @@ def _forget_oldest(tallies: dict[Any, Any], keep: int) -> None:
 _Tally = tuple[Event, Event, int, int]
 
 
+def _check_turn(turn: Any, index: int) -> None:
+    """A ``ConfigError`` when the script is made for a turn it could not play (rather than a
+    ``TypeError`` when the ask reaches it)."""
+    if isinstance(turn, list | tuple):
+        playable = all(isinstance(item, str | ScriptedCall) for item in turn)
+    else:  # (an exception class is callable)
+        playable = isinstance(
+            turn, str | ScriptedCall | Chunks | ModelResponse | BaseException
+        ) or callable(turn)
+    if playable:
+        return
+    raise ConfigError(
+        f"ScriptedModel turn {index + 1} is {turn!r}, which it can't play: a turn is text, "
+        "call(...), chunks(...), a list of text and call(...), a ModelResponse, an exception "
+        "(class or instance) to raise, or a function of the ModelCall returning a turn"
+    )
+
+
 class _ConversationState:
     __slots__ = ("cursor", "tally")
 
@@ -74,6 +92,8 @@ class ScriptedModel(ModelConfig, ModelClient):
         repeat: bool = False,
         record: bool = True,
     ) -> None:
+        for index, turn in enumerate(turns):
+            _check_turn(turn, index)
         self.turns: tuple[Any, ...] = turns
         self._model = model
         self.per_conversation = per_conversation
@@ -89,6 +109,9 @@ class ScriptedModel(ModelConfig, ModelClient):
         # `max_tracked_conversations` kept (a fork starts from the one of its prefix).
         self._tallies: dict[int, _Tally] = {}
         self._ids = itertools.count(1)
+
+    def __repr__(self) -> str:
+        return f"ScriptedModel({self._model!r}, {len(self.turns)} turns)"
 
     # -- ModelConfig -------------------------------------------------------------------------
 
@@ -240,9 +263,11 @@ class ScriptedModel(ModelConfig, ModelClient):
     def _next_turn(self, state: _ConversationState) -> Any:
         if state.cursor >= len(self.turns):
             if not self.repeat or not self.turns:
+                calls = state.cursor + 1
                 raise ScriptExhausted(
-                    f"ScriptedModel({self._model!r}) was called {state.cursor + 1} times but its "
-                    f"script has {len(self.turns)} turns; add turns or pass repeat=True"
+                    f"ScriptedModel({self._model!r}) was called {calls} "
+                    f"time{'' if calls == 1 else 's'} but its script has {len(self.turns)} "
+                    f"turn{'' if len(self.turns) == 1 else 's'}; add turns or pass repeat=True"
                 )
             state.cursor = 0
         turn = self.turns[state.cursor]

@@ -66,7 +66,7 @@ def test_a_member_approval_without_a_store_to_pause_in_is_refused() -> None:
     ):
         AGUIApp(team, token=TOKEN)
 
-    def approve(request: ApprovalRequest) -> HumanMessage:
+    def approve(request: ApprovalRequest, context: Any) -> HumanMessage:
         return HumanMessage("yes", request_id=request.request_id, approved=True)
 
     answered = Agent("ops", config=ScriptedModel("ok"), tools=[deploy], hitl=approve)
@@ -137,7 +137,7 @@ def test_a_handler_members_own_policy_is_not_doubled() -> None:
     """A member answering its approvals itself (hitl=) with its own ApprovalPolicy would ask
     twice if the app added one for every member: the member without one must bring its own."""
 
-    def approve(request: ApprovalRequest) -> HumanMessage:
+    def approve(request: ApprovalRequest, context: Any) -> HumanMessage:
         return HumanMessage("yes", request_id=request.request_id, approved=True)
 
     answering = Agent(
