@@ -64,10 +64,16 @@ def is_loopback(host: str | None) -> bool:
 _CREDENTIALS = (b"authorization", b"cookie")
 
 
+_BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark, which JSON parsers don't skip
+
+
 def parse_json(body: bytes) -> Any:
-    """The JSON value of a request ``body``, or a ``ValueError`` whose message says what is
-    wrong with it: not UTF-8 JSON, nested too deeply (a few hundred levels of ``[``), or a
-    lone surrogate escape (``"\\ud800"``), a string no UTF-8 answer, log or store could hold."""
+    """The JSON value of a request ``body`` (after a UTF-8 byte order mark, if any), or a
+    ``ValueError`` whose message says what is wrong with it: not UTF-8 JSON, nested too
+    deeply (a few hundred levels of ``[``), or a lone surrogate escape (``"\\ud800"``), a
+    string no UTF-8 answer, log or store could hold."""
+    if body.startswith(_BOM):  # a file saved with one and sent as it is (curl --data-binary)
+        body = body[len(_BOM) :]
     try:
         return from_json(body)
     except ValueError as exc:

@@ -215,6 +215,12 @@ class AGUIApp:
                 {"error": "the body is not a valid AG-UI RunAgentInput", "problems": problems},
                 status_code=422,
             )
+        for field, value in (("threadId", run_input.thread_id), ("runId", run_input.run_id)):
+            if not value.isprintable():  # NUL and other control characters: no store keeps them
+                return JSONResponse(
+                    {"error": f"the {field} holds a control character: ids are printable text"},
+                    status_code=400,
+                )
         encoder = EventEncoder(accept=request.headers.get("accept", ""))
         return StreamingResponse(
             self._encoded(run_input, encoder),

@@ -3,6 +3,7 @@ run rules, through HTTP requests (httpx on the ASGI app: no server, no sockets).
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
@@ -119,6 +120,11 @@ async def test_on_loopback_only_loopback_host_names_are_answered() -> None:
             "not JSON",
         ),
         (b'{"threadId": "\xff\xfe"}', 400, "must be a JSON RunAgentInput"),
+        # ids with NUL or other control characters: no store keeps them (PostgreSQL refuses)
+        (b'{"threadId": "a\\u0000b", "runId": "r", "messages": []}', 400, "threadId holds"),
+        (b'{"threadId": "t", "runId": "r\\n", "messages": []}', 400, "runId holds"),
+        # a UTF-8 byte order mark, as a file saved with one and sent with curl has
+        (b"\xef\xbb\xbf" + json.dumps(run_input("t", user("hi"))).encode(), 200, "RUN_FINISHED"),
         (b"", 400, "must be a JSON RunAgentInput"),
         (b"null", 422, "not a valid AG-UI RunAgentInput"),
         (b'["threadId", "t"]', 422, "not a valid AG-UI RunAgentInput"),
@@ -127,7 +133,8 @@ async def test_on_loopback_only_loopback_host_names_are_answered() -> None:
 )
 async def test_malformed_input_is_a_clear_client_error(body: bytes, status: int, says: str) -> None:
     """Each answered with its 4xx and a short reason, and the next good request is served."""
-    app = AGUIApp(Agent("helper", config=ScriptedModel("hi")), token=TOKEN, max_body=200_000)
+    model = ScriptedModel("hi", repeat=True)  # (a body that is fine asks the model too)
+    app = AGUIApp(Agent("helper", config=model), token=TOKEN, max_body=200_000)
     async with client_for(app) as client:
         response = await client.post(
             "/", content=body, headers={"authorization": f"Bearer {TOKEN}"}

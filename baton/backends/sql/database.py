@@ -420,10 +420,11 @@ class Database:
                 yield session
         except Exception as exc:
             if _is_nul_refused(exc):
+                # (No URL here: this reaches served clients, whose input it usually is.)
                 raise ConfigError(
-                    f"{self.url.redacted} can't hold the NUL character (\\x00) in an id or a "
-                    "key (PostgreSQL's text refuses it): remove it from the conversation id, "
-                    "run id or key given"
+                    "PostgreSQL can't store the NUL character (\\x00), and a value given "
+                    "holds one (an id, a key, or text stored as it is, such as a note's): "
+                    "remove it"
                 ) from None
             unavailable = self._unavailable(exc)
             if unavailable is None:
