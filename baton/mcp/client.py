@@ -104,6 +104,7 @@ class MCPServer:
         self._mode = "auto"  # how mcp.Client picks the protocol version
         self._refusal: Callable[[], str | None] = lambda: None  # see targets.Target
         self._process = False  # see targets.Target
+        self._connected = False  # a session has opened once (a reopen is tried again)
         self.name = settings.name
         self.timeout = settings.timeout
         self.connect_timeout = settings.connect_timeout
@@ -472,9 +473,11 @@ class MCPServer:
                 refused = self._refusal()
                 if refused is not None:  # turned away: trying again can't help
                     raise ToolSourceUnavailable(f"MCP server {self.name}: {refused}") from None
-                if self._process and connection_closed(exc.__cause__):
-                    # A command that ends before the handshake (a crash, a missing module, a
-                    # wrong argument) ends so again: said once, without four tries.
+                if self._process and not self._connected and connection_closed(exc.__cause__):
+                    # A command that ends before its first handshake ever (a crash, a missing
+                    # module, a wrong argument) ends so again: said once, without four tries.
+                    # A server that has worked is tried again (its last instance may still hold
+                    # a lock as it exits).
                     raise ToolSourceUnavailable(
                         f"MCP server {self.name}: the process closed the connection before the "
                         "MCP handshake, so it likely exited at start (what it wrote to stderr "
@@ -541,6 +544,7 @@ class MCPServer:
                 anyio.create_task_group() as group,
             ):
                 session.client = client
+                self._connected = True
                 ready.set_result(None)
                 group.start_soon(self._watch_tool_list, client)
                 await session.closing.wait()

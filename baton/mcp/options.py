@@ -29,7 +29,7 @@ class ServerOptions(TypedDict, total=False):
     ``git_status``; a name providers refuse, such as ``files.read``, is shown as
     ``files_read``). ``reconnect`` is how many more times a session that fails to open is tried
     (waiting 0.2 s, 0.4 s, ... between tries) before the call fails (a missing command, a
-    process that exits before the handshake and a refused token fail at once).
+    process that exits before its first handshake and a refused token fail at once).
     ``resource_tools=True`` gives the model two more tools, ``list_resources`` and
     ``read_resource`` (prefixed too).
     ``elicitation`` (on by default) lets the server ask the ask's human for input;

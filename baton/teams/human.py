@@ -90,9 +90,15 @@ class Human:
         return HumanInputRequest(request_id, self.prompt or f"{self.name}: your turn in {team}")
 
     async def answer(self, request: HumanInputRequest) -> str:
-        """The handler's answer to ``request``, as text."""
-        assert self.handler is not None
-        result: Any = self.handler(request)
+        """The handler's answer to ``request``, as text. A plain function may block (a
+        terminal prompt): it runs on a thread, as ``hitl=`` handlers do, so the event loop and
+        ``timeout=`` go on meanwhile."""
+        handler: Callable[..., Any] | None = self.handler
+        assert handler is not None
+        if inspect.iscoroutinefunction(handler):
+            result: Any = handler(request)
+        else:
+            result = await asyncio.to_thread(handler, request)
         if inspect.isawaitable(result):
             result = await result
         return answer_text(result, self.name)

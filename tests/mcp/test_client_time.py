@@ -213,6 +213,45 @@ async def test_a_server_that_dies_fails_the_call_and_the_next_call_starts_it_aga
     assert len(server_processes()) == 1
 
 
+_STARTS_COUNTED = """
+import os, sys
+counter = sys.argv[1]
+started = int(open(counter).read()) if os.path.exists(counter) else 0
+open(counter, "w").write(str(started + 1))
+if started == 1:
+    sys.exit(1)  # the second start fails (the instance before it still exiting, say)
+os.execv(sys.executable, [sys.executable, "-m", "mcp_server_time"])
+"""
+
+
+async def test_a_server_that_worked_is_tried_again_when_a_restart_fails_once(
+    tmp_path: Path,
+) -> None:
+    """Only a command that never got to a handshake fails at once: a server that has
+    worked and dies is started again, and a failed restart is tried again."""
+    counter = tmp_path / "starts"
+    server = MCPServer.stdio(sys.executable, ["-c", _STARTS_COUNTED, str(counter)], reconnect=3)
+    model = ScriptedModel(
+        call("get_current_time", timezone="UTC"),
+        "dead",
+        call("get_current_time", timezone="UTC"),
+        "back",
+    )
+    agent = Agent("clock", config=model, tools=[server])
+    try:
+        await server.list_tools()
+        [pid] = server_processes()
+        os.kill(pid, signal.SIGKILL)
+        reply = await agent.ask("time?")
+        assert isinstance(results(reply.events)[0], ToolCallError)
+        again = await reply.ask("and now?")
+        assert isinstance(results(again.events)[-1], ToolCallResult)
+        assert counter.read_text() == "3" and server.sessions_opened == 3
+    finally:
+        await server.aclose()
+    assert server_processes() == []
+
+
 async def test_the_per_server_timeout_stops_a_call_and_keeps_the_session() -> None:
     server = MCPServer.stdio(sys.executable, ["-m", "mcp_server_time"], timeout=0.5)
     model = ScriptedModel(call("get_current_time", timezone="UTC"), "slow")

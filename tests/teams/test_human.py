@@ -149,21 +149,27 @@ async def test_suspend_needs_a_history_and_storage() -> None:
         Human("x", handler=lambda r: "", suspend=True)
 
 
-@pytest.mark.parametrize("answered_by", ["stream", "handler"])
+@pytest.mark.parametrize("answered_by", ["stream", "handler", "blocking handler"])
 async def test_a_human_who_does_not_answer_in_time_fails_the_ask_cleanly(
     answered_by: str, valid_history: Any
 ) -> None:
     import asyncio
+    import threading
 
     from baton.errors import HumanInputTimeout
 
     never = asyncio.Event()  # a handler that never answers: a person away from the desk
+    released = threading.Event()
 
     async def away(request: HumanInputRequest) -> str:
         await never.wait()
         return "too late"
 
-    handler = away if answered_by == "handler" else None
+    def blocking(request: HumanInputRequest) -> str:  # a terminal prompt nobody types in
+        released.wait(60)
+        return "too late"
+
+    handler = {"handler": away, "blocking handler": blocking}.get(answered_by)
     history = MemoryHistory()
     w = Agent("writer", config=ScriptedModel("draft", "second draft"))
     team = RoundRobin(
@@ -171,8 +177,11 @@ async def test_a_human_who_does_not_answer_in_time_fails_the_ask_cleanly(
         termination=MaxTurns(2),
         history=history,
     )
-    with pytest.raises(HumanInputTimeout) as late:
-        await team.ask("Write.", conversation_id="late")
+    try:
+        with pytest.raises(HumanInputTimeout) as late:
+            await team.ask("Write.", conversation_id="late")
+    finally:
+        released.set()  # the blocked thread ends (its answer is not taken)
     assert "'editor' did not answer within 0.01 s" in str(late.value)
     events = await history.load("late")
     valid_history(events)
