@@ -216,6 +216,9 @@ class Agent(Planning, Generic[OutputT]):
     async def _ask_stored(self, prompt: PromptInput, options: AskOptions) -> Reply[OutputT]:
         return await run_loop(await self.open_run(prompt, options))
 
+    # A forgotten ``await`` names what the user called (as baton.loop does for the loop).
+    _ask_stored.__qualname__ = "Agent.ask"
+
     def ask_sync(self, prompt: PromptInput, **options: Unpack[AskOptions]) -> Reply[OutputT]:
         """Blocking ``ask`` for scripts and notebooks (works inside a running event loop too).
         Every blocking call runs on one loop of Baton's own (``baton.sync``), so SDK clients
@@ -542,3 +545,6 @@ class Agent(Planning, Generic[OutputT]):
 async def _raise(error: Exception) -> Any:
     """A coroutine raising ``error`` when awaited (see ``Agent.ask``)."""
     raise error
+
+
+_raise.__qualname__ = "Agent.ask"  # a forgotten await names what the user called

@@ -263,7 +263,9 @@ async def _run_demo(requested_model: str | None) -> int:
     for column in ("city", "°C", "°F", "conditions"):
         table.add_column(column)
     for city in advice.cities:
-        table.add_row(city.city, f"{city.celsius:g}", f"{city.fahrenheit:g}", city.conditions)
+        table.add_row(
+            Text(city.city), f"{city.celsius:g}", f"{city.fahrenheit:g}", Text(city.conditions)
+        )
     console.print()
     console.print(table)
     console.print(f"[bold]Best city:[/bold] {escape(advice.best_city)} — {escape(advice.reason)}")

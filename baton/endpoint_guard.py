@@ -119,11 +119,15 @@ class EndpointGuard:
                 "the bearer token must be a string of at least 16 characters; leave it out "
                 "to have one generated (app.token)"
             )
-        if token is not None and not all("!" <= c <= "~" for c in token):
-            # A client could never send it: header values are ASCII, and the value is trimmed.
+        # What a client can send: printable ASCII (a header's value is trimmed at its ends,
+        # so inner spaces are kept and outer ones never arrive).
+        if token is not None and (
+            token != token.strip() or not all(" " <= c <= "~" for c in token)
+        ):
             raise ConfigError(
-                "the bearer token must be printable ASCII without spaces (it is sent as "
-                "Authorization: Bearer <token>); secrets.token_urlsafe(32) makes a good one"
+                "the bearer token must be printable ASCII with no space at either end (it is "
+                "sent as Authorization: Bearer <token>); secrets.token_urlsafe(32) makes a "
+                "good one"
             )
         self._token: bytes | None = (
             None if no_token else (token or secrets.token_urlsafe(32)).encode()

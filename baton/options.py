@@ -19,6 +19,7 @@ from .humans import HumanHandler, HumanRelay
 from .models.base import ModelConfig, ModelSettings
 from .stream import Stream
 from .tools.threads import ToolThreads
+from .tools.tool import Tool
 
 __all__ = [
     "AGENT_OPTION_NAMES",
@@ -148,8 +149,12 @@ def _hint(name: str, known: Collection[str]) -> str:
 def check_tool_list(tools: object, where: str = "tools") -> tuple[Any, ...]:
     """``tools=`` as a tuple: a list (or other iterable) of tools, toolkits and tool sources.
     One tool or function given alone (``tools=add``) is refused with the spelling."""
+    if type(tools) is list or type(tools) is tuple:  # the usual spelling: nothing to check
+        return tuple(tools)
     if isinstance(tools, str | bytes | Mapping) or not isinstance(tools, Iterable):
-        shown = getattr(tools, "name", None) or getattr(tools, "__name__", None)
+        # A tool or function alone is named in the example (a tool source's name may be a
+        # command's, not a variable's).
+        shown = tools.name if isinstance(tools, Tool) else getattr(tools, "__name__", None)
         example = f"[{shown}]" if isinstance(shown, str) and shown.isidentifier() else "[...]"
         raise ConfigError(
             f"{where}= takes a list of tools, toolkits or tool sources, e.g. {where}={example}; "
@@ -179,7 +184,13 @@ def check_hitl(handler: object) -> HumanHandler | None:
             f"{type(handler).__name__}"
         )
     try:
-        inspect.signature(handler).bind(None, None)
+        # The function that is called: a decorator's wrapper, not what it wraps (unless the
+        # wrapper takes anything, *args and **kwargs, and passes it on).
+        signature = inspect.signature(handler, follow_wrapped=False)
+        kinds = {p.kind for p in signature.parameters.values()}
+        if kinds == {inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD}:
+            signature = inspect.signature(handler)
+        signature.bind(None, None)
     except TypeError:
         raise ConfigError(
             f"hitl= handler {getattr(handler, '__qualname__', handler)!r} must take two "

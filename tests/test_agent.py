@@ -836,8 +836,11 @@ async def test_an_ask_whose_model_client_cannot_be_made_gives_its_conversation_b
 def test_a_forgotten_await_is_reported_with_the_name_the_user_called() -> None:
     agent = Agent("a", config=ScriptedModel("x"))
     pending = agent.ask("hi")  # a new conversation: the loop's own coroutine
-    assert pending.__qualname__ == "Agent.ask"
-    pending.close()  # what the RuntimeWarning "coroutine ... was never awaited" names
+    stored = agent.ask("hi", conversation_id="c")  # a stored one
+    wrong = agent.ask("hi", max_turns=0)  # an argument raised when awaited
+    for coroutine in (pending, stored, wrong):
+        assert coroutine.__qualname__ == "Agent.ask"
+        coroutine.close()  # what the RuntimeWarning "coroutine ... was never awaited" names
 
 
 @pytest.mark.parametrize(
@@ -901,3 +904,30 @@ async def test_one_tool_given_alone_to_an_ask_is_refused_with_the_list_spelling(
     agent = Agent("a", config=ScriptedModel("x"))
     with pytest.raises(ConfigError, match=r"tools= takes a list .* e\.g\. tools=\[_add\]"):
         await agent.ask("hi", tools=_add)  # type: ignore[arg-type]
+
+
+def test_a_decorated_hitl_handler_is_checked_as_it_is_called() -> None:
+    import functools
+
+    def answering(fn: Any) -> Any:  # adapts a one-argument function to (request, context)
+        @functools.wraps(fn)
+        def wrapper(request: Any, context: Any) -> Any:
+            return fn(request)
+
+        return wrapper
+
+    @answering
+    def approve(request: Any) -> None:
+        return None
+
+    def passing(fn: Any) -> Any:  # takes anything: what it wraps is what is checked
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    Agent("a", config=ScriptedModel("x"), hitl=approve)
+    Agent("a", config=ScriptedModel("x"), hitl=passing(lambda request, context: None))
+    with pytest.raises(ConfigError, match="must take two arguments"):
+        Agent("a", config=ScriptedModel("x"), hitl=passing(lambda request: None))

@@ -174,9 +174,18 @@ async def test_a_request_index_that_is_not_a_number_is_a_400(index: str) -> None
 def test_a_token_no_client_could_send_is_a_config_error(token: str) -> None:
     """Header values are ASCII and trimmed: such a token would never match (and the page's
     ``?token=`` with accents was a 500). Every served endpoint shares the rule."""
-    with pytest.raises(ConfigError, match="printable ASCII without spaces") as refused:
+    with pytest.raises(ConfigError, match="printable ASCII with no space at either end") as no:
         DevApp(calculator(), token=token)
-    assert token not in str(refused.value)
+    assert token not in str(no.value)
+
+
+async def test_a_token_with_spaces_inside_is_sent_and_matches() -> None:
+    # (Only the ends of a header's value are trimmed: "correct horse battery staple" arrives.)
+    app = DevApp(calculator(), token="correct horse battery staple")
+    async with client(app) as http:
+        right = await http.get("/api/info", headers=bearer(app))
+        wrong = await http.get("/api/info", headers={"authorization": "Bearer correct horse"})
+    assert (right.status_code, wrong.status_code) == (200, 401)
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "redis"])
