@@ -272,6 +272,8 @@ class Agent(Planning, Generic[OutputT]):
             return self._held_run(request, held, options)
         if after is None and options.get("conversation_id") is None:
             return self._new_run(prompt, options)
+        if options:
+            check_ask_options(options)
         request = ModelRequest(as_parts(prompt))
         config, plan = self._config_and_plan(options)
         run_id = new_id()
@@ -318,6 +320,11 @@ class Agent(Planning, Generic[OutputT]):
     def _new_run(self, prompt: PromptInput | None, options: AskOptions) -> LiveRun:
         """The run of one new ask on a new conversation (see ``open_run``): a new id needs
         no claim in the store, so nothing here waits."""
+        # An option no ask takes is refused, not ignored (an ask without options, the usual
+        # one, has nothing to check). A held run's (a team member's turn) were the team's,
+        # checked by its ask.
+        if options:
+            check_ask_options(options)
         request = ModelRequest(as_parts(prompt))
         config, plan = self._config_and_plan(options)
         conversation = new_conversation(options.get("stream"), dict(self.variables), self.history)
@@ -363,6 +370,8 @@ class Agent(Planning, Generic[OutputT]):
 
         For ``baton.teams``: ``held`` is the conversation, claimed by the caller (as in
         ``open_run``), and ``storage`` the one the paused run was saved in (the team's)."""
+        if held is None and options:
+            check_ask_options(options, "agent.resume()")
         history = self.history if held is None else held.history
         storage = storage or self.storage
         if storage is None or history is None:
@@ -448,8 +457,6 @@ class Agent(Planning, Generic[OutputT]):
         plan: Plan,
         options: AskOptions,
     ) -> LiveRun:
-        if options:  # (an ask without options, the usual one, has nothing to check)
-            check_ask_options(options)
         dependencies: Mapping[Any, Any] = self.dependencies
         if "dependencies" in options:
             dependencies = {**self.dependencies, **options["dependencies"]}

@@ -17,6 +17,7 @@ from baton import (
     Image,
     MaxTurnsExceeded,
     MemoryHistory,
+    MemoryStorage,
     MemoryStream,
     ModelRequest,
     ModelResponse,
@@ -931,3 +932,9 @@ def test_a_decorated_hitl_handler_is_checked_as_it_is_called() -> None:
     Agent("a", config=ScriptedModel("x"), hitl=passing(lambda request, context: None))
     with pytest.raises(ConfigError, match="must take two arguments"):
         Agent("a", config=ScriptedModel("x"), hitl=passing(lambda request: None))
+
+
+async def test_resume_refuses_an_option_it_does_not_take() -> None:
+    agent = Agent("a", config=ScriptedModel("x"), history=MemoryHistory(), storage=MemoryStorage())
+    with pytest.raises(ConfigError, match=r"agent\.resume\(\) has no option wait_bussy="):
+        await agent.resume("c", wait_bussy=1)  # type: ignore[call-arg]
