@@ -1,9 +1,9 @@
 """Reading Gemini's answers (a whole response or the chunks of a stream) into Baton's
 ``ModelResponse``: text, thoughts, calls with ids Baton gives them, produced files, the parts'
 thought signatures to replay, usage, code Gemini ran and its Google searches. It reads the
-wire's JSON (camelCase keys, bytes as base64) decoded into ``_wire_chunks.GeminiChunk`` (the
-candidates' parts as plain dicts): a streamed chunk as Baton read it off the body, a whole
-answer as the SDK's typed response dumped back to that form and converted."""
+wire's JSON (camelCase keys, bytes as base64) decoded into ``_wire_chunks.GeminiChunk``: a
+streamed chunk as Baton read it off the body, a whole answer as the SDK's typed response dumped
+back to that form and converted."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from ._hosted import hosted_call, search_results
 from ._media import b64, produced_media
 
 if TYPE_CHECKING:
-    from ._wire_chunks import GeminiChunk, GeminiUsage
+    from ._wire_chunks import GeminiChunk, GeminiPart, GeminiUsage
 
 __all__ = ["GeminiAnswer", "gemini_usage"]
 
@@ -80,14 +80,14 @@ def _signature(value: Any) -> str | None:
     return value
 
 
-def _produced(part: dict[str, Any]) -> Media | None:
+def _produced(part: GeminiPart) -> Media | None:
     """The file an answer's part holds (inline data or a file URI), unless it is a thought."""
-    if part.get("thought"):
+    if part.thought:
         return None
-    blob = part.get("inlineData")
+    blob = part.inline_data
     if isinstance(blob, dict) and blob.get("data"):
         return produced_media(blob.get("mimeType"), data=_decoded(blob["data"]))
-    file = part.get("fileData")
+    file = part.file_data
     if isinstance(file, dict) and file.get("fileUri"):
         return produced_media(file.get("mimeType"), url=file["fileUri"])
     return None
@@ -136,15 +136,14 @@ class GeminiAnswer:
             raise_stream_error({"error": chunk.error})
         pieces: list[Event] = []
         for part in self.observe(chunk):
-            if part.__class__ is dict:
-                piece = self.add(part)
-                if piece is not None:
-                    pieces.append(piece)
+            piece = self.add(part)
+            if piece is not None:
+                pieces.append(piece)
         return pieces
 
-    def observe(self, response: GeminiChunk) -> list[Any]:
+    def observe(self, response: GeminiChunk) -> list[GeminiPart]:
         """Take a response's metadata (a streamed chunk, or a whole answer converted to the same
-        class); return its candidate's parts (the wire's JSON, one dict each)."""
+        class); return its candidate's parts."""
         if response.usage_metadata is not None:
             self.metadata = response.usage_metadata
         self.model = response.model_version or self.model
@@ -177,15 +176,15 @@ class GeminiAnswer:
         content = candidate.content
         return (content.parts or []) if content is not None else []
 
-    def add(self, part: dict[str, Any]) -> Event | None:
+    def add(self, part: GeminiPart) -> Event | None:
         """Take one part; return the chunk to stream for it, if any."""
-        # The usual streamed part is text alone: the other kinds are looked for with ``in``.
+        # The usual streamed part is text alone: the other kinds are absent (None).
         signature = None
-        if "thoughtSignature" in part:
-            signature = _signature(part["thoughtSignature"])
+        if part.thought_signature is not None:
+            signature = _signature(part.thought_signature)
             self.keep = self.keep or signature is not None
-        if "functionCall" in part and isinstance(part["functionCall"], dict):
-            call = part["functionCall"]
+        if part.function_call is not None and isinstance(part.function_call, dict):
+            call = part.function_call
             index = len(self.calls)
             api_id = call.get("id")
             self.calls.append(
@@ -198,25 +197,25 @@ class GeminiAnswer:
             self.keep = self.keep or bool(api_id)
             self.parts.append(["call", index, signature, bool(api_id)])
             return None
-        if "executableCode" in part and isinstance(part["executableCode"], dict):
+        if part.executable_code is not None and isinstance(part.executable_code, dict):
             # Gemini ran code itself (the code execution tool)
-            self.code_runs.append([part["executableCode"].get("code") or "", ""])
+            self.code_runs.append([part.executable_code.get("code") or "", ""])
             return None
-        if "codeExecutionResult" in part and isinstance(part["codeExecutionResult"], dict):
+        if part.code_execution_result is not None and isinstance(part.code_execution_result, dict):
             if not self.code_runs:
                 self.code_runs.append(["", ""])
-            self.code_runs[-1][1] += part["codeExecutionResult"].get("output") or ""
+            self.code_runs[-1][1] += part.code_execution_result.get("output") or ""
             return None
-        if "inlineData" in part or "fileData" in part:
+        if part.inline_data is not None or part.file_data is not None:
             media = _produced(part)
             if media is not None:
                 self.parts.append(["file", len(self.files), signature, False])
                 self.files.append(media)
                 return None
-        text = part.get("text") or ""
+        text = part.text or ""
         if not text and signature is None:
             return None  # empty, or a kind of part Baton does not use
-        thought = "thought" in part and bool(part["thought"])
+        thought = bool(part.thought)
         kind = "thought" if thought else "text"
         (self.thoughts if thought else self.text).append(text)
         last = self.parts[-1] if self.parts else None

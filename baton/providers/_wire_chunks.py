@@ -42,6 +42,7 @@ __all__ = [
     "AnthropicEvent",
     "ChatChunk",
     "GeminiChunk",
+    "GeminiPart",
     "OllamaLine",
     "ResponsesEvent",
     "gemini_chunk",
@@ -144,10 +145,23 @@ class AnthropicEvent(_Wire):
 # --- Gemini (and Vertex AI) ----------------------------------------------------------------------
 
 
+class GeminiPart(_Wire, rename="camel"):
+    """One part of a candidate's content: text (or a thought's text) in most streamed chunks;
+    the rarer kinds (a function call, code Gemini ran and its result, a file) stay plain values,
+    read when present."""
+
+    text: str | None = None
+    thought: Any = None
+    thought_signature: Any = None
+    function_call: Any = None
+    executable_code: Any = None
+    code_execution_result: Any = None
+    inline_data: Any = None
+    file_data: Any = None
+
+
 class GeminiContent(_Wire):
-    # The parts stay plain values: their kinds vary (text, thought, function call, code, files)
-    # and the reader tells them apart by their keys, as it did.
-    parts: list[Any] | None = None
+    parts: list[GeminiPart] | None = None
 
 
 class GeminiCandidate(_Wire, rename="camel"):

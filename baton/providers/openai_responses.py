@@ -279,7 +279,9 @@ class _Streamed:
             raise stream_error(provider, event.error)
         kind = event.type
         if kind == "response.output_text.delta" or kind == "response.refusal.delta":
-            delta = _piece(provider, event.delta, data)
+            delta = event.delta
+            if delta.__class__ is not str:  # (the hot path: one check, no call)
+                delta = _piece(provider, delta, data)
             if delta:
                 self.text.append(delta)
                 return (TextChunk(delta),)

@@ -215,9 +215,11 @@ async def test_gemini_fields_sent_as_null_read_as_absent(wire: WireServer) -> No
         ({"candidates": [5]}, "$.candidates[0]"),
         ({"candidates": {"content": {}}}, "$.candidates"),
         (_gemini_chunk({"content": {"parts": "Hi"}}), "$.candidates[0].content.parts"),
+        (_gemini_chunk({"content": {"parts": [5]}}), "$.candidates[0].content.parts[0]"),
+        (_gemini_chunk({"content": {"parts": [{"text": 5}]}}), "parts[0].text"),
         (_gemini_chunk({"content": {}}, usageMetadata=[1]), "$.usageMetadata"),
     ],
-    ids=["candidate", "candidates", "parts", "usage"],
+    ids=["candidate", "candidates", "parts", "part", "text", "usage"],
 )
 async def test_a_gemini_field_of_another_type_is_malformed_naming_it(
     wire: WireServer, chunk: Any, field: str
