@@ -12,15 +12,17 @@ How the classes are declared:
 
 - every field has a default, so an absent field reads as ``None`` (or empty), and every typed
   field takes ``null`` too, since providers send it for fields they leave empty;
-- a field is typed (``str | None``, a nested class) only where the reader needed that type
-  anyway: a value of another type there is a ``MalformedResponse`` naming the field (msgspec's
-  path, e.g. ``$.choices[0].delta.content``), as the readers' own checks raised before;
+- a field is typed (``str | None``, a nested class) only where the reader needs that type: a
+  value of another type there is a ``MalformedResponse`` naming the field (msgspec's path, e.g.
+  ``$.choices[0].delta.content``) and quoting the event, where the readers' own checks raised
+  one before or the value was skipped or broke the answer later;
 - a field the readers check themselves, whose shape varies, or which is rare (a finished
   response, an error object, usage read once per answer) is ``Any``: its JSON as plain values,
   read as before.
 
-msgspec is a dependency of the provider extras; this module is imported only when a streamed
-answer is read (``import baton`` and the config classes do not need it).
+msgspec is a dependency of the provider extras (the clients check for it when they are made);
+this module is imported by the readers, once an answer is read (``import baton`` and the config
+classes do not need it).
 """
 
 from __future__ import annotations
@@ -53,8 +55,8 @@ T = TypeVar("T")
 
 
 class _Wire(msgspec.Struct, gc=False):
-    """Base of the event classes: not tracked by the garbage collector (they hold no cycles,
-    and a collector pass over every streamed chunk would cost more than the decode)."""
+    """Base of the event classes: not tracked by the garbage collector (they hold no cycles),
+    so the many a long stream makes do not count towards the collector's next pass."""
 
 
 # --- OpenAI Chat Completions (and every server that speaks it) -----------------------------------
