@@ -16,7 +16,6 @@ from ..errors import (
     BatonError,
     ConnectionLost,
     InvalidRequest,
-    MalformedResponse,
     ModelError,
     ModelTimeout,
     ProviderUnavailable,
@@ -34,9 +33,15 @@ from ..events import (
 )
 from ..models.base import valid_data
 from ._config import ProviderConfig
-from ._errors import connection_dropped, error_for_status, is_transport_error, malformed
+from ._errors import (
+    connection_dropped,
+    error_for_status,
+    is_transport_error,
+    malformed,
+    unexpected_event,
+)
 from ._hosted import hosted_call, search_results
-from ._sse import decode, field
+from ._sse import field
 
 __all__ = [
     "THINKING_TYPES",
@@ -229,36 +234,29 @@ class _StreamBlock:
             self.pieces.append(initial)
 
 
-def _unexpected(provider: str, event: Any) -> MalformedResponse:
-    return malformed(provider, f"a stream event of an unexpected shape: {to_json(event).decode()}")
-
-
-def _piece(provider: str, delta: dict[str, Any], name: str, event: Any) -> str:
-    value = delta.get(name)
-    if value is None or isinstance(value, str):
-        return value or ""
-    raise _unexpected(provider, event)
-
-
 class AnthropicStream:
     """A Messages answer assembled from its stream's events, as ``read_events`` hands them over
-    (each event's JSON read here, see ``_sse``): ``take`` reads one and returns the pieces to
-    stream, ``response`` is the answer once the stream has ended. Pings, unnamed events and
-    events with empty data are skipped, as the SDK skips them; an ``error`` event raises its
-    Baton error."""
+    (each event's JSON decoded into the fields read, see ``_wire_chunks``): ``take`` reads one
+    and returns the pieces to stream, ``response`` is the answer once the stream has ended.
+    Pings, unnamed events and events with empty data are skipped, as the SDK skips them; an
+    ``error`` event raises its Baton error."""
 
     __slots__ = (
         "finish_reason",
         "model",
         "open_blocks",
         "provider",
+        "read",
         "response_id",
         "stopped",
         "usage",
     )
 
     def __init__(self, provider: str) -> None:
+        from ._wire_chunks import ANTHROPIC, reader  # (msgspec: imported once a stream is read)
+
         self.provider = provider
+        self.read = reader(ANTHROPIC, provider)
         self.open_blocks: dict[int, _StreamBlock] = {}
         self.usage: dict[str, Any] = {}
         self.finish_reason: str | None = None
@@ -277,59 +275,57 @@ class AnthropicStream:
             except ValueError:
                 body = data.decode("utf-8", "replace")
             raise stream_error(provider, body, str(body) or "no details given")
-        event = decode(data, provider)
-        if event.__class__ is not dict:
-            raise _unexpected(provider, event)
-        kind = event.get("type")
+        event = self.read(data)
+        kind = event.type
+        # (the decoder has checked the delta's types: its text fields are strings or None)
         if kind == "content_block_delta":
-            index = event.get("index")
+            index = event.index
             slot = self.open_blocks.get(index) if index.__class__ is int else None
             if slot is None:
                 return ()
-            delta = event.get("delta")
-            if delta.__class__ is not dict:
-                raise _unexpected(provider, event)
-            delta_type = delta.get("type")
+            delta = event.delta
+            if delta is None:
+                raise unexpected_event(provider, data, "a delta event without its delta")
+            delta_type = delta.type
             if delta_type == "text_delta":
-                text = delta.get("text")
-                if text.__class__ is not str:
-                    text = _piece(provider, delta, "text", event)
+                text = delta.text
                 if text:
                     slot.pieces.append(text)
                     return (TextChunk(text),)
             elif delta_type == "thinking_delta":
-                thought = _piece(provider, delta, "thinking", event)
+                thought = delta.thinking
                 if thought:
                     slot.pieces.append(thought)
                     return (ReasoningChunk(thought),)
             elif delta_type == "input_json_delta":
-                partial = _piece(provider, delta, "partial_json", event)
+                partial = delta.partial_json
                 if partial:
                     slot.pieces.append(partial)
                     if slot.kind == "tool_use":
                         return (ToolCallDelta(slot.id, slot.name, partial),)
             elif delta_type == "signature_delta":
-                slot.signature += _piece(provider, delta, "signature", event)
+                slot.signature += delta.signature or ""
         elif kind == "content_block_start":
-            block = event.get("content_block")
-            index = event.get("index")
+            block = event.content_block
+            index = event.index
             if not isinstance(block, dict) or not isinstance(index, int):
-                raise _unexpected(provider, event)
+                raise unexpected_event(provider, data)
             slot = self.open_blocks[index] = _StreamBlock(block)
             if slot.pieces and slot.kind in ("text", "thinking"):
                 chunk_type = TextChunk if slot.kind == "text" else ReasoningChunk
                 return (chunk_type(slot.pieces[0]),)
         elif kind == "message_start":
-            message = event.get("message")
+            message = event.message
             if not isinstance(message, dict):
-                raise _unexpected(provider, event)
+                raise unexpected_event(provider, data)
             self.model = message.get("model")
             self.response_id = message.get("id")
             merge_usage(self.usage, message.get("usage"))
         elif kind == "message_delta":
-            delta = event.get("delta")
-            self.finish_reason = field(delta, "stop_reason") or self.finish_reason
-            merge_usage(self.usage, event.get("usage"))
+            delta = event.delta
+            if delta is not None and delta.stop_reason:
+                self.finish_reason = delta.stop_reason
+            merge_usage(self.usage, event.usage)
         elif kind == "message_stop":
             self.stopped = True
         return ()

@@ -32,6 +32,7 @@ __all__ = [
     "raised_by_caller",
     "retry_after_seconds",
     "transport_failure",
+    "unexpected_event",
 ]
 
 _CONTEXT_MARKERS = (
@@ -167,3 +168,11 @@ def malformed(provider: str, problem: str | BaseException) -> MalformedResponse:
         ),
         provider=provider,
     )
+
+
+def unexpected_event(provider: str, data: bytes, problem: object = None) -> MalformedResponse:
+    """The error for a streamed event whose JSON is not of the shape its wire sends: what is
+    wrong with it (``problem``, e.g. the field of another type), then the event itself."""
+    why = f" ({problem})" if problem else ""
+    shown = data.decode("utf-8", "replace")
+    return malformed(provider, f"a stream event of an unexpected shape{why}: {shown}")

@@ -1,13 +1,14 @@
 """Reading Gemini's answers (a whole response or the chunks of a stream) into Baton's
 ``ModelResponse``: text, thoughts, calls with ids Baton gives them, produced files, the parts'
 thought signatures to replay, usage, code Gemini ran and its Google searches. It reads the
-wire's JSON (camelCase keys, bytes as base64) decoded into plain dicts: a streamed chunk as Baton
-read it off the body, a whole answer as the SDK's typed response dumped back to that form."""
+wire's JSON (camelCase keys, bytes as base64) decoded into ``_wire_chunks.GeminiChunk``: a
+streamed chunk as Baton read it off the body, a whole answer as the SDK's typed response dumped
+back to that form and converted."""
 
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic_core import to_json
 
@@ -24,11 +25,12 @@ from ..events import (
 )
 from ..models.base import valid_data
 from ._config import ProviderConfig
-from ._errors import malformed
 from ._gemini_errors import raise_stream_error
 from ._hosted import hosted_call, search_results
 from ._media import b64, produced_media
-from ._sse import decode
+
+if TYPE_CHECKING:
+    from ._wire_chunks import GeminiChunk, GeminiPart, GeminiUsage
 
 __all__ = ["GeminiAnswer", "gemini_usage"]
 
@@ -47,17 +49,17 @@ _BLOCKED = frozenset(
 )
 
 
-def gemini_usage(metadata: Any) -> Usage:
+def gemini_usage(metadata: GeminiUsage | None) -> Usage:
     """Baton's usage from ``usageMetadata``: output includes the thinking tokens."""
-    if not isinstance(metadata, dict):
+    if metadata is None:
         return Usage(requests=1)
-    thoughts = metadata.get("thoughtsTokenCount") or 0
+    thoughts = metadata.thoughts_token_count or 0
     return Usage(
         requests=1,
-        input_tokens=(metadata.get("promptTokenCount") or 0)
-        + (metadata.get("toolUsePromptTokenCount") or 0),
-        output_tokens=(metadata.get("candidatesTokenCount") or 0) + thoughts,
-        cache_read_tokens=metadata.get("cachedContentTokenCount") or 0,
+        input_tokens=(metadata.prompt_token_count or 0)
+        + (metadata.tool_use_prompt_token_count or 0),
+        output_tokens=(metadata.candidates_token_count or 0) + thoughts,
+        cache_read_tokens=metadata.cached_content_token_count or 0,
         reasoning_tokens=thoughts,
     )
 
@@ -78,14 +80,14 @@ def _signature(value: Any) -> str | None:
     return value
 
 
-def _produced(part: dict[str, Any]) -> Media | None:
+def _produced(part: GeminiPart) -> Media | None:
     """The file an answer's part holds (inline data or a file URI), unless it is a thought."""
-    if part.get("thought"):
+    if part.thought:
         return None
-    blob = part.get("inlineData")
+    blob = part.inline_data
     if isinstance(blob, dict) and blob.get("data"):
         return produced_media(blob.get("mimeType"), data=_decoded(blob["data"]))
-    file = part.get("fileData")
+    file = part.file_data
     if isinstance(file, dict) and file.get("fileUri"):
         return produced_media(file.get("mimeType"), url=file["fileUri"])
     return None
@@ -104,8 +106,11 @@ class GeminiAnswer:
     """
 
     def __init__(self, id_prefix: str, provider: str) -> None:
+        from ._wire_chunks import GEMINI, reader  # (msgspec: imported once an answer is read)
+
         self.id_prefix = id_prefix
         self.provider = provider
+        self.read = reader(GEMINI, provider)
         self.text: list[str] = []
         self.thoughts: list[str] = []
         self.calls: list[ToolCall] = []
@@ -114,7 +119,7 @@ class GeminiAnswer:
         #  signature, api id]
         self.parts: list[list[Any]] = []
         self.keep = False
-        self.metadata: Any = None
+        self.metadata: GeminiUsage | None = None
         self.model: str | None = None
         self.response_id: str | None = None
         self.finish_reason: str | None = None
@@ -126,65 +131,60 @@ class GeminiAnswer:
         """Read one streamed chunk (as ``read_events`` hands it over, see ``_sse``); return the
         pieces to stream. An ``{"error": ...}`` chunk is raised as the SDK's ``APIError``, as
         its own reader does."""
-        chunk = decode(data, self.provider)
-        if chunk.__class__ is not dict:
-            raise malformed(self.provider, f"a chunk that is not an object: {chunk!r}")
-        if "error" in chunk:
-            raise_stream_error(chunk)
+        chunk = self.read(data)
+        if chunk.error is not None:
+            raise_stream_error({"error": chunk.error})
         pieces: list[Event] = []
         for part in self.observe(chunk):
-            if part.__class__ is dict:
-                piece = self.add(part)
-                if piece is not None:
-                    pieces.append(piece)
+            piece = self.add(part)
+            if piece is not None:
+                pieces.append(piece)
         return pieces
 
-    def observe(self, response: dict[str, Any]) -> list[dict[str, Any]]:
-        """Take a response's metadata (a ``GenerateContentResponse`` as the wire's JSON); return
-        its candidate's parts."""
-        # Fields most chunks lack are looked for with ``in`` first (cheaper than ``get``).
-        if "usageMetadata" in response and response["usageMetadata"] is not None:
-            self.metadata = response["usageMetadata"]
-        self.model = response.get("modelVersion") or self.model
-        self.response_id = response.get("responseId") or self.response_id
-        if "promptFeedback" in response:
-            feedback = response["promptFeedback"]
+    def observe(self, response: GeminiChunk) -> list[GeminiPart]:
+        """Take a response's metadata (a streamed chunk, or a whole answer converted to the same
+        class); return its candidate's parts."""
+        if response.usage_metadata is not None:
+            self.metadata = response.usage_metadata
+        self.model = response.model_version or self.model
+        self.response_id = response.response_id or self.response_id
+        if response.prompt_feedback is not None:
+            feedback = response.prompt_feedback
             reason = feedback.get("blockReason") if isinstance(feedback, dict) else None
             if reason is not None:
                 detail = feedback.get("blockReasonMessage")
                 self.blocked = f"the prompt was blocked ({reason})" + (
                     f": {detail}" if detail else ""
                 )
-        candidates = response.get("candidates")
-        candidate = candidates[0] if candidates else None
-        if candidate.__class__ is not dict:
+        candidates = response.candidates
+        if not candidates:
             return []
-        if "groundingMetadata" in candidate and candidate["groundingMetadata"] is not None:
-            self.grounding = candidate["groundingMetadata"]
-        if "finishReason" in candidate and candidate["finishReason"] is not None:
-            self.finish_reason = str(candidate["finishReason"])
+        candidate = candidates[0]
+        if candidate.grounding_metadata is not None:
+            self.grounding = candidate.grounding_metadata
+        if candidate.finish_reason is not None:
+            self.finish_reason = str(candidate.finish_reason)
             if self.finish_reason in _BLOCKED:
                 flagged = [
                     str(r["category"])
-                    for r in candidate.get("safetyRatings") or ()
+                    for r in candidate.safety_ratings or ()
                     if isinstance(r, dict) and r.get("blocked") and r.get("category") is not None
                 ]
                 self.blocked = f"the answer was stopped ({self.finish_reason})" + (
                     f": {', '.join(flagged)}" if flagged else ""
                 )
-        content = candidate.get("content")
-        parts = content.get("parts") if content.__class__ is dict else None
-        return parts if parts.__class__ is list else []
+        content = candidate.content
+        return (content.parts or []) if content is not None else []
 
-    def add(self, part: dict[str, Any]) -> Event | None:
+    def add(self, part: GeminiPart) -> Event | None:
         """Take one part; return the chunk to stream for it, if any."""
-        # The usual streamed part is text alone: the other kinds are looked for with ``in``.
+        # The usual streamed part is text alone: the other kinds are absent (None).
         signature = None
-        if "thoughtSignature" in part:
-            signature = _signature(part["thoughtSignature"])
+        if part.thought_signature is not None:
+            signature = _signature(part.thought_signature)
             self.keep = self.keep or signature is not None
-        if "functionCall" in part and isinstance(part["functionCall"], dict):
-            call = part["functionCall"]
+        if part.function_call is not None and isinstance(part.function_call, dict):
+            call = part.function_call
             index = len(self.calls)
             api_id = call.get("id")
             self.calls.append(
@@ -197,25 +197,25 @@ class GeminiAnswer:
             self.keep = self.keep or bool(api_id)
             self.parts.append(["call", index, signature, bool(api_id)])
             return None
-        if "executableCode" in part and isinstance(part["executableCode"], dict):
+        if part.executable_code is not None and isinstance(part.executable_code, dict):
             # Gemini ran code itself (the code execution tool)
-            self.code_runs.append([part["executableCode"].get("code") or "", ""])
+            self.code_runs.append([part.executable_code.get("code") or "", ""])
             return None
-        if "codeExecutionResult" in part and isinstance(part["codeExecutionResult"], dict):
+        if part.code_execution_result is not None and isinstance(part.code_execution_result, dict):
             if not self.code_runs:
                 self.code_runs.append(["", ""])
-            self.code_runs[-1][1] += part["codeExecutionResult"].get("output") or ""
+            self.code_runs[-1][1] += part.code_execution_result.get("output") or ""
             return None
-        if "inlineData" in part or "fileData" in part:
+        if part.inline_data is not None or part.file_data is not None:
             media = _produced(part)
             if media is not None:
                 self.parts.append(["file", len(self.files), signature, False])
                 self.files.append(media)
                 return None
-        text = part.get("text") or ""
+        text = part.text or ""
         if not text and signature is None:
             return None  # empty, or a kind of part Baton does not use
-        thought = "thought" in part and bool(part["thought"])
+        thought = bool(part.thought)
         kind = "thought" if thought else "text"
         (self.thoughts if thought else self.text).append(text)
         last = self.parts[-1] if self.parts else None

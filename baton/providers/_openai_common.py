@@ -8,8 +8,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Literal, TypeVar
 
-from pydantic_core import from_json
-
 from ..errors import (
     BatonError,
     ConfigError,
@@ -25,7 +23,6 @@ from ..errors import (
 from ..redaction import redact_text
 from ._config import ProviderConfig, missing_extra
 from ._errors import connection_dropped, error_for_status, is_transport_error, malformed
-from ._sse import decode
 
 __all__ = [
     "ServiceTier",
@@ -33,7 +30,6 @@ __all__ = [
     "check_cache_and_tier",
     "make_openai_client",
     "mapped_errors",
-    "openai_payload",
     "response_error",
     "stream_error",
     "strict_schema",
@@ -60,6 +56,7 @@ T = TypeVar("T")
 def make_openai_client(config: ProviderConfig) -> Any:
     """An ``openai.AsyncOpenAI`` for a config (one per config: one connection pool)."""
     try:
+        import msgspec  # noqa: F401  (streamed chunks are decoded with it: see _wire_chunks)
         import openai
     except ImportError as exc:
         raise missing_extra(config.provider_name, config.extra_name or "openai", exc) from None
@@ -119,21 +116,10 @@ async def mapped_errors(provider: str) -> AsyncIterator[None]:
         raise
 
 
-def openai_payload(data: bytes, provider: str) -> Any:
-    """One event's JSON payload from an OpenAI stream (Chat Completions or Responses); an
-    ``{"error": ...}`` payload raises its Baton error, as the SDK's own stream raises
-    ``APIError`` for it. (``[DONE]``, the end, is not JSON: the caller checks for it first.)"""
-    try:  # (``decode``'s first try, called here: one call fewer per streamed chunk)
-        payload = from_json(data)
-    except ValueError:
-        payload = decode(data, provider)
-    if payload.__class__ is dict and "error" in payload and payload["error"]:
-        raise stream_error(provider, payload["error"])
-    return payload
-
-
 def stream_error(provider: str, error: Any) -> ModelError:
-    """The Baton error for the ``error`` object of an error payload inside a stream."""
+    """The Baton error for the ``error`` object of an error payload inside a stream (an
+    ``{"error": ...}`` payload in place of a chunk or event), as the SDK's own stream raises
+    ``APIError`` for it."""
     if not isinstance(error, dict):
         return _coded_error(provider, None, None, None)
     message = error.get("message")

@@ -1,10 +1,12 @@
 """Reading a streamed answer straight from the HTTP response the provider's SDK returned:
 server-sent events (OpenAI, Anthropic, Gemini's ``alt=sse``) or newline-delimited JSON
-(Ollama), each event's JSON decoded into plain dicts.
+(Ollama), each event handed to its wire's reader.
 
 The SDKs turn every streamed event into typed objects (pydantic models, discriminated unions),
 which costs 40-80 µs of CPU per chunk; Baton reads a handful of fields per event, so it decodes
-the JSON itself (``pydantic_core.from_json``) and leaves the rest alone. The SDK still sends the
+the JSON itself, into classes of just those fields (``_wire_chunks``; ``decode`` here, with
+``pydantic_core.from_json``, is for what that decoder does not take), and leaves the rest
+alone. The SDK still sends the
 request (auth, base URL, headers, retries, timeouts) and turns a non-2xx status into its error;
 only a 2xx body is read here. A failure of the connection while reading (a drop, a read
 timeout) becomes Baton's ``ConnectionLost`` or ``ModelTimeout``; a line that is not JSON a

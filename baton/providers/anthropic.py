@@ -363,6 +363,7 @@ def make_anthropic_client(config: ProviderConfig) -> Any:
     """An ``anthropic.AsyncAnthropic`` for a config (one per config: one connection pool)."""
     try:
         import anthropic
+        import msgspec  # noqa: F401  (streamed events are decoded with it: see _wire_chunks)
     except ImportError as exc:
         raise missing_extra(config.provider_name, config.extra_name or "anthropic", exc) from None
     return anthropic.AsyncAnthropic(

@@ -394,6 +394,7 @@ class GeminiClient:
     def __init__(self, config: GeminiConfig) -> None:
         provider = config.provider_name
         try:
+            import msgspec  # noqa: F401  (answers are decoded with it: see _wire_chunks)
             from google import genai
             from google.genai import types
         except ImportError as exc:
@@ -523,8 +524,10 @@ class GeminiClient:
         async with mapped_errors(provider):
             if not call.settings.stream:
                 response = await self.sdk.models.generate_content(**request)
+                from ._wire_chunks import gemini_chunk
+
                 whole = response.model_dump(mode="json", by_alias=True, exclude_none=True)
-                for part in answer.observe(whole):
+                for part in answer.observe(gemini_chunk(whole)):
                     answer.add(part)
                 return await announced(answer.response(self.config), emit)
             async with taking_body() as taken:

@@ -71,7 +71,7 @@ from ._cache import MessageCache, append_tool_message, message_list, tool_messag
 from ._config import ProviderConfig, bounded, missing_extra
 from ._errors import error_for_status, is_caller_failure, malformed
 from ._media import b64, media_note, tool_media_intro, unsupported
-from ._sse import decode, read_events
+from ._sse import read_events
 
 __all__ = ["OllamaChatClient", "OllamaConfig"]
 
@@ -269,18 +269,22 @@ async def _raise_for_status(response: Any) -> None:
 
 class _OllamaStream:
     """An ``/api/chat`` answer assembled from its stream's lines, as ``read_events`` hands them
-    over (each line's JSON read here, see ``_sse``): ``take`` reads one and returns the pieces
-    to stream. An ``{"error": ...}`` line raises, as the SDK's streaming does."""
+    over (each line's JSON decoded into the fields read, see ``_wire_chunks``): ``take`` reads
+    one and returns the pieces to stream. An ``{"error": ...}`` line raises, as the SDK's
+    streaming does."""
 
-    __slots__ = ("calls", "final", "provider", "text", "thoughts", "tool_call")
+    __slots__ = ("calls", "final", "provider", "read", "text", "thoughts", "tool_call")
 
     def __init__(self, provider: str, tool_call: Callable[[Mapping[str, Any]], ToolCall]) -> None:
+        from ._wire_chunks import OLLAMA, reader  # (msgspec: imported once a stream is read)
+
         self.provider = provider
+        self.read = reader(OLLAMA, provider)
         self.tool_call = tool_call
         self.text: list[str] = []
         self.thoughts: list[str] = []
         self.calls: list[ToolCall] = []
-        self.final: dict[str, Any] | None = None  # the last line, ``done`` and its usage
+        self.final: dict[str, Any] | None = None  # what the last line (``done``) says
 
     @property
     def emitted(self) -> bool:
@@ -289,35 +293,39 @@ class _OllamaStream:
 
     def take(self, name: bytes | None, line: bytes) -> Sequence[Event]:
         provider = self.provider
-        part = decode(line, provider)
-        if part.__class__ is not dict:
-            raise malformed(provider, f"a chunk of an unexpected shape: {part!r}")
-        error = part.get("error")
+        part = self.read(line)
+        error = part.error
         if error:
             raise ModelError(f"{provider} reported an error: {error}", provider=provider)
-        message = part.get("message") or {}
-        if message.__class__ is not dict:
-            raise malformed(provider, f"a chunk of an unexpected shape: {part!r}")
-        if part.get("done"):
-            self.final = part
+        if part.done:
+            self.final = {
+                "model": part.model,
+                "done_reason": part.done_reason,
+                "prompt_eval_count": part.prompt_eval_count,
+                "eval_count": part.eval_count,
+            }
+        message = part.message
+        if message is None:
+            return ()
+        # (the decoder has checked the types: the text fields are strings or None)
         pieces: list[Event] = []
-        thought = message.get("thinking")
+        thought = message.thinking
         if thought:
             self.thoughts.append(thought)
             pieces.append(ReasoningChunk(thought))
-        content = message.get("content")
+        content = message.content
         if content:
             self.text.append(content)
             pieces.append(TextChunk(content))
         # Ollama sends each tool call whole, possibly spread over several chunks.
-        if "tool_calls" in message:
-            for raw in message["tool_calls"] or ():
-                self.calls.append(self.tool_call(raw))
+        for raw in message.tool_calls or ():
+            self.calls.append(self.tool_call(raw))
         return pieces
 
 
 def _make_sdk(config: OllamaConfig) -> Any:
     try:
+        import msgspec  # noqa: F401  (streamed lines are decoded with it: see _wire_chunks)
         import ollama
     except ImportError as exc:
         raise missing_extra(config.provider_name, config.extra_name, exc) from None

@@ -35,7 +35,7 @@ from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings
 from ..redaction import logger
 from ._cache import MessageCache, append_tool_message, message_list, tool_message_reach
 from ._config import ProviderConfig, bounded
-from ._errors import malformed
+from ._errors import malformed, unexpected_event
 from ._media import b64, data_url, document_name, media_note, tool_media_intro, unsupported
 from ._openai_common import (
     ServiceTier,
@@ -43,7 +43,7 @@ from ._openai_common import (
     check_cache_and_tier,
     make_openai_client,
     mapped_errors,
-    openai_payload,
+    stream_error,
     strict_schema,
 )
 from ._sdk import post_prepared, post_streamed
@@ -215,13 +215,6 @@ def _shapeless(provider: str, what: str, answer: Any) -> MalformedResponse:
     return malformed(provider, f"{what} without a list of choices: {shown}")
 
 
-def _text(provider: str, value: Any, chunk: Any) -> str:
-    """``value`` when it is a string (streamed text, reasoning, arguments), else the error."""
-    if isinstance(value, str):
-        return value
-    raise malformed(provider, f"a stream chunk of an unexpected shape: {to_json(chunk).decode()}")
-
-
 class OpenAIChatClient:
     """Talks to a Chat Completions endpoint through the official ``openai`` SDK."""
 
@@ -345,8 +338,9 @@ class OpenAIChatClient:
 
 class ChatStream:
     """A Chat Completions answer assembled from its stream's chunks, as ``read_events`` hands
-    them over (each chunk's JSON read here, see ``_sse``): ``take`` reads one and returns the
-    pieces to stream, ``response`` is the answer once the stream has ended."""
+    them over (each chunk's JSON decoded into the fields read, see ``_wire_chunks``): ``take``
+    reads one and returns the pieces to stream, ``response`` is the answer once the stream has
+    ended."""
 
     __slots__ = (
         "calls",
@@ -354,6 +348,7 @@ class ChatStream:
         "finish_reason",
         "model",
         "provider",
+        "read",
         "response_id",
         "text",
         "thoughts",
@@ -361,7 +356,10 @@ class ChatStream:
     )
 
     def __init__(self, provider: str) -> None:
+        from ._wire_chunks import CHAT, reader  # (msgspec: imported once a stream is read)
+
         self.provider = provider
+        self.read = reader(CHAT, provider)
         self.text: list[str] = []
         self.thoughts: list[str] = []
         self.calls: dict[int, list[Any]] = {}  # index -> [id, name, argument pieces]
@@ -377,50 +375,49 @@ class ChatStream:
             self.done = True
             return None
         provider = self.provider
-        chunk = openai_payload(data, provider)
-        choices = chunk.get("choices") if chunk.__class__ is dict else None
-        if choices.__class__ is not list:
-            raise _shapeless(provider, "a stream chunk", chunk)
-        if chunk.get("model"):
-            self.model = chunk["model"]
+        chunk = self.read(data)
+        if chunk.error:  # an error payload in place of a chunk
+            raise stream_error(provider, chunk.error)
+        choices = chunk.choices
+        if choices is None:
+            shown = data.decode("utf-8", "replace")
+            raise malformed(provider, f"a stream chunk without a list of choices: {shown}")
+        if chunk.model:
+            self.model = chunk.model
         if not self.response_id:
-            self.response_id = chunk.get("id")
-        if "usage" in chunk and chunk["usage"] is not None:
-            self.usage = chunk["usage"]
+            self.response_id = chunk.id
+        if chunk.usage is not None:
+            self.usage = chunk.usage
         pieces: list[Event] = []
         for choice in choices:
-            if choice.__class__ is not dict:
-                raise _shapeless(provider, "a stream chunk", chunk)
-            if choice.get("finish_reason"):
-                self.finish_reason = choice["finish_reason"]
-            delta = choice.get("delta")
-            if delta.__class__ is not dict:
+            if choice.finish_reason:
+                self.finish_reason = choice.finish_reason
+            delta = choice.delta
+            if delta is None:
                 continue
-            if "reasoning_content" in delta or "reasoning" in delta:
-                thought = delta.get("reasoning_content") or delta.get("reasoning")
-                if thought:
-                    self.thoughts.append(_text(provider, thought, chunk))
-                    pieces.append(ReasoningChunk(thought))
-            content = delta.get("content")
+            # (the decoder has checked the types: text fields are strings or None)
+            thought = delta.reasoning_content or delta.reasoning
+            if thought:
+                self.thoughts.append(thought)
+                pieces.append(ReasoningChunk(thought))
+            content = delta.content
             if content:
-                if content.__class__ is not str:  # (the hot path: one check, no call)
-                    content = _text(provider, content, chunk)
                 self.text.append(content)
                 pieces.append(TextChunk(content))
-            for piece in delta.get("tool_calls") or ():
-                if not isinstance(piece, dict) or not isinstance(piece.get("index"), int):
-                    raise _shapeless(provider, "a stream chunk", chunk)
-                index = piece["index"]
+            for piece in delta.tool_calls or ():
+                index = piece.index
+                if index is None:
+                    raise unexpected_event(provider, data, "a tool call without its index")
                 slot = self.calls.setdefault(index, [None, None, []])
-                if piece.get("id"):
-                    slot[0] = piece["id"]
-                function = piece.get("function")
-                if isinstance(function, dict):
-                    if function.get("name"):
-                        slot[1] = function["name"]
-                    arguments = function.get("arguments")
+                if piece.id:
+                    slot[0] = piece.id
+                function = piece.function
+                if function is not None:
+                    if function.name:
+                        slot[1] = function.name
+                    arguments = function.arguments
                     if arguments:
-                        slot[2].append(_text(provider, arguments, chunk))
+                        slot[2].append(arguments)
                         pieces.append(
                             ToolCallDelta(slot[0] or f"call_{index}", slot[1] or "", arguments)
                         )

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from pydantic_core import to_json
 
-from ..errors import ConfigError, ConnectionLost, InvalidRequest, MalformedResponse
+from ..errors import ConfigError, ConnectionLost, InvalidRequest
 from ..events import (
     Audio,
     CompactionSummary,
@@ -38,7 +38,7 @@ from ..models.base import EmitChunk, ModelCall, ModelClient, ModelSettings
 from ..models.hosted import FileSearch, HostedTool
 from ._cache import MessageCache, message_list
 from ._config import ProviderConfig, bounded
-from ._errors import malformed
+from ._errors import malformed, unexpected_event
 from ._hosted import announced, hosted_call, search_results
 from ._media import data_url, document_name, media_note, unsupported
 from ._openai_common import (
@@ -47,8 +47,8 @@ from ._openai_common import (
     check_cache_and_tier,
     make_openai_client,
     mapped_errors,
-    openai_payload,
     response_error,
+    stream_error,
     strict_schema,
 )
 from ._sdk import post_prepared, post_streamed
@@ -249,14 +249,17 @@ def _without_nulls(value: Any) -> Any:
 
 class _Streamed:
     """A response assembled from its stream's events, as ``read_events`` hands them over (each
-    event's JSON read here, see ``_sse``): ``take`` reads one and returns the pieces to stream;
-    ``final`` is the finished response its last event carries, and the rest what the stream
-    delivered piece by piece, for when that response omits it."""
+    event's JSON decoded into the fields read, see ``_wire_chunks``): ``take`` reads one and
+    returns the pieces to stream; ``final`` is the finished response its last event carries,
+    and the rest what the stream delivered piece by piece, for when that response omits it."""
 
-    __slots__ = ("calls", "done", "final", "provider", "text", "thoughts")
+    __slots__ = ("calls", "done", "final", "provider", "read", "text", "thoughts")
 
     def __init__(self, provider: str) -> None:
+        from ._wire_chunks import RESPONSES, reader  # (msgspec: imported once a stream is read)
+
         self.provider = provider
+        self.read = reader(RESPONSES, provider)
         self.text: list[str] = []
         self.thoughts: list[str] = []
         self.calls: dict[int, list[Any]] = {}  # output_index -> [call_id, name, argument pieces]
@@ -271,24 +274,26 @@ class _Streamed:
         if data[:6] == b"[DONE]":
             return None
         provider = self.provider
-        event = openai_payload(data, provider)
-        if event.__class__ is not dict:
-            raise malformed(provider, f"a stream event that is not an object: {event!r}")
-        kind = event.get("type")
+        event = self.read(data)
+        if event.error:  # an error payload in place of an event
+            raise stream_error(provider, event.error)
+        kind = event.type
         if kind == "response.output_text.delta" or kind == "response.refusal.delta":
-            delta = _piece(provider, event)
+            delta = event.delta
+            if delta.__class__ is not str:  # (the hot path: one check, no call)
+                delta = _piece(provider, delta, data)
             if delta:
                 self.text.append(delta)
                 return (TextChunk(delta),)
         elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
-            delta = _piece(provider, event)
+            delta = _piece(provider, event.delta, data)
             if delta:
                 self.thoughts.append(delta)
                 return (ReasoningChunk(delta),)
         elif kind == "response.output_item.added":
-            item = event.get("item")
+            item = event.item
             if isinstance(item, dict) and item.get("type") == "function_call":
-                index = _index(provider, event)
+                index = _index(provider, event.output_index, data)
                 slot = self.call(index)
                 slot[0], slot[1] = item.get("call_id"), item.get("name")
                 arguments = item.get("arguments")
@@ -296,35 +301,35 @@ class _Streamed:
                     slot[2] = [arguments]
                     return (_delta(slot, index, arguments),)
         elif kind == "response.function_call_arguments.delta":
-            index = _index(provider, event)
+            index = _index(provider, event.output_index, data)
             slot = self.call(index)
-            delta = _piece(provider, event)
+            delta = _piece(provider, event.delta, data)
             if delta:
                 slot[2].append(delta)
                 return (_delta(slot, index, delta),)
         elif kind == "response.function_call_arguments.done":
-            index = _index(provider, event)
+            index = _index(provider, event.output_index, data)
             slot = self.call(index)
-            final_arguments = event.get("arguments") or ""
+            final_arguments = event.arguments or ""
             if not isinstance(final_arguments, str):
-                raise _unexpected(provider, event)
+                raise unexpected_event(provider, data)
             sent = "".join(slot[2])
             slot[2] = [final_arguments]
             if final_arguments.startswith(sent) and len(final_arguments) > len(sent):
                 # Arguments the deltas left out: the pieces still add up to the call.
                 return (_delta(slot, index, final_arguments[len(sent) :]),)
         elif kind == "response.output_item.done":
-            self.done[_index(provider, event)] = event.get("item")
+            self.done[_index(provider, event.output_index, data)] = event.item
         elif kind in ("response.completed", "response.incomplete"):
-            final = event.get("response")
+            final = event.response
             if not isinstance(final, dict):
-                raise _unexpected(provider, event)
+                raise unexpected_event(provider, data)
             self.final = final
         elif kind == "response.failed":
-            error = field(event.get("response"), "error")
+            error = field(event.response, "error")
             raise response_error(provider, field(error, "code"), field(error, "message"))
         elif kind == "error":
-            raise response_error(provider, event.get("code"), event.get("message"))
+            raise response_error(provider, event.code, event.message)
         return ()
 
 
@@ -334,24 +339,18 @@ def _string(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _unexpected(provider: str, event: Item) -> MalformedResponse:
-    return malformed(provider, f"a stream event of an unexpected shape: {to_json(event).decode()}")
-
-
-def _piece(provider: str, event: Item) -> str:
+def _piece(provider: str, delta: Any, data: bytes) -> str:
     """A delta event's text piece (empty when absent)."""
-    delta = event.get("delta")
     if delta is None or isinstance(delta, str):
         return delta or ""
-    raise _unexpected(provider, event)
+    raise unexpected_event(provider, data)
 
 
-def _index(provider: str, event: Item) -> int:
+def _index(provider: str, index: Any, data: bytes) -> int:
     """The ``output_index`` of an event about one output item."""
-    index = event.get("output_index")
     if isinstance(index, int):
         return index
-    raise _unexpected(provider, event)
+    raise unexpected_event(provider, data)
 
 
 def _delta(slot: list[Any], index: int, piece: str) -> ToolCallDelta:
