@@ -1,5 +1,6 @@
-"""Model providers. Each module needs its SDK (an optional extra) only when its client is made,
-so importing a config class is always cheap; ``"provider:model"`` strings resolve here too."""
+"""Model providers. Each module needs its extra (its SDK, and msgspec for its streams) only when
+its client is made, so importing a config class is always cheap; ``"provider:model"`` strings
+resolve here too."""
 
 from __future__ import annotations
 

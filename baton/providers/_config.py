@@ -19,9 +19,11 @@ __all__ = ["ProviderConfig", "bounded", "missing_extra"]
 
 
 def missing_extra(provider: str, extra: str, error: ImportError) -> ConfigError:
-    """The error raised when a provider's SDK is not installed."""
+    """The error raised when what a provider's extra installs (its SDK, msgspec for reading
+    its streams) is missing."""
     return ConfigError(
-        f"the {provider} provider needs its SDK: pip install 'baton-agents[{extra}]' ({error})"
+        f"the {provider} provider needs its extra (its SDK and msgspec): "
+        f"pip install 'baton-agents[{extra}]' ({error})"
     )
 
 
