@@ -218,11 +218,13 @@ class EndpointGuard:
         await send({"type": "http.response.body", "body": body})
 
     @staticmethod
-    async def buffer_body(scope: Mapping[str, Any], receive: Receive, limit: int) -> Receive | None:
-        """For an app that reads the body itself (an SDK's routes): a ``receive`` that gives
-        the request's body, read here in full, then the rest of the connection's messages; or
-        None when the body is larger than ``limit`` bytes (refused on its declared length, and
-        otherwise read no further than the limit, whatever is sent)."""
+    async def buffer_body(
+        scope: Mapping[str, Any], receive: Receive, limit: int
+    ) -> tuple[bytes, Receive] | None:
+        """For an app that reads the body itself (an SDK's routes): the request's body, read
+        here in full, and a ``receive`` that gives it, then the rest of the connection's
+        messages; or None when the body is larger than ``limit`` bytes (refused on its declared
+        length, and otherwise read no further than the limit, whatever is sent)."""
         declared = ""
         for key, value in scope["headers"]:
             if key.lower() == b"content-length":
@@ -231,6 +233,7 @@ class EndpointGuard:
             return None
         chunks: list[bytes] = []
         size = 0
+        body = b""
         while True:
             message = await receive()
             if message["type"] != "http.request":  # the client left: the app is told so
@@ -241,14 +244,15 @@ class EndpointGuard:
                 return None
             chunks.append(chunk)
             if not message.get("more_body", False):
-                message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+                body = b"".join(chunks)
+                message = {"type": "http.request", "body": body, "more_body": False}
                 break
         pending = [message]
 
         async def replayed() -> MutableMapping[str, Any]:
             return pending.pop() if pending else await receive()
 
-        return replayed
+        return body, replayed
 
     @staticmethod
     async def read_body(request: _StreamedRequest, limit: int) -> bytes | None:

@@ -24,11 +24,12 @@ the graph: its pause fails the task, saying so.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..agent import Agent
-from ..endpoint_guard import EndpointGuard
+from ..endpoint_guard import EndpointGuard, parse_json
 from ..errors import ConfigError
 from ..hitl import ApprovalPolicy
 from ..hooks import Middleware
@@ -49,6 +50,15 @@ if TYPE_CHECKING:
 CARD_PATH = "/.well-known/agent-card.json"
 
 __all__ = ["A2AApp"]
+
+
+async def _parse_error(reason: str, send: Send) -> None:
+    """A JSON-RPC parse error (-32700), as the protocol answers a body it can't read."""
+    answer = {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": reason}}
+    body = json.dumps(answer).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _approvals(agent: Agent[Any]) -> tuple[Middleware, ...]:
@@ -208,5 +218,14 @@ class A2AApp:
                 reason = f"the request body is larger than {self.max_body} bytes"
                 await self._guard.refuse((413, reason), send)
                 return
-            receive = buffered
+            body, receive = buffered
+            if scope.get("method") == "POST" and scope.get("path") == "/":
+                # JSON-RPC: JSON the SDK's parser can't take (nested too deeply, not UTF-8) is
+                # a parse error said here; the SDK answers it with its exception's own text as
+                # an internal error, and logs a traceback per request.
+                try:
+                    parse_json(body)
+                except ValueError as exc:
+                    await _parse_error(str(exc), send)
+                    return
         await self.starlette(scope, receive, send)

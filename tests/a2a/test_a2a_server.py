@@ -274,6 +274,31 @@ async def test_a_body_over_max_body_is_refused_and_the_server_goes_on(path: str)
             assert (await send(client, user_message("hi"))).text == "still here"
 
 
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b"[" * 5000, "nested too deeply"),
+        (b'{"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": {"id": "\xff"}}', "not JSON"),
+    ],
+    ids=["deep", "not UTF-8"],
+)
+async def test_json_rpc_the_sdk_cannot_parse_is_a_parse_error(
+    body: bytes, says: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As JSON-RPC answers a body it can't read (-32700), not the SDK's internal error with
+    Python's exception text and a traceback in the log per request."""
+    app = A2AApp(make_agent("still here"), token=TOKEN)
+    headers = {"Authorization": f"Bearer {TOKEN}", "content-type": "application/json"}
+    async with uvicorn_serving(app) as base, httpx.AsyncClient(base_url=base) as http:
+        answer = await http.post("/", content=body, headers=headers)
+        async with a2a_client(base) as client:
+            assert (await send(client, user_message("hi"))).text == "still here"
+    assert answer.status_code == 200
+    error = answer.json()["error"]
+    assert error["code"] == -32700 and says in error["message"]
+    assert "Traceback" not in caplog.text
+
+
 @pytest.mark.parametrize("parts", [[{"text": ""}], [{"futurePart": {"x": 1}}]], ids=str)
 async def test_a_message_with_nothing_to_ask_is_rejected(parts: list[dict[str, Any]]) -> None:
     """Empty text, or only parts of kinds this server does not know (the SDK drops unknown
