@@ -7,7 +7,7 @@
 A human's turn records a ``HumanInputRequest`` (its ``request_id``) and waits for the answer:
 
 - ``handler=``: a function (sync or async) given the request, returning text or a
-  ``HumanMessage``;
+  ``HumanMessage`` (a sync one runs on a thread, as ``hitl=`` handlers do: it may block);
 - otherwise ``suspend=False`` (the default): a ``HumanMessage(request_id=..., text=...)`` sent
   on the conversation's stream (by a UI watching it) answers;
 - ``timeout=`` (seconds) bounds the wait for a handler's or the stream's answer: past it the
