@@ -67,11 +67,13 @@ _CREDENTIALS = (b"authorization", b"cookie")
 _BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark, which JSON parsers don't skip
 
 
-def parse_json(body: bytes) -> Any:
+def parse_json(body: bytes, *, mend_surrogates: bool = False) -> Any:
     """The JSON value of a request ``body`` (after a UTF-8 byte order mark, if any), or a
     ``ValueError`` whose message says what is wrong with it: not UTF-8 JSON, nested too
     deeply (a few hundred levels of ``[``), or a lone surrogate escape (``"\\ud800"``), a
-    string no UTF-8 answer, log or store could hold."""
+    string no UTF-8 answer, log or store could hold. With ``mend_surrogates=True`` such an
+    escape becomes U+FFFD instead, as a browser's ``TextEncoder`` mends a string cut in the
+    middle of an emoji (which ``JSON.stringify`` sends escaped)."""
     if body.startswith(_BOM):  # a file saved with one and sent as it is (curl --data-binary)
         body = body[len(_BOM) :]
     try:
@@ -79,7 +81,46 @@ def parse_json(body: bytes) -> Any:
     except ValueError as exc:
         if str(exc).startswith("recursion limit exceeded"):
             raise ValueError("the body's JSON is nested too deeply to read") from None
+        if mend_surrogates:
+            mended = _mended(body)
+            if mended is not _UNMENDED:
+                return mended
         raise ValueError(f"the body is not JSON ({exc})") from None
+
+
+_UNMENDED = object()
+
+
+def _refused_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _mended(body: bytes) -> Any:
+    """``body``'s JSON with each lone surrogate made U+FFFD, when that is all that kept
+    ``from_json`` from reading it; else ``_UNMENDED`` (only on that error's path)."""
+    try:
+        data = json.loads(body, parse_constant=_refused_constant)
+    except (ValueError, RecursionError):
+        return _UNMENDED
+    mended = [False]
+
+    def mend(value: Any) -> Any:
+        if isinstance(value, str):
+            if any("\ud800" <= c <= "\udfff" for c in value):
+                mended[0] = True
+                return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+            return value
+        if isinstance(value, list):
+            return [mend(item) for item in value]
+        if isinstance(value, dict):
+            return {mend(key): mend(item) for key, item in value.items()}
+        return value
+
+    try:
+        result = mend(data)
+    except RecursionError:
+        return _UNMENDED
+    return result if mended[0] else _UNMENDED
 
 
 def _host_name(header: str) -> str:

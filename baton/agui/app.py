@@ -37,8 +37,9 @@ the endpoint's own origin or one in ``allowed_origins`` (add CORS in front for o
 on a loopback address only loopback ``Host`` names are answered (421; ``allowed_hosts`` adds
 some), against DNS rebinding.
 A body larger than ``max_body`` bytes (default 8 MiB) is answered 413, a malformed one 400
-(not UTF-8 JSON, nested too deeply, or a lone surrogate escape: ``parse_json``) or 422 (not a
-``RunAgentInput``), with a short reason; the agent's errors reach the client as
+(not UTF-8 JSON or nested too deeply: ``parse_json``, which reads a lone surrogate escape as
+U+FFFD; or ids holding control characters) or 422 (not a ``RunAgentInput``), with a short
+reason; the agent's errors reach the client as
 ``RUN_ERROR``: Baton's by their message, others by their type only (the traceback is logged
 here, never sent).
 
@@ -199,7 +200,7 @@ class AGUIApp:
         if body is None:
             return JSONResponse({"error": "the request body is too large"}, status_code=413)
         try:
-            data = parse_json(body)
+            data = parse_json(body, mend_surrogates=True)  # a browser's cut emoji: U+FFFD
         except ValueError as exc:
             return JSONResponse(
                 {"error": f"the body must be a JSON RunAgentInput: {exc}"}, status_code=400
