@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
+
+from benchmarks._callgrind import instructions_of
 
 VARIANTS = ("bare", "call_tool", "agent", "agent-noop")
 CALLS_PER_ASK = 10
@@ -76,26 +75,7 @@ async def _run(variant: str, calls: int) -> None:
 
 def _instructions(variant: str, calls: int, folder: Path) -> int:
     out = folder / f"{variant}.{calls}.out"
-    done = subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            f"--callgrind-out-file={out}",
-            sys.executable,
-            "-m",
-            "benchmarks.mcp_instructions",
-            "--child",
-            variant,
-            str(calls),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    found = re.search(r"Collected : (\d+)", done.stderr)
-    if found is None:
-        raise RuntimeError(f"callgrind printed no total:\n{done.stderr[-2000:]}")
-    return int(found.group(1))
+    return instructions_of("benchmarks.mcp_instructions", [variant, str(calls)], out)
 
 
 def main() -> None:

@@ -33,16 +33,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+
+from benchmarks._callgrind import instructions_of
 
 from .loopback_streams import ServerProcess
 
@@ -303,29 +302,8 @@ async def _child(variant: str, wire: str, url: str, n: int, asks: int) -> None:
 
 def _instructions(variant: str, wire: str, url: str, n: int, asks: int, folder: Path) -> int:
     out = folder / f"{variant}.{wire}.{n}.{asks}.out"
-    done = subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            f"--callgrind-out-file={out}",
-            sys.executable,
-            "-m",
-            "benchmarks.provider_streams",
-            "--child",
-            variant,
-            wire,
-            url,
-            str(n),
-            str(asks),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    found = re.search(r"Collected : (\d+)", done.stderr)
-    if found is None:
-        raise RuntimeError(f"callgrind printed no total:\n{done.stderr[-2000:]}")
-    return int(found.group(1))
+    args = [variant, wire, url, str(n), str(asks)]
+    return instructions_of("benchmarks.provider_streams", args, out)
 
 
 def _callgrind(

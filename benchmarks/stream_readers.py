@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
+
+from benchmarks._callgrind import instructions_of
 
 from .loopback_streams import _MAKERS
 
@@ -107,26 +106,8 @@ async def _child(wire: str, n: int) -> None:
 
 
 def _instructions(wire: str, n: int, folder: Path) -> int:
-    done = subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            f"--callgrind-out-file={folder / f'{wire}.{n}.out'}",
-            sys.executable,
-            "-m",
-            "benchmarks.stream_readers",
-            "--child",
-            wire,
-            str(n),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    found = re.search(r"Collected : (\d+)", done.stderr)
-    if found is None:
-        raise RuntimeError(f"callgrind printed no total:\n{done.stderr[-2000:]}")
-    return int(found.group(1))
+    out = folder / f"{wire}.{n}.out"
+    return instructions_of("benchmarks.stream_readers", [wire, str(n)], out)
 
 
 def _callgrind(formats: tuple[str, ...], small: int, large: int) -> None:
