@@ -25,6 +25,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
+import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Any, Protocol
@@ -67,13 +68,18 @@ _CREDENTIALS = (b"authorization", b"cookie")
 _BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark, which JSON parsers don't skip
 
 
+class LoneSurrogate(ValueError):
+    """A JSON body holding a lone surrogate escape (``"\\ud83d"``: half a character, as
+    ``JSON.stringify`` sends a string cut in the middle of an emoji): valid JSON, but a string
+    no UTF-8 answer, log or store could hold."""
+
+
 def parse_json(body: bytes, *, mend_surrogates: bool = False) -> Any:
     """The JSON value of a request ``body`` (after a UTF-8 byte order mark, if any), or a
     ``ValueError`` whose message says what is wrong with it: not UTF-8 JSON, nested too
-    deeply (a few hundred levels of ``[``), or a lone surrogate escape (``"\\ud800"``), a
-    string no UTF-8 answer, log or store could hold. With ``mend_surrogates=True`` such an
-    escape becomes U+FFFD instead, as a browser's ``TextEncoder`` mends a string cut in the
-    middle of an emoji (which ``JSON.stringify`` sends escaped)."""
+    deeply (a few hundred levels of ``[``), or (``LoneSurrogate``) a lone surrogate escape.
+    With ``mend_surrogates=True`` such an escape becomes U+FFFD instead, as a browser's
+    ``TextEncoder`` mends it."""
     if body.startswith(_BOM):  # a file saved with one and sent as it is (curl --data-binary)
         body = body[len(_BOM) :]
     try:
@@ -81,46 +87,64 @@ def parse_json(body: bytes, *, mend_surrogates: bool = False) -> Any:
     except ValueError as exc:
         if str(exc).startswith("recursion limit exceeded"):
             raise ValueError("the body's JSON is nested too deeply to read") from None
-        if mend_surrogates:
-            mended = _mended(body)
-            if mended is not _UNMENDED:
-                return mended
-        raise ValueError(f"the body is not JSON ({exc})") from None
-
-
-_UNMENDED = object()
-
-
-def _refused_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _mended(body: bytes) -> Any:
-    """``body``'s JSON with each lone surrogate made U+FFFD, when that is all that kept
-    ``from_json`` from reading it; else ``_UNMENDED`` (only on that error's path)."""
+        problem = f"the body is not JSON ({exc})"
+    data = _with_surrogates(body)  # only on this error's path
+    if data is _UNREAD:
+        raise ValueError(problem)
+    if not mend_surrogates:
+        raise LoneSurrogate(
+            "the body holds a lone surrogate escape (half a character, such as a string cut in "
+            "the middle of an emoji), which no UTF-8 text can hold"
+        )
     try:
-        data = json.loads(body, parse_constant=_refused_constant)
-    except (ValueError, RecursionError):
-        return _UNMENDED
-    mended = [False]
-
-    def mend(value: Any) -> Any:
-        if isinstance(value, str):
-            if any("\ud800" <= c <= "\udfff" for c in value):
-                mended[0] = True
-                return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-            return value
-        if isinstance(value, list):
-            return [mend(item) for item in value]
-        if isinstance(value, dict):
-            return {mend(key): mend(item) for key, item in value.items()}
-        return value
-
-    try:
-        result = mend(data)
+        return _mend(data)
     except RecursionError:
-        return _UNMENDED
-    return result if mended[0] else _UNMENDED
+        raise ValueError("the body's JSON is nested too deeply to read") from None
+
+
+_UNREAD = object()
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _with_surrogates(body: bytes) -> Any:
+    """``body``'s JSON when lone surrogate escapes are what kept ``from_json`` from reading
+    it (strict UTF-8, so only escapes can make them); else ``_UNREAD``."""
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError):  # (UnicodeDecodeError is a ValueError)
+        return _UNREAD
+    found = [False]
+
+    def look(value: Any) -> None:
+        if isinstance(value, str):
+            if not found[0] and _SURROGATE.search(value):
+                found[0] = True
+        elif isinstance(value, list):
+            for item in value:
+                look(item)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                look(key)
+                look(item)
+
+    try:
+        look(data)
+    except RecursionError:
+        return _UNREAD
+    return data if found[0] else _UNREAD
+
+
+def _mend(value: Any) -> Any:
+    """``value`` with every lone surrogate in its strings made U+FFFD."""
+    if isinstance(value, str):
+        if _SURROGATE.search(value):
+            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return value
+    if isinstance(value, list):
+        return [_mend(item) for item in value]
+    if isinstance(value, dict):
+        return {_mend(key): _mend(item) for key, item in value.items()}
+    return value
 
 
 def _host_name(header: str) -> str:

@@ -117,7 +117,7 @@ _SPELLED_ELSEWHERE = {
 }
 
 
-def check_ask_options(options: Mapping[str, Any], where: str = "agent.ask()") -> None:
+def check_ask_options(options: Mapping[str, Any], where: str = "an ask") -> None:
     """A ``ConfigError`` for an option an ask does not take (an ask would otherwise run as if
     it had not been given: a mistyped ``conversation_id`` starts a new conversation), naming
     the nearest option or where the setting goes. Cheap for the usual ask: a set comparison."""

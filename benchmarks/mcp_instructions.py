@@ -23,7 +23,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from benchmarks._callgrind import instructions_of
+from ._callgrind import instructions_of
 
 VARIANTS = ("bare", "call_tool", "agent", "agent-noop")
 CALLS_PER_ASK = 10

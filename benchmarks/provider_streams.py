@@ -41,8 +41,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks._callgrind import instructions_of
-
+from ._callgrind import instructions_of
 from .loopback_streams import ServerProcess
 
 SIZES = (100, 1_000, 10_000)

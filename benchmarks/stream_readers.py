@@ -24,8 +24,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks._callgrind import instructions_of
-
+from ._callgrind import instructions_of
 from .loopback_streams import _MAKERS
 
 FORMATS = ("openai", "responses", "anthropic", "gemini", "ollama")

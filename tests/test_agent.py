@@ -863,7 +863,7 @@ async def test_an_option_an_ask_does_not_take_is_refused_with_what_was_meant(
     name = next(iter(options))
     with pytest.raises(ConfigError) as refused:
         await agent.ask("hi", **options)
-    assert str(refused.value).startswith(f"agent.ask() has no option {name}=")
+    assert str(refused.value).startswith(f"an ask has no option {name}=")
     assert says in str(refused.value)
     with pytest.raises(ConfigError, match=f"has no option {name}="):
         async with agent.run("hi", **options):

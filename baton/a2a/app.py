@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..agent import Agent
-from ..endpoint_guard import EndpointGuard, parse_json
+from ..endpoint_guard import EndpointGuard, LoneSurrogate, parse_json
 from ..errors import ConfigError
 from ..hitl import ApprovalPolicy
 from ..hooks import Middleware
@@ -50,6 +50,16 @@ if TYPE_CHECKING:
 CARD_PATH = "/.well-known/agent-card.json"
 
 __all__ = ["A2AApp"]
+
+
+def _route_path(scope: Scope) -> str:
+    """The request's path within this app: a parent app's ``Mount`` keeps its prefix in
+    ``path`` and names it in ``root_path``."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
+        return path[len(root) :]
+    return path
 
 
 async def _parse_error(reason: str, send: Send) -> None:
@@ -208,7 +218,9 @@ class A2AApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Every route but the card is guarded: a client reads the card to learn it needs a token.
-        if scope.get("path") != CARD_PATH and not await self._guard.admit(scope, send):
+        # The path within this app (mounted in another, scope["path"] keeps the mount's).
+        path = _route_path(scope) if scope["type"] in ("http", "websocket") else ""
+        if path != CARD_PATH and not await self._guard.admit(scope, send):
             return
         if scope["type"] == "http":
             # The SDK logs every header at DEBUG: the token stops here, with the guard.
@@ -219,12 +231,15 @@ class A2AApp:
                 await self._guard.refuse((413, reason), send)
                 return
             body, receive = buffered
-            if scope.get("method") == "POST" and scope.get("path") == "/":
+            if scope.get("method") == "POST" and path in ("/", ""):
                 # JSON-RPC: JSON the SDK's parser can't take (nested too deeply, not UTF-8) is
                 # a parse error said here; the SDK answers it with its exception's own text as
-                # an internal error, and logs a traceback per request.
+                # an internal error, and logs a traceback per request. (A lone surrogate is
+                # valid JSON: the SDK answers it as invalid params, with the request's id.)
                 try:
                     parse_json(body)
+                except LoneSurrogate:
+                    pass
                 except ValueError as exc:
                     await _parse_error(str(exc), send)
                     return

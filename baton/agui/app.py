@@ -59,6 +59,7 @@ conversation), ``agent.resume`` with the run's stream, and the run's events; for
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
@@ -126,6 +127,8 @@ log = logger("baton.agui")
 
 _STATE_POINTS = (ModelResponse, ToolCallResult, ToolCallError)  # where variables may change
 _BATCH_LIMIT = 1024  # encoded events waiting for the writer before the run is held back
+# Control characters (C0, DEL, C1): what an id may not hold (ids may hold any other text).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 class AGUIApp:
@@ -217,7 +220,7 @@ class AGUIApp:
                 status_code=422,
             )
         for field, value in (("threadId", run_input.thread_id), ("runId", run_input.run_id)):
-            if not value.isprintable():  # NUL and other control characters: no store keeps them
+            if _CONTROL.search(value):  # NUL and other control characters: no store keeps them
                 return JSONResponse(
                     {"error": f"the {field} holds a control character: ids are printable text"},
                     status_code=400,

@@ -12,7 +12,9 @@ A human's turn records a ``HumanInputRequest`` (its ``request_id``) and waits fo
   on the conversation's stream (by a UI watching it) answers;
 - ``timeout=`` (seconds) bounds the wait for a handler's or the stream's answer: past it the
   team's ask fails with ``HumanInputTimeout`` (the conversation stays valid; the next ask
-  starts afresh); without it the turn waits as long as it takes;
+  starts afresh); without it the turn waits as long as it takes. A sync handler can't be
+  stopped: it runs on until it returns (its answer unused), and the event loop's shutdown
+  waits for its thread;
 - ``suspend=True``: the team's ask pauses durably (``AskSuspended``; the team needs
   ``history=`` and ``storage=``) and ``team.resume(conversation_id, HumanMessage(request_id=...,
   text=...))`` continues it, in any process, with the same turn order, termination and usage.

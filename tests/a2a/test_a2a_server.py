@@ -5,6 +5,7 @@ cancels, any replica, and the bearer token."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -297,6 +298,34 @@ async def test_json_rpc_the_sdk_cannot_parse_is_a_parse_error(
     error = answer.json()["error"]
     assert error["code"] == -32700 and says in error["message"]
     assert "Traceback" not in caplog.text
+
+
+async def test_a_json_rpc_lone_surrogate_is_left_to_the_sdk_which_keeps_the_id() -> None:
+    """Valid JSON whose text is cut in the middle of an emoji: invalid params answered with
+    the request's id (not a parse error, which has none)."""
+    message = {"messageId": "m1", "role": "ROLE_USER", "parts": [{"text": "cut ?"}]}
+    request = {"jsonrpc": "2.0", "id": 7, "method": "SendMessage", "params": {"message": message}}
+    body = json.dumps(request).replace("?", "\\ud83d").encode()
+    headers = {"Authorization": f"Bearer {TOKEN}", "A2A-Version": "1.0"}
+    app = A2AApp(make_agent("x"), token=TOKEN)
+    async with uvicorn_serving(app) as base, httpx.AsyncClient(base_url=base) as http:
+        answer = (await http.post("/", content=body, headers=headers)).json()
+    assert answer["id"] == 7 and answer["error"]["code"] == -32602
+
+
+async def test_mounted_in_another_app_the_card_is_public_and_bodies_are_checked() -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    parent = Starlette(routes=[Mount("/a2a", app=A2AApp(make_agent("x"), token=TOKEN))])
+    transport = httpx.ASGITransport(app=parent, client=("10.1.2.3", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://agents.example") as http:
+        card = await http.get("/a2a/.well-known/agent-card.json")
+        deep = await http.post(
+            "/a2a/", content=b"[" * 5000, headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+    assert card.status_code == 200 and card.json()["name"]
+    assert deep.json()["error"]["code"] == -32700
 
 
 @pytest.mark.parametrize("parts", [[{"text": ""}], [{"futurePart": {"x": 1}}]], ids=str)

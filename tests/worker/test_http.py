@@ -152,7 +152,7 @@ async def test_a_lone_surrogate_escape_is_an_invalid_request(body: bytes) -> Non
     async with uvicorn_serving(app) as base, httpx.AsyncClient(base_url=base) as http:
         refused = await http.post("/runs", content=body)
         assert refused.status_code == 400 and refused.json()["status"] == "invalid_request"
-        assert "not JSON" in refused.json()["result"]["error"]
+        assert "lone surrogate escape" in refused.json()["result"]["error"]
         answered = await http.post("/runs", json=payload("r2"))
         assert answered.json() == {"run_id": "r2", "status": "ok", "result": {"answer": "a"}}
 
