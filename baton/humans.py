@@ -53,6 +53,7 @@ __all__ = [
     "ask_approval",
     "ask_human",
     "ask_input",
+    "call_handler",
     "current_call",
     "human_terminal",
     "pause_for",
@@ -241,15 +242,21 @@ def _as_message(answer: HumanAnswer, request: HumanRequest) -> HumanMessage | No
     )
 
 
-async def _from_hook(hook: HumanHandler, request: HumanRequest, context: Context) -> HumanAnswer:
-    function: Callable[..., Any] = hook
+async def call_handler(function: Callable[..., Any], *args: Any) -> Any:
+    """A person's handler called with ``args`` (``hitl=``, a team's ``Human(handler=)``): an
+    async one on the event loop, a sync one on a thread, as it may block (a terminal prompt);
+    an awaitable it returns is awaited."""
     if inspect.iscoroutinefunction(function):
-        result = function(request, context)
-    else:  # a sync handler may block (a terminal prompt): keep it off the event loop
-        result = await asyncio.to_thread(function, request, context)
+        result = function(*args)
+    else:
+        result = await asyncio.to_thread(function, *args)
     if inspect.isawaitable(result):
         result = await result
-    return cast(HumanAnswer, result)
+    return result
+
+
+async def _from_hook(hook: HumanHandler, request: HumanRequest, context: Context) -> HumanAnswer:
+    return cast(HumanAnswer, await call_handler(hook, request, context))
 
 
 def describe(request: HumanRequest) -> str:

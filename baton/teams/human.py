@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from ..conversation import new_id
 from ..errors import AskSuspended, ConfigError, HumanInputTimeout
 from ..events import HumanInputRequest, HumanMessage, UnattendedRequest, Usage
+from ..humans import call_handler
 from ..redaction import logger
 from ..stream import MemoryStream
 from .recording import TeamAsk, keep_pause, pause_key, record
@@ -95,15 +96,8 @@ class Human:
         """The handler's answer to ``request``, as text. A plain function may block (a
         terminal prompt): it runs on a thread, as ``hitl=`` handlers do, so the event loop and
         ``timeout=`` go on meanwhile."""
-        handler: Callable[..., Any] | None = self.handler
-        assert handler is not None
-        if inspect.iscoroutinefunction(handler):
-            result: Any = handler(request)
-        else:
-            result = await asyncio.to_thread(handler, request)
-        if inspect.isawaitable(result):
-            result = await result
-        return answer_text(result, self.name)
+        assert self.handler is not None
+        return answer_text(await call_handler(self.handler, request), self.name)
 
 
 def answer_text(answer: Any, name: str) -> str:
