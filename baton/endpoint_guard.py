@@ -88,62 +88,38 @@ def parse_json(body: bytes, *, mend_surrogates: bool = False) -> Any:
         if str(exc).startswith("recursion limit exceeded"):
             raise ValueError("the body's JSON is nested too deeply to read") from None
         problem = f"the body is not JSON ({exc})"
-    data = _with_surrogates(body)  # only on this error's path
-    if data is _UNREAD:
+    # Only on this error's path: a strict UTF-8 read (so only escapes can make surrogates),
+    # each string mended once, noting whether any was.
+    found = [False]
+    try:
+        mended = _mend(json.loads(body.decode("utf-8")), found)
+    except (ValueError, RecursionError):  # (UnicodeDecodeError is a ValueError)
+        raise ValueError(problem) from None
+    if not found[0]:
         raise ValueError(problem)
     if not mend_surrogates:
         raise LoneSurrogate(
             "the body holds a lone surrogate escape (half a character, such as a string cut in "
             "the middle of an emoji), which no UTF-8 text can hold"
         )
-    try:
-        return _mend(data)
-    except RecursionError:
-        raise ValueError("the body's JSON is nested too deeply to read") from None
+    return mended
 
 
-_UNREAD = object()
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _with_surrogates(body: bytes) -> Any:
-    """``body``'s JSON when lone surrogate escapes are what kept ``from_json`` from reading
-    it (strict UTF-8, so only escapes can make them); else ``_UNREAD``."""
-    try:
-        data = json.loads(body.decode("utf-8"))
-    except (ValueError, RecursionError):  # (UnicodeDecodeError is a ValueError)
-        return _UNREAD
-    found = [False]
-
-    def look(value: Any) -> None:
-        if isinstance(value, str):
-            if not found[0] and _SURROGATE.search(value):
-                found[0] = True
-        elif isinstance(value, list):
-            for item in value:
-                look(item)
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                look(key)
-                look(item)
-
-    try:
-        look(data)
-    except RecursionError:
-        return _UNREAD
-    return data if found[0] else _UNREAD
-
-
-def _mend(value: Any) -> Any:
-    """``value`` with every lone surrogate in its strings made U+FFFD."""
+def _mend(value: Any, found: list[bool]) -> Any:
+    """``value`` with every lone surrogate in its strings made U+FFFD (``found[0]`` set when
+    there was one)."""
     if isinstance(value, str):
         if _SURROGATE.search(value):
+            found[0] = True
             return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
         return value
     if isinstance(value, list):
-        return [_mend(item) for item in value]
+        return [_mend(item, found) for item in value]
     if isinstance(value, dict):
-        return {_mend(key): _mend(item) for key, item in value.items()}
+        return {_mend(key, found): _mend(item, found) for key, item in value.items()}
     return value
 
 
