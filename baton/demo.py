@@ -116,18 +116,14 @@ def choose_model(requested: str | None = None) -> tuple[ModelConfig, str]:
     provider whose key is set and whose SDK is installed, else the scripted model."""
     if requested:
         try:
-            config = resolve_config(requested)
-            config.client()  # fails here, clearly, if the provider's SDK is not installed
+            return _usable(requested), f"Running on {requested}."
         except (ConfigError, AuthenticationFailed) as exc:
             raise ConfigError(f"can't run the demo on {requested}: {exc}") from None
-        return config, f"Running on {requested}."
     candidates = [model for key, model in PROVIDER_KEYS.items() if os.environ.get(key)]
     problems: list[str] = []
     for shorthand in candidates:
         try:
-            config = resolve_config(shorthand)
-            config.client()  # fails here, clearly, if the provider's SDK is not installed
-            return config, f"Running on {shorthand}."
+            return _usable(shorthand), f"Running on {shorthand}."
         except (ConfigError, AuthenticationFailed) as exc:
             problems.append(f"{shorthand}: {exc}")
     reason = "No provider key is set" if not problems else "; ".join(problems)
@@ -135,6 +131,13 @@ def choose_model(requested: str | None = None) -> tuple[ModelConfig, str]:
         f"{reason}. Running on Baton's SCRIPTED model: canned, offline answers, no network, "
         "no cost."
     )
+
+
+def _usable(shorthand: str) -> ModelConfig:
+    """The config ``shorthand`` names, its client made: a missing SDK or key fails here."""
+    config = resolve_config(shorthand)
+    config.client()
+    return config
 
 
 def build_agent(config: ModelConfig) -> Agent[WalkAdvice]:

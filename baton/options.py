@@ -123,8 +123,7 @@ def check_ask_options(options: Mapping[str, Any], where: str = "an ask") -> None
     the nearest option or where the setting goes. Cheap for the usual ask: a set comparison."""
     if options.keys() <= ASK_OPTION_NAMES:
         return
-    name = sorted(options.keys() - ASK_OPTION_NAMES)[0]
-    raise ConfigError(f"{where} has no option {name}={_hint(name, ASK_OPTION_NAMES)}")
+    raise unknown_option(sorted(options.keys() - ASK_OPTION_NAMES)[0], ASK_OPTION_NAMES, where)
 
 
 def unknown_option(name: str, known: Collection[str], where: str) -> ConfigError:

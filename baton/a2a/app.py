@@ -24,7 +24,6 @@ the graph: its pause fails the task, saying so.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -62,13 +61,12 @@ def _route_path(scope: Scope) -> str:
     return path
 
 
-async def _parse_error(reason: str, send: Send) -> None:
+def _parse_error(reason: str) -> Response:
     """A JSON-RPC parse error (-32700), as the protocol answers a body it can't read."""
-    answer = {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": reason}}
-    body = json.dumps(answer).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    from starlette.responses import JSONResponse
+
+    error = {"code": -32700, "message": reason}
+    return JSONResponse({"jsonrpc": "2.0", "id": None, "error": error})
 
 
 def _approvals(agent: Agent[Any]) -> tuple[Middleware, ...]:
@@ -241,6 +239,6 @@ class A2AApp:
                 except LoneSurrogate:
                     pass
                 except ValueError as exc:
-                    await _parse_error(str(exc), send)
+                    await _parse_error(str(exc))(scope, receive, send)
                     return
         await self.starlette(scope, receive, send)
