@@ -34,7 +34,7 @@ from ..tools.tool import Tool
 from .asking import Caller, Callers
 from .content import PromptMessage, prompt_messages, resource_parts, tool_result
 from .events import MCPProgress
-from .faults import connection_closed, lost_answer, permanent, request_error, unavailable
+from .faults import cannot_open, lost_answer, permanent, request_error, unavailable
 from .options import ServerOptions, read_options
 from .targets import Target, http_target, in_process_target, require_mcp, sse_target, stdio_target
 
@@ -470,19 +470,10 @@ class MCPServer:
                     "does it start?"
                 ) from None
             except ToolSourceUnavailable as exc:
-                refused = self._refusal()
-                if refused is not None:  # turned away: trying again can't help
-                    raise ToolSourceUnavailable(f"MCP server {self.name}: {refused}") from None
-                if self._process and not self._connected and connection_closed(exc.__cause__):
-                    # A command that ends before its first handshake ever (a crash, a missing
-                    # module, a wrong argument) ends so again: said once, without four tries.
-                    # A server that has worked is tried again (its last instance may still hold
-                    # a lock as it exits).
-                    raise ToolSourceUnavailable(
-                        f"MCP server {self.name}: the process closed the connection before the "
-                        "MCP handshake, so it likely exited at start (what it wrote to stderr "
-                        "is on this process's stderr); check that the command runs on its own"
-                    ) from exc.__cause__
+                fresh = self._process and not self._connected  # a command never yet started
+                hopeless = cannot_open(self.name, exc, self._refusal(), fresh)
+                if hopeless is not None:
+                    raise hopeless from hopeless.__cause__
                 if attempt >= self.reconnect or permanent(exc.__cause__):
                     if attempt:
                         raise ToolSourceUnavailable(

@@ -62,6 +62,28 @@ def connection_closed(exc: BaseException | None) -> bool:
     return isinstance(exc, MCPError) and exc.code == CONNECTION_CLOSED
 
 
+def cannot_open(
+    server: str, failed: ToolSourceUnavailable, refused: str | None, fresh_process: bool
+) -> ToolSourceUnavailable | None:
+    """The error a session that ``failed`` to open ends with at once, as trying again can't
+    help, or None (try again): the server turned us away for good (``refused``: why), or a
+    ``fresh_process`` (a command that has never reached a handshake) closed the connection
+    first, as a crash, a missing module or a wrong argument does, which it would do again.
+    A server that has worked is tried again (its last instance may still hold a lock as it
+    exits)."""
+    if refused is not None:
+        return ToolSourceUnavailable(f"MCP server {server}: {refused}")
+    if fresh_process and connection_closed(failed.__cause__):
+        error = ToolSourceUnavailable(
+            f"MCP server {server}: the process closed the connection before the MCP handshake, "
+            "so it likely exited at start (what it wrote to stderr is on this process's "
+            "stderr); check that the command runs on its own"
+        )
+        error.__cause__ = failed.__cause__
+        return error
+    return None
+
+
 def request_error(server: str, what: str, exc: Exception) -> tuple[Exception, bool]:
     """The Baton error a request's SDK error becomes, and whether it means the connection is
     gone (the session must close). Errors it does not know are returned as they are."""
