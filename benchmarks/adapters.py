@@ -313,9 +313,9 @@ def chat_reader(client: Any) -> tuple[Take, Callable[[], ModelResponse]]:
 
 
 def responses_reader(client: Any) -> tuple[Take, Callable[[], ModelResponse]]:
-    from baton.providers.openai_responses import _Streamed
+    from baton.providers._responses_answers import StreamedResponse
 
-    stream = _Streamed(client.config.provider_name)
+    stream = StreamedResponse(client.config.provider_name)
     return stream.take, lambda: client._from_response(stream.final, stream)
 
 

@@ -53,9 +53,9 @@ def _reader(wire: str) -> Callable[[bytes | None, bytes], Any]:
 
         return ChatStream("openai").take
     if wire == "responses":
-        from baton.providers.openai_responses import _Streamed
+        from baton.providers._responses_answers import StreamedResponse
 
-        return _Streamed("openai").take
+        return StreamedResponse("openai").take
     if wire == "anthropic":
         from baton.providers._anthropic_answers import AnthropicStream
 
