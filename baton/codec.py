@@ -81,7 +81,7 @@ _ENCODERS: dict[type[Record], Callable[[Any], dict[str, Any]]] = {}
 # decode them, but ``import baton`` need not build their classes: a payload naming one, a look
 # at the whole registry (``event_types``, ``registered_of``, the one-pass decoder) or the
 # registration of another class of the same name imports the module first. A name leaves this
-# table when its class is registered. (``tests/test_events_json.py`` checks that it lists
+# table when its class is registered. (``tests/test_imports.py`` checks that it lists
 # exactly the classes ``baton.team_events`` registers.)
 _DEFERRED: dict[str, str] = dict.fromkeys(
     ("TeamStarted", "SpeakerSelected", "Handoff", "MemberUsage", "TeamFinished", "TeamFailed"),
@@ -93,8 +93,9 @@ R = TypeVar("R", bound=type[Record])
 
 def _load_deferred(name: str | None = None) -> None:
     """Import the module that registers ``name`` (every deferred module when ``None``)."""
-    modules = {_DEFERRED[name]} if name is not None else set(_DEFERRED.values())
-    for module in sorted(modules):
+    # ``get``: another thread may have imported it, and registered ``name``, since it was seen.
+    modules = {_DEFERRED.get(name)} if name is not None else set(_DEFERRED.values())
+    for module in sorted(m for m in modules if m is not None):
         importlib.import_module(module)
 
 
