@@ -7,7 +7,6 @@ Importing ``baton`` loads only the core (pydantic and the standard library); pro
 backends and protocol packages load when the feature that needs them is used.
 """
 
-from . import team_events as _team_events  # noqa: F401  (registers the stored team events)
 from .agent import Agent, AskOptions
 from .context import Context, Depends, Inject, Variable
 from .conversation import Conversation

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import gc
+import importlib
 import math
 import types
 import typing
@@ -75,15 +76,39 @@ _FAST_DECODERS: dict[type[Record], Callable[[Mapping[str, Any]], Any]] = {}
 # Per class: its ``to_dict``, made once on first use (see ``_encoder_of``).
 _ENCODERS: dict[type[Record], Callable[[Any], dict[str, Any]]] = {}
 
+# Record classes of the core whose module loads when first needed, by type name: the module
+# that registers them. A team's events are stored with its conversation, so any process must
+# decode them, but ``import baton`` need not build their classes: a payload naming one, a look
+# at the whole registry (``event_types``, ``registered_of``, the one-pass decoder) or the
+# registration of another class of the same name imports the module first. A name leaves this
+# table when its class is registered. (``tests/test_imports.py`` checks that it lists
+# exactly the classes ``baton.team_events`` registers.)
+_DEFERRED: dict[str, str] = dict.fromkeys(
+    ("TeamStarted", "SpeakerSelected", "Handoff", "MemberUsage", "TeamFinished", "TeamFailed"),
+    "baton.team_events",
+)
+
 R = TypeVar("R", bound=type[Record])
+
+
+def _load_deferred(name: str | None = None) -> None:
+    """Import the module that registers ``name`` (every deferred module when ``None``)."""
+    # ``get``: another thread may have imported it, and registered ``name``, since it was seen.
+    modules = {_DEFERRED.get(name)} if name is not None else set(_DEFERRED.values())
+    for module in sorted(m for m in modules if m is not None):
+        importlib.import_module(module)
 
 
 def register(cls: R) -> R:
     """Add a record class to the registry that ``from_dict`` is allowed to construct."""
     name = cls.__name__
+    deferred = _DEFERRED.get(name)
+    if deferred is not None and deferred != cls.__module__:
+        _load_deferred(name)  # so that taking its name is refused now, as it always was
     if name in _REGISTRY and _REGISTRY[name] is not cls:
         raise ValueError(f"Event type name {name!r} is already registered by another class")
     _REGISTRY[name] = cls
+    _DEFERRED.pop(name, None)
     _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
     fast_init(cls)  # records are made on every step: store their fields the quick way
     _DECODERS.pop(cls, None)
@@ -95,6 +120,8 @@ def register(cls: R) -> R:
 
 def event_types() -> Mapping[str, type[Record]]:
     """The registered record classes by type name (read-only view)."""
+    if _DEFERRED:
+        _load_deferred()
     return types.MappingProxyType(_REGISTRY)
 
 
@@ -181,6 +208,9 @@ def from_dict(data: Mapping[str, Any]) -> Any:
         raise EventDecodeError(f"expected an object with a 'type' key, got {type(data).__name__}")
     type_name = data.get("type")
     cls = _REGISTRY.get(type_name) if isinstance(type_name, str) else None
+    if cls is None and isinstance(type_name, str) and type_name in _DEFERRED:
+        _load_deferred(type_name)
+        cls = _REGISTRY.get(type_name)
     if cls is None:
         raise EventDecodeError(
             f"unknown event type {type_name!r}: only registered event types can be decoded "
@@ -485,6 +515,8 @@ def collector_paused() -> Iterator[None]:
 def _json_decoder() -> SchemaValidator | None:
     """The validator of a list of registered events (``None`` when a class's annotations
     cannot be resolved yet: loads then go through ``from_dict``)."""
+    if _DEFERRED:
+        _load_deferred()  # its unions list every registered class
     try:
         refs: dict[str, CoreSchema] = {
             name: cs.definition_reference_schema(name) for name in _REGISTRY
@@ -582,4 +614,6 @@ def _field_schema(tp: Any, refs: Mapping[str, CoreSchema]) -> CoreSchema:
 
 def registered_of(allowed: tuple[type, ...]) -> list[type[Record]]:
     """The registered classes a record field takes: those it names and their subclasses."""
+    if _DEFERRED:
+        _load_deferred()
     return [c for c in _REGISTRY.values() if issubclass(c, allowed)]

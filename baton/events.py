@@ -12,10 +12,8 @@ a conversation's history.
 
 from __future__ import annotations
 
-import mimetypes
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .codec import (
     JSON_PIECE,
@@ -29,6 +27,9 @@ from .codec import (
     register,
     to_dict,
 )
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = [
     "JSON_PIECE",
@@ -156,6 +157,9 @@ class Media(Part):
     @classmethod
     def from_path(cls, path: str | Path, media_type: str | None = None) -> Any:
         """Read a file into an inline part, guessing its media type from the file name."""
+        import mimetypes  # (with its URL parsing) only for media made from files and URLs
+        from pathlib import Path
+
         p = Path(path)
         guessed = media_type or mimetypes.guess_type(p.name)[0] or cls.default_media_type
         return cls(data=p.read_bytes(), media_type=guessed)  # type: ignore[call-arg]
@@ -163,6 +167,8 @@ class Media(Part):
     @classmethod
     def from_url(cls, url: str, media_type: str | None = None) -> Any:
         """Reference media by URL; the provider fetches it (or Baton does, if it must)."""
+        import mimetypes
+
         return cls(url=url, media_type=media_type or mimetypes.guess_type(url)[0])  # type: ignore[call-arg]
 
 

@@ -4,7 +4,6 @@ parts (``as_parts``), with the checks that turn a wrong value into a ``ConfigErr
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import inspect
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, TypedDict, cast
@@ -136,6 +135,8 @@ def _hint(name: str, known: Collection[str]) -> str:
         return f"; it is a model setting: settings=ModelSettings({name}=...)"
     if name in _SPELLED_ELSEWHERE:
         return f"; Baton calls it {_SPELLED_ELSEWHERE[name]}"
+    import difflib  # only for the error
+
     close = difflib.get_close_matches(name, known, n=1)
     if close:
         return f"; did you mean {close[0]}=?"

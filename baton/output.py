@@ -20,20 +20,18 @@ import importlib
 import inspect
 import json
 from collections.abc import Mapping
-from typing import Any, Generic, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
-from pydantic import TypeAdapter, ValidationError
-from pydantic.errors import (
-    PydanticInvalidForJsonSchema,
-    PydanticSchemaGenerationError,
-    PydanticUserError,
-)
-from pydantic_core import SchemaError, from_json
+from pydantic_core import SchemaError, ValidationError, from_json
 
 from .context import Context
 from .errors import ConfigError, Retry
 from .tools.injection import Signature, read_signature, resolve_injections
-from .tools.schema import ArgsSchema, describe_validation_error, parse_docstring, schema_problem
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
+    from .tools.schema import ArgsSchema
 
 __all__ = ["OutputInvalid", "OutputSpec", "Prompted", "build_output_spec"]
 
@@ -88,6 +86,16 @@ class OutputSpec:
     )
 
     def __init__(self, schema: Any, mode: OutputMode) -> None:
+        # pydantic's schema machinery loads with the first spec made, not with ``import baton``.
+        from pydantic import TypeAdapter
+        from pydantic.errors import (
+            PydanticInvalidForJsonSchema,
+            PydanticSchemaGenerationError,
+            PydanticUserError,
+        )
+
+        from .tools.schema import ArgsSchema, parse_docstring, schema_problem
+
         self.mode: OutputMode = mode
         self._adapter: TypeAdapter[Any] | None = None
         self._args: ArgsSchema | None = None
@@ -172,6 +180,8 @@ class OutputSpec:
                 data = data["result"]
             return self._adapter.validate_python(data)
         except ValidationError as exc:
+            from .tools.schema import describe_validation_error  # loaded with the spec
+
             # An error without a location is about the answer itself (not JSON, not an object);
             # a function's output names its arguments, as a tool's do.
             whole = "arguments" if self._args is not None else "the answer"

@@ -13,7 +13,7 @@ import functools
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic_core import ValidationError
 
 from ..context import Context
 from ..errors import AskSuspended, ConfigError, Retry
@@ -22,7 +22,6 @@ from ..history import keep_running
 from ..humans import CURRENT_CALL
 from ..redaction import logger, redact_text
 from .injection import resolve_injections
-from .schema import describe_validation_error
 from .threads import ToolThreads, default_tool_threads
 from .tool import Tool, ToolResult, parts_content, result_content, to_content, tool_parts
 
@@ -88,6 +87,8 @@ async def execute_tool_call(
     try:
         kwargs = tool.schema.validate_json(call.arguments)
     except ValidationError as exc:
+        from .schema import describe_validation_error  # loaded with the tool's schema
+
         return ToolCallError(
             call.id,
             call.name,

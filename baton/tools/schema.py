@@ -12,7 +12,6 @@ import inspect
 from collections.abc import Callable
 from typing import Annotated, Any, NotRequired, cast
 
-import docstring_parser
 from pydantic import ConfigDict, Field, PydanticSchemaGenerationError, TypeAdapter, ValidationError
 from pydantic.errors import PydanticInvalidForJsonSchema, PydanticUserError
 from pydantic_core import to_jsonable_python
@@ -60,6 +59,8 @@ def parse_docstring(fn: Callable[..., Any]) -> tuple[str, dict[str, str]]:
     doc = inspect.getdoc(fn) or ""
     if not doc:
         return "", {}
+    import docstring_parser  # for the first documented function (a remote tool has none)
+
     parsed = docstring_parser.parse(doc)
     text = "\n\n".join(p for p in (parsed.short_description, parsed.long_description) if p)
     params = {p.arg_name: " ".join(p.description.split()) for p in parsed.params if p.description}

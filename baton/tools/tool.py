@@ -11,7 +11,7 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from pydantic_core import to_json
 
@@ -19,7 +19,9 @@ from ..errors import ToolDefinitionError
 from ..events import FileUrl, Media, Part, Text
 from ..transcript import part_text
 from .injection import CONTEXT, Injection, Signature, read_signature
-from .schema import ArgsSchema, JsonArgs, parse_docstring
+
+if TYPE_CHECKING:
+    from .schema import ArgsSchema, JsonArgs
 
 __all__ = [
     "Tool",
@@ -173,6 +175,10 @@ class Tool:
                 f"tool {tool_name!r}: timeout must be a finite, positive number of seconds, "
                 f"got {timeout!r}"
             )
+        # The schema machinery (pydantic's validators, the docstring parser) loads with the
+        # first tool made, not with ``import baton``.
+        from .schema import ArgsSchema, parse_docstring
+
         params = list(inspect.signature(function).parameters)
         self.is_method = bool(params) and params[0] == "self"
         self._signature: Signature = read_signature(function, skip_first=self.is_method)
@@ -236,6 +242,8 @@ class Tool:
         made._signature = Signature(
             fn=function, is_async=True, params=(), injections=injections, has_depends=False
         )
+        from .schema import JsonArgs  # loaded by the placeholder tool above
+
         made._schema = JsonArgs(parameters)
         made.spec = ToolSpec(name, description, parameters)
         return made
