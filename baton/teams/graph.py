@@ -45,9 +45,10 @@ from ..options import PromptInput
 from .branches import run_branches
 from .events import SpeakerSelected
 from .human import Human
+from .opening import MADE_WITH, no_option
 from .recording import TeamAsk
 from .state import TeamState, Turn
-from .team import Team
+from .team import DEFAULT_MAX_TURNS, Team, hard_limit, options_of
 from .termination import MaxTurns, either, first_fired
 from .views import Member, as_member
 
@@ -88,7 +89,8 @@ class _FunctionModel(ModelConfig, ModelClient):
         result = self.function(state)
         if inspect.isawaitable(result):
             result = await result
-        text = result if isinstance(result, str) else str(result)
+        # A function that returns nothing (a step done for its effect) answers "(done)".
+        text = "" if result is None else result if isinstance(result, str) else str(result)
         return ModelResponse(text or "(done)", usage=Usage(), agent=call.agent)
 
 
@@ -97,6 +99,11 @@ class Graph(Team):
     first added)."""
 
     def __init__(self, *, name: str = "graph", start: str | None = None, **options: Any) -> None:
+        # Checked now, though the team is made when first asked (see validate).
+        unknown = sorted(options.keys() - MADE_WITH)
+        if unknown:
+            raise no_option(unknown[0], options_of(Graph), "Graph(...)")
+        hard_limit(name, options.get("termination"), options.get("max_turns", DEFAULT_MAX_TURNS))
         self._options = options
         self._name = name
         self._start = start
@@ -163,8 +170,11 @@ class Graph(Team):
         self._check_open()
         if wait not in ("all", "any"):
             raise ConfigError(f"join wait= takes 'all' or 'any', got {wait!r}")
-        if not after:
-            raise ConfigError(f"join {name!r} needs the nodes it waits for (after=[...])")
+        if isinstance(after, str) or not isinstance(after, Sequence) or not after:
+            raise ConfigError(
+                f"join {name!r} needs the list of nodes it waits for, e.g. after=['a', 'b'], "
+                f"got {after!r:.80}"
+            )
         for node in (name, *after):
             if node not in self._nodes:
                 raise ConfigError(f"graph {self._name!r} has no node {node!r}: add it first")

@@ -67,6 +67,11 @@ class Human:
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise ConfigError("a Human member needs a name, e.g. Human('editor')")
+        if handler is not None and not callable(handler):
+            raise ConfigError(
+                f"Human({name!r}) handler= takes a function (sync or async) given the request "
+                f"and returning the answer's text, got {handler!r:.80}"
+            )
         if handler is not None and suspend:
             raise ConfigError("Human(...) takes handler= or suspend=True, not both")
         if timeout is not None:

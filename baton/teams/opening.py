@@ -4,12 +4,14 @@ process left open (a member's run, then team asks), before the first turn."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from ..conversation import Conversation, claim_stored, new_conversation
 from ..errors import ConfigError, ConversationBusy
 from ..history import History, Storage
+from ..options import ASK_OPTION_NAMES, check_mapping
 from ..run import close_open_run
 from ..storing import store
 from .human import pause_key
@@ -19,7 +21,14 @@ from .state import closing_teams, open_teams
 if TYPE_CHECKING:
     from .reply import TeamReply
 
-__all__ = ["MEMBER_OPTIONS", "TEAM_OPTIONS", "open_conversation", "repair"]
+__all__ = [
+    "MADE_WITH",
+    "MEMBER_OPTIONS",
+    "TEAM_OPTIONS",
+    "no_option",
+    "open_conversation",
+    "repair",
+]
 
 # relay: a parent ask answers the members' human requests (the team as a sub-task);
 # middleware, observers: added to every member's (e.g. the parent's inherited Telemetry, a
@@ -27,6 +36,19 @@ __all__ = ["MEMBER_OPTIONS", "TEAM_OPTIONS", "open_conversation", "repair"]
 # pauses the team's ask (a served team's client answers it) instead of waiting on the stream.
 MEMBER_OPTIONS = frozenset({"relay", "middleware", "observers", "suspend_on_human"})
 TEAM_OPTIONS = frozenset({"conversation_id", "stream", "wait_busy", "variables"}) | MEMBER_OPTIONS
+# What every team is made with (a pattern adds its own: a swarm's start=, ...), not per ask.
+MADE_WITH = frozenset(
+    {"termination", "max_turns", "history", "storage", "description", "variables"}
+)
+
+
+def no_option(name: str, known: Collection[str], where: str) -> ConfigError:
+    """The error for an option ``where`` does not take, naming the nearest one it does."""
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = (
+        f"; did you mean {close[0]}=?" if close else f" (its options: {', '.join(sorted(known))})"
+    )
+    return ConfigError(f"{where} has no option {name}={hint}")
 
 
 async def open_conversation(
@@ -38,10 +60,8 @@ async def open_conversation(
     """Claim the conversation a team's ask runs on (see the module docs)."""
     for key in options:
         if key not in TEAM_OPTIONS:
-            raise ConfigError(
-                f"a team's ask takes {', '.join(sorted(TEAM_OPTIONS))}; {key}= is an "
-                "option of its members' agents (set it on the agent)"
-            )
+            raise _not_for_an_ask(key)
+    check_mapping("variables", options.get("variables"))  # before anything is claimed
     wait = options.get("wait_busy", 0)
     if after is not None:
         return await after.claim_next(cast(Any, {"wait_busy": wait}))
@@ -61,6 +81,20 @@ async def open_conversation(
         variables=variables,
         wait=wait,
     )
+
+
+def _not_for_an_ask(key: str) -> ConfigError:
+    if key in MADE_WITH:  # max_turns=, termination=: the team's, not its members'
+        return ConfigError(
+            f"{key}= is set when the team is made (e.g. RoundRobin([...], {key}=...)), not "
+            f"per ask; a team's ask takes {', '.join(sorted(TEAM_OPTIONS))}"
+        )
+    if key in ASK_OPTION_NAMES:
+        return ConfigError(
+            f"a team's ask takes {', '.join(sorted(TEAM_OPTIONS))}; {key}= is an "
+            "option of its members' agents (set it on the agent)"
+        )
+    return no_option(key, TEAM_OPTIONS, "a team's ask")
 
 
 async def repair(conversation: Conversation, storage: Storage | None) -> None:

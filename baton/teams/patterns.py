@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, Field, ValidationError
@@ -112,6 +112,16 @@ class Selector(Team):
             raise ConfigError(
                 f"max_selection_attempts must be at least 1, got {max_selection_attempts!r}"
             )
+        if candidates is not None and not callable(candidates):
+            raise ConfigError(
+                f"Selector {name!r}: candidates= takes a function of the TeamState returning "
+                f"member names (e.g. lambda state: ['coder', 'tester']), got {candidates!r:.80}"
+            )
+        if isinstance(window, bool) or not isinstance(window, int) or window < 0:
+            raise ConfigError(
+                f"Selector {name!r}: window= takes the number of recent messages the selector "
+                f"reads (0 or more), got {window!r}"
+            )
         if not allow_repeat and len(self.members) < 2 and candidates is None:
             raise ConfigError(
                 f"Selector {name!r} has one member and allow_repeat=False: nobody could speak "
@@ -155,12 +165,13 @@ class Selector(Team):
         found = self.candidates(state)
         if inspect.isawaitable(found):
             found = await found
-        names = list(found)
+        # One name alone is a list of one (not its letters); anything else but names, none.
+        names = [found] if isinstance(found, str) else list(found) if _names(found) else []
         unknown = [n for n in names if n not in self.by_name]
         if unknown or not names:
             raise ConfigError(
                 f"Selector {self.name!r}: the candidate function returned "
-                f"{names!r}; it must return member names among {list(self.by_name)}"
+                f"{found!r:.80}; it must return member names among {list(self.by_name)}"
             )
         return self._choice([self.by_name[n] for n in dict.fromkeys(names)], state.previous_speaker)
 
@@ -258,6 +269,11 @@ class Selector(Team):
             f"{self._roles}\n\nConversation (latest last):\n{lines or '(empty)'}\n\n"
             f"Candidates: {choice.names}\nWho speaks next?"
         )
+
+
+def _names(found: object) -> bool:
+    """Whether a candidate function's result is a list (or other collection) of names."""
+    return isinstance(found, Iterable) and not isinstance(found, Mapping | bytes)
 
 
 # The model's own validator, called directly (``model_validate_json`` wraps it per call).

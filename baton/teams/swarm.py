@@ -28,6 +28,7 @@ from ..tools.tool import Tool, ToolResult
 from .events import Handoff, SpeakerSelected
 from .state import TeamState
 from .team import Team
+from .termination import HandoffTo, within
 from .views import InputFilter, Member
 
 __all__ = ["Swarm", "Transfer"]
@@ -75,12 +76,20 @@ class Swarm(Team):
         self.start = start or self.members[0].name
         if self.start not in self.by_name:
             raise ConfigError(
-                f"Swarm {name!r}: start={self.start!r} is not a member ({list(self.by_name)})"
+                f"Swarm {name!r}: start= takes a member's name ({list(self.by_name)}), got "
+                f"{self.start!r}"
             )
         if handoffs is not None:
+            if not isinstance(handoffs, Mapping):
+                raise ConfigError(
+                    f"Swarm {name!r}: handoffs= takes a dict of who may hand off to whom, e.g. "
+                    f"handoffs={{'triage': ['billing']}}, got {handoffs!r:.80}"
+                )
             unknown = [n for n in handoffs if n not in self.by_name]
             if unknown:
                 raise ConfigError(f"Swarm {name!r}: handoffs= names non-members {unknown}")
+        # A hand-off's target is a member, or a name a HandoffTo condition ends the ask on.
+        ends = {c.target for c in within(self._stop, HandoffTo)}
         self.transfers: dict[str, tuple[Transfer, ...]] = {}
         for member in self.members:
             given = (
@@ -88,9 +97,20 @@ class Swarm(Team):
                 if handoffs is not None
                 else [m.name for m in self.members if m is not member]
             )
-            self.transfers[member.name] = tuple(
-                t if isinstance(t, Transfer) else Transfer(t) for t in given
-            )
+            if isinstance(given, str | Transfer) or not isinstance(given, Sequence):
+                raise ConfigError(
+                    f"Swarm {name!r}: handoffs[{member.name!r}] takes a list of targets, e.g. "
+                    f"[{given!r}], got {given!r:.80}"
+                )
+            transfers = tuple(t if isinstance(t, Transfer) else Transfer(t) for t in given)
+            for transfer in transfers:
+                if transfer.target not in self.by_name and transfer.target not in ends:
+                    raise ConfigError(
+                        f"Swarm {name!r}: {member.name!r} may hand off to "
+                        f"{transfer.target!r}, which is not a member ({list(self.by_name)}); "
+                        f"to end the ask there, pass termination=HandoffTo({transfer.target!r})"
+                    )
+            self.transfers[member.name] = transfers
         for member in self.members:
             target = member.target
             if self.transfers[member.name] and getattr(target, "output_spec", None) is not None:

@@ -24,6 +24,7 @@ live view, ``reply.py``.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
@@ -42,13 +43,13 @@ from ..events import (
     UsageReport,
 )
 from ..history import History, Storage
-from ..options import PromptInput, as_parts
+from ..options import PromptInput, as_parts, check_mapping
 from ..sync import run_sync
 from ..tools.tool import Tool
 from ..transcript import part_text
 from .events import Handoff as HandoffEvent
 from .events import SpeakerSelected, TeamFinished, TeamStarted
-from .opening import MEMBER_OPTIONS, open_conversation, repair
+from .opening import MADE_WITH, MEMBER_OPTIONS, no_option, open_conversation, repair
 from .pausing import Pausing
 from .recording import Sink, TeamAsk, close_failed, record
 from .reply import TeamReply, TeamRun
@@ -62,6 +63,7 @@ from .termination import (
     checked_parts,
     either,
     first_fired,
+    within,
 )
 from .turns import MemberTurns
 from .views import InputFilter, Member, ViewPolicy, as_member
@@ -89,21 +91,21 @@ class Team(MemberTurns, Pausing):
         storage: Storage | None = None,
         description: str | None = None,
         variables: Mapping[str, Any] | None = None,
+        **unknown: Any,  # a pattern's **options: a mistyped option is named, not a TypeError
     ) -> None:
+        if unknown:
+            raise no_option(
+                sorted(unknown)[0], options_of(type(self)), f"{type(self).__name__}(...)"
+            )
         if not isinstance(name, str) or not name.strip():
             raise ConfigError("a team needs a non-empty name, e.g. RoundRobin([...], name='crew')")
-        if termination is not None and not isinstance(termination, Termination):
-            raise ConfigError(
-                f"termination= takes a condition (MaxTurns(n), TextMention('DONE'), a | b, ...), "
-                f"got {termination!r}"
-            )
         self.name = name
         self.description = description
         self.history = history
         self.storage = storage
-        self.variables: dict[str, Any] = dict(variables or {})
+        self.variables: dict[str, Any] = check_mapping("variables", variables)
         self.middleware: tuple[Any, ...] = ()  # what a sub-task runner looks for (as_tool)
-        self.max_turns = MaxTurns(max_turns)
+        self.max_turns = hard_limit(name, termination, max_turns)
         self.termination = termination
         self._stop: Termination = (
             self.max_turns if termination is None else AnyOf(termination, self.max_turns)
@@ -514,6 +516,31 @@ class Team(MemberTurns, Pausing):
             self._filtering = True
             self._member_options.clear()
         self._filters[(conversation_id, member)] = fn
+
+
+def hard_limit(name: str, termination: object, max_turns: object) -> MaxTurns:
+    """The hard limit of a team's asks, once ``termination`` is checked: a condition, none of
+    whose ``MaxTurns`` the hard limit would always cut short (it could never fire)."""
+    if termination is not None and not isinstance(termination, Termination):
+        raise ConfigError(
+            f"termination= takes a condition (MaxTurns(n), TextMention('DONE'), a | b, ...), "
+            f"got {termination!r}"
+        )
+    limit = MaxTurns(cast(int, max_turns))
+    for turns in [] if termination is None else within(termination, MaxTurns):
+        if turns.n > limit.n:
+            raise ConfigError(
+                f"team {name!r}: termination {turns!r} can never fire, as every ask stops after "
+                f"max_turns={limit.n} member turns (the hard limit); pass max_turns={turns.n} too"
+            )
+    return limit
+
+
+def options_of(pattern: type) -> frozenset[str]:
+    """The options ``pattern`` is made with: every team's and its own keyword arguments."""
+    own = inspect.signature(pattern).parameters.values()
+    named = {p.name for p in own if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return MADE_WITH | (named - {"members", "steps"})
 
 
 def _tool_name(name: str) -> str:

@@ -49,6 +49,12 @@ class Termination:
     def __and__(self, other: Termination) -> Termination:
         return AllOf(self, _checked(other))
 
+    def __ror__(self, other: object) -> Termination:  # "DONE" | MaxTurns(5)
+        return AnyOf(_checked(other), self)
+
+    def __rand__(self, other: object) -> Termination:
+        return AllOf(_checked(other), self)
+
 
 def _checked(condition: object) -> Termination:
     if not isinstance(condition, Termination):
@@ -252,6 +258,16 @@ def either(condition: Termination, kind: type[T]) -> list[T]:
         return [condition]
     if isinstance(condition, AnyOf):
         return [found for part in condition.parts for found in either(part, kind)]
+    return []
+
+
+def within(condition: Termination, kind: type[T]) -> list[T]:
+    """Every condition of class ``kind`` in ``condition``, the parts of an ``|`` or an ``&``
+    included."""
+    if isinstance(condition, kind):
+        return [condition]
+    if isinstance(condition, AnyOf | AllOf):
+        return [found for part in condition.parts for found in within(part, kind)]
     return []
 
 

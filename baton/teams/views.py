@@ -278,6 +278,14 @@ class Member:
     ) -> None:
         if isinstance(cast(Any, target), Member):
             raise ConfigError("Member(...) takes an agent or a team, not another Member")
+        from ..agent import Agent
+        from .human import Human
+        from .team import Team
+
+        if not isinstance(target, Agent | Team | Human):
+            raise ConfigError(
+                f"Member(...) takes an agent, a team or a Human, got {cast(Any, target)!r:.80}"
+            )
         if view is not None and not isinstance(view, View):
             raise ConfigError(
                 f"view= takes All(), LastN(n), OwnAndAddressed(), Nothing() or Summary(model), "
@@ -285,8 +293,6 @@ class Member:
             )
         if name is not None and (not isinstance(name, str) or not name.strip()):
             raise ConfigError(f"Member name= takes a non-empty name, got {name!r}")
-        from .team import Team
-
         if isinstance(target, Team) and view is not None and type(view) is not All:
             raise ConfigError(
                 f"team {target.name!r} is a member: what its members see is set on them "

@@ -101,6 +101,22 @@ async def test_validation_and_limits() -> None:
         Graph().add("other", a)
     with pytest.raises(ConfigError, match="wait="):
         Graph().add("a", a).add("b", b).join("b", after=["a"], wait="some")  # type: ignore[arg-type]
+    ab, _ = node("ab", "ab")
+    # A name alone would be read as its letters: a join on nodes a and b.
+    with pytest.raises(ConfigError, match=r"after=\['a', 'b'\], got 'ab'"):
+        Graph().add("a", a).add("b", b).add("ab", ab).join("ab", after="ab")
+    # The team's options are checked when the graph is made, not when first asked.
+    with pytest.raises(ConfigError, match="no option max_turn=; did you mean max_turns="):
+        Graph(max_turn=5)
+    with pytest.raises(ConfigError, match=r"MaxTurns\(30\) can never fire"):
+        Graph(termination=MaxTurns(30))
+
+
+async def test_a_function_node_that_returns_nothing_answers_done() -> None:
+    log: list[str] = []
+    flow = Graph(name="side").add("record", lambda state: log.append(state.task))
+    reply = await flow.ask("note this")
+    assert log == ["note this"] and reply.text == "(done)"
 
 
 async def test_to_json_by_names_and_back() -> None:

@@ -194,6 +194,11 @@ async def test_a_human_who_does_not_answer_in_time_fails_the_ask_cleanly(
     assert again.text == "second draft"
 
 
+def test_a_human_handler_is_checked_when_made() -> None:
+    with pytest.raises(ConfigError, match="handler= takes a function"):
+        Human("editor", handler="yes")  # type: ignore[arg-type]
+
+
 def test_a_human_timeout_is_checked_when_made() -> None:
     with pytest.raises(ConfigError, match="positive number of seconds"):
         Human("ed", timeout=0)

@@ -138,6 +138,22 @@ async def test_a_candidate_function_narrows_the_choice() -> None:
         await bad.ask("go")
 
 
+async def test_a_candidate_function_is_checked_and_may_return_one_name() -> None:
+    with pytest.raises(ConfigError, match="candidates= takes a function"):
+        Selector(crew("a", "b"), ScriptedModel(), candidates=["a"])  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="window= takes"):
+        Selector(crew("a", "b"), ScriptedModel(), window="5")  # type: ignore[arg-type]
+    # One name alone is that member, not its letters.
+    team = Selector(
+        crew("ab", "cd"), ScriptedModel(), candidates=lambda s: "cd", termination=MaxTurns(1)
+    )
+    reply = await team.ask("go")
+    assert selected(reply) == [("cd", "the only candidate")]
+    none = Selector(crew("a", "b"), ScriptedModel(), candidates=lambda s: None)  # type: ignore[arg-type,return-value]
+    with pytest.raises(ConfigError, match="candidate function returned None"):
+        await none.ask("go")
+
+
 async def test_allow_repeat_and_one_member() -> None:
     with pytest.raises(ConfigError, match="allow_repeat"):
         Selector(crew("solo"), ScriptedModel())

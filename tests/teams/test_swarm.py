@@ -10,7 +10,15 @@ import pytest
 from baton import Agent
 from baton.errors import ConfigError
 from baton.events import Event, ModelResponse, ToolCallError, ToolCallResult
-from baton.teams import Handoff, SpeakerSelected, Swarm, Transfer, text_only
+from baton.teams import (
+    Handoff,
+    HandoffTo,
+    MaxTurns,
+    SpeakerSelected,
+    Swarm,
+    Transfer,
+    text_only,
+)
 from baton.testing import ScriptedModel, call, chunks, reasoning
 
 
@@ -105,6 +113,20 @@ async def test_swarm_configuration_errors() -> None:
     lone = Agent("lone", config=ScriptedModel(call("transfer_to_user")))
     with pytest.raises(ConfigError, match="HandoffTo"):
         await Swarm([lone], handoffs={"lone": ["user"]}).ask("go")
+
+
+def test_a_handoffs_table_is_checked_when_the_swarm_is_made() -> None:
+    a, b = Agent("a", config=ScriptedModel("x")), Agent("billing", config=ScriptedModel("y"))
+    with pytest.raises(ConfigError, match="handoffs= takes a dict"):
+        Swarm([a, b], handoffs=["billing"])  # type: ignore[arg-type]
+    # One name alone would be read as its letters: transfer_to_b, transfer_to_i, ...
+    with pytest.raises(ConfigError, match=r"handoffs\['a'\] takes a list of targets"):
+        Swarm([a, b], handoffs={"a": "billing"})  # type: ignore[dict-item]
+    # A target that is no member ends the ask only with a HandoffTo naming it: refused now,
+    # not when a member first hands off to it.
+    with pytest.raises(ConfigError, match=r"'user', which is not a member.*HandoffTo\('user'\)"):
+        Swarm([a, b], handoffs={"a": ["billing", "user"]})
+    Swarm([a, b], handoffs={"a": ["user"]}, termination=HandoffTo("user") | MaxTurns(4))
 
 
 def test_a_member_that_hands_off_cannot_have_a_response_schema() -> None:

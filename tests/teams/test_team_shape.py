@@ -25,8 +25,10 @@ from baton.teams import (
     MaxTurns,
     Member,
     RoundRobin,
+    Selector,
     SpeakerSelected,
     StopTool,
+    Swarm,
     TeamFinished,
     TeamReply,
     TeamStarted,
@@ -214,11 +216,34 @@ async def test_member_options_and_bad_configurations() -> None:
     with pytest.raises(ConfigError, match="MaxTurns"):
         MaxTurns(0)
     with pytest.raises(ConfigError, match="option of its members"):
+        await RoundRobin([a]).ask("x", tools=[])
+    # The team's own settings are the team's, not its members'.
+    with pytest.raises(ConfigError, match=r"max_turns= is set when the team is made"):
         await RoundRobin([a]).ask("x", max_turns=3)
+    with pytest.raises(
+        ConfigError, match=r"no option conversation= *; did you mean conversation_id"
+    ):
+        await RoundRobin([a]).ask("x", conversation="c1")
     twin = RoundRobin([a, Member(a, name="a2")], termination=MaxTurns(2))
     a.config = ScriptedModel("x", repeat=True)
     reply = await twin.ask("hi")
     assert speakers(reply.events) == ["a", "a2"]
+
+
+async def test_a_mistyped_option_is_a_config_error_naming_the_nearest() -> None:
+    a, b = Agent("a", config=ScriptedModel("x")), Agent("b", config=ScriptedModel("y"))
+    with pytest.raises(ConfigError, match=r"RoundRobin\(...\) has no option maxturns=.*max_turns="):
+        RoundRobin([a, b], maxturns=3)
+    with pytest.raises(ConfigError, match=r"Selector\(...\) has no option allow_repeats="):
+        Selector([a, b], ScriptedModel(), allow_repeats=True)
+    with pytest.raises(ConfigError, match=r"Swarm\(...\) has no option start_member=.*start,"):
+        Swarm([a, b], start_member="a")
+    with pytest.raises(ConfigError, match="variables= takes a dict"):
+        RoundRobin([a, b], variables=["x"])  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="variables= takes a dict"):
+        await RoundRobin([a, b]).ask("x", variables=3)
+    with pytest.raises(ConfigError, match=r"Member.*takes an agent, a team or a Human, got 'a'"):
+        Member("a")  # type: ignore[arg-type]
 
 
 async def test_a_team_conversation_in_a_history_is_continued_by_id_and_claimed() -> None:

@@ -159,6 +159,19 @@ async def test_the_team_hard_limit_is_configurable_and_validated() -> None:
         MaxTurns(3) | "x"  # type: ignore[operator]
 
 
+def test_a_max_turns_beyond_the_hard_limit_is_refused_when_made() -> None:
+    # MaxTurns(50) alone would stop at the hard limit's 20 turns, never at 50.
+    with pytest.raises(ConfigError, match=r"MaxTurns\(50\) can never fire.*max_turns=50"):
+        pair(termination=MaxTurns(50))
+    with pytest.raises(ConfigError, match=r"MaxTurns\(30\) can never fire"):
+        pair(termination=TextMention("DONE") & MaxTurns(30), max_turns=25)
+    assert pair(termination=MaxTurns(50), max_turns=50).max_turns.n == 50
+    with pytest.raises(ConfigError, match="combine with other conditions"):
+        "DONE" | MaxTurns(3)  # type: ignore[operator]
+    with pytest.raises(ConfigError, match="combine with other conditions"):
+        "DONE" & MaxTurns(3)  # type: ignore[operator]
+
+
 async def test_sync_checks_name_what_fired_as_the_awaited_path_does():
     # Conditions decided by `check` alone are checked without awaiting (a team's every turn);
     # a FunctionCondition anywhere in the tree keeps the awaited path. Both name the same part.
