@@ -197,6 +197,13 @@ class Graph(Team):
         start = self._start or next(iter(self._nodes))
         if start not in self._nodes:
             raise ConfigError(f"graph {self._name!r}: start={start!r} is not a node")
+        for name, member in self._nodes.items():
+            if _contains(member, self, set()):
+                # Its turn would ask the graph again, inside itself, without end.
+                raise ConfigError(
+                    f"graph {self._name!r}: node {name!r} holds the graph itself (a team "
+                    "inside a team must not contain the outer one)"
+                )
         limited = "termination" in self._options or "max_turns" in self._options
         if not limited:
             for cycle in self._cycles():
@@ -441,6 +448,19 @@ class Graph(Team):
                 if wait == "all":
                     plan.arrived[target] = set()
             plan.ready.append((target, f"after {last}"))
+
+
+def _contains(member: Member, graph: Graph, seen: set[int]) -> bool:
+    """Whether ``member`` is ``graph`` or holds it at any depth (a graph not yet built holds
+    its nodes)."""
+    target = member.target
+    if target is graph:
+        return True
+    if not isinstance(target, Team) or id(target) in seen:
+        return False
+    seen.add(id(target))
+    inner = target._nodes.values() if isinstance(target, Graph) else target.members
+    return any(_contains(m, graph, seen) for m in inner)
 
 
 def _count(state: TeamState, done: Sequence[Turn | None]) -> None:

@@ -14,7 +14,7 @@ import pytest
 from baton import Agent, MemoryHistory, tool
 from baton.errors import ConfigError
 from baton.events import HumanMessage, RunFailed, RunStarted, ToolCallError, ToolCallResult
-from baton.teams import Graph, MaxTurns, SpeakerSelected, TeamFailed, TeamState
+from baton.teams import Graph, MaxTurns, RoundRobin, SpeakerSelected, TeamFailed, TeamState
 from baton.testing import ScriptedModel, call
 
 
@@ -110,6 +110,16 @@ async def test_validation_and_limits() -> None:
         Graph(max_turn=5)
     with pytest.raises(ConfigError, match=r"MaxTurns\(30\) can never fire"):
         Graph(termination=MaxTurns(30))
+
+
+async def test_a_graph_inside_a_team_it_holds_is_refused_not_a_recursion() -> None:
+    a, _ = node("a", "a")
+    b, _ = node("b", "b")
+    flow = Graph(name="flow").add("a", a)
+    crew = RoundRobin([flow, b], name="crew", max_turns=3)
+    flow.add("crew", crew).edge("a", "crew")  # the graph's node holds the graph
+    with pytest.raises(ConfigError, match="node 'crew' holds the graph itself"):
+        await crew.ask("go")
 
 
 async def test_a_function_node_that_returns_nothing_answers_done() -> None:
