@@ -1,7 +1,8 @@
 """When a team's ask stops. A condition is checked after every member turn; the first that
 fires ends the ask normally (``TeamFinished`` names it, the reply holds the last answer).
 Conditions compose: ``a | b`` fires when either fires, ``a & b`` once both have fired at
-some point in the ask. Every team also stops after ``max_turns`` member turns (20 by default).
+some point in the ask. Every team also stops after ``max_turns`` member turns (20 by default;
+a ``MaxTurns`` condition above it is refused when the team is made, as it could never fire).
 
 Conditions are plain values (no state of their own): what an ask has seen lives in its
 ``TeamState``, so one condition serves every ask and every conversation at once."""
@@ -87,8 +88,8 @@ class MaxTurns(Termination):
 
 
 class TextMention(Termination):
-    """Stops when a member's answer contains ``text`` (never the task's or a human's text:
-    only members' turns are read)."""
+    """Stops when a member's answer contains ``text`` (a ``Human`` member's answer too; never
+    the task's text or a remark sent on the stream: only members' turns are read)."""
 
     def __init__(self, text: str, *, case_sensitive: bool = True) -> None:
         if not isinstance(text, str) or not text:
