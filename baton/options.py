@@ -30,6 +30,7 @@ __all__ = [
     "check_ask_options",
     "check_hitl",
     "check_mapping",
+    "check_one_argument",
     "check_positive",
     "check_threads",
     "check_timeout",
@@ -200,6 +201,23 @@ def check_hitl(handler: object) -> HumanHandler | None:
     except ValueError:
         pass  # a callable whose signature can't be read (a builtin): taken as given
     return cast(HumanHandler, handler)
+
+
+def check_one_argument(function: object, problem: str) -> None:
+    """A ``ConfigError`` (``problem``, then what was given) unless ``function`` is callable
+    with one positional argument: found when it is given, not when first called. A callable
+    whose signature can't be read (a builtin) is taken as given."""
+    if not callable(function):
+        raise ConfigError(f"{problem}, got {function!r:.80}")
+    try:
+        signature = inspect.signature(function)
+    except ValueError:
+        return
+    try:
+        signature.bind(None)
+    except TypeError:
+        name = getattr(function, "__qualname__", type(function).__name__)
+        raise ConfigError(f"{problem}; {name}{signature} is not") from None
 
 
 def check_positive(name: str, value: int, minimum: int = 1) -> int:

@@ -41,7 +41,7 @@ from ..agent import Agent
 from ..errors import ConfigError
 from ..events import ModelResponse, Usage
 from ..models.base import EmitChunk, ModelCall, ModelClient, ModelConfig
-from ..options import PromptInput
+from ..options import PromptInput, check_one_argument
 from .branches import run_branches
 from .events import SpeakerSelected
 from .human import Human
@@ -143,6 +143,11 @@ class Graph(Team):
             member = Member(target, view=member.view, name=name, description=member.description)
             self._kinds[name] = "team" if isinstance(target, Team) else "agent"
         elif callable(node):
+            check_one_argument(
+                node,
+                f"graph node {name!r}: a function node takes the TeamState (one argument, e.g. "
+                "lambda state: ...) and returns its answer",
+            )
             member = Member(Agent(name, config=_FunctionModel(self, node)), name=name)
             self._kinds[name] = "function"
         else:
@@ -158,8 +163,12 @@ class Graph(Team):
         for node in (source, target):
             if node not in self._nodes:
                 raise ConfigError(f"graph {self._name!r} has no node {node!r}: add it first")
-        if when is not None and not callable(when):
-            raise ConfigError(f"edge when= takes a function of the TeamState, got {when!r}")
+        if when is not None:
+            check_one_argument(
+                when,
+                f"edge {source} -> {target}: when= takes a function of the TeamState (one "
+                "argument, e.g. lambda state: 'DONE' in state.last_text)",
+            )
         self._edges.append((source, target, when))
         return self
 

@@ -37,6 +37,7 @@ from ..conversation import new_id
 from ..errors import AskSuspended, ConfigError, HumanInputTimeout
 from ..events import HumanInputRequest, HumanMessage, UnattendedRequest, Usage
 from ..humans import call_handler
+from ..options import check_one_argument
 from ..redaction import logger
 from ..stream import MemoryStream
 from .recording import TeamAsk, keep_pause, pause_key, record
@@ -67,10 +68,11 @@ class Human:
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise ConfigError("a Human member needs a name, e.g. Human('editor')")
-        if handler is not None and not callable(handler):
-            raise ConfigError(
+        if handler is not None:
+            check_one_argument(
+                handler,
                 f"Human({name!r}) handler= takes a function (sync or async) given the request "
-                f"and returning the answer's text, got {handler!r:.80}"
+                "(one argument) and returning the answer's text",
             )
         if handler is not None and suspend:
             raise ConfigError("Human(...) takes handler= or suspend=True, not both")

@@ -21,6 +21,7 @@ from ..events import Event, HumanMessage, ModelRequest, ModelResponse, Text
 from ..history import HistoryView
 from ..models.base import ModelCall, ModelConfig, ModelSettings, valid_response
 from ..models.registry import resolve_config
+from ..options import check_one_argument
 from ..output import build_output_spec
 from .state import TeamState
 from .team import Team
@@ -112,10 +113,11 @@ class Selector(Team):
             raise ConfigError(
                 f"max_selection_attempts must be at least 1, got {max_selection_attempts!r}"
             )
-        if candidates is not None and not callable(candidates):
-            raise ConfigError(
-                f"Selector {name!r}: candidates= takes a function of the TeamState returning "
-                f"member names (e.g. lambda state: ['coder', 'tester']), got {candidates!r:.80}"
+        if candidates is not None:
+            check_one_argument(
+                candidates,
+                f"Selector {name!r}: candidates= takes a function of the TeamState (one "
+                "argument) returning member names (e.g. lambda state: ['coder', 'tester'])",
             )
         if isinstance(window, bool) or not isinstance(window, int) or window < 0:
             raise ConfigError(

@@ -23,7 +23,7 @@ from ..agent import Agent
 from ..errors import ConfigError
 from ..events import Event
 from ..models.base import ModelConfig
-from ..options import PromptInput
+from ..options import PromptInput, check_one_argument
 from .state import TeamState, Turn
 from .team import Team
 from .views import All, Member, View, as_member
@@ -71,13 +71,15 @@ class Sequential(Team):
                 "found and decided, briefly and factually.",
                 config=summary_model,
             )
-        elif carryover == "last" or callable(carryover):
+        elif carryover == "last":
             self.summarizer = None
         else:
-            raise ConfigError(
-                f"carryover= takes 'last', 'summary' or a function of the earlier turns, "
-                f"got {carryover!r}"
+            check_one_argument(
+                carryover,
+                "carryover= takes 'last', 'summary' or a function of the earlier turns (one "
+                "argument, the list of Turn records) returning text",
             )
+            self.summarizer = None
         self.carryover = carryover
 
     async def choose(self, state: TeamState) -> tuple[Member, str]:

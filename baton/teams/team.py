@@ -523,8 +523,8 @@ def hard_limit(name: str, termination: object, max_turns: object) -> MaxTurns:
     whose ``MaxTurns`` the hard limit would always cut short (it could never fire)."""
     if termination is not None and not isinstance(termination, Termination):
         raise ConfigError(
-            f"termination= takes a condition (MaxTurns(n), TextMention('DONE'), a | b, ...), "
-            f"got {termination!r}"
+            "termination= takes a condition (MaxTurns(n), TextMention('DONE'), "
+            f"FunctionCondition(fn), a | b, ...), got {termination!r}"
         )
     limit = MaxTurns(cast(int, max_turns))
     for turns in [] if termination is None else within(termination, MaxTurns):

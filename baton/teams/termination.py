@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from ..errors import ConfigError
+from ..options import check_one_argument
 from .state import TeamState
 
 T = TypeVar("T", bound="Termination")
@@ -185,10 +186,11 @@ class FunctionCondition(Termination):
     """Stops when ``function(state)`` (sync or async) returns true."""
 
     def __init__(self, function: Callable[[TeamState], bool | Awaitable[bool]]) -> None:
-        if not callable(function):
-            raise ConfigError(
-                f"FunctionCondition takes a function of the TeamState, got {function!r}"
-            )
+        check_one_argument(
+            function,
+            "FunctionCondition takes a function of the TeamState (one argument, e.g. "
+            "lambda state: len(state.turns) > 3)",
+        )
         self.function = function
 
     async def fired(self, state: TeamState) -> bool:

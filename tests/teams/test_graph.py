@@ -105,6 +105,10 @@ async def test_validation_and_limits() -> None:
     # A name alone would be read as its letters: a join on nodes a and b.
     with pytest.raises(ConfigError, match=r"after=\['a', 'b'\], got 'ab'"):
         Graph().add("a", a).add("b", b).add("ab", ab).join("ab", after="ab")
+    with pytest.raises(ConfigError, match=r"edge a -> b: when= takes a function of the TeamState"):
+        Graph().add("a", a).add("b", b).edge("a", "b", when=lambda: True)  # type: ignore[arg-type,misc]
+    with pytest.raises(ConfigError, match=r"function node takes the TeamState.*is not"):
+        Graph().add("f", lambda: "x")
     # The team's options are checked when the graph is made, not when first asked.
     with pytest.raises(ConfigError, match="no option max_turn=; did you mean max_turns="):
         Graph(max_turn=5)

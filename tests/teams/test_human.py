@@ -197,6 +197,8 @@ async def test_a_human_who_does_not_answer_in_time_fails_the_ask_cleanly(
 def test_a_human_handler_is_checked_when_made() -> None:
     with pytest.raises(ConfigError, match="handler= takes a function"):
         Human("editor", handler="yes")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"given the request \(one argument\).*is not"):
+        Human("editor", handler=lambda: "fine")  # type: ignore[arg-type,misc]
 
 
 def test_a_human_timeout_is_checked_when_made() -> None:

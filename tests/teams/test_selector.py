@@ -141,6 +141,8 @@ async def test_a_candidate_function_narrows_the_choice() -> None:
 async def test_a_candidate_function_is_checked_and_may_return_one_name() -> None:
     with pytest.raises(ConfigError, match="candidates= takes a function"):
         Selector(crew("a", "b"), ScriptedModel(), candidates=["a"])  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"candidates= takes .*<lambda>\(\) is not"):
+        Selector(crew("a", "b"), ScriptedModel(), candidates=lambda: ["a"])  # type: ignore[arg-type,misc]
     with pytest.raises(ConfigError, match="window= takes"):
         Selector(crew("a", "b"), ScriptedModel(), window="5")  # type: ignore[arg-type]
     # One name alone is that member, not its letters.

@@ -92,5 +92,7 @@ def test_bad_sequences() -> None:
         Sequential([a], carryover="summary")
     with pytest.raises(ConfigError, match="carryover"):
         Sequential([a], carryover="everything")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"function of the earlier turns.*<lambda>\(\) is not"):
+        Sequential([a], carryover=lambda: "x")  # type: ignore[arg-type,misc]
     with pytest.raises(ConfigError, match="max_turns"):
         Sequential([a, Agent("b", config=ScriptedModel("y"))], max_turns=1)

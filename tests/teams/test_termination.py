@@ -172,6 +172,14 @@ def test_a_max_turns_beyond_the_hard_limit_is_refused_when_made() -> None:
         "DONE" & MaxTurns(3)  # type: ignore[operator]
 
 
+def test_functions_of_the_state_are_checked_when_given() -> None:
+    # A function that can't take the state failed with a TypeError at the first ask.
+    with pytest.raises(ConfigError, match=r"FunctionCondition takes .*<lambda>\(\) is not"):
+        FunctionCondition(lambda: True)  # type: ignore[arg-type,misc]
+    with pytest.raises(ConfigError, match=r"FunctionCondition\(fn\)"):
+        pair(termination=lambda state: True)  # type: ignore[arg-type]
+
+
 async def test_sync_checks_name_what_fired_as_the_awaited_path_does():
     # Conditions decided by `check` alone are checked without awaiting (a team's every turn);
     # a FunctionCondition anywhere in the tree keeps the awaited path. Both name the same part.
