@@ -25,9 +25,9 @@ from ..context import Context
 from ..errors import ConfigError, Retry
 from ..events import Event
 from ..tools.tool import Tool, ToolResult
-from .events import Handoff, SpeakerSelected
+from .events import Handoff
 from .state import TeamState
-from .team import Team
+from .team import Team, own_events
 from .termination import HandoffTo, within
 from .views import InputFilter, Member
 
@@ -185,12 +185,8 @@ class Swarm(Team):
         return "answered" if last is not None and last.handoff is None else None
 
     def resumed_speaker(self, events: Sequence[Event]) -> str | None:
-        for i in range(len(events) - 1, -1, -1):
-            event = events[i]
-            if isinstance(event, Handoff) and event.team == self.name:
-                return event.target
-            if isinstance(event, SpeakerSelected) and event.team == self.name:
-                return event.member
+        for event in own_events(events, self.name):
+            return event.target if isinstance(event, Handoff) else event.member
         return None
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any, cast
 
 from ..context import Context
@@ -48,7 +48,7 @@ from ..sync import run_sync
 from ..tools.tool import Tool
 from ..transcript import part_text
 from .events import Handoff as HandoffEvent
-from .events import SpeakerSelected, TeamFinished, TeamStarted
+from .events import SpeakerSelected, TeamFailed, TeamFinished, TeamStarted
 from .opening import MADE_WITH, MEMBER_OPTIONS, no_option, open_conversation, repair
 from .pausing import Pausing
 from .recording import Sink, TeamAsk, close_failed, record
@@ -188,9 +188,8 @@ class Team(MemberTurns, Pausing):
     def resumed_speaker(self, events: Sequence[Event]) -> str | None:
         """Who spoke last in this team's conversation (to go on from there), read from the
         history: the last speaker this team selected."""
-        for i in range(len(events) - 1, -1, -1):
-            event = events[i]
-            if isinstance(event, SpeakerSelected) and event.team == self.name:
+        for event in own_events(events, self.name):
+            if isinstance(event, SpeakerSelected):
                 return event.member
         return None
 
@@ -541,6 +540,25 @@ def options_of(pattern: type) -> frozenset[str]:
     own = inspect.signature(pattern).parameters.values()
     named = {p.name for p in own if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
     return MADE_WITH | (named - {"members", "steps"})
+
+
+def own_events(events: Sequence[Event], name: str) -> Iterator[SpeakerSelected | HandoffEvent]:
+    """The speaker selections and hand-offs of team ``name`` in the ended asks at the depth
+    of an ask starting now, latest first: read from the end, an ended ask's events are one
+    level in; a member team's nested deeper (maybe of the same name: a RoundRobin inside a
+    RoundRobin, both named by default) are passed over."""
+    level = 0
+    for i in range(len(events) - 1, -1, -1):
+        event = events[i]
+        kind = type(event)
+        if kind is TeamFinished or kind is TeamFailed:
+            level += 1
+        elif kind is TeamStarted:
+            level -= 1
+        elif level == 1 and (kind is SpeakerSelected or kind is HandoffEvent):
+            found = cast(SpeakerSelected | HandoffEvent, event)
+            if found.team == name:
+                yield found
 
 
 def _tool_name(name: str) -> str:

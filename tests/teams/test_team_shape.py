@@ -180,6 +180,33 @@ async def test_a_team_is_a_member_of_a_team(valid_history: Any) -> None:
     assert set(reply.usage_by_member) == {"research", "writer"}
 
 
+async def test_a_team_inside_a_team_of_the_same_name_goes_on_after_its_own_speaker() -> None:
+    def agent(name: str) -> Agent[str]:
+        return Agent(name, config=ScriptedModel(f"{name} says", repeat=True))
+
+    # Both named "round_robin" by default: the inner one's selections are not the outer's.
+    inner = RoundRobin([agent("x"), agent("y")], max_turns=2)
+    outer = RoundRobin([agent("a"), inner, agent("c")], max_turns=2)
+    first = await outer.ask("one")
+    assert [t.member for t in first.turns] == ["a", "round_robin"]
+    second = await first.ask("two")
+    assert [t.member for t in second.turns] == ["c", "a"]
+    # The inner team goes on after its own last speaker too.
+    inner_turns = [
+        e.member for e in second.events if isinstance(e, SpeakerSelected) and e.member in ("x", "y")
+    ]
+    assert inner_turns == ["x", "y"]
+
+    # A swarm inside a swarm: the next ask goes on with the member team that answered.
+    handing = Agent("p", config=ScriptedModel(call("transfer_to_q"), "p again", repeat=True))
+    desk = Swarm([handing, agent("q")])
+    front = Agent("t", config=ScriptedModel(call("transfer_to_swarm"), "t again", repeat=True))
+    reply = await Swarm([front, desk]).ask("one")
+    assert [(t.member, t.handoff) for t in reply.turns] == [("t", "swarm"), ("swarm", None)]
+    reply = await reply.ask("two")
+    assert [(t.member, t.text) for t in reply.turns] == [("swarm", "q says")]
+
+
 async def test_a_team_as_a_tool() -> None:
     crew = RoundRobin(
         [Agent("a", config=ScriptedModel("a part")), Agent("b", config=ScriptedModel("b part"))],
