@@ -267,6 +267,11 @@ class Selector(Team):
 
     def _prompt(self, state: TeamState, choice: _Choice) -> str:
         lines = "\n".join(self._recent_lines(state))
+        if not state.turns and state.task:
+            # The ask's task is recorded in its first member's run, after this choice: shown
+            # here, or the first speaker would be picked without it.
+            task = f"[user] {state.task}"
+            lines = f"{lines}\n{task}" if lines else task
         return (
             f"{self._roles}\n\nConversation (latest last):\n{lines or '(empty)'}\n\n"
             f"Candidates: {choice.names}\nWho speaks next?"

@@ -43,6 +43,22 @@ async def test_the_model_picks_each_speaker_with_its_reason() -> None:
     assert reply.usage.requests == 4  # two member turns and two selections
 
 
+async def test_the_first_speaker_is_chosen_knowing_the_task() -> None:
+    selector = ScriptedModel(pick("b"), pick("a"), pick("b"), pick("a"))
+    team = Selector(crew("a", "b", "c"), selector, termination=MaxTurns(2))
+    first = await team.ask("Fix the login bug.")
+    await first.ask("Now test the signup.")
+
+    def conversation(i: int) -> list[str]:
+        prompt = selector.requests[i].messages[-1].text  # type: ignore[attr-defined]
+        return prompt.split("Conversation (latest last):\n")[1].split("\n\n")[0].splitlines()
+
+    # The task is recorded in the first member's run, after the choice: it was not shown.
+    assert conversation(0) == ["[user] Fix the login bug."]
+    assert conversation(1) == ["[user] Fix the login bug.", "[b] b speaks"]
+    assert conversation(2)[-1] == "[user] Now test the signup."
+
+
 async def test_an_invalid_choice_is_asked_again() -> None:
     selector = ScriptedModel(pick("nobody"), "not json", pick("tester", "ok"), repeat=True)
     team = Selector(crew("coder", "tester"), selector, termination=MaxTurns(1))
