@@ -182,6 +182,7 @@ class Pausing:
         else:
             turn = self._resumed_human(member, paused["request_id"], answers)
         state = rebuild_state(self.name, conversation, paused["team_id"])
+        state.restore_off_record(paused.get("spent"))
         self.restore_on_resume(state, paused.get("pattern") or {})
         return state, turn
 

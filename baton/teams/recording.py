@@ -102,6 +102,7 @@ async def keep_pause(
         "team_id": ask.state.team_id,
         "member": member,
         "pattern": dict(kept),
+        "spent": ask.state.off_record(),
         **saved,
     }
     if not ask.asked:

@@ -3,6 +3,7 @@ member asked for. Termination conditions, speaker choices and graph conditions r
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -150,6 +151,25 @@ class TeamState:
         if tally is None:
             tally = self.spent[member] = UsageTotal()
         tally.add_usage(usage)
+
+    def off_record(self) -> dict[str, dict[str, Any]]:
+        """What was spent by others than the members who took turns (a selector's model, a
+        summarizer), as JSON-able data: the history does not hold it, so a pause keeps it."""
+        members = {turn.member for turn in self.turns}
+        return {
+            name: dataclasses.asdict(tally.snapshot())
+            for name, tally in self.spent.items()
+            if name not in members
+        }
+
+    def restore_off_record(self, saved: object) -> None:
+        """Charge again what ``off_record`` kept of a paused ask (resumed, maybe elsewhere)."""
+        if not isinstance(saved, dict):
+            return  # a pause saved before this was kept
+        fields = {f.name for f in dataclasses.fields(Usage)}
+        for name, usage in saved.items():
+            if isinstance(usage, dict):
+                self.charge(str(name), Usage(**{k: v for k, v in usage.items() if k in fields}))
 
     def add(self, turn: Turn) -> None:
         """A finished turn: kept, its usage charged to its member."""

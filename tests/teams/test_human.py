@@ -18,6 +18,7 @@ from baton.teams import (
     Human,
     MaxTurns,
     RoundRobin,
+    Selector,
     SpeakerSelected,
     TeamFailed,
     TeamFinished,
@@ -314,3 +315,31 @@ async def test_a_human_turn_before_a_pause_keeps_its_answer_after_the_resume(
         ("editor", "note 2"),
     ]
     valid_history(await history.load("h-twice"))
+
+
+async def test_a_selectors_spend_before_a_pause_is_counted_after_the_resume() -> None:
+    """A selection's model call is no member's run: the history does not hold its usage, so
+    the pause keeps it, and the resumed ask's totals count it."""
+    history, storage = MemoryHistory(), MemoryStorage()
+
+    def panel() -> Selector:
+        return Selector(
+            [
+                Agent("writer", config=ScriptedModel("draft", repeat=True)),
+                Agent("critic", config=ScriptedModel("fine", repeat=True)),
+                Human("editor", suspend=True),
+            ],
+            ScriptedModel('{"speaker": "writer"}', '{"speaker": "editor"}', repeat=True),
+            termination=MaxTurns(2),
+            history=history,
+            storage=storage,
+        )
+
+    with pytest.raises(AskSuspended) as paused:
+        await panel().ask("Write.", conversation_id="s-spend")
+    reply = await panel().resume(
+        "s-spend", HumanMessage("ok", request_id=paused.value.requests[0].request_id)
+    )
+    spent = reply.usage_by_member
+    assert spent["selector-selector"].requests == 2  # both selections, before the pause
+    assert reply.usage.requests == spent["writer"].requests + 2
