@@ -24,6 +24,7 @@ from typing import Any
 from ..context import Context
 from ..errors import ConfigError, Retry
 from ..events import Event
+from ..options import check_one_argument
 from ..tools.tool import Tool, ToolResult
 from .events import Handoff
 from .state import TeamState
@@ -51,6 +52,12 @@ class Transfer:
     ) -> None:
         if not isinstance(target, str) or not target:
             raise ConfigError(f"Transfer takes a target name, got {target!r}")
+        if input_filter is not None:
+            check_one_argument(
+                input_filter,
+                f"Transfer({target!r}) input_filter= takes a function of the events before the "
+                "target's turn (one argument) returning those it sees, e.g. text_only",
+            )
         self.target = target
         self.description = description
         self.input_filter = input_filter

@@ -127,6 +127,8 @@ def test_a_handoffs_table_is_checked_when_the_swarm_is_made() -> None:
     with pytest.raises(ConfigError, match=r"'user', which is not a member.*HandoffTo\('user'\)"):
         Swarm([a, b], handoffs={"a": ["billing", "user"]})
     Swarm([a, b], handoffs={"a": ["user"]}, termination=HandoffTo("user") | MaxTurns(4))
+    with pytest.raises(ConfigError, match=r"input_filter= takes a function .*got 'text_only'"):
+        Transfer("billing", input_filter="text_only")  # type: ignore[arg-type]
 
 
 def test_a_member_that_hands_off_cannot_have_a_response_schema() -> None:
