@@ -4,7 +4,6 @@ process left open (a member's run, then team asks), before the first turn."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
@@ -44,6 +43,8 @@ MADE_WITH = frozenset(
 
 def no_option(name: str, known: Collection[str], where: str) -> ConfigError:
     """The error for an option ``where`` does not take, naming the nearest one it does."""
+    import difflib  # only for the error
+
     close = difflib.get_close_matches(name, known, n=1)
     hint = (
         f"; did you mean {close[0]}=?" if close else f" (its options: {', '.join(sorted(known))})"
