@@ -121,9 +121,11 @@ def check_ask_options(options: Mapping[str, Any], where: str = "an ask") -> None
     """A ``ConfigError`` for an option an ask does not take (an ask would otherwise run as if
     it had not been given: a mistyped ``conversation_id`` starts a new conversation), naming
     the nearest option or where the setting goes. Cheap for the usual ask: a set comparison."""
-    if options.keys() <= ASK_OPTION_NAMES:
-        return
-    raise unknown_option(sorted(options.keys() - ASK_OPTION_NAMES)[0], ASK_OPTION_NAMES, where)
+    if not options.keys() <= ASK_OPTION_NAMES:
+        raise unknown_option(sorted(options.keys() - ASK_OPTION_NAMES)[0], ASK_OPTION_NAMES, where)
+    variables = options.get("variables")
+    if variables is not None and not isinstance(variables, Mapping):
+        check_mapping("variables", variables)  # raises, naming what a dict would be
 
 
 def unknown_option(name: str, known: Collection[str], where: str) -> ConfigError:

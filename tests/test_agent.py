@@ -934,6 +934,17 @@ def test_a_decorated_hitl_handler_is_checked_as_it_is_called() -> None:
         Agent("a", config=ScriptedModel("x"), hitl=passing(lambda request: None))
 
 
+async def test_an_asks_variables_that_are_no_dict_are_refused_by_name() -> None:
+    # It was Python's "'int' object is not iterable", from the conversation's update.
+    agent = Agent("a", config=ScriptedModel("x", repeat=True), history=MemoryHistory())
+    with pytest.raises(ConfigError, match=r"variables= takes a dict .* got int"):
+        await agent.ask("hi", variables=3)  # type: ignore[arg-type]
+    reply = await agent.ask("hi", variables={"user": 1}, conversation_id="c")
+    with pytest.raises(ConfigError, match=r"variables= takes a dict .* got list"):
+        await reply.ask("again", variables=[1])  # type: ignore[arg-type]
+    assert (await reply.ask("again", variables={"user": 2})).text == "x"
+
+
 async def test_resume_refuses_an_option_it_does_not_take() -> None:
     agent = Agent("a", config=ScriptedModel("x"), history=MemoryHistory(), storage=MemoryStorage())
     with pytest.raises(ConfigError, match=r"agent\.resume\(\) has no option wait_bussy="):
