@@ -27,7 +27,13 @@ def lazy_exports(
     """The ``__getattr__`` and ``__dir__`` of ``package``, whose globals are ``namespace``:
     ``modules`` maps each lazily exported name to the submodule holding it."""
 
+    submodules = frozenset(modules.values())
+
     def __getattr__(name: str) -> Any:
+        if name in submodules:
+            # A submodule, as an attribute of its package: there once any of them was imported
+            # (``baton.middleware.retry``), as it was before the names loaded lazily.
+            return importlib.import_module(f"{package}.{name}")
         module = modules.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")

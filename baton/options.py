@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, TypedDict, cast
 
 from pydantic_core import PydanticSerializationError, to_jsonable_python
@@ -186,22 +186,12 @@ def check_hitl(handler: object) -> HumanHandler | None:
             "hitl= takes a function (request, context) -> answer, sync or async, got "
             f"{type(handler).__name__}"
         )
-    try:
-        # The function that is called: a decorator's wrapper, not what it wraps (unless the
-        # wrapper takes anything, *args and **kwargs, and passes it on).
-        signature = inspect.signature(handler, follow_wrapped=False)
-        kinds = {p.kind for p in signature.parameters.values()}
-        if kinds == {inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD}:
-            signature = inspect.signature(handler)
-        signature.bind(None, None)
-    except TypeError:
+    if not _takes(handler, 2):
         raise ConfigError(
             f"hitl= handler {getattr(handler, '__qualname__', handler)!r} must take two "
             "arguments, (request, context): it is called with the HumanInputRequest or "
             "ApprovalRequest and the ask's Context"
-        ) from None
-    except ValueError:
-        pass  # a callable whose signature can't be read (a builtin): taken as given
+        )
     return cast(HumanHandler, handler)
 
 
@@ -211,15 +201,48 @@ def check_one_argument(function: object, problem: str) -> None:
     whose signature can't be read (a builtin) is taken as given."""
     if not callable(function):
         raise ConfigError(f"{problem}, got {function!r:.80}")
-    try:
-        signature = inspect.signature(function)
-    except ValueError:
-        return
-    try:
-        signature.bind(None)
-    except TypeError:
+    if not _takes(function, 1):
         name = getattr(function, "__qualname__", type(function).__name__)
-        raise ConfigError(f"{problem}; {name}{signature} is not") from None
+        signature = _called_signature(function)
+        shown = "" if signature is None else _bare(signature)
+        raise ConfigError(f"{problem}; {name}{shown} is not")
+
+
+def _bare(signature: inspect.Signature) -> str:
+    """A signature as its parameters alone, ``(state, limit)`` (annotations left out)."""
+    return str(
+        signature.replace(
+            parameters=[p.replace(annotation=p.empty) for p in signature.parameters.values()],
+            return_annotation=inspect.Signature.empty,
+        )
+    )
+
+
+def _takes(function: Callable[..., Any], count: int) -> bool:
+    """Whether ``function`` can be called with ``count`` positional arguments (``True`` when
+    its signature can't be read: a builtin, an odd ``__signature__``)."""
+    signature = _called_signature(function)
+    if signature is None:
+        return True
+    try:
+        signature.bind(*([None] * count))
+    except TypeError:
+        return False
+    return True
+
+
+def _called_signature(function: Callable[..., Any]) -> inspect.Signature | None:
+    """The signature of what is called: a decorator's wrapper, not what it wraps (unless the
+    wrapper takes anything, ``*args`` and ``**kwargs``, and passes it on); ``None`` when it
+    can't be read."""
+    try:
+        signature = inspect.signature(function, follow_wrapped=False)
+        kinds = {p.kind for p in signature.parameters.values()}
+        if kinds == {inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD}:
+            signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return None
+    return signature
 
 
 def check_positive(name: str, value: int, minimum: int = 1) -> int:

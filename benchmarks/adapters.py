@@ -313,10 +313,13 @@ def chat_reader(client: Any) -> tuple[Take, Callable[[], ModelResponse]]:
 
 
 def responses_reader(client: Any) -> tuple[Take, Callable[[], ModelResponse]]:
-    from baton.providers._responses_answers import StreamedResponse
+    from baton.providers._responses_answers import StreamedResponse, response_from
 
-    stream = StreamedResponse(client.config.provider_name)
-    return stream.take, lambda: client._from_response(stream.final, stream)
+    config = client.config
+    stream = StreamedResponse(config.provider_name)
+    return stream.take, lambda: response_from(
+        stream.final, stream, config.provider_name, config.priced
+    )
 
 
 def anthropic_reader(client: Any) -> tuple[Take, Callable[[], ModelResponse]]:

@@ -110,10 +110,12 @@ def test_a_package_name_imported_before_its_module_loads_it() -> None:
         "import baton.middleware as m\n"
         "print(RetryMiddleware.__module__, run_subtasks.__module__, SlidingWindow.__module__)\n"
         "print('HistoryLimit' in dir(m), 'baton.middleware.history_limits' in sys.modules)\n"
+        "print(m.history_limits.HistoryLimit is m.HistoryLimit)  # a submodule, by attribute\n"
     )
     assert run_python(program).splitlines() == [
         "baton.middleware.retry baton.harness.subtasks baton.harness.policies",
         "True False",
+        "True",
     ]
 
 
@@ -135,6 +137,10 @@ def _stored_team_history() -> str:
     [
         "events_from_json(stored)",
         "[from_dict(d) for d in json.loads(stored)]",
+        # the stores' loads: SQL rows (type names and payloads), Redis entries (payloads)
+        "events_from_rows([d['type'] for d in json.loads(stored)], "
+        "[json.dumps(d) for d in json.loads(stored)])",
+        "events_from_payloads([json.dumps(d).encode() for d in json.loads(stored)])",
     ],
 )
 def test_a_process_that_never_imported_the_team_events_decodes_them(decode: str) -> None:
@@ -142,6 +148,7 @@ def test_a_process_that_never_imported_the_team_events_decodes_them(decode: str)
         "import json, sys\n"
         "import baton\n"
         "from baton.events import events_from_json, from_dict\n"
+        "from baton.codec_rows import events_from_payloads, events_from_rows\n"
         "assert 'baton.team_events' not in sys.modules\n"
         f"stored = {_stored_team_history()!r}\n"
         f"events = {decode}\n"

@@ -171,9 +171,12 @@ class Selector(Team):
         names = [found] if isinstance(found, str) else list(found) if _names(found) else []
         unknown = [n for n in names if n not in self.by_name]
         if unknown or not names:
+            # What it returned, as names when it gave names (a generator's repr says nothing).
+            shown = f"{names!r:.200}" if names else f"{found!r:.80}"
+            which = f" ({', '.join(map(repr, unknown[:5]))} no member)" if unknown else ""
             raise ConfigError(
-                f"Selector {self.name!r}: the candidate function returned "
-                f"{found!r:.80}; it must return member names among {list(self.by_name)}"
+                f"Selector {self.name!r}: the candidate function returned {shown}{which}; it "
+                f"must return a list of member names among {list(self.by_name)}"
             )
         return self._choice([self.by_name[n] for n in dict.fromkeys(names)], state.previous_speaker)
 

@@ -43,6 +43,8 @@ class Fresh(View):
 class Sequential(Team):
     """Steps in order, each starting fresh with a carryover (see the module docs)."""
 
+    ends_within_limit = True  # done after its last step: a MaxTurns beyond it loses nothing
+
     def __init__(
         self,
         steps: Sequence[Any],

@@ -105,9 +105,12 @@ class Swarm(Team):
                 else [m.name for m in self.members if m is not member]
             )
             if isinstance(given, str | Transfer) or not isinstance(given, Sequence):
+                # The example shows what was given as a list, when it was one target.
+                single = isinstance(given, str | Transfer)
+                example = f"[{given!r}]" if single else "['billing', Transfer('support')]"
                 raise ConfigError(
                     f"Swarm {name!r}: handoffs[{member.name!r}] takes a list of targets, e.g. "
-                    f"[{given!r}], got {given!r:.80}"
+                    f"{example}, got {given!r:.80}"
                 )
             transfers = tuple(t if isinstance(t, Transfer) else Transfer(t) for t in given)
             for transfer in transfers:

@@ -27,7 +27,7 @@ import asyncio
 import inspect
 import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from ..context import Context
 from ..conversation import Conversation, new_id
@@ -80,6 +80,10 @@ class Team(MemberTurns, Pausing):
     ``max_turns`` is the hard limit of member turns per ask (20). ``history``/``storage``
     keep the team's conversation (members' own are not used in a team)."""
 
+    # Whether the pattern's own end always comes within its hard limit (a Sequential's, after
+    # its last step), so that a MaxTurns above the limit takes nothing away from an ask.
+    ends_within_limit: ClassVar[bool] = False
+
     def __init__(
         self,
         name: str,
@@ -105,7 +109,7 @@ class Team(MemberTurns, Pausing):
         self.storage = storage
         self.variables: dict[str, Any] = check_mapping("variables", variables)
         self.middleware: tuple[Any, ...] = ()  # what a sub-task runner looks for (as_tool)
-        self.max_turns = hard_limit(name, termination, max_turns)
+        self.max_turns = hard_limit(name, termination, max_turns, self.ends_within_limit)
         self.termination = termination
         self._stop: Termination = (
             self.max_turns if termination is None else AnyOf(termination, self.max_turns)
@@ -517,16 +521,20 @@ class Team(MemberTurns, Pausing):
         self._filters[(conversation_id, member)] = fn
 
 
-def hard_limit(name: str, termination: object, max_turns: object) -> MaxTurns:
+def hard_limit(
+    name: str, termination: object, max_turns: object, ends_within: bool = False
+) -> MaxTurns:
     """The hard limit of a team's asks, once ``termination`` is checked: a condition, none of
-    whose ``MaxTurns`` the hard limit would always cut short (it could never fire)."""
+    whose ``MaxTurns`` the hard limit would always cut short (it could never fire: the team
+    would stop before the turns asked for), unless the pattern ``ends_within`` its limit
+    anyway."""
     if termination is not None and not isinstance(termination, Termination):
         raise ConfigError(
             "termination= takes a condition (MaxTurns(n), TextMention('DONE'), "
             f"FunctionCondition(fn), a | b, ...), got {termination!r}"
         )
     limit = MaxTurns(cast(int, max_turns))
-    for turns in [] if termination is None else within(termination, MaxTurns):
+    for turns in [] if termination is None or ends_within else within(termination, MaxTurns):
         if turns.n > limit.n:
             raise ConfigError(
                 f"team {name!r}: termination {turns!r} can never fire, as every ask stops after "

@@ -277,7 +277,7 @@ class Member:
         description: str | None = None,
     ) -> None:
         if isinstance(cast(Any, target), Member):
-            raise ConfigError("Member(...) takes an agent or a team, not another Member")
+            raise ConfigError("Member(...) takes an agent, a team or a Human, not another Member")
         from ..agent import Agent
         from .human import Human
         from .team import Team

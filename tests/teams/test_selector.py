@@ -152,6 +152,12 @@ async def test_a_candidate_function_narrows_the_choice() -> None:
     bad = Selector(crew("a", "b"), selector, candidates=lambda s: ["zed"], termination=MaxTurns(1))
     with pytest.raises(ConfigError, match="candidate function"):
         await bad.ask("go")
+    # A generator's names are shown, and which of them is no member.
+    made = Selector(
+        crew("a", "b"), selector, candidates=lambda s: (n for n in ("a", "zed")), allow_repeat=True
+    )
+    with pytest.raises(ConfigError, match=r"returned \['a', 'zed'\] \('zed' no member\)"):
+        await made.ask("go")
 
 
 async def test_a_candidate_function_is_checked_and_may_return_one_name() -> None:

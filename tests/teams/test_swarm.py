@@ -120,8 +120,10 @@ def test_a_handoffs_table_is_checked_when_the_swarm_is_made() -> None:
     with pytest.raises(ConfigError, match="handoffs= takes a dict"):
         Swarm([a, b], handoffs=["billing"])  # type: ignore[arg-type]
     # One name alone would be read as its letters: transfer_to_b, transfer_to_i, ...
-    with pytest.raises(ConfigError, match=r"handoffs\['a'\] takes a list of targets"):
+    with pytest.raises(ConfigError, match=r"handoffs\['a'\] takes a list .* e\.g\. \['billing'\]"):
         Swarm([a, b], handoffs={"a": "billing"})  # type: ignore[dict-item]
+    with pytest.raises(ConfigError, match=r"e\.g\. \['billing', Transfer\('support'\)\], got \{"):
+        Swarm([a, b], handoffs={"a": {"billing"}})  # type: ignore[dict-item]
     # A target that is no member ends the ask only with a HandoffTo naming it: refused now,
     # not when a member first hands off to it.
     with pytest.raises(ConfigError, match=r"'user', which is not a member.*HandoffTo\('user'\)"):

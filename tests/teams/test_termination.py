@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from baton.teams import (
     HandoffTo,
     MaxTurns,
     RoundRobin,
+    Sequential,
     StopTool,
     Swarm,
     TeamFinished,
@@ -178,6 +180,28 @@ def test_functions_of_the_state_are_checked_when_given() -> None:
         FunctionCondition(lambda: True)  # type: ignore[arg-type,misc]
     with pytest.raises(ConfigError, match=r"FunctionCondition\(fn\)"):
         pair(termination=lambda state: True)  # type: ignore[arg-type]
+
+
+def test_a_decorated_function_is_checked_as_it_is_called() -> None:
+    # The wrapper is what is called: judged by what it wraps, a working wrapper was refused.
+    def enough(state: Any, limit: int) -> bool:
+        return len(state.turns) >= limit
+
+    @functools.wraps(enough)
+    def three(state: Any) -> bool:
+        return enough(state, 3)
+
+    FunctionCondition(three)
+    with pytest.raises(ConfigError, match=r"FunctionCondition takes .*enough\(state, limit\)"):
+        FunctionCondition(enough)  # type: ignore[arg-type]
+
+
+def test_a_sequential_takes_a_max_turns_beyond_its_steps() -> None:
+    # A Sequential ends after its last step anyway: MaxTurns(3) beside two steps loses nothing.
+    a, b = (Agent(n, config=ScriptedModel("x")) for n in "ab")
+    Sequential([a, b], termination=TextMention("x") | MaxTurns(3))
+    with pytest.raises(ConfigError, match=r"MaxTurns\(30\) can never fire"):
+        RoundRobin([a, b], termination=TextMention("x") | MaxTurns(30))
 
 
 async def test_sync_checks_name_what_fired_as_the_awaited_path_does():
