@@ -20,9 +20,10 @@ before a ``MaxTurns`` run together.
 first) of those nodes; with "any", the first to end cancels those still running (their runs
 closed as cancelled, their tool calls answered). The ask ends when no node is left to run
 (``TeamFinished`` says ``graph done``) or a termination fires. A cycle needs a way out: an
-edge in it with a ``when``, or ``termination=``/``max_turns=`` given to the graph; this is
-checked before the first ask (``graph.validate()``). A graph's ask pauses as any team's does
-(a ``Human(..., suspend=True)`` node, or a node's agent pausing its own turn; the graph needs
+edge in it with a ``when``, or ``termination=``/``max_turns=`` given to the graph; this, and
+that edges lead from the start to every node, is checked before the first ask
+(``graph.validate()``). A graph's ask pauses as any team's does (a ``Human(...,
+suspend=True)`` node, or a node's agent pausing its own turn; the graph needs
 ``history=`` and ``storage=``): the ready nodes and the joins' arrivals are saved with the
 pause, and ``graph.resume`` goes on from there, in any process. A node in a parallel branch
 can't pause (a ``ConfigError`` saying so): answer its requests live (``handler=``, ``hitl=``,
@@ -198,7 +199,8 @@ class Graph(Team):
             raise ConfigError(f"graph {self._name!r} was asked already: build it before")
 
     def validate(self) -> None:
-        """Check the graph (a start, every cycle with a way out) and fix it for asking."""
+        """Check the graph (a start, every node reached from it, every cycle with a way out)
+        and fix it for asking."""
         if self._built:
             return
         if not self._nodes:
@@ -213,6 +215,14 @@ class Graph(Team):
                     f"graph {self._name!r}: node {name!r} holds the graph itself (a team "
                     "inside a team must not contain the outer one)"
                 )
+        unreached = [n for n in self._nodes if n not in self._reachable(start)]
+        if unreached:
+            # Such a node never takes a turn: most likely an edge forgotten, or a typo'd start.
+            raise ConfigError(
+                f"graph {self._name!r}: no edge leads from the start {start!r} to "
+                f"{', '.join(map(repr, unreached))}, so it would never run: add an edge to it "
+                "(graph.edge(a, b)), start elsewhere (start=...), or leave it out"
+            )
         limited = "termination" in self._options or "max_turns" in self._options
         if not limited:
             for cycle in self._cycles():
@@ -226,6 +236,17 @@ class Graph(Team):
         super().__init__(self._name, list(self._nodes.values()), **self._options)
         self.start = start
         self._built = True
+
+    def _reachable(self, start: str) -> set[str]:
+        """The nodes some path of edges leads to from ``start`` (conditions aside)."""
+        seen, todo = {start}, [start]
+        while todo:
+            node = todo.pop()
+            for source, target, _ in self._edges:
+                if source == node and target not in seen:
+                    seen.add(target)
+                    todo.append(target)
+        return seen
 
     def _cycles(self) -> list[list[str]]:
         """One cycle per back edge found by a depth-first walk from every node."""

@@ -116,6 +116,21 @@ async def test_validation_and_limits() -> None:
         Graph(termination=MaxTurns(30))
 
 
+async def test_a_node_no_edge_leads_to_is_refused_before_the_first_ask() -> None:
+    # It used to be passed over without a word: the ask ended ("graph done") before it ran.
+    a, _ = node("a", "a")
+    b, _ = node("b", "b")
+    c, c_model = node("c", "c")
+    flow = Graph(name="flow").add("a", a).add("b", b).add("c", c).edge("a", "b")
+    with pytest.raises(ConfigError, match=r"no edge leads from the start 'a' to 'c'"):
+        await flow.ask("go")
+    assert c_model.calls_made == 0
+    # Started elsewhere, or once an edge (or a join) leads there, it runs.
+    flow = Graph(name="flow").add("a", a).add("b", b).add("c", c).edge("a", "b")
+    flow.join("c", after=["b"])
+    assert order(await flow.ask("go")) == ["a", "b", "c"]
+
+
 async def test_a_graph_inside_a_team_it_holds_is_refused_not_a_recursion() -> None:
     a, _ = node("a", "a")
     b, _ = node("b", "b")
