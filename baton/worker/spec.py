@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .requires import require_jsonschema, require_yaml
+from .requires import require, require_jsonschema, require_yaml
 
 __all__ = [
     "DEFAULT_INPUT_SCHEMA",
@@ -280,13 +280,36 @@ def check_trigger(trigger: Any, where: str) -> Mapping[str, Any]:
             raise ConfigError(f"{where}: every must be a positive number of seconds")
     elif not isinstance(trigger["cron"], str):
         raise ConfigError(f"{where}: cron is a cron expression, e.g. '*/5 * * * *'")
+    else:
+        _check_cron(trigger["cron"], where)
     if not isinstance(trigger.get("task"), str) or not trigger["task"]:
         raise ConfigError(f"{where}: a trigger needs the task text each tick submits")
     if trigger.get("missed", "skip") not in ("skip", "catch_up"):
         raise ConfigError(f"{where}: missed is skip or catch_up, not {trigger['missed']!r}")
     if not isinstance(trigger.get("context", {}), Mapping):
         raise ConfigError(f"{where}: a trigger's context is a mapping")
+    catch_up = trigger.get("catch_up", 10)
+    if isinstance(catch_up, bool) or not isinstance(catch_up, int) or catch_up < 0:
+        raise ConfigError(f"{where}: catch_up is a count of ticks (0 or more), not {catch_up!r}")
+    name = trigger.get("name")
+    if name is not None and (not isinstance(name, str) or not name):
+        raise ConfigError(f"{where}: a trigger's name is text (its ticks' run ids start with it)")
     return dict(trigger)
+
+
+def _check_cron(expression: str, where: str) -> None:
+    """Refuse a cron expression ``Schedule.cron`` could not read, here where the file and line
+    are known (not later, when ``baton worker run`` starts the trigger)."""
+    from datetime import UTC, datetime
+
+    cronsim = require("cronsim", "worker", "a cron trigger")
+    try:
+        cronsim.CronSim(expression, datetime.now(UTC))
+    except (cronsim.CronSimError, TypeError) as exc:
+        raise ConfigError(
+            f"{where}: cron {expression!r} is not a cron expression ({exc}); it takes five "
+            "fields, e.g. '*/5 * * * *'"
+        ) from None
 
 
 def _number(value: Any) -> float | None:
