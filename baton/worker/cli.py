@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import BatonError, ConfigError
 from ..loading import load_target
 from .spec import WorkerSpec
 
@@ -67,6 +67,9 @@ def worker_app() -> Any:
         except ConfigError as exc:
             print(f"ConfigError: {exc}", file=sys.stderr)
             raise typer.Exit(2) from None
+        except BatonError as exc:  # e.g. Redis refusing the URL's database: said, not a trace
+            print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+            raise typer.Exit(1) from None
 
     @app.command("submit")
     def submit_command(
@@ -89,6 +92,9 @@ def worker_app() -> Any:
         except ConfigError as exc:
             print(f"ConfigError: {exc}", file=sys.stderr)
             raise typer.Exit(2) from None
+        except BatonError as exc:  # e.g. Redis unreachable: said, not a trace
+            print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+            raise typer.Exit(1) from None
         raise typer.Exit(code)
 
     @app.command("serve")

@@ -169,6 +169,7 @@ class WorkerClient:
         outcome = await self.wait(run_id, timeout=timeout)
         return outcome.output
 
+    @reaches_redis
     async def wait(self, run_id: str, *, timeout: float | None = None) -> Outcome:  # noqa: ASYNC109
         """``result``, returning the whole ``Outcome``."""
         deadline = None if timeout is None else time.monotonic() + timeout

@@ -33,7 +33,7 @@ import secrets
 import socket
 from typing import Any
 
-from ..backends.redis.connection import Connector, RedisSource
+from ..backends.redis.connection import Connector, RedisSource, reaches_redis
 from ..backends.redis.stream import retryable_errors
 from ..errors import ConfigError
 from ..redaction import logger
@@ -113,6 +113,7 @@ class RedisRunner:
         """How many tasks this runner holds now."""
         return len(self._tasks)
 
+    @reaches_redis  # an error Redis answers (a wrong database, ACLs) is a BackendUnavailable
     async def run(self) -> None:
         """Take and run tasks until ``stop()``."""
         errors = retryable_errors()

@@ -95,3 +95,21 @@ def test_the_help_says_which_redis_a_worker_uses_without_redis() -> None:
         shown = baton(command, "--help")
         assert shown.returncode == 0, shown.stderr
         assert "redis://127.0.0.1:6379/0" in " ".join(shown.stdout.split()), command
+
+
+def test_a_redis_that_refuses_or_is_unreachable_is_said_in_one_line(
+    redis_url: str, tmp_path: Path
+) -> None:
+    path = write_spec(case_spec("once"), tmp_path)
+    wrong_database = redis_url.rsplit("/", 1)[0] + "/999"  # Redis refuses the SELECT
+    refused = baton("run", str(path), "--agent", "contract_cases:once", "--redis", wrong_database)
+    assert refused.returncode == 1, refused.stderr
+    assert "BackendUnavailable" in refused.stderr and "DB index" in refused.stderr
+    task = json.dumps({"run_id": "r1", "task": "Answer."})
+    unreachable = baton(
+        "submit", str(path), "--redis", "redis://:s3cret@127.0.0.1:1/0", "--payload", task
+    )
+    assert unreachable.returncode == 1, unreachable.stderr
+    assert "BackendUnavailable" in unreachable.stderr and "s3cret" not in unreachable.stderr
+    for failed in (refused, unreachable):
+        assert "Traceback" not in failed.stderr, failed.stderr
