@@ -124,6 +124,12 @@ class WorkerClient:
         prefix: str = "baton:",
         idempotency_key: str = "run_id",
     ) -> None:
+        if not isinstance(spec_id, str) or not spec_id:
+            # A WorkerSpec here would name a stream no worker reads: submit would wait for ever.
+            raise ConfigError(
+                f"WorkerClient(redis, spec_id) takes the spec's id (spec.id, e.g. "
+                f"'support-triage'), got {spec_id!r}"
+            )
         self.connector = Connector(redis)
         self.spec_id = spec_id
         self.keys = RedisKeys(spec_id, prefix)

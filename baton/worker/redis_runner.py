@@ -39,6 +39,7 @@ from ..errors import ConfigError
 from ..redaction import logger
 from .outcome import RETRYABLE_ERROR, Outcome, error_result
 from .redis_client import FINISH, GROUP, TAKE, RedisKeys
+from .spec import check_seconds
 from .worker import Worker
 
 __all__ = ["RedisRunner"]
@@ -76,8 +77,8 @@ class RedisRunner:
             raise ConfigError(f"RedisRunner(worker, ...) takes a Worker, got {worker!r}")
         if not isinstance(concurrency, int) or concurrency < 1:
             raise ConfigError(f"concurrency must be an integer of at least 1, got {concurrency!r}")
-        if not heartbeat > 0:
-            raise ConfigError(f"heartbeat must be a positive number of seconds, got {heartbeat!r}")
+        heartbeat = check_seconds("heartbeat", heartbeat)
+        block = check_seconds("block", block)
         self.worker = worker
         self.spec = worker.spec
         self.connector = Connector(redis)

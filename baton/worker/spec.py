@@ -258,6 +258,16 @@ def check_constraint(key: str, value: Any, where: str) -> Any:
     )
 
 
+def check_seconds(name: str, value: Any, *, zero: bool = False) -> float:
+    """``value`` as seconds: a finite number, positive (or ``0`` too, with ``zero``); else a
+    ``ConfigError`` naming ``name``."""
+    number = None if isinstance(value, bool) or not isinstance(value, int | float) else value
+    if number is None or not (number >= 0 if zero else number > 0) or not number < math.inf:
+        more = "0 or more" if zero else "more than 0"
+        raise ConfigError(f"{name} is a number of seconds, {more}, got {value!r}")
+    return float(value)
+
+
 TRIGGER_KEYS = ("name", "every", "cron", "task", "context", "missed", "catch_up")
 
 

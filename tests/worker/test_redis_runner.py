@@ -14,7 +14,7 @@ import redis.asyncio
 from contract_cases import case_agent, case_spec
 from worker_support import eventually, held_step
 
-from baton.errors import BackendUnavailable
+from baton.errors import BackendUnavailable, ConfigError
 from baton.testing import ScriptedModel, call
 from baton.worker import Worker
 from baton.worker.redis_client import GROUP, RedisKeys, WorkerClient
@@ -210,3 +210,16 @@ async def test_an_error_redis_answers_is_a_backend_error_not_a_redis_py_one(
     runner = RedisRunner(Worker(case_agent("once"), case_spec("once")), wrong_database)
     with pytest.raises(BackendUnavailable, match="DB index"):
         await runner.run()
+
+
+def test_runner_and_client_arguments_of_the_wrong_kind_are_named(redis_url: str) -> None:
+    spec = case_spec("once")
+    worker = Worker(case_agent("once"), spec)
+    for option, value in (("heartbeat", "5"), ("block", -1)):
+        with pytest.raises(ConfigError, match=f"{option} is a number of seconds, more than 0"):
+            RedisRunner(worker, redis_url, **{option: value})
+    with pytest.raises(ConfigError, match="Redis is given as a URL"):
+        RedisRunner(worker, 6379)  # type: ignore[arg-type]
+    # The spec itself instead of its id would queue to a stream no worker reads.
+    with pytest.raises(ConfigError, match=r"takes the spec's id \(spec.id"):
+        WorkerClient(redis_url, spec)  # type: ignore[arg-type]
