@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import BatonError, ConfigError
 from ..loading import load_target
-from .spec import WorkerSpec
+from .spec import WorkerSpec, is_spec_id
 
 __all__ = ["load_agent", "worker_app"]
 
@@ -262,6 +262,8 @@ async def _submit(
     is_file = path.suffix == ".md" or path.is_file()  # noqa: ASYNC240 (once, at start)
     loaded = WorkerSpec.load(path) if is_file else None
     spec_id = loaded.id if loaded is not None else spec
+    if loaded is None and not is_spec_id(spec_id):
+        raise ConfigError(f"{spec!r} is neither a *.worker.md file nor a worker's id")
     try:
         payload = json.loads(payload_text)
     except ValueError as exc:

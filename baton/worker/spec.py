@@ -67,6 +67,11 @@ _FENCE = re.compile(r"^(```+|~~~+)\s*([A-Za-z0-9_-]*)\s*$")
 _ITEM = re.compile(r"^\s*[-*+]\s+`?([A-Za-z_][A-Za-z0-9_]*)`?\s*:\s*(.*?)\s*$")
 
 
+def is_spec_id(value: object) -> bool:
+    """Whether ``value`` can be a worker's id (1-128 letters, digits, '_', '.' or '-')."""
+    return isinstance(value, str) and _ID.match(value) is not None
+
+
 @dataclass(frozen=True)
 class WorkerSpec:
     """What a worker promises: its id, input and output schemas, and constraints.
@@ -92,7 +97,7 @@ class WorkerSpec:
 
     def __post_init__(self) -> None:
         where = self.source
-        if not isinstance(self.id, str) or not _ID.match(self.id):
+        if not is_spec_id(self.id):
             raise ConfigError(
                 f"{where}: a worker id is 1-128 letters, digits, '_', '.' or '-' (it names a "
                 f"Redis stream and stored outcomes), got {self.id!r}"

@@ -223,3 +223,5 @@ def test_runner_and_client_arguments_of_the_wrong_kind_are_named(redis_url: str)
     # The spec itself instead of its id would queue to a stream no worker reads.
     with pytest.raises(ConfigError, match=r"takes the spec's id \(spec.id"):
         WorkerClient(redis_url, spec)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="takes the spec's id"):
+        WorkerClient(redis_url, "specs/triage.yaml")  # a path, not an id: no worker reads it

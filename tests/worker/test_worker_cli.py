@@ -65,6 +65,12 @@ def test_a_bad_agent_target_is_named(tmp_path: Path) -> None:
     ):
         failed = baton("run", str(path), "--agent", target, "--redis", "redis://127.0.0.1:1/0")
         assert failed.returncode == 2 and problem in failed.stderr, failed.stderr
+    # Neither a spec file nor an id: refused, rather than queued where no worker reads.
+    task = json.dumps({"run_id": "r1", "task": "Answer."})
+    unreachable = "redis://127.0.0.1:1/0"
+    lost = baton("submit", "specs/triage.yaml", "--redis", unreachable, "--payload", task)
+    assert lost.returncode == 2, lost.stderr
+    assert "neither a *.worker.md file nor a worker's id" in lost.stderr
 
 
 async def test_submit_and_wait_queues_the_task_once(
