@@ -209,12 +209,20 @@ def _triggers(spec: WorkerSpec, options: _RunOptions) -> list[Any]:
 async def _run(spec_path: Path, target: str, redis: str | None, options: _RunOptions) -> None:
     from .redis_client import WorkerClient
     from .redis_runner import RedisRunner
-    from .triggers import TriggerRunner
+    from .triggers import Tick, TriggerRunner
     from .worker import Worker
 
     spec = WorkerSpec.load(spec_path)
     triggers = _triggers(spec, options)
     worker = Worker(load_agent(target), spec, retry_delay=options.retry_delay)
+    for trigger in triggers:  # a tick the input schema refuses would fail on every tick
+        _, refused = worker.check(trigger.payload(Tick(trigger.name, 0.0, "check")))
+        if refused is not None:
+            raise ConfigError(
+                f"trigger {trigger.name!r} submits {{run_id, task, context}}, which the spec's "
+                f"input schema refuses ({'; '.join(refused.result['details'])}); accept that "
+                "shape in the input schema, or submit ticks from Python (TriggerRunner)"
+            )
     runner = RedisRunner(
         worker,
         redis,

@@ -9,8 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from contract_cases import case_spec
+from contract_cases import OUTPUT, case_spec
 from worker_support import HERE, ROOT, WorkerProcess, write_spec
+
+from baton.worker import WorkerSpec
 
 
 def baton(*args: str) -> subprocess.CompletedProcess[str]:
@@ -119,3 +121,22 @@ def test_a_redis_that_refuses_or_is_unreachable_is_said_in_one_line(
     assert "BackendUnavailable" in unreachable.stderr and "s3cret" not in unreachable.stderr
     for failed in (refused, unreachable):
         assert "Traceback" not in failed.stderr, failed.stderr
+
+
+def test_a_schedule_whose_ticks_the_input_schema_refuses_is_refused_at_start(
+    tmp_path: Path,
+) -> None:
+    # Started anyway, every tick would end as invalid_request, seen only in the outcomes.
+    schema = {
+        "type": "object",
+        "properties": {"run_id": {"type": "string"}, "ticket": {"type": "string"}},
+        "required": ["run_id", "ticket"],
+        "additionalProperties": False,
+    }
+    spec = WorkerSpec("contract-once", input_schema=schema, output_schema=OUTPUT)
+    path = write_spec(spec, tmp_path)
+    args = ("run", str(path), "--agent", "contract_cases:once", "--redis", "redis://127.0.0.1:1/0")
+    refused = baton(*args, "--every", "60", "--task", "Summarise the queue")
+    assert refused.returncode == 2, refused.stderr
+    assert "trigger 'contract-once-every-1' submits {run_id, task, context}" in refused.stderr
+    assert "'ticket' is a required property" in refused.stderr
