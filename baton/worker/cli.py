@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import BatonError, ConfigError
 from ..loading import load_target
-from .spec import WorkerSpec
+from .spec import WorkerSpec, is_spec_id
 
 __all__ = ["load_agent", "worker_app"]
 
@@ -67,6 +67,9 @@ def worker_app() -> Any:
         except ConfigError as exc:
             print(f"ConfigError: {exc}", file=sys.stderr)
             raise typer.Exit(2) from None
+        except BatonError as exc:  # e.g. Redis refusing the URL's database: said, not a trace
+            print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+            raise typer.Exit(1) from None
 
     @app.command("submit")
     def submit_command(
@@ -89,6 +92,9 @@ def worker_app() -> Any:
         except ConfigError as exc:
             print(f"ConfigError: {exc}", file=sys.stderr)
             raise typer.Exit(2) from None
+        except BatonError as exc:  # e.g. Redis unreachable: said, not a trace
+            print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+            raise typer.Exit(1) from None
         raise typer.Exit(code)
 
     @app.command("serve")
@@ -203,12 +209,20 @@ def _triggers(spec: WorkerSpec, options: _RunOptions) -> list[Any]:
 async def _run(spec_path: Path, target: str, redis: str | None, options: _RunOptions) -> None:
     from .redis_client import WorkerClient
     from .redis_runner import RedisRunner
-    from .triggers import TriggerRunner
+    from .triggers import Tick, TriggerRunner
     from .worker import Worker
 
     spec = WorkerSpec.load(spec_path)
     triggers = _triggers(spec, options)
     worker = Worker(load_agent(target), spec, retry_delay=options.retry_delay)
+    for trigger in triggers:  # a tick the input schema refuses would fail on every tick
+        _, refused = worker.check(trigger.payload(Tick(trigger.name, 0.0, "check")))
+        if refused is not None:
+            raise ConfigError(
+                f"trigger {trigger.name!r} submits {{run_id, task, context}}, which the spec's "
+                f"input schema refuses ({'; '.join(refused.result['details'])}); accept that "
+                "shape in the input schema, or submit ticks from Python (TriggerRunner)"
+            )
     runner = RedisRunner(
         worker,
         redis,
@@ -256,6 +270,8 @@ async def _submit(
     is_file = path.suffix == ".md" or path.is_file()  # noqa: ASYNC240 (once, at start)
     loaded = WorkerSpec.load(path) if is_file else None
     spec_id = loaded.id if loaded is not None else spec
+    if loaded is None and not is_spec_id(spec_id):
+        raise ConfigError(f"{spec!r} is neither a *.worker.md file nor a worker's id")
     try:
         payload = json.loads(payload_text)
     except ValueError as exc:

@@ -27,7 +27,8 @@ What DBOS does and does not enforce:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,7 @@ __all__ = ["DBOSWorker", "DurableSteps"]
 
 require("dbos", "dbos", "baton.worker.dbos")  # a ConfigError naming the extra when missing
 from dbos import DBOS, SetWorkflowID  # noqa: E402
+from dbos import error as dbos_errors  # noqa: E402
 
 # The workers a workflow can run, by spec id (registered by DBOSWorker before launch).
 _WORKERS: dict[str, Worker] = {}
@@ -111,6 +113,20 @@ async def _scheduled_tick(scheduled: datetime, context: dict[str, Any]) -> None:
     await handle.get_result()
 
 
+@contextlib.contextmanager
+def _launched() -> Iterator[None]:
+    """DBOS's "not created" / "not launched" errors as a ``ConfigError`` saying what to do."""
+    try:
+        yield
+    except dbos_errors.DBOSException as exc:
+        if exc.dbos_error_code is not None or "DBOS was" not in exc.message:
+            raise
+        raise ConfigError(
+            f"a DBOSWorker runs on a launched DBOS ({exc.message}): make the DBOSWorker, then "
+            'DBOS(config={"name": ..., "system_database_url": ...}) and DBOS.launch()'
+        ) from None
+
+
 class DBOSWorker:
     """``worker`` run as DBOS workflows (see the module docs). Make it before
     ``DBOS.launch()``, so that a relaunch can recover its pending runs."""
@@ -135,7 +151,7 @@ class DBOSWorker:
         if rejected is not None:
             return rejected
         assert isinstance(payload, Mapping)
-        with SetWorkflowID(run_id):
+        with _launched(), SetWorkflowID(run_id):
             handle = await DBOS.start_workflow_async(_run_workflow, self.spec.id, dict(payload))
         outcome = Outcome.from_json(await handle.get_result())
         if outcome.payload_digest and outcome.payload_digest != payload_digest(payload):
@@ -182,7 +198,8 @@ class DBOSWorker:
     async def outcome(self, run_id: str) -> Outcome | None:
         """The outcome of the workflow ``run_id`` once it finished (``None`` before, or when
         there is no such workflow)."""
-        status = await DBOS.get_workflow_status_async(run_id)
+        with _launched():
+            status = await DBOS.get_workflow_status_async(run_id)
         if status is None or status.status != "SUCCESS":
             return None
         handle: Any = await DBOS.retrieve_workflow_async(run_id)

@@ -6,6 +6,8 @@
   background.
 - ``GET /runs/<run id>`` answers ``200`` with the output once there is one, ``202`` while it
   runs, ``404`` for a run id it never saw.
+- When the server stops (SIGTERM under ``baton worker serve``), the runs accepted with ``202``
+  are finished before it exits (``WorkerApp.lifespan``).
 - A run that could not end with an outcome (the outcomes' store unreachable) answers ``503``
   with the contract's output, status ``retryable_error``.
 
@@ -15,7 +17,8 @@ token is required unless ``no_token=True``, which serves loopback clients only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -71,8 +74,19 @@ class WorkerApp:
                 Route("/runs", self._post_run, methods=["POST"]),
                 # `path`: a run id may hold '/' (sent as %2F, decoded before routing)
                 Route("/runs/{run_id:path}", self._get_run, methods=["GET"]),
-            ]
+            ],
+            lifespan=self.lifespan,
         )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: object = None) -> AsyncIterator[None]:
+        """When the server stops (SIGTERM), finish the runs it accepted with ``202`` before
+        the process exits: they were promised an outcome. Give it to a parent app this one
+        is mounted in (``Starlette(..., lifespan=app.lifespan)``)."""
+        try:
+            yield
+        finally:
+            await self.pool.aclose()
 
     @property
     def token(self) -> str | None:

@@ -31,6 +31,7 @@ from ..backends.redis.connection import Connector, RedisSource, reaches_redis
 from ..backends.redis.stream import retryable_errors
 from ..errors import ConfigError
 from .outcome import Outcome, different_payload, payload_digest
+from .spec import is_spec_id
 
 __all__ = ["FINISH", "GROUP", "TAKE", "RedisKeys", "WorkerClient"]
 
@@ -124,6 +125,12 @@ class WorkerClient:
         prefix: str = "baton:",
         idempotency_key: str = "run_id",
     ) -> None:
+        if not is_spec_id(spec_id):
+            # A WorkerSpec here would name a stream no worker reads: submit would wait for ever.
+            raise ConfigError(
+                f"WorkerClient(redis, spec_id) takes the spec's id (spec.id, e.g. "
+                f"'support-triage': letters, digits, '_', '.' or '-'), got {spec_id!r}"
+            )
         self.connector = Connector(redis)
         self.spec_id = spec_id
         self.keys = RedisKeys(spec_id, prefix)
@@ -169,6 +176,7 @@ class WorkerClient:
         outcome = await self.wait(run_id, timeout=timeout)
         return outcome.output
 
+    @reaches_redis
     async def wait(self, run_id: str, *, timeout: float | None = None) -> Outcome:  # noqa: ASYNC109
         """``result``, returning the whole ``Outcome``."""
         deadline = None if timeout is None else time.monotonic() + timeout

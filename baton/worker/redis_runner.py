@@ -33,12 +33,13 @@ import secrets
 import socket
 from typing import Any
 
-from ..backends.redis.connection import Connector, RedisSource
+from ..backends.redis.connection import Connector, RedisSource, reaches_redis
 from ..backends.redis.stream import retryable_errors
 from ..errors import ConfigError
 from ..redaction import logger
 from .outcome import RETRYABLE_ERROR, Outcome, error_result
 from .redis_client import FINISH, GROUP, TAKE, RedisKeys
+from .spec import check_seconds
 from .worker import Worker
 
 __all__ = ["RedisRunner"]
@@ -76,8 +77,8 @@ class RedisRunner:
             raise ConfigError(f"RedisRunner(worker, ...) takes a Worker, got {worker!r}")
         if not isinstance(concurrency, int) or concurrency < 1:
             raise ConfigError(f"concurrency must be an integer of at least 1, got {concurrency!r}")
-        if not heartbeat > 0:
-            raise ConfigError(f"heartbeat must be a positive number of seconds, got {heartbeat!r}")
+        heartbeat = check_seconds("heartbeat", heartbeat)
+        block = check_seconds("block", block)
         self.worker = worker
         self.spec = worker.spec
         self.connector = Connector(redis)
@@ -113,6 +114,7 @@ class RedisRunner:
         """How many tasks this runner holds now."""
         return len(self._tasks)
 
+    @reaches_redis  # an error Redis answers (a wrong database, ACLs) is a BackendUnavailable
     async def run(self) -> None:
         """Take and run tasks until ``stop()``."""
         errors = retryable_errors()

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .requires import require_jsonschema, require_yaml
+from .requires import require, require_jsonschema, require_yaml
 
 __all__ = [
     "DEFAULT_INPUT_SCHEMA",
@@ -67,6 +67,11 @@ _FENCE = re.compile(r"^(```+|~~~+)\s*([A-Za-z0-9_-]*)\s*$")
 _ITEM = re.compile(r"^\s*[-*+]\s+`?([A-Za-z_][A-Za-z0-9_]*)`?\s*:\s*(.*?)\s*$")
 
 
+def is_spec_id(value: object) -> bool:
+    """Whether ``value`` can be a worker's id (1-128 letters, digits, '_', '.' or '-')."""
+    return isinstance(value, str) and _ID.match(value) is not None
+
+
 @dataclass(frozen=True)
 class WorkerSpec:
     """What a worker promises: its id, input and output schemas, and constraints.
@@ -92,7 +97,7 @@ class WorkerSpec:
 
     def __post_init__(self) -> None:
         where = self.source
-        if not isinstance(self.id, str) or not _ID.match(self.id):
+        if not is_spec_id(self.id):
             raise ConfigError(
                 f"{where}: a worker id is 1-128 letters, digits, '_', '.' or '-' (it names a "
                 f"Redis stream and stored outcomes), got {self.id!r}"
@@ -258,6 +263,16 @@ def check_constraint(key: str, value: Any, where: str) -> Any:
     )
 
 
+def check_seconds(name: str, value: Any, *, zero: bool = False) -> float:
+    """``value`` as seconds: a finite number, positive (or ``0`` too, with ``zero``); else a
+    ``ConfigError`` naming ``name``."""
+    number = None if isinstance(value, bool) or not isinstance(value, int | float) else value
+    if number is None or not (number >= 0 if zero else number > 0) or not number < math.inf:
+        more = "0 or more" if zero else "more than 0"
+        raise ConfigError(f"{name} is a number of seconds, {more}, got {value!r}")
+    return float(value)
+
+
 TRIGGER_KEYS = ("name", "every", "cron", "task", "context", "missed", "catch_up")
 
 
@@ -280,13 +295,36 @@ def check_trigger(trigger: Any, where: str) -> Mapping[str, Any]:
             raise ConfigError(f"{where}: every must be a positive number of seconds")
     elif not isinstance(trigger["cron"], str):
         raise ConfigError(f"{where}: cron is a cron expression, e.g. '*/5 * * * *'")
+    else:
+        _check_cron(trigger["cron"], where)
     if not isinstance(trigger.get("task"), str) or not trigger["task"]:
         raise ConfigError(f"{where}: a trigger needs the task text each tick submits")
     if trigger.get("missed", "skip") not in ("skip", "catch_up"):
         raise ConfigError(f"{where}: missed is skip or catch_up, not {trigger['missed']!r}")
     if not isinstance(trigger.get("context", {}), Mapping):
         raise ConfigError(f"{where}: a trigger's context is a mapping")
+    catch_up = trigger.get("catch_up", 10)
+    if isinstance(catch_up, bool) or not isinstance(catch_up, int) or catch_up < 0:
+        raise ConfigError(f"{where}: catch_up is a count of ticks (0 or more), not {catch_up!r}")
+    name = trigger.get("name")
+    if name is not None and (not isinstance(name, str) or not name):
+        raise ConfigError(f"{where}: a trigger's name is text (its ticks' run ids start with it)")
     return dict(trigger)
+
+
+def _check_cron(expression: str, where: str) -> None:
+    """Refuse a cron expression ``Schedule.cron`` could not read, here where the file and line
+    are known (not later, when ``baton worker run`` starts the trigger)."""
+    from datetime import UTC, datetime
+
+    cronsim = require("cronsim", "worker", "a cron trigger")
+    try:
+        cronsim.CronSim(expression, datetime.now(UTC))
+    except (cronsim.CronSimError, TypeError) as exc:
+        raise ConfigError(
+            f"{where}: cron {expression!r} is not a cron expression ({exc}); it takes five "
+            "fields, e.g. '*/5 * * * *'"
+        ) from None
 
 
 def _number(value: Any) -> float | None:

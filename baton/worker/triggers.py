@@ -123,6 +123,11 @@ class Schedule:
     @classmethod
     def cron(cls, expression: str) -> Schedule:
         """At the times of a five-field cron expression, in UTC."""
+        if not isinstance(expression, str):
+            raise ConfigError(
+                f"Schedule.cron() takes a cron expression as text, e.g. '*/5 * * * *', "
+                f"got {expression!r}"
+            )
         cronsim = require("cronsim", "worker", "Schedule.cron")
         try:
             cronsim.CronSim(expression, datetime.now(UTC))
@@ -171,6 +176,21 @@ class Trigger:
             raise ConfigError("a trigger needs a name (its ticks' run ids start with it)")
         if (schedule is None) == (events is None):
             raise ConfigError(f"trigger {name!r} takes a schedule or events, exactly one")
+        if schedule is not None and not isinstance(schedule, Schedule):
+            raise ConfigError(
+                f"trigger {name!r}: the schedule is a Schedule, e.g. Schedule.cron("
+                f"'*/5 * * * *') or Schedule.every(60), got {schedule!r}"
+            )
+        if events is not None and not hasattr(events, "__aiter__"):
+            raise ConfigError(
+                f"trigger {name!r}: events is an async iterable of events (a stream, "
+                f"stream.where(...), a RedisWatcher), got {events!r}"
+            )
+        if not callable(payload):
+            raise ConfigError(
+                f"trigger {name!r}: payload is a function of the tick returning the payload, "
+                f"e.g. lambda tick: {{'run_id': tick.run_id, ...}}, got {payload!r}"
+            )
         if missed not in ("skip", "catch_up"):
             raise ConfigError(f"trigger {name!r}: missed is 'skip' or 'catch_up', not {missed!r}")
         if not isinstance(catch_up, int) or catch_up < 0:
@@ -256,6 +276,13 @@ class TriggerRunner:
         clock: Clock | None = None,
         shared: bool | None = None,
     ) -> None:
+        if isinstance(triggers, Trigger) or not all(isinstance(t, Trigger) for t in triggers):
+            raise ConfigError(f"TriggerRunner takes a list of Triggers, got {triggers!r}")
+        if not callable(submit):
+            raise ConfigError(
+                "TriggerRunner's submit is an async function of a payload (worker.run, "
+                f"pool.submit, client.submit), got {submit!r}"
+            )
         names = [t.name for t in triggers]
         if len(set(names)) != len(names):
             raise ConfigError(f"trigger names must differ (they name the ticks), got {names}")

@@ -60,7 +60,7 @@ from .outcome import (
     payload_digest,
 )
 from .requires import require_jsonschema
-from .spec import WorkerSpec
+from .spec import WorkerSpec, check_seconds
 
 __all__ = ["Worker", "is_retryable"]
 
@@ -123,8 +123,10 @@ class Worker:
             raise ConfigError(f"Worker(agent, spec) takes a WorkerSpec, got {spec!r}")
         if not hasattr(agent, "ask"):
             raise ConfigError(f"Worker(agent, spec) takes an Agent, got {agent!r}")
-        if not retry_delay >= 0 or not max_retry_delay >= 0:
-            raise ConfigError("retry_delay and max_retry_delay are seconds, 0 or more")
+        retry_delay = check_seconds("retry_delay", retry_delay, zero=True)
+        max_retry_delay = check_seconds("max_retry_delay", max_retry_delay, zero=True)
+        if wait_seconds is not None:
+            wait_seconds = check_seconds("wait_seconds", wait_seconds, zero=True)
         self.agent = agent
         self.spec = spec
         self.storage: Storage = storage or getattr(agent, "storage", None) or MemoryStorage()

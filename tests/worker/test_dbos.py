@@ -110,3 +110,23 @@ async def test_a_dbos_schedule_runs_each_tick_once_as_its_own_run(postgres_serve
     finally:
         DBOS.destroy(destroy_registry=False)
         await drop_schema(postgres_server, schema)
+
+
+async def test_running_before_dbos_is_launched_says_what_to_do(tmp_path: Path) -> None:
+    from dbos import DBOS
+
+    from baton.testing import ScriptedModel
+    from baton.worker import Worker
+    from baton.worker.dbos import DBOSWorker
+
+    spec = case_spec("once")
+    durable = DBOSWorker(Worker(spec.agent(config=ScriptedModel()), spec))
+    database = f"sqlite:///{tmp_path / 'dbos.sqlite'}"
+    DBOS(config={"name": "not-launched", "system_database_url": database})
+    try:
+        with pytest.raises(ConfigError, match=r"runs on a launched DBOS .* DBOS\.launch\(\)"):
+            await durable.run({"run_id": "early", "task": "Answer.", "context": {}})
+        with pytest.raises(ConfigError, match="runs on a launched DBOS"):
+            await durable.outcome("early")
+    finally:
+        DBOS.destroy(destroy_registry=False)

@@ -4,6 +4,7 @@ loopback rule for running without a token."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -170,3 +171,23 @@ async def test_a_run_id_with_slashes_and_spaces_is_found_at_its_location() -> No
         done = await http.get(accepted.headers["location"])
         assert done.status_code == 200 and done.json()["run_id"] == run_id
         assert done.json()["status"] == "ok"
+
+
+async def test_a_stopping_server_finishes_the_runs_it_accepted() -> None:
+    """``baton worker serve`` on SIGTERM: the server's lifespan ends only once a run that was
+    answered ``202`` has its outcome (before, the process exited and dropped it)."""
+    started = asyncio.Event()
+    slow_step, release = held_step(started)
+    model = ScriptedModel(call("slow_step"), '{"answer": "finished"}')
+    app = WorkerApp(Worker(SPEC.agent(config=model, tools=[slow_step]), SPEC), no_token=True)
+    lifespan = app.lifespan()
+    await lifespan.__aenter__()
+    await app.pool.submit(payload("r1"))
+    await started.wait()
+    stopping = asyncio.create_task(lifespan.__aexit__(None, None, None))
+    await asyncio.sleep(0)  # one turn of the loop: the shutdown starts, and waits for r1
+    assert not stopping.done()
+    release.set()
+    await stopping
+    outcome = await app.worker.outcome("r1")
+    assert outcome is not None and outcome.result == {"answer": "finished"}

@@ -14,6 +14,7 @@ import redis.asyncio
 from contract_cases import case_agent, case_spec
 from worker_support import eventually, held_step
 
+from baton.errors import BackendUnavailable, ConfigError
 from baton.testing import ScriptedModel, call
 from baton.worker import Worker
 from baton.worker.redis_client import GROUP, RedisKeys, WorkerClient
@@ -197,3 +198,30 @@ async def test_waiting_past_the_timeout_on_a_reachable_redis_says_so_plainly(
     with pytest.raises(TimeoutError) as raised:
         await client.result("never", timeout=0.2)
     assert str(raised.value) == "run 'never' has no outcome after 0.2 s"
+
+
+async def test_an_error_redis_answers_is_a_backend_error_not_a_redis_py_one(
+    redis_url: str,
+) -> None:
+    wrong_database = redis_url.rsplit("/", 1)[0] + "/999"  # Redis refuses the SELECT
+    client = WorkerClient(wrong_database, "nobody-runs-this")
+    with pytest.raises(BackendUnavailable, match="DB index"):
+        await client.result("never", timeout=1)
+    runner = RedisRunner(Worker(case_agent("once"), case_spec("once")), wrong_database)
+    with pytest.raises(BackendUnavailable, match="DB index"):
+        await runner.run()
+
+
+def test_runner_and_client_arguments_of_the_wrong_kind_are_named(redis_url: str) -> None:
+    spec = case_spec("once")
+    worker = Worker(case_agent("once"), spec)
+    for option, value in (("heartbeat", "5"), ("block", -1)):
+        with pytest.raises(ConfigError, match=f"{option} is a number of seconds, more than 0"):
+            RedisRunner(worker, redis_url, **{option: value})
+    with pytest.raises(ConfigError, match="Redis is given as a URL"):
+        RedisRunner(worker, 6379)  # type: ignore[arg-type]
+    # The spec itself instead of its id would queue to a stream no worker reads.
+    with pytest.raises(ConfigError, match=r"takes the spec's id \(spec.id"):
+        WorkerClient(redis_url, spec)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="takes the spec's id"):
+        WorkerClient(redis_url, "specs/triage.yaml")  # a path, not an id: no worker reads it

@@ -61,6 +61,18 @@ def test_triggers_are_declared_in_the_front_matter() -> None:
         WorkerSpec("w", triggers=({"every": 5, "cron": "* * * * *", "task": "x"},))
 
 
+def test_a_trigger_that_could_not_start_is_refused_with_the_file_and_line() -> None:
+    # Found when the file is read, not later as a bare error when `baton worker run` starts it.
+    for declared, problem in (
+        ("cron: '61 * * * *'", "cron '61 \\* \\* \\* \\*' is not a cron expression"),
+        ("every: 60\n    catch_up: lots", "catch_up is a count of ticks"),
+        ("every: 60\n    name: 5", "a trigger's name is text"),
+    ):
+        text = f"---\nid: w\ntriggers:\n  - {declared}\n    task: Go\n---\nDo it.\n"
+        with pytest.raises(ConfigError, match=f"bad.worker.md:3: {problem}"):
+            WorkerSpec.parse(text, source="bad.worker.md")
+
+
 def test_constraints_may_come_only_from_the_body() -> None:
     text = (
         "---\nid: w\n---\nDo it.\n\n### Constraints\n\n- `timeout_seconds`: 5s\n- max_attempts: 4\n"

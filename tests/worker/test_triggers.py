@@ -39,6 +39,28 @@ def test_schedules_tick_at_shared_times() -> None:
         Schedule.every(0)
 
 
+def test_a_trigger_built_from_the_wrong_things_says_what_it_takes() -> None:
+    def payload(tick: Tick) -> dict[str, Any]:
+        return {"run_id": tick.run_id, "task": "Tick."}
+
+    async def submit(payload: dict[str, Any]) -> None:
+        pass
+
+    with pytest.raises(ConfigError, match="takes a cron expression as text"):
+        Schedule.cron(5)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="the schedule is a Schedule"):
+        Trigger.scheduled("d", "*/5 * * * *", payload)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="payload is a function of the tick"):
+        Trigger.scheduled("d", Schedule.every(5), {"run_id": "d"})  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="events is an async iterable"):
+        Trigger.on_events("e", [1, 2], payload)  # type: ignore[arg-type]
+    trigger = Trigger.scheduled("d", Schedule.every(5), payload)
+    with pytest.raises(ConfigError, match="takes a list of Triggers"):
+        TriggerRunner(trigger, submit)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="submit is an async function of a payload"):
+        TriggerRunner([trigger], None)  # type: ignore[arg-type]
+
+
 def _trigger(**options: Any) -> Trigger:
     def payload(tick: Tick) -> dict[str, Any]:
         return {"run_id": tick.run_id, "task": "Tick.", "context": {"at": tick.iso}}

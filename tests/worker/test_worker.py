@@ -155,6 +155,13 @@ def test_a_worker_needs_a_spec_and_an_agent() -> None:
         Worker("agent", SPEC)
 
 
+def test_retry_and_wait_seconds_that_are_not_seconds_are_named() -> None:
+    agent = SPEC.agent(config=ScriptedModel())
+    for option, value in (("retry_delay", "1"), ("max_retry_delay", -1), ("wait_seconds", -5)):
+        with pytest.raises(ConfigError, match=f"{option} is a number of seconds, 0 or more"):
+            Worker(agent, SPEC, **{option: value})
+
+
 async def test_outcomes_live_in_the_agents_storage_backend(store: str) -> None:
     storage = open_storage(store)
     first = Worker(SPEC.agent(config=ScriptedModel('{"answer": "stored"}'), storage=storage), SPEC)

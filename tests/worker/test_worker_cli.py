@@ -9,8 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from contract_cases import case_spec
+from contract_cases import OUTPUT, case_spec
 from worker_support import HERE, ROOT, WorkerProcess, write_spec
+
+from baton.worker import WorkerSpec
 
 
 def baton(*args: str) -> subprocess.CompletedProcess[str]:
@@ -65,6 +67,12 @@ def test_a_bad_agent_target_is_named(tmp_path: Path) -> None:
     ):
         failed = baton("run", str(path), "--agent", target, "--redis", "redis://127.0.0.1:1/0")
         assert failed.returncode == 2 and problem in failed.stderr, failed.stderr
+    # Neither a spec file nor an id: refused, rather than queued where no worker reads.
+    task = json.dumps({"run_id": "r1", "task": "Answer."})
+    unreachable = "redis://127.0.0.1:1/0"
+    lost = baton("submit", "specs/triage.yaml", "--redis", unreachable, "--payload", task)
+    assert lost.returncode == 2, lost.stderr
+    assert "neither a *.worker.md file nor a worker's id" in lost.stderr
 
 
 async def test_submit_and_wait_queues_the_task_once(
@@ -95,3 +103,40 @@ def test_the_help_says_which_redis_a_worker_uses_without_redis() -> None:
         shown = baton(command, "--help")
         assert shown.returncode == 0, shown.stderr
         assert "redis://127.0.0.1:6379/0" in " ".join(shown.stdout.split()), command
+
+
+def test_a_redis_that_refuses_or_is_unreachable_is_said_in_one_line(
+    redis_url: str, tmp_path: Path
+) -> None:
+    path = write_spec(case_spec("once"), tmp_path)
+    wrong_database = redis_url.rsplit("/", 1)[0] + "/999"  # Redis refuses the SELECT
+    refused = baton("run", str(path), "--agent", "contract_cases:once", "--redis", wrong_database)
+    assert refused.returncode == 1, refused.stderr
+    assert "BackendUnavailable" in refused.stderr and "DB index" in refused.stderr
+    task = json.dumps({"run_id": "r1", "task": "Answer."})
+    unreachable = baton(
+        "submit", str(path), "--redis", "redis://:s3cret@127.0.0.1:1/0", "--payload", task
+    )
+    assert unreachable.returncode == 1, unreachable.stderr
+    assert "BackendUnavailable" in unreachable.stderr and "s3cret" not in unreachable.stderr
+    for failed in (refused, unreachable):
+        assert "Traceback" not in failed.stderr, failed.stderr
+
+
+def test_a_schedule_whose_ticks_the_input_schema_refuses_is_refused_at_start(
+    tmp_path: Path,
+) -> None:
+    # Started anyway, every tick would end as invalid_request, seen only in the outcomes.
+    schema = {
+        "type": "object",
+        "properties": {"run_id": {"type": "string"}, "ticket": {"type": "string"}},
+        "required": ["run_id", "ticket"],
+        "additionalProperties": False,
+    }
+    spec = WorkerSpec("contract-once", input_schema=schema, output_schema=OUTPUT)
+    path = write_spec(spec, tmp_path)
+    args = ("run", str(path), "--agent", "contract_cases:once", "--redis", "redis://127.0.0.1:1/0")
+    refused = baton(*args, "--every", "60", "--task", "Summarise the queue")
+    assert refused.returncode == 2, refused.stderr
+    assert "trigger 'contract-once-every-1' submits {run_id, task, context}" in refused.stderr
+    assert "'ticket' is a required property" in refused.stderr

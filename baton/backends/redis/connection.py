@@ -124,6 +124,11 @@ class Connector:
         if source is None or isinstance(source, str):
             self._client: Redis | None = None
             self.url: str | None = resolve_url(source)
+        elif not hasattr(source, "execute_command"):
+            raise ConfigError(
+                "Redis is given as a URL (e.g. 'redis://127.0.0.1:6379/0'), a "
+                f"redis.asyncio.Redis client or None ($BATON_REDIS_URL), got {source!r}"
+            )
         else:
             self._client = source
             self.url = None
