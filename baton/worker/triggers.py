@@ -24,7 +24,9 @@
 - An event trigger fires once per matching event of its source (a ``Stream``, a ``StreamView``
   from ``stream.where(...)``, a ``RedisWatcher``: any async iterable of events). Its key, which
   the lease and the run id use, is the Redis entry id for a ``RedisWatcher`` (the same in every
-  process watching that stream), else ``key(event)`` if given, else a count of matching events.
+  process watching that stream), else ``key(event)`` if given, else a count of matching events
+  after the runner's own random id (``alerts@3f9c2a1b-1``: a restarted process, or another one,
+  never takes an earlier event's key).
 
 A process that dies between taking a tick's lease and submitting it loses that tick (the window
 is one round trip); a submission that fails is logged and not retried (the next tick comes).
@@ -43,6 +45,7 @@ from typing import Any, Literal, Protocol
 
 from ..backends.redis.connection import Connector, RedisSource
 from ..backends.redis.stream import retryable_errors
+from ..conversation import new_id
 from ..errors import ConfigError
 from ..events import Event
 from ..redaction import logger
@@ -293,6 +296,10 @@ class TriggerRunner:
         self.prefix = prefix
         self.lease_ms = int(lease_seconds * 1000)
         self.clock: Clock = clock or SystemClock()
+        # Counted event keys start with this runner's own id: a count starts again at 1 in a
+        # restarted process (or another one), and a key seen before would take the earlier
+        # event's lease and stored outcome, so the new event would never run.
+        self.instance = new_id()[:8]
         self.fired: list[Tick] = []  # the ticks this process fired (newest 1,000)
         self._local: set[str] = set()  # fired ticks, when not shared
         self._local_last: dict[str, float] = {}
@@ -336,7 +343,7 @@ class TriggerRunner:
             elif isinstance(entry_id, str) and entry_id:
                 key = entry_id
             else:
-                key = str(count)
+                key = f"{self.instance}-{count}"
             await self.fire(trigger, Tick(trigger.name, self.clock.now(), key, event))
 
     async def fire(self, trigger: Trigger, tick: Tick) -> bool:

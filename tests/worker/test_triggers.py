@@ -186,10 +186,12 @@ async def test_an_event_trigger_fires_once_per_matching_event() -> None:
             return len(submitted) == 2
 
         await eventually(both, what="two matching events fired")
+        # Counted after the runner's own id: a restarted runner never reuses one.
         assert [(p["run_id"], p["task"]) for p in submitted] == [
-            ("human@1", "urgent: a"),
-            ("human@2", "urgent: b"),
+            (f"human@{runner.instance}-1", "urgent: a"),
+            (f"human@{runner.instance}-2", "urgent: b"),
         ]
+        assert runner.instance != TriggerRunner([], submit).instance
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
