@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 from dataclasses import dataclass
@@ -239,15 +240,32 @@ async def _run(spec_path: Path, target: str, redis: str | None, options: _RunOpt
         ticking = asyncio.create_task(scheduler.run(), name="baton-worker-triggers")
     loop = asyncio.get_running_loop()
 
-    def stop() -> None:
-        print(f"worker {spec.id} stopping: finishing {runner.in_hand} tasks in hand", flush=True)
+    stopping = False
+
+    def stop(signum: int) -> None:
+        nonlocal stopping
+        if stopping:
+            # A second signal: the operator won't wait. The tasks in hand are not acknowledged,
+            # so Redis hands them to another worker (at least once), as after a crash.
+            print(
+                f"worker {spec.id} stopped at once: its {runner.in_hand} tasks in hand will be "
+                "taken again by another worker",
+                flush=True,
+            )
+            os._exit(128 + signum)
+        stopping = True
+        print(
+            f"worker {spec.id} stopping: finishing {runner.in_hand} tasks in hand "
+            "(signal again to stop at once)",
+            flush=True,
+        )
         runner.stop()
         if ticking is not None:
             ticking.cancel()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):  # not on Windows
-            loop.add_signal_handler(signum, stop)
+            loop.add_signal_handler(signum, stop, signum)
     print(f"worker {spec.id} ready ({runner.consumer})", flush=True)
     await runner.run()
     if ticking is not None:

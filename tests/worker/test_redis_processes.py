@@ -112,6 +112,40 @@ async def test_the_workers_ride_out_a_redis_restart(own_redis: Any, tmp_path: Pa
         await inspect.aclose()
 
 
+async def test_a_second_sigterm_stops_at_once_and_another_worker_takes_the_task(
+    redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    # It used to wait for the task in hand however many times it was told to stop.
+    process = worker(tmp_path, redis_url, prefix, WORKER_TEST_GATE="1").start()
+    other = None
+    inspect = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        client = WorkerClient(redis_url, SPEC.id, prefix=prefix)
+        await client.submit(payload("held"))
+
+        async def task_in_hand() -> bool:
+            return bool(await started(inspect, prefix))
+
+        await eventually(task_in_hand, what="the task was taken")
+        assert process.process is not None and process.process.stdout is not None
+        process.process.send_signal(signal.SIGTERM)
+        line = await asyncio.to_thread(process.process.stdout.readline)
+        assert "signal again to stop at once" in line
+        process.process.send_signal(signal.SIGTERM)
+        out, _ = process.process.communicate(timeout=60)
+        assert process.process.returncode == 128 + signal.SIGTERM
+        assert "stopped at once: its 1 tasks in hand will be taken again" in out
+        assert await client.outcome("held") is None  # not finished, not lost:
+        other = worker(tmp_path, redis_url, prefix, WORKER_TEST_GATE="1").start()
+        await inspect.set(f"{prefix}gate", "open")
+        assert (await client.result("held", timeout=60))["status"] == "ok"
+    finally:
+        process.kill()
+        if other is not None:
+            other.kill()
+        await inspect.aclose()
+
+
 async def test_sigterm_finishes_the_task_in_hand_then_stops(
     redis_url: str, prefix: str, tmp_path: Path
 ) -> None:
