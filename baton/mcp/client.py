@@ -464,6 +464,11 @@ class MCPServer:
                 return session
             except TimeoutError:
                 self._drop(session)
+                # Wait until the SDK has stopped the process (its grace, then a kill): a loop
+                # that ended during that shutdown would cancel it again and leave the process.
+                if session.supervisor is not None:
+                    ending = asyncio.gather(session.supervisor, return_exceptions=True)
+                    await asyncio.shield(ending)
                 raise ToolSourceUnavailable(
                     f"MCP server {self.name} did not finish connecting within "
                     f"{self.connect_timeout:g} s (connect_timeout): is it an MCP server, and "

@@ -147,6 +147,8 @@ async def serve_http(
             f"--no-token serves without authentication and is only allowed on a loopback "
             f"address (127.0.0.1, ::1, localhost), not {host!r}; give a token instead"
         )
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"cannot listen on {host}:{port}: a port is 0-65535 (0 picks a free one)")
     try:
         uvicorn = importlib.import_module("uvicorn")
     except ImportError:

@@ -71,8 +71,13 @@ def stdio_target(
 
     if not isinstance(command, str) or not command:
         raise ConfigError(f"MCPServer.stdio needs a command, got {command!r}")
-    if isinstance(args, str):
+    if isinstance(args, str) or not all(isinstance(arg, str) for arg in args):
         raise ConfigError(f"MCPServer.stdio takes args as a list of strings, got {args!r}")
+    if env is not None and not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in dict(env).items()
+    ):
+        # (the values are not shown: they are often keys)
+        raise ConfigError("MCPServer.stdio env must map names to strings (str(value) for numbers)")
     argv, environment = list(args), dict(env) if env is not None else None
 
     def connect() -> StdioServerParameters:

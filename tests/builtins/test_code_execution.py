@@ -149,6 +149,26 @@ def test_bad_options_are_config_errors() -> None:
         Limits(open_files=64.5)  # type: ignore[arg-type]
 
 
+def test_wrong_sandbox_limits_and_env_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match=r"a sandbox instance: UnsafeSubprocess\(\)"):
+        code_execution(UnsafeSubprocess)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"takes Bubblewrap\(\), Docker\(\) or Unsafe"):
+        code_execution("bubblewrap")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"limits=...\) takes Limits"):
+        code_execution(UnsafeSubprocess(), limits={"cpu_seconds": 1})  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"got 'python'"):
+        code_execution(UnsafeSubprocess(), languages="python")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"env=...\) must map names to strings"):
+        UnsafeSubprocess(env={"PORT": 8000})  # type: ignore[dict-item]
+    with pytest.raises(ConfigError, match=r"read_only=...\) takes a list of paths"):
+        Bubblewrap(read_only="/opt/data")  # type: ignore[arg-type]
+
+
+async def test_a_workspace_opened_with_wrong_limits_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"open\(\) takes a Limits"):
+        await UnsafeSubprocess().open({"cpu_seconds": 1})  # type: ignore[arg-type]
+
+
 # -- UnsafeSubprocess: the limits, without isolation ---------------------------------------------
 
 

@@ -148,6 +148,8 @@ def test_a_root_that_is_not_a_directory_is_a_config_error(project: Path) -> None
         files(project / "README.md")
     with pytest.raises(ConfigError, match="max_read_bytes"):
         files(project, max_read_bytes=0)
+    with pytest.raises(ConfigError, match=r"takes a directory path, got NoneType"):
+        files(None)  # type: ignore[arg-type]
 
 
 async def test_an_escape_reaches_the_model_as_a_short_tool_error(project: Path) -> None:

@@ -83,6 +83,8 @@ def test_bad_policies_are_config_errors() -> None:
         ShellPolicy(deny=[""])
     with pytest.raises(ConfigError, match="ShellPolicy"):
         shell(policy="ls", sandbox=UnsafeSubprocess())  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"shell\(limits=...\) takes Limits"):
+        shell(sandbox=UnsafeSubprocess(), limits=10)  # type: ignore[arg-type]
 
 
 ShellAgent = Callable[[ScriptedModel, list[bool], list[str]], Agent]

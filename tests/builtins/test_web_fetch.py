@@ -102,6 +102,11 @@ async def test_a_loopback_server_is_refused_by_default(base: str) -> None:
         await fetch(f"{base}/page")
 
 
+async def test_the_refusal_reads_as_a_sentence() -> None:
+    with pytest.raises(BlockedAddress, match=r"resolves to 0\.0\.0\.0, an unspecified address"):
+        await web_fetch()("http://0.0.0.0:9/")
+
+
 async def test_a_host_name_that_resolves_to_a_private_address_is_refused(base: str) -> None:
     fetch = web_fetch()
     port = base.rsplit(":", 1)[1]
@@ -207,7 +212,7 @@ def test_the_guard_knows_private_addresses(address: str, kind: str | None) -> No
     if kind is None:
         assert why is None
     else:
-        assert why is not None and f"a {kind} address" in why
+        assert why is not None and f", {'an' if kind[0] in 'aeiou' else 'a'} {kind} address" in why
 
 
 def test_bad_allow_entries_are_config_errors() -> None:

@@ -362,6 +362,14 @@ def test_wrong_settings_are_clear_errors(options: dict[str, Any], message: str) 
         MCPServer.in_process(make_server(), **options)
 
 
+def test_wrong_stdio_arguments_are_clear_errors() -> None:
+    with pytest.raises(ConfigError, match="args as a list of strings"):
+        MCPServer.stdio("python3", ["-m", 5])  # type: ignore[list-item]
+    with pytest.raises(ConfigError, match="env must map names to strings") as refused:
+        MCPServer.stdio("python3", env={"API_KEY": "sk-secret", "PORT": 8000})  # type: ignore[dict-item]
+    assert "sk-secret" not in str(refused.value)
+
+
 def test_in_process_takes_only_an_sdk_server() -> None:
     with pytest.raises(ConfigError, match="MCP SDK server object"):
         MCPServer.in_process(object())

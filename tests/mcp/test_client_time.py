@@ -317,6 +317,18 @@ async def test_a_server_that_never_answers_the_handshake_is_given_up_on() -> Non
     assert child_processes(b"time.sleep(600)") == []
 
 
+async def test_a_server_given_up_on_is_stopped_before_the_error_is_raised() -> None:
+    """Without an ``aclose()``: the program may end its event loop right after the error, and
+    a loop's end that cancels the SDK's shutdown half-way left the process running (or hung
+    ``asyncio.run`` until it ended)."""
+    server = MCPServer.stdio(
+        sys.executable, ["-c", "import time; time.sleep(601)"], connect_timeout=1, reconnect=0
+    )
+    with pytest.raises(ToolSourceUnavailable, match="did not finish connecting"):
+        await server.list_tools()
+    assert child_processes(b"time.sleep(601)") == []
+
+
 async def test_a_server_that_cannot_start_is_a_clear_error() -> None:
     server = MCPServer.stdio("/nonexistent/mcp-server")
     agent = Agent("a", config=ScriptedModel("never"), tools=[server])

@@ -114,6 +114,14 @@ async def test_a_generated_token_and_bad_tokens() -> None:
         app.http_app(token=TOKEN, no_token=True)
 
 
+async def test_a_port_out_of_range_is_a_config_error() -> None:
+    from baton.mcp.serve import serve_http
+
+    # (the socket's own OverflowError used to escape as a traceback)
+    with pytest.raises(ConfigError, match=r"127\.0\.0\.1:99999: a port is 0-65535"):
+        await serve_http(make_agent(), "127.0.0.1", 99999, token=TOKEN)
+
+
 async def test_origin_and_host_are_checked_against_dns_rebinding() -> None:
     http = MCPApp(make_agent()).http_app(token=TOKEN, allowed_origins=["https://app.example.com"])
     auth = {"Authorization": f"Bearer {TOKEN}"}

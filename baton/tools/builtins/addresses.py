@@ -68,8 +68,8 @@ class AddressGuard:
         if kind is None:
             return None
         return (
-            f"{host!r} resolves to {checked}, a {kind} address; web tools refuse those unless "
-            "they are allowed (allow=[...] of host names, addresses or CIDR ranges)"
+            f"{host!r} resolves to {checked}, {_article(kind)} {kind} address; web tools refuse "
+            "those unless they are allowed (allow=[...] of host names, addresses or CIDR ranges)"
         )
 
     async def resolve(self, host: str, port: int) -> list[IPAddress]:
@@ -111,6 +111,10 @@ def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
     if address in _NAT64 or address in _IPV4_COMPATIBLE:
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return None
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def _kind(address: IPAddress) -> str | None:

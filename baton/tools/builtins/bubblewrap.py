@@ -57,6 +57,8 @@ class Bubblewrap(Sandbox):
         uid_range: tuple[int, int] = DEFAULT_UID_RANGE,
     ) -> None:
         super().__init__(env=env, python=python)
+        if isinstance(read_only, str | os.PathLike):
+            raise ConfigError(f"Bubblewrap(read_only=...) takes a list of paths: [{read_only!r}]")
         self.read_only = tuple(str(Path(p).absolute()) for p in read_only)
         for path in self.read_only:
             if path in ("/", SCRATCH, PROGRAMS, "/tmp", "/proc", "/dev"):

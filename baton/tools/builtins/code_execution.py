@@ -24,7 +24,7 @@ from ...context import Context
 from ...errors import ConfigError
 from ..tool import Tool, ToolResult
 from .limits import Limits
-from .sandbox import LANGUAGES, Execution, Sandbox, Workspace, WorkspaceClosed
+from .sandbox import LANGUAGES, Execution, Sandbox, Workspace, WorkspaceClosed, check_setup
 
 __all__ = ["CodeExecution", "SessionWorkspaces", "code_execution", "default_sandbox", "run_in"]
 
@@ -125,11 +125,12 @@ class CodeExecution:
         name: str,
         max_sessions: int,
     ) -> None:
+        check_setup("code_execution", sandbox, limits)
         unknown = [lang for lang in languages if lang not in LANGUAGES]
-        if unknown or not languages:
+        if unknown or not languages or isinstance(languages, str):
             raise ConfigError(
-                f"code_execution(languages=...) takes some of {', '.join(LANGUAGES)}, "
-                f"got {list(languages)!r}"
+                f"code_execution(languages=...) takes a tuple of some of "
+                f"{', '.join(LANGUAGES)}, e.g. ('python', 'shell'), got {languages!r}"
             )
         sandbox.check()  # a missing bwrap is the developer's to fix, before the first call
         self.sandbox, self.limits, self.session = sandbox, limits, session

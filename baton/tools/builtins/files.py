@@ -39,6 +39,8 @@ class _Root:
     """The root directory and the checks every path goes through."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
+        if not isinstance(root, str | os.PathLike):
+            raise ConfigError(f"files(root=...) takes a directory path, got {type(root).__name__}")
         path = Path(root).expanduser()
         if not path.is_dir():
             raise ConfigError(f"files(root=...): {str(path)!r} is not a directory")

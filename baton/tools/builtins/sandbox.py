@@ -224,6 +224,11 @@ class Sandbox(ABC):
     is_security_boundary: ClassVar[bool] = True
 
     def __init__(self, *, env: Mapping[str, str] | None = None, python: str = "python3") -> None:
+        if env is not None and not (
+            isinstance(env, Mapping)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())
+        ):
+            raise ConfigError(f"{type(self).__name__}(env=...) must map names to strings")
         self.env = dict(env or {})
         """Extra environment variables for every run (the rest of the environment is cleared)."""
         self.python = python
@@ -237,6 +242,8 @@ class Sandbox(ABC):
     async def open(self, limits: Limits | None = None) -> Workspace:
         """A new workspace: an empty scratch directory and (where the backend has them) a
         fresh identity."""
+        if limits is not None and not isinstance(limits, Limits):
+            raise ConfigError(f"{self.name} sandbox: open() takes a Limits(...), got {limits!r}")
         self.check()
         base = Path(tempfile.mkdtemp(prefix=f"baton-{self.name}-"))
         (base / "scratch").mkdir()
@@ -439,6 +446,23 @@ def _sizes_changed_since(root: Path, since_ns: int) -> dict[str, int]:
             except OSError:
                 continue
     return found
+
+
+def check_setup(maker: str, sandbox: object, limits: object) -> None:
+    """A ``ConfigError`` naming the fix when ``maker`` (``code_execution``, ``shell``) is given
+    something other than a sandbox instance and a ``Limits``."""
+    if isinstance(sandbox, type) and issubclass(sandbox, Sandbox):
+        raise ConfigError(
+            f"{maker}(sandbox=...) takes a sandbox instance: {sandbox.__name__}(), "
+            f"not the class {sandbox.__name__}"
+        )
+    if not isinstance(sandbox, Sandbox):
+        raise ConfigError(
+            f"{maker}(sandbox=...) takes Bubblewrap(), Docker() or UnsafeSubprocess(), "
+            f"got {sandbox!r}"
+        )
+    if not isinstance(limits, Limits):
+        raise ConfigError(f"{maker}(limits=...) takes Limits(...), got {limits!r}")
 
 
 def _remove_tree(path: Path) -> None:

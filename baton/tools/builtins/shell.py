@@ -18,7 +18,7 @@ from ...errors import ConfigError
 from ..tool import Tool, ToolResult
 from .code_execution import SessionWorkspaces, default_sandbox, run_in
 from .limits import Limits
-from .sandbox import Execution, Sandbox
+from .sandbox import Execution, Sandbox, check_setup
 from .shell_policy import ShellPolicy
 
 __all__ = ["Shell", "shell"]
@@ -44,6 +44,7 @@ class Shell:
     ) -> None:
         if not isinstance(policy, ShellPolicy):
             raise ConfigError(f"shell(policy=...) takes a ShellPolicy, got {policy!r}")
+        check_setup("shell", sandbox, limits)
         sandbox.check()
         self.policy, self.sandbox, self.limits = policy, sandbox, limits
         self.sessions = SessionWorkspaces(sandbox, limits, max_sessions) if session else None
