@@ -181,6 +181,7 @@ async def _serve_mcp(
     allow_origin: list[str],
     allow_host: list[str],
 ) -> int:
+    from .endpoint_guard import host_and_port
     from .errors import ConfigError
     from .mcp import MCPApp, ToolsMode
     from .mcp.serve import load_target, serve_http, serve_stdio
@@ -197,13 +198,11 @@ async def _serve_mcp(
             raise ConfigError("--no-token, --allow-origin and --allow-host need --http")
         await serve_stdio(agent, name=name, tools=mode)
         return 0
-    host, _, port = http.rpartition(":")
-    if not host or not port.isdigit():
-        raise ConfigError(f"--http takes HOST:PORT, e.g. 127.0.0.1:8000, not {http!r}")
+    host, port = host_and_port(http)
     await serve_http(
         agent,
-        host.strip("[]"),
-        int(port),
+        host,
+        port,
         name=name,
         tools=mode,
         token=token,

@@ -34,7 +34,7 @@ from pydantic_core import from_json
 
 from .errors import ConfigError
 
-__all__ = ["EndpointGuard", "is_loopback", "parse_json"]
+__all__ = ["EndpointGuard", "host_and_port", "is_loopback", "parse_json"]
 
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -72,6 +72,18 @@ class LoneSurrogate(ValueError):
     """A JSON body holding a lone surrogate escape (``"\\ud83d"``: half a character, as
     ``JSON.stringify`` sends a string cut in the middle of an emoji): valid JSON, but a string
     no UTF-8 answer, log or store could hold."""
+
+
+def host_and_port(http: str, option: str = "--http") -> tuple[str, int]:
+    """The host and port of a command line's ``HOST:PORT`` (``[::1]:8000`` for IPv6), or a
+    ``ConfigError`` naming ``option`` for anything else, a port beyond 65535 included."""
+    host, _, port = http.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit():
+        raise ConfigError(f"{option} takes HOST:PORT, e.g. 127.0.0.1:8000, not {http!r}")
+    if int(port) > 65535:
+        raise ConfigError(f"{option} {http}: a port is 0-65535 (0 picks a free one)")
+    return host, int(port)
 
 
 def parse_json(body: bytes, *, mend_surrogates: bool = False) -> Any:

@@ -130,15 +130,12 @@ def worker_app() -> Any:
 async def _serve(
     spec_path: Path, target: str, http: str, token: str | None, no_token: bool, concurrency: int
 ) -> None:
-    from ..endpoint_guard import is_loopback
+    from ..endpoint_guard import host_and_port, is_loopback
     from .http import WorkerApp
     from .requires import require
     from .worker import Worker
 
-    host, _, port = http.rpartition(":")
-    host = host.strip("[]")
-    if not host or not port.isdigit():
-        raise ConfigError(f"--http takes HOST:PORT, e.g. 127.0.0.1:8000, not {http!r}")
+    host, port = host_and_port(http)
     if no_token and not is_loopback(host):
         raise ConfigError(
             f"--no-token serves without authentication and is only allowed on a loopback "
@@ -152,7 +149,7 @@ async def _serve(
     print(f"Serving worker {spec.id!r} at http://{http}/runs", file=sys.stderr, flush=True)
     if token is None and app.token is not None:
         print(f"Bearer token (generated; choose one with --token): {app.token}", file=sys.stderr)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=int(port), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     await server.serve()
 
 

@@ -57,6 +57,16 @@ def test_serving_without_a_token_is_for_loopback_only(tmp_path: Path) -> None:
     assert refused.returncode == 2 and "only allowed on a loopback address" in refused.stderr
 
 
+def test_a_port_out_of_range_is_named_in_one_line(tmp_path: Path) -> None:
+    # It was the socket's OverflowError, as a traceback.
+    path = write_spec(case_spec("once"), tmp_path)
+    refused = baton(
+        "serve", str(path), "--agent", "contract_cases:once", "--http", "127.0.0.1:99999"
+    )
+    assert refused.returncode == 2 and "--http 127.0.0.1:99999: a port is 0-65535" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
 def test_a_bad_agent_target_is_named(tmp_path: Path) -> None:
     path = write_spec(case_spec("once"), tmp_path)
     for target, problem in (
