@@ -150,6 +150,25 @@ async def _serve(
     if token is None and app.token is not None:
         print(f"Bearer token (generated; choose one with --token): {app.token}", file=sys.stderr)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    loop = asyncio.get_running_loop()
+    handle_exit = server.handle_exit
+
+    def stop(signum: int, frame: Any) -> None:
+        # Called by uvicorn's signal handling: a first signal stops taking requests and lets
+        # the runs accepted with 202 finish (the app's lifespan); a second gives up on them.
+        if server.should_exit:
+            loop.call_soon_threadsafe(app.pool.cancel)
+            print(f"worker {spec.id} stopping at once", file=sys.stderr, flush=True)
+        elif app.pool.in_progress:
+            print(
+                f"worker {spec.id} stopping: finishing {app.pool.in_progress} accepted runs "
+                "(signal again to stop at once)",
+                file=sys.stderr,
+                flush=True,
+            )
+        handle_exit(signum, frame)
+
+    server.handle_exit = stop
     await server.serve()
 
 

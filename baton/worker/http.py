@@ -81,12 +81,14 @@ class WorkerApp:
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: object = None) -> AsyncIterator[None]:
         """When the server stops (SIGTERM), finish the runs it accepted with ``202`` before
-        the process exits: they were promised an outcome. Give it to a parent app this one
-        is mounted in (``Starlette(..., lifespan=app.lifespan)``)."""
+        the process exits: they were promised an outcome (``pool.cancel()`` gives up on them;
+        ``baton worker serve`` does on a second signal). Give it to a parent app this one is
+        mounted in (``Starlette(..., lifespan=app.lifespan)``). The app serves again after it:
+        a lifespan may run more than once (tests, a parent app started again)."""
         try:
             yield
         finally:
-            await self.pool.aclose()
+            await self.pool.join()
 
     @property
     def token(self) -> str | None:

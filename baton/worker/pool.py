@@ -110,6 +110,18 @@ class WorkerPool:
         while self._all:
             await asyncio.gather(*list(self._all), return_exceptions=True)
 
+    @property
+    def in_progress(self) -> int:
+        """How many submitted runs are queued or running here."""
+        return len(self._all)
+
+    def cancel(self) -> int:
+        """Cancel every run queued or running here (none is stored); how many there were."""
+        tasks = list(self._all)
+        for task in tasks:
+            task.cancel()
+        return len(tasks)
+
     async def aclose(self) -> None:
         """Stop taking work, and wait for the runs in progress to end."""
         self._closed = True

@@ -191,3 +191,26 @@ async def test_a_stopping_server_finishes_the_runs_it_accepted() -> None:
     await stopping
     outcome = await app.worker.outcome("r1")
     assert outcome is not None and outcome.result == {"answer": "finished"}
+
+
+async def test_a_server_told_twice_to_stop_gives_up_on_the_accepted_runs() -> None:
+    """The lifespan waits for the runs answered 202 until ``pool.cancel()`` (what ``baton
+    worker serve`` calls on a second signal): they end, unstored, and the app serves again."""
+    started = asyncio.Event()
+    slow_step, release = held_step(started)
+    model = ScriptedModel(call("slow_step"), '{"answer": "finished"}', repeat=True)
+    app = WorkerApp(Worker(SPEC.agent(config=model, tools=[slow_step]), SPEC), no_token=True)
+    lifespan = app.lifespan()
+    await lifespan.__aenter__()
+    await app.pool.submit(payload("r1"))
+    await started.wait()
+    stopping = asyncio.create_task(lifespan.__aexit__(None, None, None))
+    await asyncio.sleep(0)  # one turn of the loop: the shutdown waits for r1
+    assert not stopping.done() and app.pool.in_progress == 1
+    assert app.pool.cancel() == 1
+    await stopping
+    assert await app.worker.outcome("r1") is None
+    # A second lifespan (a test's, a parent app started again): the app takes runs again.
+    async with app.lifespan():
+        release.set()
+        assert (await app.pool.run(payload("r2")))["status"] == "ok"

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 from contract_cases import OUTPUT, case_spec
+from serving import free_port
 from worker_support import HERE, ROOT, WorkerProcess, write_spec
 
 from baton.worker import WorkerSpec
@@ -150,3 +153,48 @@ def test_a_schedule_whose_ticks_the_input_schema_refuses_is_refused_at_start(
     assert refused.returncode == 2, refused.stderr
     assert "trigger 'contract-once-every-1' submits {run_id, task, context}" in refused.stderr
     assert "'ticket' is a required property" in refused.stderr
+
+
+def serving(spec: Path, agent: str, port: int) -> subprocess.Popen[str]:
+    """``baton worker serve`` on 127.0.0.1:``port`` without a token, its stderr piped."""
+    command = [sys.executable, "-m", "baton.cli", "worker", "serve", str(spec)]
+    return subprocess.Popen(
+        [*command, "--agent", agent, "--http", f"127.0.0.1:{port}", "--no-token"],
+        cwd=ROOT,
+        env={"PYTHONPATH": str(HERE), "PATH": "/usr/bin:/bin"},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+async def test_serve_told_twice_to_stop_gives_up_on_the_accepted_runs(tmp_path: Path) -> None:
+    # A run accepted with 202 is finished on the first signal; it used to be waited for however
+    # many signals came (only SIGKILL ended the process).
+    path = write_spec(WorkerSpec("contract-slow", output_schema=OUTPUT), tmp_path)
+    port = free_port()
+    process = serving(path, "contract_cases:slow", port)
+    try:
+        assert process.stderr is not None
+        assert "Serving worker" in await asyncio.to_thread(process.stderr.readline)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            for _ in range(500):  # the line is printed just before uvicorn listens
+                try:
+                    accepted = await http.post(
+                        "/runs",
+                        json={"run_id": "r1", "task": "wait", "context": {}},
+                        headers={"prefer": "respond-async"},
+                    )
+                    break
+                except httpx.ConnectError:
+                    await asyncio.sleep(0.02)
+            assert accepted.status_code == 202
+        process.send_signal(signal.SIGINT)
+        line = await asyncio.to_thread(process.stderr.readline)
+        assert "finishing 1 accepted runs (signal again to stop at once)" in line
+        process.send_signal(signal.SIGINT)
+        await asyncio.to_thread(process.wait, 60)
+        assert "stopping at once" in (await asyncio.to_thread(process.stderr.read))
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
