@@ -10,6 +10,7 @@ closure: no repr, error or log shows them, and the default name of a URL leaves 
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import AsyncIterator, Callable, Generator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -71,8 +72,16 @@ def stdio_target(
 
     if not isinstance(command, str) or not command:
         raise ConfigError(f"MCPServer.stdio needs a command, got {command!r}")
-    if isinstance(args, str) or not all(isinstance(arg, str) for arg in args):
-        raise ConfigError(f"MCPServer.stdio takes args as a list of strings, got {args!r}")
+    if isinstance(args, str):
+        raise ConfigError("MCPServer.stdio takes args as a list of strings, got one string")
+    args = [os.fspath(arg) if isinstance(arg, os.PathLike) else arg for arg in args]
+    wrong = next((i for i, arg in enumerate(args) if not isinstance(arg, str)), None)
+    if wrong is not None:
+        # The position and type alone: arguments often hold keys.
+        raise ConfigError(
+            f"MCPServer.stdio takes args as a list of strings: args[{wrong}] is a "
+            f"{type(args[wrong]).__name__} (str(value) for numbers)"
+        )
     if env is not None and not all(
         isinstance(k, str) and isinstance(v, str) for k, v in dict(env).items()
     ):

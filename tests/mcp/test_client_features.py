@@ -363,8 +363,10 @@ def test_wrong_settings_are_clear_errors(options: dict[str, Any], message: str) 
 
 
 def test_wrong_stdio_arguments_are_clear_errors() -> None:
-    with pytest.raises(ConfigError, match="args as a list of strings"):
-        MCPServer.stdio("python3", ["-m", 5])  # type: ignore[list-item]
+    with pytest.raises(ConfigError, match=r"args\[1\] is a int") as refused:
+        MCPServer.stdio("python3", ["--api-key", 5, "sk-secret"])  # type: ignore[list-item]
+    assert "sk-secret" not in str(refused.value)
+    MCPServer.stdio("python3", [Path("server.py")])  # type: ignore[list-item]  # a path is taken
     with pytest.raises(ConfigError, match="env must map names to strings") as refused:
         MCPServer.stdio("python3", env={"API_KEY": "sk-secret", "PORT": 8000})  # type: ignore[dict-item]
     assert "sk-secret" not in str(refused.value)

@@ -220,6 +220,21 @@ def test_runner_and_client_arguments_of_the_wrong_kind_are_named(redis_url: str)
             RedisRunner(worker, redis_url, **{option: value})
     with pytest.raises(ConfigError, match="Redis is given as a URL"):
         RedisRunner(worker, 6379)  # type: ignore[arg-type]
+    # redis-py's blocking client can't be awaited; a URL object is named by its type alone.
+    import redis
+
+    with pytest.raises(
+        ConfigError, match=r"a redis.asyncio.Redis client .* got redis.client.Redis"
+    ):
+        RedisRunner(worker, redis.Redis())  # type: ignore[arg-type]
+
+    class Address:
+        def __repr__(self) -> str:
+            return "redis://:s3cret@db:6379/0"
+
+    with pytest.raises(ConfigError, match=r"got .*Address") as refused:
+        RedisRunner(worker, Address())  # type: ignore[arg-type]
+    assert "s3cret" not in str(refused.value)
     # The spec itself instead of its id would queue to a stream no worker reads.
     with pytest.raises(ConfigError, match=r"takes the spec's id \(spec.id"):
         WorkerClient(redis_url, spec)  # type: ignore[arg-type]

@@ -114,6 +114,13 @@ async def close_pools(url: str | None = None) -> None:
             await client.connection_pool.disconnect()
 
 
+def _is_sync_client(source: object) -> bool:
+    """Whether ``source`` is redis-py's blocking client (its calls can't be awaited)."""
+    import redis
+
+    return isinstance(source, redis.Redis)
+
+
 class Connector:
     """How a backend reaches Redis: its own client, or the shared pool of a URL (per loop)."""
 
@@ -124,10 +131,12 @@ class Connector:
         if source is None or isinstance(source, str):
             self._client: Redis | None = None
             self.url: str | None = resolve_url(source)
-        elif not hasattr(source, "execute_command"):
+        elif not hasattr(source, "execute_command") or _is_sync_client(source):
+            # The type alone: a URL object or a client's repr may hold a password.
             raise ConfigError(
                 "Redis is given as a URL (e.g. 'redis://127.0.0.1:6379/0'), a "
-                f"redis.asyncio.Redis client or None ($BATON_REDIS_URL), got {source!r}"
+                "redis.asyncio.Redis client or None ($BATON_REDIS_URL), got "
+                f"{type(source).__module__}.{type(source).__name__}"
             )
         else:
             self._client = source
