@@ -12,8 +12,9 @@ leaves the session, the requests still in flight fail, and the SDK stops the ser
 When the event loop ends without it (``asyncio.run`` cancels what is left), the supervisor is
 cancelled and closes the same way. When the session fails (the server exits), the calls waiting
 on it fail with a ``ToolSourceUnavailable`` the model reads, and the next use opens a new one.
-Opening a session and the server's listings are bounded by ``connect_timeout``; tool calls by
-``timeout``.
+Opening a session and the server's listings are bounded by ``connect_timeout`` (a stdio server
+given up on is stopped before the error: the SDK's grace, then a kill, a few seconds more);
+tool calls by ``timeout``.
 """
 
 from __future__ import annotations

@@ -130,7 +130,7 @@ async def serve_stdio(
 async def serve_http(
     target: Agent[Any] | MCPApp,
     host: str,
-    port: int,
+    port: int | str,
     *,
     name: str | None = None,
     tools: ToolsMode | None = None,
@@ -147,7 +147,9 @@ async def serve_http(
             f"--no-token serves without authentication and is only allowed on a loopback "
             f"address (127.0.0.1, ::1, localhost), not {host!r}; give a token instead"
         )
-    if not 0 <= port <= 65535:
+    if isinstance(port, str) and port.isdigit():
+        port = int(port)  # as an environment variable gives it
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
         raise ConfigError(f"cannot listen on {host}:{port}: a port is 0-65535 (0 picks a free one)")
     try:
         uvicorn = importlib.import_module("uvicorn")

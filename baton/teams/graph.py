@@ -215,7 +215,8 @@ class Graph(Team):
                     f"graph {self._name!r}: node {name!r} holds the graph itself (a team "
                     "inside a team must not contain the outer one)"
                 )
-        unreached = [n for n in self._nodes if n not in self._reachable(start)]
+        reached = self._reachable(start)
+        unreached = [n for n in self._nodes if n not in reached]
         if unreached:
             # Such a node never takes a turn: most likely an edge forgotten, or a typo'd start.
             raise ConfigError(
@@ -239,11 +240,13 @@ class Graph(Team):
 
     def _reachable(self, start: str) -> set[str]:
         """The nodes some path of edges leads to from ``start`` (conditions aside)."""
+        out: dict[str, list[str]] = {}
+        for source, target, _ in self._edges:
+            out.setdefault(source, []).append(target)
         seen, todo = {start}, [start]
         while todo:
-            node = todo.pop()
-            for source, target, _ in self._edges:
-                if source == node and target not in seen:
+            for target in out.get(todo.pop(), ()):
+                if target not in seen:
                     seen.add(target)
                     todo.append(target)
         return seen

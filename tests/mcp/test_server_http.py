@@ -120,6 +120,12 @@ async def test_a_port_out_of_range_is_a_config_error() -> None:
     # (the socket's own OverflowError used to escape as a traceback)
     with pytest.raises(ConfigError, match=r"127\.0\.0\.1:99999: a port is 0-65535"):
         await serve_http(make_agent(), "127.0.0.1", 99999, token=TOKEN)
+    with pytest.raises(ConfigError, match=r"127\.0\.0\.1:eighty: a port is 0-65535"):
+        await serve_http(make_agent(), "127.0.0.1", "eighty", token=TOKEN)
+    # A port as the environment gives it ("8000") is read as a number: the refusal here
+    # comes from what follows the port, a token too short.
+    with pytest.raises(ConfigError, match="at least 16 characters"):
+        await serve_http(make_agent(), "127.0.0.1", "99", token="short")
 
 
 async def test_origin_and_host_are_checked_against_dns_rebinding() -> None:
