@@ -173,29 +173,9 @@ async def test_a_run_id_with_slashes_and_spaces_is_found_at_its_location() -> No
         assert done.json()["status"] == "ok"
 
 
-async def test_a_stopping_server_finishes_the_runs_it_accepted() -> None:
-    """``baton worker serve`` on SIGTERM: the server's lifespan ends only once a run that was
-    answered ``202`` has its outcome (before, the process exited and dropped it)."""
-    started = asyncio.Event()
-    slow_step, release = held_step(started)
-    model = ScriptedModel(call("slow_step"), '{"answer": "finished"}')
-    app = WorkerApp(Worker(SPEC.agent(config=model, tools=[slow_step]), SPEC), no_token=True)
-    lifespan = app.lifespan()
-    await lifespan.__aenter__()
-    await app.pool.submit(payload("r1"))
-    await started.wait()
-    stopping = asyncio.create_task(lifespan.__aexit__(None, None, None))
-    await asyncio.sleep(0)  # one turn of the loop: the shutdown starts, and waits for r1
-    assert not stopping.done()
-    release.set()
-    await stopping
-    outcome = await app.worker.outcome("r1")
-    assert outcome is not None and outcome.result == {"answer": "finished"}
-
-
-async def test_a_server_told_twice_to_stop_gives_up_on_the_accepted_runs() -> None:
-    """The lifespan waits for the runs answered 202 until ``pool.cancel()`` (what ``baton
-    worker serve`` calls on a second signal): they end, unstored, and the app serves again."""
+async def stopping_with_a_run_in_hand() -> tuple[WorkerApp, asyncio.Event, asyncio.Task[Any]]:
+    """An app whose lifespan is ending while run "r1" (accepted, held in its tool until
+    ``release`` is set) is in progress: the app, ``release`` and the lifespan's ending."""
     started = asyncio.Event()
     slow_step, release = held_step(started)
     model = ScriptedModel(call("slow_step"), '{"answer": "finished"}', repeat=True)
@@ -205,8 +185,26 @@ async def test_a_server_told_twice_to_stop_gives_up_on_the_accepted_runs() -> No
     await app.pool.submit(payload("r1"))
     await started.wait()
     stopping = asyncio.create_task(lifespan.__aexit__(None, None, None))
-    await asyncio.sleep(0)  # one turn of the loop: the shutdown waits for r1
-    assert not stopping.done() and app.pool.in_progress == 1
+    await asyncio.sleep(0)  # one turn of the loop: the shutdown starts, and waits for r1
+    assert not stopping.done()
+    return app, release, stopping
+
+
+async def test_a_stopping_server_finishes_the_runs_it_accepted() -> None:
+    """``baton worker serve`` on SIGTERM: the server's lifespan ends only once a run that was
+    answered ``202`` has its outcome (before, the process exited and dropped it)."""
+    app, release, stopping = await stopping_with_a_run_in_hand()
+    release.set()
+    await stopping
+    outcome = await app.worker.outcome("r1")
+    assert outcome is not None and outcome.result == {"answer": "finished"}
+
+
+async def test_a_server_told_twice_to_stop_gives_up_on_the_accepted_runs() -> None:
+    """The lifespan waits for the runs answered 202 until ``pool.cancel()`` (what ``baton
+    worker serve`` calls on a second signal): they end, unstored, and the app serves again."""
+    app, release, stopping = await stopping_with_a_run_in_hand()
+    assert app.pool.in_progress == 1
     assert app.pool.cancel() == 1
     await stopping
     assert await app.worker.outcome("r1") is None

@@ -112,6 +112,22 @@ async def test_the_workers_ride_out_a_redis_restart(own_redis: Any, tmp_path: Pa
         await inspect.aclose()
 
 
+async def stop_with_a_task_in_hand(
+    process: Any, client: WorkerClient, inspect: redis.asyncio.Redis, prefix: str
+) -> str:
+    """Submit the task "held" (it waits at the gate), wait until ``process`` has it in hand,
+    send SIGTERM: what the worker printed then."""
+    await client.submit(payload("held"))
+
+    async def task_in_hand() -> bool:
+        return bool(await started(inspect, prefix))
+
+    await eventually(task_in_hand, what="the task was taken")
+    assert process.process is not None and process.process.stdout is not None
+    process.process.send_signal(signal.SIGTERM)
+    return str(await asyncio.to_thread(process.process.stdout.readline))
+
+
 async def test_a_second_sigterm_stops_at_once_and_another_worker_takes_the_task(
     redis_url: str, prefix: str, tmp_path: Path
 ) -> None:
@@ -121,16 +137,9 @@ async def test_a_second_sigterm_stops_at_once_and_another_worker_takes_the_task(
     inspect = redis.asyncio.Redis.from_url(redis_url)
     try:
         client = WorkerClient(redis_url, SPEC.id, prefix=prefix)
-        await client.submit(payload("held"))
-
-        async def task_in_hand() -> bool:
-            return bool(await started(inspect, prefix))
-
-        await eventually(task_in_hand, what="the task was taken")
-        assert process.process is not None and process.process.stdout is not None
-        process.process.send_signal(signal.SIGTERM)
-        line = await asyncio.to_thread(process.process.stdout.readline)
+        line = await stop_with_a_task_in_hand(process, client, inspect, prefix)
         assert "signal again to stop at once" in line
+        assert process.process is not None
         process.process.send_signal(signal.SIGTERM)
         out, _ = process.process.communicate(timeout=60)
         assert process.process.returncode == 128 + signal.SIGTERM
@@ -153,17 +162,9 @@ async def test_sigterm_finishes_the_task_in_hand_then_stops(
     inspect = redis.asyncio.Redis.from_url(redis_url)
     try:
         client = WorkerClient(redis_url, SPEC.id, prefix=prefix)
-        await client.submit(payload("held"))
-
-        async def task_in_hand() -> bool:
-            return bool(await started(inspect, prefix))
-
-        await eventually(task_in_hand, what="the task was taken")
-        assert process.process is not None
-        process.process.send_signal(signal.SIGTERM)
-        assert process.process.stdout is not None
-        line = await asyncio.to_thread(process.process.stdout.readline)
+        line = await stop_with_a_task_in_hand(process, client, inspect, prefix)
         assert "stopping: finishing 1 tasks in hand" in line
+        assert process.process is not None
         await client.submit(payload("later"))  # arrives after the stop: not taken
         await inspect.set(f"{prefix}gate", "open")
         out, _ = process.process.communicate(timeout=60)
