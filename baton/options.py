@@ -128,22 +128,26 @@ def check_ask_options(options: Mapping[str, Any], where: str = "an ask") -> None
         check_mapping("variables", variables)  # raises, naming what a dict would be
 
 
-def unknown_option(name: str, known: Collection[str], where: str) -> ConfigError:
-    """The error for an option ``where`` does not take, naming what was likely meant."""
-    return ConfigError(f"{where} has no option {name}={_hint(name, known)}")
+def unknown_option(
+    name: str, known: Collection[str], where: str, *, takes_settings: bool = True
+) -> ConfigError:
+    """The error for an option ``where`` does not take, naming what was likely meant: the
+    nearest of ``known``, or (``takes_settings``: an agent or its ask) the model setting or
+    Baton's name for another library's option."""
+    return ConfigError(f"{where} has no option {name}={_hint(name, known, takes_settings)}")
 
 
-def _hint(name: str, known: Collection[str]) -> str:
-    if name in _MODEL_SETTINGS:
+def _hint(name: str, known: Collection[str], takes_settings: bool) -> str:
+    if takes_settings and name in _MODEL_SETTINGS:
         return f"; it is a model setting: settings=ModelSettings({name}=...)"
-    if name in _SPELLED_ELSEWHERE:
+    if takes_settings and name in _SPELLED_ELSEWHERE:
         return f"; Baton calls it {_SPELLED_ELSEWHERE[name]}"
     import difflib  # only for the error
 
     close = difflib.get_close_matches(name, known, n=1)
     if close:
         return f"; did you mean {close[0]}=?"
-    setting = difflib.get_close_matches(name, _MODEL_SETTINGS, n=1)
+    setting = difflib.get_close_matches(name, _MODEL_SETTINGS, n=1) if takes_settings else []
     if setting:
         return f"; did you mean the model setting settings=ModelSettings({setting[0]}=...)?"
     return f" (its options: {', '.join(sorted(known))})"

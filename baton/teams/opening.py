@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 from ..conversation import Conversation, claim_stored, new_conversation
 from ..errors import ConfigError, ConversationBusy
 from ..history import History, Storage
-from ..options import ASK_OPTION_NAMES, check_mapping
+from ..options import ASK_OPTION_NAMES, check_mapping, unknown_option
 from ..run import close_open_run
 from ..storing import store
 from .human import pause_key
@@ -42,14 +42,9 @@ MADE_WITH = frozenset(
 
 
 def no_option(name: str, known: Collection[str], where: str) -> ConfigError:
-    """The error for an option ``where`` does not take, naming the nearest one it does."""
-    import difflib  # only for the error
-
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = (
-        f"; did you mean {close[0]}=?" if close else f" (its options: {', '.join(sorted(known))})"
-    )
-    return ConfigError(f"{where} has no option {name}={hint}")
+    """The error for an option a team (``where``) does not take, naming the nearest one it
+    does (a team takes no model settings: none is suggested)."""
+    return unknown_option(name, known, where, takes_settings=False)
 
 
 async def open_conversation(
