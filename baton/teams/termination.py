@@ -257,20 +257,24 @@ def _grouped(condition: Termination) -> str:
 def either(condition: Termination, kind: type[T]) -> list[T]:
     """The conditions of class ``kind`` that stop the ask by themselves: ``condition``
     itself, or a part of an ``|`` (not of an ``&``, where another part must fire too)."""
-    if isinstance(condition, kind):
-        return [condition]
-    if isinstance(condition, AnyOf):
-        return [found for part in condition.parts for found in either(part, kind)]
-    return []
+    return _found(condition, kind, (AnyOf,))
 
 
 def within(condition: Termination, kind: type[T]) -> list[T]:
     """Every condition of class ``kind`` in ``condition``, the parts of an ``|`` or an ``&``
     included."""
+    return _found(condition, kind, (AnyOf, AllOf))
+
+
+def _found(
+    condition: Termination, kind: type[T], through: tuple[type[AnyOf] | type[AllOf], ...]
+) -> list[T]:
+    """``condition`` if it is a ``kind``, else those found in the parts of the ``through``
+    combinations it is."""
     if isinstance(condition, kind):
         return [condition]
-    if isinstance(condition, AnyOf | AllOf):
-        return [found for part in condition.parts for found in within(part, kind)]
+    if isinstance(condition, through):
+        return [found for part in condition.parts for found in _found(part, kind, through)]
     return []
 
 
