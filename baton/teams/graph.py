@@ -238,14 +238,19 @@ class Graph(Team):
         self.start = start
         self._built = True
 
+    def _successors(self) -> dict[str, list[str]]:
+        """Each node's edges' targets, in the edges' order (conditions aside)."""
+        out: dict[str, list[str]] = {n: [] for n in self._nodes}
+        for source, target, _ in self._edges:
+            out[source].append(target)
+        return out
+
     def _reachable(self, start: str) -> set[str]:
         """The nodes some path of edges leads to from ``start`` (conditions aside)."""
-        out: dict[str, list[str]] = {}
-        for source, target, _ in self._edges:
-            out.setdefault(source, []).append(target)
+        out = self._successors()
         seen, todo = {start}, [start]
         while todo:
-            for target in out.get(todo.pop(), ()):
+            for target in out[todo.pop()]:
                 if target not in seen:
                     seen.add(target)
                     todo.append(target)
@@ -253,9 +258,7 @@ class Graph(Team):
 
     def _cycles(self) -> list[list[str]]:
         """One cycle per back edge found by a depth-first walk from every node."""
-        out: dict[str, list[str]] = {n: [] for n in self._nodes}
-        for source, target, _ in self._edges:
-            out[source].append(target)
+        out = self._successors()
         cycles: list[list[str]] = []
         state: dict[str, int] = {}  # 1: on the path, 2: done
         path: list[str] = []
