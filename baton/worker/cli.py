@@ -9,15 +9,18 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import BatonError, ConfigError
 from ..loading import load_target
 from .spec import WorkerSpec, is_spec_id
 
 __all__ = ["load_agent", "worker_app"]
+
+T = TypeVar("T")
 
 
 def load_agent(target: str) -> Any:
@@ -63,14 +66,7 @@ def worker_app() -> Any:
         options = _RunOptions(
             concurrency, prefix, heartbeat, retry_delay, every, cron, task, missed
         )
-        try:
-            asyncio.run(_run(spec, agent, redis, options))
-        except ConfigError as exc:
-            print(f"ConfigError: {exc}", file=sys.stderr)
-            raise typer.Exit(2) from None
-        except BatonError as exc:  # e.g. Redis refusing the URL's database: said, not a trace
-            print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
-            raise typer.Exit(1) from None
+        _said(lambda: asyncio.run(_run(spec, agent, redis, options)))
 
     @app.command("submit")
     def submit_command(
@@ -88,15 +84,9 @@ def worker_app() -> Any:
         ),
     ) -> None:
         """Submit a task to the spec's workers; print its output (or its run id with --no-wait)."""
-        try:
-            code = asyncio.run(_submit(spec, payload, redis, prefix, wait, timeout))
-        except ConfigError as exc:
-            print(f"ConfigError: {exc}", file=sys.stderr)
-            raise typer.Exit(2) from None
-        except BatonError as exc:  # e.g. Redis unreachable: said, not a trace
-            print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
-            raise typer.Exit(1) from None
-        raise typer.Exit(code)
+        raise typer.Exit(
+            _said(lambda: asyncio.run(_submit(spec, payload, redis, prefix, wait, timeout)))
+        )
 
     @app.command("serve")
     def serve_command(
@@ -125,6 +115,22 @@ def worker_app() -> Any:
             pass
 
     return app
+
+
+def _said(command: Callable[[], T]) -> T:
+    """Run a command's body; a Baton error (Redis refusing the URL's database or
+    unreachable, a bad spec) is said in one line, not a traceback: exit 2 for a
+    ``ConfigError``, 1 for the others."""
+    import typer
+
+    try:
+        return command()
+    except ConfigError as exc:
+        print(f"ConfigError: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    except BatonError as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
 
 
 async def _serve(
