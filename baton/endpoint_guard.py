@@ -34,7 +34,7 @@ from pydantic_core import from_json
 
 from .errors import ConfigError
 
-__all__ = ["EndpointGuard", "host_and_port", "is_loopback", "parse_json"]
+__all__ = ["EndpointGuard", "check_port", "host_and_port", "is_loopback", "parse_json"]
 
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -81,9 +81,17 @@ def host_and_port(http: str, option: str = "--http") -> tuple[str, int]:
     host = host.strip("[]")
     if not host or not port.isdigit():
         raise ConfigError(f"{option} takes HOST:PORT, e.g. 127.0.0.1:8000, not {http!r}")
-    if int(port) > 65535:
-        raise ConfigError(f"{option} {http}: a port is 0-65535 (0 picks a free one)")
-    return host, int(port)
+    return host, check_port(port, f"{option} {http}")
+
+
+def check_port(port: object, where: str) -> int:
+    """``port`` as a TCP port number (digits, as an environment variable gives them, are
+    read), or a ``ConfigError`` starting with ``where``."""
+    if isinstance(port, str) and port.isdigit():
+        port = int(port)
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+        raise ConfigError(f"{where}: a port is 0-65535 (0 picks a free one)")
+    return port
 
 
 def parse_json(body: bytes, *, mend_surrogates: bool = False) -> Any:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import loading
 from ..agent import Agent
-from ..endpoint_guard import EndpointGuard, is_loopback
+from ..endpoint_guard import EndpointGuard, check_port, is_loopback
 from ..errors import ConfigError
 from ..redaction import logger
 from .server import MCPApp, ToolsMode, require_sdk
@@ -147,10 +147,7 @@ async def serve_http(
             f"--no-token serves without authentication and is only allowed on a loopback "
             f"address (127.0.0.1, ::1, localhost), not {host!r}; give a token instead"
         )
-    if isinstance(port, str) and port.isdigit():
-        port = int(port)  # as an environment variable gives it
-    if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
-        raise ConfigError(f"cannot listen on {host}:{port}: a port is 0-65535 (0 picks a free one)")
+    port = check_port(port, f"cannot listen on {host}:{port}")
     try:
         uvicorn = importlib.import_module("uvicorn")
     except ImportError:
